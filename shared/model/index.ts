@@ -1,0 +1,5 @@
+export * from './status.js';
+export * from './trigger-event.js';
+export * from './plan.js';
+export * from './run.js';
+export * from '../diagnostics.js';

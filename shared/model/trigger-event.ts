@@ -1,0 +1,24 @@
+/** What started a run, already translated from the webhook (or CLI, or UI) into Kiln's terms. */
+export type EventKind = 'push' | 'tag' | 'pull_request' | 'manual';
+
+export interface TriggerEvent {
+  kind: EventKind;
+  /** owner/name, as in the webhook payload's repository.full_name; a directory name for `kiln run`. */
+  repo: string;
+  /** push: the pushed branch; pull_request: the head branch; manual: the chosen branch. */
+  branch?: string;
+  /** tag pushes only. */
+  tag?: string;
+  /** pull_request only: the base branch (what `on.pull_request.branches` matches). */
+  baseBranch?: string;
+  /** Full commit SHA the run checks out. */
+  sha: string;
+  /** refs/heads/…, refs/tags/…, refs/pull/N/head */
+  ref?: string;
+  prNumber?: number;
+  prTitle?: string;
+  commitMessage?: string;
+  commitAuthor?: string;
+  /** Who or what triggered the run: a GitHub login, "cli", "ui". */
+  triggeredBy?: string;
+}

@@ -1,0 +1,156 @@
+/**
+ * Versioned schema migrations, applied in order at start-up inside one transaction each.
+ * Append new migrations; never edit one that has shipped. `PRAGMA user_version` records the version.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, jobs, steps, queue, logs, deliveries, artifacts, caches',
+    sql: `
+      CREATE TABLE repositories (
+        name            TEXT PRIMARY KEY,            -- owner/name
+        url             TEXT NOT NULL,
+        default_branch  TEXT NOT NULL DEFAULT 'main',
+        created_at      INTEGER NOT NULL
+      );
+
+      CREATE TABLE runs (
+        id              TEXT PRIMARY KEY,
+        number          INTEGER NOT NULL,            -- per repository, from 1
+        repo            TEXT NOT NULL,
+        pipeline        TEXT NOT NULL,
+        event           TEXT NOT NULL,               -- push | tag | pull_request | manual
+        branch          TEXT,
+        tag             TEXT,
+        base_branch     TEXT,
+        sha             TEXT NOT NULL,
+        ref             TEXT,
+        commit_message  TEXT,
+        commit_author   TEXT,
+        pr_number       INTEGER,
+        pr_title        TEXT,
+        triggered_by    TEXT,
+        priority        TEXT NOT NULL DEFAULT 'normal',
+        concurrency_group TEXT,
+        status          TEXT NOT NULL,
+        error           TEXT,
+        plan_json       TEXT NOT NULL,               -- the Plan the run executes
+        rerun_of        TEXT,
+        created_at      INTEGER NOT NULL,
+        started_at      INTEGER,
+        finished_at     INTEGER
+      );
+      CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
+      CREATE INDEX runs_by_repo_branch ON runs (repo, branch, created_at DESC);
+      CREATE INDEX runs_by_group ON runs (concurrency_group, status);
+      CREATE UNIQUE INDEX runs_number ON runs (repo, number);
+
+      CREATE TABLE jobs (
+        id              TEXT PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        plan_id         TEXT NOT NULL,               -- PlannedJob.id, unique within the run
+        name            TEXT NOT NULL,
+        stage           TEXT,
+        position        INTEGER NOT NULL,            -- topological index in the plan
+        status          TEXT NOT NULL,
+        error           TEXT,
+        attempt         INTEGER NOT NULL DEFAULT 0,
+        started_at      INTEGER,
+        finished_at     INTEGER,
+        log_lines       INTEGER NOT NULL DEFAULT 0,  -- next log seq
+        log_bytes       INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (run_id, plan_id)
+      );
+      CREATE INDEX jobs_by_run ON jobs (run_id, position);
+
+      CREATE TABLE steps (
+        job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx             INTEGER NOT NULL,
+        name            TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        exit_code       INTEGER,
+        log_offset      INTEGER,                     -- first log seq of the step
+        started_at      INTEGER,
+        finished_at     INTEGER,
+        PRIMARY KEY (job_id, idx)
+      );
+
+      -- The durable queue: one entry per job that is ready or waiting for its needs.
+      -- state: waiting (needs not done) -> queued -> active (lease_until, token) -> done
+      CREATE TABLE queue (
+        job_id          TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        run_id          TEXT NOT NULL,
+        repo            TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        priority        INTEGER NOT NULL,            -- PRIORITY_RANK
+        enqueued_at     INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        max_attempts    INTEGER NOT NULL DEFAULT 3,
+        token           INTEGER NOT NULL DEFAULT 0,  -- fencing token of the current claim
+        worker          TEXT,
+        lease_until     INTEGER
+      );
+      CREATE INDEX queue_ready ON queue (state, priority DESC, enqueued_at);
+      CREATE INDEX queue_leases ON queue (state, lease_until);
+
+      -- Fencing tokens are global and monotonic.
+      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO counters (name, value) VALUES ('fencing_token', 0);
+
+      CREATE TABLE deliveries (
+        id              TEXT PRIMARY KEY,
+        delivery_id     TEXT NOT NULL,               -- X-GitHub-Delivery
+        body_sha256     TEXT,
+        event           TEXT NOT NULL,
+        repo            TEXT,
+        received_at     INTEGER NOT NULL,
+        outcome         TEXT NOT NULL,               -- accepted | ignored | rejected
+        http_status     INTEGER NOT NULL,
+        reason          TEXT NOT NULL,
+        run_ids         TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX deliveries_by_time ON deliveries (received_at DESC);
+      -- Replay protection: ids and body digests of accepted deliveries, kept at least 3 days.
+      CREATE TABLE seen_deliveries (
+        key             TEXT PRIMARY KEY,            -- 'id:<delivery id>' or 'body:<sha256>'
+        seen_at         INTEGER NOT NULL
+      );
+      CREATE INDEX seen_by_time ON seen_deliveries (seen_at);
+
+      CREATE TABLE artifacts (
+        id              TEXT PRIMARY KEY,
+        run_id          TEXT NOT NULL,
+        job_id          TEXT NOT NULL,
+        path            TEXT NOT NULL,               -- relative to the workspace
+        size            INTEGER NOT NULL,
+        sha256          TEXT NOT NULL,               -- content address of the blob
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER
+      );
+      CREATE INDEX artifacts_by_run ON artifacts (run_id);
+      CREATE INDEX artifacts_by_job ON artifacts (job_id);
+      CREATE INDEX artifacts_by_expiry ON artifacts (expires_at);
+
+      CREATE TABLE caches (
+        repo            TEXT NOT NULL,
+        scope           TEXT NOT NULL,               -- the branch the entry belongs to
+        key             TEXT NOT NULL,
+        file            TEXT NOT NULL,               -- archive path under the data directory
+        size            INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        last_used_at    INTEGER NOT NULL,
+        PRIMARY KEY (repo, scope, key)
+      );
+      CREATE INDEX caches_by_use ON caches (last_used_at);
+
+      CREATE TABLE cache_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO cache_stats (name, value) VALUES ('hits', 0), ('misses', 0), ('partial_hits', 0);
+    `,
+  },
+];
