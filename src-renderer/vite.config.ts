@@ -1,0 +1,12 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+import { fileURLToPath } from 'node:url';
+
+// The renderer is one static bundle, served by `kiln serve` to a browser and loaded by Electron from
+// disk. Relative base so both work.
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: './',
+  plugins: [react()],
+  build: { outDir: fileURLToPath(new URL('../dist-renderer', import.meta.url)), emptyOutDir: true, chunkSizeWarningLimit: 2000 },
+});
