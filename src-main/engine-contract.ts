@@ -1,0 +1,58 @@
+/**
+ * What the rest of the main side (HTTP server, webhook receiver, smee tunnel, Electron IPC, CLI)
+ * needs from the engine, and the configuration it is built from. The engine (src-main/engine.ts)
+ * implements KilnEngine; the HTTP layer and IPC depend only on this interface.
+ */
+import type { EngineApi, EngineEvent, TunnelState } from '../shared/api/engine-api.js';
+import type { TriggerEvent } from '../shared/model/trigger-event.js';
+import type { Priority } from '../shared/model/status.js';
+import type { Db } from './storage/db.js';
+
+/** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
+export interface KilnConfig {
+  server: { host: string; port: number; apiToken?: string };
+  tunnel?: { url: string };
+  concurrency: { jobs: number; perRepository: number };
+  retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
+  webhooks: { maxAgeMs: number; replayWindowMs: number; maxBodyBytes: number };
+  repositories: RepositoryConfig[];
+}
+
+export interface RepositoryConfig {
+  /** owner/name */
+  name: string;
+  /** clone URL (https, ssh, file://) or a local path */
+  url: string;
+  defaultBranch: string;
+  /** All accepted, for rotation. */
+  webhookSecrets: string[];
+  secrets: Record<string, string>;
+  /** Triggers per minute (token bucket); undefined = unlimited. */
+  rateLimitPerMinute?: number;
+  /** Branch glob → priority, overriding the pipeline's priority. */
+  priority: Record<string, Priority>;
+  credentials?: { username?: string; password?: string; sshKeyFile?: string };
+}
+
+export interface TriggerOutcome {
+  runIds: string[];
+  /** Why nothing (or not everything) was started: "no pipeline file at <sha>", "trigger does not match", … */
+  reason?: string;
+}
+
+export interface KilnEngine extends EngineApi {
+  readonly config: KilnConfig;
+  readonly dataDir: string;
+  /** The engine's database, for modules with their own tables (webhook deliveries). */
+  readonly db: Db;
+  /** Plans and enqueues runs for an event (reads .kiln.yml at event.sha); supersedes older runs of the same concurrency group. */
+  handleEvent(event: TriggerEvent): Promise<TriggerOutcome>;
+  /** Live events; returns the unsubscribe function. Listeners must not throw. */
+  subscribe(listener: (event: EngineEvent) => void): () => void;
+  /** Publishes an event to subscribers (the tunnel and the webhook receiver report through it). */
+  publish(event: EngineEvent): void;
+  /** The tunnel reports its state here; health() and the UI read it. */
+  setTunnelState(state: TunnelState): void;
+  /** Cancels running jobs, cleans up containers, closes the database. Idempotent. */
+  stop(): Promise<void>;
+}
