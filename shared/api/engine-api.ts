@@ -30,6 +30,8 @@ export interface LogChunk {
   nextOffset: number;
   /** True once the job has finished and every line has been returned. */
   complete: boolean;
+  /** Optional: lines in the job log so far, so a viewer can size a virtual list before it has fetched them. */
+  total?: number;
 }
 
 export interface LogMatch {
@@ -116,3 +118,25 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
 ] as const satisfies readonly (keyof EngineApi)[];
+
+/**
+ * The object the Electron preload exposes as `window.kiln` (contextBridge): one generic invoke for
+ * every method of EngineApi (and DesktopApi), plus the live event feed. Nothing per channel.
+ */
+export interface KilnBridge {
+  invoke(method: string, args: unknown[]): Promise<Envelope<unknown>>;
+  /** Returns the unsubscribe function. */
+  onEvent(listener: (event: EngineEvent) => void): () => void;
+}
+
+/** Desktop-only calls (Electron IPC): secrets kept with safeStorage, the local server's address. */
+export interface DesktopApi {
+  /** Write-only: a secret's value never comes back to the renderer. An empty value deletes it. */
+  setSecret(repo: string, name: string, value: string): Promise<void>;
+  /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
+  serverUrl(): Promise<string>;
+}
+
+export const DESKTOP_API_METHODS = ['setSecret', 'serverUrl'] as const satisfies readonly (keyof DesktopApi)[];
+export const IPC_INVOKE_CHANNEL = 'kiln:invoke';
+export const IPC_EVENT_CHANNEL = 'kiln:event';
