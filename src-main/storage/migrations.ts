@@ -42,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
         error           TEXT,
         plan_json       TEXT NOT NULL,               -- the Plan the run executes
         rerun_of        TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,  -- 1 once cancelRun/supersede asked; no new job starts
         created_at      INTEGER NOT NULL,
         started_at      INTEGER,
         finished_at     INTEGER
@@ -58,6 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
         name            TEXT NOT NULL,
         stage           TEXT,
         position        INTEGER NOT NULL,            -- topological index in the plan
+        needs_json      TEXT NOT NULL DEFAULT '[]',  -- planned ids this job waits for
         status          TEXT NOT NULL,
         error           TEXT,
         attempt         INTEGER NOT NULL DEFAULT 0,
@@ -90,14 +92,21 @@ export const MIGRATIONS: readonly Migration[] = [
         state           TEXT NOT NULL,
         priority        INTEGER NOT NULL,            -- PRIORITY_RANK
         enqueued_at     INTEGER NOT NULL,
+        -- Claim order: enqueued_at - priority * agingIntervalMs ("virtual enqueue time"). One
+        -- priority level is worth one aging interval of waiting, so ordering by this static key
+        -- is priority-first, FIFO within a level, and ages waiting jobs — with an index, no scan.
+        sort_key        INTEGER NOT NULL DEFAULT 0,
         attempts        INTEGER NOT NULL DEFAULT 0,
         max_attempts    INTEGER NOT NULL DEFAULT 3,
         token           INTEGER NOT NULL DEFAULT 0,  -- fencing token of the current claim
         worker          TEXT,
+        instance        TEXT,                        -- engine process that holds the claim
         lease_until     INTEGER
       );
-      CREATE INDEX queue_ready ON queue (state, priority DESC, enqueued_at);
+      CREATE INDEX queue_ready ON queue (state, sort_key, enqueued_at);
       CREATE INDEX queue_leases ON queue (state, lease_until);
+      CREATE INDEX queue_by_repo ON queue (state, repo);
+      CREATE INDEX queue_by_run ON queue (run_id);
 
       -- Fencing tokens are global and monotonic.
       CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
