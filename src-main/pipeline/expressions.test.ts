@@ -106,7 +106,7 @@ describe('evaluateCondition', () => {
 
   it('calls hashFiles through the context and fails clearly without it', () => {
     expect(evaluateExpression("hashFiles('a', 'b')", { ...ctx, hashFiles: (p) => p.join('+') })).toBe('a+b');
-    expect(errorOf(() => evaluateExpression("hashFiles('a')", ctx)).message).toMatch(/only available at run time/);
+    expect(errorOf(() => evaluateExpression("hashFiles('a')", ctx)).message).toMatch(/only available in cache.key/);
   });
 });
 

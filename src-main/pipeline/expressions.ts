@@ -147,7 +147,7 @@ function call(expr: Extract<Expr, { kind: 'call' }>, ctx: ExpressionContext): Li
       return globMatch(a, b);
     }
     case 'hashFiles': {
-      if (!ctx.hashFiles) throw new ExpressionError('hashFiles() is only available at run time (in a cache key or a step)', expr.col);
+      if (!ctx.hashFiles) throw new ExpressionError('hashFiles() is only available in cache.key (it needs the checked-out workspace)', expr.col);
       return ctx.hashFiles(text());
     }
     case 'success':
@@ -262,7 +262,8 @@ export function splitTemplate(template: string): TemplatePart[] {
   return parts;
 }
 
-function findClose(s: string, from: number): number {
+/** Index of the `}}` ending an expression that starts at `from`, skipping quoted strings; -1 if none. */
+export function findClose(s: string, from: number): number {
   let quote: string | null = null;
   for (let i = from; i < s.length; i++) {
     const c = s[i];
