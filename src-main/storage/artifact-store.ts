@@ -1,0 +1,307 @@
+/**
+ * Artifacts: files a job leaves in its workspace, matched by glob patterns, kept content-addressed
+ * under <dataDir>/blobs with one `artifacts` row per file.
+ *
+ * Collection reads the workspace through the container's own archive API (getArchive), so it works
+ * the same with a remote Docker engine, and filters the tar entries on the host while streaming:
+ * only regular files are kept. Symlinks (and hard links) are never followed — their entries are
+ * skipped — so a link to /etc/passwd can never upload its target. Patterns are relative to the
+ * workspace: absolute patterns and `..` segments are refused. A per-job byte limit (default 1 GiB)
+ * stops the upload and fails the job.
+ */
+import { randomUUID } from 'node:crypto';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import picomatch from 'picomatch';
+import type { ReadEntry } from 'tar';
+import type { ArtifactInfo } from '../../shared/model/run.js';
+import type { JobContainer } from '../executor/job-contract.js';
+import { BlobStore, BlobTooLargeError } from './blob-store.js';
+import type { Db } from './db.js';
+import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';
+
+export const DEFAULT_MAX_JOB_ARTIFACT_BYTES = 1024 ** 3;
+export const DEFAULT_ARTIFACT_EXPIRE_MS = 30 * 24 * 3600 * 1000;
+
+export interface ArtifactStoreOptions {
+  /** Total bytes one job may upload. Default 1 GiB. */
+  maxJobBytes?: number;
+  now?: () => number;
+  /** expires_at = created_at + this when the job sets no `expire-in`. Default 30 days (retention.artifactsMs). */
+  defaultExpireMs?: number;
+}
+
+export interface CollectRequest {
+  container: JobContainer;
+  runId: string;
+  jobId: string;
+  patterns: string[];
+  expireInMs?: number;
+  log: (text: string) => void;
+}
+
+interface ArtifactRow {
+  id: string;
+  run_id: string;
+  job_id: string;
+  path: string;
+  size: number;
+  sha256: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
+function toInfo(r: ArtifactRow): ArtifactInfo {
+  const info: ArtifactInfo = { id: r.id, runId: r.run_id, jobId: r.job_id, path: r.path, size: r.size, sha256: r.sha256, createdAt: r.created_at };
+  if (r.expires_at !== null) info.expiresAt = r.expires_at;
+  return info;
+}
+
+/** Why a pattern is refused, or undefined when it is a valid workspace-relative glob. */
+export function patternProblem(pattern: string): string | undefined {
+  const p = pattern.startsWith('!') ? pattern.slice(1) : pattern;
+  if (p.trim() === '') return 'is empty';
+  if (p.startsWith('/') || p.startsWith('~') || /^[A-Za-z]:/.test(p) || p.startsWith('\\')) {
+    return 'is absolute: artifact patterns are relative to the workspace';
+  }
+  if (p.split(/[\\/]/).includes('..')) return "contains '..': artifact patterns cannot leave the workspace";
+  return undefined;
+}
+
+/** A matcher for workspace-relative file paths; a pattern naming a directory matches everything below it. */
+export function workspaceMatcher(patterns: string[]): (path: string) => boolean {
+  const include = patterns.filter((p) => !p.startsWith('!')).map((p) => picomatch(stripDot(p), { dot: true }));
+  const exclude = patterns.filter((p) => p.startsWith('!')).map((p) => picomatch(stripDot(p.slice(1)), { dot: true }));
+  const hits = (ms: picomatch.Matcher[], path: string): boolean => {
+    if (ms.some((m) => m(path))) return true;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (ms.some((m) => m(dir))) return true;
+    }
+    return false;
+  };
+  return (path) => hits(include, path) && !hits(exclude, path);
+}
+
+function stripDot(p: string): string {
+  let s = p.replace(/\\/g, '/');
+  while (s.startsWith('./')) s = s.slice(2);
+  return s.replace(/\/+$/, '');
+}
+
+/**
+ * The workspace subtrees to archive: the first path segment of each pattern's literal base, or the
+ * whole workspace ('') when some pattern starts with a glob. Only the FIRST segment is used: the
+ * archive API resolves symlinks in every component but the last, so archiving `dist/sub` when
+ * `dist` is a link would read outside the workspace; archiving `dist` itself yields the link entry.
+ */
+export function archiveRoots(patterns: string[]): string[] {
+  const roots = new Set<string>();
+  for (const p of patterns) {
+    if (p.startsWith('!')) continue;
+    const base = picomatch.scan(stripDot(p)).base;
+    const first = base.split('/')[0] ?? '';
+    if (first === '' || first === '.') return [''];
+    roots.add(first);
+  }
+  return [...roots].sort();
+}
+
+export class ArtifactStore {
+  readonly blobs: BlobStore;
+  private readonly maxJobBytes: number;
+  private readonly now: () => number;
+  private readonly defaultExpireMs: number;
+
+  constructor(private readonly db: Db, dataDir: string, options: ArtifactStoreOptions = {}) {
+    this.blobs = new BlobStore(join(dataDir, 'blobs'));
+    this.maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_ARTIFACT_BYTES;
+    this.now = options.now ?? Date.now;
+    this.defaultExpireMs = options.defaultExpireMs ?? DEFAULT_ARTIFACT_EXPIRE_MS;
+  }
+
+  list(runId: string): ArtifactInfo[] {
+    return (this.db.prepare('SELECT * FROM artifacts WHERE run_id = ? ORDER BY job_id, path').all(runId) as ArtifactRow[]).map(toInfo);
+  }
+
+  listForJob(jobId: string): ArtifactInfo[] {
+    return (this.db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY path').all(jobId) as ArtifactRow[]).map(toInfo);
+  }
+
+  get(id: string): ArtifactInfo | undefined {
+    const row = this.db.prepare('SELECT * FROM artifacts WHERE id = ?').get(id) as ArtifactRow | undefined;
+    return row && toInfo(row);
+  }
+
+  /** The artifact and a stream of its content; undefined when the id is unknown or its blob is gone. */
+  async open(id: string): Promise<{ info: ArtifactInfo; stream: Readable } | undefined> {
+    const info = this.get(id);
+    if (!info) return undefined;
+    const blob = await this.blobs.open(info.sha256);
+    return blob && { info, stream: blob.stream };
+  }
+
+  /**
+   * Collects the files matching `patterns` from the container's workspace and records them.
+   * Refused patterns are logged and then fail the collection (after the valid ones were stored),
+   * as does exceeding the per-job limit (nothing of the job is recorded then).
+   */
+  async collect(req: CollectRequest): Promise<ArtifactInfo[]> {
+    const { container, log } = req;
+    const refused: string[] = [];
+    const valid: string[] = [];
+    for (const p of req.patterns) {
+      const problem = patternProblem(p);
+      if (problem) {
+        refused.push(p);
+        log(`artifact pattern '${p}' refused: it ${problem}`);
+      } else valid.push(p);
+    }
+    const matches = workspaceMatcher(valid);
+    const collected = new Map<string, { size: number; sha256: string; mode: number }>();
+    const pinned: string[] = [];
+    let total = 0;
+    try {
+      for (const root of valid.some((p) => !p.startsWith('!')) ? archiveRoots(valid) : []) {
+        const source = root === '' ? container.workspace : posix.join(container.workspace, root);
+        let archive: Readable;
+        try {
+          archive = await container.getArchive(source);
+        } catch {
+          continue; // nothing there: no file can match below it
+        }
+        await forEachTarEntry(archive, async (entry: ReadEntry) => {
+          const rel = relativeEntryPath(entry.path, root);
+          if (rel === undefined || !matches(rel)) {
+            entry.resume();
+            return;
+          }
+          if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
+            log(`artifact ${rel} skipped: it is a ${entry.type === 'Link' ? 'hard link' : `symlink to ${entry.linkpath ?? '?'}`}, and links are not followed`);
+            entry.resume();
+            return;
+          }
+          if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
+            entry.resume();
+            return;
+          }
+          if (total + entry.size > this.maxJobBytes) {
+            entry.resume();
+            throw new ArtifactLimitError(this.maxJobBytes, rel);
+          }
+          total += entry.size;
+          const blob = await this.blobs.write(entry, { maxBytes: this.maxJobBytes - (total - entry.size) });
+          pinned.push(blob.sha256);
+          collected.set(rel, { size: blob.size, sha256: blob.sha256, mode: entry.mode ?? 0o644 });
+        });
+      }
+      const created = this.now();
+      const expiresAt = created + (req.expireInMs ?? this.defaultExpireMs);
+      const rows: ArtifactRow[] = [...collected].map(([path, c]) => ({
+        id: randomUUID(), run_id: req.runId, job_id: req.jobId, path, size: c.size, sha256: c.sha256, created_at: created, expires_at: expiresAt,
+      }));
+      const insert = this.db.prepare(
+        'INSERT INTO artifacts (id, run_id, job_id, path, size, sha256, created_at, expires_at) VALUES (@id, @run_id, @job_id, @path, @size, @sha256, @created_at, @expires_at)',
+      );
+      this.db.transaction(() => {
+        // A retried attempt replaces what an earlier attempt of the job uploaded at the same paths.
+        const del = this.db.prepare('DELETE FROM artifacts WHERE job_id = ? AND path = ?');
+        for (const r of rows) {
+          del.run(r.job_id, r.path);
+          insert.run(r);
+        }
+      })();
+      if (rows.length === 0) log(`artifacts: no files match ${valid.map((p) => `'${p}'`).join(', ') || 'the patterns'}`);
+      else log(`artifacts: ${rows.length} file${rows.length === 1 ? '' : 's'} stored (${formatBytes(total)})`);
+      if (refused.length > 0) throw new Error(`artifact pattern${refused.length > 1 ? 's' : ''} ${refused.map((p) => `'${p}'`).join(', ')} refused: patterns must be relative to the workspace and must not contain '..'`);
+      return rows.map(toInfo);
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) throw new ArtifactLimitError(this.maxJobBytes);
+      throw err;
+    } finally {
+      for (const sha of pinned) this.blobs.unpin(sha);
+    }
+  }
+
+  /**
+   * Puts the artifacts of `jobIds` into the container's workspace at their recorded paths, as one
+   * tar streamed from the blobs. When two jobs stored the same path, the later job in `jobIds` wins.
+   * Returns the number of files put.
+   */
+  async restoreInto(container: JobContainer, jobIds: string[], log: (text: string) => void): Promise<number> {
+    const byPath = new Map<string, ArtifactInfo>();
+    for (const jobId of jobIds) {
+      for (const a of this.listForJob(jobId)) {
+        if (byPath.has(a.path)) log(`artifact ${a.path} is provided by more than one upstream job; using the one from job ${jobId}`);
+        byPath.set(a.path, a);
+      }
+    }
+    if (byPath.size === 0) return 0;
+    const items = [...byPath.values()];
+    for (const a of items) this.blobs.pin(a.sha256);
+    try {
+      const sources: TarSource[] = items.map((a) => ({
+        path: a.path,
+        size: a.size,
+        mtime: new Date(a.createdAt),
+        open: async () => {
+          const blob = await this.blobs.open(a.sha256);
+          if (!blob) throw new Error(`artifact ${a.path} (${a.id}) has no stored content any more`);
+          return blob.stream;
+        },
+      }));
+      await container.putArchive(container.workspace, tarStream(sources));
+      const bytes = items.reduce((n, a) => n + a.size, 0);
+      log(`artifacts from upstream jobs: ${items.length} file${items.length === 1 ? '' : 's'} (${formatBytes(bytes)}) put into the workspace`);
+      return items.length;
+    } finally {
+      for (const a of items) this.blobs.unpin(a.sha256);
+    }
+  }
+
+  /** Deletes artifact rows expired at `now` (blobs are swept separately). Returns the removed rows. */
+  deleteExpired(now: number): ArtifactInfo[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= ?').all(now) as ArtifactRow[];
+      this.db.prepare('DELETE FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now);
+      return rows.map(toInfo);
+    })();
+  }
+
+  /** Removes blobs no artifact references (and no writer holds). */
+  sweepBlobs(): { blobs: number; bytes: number } {
+    const referenced = this.db.prepare('SELECT 1 FROM artifacts WHERE sha256 = ? LIMIT 1');
+    return this.blobs.sweep((sha) => referenced.get(sha) !== undefined);
+  }
+}
+
+export class ArtifactLimitError extends Error {
+  constructor(readonly limit: number, at?: string) {
+    super(`artifacts exceed the per-job limit of ${formatBytes(limit)}${at ? ` (at ${at})` : ''}; upload stopped, narrow the artifact patterns`);
+    this.name = 'ArtifactLimitError';
+  }
+}
+
+/** Maps an archive entry path to a workspace-relative path; undefined for the root or anything odd. */
+function relativeEntryPath(entryPath: string, root: string): string | undefined {
+  const parts = entryPath.replace(/\\/g, '/').split('/').filter((s) => s !== '' && s !== '.');
+  if (parts.includes('..')) return undefined;
+  // An archive of <workspace> names entries "<basename>/…"; one of <workspace>/<root> names them "<root>/…".
+  const rel = root === '' ? parts.slice(1) : parts;
+  if (rel.length === 0) return undefined;
+  if (root !== '' && rel[0] !== root) return undefined;
+  return rel.join('/');
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(1)} ${units[i]}`;
+}
