@@ -52,6 +52,11 @@ export interface Health {
   docker: { ok: boolean; message?: string };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
+  /** Optional: the effective limits from kiln.config.yml, for the settings page (read-only there). */
+  settings?: {
+    concurrency: { jobs: number; perRepository: number };
+    retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
+  };
 }
 
 export interface RepositorySettings {
