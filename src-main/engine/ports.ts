@@ -1,0 +1,34 @@
+/**
+ * What the engine needs from the pipeline compiler, the git checkout and the executor, as narrow
+ * interfaces: the engine depends on these shapes, the composition (defaultPorts) on the modules.
+ * Tests and benchmarks may pass their own executor; nothing else is meant to be swapped.
+ */
+import type { Diagnostic } from '../../shared/diagnostics.js';
+import type { Plan } from '../../shared/model/plan.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { JobResult, JobRunRequest } from '../executor/job-contract.js';
+
+export interface GitSource {
+  url: string;
+  credentials?: { username?: string; password?: string; sshKeyFile?: string };
+}
+
+export interface PipelinePort {
+  parsePipeline(text: string, file: string): { pipeline?: unknown; diagnostics: Diagnostic[] };
+  matchesTrigger(pipeline: never, event: TriggerEvent): boolean;
+  planPipeline(pipeline: never, event: TriggerEvent, options: { env?: Record<string, string> }): { plan?: Plan; diagnostics: Diagnostic[] };
+}
+
+export interface CheckoutPort {
+  readFileAtCommit(source: GitSource, sha: string, path: string, mirrorsDir: string): Promise<string | undefined>;
+  resolveCommit(source: GitSource, ref: string, mirrorsDir: string): Promise<string>;
+}
+
+/** The executor as the engine uses it (DockerExecutor implements it). */
+export interface JobExecutor {
+  runJob(request: JobRunRequest): Promise<JobResult>;
+  /** Removes containers/networks/volumes of jobs for which isJobLive returns false. */
+  reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<unknown>;
+  /** Resolves when Docker answers; rejects (or resolves { ok: false }) when it does not. */
+  ping(): Promise<unknown>;
+}

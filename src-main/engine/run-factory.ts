@@ -1,0 +1,142 @@
+/**
+ * Turns a trigger event into stored runs: read `.kiln.yml` at the event's commit, parse, match the
+ * trigger, plan, then insert the run, its jobs and their queue entries in one transaction.
+ * A pipeline file that does not compile still makes a run — a failed one whose error lists the
+ * FILE:LINE:COL diagnostics — so the user sees why nothing ran.
+ */
+import { randomUUID } from 'node:crypto';
+import picomatch from 'picomatch';
+import type { Db } from '../storage/db.js';
+import type { RunStore } from '../storage/run-store.js';
+import type { Scheduler } from '../queue/scheduler.js';
+import type { RepositoryConfig, TriggerOutcome } from '../engine-contract.js';
+import type { CheckoutPort, PipelinePort } from './ports.js';
+import type { Plan, PlannedJob } from '../../shared/model/plan.js';
+import type { Priority, Status } from '../../shared/model/status.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
+import { PRIORITY_RANK } from '../../shared/model/status.js';
+
+export const PIPELINE_FILE = '.kiln.yml';
+
+export interface RunFactoryDeps {
+  db: Db;
+  store: RunStore;
+  scheduler: Scheduler;
+  clock: () => number;
+  mirrorsDir: string;
+  pipeline: PipelinePort;
+  checkout: CheckoutPort;
+}
+
+export interface NewRunSpec {
+  event: TriggerEvent;
+  plan: Plan;
+  priority: Priority;
+  concurrencyGroup?: string;
+  rerunOf?: string;
+  /** Planned job id → status to copy instead of running (re-run of failed jobs only). */
+  keep?: Map<string, Status>;
+}
+
+/** The branch-glob override from configuration, else the pipeline's own priority. First matching glob wins. */
+export function effectivePriority(repo: RepositoryConfig | undefined, branch: string | undefined, pipelinePriority: Priority): Priority {
+  if (repo && branch) {
+    for (const [glob, level] of Object.entries(repo.priority)) {
+      if (picomatch.isMatch(branch, glob, { dot: true })) return level;
+    }
+  }
+  return pipelinePriority;
+}
+
+/** The concurrency group a run supersedes within, or undefined when it does not cancel others. */
+export function supersedeGroup(plan: Plan, event: TriggerEvent): string | undefined {
+  if (!plan.concurrency?.cancelInProgress) return undefined;
+  return plan.concurrency.group || `${event.repo}/${event.branch ?? event.tag ?? event.sha}`;
+}
+
+/** Inserts a run with its jobs and queue entries (one transaction); returns its id. */
+export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
+  const id = randomUUID();
+  const now = deps.clock();
+  deps.db.transaction(() => {
+    deps.store.insertRun({
+      id, event: spec.event, pipeline: spec.plan.pipeline, priority: spec.priority, concurrencyGroup: spec.concurrencyGroup,
+      status: 'queued', plan: spec.plan, rerunOf: spec.rerunOf, createdAt: now,
+    });
+    const jobs: { id: string; planned: PlannedJob; status: Status }[] = [];
+    spec.plan.jobs.forEach((planned, position) => {
+      const kept = spec.keep?.get(planned.id);
+      const status: Status = planned.skipped ? 'skipped' : kept ?? 'queued';
+      const jobId = randomUUID();
+      const error = planned.skipped ? planned.skipReason : kept ? 'passed in the earlier run; not run again' : undefined;
+      deps.store.insertJob(id, planned, position, jobId, status, now, error);
+      jobs.push({ id: jobId, planned, status });
+    });
+    deps.scheduler.enqueueJobs(id, spec.event.repo, PRIORITY_RANK[spec.priority], jobs);
+  }).immediate();
+  deps.scheduler.settleNewRun(id);
+  return id;
+}
+
+/** A run that failed before any job: bad pipeline file, unreadable commit. */
+export function insertFailedRun(deps: RunFactoryDeps, event: TriggerEvent, pipeline: string, error: string): string {
+  const id = randomUUID();
+  const plan: Plan = { pipeline, priority: 'normal', jobs: [], warnings: [] };
+  deps.db.transaction(() => {
+    deps.store.insertRun({ id, event, pipeline, priority: 'normal', status: 'failed', error, plan, createdAt: deps.clock() });
+  }).immediate();
+  return id;
+}
+
+export type PlanOutcome =
+  | { kind: 'plan'; plan: Plan }
+  | { kind: 'failed'; pipeline: string; error: string }
+  | { kind: 'none'; reason: string };
+
+/** Reads and compiles the pipeline of `event.sha`. Never throws for the user's mistakes. */
+export async function planEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<PlanOutcome> {
+  let text: string | undefined;
+  try {
+    text = await deps.checkout.readFileAtCommit({ url: repo.url, credentials: repo.credentials }, event.sha, PIPELINE_FILE, deps.mirrorsDir);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { kind: 'failed', pipeline: PIPELINE_FILE, error: `could not read ${PIPELINE_FILE} at ${event.sha.slice(0, 12)} from ${repo.url}: ${message}` };
+  }
+  if (text === undefined) return { kind: 'none', reason: `no pipeline file (${PIPELINE_FILE}) at ${event.sha.slice(0, 12)}` };
+  const parsed = deps.pipeline.parsePipeline(text, PIPELINE_FILE);
+  if (!parsed.pipeline || hasErrors(parsed.diagnostics)) {
+    const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+    return { kind: 'failed', pipeline: PIPELINE_FILE, error: (errors.length ? errors : parsed.diagnostics).map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: invalid pipeline` };
+  }
+  const pipeline = parsed.pipeline as never;
+  if (!deps.pipeline.matchesTrigger(pipeline, event)) {
+    return { kind: 'none', reason: `the pipeline's triggers (on:) do not match this ${event.kind} event` };
+  }
+  const planned = deps.pipeline.planPipeline(pipeline, event, { env: {} });
+  if (!planned.plan || hasErrors(planned.diagnostics)) {
+    const name = (parsed.pipeline as { name?: unknown }).name;
+    const errors = planned.diagnostics.filter((d) => d.severity === 'error');
+    return { kind: 'failed', pipeline: typeof name === 'string' ? name : PIPELINE_FILE, error: errors.map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: the pipeline could not be planned` };
+  }
+  if (planned.plan.jobs.length === 0) return { kind: 'none', reason: 'the plan has no jobs' };
+  return { kind: 'plan', plan: planned.plan };
+}
+
+/**
+ * handleEvent without the engine around it: plan, insert, and report which older runs of the
+ * same concurrency group the caller must cancel.
+ */
+export async function createRunsForEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<TriggerOutcome & { supersede: string[] }> {
+  const outcome = await planEvent(deps, repo, event);
+  if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, supersede: [] };
+  if (outcome.kind === 'failed') {
+    return { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error, supersede: [] };
+  }
+  const plan = outcome.plan;
+  const group = supersedeGroup(plan, event);
+  const runId = insertRun(deps, {
+    event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group,
+  });
+  return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
+}

@@ -1,0 +1,170 @@
+/**
+ * The durable job queue (table `queue`), BullMQ-style: explicit states plus a lease.
+ *
+ *   waiting (needs not finished) → queued → active (lease_until, token, instance) → done
+ *
+ * - Claim order: highest effective priority first, FIFO within a level, with aging. Implemented as a
+ *   static "virtual enqueue time" `sort_key = enqueued_at − rank × agingIntervalMs`: a job of rank r
+ *   that has waited k intervals sorts exactly like a job of rank r+k enqueued now, so a low job is
+ *   overtaken by fresh high jobs only for a bounded time, and the claim is one indexed lookup.
+ * - Every claim takes a new global, monotonic fencing token (table `counters`). Writes for a claim
+ *   (renew, finish, release) name the token and are refused when it is no longer the current one.
+ * - A claim records the engine instance holding it; at start-up claims of any other instance are
+ *   dead (their process is gone) and are expired immediately instead of after the lease.
+ *
+ * All methods are synchronous single statements or short transactions (microseconds on an index);
+ * the caller decides what a finished/expired job means for its run.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
+
+export interface QueueOptions {
+  /** Engine process id written on every claim. */
+  instanceId: string;
+  /** Lease length; renewed by heartbeat. Default 30 000 ms. */
+  leaseMs: number;
+  /** One priority level per this much waiting. Default 60 000 ms. */
+  agingIntervalMs: number;
+  /** Claims allowed per job before a lost worker fails it. Default 3. */
+  maxAttempts: number;
+}
+
+export const QUEUE_DEFAULTS = { leaseMs: 30_000, heartbeatMs: 10_000, agingIntervalMs: 60_000, maxAttempts: 3, pollMs: 500 };
+
+export type QueueState = 'waiting' | 'queued' | 'active' | 'done';
+
+export interface QueueEntry {
+  job_id: string;
+  run_id: string;
+  repo: string;
+  state: QueueState;
+  priority: number;
+  enqueued_at: number;
+  sort_key: number;
+  attempts: number;
+  max_attempts: number;
+  token: number;
+  worker: string | null;
+  instance: string | null;
+  lease_until: number | null;
+}
+
+export interface Claim {
+  jobId: string;
+  runId: string;
+  repo: string;
+  /** The fencing token: pass it to every write for this claim. */
+  token: number;
+  /** 1 for the first claim of the job. */
+  attempt: number;
+  leaseUntil: number;
+}
+
+export class JobQueue {
+  private readonly s: Record<string, Database.Statement>;
+
+  constructor(private readonly db: Db, readonly options: QueueOptions) {
+    this.s = {
+      insert: db.prepare(`INSERT INTO queue (job_id, run_id, repo, state, priority, enqueued_at, sort_key, max_attempts)
+        VALUES (@job_id, @run_id, @repo, @state, @priority, @now, @sort_key, @max_attempts)`),
+      ready: db.prepare(`UPDATE queue SET state = 'queued', enqueued_at = @now, sort_key = @now - priority * @aging
+        WHERE job_id = @job_id AND state = 'waiting'`),
+      pick: db.prepare(`SELECT job_id, run_id, repo, attempts FROM queue INDEXED BY queue_ready
+        WHERE state = 'queued' AND repo NOT IN (
+          SELECT repo FROM queue INDEXED BY queue_by_repo WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
+        ORDER BY sort_key, enqueued_at LIMIT 1`),
+      nextToken: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value`),
+      activate: db.prepare(`UPDATE queue SET state = 'active', token = @token, attempts = attempts + 1, worker = @worker,
+        instance = @instance, lease_until = @lease_until WHERE job_id = @job_id AND state = 'queued'`),
+      renew: db.prepare(`UPDATE queue SET lease_until = @lease_until WHERE job_id = @job_id AND token = @token AND state = 'active'`),
+      finish: db.prepare(`UPDATE queue SET state = 'done', lease_until = NULL WHERE job_id = @job_id AND token = @token AND state = 'active'`),
+      release: db.prepare(`UPDATE queue SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL, instance = NULL,
+        lease_until = NULL WHERE job_id = @job_id AND token = @token AND state = 'active'`),
+      requeue: db.prepare(`UPDATE queue SET state = 'queued', worker = NULL, instance = NULL, lease_until = NULL
+        WHERE job_id = @job_id AND token = @token AND state = 'active'`),
+      drop: db.prepare(`UPDATE queue SET state = 'done', lease_until = NULL WHERE job_id = ? AND state IN ('waiting', 'queued')`),
+      get: db.prepare('SELECT * FROM queue WHERE job_id = ?'),
+      expired: db.prepare(`SELECT * FROM queue INDEXED BY queue_leases WHERE state = 'active' AND lease_until < ?`),
+      foreign: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND (instance IS NULL OR instance <> ?)`),
+      ofRun: db.prepare('SELECT * FROM queue WHERE run_id = ?'),
+      counts: db.prepare(`SELECT state, COUNT(*) AS n FROM queue WHERE state <> 'done' GROUP BY state`),
+    };
+  }
+
+  /** Adds a job: 'queued' when it can run now, 'waiting' while its needs are unfinished. */
+  enqueue(e: { jobId: string; runId: string; repo: string; rank: number; state: 'waiting' | 'queued'; now: number }): void {
+    this.s.insert.run({
+      job_id: e.jobId, run_id: e.runId, repo: e.repo, state: e.state, priority: e.rank, now: e.now,
+      sort_key: e.now - e.rank * this.options.agingIntervalMs, max_attempts: this.options.maxAttempts,
+    });
+  }
+
+  /** waiting → queued (its needs finished). Aging starts now. */
+  makeReady(jobId: string, now: number): boolean {
+    return this.s.ready.run({ job_id: jobId, now, aging: this.options.agingIntervalMs }).changes === 1;
+  }
+
+  /**
+   * Claims the next job for `worker`, skipping repositories that already have `perRepository`
+   * active jobs. Returns undefined when nothing can run. One IMMEDIATE transaction.
+   */
+  claim(worker: string, perRepository: number, now: number): Claim | undefined {
+    return this.db.transaction((): Claim | undefined => {
+      const row = this.s.pick.get({ per_repo: perRepository }) as { job_id: string; run_id: string; repo: string; attempts: number } | undefined;
+      if (!row) return undefined;
+      const token = (this.s.nextToken.get() as { value: number }).value;
+      const leaseUntil = now + this.options.leaseMs;
+      this.s.activate.run({ job_id: row.job_id, token, worker, instance: this.options.instanceId, lease_until: leaseUntil });
+      return { jobId: row.job_id, runId: row.run_id, repo: row.repo, token, attempt: row.attempts + 1, leaseUntil };
+    }).immediate();
+  }
+
+  /** Extends the lease; false when the token is stale (the job was taken away): stop working on it. */
+  renew(jobId: string, token: number, now: number): boolean {
+    return this.s.renew.run({ job_id: jobId, token, lease_until: now + this.options.leaseMs }).changes === 1;
+  }
+
+  /** active → done for the current token only; false means a stale writer and nothing changed. */
+  finish(jobId: string, token: number): boolean {
+    return this.s.finish.run({ job_id: jobId, token }).changes === 1;
+  }
+
+  /** Gives a claim back without counting the attempt (the engine is shutting down, not the job failing). */
+  release(jobId: string, token: number): boolean {
+    return this.s.release.run({ job_id: jobId, token }).changes === 1;
+  }
+
+  /** A dead claim back to queued (keeps its place in line: sort_key is unchanged). */
+  requeue(jobId: string, token: number): boolean {
+    return this.s.requeue.run({ job_id: jobId, token }).changes === 1;
+  }
+
+  /** waiting/queued → done without running (cancelled or skipped). */
+  drop(jobId: string): boolean {
+    return this.s.drop.run(jobId).changes === 1;
+  }
+
+  get(jobId: string): QueueEntry | undefined {
+    return this.s.get.get(jobId) as QueueEntry | undefined;
+  }
+
+  entriesOfRun(runId: string): QueueEntry[] {
+    return this.s.ofRun.all(runId) as QueueEntry[];
+  }
+
+  /** Active claims whose lease ran out. */
+  expired(now: number): QueueEntry[] {
+    return this.s.expired.all(now) as QueueEntry[];
+  }
+
+  /** Active claims of other engine instances: dead processes, when called at start-up. */
+  foreignClaims(): QueueEntry[] {
+    return this.s.foreign.all(this.options.instanceId) as QueueEntry[];
+  }
+
+  counts(): Record<QueueState, number> {
+    const out: Record<QueueState, number> = { waiting: 0, queued: 0, active: 0, done: 0 };
+    for (const r of this.s.counts.all() as { state: QueueState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+}

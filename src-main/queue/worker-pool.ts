@@ -1,0 +1,142 @@
+/**
+ * The worker pool: keeps up to `concurrency` claimed jobs running (and at most `perRepository` per
+ * repository, enforced by the claim query), renews each claim's lease by heartbeat, and hands every
+ * result to `finish`. Claims happen on `kick()` (something was enqueued or finished) and on a
+ * poll timer that also expires dead leases. Every step is a short synchronous SQLite call, so the
+ * event loop is never held for long.
+ *
+ * stop(): no new claims; running jobs are aborted with SHUTDOWN as the abort reason, and a job that
+ * comes back cancelled because of it is released (queued again, attempt not counted) rather than
+ * recorded as cancelled — quitting the app is not the user cancelling a build.
+ */
+import type { JobResult } from '../executor/job-contract.js';
+import type { Claim } from './job-queue.js';
+import type { Scheduler } from './scheduler.js';
+
+export const SHUTDOWN = 'kiln-shutdown';
+export const LEASE_LOST = 'kiln-lease-lost';
+
+export interface WorkerPoolOptions {
+  scheduler: Scheduler;
+  /** Global maximum of running jobs. */
+  concurrency: number;
+  /** Maximum running jobs per repository. */
+  perRepository: number;
+  heartbeatMs: number;
+  pollMs: number;
+  /** Written on claims, for humans reading the queue table. */
+  workerName: string;
+  /** Runs the job; must resolve (a failure is a result) and honour the signal. */
+  execute(claim: Claim, signal: AbortSignal): Promise<JobResult>;
+  /** Records the result (fenced by the claim's token). */
+  finish(claim: Claim, result: JobResult): void;
+  onError(message: string, err: unknown): void;
+}
+
+interface Running {
+  claim: Claim;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class WorkerPool {
+  private readonly running = new Map<string, Running>();
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private stopping = false;
+
+  constructor(private readonly o: WorkerPoolOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.o.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Asks the pool to claim work soon (coalesced to one pass per tick). */
+  kick(): void {
+    if (this.scheduled || this.stopping) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** Aborts a running job of this pool (cancellation); no-op for jobs it does not run. */
+  abort(jobId: string, reason = 'cancelled'): void {
+    this.running.get(jobId)?.controller.abort(reason);
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    try {
+      this.o.scheduler.expireLeases();
+    } catch (err) {
+      this.o.onError('expiring leases failed', err);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running.size < this.o.concurrency) {
+      let claim: Claim | undefined;
+      try {
+        claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository);
+      } catch (err) {
+        this.o.onError('claiming a job failed', err);
+        return;
+      }
+      if (!claim) return;
+      this.launch(claim);
+    }
+  }
+
+  private launch(claim: Claim): void {
+    const controller = new AbortController();
+    const heartbeat = setInterval(() => {
+      try {
+        if (!this.o.scheduler.renew(claim)) controller.abort(LEASE_LOST);
+      } catch (err) {
+        this.o.onError('renewing a lease failed', err);
+      }
+    }, this.o.heartbeatMs);
+    const done = (async () => {
+      let result: JobResult;
+      try {
+        result = await this.o.execute(claim, controller.signal);
+      } catch (err) {
+        result = { status: 'failed', steps: [], error: `Kiln could not run the job: ${err instanceof Error ? err.message : String(err)}`, infrastructure: true, logOffset: 0 };
+      } finally {
+        clearInterval(heartbeat);
+      }
+      try {
+        if (controller.signal.reason === SHUTDOWN && result.status === 'cancelled') this.o.scheduler.release(claim);
+        else this.o.finish(claim, result);
+      } catch (err) {
+        this.o.onError('recording a job result failed', err);
+      }
+      this.running.delete(claim.jobId);
+      this.kick();
+    })();
+    this.running.set(claim.jobId, { claim, controller, done });
+  }
+
+  /** Stops claiming, aborts running jobs and waits for their teardown. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const all = [...this.running.values()];
+    for (const r of all) r.controller.abort(SHUTDOWN);
+    await Promise.all(all.map((r) => r.done));
+  }
+}

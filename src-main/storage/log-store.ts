@@ -1,0 +1,263 @@
+/**
+ * Job logs as append-only files under <dataDir>/logs/:
+ *   <jobId>.log  one JSON record per line: {"t":ts,"s":"o|e|y","p":step|null,"x":text}; seq = line number from 0
+ *   <jobId>.idx  the byte offset of every INDEX_EVERY-th line, one decimal per line (a sparse index)
+ *
+ * Why files and not SQLite rows: a 1,000,000-line log is ~100 MB; as rows it would bloat the one
+ * database every query shares and every WAL checkpoint. A file plus a sparse index answers
+ * getLog(offset, limit) with one seek and a read of at most INDEX_EVERY + limit lines.
+ *
+ * Writes are batched in memory and written (no fsync) every `flushMs` or when the batch is large;
+ * reads flush first, so a reader always sees every appended line. After a crash the index is
+ * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
+ * Lines arrive already masked by the executor.
+ */
+import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { LogLine, LogStream } from '../../shared/model/run.js';
+
+export const INDEX_EVERY = 1024;
+const READ_CHUNK = 256 * 1024;
+const FLUSH_BYTES = 256 * 1024;
+const STREAM_CODE: Record<LogStream, string> = { stdout: 'o', stderr: 'e', system: 'y' };
+const CODE_STREAM: Record<string, LogStream> = { o: 'stdout', e: 'stderr', y: 'system' };
+
+interface Record_ { t: number; s: string; p: number | null; x: string }
+
+interface LogMeta {
+  /** Byte offset of line k * INDEX_EVERY. index[0] = 0. */
+  index: number[];
+  /** Lines on disk. */
+  lines: number;
+  /** Bytes on disk. */
+  bytes: number;
+  /** Present while the log is open for appending. */
+  writer?: { fd: number; idxFd: number; pending: string[]; pendingBytes: number; pendingLines: number };
+}
+
+export interface LogSearchMatch { seq: number; step: number | null; text: string }
+
+const SAFE_ID = /^[A-Za-z0-9._-]+$/;
+
+function decode(raw: string, seq: number): LogLine {
+  const r = JSON.parse(raw) as Record_;
+  return { seq, ts: r.t, stream: CODE_STREAM[r.s] ?? 'stdout', step: r.p, text: r.x };
+}
+
+export class LogStore {
+  private readonly metas = new Map<string, LogMeta>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly dir: string, private readonly flushMs = 100) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private paths(jobId: string): { log: string; idx: string } {
+    if (!SAFE_ID.test(jobId)) throw new Error(`invalid job id '${jobId}'`);
+    return { log: join(this.dir, `${jobId}.log`), idx: join(this.dir, `${jobId}.idx`) };
+  }
+
+  /** Loads (or rebuilds) a log's index and counts its lines; a torn final record is ignored. */
+  private meta(jobId: string): LogMeta {
+    let m = this.metas.get(jobId);
+    if (m) return m;
+    const { log, idx } = this.paths(jobId);
+    const size = existsSync(log) ? statSync(log).size : 0;
+    let index = [0];
+    if (existsSync(idx)) {
+      const saved = readFileSync(idx, 'utf8').split('\n').filter(Boolean).map(Number);
+      // Trust only a prefix that is increasing and inside the file.
+      let ok = saved[0] === 0 ? 1 : 0;
+      while (ok < saved.length && saved[ok] > saved[ok - 1] && saved[ok] <= size) ok++;
+      if (ok > 0) index = saved.slice(0, ok);
+    }
+    // Scan from the last checkpoint to count the tail lines (and extend the index).
+    let lines = (index.length - 1) * INDEX_EVERY;
+    let pos = index[index.length - 1];
+    let complete = pos; // end of the last complete record
+    if (size > pos) {
+      const fd = openSync(log, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(READ_CHUNK);
+        while (pos < size) {
+          const n = readSync(fd, buf, 0, Math.min(READ_CHUNK, size - pos), pos);
+          if (n <= 0) break;
+          for (let i = 0; i < n; i++) {
+            if (buf[i] !== 10) continue;
+            lines++;
+            complete = pos + i + 1;
+            if (lines % INDEX_EVERY === 0) index.push(complete);
+          }
+          pos += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    m = { index, lines, bytes: complete };
+    this.metas.set(jobId, m);
+    return m;
+  }
+
+  private openWriter(jobId: string): NonNullable<LogMeta['writer']> {
+    const m = this.meta(jobId);
+    if (m.writer) return m.writer;
+    const { log, idx } = this.paths(jobId);
+    const fd = openSync(log, 'a+');
+    if (fstatSync(fd).size > m.bytes) ftruncateSync(fd, m.bytes); // cut a torn record
+    const idxFd = openSync(idx, 'w');
+    writeSync(idxFd, m.index.map((n) => `${n}\n`).join(''));
+    m.writer = { fd, idxFd, pending: [], pendingBytes: 0, pendingLines: 0 };
+    return m.writer;
+  }
+
+  /** The next seq of a job's log (lines written so far, flushed or not). */
+  count(jobId: string): number {
+    const m = this.meta(jobId);
+    return m.lines + (m.writer?.pendingLines ?? 0);
+  }
+
+  /** Appends one line and returns it with its seq (the store assigns seqs: no gaps, no duplicates). */
+  append(jobId: string, line: { ts: number; stream: LogStream; step: number | null; text: string }): LogLine {
+    const w = this.openWriter(jobId);
+    const seq = this.count(jobId);
+    const rec = `${JSON.stringify({ t: line.ts, s: STREAM_CODE[line.stream], p: line.step, x: line.text })}\n`;
+    w.pending.push(rec);
+    w.pendingBytes += Buffer.byteLength(rec);
+    w.pendingLines++;
+    if (w.pendingBytes >= FLUSH_BYTES) this.flush(jobId);
+    else this.timer ??= setTimeout(() => { this.timer = undefined; this.flushAll(); }, this.flushMs);
+    return { seq, ts: line.ts, stream: line.stream, step: line.step, text: line.text };
+  }
+
+  /** Writes a job's pending lines to its file (one write, no fsync) and extends the index. */
+  flush(jobId: string): void {
+    const m = this.metas.get(jobId);
+    const w = m?.writer;
+    if (!m || !w || w.pending.length === 0) return;
+    const buf = Buffer.from(w.pending.join(''));
+    writeSync(w.fd, buf);
+    const added: number[] = [];
+    let pos = m.bytes;
+    let lines = m.lines;
+    for (const rec of w.pending) {
+      pos += Buffer.byteLength(rec);
+      lines++;
+      if (lines % INDEX_EVERY === 0) added.push(pos);
+    }
+    if (added.length) {
+      writeSync(w.idxFd, added.map((n) => `${n}\n`).join(''));
+      m.index.push(...added);
+    }
+    m.bytes = pos;
+    m.lines = lines;
+    w.pending = [];
+    w.pendingBytes = 0;
+    w.pendingLines = 0;
+  }
+
+  flushAll(): void {
+    for (const id of this.metas.keys()) this.flush(id);
+  }
+
+  /** Flushes and closes a finished job's log; it can be reopened for appending later (a retry). */
+  close(jobId: string): { lines: number; bytes: number } {
+    const m = this.metas.get(jobId);
+    if (!m) return { lines: 0, bytes: 0 };
+    this.flush(jobId);
+    if (m.writer) {
+      closeSync(m.writer.fd);
+      closeSync(m.writer.idxFd);
+      m.writer = undefined;
+    }
+    return { lines: m.lines, bytes: m.bytes };
+  }
+
+  closeAll(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const id of [...this.metas.keys()]) this.close(id);
+    this.metas.clear();
+  }
+
+  /** Lines [offset, offset+limit) of a job's log. Unknown jobs have an empty log. */
+  read(jobId: string, offset: number, limit: number): LogLine[] {
+    this.flush(jobId);
+    const m = this.meta(jobId);
+    const start = Math.max(0, Math.floor(offset));
+    if (start >= m.lines || limit <= 0) return [];
+    const want = Math.min(limit, m.lines - start);
+    const checkpoint = Math.floor(start / INDEX_EVERY);
+    let pos = m.index[Math.min(checkpoint, m.index.length - 1)];
+    let seq = Math.min(checkpoint, m.index.length - 1) * INDEX_EVERY;
+    const out: LogLine[] = [];
+    const fd = openSync(this.paths(jobId).log, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      let carry: Buffer = Buffer.alloc(0);
+      while (out.length < want && pos < m.bytes) {
+        const n = readSync(fd, buf, 0, Math.min(READ_CHUNK, m.bytes - pos), pos);
+        if (n <= 0) break;
+        pos += n;
+        // Work on bytes: a chunk may end inside a multi-byte character. Lines before `start` are skipped undecoded.
+        const chunk = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+        let from = 0;
+        for (;;) {
+          const nl = chunk.indexOf(10, from);
+          if (nl < 0) break;
+          if (seq >= start) out.push(decode(chunk.toString('utf8', from, nl), seq));
+          seq++;
+          from = nl + 1;
+          if (out.length >= want) break;
+        }
+        carry = Buffer.from(chunk.subarray(from));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  }
+
+  /** Case-insensitive substring search over a job's log, streaming (never loads the file). */
+  async search(jobId: string, query: string, limit: number): Promise<LogSearchMatch[]> {
+    this.flush(jobId);
+    const { log } = this.paths(jobId);
+    if (!existsSync(log) || !query) return [];
+    const needle = query.toLowerCase();
+    // JSON escaping changes some characters; only then must every record be decoded to match.
+    const rawMatchable = JSON.stringify(query).slice(1, -1) === query;
+    const out: LogSearchMatch[] = [];
+    const stream = createReadStream(log, { encoding: 'utf8', end: this.meta(jobId).bytes - 1 });
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    let seq = 0;
+    try {
+      for await (const raw of rl) {
+        const s = seq++;
+        if (rawMatchable && !raw.toLowerCase().includes(needle)) continue;
+        const line = decode(raw, s);
+        if (!line.text.toLowerCase().includes(needle)) continue;
+        out.push({ seq: s, step: line.step, text: line.text });
+        if (out.length >= limit) break;
+      }
+    } finally {
+      rl.close();
+      stream.destroy();
+    }
+    return out;
+  }
+
+  /** Bytes of every log file on disk (plus unflushed lines). */
+  totalBytes(): number {
+    let total = 0;
+    for (const f of readdirSync(this.dir)) {
+      try {
+        total += statSync(join(this.dir, f)).size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+    for (const m of this.metas.values()) total += m.writer?.pendingBytes ?? 0;
+    return total;
+  }
+}
