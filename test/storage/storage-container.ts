@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { JobContainer } from '../../src-main/executor/job-contract.js';
 import { openDatabase, type Db } from '../../src-main/storage/db.js';
+import type { PlannedJob } from '../../shared/model/plan.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 
 export const docker = new Docker();
@@ -98,4 +100,20 @@ export function tempDataDir(): { dataDir: string; db: Db; cleanup(): void } {
 export function logSink(): { lines: string[]; log: (text: string) => void } {
   const lines: string[] = [];
   return { lines, log: (text) => lines.push(text) };
+}
+
+/** A planned job as the planner would produce it, with only what storage hooks read. */
+export function plannedJob(overrides: Partial<PlannedJob> = {}): PlannedJob {
+  return {
+    id: 'build', key: 'build', name: 'build', matrix: {}, image: TEST_IMAGE, needs: [], skipped: false,
+    env: {}, secrets: [], timeoutMs: 60_000, services: [], steps: [], ...overrides,
+  };
+}
+
+export function pushEvent(branch: string, overrides: Partial<TriggerEvent> = {}): TriggerEvent {
+  return { kind: 'push', repo: 'acme/web', branch, sha: 'a'.repeat(40), ref: `refs/heads/${branch}`, ...overrides };
+}
+
+export function pullRequestEvent(number: number, headBranch: string): TriggerEvent {
+  return { kind: 'pull_request', repo: 'acme/web', branch: headBranch, baseBranch: 'main', prNumber: number, sha: 'b'.repeat(40), ref: `refs/pull/${number}/head` };
 }

@@ -1,0 +1,102 @@
+/**
+ * The cache and artifact work around one job's steps, as JobHooks for the executor.
+ *
+ * beforeSteps: (1) put the artifacts of the job's needs into the workspace; (2) render the cache
+ * key (hashFiles over the checked-out workspace) and restore: exact key, then restore-keys, in the
+ * run's own scope then the default branch's.
+ * afterSteps: (1) on a passed job without an exact hit, save the cache paths under the key in the
+ * run's own scope; (2) collect artifacts when `when` matches the outcome.
+ *
+ * Cache problems never fail a build (a cache is an optimisation: they are logged as warnings);
+ * artifact problems (refused pattern, size limit, storage error) throw, which fails the job.
+ */
+import type { PlannedJob } from '../../shared/model/plan.js';
+import type { Status } from '../../shared/model/status.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { JobContainer, JobHooks } from '../executor/job-contract.js';
+import { formatBytes, type ArtifactStore } from './artifact-store.js';
+import { readScopes, writeScope, type CacheStore } from './cache-store.js';
+import { renderCacheKey } from './workspace-hash.js';
+
+export interface StorageHookDeps {
+  artifacts: ArtifactStore;
+  caches: CacheStore;
+  runId: string;
+  jobId: string;
+  job: PlannedJob;
+  event: TriggerEvent;
+  /** Repository name the caches belong to (owner/name). */
+  repo: string;
+  defaultBranch: string;
+  /** Job ids (database ids) of the job's needs, in the order their artifacts should be laid down. */
+  upstreamJobIds: string[];
+}
+
+/** Does an artifacts `when` apply to a job whose steps ended with `status`? */
+export function artifactsWanted(when: 'on_success' | 'on_failure' | 'always', status: Status): boolean {
+  if (when === 'always') return true;
+  if (when === 'on_success') return status === 'passed';
+  return status === 'failed' || status === 'timed_out';
+}
+
+export function createStorageHooks(deps: StorageHookDeps): JobHooks {
+  const { job, caches } = deps;
+  // What beforeSteps learned, for afterSteps: the rendered key and whether it was an exact hit.
+  let cacheKey: string | undefined;
+  let exactHit = false;
+
+  return {
+    async beforeSteps(container: JobContainer, log: (text: string) => void): Promise<void> {
+      if (deps.upstreamJobIds.length > 0) await deps.artifacts.restoreInto(container, deps.upstreamJobIds, log);
+      if (!job.cache) return;
+      try {
+        cacheKey = await renderCacheKey(job.cache.key, {
+          event: deps.event.kind, branch: deps.event.branch, tag: deps.event.tag, sha: deps.event.sha,
+          repo: deps.event.repo, ref: deps.event.ref, matrix: job.matrix, env: job.env,
+        }, container);
+      } catch (err) {
+        log(`warning: cache disabled for this job: cannot compute the key '${job.cache.key}': ${message(err)}`);
+        return;
+      }
+      const scopes = readScopes(deps.event, deps.defaultBranch);
+      try {
+        const found = caches.find(deps.repo, scopes, cacheKey, job.cache.restoreKeys);
+        caches.recordOutcome(found.kind);
+        if (found.kind === 'miss') {
+          log(`cache miss: ${cacheKey}`);
+          return;
+        }
+        const started = Date.now();
+        await caches.restore(container, found.entry);
+        const took = ((Date.now() - started) / 1000).toFixed(1);
+        if (found.kind === 'hit') {
+          exactHit = true;
+          log(`cache hit: ${cacheKey} (${formatBytes(found.entry.size)}) restored in ${took} s from scope ${found.entry.scope}`);
+        } else {
+          log(`partial hit via restore-key '${found.restoreKey}': ${found.entry.key} (${formatBytes(found.entry.size)}) restored in ${took} s from scope ${found.entry.scope}`);
+        }
+      } catch (err) {
+        log(`warning: cache restore failed, continuing without it: ${message(err)}`);
+      }
+    },
+
+    async afterSteps(container: JobContainer, status: Status, log: (text: string) => void): Promise<void> {
+      if (job.cache && cacheKey !== undefined && cacheKey !== '' && !exactHit && status === 'passed') {
+        try {
+          await caches.save(container, { repo: deps.repo, scope: writeScope(deps.event), key: cacheKey, paths: job.cache.paths, log });
+        } catch (err) {
+          log(`warning: cache not saved: ${message(err)}`);
+        }
+      }
+      if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {
+        await deps.artifacts.collect({
+          container, runId: deps.runId, jobId: deps.jobId, patterns: job.artifacts.paths, expireInMs: job.artifacts.expireInMs, log,
+        });
+      }
+    },
+  };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
