@@ -1,0 +1,237 @@
+/**
+ * The JSON API under /api (PRODUCT.md "HTTP"). Success answers carry the EngineApi method's value as
+ * the JSON body (no wrapper); errors answer `{ok:false, error:{name, code, message}}` with the HTTP
+ * status of HTTP_STATUS_OF[code]. Request bodies are JSON, at most 1 MB; malformed JSON is a 400.
+ *
+ *   GET  /api/runs?cursor=&limit=&repo=&branch=&status=   Page<RunSummary>
+ *   POST /api/runs {repo, branch?, sha?}                  201 {runIds}
+ *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
+ *   POST /api/runs/:id/cancel                             {ok:true}
+ *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
+ *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
+ *   GET  /api/artifacts/:id/download                      the file (application/octet-stream)
+ *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
+ *   GET  /api/jobs/:id/log/stream                         SSE (see sse.ts)
+ *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
+ *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
+ *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
+ *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
+ */
+import express from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { basename } from 'node:path';
+import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
+import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
+import type { ArtifactInfo } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import type { KilnEngine } from '../engine-contract.js';
+import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
+import type { SseConnection } from './sse.js';
+
+/** What the artifact store offers the download route (src-main/storage's ArtifactStore satisfies it). */
+export interface ArtifactSource {
+  open(id: string): Promise<{ info: ArtifactInfo; stream: NodeJS.ReadableStream } | undefined>;
+}
+
+export interface ApiRoutesOptions {
+  engine: KilnEngine;
+  artifacts?: ArtifactSource;
+  /** When set, every /api request must present a token for which this (constant-time) check is true. */
+  tokenMatches?: (given: string) => boolean;
+  /** Collects live SSE streams so that server shutdown can end them. */
+  streams?: Set<SseConnection>;
+}
+
+const STATUSES: readonly Status[] = ['queued', 'running', 'passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
+export const JSON_BODY_LIMIT = '1mb';
+
+export function apiRoutes(options: ApiRoutesOptions): Router {
+  const { engine } = options;
+  const router = express.Router();
+
+  if (options.tokenMatches) {
+    const matches = options.tokenMatches;
+    router.use((req, _res, next) => {
+      const auth = req.get('authorization') ?? '';
+      const bearer = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
+      const query = typeof req.query.access_token === 'string' ? req.query.access_token : undefined;
+      const given = bearer ?? query;
+      if (given === undefined || !matches(given)) {
+        next(new ApiError('UNAUTHORIZED', 'this server is reachable beyond localhost: send Authorization: Bearer <server.apiToken>'));
+        return;
+      }
+      next();
+    });
+  }
+  router.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+
+  router.get('/runs', async (req, res) => {
+    const q = req.query;
+    const query: RunQuery = {};
+    if (q.cursor !== undefined) query.cursor = stringParam(q.cursor, 'cursor');
+    if (q.limit !== undefined) query.limit = intParam(q.limit, 'limit', 1, 200);
+    if (q.repo !== undefined) query.repo = stringParam(q.repo, 'repo');
+    if (q.branch !== undefined) query.branch = stringParam(q.branch, 'branch');
+    if (q.status !== undefined) {
+      const s = stringParam(q.status, 'status');
+      if (!STATUSES.includes(s as Status)) throw new ApiError('BAD_REQUEST', `status must be one of ${STATUSES.join(', ')}; got '${s}'`);
+      query.status = s as Status;
+    }
+    res.json(await engine.listRuns(query));
+  });
+
+  router.post('/runs', async (req, res) => {
+    const body = objectBody(req);
+    const repo = body.repo;
+    if (typeof repo !== 'string' || repo.trim() === '') throw new ApiError('BAD_REQUEST', 'body.repo must be a repository name (owner/name)');
+    const request: TriggerRequest = { repo };
+    for (const key of ['branch', 'sha'] as const) {
+      const v = body[key];
+      if (v === undefined || v === null || v === '') continue;
+      if (typeof v !== 'string') throw new ApiError('BAD_REQUEST', `body.${key} must be a string`);
+      request[key] = v;
+    }
+    if (request.sha !== undefined && !/^[0-9a-fA-F]{4,64}$/.test(request.sha)) throw new ApiError('BAD_REQUEST', `body.sha must be a hexadecimal commit SHA; got '${request.sha}'`);
+    res.status(201).json(await engine.triggerRun(request));
+  });
+
+  router.get('/runs/:id', async (req, res) => {
+    res.json(await engine.getRun(param(req, 'id')));
+  });
+
+  router.post('/runs/:id/cancel', async (req, res) => {
+    await engine.cancelRun(param(req, 'id'));
+    res.json({ ok: true });
+  });
+
+  router.post('/runs/:id/rerun', async (req, res) => {
+    const body = req.body === undefined ? {} : objectBody(req);
+    const failedOnly = body.failedOnly ?? false;
+    if (typeof failedOnly !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.failedOnly must be true or false');
+    res.status(201).json(await engine.rerun(param(req, 'id'), { failedOnly }));
+  });
+
+  router.get('/runs/:id/artifacts', async (req, res) => {
+    res.json(await engine.listArtifacts(param(req, 'id')));
+  });
+
+  router.get('/artifacts/:id/download', async (req, res) => {
+    if (!options.artifacts) throw new ApiError('UNAVAILABLE', 'artifact downloads are not available on this server');
+    const opened = await options.artifacts.open(param(req, 'id'));
+    if (!opened) throw new ApiError('NOT_FOUND', `artifact ${param(req, 'id')} does not exist (or has expired)`);
+    const name = basename(opened.info.path) || 'artifact';
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Length', String(opened.info.size));
+    res.setHeader('Content-Disposition', contentDisposition(name));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    opened.stream.on('error', () => res.destroy());
+    opened.stream.pipe(res);
+  });
+
+  router.get('/jobs/:id/log', async (req, res) => {
+    const offset = req.query.offset === undefined ? 0 : intParam(req.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 10_000);
+    res.json(await engine.getLog(param(req, 'id'), offset, limit));
+  });
+
+  router.get('/jobs/:id/log/stream', async (req, res) => {
+    const jobId = param(req, 'id');
+    // Fails with NOT_FOUND as a normal JSON error before the event stream starts.
+    await engine.getLog(jobId, 0, 1);
+    const start = logStartOffset(req.get('last-event-id'), req.query.offset);
+    await streamJobLog(engine, jobId, start, openSse(req, res, options.streams));
+  });
+
+  router.get('/jobs/:id/log/search', async (req, res) => {
+    const q = req.query.q;
+    if (typeof q !== 'string' || q === '') throw new ApiError('BAD_REQUEST', 'query parameter q (the text to search for) is required');
+    const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 10_000);
+    res.json(await engine.searchLog(param(req, 'id'), q, limit));
+  });
+
+  router.get('/jobs/:id/log/raw', async (req, res) => {
+    const jobId = param(req, 'id');
+    let chunk = await engine.getLog(jobId, 0, 5000);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Disposition', contentDisposition(`${jobId}.log`));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    for (;;) {
+      if (chunk.lines.length > 0) res.write(chunk.lines.map((l) => `${l.text}\n`).join(''));
+      if (chunk.complete || chunk.lines.length === 0) break;
+      chunk = await engine.getLog(jobId, chunk.nextOffset, 5000);
+    }
+    res.end();
+  });
+
+  router.get('/metrics/storage', async (_req, res) => { res.json(await engine.storageMetrics()); });
+  router.get('/health', async (_req, res) => { res.json(await engine.health()); });
+  router.get('/repositories', async (_req, res) => { res.json(await engine.listRepositories()); });
+  router.get('/deliveries', async (req, res) => {
+    const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 1000);
+    res.json(await engine.listDeliveries(limit));
+  });
+  router.get('/events', (req, res) => {
+    streamEngineEvents(engine, openSse(req, res, options.streams));
+  });
+
+  router.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
+  router.use(apiErrorHandler);
+  return router;
+}
+
+/** Turns any error into the JSON envelope; never leaks a stack trace. */
+export function apiErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { status, code, message } = classify(err);
+  if (status >= 500 && code === 'INTERNAL') process.stderr.write(`kiln http: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  res.status(status).json({ ok: false, error: { name: 'ApiError', code, message } });
+  void next;
+}
+
+function classify(err: unknown): { status: number; code: ApiErrorCode; message: string } {
+  if (err instanceof ApiError) return { status: HTTP_STATUS_OF[err.code], code: err.code, message: err.message };
+  // Errors rebuilt on the other side of IPC, or from another copy of the class, carry the code only.
+  if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && err.code in HTTP_STATUS_OF) {
+    const code = err.code as ApiErrorCode;
+    return { status: HTTP_STATUS_OF[code], code, message: err.message };
+  }
+  const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
+  if (type === 'entity.parse.failed') return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON body: ${(err as Error).message}` };
+  if (type === 'entity.too.large') return { status: 413, code: 'BAD_REQUEST', message: `request body too large (limit ${JSON_BODY_LIMIT})` };
+  if (type.startsWith('encoding.') || type === 'charset.unsupported') return { status: 415, code: 'BAD_REQUEST', message: (err as Error).message };
+  return { status: 500, code: 'INTERNAL', message: err instanceof Error ? err.message : 'internal error' };
+}
+
+function objectBody(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  if (body === undefined) throw new ApiError('BAD_REQUEST', 'a JSON body (Content-Type: application/json) is required');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('BAD_REQUEST', 'the JSON body must be an object');
+  return body as Record<string, unknown>;
+}
+
+function param(req: Request, name: string): string {
+  const v = req.params[name];
+  if (typeof v !== 'string' || v === '') throw new ApiError('BAD_REQUEST', `missing :${name}`);
+  return v;
+}
+
+function stringParam(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new ApiError('BAD_REQUEST', `query parameter ${name} must be given once`);
+  return v;
+}
+
+function intParam(v: unknown, name: string, min: number, max: number): number {
+  const s = stringParam(v, name);
+  if (!/^\d+$/.test(s)) throw new ApiError('BAD_REQUEST', `query parameter ${name} must be a whole number; got '${s}'`);
+  const n = Number(s);
+  if (n < min || n > max) throw new ApiError('BAD_REQUEST', `query parameter ${name} must be between ${min} and ${max}; got ${n}`);
+  return n;
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}

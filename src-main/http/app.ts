@@ -1,0 +1,207 @@
+/**
+ * The HTTP face of the engine (`kiln serve`, and the desktop app's embedded listener):
+ *   POST /webhooks/github           public, signed deliveries (webhook-receiver.ts)
+ *   GET  /badges/:owner/:repo.svg   public, status badges (badges.ts)
+ *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token
+ *                                   whenever the server listens beyond loopback
+ *   everything else                 the React UI from dist-renderer/, SPA fallback to index.html
+ */
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KilnEngine } from '../engine-contract.js';
+import { WebhookReceiver } from '../trigger/webhook-receiver.js';
+import { apiErrorHandler, apiRoutes } from './api-routes.js';
+import type { ArtifactSource } from './api-routes.js';
+import { badgeStateOf, BADGE_COLORS, etagMatches, etagOf, renderBadge } from './badges.js';
+import type { SseConnection } from './sse.js';
+
+export interface ServerOptions {
+  engine: KilnEngine;
+  /** Default: engine.config.server.host (127.0.0.1). */
+  host?: string;
+  /** Default: engine.config.server.port (7070); 0 picks a free port. */
+  port?: number;
+  /** The built renderer; default dist-renderer/ of this package when it exists. */
+  staticDir?: string;
+  artifacts?: ArtifactSource;
+  /** The webhook receiver's clock (replay windows, stale checks, rate limits). */
+  now?: () => number;
+}
+
+export interface RunningServer {
+  /** http://host:port, without a trailing slash. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
+
+/** The UI's Content-Security-Policy: nothing but this origin; no inline scripts, no framing. */
+export const UI_CSP = [
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+  "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
+].join('; ');
+const BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'";
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Builds the express app. `streams` collects live SSE connections for shutdown. Throws when `host`
+ * is not loopback and no server.apiToken is configured.
+ */
+export function createApp(options: Omit<ServerOptions, 'port'> & { host: string; streams?: Set<SseConnection> }): Express {
+  const { engine } = options;
+  const token = engine.config.server.apiToken;
+  const needsToken = !isLoopback(options.host);
+  if (needsToken && !token) {
+    throw new Error(`server.host is ${options.host}, which is reachable beyond this machine: set server.apiToken in the configuration (clients then send Authorization: Bearer <token>), or bind 127.0.0.1`);
+  }
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  });
+
+  const receiver = new WebhookReceiver({ engine, now: options.now });
+  const maxBody = engine.config.webhooks.maxBodyBytes || DEFAULT_MAX_BODY;
+  app.post('/webhooks/github', express.raw({ type: () => true, limit: maxBody }), async (req: Request, res: Response) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const answer = await receiver.receive(req.headers, body);
+    for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
+    res.status(answer.status).json(answer.body);
+  });
+  app.use('/webhooks', (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
+    if (type !== 'entity.too.large' && type !== 'request.aborted') {
+      next(err);
+      return;
+    }
+    const status = type === 'entity.too.large' ? 413 : 400;
+    const reason = status === 413 ? `payload too large: the limit is ${maxBody} bytes (webhooks.maxBodyBytes)` : 'the request was aborted before its body arrived';
+    const answer = receiver.rejectUnread(req.headers, status, reason);
+    if (!res.headersSent) res.status(status).set('Connection', 'close').json(answer.body);
+  });
+
+  app.get('/badges/:owner/:file', async (req: Request, res: Response) => {
+    const file = String(req.params.file);
+    if (!file.endsWith('.svg')) {
+      res.status(404).type('text/plain').send('badges are at /badges/<owner>/<repo>.svg');
+      return;
+    }
+    const repo = `${String(req.params.owner)}/${file.slice(0, -'.svg'.length)}`;
+    const branchParam = typeof req.query.branch === 'string' && req.query.branch !== '' ? req.query.branch : undefined;
+    const configured = engine.config.repositories.find((r) => r.name.toLowerCase() === repo.toLowerCase());
+    const branch = branchParam ?? configured?.defaultBranch ?? 'main';
+    let status;
+    if (configured) {
+      // The branch's own builds: a pull request run names its head branch but says nothing about the branch itself.
+      const page = await engine.listRuns({ repo: configured.name, branch, limit: 20 });
+      status = page.items.find((r) => r.event !== 'pull_request')?.status;
+    }
+    const state = badgeStateOf(status);
+    const label = typeof req.query.label === 'string' && req.query.label !== '' ? req.query.label.slice(0, 100) : 'build';
+    const svg = renderBadge(label, state, BADGE_COLORS[state]);
+    const etag = etagOf(svg);
+    res.setHeader('Content-Type', 'image/svg+xml; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('ETag', etag);
+    res.setHeader('Content-Security-Policy', BADGE_CSP);
+    if (etagMatches(req.get('if-none-match'), etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.send(svg);
+  });
+
+  app.use('/api', apiRoutes({
+    engine,
+    artifacts: options.artifacts,
+    tokenMatches: needsToken && token ? (given) => tokensEqual(given, token) : undefined,
+    streams: options.streams,
+  }));
+
+  const staticDir = options.staticDir ?? defaultStaticDir();
+  if (staticDir && existsSync(join(staticDir, 'index.html'))) {
+    const uiHeaders = (res: Response): void => {
+      res.setHeader('Content-Security-Policy', UI_CSP);
+      res.setHeader('X-Frame-Options', 'DENY');
+    };
+    app.use(express.static(staticDir, { index: false, setHeaders: uiHeaders, fallthrough: true }));
+    app.get('/{*splat}', (req: Request, res: Response, next: NextFunction) => {
+      // Only page navigations fall back to the SPA; a missing script or image stays a 404.
+      if (req.path.startsWith('/webhooks') || req.path.startsWith('/badges') || /\.[a-z0-9]+$/i.test(req.path)) {
+        next();
+        return;
+      }
+      uiHeaders(res);
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(join(staticDir, 'index.html'));
+    });
+  }
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ ok: false, error: { name: 'ApiError', code: 'NOT_FOUND', message: `no route ${req.method} ${req.path}` } });
+  });
+  app.use(apiErrorHandler);
+  return app;
+}
+
+/**
+ * Starts the HTTP server. Refuses to listen beyond loopback without server.apiToken.
+ * `close()` ends live SSE streams and open connections, then the listener; it does not stop the engine.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? options.engine.config.server.host ?? '127.0.0.1';
+  const port = options.port ?? options.engine.config.server.port ?? 7070;
+  const streams = new Set<SseConnection>();
+  const app = createApp({ ...options, host, streams });
+  const server: Server = await new Promise((resolvePromise, reject) => {
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolvePromise(s)));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolveClose) => {
+        for (const stream of [...streams]) stream.close();
+        server.close(() => resolveClose());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      return closing;
+    },
+  };
+}
+
+function tokensEqual(given: string, expected: string): boolean {
+  // Hash both sides so the comparison is constant-time regardless of length.
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function defaultStaticDir(): string | undefined {
+  // dist/src-main/http/app.js → <package>/dist-renderer; src-main/http/app.ts (vitest) → same.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  for (const candidate of [resolve(here, '../../../dist-renderer'), resolve(here, '../../dist-renderer')]) {
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+  }
+  return undefined;
+}

@@ -1,0 +1,133 @@
+/**
+ * Replay protection for webhook deliveries, kept in the `seen_deliveries` table.
+ *
+ * Three checks, because each alone can be sidestepped:
+ * - the delivery id (X-GitHub-Delivery) seen before → conflict. The id is not signed, so
+ * - the digest of the signed body seen before → conflict (a captured body replayed under a new id);
+ * - the signed event time (push: repository.pushed_at, epoch seconds; pull_request:
+ *   pull_request.updated_at) older than maxAgeMs → stale. This bounds replays of bodies whose
+ *   digests have already expired.
+ *
+ * Only deliveries that were processed (accepted or ignored) are remembered, so GitHub's manual
+ * redelivery (same id, same body) of a delivery Kiln rejected — e.g. 429, or lost while the tunnel
+ * was down — is not a conflict. Entries live `windowMs` (≥ 3 days: GitHub redelivers within 3 days).
+ */
+import type { Db } from '../storage/db.js';
+
+export const MIN_REPLAY_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
+
+export type ReplayVerdict =
+  | { ok: true }
+  | { ok: false; reason: string };
+
+export class ReplayGuard {
+  private readonly windowMs: number;
+  private readonly has: (key: string, since: number) => unknown;
+  private readonly insert: (key: string, at: number) => unknown;
+  private readonly remove: (key: string) => unknown;
+  private readonly purge: (before: number) => { changes: number };
+  private lastPurge = 0;
+
+  constructor(private readonly db: Db, windowMs: number) {
+    this.windowMs = Math.max(windowMs, MIN_REPLAY_WINDOW_MS);
+    const has = db.prepare('SELECT 1 FROM seen_deliveries WHERE key = ? AND seen_at >= ?');
+    const insert = db.prepare('INSERT OR REPLACE INTO seen_deliveries (key, seen_at) VALUES (?, ?)');
+    const remove = db.prepare('DELETE FROM seen_deliveries WHERE key = ?');
+    const purge = db.prepare('DELETE FROM seen_deliveries WHERE seen_at < ?');
+    this.has = (key, since) => has.get(key, since);
+    this.insert = (key, at) => insert.run(key, at);
+    this.remove = (key) => remove.run(key);
+    this.purge = (before) => purge.run(before);
+  }
+
+  /**
+   * Checks and, when new, remembers the delivery in one synchronous step (no await in between), so
+   * two concurrent copies cannot both pass. Call `forget` if processing then fails.
+   */
+  claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
+    this.expire(now);
+    const since = now - this.windowMs;
+    const claimTx = this.db.transaction((): ReplayVerdict => {
+      if (this.has(idKey(deliveryId), since)) {
+        return { ok: false, reason: `delivery ${deliveryId} was already processed (replay protection keeps delivery ids for ${days(this.windowMs)})` };
+      }
+      if (this.has(bodyKey(bodySha256), since)) {
+        return { ok: false, reason: `a delivery with an identical signed body was already processed under another delivery id (body sha256 ${bodySha256.slice(0, 12)}…)` };
+      }
+      this.insert(idKey(deliveryId), now);
+      this.insert(bodyKey(bodySha256), now);
+      return { ok: true };
+    });
+    return claimTx();
+  }
+
+  /** Undoes a claim (processing failed, so a redelivery must be possible). */
+  forget(deliveryId: string, bodySha256: string): void {
+    this.remove(idKey(deliveryId));
+    this.remove(bodyKey(bodySha256));
+  }
+
+  /** Deletes entries older than the window; runs at most once a minute. Returns rows removed. */
+  expire(now: number, force = false): number {
+    if (!force && now - this.lastPurge < 60_000) return 0;
+    this.lastPurge = now;
+    return this.purge(now - this.windowMs).changes;
+  }
+}
+
+/**
+ * The signed time of the event, in epoch ms, or undefined when the payload carries none
+ * (ping, create/delete, Gitea pushes): then only the id and digest checks apply.
+ */
+export function signedEventTime(event: string, payload: unknown): number | undefined {
+  if (!isObject(payload)) return undefined;
+  if (event === 'push') {
+    const repo = payload.repository;
+    if (isObject(repo)) return toMs(repo.pushed_at);
+    return undefined;
+  }
+  if (event === 'pull_request') {
+    const pr = payload.pull_request;
+    if (isObject(pr)) return toMs(pr.updated_at);
+  }
+  return undefined;
+}
+
+/** Returns a reason when the event is older than maxAgeMs. A clock skew of a minute into the future is tolerated. */
+export function staleReason(eventTime: number | undefined, now: number, maxAgeMs: number): string | undefined {
+  if (eventTime === undefined) return undefined;
+  const age = now - eventTime;
+  if (age > maxAgeMs) {
+    return `stale delivery: the signed event time ${new Date(eventTime).toISOString()} is ${Math.round(age / 1000)} s old (limit ${Math.round(maxAgeMs / 1000)} s)`;
+  }
+  if (age < -60_000) {
+    return `stale delivery: the signed event time ${new Date(eventTime).toISOString()} is ${Math.round(-age / 1000)} s in the future`;
+  }
+  return undefined;
+}
+
+function toMs(v: unknown): number | undefined {
+  // Push payloads give repository.pushed_at in epoch seconds; other events give ISO 8601 strings.
+  if (typeof v === 'number' && Number.isFinite(v)) return v < 1e12 ? v * 1000 : v;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function idKey(id: string): string {
+  return `id:${id}`;
+}
+
+function bodyKey(sha: string): string {
+  return `body:${sha}`;
+}
+
+function days(ms: number): string {
+  return `${Math.round((ms / 86_400_000) * 10) / 10} days`;
+}

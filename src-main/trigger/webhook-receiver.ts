@@ -1,0 +1,186 @@
+/**
+ * The webhook receiver: one delivery in (headers + raw body bytes), one HTTP answer out, and one
+ * row in the delivery log. Transport-free, so the express route, the tests and the benchmark all
+ * drive the same code.
+ *
+ * Order of checks (each failure is recorded with its reason and publishes a 'delivery' event):
+ *   headers (400) → JSON (400) → known repository (404) → signature against every secret of the
+ *   repository (401) → ping (200) → signed event time (400) → replay: delivery id, body digest (409)
+ *   → translation (ignored: 202) → rate limit (429 + Retry-After) → engine.handleEvent (202 + runIds).
+ * The signature is checked before anything is remembered, so unsigned traffic cannot fill the
+ * replay table or drain a repository's rate limit.
+ */
+import { createHash } from 'node:crypto';
+import type { DeliveryRecord } from '../../shared/model/run.js';
+import type { KilnEngine, RepositoryConfig } from '../engine-contract.js';
+import { DeliveryLog } from './delivery-log.js';
+import { repositoryOf, translateEvent } from './github-events.js';
+import { RateLimiter } from './rate-limiter.js';
+import { ReplayGuard, signedEventTime, staleReason } from './replay-guard.js';
+import { parseSignature, verifySignature } from './signature.js';
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+export interface WebhookResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: { ok: boolean; outcome: DeliveryRecord['outcome']; reason: string; runIds: string[]; deliveryId: string };
+}
+
+export interface WebhookReceiverOptions {
+  engine: KilnEngine;
+  now?: () => number;
+}
+
+const DEFAULT_MAX_AGE_MS = 5 * 60 * 1000;
+
+export const SMEE_SIGNATURE_HINT =
+  'The delivery came through the smee.io tunnel, which parses the JSON body and re-serialises it with JSON.stringify, ' +
+  'so the bytes GitHub signed can differ (whitespace, key order, number spelling, character escapes) and no re-encoding Kiln tried matched. ' +
+  'Check that the webhook secret matches, set the webhook content type to application/json, or send deliveries to Kiln directly ' +
+  '(a public URL or a reverse proxy) instead of through smee.';
+
+export class WebhookReceiver {
+  private readonly engine: KilnEngine;
+  private readonly now: () => number;
+  private readonly log: DeliveryLog;
+  private readonly guard: ReplayGuard;
+  private readonly limiter = new RateLimiter();
+
+  constructor(options: WebhookReceiverOptions) {
+    this.engine = options.engine;
+    this.now = options.now ?? Date.now;
+    this.log = new DeliveryLog(options.engine.db);
+    this.guard = new ReplayGuard(options.engine.db, options.engine.config.webhooks.replayWindowMs);
+  }
+
+  /** Records a delivery refused before its body was read (too large: 413). */
+  rejectUnread(rawHeaders: Headers, status: number, reason: string): WebhookResponse {
+    const headers = lowerCaseKeys(rawHeaders);
+    const deliveryId = header(headers, 'x-github-delivery') ?? header(headers, 'x-gitea-delivery') ?? '';
+    const event = header(headers, 'x-github-event') ?? header(headers, 'x-gitea-event') ?? 'unknown';
+    return this.finish({ deliveryId, event, receivedAt: this.now() }, 'rejected', status, reason, []);
+  }
+
+  async receive(rawHeaders: Headers, raw: Buffer): Promise<WebhookResponse> {
+    const headers = lowerCaseKeys(rawHeaders);
+    const receivedAt = this.now();
+    const event = header(headers, 'x-github-event') ?? header(headers, 'x-gitea-event');
+    const deliveryId = header(headers, 'x-github-delivery') ?? header(headers, 'x-gitea-delivery') ?? '';
+    const base = { deliveryId, event: event ?? 'unknown', receivedAt };
+    if (!event) return this.finish(base, 'rejected', 400, 'missing X-GitHub-Event header', []);
+    if (!deliveryId) return this.finish(base, 'rejected', 400, 'missing X-GitHub-Delivery header', []);
+
+    const parsed = parseBody(headers, raw);
+    if (!parsed.ok) return this.finish(base, 'rejected', 400, parsed.reason, []);
+    const payload = parsed.value;
+    const repoName = repositoryOf(payload);
+    const repo = repoName ? findRepository(this.engine.config.repositories, repoName) : undefined;
+    const rec = { ...base, repo: repo?.name ?? repoName };
+    if (!repo && !(event === 'ping' && !repoName)) {
+      return this.finish(rec, 'rejected', 404, repoName
+        ? `unknown repository '${repoName}': add it to the repositories of the Kiln configuration`
+        : 'the payload names no repository (repository.full_name)', []);
+    }
+
+    // An organisation-level ping names no repository: any configured secret may sign it.
+    const secrets = repo ? repo.webhookSecrets : this.engine.config.repositories.flatMap((r) => r.webhookSecrets);
+    const signature = parseSignature(headers);
+    if (signature === 'missing') return this.finish(rec, 'rejected', 401, 'missing signature: X-Hub-Signature-256 header is absent (set a secret on the GitHub webhook)', []);
+    if (signature === 'garbled') return this.finish(rec, 'rejected', 401, 'garbled signature: X-Hub-Signature-256 must be sha256= followed by 64 hex digits', []);
+    if (secrets.length === 0) return this.finish(rec, 'rejected', 401, `no webhook secret is configured for ${repo?.name ?? 'any repository'}: Kiln refuses unsigned deliveries`, []);
+    const viaSmee = header(headers, 'timestamp') !== undefined;
+    const verified = verifySignature(raw, signature, secrets, viaSmee);
+    if (!verified.ok || !verified.signedBytes) {
+      return this.finish(rec, 'rejected', 401, viaSmee
+        ? `signature does not match any webhook secret of ${rec.repo ?? 'the repository'}. ${SMEE_SIGNATURE_HINT}`
+        : `signature does not match any webhook secret of ${rec.repo ?? 'the repository'}`, []);
+    }
+
+    if (event === 'ping') {
+      const zen = translateEvent(event, payload);
+      return this.finish(rec, 'accepted', 200, `ping: the webhook reaches Kiln${zen.kind === 'ping' && zen.zen ? ` (“${zen.zen}”)` : ''}`, []);
+    }
+    const stale = staleReason(signedEventTime(event, payload), receivedAt, this.engine.config.webhooks.maxAgeMs || DEFAULT_MAX_AGE_MS);
+    if (stale) return this.finish(rec, 'rejected', 400, stale, []);
+
+    const bodySha256 = createHash('sha256').update(verified.signedBytes).digest('hex');
+    const claim = this.guard.claim(deliveryId, bodySha256, receivedAt);
+    if (!claim.ok) return this.finish(rec, 'rejected', 409, claim.reason, [], bodySha256);
+
+    const translation = translateEvent(event, payload);
+    if (translation.kind !== 'trigger' || !repo) {
+      const reason = translation.kind === 'ignored' ? translation.reason : 'nothing to do';
+      return this.finish(rec, 'ignored', 202, reason, [], bodySha256);
+    }
+    const rate = this.limiter.take(repo.name, repo.rateLimitPerMinute, receivedAt);
+    if (!rate.ok) {
+      this.guard.forget(deliveryId, bodySha256);
+      return this.finish(rec, 'rejected', 429, `rate limit of ${repo.rateLimitPerMinute} triggers per minute for ${repo.name} exceeded; retry after ${rate.retryAfterSeconds} s`, [], bodySha256,
+        { 'Retry-After': String(rate.retryAfterSeconds) });
+    }
+    try {
+      const outcome = await this.engine.handleEvent({ ...translation.event, repo: repo.name });
+      if (outcome.runIds.length === 0) {
+        return this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256);
+      }
+      const how = translation.event.kind === 'pull_request' ? `pull request #${translation.event.prNumber ?? '?'}` : `${translation.event.kind} ${translation.event.branch ?? translation.event.tag ?? ''}`.trim();
+      return this.finish(rec, 'accepted', 202, `${how} at ${translation.event.sha.slice(0, 12)}: ${outcome.runIds.length} run(s) queued${outcome.reason ? `; ${outcome.reason}` : ''}`, outcome.runIds, bodySha256);
+    } catch (err) {
+      // The delivery was not processed: let GitHub's redelivery through, and give the token back.
+      this.guard.forget(deliveryId, bodySha256);
+      this.limiter.refund(repo.name);
+      return this.finish(rec, 'rejected', 500, `the engine could not start runs: ${err instanceof Error ? err.message : String(err)}; redeliver from GitHub once fixed`, [], bodySha256);
+    }
+  }
+
+  private finish(
+    rec: { deliveryId: string; event: string; receivedAt: number; repo?: string },
+    outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string,
+    headers?: Record<string, string>,
+  ): WebhookResponse {
+    const delivery = this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
+    this.engine.publish({ type: 'delivery', delivery });
+    return { status, headers, body: { ok: status < 300, outcome, reason, runIds, deliveryId: rec.deliveryId } };
+  }
+}
+
+type ParsedBody = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/** JSON, or GitHub's form encoding (`payload=<json>`); the signature is over the raw bytes either way. */
+function parseBody(headers: Headers, raw: Buffer): ParsedBody {
+  const type = (header(headers, 'content-type') ?? 'application/json').toLowerCase();
+  let text = raw.toString('utf8');
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    const payload = new URLSearchParams(text).get('payload');
+    if (payload === null) return { ok: false, reason: 'malformed payload: form-encoded body has no payload field' };
+    text = payload;
+  }
+  if (text.length === 0) return { ok: false, reason: 'malformed payload: the body is empty' };
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'malformed payload: the body is not a JSON object' };
+    return { ok: true, value };
+  } catch (err) {
+    return { ok: false, reason: `malformed payload: invalid JSON (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+function findRepository(repos: readonly RepositoryConfig[], name: string): RepositoryConfig | undefined {
+  // GitHub owner and repository names are case-insensitive.
+  const lower = name.toLowerCase();
+  return repos.find((r) => r.name.toLowerCase() === lower);
+}
+
+/** Header names are case-insensitive; Node lower-cases them, other callers may not. */
+function lowerCaseKeys(headers: Headers): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function header(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s === '' ? undefined : s;
+}

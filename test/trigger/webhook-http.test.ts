@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../shared/api/engine-api.js';
+import type { DeliveryRecord } from '../../shared/model/run.js';
+import { startServer } from '../../src-main/http/app.js';
+import type { RunningServer } from '../../src-main/http/app.js';
+import { signGithub } from '../../src-main/trigger/signature.js';
+import { StubEngine, testConfig } from '../http/helpers/stub-engine.js';
+import { deliver, eventTimeOf, fixture, rawPost } from './helpers/deliver.js';
+
+const SECRET = 'new-secret';
+const OLD_SECRET = 'old-secret';
+
+describe('POST /webhooks/github', () => {
+  let engine: StubEngine;
+  let server: RunningServer;
+  let clock = 0;
+  const published: EngineEvent[] = [];
+
+  beforeEach(async () => {
+    published.length = 0;
+    engine = new StubEngine(testConfig([
+      { name: 'Codertocat/Hello-World', webhookSecrets: [SECRET, OLD_SECRET] },
+      { name: 'ailisp/gcbapp-buildconfig-example', webhookSecrets: [SECRET], rateLimitPerMinute: 2 },
+      { name: 'bradrydzewski/drone-test-go', webhookSecrets: [SECRET] },
+      { name: 'Octocoders/Hello-World', webhookSecrets: [SECRET] },
+    ], { webhooks: { maxAgeMs: 5 * 60_000, replayWindowMs: 3 * 86_400_000, maxBodyBytes: 64 * 1024 } }));
+    engine.subscribe((e) => published.push(e));
+    server = await startServer({ engine, port: 0, now: () => clock });
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await engine.stop();
+  });
+
+  /** Sets the clock just after the fixture's signed event time, as if GitHub had just sent it. */
+  function freshFor(body: Buffer): void {
+    clock = eventTimeOf(body) + 2_000;
+  }
+
+  describe('with a correctly signed push to a branch', () => {
+    it('answers 202 with the run ids and hands the engine a push event with commit and author', async () => {
+      const body = fixture('github/push.branch-commits.json');
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.status).toBe(202);
+      expect(answer.json.outcome).toBe('accepted');
+      expect(answer.json.runIds).toEqual(['run-1-a216838']);
+      expect(engine.events).toEqual([{
+        kind: 'push', repo: 'ailisp/gcbapp-buildconfig-example', branch: 'master', ref: 'refs/heads/master',
+        sha: 'a21683865c088b5fe1906cf6552d15a285a4986d',
+        commitMessage: 'Merge pull request #3 from byao1276/byao1276-patch-1\n\nByao1276 patch 1',
+        commitAuthor: 'Bo Yao', triggeredBy: 'ailisp',
+      }]);
+    });
+
+    it('records the delivery and publishes it as a delivery event', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const id = randomUUID();
+      await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+      const list = (await (await fetch(`${server.url}/api/deliveries`)).json()) as DeliveryRecord[];
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ deliveryId: id, event: 'push', repo: 'Codertocat/Hello-World', outcome: 'accepted', httpStatus: 202 });
+      expect(published.filter((e) => e.type === 'delivery')).toHaveLength(1);
+    });
+
+    it('accepts a body signed with an older secret of the repository (rotation)', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'push', body, secret: OLD_SECRET });
+      expect(answer.status).toBe(202);
+      expect(engine.events[0]).toMatchObject({ kind: 'push', branch: 'master', sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246', triggeredBy: 'Codertocat' });
+    });
+
+    it('accepts header names in any letter case', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const answer = await rawPost(server.url, '/webhooks/github', {
+        'Content-Type': 'application/json',
+        'X-GITHUB-EVENT': 'push',
+        'x-GitHub-Delivery': randomUUID(),
+        'X-Hub-Signature-256': `sha256=${signGithub(SECRET, body).slice(7).toUpperCase()}`,
+      }, body);
+      expect(answer.status).toBe(202);
+      expect(engine.events).toHaveLength(1);
+    });
+  });
+
+  describe('with a bad signature', () => {
+    const body = fixture('github/push.branch-created.json');
+    const cases: [string, string | null][] = [
+      ['missing', null],
+      ['signed with another secret', signGithub('not-the-secret', body)],
+      ['garbled (not hex)', 'sha256=zz' + 'a'.repeat(62)],
+      ['garbled (truncated)', signGithub(SECRET, body).slice(0, 40)],
+      ['garbled (no sha256= prefix)', signGithub(SECRET, body).slice('sha256='.length)],
+      ['for other bytes (a trailing newline)', signGithub(SECRET, Buffer.concat([body, Buffer.from('\n')]))],
+      ['sha1 instead of sha256', 'sha1=' + 'a'.repeat(40)],
+    ];
+    for (const [name, signature] of cases) {
+      it(`rejects a ${name} signature with 401 and starts nothing`, async () => {
+        freshFor(body);
+        const answer = await deliver(server.url, { event: 'push', body, signature });
+        expect(answer.status).toBe(401);
+        expect(answer.json.outcome).toBe('rejected');
+        expect(engine.events).toHaveLength(0);
+        const [record] = await engine.listDeliveries();
+        expect(record).toMatchObject({ outcome: 'rejected', httpStatus: 401 });
+        expect(record.reason).toMatch(/signature/);
+      });
+    }
+  });
+
+  describe('replay protection', () => {
+    it('rejects a second delivery with the same delivery id with 409', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const id = randomUUID();
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(202);
+      const again = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+      expect(again.status).toBe(409);
+      expect(again.json.reason).toMatch(/already processed/);
+      expect(engine.events).toHaveLength(1);
+    });
+
+    it('rejects the same signed body under a new delivery id with 409', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET })).status).toBe(202);
+      const replay = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() });
+      expect(replay.status).toBe(409);
+      expect(replay.json.reason).toMatch(/identical signed body/);
+      expect(engine.events).toHaveLength(1);
+    });
+
+    it('rejects a delivery whose signed event time is older than five minutes with 400', async () => {
+      const body = fixture('github/push.branch-created.json');
+      clock = eventTimeOf(body) + 5 * 60_000 + 1_000;
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.status).toBe(400);
+      expect(answer.json.reason).toMatch(/stale delivery/);
+      expect(engine.events).toHaveLength(0);
+    });
+
+    it('checks the pull request updated_at of pull_request deliveries', async () => {
+      const body = fixture('github/pull_request.opened.json');
+      clock = Date.parse('2019-05-15T15:20:33Z') + 6 * 60_000;
+      expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(400);
+      clock = Date.parse('2019-05-15T15:20:33Z') + 4 * 60_000;
+      expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(202);
+    });
+
+    it('accepts GitHub\'s redelivery (same id) of a delivery it had rejected, and then refuses a third copy', async () => {
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const id = randomUUID();
+      engine.onEvent = async () => { throw new Error('docker is down'); };
+      const failed = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+      expect(failed.status).toBe(500);
+      engine.onEvent = async () => ({ runIds: ['r-after-fix'] });
+      const redelivered = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+      expect(redelivered.status).toBe(202);
+      expect(redelivered.json.runIds).toEqual(['r-after-fix']);
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
+    });
+  });
+
+  describe('bad requests', () => {
+    it('rejects a body over webhooks.maxBodyBytes with 413 and records it', async () => {
+      // A real payload padded with JSON whitespace to 100 KB, over the 64 KB limit of this test.
+      const body = Buffer.concat([fixture('github/pull_request.opened.json'), Buffer.alloc(100 * 1024, ' ')]);
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'pull_request', body, secret: SECRET });
+      expect(answer.status).toBe(413);
+      expect(engine.events).toHaveLength(0);
+      const [record] = await engine.listDeliveries();
+      expect(record).toMatchObject({ httpStatus: 413, outcome: 'rejected', event: 'pull_request' });
+    });
+
+    it('answers 404 for a repository that is not configured, and records it', async () => {
+      const body = fixture('github/push.tag-created.json');
+      const other = Buffer.from(body.toString('utf8').replaceAll('Codertocat/Hello-World', 'someone/else'));
+      freshFor(other);
+      const answer = await deliver(server.url, { event: 'push', body: other, secret: SECRET });
+      expect(answer.status).toBe(404);
+      expect(answer.json.reason).toMatch(/unknown repository 'someone\/else'/);
+      expect((await engine.listDeliveries())[0]).toMatchObject({ repo: 'someone/else', httpStatus: 404 });
+    });
+
+    it('answers 400 for malformed JSON, even when correctly signed', async () => {
+      const body = Buffer.from(fixture('github/push.branch-created.json').toString('utf8').slice(0, 500));
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.status).toBe(400);
+      expect(answer.json.reason).toMatch(/malformed payload/);
+    });
+
+    it('answers 400 without the X-GitHub-Event header', async () => {
+      const body = fixture('github/push.branch-created.json');
+      const answer = await rawPost(server.url, '/webhooks/github', { 'Content-Type': 'application/json', 'X-GitHub-Delivery': 'x1', 'X-Hub-Signature-256': signGithub(SECRET, body) }, body);
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body).reason).toMatch(/X-GitHub-Event/);
+    });
+  });
+
+  describe('events', () => {
+    it('turns a tag push into a tag event', async () => {
+      const body = fixture('github/push.tag-created.go-scm.json');
+      freshFor(body);
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET })).status).toBe(202);
+      expect(engine.events[0]).toMatchObject({ kind: 'tag', tag: 'v0.0.1', sha: 'd2b75aa7797ec26b088fa2dd527e9d2c052fcedd', repo: 'bradrydzewski/drone-test-go' });
+      expect(engine.events[0].branch).toBeUndefined();
+    });
+
+    it('starts nothing for a deleted branch, and records the delivery as ignored', async () => {
+      const body = fixture('github/push.branch-deleted.json');
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.status).toBe(202);
+      expect(answer.json).toMatchObject({ outcome: 'ignored', runIds: [] });
+      expect(answer.json.reason).toMatch(/branch 'feature-branch' was deleted/);
+      expect(engine.events).toHaveLength(0);
+    });
+
+    it('starts nothing for a deleted tag', async () => {
+      const body = fixture('github/push.tag-deleted.json');
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.json.outcome).toBe('ignored');
+      expect(engine.events).toHaveLength(0);
+    });
+
+    it('turns an opened pull request into a pull_request event with head, base, number and title', async () => {
+      const body = fixture('github/pull_request.opened.json');
+      freshFor(body);
+      expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(202);
+      expect(engine.events[0]).toEqual({
+        kind: 'pull_request', repo: 'Codertocat/Hello-World', branch: 'changes', baseBranch: 'master',
+        sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821', ref: 'refs/pull/2/head', prNumber: 2,
+        prTitle: 'Update the README with new information.', triggeredBy: 'Codertocat',
+      });
+    });
+
+    it('runs a synchronized pull request and ignores a closed one', async () => {
+      const sync = fixture('github/pull_request.synchronize.json');
+      freshFor(sync);
+      expect((await deliver(server.url, { event: 'pull_request', body: sync, secret: SECRET })).json.outcome).toBe('accepted');
+      const closed = fixture('github/pull_request.closed-unmerged.json');
+      freshFor(closed);
+      const answer = await deliver(server.url, { event: 'pull_request', body: closed, secret: SECRET });
+      expect(answer.json.outcome).toBe('ignored');
+      expect(answer.json.reason).toMatch(/closed/);
+      expect(engine.events).toHaveLength(1);
+    });
+
+    it('answers a signed ping with 200', async () => {
+      const body = fixture('github/ping.json');
+      const answer = await deliver(server.url, { event: 'ping', body, secret: SECRET });
+      expect(answer.status).toBe(200);
+      expect(answer.json.reason).toMatch(/Anything added dilutes everything else/);
+      expect(engine.events).toHaveLength(0);
+    });
+
+    it('ignores other events with a reason', async () => {
+      const body = fixture('github/create.tag.json');
+      const answer = await deliver(server.url, { event: 'create', body, secret: SECRET });
+      expect(answer.status).toBe(202);
+      expect(answer.json).toMatchObject({ outcome: 'ignored' });
+      expect(answer.json.reason).toMatch(/event 'create' does not start runs/);
+    });
+
+    it('records an event the pipeline triggers do not match as ignored, with the engine\'s reason', async () => {
+      engine.onEvent = async () => ({ runIds: [], reason: 'trigger does not match: on.push.branches is [main]' });
+      const body = fixture('github/push.branch-created.json');
+      freshFor(body);
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+      expect(answer.status).toBe(202);
+      expect(answer.json).toMatchObject({ outcome: 'ignored', reason: 'trigger does not match: on.push.branches is [main]' });
+    });
+  });
+
+  describe('rate limiting', () => {
+    it('answers 429 with Retry-After over the repository\'s rate, enqueues nothing, and lets the delivery through later', async () => {
+      // ailisp/gcbapp-buildconfig-example allows 2 triggers per minute in this test.
+      const base = fixture('github/push.branch-commits.json');
+      freshFor(base);
+      const variant = (n: number): Buffer => Buffer.from(base.toString('utf8').replaceAll('Byao1276 patch 1"', `Byao1276 patch ${n}"`));
+      expect((await deliver(server.url, { event: 'push', body: variant(1), secret: SECRET })).status).toBe(202);
+      expect((await deliver(server.url, { event: 'push', body: variant(2), secret: SECRET })).status).toBe(202);
+      const id = randomUUID();
+      const limited = await deliver(server.url, { event: 'push', body: variant(3), secret: SECRET, deliveryId: id });
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBe(30);
+      expect(engine.events).toHaveLength(2);
+      clock += 30_000;
+      const later = await deliver(server.url, { event: 'push', body: variant(3), secret: SECRET, deliveryId: id });
+      expect(later.status).toBe(202);
+      expect(engine.events).toHaveLength(3);
+    });
+  });
+});
