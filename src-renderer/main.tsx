@@ -1,3 +1,12 @@
+import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { pickClient } from './api/pick-client.js';
+import { App } from './app/App.js';
+import './styles/app.css';
 
-createRoot(document.getElementById('root')!).render(<h1>Kiln</h1>);
+// One renderer, two transports: the client is chosen once here; views never know which.
+const root = createRoot(document.getElementById('root')!);
+pickClient().then(
+  (client) => root.render(<StrictMode><App client={client} /></StrictMode>),
+  (err: unknown) => root.render(<div className="fatal">Kiln could not start its client: {String(err)}</div>),
+);

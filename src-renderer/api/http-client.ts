@@ -1,0 +1,192 @@
+import { ApiError, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
+  type RepositorySettings, type RunQuery, type TriggerRequest } from '../../shared/api/engine-api.js';
+import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import type { KilnClient } from './kiln-client.js';
+import { LogSequencer } from './log-sequencer.js';
+
+const EVENT_TYPES: readonly EngineEvent['type'][] = ['run', 'job', 'log', 'tunnel', 'delivery'];
+const CODES: readonly ApiErrorCode[] = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'];
+
+function codeOfStatus(status: number): ApiErrorCode {
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 400 || status === 422) return 'BAD_REQUEST';
+  if (status === 409) return 'CONFLICT';
+  if (status === 401 || status === 403) return 'UNAUTHORIZED';
+  if (status === 503) return 'UNAVAILABLE';
+  return 'INTERNAL';
+}
+
+function isErrorBody(x: unknown): x is ApiErrorBody {
+  return typeof x === 'object' && x !== null && typeof (x as ApiErrorBody).message === 'string';
+}
+
+/** Query string from defined values only. */
+function qs(params: Record<string, string | number | boolean | undefined>): string {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') sp.set(k, String(v));
+  const s = sp.toString();
+  return s ? `?${s}` : '';
+}
+
+/**
+ * The browser transport: fetch for calls, EventSource for live events and log streams. Used when the
+ * renderer is served by `kiln serve` (and by the end-to-end tests in Chromium).
+ */
+export class HttpClient implements KilnClient {
+  readonly transport = 'http' as const;
+  readonly canWriteSecrets = false;
+  private events: EventSource | null = null;
+  private readonly listeners = new Set<(event: EngineEvent) => void>();
+
+  constructor(private readonly base = '') {}
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiError('UNAVAILABLE', `cannot reach the Kiln server: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown = undefined;
+    if (text) {
+      try { json = JSON.parse(text); } catch { json = undefined; }
+    }
+    if (!res.ok) {
+      const error = (json as { error?: unknown } | undefined)?.error;
+      if (isErrorBody(error)) throw new ApiError(CODES.includes(error.code) ? error.code : codeOfStatus(res.status), error.message);
+      throw new ApiError(codeOfStatus(res.status), `${method} ${path}: HTTP ${res.status}${text && json === undefined ? ` ${text.slice(0, 200)}` : ''}`);
+    }
+    // Successful responses are plain JSON; tolerate an {ok:true,value} envelope too (Health itself has `ok`, hence the strict shape test).
+    if (typeof json === 'object' && json !== null && (json as { ok?: unknown }).ok === true && 'value' in json && Object.keys(json).length === 2) {
+      return (json as { value: T }).value;
+    }
+    return json as T;
+  }
+
+  listRuns(query: RunQuery): Promise<Page<RunSummary>> {
+    return this.call('GET', `/api/runs${qs({ cursor: query.cursor, limit: query.limit, repo: query.repo, branch: query.branch, status: query.status })}`);
+  }
+  getRun(runId: string): Promise<RunDetail> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}`);
+  }
+  triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> {
+    return this.call('POST', '/api/runs', request);
+  }
+  async cancelRun(runId: string): Promise<void> {
+    await this.call('POST', `/api/runs/${encodeURIComponent(runId)}/cancel`, {});
+  }
+  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> {
+    return this.call('POST', `/api/runs/${encodeURIComponent(runId)}/rerun`, { failedOnly: options.failedOnly });
+  }
+  getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> {
+    return this.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/log${qs({ offset, limit })}`);
+  }
+  searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]> {
+    return this.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/log/search${qs({ q: query, limit })}`);
+  }
+  listArtifacts(runId: string): Promise<ArtifactInfo[]> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/artifacts`);
+  }
+  listDeliveries(limit?: number): Promise<DeliveryRecord[]> {
+    return this.call('GET', `/api/deliveries${qs({ limit })}`);
+  }
+  listRepositories(): Promise<RepositorySettings[]> {
+    return this.call('GET', '/api/repositories');
+  }
+  storageMetrics(): Promise<StorageMetrics> {
+    return this.call('GET', '/api/metrics/storage');
+  }
+  health(): Promise<Health> {
+    return this.call('GET', '/api/health');
+  }
+  setSecret(): Promise<void> {
+    return Promise.reject(new ApiError('UNAVAILABLE', 'secrets are written in kiln.config.yml (or in the desktop app), not from a browser'));
+  }
+  artifactUrl(artifactId: string): string {
+    return `${this.base}/api/artifacts/${encodeURIComponent(artifactId)}/download`;
+  }
+  rawLogUrl(jobId: string): string {
+    return `${this.base}/api/jobs/${encodeURIComponent(jobId)}/log/raw`;
+  }
+
+  subscribe(listener: (event: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.events) {
+      // EventSource reconnects by itself; live events are a hint to refetch, so nothing to resume.
+      const es = new EventSource(`${this.base}/api/events`);
+      const dispatch = (e: MessageEvent<string>): void => {
+        let event: EngineEvent;
+        try { event = JSON.parse(e.data) as EngineEvent; } catch { return; }
+        if (!event || typeof event !== 'object' || !EVENT_TYPES.includes(event.type)) return;
+        for (const l of [...this.listeners]) l(event);
+      };
+      es.onmessage = dispatch;
+      for (const type of EVENT_TYPES) es.addEventListener(type, dispatch as EventListener);
+      this.events = es;
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.events) {
+        this.events.close();
+        this.events = null;
+      }
+    };
+  }
+
+  followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void {
+    let stopped = false;
+    let ended = false;
+    let es: EventSource | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const seq = new LogSequencer(
+      fromSeq,
+      async (from, count) => (await this.getLog(jobId, from, count)).lines.filter((l) => l.seq < from + count),
+      (lines) => { if (!stopped) onLines(lines); },
+    );
+    const finish = async (): Promise<void> => {
+      if (ended) return;
+      ended = true;
+      es?.close();
+      // Lines the stream may not have carried (e.g. it ended during a reconnect): take them from the paged API.
+      try {
+        for (;;) {
+          const chunk = await this.getLog(jobId, seq.nextSeq);
+          seq.push(chunk.lines);
+          await seq.whenIdle();
+          if (chunk.complete || chunk.lines.length === 0 || stopped) break;
+        }
+      } catch { /* the stream already delivered what it could */ }
+      if (!stopped) onEnd();
+    };
+    const connect = (): void => {
+      if (stopped || ended) return;
+      // Always resume explicitly from the sequencer's position: no gap, and it drops any replayed line.
+      const source = new EventSource(`${this.base}/api/jobs/${encodeURIComponent(jobId)}/log/stream${qs({ offset: seq.nextSeq })}`);
+      es = source;
+      source.onopen = () => { failures = 0; };
+      source.onmessage = (e: MessageEvent<string>) => {
+        try { seq.push([JSON.parse(e.data) as LogLine]); } catch { /* ignore a malformed event */ }
+      };
+      source.addEventListener('end', () => { void seq.whenIdle().then(finish); });
+      source.onerror = () => {
+        source.close();
+        if (stopped || ended || es !== source) return;
+        failures++;
+        retry = setTimeout(connect, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      es?.close();
+      seq.close();
+    };
+  }
+}

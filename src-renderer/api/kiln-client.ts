@@ -1,0 +1,23 @@
+import type { EngineApi, EngineEvent } from '../../shared/api/engine-api.js';
+import type { LogLine } from '../../shared/model/run.js';
+
+/**
+ * What every view talks to. Two transports implement it (IPC in Electron, HTTP/SSE in a browser);
+ * views never know which one they have.
+ */
+export interface KilnClient extends EngineApi {
+  readonly transport: 'ipc' | 'http';
+  /** Live engine events (runs, jobs, tunnel, deliveries). Returns the unsubscribe function. */
+  subscribe(listener: (event: EngineEvent) => void): () => void;
+  /**
+   * Follows a job's log from `fromSeq`: every line exactly once and in seq order, across reconnects
+   * (no gap, no duplicate). `onEnd` fires once, after the last line, when the job has finished.
+   * Returns `stop`, after which no callback fires.
+   */
+  followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void;
+  artifactUrl(artifactId: string): string;
+  rawLogUrl(jobId: string): string;
+  /** Desktop only: secrets are stored with the OS keychain (safeStorage). */
+  readonly canWriteSecrets: boolean;
+  setSecret(repo: string, name: string, value: string): Promise<void>;
+}

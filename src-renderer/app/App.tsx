@@ -1,0 +1,79 @@
+import { useState } from 'react';
+import type { Health, TunnelState } from '../../shared/api/engine-api.js';
+import type { KilnClient } from '../api/kiln-client.js';
+import { ArtifactsView } from '../views/ArtifactsView.js';
+import { DeliveriesView } from '../views/DeliveriesView.js';
+import { RunsList } from '../views/RunsList.js';
+import { SettingsView } from '../views/SettingsView.js';
+import { StorageView } from '../views/StorageView.js';
+import { TriggerView } from '../views/TriggerView.js';
+import { RunView } from '../views/run/RunView.js';
+import { ClientContext, useAsync, useClient, useEngineEvents, useHashRoute, useThrottled } from './hooks.js';
+import { href, type Route } from './route.js';
+
+const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }> = [
+  { view: 'runs', label: 'Runs', icon: '▤', to: { view: 'runs' } },
+  { view: 'trigger', label: 'Run pipeline', icon: '▶', to: { view: 'trigger' } },
+  { view: 'deliveries', label: 'Deliveries', icon: '⇄', to: { view: 'deliveries' } },
+  { view: 'storage', label: 'Storage', icon: '◫', to: { view: 'storage' } },
+  { view: 'settings', label: 'Settings', icon: '⚙', to: { view: 'settings' } },
+];
+
+function EngineStatus() {
+  const client = useClient();
+  const health = useAsync<Health>(() => client.health(), [client]);
+  const [tunnel, setTunnel] = useState<TunnelState | undefined>();
+  const refresh = useThrottled(health.reload, 1000);
+  useEngineEvents((e) => {
+    if (e.type === 'tunnel') setTunnel(e.tunnel);
+    if (e.type === 'run' || e.type === 'job') refresh();
+  });
+  const h = health.data;
+  const t = tunnel ?? h?.tunnel;
+  return (
+    <div className="engine-status" data-testid="engine-status">
+      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} />{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</div>
+      <div><span className={`dot ${t?.state === 'connected' ? 'dot-ok' : t?.state === 'error' ? 'dot-bad' : t?.state === 'connecting' ? 'dot-warn' : 'dot-off'}`} />Tunnel {t?.state ?? '…'}</div>
+      {h && <div className="muted">{h.queue.running} running · {h.queue.queued} queued</div>}
+    </div>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.view) {
+    case 'run': return <RunView key={route.runId} runId={route.runId} />;
+    case 'job': return <RunView key={route.runId} runId={route.runId} jobId={route.jobId} line={route.line} />;
+    case 'artifacts': return <ArtifactsView runId={route.runId} />;
+    case 'trigger': return <TriggerView />;
+    case 'deliveries': return <DeliveriesView />;
+    case 'storage': return <StorageView />;
+    case 'settings': return <SettingsView />;
+    default: return <RunsList />;
+  }
+}
+
+export function App({ client }: { client: KilnClient }) {
+  const route = useHashRoute();
+  const section = route.view === 'run' || route.view === 'job' || route.view === 'artifacts' ? 'runs' : route.view;
+  return (
+    <ClientContext.Provider value={client}>
+      <div className="shell">
+        <nav className="sidebar">
+          <a className="brand" href={href({ view: 'runs' })}>
+            <img src="./kiln-logo.svg" alt="" width={28} height={28} />
+            <span>Kiln</span>
+          </a>
+          {NAV.map((n) => (
+            <a key={n.view} href={href(n.to)} className={`nav-item${section === n.view ? ' active' : ''}`} data-nav={n.view}>
+              <span className="nav-icon">{n.icon}</span>{n.label}
+            </a>
+          ))}
+          <div className="sidebar-spacer" />
+          <EngineStatus />
+          <div className="transport muted">via {client.transport === 'ipc' ? 'desktop IPC' : 'HTTP'}</div>
+        </nav>
+        <main className="content"><Page route={route} /></main>
+      </div>
+    </ClientContext.Provider>
+  );
+}

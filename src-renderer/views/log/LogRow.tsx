@@ -1,0 +1,73 @@
+import type { CSSProperties, ReactElement } from 'react';
+import type { RowComponentProps } from 'react-window';
+import { clockTime, formatDuration } from '../../app/format.js';
+import { StatusIcon } from '../../components/StatusBadge.js';
+import { parseAnsi, type AnsiStyle } from './ansi.js';
+import { markMatches } from './highlight.js';
+import type { LogStore } from './log-store.js';
+import type { RowMap } from './log-rows.js';
+
+export interface LogRowProps {
+  map: RowMap;
+  store: LogStore;
+  /** Changes whenever the store gets lines: tells react-window to re-render the visible rows. */
+  version: number;
+  folded: ReadonlySet<string>;
+  showTimestamps: boolean;
+  query: string;
+  currentSeq: number | undefined;
+  anchorSeq: number | undefined;
+  lineHref: (lineNumber: number) => string;
+  onToggle: (sectionKey: string) => void;
+  now: number;
+}
+
+function css(style: AnsiStyle): CSSProperties | undefined {
+  if (!style.fg && !style.bg && !style.bold && !style.dim && !style.italic && !style.underline && !style.inverse) return undefined;
+  const fg = style.inverse ? style.bg ?? '#0f1419' : style.fg;
+  const bg = style.inverse ? style.fg ?? '#d0d5dc' : style.bg;
+  return {
+    color: fg, backgroundColor: bg, fontWeight: style.bold ? 700 : undefined, opacity: style.dim ? 0.7 : undefined,
+    fontStyle: style.italic ? 'italic' : undefined, textDecoration: style.underline ? 'underline' : undefined,
+  };
+}
+
+type Props = RowComponentProps<LogRowProps>;
+
+/** One row of the virtual log: a step header (fold toggle, status, duration) or a log line. */
+export function LogRowView({ index, style, ariaAttributes, map, store, folded, showTimestamps, query, currentSeq, anchorSeq, lineHref, onToggle, now }: Props): ReactElement | null {
+  const row = map.rowAt(index);
+  if (!row) return null;
+  if (row.kind === 'header') {
+    const s = row.section;
+    const isFolded = folded.has(s.key);
+    const st = s.step;
+    const dur = st ? (st.durationMs ?? (st.startedAt !== undefined ? (st.finishedAt ?? now) - st.startedAt : undefined)) : undefined;
+    return (
+      <div {...ariaAttributes} style={style} className={`log-step${st ? ` step-${st.status}` : ''}`} data-section={s.key}>
+        <button type="button" className="log-step-toggle" onClick={() => onToggle(s.key)} aria-expanded={!isFolded}>
+          <span className="chevron">{isFolded ? '▸' : '▾'}</span>
+          {st ? <StatusIcon status={st.status} size={13} /> : <span className="status-icon status-setup">⚙</span>}
+          <span className="log-step-title">{s.title}</span>
+          {st?.exitCode !== undefined && st.exitCode !== 0 && <span className="log-step-exit">exit {st.exitCode}</span>}
+          <span className="log-step-meta">{s.to - s.from > 0 ? `${(s.to - s.from).toLocaleString()} lines` : ''}</span>
+          <span className="log-step-time">{dur !== undefined ? formatDuration(dur) : ''}</span>
+        </button>
+      </div>
+    );
+  }
+  const line = store.line(row.seq);
+  const n = row.seq + 1;
+  const cls = `log-line${line ? ` stream-${line.stream}` : ' loading'}${row.seq === currentSeq ? ' current-match' : ''}${row.seq === anchorSeq ? ' anchored' : ''}`;
+  return (
+    <div {...ariaAttributes} style={style} className={cls} data-seq={row.seq}>
+      <a className="ln" href={lineHref(n)} tabIndex={-1}>{n}</a>
+      {showTimestamps && <span className="ts">{line ? clockTime(line.ts) : ''}</span>}
+      <span className="txt">
+        {line ? markMatches(parseAnsi(line.text), query).map((seg, i) => (seg.mark
+          ? <mark key={i} style={css(seg.style)}>{seg.text}</mark>
+          : <span key={i} style={css(seg.style)}>{seg.text}</span>)) : '\u00a0'}
+      </span>
+    </div>
+  );
+}

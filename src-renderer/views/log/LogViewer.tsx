@@ -1,0 +1,163 @@
+import { useCallback, useEffect, useMemo, useState, type UIEvent } from 'react';
+import { List, useListRef } from 'react-window';
+import type { JobSummary } from '../../../shared/model/run.js';
+import { isTerminal } from '../../../shared/model/status.js';
+import { useClient, useTicker } from '../../app/hooks.js';
+import { href } from '../../app/route.js';
+import { LogRowView, type LogRowProps } from './LogRow.js';
+import { buildSections, RowMap } from './log-rows.js';
+import { LogStore } from './log-store.js';
+import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
+
+/** 20 px rows: 1,000,000 lines are 20M px, under Chromium's ~33.5M px limit for one element's height. */
+export const ROW_HEIGHT = 20;
+
+/**
+ * The job log: a react-window list over a paged store, live follow (auto-scroll that pauses when
+ * the user scrolls up), foldable steps, server-side search with next/previous, #L<n> line links,
+ * timestamps and the raw download.
+ */
+export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary; line?: number }) {
+  const client = useClient();
+  const jobId = job.id;
+  const [version, setVersion] = useState(0);
+  const [error, setError] = useState<string | undefined>();
+  const [folded, setFolded] = useState<ReadonlySet<string>>(new Set());
+  const [showTimestamps, setShowTimestamps] = useState(false);
+  const [follow, setFollow] = useState(true);
+  const listRef = useListRef(null);
+  const search = useLogSearch(client, jobId);
+  const store = useMemo(() => new LogStore((offset, limit) => client.getLog(jobId, offset, limit), () => setVersion((v) => v + 1)), [client, jobId]);
+  const live = !isTerminal(job.status);
+  const now = useTicker(live);
+
+  // Load the first page, then follow the live tail (when the job is still going).
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    let cancelled = false;
+    setError(undefined);
+    store.init().then((chunk) => {
+      if (cancelled) return;
+      if (store.complete) return;
+      stop = client.followLog(jobId, store.total, (lines) => store.append(lines), () => store.markComplete());
+      void chunk;
+    }, (e: unknown) => { if (!cancelled) setError((e as Error).message); });
+    return () => { cancelled = true; stop?.(); store.dispose(); };
+  }, [client, jobId, store]);
+
+  const sections = useMemo(() => buildSections(job.steps, store.total), [job.steps, store.total, version]);
+  const map = useMemo(() => new RowMap(sections, folded), [sections, folded]);
+
+  const scrollToRow = useCallback((index: number, align: 'center' | 'end' | 'start' = 'center') => {
+    if (index >= 0 && index < map.rowCount) listRef.current?.scrollToRow({ index, align, behavior: 'instant' });
+  }, [map, listRef]);
+
+  // Follow: keep the last row in view while new lines arrive, until the user scrolls up.
+  useEffect(() => {
+    if (follow && line === undefined && map.rowCount > 0 && live) scrollToRow(map.rowCount - 1, 'end');
+  }, [follow, live, map, line, scrollToRow]);
+
+  /** Makes sure `seq`'s step is unfolded, then scrolls to it (after the re-render when it was folded). */
+  const reveal = useCallback((seq: number) => {
+    const section = map.sectionOfSeq(seq);
+    if (section && folded.has(section.key)) {
+      setFolded((f) => { const n = new Set(f); n.delete(section.key); return n; });
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const r = new RowMap(buildSections(job.steps, store.total), new Set([...folded].filter((k) => k !== section.key))).rowOfSeq(seq);
+        scrollToRow(r);
+      }));
+      return;
+    }
+    scrollToRow(map.rowOfSeq(seq));
+  }, [map, folded, job.steps, store, scrollToRow]);
+
+  // #L<n>: scroll to the linked line once it exists.
+  const anchorSeq = line !== undefined ? line - 1 : undefined;
+  useEffect(() => {
+    if (anchorSeq === undefined || anchorSeq >= store.total) return;
+    setFollow(false);
+    reveal(anchorSeq);
+    // Only when the anchor changes or first becomes reachable.
+  }, [anchorSeq, anchorSeq !== undefined && anchorSeq < store.total]);
+
+  // Search: go to the current match.
+  const currentMatch = search.matches[search.index];
+  useEffect(() => {
+    if (!currentMatch) return;
+    setFollow(false);
+    reveal(currentMatch.seq);
+  }, [currentMatch]);
+
+  const step = (delta: number): void => {
+    if (search.matches.length === 0) return;
+    search.setIndex((search.index + delta + search.matches.length) % search.matches.length);
+  };
+
+  const onScroll = (e: UIEvent<HTMLDivElement>): void => {
+    const el = e.currentTarget;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 2;
+    if (atBottom !== follow) setFollow(atBottom);
+  };
+
+  const toggle = useCallback((key: string) => setFolded((f) => {
+    const n = new Set(f);
+    if (n.has(key)) n.delete(key); else n.add(key);
+    return n;
+  }), []);
+
+  const lineHref = useCallback((n: number) => href({ view: 'job', runId, jobId, line: n }), [runId, jobId]);
+
+  const rowProps: LogRowProps = { map, store, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle, now };
+  const stepSections = sections.filter((s) => s.step !== null || s.key === 'setup');
+  const allFolded = stepSections.length > 0 && stepSections.every((s) => folded.has(s.key));
+
+  return (
+    <div className="log-viewer" data-testid="log-viewer" data-job-id={jobId} data-lines={store.total} data-complete={store.complete ? 'true' : 'false'}>
+      <div className="log-toolbar">
+        <select className="jump" value="" onChange={(e) => {
+          const key = e.target.value;
+          if (!key) return;
+          setFollow(false);
+          setFolded((f) => { const n = new Set(f); n.delete(key); return n; });
+          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key))).rowOfSection(key), 'start'));
+        }} aria-label="Jump to step" name="jump-to-step">
+          <option value="">Jump to step…</option>
+          {stepSections.map((s) => <option key={s.key} value={s.key}>{s.title}</option>)}
+        </select>
+        <button type="button" className="btn btn-sm btn-dark" onClick={() => setFolded(allFolded ? new Set() : new Set(stepSections.map((s) => s.key)))}>
+          {allFolded ? 'Expand all' : 'Collapse all'}
+        </button>
+        <div className="search-box">
+          <input type="search" placeholder="Search log" value={search.query} name="log-search" aria-label="Search log"
+            onChange={(e) => search.setQuery(e.target.value)}
+            onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); if (search.matches.length > 0) step(e.shiftKey ? -1 : 1); else search.runNow(); } }} />
+          <span className="search-count" data-testid="log-search-count" data-count={search.searching ? '' : String(search.matches.length)}>
+            {search.query ? (search.searching ? '…' : search.error ? 'error' : search.matches.length === 0 ? 'no matches'
+              : `${search.index + 1} of ${search.matches.length.toLocaleString()}${search.matches.length >= SEARCH_LIMIT ? '+' : ''}`) : ''}
+          </span>
+          <button type="button" className="icon-btn" title="Previous match (Shift+Enter)" disabled={search.matches.length === 0} onClick={() => step(-1)} aria-label="Previous match">↑</button>
+          <button type="button" className="icon-btn" title="Next match (Enter)" disabled={search.matches.length === 0} onClick={() => step(1)} aria-label="Next match">↓</button>
+        </div>
+        <label className="toggle">
+          <input type="checkbox" checked={showTimestamps} onChange={(e) => setShowTimestamps(e.target.checked)} name="timestamps" /> Timestamps
+        </label>
+        <div className="spacer" />
+        {live && (
+          <button type="button" className={`btn btn-sm ${follow ? 'btn-live' : 'btn-dark'}`} data-action="follow"
+            onClick={() => { setFollow(true); scrollToRow(map.rowCount - 1, 'end'); }} title="Keep the newest line in view">
+            {follow ? '● Following' : '↓ Follow'}
+          </button>
+        )}
+        <a className="btn btn-sm btn-dark" href={client.rawLogUrl(jobId)} download={`${job.name}.log`} data-action="download-log">⤓ Raw log</a>
+      </div>
+      {error && <div className="log-error">Could not load the log: {error}</div>}
+      <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
+        rowProps={rowProps} overscanCount={20} onScroll={onScroll}
+        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) store.ensure(r[0], r[1]); }} />
+      <div className="log-status">
+        <span>{store.total.toLocaleString()} lines</span>
+        <span>{store.complete ? 'complete' : live ? 'streaming…' : ''}</span>
+      </div>
+    </div>
+  );
+}

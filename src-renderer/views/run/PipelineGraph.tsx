@@ -1,0 +1,84 @@
+import { useMemo } from 'react';
+import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import type { JobSummary, RunDetail } from '../../../shared/model/run.js';
+import type { Status } from '../../../shared/model/status.js';
+import { StatusIcon } from '../../components/StatusBadge.js';
+import { elapsed, formatDuration } from '../../app/format.js';
+import { layoutRun, NODE_H, NODE_W } from './graph-layout.js';
+
+type JobNodeData = { job: JobSummary; now: number; selected: boolean };
+type StageNodeData = { label: string };
+type JobNodeType = Node<JobNodeData, 'job'>;
+type StageNodeType = Node<StageNodeData, 'stage'>;
+
+/** Colour family of a status: green passed, red failed, grey queued/skipped, orange cancelled/timed out, blue running. */
+export function tone(status: Status): 'ok' | 'bad' | 'idle' | 'warn' | 'live' {
+  switch (status) {
+    case 'passed': return 'ok';
+    case 'failed': return 'bad';
+    case 'cancelled': case 'timed_out': return 'warn';
+    case 'running': return 'live';
+    default: return 'idle';
+  }
+}
+
+function JobNode({ data }: NodeProps<JobNodeType>) {
+  const { job, now, selected } = data;
+  const d = elapsed(job, now);
+  return (
+    <div className={`job-node tone-${tone(job.status)}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status} title={job.error ?? job.name}
+      style={{ width: NODE_W, height: NODE_H }}>
+      <Handle type="target" position={Position.Left} isConnectable={false} />
+      <StatusIcon status={job.status} size={16} />
+      <span className="job-node-name">{job.name}</span>
+      <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? '' : formatDuration(d)}</span>
+      <Handle type="source" position={Position.Right} isConnectable={false} />
+    </div>
+  );
+}
+
+function StageNode({ data }: NodeProps<StageNodeType>) {
+  return <div className="stage-node"><span className="stage-label">{data.label}</span></div>;
+}
+
+const nodeTypes = { job: JobNode, stage: StageNode };
+
+export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: RunDetail; now: number; selectedJobId?: string; onOpenJob: (jobId: string) => void }) {
+  const layout = useMemo(() => layoutRun(run), [run]);
+  const { nodes, edges } = useMemo(() => {
+    const nodes: Array<JobNodeType | StageNodeType> = [];
+    for (const g of layout.groups) {
+      nodes.push({ id: g.id, type: 'stage', position: { x: g.x, y: g.y }, data: { label: g.label }, style: { width: g.width, height: g.height },
+        draggable: false, selectable: false, focusable: false });
+    }
+    for (const j of layout.jobs) {
+      nodes.push({ id: j.job.id, type: 'job', position: { x: j.x, y: j.y }, parentId: j.groupId, extent: j.groupId ? 'parent' : undefined,
+        data: { job: j.job, now, selected: j.job.id === selectedJobId }, draggable: false, connectable: false });
+    }
+    const byId = new Map(run.jobs.map((j) => [j.id, j]));
+    const edges: Edge[] = run.edges.filter((e) => byId.has(e.from) && byId.has(e.to)).map((e) => {
+      const from = byId.get(e.from)!;
+      const to = byId.get(e.to)!;
+      return {
+        id: `${e.from}->${e.to}`, source: e.from, target: e.to, type: 'smoothstep',
+        animated: to.status === 'running' || (from.status === 'running'),
+        className: `edge-${tone(from.status)}`,
+      };
+    });
+    return { nodes, edges };
+  }, [layout, run, now, selectedJobId]);
+
+  const height = Math.min(560, Math.max(220, layout.height + 60));
+  return (
+    <div className="graph" style={{ height }} data-testid="pipeline-graph">
+      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ padding: 0.12, maxZoom: 1 }}
+        minZoom={0.3} maxZoom={1.5} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}
+        panOnScroll zoomOnScroll={false} proOptions={{ hideAttribution: true }}
+        onNodeClick={(_e, node) => { if (node.type === 'job') onOpenJob(node.id); }}>
+        <Background gap={20} size={1} color="#e3e7ee" />
+        <Controls showInteractive={false} position="bottom-right" />
+      </ReactFlow>
+    </div>
+  );
+}

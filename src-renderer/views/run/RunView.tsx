@@ -1,0 +1,112 @@
+import { useState } from 'react';
+import type { RunDetail } from '../../../shared/model/run.js';
+import { isTerminal } from '../../../shared/model/status.js';
+import { elapsed, formatDuration, relativeTime, shortSha } from '../../app/format.js';
+import { useAsync, useClient, useEngineEvents, useThrottled, useTicker } from '../../app/hooks.js';
+import { href } from '../../app/route.js';
+import { ErrorBanner } from '../../components/ErrorBanner.js';
+import { RunActions } from '../../components/RunActions.js';
+import { StatusBadge, StatusIcon } from '../../components/StatusBadge.js';
+import { LogViewer } from '../log/LogViewer.js';
+import { PipelineGraph } from './PipelineGraph.js';
+
+const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
+
+function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError: (e: Error) => void }) {
+  return (
+    <header className="run-header">
+      <div className="run-header-main">
+        <div className="crumbs"><a href={href({ view: 'runs' })}>Runs</a> / <span>{run.repo}</span></div>
+        <h1>
+          <StatusBadge status={run.status} />
+          <span>{run.commitMessage?.split('\n')[0] || run.pipeline}</span>
+          <span className="muted">#{run.number}</span>
+        </h1>
+        <div className="run-facts">
+          <span><b>{EVENT_LABEL[run.event] ?? run.event}</b>{run.triggeredBy ? ` by ${run.triggeredBy}` : ''}</span>
+          {run.branch && <span className="ref">{run.branch}</span>}
+          {run.tag && <span className="ref">🏷 {run.tag}</span>}
+          {run.prNumber !== undefined && <span>PR #{run.prNumber}{run.prTitle ? ` ${run.prTitle}` : ''}</span>}
+          <code className="sha" title={run.sha}>{shortSha(run.sha)}</code>
+          <span>pipeline <b>{run.pipeline}</b></span>
+          <span>⏱ {formatDuration(elapsed(run, now))}</span>
+          <span className="muted">{relativeTime(run.createdAt, now)}</span>
+        </div>
+        {run.error && <div className="run-error">{run.error}</div>}
+      </div>
+      <RunActions runId={run.id} status={run.status} onError={onError} />
+    </header>
+  );
+}
+
+/** One run: header, tabs (pipeline graph, artifacts), and the selected job's log beside the job list. */
+export function RunView({ runId, jobId, line }: { runId: string; jobId?: string; line?: number }) {
+  const client = useClient();
+  const { data: run, error, reload } = useAsync(() => client.getRun(runId), [client, runId]);
+  const [actionError, setActionError] = useState<Error | undefined>();
+  const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
+  const refresh = useThrottled(() => { reload(); }, 250);
+
+  useEngineEvents((event) => {
+    if (event.type === 'run' && event.run.id === runId) refresh();
+    if (event.type === 'job' && event.runId === runId) {
+      // Paint the new status at once; the refetch brings durations and steps.
+      setPatched((p) => ({ ...p, [event.jobId]: event.status }));
+      refresh();
+    }
+  });
+
+  const now = useTicker(!!run && !isTerminal(run.status));
+  if (!run) return <div className="page"><ErrorBanner error={error} />{!error && <div className="loading">Loading run…</div>}</div>;
+
+  const shown: RunDetail = { ...run, jobs: run.jobs.map((j) => (patched[j.id] && !isTerminal(j.status) ? { ...j, status: patched[j.id] } : j)) };
+  const job = jobId ? shown.jobs.find((j) => j.id === jobId) : undefined;
+  const openJob = (id: string): void => { window.location.hash = href({ view: 'job', runId, jobId: id }); };
+
+  return (
+    <div className="page page-run" data-run-id={run.id} data-status={run.status}>
+      <RunHeader run={shown} now={now} onError={setActionError} />
+      <ErrorBanner error={actionError ?? error} />
+      <nav className="tabs">
+        <a className={!jobId ? 'active' : ''} href={href({ view: 'run', runId })}>Pipeline</a>
+        {jobId && job && <a className="active" href={href({ view: 'job', runId, jobId })}>{job.name}</a>}
+        <a href={href({ view: 'artifacts', runId })}>Artifacts</a>
+      </nav>
+      {!jobId && (
+        <>
+          <PipelineGraph run={shown} now={now} onOpenJob={openJob} />
+          <div className="card job-table">
+            <table>
+              <thead><tr><th style={{ width: 28 }} /><th>Job</th><th>Stage</th><th>Image</th><th style={{ width: 100 }}>Duration</th></tr></thead>
+              <tbody>
+                {shown.jobs.map((j) => (
+                  <tr key={j.id} data-job-id={j.id} data-status={j.status} className="clickable" onClick={() => openJob(j.id)}>
+                    <td><StatusIcon status={j.status} /></td>
+                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a>{j.error && <div className="text-danger small">{j.error}</div>}</td>
+                    <td className="muted">{j.stage ?? '—'}</td>
+                    <td><code className="image">{j.image}</code></td>
+                    <td className="num">{j.status === 'skipped' ? 'skipped' : formatDuration(elapsed(j, now))}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {jobId && (
+        <div className="job-layout">
+          <aside className="job-list">
+            {shown.jobs.map((j) => (
+              <a key={j.id} href={href({ view: 'job', runId, jobId: j.id })} className={`job-list-item${j.id === jobId ? ' active' : ''}`} data-job-id={j.id} data-status={j.status}>
+                <StatusIcon status={j.status} />
+                <span className="job-list-name">{j.name}</span>
+                <span className="job-list-time">{j.status === 'skipped' ? '' : formatDuration(elapsed(j, now))}</span>
+              </a>
+            ))}
+          </aside>
+          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} /> : <div className="empty">This run has no job {jobId}.</div>}
+        </div>
+      )}
+    </div>
+  );
+}
