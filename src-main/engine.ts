@@ -309,7 +309,10 @@ export class Engine implements KilnEngine {
       docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
     }
     const c = this.scheduler.queue.counts();
-    return { ok: docker.ok && !this.stopping, version: KILN_VERSION, docker, tunnel: this.tunnel, queue: { queued: c.waiting + c.queued, running: c.active } };
+    return {
+      ok: docker.ok && !this.stopping, version: KILN_VERSION, docker, tunnel: this.tunnel, queue: { queued: c.waiting + c.queued, running: c.active },
+      settings: { concurrency: { ...this.config.concurrency }, retention: { ...this.config.retention } },
+    };
   }
 
   /** Stops claiming, aborts running jobs (they are released, not failed), waits for teardown, closes the database. */

@@ -65,11 +65,20 @@ export class LogStore {
     const { log, idx } = this.paths(jobId);
     const size = existsSync(log) ? statSync(log).size : 0;
     let index = [0];
-    if (existsSync(idx)) {
-      const saved = readFileSync(idx, 'utf8').split('\n').filter(Boolean).map(Number);
-      // Trust only a prefix that is increasing and inside the file.
+    if (existsSync(idx) && size > 0) {
+      const entries = readFileSync(idx, 'utf8').split('\n');
+      entries.pop(); // the part after the last newline is unterminated: a torn write
+      const saved = entries.map(Number);
+      // Trust only a prefix that is increasing, inside the file and pointing just after a newline.
       let ok = saved[0] === 0 ? 1 : 0;
       while (ok < saved.length && saved[ok] > saved[ok - 1] && saved[ok] <= size) ok++;
+      const fd = openSync(log, 'r');
+      try {
+        const one = Buffer.alloc(1);
+        while (ok > 1 && (readSync(fd, one, 0, 1, saved[ok - 1] - 1) !== 1 || one[0] !== 10)) ok--;
+      } finally {
+        closeSync(fd);
+      }
       if (ok > 0) index = saved.slice(0, ok);
     }
     // Scan from the last checkpoint to count the tail lines (and extend the index).
