@@ -155,6 +155,10 @@ export class StubEngine implements KilnEngine {
     return readDeliveries(this.db, limit);
   }
 
+  listDeliveriesSync(): DeliveryRecord[] {
+    return readDeliveries(this.db, 100);
+  }
+
   async listRepositories(): Promise<RepositorySettings[]> {
     return this.config.repositories.map((r) => ({
       name: r.name, url: r.url, defaultBranch: r.defaultBranch, secretNames: Object.keys(r.secrets), webhookSecretCount: r.webhookSecrets.length,
