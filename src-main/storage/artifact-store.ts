@@ -260,11 +260,45 @@ export class ArtifactStore {
     }
   }
 
-  /** Deletes artifact rows expired at `now` (blobs are swept separately). Returns the removed rows. */
-  deleteExpired(now: number): ArtifactInfo[] {
+  /**
+   * Stores one file from a stream (for artifacts produced outside a container, and for tests).
+   * Subject to the per-job limit for this one file.
+   */
+  async store(req: { runId: string; jobId: string; path: string; source: Readable | AsyncIterable<Buffer>; expireInMs?: number }): Promise<ArtifactInfo> {
+    const problem = patternProblem(req.path);
+    if (problem) throw new Error(`artifact path '${req.path}' refused: it ${problem}`);
+    let blob;
+    try {
+      blob = await this.blobs.write(req.source, { maxBytes: this.maxJobBytes });
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) throw new ArtifactLimitError(this.maxJobBytes, req.path);
+      throw err;
+    }
+    try {
+      const created = this.now();
+      const row: ArtifactRow = {
+        id: randomUUID(), run_id: req.runId, job_id: req.jobId, path: stripDot(req.path), size: blob.size, sha256: blob.sha256,
+        created_at: created, expires_at: created + (req.expireInMs ?? this.defaultExpireMs),
+      };
+      this.db.prepare(
+        'INSERT INTO artifacts (id, run_id, job_id, path, size, sha256, created_at, expires_at) VALUES (@id, @run_id, @job_id, @path, @size, @sha256, @created_at, @expires_at)',
+      ).run(row);
+      return toInfo(row);
+    } finally {
+      this.blobs.unpin(blob.sha256);
+    }
+  }
+
+  /**
+   * Deletes artifact rows expired at `now`; rows without an expiry expire `maxAgeMs` after their
+   * creation. Blobs are swept separately (sweepBlobs). Returns the removed rows.
+   */
+  deleteExpired(now: number, maxAgeMs: number = this.defaultExpireMs): ArtifactInfo[] {
+    const where = '(expires_at IS NOT NULL AND expires_at <= @now) OR (expires_at IS NULL AND created_at <= @cutoff)';
     return this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT * FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= ?').all(now) as ArtifactRow[];
-      this.db.prepare('DELETE FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now);
+      const params = { now, cutoff: now - maxAgeMs };
+      const rows = this.db.prepare(`SELECT * FROM artifacts WHERE ${where}`).all(params) as ArtifactRow[];
+      this.db.prepare(`DELETE FROM artifacts WHERE ${where}`).run(params);
       return rows.map(toInfo);
     })();
   }
