@@ -50,6 +50,7 @@ function expected(types: unknown): string {
 
 function label(path: Path): string {
   // Inside a job, name the job explicitly: "job 'test': steps[0].run …" reads better than a path.
+  if (path[0] === 'jobs' && typeof path[1] === 'string' && path.length === 2) return `job '${path[1]}'`;
   if (path[0] === 'jobs' && typeof path[1] === 'string' && path.length > 2) return `job '${path[1]}': ${fieldName(path.slice(2))}`;
   return fieldName(path);
 }

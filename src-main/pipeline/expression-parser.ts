@@ -275,27 +275,29 @@ export function suggest(word: string, candidates: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       bestDistance = d;
       best = c;
     }
   }
-  const limit = Math.max(1, Math.floor(word.length / 3));
-  return best !== undefined && bestDistance <= limit ? ` (did you mean '${best}'?)` : '';
+  const limit = word.length <= 3 ? 1 : word.length <= 6 ? 2 : 3;
+  return best !== undefined && bestDistance > 0 && bestDistance <= limit ? ` (did you mean '${best}'?)` : '';
 }
 
-export function levenshtein(a: string, b: string): number {
+/** Levenshtein distance where swapping two adjacent letters also counts as one edit (typos like 'biuld'). */
+export function editDistance(a: string, b: string): number {
   if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    prev = cur;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 /** Parses an expression; `offset` shifts reported columns (for an expression inside a larger string). */

@@ -6,7 +6,7 @@
  * Numbers never reach the schema: yaml-source.ts keeps numeric scalars as their source text, which
  * is why there is no `number` type below, and why `env: { PORT: 5432 }` is simply the string "5432".
  */
-import AjvModule from 'ajv';
+import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 
 const str = { type: 'string' } as const;
@@ -122,9 +122,6 @@ export const PIPELINE_SCHEMA = {
   },
 } as const;
 
-// ajv ships CommonJS; under NodeNext its default export is the module object.
-const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
-
 let compiled: ValidateFunction | undefined;
 
 /** The compiled validator (allErrors, verbose: errors carry their parentSchema for did-you-mean). */
@@ -133,5 +130,5 @@ export function pipelineValidator(): ValidateFunction {
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
     compiled = ajv.compile(PIPELINE_SCHEMA);
   }
-  return compiled;
+  return compiled as ValidateFunction;
 }

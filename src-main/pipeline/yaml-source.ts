@@ -7,7 +7,7 @@
  * are booleans and `null`/`~`/empty are null.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Document, Node, ParsedNode, Tags } from 'yaml';
+import type { Document, Node, ParsedNode, ScalarTag, Tags } from 'yaml';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 
 export type PathSegment = string | number;
@@ -20,7 +20,7 @@ export interface Position {
 const NUMBER_TAGS = new Set(['tag:yaml.org,2002:int', 'tag:yaml.org,2002:float']);
 
 function keepNumbersAsText(tags: Tags): Tags {
-  return tags.map((t) => (typeof t === 'object' && NUMBER_TAGS.has(t.tag) ? { ...t, resolve: (source: string) => source } : t));
+  return tags.map((t) => (typeof t === 'object' && NUMBER_TAGS.has(t.tag) ? ({ ...t, resolve: (source: string) => source } as ScalarTag) : t));
 }
 
 export interface YamlSource {

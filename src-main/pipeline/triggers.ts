@@ -1,0 +1,53 @@
+/**
+ * Whether a pipeline runs for an event, by its `on:` block. Globs are picomatch globs (`*` stays
+ * within one path segment, `**` crosses them: `release/*` matches `release/1.2`, not `release/1/2`).
+ * A pattern starting with `!` excludes; the last pattern that matches decides.
+ *
+ * - push events match `on.push.branches` (absent → any branch; but when only `tags` is given,
+ *   branch pushes do not run — as in GitHub Actions);
+ * - tag events match `on.push.tags` only (absent → any tag, unless only `branches` is given);
+ * - pull_request events match `on.pull_request.branches` against the BASE branch (absent → any);
+ * - manual events run when `on.manual: true`;
+ * - no `on:` at all means: pushes to any branch, and manual runs.
+ */
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { globMatch } from './expressions.js';
+import type { Pipeline } from './pipeline-model.js';
+
+/** True when `value` matches the pattern list; undefined patterns match everything. */
+export function matchesPatterns(value: string | undefined, patterns: readonly string[] | undefined): boolean {
+  if (patterns === undefined) return true;
+  if (value === undefined || value === '') return false;
+  let matched = false;
+  for (const p of patterns) {
+    if (p.startsWith('!')) {
+      if (globMatch(value, p.slice(1))) matched = false;
+    } else if (globMatch(value, p)) {
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+export function matchesTrigger(pipeline: Pipeline, event: TriggerEvent): boolean {
+  const on = pipeline.on;
+  switch (event.kind) {
+    case 'push': {
+      if (!on.push) return false;
+      if (on.push.branches === undefined && on.push.tags !== undefined) return false;
+      return matchesPatterns(event.branch, on.push.branches);
+    }
+    case 'tag': {
+      if (!on.push) return false;
+      if (on.push.tags === undefined && on.push.branches !== undefined) return false;
+      return matchesPatterns(event.tag, on.push.tags);
+    }
+    case 'pull_request':
+      if (!on.pullRequest) return false;
+      return matchesPatterns(event.baseBranch, on.pullRequest.branches);
+    case 'manual':
+      return on.manual;
+    default:
+      return false;
+  }
+}
