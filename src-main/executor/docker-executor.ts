@@ -1,0 +1,228 @@
+/**
+ * The Docker job executor: one job → one fresh container of its image.
+ *
+ * runJob call order: image (pull if missing) → services (network, sidecars, health) → job
+ * container (created with its entrypoint replaced by a keep-alive loop, docker-init as PID 1,
+ * labels kiln.instance/run/job) → workspace (checkout put through the API) → start →
+ * hooks.beforeSteps → steps (docker exec each) → hooks.afterSteps → teardown.
+ * Teardown always runs (pass, fail, timeout, cancel, engine error) and is idempotent; what it cannot
+ * remove (the engine went away) carries labels, so `reapOrphans` removes it later.
+ *
+ * runJob never rejects for the job's own outcome: a failing step, a timeout or a cancel is a
+ * JobResult. Docker or checkout trouble is a result with status 'failed' and infrastructure: true.
+ */
+import { randomBytes } from 'node:crypto';
+import Dockerode from 'dockerode';
+import type { StepSummary } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import { makeTar } from './archive.js';
+import { CheckoutError } from './checkout.js';
+import { DockerJobContainer, dockerMessage, EngineConnectionError, isConnectionError, kilnLabels, putArchive, removeContainer, removeNetwork, resourceName } from './containers.js';
+import { formatDuration } from './exec-step.js';
+import type { Interruption } from './exec-step.js';
+import type { ExecutorOptions, JobResult, JobRunRequest } from './job-contract.js';
+import { runSteps } from './job-steps.js';
+import { JobLog } from './log-capture.js';
+import { ensureImage, InfrastructureError } from './pull.js';
+import { reapOrphans } from './reaper.js';
+import type { ReapCounts } from './reaper.js';
+import { SecretMasker } from './secret-masker.js';
+import { createJobNetwork, startServices } from './services.js';
+import { KEEP_ALIVE, KILN_DIR, WORKSPACE } from './step-script.js';
+import { populateWorkspace } from './workspace.js';
+
+export const DEFAULT_MAX_STEP_OUTPUT_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+
+/** Thrown inside runJob when the job was stopped (cancel or job timeout) outside a step. */
+class Stopped extends Error {}
+
+/** Resources to remove at the end of a job, in reverse order of creation. */
+class Teardown {
+  private readonly items: Array<{ kind: 'container' | 'network'; id: string }> = [];
+
+  constructor(private readonly docker: Dockerode) {}
+
+  track(kind: 'container' | 'network', id: string): void {
+    this.items.push({ kind, id });
+  }
+
+  /** Removes everything; retries briefly (a connection blip), reports what is left to the reaper. */
+  async run(report: (text: string) => void): Promise<void> {
+    for (const item of [...this.items].reverse()) {
+      let lastError: unknown;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          if (item.kind === 'container') await removeContainer(this.docker, item.id);
+          else await removeNetwork(this.docker, item.id);
+          lastError = undefined;
+          break;
+        } catch (err) {
+          lastError = err;
+          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        }
+      }
+      if (lastError !== undefined) report(`could not remove ${item.kind} ${item.id.slice(0, 12)} (${dockerMessage(lastError)}); the reaper will remove it`);
+    }
+  }
+}
+
+export class DockerExecutor {
+  readonly docker: Dockerode;
+  private readonly maxStepOutputBytes: number;
+  private readonly killGraceMs: number;
+  private readonly instanceId: string;
+  private readonly mirrorsDir: string;
+
+  constructor(options: ExecutorOptions & { docker?: Dockerode }) {
+    this.docker = options.docker ?? new Dockerode();
+    this.maxStepOutputBytes = options.maxStepOutputBytes ?? DEFAULT_MAX_STEP_OUTPUT_BYTES;
+    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.instanceId = options.instanceId;
+    this.mirrorsDir = options.mirrorsDir;
+  }
+
+  async ping(): Promise<{ ok: boolean; message?: string }> {
+    try {
+      await this.docker.ping();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, message: `Docker engine not reachable: ${dockerMessage(err)}` };
+    }
+  }
+
+  /** See reaper.ts for the rule (own instance: job not live; other instances: also older than 24 h). */
+  reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts> {
+    return reapOrphans(this.docker, { instanceId: this.instanceId, isJobLive });
+  }
+
+  async runJob(request: JobRunRequest): Promise<JobResult> {
+    const { job } = request;
+    const masker = new SecretMasker(Object.values(request.secrets));
+    const log = new JobLog(masker, request.onLog, request.logOffset ?? 0, this.maxStepOutputBytes);
+    const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
+    const teardown = new Teardown(this.docker);
+    const suffix = randomBytes(4).toString('hex');
+    const say = (text: string): void => log.system(text);
+
+    // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
+    const stop = new AbortController();
+    const onCancel = (): void => stop.abort('cancelled' satisfies Interruption);
+    request.signal.addEventListener('abort', onCancel, { once: true });
+    if (request.signal.aborted) onCancel();
+    const jobTimer = job.timeoutMs > 0 ? setTimeout(() => stop.abort('timed_out' satisfies Interruption), job.timeoutMs) : undefined;
+    const checkStopped = (): void => {
+      if (stop.signal.aborted) throw new Stopped();
+    };
+
+    let status: Status = 'failed';
+    let error: string | undefined;
+    let infrastructure = false;
+    let currentPhase = 'preparing the job';
+    try {
+      checkStopped();
+      currentPhase = `pulling image ${job.image}`;
+      await ensureImage(this.docker, job.image, say, stop.signal);
+      checkStopped();
+
+      let network: string | undefined;
+      const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: stop.signal, track: (k: 'container' | 'network', id: string) => teardown.track(k, id) };
+      if (job.services.length > 0) {
+        currentPhase = 'starting services';
+        network = await createJobNetwork(ctx);
+        await startServices(job.services, network, ctx);
+        checkStopped();
+      }
+
+      currentPhase = 'creating the job container';
+      const container = await this.docker.createContainer({
+        name: resourceName([request.runId, job.id], suffix),
+        Image: job.image,
+        Entrypoint: KEEP_ALIVE.slice(0, 1),
+        Cmd: KEEP_ALIVE.slice(1),
+        WorkingDir: WORKSPACE,
+        Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
+        Tty: false,
+        HostConfig: { Init: true, NetworkMode: network },
+      });
+      teardown.track('container', container.id);
+
+      currentPhase = 'preparing the workspace';
+      const dirs = [KILN_DIR, WORKSPACE].map((d) => ({ name: `${d.slice(1)}/`, mode: d === KILN_DIR ? 0o1777 : 0o777 }));
+      await putArchive(container, '/', makeTar(dirs));
+      await populateWorkspace(container, request.source, this.mirrorsDir, say);
+      checkStopped();
+      currentPhase = 'starting the job container';
+      await container.start();
+
+      const handle = new DockerJobContainer(container);
+      if (request.hooks?.beforeSteps) {
+        currentPhase = 'restoring caches';
+        await request.hooks.beforeSteps(handle, say);
+        checkStopped();
+      }
+      currentPhase = 'running steps';
+      const outcome = await runSteps({
+        container,
+        runId: request.runId,
+        job,
+        event: request.event,
+        secrets: request.secrets,
+        log,
+        killGraceMs: this.killGraceMs,
+        jobSignal: stop.signal,
+        steps,
+        onStep: (s) => request.onStep?.(s),
+      });
+      checkStopped();
+      status = outcome.status;
+      error = outcome.error;
+      if (request.hooks?.afterSteps) {
+        currentPhase = 'saving caches and artifacts';
+        try {
+          await request.hooks.afterSteps(handle, status, say);
+        } catch (err) {
+          say(`error: ${(err as Error).message}`);
+          if (status === 'passed') {
+            status = 'failed';
+            error = `after the steps: ${(err as Error).message}`;
+          }
+        }
+      }
+    } catch (err) {
+      if (stop.signal.aborted) {
+        status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
+        const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
+        const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
+        error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
+      } else {
+        status = 'failed';
+        infrastructure = !(err instanceof Stopped);
+        error = describeInfrastructureError(err, currentPhase);
+      }
+      say(status === 'failed' ? `error: ${error}` : error ?? status);
+    } finally {
+      if (jobTimer) clearTimeout(jobTimer);
+      request.signal.removeEventListener('abort', onCancel);
+      await teardown.run(say);
+    }
+    if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
+      // Stopped right as the last step ended: the recorded reason wins.
+      status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
+      error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)}` : 'job cancelled';
+    }
+    for (const s of steps) {
+      if (s.status === 'queued' || s.status === 'running') {
+        s.status = s.status === 'running' ? status : 'skipped';
+        request.onStep?.({ ...s });
+      }
+    }
+    return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+  }
+}
+
+function describeInfrastructureError(err: unknown, phase: string): string {
+  if (err instanceof InfrastructureError || err instanceof CheckoutError || err instanceof EngineConnectionError) return err.message;
+  if (isConnectionError(err)) return `lost the connection to the Docker engine while ${phase}: ${dockerMessage(err)}`;
+  return `Docker error while ${phase}: ${dockerMessage(err)}`;
+}

@@ -1,0 +1,111 @@
+/**
+ * Runs one step in the job container and stops it on timeout or cancel.
+ *
+ * Interruption: whoever interrupts (the step timer, the job timer, a cancel) first records why —
+ * that flag, not the exit code, decides the status, so a step that happens to exit 0 while being
+ * timed out is still `timed_out`. Then SIGTERM goes to the step's process group, SIGKILL after
+ * `killGraceMs`, and if the output still has not ended shortly after that (a process escaped the
+ * group with setsid and holds the stream), the executor stops waiting; removing the container
+ * ends whatever is left.
+ */
+import type Dockerode from 'dockerode';
+import { makeTar } from './archive.js';
+import { execCapture, putArchive, startExec } from './containers.js';
+import type { StepOutput } from './log-capture.js';
+import { killCommand, MAX_INLINE_SCRIPT_BYTES, SCRIPT_VARIABLE, stepCommand, stepPaths, WORKSPACE } from './step-script.js';
+
+export type Interruption = 'timed_out' | 'cancelled';
+
+export interface StepRun {
+  index: number;
+  script: string;
+  /** Final environment of the step, built-ins included (KILN_ENV must point at stepPaths(index).envFile). */
+  env: Record<string, string>;
+  timeoutMs?: number;
+  killGraceMs: number;
+  output: StepOutput;
+  /** Aborted by the job (timeout or cancel); its `reason` is an Interruption. */
+  jobSignal: AbortSignal;
+  /** Kiln's own message about the step (signals sent), as a system line. */
+  note(text: string): void;
+}
+
+export interface StepOutcome {
+  status: 'passed' | 'failed' | Interruption;
+  exitCode?: number;
+  /** Set when the step was interrupted: by whom. */
+  interruptedBy?: 'step-timeout' | 'job';
+}
+
+/** How long to keep reading after SIGKILL before giving up on the stream. */
+const AFTER_KILL_MS = 2000;
+
+export async function runStepInContainer(container: Dockerode.Container, run: StepRun): Promise<StepOutcome> {
+  const paths = stepPaths(run.index);
+  const inline = Buffer.byteLength(run.script) <= MAX_INLINE_SCRIPT_BYTES;
+  const env: Record<string, string> = { ...run.env };
+  if (inline) {
+    env[SCRIPT_VARIABLE] = run.script;
+  } else {
+    const rel = paths.scriptFile.replace(/^\//, '');
+    await putArchive(container, '/', makeTar([{ name: rel, mode: 0o755, content: Buffer.from(run.script) }]));
+  }
+
+  let interruption: { kind: Interruption; by: 'step-timeout' | 'job' } | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let detach: (() => void) | undefined;
+
+  const signalStep = (signal: 'TERM' | 'KILL'): void => {
+    execCapture(container, killCommand(paths, signal)).catch(() => {
+      // The container may be gone or the engine unreachable; teardown deals with it.
+    });
+  };
+  const interrupt = (kind: Interruption, by: 'step-timeout' | 'job', why: string): void => {
+    if (interruption) return;
+    interruption = { kind, by }; // recorded before any signal is sent
+    run.note(`${why}: sending SIGTERM to the step's processes (SIGKILL in ${Math.round(run.killGraceMs / 1000)} s)`);
+    signalStep('TERM');
+    timers.push(
+      setTimeout(() => {
+        run.note('step still running after the grace period: sending SIGKILL');
+        signalStep('KILL');
+        timers.push(setTimeout(() => detach?.(), AFTER_KILL_MS));
+      }, run.killGraceMs),
+    );
+  };
+  const onJobAbort = (): void => {
+    const reason = run.jobSignal.reason as Interruption;
+    interrupt(reason === 'timed_out' ? 'timed_out' : 'cancelled', 'job', reason === 'timed_out' ? 'job timed out' : 'job cancelled');
+  };
+
+  try {
+    const running = await startExec(container, {
+      cmd: stepCommand(paths, inline),
+      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      workdir: WORKSPACE,
+      onOutput: (stream, chunk) => run.output.write(stream, chunk),
+    });
+    detach = running.detach;
+    if (run.timeoutMs !== undefined && run.timeoutMs > 0) {
+      const ms = run.timeoutMs;
+      timers.push(setTimeout(() => interrupt('timed_out', 'step-timeout', `step timed out after ${formatDuration(ms)}`), ms));
+    }
+    if (run.jobSignal.aborted) onJobAbort();
+    else run.jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    const exitCode = await running.done;
+    if (interruption) return { status: interruption.kind, exitCode: exitCode >= 0 ? exitCode : undefined, interruptedBy: interruption.by };
+    return { status: exitCode === 0 ? 'passed' : 'failed', exitCode };
+  } finally {
+    run.jobSignal.removeEventListener('abort', onJobAbort);
+    for (const t of timers) clearTimeout(t);
+    run.output.end();
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}

@@ -1,0 +1,171 @@
+/**
+ * The steps of one job, in order, in its running container: `if:` conditions, environment
+ * (job env, secrets, $KILN_ENV of earlier steps, step env, built-ins), continue-on-error, and
+ * the job's outcome. Stops at the first failing step (unless continue-on-error); later steps whose
+ * condition calls failure() or always() still run. After a cancel or a job timeout nothing more runs.
+ */
+import type Dockerode from 'dockerode';
+import type { PlannedJob, PlannedStep } from '../../shared/model/plan.js';
+import type { StepSummary } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { evaluateCondition } from '../pipeline/expressions.js';
+import type { ExpressionContext } from '../pipeline/expressions.js';
+import { readFirstFile } from './archive.js';
+import { parseEnvFile } from './env-file.js';
+import { formatDuration, runStepInContainer } from './exec-step.js';
+import type { Interruption } from './exec-step.js';
+import type { JobLog } from './log-capture.js';
+import { stepPaths, WORKSPACE } from './step-script.js';
+
+export interface StepsContext {
+  container: Dockerode.Container;
+  runId: string;
+  job: PlannedJob;
+  event: TriggerEvent;
+  /** Secret values by name (only the job's named secrets are injected). */
+  secrets: Record<string, string>;
+  log: JobLog;
+  killGraceMs: number;
+  jobSignal: AbortSignal;
+  steps: StepSummary[];
+  onStep(step: StepSummary): void;
+}
+
+export interface StepsOutcome {
+  /** passed | failed | timed_out (a step's own timeout) — cancel and job timeout are the caller's. */
+  status: Status;
+  error?: string;
+}
+
+/** Largest $KILN_ENV file read back. */
+const MAX_ENV_FILE_BYTES = 1024 * 1024;
+
+/** The built-ins that come from the event, for jobs whose plan did not set them. */
+export function eventVariables(event: TriggerEvent): Record<string, string> {
+  const vars: Record<string, string> = { KILN_REPO: event.repo, KILN_SHA: event.sha, KILN_EVENT: event.kind };
+  if (event.branch !== undefined) vars.KILN_BRANCH = event.branch;
+  if (event.tag !== undefined) vars.KILN_TAG = event.tag;
+  return vars;
+}
+
+function expressionContext(ctx: StepsContext, env: Record<string, string>, failed: boolean): ExpressionContext {
+  const e = ctx.event;
+  return {
+    event: e.kind,
+    branch: e.branch,
+    tag: e.tag,
+    sha: e.sha,
+    repo: e.repo,
+    ref: e.ref,
+    matrix: ctx.job.matrix,
+    env,
+    status: { success: !failed, failure: failed, cancelled: false },
+  };
+}
+
+async function readStepEnv(ctx: StepsContext, step: PlannedStep): Promise<Record<string, string>> {
+  try {
+    const tar = await ctx.container.getArchive({ path: stepPaths(step.index).envFile });
+    const text = (await readFirstFile(tar as unknown as AsyncIterable<Buffer>, MAX_ENV_FILE_BYTES)).toString('utf8');
+    const parsed = parseEnvFile(text);
+    for (const p of parsed.problems) ctx.log.system(`warning: $KILN_ENV of step '${step.name}', ${p}`, step.index);
+    return parsed.vars;
+  } catch (err) {
+    ctx.log.system(`warning: could not read $KILN_ENV of step '${step.name}': ${(err as Error).message}`, step.index);
+    return {};
+  }
+}
+
+export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
+  const { job, log } = ctx;
+  const secrets: Record<string, string> = {};
+  for (const name of job.secrets) {
+    if (name in ctx.secrets) secrets[name] = ctx.secrets[name];
+    else log.system(`warning: secret ${name} is not configured; the variable is not set`);
+  }
+  const base = { ...eventVariables(ctx.event), ...job.env };
+  let propagated: Record<string, string> = {};
+  let failed = false;
+  // The job's status after a failure is that of the first failing step (failed or timed_out).
+  let firstFailure: Status | undefined;
+  let error: string | undefined;
+
+  const update = (summary: StepSummary, patch: Partial<StepSummary>): void => {
+    Object.assign(summary, patch);
+    ctx.onStep({ ...summary });
+  };
+
+  for (let i = 0; i < job.steps.length; i++) {
+    const step = job.steps[i];
+    const summary = ctx.steps[i];
+    if (ctx.jobSignal.aborted) break;
+    let shouldRun: boolean;
+    try {
+      shouldRun = evaluateCondition(step.if || 'success()', expressionContext(ctx, { ...base, ...propagated }, failed));
+    } catch (err) {
+      log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
+      update(summary, { status: 'failed', logOffset: log.offset });
+      failed = true;
+      firstFailure ??= 'failed';
+      error ??= `step '${step.name}' has an invalid condition`;
+      continue;
+    }
+    if (!shouldRun) {
+      update(summary, { status: 'skipped' });
+      continue;
+    }
+
+    const startedAt = Date.now();
+    update(summary, { status: 'running', startedAt, logOffset: log.offset });
+    log.system(`step '${step.name}'`, step.index);
+    const env: Record<string, string> = {
+      ...base,
+      ...secrets,
+      ...propagated,
+      ...step.env,
+      KILN_RUN_ID: ctx.runId,
+      KILN_JOB: job.id,
+      KILN_WORKSPACE: WORKSPACE,
+      KILN_ENV: stepPaths(step.index).envFile,
+    };
+    const outcome = await runStepInContainer(ctx.container, {
+      index: step.index,
+      script: step.run,
+      env,
+      timeoutMs: step.timeoutMs,
+      killGraceMs: ctx.killGraceMs,
+      output: log.openStep(step.index, step.name),
+      jobSignal: ctx.jobSignal,
+      note: (text) => log.system(text, step.index),
+    });
+    const finishedAt = Date.now();
+    const durationMs = finishedAt - startedAt;
+    update(summary, { status: outcome.status, exitCode: outcome.exitCode, finishedAt, durationMs });
+
+    if (outcome.interruptedBy === 'job') {
+      log.system(`step '${step.name}' ${(outcome.status as Interruption) === 'timed_out' ? 'stopped: the job timed out' : 'cancelled'}`, step.index);
+      break;
+    }
+    const more = job.steps.slice(i + 1).length > 0;
+    if (outcome.status === 'passed') {
+      log.system(`step '${step.name}' passed in ${formatDuration(durationMs)}`, step.index);
+    } else {
+      const what = outcome.status === 'timed_out' ? `timed out after ${formatDuration(step.timeoutMs ?? 0)}` : `failed with exit code ${outcome.exitCode}`;
+      if (step.continueOnError) {
+        log.system(`step '${step.name}' ${what}; continuing (continue-on-error)`, step.index);
+      } else {
+        log.system(`step '${step.name}' ${what}`, step.index);
+        failed = true;
+        firstFailure ??= outcome.status;
+        error ??= `step '${step.name}' ${what}`;
+      }
+    }
+    // Only the outcome of a step that ran to its end can hand variables on; skip the read when no step follows.
+    if (more && (outcome.status === 'passed' || step.continueOnError)) {
+      propagated = { ...propagated, ...(await readStepEnv(ctx, step)) };
+    }
+  }
+  if (!failed) return { status: 'passed' };
+  return { status: firstFailure ?? 'failed', error };
+}

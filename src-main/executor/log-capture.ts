@@ -1,0 +1,203 @@
+/**
+ * Turns a job's raw output into LogLines: mask (bytes) → split into lines → decode → number.
+ *
+ * Masking happens on bytes before line splitting, so a secret split across chunks or across the
+ * stdout/stderr demultiplexing frames is still caught, and a multi-byte character split across
+ * chunks is decoded whole. A partial last line is kept until its newline or the end of the step.
+ * Lines longer than MAX_LINE_BYTES are cut (binary output without newlines must not grow a line
+ * without bound). A line that is not valid UTF-8 is shown with its non-UTF-8 bytes as `\xNN`
+ * escapes rather than replacement characters, so nothing is silently lost.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { LogLine, LogStream } from '../../shared/model/run.js';
+import type { MaskStream, SecretMasker } from './secret-masker.js';
+
+const MAX_LINE_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/** The text of one line of bytes: UTF-8 when valid, otherwise with escaped bytes. */
+export function decodeLine(bytes: Buffer): string {
+  if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] < 0x80) continue;
+    // Take the longest valid UTF-8 sequence starting here (2–4 bytes), else escape one byte.
+    let taken = 0;
+    for (let len = 4; len >= 2 && taken === 0; len--) {
+      if (i + len <= bytes.length && isUtf8(bytes.subarray(i, i + len))) taken = len;
+    }
+    if (taken > 0) {
+      i += taken - 1;
+      continue;
+    }
+    out += bytes.subarray(start, i).toString('utf8') + `\\x${bytes[i].toString(16).padStart(2, '0')}`;
+    start = i + 1;
+  }
+  return out + bytes.subarray(start).toString('utf8');
+}
+
+/** Splits a byte stream into lines; emits each complete line (without its newline). */
+class LineSplitter {
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+
+  constructor(private readonly emit: (line: Buffer) => void) {}
+
+  write(data: Buffer): void {
+    let start = 0;
+    for (let nl = data.indexOf(NEWLINE); nl !== -1; nl = data.indexOf(NEWLINE, start)) {
+      this.push(data.subarray(start, nl));
+      this.flush();
+      start = nl + 1;
+    }
+    if (start < data.length) this.push(data.subarray(start));
+  }
+
+  end(): void {
+    if (this.partialLength > 0) this.flush();
+  }
+
+  private push(piece: Buffer): void {
+    while (this.partialLength + piece.length > MAX_LINE_BYTES) {
+      const room = MAX_LINE_BYTES - this.partialLength;
+      this.partial.push(piece.subarray(0, room));
+      this.partialLength += room;
+      this.flush();
+      piece = piece.subarray(room);
+    }
+    if (piece.length > 0) {
+      this.partial.push(piece);
+      this.partialLength += piece.length;
+    }
+  }
+
+  private flush(): void {
+    const line = this.partial.length === 1 ? this.partial[0] : Buffer.concat(this.partial);
+    this.partial = [];
+    this.partialLength = 0;
+    this.emit(line);
+  }
+}
+
+/** The log of one job: numbers lines from `offset`, masks everything. Not re-entrant. */
+export class JobLog {
+  private next: number;
+
+  constructor(
+    private readonly masker: SecretMasker,
+    private readonly onLog: (line: LogLine) => void,
+    offset: number,
+    private readonly maxStepOutputBytes: number,
+  ) {
+    this.next = offset;
+  }
+
+  /** The next unused seq. */
+  get offset(): number {
+    return this.next;
+  }
+
+  /** A job-level (or step-level, when `step` is given) line from Kiln itself; masked too. */
+  system(text: string, step: number | null = null): void {
+    for (const line of this.masker.maskString(text).split('\n')) this.line('system', step, line);
+  }
+
+  /** Masks a message meant for a result's `error` field. */
+  mask(text: string): string {
+    return this.masker.maskString(text);
+  }
+
+  /** A sink for one step's output; call end() once the step's streams are closed. */
+  openStep(step: number, stepName: string): StepOutput {
+    return new StepOutput(this.masker, step, stepName, this.maxStepOutputBytes, (stream, text) => this.line(stream, step, text));
+  }
+
+  /** A sink for output that is not a step's (service logs, hooks), logged as `system` lines. */
+  line(stream: LogStream, step: number | null, text: string): void {
+    const seq = this.next++;
+    try {
+      this.onLog({ seq, ts: Date.now(), stream, step, text });
+    } catch {
+      // A listener's failure must not break the job (it is the caller's log sink).
+    }
+  }
+}
+
+/** One step's stdout and stderr: separate masks and line buffers, one shared byte budget. */
+export class StepOutput {
+  private readonly streams: Record<'stdout' | 'stderr', { mask: MaskStream; lines: LineSplitter }>;
+  private bytes = 0;
+  private truncated = false;
+  private ended = false;
+
+  constructor(
+    masker: SecretMasker,
+    private readonly step: number,
+    private readonly stepName: string,
+    private readonly limit: number,
+    private readonly emit: (stream: LogStream, text: string) => void,
+  ) {
+    const make = (stream: 'stdout' | 'stderr') => ({
+      mask: masker.createStream(),
+      lines: new LineSplitter((line) => this.emit(stream, decodeLine(line))),
+    });
+    this.streams = { stdout: make('stdout'), stderr: make('stderr') };
+  }
+
+  /** Total bytes the step wrote, stored or not. */
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  get wasTruncated(): boolean {
+    return this.truncated;
+  }
+
+  write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.ended) return;
+    const before = this.bytes;
+    this.bytes += chunk.length;
+    if (this.truncated) return;
+    if (this.bytes > this.limit) {
+      this.feed(stream, chunk.subarray(0, Math.max(0, this.limit - before)));
+      this.truncated = true;
+      // Bytes the masks still hold back may be the start of a secret cut off by the limit: drop them.
+      for (const st of Object.values(this.streams)) st.lines.end();
+      this.emit('system', `warning: output of step '${this.stepName}' exceeded ${formatBytes(this.limit)}; the rest of its output is not stored (the step keeps running)`);
+      return;
+    }
+    this.feed(stream, chunk);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    if (!this.truncated) this.flush();
+    this.ended = true;
+  }
+
+  private feed(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    const s = this.streams[stream];
+    const masked = s.mask.write(chunk);
+    if (masked.length > 0) s.lines.write(masked);
+  }
+
+  private flush(): void {
+    for (const s of Object.values(this.streams)) {
+      const rest = s.mask.end();
+      if (rest.length > 0) s.lines.write(rest);
+      s.lines.end();
+    }
+  }
+
+  get index(): number {
+    return this.step;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}

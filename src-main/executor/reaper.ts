@@ -1,0 +1,72 @@
+/**
+ * Removes Kiln's leftovers: containers, networks and volumes labelled `kiln.instance` whose job is
+ * not running (a crash between create and teardown, an engine connection lost during teardown).
+ *
+ * The rule:
+ *   - resources of THIS instance (kiln.instance = instanceId) are removed as soon as
+ *     `isJobLive(run, job)` says their job is not running;
+ *   - resources of ANOTHER instance are removed only when `isJobLive` says not running AND they are
+ *     older than `foreignMaxAgeMs` (default 24 h, longer than any job may run). Another process's
+ *     running jobs are invisible to this one's `isJobLive`, so a young foreign resource may well
+ *     belong to a live job (a `kiln run` beside the desktop app, another test on the same engine).
+ * Containers go first (a network with containers attached cannot be removed). Idempotent; a
+ * resource that vanished meanwhile is not an error.
+ */
+import type Dockerode from 'dockerode';
+import { LABEL, removeContainer, removeNetwork, removeVolume } from './containers.js';
+
+export interface ReapOptions {
+  instanceId: string;
+  isJobLive(runId: string, jobId: string): boolean;
+  foreignMaxAgeMs?: number;
+  now?: number;
+}
+
+export interface ReapCounts {
+  containers: number;
+  networks: number;
+  volumes: number;
+}
+
+export const DEFAULT_FOREIGN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+function isOrphan(labels: Record<string, string> | undefined, createdMs: number, options: ReapOptions): boolean {
+  if (!labels) return false;
+  const instance = labels[LABEL.instance];
+  if (instance === undefined) return false;
+  const run = labels[LABEL.run] ?? '';
+  const job = labels[LABEL.job] ?? '';
+  if (options.isJobLive(run, job)) return false;
+  if (instance === options.instanceId) return true;
+  const labelled = Number(labels[LABEL.created]);
+  const created = Number.isFinite(labelled) && labelled > 0 ? labelled : createdMs;
+  return (options.now ?? Date.now()) - created > (options.foreignMaxAgeMs ?? DEFAULT_FOREIGN_MAX_AGE_MS);
+}
+
+export async function reapOrphans(docker: Dockerode, options: ReapOptions): Promise<ReapCounts> {
+  const counts: ReapCounts = { containers: 0, networks: 0, volumes: 0 };
+  const filters = JSON.stringify({ label: [LABEL.instance] });
+
+  const containers = await docker.listContainers({ all: true, filters });
+  for (const c of containers) {
+    if (!isOrphan(c.Labels, c.Created * 1000, options)) continue;
+    await removeContainer(docker, c.Id);
+    counts.containers++;
+  }
+
+  const networks = await docker.listNetworks({ filters });
+  for (const n of networks) {
+    if (!isOrphan(n.Labels, Date.parse(n.Created ?? '') || 0, options)) continue;
+    await removeNetwork(docker, n.Id);
+    counts.networks++;
+  }
+
+  const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
+  for (const v of volumes) {
+    const created = Date.parse((v as unknown as { CreatedAt?: string }).CreatedAt ?? '') || 0;
+    if (!isOrphan(v.Labels ?? undefined, created, options)) continue;
+    await removeVolume(docker, v.Name);
+    counts.volumes++;
+  }
+  return counts;
+}
