@@ -1,0 +1,123 @@
+/**
+ * End to end with the real Engine and Docker: a signed GitHub push delivery for a local git
+ * repository starts its pipeline, the job's log streams over SSE to the end, the run passes, and
+ * the badge turns green.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LogLine, RunDetail } from '../../shared/model/run.js';
+import { Engine } from '../../src-main/engine.js';
+import { startServer } from '../../src-main/http/app.js';
+import type { RunningServer } from '../../src-main/http/app.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
+import { deliver, fixture } from '../trigger/helpers/deliver.js';
+import { testConfig } from './helpers/stub-engine.js';
+import { readSse } from './helpers/sse-client.js';
+
+const SECRET = 'e2e-secret';
+const REPO = 'acme/e2e';
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Tester', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'Tester', GIT_COMMITTER_EMAIL: 't@example.com' } }).trim();
+}
+
+/** The real push payload, pointed at the test repository and commit. */
+function pushPayloadFor(sha: string, pushedAtSeconds: number): Buffer {
+  const p = JSON.parse(fixture('github/push.branch-commits.json').toString('utf8')) as {
+    ref: string; after: string; repository: { full_name: string; pushed_at: number }; head_commit: { id: string; message: string };
+  };
+  p.ref = 'refs/heads/main';
+  p.after = sha;
+  p.repository.full_name = REPO;
+  p.repository.pushed_at = pushedAtSeconds;
+  p.head_commit.id = sha;
+  p.head_commit.message = 'Add the pipeline';
+  return Buffer.from(JSON.stringify(p));
+}
+
+describe('a webhook delivery for a local repository', () => {
+  let dir: string;
+  let engine: Engine;
+  let server: RunningServer;
+  let sha: string;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));
+    const repoDir = join(dir, 'repo');
+    execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
+    writeFileSync(join(repoDir, '.kiln.yml'), [
+      'name: e2e',
+      'on:',
+      '  push: { branches: [main] }',
+      'jobs:',
+      '  hello:',
+      `    image: ${TEST_IMAGE}`,
+      '    steps:',
+      '      - name: Greet',
+      '        run: |',
+      '          echo "hello from $KILN_BRANCH"',
+      '          echo "sha $KILN_SHA"',
+      '',
+    ].join('\n'));
+    git(repoDir, 'add', '.kiln.yml');
+    git(repoDir, 'commit', '-q', '-m', 'Add the pipeline');
+    sha = git(repoDir, 'rev-parse', 'HEAD');
+    const config = testConfig([{ name: REPO, url: repoDir, defaultBranch: 'main', webhookSecrets: [SECRET] }]);
+    engine = await Engine.start({ config, dataDir: join(dir, 'data') });
+    server = await startServer({ engine, port: 0 });
+  });
+
+  afterEach(async () => {
+    await server?.close();
+    await engine?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the pipeline to completion, streams its log live and turns the badge green', async () => {
+    const body = pushPayloadFor(sha, Math.floor(Date.now() / 1000));
+    const answer = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() });
+    expect(answer.status).toBe(202);
+    expect(answer.json.outcome).toBe('accepted');
+    expect(answer.json.runIds).toHaveLength(1);
+    const runId = answer.json.runIds[0];
+
+    const run = (await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as RunDetail;
+    expect(run).toMatchObject({ repo: REPO, branch: 'main', sha, event: 'push', commitMessage: 'Add the pipeline', triggeredBy: 'ailisp' });
+    expect(run.jobs).toHaveLength(1);
+
+    const sse = await readSse(`${server.url}/api/jobs/${run.jobs[0].id}/log/stream`);
+    await sse.waitFor((e) => e.some((x) => x.event === 'end'), 'the job to finish', 90_000);
+    const lines = sse.events.filter((e) => !e.event).map((e) => JSON.parse(e.data) as LogLine);
+    expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i));
+    expect(lines.map((l) => l.text)).toContain('hello from main');
+    expect(lines.map((l) => l.text)).toContain(`sha ${sha}`);
+
+    let final: RunDetail = run;
+    for (let i = 0; i < 100 && final.status !== 'passed'; i++) {
+      final = (await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as RunDetail;
+      if (final.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(final.status).toBe('passed');
+
+    const badge = await (await fetch(`${server.url}/badges/${REPO}.svg`)).text();
+    expect(badge).toContain('aria-label="build: passing"');
+
+    const [delivery] = (await (await fetch(`${server.url}/api/deliveries`)).json()) as { outcome: string; runIds: string[] }[];
+    expect(delivery).toMatchObject({ outcome: 'accepted', runIds: [runId] });
+  });
+
+  it('refuses the same delivery a second time and starts no second run', async () => {
+    const body = pushPayloadFor(sha, Math.floor(Date.now() / 1000));
+    const id = randomUUID();
+    expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(202);
+    expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
+    expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() })).status).toBe(409);
+    const runs = (await (await fetch(`${server.url}/api/runs?repo=${encodeURIComponent(REPO)}`)).json()) as { items: unknown[] };
+    expect(runs.items).toHaveLength(1);
+  });
+});
