@@ -328,6 +328,20 @@ function relativeEntryPath(entryPath: string, root: string): string | undefined 
   return rel.join('/');
 }
 
+const CONTENT_TYPES: Record<string, string> = {
+  txt: 'text/plain; charset=utf-8', log: 'text/plain; charset=utf-8', md: 'text/markdown; charset=utf-8', csv: 'text/csv; charset=utf-8',
+  html: 'text/html; charset=utf-8', htm: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8', json: 'application/json', xml: 'application/xml', svg: 'image/svg+xml', png: 'image/png',
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', pdf: 'application/pdf', zip: 'application/zip',
+  gz: 'application/gzip', tgz: 'application/gzip', tar: 'application/x-tar', jar: 'application/java-archive', wasm: 'application/wasm',
+};
+
+/** The Content-Type to serve an artifact with, by its file extension; application/octet-stream otherwise. */
+export function contentTypeFor(path: string): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return (ext && CONTENT_TYPES[ext]) || 'application/octet-stream';
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];

@@ -11,11 +11,13 @@
  * artifact problems (refused pattern, size limit, storage error) throw, which fails the job.
  */
 import type { PlannedJob } from '../../shared/model/plan.js';
+import type { RunSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer, JobHooks } from '../executor/job-contract.js';
 import { formatBytes, type ArtifactStore } from './artifact-store.js';
 import { readScopes, writeScope, type CacheStore } from './cache-store.js';
+import type { Db } from './db.js';
 import { renderCacheKey } from './workspace-hash.js';
 
 export interface StorageHookDeps {
@@ -94,6 +96,29 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
         });
       }
     },
+  };
+}
+
+/**
+ * The engine's per-job wiring (EngineOptions.hooksFor): builds createStorageHooks for a claimed job
+ * from the run, the job's needs (plan ids → job ids of the same run) and the repository's default
+ * branch (the `repositories` table; 'main' when the repository is not configured).
+ */
+export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
+  const jobIdOf = deps.db.prepare('SELECT id FROM jobs WHERE run_id = ? AND plan_id = ?');
+  const defaultBranchOf = deps.db.prepare('SELECT default_branch FROM repositories WHERE name = ?');
+  return (run, job) => {
+    const upstreamJobIds = job.planned.needs
+      .map((planId) => (jobIdOf.get(run.id, planId) as { id: string } | undefined)?.id)
+      .filter((id): id is string => id !== undefined);
+    const repoRow = defaultBranchOf.get(run.repo) as { default_branch: string } | undefined;
+    const event: TriggerEvent = {
+      kind: run.event, repo: run.repo, branch: run.branch, tag: run.tag, sha: run.sha, prNumber: run.prNumber, prTitle: run.prTitle,
+    };
+    return createStorageHooks({
+      artifacts: deps.artifacts, caches: deps.caches, runId: run.id, jobId: job.id, job: job.planned, event, repo: run.repo,
+      defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds,
+    });
   };
 }
 
