@@ -1,0 +1,61 @@
+/**
+ * `kiln validate [FILE]` — checks a pipeline file (default .kiln.yml).
+ * Prints one `FILE:LINE:COL: message` line per problem on stdout (warnings too).
+ * Exit 0 valid (warnings allowed), 1 invalid, 2 usage error or unreadable file.
+ * Loads only the pipeline engine: no Docker, SQLite or HTTP modules.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
+import { parsePipeline } from '../pipeline/parse.js';
+import type { Pipeline } from '../pipeline/pipeline-model.js';
+import type { Diagnostic } from '../../shared/diagnostics.js';
+
+export const DEFAULT_PIPELINE_FILE = '.kiln.yml';
+
+const USAGE = `Usage: kiln validate [FILE]
+
+Checks a pipeline file (default ${DEFAULT_PIPELINE_FILE}) and prints one FILE:LINE:COL: message line per problem.
+Exit status: 0 valid (warnings may be printed), 1 invalid, 2 bad usage or unreadable file.`;
+
+/** Reads and parses a pipeline file; an unreadable file is reported on stderr and yields undefined. */
+export function readPipelineFile(file: string, command: string): { pipeline?: Pipeline; diagnostics: Diagnostic[] } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    process.stderr.write(`kiln ${command}: cannot read ${file}: ${reason}\n`);
+    return undefined;
+  }
+  return parsePipeline(text, file);
+}
+
+export async function command(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    process.stderr.write(`kiln validate: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) {
+    process.stderr.write(`kiln validate: expected at most one FILE, got ${parsed.positionals.length}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const file = parsed.positionals[0] ?? DEFAULT_PIPELINE_FILE;
+  const result = readPipelineFile(file, 'validate');
+  if (!result) return 2;
+  const out = result.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join('');
+  if (hasErrors(result.diagnostics)) {
+    process.stdout.write(out);
+    return 1;
+  }
+  const jobs = result.pipeline?.jobs.length ?? 0;
+  process.stdout.write(`${out}${file}: ok (${jobs} job${jobs === 1 ? '' : 's'})\n`);
+  return 0;
+}
