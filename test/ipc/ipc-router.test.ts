@@ -1,0 +1,105 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, DESKTOP_API_METHODS, ENGINE_API_METHODS, IPC_INVOKE_CHANNEL, type EngineApi, type Envelope } from '../../shared/api/engine-api.js';
+import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
+import { isAppFrame } from '../../src-main/electron/window-security.js';
+import { FakeIpc } from './fake-ipc.js';
+import { MemoryEngine } from './memory-engine.js';
+
+const APP = 'file:///app/dist-renderer/index.html';
+
+/** Arguments for each contract method, so the test walks the whole contract, not a sample. */
+const SAMPLE_ARGS: Record<keyof EngineApi, unknown[]> = {
+  listRuns: [{ limit: 10 }],
+  getRun: ['run-1'],
+  triggerRun: [{ repo: 'acme/web', branch: 'main' }],
+  cancelRun: ['run-1'],
+  rerun: ['run-1', { failedOnly: true }],
+  getLog: ['job-1', 0, 10],
+  searchLog: ['job-1', 'needle', 5],
+  listArtifacts: ['run-1'],
+  listDeliveries: [10],
+  listRepositories: [],
+  storageMetrics: [],
+  health: [],
+};
+
+describe('the IPC router', () => {
+  let ipc: FakeIpc;
+  let engine: MemoryEngine;
+  let dispose: () => void;
+  const call = (method: string, args: unknown[]): Promise<Envelope<unknown>> => ipc.renderer.invoke(IPC_INVOKE_CHANNEL, method, args) as Promise<Envelope<unknown>>;
+
+  beforeEach(async () => {
+    ipc = new FakeIpc();
+    engine = new MemoryEngine();
+    await engine.triggerRun({ repo: 'acme/web', branch: 'main' });
+    engine.logs.set('job-1', [{ seq: 0, ts: 1, stream: 'stdout', step: 0, text: 'a needle' }]);
+    dispose = registerIpcRouter(ipc.main, {
+      engine,
+      desktop: { setSecret: async () => undefined, serverUrl: async () => 'http://127.0.0.1:7070' },
+      isTrustedSender: (url) => isAppFrame(url, APP),
+    });
+    engine.calls = [];
+  });
+  afterEach(() => dispose());
+
+  it('registers exactly one channel for the whole contract', () => {
+    expect([...ipc.handlers.keys()]).toEqual([IPC_INVOKE_CHANNEL]);
+  });
+
+  it.each(ENGINE_API_METHODS.map((m) => [m]))('routes %s to the engine with its arguments and answers an ok envelope', async (method) => {
+    const answer = await call(method, SAMPLE_ARGS[method]);
+    expect(answer.ok).toBe(true);
+    expect(engine.calls[0]).toEqual({ method, args: SAMPLE_ARGS[method].length ? SAMPLE_ARGS[method] : [] });
+  });
+
+  it('answers a void method with null, which survives structured cloning', async () => {
+    expect(await call('cancelRun', ['run-1'])).toEqual({ ok: true, value: null });
+  });
+
+  it('routes the desktop-only calls too', async () => {
+    expect(DESKTOP_API_METHODS).toContain('serverUrl');
+    expect(await call('serverUrl', [])).toEqual({ ok: true, value: 'http://127.0.0.1:7070' });
+  });
+
+  it('turns an ApiError into an error envelope that keeps its code', async () => {
+    expect(await call('getRun', ['missing'])).toEqual({ ok: false, error: { name: 'ApiError', code: 'NOT_FOUND', message: "run 'missing' does not exist" } });
+  });
+
+  it('turns an unexpected exception into INTERNAL without a stack trace', async () => {
+    engine.health = async () => { throw new TypeError('boom'); };
+    const answer = await call('health', []);
+    expect(answer).toEqual({ ok: false, error: { name: 'ApiError', code: 'INTERNAL', message: 'boom' } });
+    expect(JSON.stringify(answer)).not.toContain('at ');
+  });
+
+  it('refuses a method outside the contract', async () => {
+    const answer = await call('constructor', []);
+    expect(answer).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await call('stop', [])).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
+  it('refuses arguments that are not an array', async () => {
+    expect(await ipc.renderer.invoke(IPC_INVOKE_CHANNEL, 'getRun', 'run-1')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
+  it('refuses calls from a frame that is not the app page', async () => {
+    ipc.frameUrl = 'https://evil.example/';
+    expect(await call('listRuns', [{}])).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    expect(engine.calls).toEqual([]);
+  });
+
+  it('removes its handler when disposed', () => {
+    dispose();
+    expect(ipc.handlers.size).toBe(0);
+    dispose = () => undefined;
+  });
+
+  it('rebuilds errors as ApiError values on the renderer side, not plain objects', async () => {
+    const answer = await call('getRun', ['missing']);
+    if (answer.ok) throw new Error('expected an error');
+    const rebuilt = new ApiError(answer.error.code, answer.error.message);
+    expect(rebuilt).toBeInstanceOf(Error);
+    expect(rebuilt.code).toBe('NOT_FOUND');
+  });
+});
