@@ -119,7 +119,7 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
     needs.forEach((need, i) => {
       const path = typeof job.needs === 'string' ? at('needs') : at('needs', i);
       if (need === key) emit('SELF_NEEDS', positionOf(source, path), `cycle: ${key} -> ${key} (job '${key}' needs itself)`);
-      else if (!(need in jobs)) emit('UNKNOWN_NEEDS', positionOf(source, path), `${what} needs '${need}', which does not exist${suggest(need, jobKeys)}`);
+      else if (!(need in jobs)) emit('UNKNOWN_NEEDS', positionOf(source, path), `${what} needs '${need}', which does not exist${suggest(need, jobKeys.filter((k) => k !== key))}`);
     });
 
     const name = str(job.name);
