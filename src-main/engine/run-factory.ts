@@ -4,7 +4,7 @@
  * A pipeline file that does not compile still makes a run — a failed one whose error lists the
  * FILE:LINE:COL diagnostics — so the user sees why nothing ran.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../storage/ids.js';
 import picomatch from 'picomatch';
 import type { Db } from '../storage/db.js';
 import type { RunStore } from '../storage/run-store.js';
@@ -57,7 +57,7 @@ export function supersedeGroup(plan: Plan, event: TriggerEvent): string | undefi
 
 /** Inserts a run with its jobs and queue entries (one transaction); returns its id. */
 export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
-  const id = randomUUID();
+  const id = newId();
   const now = deps.clock();
   deps.db.transaction(() => {
     deps.store.insertRun({
@@ -68,7 +68,7 @@ export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
     spec.plan.jobs.forEach((planned, position) => {
       const kept = spec.keep?.get(planned.id);
       const status: Status = planned.skipped ? 'skipped' : kept ?? 'queued';
-      const jobId = randomUUID();
+      const jobId = newId();
       const error = planned.skipped ? planned.skipReason : kept ? 'passed in the earlier run; not run again' : undefined;
       deps.store.insertJob(id, planned, position, jobId, status, now, error);
       jobs.push({ id: jobId, planned, status });
@@ -81,7 +81,7 @@ export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
 
 /** A run that failed before any job: bad pipeline file, unreadable commit. */
 export function insertFailedRun(deps: RunFactoryDeps, event: TriggerEvent, pipeline: string, error: string): string {
-  const id = randomUUID();
+  const id = newId();
   const plan: Plan = { pipeline, priority: 'normal', jobs: [], warnings: [] };
   deps.db.transaction(() => {
     deps.store.insertRun({ id, event, pipeline, priority: 'normal', status: 'failed', error, plan, createdAt: deps.clock() });

@@ -71,7 +71,7 @@ export class JobQueue {
         WHERE job_id = @job_id AND state = 'waiting'`),
       pick: db.prepare(`SELECT job_id, run_id, repo, attempts FROM queue INDEXED BY queue_ready
         WHERE state = 'queued' AND repo NOT IN (
-          SELECT repo FROM queue INDEXED BY queue_by_repo WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
+          SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
         ORDER BY sort_key, enqueued_at LIMIT 1`),
       nextToken: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value`),
       activate: db.prepare(`UPDATE queue SET state = 'active', token = @token, attempts = attempts + 1, worker = @worker,
@@ -84,10 +84,11 @@ export class JobQueue {
         WHERE job_id = @job_id AND token = @token AND state = 'active'`),
       drop: db.prepare(`UPDATE queue SET state = 'done', lease_until = NULL WHERE job_id = ? AND state IN ('waiting', 'queued')`),
       get: db.prepare('SELECT * FROM queue WHERE job_id = ?'),
-      expired: db.prepare(`SELECT * FROM queue INDEXED BY queue_leases WHERE state = 'active' AND lease_until < ?`),
+      expired: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND lease_until < ?`),
       foreign: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND (instance IS NULL OR instance <> ?)`),
-      ofRun: db.prepare('SELECT * FROM queue WHERE run_id = ?'),
-      counts: db.prepare(`SELECT state, COUNT(*) AS n FROM queue WHERE state <> 'done' GROUP BY state`),
+      ofRun: db.prepare('SELECT q.* FROM jobs j JOIN queue q ON q.job_id = j.id WHERE j.run_id = ?'),
+      counts: db.prepare(`SELECT (SELECT COUNT(*) FROM queue WHERE state = 'waiting') AS waiting,
+        (SELECT COUNT(*) FROM queue WHERE state = 'queued') AS queued, (SELECT COUNT(*) FROM queue WHERE state = 'active') AS active`),
     };
   }
 
@@ -162,9 +163,8 @@ export class JobQueue {
     return this.s.foreign.all(this.options.instanceId) as QueueEntry[];
   }
 
+  /** Entries per live state ('done' is not counted and reads 0). Each count walks a partial index. */
   counts(): Record<QueueState, number> {
-    const out: Record<QueueState, number> = { waiting: 0, queued: 0, active: 0, done: 0 };
-    for (const r of this.s.counts.all() as { state: QueueState; n: number }[]) out[r.state] = r.n;
-    return out;
+    return { ...(this.s.counts.get() as Record<'waiting' | 'queued' | 'active', number>), done: 0 };
   }
 }

@@ -47,10 +47,11 @@ export const MIGRATIONS: readonly Migration[] = [
         started_at      INTEGER,
         finished_at     INTEGER
       );
+      -- Run lists page newest first, optionally within a repository (branch/status filter the walk).
+      -- Run numbers come from counters ('run_number:<repo>'), not from an index on (repo, number).
       CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
-      CREATE INDEX runs_by_repo_branch ON runs (repo, branch, created_at DESC);
-      CREATE INDEX runs_by_group ON runs (concurrency_group, status);
-      CREATE UNIQUE INDEX runs_number ON runs (repo, number);
+      CREATE INDEX runs_by_repo ON runs (repo, created_at DESC, id DESC);
+      CREATE INDEX runs_by_group ON runs (concurrency_group) WHERE concurrency_group IS NOT NULL;
 
       CREATE TABLE jobs (
         id              TEXT PRIMARY KEY,
@@ -67,9 +68,8 @@ export const MIGRATIONS: readonly Migration[] = [
         finished_at     INTEGER,
         log_lines       INTEGER NOT NULL DEFAULT 0,  -- next log seq
         log_bytes       INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (run_id, plan_id)
-      );
-      CREATE INDEX jobs_by_run ON jobs (run_id, position);
+        UNIQUE (run_id, plan_id)                     -- also the jobs-of-a-run index
+      ) WITHOUT ROWID;
 
       CREATE TABLE steps (
         job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -81,7 +81,7 @@ export const MIGRATIONS: readonly Migration[] = [
         started_at      INTEGER,
         finished_at     INTEGER,
         PRIMARY KEY (job_id, idx)
-      );
+      ) WITHOUT ROWID;
 
       -- The durable queue: one entry per job that is ready or waiting for its needs.
       -- state: waiting (needs not done) -> queued -> active (lease_until, token) -> done
@@ -102,13 +102,16 @@ export const MIGRATIONS: readonly Migration[] = [
         worker          TEXT,
         instance        TEXT,                        -- engine process that holds the claim
         lease_until     INTEGER
-      );
-      CREATE INDEX queue_ready ON queue (state, sort_key, enqueued_at);
-      CREATE INDEX queue_leases ON queue (state, lease_until);
-      CREATE INDEX queue_by_repo ON queue (state, repo);
-      CREATE INDEX queue_by_run ON queue (run_id);
+      ) WITHOUT ROWID;
+      -- Partial indexes: each holds only the rows its query needs, so a state change touches few pages
+      -- (each page a transaction dirties is one more WAL frame written at commit). A run's entries are
+      -- found through jobs (run_id) and the primary key.
+      CREATE INDEX queue_ready ON queue (sort_key, enqueued_at) WHERE state = 'queued';
+      CREATE INDEX queue_active ON queue (repo, lease_until) WHERE state = 'active';
+      CREATE INDEX queue_waiting ON queue (run_id) WHERE state = 'waiting';
 
-      -- Fencing tokens are global and monotonic.
+
+      -- Fencing tokens (global, monotonic) and run numbers per repository.
       CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
       INSERT INTO counters (name, value) VALUES ('fencing_token', 0);
 

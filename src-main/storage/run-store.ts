@@ -164,7 +164,8 @@ export class RunStore {
 
   constructor(private readonly db: Db) {
     this.s = {
-      nextNumber: db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs WHERE repo = ?'),
+      nextNumber: db.prepare(`INSERT INTO counters (name, value) VALUES ('run_number:' || ?, 1)
+        ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value AS n`),
       insertRun: db.prepare(`INSERT INTO runs (id, number, repo, pipeline, event, branch, tag, base_branch, sha, ref,
         commit_message, commit_author, pr_number, pr_title, triggered_by, priority, concurrency_group, status, error,
         plan_json, rerun_of, created_at, started_at, finished_at)
@@ -177,7 +178,7 @@ export class RunStore {
       getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobsOfRun: db.prepare('SELECT * FROM jobs WHERE run_id = ? ORDER BY position'),
-      stepsOfRun: db.prepare('SELECT s.* FROM steps s JOIN jobs j ON j.id = s.job_id WHERE j.run_id = ? ORDER BY s.job_id, s.idx'),
+      stepsOfRun: db.prepare('SELECT s.* FROM jobs j JOIN steps s ON s.job_id = j.id WHERE j.run_id = ? ORDER BY s.job_id, s.idx'),
       stepsOfJob: db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY idx'),
       upsertStep: db.prepare(`INSERT INTO steps (job_id, idx, name, status, exit_code, log_offset, started_at, finished_at)
         VALUES (@job_id, @idx, @name, @status, @exit_code, @log_offset, @started_at, @finished_at)

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../src-main/storage/ids.js';
 import { openDatabase, type Db } from '../../src-main/storage/db.js';
 import { RunStore } from '../../src-main/storage/run-store.js';
 import { JobQueue } from '../../src-main/queue/job-queue.js';
@@ -49,14 +49,14 @@ export function queueFixture(options: { leaseMs?: number; agingIntervalMs?: numb
   return {
     dir, db, store, queue, scheduler, changes, now,
     addRun({ repo = 'acme/web', priority = 'normal', jobs = { build: [] }, branch = 'main' }) {
-      const runId = randomUUID();
+      const runId = newId();
       const plan: Plan = { pipeline: 'p', priority, jobs: Object.entries(jobs).map(([k, needs]) => plannedJob(k, needs)), warnings: [] };
       const ids: Record<string, string> = {};
       db.transaction(() => {
         store.insertRun({ id: runId, event: { kind: 'push', repo, branch, sha: 'a'.repeat(40) }, pipeline: 'p', priority, status: 'queued', plan, createdAt: now.t });
         const rows: { id: string; planned: PlannedJob; status: Status }[] = [];
         plan.jobs.forEach((j, i) => {
-          ids[j.id] = randomUUID();
+          ids[j.id] = newId();
           store.insertJob(runId, j, i, ids[j.id], 'queued', now.t);
           rows.push({ id: ids[j.id], planned: j, status: 'queued' });
         });
