@@ -197,13 +197,20 @@ export async function startExec(container: Dockerode.Container, options: ExecOpt
   });
   const done = ended.finally(() => clearInterval(poll)).then(async () => {
     if (detached && !exitedFirst) return -1;
-    // The stream can end a moment before the engine records the exit code.
+    // The stream can end a moment before the engine records the exit code. Still running a second
+    // later means the stream did not end because the process did: the connection was cut.
     for (let i = 0; i < 50; i++) {
-      const info = await exec.inspect();
+      let info: Dockerode.ExecInspectInfo;
+      try {
+        info = await exec.inspect();
+      } catch (err) {
+        if (isConnectionError(err)) throw new EngineConnectionError(`lost the connection to the Docker engine during a step: ${dockerMessage(err)}`);
+        throw err;
+      }
       if (!info.Running && info.ExitCode !== null) return info.ExitCode;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error('the engine did not report the exit code of a finished step');
+    throw new EngineConnectionError('lost the connection to the Docker engine during a step: the output ended while the step was still running');
   });
   return {
     done,

@@ -111,7 +111,7 @@ export async function startServices(services: PlannedService[], network: string,
         Cmd: service.command && service.command.length > 0 ? service.command : undefined,
         Labels: { ...kilnLabels(ctx.instanceId, ctx.runId, ctx.jobId, 'service'), 'kiln.service': service.key },
         ExposedPorts: exposed,
-        HostConfig: { NetworkMode: network, PortBindings: bindings, Init: true },
+        HostConfig: { NetworkMode: network, PortBindings: bindings },
         NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [service.key] } } },
       });
     } catch (err) {

@@ -125,3 +125,38 @@ describe('a job with several steps', () => {
     expect(r.out(0)).toBe('big-script-ran');
   });
 });
+
+describe('job hooks (caches, artifacts)', () => {
+  it('get a container to exec in and move archives through, before and after the steps', async () => {
+    const { makeTar, readFirstFile } = await import('../../src-main/executor/archive.js');
+    const { Readable } = await import('node:stream');
+    let afterStatus = '';
+    let artifact = '';
+    const r = await run(h, job([step('cat deps/restored.txt; echo built > out.txt')]), {
+      hooks: {
+        async beforeSteps(container, log) {
+          await container.putArchive('/workspace/deps', Readable.from([makeTar([{ name: 'restored.txt', mode: 0o644, content: Buffer.from('from cache\n') }])]));
+          const chunks: Buffer[] = [];
+          const { exitCode } = await container.exec(['ls', 'deps'], { onOutput: (_s, c) => chunks.push(c) });
+          log(`restored (${exitCode}): ${Buffer.concat(chunks).toString().trim()}`);
+        },
+        async afterSteps(container, status) {
+          afterStatus = status;
+          artifact = (await readFirstFile((await container.getArchive('/workspace/out.txt')) as AsyncIterable<Buffer>, 1024)).toString();
+        },
+      },
+    });
+    expect(r.result.status).toBe('passed');
+    expect(r.out(0)).toBe('from cache');
+    expect(r.all()).toContain('restored (0): restored.txt');
+    expect(afterStatus).toBe('passed');
+    expect(artifact).toBe('built\n');
+  });
+
+  it('fail the job when the after-steps hook throws', async () => {
+    const r = await run(h, job([step('true')]), { hooks: { afterSteps: () => Promise.reject(new Error('artifact store full')) } });
+    expect(r.result.status).toBe('failed');
+    expect(r.result.error).toBe('after the steps: artifact store full');
+    expect(await leftovers(h.instanceId)).toEqual(NONE);
+  });
+});
