@@ -7,7 +7,7 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../shared/api/engine-api.js';
 import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQuery, TriggerRequest, TunnelState } from '../shared/api/engine-api.js';
@@ -36,7 +36,11 @@ export interface EngineOptions {
   /** Default: a DockerExecutor labelled with this engine's instance id. */
   executor?: JobExecutor;
   clock?: () => number;
-  /** Identifies this process's claims and containers. Default: a fresh UUID per start. */
+  /**
+   * Labels this data directory's containers/networks/volumes (kiln.instance), so that a restarted
+   * engine reaps what its killed predecessor left. Default: kept in <dataDir>/instance-id.
+   * Queue claims carry a separate id that is new for every start.
+   */
   instanceId?: string;
   queue?: { leaseMs?: number; heartbeatMs?: number; agingIntervalMs?: number; maxAttempts?: number; pollMs?: number };
   /** WIRING POINT (issue 6): cache/artifact hooks per job, e.g. from createStorageHooks(...). */
@@ -82,14 +86,17 @@ export class Engine implements KilnEngine {
   static async start(options: EngineOptions): Promise<Engine> {
     const { config, dataDir } = options;
     const clock = options.clock ?? Date.now;
-    const instanceId = options.instanceId ?? randomUUID();
+    mkdirSync(dataDir, { recursive: true });
+    const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
+    // Claims of any earlier process on this data directory are recognisably not ours.
+    const sessionId = `${instanceId}:${randomUUID()}`;
     const q = { ...QUEUE_DEFAULTS, ...options.queue };
     mkdirSync(join(dataDir, 'mirrors'), { recursive: true });
-    const ports = await loadPorts({ instanceId, mirrorsDir: join(dataDir, 'mirrors'), executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
+    const ports = loadPorts({ instanceId, mirrorsDir: join(dataDir, 'mirrors'), executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
     const db = openDatabase(join(dataDir, 'kiln.db'));
     const store = new RunStore(db);
     const logs = new LogStore(join(dataDir, 'logs'));
-    const queue = new JobQueue(db, { instanceId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
+    const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
     const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
     // The engine exists only after these are built; changes route through this forwarder.
     let engine: Engine | undefined;
@@ -101,7 +108,7 @@ export class Engine implements KilnEngine {
     });
     const pool = new WorkerPool({
       scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
-      heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: `${instanceId}/pool`,
+      heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: sessionId,
       execute: (claim, signal) => runner.execute(claim, signal),
       finish: (claim, result) => runner.finish(claim, result),
       onError,
@@ -121,12 +128,8 @@ export class Engine implements KilnEngine {
   /** Removes containers/networks/volumes of this data directory's jobs that no live claim owns. */
   private async reap(): Promise<void> {
     try {
-      await this.executor.reapOrphans((runId, jobId) => {
-        if (!this.db.open) return true;
-        // Runs of other data directories share the Docker engine: not ours to judge.
-        if (!this.store.getRun(runId)) return true;
-        return this.pool.isRunning(jobId);
-      });
+      // Labels are per data directory: anything of ours that this process is not running is left over.
+      await this.executor.reapOrphans((_runId, jobId) => this.pool.isRunning(jobId));
     } catch (err) {
       this.options.onError?.('reaping orphaned containers failed', err);
     }
@@ -327,4 +330,16 @@ export class Engine implements KilnEngine {
     })();
     return this.stopping;
   }
+}
+
+/** The data directory's stable label id, created on first start. */
+function dataDirInstanceId(dataDir: string): string {
+  const file = join(dataDir, 'instance-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9-]{8,64}$/.test(id)) return id;
+  }
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`, { mode: 0o644 });
+  return id;
 }
