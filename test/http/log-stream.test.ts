@@ -1,6 +1,9 @@
+import express from 'express';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogLine } from '../../shared/model/run.js';
 import { startServer } from '../../src-main/http/app.js';
+import { openSse } from '../../src-main/http/sse.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { StubEngine, testConfig } from './helpers/stub-engine.js';
 import { readSse } from './helpers/sse-client.js';
@@ -104,5 +107,25 @@ describe('GET /api/jobs/:id/log/stream', () => {
     const deadline = Date.now() + 2000;
     while (engine.listenerCount() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(engine.listenerCount()).toBe(before);
+  });
+});
+
+describe('an SSE connection', () => {
+  it('sends heartbeat comments while idle', async () => {
+    const app = express();
+    app.get('/s', (req, res) => { openSse(req, res, undefined, 30); });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const sse = await readSse(`http://127.0.0.1:${(server.address() as AddressInfo).port}/s`);
+      const deadline = Date.now() + 2000;
+      while (sse.comments.filter((c) => c === 'heartbeat').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      sse.close();
+      expect(sse.comments.filter((c) => c === 'heartbeat').length).toBeGreaterThanOrEqual(2);
+      expect(sse.events).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -1,0 +1,82 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../helpers/build.js';
+
+describe('kiln serve', () => {
+  let dir: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(() => ensureBuilt());
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-serve-'));
+    writeFileSync(join(dir, 'kiln.config.yml'), [
+      'server: { host: 127.0.0.1, port: 7070 }',
+      'repositories:',
+      '  - name: acme/web',
+      '    url: /srv/git/web.git',
+      '    webhook-secrets: [s3cret]',
+      '',
+    ].join('\n'));
+  });
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    child = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the API on the printed URL and stops cleanly on SIGTERM', async () => {
+    child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    let url: string | undefined;
+    while (!url && Date.now() < deadline) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      if (child.exitCode !== null) throw new Error(`kiln serve exited early: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(url, `stdout: ${out}\nstderr: ${err}`).toBeDefined();
+    expect(out).toContain(`data ${join(dir, 'data')}`);
+    const health = (await (await fetch(`${url}/api/health`)).json()) as { tunnel: { state: string } };
+    expect(health.tunnel.state).toBe('disabled');
+    const repos = (await (await fetch(`${url}/api/repositories`)).json()) as { name: string; webhookSecretCount: number }[];
+    expect(repos).toEqual([expect.objectContaining({ name: 'acme/web', webhookSecretCount: 1 })]);
+    expect((await fetch(`${url}/badges/acme/web.svg`)).status).toBe(200);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('SIGTERM, stopping');
+  });
+
+  it('refuses to listen beyond loopback without an API token', () => {
+    const r = spawnSync(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without server\.api-token/);
+  });
+
+  it('rejects unknown options and bad ports with exit code 2', () => {
+    const bad = spawnSync(process.execPath, ['bin/kiln.js', 'serve', '--bogus'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("unknown option '--bogus'");
+    const port = spawnSync(process.execPath, ['bin/kiln.js', 'serve', '--port', 'http'], { encoding: 'utf8' });
+    expect(port.status).toBe(2);
+    expect(port.stderr).toContain('--port must be a port number');
+  });
+
+  it('reports a configuration problem as FILE:LINE:COL and exits 2', () => {
+    const file = join(dir, 'bad.yml');
+    writeFileSync(file, 'server: { host: 127.0.0.1, port: 7070 }\nrepositories:\n  - name: acme/web\n    url: /x\n    rate-limit: lots\n');
+    const r = spawnSync(process.execPath, ['bin/kiln.js', 'serve', '--config', file, '--data', join(dir, 'data')], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5:\\d+: .*rate`, 'm'));
+  });
+});
