@@ -68,14 +68,15 @@ describe('caches and artifacts in a real pipeline run', () => {
     writeFileSync(join(repoDir, 'deps.lock'), 'lock v1\n');
     git(repoDir, 'add', '.');
     git(repoDir, 'commit', '-q', '-m', 'pipeline');
-    let hooks: ReturnType<typeof storageHooksFor> | undefined;
+    // The stores need the engine's database, which exists only once the engine has started.
+    const wiring: { hooks?: ReturnType<typeof storageHooksFor> } = {};
     engine = await Engine.start({
       config: testConfig([{ name: REPO, url: repoDir, defaultBranch: 'main' }]),
       dataDir: join(dir, 'data'),
-      hooksFor: (run, job) => hooks?.(run, job),
+      hooksFor: (run, job) => wiring.hooks?.(run, job),
     });
     artifacts = new ArtifactStore(engine.db, engine.dataDir);
-    hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
+    wiring.hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
     server = await startServer({ engine, port: 0, artifacts });
   });
 
