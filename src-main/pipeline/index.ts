@@ -3,7 +3,7 @@
  * readiness decision schedulers make. Nothing here touches Docker, SQLite or the network.
  */
 export { parsePipeline, splitCommand } from './parse.js';
-export { planPipeline, builtinVariables, eventContext } from './plan.js';
+export { planPipeline, builtinVariables, eventContext, jobExpressionContext } from './plan.js';
 export type { PlanOptions } from './plan.js';
 export { matchesTrigger, matchesPatterns } from './triggers.js';
 export { decideJob, needsOutcome } from './readiness.js';

@@ -62,6 +62,10 @@ export function substituteEnv(
 ): Record<string, string> {
   const own: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
+    if (!v.includes('$')) {
+      own[k] = v;
+      continue;
+    }
     const r = substituteVariables(v, { vars: scope(own), ctx: ctx(own) });
     collect(problems, [...path, k], r.problems);
     own[k] = r.value;
@@ -93,6 +97,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
   const env = { ...pipelineEnv, ...jobEnv, ...extraEnv, ...builtins };
   const ctx = ctxWith(env);
   const sub = (text: string, path: Path, keepHashFiles = false): string => {
+    if (!text.includes('$')) return text;
     const r = substituteVariables(text, { vars: env, ctx, keepHashFiles });
     collect(problems, path, r.problems);
     return r.value;

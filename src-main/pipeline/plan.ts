@@ -52,6 +52,15 @@ export function eventContext(event: TriggerEvent): Omit<ExpressionContext, 'matr
   };
 }
 
+/**
+ * The expression context of a planned job at run time (for decideJob, step conditions and
+ * rendering cache keys): the event, the job's matrix values and its environment. Callers add
+ * `status` and `hashFiles` as the situation needs.
+ */
+export function jobExpressionContext(job: PlannedJob, event: TriggerEvent): ExpressionContext {
+  return { ...eventContext(event), matrix: job.matrix, env: job.env };
+}
+
 export function planPipeline(pipeline: Pipeline, event: TriggerEvent, options: PlanOptions = {}): { plan?: Plan; diagnostics: Diagnostic[] } {
   const problems: Problem[] = [];
   const diagnostics: Diagnostic[] = [];

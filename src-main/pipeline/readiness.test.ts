@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import { decideJob } from './readiness.js';
+import { jobExpressionContext } from './plan.js';
 import type { ExpressionContext } from './expressions.js';
 
 const ctx: ExpressionContext = { event: 'push', branch: 'main', sha: 'abc', repo: 'acme/web', matrix: {}, env: {} };
@@ -52,6 +53,13 @@ describe('decideJob', () => {
 
   it('keeps a job skipped at plan time skipped, even with always()', () => {
     expect(decideJob(job('always()', true), ['passed'], ctx)).toBe('skip');
+  });
+
+  it('sees the planned job\'s matrix values through jobExpressionContext', () => {
+    const planned = { ...job("always() && matrix.os == 'linux'"), matrix: { os: 'linux' } };
+    const event = { kind: 'push' as const, repo: 'acme/web', branch: 'main', sha: 'abc' };
+    expect(decideJob(planned, ['failed'], jobExpressionContext(planned, event))).toBe('run');
+    expect(decideJob({ ...planned, matrix: { os: 'mac' } }, ['failed'], jobExpressionContext({ ...planned, matrix: { os: 'mac' } }, event))).toBe('skip');
   });
 
   it('runs a job without needs', () => {

@@ -78,6 +78,7 @@ function expressionValue(text: string, start: number, opts: SubstituteOptions, p
 
 /** Substitutes variables and expressions in a field outside `run`. Never throws. */
 export function substituteVariables(text: string, opts: SubstituteOptions): SubstituteResult {
+  if (!text.includes('$')) return { value: text, problems: [] };
   const problems: VariableProblem[] = [];
   let out = '';
   let i = 0;
@@ -174,6 +175,7 @@ export interface RunScript {
  * Without `ctx` only the syntax is checked. Never throws.
  */
 export function prepareRunScript(script: string, ctx?: ExpressionContext): RunScript {
+  if (!script.includes('${{')) return { run: script, env: {}, problems: [] };
   const problems: VariableProblem[] = [];
   const env: Record<string, string> = {};
   let run = '';
