@@ -3,29 +3,13 @@
  * local git repository, run twice. The second run restores the cache and its step skips the work;
  * artifacts are collected, downloaded over HTTP, and passed to the downstream job.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunDetail } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
-import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
-import { CacheStore } from '../../src-main/storage/cache-store.js';
-import { storageHooksFor } from '../../src-main/storage/job-storage-hooks.js';
 import { storageMetrics } from '../../src-main/storage/storage-metrics.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
-import { testConfig } from '../http/helpers/stub-engine.js';
-
-const REPO = 'acme/storage-e2e';
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' },
-  }).trim();
-}
+import { git, startStorageEngine, type StorageEngine } from './storage-engine.js';
 
 const PIPELINE = `name: storage
 on:
@@ -55,51 +39,21 @@ jobs:
 `;
 
 describe('caches and artifacts in a real pipeline run', () => {
-  let dir: string;
-  let engine: Engine;
+  let kiln: StorageEngine;
   let server: RunningServer;
-  let artifacts: ArtifactStore;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-storage-e2e-'));
-    const repoDir = join(dir, 'repo');
-    execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
-    writeFileSync(join(repoDir, '.kiln.yml'), PIPELINE);
-    writeFileSync(join(repoDir, 'deps.lock'), 'lock v1\n');
-    git(repoDir, 'add', '.');
-    git(repoDir, 'commit', '-q', '-m', 'pipeline');
-    // The stores need the engine's database, which exists only once the engine has started.
-    const wiring: { hooks?: ReturnType<typeof storageHooksFor> } = {};
-    engine = await Engine.start({
-      config: testConfig([{ name: REPO, url: repoDir, defaultBranch: 'main' }]),
-      dataDir: join(dir, 'data'),
-      hooksFor: (run, job) => wiring.hooks?.(run, job),
-    });
-    artifacts = new ArtifactStore(engine.db, engine.dataDir);
-    wiring.hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
-    server = await startServer({ engine, port: 0, artifacts });
+    kiln = await startStorageEngine({ '.kiln.yml': PIPELINE, 'deps.lock': 'lock v1\n' });
+    server = await startServer({ engine: kiln.engine, port: 0, artifacts: kiln.artifacts });
   });
 
   afterEach(async () => {
     await server?.close();
-    await engine?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await kiln?.close();
   });
 
-  async function runToEnd(): Promise<{ run: RunDetail; logs: Record<string, string[]> }> {
-    const { runIds } = await engine.triggerRun({ repo: REPO, branch: 'main' });
-    let run = await engine.getRun(runIds[0]);
-    for (let i = 0; i < 900 && !['passed', 'failed', 'cancelled', 'timed_out'].includes(run.status); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      run = await engine.getRun(runIds[0]);
-    }
-    const logs: Record<string, string[]> = {};
-    for (const job of run.jobs) logs[job.name] = (await engine.getLog(job.id, 0, 5000)).lines.map((l) => l.text);
-    return { run, logs };
-  }
-
   it('restores the cache on the second run, and collects, serves and passes the artifacts downstream', async () => {
-    const first = await runToEnd();
+    const first = await kiln.run();
     const firstBuild = first.logs.build;
     expect(firstBuild).toContain('deps: built');
     expect(firstBuild.some((l) => /^cache miss: deps-[0-9a-f]{64}$/.test(l))).toBe(true);
@@ -110,11 +64,11 @@ describe('caches and artifacts in a real pipeline run', () => {
     expect(first.run.jobs.find((j) => j.name === 'build')?.status).toBe('failed');
 
     // Fix the pipeline: only valid patterns from now on.
-    const repoDir = join(dir, 'repo');
+    const repoDir = kiln.repoDir;
     writeFileSync(join(repoDir, '.kiln.yml'), PIPELINE.replace("['dist/**', 'evil', '../outside']", "['dist/**', 'evil']"));
     git(repoDir, 'commit', '-q', '-am', 'fix artifacts');
 
-    const second = await runToEnd();
+    const second = await kiln.run();
     expect(second.run.status).toBe('passed');
     const build = second.logs.build;
     expect(build.some((l) => l.startsWith('deps: reused '))).toBe(true);
@@ -122,14 +76,14 @@ describe('caches and artifacts in a real pipeline run', () => {
     expect(second.logs.use).toContain(`app of ${second.run.sha}`);
     expect(second.logs.use.some((l) => /artifacts from upstream jobs: 1 file/.test(l))).toBe(true);
 
-    const listed = await engine.listArtifacts(second.run.id);
+    const listed = await kiln.engine.listArtifacts(second.run.id);
     expect(listed.map((a) => a.path)).toEqual(['dist/app.txt']);
     const res = await fetch(`${server.url}/api/artifacts/${listed[0].id}/download`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-length')).toBe(String(listed[0].size));
     expect(await res.text()).toBe(`app of ${second.run.sha}\n`);
 
-    const m = await storageMetrics({ db: engine.db, dataDir: engine.dataDir });
+    const m = await storageMetrics({ db: kiln.engine.db, dataDir: kiln.engine.dataDir });
     expect(m).toMatchObject({ cacheEntries: 1, cacheHits: 1, cacheMisses: 1, cacheHitRate: 0.5 });
     expect(m.artifactCount).toBeGreaterThanOrEqual(1);
   });
