@@ -1,16 +1,21 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { combinationLabel, expandMatrix, flattenCombination } from './matrix.js';
 import { readYaml } from './yaml-source.js';
 
-const dir = join(import.meta.dirname, 'testdata', 'matrix');
-const cases = readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml'))
+// The copies under testdata/ keep a clean clone self-contained; when the project's shared fixtures sit
+// beside the repository (../shared/fixtures/matrix), any case added there is tested as well.
+const dirs = [join(import.meta.dirname, 'testdata', 'matrix'), join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'matrix')];
+const files = new Map<string, string>();
+for (const dir of dirs.filter((d) => existsSync(d))) {
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.yaml'))) if (!files.has(f)) files.set(f, join(dir, f));
+}
+const cases = [...files.keys()]
   .sort()
   .map((f) => {
     // Read with Kiln's own YAML reading, so inputs and expectations get the same scalar policy.
-    const { source, diagnostics } = readYaml(readFileSync(join(dir, f), 'utf8'), f);
+    const { source, diagnostics } = readYaml(readFileSync(files.get(f) as string, 'utf8'), f);
     expect(diagnostics).toEqual([]);
     const data = source.data as { matrix: Record<string, unknown>; expected: unknown[] };
     return [f, data.matrix, data.expected] as const;
