@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LogMatch } from '../../../shared/api/engine-api.js';
 import type { KilnClient } from '../../api/kiln-client.js';
 
-export const SEARCH_LIMIT = 10_000;
+export const SEARCH_LIMIT = 1000;
 
 export interface LogSearch {
   query: string;

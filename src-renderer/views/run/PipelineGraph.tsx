@@ -49,12 +49,14 @@ export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: Run
   const { nodes, edges } = useMemo(() => {
     const nodes: Array<JobNodeType | StageNodeType> = [];
     for (const g of layout.groups) {
-      nodes.push({ id: g.id, type: 'stage', position: { x: g.x, y: g.y }, data: { label: g.label }, style: { width: g.width, height: g.height },
+      nodes.push({ id: g.id, type: 'stage', position: { x: g.x, y: g.y }, data: { label: g.label },
+        // Known sizes: xyflow then never hides a node while it re-measures (the nodes are rebuilt every second while running).
+        width: g.width, height: g.height,
         draggable: false, selectable: false, focusable: false });
     }
     for (const j of layout.jobs) {
       nodes.push({ id: j.job.id, type: 'job', position: { x: j.x, y: j.y }, parentId: j.groupId, extent: j.groupId ? 'parent' : undefined,
-        data: { job: j.job, now, selected: j.job.id === selectedJobId }, draggable: false, connectable: false });
+        data: { job: j.job, now, selected: j.job.id === selectedJobId }, width: NODE_W, height: NODE_H, draggable: false, connectable: false });
     }
     const byId = new Map(run.jobs.map((j) => [j.id, j]));
     const edges: Edge[] = run.edges.filter((e) => byId.has(e.from) && byId.has(e.to)).map((e) => {

@@ -1,0 +1,74 @@
+/**
+ * A real Kiln for the browser tests: a local git repository with a .kiln.yml, the real Engine
+ * (Docker executor, SQLite in a temp dir, cache/artifact hooks) and the real HTTP server serving
+ * the built renderer (dist-renderer/, built here if missing).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig } from '../../../src-main/config.js';
+import { Engine } from '../../../src-main/engine.js';
+import { startServer, type RunningServer } from '../../../src-main/http/app.js';
+import { ArtifactStore } from '../../../src-main/storage/artifact-store.js';
+import { CacheStore } from '../../../src-main/storage/cache-store.js';
+import { storageHooksFor } from '../../../src-main/storage/job-storage-hooks.js';
+
+export const STATIC_DIR = join(process.cwd(), 'dist-renderer');
+
+export function ensureRendererBuilt(): void {
+  if (existsSync(join(STATIC_DIR, 'index.html'))) return;
+  execFileSync('npx', ['vite', 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd, encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' },
+  }).trim();
+}
+
+export interface KilnStack {
+  dir: string;
+  repoDir: string;
+  engine: Engine;
+  server: RunningServer;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `branches`: branch name → { file path → content }, committed in order (the first is the default branch). */
+export async function startKilnStack(repo: string, branches: Array<{ name: string; message: string; files: Record<string, string> }>): Promise<KilnStack> {
+  ensureRendererBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));
+  const repoDir = join(dir, 'repo');
+  execFileSync('git', ['init', '-q', '-b', branches[0].name, repoDir]);
+  for (const [i, b] of branches.entries()) {
+    if (i > 0) git(repoDir, 'checkout', '-q', '-b', b.name, branches[0].name);
+    for (const [path, content] of Object.entries(b.files)) {
+      mkdirSync(join(repoDir, path, '..'), { recursive: true });
+      writeFileSync(join(repoDir, path), content);
+    }
+    git(repoDir, 'add', '.');
+    git(repoDir, 'commit', '-q', '-m', b.message);
+  }
+  git(repoDir, 'checkout', '-q', branches[0].name);
+
+  const config = defaultConfig();
+  config.server.port = 0;
+  config.concurrency = { jobs: 3, perRepository: 3 };
+  config.repositories.push({ name: repo, url: repoDir, defaultBranch: branches[0].name, webhookSecrets: ['e2e-secret'], secrets: { DEPLOY_TOKEN: 'not-shown' }, priority: {} });
+  let hooks: ReturnType<typeof storageHooksFor> | undefined;
+  const engine = await Engine.start({ config, dataDir: join(dir, 'data'), hooksFor: (run, job) => hooks?.(run, job), onError: () => undefined });
+  const artifacts = new ArtifactStore(engine.db, engine.dataDir);
+  hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
+  const server = await startServer({ engine, port: 0, artifacts, staticDir: STATIC_DIR });
+  return {
+    dir, repoDir, engine, server, url: server.url,
+    async stop() {
+      await server.close();
+      await engine.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
