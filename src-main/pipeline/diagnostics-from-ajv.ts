@@ -37,7 +37,7 @@ function typeOf(value: unknown): string {
 
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string',
-  boolean: 'true or false',
+  boolean: 'a boolean (true or false)',
   object: 'a mapping',
   array: 'a list',
   null: 'empty',
@@ -91,6 +91,10 @@ export function diagnosticsFromAjv(errors: readonly ErrorObject[], source: YamlS
         break;
       }
       case 'type':
+        if (path.length === 1 && path[0] === 'on') {
+          push('WRONG_TYPE', positionOf(source, path), `on must be a mapping, e.g. on: { push: { branches: [main] }, pull_request: {}, manual: true }, got ${typeOf(e.data)}`);
+          break;
+        }
         push('WRONG_TYPE', positionOf(source, path), `${label(path)} must be ${expected(params.type)}, got ${typeOf(e.data)}`);
         break;
       case 'enum': {

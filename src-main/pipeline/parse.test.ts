@@ -81,7 +81,7 @@ describe('schema errors with positions', () => {
   it('reports wrong types at the value', () => {
     expect(lines('jobs:\n  a:\n    image: y\n    steps:\n      - run: [x]\n        continue-on-error: yes\n')).toEqual([
       ".kiln.yml:5:14: job 'a': steps[0].run must be a string, got a list",
-      ".kiln.yml:6:28: job 'a': steps[0].continue-on-error must be true or false, got 'yes'",
+      ".kiln.yml:6:28: job 'a': steps[0].continue-on-error must be a boolean (true or false), got 'yes'",
     ]);
   });
 

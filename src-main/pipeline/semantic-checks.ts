@@ -173,7 +173,7 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
       if (expansion.tooLarge || expansion.count > limits.cap) {
         const n = expansion.tooLarge ? `${expansion.count} (before exclude)` : `${expansion.count}`;
         emit('MATRIX_TOO_LARGE', pos, `${what}: matrix expands to ${n} jobs, more than the cap of ${limits.cap}; reduce the matrix or exclude combinations`);
-      } else if (expansion.count === 0) {
+      } else if (expansion.count === 0 && !Object.entries(rec(job.matrix)).some(([k, v]) => k !== 'include' && k !== 'exclude' && Array.isArray(v) && v.length === 0)) {
         emit('INVALID_VALUE', pos, `${what}: matrix expands to no jobs (every combination is excluded, or no variables and no include)`);
       } else if (expansion.count > limits.warnAt) {
         emit('MATRIX_LARGE', pos, `${what}: matrix expands to ${expansion.count} jobs (more than ${limits.warnAt})`, 'warning');
