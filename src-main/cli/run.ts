@@ -1,0 +1,215 @@
+/**
+ * `kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]… [--env K=V]… [--parallel N]`
+ *
+ * Runs a pipeline once on the local Docker engine (DOCKER_HOST is honoured). The workspace is the
+ * commit REF (default HEAD) when DIR is a git repository — uncommitted changes are not included —
+ * otherwise DIR as it is on disk. The pipeline file is read from disk (default DIR/.kiln.yml).
+ * Logs go to stdout as `[job › step] line`; a summary table follows. Ctrl-C cancels the run: steps
+ * get SIGTERM, containers are removed. Exit 0 passed, 1 failed/timed out/cancelled, 2 bad input.
+ */
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
+import type { Plan } from '../../shared/model/plan.js';
+import type { LogLine } from '../../shared/model/run.js';
+import type { EventKind, TriggerEvent } from '../../shared/model/trigger-event.js';
+import { isGitRepository, resolveLocalCommit } from '../executor/checkout.js';
+import { DockerExecutor } from '../executor/docker-executor.js';
+import { formatDuration } from '../executor/exec-step.js';
+import type { WorkspaceSource } from '../executor/job-contract.js';
+import { runPlan } from '../executor/local-runner.js';
+import type { LocalJobOutcome } from '../executor/local-runner.js';
+import { planPipeline } from '../pipeline/plan.js';
+import { readPipelineFile } from './validate.js';
+
+const EVENTS: EventKind[] = ['push', 'tag', 'pull_request', 'manual'];
+const ZERO_SHA = '0'.repeat(40);
+
+const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N]
+
+Runs a pipeline once on the local Docker engine and prints its logs.
+  FILE              the pipeline file (default DIR/.kiln.yml)
+  --repo DIR        the checkout to run (default: the current directory); a git repository runs
+                    at commit REF (uncommitted changes are not included), any other directory as is
+  --ref REF         branch, tag or commit to run in a git repository (default HEAD)
+  --event E         push | tag | pull_request | manual (default push)
+  --secret N=V      a secret (repeatable); --secret N alone takes the value of the environment variable N
+  --env K=V         a variable for the pipeline (repeatable)
+  --parallel N      jobs run at the same time (default 2)
+Exit status: 0 passed, 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
+
+const OPTIONS = {
+  repo: { type: 'string' },
+  ref: { type: 'string' },
+  event: { type: 'string' },
+  secret: { type: 'string', multiple: true },
+  env: { type: 'string', multiple: true },
+  parallel: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usageError(message: string): number {
+  process.stderr.write(`kiln run: ${message}\n\n${USAGE}\n`);
+  return 2;
+}
+
+/** NAME=VALUE pairs; returns an error message for the first malformed one. */
+function parsePairs(values: string[] | undefined, what: string, fromEnv: boolean): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const pair of values ?? []) {
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `invalid ${what} '${name}': expected NAME=VALUE`;
+    if (eq === -1) {
+      if (!fromEnv) return `invalid ${what} '${pair}': expected NAME=VALUE`;
+      const value = process.env[name];
+      if (value === undefined) return `--secret ${name}: the environment variable ${name} is not set`;
+      out[name] = value;
+    } else {
+      out[name] = pair.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+function mirrorsDir(): string {
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'kiln', 'mirrors');
+}
+
+function printSummary(plan: Plan, jobs: Map<string, LocalJobOutcome>, durations: Map<string, number>): void {
+  const rows = plan.jobs.map((j) => {
+    const outcome = jobs.get(j.id);
+    const ms = durations.get(j.id);
+    return [j.name, outcome?.status ?? 'skipped', ms === undefined ? '-' : formatDuration(ms)];
+  });
+  const header = ['JOB', 'STATUS', 'DURATION'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  process.stdout.write(`\n${line(header)}\n${rows.map(line).join('\n')}\n`);
+  for (const j of plan.jobs) {
+    const outcome = jobs.get(j.id);
+    if (outcome && 'error' in outcome && outcome.error && outcome.status !== 'passed') process.stdout.write(`${j.name}: ${outcome.error}\n`);
+  }
+}
+
+export async function command(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (e) {
+    return usageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) return usageError(`expected at most one FILE, got ${parsed.positionals.length}`);
+  const kind = (v.event ?? 'push') as EventKind;
+  if (!EVENTS.includes(kind)) return usageError(`unknown event '${v.event}' (use ${EVENTS.join(', ')})`);
+  const parallel = v.parallel === undefined ? 2 : Number(v.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1) return usageError(`--parallel must be a positive whole number, got '${v.parallel}'`);
+  const secrets = parsePairs(v.secret, 'secret', true);
+  if (typeof secrets === 'string') return usageError(secrets);
+  const env = parsePairs(v.env, 'variable', false);
+  if (typeof env === 'string') return usageError(env);
+
+  const repoDir = resolve(v.repo ?? '.');
+  const file = parsed.positionals[0] ?? join(v.repo ?? '.', '.kiln.yml');
+
+  // The workspace: a commit of a git repository, or the directory itself.
+  let source: WorkspaceSource;
+  let sha = ZERO_SHA;
+  let branch: string | undefined;
+  const git = await isGitRepository(repoDir);
+  if (git) {
+    const ref = v.ref ?? 'HEAD';
+    try {
+      sha = await resolveLocalCommit(repoDir, ref);
+    } catch (e) {
+      return usageError((e as Error).message);
+    }
+    branch = ref === 'HEAD' ? await resolveLocalBranch(repoDir) : ref;
+    source = { kind: 'git', url: repoDir, sha };
+  } else {
+    if (v.ref !== undefined) return usageError(`--ref needs a git repository, and ${repoDir} is not one`);
+    source = { kind: 'dir', path: repoDir };
+    branch = 'local';
+  }
+  const event: TriggerEvent = {
+    kind,
+    repo: basename(repoDir),
+    sha,
+    triggeredBy: 'cli',
+    ...(kind === 'tag' ? { tag: v.ref ?? branch, ref: `refs/tags/${v.ref ?? branch}` } : { branch, ref: `refs/heads/${branch}` }),
+    ...(kind === 'pull_request' ? { baseBranch: branch } : {}),
+  };
+
+  const read = readPipelineFile(file, 'run');
+  if (!read) return 2;
+  const planned = read.pipeline && !hasErrors(read.diagnostics) ? planPipeline(read.pipeline, event, { env }) : undefined;
+  const diagnostics = [...read.diagnostics, ...(planned?.diagnostics ?? [])];
+  const errors = !planned?.plan || hasErrors(diagnostics);
+  for (const d of diagnostics) (errors && d.severity === 'error' ? process.stdout : process.stderr).write(`${formatDiagnostic(d)}\n`);
+  if (errors || !planned?.plan) return 2;
+  const plan = planned.plan;
+
+  const executor = new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir() });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nkiln run: cancelling (steps get SIGTERM, containers are removed); Ctrl-C again to quit at once\n');
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const names = new Map(plan.jobs.map((j) => [j.id, j]));
+  const started = new Map<string, number>();
+  const durations = new Map<string, number>();
+  const print = (jobId: string, line: LogLine): void => {
+    const job = names.get(jobId);
+    const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
+    const prefix = stepName === undefined ? `[${job?.name ?? jobId}]` : `[${job?.name ?? jobId} › ${stepName}]`;
+    process.stdout.write(`${prefix} ${line.text}\n`);
+  };
+  process.stdout.write(`kiln run: ${plan.pipeline} on ${source.kind === 'git' ? `${repoDir} at ${sha.slice(0, 12)}` : repoDir} (${plan.jobs.length} job${plan.jobs.length === 1 ? '' : 's'})\n`);
+  try {
+    const outcome = await runPlan(plan, {
+      executor,
+      event,
+      source,
+      secrets,
+      parallelism: parallel,
+      signal: controller.signal,
+      onLog: print,
+      onJobStart: (id) => started.set(id, Date.now()),
+      onJob: (id, result) => {
+        const t = started.get(id);
+        if (t !== undefined) durations.set(id, Date.now() - t);
+        if (result.status === 'skipped') process.stdout.write(`[${names.get(id)?.name ?? id}] skipped\n`);
+      },
+    });
+    printSummary(plan, outcome.jobs, durations);
+    process.stdout.write(`${outcome.status}\n`);
+    return outcome.status === 'passed' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+async function resolveLocalBranch(repoDir: string): Promise<string | undefined> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolvePromise) => {
+    execFile('git', ['-C', repoDir, 'symbolic-ref', '--quiet', '--short', 'HEAD'], { encoding: 'utf8' }, (err, stdout) => resolvePromise(err ? undefined : stdout.trim() || undefined));
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs a whole plan on one executor, in DAG order with bounded parallelism: what `kiln run` uses
+ * (the server's queue has its own durable scheduler).
+ *
+ * A job starts when every job it needs is terminal and `decideJob` says 'run' (by default only
+ * when every need passed; `if: always()` / `failure()` jobs run after failures). Jobs skipped at
+ * plan time stay skipped. After a cancel, running jobs are cancelled through their signal and jobs
+ * not yet started end as cancelled without running.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Plan, PlannedJob } from '../../shared/model/plan.js';
+import type { LogLine } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { eventContext } from '../pipeline/plan.js';
+import { decideJob } from '../pipeline/readiness.js';
+import type { DockerExecutor } from './docker-executor.js';
+import type { JobResult, WorkspaceSource } from './job-contract.js';
+
+export type LocalJobOutcome = JobResult | { status: 'skipped' };
+
+export interface RunPlanOptions {
+  executor: DockerExecutor;
+  event: TriggerEvent;
+  source: WorkspaceSource;
+  secrets: Record<string, string>;
+  parallelism: number;
+  signal: AbortSignal;
+  onLog(jobId: string, line: LogLine): void;
+  onJob?(jobId: string, result: LocalJobOutcome): void;
+  /** Called when a job starts running. */
+  onJobStart?(jobId: string): void;
+  /** Default: a fresh `local-…` id. */
+  runId?: string;
+}
+
+/** The run's status from its jobs: any failure → failed, else timed_out, else cancelled, else passed. */
+export function overallStatus(statuses: Status[], cancelled: boolean): Status {
+  if (cancelled) return 'cancelled';
+  if (statuses.includes('failed')) return 'failed';
+  if (statuses.includes('timed_out')) return 'timed_out';
+  if (statuses.includes('cancelled')) return 'cancelled';
+  return 'passed';
+}
+
+function notStarted(job: PlannedJob): JobResult {
+  return { status: 'cancelled', steps: job.steps.map((s) => ({ index: s.index, name: s.name, status: 'skipped' })), error: 'cancelled before it started', logOffset: 0 };
+}
+
+export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ status: Status; jobs: Map<string, LocalJobOutcome> }> {
+  const runId = options.runId ?? `local-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const parallelism = Math.max(1, Math.floor(options.parallelism) || 1);
+  const results = new Map<string, LocalJobOutcome>();
+  const pending = plan.jobs.slice();
+  const running = new Map<string, Promise<void>>();
+  const known = new Set(plan.jobs.map((j) => j.id));
+
+  const finish = (id: string, outcome: LocalJobOutcome): void => {
+    results.set(id, outcome);
+    try {
+      options.onJob?.(id, outcome);
+    } catch {
+      // a reporting failure must not stop the run
+    }
+  };
+
+  const start = (job: PlannedJob): void => {
+    options.onJobStart?.(job.id);
+    const promise = options.executor
+      .runJob({
+        runId,
+        jobId: job.id,
+        job,
+        event: options.event,
+        source: options.source,
+        secrets: options.secrets,
+        signal: options.signal,
+        onLog: (line) => options.onLog(job.id, line),
+      })
+      .then(
+        (result) => finish(job.id, result),
+        (err: unknown) => finish(job.id, { status: 'failed', steps: [], error: `executor error: ${(err as Error).message}`, infrastructure: true, logOffset: 0 }),
+      )
+      .finally(() => running.delete(job.id));
+    running.set(job.id, promise);
+  };
+
+  for (;;) {
+    // Settle every pending job whose needs are terminal: skip it, cancel it, or start it if there is room.
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (let i = 0; i < pending.length; i++) {
+        const job = pending[i];
+        const needs = job.needs.filter((n) => known.has(n));
+        if (!needs.every((n) => results.has(n))) continue;
+        if (options.signal.aborted) {
+          finish(job.id, notStarted(job));
+        } else {
+          const needStatuses = needs.map((n) => results.get(n)?.status ?? 'skipped');
+          const ctx = { ...eventContext(options.event), matrix: job.matrix, env: job.env };
+          if (decideJob(job, needStatuses, ctx) === 'skip') {
+            finish(job.id, { status: 'skipped' });
+          } else if (running.size < parallelism) {
+            start(job);
+          } else {
+            continue;
+          }
+        }
+        pending.splice(i, 1);
+        i--;
+        progressed = true;
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  // Needs that can never be met (not in the plan) were filtered above; anything left is a bug guard.
+  for (const job of pending) finish(job.id, { status: 'skipped' });
+  const statuses = plan.jobs.map((j) => results.get(j.id)?.status ?? 'skipped');
+  return { status: overallStatus(statuses, options.signal.aborted), jobs: results };
+}
