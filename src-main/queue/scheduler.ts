@@ -203,7 +203,7 @@ export class Scheduler {
       } else if (live.attempts >= live.max_attempts) {
         this.queue.finish(e.job_id, e.token);
         status = 'failed';
-        const reason = `lost its worker ${live.attempts} times; giving up`;
+        const reason = `lost its worker ${live.attempts} time${live.attempts === 1 ? "" : "s"}; giving up`;
         this.store.setJobStatus(e.job_id, status, now, reason);
         this.pending.push({ kind: 'note', jobId: e.job_id, text: `[kiln] attempt ${live.attempts}: ${why}. The job ${reason}.` });
       } else {

@@ -44,10 +44,12 @@ export class WorkerPool {
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private stopping = false;
+  private started = false;
 
   constructor(private readonly o: WorkerPoolOptions) {}
 
   start(): void {
+    this.started = true;
     this.timer = setInterval(() => this.tick(), this.o.pollMs);
     this.timer.unref();
     this.kick();
@@ -55,7 +57,7 @@ export class WorkerPool {
 
   /** Asks the pool to claim work soon (coalesced to one pass per tick). */
   kick(): void {
-    if (this.scheduled || this.stopping) return;
+    if (this.scheduled || this.stopping || !this.started) return; // nothing is claimed before start() (recovery first)
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
