@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { elapsed, formatBytes, formatDuration, relativeTime, shortSha } from './format.js';
+import { elapsed, formatBytes, formatDuration, formatPeriod, relativeTime, shortSha } from './format.js';
 
 describe('formatDuration', () => {
   it.each([[undefined, '—'], [350, '350 ms'], [12_400, '12s'], [125_000, '2m 05s'], [3_720_000, '1h 02m']])('%s ms reads %s', (ms, text) => {
@@ -30,4 +30,10 @@ describe('elapsed', () => {
 
 it('shortSha keeps seven characters', () => {
   expect(shortSha('0123456789abcdef')).toBe('0123456');
+});
+
+describe('formatPeriod', () => {
+  it.each([[30 * 86_400_000, '30 days'], [86_400_000, '1 day'], [24 * 3_600_000, '1 day'], [6 * 3_600_000, '6 hours'], [90_000, '1m 30s']])('%s ms reads %s', (ms, text) => {
+    expect(formatPeriod(ms)).toBe(text);
+  });
 });

@@ -43,3 +43,12 @@ export function clockTime(ts: number): string {
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
+
+/** A retention period: whole days or hours read as such ("30 days", "24 hours"). */
+export function formatPeriod(ms: number): string {
+  const hour = 3_600_000;
+  const day = 24 * hour;
+  if (ms >= day && ms % day === 0) return `${ms / day} day${ms === day ? '' : 's'}`;
+  if (ms >= hour && ms % hour === 0) return `${ms / hour} hour${ms === hour ? '' : 's'}`;
+  return formatDuration(ms);
+}

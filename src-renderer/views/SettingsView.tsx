@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { TunnelState } from '../../shared/api/engine-api.js';
-import { formatBytes, formatDuration } from '../app/format.js';
+import { formatBytes, formatPeriod } from '../app/format.js';
 import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 
@@ -77,9 +77,9 @@ export function SettingsView() {
         {s ? (
           <div className="kv" data-testid="limits">
             <span>Concurrent jobs</span><span>{s.concurrency.jobs} in total, {s.concurrency.perRepository} per repository</span>
-            <span>Artifacts kept</span><span>{formatDuration(s.retention.artifactsMs)}</span>
-            <span>Caches kept</span><span>{formatDuration(s.retention.cachesMs)}, at most {formatBytes(s.retention.cacheSizeBytes)}</span>
-            <span>Workspaces kept</span><span>{formatDuration(s.retention.workspacesMs)}</span>
+            <span>Artifacts kept</span><span>{formatPeriod(s.retention.artifactsMs)}</span>
+            <span>Caches kept</span><span>{formatPeriod(s.retention.cachesMs)}, at most {formatBytes(s.retention.cacheSizeBytes)}</span>
+            <span>Workspaces kept</span><span>{formatPeriod(s.retention.workspacesMs)}</span>
           </div>
         ) : (
           <p className="muted">This engine does not report its limits; see <code>concurrency:</code> and <code>retention:</code> in kiln.config.yml.</p>
@@ -94,7 +94,7 @@ export function SettingsView() {
           <div key={r.name} className="repo-settings" data-repo={r.name}>
             <div className="repo-head"><b>{r.name}</b><code className="muted">{r.url}</code></div>
             <div className="kv">
-              <span>Default branch</span><span className="ref">{r.defaultBranch}</span>
+              <span>Default branch</span><span><span className="ref">{r.defaultBranch}</span></span>
               <span>Webhook secrets</span><span>{r.webhookSecretCount === 0 ? <span className="text-danger">none: deliveries cannot be verified</span> : `${r.webhookSecretCount} configured (all accepted, for rotation)`}</span>
               <span>Secrets</span><span>{r.secretNames.length === 0 ? <span className="muted">none</span> : r.secretNames.map((n) => <code key={n} className="secret-name">{n}</code>)}</span>
             </div>

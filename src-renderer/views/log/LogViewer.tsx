@@ -125,7 +125,7 @@ export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary
           {stepSections.map((s) => <option key={s.key} value={s.key}>{s.title}</option>)}
         </select>
         <button type="button" className="btn btn-sm btn-dark" onClick={() => setFolded(allFolded ? new Set() : new Set(stepSections.map((s) => s.key)))}>
-          {allFolded ? 'Expand all' : 'Collapse all'}
+          {allFolded ? 'Unfold all' : 'Fold all'}
         </button>
         <div className="search-box">
           <input type="search" placeholder="Search log" value={search.query} name="log-search" aria-label="Search log"
@@ -139,7 +139,7 @@ export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary
           <button type="button" className="icon-btn" title="Next match (Enter)" disabled={search.matches.length === 0} onClick={() => step(1)} aria-label="Next match">↓</button>
         </div>
         <label className="toggle">
-          <input type="checkbox" checked={showTimestamps} onChange={(e) => setShowTimestamps(e.target.checked)} name="timestamps" /> Timestamps
+          <input type="checkbox" checked={showTimestamps} onChange={(e) => setShowTimestamps(e.target.checked)} name="timestamps" /> Times
         </label>
         <div className="spacer" />
         {live && (

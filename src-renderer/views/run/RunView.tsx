@@ -29,7 +29,7 @@ function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError
           {run.prNumber !== undefined && <span>PR #{run.prNumber}{run.prTitle ? ` ${run.prTitle}` : ''}</span>}
           <code className="sha" title={run.sha}>{shortSha(run.sha)}</code>
           <span>pipeline <b>{run.pipeline}</b></span>
-          <span>⏱ {formatDuration(elapsed(run, now))}</span>
+          <span>took <b>{formatDuration(elapsed(run, now))}</b></span>
           <span className="muted">{relativeTime(run.createdAt, now)}</span>
         </div>
         {run.error && <div className="run-error">{run.error}</div>}
