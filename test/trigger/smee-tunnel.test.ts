@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TunnelState } from '../../shared/api/engine-api.js';
+import type { RunSummary } from '../../shared/model/run.js';
+import { Engine } from '../../src-main/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
+import { readDeliveries } from '../../src-main/trigger/delivery-log.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
 import { SmeeTunnel } from '../../src-main/trigger/smee-tunnel.js';
-import { StubEngine, testConfig } from '../http/helpers/stub-engine.js';
+import { testConfig } from '../http/helpers/stub-engine.js';
 import { eventTimeOf, fixture } from './helpers/deliver.js';
 
 const SECRET = 'tunnel-secret';
@@ -55,10 +61,10 @@ class FakeSmeeChannel {
   }
 }
 
-async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -91,7 +97,8 @@ const escapeNonAscii = (s: string): string => s.replace(/[\u0080-\uffff]/g, (c) 
 const escapeHtml = (s: string): string => s.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 
 describe('the smee tunnel', () => {
-  let engine: StubEngine;
+  let dir: string;
+  let engine: Engine;
   let server: RunningServer;
   let channel: FakeSmeeChannel;
   let tunnel: SmeeTunnel;
@@ -100,7 +107,14 @@ describe('the smee tunnel', () => {
 
   beforeEach(async () => {
     states.length = 0;
-    engine = new StubEngine(testConfig([{ name: 'Codertocat/Hello-World', webhookSecrets: [SECRET] }]));
+    // The real Engine; the fixture's commit is not in any local repository, so each accepted
+    // delivery becomes a run that fails at once (no container) — the run record is what we check.
+    dir = mkdtempSync(join(tmpdir(), 'kiln-smee-'));
+    engine = await Engine.start({
+      config: testConfig([{ name: 'Codertocat/Hello-World', url: join(dir, 'not-cloned.git'), webhookSecrets: [SECRET] }]),
+      dataDir: join(dir, 'data'),
+      onError: () => {},
+    });
     server = await startServer({ engine, port: 0, now: () => clock });
     channel = new FakeSmeeChannel();
     await channel.start();
@@ -120,7 +134,12 @@ describe('the smee tunnel', () => {
     await channel.stop();
     await server.close();
     await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
+
+  const runs = async (): Promise<RunSummary[]> => (await engine.listRuns({})).items.reverse();
+  const firstRun = async (): Promise<RunSummary | undefined> => (await runs())[0];
+  const deliveries = () => readDeliveries(engine.db, 100);
 
   it('reports connecting then connected, visible in health', async () => {
     expect(states.map((s) => s.state).slice(0, 2)).toEqual(['connecting', 'connected']);
@@ -133,9 +152,9 @@ describe('the smee tunnel', () => {
     const raw = escapeHtml(JSON.stringify(pushWithMessage(message)));
     expect(raw).toContain('\\u003cb\\u003e');
     channel.relay(githubHeaders(raw), raw);
-    const event = await waitFor(() => engine.events[0], 'the run to be triggered');
-    expect(event).toMatchObject({ kind: 'push', branch: 'master', commitMessage: message });
-    const [record] = await engine.listDeliveries();
+    const event = await waitFor(firstRun, 'the run to be triggered');
+    expect(event).toMatchObject({ event: 'push', branch: 'master', commitMessage: message });
+    const [record] = deliveries();
     expect(record).toMatchObject({ outcome: 'accepted', httpStatus: 202 });
   });
 
@@ -144,7 +163,7 @@ describe('the smee tunnel', () => {
     const raw = escapeNonAscii(JSON.stringify(pushWithMessage(message))).replace(/\//g, '\\/');
     expect(raw).not.toMatch(/[^\x00-\x7f]/);
     channel.relay(githubHeaders(raw), raw);
-    const event = await waitFor(() => engine.events[0], 'the run to be triggered');
+    const event = await waitFor(firstRun, 'the run to be triggered');
     expect(event.commitMessage).toBe(message);
   });
 
@@ -152,22 +171,22 @@ describe('the smee tunnel', () => {
     // The fixture file as stored is pretty-printed; smee re-sends it compact, so the signature cannot match.
     const raw = fixture('github/push.branch-created.json').toString('utf8');
     channel.relay(githubHeaders(raw), raw);
-    const record = await waitFor(() => engine.listDeliveriesSync()[0], 'the delivery to be recorded');
+    const record = await waitFor(() => deliveries()[0], 'the delivery to be recorded');
     expect(record).toMatchObject({ outcome: 'rejected', httpStatus: 401 });
     expect(record.reason).toMatch(/smee/);
     expect(record.reason).toMatch(/re-serialises/);
-    expect(engine.events).toHaveLength(0);
+    expect(await runs()).toHaveLength(0);
   });
 
   it('ignores smee\'s unsigned timestamp for replay decisions', async () => {
     const raw = JSON.stringify(pushWithMessage('same body twice'));
     channel.relay(githubHeaders(raw), raw);
-    await waitFor(() => engine.events[0], 'the first delivery');
+    await waitFor(firstRun, 'the first delivery');
     // Same body, new delivery id, a later smee timestamp: still a replay of the signed body.
     channel.relay(githubHeaders(raw), raw);
-    const records = await waitFor(() => { const r = engine.listDeliveriesSync(); return r.length === 2 && r; }, 'the second delivery');
+    const records = await waitFor(() => { const r = deliveries(); return r.length === 2 && r; }, 'the second delivery');
     expect(records.map((r) => r.httpStatus).sort()).toEqual([202, 409]);
-    expect(engine.events).toHaveLength(1);
+    expect(await runs()).toHaveLength(1);
   });
 
   it('reconnects with backoff after the channel drops the connection, and relays again', async () => {
@@ -188,7 +207,7 @@ describe('the smee tunnel', () => {
 
     const raw = JSON.stringify(pushWithMessage('after the reconnect'));
     channel.relay(githubHeaders(raw), raw);
-    const event = await waitFor(() => engine.events[0], 'a delivery after the reconnect');
+    const event = await waitFor(firstRun, 'a delivery after the reconnect');
     expect(event.commitMessage).toBe('after the reconnect');
   });
 

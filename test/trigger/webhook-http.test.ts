@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
-import type { DeliveryRecord } from '../../shared/model/run.js';
+import type { DeliveryRecord, RunSummary } from '../../shared/model/run.js';
+import { Engine } from '../../src-main/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
@@ -11,20 +15,29 @@ import { deliver, eventTimeOf, fixture, rawPost } from './helpers/deliver.js';
 const SECRET = 'new-secret';
 const OLD_SECRET = 'old-secret';
 
+/**
+ * The real Engine behind the receiver. The fixtures' commits do not exist locally, so each accepted
+ * delivery becomes a run that fails at once with "could not read .kiln.yml" — no container starts,
+ * and the run record shows what the receiver handed the engine.
+ */
 describe('POST /webhooks/github', () => {
-  let engine: StubEngine;
+  let dir: string;
+  let engine: Engine;
   let server: RunningServer;
   let clock = 0;
   const published: EngineEvent[] = [];
 
   beforeEach(async () => {
     published.length = 0;
-    engine = new StubEngine(testConfig([
-      { name: 'Codertocat/Hello-World', webhookSecrets: [SECRET, OLD_SECRET] },
-      { name: 'ailisp/gcbapp-buildconfig-example', webhookSecrets: [SECRET], rateLimitPerMinute: 2 },
-      { name: 'bradrydzewski/drone-test-go', webhookSecrets: [SECRET] },
-      { name: 'Octocoders/Hello-World', webhookSecrets: [SECRET] },
-    ], { webhooks: { maxAgeMs: 5 * 60_000, replayWindowMs: 3 * 86_400_000, maxBodyBytes: 64 * 1024 } }));
+    dir = mkdtempSync(join(tmpdir(), 'kiln-webhook-'));
+    const url = join(dir, 'not-cloned.git');
+    const config = testConfig([
+      { name: 'Codertocat/Hello-World', url, webhookSecrets: [SECRET, OLD_SECRET] },
+      { name: 'ailisp/gcbapp-buildconfig-example', url, webhookSecrets: [SECRET], rateLimitPerMinute: 2 },
+      { name: 'bradrydzewski/drone-test-go', url, webhookSecrets: [SECRET] },
+      { name: 'Octocoders/Hello-World', url, webhookSecrets: [SECRET] },
+    ], { webhooks: { maxAgeMs: 5 * 60_000, replayWindowMs: 3 * 86_400_000, maxBodyBytes: 64 * 1024 } });
+    engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => {} });
     engine.subscribe((e) => published.push(e));
     server = await startServer({ engine, port: 0, now: () => clock });
   });
@@ -32,7 +45,13 @@ describe('POST /webhooks/github', () => {
   afterEach(async () => {
     await server.close();
     await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
+
+  /** The runs the engine created, oldest first. */
+  async function runs(): Promise<RunSummary[]> {
+    return (await engine.listRuns({ limit: 200 })).items.reverse();
+  }
 
   /** Sets the clock just after the fixture's signed event time, as if GitHub had just sent it. */
   function freshFor(body: Buffer): void {
@@ -46,13 +65,15 @@ describe('POST /webhooks/github', () => {
       const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
       expect(answer.status).toBe(202);
       expect(answer.json.outcome).toBe('accepted');
-      expect(answer.json.runIds).toEqual(['run-1-a216838']);
-      expect(engine.events).toEqual([{
-        kind: 'push', repo: 'ailisp/gcbapp-buildconfig-example', branch: 'master', ref: 'refs/heads/master',
+      expect(answer.json.runIds).toHaveLength(1);
+      const run = await engine.getRun(answer.json.runIds[0]);
+      expect(run).toMatchObject({
+        event: 'push', repo: 'ailisp/gcbapp-buildconfig-example', branch: 'master',
         sha: 'a21683865c088b5fe1906cf6552d15a285a4986d',
         commitMessage: 'Merge pull request #3 from byao1276/byao1276-patch-1\n\nByao1276 patch 1',
         commitAuthor: 'Bo Yao', triggeredBy: 'ailisp',
-      }]);
+      });
+      expect(await runs()).toHaveLength(1);
     });
 
     it('records the delivery and publishes it as a delivery event', async () => {
@@ -71,7 +92,7 @@ describe('POST /webhooks/github', () => {
       freshFor(body);
       const answer = await deliver(server.url, { event: 'push', body, secret: OLD_SECRET });
       expect(answer.status).toBe(202);
-      expect(engine.events[0]).toMatchObject({ kind: 'push', branch: 'master', sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246', triggeredBy: 'Codertocat' });
+      expect((await runs())[0]).toMatchObject({ event: 'push', branch: 'master', sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246', triggeredBy: 'Codertocat' });
     });
 
     it('accepts header names in any letter case', async () => {
@@ -84,7 +105,7 @@ describe('POST /webhooks/github', () => {
         'X-Hub-Signature-256': `sha256=${signGithub(SECRET, body).slice(7).toUpperCase()}`,
       }, body);
       expect(answer.status).toBe(202);
-      expect(engine.events).toHaveLength(1);
+      expect(await runs()).toHaveLength(1);
     });
   });
 
@@ -105,7 +126,7 @@ describe('POST /webhooks/github', () => {
         const answer = await deliver(server.url, { event: 'push', body, signature });
         expect(answer.status).toBe(401);
         expect(answer.json.outcome).toBe('rejected');
-        expect(engine.events).toHaveLength(0);
+        expect(await runs()).toHaveLength(0);
         const [record] = await engine.listDeliveries();
         expect(record).toMatchObject({ outcome: 'rejected', httpStatus: 401 });
         expect(record.reason).toMatch(/signature/);
@@ -122,7 +143,7 @@ describe('POST /webhooks/github', () => {
       const again = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
       expect(again.status).toBe(409);
       expect(again.json.reason).toMatch(/already processed/);
-      expect(engine.events).toHaveLength(1);
+      expect(await runs()).toHaveLength(1);
     });
 
     it('rejects the same signed body under a new delivery id with 409', async () => {
@@ -132,7 +153,7 @@ describe('POST /webhooks/github', () => {
       const replay = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() });
       expect(replay.status).toBe(409);
       expect(replay.json.reason).toMatch(/identical signed body/);
-      expect(engine.events).toHaveLength(1);
+      expect(await runs()).toHaveLength(1);
     });
 
     it('rejects a delivery whose signed event time is older than five minutes with 400', async () => {
@@ -141,7 +162,7 @@ describe('POST /webhooks/github', () => {
       const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
       expect(answer.status).toBe(400);
       expect(answer.json.reason).toMatch(/stale delivery/);
-      expect(engine.events).toHaveLength(0);
+      expect(await runs()).toHaveLength(0);
     });
 
     it('checks the pull request updated_at of pull_request deliveries', async () => {
@@ -150,20 +171,6 @@ describe('POST /webhooks/github', () => {
       expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(400);
       clock = Date.parse('2019-05-15T15:20:33Z') + 4 * 60_000;
       expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(202);
-    });
-
-    it('accepts GitHub\'s redelivery (same id) of a delivery it had rejected, and then refuses a third copy', async () => {
-      const body = fixture('github/push.branch-created.json');
-      freshFor(body);
-      const id = randomUUID();
-      engine.onEvent = async () => { throw new Error('docker is down'); };
-      const failed = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
-      expect(failed.status).toBe(500);
-      engine.onEvent = async () => ({ runIds: ['r-after-fix'] });
-      const redelivered = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
-      expect(redelivered.status).toBe(202);
-      expect(redelivered.json.runIds).toEqual(['r-after-fix']);
-      expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
     });
   });
 
@@ -174,7 +181,7 @@ describe('POST /webhooks/github', () => {
       freshFor(body);
       const answer = await deliver(server.url, { event: 'pull_request', body, secret: SECRET });
       expect(answer.status).toBe(413);
-      expect(engine.events).toHaveLength(0);
+      expect(await runs()).toHaveLength(0);
       const [record] = await engine.listDeliveries();
       expect(record).toMatchObject({ httpStatus: 413, outcome: 'rejected', event: 'pull_request' });
     });
@@ -209,8 +216,9 @@ describe('POST /webhooks/github', () => {
       const body = fixture('github/push.tag-created.go-scm.json');
       freshFor(body);
       expect((await deliver(server.url, { event: 'push', body, secret: SECRET })).status).toBe(202);
-      expect(engine.events[0]).toMatchObject({ kind: 'tag', tag: 'v0.0.1', sha: 'd2b75aa7797ec26b088fa2dd527e9d2c052fcedd', repo: 'bradrydzewski/drone-test-go' });
-      expect(engine.events[0].branch).toBeUndefined();
+      const [run] = await runs();
+      expect(run).toMatchObject({ event: 'tag', tag: 'v0.0.1', sha: 'd2b75aa7797ec26b088fa2dd527e9d2c052fcedd', repo: 'bradrydzewski/drone-test-go' });
+      expect(run.branch).toBeUndefined();
     });
 
     it('starts nothing for a deleted branch, and records the delivery as ignored', async () => {
@@ -220,7 +228,7 @@ describe('POST /webhooks/github', () => {
       expect(answer.status).toBe(202);
       expect(answer.json).toMatchObject({ outcome: 'ignored', runIds: [] });
       expect(answer.json.reason).toMatch(/branch 'feature-branch' was deleted/);
-      expect(engine.events).toHaveLength(0);
+      expect(await runs()).toHaveLength(0);
     });
 
     it('starts nothing for a deleted tag', async () => {
@@ -228,16 +236,16 @@ describe('POST /webhooks/github', () => {
       freshFor(body);
       const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
       expect(answer.json.outcome).toBe('ignored');
-      expect(engine.events).toHaveLength(0);
+      expect(await runs()).toHaveLength(0);
     });
 
     it('turns an opened pull request into a pull_request event with head, base, number and title', async () => {
       const body = fixture('github/pull_request.opened.json');
       freshFor(body);
       expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(202);
-      expect(engine.events[0]).toEqual({
-        kind: 'pull_request', repo: 'Codertocat/Hello-World', branch: 'changes', baseBranch: 'master',
-        sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821', ref: 'refs/pull/2/head', prNumber: 2,
+      expect((await runs())[0]).toMatchObject({
+        event: 'pull_request', repo: 'Codertocat/Hello-World', branch: 'changes',
+        sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821', prNumber: 2,
         prTitle: 'Update the README with new information.', triggeredBy: 'Codertocat',
       });
     });
@@ -251,7 +259,7 @@ describe('POST /webhooks/github', () => {
       const answer = await deliver(server.url, { event: 'pull_request', body: closed, secret: SECRET });
       expect(answer.json.outcome).toBe('ignored');
       expect(answer.json.reason).toMatch(/closed/);
-      expect(engine.events).toHaveLength(1);
+      expect(await runs()).toHaveLength(1);
     });
 
     it('answers a signed ping with 200', async () => {
@@ -259,7 +267,7 @@ describe('POST /webhooks/github', () => {
       const answer = await deliver(server.url, { event: 'ping', body, secret: SECRET });
       expect(answer.status).toBe(200);
       expect(answer.json.reason).toMatch(/Anything added dilutes everything else/);
-      expect(engine.events).toHaveLength(0);
+      expect(await runs()).toHaveLength(0);
     });
 
     it('ignores other events with a reason', async () => {
@@ -268,15 +276,6 @@ describe('POST /webhooks/github', () => {
       expect(answer.status).toBe(202);
       expect(answer.json).toMatchObject({ outcome: 'ignored' });
       expect(answer.json.reason).toMatch(/event 'create' does not start runs/);
-    });
-
-    it('records an event the pipeline triggers do not match as ignored, with the engine\'s reason', async () => {
-      engine.onEvent = async () => ({ runIds: [], reason: 'trigger does not match: on.push.branches is [main]' });
-      const body = fixture('github/push.branch-created.json');
-      freshFor(body);
-      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
-      expect(answer.status).toBe(202);
-      expect(answer.json).toMatchObject({ outcome: 'ignored', reason: 'trigger does not match: on.push.branches is [main]' });
     });
   });
 
@@ -292,11 +291,55 @@ describe('POST /webhooks/github', () => {
       const limited = await deliver(server.url, { event: 'push', body: variant(3), secret: SECRET, deliveryId: id });
       expect(limited.status).toBe(429);
       expect(Number(limited.headers.get('retry-after'))).toBe(30);
-      expect(engine.events).toHaveLength(2);
+      expect(await runs()).toHaveLength(2);
       clock += 30_000;
       const later = await deliver(server.url, { event: 'push', body: variant(3), secret: SECRET, deliveryId: id });
       expect(later.status).toBe(202);
-      expect(engine.events).toHaveLength(3);
+      expect(await runs()).toHaveLength(3);
     });
+  });
+});
+
+/** The receiver's answers to an engine that fails or starts nothing, simulated by a test double. */
+describe('POST /webhooks/github when the engine fails or starts nothing', () => {
+  let engine: StubEngine;
+  let server: RunningServer;
+  let clock = 0;
+
+  beforeEach(async () => {
+    engine = new StubEngine(testConfig([{ name: 'Codertocat/Hello-World', webhookSecrets: [SECRET] }]));
+    server = await startServer({ engine, port: 0, now: () => clock });
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await engine.stop();
+  });
+
+  function freshFor(body: Buffer): void {
+    clock = eventTimeOf(body) + 2_000;
+  }
+
+  it('accepts GitHub\'s redelivery (same id) of a delivery it had rejected, and then refuses a third copy', async () => {
+    const body = fixture('github/push.branch-created.json');
+    freshFor(body);
+    const id = randomUUID();
+    engine.onEvent = async () => { throw new Error('docker is down'); };
+    const failed = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+    expect(failed.status).toBe(500);
+    engine.onEvent = async () => ({ runIds: ['r-after-fix'] });
+    const redelivered = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+    expect(redelivered.status).toBe(202);
+    expect(redelivered.json.runIds).toEqual(['r-after-fix']);
+    expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
+  });
+
+  it('records an event the pipeline triggers do not match as ignored, with the engine\'s reason', async () => {
+    engine.onEvent = async () => ({ runIds: [], reason: 'trigger does not match: on.push.branches is [main]' });
+    const body = fixture('github/push.branch-created.json');
+    freshFor(body);
+    const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
+    expect(answer.status).toBe(202);
+    expect(answer.json).toMatchObject({ outcome: 'ignored', reason: 'trigger does not match: on.push.branches is [main]' });
   });
 });
