@@ -65,6 +65,27 @@ describe('YAML type coercion', () => {
   });
 });
 
+describe('anchors and merge keys', () => {
+  const text = 'jobs:\n  a: &base\n    image: node\n    timeout: 5m\n    steps: [{run: x}]\n  b:\n    <<: *base\n    image: alpine\n';
+
+  it('merges the anchored mapping and lets local keys override it', () => {
+    const { pipeline, diagnostics } = parsePipeline(text, 'f.yml');
+    expect(diagnostics).toEqual([]);
+    expect(pipeline?.jobs.map((j) => [j.key, j.image, j.timeoutMs, j.steps.length])).toEqual([
+      ['a', 'node', 300_000, 1],
+      ['b', 'alpine', 300_000, 1],
+    ]);
+  });
+
+  it('points problems in merged values at the anchored source', () => {
+    const bad = text.replace('timeout: 5m', 'timeout: 5 min');
+    expect(lines(bad)).toEqual([
+      ".kiln.yml:4:14: job 'a' timeout: '5 min' is not a valid duration: use a duration like 90s, 15m, 1h30m or 30d",
+      ".kiln.yml:4:14: job 'b' timeout: '5 min' is not a valid duration: use a duration like 90s, 15m, 1h30m or 30d",
+    ]);
+  });
+});
+
 describe('schema errors with positions', () => {
   it('reports an unknown key with a did-you-mean at the key', () => {
     expect(lines('jobs:\n  a:\n    imgae: x\n    image: y\n    steps: [{run: x}]\n')).toEqual([

@@ -96,11 +96,12 @@ function findInMap(doc: Document.Parsed, map: unknown, key: string, depth = 0): 
   for (const pair of map.items) {
     if (!isPair(pair)) continue;
     const k = pair.key;
-    if (isScalar(k) && String(k.value) === key) return { key: k as Node, value: pair.value as Node | undefined };
+    if (isScalar(k) && typeof k.value !== 'symbol' && String(k.value) === key) return { key: k as Node, value: pair.value as Node | undefined };
   }
   // Keys brought in by a `<<` merge: point at the merged map's node.
   for (const pair of map.items) {
-    if (isScalar(pair.key) && pair.key.value === '<<') {
+    // yaml represents the merge key's value as a Symbol; its source text is '<<'.
+    if (isScalar(pair.key) && (typeof pair.key.value === 'symbol' || pair.key.value === '<<')) {
       const targets = isSeq(pair.value) ? pair.value.items : [pair.value];
       for (const t of targets) {
         const hit = findInMap(doc, deref(doc, t), key, depth + 1);
