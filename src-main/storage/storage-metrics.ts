@@ -1,8 +1,9 @@
 /**
  * Storage usage for GET /api/metrics/storage and EngineApi.storageMetrics(): artifact and cache
  * totals from the database, hit rate from cache_stats (partial hits count as hits: something was
- * restored), bytes on disk of workspaces (host directories, plus this instance's Docker volumes
- * when a Docker client is given) and logs, and the free/total space of the data directory's disk.
+ * restored), bytes on disk of workspaces (host directories, plus — when a Docker client is given —
+ * this instance's volumes and the writable layers of its running job containers, where the
+ * executor keeps /workspace) and logs, and the free/total space of the data directory's disk.
  */
 import { lstat, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ export async function storageMetrics(deps: StorageMetricsDeps): Promise<StorageM
   const misses = stats.misses ?? 0;
   const [workspaceDirBytes, volumeBytes, logBytes, disk] = await Promise.all([
     diskUsage(workspacesDir(dataDir)),
-    deps.docker && deps.instanceId ? volumeUsage(deps.docker, deps.instanceId) : Promise.resolve(0),
+    deps.docker && deps.instanceId ? dockerUsage(deps.docker, deps.instanceId) : Promise.resolve(0),
     diskUsage(join(dataDir, 'logs')),
     statfs(dataDir),
   ]);
@@ -74,14 +75,21 @@ export async function diskUsage(dir: string): Promise<number> {
   return total;
 }
 
-/** Sizes of this instance's volumes from `docker system df` (0 when the engine cannot tell). */
-async function volumeUsage(docker: Dockerode, instanceId: string): Promise<number> {
-  try {
-    const df = (await docker.df()) as { Volumes?: { Labels?: Record<string, string> | null; UsageData?: { Size?: number } }[] };
-    return (df.Volumes ?? [])
-      .filter((v) => v.Labels?.['kiln.instance'] === instanceId)
-      .reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
-  } catch {
-    return 0;
-  }
+/**
+ * This instance's volumes (from `docker system df`) plus the writable layers of its containers
+ * (SizeRw); 0 for what the engine cannot tell.
+ */
+async function dockerUsage(docker: Dockerode, instanceId: string): Promise<number> {
+  const [volumes, containers] = await Promise.all([
+    docker.df().then(
+      (df: { Volumes?: { Labels?: Record<string, string> | null; UsageData?: { Size?: number } }[] }) =>
+        (df.Volumes ?? []).filter((v) => v.Labels?.['kiln.instance'] === instanceId).reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0),
+      () => 0,
+    ),
+    docker.listContainers({ size: true, filters: { label: [`kiln.instance=${instanceId}`] } }).then(
+      (list) => list.reduce((n, c) => n + Math.max(0, (c as { SizeRw?: number }).SizeRw ?? 0), 0),
+      () => 0,
+    ),
+  ]);
+  return volumes + containers;
 }
