@@ -53,6 +53,7 @@ describe('a webhook delivery for a local repository', () => {
       'name: e2e',
       'on:',
       '  push: { branches: [main] }',
+      '  manual: true',
       'jobs:',
       '  hello:',
       `    image: ${TEST_IMAGE}`,
@@ -61,6 +62,7 @@ describe('a webhook delivery for a local repository', () => {
       '        run: |',
       '          echo "hello from $KILN_BRANCH"',
       '          echo "sha $KILN_SHA"',
+      '          i=0; while [ $i -lt 30 ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done',
       '',
     ].join('\n'));
     git(repoDir, 'add', '.kiln.yml');
@@ -119,5 +121,27 @@ describe('a webhook delivery for a local repository', () => {
     expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() })).status).toBe(409);
     const runs = (await (await fetch(`${server.url}/api/runs?repo=${encodeURIComponent(REPO)}`)).json()) as { items: unknown[] };
     expect(runs.items).toHaveLength(1);
+  });
+
+  it('resumes a live container log after Last-Event-ID with no gap and no duplicate', async () => {
+    const res = await fetch(`${server.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repo: REPO, sha }) });
+    expect(res.status).toBe(201);
+    // The step prints its greeting, then 30 lines over 1.5 s: the client leaves mid-way and comes back.
+    const { runIds } = (await res.json()) as { runIds: string[] };
+    const run = (await (await fetch(`${server.url}/api/runs/${runIds[0]}`)).json()) as RunDetail;
+    const jobId = run.jobs[0].id;
+    const first = await readSse(`${server.url}/api/jobs/${jobId}/log/stream`);
+    await first.waitFor((e) => e.some((x) => !x.event && (JSON.parse(x.data) as LogLine).text.startsWith('hello from')), 'the first step output', 90_000);
+    first.close();
+    await first.ended;
+    const got = first.events.filter((e) => !e.event).map((e) => JSON.parse(e.data) as LogLine);
+    const resumed = await readSse(`${server.url}/api/jobs/${jobId}/log/stream`, { 'last-event-id': String(got[got.length - 1].seq) });
+    await resumed.waitFor((e) => e.some((x) => x.event === 'end'), 'the end of the job', 90_000);
+    const rest = resumed.events.filter((e) => !e.event).map((e) => JSON.parse(e.data) as LogLine);
+    expect(rest.map((l) => l.text)).toContain('tick 29');
+    const all = [...got, ...rest];
+    expect(all.map((l) => l.seq)).toEqual(all.map((_, i) => i));
+    const full = (await (await fetch(`${server.url}/api/jobs/${jobId}/log?offset=0&limit=10000`)).json()) as { lines: LogLine[] };
+    expect(all).toEqual(full.lines);
   });
 });
