@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src-main/storage/db.js';
+import type { Db } from '../../src-main/storage/db.js';
+import { ReplayGuard, signedEventTime, staleReason } from '../../src-main/trigger/replay-guard.js';
+import { fixture } from './helpers/deliver.js';
+
+const DAY = 86_400_000;
+
+describe('ReplayGuard over the seen_deliveries table', () => {
+  let dir: string;
+  let db: Db;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-replay-'));
+    db = openDatabase(join(dir, 'kiln.db'));
+  });
+
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('remembers delivery ids and body digests for three days, then lets them expire', () => {
+    const guard = new ReplayGuard(db, 3 * DAY);
+    const t0 = 1_700_000_000_000;
+    expect(guard.claim('d1', 'body1', t0)).toEqual({ ok: true });
+    expect(guard.claim('d1', 'body2', t0 + 2 * DAY).ok).toBe(false);
+    expect(guard.claim('d2', 'body1', t0 + 3 * DAY - 1).ok).toBe(false);
+    expect(guard.claim('d1', 'body1', t0 + 3 * DAY + 60_001)).toEqual({ ok: true });
+  });
+
+  it('never keeps entries for less than three days, whatever the configuration says', () => {
+    const guard = new ReplayGuard(db, 60_000);
+    const t0 = 1_700_000_000_000;
+    guard.claim('d1', 'b1', t0);
+    expect(guard.claim('d1', 'b9', t0 + 2 * DAY).ok).toBe(false);
+  });
+
+  it('deletes expired rows from the table', () => {
+    const guard = new ReplayGuard(db, 3 * DAY);
+    const t0 = 1_700_000_000_000;
+    guard.claim('d1', 'b1', t0);
+    guard.claim('d2', 'b2', t0 + 2 * DAY);
+    expect(guard.expire(t0 + 3 * DAY + 1, true)).toBe(2);
+    expect((db.prepare('SELECT key FROM seen_deliveries ORDER BY key').all() as { key: string }[]).map((r) => r.key)).toEqual(['body:b2', 'id:d2']);
+  });
+
+  it('forgets a claim so that a redelivery of an unprocessed delivery passes', () => {
+    const guard = new ReplayGuard(db, 3 * DAY);
+    guard.claim('d1', 'b1', 1);
+    guard.forget('d1', 'b1');
+    expect(guard.claim('d1', 'b1', 2)).toEqual({ ok: true });
+  });
+});
+
+describe('signed event times', () => {
+  it('reads push times in epoch seconds and pull request times as ISO dates', () => {
+    expect(signedEventTime('push', JSON.parse(fixture('github/push.branch-created.json').toString()))).toBe(1557933657_000);
+    expect(signedEventTime('pull_request', JSON.parse(fixture('github/pull_request.opened.json').toString()))).toBe(Date.parse('2019-05-15T15:20:33Z'));
+    expect(signedEventTime('ping', JSON.parse(fixture('github/ping.json').toString()))).toBeUndefined();
+  });
+
+  it('calls an event older than the limit, or far in the future, stale', () => {
+    expect(staleReason(0, 5 * 60_000, 5 * 60_000)).toBeUndefined();
+    expect(staleReason(0, 5 * 60_000 + 1, 5 * 60_000)).toMatch(/stale delivery/);
+    expect(staleReason(10 * 60_000, 0, 5 * 60_000)).toMatch(/in the future/);
+    expect(staleReason(undefined, 1e15, 5 * 60_000)).toBeUndefined();
+  });
+});
