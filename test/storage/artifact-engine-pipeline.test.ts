@@ -7,7 +7,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
-import { storageMetrics } from '../../src-main/storage/storage-metrics.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { git, startStorageEngine, type StorageEngine } from './storage-engine.js';
 
@@ -83,7 +82,7 @@ describe('caches and artifacts in a real pipeline run', () => {
     expect(res.headers.get('content-length')).toBe(String(listed[0].size));
     expect(await res.text()).toBe(`app of ${second.run.sha}\n`);
 
-    const m = await storageMetrics({ db: kiln.engine.db, dataDir: kiln.engine.dataDir });
+    const m = await kiln.services.metrics();
     expect(m).toMatchObject({ cacheEntries: 1, cacheHits: 1, cacheMisses: 1, cacheHitRate: 0.5 });
     expect(m.artifactCount).toBeGreaterThanOrEqual(1);
   });

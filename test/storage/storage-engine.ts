@@ -10,9 +10,9 @@ import type { RunDetail } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { KilnConfig } from '../../src-main/engine-contract.js';
 import { Engine } from '../../src-main/engine.js';
-import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
-import { CacheStore } from '../../src-main/storage/cache-store.js';
-import { storageHooksFor } from '../../src-main/storage/job-storage-hooks.js';
+import type { ArtifactStore } from '../../src-main/storage/artifact-store.js';
+import type { CacheStore } from '../../src-main/storage/cache-store.js';
+import { createStorageServices, type StorageServices } from '../../src-main/storage/storage-services.js';
 import { testConfig } from '../http/helpers/stub-engine.js';
 
 export const E2E_REPO = 'acme/storage-e2e';
@@ -30,6 +30,7 @@ export interface StorageEngine {
   engine: Engine;
   artifacts: ArtifactStore;
   caches: CacheStore;
+  services: StorageServices;
   /** Triggers a manual run of main (or handles `event`) and waits for the run to finish; returns it with each job's log by job name. */
   run(event?: Omit<TriggerEvent, 'repo' | 'sha'>): Promise<{ run: RunDetail; logs: Record<string, string[]> }>;
   close(): Promise<void>;
@@ -43,15 +44,15 @@ export async function startStorageEngine(files: Record<string, string>, config: 
   git(repoDir, 'add', '.');
   git(repoDir, 'commit', '-q', '-m', 'pipeline');
   // The stores need the engine's database, which exists only once the engine has started.
-  const wiring: { hooks?: ReturnType<typeof storageHooksFor> } = {};
+  const wiring: { hooks?: StorageServices['hooksFor'] } = {};
   const engine = await Engine.start({
     config: testConfig([{ name: E2E_REPO, url: repoDir, defaultBranch: 'main' }], config),
     dataDir: join(dir, 'data'),
     hooksFor: (run, job) => wiring.hooks?.(run, job),
   });
-  const artifacts = new ArtifactStore(engine.db, engine.dataDir);
-  const caches = new CacheStore(engine.db, engine.dataDir);
-  wiring.hooks = storageHooksFor({ db: engine.db, artifacts, caches });
+  const services = createStorageServices({ db: engine.db, dataDir: engine.dataDir, retention: engine.config.retention });
+  const { artifacts, caches } = services;
+  wiring.hooks = services.hooksFor;
 
   async function run(event?: Omit<TriggerEvent, 'repo' | 'sha'>): Promise<{ run: RunDetail; logs: Record<string, string[]> }> {
     const sha = git(repoDir, 'rev-parse', 'HEAD');
@@ -70,7 +71,7 @@ export async function startStorageEngine(files: Record<string, string>, config: 
   }
 
   return {
-    dir, repoDir, engine, artifacts, caches, run,
+    dir, repoDir, engine, artifacts, caches, services, run,
     async close() {
       await engine.stop();
       rmSync(dir, { recursive: true, force: true });
