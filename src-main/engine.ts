@@ -99,12 +99,12 @@ export class Engine implements KilnEngine {
     const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
     const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
     // The engine exists only after these are built; changes route through this forwarder.
-    let engine: Engine | undefined;
-    const scheduler = new Scheduler(db, store, queue, clock, (changes) => engine?.onSchedulerChanges(changes));
+    const ref: { engine?: Engine } = {};
+    const scheduler = new Scheduler(db, store, queue, clock, (changes) => ref.engine?.onSchedulerChanges(changes));
     const runner = new JobRunner({
       store, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor,
       repository: (name) => config.repositories.find((r) => r.name === name),
-      publish: (event) => engine?.publish(event),
+      publish: (event) => ref.engine?.publish(event),
     });
     const pool = new WorkerPool({
       scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
@@ -113,14 +113,15 @@ export class Engine implements KilnEngine {
       finish: (claim, result) => runner.finish(claim, result),
       onError,
     });
-    engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock);
+    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock);
+    ref.engine = engine;
     syncRepositories(db, config.repositories, clock());
     // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
     scheduler.recoverForeignClaims();
     scheduler.reconcileRuns();
     await engine.reap();
     pool.start();
-    engine.reapTimer = setInterval(() => void engine?.reap(), REAP_EVERY_MS);
+    engine.reapTimer = setInterval(() => void engine.reap(), REAP_EVERY_MS);
     engine.reapTimer.unref();
     return engine;
   }
@@ -296,7 +297,7 @@ export class Engine implements KilnEngine {
     }
     const m: StorageMetrics = {
       artifactBytes: 0, artifactCount: 0, cacheBytes: 0, cacheEntries: 0, cacheHits: 0, cacheMisses: 0, cacheHitRate: 0,
-      workspaceBytes: 0, ...extra, logBytes: this.logs.totalBytes(), diskFreeBytes: disk.free, diskTotalBytes: disk.total,
+      workspaceBytes: 0, ...extra, logBytes: await this.logs.totalBytes(), diskFreeBytes: disk.free, diskTotalBytes: disk.total,
     };
     return m;
   }

@@ -12,7 +12,8 @@
  * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
  * Lines arrive already masked by the executor.
  */
-import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LogLine, LogStream } from '../../shared/model/run.js';
@@ -20,6 +21,7 @@ import type { LogLine, LogStream } from '../../shared/model/run.js';
 export const INDEX_EVERY = 1024;
 const READ_CHUNK = 256 * 1024;
 const FLUSH_BYTES = 256 * 1024;
+const MAX_CACHED = 1000;
 const STREAM_CODE: Record<LogStream, string> = { stdout: 'o', stderr: 'e', system: 'y' };
 const CODE_STREAM: Record<string, LogStream> = { o: 'stdout', e: 'stderr', y: 'system' };
 
@@ -106,6 +108,13 @@ export class LogStore {
     }
     m = { index, lines, bytes: complete };
     this.metas.set(jobId, m);
+    if (this.metas.size > MAX_CACHED) {
+      // Forget the oldest closed logs' indexes; they are reloaded from their .idx files on demand.
+      for (const [id, old] of this.metas) {
+        if (this.metas.size <= MAX_CACHED / 2) break;
+        if (!old.writer && id !== jobId) this.metas.delete(id);
+      }
+    }
     return m;
   }
 
@@ -256,12 +265,12 @@ export class LogStore {
     return out;
   }
 
-  /** Bytes of every log file on disk (plus unflushed lines). */
-  totalBytes(): number {
+  /** Bytes of every log file on disk (plus unflushed lines). Async: never stalls the event loop on many files. */
+  async totalBytes(): Promise<number> {
     let total = 0;
-    for (const f of readdirSync(this.dir)) {
+    for (const f of await readdir(this.dir)) {
       try {
-        total += statSync(join(this.dir, f)).size;
+        total += (await stat(join(this.dir, f))).size;
       } catch {
         // removed meanwhile
       }
