@@ -83,15 +83,17 @@ describe('artifact collection from a real container', () => {
   });
 
   it('passes artifacts of upstream jobs into a downstream workspace, byte for byte', async () => {
-    await box.sh('mkdir -p dist/deep && printf app > dist/app.js && head -c 100000 /dev/urandom > dist/deep/blob.bin && sha256sum dist/deep/blob.bin > /tmp/sum');
+    const long = `dist/${'d'.repeat(120)}/${'f'.repeat(140)}.txt`; // needs a PAX header in the tar
+    await box.sh(`mkdir -p dist/deep ${long.slice(0, long.lastIndexOf('/'))} && printf long > ${long} && printf app > dist/app.js && head -c 100000 /dev/urandom > dist/deep/blob.bin && sha256sum dist/deep/blob.bin > /tmp/sum`);
     const store = new ArtifactStore(data.db, data.dataDir);
     await store.collect({ container: box, runId: 'r', jobId: 'build', patterns: ['dist/**'], log: () => {} });
     const expectedSum = (await box.sh('cat /tmp/sum')).stdout;
     const down = await startContainer();
     try {
       const { lines, log } = logSink();
-      expect(await store.restoreInto(down, ['build'], log)).toBe(2);
-      expect(lines.join('\n')).toMatch(/2 files .* put into the workspace/);
+      expect(await store.restoreInto(down, ['build'], log)).toBe(3);
+      expect(lines.join('\n')).toMatch(/3 files .* put into the workspace/);
+      expect((await down.sh(`cat ${long}`)).stdout).toBe('long');
       expect((await down.sh('cat dist/app.js')).stdout).toBe('app');
       expect((await down.sh('sha256sum dist/deep/blob.bin')).stdout).toBe(expectedSum);
     } finally {
