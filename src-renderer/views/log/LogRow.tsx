@@ -60,7 +60,7 @@ export function LogRowView({ index, style, ariaAttributes, map, store, folded, s
   const n = row.seq + 1;
   const cls = `log-line${line ? ` stream-${line.stream}` : ' loading'}${row.seq === currentSeq ? ' current-match' : ''}${row.seq === anchorSeq ? ' anchored' : ''}`;
   return (
-    <div {...ariaAttributes} style={style} className={cls} data-seq={row.seq}>
+    <div {...ariaAttributes} style={style} className={cls} data-seq={row.seq} data-ts={line?.ts}>
       <a className="ln" href={lineHref(n)} tabIndex={-1}>{n}</a>
       {showTimestamps && <span className="ts">{line ? clockTime(line.ts) : ''}</span>}
       <span className="txt">

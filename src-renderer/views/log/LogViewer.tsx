@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState, type UIEvent } from 'react';
 import { List, useListRef } from 'react-window';
+import type { LogChunk } from '../../../shared/api/engine-api.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';
@@ -17,7 +18,7 @@ export const ROW_HEIGHT = 20;
  * the user scrolls up), foldable steps, server-side search with next/previous, #L<n> line links,
  * timestamps and the raw download.
  */
-export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary; line?: number }) {
+export function LogViewer({ runId, job, line, firstPage }: { runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk> }) {
   const client = useClient();
   const jobId = job.id;
   const [version, setVersion] = useState(0);
@@ -36,14 +37,12 @@ export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary
     let stop: (() => void) | undefined;
     let cancelled = false;
     setError(undefined);
-    store.init().then((chunk) => {
-      if (cancelled) return;
-      if (store.complete) return;
+    store.init(firstPage, !live).then(() => {
+      if (cancelled || store.complete) return;
       stop = client.followLog(jobId, store.total, (lines) => store.append(lines), () => store.markComplete());
-      void chunk;
     }, (e: unknown) => { if (!cancelled) setError((e as Error).message); });
     return () => { cancelled = true; stop?.(); store.dispose(); };
-  }, [client, jobId, store]);
+  }, [client, jobId, store]); // `live` and `firstPage` only matter at start
 
   const sections = useMemo(() => buildSections(job.steps, store.total), [job.steps, store.total, version]);
   const map = useMemo(() => new RowMap(sections, folded), [sections, folded]);
@@ -130,10 +129,10 @@ export function LogViewer({ runId, job, line }: { runId: string; job: JobSummary
         <div className="search-box">
           <input type="search" placeholder="Search log" value={search.query} name="log-search" aria-label="Search log"
             onChange={(e) => search.setQuery(e.target.value)}
-            onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); if (search.matches.length > 0) step(e.shiftKey ? -1 : 1); else search.runNow(); } }} />
-          <span className="search-count" data-testid="log-search-count" data-count={search.searching ? '' : String(search.matches.length)}>
+            onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); if (search.resultFor === search.query && search.matches.length > 0) step(e.shiftKey ? -1 : 1); else search.runNow(); } }} />
+          <span className="search-count" data-testid="log-search-count" data-count={search.searching || search.partial ? '' : String(search.matches.length)}>
             {search.query ? (search.searching ? '…' : search.error ? 'error' : search.matches.length === 0 ? 'no matches'
-              : `${search.index + 1} of ${search.matches.length.toLocaleString()}${search.matches.length >= SEARCH_LIMIT ? '+' : ''}`) : ''}
+              : `${search.index + 1} of ${search.matches.length.toLocaleString()}${search.partial ? '+…' : search.matches.length >= SEARCH_LIMIT ? '+' : ''}`) : ''}
           </span>
           <button type="button" className="icon-btn" title="Previous match (Shift+Enter)" disabled={search.matches.length === 0} onClick={() => step(-1)} aria-label="Previous match">↑</button>
           <button type="button" className="icon-btn" title="Next match (Enter)" disabled={search.matches.length === 0} onClick={() => step(1)} aria-label="Next match">↓</button>

@@ -23,13 +23,16 @@ export class LogStore {
 
   constructor(private readonly getLog: GetLog, private readonly onChange: () => void) {}
 
-  /** Loads the first page; resolves with the first chunk (its `total`, `complete`, `nextOffset`). */
-  async init(): Promise<LogChunk> {
-    const chunk = await this.getLog(0, PAGE_SIZE);
+  /**
+   * Loads the first page (or takes one already requested, to save a round trip); `finished` says
+   * whether the job has ended, in which case a known `total` means the log is complete.
+   */
+  async init(firstPage?: Promise<LogChunk>, finished = false): Promise<LogChunk> {
+    const chunk = await (firstPage ?? this.getLog(0, PAGE_SIZE));
     this.put(chunk.lines);
     this.fetched.add(0);
     this.total = Math.max(this.total, chunk.total ?? chunk.nextOffset, chunk.nextOffset);
-    this.complete = chunk.complete && (chunk.total === undefined || chunk.nextOffset >= chunk.total);
+    this.complete = (chunk.complete && (chunk.total === undefined || chunk.nextOffset >= chunk.total)) || (finished && chunk.total !== undefined);
     this.changed();
     return chunk;
   }

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { RunDetail } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../../app/format.js';
@@ -8,6 +8,7 @@ import { ErrorBanner } from '../../components/ErrorBanner.js';
 import { RunActions } from '../../components/RunActions.js';
 import { StatusBadge, StatusIcon } from '../../components/StatusBadge.js';
 import { LogViewer } from '../log/LogViewer.js';
+import { PAGE_SIZE } from '../log/log-store.js';
 import { PipelineGraph } from './PipelineGraph.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
@@ -43,6 +44,9 @@ function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError
 export function RunView({ runId, jobId, line }: { runId: string; jobId?: string; line?: number }) {
   const client = useClient();
   const { data: run, error, reload } = useAsync(() => client.getRun(runId), [client, runId]);
+  // Ask for the log's first page together with the run, not after it: first lines show sooner.
+  const firstPage = useMemo(() => (jobId ? client.getLog(jobId, 0, PAGE_SIZE) : undefined), [client, jobId]);
+  firstPage?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
   const refresh = useThrottled(() => { reload(); }, 250);
@@ -104,7 +108,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
               </a>
             ))}
           </aside>
-          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} /> : <div className="empty">This run has no job {jobId}.</div>}
+          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} firstPage={firstPage} /> : <div className="empty">This run has no job {jobId}.</div>}
         </div>
       )}
     </div>
