@@ -300,7 +300,18 @@ export function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
+// Parsed expressions are immutable, and the same text recurs across jobs and matrix instances:
+// a small cache keeps planning a large pipeline from re-parsing it hundreds of times.
+const cache = new Map<string, Expr>();
+const CACHE_LIMIT = 2000;
+
 /** Parses an expression; `offset` shifts reported columns (for an expression inside a larger string). */
 export function parseExpressionAt(source: string, offset: number): Expr {
-  return new Parser(tokenize(source, offset)).parse();
+  const key = `${offset}\u0000${source}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const expr = new Parser(tokenize(source, offset)).parse();
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, expr);
+  return expr;
 }

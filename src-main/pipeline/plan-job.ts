@@ -52,23 +52,33 @@ function collect(problems: Problem[], path: Path, found: VariableProblem[]): voi
   }
 }
 
-/** Substitutes `env` entries in order; each value may use the ones before it. */
+/**
+ * Substitutes `env` entries in order; each value may use the ones before it. Variables in scope:
+ * `lower`, then the entries already done, then `higher` (which they cannot override).
+ */
 export function substituteEnv(
   env: Record<string, string>,
-  scope: (own: Record<string, string>) => Record<string, string>,
-  ctx: (own: Record<string, string>) => ExpressionContext,
+  lower: Record<string, string>,
+  higher: Record<string, string>,
+  ctxOf: (vars: Record<string, string>) => ExpressionContext,
   path: Path,
   problems: Problem[],
 ): Record<string, string> {
   const own: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (!v.includes('$')) {
-      own[k] = v;
-      continue;
+  const entries = Object.entries(env);
+  if (entries.length === 0) return own;
+  // One scope object, updated as entries are done (evaluation is synchronous, so sharing is safe).
+  const scope: Record<string, string> = Object.assign({}, lower, higher);
+  const ctx = ctxOf(scope);
+  for (const [k, v] of entries) {
+    let value = v;
+    if (v.includes('$')) {
+      const r = substituteVariables(v, { vars: scope, ctx });
+      collect(problems, [...path, k], r.problems);
+      value = r.value;
     }
-    const r = substituteVariables(v, { vars: scope(own), ctx: ctx(own) });
-    collect(problems, [...path, k], r.problems);
-    own[k] = r.value;
+    own[k] = value;
+    if (!(k in higher)) scope[k] = value;
   }
   return own;
 }
@@ -87,14 +97,8 @@ export function planInstance(input: InstanceInput): PlannedJob {
   const { job, problems, builtins, extraEnv, pipelineEnv } = input;
   const at = (...rest: Path): Path => ['jobs', job.key, ...rest];
   const ctxWith = (env: Record<string, string>): ExpressionContext => ({ ...input.base, matrix: input.matrix, env });
-  const jobEnv = substituteEnv(
-    job.env,
-    (own) => ({ ...pipelineEnv, ...own, ...extraEnv, ...builtins }),
-    (own) => ctxWith({ ...pipelineEnv, ...own, ...extraEnv, ...builtins }),
-    at('env'),
-    problems,
-  );
-  const env = { ...pipelineEnv, ...jobEnv, ...extraEnv, ...builtins };
+  const jobEnv = substituteEnv(job.env, pipelineEnv, Object.assign({}, extraEnv, builtins), ctxWith, at('env'), problems);
+  const env: Record<string, string> = Object.assign({}, pipelineEnv, jobEnv, extraEnv, builtins);
   const ctx = ctxWith(env);
   const sub = (text: string, path: Path, keepHashFiles = false): string => {
     if (!text.includes('$')) return text;
@@ -117,13 +121,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
   }));
 
   const steps: PlannedStep[] = job.steps.map((step, index) => {
-    const stepEnv = substituteEnv(
-      step.env,
-      (own) => ({ ...env, ...own, ...builtins }),
-      (own) => ctxWith({ ...env, ...own }),
-      at('steps', index, 'env'),
-      problems,
-    );
+    const stepEnv = substituteEnv(step.env, env, builtins, ctxWith, at('steps', index, 'env'), problems);
     const script = prepareRunScript(step.run, ctx);
     collect(problems, at('steps', index, 'run'), script.problems);
     return {

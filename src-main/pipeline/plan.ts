@@ -101,13 +101,7 @@ function buildPlan(
   const warnAt = options.matrixWarnAt ?? 64;
   const base = eventContext(event);
   const globals = builtinVariables(event);
-  const pipelineEnv = substituteEnv(
-    pipeline.env,
-    (own) => ({ ...own, ...extraEnv, ...globals }),
-    (own) => ({ ...base, matrix: {}, env: { ...own, ...extraEnv, ...globals } }),
-    ['env'],
-    problems,
-  );
+  const pipelineEnv = substituteEnv(pipeline.env, {}, Object.assign({}, extraEnv, globals), (env) => ({ ...base, matrix: {}, env }), ['env'], problems);
 
   let concurrency: Plan['concurrency'];
   if (pipeline.concurrency) {
@@ -138,8 +132,14 @@ function buildPlan(
       }
       combos = expansion.combinations;
     }
-    const needs = job.dependsOn.flatMap((k) => (instancesOf.get(k) ?? []).map((j) => j.id));
-    const skippedNeed = job.dependsOn.flatMap((k) => instancesOf.get(k) ?? []).find((j) => j.skipped);
+    const needs: string[] = [];
+    let skippedNeed: PlannedJob | undefined;
+    for (const k of job.dependsOn) {
+      for (const j of instancesOf.get(k) ?? []) {
+        needs.push(j.id);
+        if (j.skipped) skippedNeed ??= j;
+      }
+    }
     const instances: PlannedJob[] = [];
     for (const combo of combos) {
       const matrix = job.matrix ? flattenCombination(combo as never) : {};
