@@ -36,8 +36,12 @@ function header(entry: TarEntry, size: number): Buffer {
   return h;
 }
 
-/** A complete tar archive holding `entries`. */
-export function makeTar(entries: TarEntry[]): Buffer {
+/**
+ * A tar archive holding `entries`. With `terminate: false` the end-of-archive blocks are left
+ * out, so that another tar stream can follow (the workspace is one stream: Kiln's directories,
+ * then the checkout).
+ */
+export function makeTar(entries: TarEntry[], terminate = true): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const content = e.name.endsWith('/') ? Buffer.alloc(0) : (e.content ?? Buffer.alloc(0));
@@ -45,7 +49,7 @@ export function makeTar(entries: TarEntry[]): Buffer {
     const pad = (512 - (content.length % 512)) % 512;
     if (pad) parts.push(Buffer.alloc(pad));
   }
-  parts.push(Buffer.alloc(1024));
+  if (terminate) parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
 }
 

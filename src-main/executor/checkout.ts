@@ -245,10 +245,10 @@ export interface ArchiveStream {
 }
 
 /** Fetches as needed, then streams the tree of `sha` as a tar (no .git directory). */
-export async function archiveCommit(source: GitSource, sha: string, mirrorsDir: string): Promise<ArchiveStream> {
+export async function archiveCommit(source: GitSource, sha: string, mirrorsDir: string, prefix = ''): Promise<ArchiveStream> {
   assertSha(sha);
   const mirror = await ensureMirror(source, mirrorsDir, sha);
-  const child = spawn('git', ['-C', mirror.dir, 'archive', '--format=tar', sha], { env: mirror.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('git', ['-C', mirror.dir, 'archive', '--format=tar', `--prefix=${prefix}`, sha], { env: mirror.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const done = new Promise<void>((resolvePromise, reject) => {

@@ -12,12 +12,12 @@
  * JobResult. Docker or checkout trouble is a result with status 'failed' and infrastructure: true.
  */
 import { randomBytes } from 'node:crypto';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
-import { makeTar } from './archive.js';
 import { CheckoutError } from './checkout.js';
-import { DockerJobContainer, dockerMessage, EngineConnectionError, isConnectionError, kilnLabels, putArchive, removeContainer, removeNetwork, resourceName } from './containers.js';
+import { createDockerClient } from './docker-client.js';
+import { DockerJobContainer, dockerMessage, EngineConnectionError, isConnectionError, kilnLabels, removeContainer, removeNetwork, resourceName, statusCodeOf } from './containers.js';
 import { formatDuration } from './exec-step.js';
 import type { Interruption } from './exec-step.js';
 import type { ExecutorOptions, JobResult, JobRunRequest } from './job-contract.js';
@@ -28,7 +28,7 @@ import { reapOrphans } from './reaper.js';
 import type { ReapCounts } from './reaper.js';
 import { SecretMasker } from './secret-masker.js';
 import { createJobNetwork, startServices } from './services.js';
-import { KEEP_ALIVE, KILN_DIR, WORKSPACE } from './step-script.js';
+import { KEEP_ALIVE, WORKSPACE } from './step-script.js';
 import { populateWorkspace } from './workspace.js';
 
 export const DEFAULT_MAX_STEP_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -75,7 +75,7 @@ export class DockerExecutor {
   private readonly mirrorsDir: string;
 
   constructor(options: ExecutorOptions & { docker?: Dockerode }) {
-    this.docker = options.docker ?? new Dockerode();
+    this.docker = options.docker ?? createDockerClient();
     this.maxStepOutputBytes = options.maxStepOutputBytes ?? DEFAULT_MAX_STEP_OUTPUT_BYTES;
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.instanceId = options.instanceId;
@@ -121,9 +121,6 @@ export class DockerExecutor {
     let currentPhase = 'preparing the job';
     try {
       checkStopped();
-      currentPhase = `pulling image ${job.image}`;
-      await ensureImage(this.docker, job.image, say, stop.signal);
-      checkStopped();
 
       let network: string | undefined;
       const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: stop.signal, track: (k: 'container' | 'network', id: string) => teardown.track(k, id) };
@@ -135,25 +132,32 @@ export class DockerExecutor {
       }
 
       currentPhase = 'creating the job container';
-      const container = await this.docker.createContainer({
-        name: resourceName([request.runId, job.id], suffix),
-        Image: job.image,
-        Entrypoint: KEEP_ALIVE.slice(0, 1),
-        Cmd: KEEP_ALIVE.slice(1),
-        WorkingDir: WORKSPACE,
-        Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
-        Tty: false,
-        HostConfig: { Init: true, NetworkMode: network },
+      const create = () =>
+        this.docker.createContainer({
+          name: resourceName([request.runId, job.id], suffix),
+          Image: job.image,
+          Entrypoint: KEEP_ALIVE.slice(0, 1),
+          Cmd: KEEP_ALIVE.slice(1),
+          WorkingDir: WORKSPACE,
+          Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
+          Tty: false,
+          HostConfig: { Init: true, NetworkMode: network },
+        });
+      // Create first, pull only when the engine says the image is missing: one round trip less per job.
+      const container = await create().catch(async (err: unknown) => {
+        if (statusCodeOf(err) !== 404) throw err;
+        currentPhase = `pulling image ${job.image}`;
+        await ensureImage(this.docker, job.image, say, stop.signal);
+        checkStopped();
+        currentPhase = 'creating the job container';
+        return create();
       });
       teardown.track('container', container.id);
 
       currentPhase = 'preparing the workspace';
-      const dirs = [KILN_DIR, WORKSPACE].map((d) => ({ name: `${d.slice(1)}/`, mode: d === KILN_DIR ? 0o1777 : 0o777 }));
-      await putArchive(container, '/', makeTar(dirs));
-      await populateWorkspace(container, request.source, this.mirrorsDir, say);
+      // Starting takes the engine a few hundred ms: overlap it with the upload of the workspace.
+      await Promise.all([populateWorkspace(container, request.source, this.mirrorsDir, say), container.start()]);
       checkStopped();
-      currentPhase = 'starting the job container';
-      await container.start();
 
       const handle = new DockerJobContainer(container);
       if (request.hooks?.beforeSteps) {

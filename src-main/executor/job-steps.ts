@@ -64,8 +64,20 @@ function expressionContext(ctx: StepsContext, env: Record<string, string>, faile
   };
 }
 
+/** Size of a file in the container from the archive stat header (a HEAD request: far cheaper than reading). */
+async function fileSize(container: Dockerode.Container, path: string): Promise<number | undefined> {
+  const res = (await container.infoArchive({ path })) as unknown as { headers?: Record<string, string | undefined>; resume?: () => void };
+  res.resume?.();
+  const stat = res.headers?.['x-docker-container-path-stat'];
+  if (!stat) return undefined;
+  const size = (JSON.parse(Buffer.from(stat, 'base64').toString('utf8')) as { size?: number }).size;
+  return typeof size === 'number' ? size : undefined;
+}
+
 async function readStepEnv(ctx: StepsContext, step: PlannedStep): Promise<Record<string, string>> {
   try {
+    // Most steps write nothing to $KILN_ENV: check the size before reading.
+    if ((await fileSize(ctx.container, stepPaths(step.index).envFile)) === 0) return {};
     const tar = await ctx.container.getArchive({ path: stepPaths(step.index).envFile });
     const text = (await readFirstFile(tar as unknown as AsyncIterable<Buffer>, MAX_ENV_FILE_BYTES)).toString('utf8');
     const parsed = parseEnvFile(text);
