@@ -4,7 +4,7 @@
 // A second row times the executor alone (DockerExecutor.runJob in this process: no Node start-up,
 // no pipeline parsing) against the same baseline, to show where the time goes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
