@@ -70,3 +70,30 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
   }
   return counts;
 }
+
+/**
+ * Runs `reap` now and then every `intervalMs` (default 5 min) until the returned stop() is called.
+ * Passes never overlap; a failing pass (engine down) is reported and the next one tries again.
+ */
+export function scheduleReaper(reap: () => Promise<ReapCounts>, options: { intervalMs?: number; onResult?(counts: ReapCounts): void; onError?(err: unknown): void } = {}): () => void {
+  const intervalMs = options.intervalMs ?? 5 * 60 * 1000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const pass = async (): Promise<void> => {
+    try {
+      const counts = await reap();
+      options.onResult?.(counts);
+    } catch (err) {
+      options.onError?.(err);
+    }
+    if (!stopped) {
+      timer = setTimeout(() => void pass(), intervalMs);
+      timer.unref();
+    }
+  };
+  void pass();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -136,3 +136,22 @@ describe('the reaper', () => {
     expect(await leftovers(foreign)).toEqual(NONE);
   });
 });
+
+describe('the scheduled reaper', () => {
+  it('reaps at start and again periodically, until stopped', async () => {
+    const { scheduleReaper } = await import('../../src-main/executor/reaper.js');
+    const reaper = new DockerExecutor({ instanceId: h.instanceId, mirrorsDir: join(h.dir, 'mirrors') });
+    const passes: number[] = [];
+    await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { 'kiln.instance': h.instanceId, 'kiln.run': 'r1', 'kiln.job': 'j' } });
+    const stop = scheduleReaper(() => reaper.reapOrphans(() => false), { intervalMs: 300, onResult: (c) => passes.push(c.containers) });
+    await new Promise((r) => setTimeout(r, 500));
+    // An orphan appearing later is removed by a later pass.
+    await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { 'kiln.instance': h.instanceId, 'kiln.run': 'r2', 'kiln.job': 'j' } });
+    const deadline = Date.now() + 10_000;
+    while ((await leftovers(h.instanceId)).containers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    stop();
+    expect(passes[0]).toBe(1);
+    expect(passes.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(await leftovers(h.instanceId)).toEqual(NONE);
+  });
+});
