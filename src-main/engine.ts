@@ -25,6 +25,7 @@ import { WorkerPool } from './queue/worker-pool.js';
 import { JobRunner, type HooksFor } from './engine/job-runner.js';
 import { createRunsForEvent, effectivePriority, insertRun, type RunFactoryDeps } from './engine/run-factory.js';
 import { loadPorts } from './engine/default-ports.js';
+import { OrderedLane } from './engine/ordered-lane.js';
 import type { CheckoutPort, JobExecutor, PipelinePort } from './engine/ports.js';
 import { listArtifacts, listDeliveries, syncRepositories } from './engine/side-tables.js';
 
@@ -63,6 +64,7 @@ export class Engine implements KilnEngine {
   private stopping: Promise<void> | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly factory: RunFactoryDeps;
+  private readonly lane = new OrderedLane();
 
   private constructor(
     readonly config: KilnConfig,
@@ -184,7 +186,7 @@ export class Engine implements KilnEngine {
     this.assertRunning();
     const repo = this.repository(event.repo);
     if (!repo) return { runIds: [], reason: `repository '${event.repo}' is not configured in kiln.config.yml` };
-    const outcome = await createRunsForEvent(this.factory, repo, event);
+    const outcome = await createRunsForEvent(this.factory, repo, event, this.lane.take());
     for (const old of outcome.supersede) this.cancelNow(old);
     this.pool.kick();
     return outcome.reason ? { runIds: outcome.runIds, reason: outcome.reason } : { runIds: outcome.runIds };
@@ -259,7 +261,7 @@ export class Engine implements KilnEngine {
     const job = this.store.getJob(jobId);
     if (!job) throw new ApiError('NOT_FOUND', `job '${jobId}' does not exist`);
     if (!Number.isFinite(offset) || offset < 0) throw new ApiError('BAD_REQUEST', `offset must be a number ≥ 0, got '${offset}'`);
-    const lines = this.logs.read(jobId, offset, Math.min(10_000, Math.max(1, Math.floor(limit))));
+    const lines = await this.logs.read(jobId, offset, Math.min(10_000, Math.max(1, Math.floor(limit))));
     const total = this.logs.count(jobId);
     const nextOffset = lines.length ? lines[lines.length - 1].seq + 1 : Math.min(Math.floor(offset), total);
     return { lines, nextOffset, total, complete: TERMINAL.includes(job.status) && nextOffset >= total };
@@ -325,7 +327,7 @@ export class Engine implements KilnEngine {
       if (this.reapTimer) clearInterval(this.reapTimer);
       await this.pool.stop();
       this.runner.flushEvents();
-      this.logs.closeAll();
+      await this.logs.closeAll();
       this.db.close();
       this.listeners.clear();
     })();

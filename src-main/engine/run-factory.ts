@@ -11,6 +11,7 @@ import type { RunStore } from '../storage/run-store.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { RepositoryConfig, TriggerOutcome } from '../engine-contract.js';
 import type { CheckoutPort, PipelinePort } from './ports.js';
+import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { Priority, Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
@@ -94,16 +95,20 @@ export type PlanOutcome =
   | { kind: 'failed'; pipeline: string; error: string }
   | { kind: 'none'; reason: string };
 
-/** Reads and compiles the pipeline of `event.sha`. Never throws for the user's mistakes. */
-export async function planEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<PlanOutcome> {
-  let text: string | undefined;
+/** Reads `.kiln.yml` at `event.sha`: its text, or why there is none. Never throws. */
+export async function readPipelineText(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<{ text: string } | PlanOutcome> {
   try {
-    text = await deps.checkout.readFileAtCommit({ url: repo.url, credentials: repo.credentials }, event.sha, PIPELINE_FILE, deps.mirrorsDir);
+    const text = await deps.checkout.readFileAtCommit({ url: repo.url, credentials: repo.credentials }, event.sha, PIPELINE_FILE, deps.mirrorsDir);
+    if (text === undefined) return { kind: 'none', reason: `no pipeline file (${PIPELINE_FILE}) at ${event.sha.slice(0, 12)}` };
+    return { text };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { kind: 'failed', pipeline: PIPELINE_FILE, error: `could not read ${PIPELINE_FILE} at ${event.sha.slice(0, 12)} from ${repo.url}: ${message}` };
   }
-  if (text === undefined) return { kind: 'none', reason: `no pipeline file (${PIPELINE_FILE}) at ${event.sha.slice(0, 12)}` };
+}
+
+/** Compiles pipeline text for an event (parse, trigger match, plan). Synchronous; never throws for the user's mistakes. */
+export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerEvent): PlanOutcome {
   const parsed = deps.pipeline.parsePipeline(text, PIPELINE_FILE);
   if (!parsed.pipeline || hasErrors(parsed.diagnostics)) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
@@ -124,19 +129,25 @@ export async function planEvent(deps: RunFactoryDeps, repo: RepositoryConfig, ev
 }
 
 /**
- * handleEvent without the engine around it: plan, insert, and report which older runs of the
- * same concurrency group the caller must cancel.
+ * handleEvent without the engine around it: read (concurrently), then in the ticket's turn plan and
+ * insert, and report which older runs of the same concurrency group the caller must cancel.
  */
-export async function createRunsForEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<TriggerOutcome & { supersede: string[] }> {
-  const outcome = await planEvent(deps, repo, event);
-  if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, supersede: [] };
-  if (outcome.kind === 'failed') {
-    return { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error, supersede: [] };
+export async function createRunsForEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket): Promise<TriggerOutcome & { supersede: string[] }> {
+  try {
+    const read = await readPipelineText(deps, repo, event);
+    await ticket.turn();
+    const outcome = 'text' in read ? compileEvent(deps, read.text, event) : read;
+    if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, supersede: [] };
+    if (outcome.kind === 'failed') {
+      return { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error, supersede: [] };
+    }
+    const plan = outcome.plan;
+    const group = supersedeGroup(plan, event);
+    const runId = insertRun(deps, {
+      event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group,
+    });
+    return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
+  } finally {
+    ticket.done();
   }
-  const plan = outcome.plan;
-  const group = supersedeGroup(plan, event);
-  const runId = insertRun(deps, {
-    event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group,
-  });
-  return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
 }

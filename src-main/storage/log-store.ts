@@ -12,8 +12,8 @@
  * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
  * Lines arrive already masked by the executor.
  */
-import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LogLine, LogStream } from '../../shared/model/run.js';
@@ -35,7 +35,19 @@ interface LogMeta {
   /** Bytes on disk. */
   bytes: number;
   /** Present while the log is open for appending. */
-  writer?: { fd: number; idxFd: number; pending: string[]; pendingBytes: number; pendingLines: number };
+  writer?: Writer;
+}
+
+interface Writer {
+  /** Set once the asynchronous open finished. */
+  handle?: FileHandle;
+  opened: Promise<void>;
+  error?: Error;
+  /** Encoded records not written yet. */
+  pending: string[];
+  pendingBytes: number;
+  pendingLines: number;
+  closing: boolean;
 }
 
 export interface LogSearchMatch { seq: number; step: number | null; text: string }
@@ -50,6 +62,7 @@ function decode(raw: string, seq: number): LogLine {
 export class LogStore {
   private readonly metas = new Map<string, LogMeta>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly pendingCloses = new Set<Promise<void>>();
 
   constructor(readonly dir: string, private readonly flushMs = 100) {
     mkdirSync(dir, { recursive: true });
@@ -118,16 +131,27 @@ export class LogStore {
     return m;
   }
 
-  private openWriter(jobId: string): NonNullable<LogMeta['writer']> {
+  private openWriter(jobId: string): Writer {
     const m = this.meta(jobId);
-    if (m.writer) return m.writer;
-    const { log, idx } = this.paths(jobId);
-    const fd = openSync(log, 'a+');
-    if (fstatSync(fd).size > m.bytes) ftruncateSync(fd, m.bytes); // cut a torn record
-    const idxFd = openSync(idx, 'w');
-    writeSync(idxFd, m.index.map((n) => `${n}\n`).join(''));
-    m.writer = { fd, idxFd, pending: [], pendingBytes: 0, pendingLines: 0 };
-    return m.writer;
+    if (m.writer) {
+      m.writer.closing = false; // a retry appending again before the last close finished
+      return m.writer;
+    }
+    const w: Writer = { pending: [], pendingBytes: 0, pendingLines: 0, closing: false, opened: Promise.resolve() };
+    m.writer = w;
+    // Creating a file can take milliseconds on a busy disk: open asynchronously, buffer meanwhile.
+    w.opened = (async () => {
+      try {
+        const handle = await open(this.paths(jobId).log, 'a+');
+        if ((await handle.stat()).size > m.bytes) await handle.truncate(m.bytes); // cut a torn record
+        w.handle = handle;
+        this.flush(jobId);
+      } catch (err) {
+        w.error = err instanceof Error ? err : new Error(String(err));
+      }
+      if (w.closing) await this.finish(jobId, w);
+    })();
+    return w;
   }
 
   /** The next seq of a job's log (lines written so far, flushed or not). */
@@ -149,24 +173,18 @@ export class LogStore {
     return { seq, ts: line.ts, stream: line.stream, step: line.step, text: line.text };
   }
 
-  /** Writes a job's pending lines to its file (one write, no fsync) and extends the index. */
+  /** Writes a job's pending lines to its file (one write to the page cache, no fsync) and extends the index. */
   flush(jobId: string): void {
     const m = this.metas.get(jobId);
     const w = m?.writer;
-    if (!m || !w || w.pending.length === 0) return;
-    const buf = Buffer.from(w.pending.join(''));
-    writeSync(w.fd, buf);
-    const added: number[] = [];
+    if (!m || !w?.handle || w.pending.length === 0) return;
+    writeSync(w.handle.fd, Buffer.from(w.pending.join('')));
     let pos = m.bytes;
     let lines = m.lines;
     for (const rec of w.pending) {
       pos += Buffer.byteLength(rec);
       lines++;
-      if (lines % INDEX_EVERY === 0) added.push(pos);
-    }
-    if (added.length) {
-      writeSync(w.idxFd, added.map((n) => `${n}\n`).join(''));
-      m.index.push(...added);
+      if (lines % INDEX_EVERY === 0) m.index.push(pos);
     }
     m.bytes = pos;
     m.lines = lines;
@@ -179,43 +197,77 @@ export class LogStore {
     for (const id of this.metas.keys()) this.flush(id);
   }
 
-  /** Flushes and closes a finished job's log; it can be reopened for appending later (a retry). */
+  /** Writes the rest, closes the file and saves the sparse index next to it. */
+  private async finish(jobId: string, w: Writer): Promise<void> {
+    const m = this.metas.get(jobId);
+    if (!m || m.writer !== w || !w.closing) return;
+    this.flush(jobId);
+    m.writer = undefined;
+    try {
+      await w.handle?.close();
+      await writeFile(this.paths(jobId).idx, m.index.map((n) => `${n}\n`).join(''));
+    } catch {
+      // the index is an optimisation: without it the log is scanned once on next use
+    }
+  }
+
+  /**
+   * Ends appending for a finished job and returns its final size. The file is closed (and its index
+   * saved) asynchronously; `closed()` waits for it. Appending again later (a retry) reopens it.
+   */
   close(jobId: string): { lines: number; bytes: number } {
     const m = this.metas.get(jobId);
     if (!m) return { lines: 0, bytes: 0 };
-    this.flush(jobId);
-    if (m.writer) {
-      closeSync(m.writer.fd);
-      closeSync(m.writer.idxFd);
-      m.writer = undefined;
+    const w = m.writer;
+    const counts = { lines: m.lines + (w?.pendingLines ?? 0), bytes: m.bytes + (w?.pendingBytes ?? 0) };
+    if (w && !w.closing) {
+      w.closing = true;
+      if (w.handle || w.error) this.pendingCloses.add(this.finish(jobId, w));
+      else this.pendingCloses.add(w.opened);
     }
-    return { lines: m.lines, bytes: m.bytes };
+    return counts;
   }
 
-  closeAll(): void {
+  /** Flushes and closes every open log; resolves when all files are closed. */
+  async closeAll(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const id of [...this.metas.keys()]) this.close(id);
+    const all = [...this.pendingCloses];
+    this.pendingCloses.clear();
+    await Promise.all(all);
+    for (const m of this.metas.values()) if (m.writer) await m.writer.opened;
     this.metas.clear();
   }
 
   /** Lines [offset, offset+limit) of a job's log. Unknown jobs have an empty log. */
-  read(jobId: string, offset: number, limit: number): LogLine[] {
-    this.flush(jobId);
-    const m = this.meta(jobId);
+  async read(jobId: string, offset: number, limit: number): Promise<LogLine[]> {
+    const m = await this.flushed(jobId);
     const start = Math.max(0, Math.floor(offset));
     if (start >= m.lines || limit <= 0) return [];
-    const want = Math.min(limit, m.lines - start);
-    const checkpoint = Math.floor(start / INDEX_EVERY);
-    let pos = m.index[Math.min(checkpoint, m.index.length - 1)];
-    let seq = Math.min(checkpoint, m.index.length - 1) * INDEX_EVERY;
+    return this.readFile(jobId, m, start, Math.min(limit, m.lines - start));
+  }
+
+  /** The log's metadata once every line appended so far is in the file (waits for a pending open). */
+  private async flushed(jobId: string): Promise<LogMeta> {
+    const w = this.meta(jobId).writer;
+    if (w) await w.opened;
+    this.flush(jobId);
+    return this.meta(jobId);
+  }
+
+  private async readFile(jobId: string, m: LogMeta, start: number, want: number): Promise<LogLine[]> {
+    const checkpoint = Math.min(Math.floor(start / INDEX_EVERY), m.index.length - 1);
+    let pos = m.index[checkpoint];
+    let seq = checkpoint * INDEX_EVERY;
+    const end = m.bytes;
     const out: LogLine[] = [];
-    const fd = openSync(this.paths(jobId).log, 'r');
+    const handle = await open(this.paths(jobId).log, 'r');
     try {
       const buf = Buffer.allocUnsafe(READ_CHUNK);
       let carry: Buffer = Buffer.alloc(0);
-      while (out.length < want && pos < m.bytes) {
-        const n = readSync(fd, buf, 0, Math.min(READ_CHUNK, m.bytes - pos), pos);
+      while (out.length < want && pos < end) {
+        const { bytesRead: n } = await handle.read(buf, 0, Math.min(READ_CHUNK, end - pos), pos);
         if (n <= 0) break;
         pos += n;
         // Work on bytes: a chunk may end inside a multi-byte character. Lines before `start` are skipped undecoded.
@@ -232,21 +284,21 @@ export class LogStore {
         carry = Buffer.from(chunk.subarray(from));
       }
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
     return out;
   }
 
   /** Case-insensitive substring search over a job's log, streaming (never loads the file). */
   async search(jobId: string, query: string, limit: number): Promise<LogSearchMatch[]> {
-    this.flush(jobId);
+    const m = await this.flushed(jobId);
     const { log } = this.paths(jobId);
-    if (!existsSync(log) || !query) return [];
+    if (m.bytes === 0 || !query) return [];
     const needle = query.toLowerCase();
     // JSON escaping changes some characters; only then must every record be decoded to match.
     const rawMatchable = JSON.stringify(query).slice(1, -1) === query;
     const out: LogSearchMatch[] = [];
-    const stream = createReadStream(log, { encoding: 'utf8', end: this.meta(jobId).bytes - 1 });
+    const stream = createReadStream(log, { encoding: 'utf8', end: m.bytes - 1 });
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     let seq = 0;
     try {
