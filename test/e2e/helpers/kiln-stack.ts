@@ -58,10 +58,11 @@ export async function startKilnStack(repo: string, branches: Array<{ name: strin
   config.server.port = 0;
   config.concurrency = { jobs: 3, perRepository: 3 };
   config.repositories.push({ name: repo, url: repoDir, defaultBranch: branches[0].name, webhookSecrets: ['e2e-secret'], secrets: { DEPLOY_TOKEN: 'not-shown' }, priority: {} });
-  let hooks: ReturnType<typeof storageHooksFor> | undefined;
-  const engine = await Engine.start({ config, dataDir: join(dir, 'data'), hooksFor: (run, job) => hooks?.(run, job), onError: () => undefined });
+  // The hooks need the engine's database, and the engine needs the hooks: bind them after start.
+  const late: { hooks?: ReturnType<typeof storageHooksFor> } = {};
+  const engine = await Engine.start({ config, dataDir: join(dir, 'data'), hooksFor: (run, job) => late.hooks?.(run, job), onError: () => undefined });
   const artifacts = new ArtifactStore(engine.db, engine.dataDir);
-  hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
+  late.hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
   const server = await startServer({ engine, port: 0, artifacts, staticDir: STATIC_DIR });
   return {
     dir, repoDir, engine, server, url: server.url,
