@@ -137,7 +137,8 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       ...propagated,
       ...step.env,
       KILN_RUN_ID: ctx.runId,
-      KILN_JOB: job.id,
+      // The planner's KILN_JOB (the job key) when it set one, else the planned job id.
+      KILN_JOB: job.env.KILN_JOB ?? job.id,
       KILN_WORKSPACE: WORKSPACE,
       KILN_ENV: stepPaths(step.index).envFile,
     };

@@ -35,7 +35,9 @@ describe('step timeouts', () => {
     const r = await run(h, job([step(`trap 'exit 0' TERM\nwhile :; do sleep 0.1; done`, { timeoutMs: 500 })]));
     expect(r.result.status).toBe('timed_out');
     expect(r.result.steps[0].status).toBe('timed_out');
-    expect(r.result.steps[0].durationMs).toBeLessThan(1500);
+    expect(r.result.steps[0].exitCode).toBe(0);
+    // It ended on SIGTERM: no SIGKILL was needed.
+    expect(r.lines.some((l) => l.text.includes('sending SIGKILL'))).toBe(false);
   });
 
   it('lets failure() steps run after a step timeout', async () => {
@@ -71,13 +73,13 @@ describe('cancellation', () => {
       },
     });
     const r = await pending;
-    const reaction = Date.now() - abortedAt;
+    const gotTerm = r.lines.find((l) => l.text === 'got TERM');
     expect(r.result.status).toBe('cancelled');
     expect(r.result.error).toBe("job cancelled during step 'long'");
     expect(r.result.steps.map((s) => s.status)).toEqual(['cancelled', 'skipped']);
     expect(r.out(0)).toContain('got TERM');
-    // TERM reached the step, it exited, the container was removed: all within a second or so.
-    expect(reaction).toBeLessThan(1500);
+    // SIGTERM reached the step's processes within a second of the cancel.
+    expect(gotTerm!.ts - abortedAt).toBeLessThan(1000);
     expect(await leftovers(h.instanceId)).toEqual(NONE);
   });
 
