@@ -91,6 +91,8 @@ describe('the dashboard in Chromium', () => {
     expect(await page.$$eval('.react-flow__edge', (els) => els.length)).toBe(2);
     await expect.poll(nodeStatuses, { timeout: 90_000, interval: 250 }).toEqual({ build: 'passed', unit: 'passed', lint: 'passed' });
     await page.waitForSelector(`.page-run[data-status=passed]`);
+    // The edges survive the live updates (nodes are rebuilt on each one).
+    expect(await page.$$eval('.react-flow__edge path.react-flow__edge-path', (els) => els.filter((e) => (e.getAttribute('d') ?? '').length > 0).length)).toBe(2);
     const border = await page.$eval('.job-node[data-status=passed]', (e) => getComputedStyle(e).borderLeftColor);
     expect(border).toBe('rgb(31, 157, 85)');
     await screenshot(page, 'run-graph-passed');
@@ -217,6 +219,7 @@ describe('the dashboard in Chromium', () => {
     const border = await page.$eval('.job-node[data-status=failed]', (e) => getComputedStyle(e).borderLeftColor);
     expect(border).toBe('rgb(217, 54, 54)');
     expect(await page.locator('.run-header .badge').getAttribute('data-status')).toBe('failed');
+    expect(await page.$$eval('.react-flow__edge path.react-flow__edge-path', (els) => els.filter((e) => (e.getAttribute('d') ?? '').length > 0).length)).toBe(2);
     await screenshot(page, 'run-graph-failed');
     // The failed job's log shows the error on stderr.
     await page.click('.job-node:has-text("lint")');

@@ -44,6 +44,13 @@ function StageNode({ data }: NodeProps<StageNodeType>) {
 
 const nodeTypes = { job: JobNode, stage: StageNode };
 
+// Declared, not measured: the nodes are rebuilt on every live update, and xyflow forgets measured
+// handle positions of a rebuilt node (its edges would vanish until a resize).
+const HANDLES: NonNullable<Node['handles']> = [
+  { type: 'target', position: Position.Left, x: -3, y: NODE_H / 2 - 3, width: 6, height: 6 },
+  { type: 'source', position: Position.Right, x: NODE_W - 3, y: NODE_H / 2 - 3, width: 6, height: 6 },
+];
+
 export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: RunDetail; now: number; selectedJobId?: string; onOpenJob: (jobId: string) => void }) {
   const layout = useMemo(() => layoutRun(run), [run]);
   const { nodes, edges } = useMemo(() => {
@@ -56,7 +63,7 @@ export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: Run
     }
     for (const j of layout.jobs) {
       nodes.push({ id: j.job.id, type: 'job', position: { x: j.x, y: j.y }, parentId: j.groupId, extent: j.groupId ? 'parent' : undefined,
-        data: { job: j.job, now, selected: j.job.id === selectedJobId }, width: NODE_W, height: NODE_H, draggable: false, connectable: false });
+        data: { job: j.job, now, selected: j.job.id === selectedJobId }, width: NODE_W, height: NODE_H, handles: HANDLES, draggable: false, connectable: false });
     }
     const byId = new Map(run.jobs.map((j) => [j.id, j]));
     const edges: Edge[] = run.edges.filter((e) => byId.has(e.from) && byId.has(e.to)).map((e) => {
