@@ -60,7 +60,9 @@ export function supersedeGroup(plan: Plan, event: TriggerEvent): string | undefi
 export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
   const id = newId();
   const now = deps.clock();
-  deps.db.transaction(() => {
+  // One transaction for the run, its jobs, their queue entries and the release of jobs whose needs
+  // were skipped at plan time; events are published after it commits.
+  deps.scheduler.batch(() => {
     deps.store.insertRun({
       id, event: spec.event, pipeline: spec.plan.pipeline, priority: spec.priority, concurrencyGroup: spec.concurrencyGroup,
       status: 'queued', plan: spec.plan, rerunOf: spec.rerunOf, createdAt: now,
@@ -75,8 +77,8 @@ export function insertRun(deps: RunFactoryDeps, spec: NewRunSpec): string {
       jobs.push({ id: jobId, planned, status });
     });
     deps.scheduler.enqueueJobs(id, spec.event.repo, PRIORITY_RANK[spec.priority], jobs);
-  }).immediate();
-  deps.scheduler.settleNewRun(id);
+    deps.scheduler.settleNewRun(id);
+  });
   return id;
 }
 

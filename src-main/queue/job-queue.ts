@@ -7,7 +7,7 @@
  *   static "virtual enqueue time" `sort_key = enqueued_at − rank × agingIntervalMs`: a job of rank r
  *   that has waited k intervals sorts exactly like a job of rank r+k enqueued now, so a low job is
  *   overtaken by fresh high jobs only for a bounded time, and the claim is one indexed lookup.
- * - Every claim takes a new global, monotonic fencing token (table `counters`). Writes for a claim
+ * - Every claim takes a new global, monotonic fencing token (seeded from the queue at start). Writes for a claim
  *   (renew, finish, release) name the token and are refused when it is no longer the current one.
  * - A claim records the engine instance holding it; at start-up claims of any other instance are
  *   dead (their process is gone) and are expired immediately instead of after the lease.
@@ -62,6 +62,8 @@ export interface Claim {
 
 export class JobQueue {
   private readonly s: Record<string, Database.Statement>;
+  /** The last fencing token issued. */
+  private lastToken: number;
 
   constructor(private readonly db: Db, readonly options: QueueOptions) {
     this.s = {
@@ -73,7 +75,6 @@ export class JobQueue {
         WHERE state = 'queued' AND repo NOT IN (
           SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
         ORDER BY sort_key, enqueued_at LIMIT 1`),
-      nextToken: db.prepare(`UPDATE counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value`),
       activate: db.prepare(`UPDATE queue SET state = 'active', token = @token, attempts = attempts + 1, worker = @worker,
         instance = @instance, lease_until = @lease_until WHERE job_id = @job_id AND state = 'queued'`),
       renew: db.prepare(`UPDATE queue SET lease_until = @lease_until WHERE job_id = @job_id AND token = @token AND state = 'active'`),
@@ -87,9 +88,15 @@ export class JobQueue {
       expired: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND lease_until < ?`),
       foreign: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND (instance IS NULL OR instance <> ?)`),
       ofRun: db.prepare('SELECT q.* FROM jobs j JOIN queue q ON q.job_id = j.id WHERE j.run_id = ?'),
+      maxToken: db.prepare(`SELECT MAX(token) AS t FROM queue`),
+      hasWaiting: db.prepare(`SELECT 1 FROM queue WHERE run_id = ? AND state = 'waiting' LIMIT 1`),
       counts: db.prepare(`SELECT (SELECT COUNT(*) FROM queue WHERE state = 'waiting') AS waiting,
         (SELECT COUNT(*) FROM queue WHERE state = 'queued') AS queued, (SELECT COUNT(*) FROM queue WHERE state = 'active') AS active`),
     };
+    // Every issued token is stored in the row of the job it was issued to, in the claim's own
+    // transaction, and a row's token only grows: the largest stored token is the largest ever issued.
+    // Seeding from it keeps tokens monotonic across restarts without a counter write per claim.
+    this.lastToken = (this.s.maxToken.get() as { t: number | null }).t ?? 0;
   }
 
   /** Adds a job: 'queued' when it can run now, 'waiting' while its needs are unfinished. */
@@ -110,10 +117,20 @@ export class JobQueue {
    * active jobs. Returns undefined when nothing can run. One IMMEDIATE transaction.
    */
   claim(worker: string, perRepository: number, now: number): Claim | undefined {
+    const before = this.lastToken;
+    try {
+      return this.claimTx(worker, perRepository, now);
+    } catch (err) {
+      this.lastToken = before; // rolled back: the token was never stored
+      throw err;
+    }
+  }
+
+  private claimTx(worker: string, perRepository: number, now: number): Claim | undefined {
     return this.db.transaction((): Claim | undefined => {
       const row = this.s.pick.get({ per_repo: perRepository }) as { job_id: string; run_id: string; repo: string; attempts: number } | undefined;
       if (!row) return undefined;
-      const token = (this.s.nextToken.get() as { value: number }).value;
+      const token = ++this.lastToken;
       const leaseUntil = now + this.options.leaseMs;
       this.s.activate.run({ job_id: row.job_id, token, worker, instance: this.options.instanceId, lease_until: leaseUntil });
       return { jobId: row.job_id, runId: row.run_id, repo: row.repo, token, attempt: row.attempts + 1, leaseUntil };
@@ -147,6 +164,11 @@ export class JobQueue {
 
   get(jobId: string): QueueEntry | undefined {
     return this.s.get.get(jobId) as QueueEntry | undefined;
+  }
+
+  /** Whether any job of the run still waits for its needs (partial index queue_waiting). */
+  hasWaiting(runId: string): boolean {
+    return this.s.hasWaiting.get(runId) !== undefined;
   }
 
   entriesOfRun(runId: string): QueueEntry[] {

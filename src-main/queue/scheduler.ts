@@ -60,6 +60,14 @@ export class Scheduler {
     return result;
   }
 
+  /**
+   * Runs `fn` — several of this scheduler's calls — as one transaction, e.g. recording a result and
+   * claiming the next job (as BullMQ's moveToCompleted fetches the next job): one commit instead of two.
+   */
+  batch<T>(fn: () => T): T {
+    return this.tx(fn);
+  }
+
   private planOf(run: RunRow): Plan {
     let plan = this.plans.get(run.id);
     if (!plan) {
@@ -93,11 +101,10 @@ export class Scheduler {
       const now = this.clock();
       const claim = this.queue.claim(worker, perRepository, now);
       if (!claim) return undefined;
-      this.store.deleteSteps(claim.jobId); // a retried attempt reports its steps afresh
+      if (claim.attempt > 1) this.store.deleteSteps(claim.jobId); // a retried attempt reports its steps afresh
       this.store.startJob(claim.jobId, claim.attempt, now);
-      this.store.markRunStarted(claim.runId, now);
       this.pending.push({ kind: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
-      if (this.store.refreshRunStatus(claim.runId, now)) this.pending.push({ kind: 'run', runId: claim.runId });
+      if (this.store.markRunRunning(claim.runId, now)) this.pending.push({ kind: 'run', runId: claim.runId });
       return claim;
     });
   }
@@ -219,9 +226,14 @@ export class Scheduler {
 
   /** Releases waiting jobs whose needs are all terminal, then refreshes the run's status. */
   private advance(runId: string): void {
+    const now = this.clock();
+    // Most completions release nothing: skip the DAG walk unless the run has waiting jobs.
+    if (!this.queue.hasWaiting(runId)) {
+      if (this.store.refreshRunStatus(runId, now)) this.pending.push({ kind: 'run', runId });
+      return;
+    }
     const run = this.store.getRun(runId);
     if (!run) return;
-    const now = this.clock();
     const plan = this.planOf(run);
     const planned = new Map(plan.jobs.map((j) => [j.id, j]));
     let progressed = true;

@@ -88,18 +88,38 @@ export class WorkerPool {
     this.pump();
   }
 
-  private pump(): void {
-    while (!this.stopping && this.running.size < this.o.concurrency) {
-      let claim: Claim | undefined;
-      try {
-        claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository);
-      } catch (err) {
+  /**
+   * Claims jobs for the free slots and launches them. `before` (recording a finished job's result)
+   * runs in the same transaction as the claims: one commit per finished-and-replaced job.
+   */
+  private pump(before?: () => void): void {
+    if (this.stopping && !before) return; // the database may already be closed
+    let claims: Claim[] = [];
+    try {
+      claims = this.o.scheduler.batch(() => {
+        before?.();
+        const out: Claim[] = [];
+        while (!this.stopping && this.running.size + out.length < this.o.concurrency) {
+          const claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository);
+          if (!claim) break;
+          out.push(claim);
+        }
+        return out;
+      });
+    } catch (err) {
+      if (!before) {
         this.o.onError('claiming a job failed', err);
         return;
       }
-      if (!claim) return;
-      this.launch(claim);
+      // The claims rolled back with it; record the result on its own, then claim again.
+      try {
+        this.o.scheduler.batch(before);
+      } catch (again) {
+        this.o.onError('recording a job result failed', again);
+      }
+      this.kick();
     }
+    for (const claim of claims) this.launch(claim);
   }
 
   private launch(claim: Claim): void {
@@ -120,14 +140,11 @@ export class WorkerPool {
       } finally {
         clearInterval(heartbeat);
       }
-      try {
+      this.running.delete(claim.jobId);
+      this.pump(() => {
         if (controller.signal.reason === SHUTDOWN && result.status === 'cancelled') this.o.scheduler.release(claim);
         else this.o.finish(claim, result);
-      } catch (err) {
-        this.o.onError('recording a job result failed', err);
-      }
-      this.running.delete(claim.jobId);
-      this.kick();
+      });
     })();
     this.running.set(claim.jobId, { claim, controller, done });
   }

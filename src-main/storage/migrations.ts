@@ -111,9 +111,8 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX queue_waiting ON queue (run_id) WHERE state = 'waiting';
 
 
-      -- Fencing tokens (global, monotonic) and run numbers per repository.
+      -- Run numbers per repository ('run_number:<repo>'). Fencing tokens are seeded from MAX(queue.token).
       CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      INSERT INTO counters (name, value) VALUES ('fencing_token', 0);
 
       CREATE TABLE deliveries (
         id              TEXT PRIMARY KEY,

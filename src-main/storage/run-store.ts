@@ -191,7 +191,8 @@ export class RunStore {
       startJob: db.prepare('UPDATE jobs SET status = \'running\', attempt = @attempt, error = NULL, started_at = @now, finished_at = NULL WHERE id = @id'),
       setJobLog: db.prepare('UPDATE jobs SET log_lines = @lines, log_bytes = @bytes WHERE id = @id'),
       setRun: db.prepare('UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at WHERE id = @id'),
-      startRun: db.prepare('UPDATE runs SET started_at = COALESCE(started_at, @now) WHERE id = @id'),
+      startRun: db.prepare(`UPDATE runs SET started_at = COALESCE(started_at, @now), status = 'running'
+        WHERE id = @id AND status = 'queued'`),
       requestCancel: db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?'),
       activeInGroup: db.prepare(`SELECT id FROM runs WHERE concurrency_group = ? AND status IN ('queued', 'running')
         AND cancel_requested = 0 AND id <> ?`),
@@ -264,8 +265,9 @@ export class RunStore {
     this.s.setJobLog.run({ id: jobId, lines, bytes });
   }
 
-  markRunStarted(runId: string, now: number): void {
-    this.s.startRun.run({ id: runId, now });
+  /** queued → running when a job of the run starts; true when the run changed. */
+  markRunRunning(runId: string, now: number): boolean {
+    return this.s.startRun.run({ id: runId, now }).changes === 1;
   }
 
   requestCancel(runId: string): void {
