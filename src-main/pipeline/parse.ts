@@ -10,7 +10,7 @@ import type { Priority } from '../../shared/model/status.js';
 import { diagnosticsFromAjv } from './diagnostics-from-ajv.js';
 import { DEFAULT_JOB_TIMEOUT_MS, parseDuration } from './duration.js';
 import type { Pipeline, PipelineJob, PipelineService, PipelineStep, Triggers } from './pipeline-model.js';
-import { pipelineValidator } from './schema.js';
+import { pipelineValidator } from './schema-validator.js';
 import { DEFAULT_MATRIX_LIMITS, needsOf, semanticChecks } from './semantic-checks.js';
 import type { MatrixLimits } from './semantic-checks.js';
 import { positionOf, readYaml } from './yaml-source.js';

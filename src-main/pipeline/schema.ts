@@ -1,13 +1,16 @@
 /**
- * The JSON Schema of `.kiln.yml` (draft-07, compiled once by ajv). It checks shape only: keys,
- * types, enums and required keys. Cross-references (needs, stages), cycles, expressions and
- * durations are checked by semantic-checks.ts, so every problem is reported in one pass.
+ * The JSON Schema of `.kiln.yml` (draft-07). It checks shape only: keys, types, enums and required
+ * keys. Cross-references (needs, stages), cycles, expressions and durations are checked by
+ * semantic-checks.ts, so every problem is reported in one pass.
  *
  * Numbers never reach the schema: yaml-source.ts keeps numeric scalars as their source text, which
  * is why there is no `number` type below, and why `env: { PORT: 5432 }` is simply the string "5432".
+ *
+ * This file is the single source of the schema, yet ajv never compiles it at run time:
+ * scripts/compile-schemas.mjs turns it into schema-validator.generated.ts at build time (loading ajv
+ * and compiling cost ~150 ms at every CLI start). So this module stays plain data with no imports;
+ * after editing it, run `node scripts/compile-schemas.mjs` (npm run build does it too).
  */
-import { Ajv } from 'ajv';
-import type { ValidateFunction } from 'ajv';
 
 const str = { type: 'string' } as const;
 const strList = { type: 'array', items: str } as const;
@@ -121,14 +124,3 @@ export const PIPELINE_SCHEMA = {
     jobs: { type: 'object', minProperties: 1, propertyNames: { pattern: NAME }, additionalProperties: job },
   },
 } as const;
-
-let compiled: ValidateFunction | undefined;
-
-/** The compiled validator (allErrors, verbose: errors carry their parentSchema for did-you-mean). */
-export function pipelineValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-    compiled = ajv.compile(PIPELINE_SCHEMA);
-  }
-  return compiled as ValidateFunction;
-}
