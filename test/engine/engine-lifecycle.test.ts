@@ -46,6 +46,20 @@ describe('when the engine is stopped during a build', () => {
   });
 });
 
+describe('when a job runs longer than its lease', () => {
+  it('keeps the claim alive by heartbeat, so the job runs once', async () => {
+    f = await startEngine({ options: { queue: { leaseMs: 1_000, heartbeatMs: 200, pollMs: 100 } } });
+    const sha = f.repos[0].commit(SLOW.replace('sleep 2', 'sleep 3'));
+    const { runIds: [runId] } = await f.engine.handleEvent({ kind: 'push', repo: f.repos[0].name, branch: 'main', sha });
+    const run = await f.waitForRun(runId);
+    expect(run.status).toBe('passed');
+    expect(run.jobs[0].attempt).toBe(1);
+    const texts = (await f.engine.getLog(run.jobs[0].id, 0)).lines.map((l) => l.text);
+    expect(texts.filter((t) => t === 'started')).toHaveLength(1);
+    expect(texts.some((t) => t.includes('lease expired'))).toBe(false);
+  });
+});
+
 describe('health and storage metrics', () => {
   it('report Docker, the queue and the bytes of logs on disk', async () => {
     f = await startEngine({ options: { storageMetrics: async () => ({ artifactBytes: 123, artifactCount: 1 }) } });
