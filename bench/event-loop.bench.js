@@ -60,7 +60,6 @@ const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-loop-'));
 try {
   const config = { ...defaultConfig(), concurrency: { jobs: WORKERS, perRepository: WORKERS }, repositories: [{ name: 'acme/web', url: '/unused', defaultBranch: 'main', webhookSecrets: [], secrets: {}, priority: {} }] };
   const engine = await Engine.start({ config, dataDir: join(dir, 'data'), executor: stubExecutor, checkout: stubCheckout, onError: (m, e) => console.error(m, e) });
-  if (process.env.NOCKPT) engine.db.pragma('wal_autocheckpoint = 0');
   let events = 0;
   engine.subscribe(() => { events++; });
 
