@@ -12,7 +12,8 @@ const engine = await Engine.start({ config, dataDir, queue: { maxAttempts: Numbe
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 say({ instanceId: engine.instanceId });
 engine.subscribe((e) => {
-  if (e.type === 'log' && e.lines.some((l) => l.text === 'started')) say({ ready: e.jobId });
+  // Logs reach their file in batches (every 100 ms, no fsync per line): report once the line is on disk.
+  if (e.type === 'log' && e.lines.some((l) => l.text === 'started')) setTimeout(() => say({ ready: e.jobId }), 500);
 });
 const outcome = await engine.handleEvent(event);
 say({ runIds: outcome.runIds, reason: outcome.reason });
