@@ -2,11 +2,15 @@
 // the 50 ms target. Baseline: a bare `yaml.parse` of the same text, measured in the same run, so the
 // ratio shows what schema validation, semantic checks and planning add on top of reading YAML.
 // A second, heavier line gives every 10th job the 3x3x3 matrix (20 x 27 = 540 instances) for context.
+// Those lines are warm (after warm-up calls). The cold lines measure what a CLI process pays: import
+// plus the first call, each in a fresh `node` process, against importing yaml and a first yaml.parse
+// (alternating child processes; this is where compiling the JSON schema at run time used to show).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { parse as yamlParse } from 'yaml';
-import { parsePipeline, planPipeline } from '../dist/src-main/pipeline/index.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 40);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
 const WARMUP = 5;
 const TARGET_MS = 50;
 
@@ -46,6 +50,28 @@ function generate(jobCount, matrixEvery) {
 }
 
 const event = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'abc1234', ref: 'refs/heads/main' };
+
+// Child mode (`--cold yaml|kiln`): import, one call, print the times as JSON, exit.
+if (process.argv[2] === '--cold') {
+  const text = generate(200, 1000);
+  const t0 = performance.now();
+  if (process.argv[3] === 'yaml') {
+    const yaml = await import('yaml');
+    const t1 = performance.now();
+    yaml.parse(text);
+    console.log(JSON.stringify({ importMs: t1 - t0, firstMs: performance.now() - t1 }));
+  } else {
+    const pipeline = await import('../dist/src-main/pipeline/index.js');
+    const t1 = performance.now();
+    const parsed = pipeline.parsePipeline(text, 'bench.yml');
+    if (!parsed.pipeline || !pipeline.planPipeline(parsed.pipeline, event).plan) throw new Error('the generated pipeline does not plan');
+    console.log(JSON.stringify({ importMs: t1 - t0, firstMs: performance.now() - t1 }));
+  }
+  process.exit(0);
+}
+
+const { parse: yamlParse } = await import('yaml');
+const { parsePipeline, planPipeline } = await import('../dist/src-main/pipeline/index.js');
 
 // Baseline and Kiln are measured alternately in every iteration, so that both see the same machine
 // load; besides wall time, CPU time (process.cpuUsage) is reported: it is far less disturbed by
@@ -110,8 +136,43 @@ for (const [label, matrixEvery, target] of [
     target,
   });
 }
+
+function cold() {
+  const self = fileURLToPath(import.meta.url);
+  const runs = { yaml: [], kiln: [] };
+  for (let i = 0; i < COLD_RUNS; i++) {
+    for (const kind of ['yaml', 'kiln']) {
+      const r = spawnSync(process.execPath, [self, '--cold', kind], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cold ${kind} run failed: ${r.stderr}`);
+      runs[kind].push(JSON.parse(r.stdout));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const summary = (xs) => ({ importMs: median(xs.map((x) => x.importMs)), firstMs: median(xs.map((x) => x.firstMs)), totalMs: median(xs.map((x) => x.importMs + x.firstMs)) });
+  return { yaml: summary(runs.yaml), kiln: summary(runs.kiln) };
+}
+
+const c = cold();
+rows.push({
+  measure: 'cold: import yaml + first yaml.parse (baseline) — 200 jobs, one matrix',
+  median_ms: c.yaml.totalMs.toFixed(2),
+  p95_ms: '',
+  cpu_median_ms: '',
+  ratio: '1.00',
+  target: `import ${c.yaml.importMs.toFixed(1)} + first call ${c.yaml.firstMs.toFixed(1)}`,
+});
+rows.push({
+  measure: 'cold: import pipeline + first parse+validate+plan — 200 jobs, one matrix',
+  median_ms: c.kiln.totalMs.toFixed(2),
+  p95_ms: '',
+  cpu_median_ms: '',
+  ratio: (c.kiln.totalMs / c.yaml.totalMs).toFixed(2),
+  target: `import ${c.kiln.importMs.toFixed(1)} + first call ${c.kiln.firstMs.toFixed(1)}`,
+});
 console.table(rows);
-console.log(`${ITERATIONS} iterations each (BENCH_ITERATIONS to change), ${WARMUP} warm-up; ${(text200Bytes() / 1024).toFixed(0)} KiB of YAML.`);
+console.log(
+  `${ITERATIONS} iterations each (BENCH_ITERATIONS to change), ${WARMUP} warm-up; cold lines: medians of ${COLD_RUNS} fresh processes each (BENCH_COLD_RUNS); ${(text200Bytes() / 1024).toFixed(0)} KiB of YAML.`,
+);
 
 function text200Bytes() {
   return Buffer.byteLength(generate(200, 1000));

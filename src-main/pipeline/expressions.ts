@@ -7,7 +7,8 @@
  * Values of different types compare after conversion to numbers (null → 0, true → 1, '' → 0,
  * '20' → 20, 'abc' → NaN, which equals nothing): so `matrix.node == 20` holds for '20'.
  */
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
+import type picomatch from 'picomatch';
 import type { MatrixValue } from '../../shared/model/plan.js';
 import { ExpressionError, parseExpressionAt, STATUS_FUNCTIONS } from './expression-parser.js';
 import type { Expr, Literal } from './expression-parser.js';
@@ -35,9 +36,15 @@ export function parseExpression(source: string): Expr {
   return parseExpressionAt(source, 0);
 }
 
+// picomatch (CommonJS, ~8 ms to load) is required on the first glob, not at import: `kiln validate`
+// parses expressions but never matches a glob, so it does not pay for it.
+const requireCjs = createRequire(import.meta.url);
+let isMatch: typeof picomatch.isMatch | undefined;
+
 /** Glob matching shared by `matches()` and triggers: `*` stays within a path segment, `**` crosses them. */
 export function globMatch(value: string, glob: string): boolean {
-  return picomatch.isMatch(value, glob, { dot: true });
+  isMatch ??= (requireCjs('picomatch') as typeof picomatch).isMatch;
+  return isMatch(value, glob, { dot: true });
 }
 
 /** The string form of a value, as `${{ }}` renders it: null → '', true → 'true', 3 → '3'. */
