@@ -159,7 +159,8 @@ rows.push({
   p95_ms: '',
   cpu_median_ms: '',
   ratio: '1.00',
-  target: `import ${c.yaml.importMs.toFixed(1)} + first call ${c.yaml.firstMs.toFixed(1)}`,
+  target: '',
+  note: `import ${c.yaml.importMs.toFixed(1)} + first call ${c.yaml.firstMs.toFixed(1)}`,
 });
 rows.push({
   measure: 'cold: import pipeline + first parse+validate+plan — 200 jobs, one matrix',
@@ -167,7 +168,8 @@ rows.push({
   p95_ms: '',
   cpu_median_ms: '',
   ratio: (c.kiln.totalMs / c.yaml.totalMs).toFixed(2),
-  target: `import ${c.kiln.importMs.toFixed(1)} + first call ${c.kiln.firstMs.toFixed(1)}`,
+  target: '',
+  note: `import ${c.kiln.importMs.toFixed(1)} + first call ${c.kiln.firstMs.toFixed(1)}`,
 });
 console.table(rows);
 console.log(
