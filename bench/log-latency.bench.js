@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 // Live log latency: a line printed by a step in a Docker container → the real Engine (executor log
 // capture, log store, event batching) → SSE on GET /api/jobs/:id/log/stream → a client over HTTP.
 // Each line carries the container's clock (same kernel clock as this process) in nanoseconds.
@@ -79,21 +80,19 @@ async function kiln() {
     const latencies = [];
     const sse = await fetch(`${server.url}/api/jobs/${jobId}/log/stream`, { headers: { accept: 'text/event-stream' } });
     const decoder = new TextDecoder();
-    let buffer = '';
     let ended = false;
-    for await (const chunk of sse.body) {
-      const at = nowNs();
-      buffer += decoder.decode(chunk, { stream: true });
-      let idx;
-      while ((idx = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, idx);
-        buffer = buffer.slice(idx + 2);
-        if (block.includes('event: end')) ended = true;
-        const data = block.split('\n').find((l) => l.startsWith('data: '));
-        if (!data || block.includes('event: ')) continue;
-        const ms = latencyMs(JSON.parse(data.slice(6)).text, at);
+    let at = 0n;
+    const parser = createParser({
+      onEvent: (message) => {
+        if (message.event === 'end') { ended = true; return; }
+        if (message.event) return;
+        const ms = latencyMs(JSON.parse(message.data).text, at);
         if (ms !== undefined) latencies.push(ms);
-      }
+      },
+    });
+    for await (const chunk of sse.body) {
+      at = nowNs();
+      parser.feed(decoder.decode(chunk, { stream: true }));
       if (ended) break;
     }
     const final = await (await fetch(`${server.url}/api/runs/${runIds[0]}`)).json();

@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 // The log viewer with a 1,000,000-line log, in Debian's Chromium, against the real engine and HTTP
 // server: the log is produced by a real Docker job (awk prints 1M lines, every 1000th with
 // "needle"), stored by the engine's log store, and served by the real /api routes.
@@ -172,16 +173,14 @@ try {
   void (async () => {
     const res = await fetch(`${server.url}/api/jobs/${live.id}/log/stream`, { signal: streamAbort.signal });
     const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i); buf = buf.slice(i + 2);
-        const data = msg.split('\n').find((l) => l.startsWith('data: '));
-        if (data && !msg.includes('event: end')) { const line = JSON.parse(data.slice(6)); if (line.text?.startsWith('live line') && line.ts >= streamOpenedAt + 500) baselineLatencies.push(Date.now() - line.ts); }
-      }
-    }
+    const parser = createParser({
+      onEvent: (message) => {
+        if (message.event) return;
+        const line = JSON.parse(message.data);
+        if (line.text?.startsWith('live line') && line.ts >= streamOpenedAt + 500) baselineLatencies.push(Date.now() - line.ts);
+      },
+    });
+    for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }));
   })().catch(() => undefined);
   await page.goto(jobUrl(live));
   await page.waitForSelector('[data-testid=log-viewer]');

@@ -1,4 +1,6 @@
-/** A minimal EventSource-format reader over fetch, for tests: collects events, can wait for them. */
+import { createParser } from 'eventsource-parser';
+
+/** An EventSource-format reader over fetch (parsing by eventsource-parser), for tests: collects events, can wait for them. */
 export interface SseEvent {
   id?: string;
   event?: string;
@@ -23,31 +25,21 @@ export async function readSse(url: string, headers: Record<string, string> = {})
   const comments: string[] = [];
   const waiters = new Set<() => void>();
   const notify = (): void => { for (const w of waiters) w(); };
+  const parser = createParser({
+    onEvent: (message) => {
+      events.push({ id: message.id, event: message.event, data: message.data });
+    },
+    onComment: (comment) => comments.push(comment.trim()),
+  });
   const ended = (async () => {
     if (!res.body) return;
     const decoder = new TextDecoder();
-    let buffer = '';
+    const reader = res.body.getReader();
     try {
-      for await (const chunk of res.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        let idx: number;
-        while ((idx = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, idx);
-          buffer = buffer.slice(idx + 2);
-          const ev: SseEvent = { data: '' };
-          const data: string[] = [];
-          let isEvent = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comments.push(line.slice(1).trim());
-            else if (line.startsWith('id: ')) { ev.id = line.slice(4); isEvent = true; }
-            else if (line.startsWith('event: ')) { ev.event = line.slice(7); isEvent = true; }
-            else if (line.startsWith('data: ')) { data.push(line.slice(6)); isEvent = true; }
-          }
-          if (isEvent && data.length > 0) {
-            ev.data = data.join('\n');
-            events.push(ev);
-          }
-        }
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parser.feed(decoder.decode(value, { stream: true }));
         notify();
       }
     } catch {

@@ -47,7 +47,7 @@ export async function deliver(baseUrl: string, d: Delivery): Promise<DeliveryAns
   };
   const signature = d.signature !== undefined ? d.signature : d.secret !== undefined ? signGithub(d.secret, d.body) : null;
   if (signature !== null) headers['x-hub-signature-256'] = signature;
-  const res = await fetch(`${baseUrl}/webhooks/github`, { method: 'POST', headers, body: d.body });
+  const res = await fetch(`${baseUrl}/webhooks/github`, { method: 'POST', headers, body: typeof d.body === 'string' ? d.body : new Uint8Array(d.body) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, json: JSON.parse(text) as DeliveryAnswer['json'] };
 }
