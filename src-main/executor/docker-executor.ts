@@ -3,7 +3,7 @@
  *
  * runJob call order: image (pull if missing) → services (network, sidecars, health) → job
  * container (created with its entrypoint replaced by a keep-alive loop, docker-init as PID 1,
- * labels kiln.instance/run/job) → workspace (checkout put through the API) → start →
+ * labels kiln.instance/run/job) → start (checkout prepared meanwhile) → workspace put through the API →
  * hooks.beforeSteps → steps (docker exec each) → hooks.afterSteps → teardown.
  * Teardown always runs (pass, fail, timeout, cancel, engine error) and is idempotent; what it cannot
  * remove (the engine went away) carries labels, so `reapOrphans` removes it later.
@@ -29,7 +29,7 @@ import type { ReapCounts } from './reaper.js';
 import { SecretMasker } from './secret-masker.js';
 import { createJobNetwork, startServices } from './services.js';
 import { KEEP_ALIVE, WORKSPACE } from './step-script.js';
-import { populateWorkspace } from './workspace.js';
+import { prepareWorkspace } from './workspace.js';
 
 export const DEFAULT_MAX_STEP_OUTPUT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -155,8 +155,17 @@ export class DockerExecutor {
       teardown.track('container', container.id);
 
       currentPhase = 'preparing the workspace';
-      // Starting takes the engine a few hundred ms: overlap it with the upload of the workspace.
-      await Promise.all([populateWorkspace(container, request.source, this.mirrorsDir, say), container.start()]);
+      // Starting takes the engine a few hundred ms: the host-side checkout work (mirror fetch,
+      // `git archive`, loading `tar`) overlaps it; the upload follows, into the running container
+      // (cheaper for the engine than into a stopped one: see workspace.ts).
+      const [started, prepared] = await Promise.allSettled([container.start(), prepareWorkspace(request.source, this.mirrorsDir, say)]);
+      if (prepared.status === 'rejected') throw prepared.reason;
+      if (started.status === 'rejected' || stop.signal.aborted) {
+        prepared.value.abort();
+        if (started.status === 'rejected') throw started.reason;
+        throw new Stopped();
+      }
+      await prepared.value.put(container);
       checkStopped();
 
       const handle = new DockerJobContainer(container);
