@@ -27,7 +27,10 @@ import { createRunsForEvent, effectivePriority, insertRun, type RunFactoryDeps }
 import { loadPorts } from './engine/default-ports.js';
 import { OrderedLane } from './engine/ordered-lane.js';
 import type { CheckoutPort, JobExecutor, PipelinePort } from './engine/ports.js';
+import { DockerExecutor } from './executor/docker-executor.js';
 import { listArtifacts, listDeliveries, syncRepositories } from './engine/side-tables.js';
+import { createStorageServices, type StorageServices } from './storage/storage-services.js';
+import type { ArtifactStore } from './storage/artifact-store.js';
 
 export const KILN_VERSION = '0.1.0';
 
@@ -44,10 +47,12 @@ export interface EngineOptions {
    */
   instanceId?: string;
   queue?: { leaseMs?: number; heartbeatMs?: number; agingIntervalMs?: number; maxAttempts?: number; pollMs?: number };
-  /** WIRING POINT (issue 6): cache/artifact hooks per job, e.g. from createStorageHooks(...). */
+  /** Cache/artifact hooks per job. Default: the engine's own storage services (caches, artifacts). */
   hooksFor?: HooksFor;
-  /** WIRING POINT (issue 6): artifact/cache/workspace numbers for storageMetrics(). */
+  /** Artifact/cache/workspace numbers for storageMetrics(). Default: the engine's storage services. */
   storageMetrics?: () => Promise<Partial<StorageMetrics>>;
+  /** Retention runs at start-up and then on this interval (default hourly). */
+  retentionIntervalMs?: number;
   /** Overrides for the pipeline compiler and git checkout (default: the real modules). */
   pipeline?: PipelinePort;
   checkout?: CheckoutPort;
@@ -81,6 +86,8 @@ export class Engine implements KilnEngine {
     pipeline: PipelinePort,
     checkout: CheckoutPort,
     private readonly clock: () => number,
+    /** Caches, artifacts, retention and their metrics, over this engine's database and data directory. */
+    readonly storage: StorageServices,
   ) {
     this.factory = { db, store, scheduler, clock, mirrorsDir: join(dataDir, 'mirrors'), pipeline, checkout };
   }
@@ -98,13 +105,15 @@ export class Engine implements KilnEngine {
     const db = openDatabase(join(dataDir, 'kiln.db'));
     const store = new RunStore(db);
     const logs = new LogStore(join(dataDir, 'logs'));
+    const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
+    const storage = createStorageServices({ db, dataDir, retention: config.retention, docker, instanceId, now: clock });
     const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
     const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
     // The engine exists only after these are built; changes route through this forwarder.
     const ref: { engine?: Engine } = {};
     const scheduler = new Scheduler(db, store, queue, clock, (changes) => ref.engine?.onSchedulerChanges(changes));
     const runner = new JobRunner({
-      store, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor,
+      store, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storage.hooksFor,
       repository: (name) => config.repositories.find((r) => r.name === name),
       publish: (event) => ref.engine?.publish(event),
     });
@@ -115,7 +124,7 @@ export class Engine implements KilnEngine {
       finish: (claim, result) => runner.finish(claim, result),
       onError,
     });
-    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock);
+    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage);
     ref.engine = engine;
     syncRepositories(db, config.repositories, clock());
     // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
@@ -123,6 +132,7 @@ export class Engine implements KilnEngine {
     scheduler.reconcileRuns();
     await engine.reap();
     pool.start();
+    storage.retention.start(options.retentionIntervalMs);
     engine.reapTimer = setInterval(() => void engine.reap(), REAP_EVERY_MS);
     engine.reapTimer.unref();
     return engine;
@@ -152,6 +162,11 @@ export class Engine implements KilnEngine {
       if (row) this.publish({ type: 'run', run: toRunSummary(row) });
     }
     this.pool.kick();
+  }
+
+  /** Artifact downloads for the HTTP server and the desktop app. */
+  get artifacts(): ArtifactStore {
+    return this.storage.artifacts;
   }
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
@@ -289,7 +304,7 @@ export class Engine implements KilnEngine {
   }
 
   async storageMetrics(): Promise<StorageMetrics> {
-    const extra = this.options.storageMetrics ? await this.options.storageMetrics() : {};
+    const extra = await (this.options.storageMetrics ?? this.storage.metrics)();
     let disk = { free: 0, total: 0 };
     try {
       const s = statfsSync(this.dataDir);
@@ -325,6 +340,7 @@ export class Engine implements KilnEngine {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.reapTimer) clearInterval(this.reapTimer);
+      this.storage.retention.stop();
       await this.pool.stop();
       this.runner.flushEvents();
       await this.logs.closeAll();

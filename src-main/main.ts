@@ -16,7 +16,6 @@ import { formatDiagnostic, hasErrors } from '../shared/diagnostics.js';
 import { CONFIG_FILE, loadConfig } from './config.js';
 import { Engine } from './engine.js';
 import { startServer, type RunningServer } from './http/app.js';
-import { ArtifactStore } from './storage/artifact-store.js';
 import { SmeeTunnel } from './trigger/smee-tunnel.js';
 import { applyStoredSecrets, createDesktopApi } from './electron/desktop-api.js';
 import { forwardEngineEvents } from './electron/event-forwarder.js';
@@ -57,10 +56,10 @@ async function boot(): Promise<void> {
   const engine = await Engine.start({ config, dataDir: join(userData, 'data') });
   let server: RunningServer;
   try {
-    server = await startServer({ engine, artifacts: new ArtifactStore(engine.db, engine.dataDir), staticDir: join(root, 'dist-renderer') });
+    server = await startServer({ engine, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
   } catch {
     // The configured port is taken (another Kiln?): webhooks still need a listener, so take any port.
-    server = await startServer({ engine, port: 0, artifacts: new ArtifactStore(engine.db, engine.dataDir), staticDir: join(root, 'dist-renderer') });
+    server = await startServer({ engine, port: 0, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
   }
   const tunnel = config.tunnel?.url
     ? new SmeeTunnel({ source: config.tunnel.url, target: `${server.url}/webhooks/github`, onState: (s) => engine.setTunnelState(s), logger: { info: () => undefined, error: (m) => console.error(m) } })

@@ -81,7 +81,6 @@ export async function command(argv: string[]): Promise<number> {
   const { Engine } = await import('../engine.js');
   const { startServer, isLoopback } = await import('../http/app.js');
   const { SmeeTunnel } = await import('../trigger/smee-tunnel.js');
-  const { ArtifactStore } = await import('../storage/artifact-store.js');
 
   if (!isLoopback(config.server.host) && !config.server.apiToken) {
     process.stderr.write(`kiln serve: refusing to listen on ${config.server.host} without server.api-token: /api would be open to the network. Set server.api-token in ${configFile ?? CONFIG_FILE}, or bind 127.0.0.1.\n`);
@@ -91,7 +90,7 @@ export async function command(argv: string[]): Promise<number> {
   const engine = await Engine.start({ config, dataDir });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer({ engine, artifacts: new ArtifactStore(engine.db, dataDir) });
+    server = await startServer({ engine, artifacts: engine.artifacts });
   } catch (err) {
     process.stderr.write(`kiln serve: cannot listen on ${config.server.host}:${config.server.port}: ${err instanceof Error ? err.message : String(err)}\n`);
     await engine.stop();

@@ -9,7 +9,7 @@
  *   POST /api/runs/:id/cancel                             {ok:true}
  *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
- *   GET  /api/artifacts/:id/download                      the file (application/octet-stream)
+ *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
  *   GET  /api/jobs/:id/log/stream                         SSE (see sse.ts)
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
@@ -25,6 +25,7 @@ import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/en
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { KilnEngine } from '../engine-contract.js';
+import { contentTypeFor } from '../storage/artifact-store.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
 import type { SseConnection } from './sse.js';
 
@@ -120,10 +121,13 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const opened = await options.artifacts.open(param(req, 'id'));
     if (!opened) throw new ApiError('NOT_FOUND', `artifact ${param(req, 'id')} does not exist (or has expired)`);
     const name = basename(opened.info.path) || 'artifact';
-    res.setHeader('Content-Type', 'application/octet-stream');
+    // The type by extension, but always as an attachment with nosniff and a sandboxing CSP, so an
+    // HTML or SVG artifact built from a pull request can never run script in the dashboard's origin.
+    res.setHeader('Content-Type', contentTypeFor(opened.info.path));
     res.setHeader('Content-Length', String(opened.info.size));
     res.setHeader('Content-Disposition', contentDisposition(name));
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
     opened.stream.on('error', () => res.destroy());
     opened.stream.pipe(res);
   });

@@ -149,10 +149,12 @@ describe('the HTTP API', () => {
   });
 
   describe('artifacts', () => {
-    it('streams an artifact as a download named after its file', async () => {
+    it('streams an artifact as a sandboxed download named after its file, typed by its extension', async () => {
       const res = await get('/api/artifacts/a1/download');
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toContain('sandbox');
       expect(res.headers.get('content-length')).toBe(String(artifactBytes.length));
       expect(res.headers.get('content-disposition')).toBe(`attachment; filename="app r_sum_.txt"; filename*=UTF-8''app%20r%C3%A9sum%C3%A9.txt`);
       expect(Buffer.from(await res.arrayBuffer())).toEqual(artifactBytes);

@@ -12,7 +12,7 @@ import type { KilnConfig } from '../../src-main/engine-contract.js';
 import { Engine } from '../../src-main/engine.js';
 import type { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import type { CacheStore } from '../../src-main/storage/cache-store.js';
-import { createStorageServices, type StorageServices } from '../../src-main/storage/storage-services.js';
+import type { StorageServices } from '../../src-main/storage/storage-services.js';
 import { testConfig } from '../http/helpers/stub-engine.js';
 
 export const E2E_REPO = 'acme/storage-e2e';
@@ -43,16 +43,13 @@ export async function startStorageEngine(files: Record<string, string>, config: 
   for (const [name, text] of Object.entries(files)) writeFileSync(join(repoDir, name), text);
   git(repoDir, 'add', '.');
   git(repoDir, 'commit', '-q', '-m', 'pipeline');
-  // The stores need the engine's database, which exists only once the engine has started.
-  const wiring: { hooks?: StorageServices['hooksFor'] } = {};
+  // The engine wires its own storage services (caches, artifacts, retention) into every job.
   const engine = await Engine.start({
     config: testConfig([{ name: E2E_REPO, url: repoDir, defaultBranch: 'main' }], config),
     dataDir: join(dir, 'data'),
-    hooksFor: (run, job) => wiring.hooks?.(run, job),
   });
-  const services = createStorageServices({ db: engine.db, dataDir: engine.dataDir, retention: engine.config.retention });
+  const services = engine.storage;
   const { artifacts, caches } = services;
-  wiring.hooks = services.hooksFor;
 
   async function run(event?: Omit<TriggerEvent, 'repo' | 'sha'>): Promise<{ run: RunDetail; logs: Record<string, string[]> }> {
     const sha = git(repoDir, 'rev-parse', 'HEAD');
