@@ -109,9 +109,42 @@ export async function readPipelineText(deps: RunFactoryDeps, repo: RepositoryCon
   }
 }
 
+type Parsed = ReturnType<PipelinePort['parsePipeline']>;
+
+/**
+ * Parse results by pipeline text. Most pushes do not change `.kiln.yml`, so webhook bursts parse
+ * it once; plans still differ per event and are made fresh. Entries are deep-frozen, so sharing
+ * them between events can never leak one plan's changes into another.
+ */
+const parseCaches = new WeakMap<PipelinePort, Map<string, Parsed>>();
+const PARSE_CACHE_SIZE = 64;
+
+function parseCached(deps: RunFactoryDeps, text: string): Parsed {
+  let parsedByText = parseCaches.get(deps.pipeline);
+  if (!parsedByText) parseCaches.set(deps.pipeline, (parsedByText = new Map()));
+  const hit = parsedByText.get(text);
+  if (hit) {
+    parsedByText.delete(text); // re-insert: most recently used last
+    parsedByText.set(text, hit);
+    return hit;
+  }
+  const parsed = deepFreeze(deps.pipeline.parsePipeline(text, PIPELINE_FILE));
+  parsedByText.set(text, parsed);
+  if (parsedByText.size > PARSE_CACHE_SIZE) parsedByText.delete(parsedByText.keys().next().value as string);
+  return parsed;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** Compiles pipeline text for an event (parse, trigger match, plan). Synchronous; never throws for the user's mistakes. */
 export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerEvent): PlanOutcome {
-  const parsed = deps.pipeline.parsePipeline(text, PIPELINE_FILE);
+  const parsed = parseCached(deps, text);
   if (!parsed.pipeline || hasErrors(parsed.diagnostics)) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     return { kind: 'failed', pipeline: PIPELINE_FILE, error: (errors.length ? errors : parsed.diagnostics).map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: invalid pipeline` };

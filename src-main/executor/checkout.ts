@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { readGitObject } from './git-object-reader.js';
 
 export interface GitCredentials {
   username?: string;
@@ -221,20 +222,28 @@ function assertSha(sha: string): void {
   if (!SHA.test(sha)) throw new CheckoutError(`'${sha}' is not a full commit SHA`);
 }
 
-/** The content of `path` at commit `sha` as UTF-8, or undefined when the commit has no such file. */
+/**
+ * The content of `path` at commit `sha` as UTF-8, or undefined when the commit has no such file.
+ * Reads through the mirror's long-lived `git cat-file --batch` (see git-object-reader.ts); fetches
+ * only when the mirror does not have the commit yet.
+ */
 export async function readFileAtCommit(source: GitSource, sha: string, path: string, mirrorsDir: string): Promise<string | undefined> {
   assertSha(sha);
   const clean = path.replace(/^\.?\/+/, '');
   if (clean === '' || clean.split('/').includes('..')) throw new CheckoutError(`invalid path '${path}'`);
-  const mirror = await ensureMirror(source, mirrorsDir, sha);
-  const object = `${sha}:${clean}`;
-  try {
-    const type = (await git(['-C', mirror.dir, 'cat-file', '-t', object], mirror.env)).trim();
-    if (type !== 'blob') return undefined;
-  } catch {
-    return undefined;
+  const parsed = splitUrl(source);
+  const env = gitEnv(source, parsed);
+  const dir = mirrorPathFor(parsed.url, mirrorsDir);
+  const spec = `${sha}:${clean}`;
+  if (await stat(join(dir, 'HEAD')).catch(() => undefined)) {
+    const hit = await readGitObject(dir, env, spec).catch(() => undefined);
+    if (hit) return hit.type === 'blob' ? hit.content.toString('utf8') : undefined;
+    // No such file — or no such commit yet: only the latter needs a fetch.
+    if (await readGitObject(dir, env, `${sha}^{commit}`).catch(() => undefined)) return undefined;
   }
-  return git(['-C', mirror.dir, 'cat-file', 'blob', object], mirror.env);
+  const mirror = await ensureMirror(source, mirrorsDir, sha);
+  const object = await readGitObject(mirror.dir, mirror.env, spec);
+  return object?.type === 'blob' ? object.content.toString('utf8') : undefined;
 }
 
 export interface ArchiveStream {

@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeGitObjectReaders, readGitObject } from '../../src-main/executor/git-object-reader.js';
+
+const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' };
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
+
+describe('reading objects through one git cat-file --batch per repository', () => {
+  let dir: string;
+  let first: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-catfile-'));
+    git(dir, 'init', '-q', '-b', 'main');
+    writeFileSync(join(dir, '.kiln.yml'), 'jobs: {}\n');
+    writeFileSync(join(dir, 'big.bin'), Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 256)));
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-q', '-m', 'one');
+    first = git(dir, 'rev-parse', 'HEAD');
+  });
+
+  afterEach(() => {
+    closeGitObjectReaders();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('returns a file at a commit with its type and id', async () => {
+    const object = await readGitObject(dir, env, `${first}:.kiln.yml`);
+    expect(object?.type).toBe('blob');
+    expect(object?.oid).toBe(git(dir, 'rev-parse', `${first}:.kiln.yml`));
+    expect(object?.content.toString()).toBe('jobs: {}\n');
+  });
+
+  it('answers a missing path or commit with undefined', async () => {
+    expect(await readGitObject(dir, env, `${first}:nope.yml`)).toBeUndefined();
+    expect(await readGitObject(dir, env, `${'0'.repeat(40)}^{commit}`)).toBeUndefined();
+    expect((await readGitObject(dir, env, `${first}^{commit}`))?.type).toBe('commit');
+  });
+
+  it('keeps answers in order across many concurrent reads, binary and larger than a pipe buffer', async () => {
+    const specs = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? `${first}:big.bin` : i % 3 === 1 ? `${first}:.kiln.yml` : `${first}:missing`));
+    const results = await Promise.all(specs.map((s) => readGitObject(dir, env, s)));
+    results.forEach((r, i) => {
+      if (i % 3 === 0) expect(r?.content.equals(Buffer.from(Array.from({ length: 300_000 }, (_, j) => j % 256)))).toBe(true);
+      else if (i % 3 === 1) expect(r?.content.toString()).toBe('jobs: {}\n');
+      else expect(r).toBeUndefined();
+    });
+  });
+
+  it('sees commits made after the reader started', async () => {
+    await readGitObject(dir, env, `${first}:.kiln.yml`);
+    writeFileSync(join(dir, '.kiln.yml'), 'jobs: { a: {} }\n');
+    git(dir, 'commit', '-qam', 'two');
+    const second = git(dir, 'rev-parse', 'HEAD');
+    expect((await readGitObject(dir, env, `${second}:.kiln.yml`))?.content.toString()).toBe('jobs: { a: {} }\n');
+  });
+
+  it('refuses an object name that would break the line protocol', async () => {
+    await expect(readGitObject(dir, env, `${first}:a\nb`)).rejects.toThrow(/invalid object name/);
+  });
+});
