@@ -50,10 +50,21 @@ export function effectivePriority(repo: RepositoryConfig | undefined, branch: st
   return pipelinePriority;
 }
 
-/** The concurrency group a run supersedes within, or undefined when it does not cancel others. */
+/**
+ * The concurrency group a run supersedes within, or undefined when it does not cancel others.
+ * Without a `concurrency` block, a new push to a branch supersedes the runs of its earlier commits
+ * (and a pull request's new head those of its earlier heads), as users of CI expect; a pipeline
+ * opts out with `concurrency: { cancel-in-progress: false }` or picks its own group. Tags and manual
+ * runs never supersede anything by default.
+ */
 export function supersedeGroup(plan: Plan, event: TriggerEvent): string | undefined {
-  if (!plan.concurrency?.cancelInProgress) return undefined;
-  return plan.concurrency.group || `${event.repo}/${event.branch ?? event.tag ?? event.sha}`;
+  if (plan.concurrency) {
+    if (!plan.concurrency.cancelInProgress) return undefined;
+    return plan.concurrency.group || `${event.repo}/${event.branch ?? event.tag ?? event.sha}`;
+  }
+  if (event.kind === 'push' && event.branch) return `${event.repo}/${event.branch}`;
+  if (event.kind === 'pull_request' && event.prNumber !== undefined) return `${event.repo}/pull/${event.prNumber}`;
+  return undefined;
 }
 
 /** Inserts a run with its jobs and queue entries (one transaction); returns its id. */

@@ -37,14 +37,21 @@ class BatchReader {
     this.child.on('error', (err) => this.fail(err));
     this.child.on('close', () => this.fail(new Error('git cat-file exited')));
     this.child.stdin.on('error', (err) => this.fail(err));
-    (this.child as unknown as { unref(): void }).unref();
-    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void }).unref?.();
+    this.setKeepAlive(false);
+  }
+
+  /** An idle reader must not keep the process alive; one with pending reads must (or `await` never returns). */
+  private setKeepAlive(on: boolean): void {
+    const method = on ? 'ref' : 'unref';
+    (this.child as unknown as Record<string, () => void>)[method]();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as Record<string, (() => void) | undefined>)[method]?.();
   }
 
   read(spec: string): Promise<GitObject | undefined> {
     if (this.dead) return Promise.reject(new Error('git cat-file is not running'));
     if (/[\n\r\0]/.test(spec)) return Promise.reject(new Error(`invalid object name ${JSON.stringify(spec)}`));
     if (this.idle) clearTimeout(this.idle);
+    if (this.waiters.length === 0) this.setKeepAlive(true);
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.child.stdin.write(`${spec}\n`);
@@ -74,6 +81,7 @@ class BatchReader {
   }
 
   private armIdle(): void {
+    this.setKeepAlive(false);
     if (this.idle) clearTimeout(this.idle);
     this.idle = setTimeout(() => this.close(), IDLE_MS);
     this.idle.unref();

@@ -153,7 +153,7 @@ function buildPipeline(source: YamlSource, dependsOn: Map<string, string[]>, ord
     name: typeof root.name === 'string' ? root.name : 'pipeline',
     on: triggersOf(root.on),
     priority: (root.priority as Priority | undefined) ?? 'normal',
-    ...(concurrency ? { concurrency: { group: String(concurrency.group), cancelInProgress: concurrency['cancel-in-progress'] === true } } : {}),
+    ...(concurrency ? { concurrency: { group: concurrency.group === undefined ? '' : String(concurrency.group), cancelInProgress: concurrency['cancel-in-progress'] === true } } : {}),
     env: envOf(root.env),
     stages: strings(root.stages),
     jobs: order.map((key) => jobOf(key, jobs[key], dependsOn.get(key) ?? [])),

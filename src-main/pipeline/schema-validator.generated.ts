@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"required":["group"],"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -247,8 +247,9 @@ errors++;
 if(data.concurrency !== undefined){
 let data12 = data.concurrency;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.group === undefined){
-const err17 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/required",keyword:"required",params:{missingProperty: "group"},message:"must have required property '"+"group"+"'",schema:schema11.properties.concurrency.required,parentSchema:schema11.properties.concurrency,data:data12};
+for(const key4 in data12){
+if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
+const err17 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data12};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -257,9 +258,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-for(const key4 in data12){
-if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
-const err18 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data12};
+}
+if(data12.group !== undefined){
+let data13 = data12.group;
+if(typeof data13 !== "string"){
+const err18 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data13};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -269,10 +272,10 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data12.group !== undefined){
-let data13 = data12.group;
-if(typeof data13 !== "string"){
-const err19 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data13};
+if(data12["cancel-in-progress"] !== undefined){
+let data14 = data12["cancel-in-progress"];
+if(typeof data14 !== "boolean"){
+const err19 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data14};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -282,27 +285,14 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data12["cancel-in-progress"] !== undefined){
-let data14 = data12["cancel-in-progress"];
-if(typeof data14 !== "boolean"){
-const err20 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data14};
+}
+else {
+const err20 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data12};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data12};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
 }
 errors++;
 }
@@ -313,7 +303,19 @@ if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
 for(const key5 in data15){
 let data16 = data15[key5];
 if(((typeof data16 !== "string") && (typeof data16 !== "boolean")) && (data16 !== null)){
-const err22 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data16};
+const err21 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data16};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data15};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -323,9 +325,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data15};
+if(data.stages !== undefined){
+let data17 = data.stages;
+if(Array.isArray(data17)){
+if(data17.length < 1){
+const err23 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data17};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -334,12 +338,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data.stages !== undefined){
-let data17 = data.stages;
-if(Array.isArray(data17)){
-if(data17.length < 1){
-const err24 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data17};
+const len3 = data17.length;
+for(let i3=0; i3<len3; i3++){
+let data18 = data17[i3];
+if(typeof data18 === "string"){
+if(!pattern0.test(data18)){
+const err24 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data18};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -348,12 +352,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-const len3 = data17.length;
-for(let i3=0; i3<len3; i3++){
-let data18 = data17[i3];
-if(typeof data18 === "string"){
-if(!pattern0.test(data18)){
-const err25 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data18};
+}
+else {
+const err25 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data18};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -363,8 +364,9 @@ vErrors.push(err25);
 errors++;
 }
 }
+}
 else {
-const err26 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data18};
+const err26 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data17};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -374,9 +376,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data17};
+if(data.jobs !== undefined){
+let data19 = data.jobs;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(Object.keys(data19).length < 1){
+const err27 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data19};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -385,12 +389,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data.jobs !== undefined){
-let data19 = data.jobs;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(Object.keys(data19).length < 1){
-const err28 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data19};
+for(const key6 in data19){
+const _errs46 = errors;
+if(typeof key6 === "string"){
+if(!pattern0.test(key6)){
+const err28 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -399,11 +402,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-for(const key6 in data19){
-const _errs46 = errors;
-if(typeof key6 === "string"){
-if(!pattern0.test(key6)){
-const err29 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
+}
+var valid14 = _errs46 === errors;
+if(!valid14){
+const err29 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data19};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -413,9 +415,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-var valid14 = _errs46 === errors;
-if(!valid14){
-const err30 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data19};
+for(const key7 in data19){
+let data20 = data19[key7];
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.image === undefined){
+const err30 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -424,12 +428,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-for(const key7 in data19){
-let data20 = data19[key7];
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-if(data20.image === undefined){
-const err31 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+if(data20.steps === undefined){
+const err31 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -438,8 +438,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data20.steps === undefined){
-const err32 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+for(const key8 in data20){
+if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
+const err32 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -448,9 +449,11 @@ vErrors.push(err32);
 }
 errors++;
 }
-for(const key8 in data20){
-if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
-const err33 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+}
+if(data20.name !== undefined){
+let data21 = data20.name;
+if(typeof data21 !== "string"){
+const err33 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data21};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -460,10 +463,10 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data20.name !== undefined){
-let data21 = data20.name;
-if(typeof data21 !== "string"){
-const err34 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data21};
+if(data20.stage !== undefined){
+let data22 = data20.stage;
+if(typeof data22 !== "string"){
+const err34 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data22};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -473,10 +476,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data20.stage !== undefined){
-let data22 = data20.stage;
-if(typeof data22 !== "string"){
-const err35 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data22};
+if(data20.image !== undefined){
+let data23 = data20.image;
+if(typeof data23 !== "string"){
+const err35 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data23};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -486,10 +489,10 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data20.image !== undefined){
-let data23 = data20.image;
-if(typeof data23 !== "string"){
-const err36 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data23};
+if(data20.needs !== undefined){
+let data24 = data20.needs;
+if((typeof data24 !== "string") && (!(Array.isArray(data24)))){
+const err36 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data24};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -498,30 +501,17 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data20.needs !== undefined){
-let data24 = data20.needs;
-if((typeof data24 !== "string") && (!(Array.isArray(data24)))){
-const err37 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data24};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
 if(Array.isArray(data24)){
 const len4 = data24.length;
 for(let i4=0; i4<len4; i4++){
 let data25 = data24[i4];
 if(typeof data25 !== "string"){
-const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i4,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data25};
+const err37 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i4,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data25};
 if(vErrors === null){
-vErrors = [err38];
+vErrors = [err37];
 }
 else {
-vErrors.push(err38);
+vErrors.push(err37);
 }
 errors++;
 }
@@ -531,12 +521,12 @@ errors++;
 if(data20.if !== undefined){
 let data26 = data20.if;
 if((typeof data26 !== "string") && (typeof data26 !== "boolean")){
-const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data26};
+const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data26};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err38];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err38);
 }
 errors++;
 }
@@ -544,12 +534,12 @@ errors++;
 if(data20.timeout !== undefined){
 let data27 = data20.timeout;
 if(typeof data27 !== "string"){
-const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data27};
+const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data27};
 if(vErrors === null){
-vErrors = [err40];
+vErrors = [err39];
 }
 else {
-vErrors.push(err40);
+vErrors.push(err39);
 }
 errors++;
 }
@@ -562,7 +552,18 @@ for(let i5=0; i5<len5; i5++){
 let data29 = data28[i5];
 if(typeof data29 === "string"){
 if(!pattern2.test(data29)){
-const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -572,25 +573,14 @@ vErrors.push(err41);
 errors++;
 }
 }
+}
 else {
-const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data28};
 if(vErrors === null){
 vErrors = [err42];
 }
 else {
 vErrors.push(err42);
-}
-errors++;
-}
-}
-}
-else {
-const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data28};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
 }
 errors++;
 }
@@ -601,24 +591,24 @@ if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 for(const key9 in data30){
 let data31 = data30[key9];
 if(((typeof data31 !== "string") && (typeof data31 !== "boolean")) && (data31 !== null)){
-const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data31};
+const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data31};
 if(vErrors === null){
-vErrors = [err44];
+vErrors = [err43];
 }
 else {
-vErrors.push(err44);
+vErrors.push(err43);
 }
 errors++;
 }
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data30};
+const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data30};
 if(vErrors === null){
-vErrors = [err45];
+vErrors = [err44];
 }
 else {
-vErrors.push(err45);
+vErrors.push(err44);
 }
 errors++;
 }
@@ -631,7 +621,20 @@ if(!((key10 === "include") || (key10 === "exclude"))){
 let data33 = data32[key10];
 if(Array.isArray(data33)){
 if(data33.length < 1){
-const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+const len6 = data33.length;
+for(let i6=0; i6<len6; i6++){
+let data34 = data33[i6];
+if(((typeof data34 !== "string") && (typeof data34 !== "boolean")) && (!(data34 && typeof data34 == "object" && !Array.isArray(data34)))){
+const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data34};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -640,28 +643,15 @@ vErrors.push(err46);
 }
 errors++;
 }
-const len6 = data33.length;
-for(let i6=0; i6<len6; i6++){
-let data34 = data33[i6];
-if(((typeof data34 !== "string") && (typeof data34 !== "boolean")) && (!(data34 && typeof data34 == "object" && !Array.isArray(data34)))){
-const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data34};
+}
+}
+else {
+const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
-}
-errors++;
-}
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
 }
 errors++;
 }
@@ -677,7 +667,19 @@ if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 for(const key11 in data36){
 let data37 = data36[key11];
 if(((typeof data37 !== "string") && (typeof data37 !== "boolean")) && (!(data37 && typeof data37 == "object" && !Array.isArray(data37)))){
-const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data37};
+const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data37};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data36};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -689,24 +691,12 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data36};
+const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data35};
 if(vErrors === null){
 vErrors = [err50];
 }
 else {
 vErrors.push(err50);
-}
-errors++;
-}
-}
-}
-else {
-const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data35};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
 }
 errors++;
 }
@@ -721,7 +711,19 @@ if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
 for(const key12 in data39){
 let data40 = data39[key12];
 if(((typeof data40 !== "string") && (typeof data40 !== "boolean")) && (!(data40 && typeof data40 == "object" && !Array.isArray(data40)))){
-const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data40};
+const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data40};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data39};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -733,7 +735,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data39};
+const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data38};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -745,24 +747,12 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data38};
+const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data32};
 if(vErrors === null){
 vErrors = [err54];
 }
 else {
 vErrors.push(err54);
-}
-errors++;
-}
-}
-}
-else {
-const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data32};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
 }
 errors++;
 }
@@ -774,7 +764,19 @@ for(const key13 in data41){
 const _errs97 = errors;
 if(typeof key13 === "string"){
 if(!pattern3.test(key13)){
-const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+var valid32 = _errs97 === errors;
+if(!valid32){
+const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -784,9 +786,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-var valid32 = _errs97 === errors;
-if(!valid32){
-const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+for(const key14 in data41){
+let data42 = data41[key14];
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.image === undefined){
+const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -795,12 +799,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-for(const key14 in data41){
-let data42 = data41[key14];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.image === undefined){
-const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+for(const key15 in data42){
+if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
+const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -809,27 +810,16 @@ vErrors.push(err58);
 }
 errors++;
 }
-for(const key15 in data42){
-if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
-const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+}
+if(data42.image !== undefined){
+let data43 = data42.image;
+if(typeof data43 !== "string"){
+const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data43};
 if(vErrors === null){
 vErrors = [err59];
 }
 else {
 vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data42.image !== undefined){
-let data43 = data42.image;
-if(typeof data43 !== "string"){
-const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data43};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
 }
 errors++;
 }
@@ -840,24 +830,24 @@ if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 for(const key16 in data44){
 let data45 = data44[key16];
 if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
-const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data45};
+const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data45};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err60];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err60);
 }
 errors++;
 }
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data44};
+const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data44};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err61];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err61);
 }
 errors++;
 }
@@ -869,7 +859,19 @@ const len9 = data46.length;
 for(let i9=0; i9<len9; i9++){
 let data47 = data46[i9];
 if(typeof data47 !== "string"){
-const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data47};
+const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data47};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data46};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -879,9 +881,10 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data46};
+if(data42.command !== undefined){
+let data48 = data42.command;
+if((typeof data48 !== "string") && (!(Array.isArray(data48)))){
+const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data48};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -890,11 +893,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-if(data42.command !== undefined){
-let data48 = data42.command;
-if((typeof data48 !== "string") && (!(Array.isArray(data48)))){
-const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data48};
+if(Array.isArray(data48)){
+const len10 = data48.length;
+for(let i10=0; i10<len10; i10++){
+let data49 = data48[i10];
+if(typeof data49 !== "string"){
+const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data49};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -903,12 +907,12 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(Array.isArray(data48)){
-const len10 = data48.length;
-for(let i10=0; i10<len10; i10++){
-let data49 = data48[i10];
-if(typeof data49 !== "string"){
-const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data49};
+}
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -919,10 +923,8 @@ errors++;
 }
 }
 }
-}
-}
 else {
-const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -932,9 +934,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-}
-else {
-const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+if(data20.cache !== undefined){
+let data50 = data20.cache;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.key === undefined){
+const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -943,12 +947,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data20.cache !== undefined){
-let data50 = data20.cache;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.key === undefined){
-const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data50.paths === undefined){
+const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -957,8 +957,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data50.paths === undefined){
-const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+for(const key17 in data50){
+if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
+const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -967,27 +968,16 @@ vErrors.push(err70);
 }
 errors++;
 }
-for(const key17 in data50){
-if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
-const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+if(data50.key !== undefined){
+let data51 = data50.key;
+if(typeof data51 !== "string"){
+const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data51};
 if(vErrors === null){
 vErrors = [err71];
 }
 else {
 vErrors.push(err71);
-}
-errors++;
-}
-}
-if(data50.key !== undefined){
-let data51 = data50.key;
-if(typeof data51 !== "string"){
-const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data51};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
 }
 errors++;
 }
@@ -999,7 +989,19 @@ const len11 = data52.length;
 for(let i11=0; i11<len11; i11++){
 let data53 = data52[i11];
 if(typeof data53 !== "string"){
-const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data53};
+const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data53};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data52};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1009,9 +1011,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-else {
-const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data52};
+if(data50.paths !== undefined){
+let data54 = data50.paths;
+if(Array.isArray(data54)){
+if(data54.length < 1){
+const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1020,12 +1024,11 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data50.paths !== undefined){
-let data54 = data50.paths;
-if(Array.isArray(data54)){
-if(data54.length < 1){
-const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+const len12 = data54.length;
+for(let i12=0; i12<len12; i12++){
+let data55 = data54[i12];
+if(typeof data55 !== "string"){
+const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data55};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1034,11 +1037,10 @@ vErrors.push(err75);
 }
 errors++;
 }
-const len12 = data54.length;
-for(let i12=0; i12<len12; i12++){
-let data55 = data54[i12];
-if(typeof data55 !== "string"){
-const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data55};
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1050,7 +1052,7 @@ errors++;
 }
 }
 else {
-const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1060,9 +1062,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-else {
-const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data20.artifacts !== undefined){
+let data56 = data20.artifacts;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.paths === undefined){
+const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1071,12 +1075,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-if(data20.artifacts !== undefined){
-let data56 = data20.artifacts;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.paths === undefined){
-const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+for(const key18 in data56){
+if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
+const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1085,9 +1086,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-for(const key18 in data56){
-if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
-const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+}
+if(data56.paths !== undefined){
+let data57 = data56.paths;
+if(Array.isArray(data57)){
+if(data57.length < 1){
+const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1096,12 +1100,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data56.paths !== undefined){
-let data57 = data56.paths;
-if(Array.isArray(data57)){
-if(data57.length < 1){
-const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+const len13 = data57.length;
+for(let i13=0; i13<len13; i13++){
+let data58 = data57[i13];
+if(typeof data58 !== "string"){
+const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data58};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1110,11 +1113,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-const len13 = data57.length;
-for(let i13=0; i13<len13; i13++){
-let data58 = data57[i13];
-if(typeof data58 !== "string"){
-const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data58};
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1124,9 +1126,10 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data56.when !== undefined){
+let data59 = data56.when;
+if(!(((data59 === "on_success") || (data59 === "on_failure")) || (data59 === "always"))){
+const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data59};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1136,10 +1139,10 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data56.when !== undefined){
-let data59 = data56.when;
-if(!(((data59 === "on_success") || (data59 === "on_failure")) || (data59 === "always"))){
-const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data59};
+if(data56["expire-in"] !== undefined){
+let data60 = data56["expire-in"];
+if(typeof data60 !== "string"){
+const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data60};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1149,10 +1152,9 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data56["expire-in"] !== undefined){
-let data60 = data56["expire-in"];
-if(typeof data60 !== "string"){
-const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data60};
+}
+else {
+const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1162,9 +1164,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-}
-else {
-const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+if(data20.steps !== undefined){
+let data61 = data20.steps;
+if(Array.isArray(data61)){
+if(data61.length < 1){
+const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1173,12 +1177,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-if(data20.steps !== undefined){
-let data61 = data20.steps;
-if(Array.isArray(data61)){
-if(data61.length < 1){
-const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+const len14 = data61.length;
+for(let i14=0; i14<len14; i14++){
+let data62 = data61[i14];
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.run === undefined){
+const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1187,12 +1191,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-const len14 = data61.length;
-for(let i14=0; i14<len14; i14++){
-let data62 = data61[i14];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.run === undefined){
-const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+for(const key19 in data62){
+if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
+const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1201,9 +1202,11 @@ vErrors.push(err88);
 }
 errors++;
 }
-for(const key19 in data62){
-if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
-const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+}
+if(data62.name !== undefined){
+let data63 = data62.name;
+if(typeof data63 !== "string"){
+const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data63};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1213,10 +1216,10 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data62.name !== undefined){
-let data63 = data62.name;
-if(typeof data63 !== "string"){
-const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data63};
+if(data62.run !== undefined){
+let data64 = data62.run;
+if(typeof data64 !== "string"){
+const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data64};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1226,28 +1229,15 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data62.run !== undefined){
-let data64 = data62.run;
-if(typeof data64 !== "string"){
-const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data64};
+if(data62.if !== undefined){
+let data65 = data62.if;
+if((typeof data65 !== "string") && (typeof data65 !== "boolean")){
+const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data65};
 if(vErrors === null){
 vErrors = [err91];
 }
 else {
 vErrors.push(err91);
-}
-errors++;
-}
-}
-if(data62.if !== undefined){
-let data65 = data62.if;
-if((typeof data65 !== "string") && (typeof data65 !== "boolean")){
-const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data65};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
 }
 errors++;
 }
@@ -1258,7 +1248,19 @@ if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
 for(const key20 in data66){
 let data67 = data66[key20];
 if(((typeof data67 !== "string") && (typeof data67 !== "boolean")) && (data67 !== null)){
-const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data67};
+const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data67};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data66};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1268,9 +1270,10 @@ vErrors.push(err93);
 errors++;
 }
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data66};
+if(data62["continue-on-error"] !== undefined){
+let data68 = data62["continue-on-error"];
+if(typeof data68 !== "boolean"){
+const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data68};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1280,10 +1283,10 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data62["continue-on-error"] !== undefined){
-let data68 = data62["continue-on-error"];
-if(typeof data68 !== "boolean"){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data68};
+if(data62.timeout !== undefined){
+let data69 = data62.timeout;
+if(typeof data69 !== "string"){
+const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data69};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1293,10 +1296,9 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data62.timeout !== undefined){
-let data69 = data62.timeout;
-if(typeof data69 !== "string"){
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data69};
+}
+else {
+const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1308,7 +1310,7 @@ errors++;
 }
 }
 else {
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1320,7 +1322,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1332,7 +1334,7 @@ errors++;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+const err99 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1344,24 +1346,12 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
+const err100 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err100];
 }
 else {
 vErrors.push(err100);
-}
-errors++;
-}
-}
-}
-else {
-const err101 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
 }
 errors++;
 }

@@ -116,7 +116,6 @@ export const PIPELINE_SCHEMA = {
     concurrency: {
       type: 'object',
       additionalProperties: false,
-      required: ['group'],
       properties: { group: str, 'cancel-in-progress': { type: 'boolean' } },
     },
     env: envMap,

@@ -104,6 +104,31 @@ describe('when a new commit is pushed to the same branch', () => {
     expect(c.sha).toBe(shaC);
   });
 
+  it('supersedes the earlier commit by default, without a concurrency block', async () => {
+    f = await startEngine({ concurrency: { jobs: 1, perRepository: 1 } });
+    const repo = f.repos[0];
+    const shaA = repo.commit(pipeline({ name: 'a', jobs: { work: 'echo A running; sleep 30' } }), 'A');
+    const { runIds: [runA] } = await f.engine.handleEvent(push(f, shaA));
+    await logShows(f, runA, 'A running');
+    const shaB = repo.commit(pipeline({ name: 'b', jobs: { work: 'echo B done' } }), 'B');
+    const { runIds: [runB] } = await f.engine.handleEvent(push(f, shaB));
+    expect((await f.waitForRun(runA)).status).toBe('cancelled');
+    expect((await f.waitForRun(runB)).status).toBe('passed');
+  });
+
+  it('lets the earlier commit finish when the pipeline says cancel-in-progress: false', async () => {
+    f = await startEngine({ concurrency: { jobs: 2, perRepository: 2 } });
+    const extra = 'concurrency: { cancel-in-progress: false }\n';
+    const repo = f.repos[0];
+    const shaA = repo.commit(pipeline({ name: 'a', extra, jobs: { work: 'echo A running; sleep 2' } }), 'A');
+    const { runIds: [runA] } = await f.engine.handleEvent(push(f, shaA));
+    await logShows(f, runA, 'A running');
+    const shaB = repo.commit(pipeline({ name: 'b', extra, jobs: { work: 'echo B done' } }), 'B');
+    const { runIds: [runB] } = await f.engine.handleEvent(push(f, shaB));
+    expect((await f.waitForRun(runA)).status).toBe('passed');
+    expect((await f.waitForRun(runB)).status).toBe('passed');
+  });
+
   it('leaves runs of other branches alone', async () => {
     f = await startEngine({ concurrency: { jobs: 2, perRepository: 2 } });
     const extra = 'concurrency: { group: "${KILN_REPO}/${KILN_BRANCH}", cancel-in-progress: true }\n';

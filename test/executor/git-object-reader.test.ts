@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeGitObjectReaders, readGitObject } from '../../src-main/executor/git-object-reader.js';
+import { ensureBuilt } from '../helpers/build.js';
 
 const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' };
 const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
@@ -56,6 +57,21 @@ describe('reading objects through one git cat-file --batch per repository', () =
     git(dir, 'commit', '-qam', 'two');
     const second = git(dir, 'rev-parse', 'HEAD');
     expect((await readGitObject(dir, env, `${second}:.kiln.yml`))?.content.toString()).toBe('jobs: { a: {} }\n');
+  });
+
+  it('keeps a process alive while a read is pending, and lets it exit once idle', () => {
+    // In a fresh process, `await` on a read must not end the process early (exit code 13), and
+    // the idle reader must not hold the process open until its idle timer fires.
+    const script = `
+      import { readGitObject } from ${JSON.stringify(resolve('dist/src-main/executor/git-object-reader.js'))};
+      const o = await readGitObject(${JSON.stringify(dir)}, process.env, ${JSON.stringify(`${first}:.kiln.yml`)});
+      console.log(o.content.toString().trim());
+    `;
+    const started = Date.now();
+    ensureBuilt();
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.trim()).toBe('jobs: {}');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('refuses an object name that would break the line protocol', async () => {
