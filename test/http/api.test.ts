@@ -1,57 +1,63 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArtifactInfo, LogLine, Page, RunSummary } from '../../shared/model/run.js';
+/**
+ * The HTTP API against the real Engine (SQLite, Docker, git) and the real listening server. The runs
+ * the read-only tests look at are made once (helpers/api-world.ts); tests that change state make their
+ * own runs in acme/ops, which the read-only tests never look at.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import type { EngineEvent, Health, LogChunk, RepositorySettings } from '../../shared/api/engine-api.js';
+import { KILN_VERSION } from '../../src-main/engine.js';
 import { startServer, UI_CSP } from '../../src-main/http/app.js';
-import type { RunningServer } from '../../src-main/http/app.js';
-import type { ArtifactSource } from '../../src-main/http/api-routes.js';
-import { StubEngine, testConfig } from './helpers/stub-engine.js';
+import { jobNamed, startBareEngine } from './helpers/api-engine.js';
 import { readSse } from './helpers/sse-client.js';
+import { API, ARTIFACT_HTML, ARTIFACT_TEXT, OPS, pingWeb, SECRET_VALUE, startApiWorld, WEB, WEBHOOK_SECRET, type ApiWorld } from './helpers/api-world.js';
 
 interface ErrorBody { ok: false; error: { name: string; code: string; message: string } }
 
-describe('the HTTP API', () => {
-  let engine: StubEngine;
-  let server: RunningServer;
-  let staticDir: string;
-  const artifactBytes = Buffer.from('hello artifact\n');
-  const artifactInfo: ArtifactInfo = { id: 'a1', runId: 'r1', jobId: 'j1', path: 'dist/app résumé.txt', size: artifactBytes.length, sha256: 'x', createdAt: 1 };
-  const artifacts: ArtifactSource = {
-    async open(id) {
-      return id === 'a1' ? { info: artifactInfo, stream: Readable.from([artifactBytes]) } : undefined;
-    },
-  };
+describe('the HTTP API over the real engine', () => {
+  let w: ApiWorld;
 
-  beforeEach(async () => {
-    staticDir = mkdtempSync(join(tmpdir(), 'kiln-static-'));
-    mkdirSync(join(staticDir, 'assets'));
-    writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Kiln</title><div id="root"></div>');
-    writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
-    engine = new StubEngine(testConfig([{ name: 'acme/web', webhookSecrets: ['s'] }]));
-    server = await startServer({ engine, port: 0, staticDir, artifacts });
-  });
+  beforeAll(async () => { w = await startApiWorld(); });
+  afterAll(async () => { await w?.close(); });
 
-  afterEach(async () => {
-    await server.close();
-    await engine.stop();
-    rmSync(staticDir, { recursive: true, force: true });
-  });
-
-  const get = (path: string, init?: RequestInit): Promise<Response> => fetch(`${server.url}${path}`, init);
+  const get = (path: string, init?: RequestInit): Promise<Response> => fetch(`${w.server.url}${path}`, init);
   const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${w.server.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const ping = (secret?: string): ReturnType<typeof pingWeb> => pingWeb(w.server.url, secret);
 
   describe('runs', () => {
-    it('pages through runs with a cursor and filters by branch and status', async () => {
-      for (let i = 0; i < 5; i++) engine.addRun({ repo: 'acme/web', branch: i % 2 ? 'dev' : 'main' }, i === 4 ? 'failed' : 'passed');
-      const first = (await (await get('/api/runs?limit=2')).json()) as Page<RunSummary>;
-      expect(first.items.map((r) => r.id)).toEqual(['r5', 'r4']);
-      const second = (await (await get(`/api/runs?limit=2&cursor=${first.nextCursor}`)).json()) as Page<RunSummary>;
-      expect(second.items.map((r) => r.id)).toEqual(['r3', 'r2']);
-      const main = (await (await get('/api/runs?branch=main&status=passed')).json()) as Page<RunSummary>;
-      expect(main.items.map((r) => r.id)).toEqual(['r3', 'r1']);
+    it('pages through runs newest first with a cursor, within a repository and across all', async () => {
+      const [a1, a2, a3] = w.apiRuns.map((r) => r.id);
+      const first = await w.getJson<Page<RunSummary>>(`/api/runs?repo=${API}&limit=2`);
+      expect(first.items.map((r) => r.id)).toEqual([a3, a2]);
+      expect(first.nextCursor).toEqual(expect.any(String));
+      const second = await w.getJson<Page<RunSummary>>(`/api/runs?repo=${API}&limit=2&cursor=${first.nextCursor}`);
+      expect(second.items.map((r) => r.id)).toEqual([a1]);
+      expect(second.nextCursor).toBeUndefined();
+
+      const seen: RunSummary[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await w.getJson<Page<RunSummary>>(`/api/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        if (page.nextCursor) expect(page.items).toHaveLength(2);
+        seen.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(new Set(seen.map((r) => r.id)).size).toBe(seen.length);
+      expect(seen.map((r) => r.createdAt)).toEqual([...seen.map((r) => r.createdAt)].sort((x, y) => y - x));
+      const mine = [a3, a2, a1, w.webDev.id, w.webMain.id];
+      expect(seen.map((r) => r.id).filter((id) => mine.includes(id))).toEqual(mine);
+      expect(seen).toHaveLength((await w.engine.listRuns({ limit: 200 })).items.length);
+    });
+
+    it('filters runs by repository, branch and status', async () => {
+      const ids = async (query: string): Promise<string[]> => (await w.getJson<Page<RunSummary>>(`/api/runs?${query}`)).items.map((r) => r.id);
+      expect(await ids(`repo=${WEB}`)).toEqual([w.webDev.id, w.webMain.id]);
+      expect(await ids(`repo=${WEB}&branch=dev`)).toEqual([w.webDev.id]);
+      expect(await ids(`repo=${WEB}&status=failed`)).toEqual([w.webDev.id]);
+      expect(await ids(`repo=${WEB}&branch=main&status=passed`)).toEqual([w.webMain.id]);
+      expect(await ids(`repo=${API}&status=failed`)).toEqual([]);
     });
 
     it.each([
@@ -59,6 +65,7 @@ describe('the HTTP API', () => {
       ['/api/runs?limit=abc', /limit must be a whole number/],
       ['/api/runs?status=green', /status must be one of/],
       ['/api/runs?repo=a&repo=b', /repo must be given once/],
+      ['/api/runs?cursor=garbage', /invalid cursor 'garbage'/],
     ])('answers %s with a 400 envelope', async (path, message) => {
       const res = await get(path);
       expect(res.status).toBe(400);
@@ -68,80 +75,139 @@ describe('the HTTP API', () => {
       expect(body.error.message).toMatch(message);
     });
 
+    it('shows a run with its jobs, their steps and the edges between them', async () => {
+      const run = await w.getJson<RunDetail>(`/api/runs/${w.webMain.id}`);
+      expect(run).toMatchObject({ id: w.webMain.id, repo: WEB, branch: 'main', sha: w.headOf(WEB, 'main'), event: 'manual', status: 'passed', pipeline: 'ci' });
+      const build = jobNamed(run, 'build');
+      const test = jobNamed(run, 'test');
+      expect(build.steps.map((s) => [s.name, s.status, s.exitCode])).toEqual([['compile', 'passed', 0], ['package', 'passed', 0]]);
+      expect(test).toMatchObject({ needs: ['build'], status: 'passed' });
+      expect(run.edges).toEqual([{ from: build.id, to: test.id }]);
+
+      const failed = await w.getJson<RunDetail>(`/api/runs/${w.webDev.id}`);
+      expect(failed.status).toBe('failed');
+      const lint = jobNamed(failed, 'lint');
+      expect(lint.error).toMatch(/step 'lint' failed with exit code 3/);
+      expect(lint.steps.map((s) => [s.name, s.status, s.exitCode])).toEqual([['lint', 'failed', 3], ['after', 'skipped', undefined]]);
+    });
+
     it('answers an unknown run with a 404 envelope from the engine\'s ApiError', async () => {
       const res = await get('/api/runs/nope');
       expect(res.status).toBe(404);
-      expect(await res.json()).toEqual({ ok: false, error: { name: 'ApiError', code: 'NOT_FOUND', message: 'run nope does not exist' } });
+      expect(await res.json()).toEqual({ ok: false, error: { name: 'ApiError', code: 'NOT_FOUND', message: "run 'nope' does not exist" } });
     });
 
-    it('triggers a manual run with 201 and its ids', async () => {
-      const res = await post('/api/runs', { repo: 'acme/web', branch: 'main' });
-      expect(res.status).toBe(201);
-      const { runIds } = (await res.json()) as { runIds: string[] };
-      expect(runIds).toHaveLength(1);
-      expect((await engine.getRun(runIds[0])).branch).toBe('main');
+    it('triggers a manual run of a branch or of a commit with 201 and its ids, and the runs pass', async () => {
+      const sha = w.headOf(OPS, 'main');
+      const byBranch = await post('/api/runs', { repo: OPS, branch: 'main' });
+      const bySha = await post('/api/runs', { repo: OPS, sha });
+      expect([byBranch.status, bySha.status]).toEqual([201, 201]);
+      const answers = [(await byBranch.json()) as { runIds: string[] }, (await bySha.json()) as { runIds: string[] }];
+      expect(answers).toEqual([{ runIds: [expect.any(String)] }, { runIds: [expect.any(String)] }]);
+      const [branchRun, shaRun] = await Promise.all(answers.map((a) => w.getJson<RunDetail>(`/api/runs/${a.runIds[0]}`)));
+      expect(branchRun).toMatchObject({ repo: OPS, branch: 'main', sha, event: 'manual', triggeredBy: 'ui' });
+      expect(shaRun).toMatchObject({ repo: OPS, sha, event: 'manual' });
+      expect(shaRun.id).not.toBe(branchRun.id);
+      expect(shaRun.branch).toBeUndefined();
+      expect((await Promise.all([branchRun, shaRun].map((r) => w.waitForRun(r.id)))).map((r) => r.status)).toEqual(['passed', 'passed']);
     });
 
     it.each([
-      ['malformed JSON', '{"repo": "acme/web",', 400, /malformed JSON/],
+      ['malformed JSON', '{"repo": "acme/ops",', 400, /malformed JSON/],
       ['a JSON array', '[1,2]', 400, /must be an object/],
       ['no repo', '{"branch":"main"}', 400, /body.repo/],
-      ['a non-hex sha', '{"repo":"acme/web","sha":"$(rm -rf)"}', 400, /hexadecimal/],
-      ['an unknown repository', '{"repo":"x/y"}', 404, /unknown repository/],
+      ['a non-hex sha', '{"repo":"acme/ops","sha":"$(rm -rf)"}', 400, /hexadecimal/],
+      ['an unknown repository', '{"repo":"x/y"}', 404, /repository 'x\/y' is not configured/],
+      ['a branch the repository does not have', '{"repo":"acme/ops","branch":"nope"}', 400, /cannot resolve branch 'nope' of acme\/ops/],
     ])('answers a trigger with %s with an error envelope, not a crash', async (_name, body, status, message) => {
       const res = await post('/api/runs', body);
       expect(res.status).toBe(status);
-      expect(((await res.json()) as ErrorBody).error.message).toMatch(message);
+      expect(await res.json()).toMatchObject({ ok: false, error: { name: 'ApiError', message: expect.stringMatching(message) } });
     });
 
     it('refuses a JSON body over 1 MB with 413', async () => {
-      const res = await post('/api/runs', JSON.stringify({ repo: 'acme/web', pad: 'x'.repeat(1_100_000) }));
-      expect(res.status).toBe(413);
-      expect(((await res.json()) as ErrorBody).error.code).toBe('BAD_REQUEST');
+      const res = await post('/api/runs', JSON.stringify({ repo: OPS, pad: 'x'.repeat(1_100_000) }));
+      expect([res.status, ((await res.json()) as ErrorBody).error.code]).toEqual([413, 'BAD_REQUEST']);
     });
 
     it('requires a JSON content type for bodies', async () => {
-      const res = await post('/api/runs', 'repo=acme/web', { 'content-type': 'application/x-www-form-urlencoded' });
+      const res = await post('/api/runs', `repo=${OPS}`, { 'content-type': 'application/x-www-form-urlencoded' });
       expect(res.status).toBe(400);
+      expect(((await res.json()) as ErrorBody).error.message).toMatch(/JSON body/);
     });
 
-    it('cancels a run and re-runs only its failed jobs', async () => {
-      const run = engine.addRun({ repo: 'acme/web' }, 'running');
-      expect((await post(`/api/runs/${run.id}/cancel`, {})).status).toBe(200);
-      expect(run.status).toBe('cancelled');
-      const res = await post(`/api/runs/${run.id}/rerun`, { failedOnly: true });
-      expect(res.status).toBe(201);
-      const { runId } = (await res.json()) as { runId: string };
-      expect((await engine.getRun(runId)).error).toBe('failed-only');
-      expect((await post(`/api/runs/${run.id}/rerun`, { failedOnly: 'yes' })).status).toBe(400);
+    it('cancels a running run, and re-runs only what has finished', async () => {
+      const res = await post('/api/runs', { repo: OPS, branch: 'slow' });
+      const runId = ((await res.json()) as { runIds: string[] }).runIds[0];
+      const jobId = (await w.engine.getRun(runId)).jobs[0].id;
+      // The second step (sleep 120) runs once the first has printed.
+      await w.fixture.waitFor(async () => (await w.engine.getLog(jobId, 0, 100)).lines.some((l) => l.text === 'started') || undefined, 60_000, 'the slow job to start');
+      const early = await post(`/api/runs/${runId}/rerun`, { failedOnly: false });
+      expect([early.status, ((await early.json()) as ErrorBody).error.code]).toEqual([409, 'CONFLICT']);
+
+      const cancel = await post(`/api/runs/${runId}/cancel`, {});
+      expect([cancel.status, await cancel.json()]).toEqual([200, { ok: true }]);
+      const run = await w.waitForRun(runId);
+      expect([run.status, run.jobs[0].status]).toEqual(['cancelled', 'cancelled']);
+      expect([(await post(`/api/runs/${runId}/rerun`, { failedOnly: 'yes' })).status, (await post('/api/runs/nope/cancel', {})).status]).toEqual([400, 404]);
+    });
+
+    it('re-runs only the failed jobs with failedOnly, and every job without it', async () => {
+      const original = await w.waitForRun(await w.trigger(OPS, 'mixed'));
+      expect(original.status).toBe('failed');
+      const failedOnly = await post(`/api/runs/${original.id}/rerun`, { failedOnly: true });
+      const all = await post(`/api/runs/${original.id}/rerun`, {});
+      expect([failedOnly.status, all.status]).toEqual([201, 201]);
+      const [partial, full] = await Promise.all([failedOnly, all].map(async (r) => w.waitForRun(((await r.json()) as { runId: string }).runId)));
+
+      const logOf = async (run: RunDetail, job: string): Promise<string[]> =>
+        (await w.getJson<LogChunk>(`/api/jobs/${jobNamed(run, job).id}/log`)).lines.map((l) => l.text);
+      expect(partial.status).toBe('failed');
+      expect(jobNamed(partial, 'ok')).toMatchObject({ status: 'passed', error: 'passed in the earlier run; not run again' });
+      expect(await logOf(partial, 'ok')).not.toContain('fine');
+      expect(await logOf(partial, 'bad')).toContain('broken');
+      expect(full.status).toBe('failed');
+      expect(await logOf(full, 'ok')).toContain('fine');
+      expect(await logOf(full, 'bad')).toContain('broken');
     });
   });
 
   describe('logs', () => {
-    beforeEach(() => {
-      engine.appendLog('j1', ['compiling', 'error: boom', 'done']);
-    });
+    const buildJob = (): string => jobNamed(w.webMain, 'build').id;
+    const fullLog = async (): Promise<LogLine[]> => (await w.getJson<LogChunk>(`/api/jobs/${buildJob()}/log?limit=10000`)).lines;
 
-    it('returns lines from an offset', async () => {
-      const chunk = (await (await get('/api/jobs/j1/log?offset=1&limit=1')).json()) as { lines: LogLine[]; nextOffset: number };
-      expect(chunk.lines.map((l) => l.text)).toEqual(['error: boom']);
-      expect(chunk.nextOffset).toBe(2);
+    it('returns lines from an offset, and says when the whole log of a finished job was read', async () => {
+      const lines = await fullLog();
+      const at = lines.findIndex((l) => l.text === 'error: boom');
+      expect(lines.slice(at - 1, at + 2).map((l) => l.text)).toEqual(['compiling', 'error: boom', 'done']);
+      const chunk = await w.getJson<LogChunk>(`/api/jobs/${buildJob()}/log?offset=${at}&limit=1`);
+      expect(chunk.lines).toEqual([expect.objectContaining({ seq: at, step: 0, stream: 'stdout', text: 'error: boom' })]);
+      expect(chunk).toMatchObject({ nextOffset: at + 1, complete: false, total: lines.length });
+      const end = await w.getJson<LogChunk>(`/api/jobs/${buildJob()}/log?offset=${lines.length - 2}`);
+      expect(end).toMatchObject({ nextOffset: lines.length, complete: true });
+      expect(end.lines).toHaveLength(2);
+      expect((await get(`/api/jobs/${buildJob()}/log?offset=-1`)).status).toBe(400);
     });
 
     it('searches a log and insists on a query', async () => {
-      expect(await (await get('/api/jobs/j1/log/search?q=boom')).json()).toEqual([{ seq: 1, step: 0, text: 'error: boom' }]);
-      expect((await get('/api/jobs/j1/log/search')).status).toBe(400);
+      const at = (await fullLog()).findIndex((l) => l.text === 'error: boom');
+      expect(await w.getJson(`/api/jobs/${buildJob()}/log/search?q=boom`)).toEqual([{ seq: at, step: 0, text: 'error: boom' }]);
+      expect(await w.getJson(`/api/jobs/${buildJob()}/log/search?q=nowhere-in-the-log`)).toEqual([]);
+      expect((await get(`/api/jobs/${buildJob()}/log/search`)).status).toBe(400);
     });
 
     it('downloads the raw log as text', async () => {
-      const res = await get('/api/jobs/j1/log/raw');
+      const res = await get(`/api/jobs/${buildJob()}/log/raw`);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(res.headers.get('content-disposition')).toMatch(/attachment/);
-      expect(await res.text()).toBe('compiling\nerror: boom\ndone\n');
+      expect(res.headers.get('content-disposition')).toContain(`attachment; filename="${buildJob()}.log"`);
+      const text = await res.text();
+      expect(text).toBe((await fullLog()).map((l) => `${l.text}\n`).join(''));
+      expect(text).toContain('compiling\nerror: boom\ndone\n');
     });
 
     it('answers an unknown job with 404, also for the live stream', async () => {
       expect((await get('/api/jobs/nope/log')).status).toBe(404);
+      expect((await get('/api/jobs/nope/log/search?q=x')).status).toBe(404);
       const res = await get('/api/jobs/nope/log/stream');
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/json/);
@@ -149,15 +215,39 @@ describe('the HTTP API', () => {
   });
 
   describe('artifacts', () => {
+    const listed = async (): Promise<ArtifactInfo[]> => w.getJson<ArtifactInfo[]>(`/api/runs/${w.webMain.id}/artifacts`);
+    const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+    it('lists the artifacts a run stored, and none for a run that stored none', async () => {
+      const build = jobNamed(w.webMain, 'build').id;
+      expect(await listed()).toEqual([
+        expect.objectContaining({ runId: w.webMain.id, jobId: build, path: 'dist/app résumé.txt', size: Buffer.byteLength(ARTIFACT_TEXT), sha256: sha256(ARTIFACT_TEXT) }),
+        expect.objectContaining({ runId: w.webMain.id, jobId: build, path: 'dist/page.html', size: Buffer.byteLength(ARTIFACT_HTML), sha256: sha256(ARTIFACT_HTML) }),
+      ]);
+      expect(await w.getJson(`/api/runs/${w.webDev.id}/artifacts`)).toEqual([]);
+      expect((await get('/api/runs/nope/artifacts')).status).toBe(404);
+    });
+
     it('streams an artifact as a sandboxed download named after its file, typed by its extension', async () => {
-      const res = await get('/api/artifacts/a1/download');
+      const text = (await listed()).find((a) => a.path.endsWith('.txt'));
+      const res = await get(`/api/artifacts/${text?.id}/download`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('content-security-policy')).toContain('sandbox');
-      expect(res.headers.get('content-length')).toBe(String(artifactBytes.length));
+      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(ARTIFACT_TEXT)));
       expect(res.headers.get('content-disposition')).toBe(`attachment; filename="app r_sum_.txt"; filename*=UTF-8''app%20r%C3%A9sum%C3%A9.txt`);
-      expect(Buffer.from(await res.arrayBuffer())).toEqual(artifactBytes);
+      expect(await res.text()).toBe(ARTIFACT_TEXT);
+    });
+
+    it('serves an HTML artifact as an attachment under a sandboxing CSP, so it cannot script the dashboard', async () => {
+      const html = (await listed()).find((a) => a.path.endsWith('.html'));
+      const res = await get(`/api/artifacts/${html?.id}/download`);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="page.html"/);
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(await res.text()).toBe(ARTIFACT_HTML);
     });
 
     it('answers an unknown artifact with 404', async () => {
@@ -166,29 +256,74 @@ describe('the HTTP API', () => {
   });
 
   describe('server state', () => {
-    it('serves health, storage metrics, repositories and deliveries', async () => {
-      expect(await (await get('/api/health')).json()).toMatchObject({ ok: true, tunnel: { state: 'disabled' } });
-      expect(await (await get('/api/metrics/storage')).json()).toMatchObject({ diskTotalBytes: 2 });
-      expect(await (await get('/api/repositories')).json()).toEqual([{ name: 'acme/web', url: '/nonexistent', defaultBranch: 'main', secretNames: [], webhookSecretCount: 1 }]);
-      expect(await (await get('/api/deliveries')).json()).toEqual([]);
+    it('reports health: Docker reachable, no tunnel, the queue and the effective limits', async () => {
+      const health = await w.getJson<Health>('/api/health');
+      expect(health).toMatchObject({ ok: true, version: KILN_VERSION, docker: { ok: true }, tunnel: { state: 'disabled' }, settings: { concurrency: { jobs: 4, perRepository: 2 } } });
+      expect(health.queue.queued).toBeGreaterThanOrEqual(0);
+      expect(health.queue.running).toBeGreaterThanOrEqual(0);
+    });
+
+    it('reports storage metrics that count the stored artifacts and logs', async () => {
+      const m = await w.getJson<StorageMetrics>('/api/metrics/storage');
+      expect(m).toMatchObject({ artifactCount: 2, artifactBytes: Buffer.byteLength(ARTIFACT_TEXT) + Buffer.byteLength(ARTIFACT_HTML), cacheEntries: 0 });
+      expect(m.logBytes).toBeGreaterThan(0);
+      expect(m.diskTotalBytes).toBeGreaterThan(0);
+      expect(m.diskFreeBytes).toBeLessThanOrEqual(m.diskTotalBytes);
+    });
+
+    it('lists the repositories with the names of their secrets but never a secret value', async () => {
+      const res = await get('/api/repositories');
+      const text = await res.text();
+      expect(text).not.toContain(SECRET_VALUE);
+      expect(text).not.toContain(WEBHOOK_SECRET);
+      const dir = (name: string): string => w.fixture.repos.find((r) => r.name === name)?.dir ?? '';
+      expect(JSON.parse(text) as RepositorySettings[]).toEqual([
+        { name: WEB, url: dir(WEB), defaultBranch: 'main', secretNames: ['DEPLOY_TOKEN', 'NPM_TOKEN'], webhookSecretCount: 1 },
+        { name: API, url: dir(API), defaultBranch: 'main', secretNames: [], webhookSecretCount: 0 },
+        { name: OPS, url: dir(OPS), defaultBranch: 'main', secretNames: [], webhookSecretCount: 0 },
+      ]);
+    });
+
+    it('lists webhook deliveries newest first, accepted and rejected alike', async () => {
+      const good = await ping();
+      expect(good.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 5));
+      const bad = await ping('not-the-secret');
+      expect(bad.status).toBe(401);
+      const [last, before] = await w.getJson<DeliveryRecord[]>('/api/deliveries?limit=2');
+      expect(last).toMatchObject({ deliveryId: bad.json.deliveryId, event: 'ping', repo: WEB, outcome: 'rejected', httpStatus: 401, runIds: [] });
+      expect(last.reason).toMatch(/signature does not match/);
+      expect(before).toMatchObject({ deliveryId: good.json.deliveryId, event: 'ping', repo: WEB, outcome: 'accepted', httpStatus: 200, runIds: [] });
+      expect((await get('/api/deliveries?limit=0')).status).toBe(400);
     });
 
     it('answers an unknown API route with a 404 envelope', async () => {
       const res = await get('/api/nothing');
-      expect(res.status).toBe(404);
-      expect(((await res.json()) as ErrorBody).error.code).toBe('NOT_FOUND');
+      expect([res.status, ((await res.json()) as ErrorBody).error.code]).toEqual([404, 'NOT_FOUND']);
     });
 
     it('streams run, job, tunnel and delivery events but not log lines on /api/events', async () => {
-      const sse = await readSse(`${server.url}/api/events`);
-      expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      await new Promise((r) => setTimeout(r, 50));
-      engine.appendLog('j9', ['not for this stream']);
-      engine.setTunnelState({ state: 'connecting', url: 'https://smee.io/x' });
-      engine.publish({ type: 'job', runId: 'r1', jobId: 'j1', status: 'running' });
-      const events = await sse.waitFor((e) => e.length >= 2, 'two events');
-      sse.close();
-      expect(events.map((e) => (JSON.parse(e.data) as { type: string }).type)).toEqual(['tunnel', 'job']);
+      const sse = await readSse(`${w.server.url}/api/events`);
+      const published: EngineEvent[] = [];
+      const unsubscribe = w.engine.subscribe((e) => published.push(e));
+      try {
+        expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        w.engine.setTunnelState({ state: 'connecting', url: 'https://smee.io/x' });
+        expect((await ping()).status).toBe(200);
+        const res = await post('/api/runs', { repo: OPS, branch: 'main' });
+        const runId = ((await res.json()) as { runIds: string[] }).runIds[0];
+        const parsed = (): EngineEvent[] => sse.events.map((e) => JSON.parse(e.data) as EngineEvent);
+        await sse.waitFor(() => parsed().some((e) => e.type === 'run' && e.run.id === runId && e.run.status === 'passed'), 'the run to pass', 60_000);
+        const types = new Set(parsed().map((e) => e.type));
+        expect([...types].sort()).toEqual(['delivery', 'job', 'run', 'tunnel']);
+        // The engine did publish the job's log lines; the stream left them out.
+        expect(published.some((e) => e.type === 'log')).toBe(true);
+        expect(parsed().filter((e) => e.type === 'job' && e.runId === runId).map((e) => e.type === 'job' && e.status)).toContain('passed');
+      } finally {
+        unsubscribe();
+        sse.close();
+        w.engine.setTunnelState({ state: 'disabled' });
+      }
     });
   });
 
@@ -202,7 +337,7 @@ describe('the HTTP API', () => {
     });
 
     it('falls back to index.html for page routes of the single-page app', async () => {
-      const res = await get('/runs/r1');
+      const res = await get(`/runs/${w.webMain.id}`);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('<div id="root">');
       expect(res.headers.get('content-security-policy')).toBe(UI_CSP);
@@ -212,37 +347,54 @@ describe('the HTTP API', () => {
       expect((await get('/assets/missing.js')).status).toBe(404);
     });
   });
+
+  describe('a server bound beyond loopback', () => {
+    it('refuses to start without an API token', async () => {
+      await expect(startServer({ engine: w.engine, host: '0.0.0.0', port: 0 })).rejects.toThrow(/apiToken/);
+    });
+
+    it('requires the bearer token for /api but keeps webhooks and badges public', async () => {
+      const { server, close } = await startBareEngine(WEB, { server: { host: '0.0.0.0', port: 0, apiToken: 'tok-123' } }, '0.0.0.0');
+      const base = `http://127.0.0.1:${server.port}`;
+      try {
+        const denied = await fetch(`${base}/api/health`);
+        expect(denied.status).toBe(401);
+        expect(((await denied.json()) as ErrorBody).error.code).toBe('UNAUTHORIZED');
+        expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+        expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
+        expect((await fetch(`${base}/api/health?access_token=tok-123`)).status).toBe(200);
+        expect((await fetch(`${base}/badges/acme/web.svg`)).status).toBe(200);
+        // Unsigned, so refused, but by the webhook receiver (401 for the signature), not by the API token.
+        const hook = await fetch(`${base}/webhooks/github`, { method: 'POST', headers: { 'x-github-event': 'ping', 'x-github-delivery': 'd1', 'content-type': 'application/json' }, body: '{"zen":"z","repository":{"full_name":"acme/web"}}' });
+        expect(hook.status).toBe(401);
+        expect(((await hook.json()) as { reason: string }).reason).toMatch(/missing signature/);
+      } finally {
+        await close();
+      }
+    });
+  });
 });
 
-describe('a server bound beyond loopback', () => {
-  it('refuses to start without an API token', async () => {
-    const engine = new StubEngine(testConfig([]));
+describe('the HTTP API of an engine that has stopped', () => {
+  it('answers 503 for new work and a 500 envelope without a stack trace when the engine fails inside', async () => {
+    const { engine, server, close } = await startBareEngine(WEB);
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await expect(startServer({ engine, host: '0.0.0.0', port: 0 })).rejects.toThrow(/apiToken/);
-    } finally {
+      // The server outlives the engine for a moment during shutdown; its database is closed by then.
       await engine.stop();
-    }
-  });
-
-  it('requires the bearer token for /api but keeps webhooks and badges public', async () => {
-    const engine = new StubEngine(testConfig([{ name: 'acme/web' }], { server: { host: '0.0.0.0', port: 0, apiToken: 'tok-123' } }));
-    const server = await startServer({ engine, host: '0.0.0.0', port: 0 });
-    const base = `http://127.0.0.1:${server.port}`;
-    try {
-      const denied = await fetch(`${base}/api/health`);
-      expect(denied.status).toBe(401);
-      expect(((await denied.json()) as ErrorBody).error.code).toBe('UNAUTHORIZED');
-      expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-      expect((await fetch(`${base}/api/health`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
-      expect((await fetch(`${base}/api/health?access_token=tok-123`)).status).toBe(200);
-      expect((await fetch(`${base}/badges/acme/web.svg`)).status).toBe(200);
-      // Unsigned, so refused, but by the webhook receiver (401 for the signature), not by the API token.
-      const hook = await fetch(`${base}/webhooks/github`, { method: 'POST', headers: { 'x-github-event': 'ping', 'x-github-delivery': 'd1', 'content-type': 'application/json' }, body: '{"zen":"z","repository":{"full_name":"acme/web"}}' });
-      expect(hook.status).toBe(401);
-      expect(((await hook.json()) as { reason: string }).reason).toMatch(/no webhook secret|signature/);
+      const trigger = await fetch(`${server.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repo: WEB }) });
+      expect(trigger.status).toBe(503);
+      expect(await trigger.json()).toEqual({ ok: false, error: { name: 'ApiError', code: 'UNAVAILABLE', message: 'the engine is stopping' } });
+      const list = await fetch(`${server.url}/api/runs`);
+      expect(list.status).toBe(500);
+      const text = await list.text();
+      expect(JSON.parse(text)).toEqual({ ok: false, error: { name: 'ApiError', code: 'INTERNAL', message: expect.stringMatching(/database connection is not open/) } });
+      expect(text).not.toMatch(/\bat \S+ \(|\.ts:\d+/);
+      // The stack goes to the server's own log instead.
+      expect(logged.mock.calls.map(([chunk]) => String(chunk)).join('')).toMatch(/kiln http: TypeError: The database connection is not open\n\s+at /);
     } finally {
-      await server.close();
-      await engine.stop();
+      logged.mockRestore();
+      await close();
     }
   });
 });

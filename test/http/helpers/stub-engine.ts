@@ -1,7 +1,11 @@
 /**
- * A small KilnEngine over a real temp SQLite database, for the HTTP and webhook tests of the
- * layers above the engine: it records the events it is asked to handle and serves runs and logs
- * that the test puts in. The end-to-end tests (test/http/webhook-pipeline.test.ts) use the real Engine.
+ * `testConfig` builds a KilnConfig for tests (used with the real Engine across the suite).
+ *
+ * `StubEngine` is a small KilnEngine over a real temp SQLite database whose runs, logs and events the
+ * test puts in directly. The API tests (api.test.ts) use the real Engine; the stub remains where a test
+ * needs control the real engine does not give: a job log appended every millisecond while clients
+ * reconnect and the engine's listener count (log-stream.test.ts), runs set to any status in place
+ * (badges.test.ts), and an engine whose handleEvent throws and then recovers (webhook-http.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,10 +157,6 @@ export class StubEngine implements KilnEngine {
 
   async listDeliveries(limit?: number): Promise<DeliveryRecord[]> {
     return readDeliveries(this.db, limit);
-  }
-
-  listDeliveriesSync(): DeliveryRecord[] {
-    return readDeliveries(this.db, 100);
   }
 
   async listRepositories(): Promise<RepositorySettings[]> {
