@@ -120,25 +120,14 @@ export async function command(argv: string[]): Promise<number> {
   const repoDir = resolve(v.repo ?? '.');
   const file = parsed.positionals[0] ?? join(v.repo ?? '.', '.kiln.yml');
 
-  // The workspace: a commit of a git repository, or the directory itself.
-  let source: WorkspaceSource;
-  let sha = ZERO_SHA;
-  let branch: string | undefined;
-  const git = await isGitRepository(repoDir);
-  if (git) {
-    const ref = v.ref ?? 'HEAD';
-    try {
-      sha = await resolveLocalCommit(repoDir, ref);
-    } catch (e) {
-      return usageError((e as Error).message);
-    }
-    branch = ref === 'HEAD' ? await resolveLocalBranch(repoDir) : ref;
-    source = { kind: 'git', url: repoDir, sha };
-  } else {
-    if (v.ref !== undefined) return usageError(`--ref needs a git repository, and ${repoDir} is not one`);
-    source = { kind: 'dir', path: repoDir };
-    branch = 'local';
-  }
+  // The git queries run as child processes: start them, then parse the pipeline and load the
+  // Docker client while they run (both are CPU work on this thread).
+  const workspace = resolveWorkspace(repoDir, v.ref);
+  const read = readPipelineFile(file, 'run');
+  const executor = read?.pipeline && !hasErrors(read.diagnostics) ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir() }) : undefined;
+  const ws = await workspace;
+  if ('error' in ws) return usageError(ws.error);
+  const { source, sha, branch } = ws;
   const event: TriggerEvent = {
     kind,
     repo: basename(repoDir),
@@ -148,16 +137,14 @@ export async function command(argv: string[]): Promise<number> {
     ...(kind === 'pull_request' ? { baseBranch: branch } : {}),
   };
 
-  const read = readPipelineFile(file, 'run');
   if (!read) return 2;
   const planned = read.pipeline && !hasErrors(read.diagnostics) ? planPipeline(read.pipeline, event, { env }) : undefined;
   const diagnostics = [...read.diagnostics, ...(planned?.diagnostics ?? [])];
   const errors = !planned?.plan || hasErrors(diagnostics);
   for (const d of diagnostics) (errors && d.severity === 'error' ? process.stdout : process.stderr).write(`${formatDiagnostic(d)}\n`);
-  if (errors || !planned?.plan) return 2;
+  if (errors || !planned?.plan || !executor) return 2;
   const plan = planned.plan;
 
-  const executor = new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir() });
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -205,6 +192,21 @@ export async function command(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
+}
+
+/** The workspace of `kiln run`: commit REF of a git repository, or the directory as it is. */
+async function resolveWorkspace(repoDir: string, ref: string | undefined): Promise<{ source: WorkspaceSource; sha: string; branch: string | undefined } | { error: string }> {
+  if (!(await isGitRepository(repoDir))) {
+    if (ref !== undefined) return { error: `--ref needs a git repository, and ${repoDir} is not one` };
+    return { source: { kind: 'dir', path: repoDir }, sha: ZERO_SHA, branch: 'local' };
+  }
+  const rev = ref ?? 'HEAD';
+  const [sha, branch] = await Promise.all([
+    resolveLocalCommit(repoDir, rev).catch((e: unknown) => ({ error: (e as Error).message })),
+    rev === 'HEAD' ? resolveLocalBranch(repoDir) : Promise.resolve(rev),
+  ]);
+  if (typeof sha !== 'string') return sha;
+  return { source: { kind: 'git', url: repoDir, sha }, sha, branch };
 }
 
 async function resolveLocalBranch(repoDir: string): Promise<string | undefined> {
