@@ -12,11 +12,13 @@
  * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
  * Lines arrive already masked by the executor.
  */
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { LogLine, LogStream } from '../../shared/model/run.js';
+import { searchLogFile, type LogSearchMatch } from './log-search.js';
+
+export type { LogSearchMatch } from './log-search.js';
 
 export const INDEX_EVERY = 1024;
 const READ_CHUNK = 256 * 1024;
@@ -49,8 +51,6 @@ interface Writer {
   pendingLines: number;
   closing: boolean;
 }
-
-export interface LogSearchMatch { seq: number; step: number | null; text: string }
 
 const SAFE_ID = /^[A-Za-z0-9._-]+$/;
 
@@ -289,32 +289,14 @@ export class LogStore {
     return out;
   }
 
-  /** Case-insensitive substring search over a job's log, streaming (never loads the file). */
+  /**
+   * Lines whose text contains `query`, case-insensitively (`text.toLowerCase().includes(query.toLowerCase())`),
+   * first `limit` in seq order. Scans the raw file in chunks and parses only lines with a hit (log-search.ts).
+   */
   async search(jobId: string, query: string, limit: number): Promise<LogSearchMatch[]> {
     const m = await this.flushed(jobId);
-    const { log } = this.paths(jobId);
     if (m.bytes === 0 || !query) return [];
-    const needle = query.toLowerCase();
-    // JSON escaping changes some characters; only then must every record be decoded to match.
-    const rawMatchable = JSON.stringify(query).slice(1, -1) === query;
-    const out: LogSearchMatch[] = [];
-    const stream = createReadStream(log, { encoding: 'utf8', end: m.bytes - 1 });
-    const rl = createInterface({ input: stream, crlfDelay: Infinity });
-    let seq = 0;
-    try {
-      for await (const raw of rl) {
-        const s = seq++;
-        if (rawMatchable && !raw.toLowerCase().includes(needle)) continue;
-        const line = decode(raw, s);
-        if (!line.text.toLowerCase().includes(needle)) continue;
-        out.push({ seq: s, step: line.step, text: line.text });
-        if (out.length >= limit) break;
-      }
-    } finally {
-      rl.close();
-      stream.destroy();
-    }
-    return out;
+    return searchLogFile({ file: this.paths(jobId).log, index: m.index, every: INDEX_EVERY, bytes: m.bytes }, query, limit);
   }
 
   /** Bytes of every log file on disk (plus unflushed lines). Async: never stalls the event loop on many files. */
