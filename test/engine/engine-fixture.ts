@@ -12,15 +12,11 @@ import type { Status } from '../../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from '../../src-main/engine-contract.js';
 import { Engine, type EngineOptions } from '../../src-main/engine.js';
 import { defaultConfig } from '../../src-main/config.js';
+import { git } from '../helpers/git.js';
+export { git };
 
 export const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' },
-  }).trim();
-}
 
 export interface TestRepo {
   name: string;

@@ -17,13 +17,11 @@ import { TEST_IMAGE } from '../helpers/test-image.js';
 import { deliver, fixture } from '../trigger/helpers/deliver.js';
 import { testConfig } from './helpers/stub-engine.js';
 import { readSse } from './helpers/sse-client.js';
+import { git } from '../helpers/git.js';
 
 const SECRET = 'e2e-secret';
 const REPO = 'acme/e2e';
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Tester', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'Tester', GIT_COMMITTER_EMAIL: 't@example.com' } }).trim();
-}
 
 /** The real push payload, pointed at the test repository and commit. */
 function pushPayloadFor(sha: string, pushedAtSeconds: number): Buffer {

@@ -14,15 +14,11 @@ import type { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import type { CacheStore } from '../../src-main/storage/cache-store.js';
 import type { StorageServices } from '../../src-main/storage/storage-services.js';
 import { testConfig } from '../http/helpers/stub-engine.js';
+import { git } from '../helpers/git.js';
+export { git };
 
 export const E2E_REPO = 'acme/storage-e2e';
 
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' },
-  }).trim();
-}
 
 export interface StorageEngine {
   dir: string;

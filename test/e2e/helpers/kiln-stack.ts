@@ -13,6 +13,8 @@ import { startServer, type RunningServer } from '../../../src-main/http/app.js';
 import { ArtifactStore } from '../../../src-main/storage/artifact-store.js';
 import { CacheStore } from '../../../src-main/storage/cache-store.js';
 import { storageHooksFor } from '../../../src-main/storage/job-storage-hooks.js';
+import { git } from '../../helpers/git.js';
+export { git };
 
 export const STATIC_DIR = join(process.cwd(), 'dist-renderer');
 
@@ -21,12 +23,6 @@ export function ensureRendererBuilt(): void {
   execFileSync('npx', ['vite', 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
 }
 
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd, encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' },
-  }).trim();
-}
 
 export interface KilnStack {
   dir: string;
