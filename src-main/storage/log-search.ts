@@ -23,7 +23,7 @@ export interface SearchableLog { file: string; index: readonly number[]; every: 
 interface Record_ { p: number | null; x: string }
 
 export const FIRST_CHUNK = 256 * 1024; // small first read: a common term fills its limit in the first lines
-const MAX_CHUNK = 4 * 1024 * 1024;
+const MAX_CHUNK = 2 * 1024 * 1024; // scanned in ~1 ms (measured); 4 MB was no faster overall, 1 MB slower (more awaited reads)
 const NL = 10;
 /** Where the text starts in a record: `"x":"` cannot occur earlier (the other fields are numbers and a code) nor inside the escaped text. */
 const TEXT_KEY = '"x":"';
