@@ -1,29 +1,29 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startServer } from '../../src-main/http/app.js';
-import type { RunningServer } from '../../src-main/http/app.js';
-import { StubEngine, testConfig } from './helpers/stub-engine.js';
+/**
+ * Status badges against the real Engine and server: every state a badge shows is the state of a
+ * real run (helpers/badge-world.ts makes them once; only the ETag test adds a run, on a branch no
+ * other test looks at).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, RunSummary } from '../../shared/model/run.js';
+import { SCRIPT_BRANCH, startBadgeWorld, STATES, WEB, type BadgeWorld } from './helpers/badge-world.js';
 
 describe('GET /badges/:owner/:repo.svg', () => {
-  let engine: StubEngine;
-  let server: RunningServer;
+  let w: BadgeWorld;
 
-  beforeEach(async () => {
-    engine = new StubEngine(testConfig([{ name: 'acme/web', defaultBranch: 'trunk' }]));
-    server = await startServer({ engine, port: 0 });
-  });
+  beforeAll(async () => { w = await startBadgeWorld(); });
+  afterAll(async () => { await w?.close(); });
 
-  afterEach(async () => {
-    await server.close();
-    await engine.stop();
-  });
-
-  const badge = (path: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${server.url}/badges/${path}`, { headers });
+  const badge = (path: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${w.server.url}/badges/${path}`, { headers });
   const message = (svg: string): string | undefined => /aria-label="build: ([^"]+)"/.exec(svg)?.[1];
+  /** The runs of a branch, newest first, as the API lists them. */
+  const runsOf = async (repo: string, branch: string): Promise<RunSummary[]> =>
+    (await w.getJson<Page<RunSummary>>(`/api/runs?repo=${repo}&branch=${encodeURIComponent(branch)}`)).items;
 
   it('shows the latest run of the default branch when no branch is given', async () => {
-    engine.addRun({ repo: 'acme/web', branch: 'trunk' }, 'failed');
-    engine.addRun({ repo: 'acme/web', branch: 'trunk' }, 'passed');
-    engine.addRun({ repo: 'acme/web', branch: 'other' }, 'failed');
+    expect((await runsOf(WEB, 'trunk')).map((r) => r.status)).toEqual(['passed', 'failed']);
+    // The repository's newest run is another branch's failure: it must not count.
+    expect((await w.getJson<Page<RunSummary>>(`/api/runs?repo=${WEB}&limit=200`)).items.find((r) => r.event !== 'pull_request' && r.branch !== SCRIPT_BRANCH && r.branch !== 'dev'))
+      .toMatchObject({ branch: 'other', status: 'failed' });
     const res = await badge('acme/web.svg');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
@@ -31,27 +31,40 @@ describe('GET /badges/:owner/:repo.svg', () => {
     const svg = await res.text();
     expect(message(svg)).toBe('passing');
     expect(svg).toContain('fill="#4c1"');
+    expect(message(await (await badge('acme/web.svg?branch=other')).text())).toBe('failing');
   });
 
   it.each([
-    ['failed', 'failing', '#e05d44'],
-    ['timed_out', 'failing', '#e05d44'],
-    ['running', 'running', '#dfb317'],
-    ['queued', 'running', '#dfb317'],
-  ] as const)('shows a %s run as %s', async (status, text, color) => {
-    engine.addRun({ repo: 'acme/web', branch: 'dev' }, status);
-    const svg = await (await badge('acme/web.svg?branch=dev')).text();
+    ['failed', 'failing', '#e05d44', 'failing'],
+    ['running', 'running', '#dfb317', 'running'],
+    ['queued', 'running', '#dfb317', 'queued'],
+    ['cancelled', 'cancelled', '#9f9f9f', 'cancelled'],
+  ] as const)('shows a %s run as %s', async (status, text, color, branch) => {
+    expect(w.states[branch].status).toBe(status);
+    expect((await runsOf(STATES, branch)).map((r) => r.status)).toEqual([status]);
+    const svg = await (await badge(`acme/states.svg?branch=${branch}`)).text();
     expect(message(svg)).toBe(text);
     expect(svg).toContain(`fill="${color}"`);
   });
 
+  it('shows a run whose step timed out as failing', async () => {
+    // The engine records the job as timed_out and the run as failed.
+    expect(w.states.timeout.jobs.map((j) => j.status)).toEqual(['timed_out']);
+    expect(w.states.timeout.status).toBe('failed');
+    const svg = await (await badge('acme/states.svg?branch=timeout')).text();
+    expect(message(svg)).toBe('failing');
+    expect(svg).toContain('fill="#e05d44"');
+  });
+
   it('does not let a pull request run of the branch decide its badge', async () => {
-    engine.addRun({ repo: 'acme/web', branch: 'dev' }, 'passed');
-    engine.addRun({ repo: 'acme/web', branch: 'dev', event: 'pull_request', prNumber: 3 }, 'failed');
+    const runs = await runsOf(WEB, 'dev');
+    expect(runs.map((r) => [r.event, r.status])).toEqual([['pull_request', 'failed'], ['manual', 'passed']]);
+    expect(runs[0]).toMatchObject({ id: w.prRun.id, prNumber: 3 });
     expect(message(await (await badge('acme/web.svg?branch=dev')).text())).toBe('passing');
   });
 
   it('shows unknown for a branch without runs and for an unconfigured repository', async () => {
+    expect(await runsOf(WEB, 'nothing')).toEqual([]);
     expect(message(await (await badge('acme/web.svg?branch=nothing')).text())).toBe('unknown');
     const res = await badge('someone/else.svg');
     expect(res.status).toBe(200);
@@ -59,8 +72,10 @@ describe('GET /badges/:owner/:repo.svg', () => {
   });
 
   it('cannot be made to inject markup through the branch or label', async () => {
-    engine.addRun({ repo: 'acme/web', branch: '<script>alert(1)</script>' }, 'passed');
-    const res = await badge(`acme/web.svg?branch=${encodeURIComponent('<script>alert(1)</script>')}&label=${encodeURIComponent('<script>x</script>')}`);
+    expect((await runsOf(WEB, SCRIPT_BRANCH)).map((r) => r.status)).toEqual(['passed']);
+    const branchOnly = await (await badge(`acme/web.svg?branch=${encodeURIComponent(SCRIPT_BRANCH)}`)).text();
+    expect(message(branchOnly)).toBe('passing');
+    const res = await badge(`acme/web.svg?branch=${encodeURIComponent(SCRIPT_BRANCH)}&label=${encodeURIComponent('<script>x</script>')}`);
     const svg = await res.text();
     expect(svg).not.toMatch(/<script/i);
     expect(svg).toContain('&lt;script&gt;x&lt;/script&gt;');
@@ -69,18 +84,32 @@ describe('GET /badges/:owner/:repo.svg', () => {
   });
 
   it('answers a matching If-None-Match with 304 and a changed status with a new ETag', async () => {
-    engine.addRun({ repo: 'acme/web', branch: 'trunk' }, 'running');
-    const first = await badge('acme/web.svg');
+    const path = 'acme/states.svg?branch=etag';
+    const first = await badge(path);
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[^"]+"$/);
-    const again = await badge('acme/web.svg', { 'if-none-match': etag ?? '' });
+    expect(message(await first.text())).toBe('passing');
+    const again = await badge(path, { 'if-none-match': etag ?? '' });
     expect(again.status).toBe(304);
     expect(again.headers.get('cache-control')).toBe('no-cache');
     expect(await again.text()).toBe('');
-    engine.runs[0].status = 'passed';
-    const changed = await badge('acme/web.svg', { 'if-none-match': etag ?? '' });
+
+    // A new run of the branch waits behind the job that holds the repository: the badge turns to running.
+    const runId = await w.trigger(STATES, 'etag');
+    expect((await w.engine.getRun(runId)).status).toBe('queued');
+    const changed = await badge(path, { 'if-none-match': etag ?? '' });
     expect(changed.status).toBe(200);
-    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(message(await changed.text())).toBe('running');
+    const runningTag = changed.headers.get('etag');
+    expect(runningTag).not.toBe(etag);
+    expect((await badge(path, { 'if-none-match': runningTag ?? '' })).status).toBe(304);
+
+    await w.engine.cancelRun(runId);
+    await w.waitForRun(runId);
+    const cancelled = await badge(path, { 'if-none-match': runningTag ?? '' });
+    expect(cancelled.status).toBe(200);
+    expect(message(await cancelled.text())).toBe('cancelled');
+    expect([etag, runningTag]).not.toContain(cancelled.headers.get('etag'));
   });
 
   it('answers a path that is not an .svg with 404', async () => {

@@ -1,112 +1,178 @@
+/**
+ * The job log stream against the real Engine and server: the lines are what real jobs (Docker)
+ * print, stored and published by the engine. Jobs that must still be running while a test looks
+ * hold on a gate the test opens (helpers/job-gate.ts). The finished job the read-only tests read is
+ * made once.
+ */
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { LogLine } from '../../shared/model/run.js';
-import { startServer } from '../../src-main/http/app.js';
 import { openSse } from '../../src-main/http/sse.js';
-import type { RunningServer } from '../../src-main/http/app.js';
-import { StubEngine, testConfig } from './helpers/stub-engine.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
+import { startApiEngine, type ApiEngine } from './helpers/api-engine.js';
+import { GATE_CLOSED, openGate, WAIT_FOR_GATE } from './helpers/job-gate.js';
 import { readSse } from './helpers/sse-client.js';
 import type { SseEvent } from './helpers/sse-client.js';
 
+const REPO = 'acme/logs';
+const pipeline = (script: string): string => `name: ci
+on:
+  manual: true
+jobs:
+  print:
+    image: ${TEST_IMAGE}
+    steps:
+      - run: |
+${script.split('\n').map((l) => `          ${l}`).join('\n')}
+`;
+/** Four lines, then done. */
+const FINISHED = pipeline('echo a\necho b\necho c\necho d');
+/** Three lines, then waits for the test, then two more. */
+const GATED = pipeline(`echo one\necho two\necho three\n${WAIT_FOR_GATE}\necho four\necho five`);
+/** `line N` every 5 ms until the test opens the gate (at most 20000 lines, should the test die first). */
+const WRITER = pipeline(`i=0\nwhile ${GATE_CLOSED} && [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); usleep 5000; done`);
+
 const lineEvents = (events: SseEvent[]): LogLine[] => events.filter((e) => !e.event).map((e) => JSON.parse(e.data) as LogLine);
+const stdout = (lines: LogLine[]): string[] => lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
 
 describe('GET /api/jobs/:id/log/stream', () => {
-  let engine: StubEngine;
-  let server: RunningServer;
+  let w: ApiEngine;
+  /** The finished job and its whole stored log. */
+  let done: { jobId: string; lines: LogLine[] };
 
-  beforeEach(async () => {
-    engine = new StubEngine(testConfig([]));
-    server = await startServer({ engine, port: 0 });
+  beforeAll(async () => {
+    w = await startApiEngine({ repos: { [REPO]: { main: FINISHED, gated: GATED, writer: WRITER } } });
+    const run = await w.waitForRun(await w.trigger(REPO, 'main'));
+    const jobId = run.jobs[0].id;
+    done = { jobId, lines: (await w.engine.getLog(jobId, 0, 10_000)).lines };
   });
+  afterAll(async () => { await w?.close(); });
 
-  afterEach(async () => {
-    await server.close();
-    await engine.stop();
+  const streamUrl = (job: string, query = ''): string => `${w.server.url}/api/jobs/${job}/log/stream${query}`;
+  const idsFrom = (from: number): string[] => done.lines.slice(from).map((l) => String(l.seq));
+
+  /** Starts a run of `branch` and waits until its job has stored a line `text`; returns ids and the stored lines. */
+  async function startJob(branch: string, text: string): Promise<{ runId: string; jobId: string; stored: LogLine[] }> {
+    const runId = await w.trigger(REPO, branch);
+    const jobId = (await w.engine.getRun(runId)).jobs[0].id;
+    const stored = await w.fixture.waitFor(async () => {
+      const { lines } = await w.engine.getLog(jobId, 0, 10_000);
+      return lines.some((l) => l.text === text) ? lines : undefined;
+    }, 60_000, `job ${jobId} to print '${text}'`);
+    return { runId, jobId, stored };
+  }
+
+  it('has a finished job whose log the read-only tests read', () => {
+    expect(stdout(done.lines)).toEqual(['a', 'b', 'c', 'd']);
+    expect(done.lines.map((l) => l.seq)).toEqual(done.lines.map((_, i) => i));
   });
-
-  const streamUrl = (job: string, query = ''): string => `${server.url}/api/jobs/${job}/log/stream${query}`;
 
   it('sends the stored backlog, then live lines, then an end event once the job is complete', async () => {
-    engine.appendLog('j1', ['one', 'two', 'three']);
-    const sse = await readSse(streamUrl('j1'));
+    const job = await startJob('gated', 'three');
+    const sse = await readSse(streamUrl(job.jobId));
     expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(sse.headers.get('cache-control')).toMatch(/no-cache/);
-    await sse.waitFor((e) => e.length === 3, 'the backlog');
-    engine.appendLog('j1', ['four', 'five']);
-    await sse.waitFor((e) => e.length === 5, 'the live lines');
-    engine.finishJob('j1');
-    await sse.waitFor((e) => e.some((x) => x.event === 'end'), 'the end event');
+    await sse.waitFor((e) => e.length >= job.stored.length, 'the backlog');
+    expect(lineEvents(sse.events).slice(0, job.stored.length)).toEqual(job.stored);
+    // The job waits at the gate: nothing after 'three' exists yet.
+    expect(stdout(lineEvents(sse.events))).toEqual(['one', 'two', 'three']);
+    await openGate(w.engine.instanceId, job.runId);
+    await sse.waitFor((e) => e.some((x) => x.event === 'end'), 'the end event', 60_000);
     await sse.ended;
-    expect(sse.events.map((e) => e.id ?? e.event)).toEqual(['0', '1', '2', '3', '4', 'end']);
-    expect(lineEvents(sse.events).map((l) => l.text)).toEqual(['one', 'two', 'three', 'four', 'five']);
-    expect(JSON.parse(sse.events[5].data)).toEqual({ nextOffset: 5 });
+    const lines = lineEvents(sse.events);
+    expect(stdout(lines)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    expect(sse.events.map((e) => e.id ?? e.event)).toEqual([...lines.map((_, i) => String(i)), 'end']);
+    expect(lines).toEqual((await w.engine.getLog(job.jobId, 0, 10_000)).lines);
+    expect(JSON.parse(sse.events[sse.events.length - 1].data)).toEqual({ nextOffset: lines.length });
+    expect((await w.waitForRun(job.runId)).status).toBe('passed');
   });
 
   it('resumes exactly after Last-Event-ID', async () => {
-    engine.appendLog('j1', ['a', 'b', 'c', 'd']);
-    const sse = await readSse(streamUrl('j1'), { 'last-event-id': '1' });
-    await sse.waitFor((e) => e.length === 2, 'the lines after 1');
-    sse.close();
-    expect(sse.events.map((e) => e.id)).toEqual(['2', '3']);
+    const sse = await readSse(streamUrl(done.jobId), { 'last-event-id': '1' });
+    await sse.ended;
+    expect(sse.events.map((e) => e.id ?? e.event)).toEqual([...idsFrom(2), 'end']);
+    expect(lineEvents(sse.events)).toEqual(done.lines.slice(2));
   });
 
   it('starts at ?offset= when there is no Last-Event-ID', async () => {
-    engine.appendLog('j1', ['a', 'b', 'c']);
-    engine.finishJob('j1');
-    const sse = await readSse(streamUrl('j1', '?offset=2'));
+    const last = done.lines.length - 1;
+    const sse = await readSse(streamUrl(done.jobId, `?offset=${last}`));
     await sse.ended;
-    expect(sse.events.map((e) => e.id ?? e.event)).toEqual(['2', 'end']);
+    expect(sse.events.map((e) => e.id ?? e.event)).toEqual([String(last), 'end']);
+    // A reconnect's Last-Event-ID wins over the offset of the URL it reconnects to.
+    const resumed = await readSse(streamUrl(done.jobId, '?offset=0'), { 'last-event-id': String(last - 2) });
+    await resumed.ended;
+    expect(resumed.events.map((e) => e.id ?? e.event)).toEqual([...idsFrom(last - 1), 'end']);
   });
 
   it('ends at once for a finished job whose lines were all sent', async () => {
-    engine.appendLog('j1', ['a']);
-    engine.finishJob('j1');
-    const sse = await readSse(streamUrl('j1'), { 'last-event-id': '0' });
+    const sse = await readSse(streamUrl(done.jobId), { 'last-event-id': String(done.lines.length - 1) });
     await sse.ended;
     expect(sse.events.map((e) => e.event)).toEqual(['end']);
+    expect(JSON.parse(sse.events[0].data)).toEqual({ nextOffset: done.lines.length });
   });
 
-  it('loses and repeats no line while lines are written during connects and reconnects', async () => {
-    let written = 0;
-    const writer = setInterval(() => {
-      engine.appendLog('j1', [`line ${written}`, `line ${written + 1}`]);
-      written += 2;
-    }, 1);
+  it('loses and repeats no line while a running job writes lines during connects and reconnects', async () => {
+    const job = await startJob('writer', 'line 0');
     const received: LogLine[] = [];
-    try {
-      let lastId: string | undefined;
-      for (let round = 0; round < 4; round++) {
-        const sse = await readSse(streamUrl('j1'), lastId === undefined ? {} : { 'last-event-id': lastId });
-        const target = received.length + 40;
-        await sse.waitFor((e) => received.length + lineEvents(e).length >= target, `40 more lines in round ${round}`);
-        sse.close();
-        await sse.ended;
-        received.push(...lineEvents(sse.events));
-        lastId = String(received[received.length - 1].seq);
-      }
-    } finally {
-      clearInterval(writer);
+    let lastId: string | undefined;
+    for (let round = 0; round < 4; round++) {
+      const sse = await readSse(streamUrl(job.jobId), lastId === undefined ? {} : { 'last-event-id': lastId });
+      const target = received.length + 40;
+      await sse.waitFor((e) => received.length + lineEvents(e).length >= target, `40 more lines in round ${round}`, 30_000);
+      sse.close();
+      await sse.ended;
+      received.push(...lineEvents(sse.events));
+      lastId = String(received[received.length - 1].seq);
     }
-    engine.finishJob('j1');
-    const last = await readSse(streamUrl('j1'), { 'last-event-id': String(received[received.length - 1].seq) });
+    // The writer is held at work until the gate opens: every round met a job that was still writing.
+    expect((await w.engine.getRun(job.runId)).jobs[0].status).toBe('running');
+    await openGate(w.engine.instanceId, job.runId);
+    const last = await readSse(streamUrl(job.jobId), { 'last-event-id': lastId ?? '' });
+    await last.waitFor((e) => e.some((x) => x.event === 'end'), 'the end of the job', 60_000);
     await last.ended;
     received.push(...lineEvents(last.events));
     expect(last.events[last.events.length - 1].event).toBe('end');
-    expect(received.map((l) => l.seq)).toEqual(Array.from({ length: written }, (_, i) => i));
-    expect(received.map((l) => l.text)).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`));
+    expect(received.length).toBeGreaterThanOrEqual(160);
+    const written = stdout(received);
+    expect(written.length).toBeGreaterThan(100);
+    expect(received.map((l) => l.seq)).toEqual(received.map((_, i) => i));
+    expect(written).toEqual(written.map((_, i) => `line ${i}`));
+    expect(received).toEqual((await w.engine.getLog(job.jobId, 0, 100_000)).lines);
   });
 
   it('stops listening to the engine when the client goes away', async () => {
-    engine.appendLog('j1', ['a']);
-    const before = engine.listenerCount();
-    const sse = await readSse(streamUrl('j1'));
-    await sse.waitFor((e) => e.length === 1, 'the first line');
-    expect(engine.listenerCount()).toBe(before + 1);
-    sse.close();
-    const deadline = Date.now() + 2000;
-    while (engine.listenerCount() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(engine.listenerCount()).toBe(before);
+    const job = await startJob('gated', 'three');
+    // Counts the engine's live subscriptions by wrapping its real subscribe (the server calls it per stream).
+    let live = 0;
+    const subscribe = w.engine.subscribe.bind(w.engine);
+    const spy = vi.spyOn(w.engine, 'subscribe').mockImplementation((listener: (event: EngineEvent) => void) => {
+      live++;
+      const unsubscribe = subscribe(listener);
+      let subscribed = true;
+      return () => {
+        if (subscribed) live--;
+        subscribed = false;
+        unsubscribe();
+      };
+    });
+    try {
+      const sse = await readSse(streamUrl(job.jobId));
+      await sse.waitFor((e) => e.length >= 1, 'the first line');
+      expect(live).toBe(1);
+      sse.close();
+      const deadline = Date.now() + 2000;
+      while (live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(live).toBe(0);
+      // The job is still running: only the client's leaving can have ended the subscription.
+      expect((await w.engine.getRun(job.runId)).jobs[0].status).toBe('running');
+    } finally {
+      spy.mockRestore();
+      await openGate(w.engine.instanceId, job.runId);
+    }
+    expect((await w.waitForRun(job.runId)).status).toBe('passed');
   });
 });
 

@@ -25,8 +25,8 @@ export interface ApiEngine {
   staticDir: string;
   /** The head SHA of a repository's branch. */
   headOf(repo: string, branch: string): string;
-  /** Triggers a manual run of the branch head through the engine; returns its id. */
-  trigger(repo: string, branch: string): Promise<string>;
+  /** Triggers a manual run of the branch head (or of `sha`, named as that branch) through the engine; returns its id. */
+  trigger(repo: string, branch: string, sha?: string): Promise<string>;
   waitForRun(runId: string, statuses?: readonly Status[]): Promise<RunDetail>;
   /** GET a JSON answer from the server. */
   getJson<T>(path: string): Promise<T>;
@@ -66,10 +66,10 @@ export async function startApiEngine(o: {
     return {
       engine, server, fixture, staticDir,
       headOf: (repo, branch) => git(repoDir(repo), 'rev-parse', `refs/heads/${branch}`),
-      async trigger(repo, branch) {
+      async trigger(repo, branch, sha) {
         // Runs list newest first by creation time: keep each run's millisecond distinct so that order is the trigger order.
         while (Date.now() <= lastCreated) await new Promise((r) => setTimeout(r, 1));
-        const { runIds } = await engine.triggerRun({ repo, branch });
+        const { runIds } = await engine.triggerRun({ repo, branch, sha });
         lastCreated = (await engine.getRun(runIds[0])).createdAt;
         return runIds[0];
       },

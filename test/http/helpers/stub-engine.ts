@@ -2,10 +2,9 @@
  * `testConfig` builds a KilnConfig for tests (used with the real Engine across the suite).
  *
  * `StubEngine` is a small KilnEngine over a real temp SQLite database whose runs, logs and events the
- * test puts in directly. The API tests (api.test.ts) use the real Engine; the stub remains where a test
- * needs control the real engine does not give: a job log appended every millisecond while clients
- * reconnect and the engine's listener count (log-stream.test.ts), runs set to any status in place
- * (badges.test.ts), and an engine whose handleEvent throws and then recovers (webhook-http.test.ts).
+ * test puts in directly. The HTTP tests (api, badges, log stream) use the real Engine; the stub remains
+ * only where a test needs control the real engine does not give: an engine whose handleEvent throws
+ * and then recovers (test/trigger/webhook-http.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
