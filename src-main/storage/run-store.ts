@@ -90,7 +90,6 @@ export interface RunFilter {
 /** Thrown for a cursor that this store did not produce. */
 export class BadCursorError extends Error {}
 
-const FAILING: readonly Status[] = ['failed', 'timed_out'];
 const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 
 /**
@@ -102,7 +101,9 @@ export function deriveRunStatus(jobs: readonly { status: Status }[], started: bo
   if (jobs.length === 0) return started ? 'running' : 'queued';
   const done = jobs.every((j) => TERMINAL.includes(j.status));
   if (!done) return started || jobs.some((j) => j.status === 'running') ? 'running' : 'queued';
-  if (jobs.some((j) => FAILING.includes(j.status))) return 'failed';
+  // A red job outranks a timed-out one, which outranks a cancelled one: the run shows the worst.
+  if (jobs.some((j) => j.status === 'failed')) return 'failed';
+  if (jobs.some((j) => j.status === 'timed_out')) return 'timed_out';
   if (jobs.some((j) => j.status === 'cancelled')) return 'cancelled';
   if (jobs.every((j) => j.status === 'skipped')) return 'skipped';
   return 'passed';

@@ -50,7 +50,9 @@ describe('a run\'s status', () => {
   it.each([
     [['passed', 'skipped'], 'passed'],
     [['passed', 'failed', 'cancelled'], 'failed'],
-    [['passed', 'timed_out'], 'failed'],
+    [['passed', 'timed_out'], 'timed_out'],
+    [['failed', 'timed_out'], 'failed'],
+    [['timed_out', 'cancelled'], 'timed_out'],
     [['passed', 'cancelled'], 'cancelled'],
     [['skipped', 'skipped'], 'skipped'],
     [['passed', 'queued'], 'running'],
