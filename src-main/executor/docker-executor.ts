@@ -1,10 +1,11 @@
 /**
  * The Docker job executor: one job → one fresh container of its image.
  *
- * runJob call order: image (pull if missing) → services (network, sidecars, health) → job
- * container (created with its entrypoint replaced by a keep-alive loop, docker-init as PID 1,
- * labels kiln.instance/run/job) → start (checkout prepared meanwhile) → workspace put through the API →
- * hooks.beforeSteps → steps (docker exec each) → hooks.afterSteps → teardown.
+ * runJob call order: job network (when there are services) → services (sidecars, health) and,
+ * side by side, the job container (create, pulling the image if missing, with its entrypoint
+ * replaced by a keep-alive loop, docker-init as PID 1, labels kiln.instance/run/job → start, the
+ * checkout prepared meanwhile → workspace put through the API) → hooks.beforeSteps → steps
+ * (docker exec each) → hooks.afterSteps → teardown.
  * Teardown always runs (pass, fail, timeout, cancel, engine error) and is idempotent; what it cannot
  * remove (the engine went away) carries labels, so `reapOrphans` removes it later.
  *
@@ -96,6 +97,57 @@ export class DockerExecutor {
     return reapOrphans(this.docker, { instanceId: this.instanceId, isJobLive });
   }
 
+  /**
+   * Creates the job container (pulling its image when the engine says it is missing), starts it
+   * and fills its workspace. Everything it creates is tracked for teardown at once.
+   */
+  private async startJobContainer(
+    request: JobRunRequest,
+    network: string | undefined,
+    suffix: string,
+    say: (text: string) => void,
+    signal: AbortSignal,
+    track: (kind: 'container', id: string) => void,
+    setPhase: (phase: string) => void,
+  ): Promise<Dockerode.Container> {
+    const { job } = request;
+    const create = () =>
+      this.docker.createContainer({
+        name: resourceName([request.runId, job.id], suffix),
+        Image: job.image,
+        Entrypoint: KEEP_ALIVE.slice(0, 1),
+        Cmd: KEEP_ALIVE.slice(1),
+        WorkingDir: WORKSPACE,
+        Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
+        Tty: false,
+        HostConfig: { Init: true, NetworkMode: network },
+      });
+    // Create first, pull only when the engine says the image is missing: one round trip less per job.
+    const container = await create().catch(async (err: unknown) => {
+      if (statusCodeOf(err) !== 404) throw err;
+      setPhase(`pulling image ${job.image}`);
+      await ensureImage(this.docker, job.image, say, signal);
+      if (signal.aborted) throw new Stopped();
+      setPhase('creating the job container');
+      return create();
+    });
+    track('container', container.id);
+
+    setPhase('preparing the workspace');
+    // Starting takes the engine a few hundred ms: the host-side checkout work (mirror fetch,
+    // `git archive`, loading `tar`) overlaps it; the upload follows, into the running container
+    // (cheaper for the engine than into a stopped one: see workspace.ts).
+    const [started, prepared] = await Promise.allSettled([container.start(), prepareWorkspace(request.source, this.mirrorsDir, say)]);
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (started.status === 'rejected' || signal.aborted) {
+      prepared.value.abort();
+      if (started.status === 'rejected') throw started.reason;
+      throw new Stopped();
+    }
+    await prepared.value.put(container);
+    return container;
+  }
+
   async runJob(request: JobRunRequest): Promise<JobResult> {
     const { job } = request;
     const masker = new SecretMasker(Object.values(request.secrets));
@@ -122,50 +174,37 @@ export class DockerExecutor {
     try {
       checkStopped();
 
+      // Aborted by a stop, or by the first failure while the services and the job container come up.
+      const bringUp = new AbortController();
+      const relay = (): void => bringUp.abort();
+      stop.signal.addEventListener('abort', relay, { once: true });
+      const track = (k: 'container' | 'network', id: string): void => teardown.track(k, id);
+      const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: bringUp.signal, track };
       let network: string | undefined;
-      const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: stop.signal, track: (k: 'container' | 'network', id: string) => teardown.track(k, id) };
       if (job.services.length > 0) {
-        currentPhase = 'starting services';
+        currentPhase = 'creating the job network';
         network = await createJobNetwork(ctx);
-        await startServices(job.services, network, ctx);
-        checkStopped();
       }
-
-      currentPhase = 'creating the job container';
-      const create = () =>
-        this.docker.createContainer({
-          name: resourceName([request.runId, job.id], suffix),
-          Image: job.image,
-          Entrypoint: KEEP_ALIVE.slice(0, 1),
-          Cmd: KEEP_ALIVE.slice(1),
-          WorkingDir: WORKSPACE,
-          Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
-          Tty: false,
-          HostConfig: { Init: true, NetworkMode: network },
+      // Services and the job container come up side by side (the steps wait for both): the job
+      // container's create, start and workspace put overlap the services' start and health wait.
+      // Both are settled before going on, so teardown sees every resource either one created.
+      let containerPhase = 'creating the job container';
+      let failure: { err: unknown; phase: string } | undefined;
+      const failFast = <T>(promise: Promise<T>, phase: () => string): Promise<T> =>
+        promise.catch((err: unknown) => {
+          failure ??= { err, phase: phase() };
+          bringUp.abort();
+          throw err;
         });
-      // Create first, pull only when the engine says the image is missing: one round trip less per job.
-      const container = await create().catch(async (err: unknown) => {
-        if (statusCodeOf(err) !== 404) throw err;
-        currentPhase = `pulling image ${job.image}`;
-        await ensureImage(this.docker, job.image, say, stop.signal);
-        checkStopped();
-        currentPhase = 'creating the job container';
-        return create();
-      });
-      teardown.track('container', container.id);
-
-      currentPhase = 'preparing the workspace';
-      // Starting takes the engine a few hundred ms: the host-side checkout work (mirror fetch,
-      // `git archive`, loading `tar`) overlaps it; the upload follows, into the running container
-      // (cheaper for the engine than into a stopped one: see workspace.ts).
-      const [started, prepared] = await Promise.allSettled([container.start(), prepareWorkspace(request.source, this.mirrorsDir, say)]);
-      if (prepared.status === 'rejected') throw prepared.reason;
-      if (started.status === 'rejected' || stop.signal.aborted) {
-        prepared.value.abort();
-        if (started.status === 'rejected') throw started.reason;
-        throw new Stopped();
-      }
-      await prepared.value.put(container);
+      const [, up] = await Promise.allSettled([
+        network === undefined ? undefined : failFast(startServices(job.services, network, ctx), () => 'starting services'),
+        failFast(this.startJobContainer(request, network, suffix, say, bringUp.signal, track, (p) => (containerPhase = p)), () => containerPhase),
+      ]);
+      stop.signal.removeEventListener('abort', relay);
+      currentPhase = failure?.phase ?? containerPhase;
+      if (failure) throw failure.err;
+      if (up.status === 'rejected') throw up.reason;
+      const container = up.value;
       checkStopped();
 
       const handle = new DockerJobContainer(container);
