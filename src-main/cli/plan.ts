@@ -5,17 +5,15 @@
  * pipeline: `triggered` says so), 1 invalid pipeline or plan, 2 bad usage or unreadable file.
  */
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
-import type { EventKind, TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { planPipeline } from '../pipeline/plan.js';
 import { matchesTrigger } from '../pipeline/triggers.js';
 import { DEFAULT_PIPELINE_FILE, readPipelineFile } from './validate.js';
+import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
-const EVENTS: EventKind[] = ['push', 'tag', 'pull_request', 'manual'];
-const ZERO_SHA = '0000000000000000000000000000000000000000';
 
 const USAGE = `Usage: kiln plan [FILE] [--event E] [--branch B] [--tag T] [--sha S] [--base B] [--repo R] [--json]
 
@@ -40,28 +38,16 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function usageError(message: string): number {
-  process.stderr.write(`kiln plan: ${message}\n\n${USAGE}\n`);
-  return 2;
-}
+const usageError = (message: string): number => printUsageError('plan', USAGE, message);
 
 export async function command(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs('plan', USAGE, argv, OPTIONS);
+  if (!parsed.ok) return parsed.exitCode;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (parsed.positionals.length > 1) return usageError(`expected at most one FILE, got ${parsed.positionals.length}`);
-  const kind = (v.event ?? (v.tag !== undefined ? 'tag' : 'push')) as EventKind;
-  if (!EVENTS.includes(kind)) return usageError(`unknown event '${v.event}' (use ${EVENTS.join(', ')})`);
+  const kind = parseEvent(v.event, v.tag !== undefined ? 'tag' : 'push');
+  if (typeof kind === 'object') return usageError(kind.error);
   if (kind === 'tag' && v.tag === undefined) return usageError('--event tag needs --tag');
-  const file = parsed.positionals[0] ?? DEFAULT_PIPELINE_FILE;
+  const file = parsed.file ?? DEFAULT_PIPELINE_FILE;
   const branch = kind === 'tag' ? v.branch : (v.branch ?? 'main');
   const event: TriggerEvent = {
     kind,

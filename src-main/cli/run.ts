@@ -10,11 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { LogLine } from '../../shared/model/run.js';
-import type { EventKind, TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { isGitRepository, resolveLocalCommit } from '../executor/checkout.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
 import { formatDuration } from '../executor/exec-step.js';
@@ -23,9 +22,8 @@ import { runPlan } from '../executor/local-runner.js';
 import type { LocalJobOutcome } from '../executor/local-runner.js';
 import { planPipeline } from '../pipeline/plan.js';
 import { readPipelineFile } from './validate.js';
+import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
-const EVENTS: EventKind[] = ['push', 'tag', 'pull_request', 'manual'];
-const ZERO_SHA = '0'.repeat(40);
 
 const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N]
 
@@ -50,10 +48,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function usageError(message: string): number {
-  process.stderr.write(`kiln run: ${message}\n\n${USAGE}\n`);
-  return 2;
-}
+const usageError = (message: string): number => printUsageError('run', USAGE, message);
 
 /** NAME=VALUE pairs; returns an error message for the first malformed one. */
 function parsePairs(values: string[] | undefined, what: string, fromEnv: boolean): Record<string, string> | string {
@@ -96,20 +91,11 @@ function printSummary(plan: Plan, jobs: Map<string, LocalJobOutcome>, durations:
 }
 
 export async function command(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs('run', USAGE, argv, OPTIONS);
+  if (!parsed.ok) return parsed.exitCode;
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (parsed.positionals.length > 1) return usageError(`expected at most one FILE, got ${parsed.positionals.length}`);
-  const kind = (v.event ?? 'push') as EventKind;
-  if (!EVENTS.includes(kind)) return usageError(`unknown event '${v.event}' (use ${EVENTS.join(', ')})`);
+  const kind = parseEvent(v.event, 'push');
+  if (typeof kind === 'object') return usageError(kind.error);
   const parallel = v.parallel === undefined ? 2 : Number(v.parallel);
   if (!Number.isInteger(parallel) || parallel < 1) return usageError(`--parallel must be a positive whole number, got '${v.parallel}'`);
   const secrets = parsePairs(v.secret, 'secret', true);
@@ -118,7 +104,7 @@ export async function command(argv: string[]): Promise<number> {
   if (typeof env === 'string') return usageError(env);
 
   const repoDir = resolve(v.repo ?? '.');
-  const file = parsed.positionals[0] ?? join(v.repo ?? '.', '.kiln.yml');
+  const file = parsed.file ?? join(v.repo ?? '.', '.kiln.yml');
 
   // The git queries run as child processes: start them, then parse the pipeline and load the
   // Docker client while they run (both are CPU work on this thread).

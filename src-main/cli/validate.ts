@@ -5,7 +5,7 @@
  * Loads only the pipeline engine: no Docker, SQLite or HTTP modules.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import { parsePipeline } from '../pipeline/parse.js';
 import type { Pipeline } from '../pipeline/pipeline-model.js';
@@ -32,22 +32,9 @@ export function readPipelineFile(file: string, command: string): { pipeline?: Pi
 }
 
 export async function command(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    process.stderr.write(`kiln validate: ${(e as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (parsed.positionals.length > 1) {
-    process.stderr.write(`kiln validate: expected at most one FILE, got ${parsed.positionals.length}\n\n${USAGE}\n`);
-    return 2;
-  }
-  const file = parsed.positionals[0] ?? DEFAULT_PIPELINE_FILE;
+  const parsed = parseCommandArgs('validate', USAGE, argv, { help: { type: 'boolean', short: 'h' } });
+  if (!parsed.ok) return parsed.exitCode;
+  const file = parsed.file ?? DEFAULT_PIPELINE_FILE;
   const result = readPipelineFile(file, 'validate');
   if (!result) return 2;
   const out = result.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join('');
