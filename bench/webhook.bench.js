@@ -3,7 +3,8 @@
 // from git at the pushed SHA) and enqueued (runs, jobs and queue rows in SQLite). Jobs are parked
 // by a stub executor so that no container starts: this measures ingestion, not execution.
 // Two engine set-ups are measured:
-//   kiln (git read per delivery)   the engine exactly as shipped: 3 git processes per delivery;
+//   kiln (git read per delivery)   the engine exactly as shipped: .kiln.yml read per delivery through the
+//                                  mirror's long-lived `git cat-file --batch`;
 //   kiln (pipeline file cached)    the same engine with the git read memoized per (repo, SHA), to
 //                                  show the receiver's own cost (every delivery here is the same commit).
 // Baseline: the same requests against a bare express route that only answers 200, same process, same run.
@@ -31,7 +32,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-webhook-'));
 const repoDir = join(dir, 'repo');
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
 execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
-writeFileSync(join(repoDir, '.kiln.yml'), 'name: bench\non:\n  push: { branches: [main] }\njobs:\n  build:\n    image: kiln-test/busybox:1\n    steps:\n      - run: echo hi\n');
+writeFileSync(join(repoDir, '.kiln.yml'), 'name: bench\non:\n  push: { branches: ["**"] }\njobs:\n  build:\n    image: kiln-test/busybox:1\n    steps:\n      - run: echo hi\n');
 execFileSync('git', ['add', '.kiln.yml'], { cwd: repoDir, env: gitEnv });
 execFileSync('git', ['commit', '-q', '-m', 'bench'], { cwd: repoDir, env: gitEnv });
 const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoDir, encoding: 'utf8' }).trim();
@@ -72,8 +73,9 @@ bare.post('/webhooks/github', express.raw({ type: () => true, limit: '25mb' }), 
 const bareServer = await new Promise((resolve) => { const s = bare.listen(0, '127.0.0.1', () => resolve(s)); });
 const bareUrl = `http://127.0.0.1:${bareServer.address().port}`;
 
-// Distinct deliveries of the real payload: new delivery id and commit message each, so the body
-// digest differs and replay protection lets every one through.
+// Distinct deliveries of the real payload: new delivery id, commit message and branch each, so the
+// body digest differs and replay protection lets every one through, and no push supersedes another
+// (a burst to one branch would measure cancelling, not ingestion).
 const template = JSON.parse(readFileSync('/work/shared/fixtures/github/push.branch-commits.json', 'utf8'));
 template.ref = 'refs/heads/main';
 template.after = sha;
@@ -84,6 +86,7 @@ function makeDeliveries(n, tag) {
   for (let i = 0; i < n; i++) {
     template.repository.pushed_at = Math.floor(Date.now() / 1000);
     template.head_commit.message = `${tag} delivery ${i}`;
+    template.ref = `refs/heads/bench/${tag}-${i}`;
     const body = JSON.stringify(template);
     out.push({
       body,
