@@ -12,6 +12,14 @@
  * - A claim records the engine instance holding it; at start-up claims of any other instance are
  *   dead (their process is gone) and are expired immediately instead of after the lease.
  *
+ * - Claim attempts are cheap when nothing can be claimed. The pick query has to walk every queued row
+ *   of repositories at their per-repository limit to find none, so a flood of pushes to one busy
+ *   repository would make every attempt O(queued). After a pick finds nothing the queue remembers
+ *   which repositories were blocked and answers "nothing" without a query until a transition that
+ *   could change the answer: an active job leaving 'active' (finish, release, requeue), a job of a
+ *   non-blocked repository turning 'queued', a different per-repository limit, a rolled-back
+ *   transaction (`forgetIdle`), or `forgetIdle()` from the pool's poll as a safety net.
+ *
  * All methods are synchronous single statements or short transactions (microseconds on an index);
  * the caller decides what a finished/expired job means for its run.
  */
@@ -64,6 +72,11 @@ export class JobQueue {
   private readonly s: Record<string, Database.Statement>;
   /** The last fencing token issued. */
   private lastToken: number;
+  /**
+   * Set when the last pick found nothing: the per-repository limit it used and the repositories
+   * that were at it. While set, claims return undefined without touching the database.
+   */
+  private idle: { perRepository: number; blocked: Set<string> } | undefined;
 
   constructor(private readonly db: Db, readonly options: QueueOptions) {
     this.s = {
@@ -75,6 +88,7 @@ export class JobQueue {
         WHERE state = 'queued' AND repo NOT IN (
           SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
         ORDER BY sort_key, enqueued_at LIMIT 1`),
+      blocked: db.prepare(`SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo`),
       activate: db.prepare(`UPDATE queue SET state = 'active', token = @token, attempts = attempts + 1, worker = @worker,
         instance = @instance, lease_until = @lease_until WHERE job_id = @job_id AND state = 'queued'`),
       renew: db.prepare(`UPDATE queue SET lease_until = @lease_until WHERE job_id = @job_id AND token = @token AND state = 'active'`),
@@ -105,11 +119,28 @@ export class JobQueue {
       job_id: e.jobId, run_id: e.runId, repo: e.repo, state: e.state, priority: e.rank, now: e.now,
       sort_key: e.now - e.rank * this.options.agingIntervalMs, max_attempts: this.options.maxAttempts,
     });
+    // A queued job of a repository at its limit cannot be claimed either: the idle answer stands.
+    if (e.state === 'queued' && this.idle && !this.idle.blocked.has(e.repo)) this.idle = undefined;
   }
 
   /** waiting → queued (its needs finished). Aging starts now. */
   makeReady(jobId: string, now: number): boolean {
-    return this.s.ready.run({ job_id: jobId, now, aging: this.options.agingIntervalMs }).changes === 1;
+    const changed = this.s.ready.run({ job_id: jobId, now, aging: this.options.agingIntervalMs }).changes === 1;
+    if (changed) this.idle = undefined;
+    return changed;
+  }
+
+  /**
+   * Forgets that the last claim found nothing, so the next claim queries again. For writes the
+   * queue did not see (a rolled-back transaction that had claimed jobs) and as a periodic safety net.
+   */
+  forgetIdle(): void {
+    this.idle = undefined;
+  }
+
+  /** False when a claim with this limit is known to find nothing (no query needed to say so). */
+  mayClaim(perRepository: number): boolean {
+    return this.idle === undefined || this.idle.perRepository !== perRepository;
   }
 
   /**
@@ -117,11 +148,13 @@ export class JobQueue {
    * active jobs. Returns undefined when nothing can run. One IMMEDIATE transaction.
    */
   claim(worker: string, perRepository: number, now: number): Claim | undefined {
+    if (!this.mayClaim(perRepository)) return undefined;
     const before = this.lastToken;
     try {
       return this.claimTx(worker, perRepository, now);
     } catch (err) {
       this.lastToken = before; // rolled back: the token was never stored
+      this.idle = undefined;
       throw err;
     }
   }
@@ -129,7 +162,11 @@ export class JobQueue {
   private claimTx(worker: string, perRepository: number, now: number): Claim | undefined {
     return this.db.transaction((): Claim | undefined => {
       const row = this.s.pick.get({ per_repo: perRepository }) as { job_id: string; run_id: string; repo: string; attempts: number } | undefined;
-      if (!row) return undefined;
+      if (!row) {
+        const blocked = (this.s.blocked.all({ per_repo: perRepository }) as { repo: string }[]).map((r) => r.repo);
+        this.idle = { perRepository, blocked: new Set(blocked) };
+        return undefined;
+      }
       const token = ++this.lastToken;
       const leaseUntil = now + this.options.leaseMs;
       this.s.activate.run({ job_id: row.job_id, token, worker, instance: this.options.instanceId, lease_until: leaseUntil });
@@ -144,17 +181,23 @@ export class JobQueue {
 
   /** active → done for the current token only; false means a stale writer and nothing changed. */
   finish(jobId: string, token: number): boolean {
-    return this.s.finish.run({ job_id: jobId, token }).changes === 1;
+    return this.freed(this.s.finish.run({ job_id: jobId, token }).changes === 1);
   }
 
   /** Gives a claim back without counting the attempt (the engine is shutting down, not the job failing). */
   release(jobId: string, token: number): boolean {
-    return this.s.release.run({ job_id: jobId, token }).changes === 1;
+    return this.freed(this.s.release.run({ job_id: jobId, token }).changes === 1);
   }
 
   /** A dead claim back to queued (keeps its place in line: sort_key is unchanged). */
   requeue(jobId: string, token: number): boolean {
-    return this.s.requeue.run({ job_id: jobId, token }).changes === 1;
+    return this.freed(this.s.requeue.run({ job_id: jobId, token }).changes === 1);
+  }
+
+  /** A job left 'active': its repository has a free slot, and a released job is claimable again. */
+  private freed(changed: boolean): boolean {
+    if (changed) this.idle = undefined;
+    return changed;
   }
 
   /** waiting/queued → done without running (cancelled or skipped). */

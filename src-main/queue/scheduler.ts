@@ -48,6 +48,8 @@ export class Scheduler {
       result = this.db.transaction(fn).immediate();
     } catch (err) {
       this.pending.length = before;
+      // Claims made in it were undone: the queue's "nothing claimable" memory may be wrong now.
+      this.queue.forgetIdle();
       throw err;
     } finally {
       this.depth--;
@@ -95,8 +97,19 @@ export class Scheduler {
     });
   }
 
+  /** False when a claim is known to find nothing, so callers can skip opening a transaction. */
+  mayClaim(perRepository: number): boolean {
+    return this.queue.mayClaim(perRepository);
+  }
+
+  /** Makes the next claim query the queue even if the last one found nothing (poll safety net). */
+  forgetIdle(): void {
+    this.queue.forgetIdle();
+  }
+
   /** Claims the next runnable job and marks it (and its run) running. */
   claim(worker: string, perRepository: number): Claim | undefined {
+    if (!this.queue.mayClaim(perRepository)) return undefined;
     return this.tx(() => {
       const now = this.clock();
       const claim = this.queue.claim(worker, perRepository, now);

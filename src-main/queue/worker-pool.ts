@@ -85,6 +85,9 @@ export class WorkerPool {
     } catch (err) {
       this.o.onError('expiring leases failed', err);
     }
+    // Kicks skip the query while the queue knows nothing is claimable; the poll asks afresh anyway,
+    // so a write the queue did not see delays a claim by one poll interval at most.
+    this.o.scheduler.forgetIdle();
     this.pump();
   }
 
@@ -94,6 +97,9 @@ export class WorkerPool {
    */
   private pump(before?: () => void): void {
     if (this.stopping && !before) return; // the database may already be closed
+    // Nothing claimable and nothing to record: no transaction (a flood of pushes to one repository at
+    // its limit kicks the pool once per delivery).
+    if (!before && !this.o.scheduler.mayClaim(this.o.perRepository)) return;
     let claims: Claim[] = [];
     try {
       claims = this.o.scheduler.batch(() => {
