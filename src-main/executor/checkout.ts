@@ -223,6 +223,13 @@ function assertSha(sha: string): void {
 }
 
 /**
+ * Mirror directories seen with a HEAD, so a read skips the stat (a webhook burst reads once per
+ * delivery). Only a shortcut: a mirror removed since makes the read miss, which clears the entry
+ * and falls back to ensureMirror exactly as if it had never been seen.
+ */
+const knownMirrors = new Set<string>();
+
+/**
  * The content of `path` at commit `sha` as UTF-8, or undefined when the commit has no such file.
  * Reads through the mirror's long-lived `git cat-file --batch` (see git-object-reader.ts); fetches
  * only when the mirror does not have the commit yet.
@@ -232,16 +239,20 @@ export async function readFileAtCommit(source: GitSource, sha: string, path: str
   const clean = path.replace(/^\.?\/+/, '');
   if (clean === '' || clean.split('/').includes('..')) throw new CheckoutError(`invalid path '${path}'`);
   const parsed = splitUrl(source);
-  const env = gitEnv(source, parsed);
+  // The environment matters only when a reader process starts: build it then, not per read.
+  const env = () => gitEnv(source, parsed);
   const dir = mirrorPathFor(parsed.url, mirrorsDir);
   const spec = `${sha}:${clean}`;
-  if (await stat(join(dir, 'HEAD')).catch(() => undefined)) {
+  if (knownMirrors.has(dir) || (await stat(join(dir, 'HEAD')).catch(() => undefined))) {
+    knownMirrors.add(dir);
     const hit = await readGitObject(dir, env, spec).catch(() => undefined);
     if (hit) return hit.type === 'blob' ? hit.content.toString('utf8') : undefined;
-    // No such file — or no such commit yet: only the latter needs a fetch.
+    // No such file — or no such commit yet (or the mirror is gone): only the latter need a fetch.
     if (await readGitObject(dir, env, `${sha}^{commit}`).catch(() => undefined)) return undefined;
+    knownMirrors.delete(dir);
   }
   const mirror = await ensureMirror(source, mirrorsDir, sha);
+  knownMirrors.add(dir);
   const object = await readGitObject(mirror.dir, mirror.env, spec);
   return object?.type === 'blob' ? object.content.toString('utf8') : undefined;
 }

@@ -107,12 +107,13 @@ const readers = new Map<string, BatchReader>();
 
 /**
  * The object named by `spec` (`<sha>:<path>`, `<sha>^{commit}`, …) in the repository at `dir`, or
- * undefined when it does not exist there.
+ * undefined when it does not exist there. `env` is used only when the reader process starts.
  */
-export function readGitObject(dir: string, env: NodeJS.ProcessEnv, spec: string): Promise<GitObject | undefined> {
+export function readGitObject(dir: string, env: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv), spec: string): Promise<GitObject | undefined> {
   let reader = readers.get(dir);
   if (!reader) {
-    const created: BatchReader = new BatchReader(dir, env, () => {
+    // `env` may be a function so callers build the environment only when a process starts.
+    const created: BatchReader = new BatchReader(dir, typeof env === 'function' ? env() : env, () => {
       if (readers.get(dir) === created) readers.delete(dir);
     });
     reader = created;
