@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../shared/api/engine-api.js';
-import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQuery, TriggerRequest, TunnelState } from '../shared/api/engine-api.js';
+import type {
+  EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+} from '../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../shared/model/run.js';
 import type { Plan } from '../shared/model/plan.js';
 import type { Status } from '../shared/model/status.js';
@@ -31,6 +33,9 @@ import { DockerExecutor } from './executor/docker-executor.js';
 import { listArtifacts, listDeliveries, syncRepositories } from './engine/side-tables.js';
 import { createStorageServices, type StorageServices } from './storage/storage-services.js';
 import type { ArtifactStore } from './storage/artifact-store.js';
+import { keyFileEncryptor, SecretVault } from './storage/secret-vault.js';
+import { CONFIG_FILE } from './config.js';
+import { SettingsService, type SettingsChange } from './settings/settings-service.js';
 
 export const KILN_VERSION = '0.1.0';
 
@@ -58,6 +63,13 @@ export interface EngineOptions {
   checkout?: CheckoutPort;
   /** Where engine problems that have no caller go (default console.error). */
   onError?: (message: string, err: unknown) => void;
+  /**
+   * The kiln.config.yml that settings saved through the API are written to: the file `config` was
+   * loaded from. Default <dataDir>/kiln.config.yml (created on the first save).
+   */
+  configFile?: string;
+  /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
+  vault?: SecretVault;
 }
 
 const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
@@ -88,6 +100,7 @@ export class Engine implements KilnEngine {
     private readonly clock: () => number,
     /** Caches, artifacts, retention and their metrics, over this engine's database and data directory. */
     readonly storage: StorageServices,
+    private readonly settings: SettingsService,
   ) {
     this.factory = { db, store, scheduler, clock, mirrorsDir: join(dataDir, 'mirrors'), pipeline, checkout };
   }
@@ -96,6 +109,13 @@ export class Engine implements KilnEngine {
     const { config, dataDir } = options;
     const clock = options.clock ?? Date.now;
     mkdirSync(dataDir, { recursive: true });
+    const ref: { engine?: Engine } = {};
+    // First: stored secrets join the configuration, and a vault that cannot be decrypted stops the start.
+    const settings = new SettingsService({
+      config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
+      vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
+      applied: (change) => ref.engine?.settingsApplied(change), onError: options.onError,
+    });
     const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
     // Claims of any earlier process on this data directory are recognisably not ours.
     const sessionId = `${instanceId}:${randomUUID()}`;
@@ -109,8 +129,7 @@ export class Engine implements KilnEngine {
     const storage = createStorageServices({ db, dataDir, retention: config.retention, docker, instanceId, now: clock });
     const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
     const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
-    // The engine exists only after these are built; changes route through this forwarder.
-    const ref: { engine?: Engine } = {};
+    // The engine exists only after these are built; changes route through this forwarder (ref).
     const scheduler = new Scheduler(db, store, queue, clock, (changes) => ref.engine?.onSchedulerChanges(changes));
     const runner = new JobRunner({
       store, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storage.hooksFor,
@@ -124,7 +143,7 @@ export class Engine implements KilnEngine {
       finish: (claim, result) => runner.finish(claim, result),
       onError,
     });
-    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage);
+    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage, settings);
     ref.engine = engine;
     syncRepositories(db, config.repositories, clock());
     // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
@@ -297,10 +316,26 @@ export class Engine implements KilnEngine {
   }
 
   async listRepositories(): Promise<RepositorySettings[]> {
-    return this.config.repositories.map((r) => ({
-      name: r.name, url: r.url, defaultBranch: r.defaultBranch,
-      secretNames: Object.keys(r.secrets).sort(), webhookSecretCount: r.webhookSecrets.length,
-    }));
+    // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
+    return this.settings.repositories().map(({ name, url, defaultBranch, secretNames, webhookSecretCount }) => ({ name, url, defaultBranch, secretNames, webhookSecretCount }));
+  }
+
+  // Settings: saved to kiln.config.yml (+ the vault) and applied to `config` in place (settings/settings-service.ts).
+  async getSettings(): Promise<SettingsView> { return this.settings.view(this.tunnel); }
+  async saveRepository(input: RepositoryInput): Promise<RepositorySettings> { this.assertRunning(); return this.settings.saveRepository(input); }
+  async removeRepository(name: string): Promise<void> { this.assertRunning(); this.settings.removeRepository(name); }
+  async saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> { this.assertRunning(); return this.settings.saveServerSettings(input, this.tunnel); }
+
+  /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */
+  onSettingsChanged(listener: (change: SettingsChange) => void): () => void {
+    return this.settings.subscribe(listener);
+  }
+
+  /** What the engine itself adjusts after a save, before the listeners hear of it. */
+  private settingsApplied(change: SettingsChange): void {
+    syncRepositories(this.db, this.config.repositories, this.clock());
+    if (change.concurrency) this.pool.setLimits(Math.max(1, this.config.concurrency.jobs), Math.max(1, this.config.concurrency.perRepository));
+    if (change.retention) this.storage.artifacts.setDefaultExpiry(this.config.retention.artifactsMs);
   }
 
   async storageMetrics(): Promise<StorageMetrics> {

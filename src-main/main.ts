@@ -16,13 +16,14 @@ import { formatDiagnostic, hasErrors } from '../shared/diagnostics.js';
 import { CONFIG_FILE, loadConfig } from './config.js';
 import { Engine } from './engine.js';
 import { startServer, type RunningServer } from './http/app.js';
-import { SmeeTunnel } from './trigger/smee-tunnel.js';
-import { applyStoredSecrets, createDesktopApi } from './electron/desktop-api.js';
+import { controlTunnel } from './trigger/tunnel-control.js';
+import { createDesktopApi } from './electron/desktop-api.js';
 import { forwardEngineEvents } from './electron/event-forwarder.js';
 import { registerIpcRouter } from './electron/ipc-router.js';
 import { NotifyPolicy } from './electron/notify-policy.js';
 import { RunCounter, trayTooltip } from './electron/run-counter.js';
 import { SecretStore } from './electron/secret-store.js';
+import { SecretVault } from './storage/secret-vault.js';
 import { decideNavigation, isAppFrame, RENDERER_CSP, WINDOW_WEB_PREFERENCES } from './electron/window-security.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,15 +46,18 @@ function fail(message: string): never {
 
 async function boot(): Promise<void> {
   const userData = app.getPath('userData');
-  const configFile = [join(userData, CONFIG_FILE)].find((f) => existsSync(f));
+  // The settings page writes this file (creating it on the first save) and the vault beside it.
+  const settingsFile = join(userData, CONFIG_FILE);
+  const configFile = existsSync(settingsFile) ? settingsFile : undefined;
   const loaded = loadConfig(configFile);
   for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
   if (!loaded.config || hasErrors(loaded.diagnostics)) fail(`fix ${configFile ?? 'the configuration'} and start again`);
   const config = loaded.config;
-  const secrets = new SecretStore(join(userData, 'secrets.json'), safeStorage);
-  applyStoredSecrets(config.repositories, secrets.load());
+  const secretsFile = join(userData, 'secrets.json');
+  const secrets = new SecretStore(secretsFile, safeStorage);
 
-  const engine = await Engine.start({ config, dataDir: join(userData, 'data') });
+  // Stored secrets (safeStorage) join the configuration inside Engine.start.
+  const engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(secretsFile, safeStorage) });
   let server: RunningServer;
   try {
     server = await startServer({ engine, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
@@ -61,10 +65,7 @@ async function boot(): Promise<void> {
     // The configured port is taken (another Kiln?): webhooks still need a listener, so take any port.
     server = await startServer({ engine, port: 0, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
   }
-  const tunnel = config.tunnel?.url
-    ? new SmeeTunnel({ source: config.tunnel.url, target: `${server.url}/webhooks/github`, onState: (s) => engine.setTunnelState(s), logger: { info: () => undefined, error: (m) => console.error(m) } })
-    : undefined;
-  void tunnel?.start();
+  const tunnel = controlTunnel(engine, { target: `${server.url}/webhooks/github`, logger: { info: () => undefined, error: (m) => console.error(m) } });
 
   const disposeIpc = registerIpcRouter(ipcMain, {
     engine,
@@ -164,7 +165,7 @@ async function boot(): Promise<void> {
       try {
         stopForwarding();
         disposeIpc();
-        await tunnel?.stop();
+        await tunnel.stop();
         await server.close();
         await engine.stop(); // cancels running jobs, removes their containers, closes the database
       } catch (err) {

@@ -66,6 +66,66 @@ export interface RepositorySettings {
   /** Never the secret values: their names only. */
   secretNames: string[];
   webhookSecretCount: number;
+  /**
+   * Optional (engines that support saving settings): where each job secret lives — 'file' is
+   * kiln.config.yml as the user wrote it, 'vault' is encrypted storage written through the API.
+   */
+  secrets?: SecretInfo[];
+  /** Optional: each webhook secret by id (for removal during rotation), never by value. */
+  webhookSecrets?: WebhookSecretInfo[];
+}
+
+export type SecretSource = 'file' | 'vault';
+
+export interface SecretInfo {
+  name: string;
+  source: SecretSource;
+}
+
+export interface WebhookSecretInfo {
+  /** Stable for vault secrets; 'file-N' (N-th of the file's) for secrets written in kiln.config.yml. */
+  id: string;
+  source: SecretSource;
+  /** When it was added through the API (vault secrets only). */
+  addedAt?: number;
+}
+
+/** The settings page's view: everything but secret values. */
+export interface SettingsView {
+  /** The kiln.config.yml that saves go to (created on the first save when the engine started from defaults). */
+  configFile: string;
+  tunnel: { url: string | null; state: TunnelState };
+  concurrency: { jobs: number; perRepository: number };
+  retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
+  repositories: RepositorySettings[];
+}
+
+/**
+ * Creates (when `name` is new) or updates a repository. Omitted fields are unchanged. Secret values
+ * are write-only: they are stored encrypted and never returned by any call.
+ */
+export interface RepositoryInput {
+  /** owner/name, as in the webhook payload's repository.full_name. */
+  name: string;
+  /** Clone URL (https://, ssh://, git@host:path, file://) or an absolute local path; required to create. */
+  url?: string;
+  /** Default 'main' when creating. */
+  defaultBranch?: string;
+  /** Webhook secrets to add; every secret stays accepted until removed (rotation without lost deliveries). */
+  addWebhookSecrets?: string[];
+  /** Webhook secrets to remove, by WebhookSecretInfo.id. */
+  removeWebhookSecrets?: string[];
+  /** Job secrets: a value sets (or replaces) it, null removes it; names not listed are unchanged. */
+  secrets?: Record<string, string | null>;
+}
+
+/** Server-wide settings; omitted fields are unchanged. */
+export interface ServerSettingsInput {
+  /** The smee.io channel URL; null or '' removes the tunnel. */
+  tunnelUrl?: string | null;
+  concurrency?: { jobs?: number; perRepository?: number };
+  /** Durations as `30d`, `24h`, `90m` (or ms); the cache size as `10GB`, `512MiB` (or bytes). */
+  retention?: { artifacts?: string | number; caches?: string | number; cacheSize?: string | number; workspaces?: string | number };
 }
 
 /** Live events. `seq` on log events is the job log offset, used for resumption. */
@@ -89,6 +149,14 @@ export interface EngineApi {
   listRepositories(): Promise<RepositorySettings[]>;
   storageMetrics(): Promise<StorageMetrics>;
   health(): Promise<Health>;
+  /** Settings for the settings page (no secret values). */
+  getSettings(): Promise<SettingsView>;
+  /** Creates or updates a repository, saved to kiln.config.yml (secrets to the encrypted vault); applies at once. */
+  saveRepository(input: RepositoryInput): Promise<RepositorySettings>;
+  /** Removes a repository from the configuration and its stored secrets; its runs stay in the history. */
+  removeRepository(name: string): Promise<void>;
+  /** Tunnel URL, concurrency, retention: saved and applied at once (the tunnel reconnects, new claims use the limits). */
+  saveServerSettings(input: ServerSettingsInput): Promise<SettingsView>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -122,6 +190,7 @@ export const HTTP_STATUS_OF: Record<ApiErrorCode, number> = {
 export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
+  'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /**

@@ -2,7 +2,9 @@
  * `kiln serve [--config FILE] [--data DIR] [--port N] [--host H]` — the headless engine: webhooks,
  * HTTP API, SSE live logs, badges and the dashboard, plus the smee tunnel when one is configured.
  *
- * Configuration: --config FILE; else ./kiln.config.yml when it exists; else the embedded defaults.
+ * Configuration: --config FILE; else ./kiln.config.yml when it exists; else <data>/kiln.config.yml
+ * when it exists (the file the settings page creates); else the embedded defaults. Settings saved
+ * from the dashboard are written back to that same file (or create <data>/kiln.config.yml).
  * Data directory: --data DIR; else $KILN_DATA; else ~/.kiln (one per user, like ~/.docker), so
  * runs survive wherever the command is started from.
  * Stops cleanly on SIGINT/SIGTERM: tunnel, HTTP server, then engine.stop() (running jobs cancelled,
@@ -17,7 +19,8 @@ import type { KilnConfig } from '../engine-contract.js';
 
 const USAGE = `Usage: kiln serve [--config FILE] [--data DIR] [--port N] [--host H]
 
-  --config FILE  configuration (default ./${CONFIG_FILE} when present, else built-in defaults)
+  --config FILE  configuration (default ./${CONFIG_FILE} when present, else DIR/${CONFIG_FILE}
+                 when present, else built-in defaults); the settings page saves to it
   --data DIR     data directory: database, logs, artifacts, caches (default $KILN_DATA or ~/.kiln)
   --port N       HTTP port (default server.port, 7070; 0 picks a free port)
   --host H       address to bind (default server.host, 127.0.0.1; others need server.api-token)
@@ -52,6 +55,14 @@ export function parseServeArgs(argv: string[]): Parsed {
   return { ok: true, args };
 }
 
+/** --config; else ./kiln.config.yml; else the one the settings page wrote into the data directory; else none (defaults). */
+export function configFileToLoad(explicit: string | undefined, dataDir: string): string | undefined {
+  if (explicit !== undefined) return explicit;
+  if (existsSync(CONFIG_FILE)) return CONFIG_FILE;
+  const saved = join(dataDir, CONFIG_FILE);
+  return existsSync(saved) ? saved : undefined;
+}
+
 export function defaultDataDir(): string {
   return process.env.KILN_DATA || join(homedir(), '.kiln');
 }
@@ -67,7 +78,8 @@ export async function command(argv: string[]): Promise<number> {
     return 2;
   }
   const { args } = parsed;
-  const configFile = args.config ?? (existsSync(CONFIG_FILE) ? CONFIG_FILE : undefined);
+  const dataDir = resolve(args.data ?? defaultDataDir());
+  const configFile = configFileToLoad(args.config, dataDir);
   const loaded = loadConfig(configFile);
   for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (!loaded.config || hasErrors(loaded.diagnostics)) return 2;
@@ -75,19 +87,24 @@ export async function command(argv: string[]): Promise<number> {
     ...loaded.config,
     server: { ...loaded.config.server, ...(args.host ? { host: args.host } : {}), ...(args.port !== undefined ? { port: args.port } : {}) },
   };
-  const dataDir = resolve(args.data ?? defaultDataDir());
 
   // Loaded here, not at the top, so that `kiln serve --help` and bad arguments stay instant.
   const { Engine } = await import('../engine.js');
   const { startServer, isLoopback } = await import('../http/app.js');
-  const { SmeeTunnel } = await import('../trigger/smee-tunnel.js');
+  const { controlTunnel } = await import('../trigger/tunnel-control.js');
 
   if (!isLoopback(config.server.host) && !config.server.apiToken) {
     process.stderr.write(`kiln serve: refusing to listen on ${config.server.host} without server.api-token: /api would be open to the network. Set server.api-token in ${configFile ?? CONFIG_FILE}, or bind 127.0.0.1.\n`);
     return 2;
   }
 
-  const engine = await Engine.start({ config, dataDir });
+  let engine: Awaited<ReturnType<typeof Engine.start>>;
+  try {
+    engine = await Engine.start({ config, dataDir, configFile: configFile ? resolve(configFile) : undefined });
+  } catch (err) {
+    process.stderr.write(`kiln serve: cannot start the engine: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({ engine, artifacts: engine.artifacts });
@@ -96,18 +113,13 @@ export async function command(argv: string[]): Promise<number> {
     await engine.stop();
     return 1;
   }
-  let tunnel: InstanceType<typeof SmeeTunnel> | undefined;
-  if (config.tunnel?.url) {
-    tunnel = new SmeeTunnel({
-      source: config.tunnel.url,
-      target: `${server.url}/webhooks/github`,
-      onState: (state) => engine.setTunnelState(state),
-      logger: { info: (m) => process.stdout.write(`${m}\n`), error: (m) => process.stderr.write(`${m}\n`) },
-    });
-    void tunnel.start();
-  }
   process.stdout.write(`kiln serve: listening on ${server.url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${config.repositories.length} repositories)\n`);
-  if (tunnel) process.stdout.write(`kiln serve: forwarding ${config.tunnel?.url} to ${server.url}/webhooks/github\n`);
+  // Follows the settings page: a new tunnel URL reconnects, a removed one disconnects.
+  const tunnel = controlTunnel(engine, {
+    target: `${server.url}/webhooks/github`,
+    logger: { info: (m) => process.stdout.write(`${m}\n`), error: (m) => process.stderr.write(`${m}\n`) },
+    onStarted: (url) => process.stdout.write(`kiln serve: forwarding ${url} to ${server.url}/webhooks/github\n`),
+  });
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -117,7 +129,7 @@ export async function command(argv: string[]): Promise<number> {
       process.stdout.write(`kiln serve: ${signal}, stopping…\n`);
       void (async () => {
         try {
-          await tunnel?.stop();
+          await tunnel.stop();
           await server.close();
           await engine.stop();
           resolveExit(0);

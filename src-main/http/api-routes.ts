@@ -16,6 +16,11 @@
  *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
+ *   GET  /api/settings                                    SettingsView (names and counts, never secret values)
+ *   PUT  /api/settings/server {tunnelUrl?, concurrency?, retention?}            SettingsView
+ *   PUT  /api/repositories/:owner/:name {url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?}
+ *                                                         RepositorySettings (created or updated)
+ *   DELETE /api/repositories/:owner/:name                 {ok:true}
  */
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
@@ -173,6 +178,20 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.get('/deliveries', async (req, res) => {
     const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 1000);
     res.json(await engine.listDeliveries(limit));
+  });
+  router.get('/settings', async (_req, res) => { res.json(await engine.getSettings()); });
+  router.put('/settings/server', async (req, res) => {
+    res.json(await engine.saveServerSettings(objectBody(req)));
+  });
+  router.put('/repositories/:owner/:name', async (req, res) => {
+    const name = `${param(req, 'owner')}/${param(req, 'name')}`;
+    const body = objectBody(req);
+    if (body.name !== undefined && body.name !== name) throw new ApiError('BAD_REQUEST', `body.name '${String(body.name)}' differs from the repository in the path (${name}); a repository cannot be renamed, add the new name and remove the old one`);
+    res.json(await engine.saveRepository({ ...body, name }));
+  });
+  router.delete('/repositories/:owner/:name', async (req, res) => {
+    await engine.removeRepository(`${param(req, 'owner')}/${param(req, 'name')}`);
+    res.json({ ok: true });
   });
   router.get('/events', (req, res) => {
     streamEngineEvents(engine, openSse(req, res, options.streams));

@@ -73,6 +73,16 @@ export class WorkerPool {
     return this.running.has(jobId);
   }
 
+  /**
+   * New limits from the settings page: they apply to the next claims. Lowering them aborts
+   * nothing; running jobs finish and fewer are claimed after them.
+   */
+  setLimits(concurrency: number, perRepository: number): void {
+    this.o.concurrency = concurrency;
+    this.o.perRepository = perRepository;
+    this.kick();
+  }
+
   /** Aborts a running job of this pool (cancellation); no-op for jobs it does not run. */
   abort(jobId: string, reason = 'cancelled'): void {
     this.running.get(jobId)?.controller.abort(reason);

@@ -112,13 +112,18 @@ export class ArtifactStore {
   readonly blobs: BlobStore;
   private readonly maxJobBytes: number;
   private readonly now: () => number;
-  private readonly defaultExpireMs: number;
+  private defaultExpireMs: number;
 
   constructor(private readonly db: Db, dataDir: string, options: ArtifactStoreOptions = {}) {
     this.blobs = new BlobStore(join(dataDir, 'blobs'));
     this.maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_ARTIFACT_BYTES;
     this.now = options.now ?? Date.now;
     this.defaultExpireMs = options.defaultExpireMs ?? DEFAULT_ARTIFACT_EXPIRE_MS;
+  }
+
+  /** retention.artifacts changed in the settings: artifacts collected from now on expire after `ms`. */
+  setDefaultExpiry(ms: number): void {
+    this.defaultExpireMs = ms;
   }
 
   list(runId: string): ArtifactInfo[] {

@@ -1,5 +1,5 @@
 import { ApiError, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositorySettings, type RunQuery, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type RunQuery, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
 import { LogSequencer } from './log-sequencer.js';
@@ -28,6 +28,11 @@ function qs(params: Record<string, string | number | boolean | undefined>): stri
   return s ? `?${s}` : '';
 }
 
+/** `owner/name` as two path segments; a name without exactly one slash is left for the server to refuse. */
+function repoPath(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
 /**
  * The browser transport: fetch for calls, EventSource for live events and log streams. Used when the
  * renderer is served by `kiln serve` (and by the end-to-end tests in Chromium).
@@ -40,7 +45,7 @@ export class HttpClient implements KilnClient {
 
   constructor(private readonly base = '') {}
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
@@ -103,6 +108,19 @@ export class HttpClient implements KilnClient {
   }
   health(): Promise<Health> {
     return this.call('GET', '/api/health');
+  }
+  getSettings(): Promise<SettingsView> {
+    return this.call('GET', '/api/settings');
+  }
+  saveRepository(input: RepositoryInput): Promise<RepositorySettings> {
+    const { name, ...rest } = input;
+    return this.call('PUT', `/api/repositories/${repoPath(name)}`, rest);
+  }
+  async removeRepository(name: string): Promise<void> {
+    await this.call('DELETE', `/api/repositories/${repoPath(name)}`);
+  }
+  saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
+    return this.call('PUT', '/api/settings/server', input);
   }
   setSecret(): Promise<void> {
     return Promise.reject(new ApiError('UNAVAILABLE', 'secrets are written in kiln.config.yml (or in the desktop app), not from a browser'));

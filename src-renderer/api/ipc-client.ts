@@ -57,6 +57,10 @@ export class IpcClient implements KilnClient {
   listRepositories: EngineApi['listRepositories'] = () => this.call('listRepositories');
   storageMetrics: EngineApi['storageMetrics'] = () => this.call('storageMetrics');
   health: EngineApi['health'] = () => this.call('health');
+  getSettings: EngineApi['getSettings'] = () => this.call('getSettings');
+  saveRepository: EngineApi['saveRepository'] = (input) => this.call('saveRepository', input);
+  removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
+  saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
 
   setSecret(repo: string, name: string, value: string): Promise<void> {
     return this.request('setSecret', [repo, name, value]);

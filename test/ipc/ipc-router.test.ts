@@ -21,6 +21,10 @@ const SAMPLE_ARGS: Record<keyof EngineApi, unknown[]> = {
   listRepositories: [],
   storageMetrics: [],
   health: [],
+  getSettings: [],
+  saveRepository: [{ name: 'acme/api', url: 'https://example.com/acme/api.git', addWebhookSecrets: ['s3cret'], secrets: { NPM_TOKEN: 'v' } }],
+  removeRepository: ['acme/web'],
+  saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
 };
 
 describe('the IPC router', () => {

@@ -1,4 +1,7 @@
-import { ApiError, type EngineApi, type Health, type LogChunk, type LogMatch, type RepositorySettings, type RunQuery, type TriggerRequest } from '../../shared/api/engine-api.js';
+import {
+  ApiError, type EngineApi, type Health, type LogChunk, type LogMatch, type RepositoryInput, type RepositorySettings, type RunQuery,
+  type ServerSettingsInput, type SettingsView, type TriggerRequest,
+} from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 
 /** A small, honest EngineApi over memory: enough to drive the IPC layer through every method. */
@@ -74,5 +77,31 @@ export class MemoryEngine implements EngineApi {
   async health(): Promise<Health> {
     this.note('health', []);
     return { ok: true, version: 'test', docker: { ok: true }, tunnel: { state: 'disabled' }, queue: { queued: 0, running: 0 } };
+  }
+  repos: RepositorySettings[] = [{ name: 'acme/web', url: '/srv/web.git', defaultBranch: 'main', secretNames: [], webhookSecretCount: 1 }];
+  private settingsView(): SettingsView {
+    return {
+      configFile: '/tmp/kiln.config.yml', tunnel: { url: null, state: { state: 'disabled' } }, concurrency: { jobs: 4, perRepository: 2 },
+      retention: { artifactsMs: 1, cachesMs: 1, cacheSizeBytes: 1, workspacesMs: 1 }, repositories: this.repos,
+    };
+  }
+  async getSettings(): Promise<SettingsView> {
+    this.note('getSettings', []);
+    return this.settingsView();
+  }
+  async saveRepository(input: RepositoryInput): Promise<RepositorySettings> {
+    this.note('saveRepository', [input]);
+    if (!input.url && !this.repos.some((r) => r.name === input.name)) throw new ApiError('BAD_REQUEST', `repositories[${input.name}].url: required for a new repository`);
+    const repo = { name: input.name, url: input.url ?? '', defaultBranch: input.defaultBranch ?? 'main', secretNames: Object.keys(input.secrets ?? {}), webhookSecretCount: input.addWebhookSecrets?.length ?? 0 };
+    this.repos = [...this.repos.filter((r) => r.name !== input.name), repo];
+    return repo;
+  }
+  async removeRepository(name: string): Promise<void> {
+    this.note('removeRepository', [name]);
+    this.repos = this.repos.filter((r) => r.name !== name);
+  }
+  async saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
+    this.note('saveServerSettings', [input]);
+    return this.settingsView();
   }
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../../../shared/api/engine-api.js';
-import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQuery, TriggerRequest, TunnelState } from '../../../shared/api/engine-api.js';
+import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQuery, SettingsView, TriggerRequest, TunnelState } from '../../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import type { TriggerEvent } from '../../../shared/model/trigger-event.js';
@@ -170,5 +170,22 @@ export class StubEngine implements KilnEngine {
 
   async health(): Promise<Health> {
     return { ok: true, version: 'test', docker: { ok: true }, tunnel: this.tunnel, queue: { queued: 0, running: 0 } };
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    return { configFile: join(this.dataDir, 'kiln.config.yml'), tunnel: { url: this.config.tunnel?.url ?? null, state: this.tunnel }, concurrency: { ...this.config.concurrency }, retention: { ...this.config.retention }, repositories: await this.listRepositories() };
+  }
+
+  // The stub stands in where a test controls the engine by hand; saving settings is the real Engine's (test/http/settings-api.test.ts).
+  async saveRepository(): Promise<RepositorySettings> {
+    throw new ApiError('UNAVAILABLE', 'the stub engine does not save settings');
+  }
+
+  async removeRepository(): Promise<void> {
+    throw new ApiError('UNAVAILABLE', 'the stub engine does not save settings');
+  }
+
+  async saveServerSettings(): Promise<SettingsView> {
+    throw new ApiError('UNAVAILABLE', 'the stub engine does not save settings');
   }
 }

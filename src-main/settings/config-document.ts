@@ -1,0 +1,164 @@
+/**
+ * Edits of the user's kiln.config.yml through yaml's Document API, so that comments, key order,
+ * quoting and flow/block style of everything not edited survive. Every edit is one small change
+ * to the document; `render()` checks the result with the same parser the engine starts with, and
+ * `save()` writes it atomically (temp file + rename) with the file's own mode.
+ *
+ * Secret values are never written here: the settings service keeps them in the encrypted vault.
+ * Removing a secret the user wrote in the file does remove it from the file.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Document, isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import { ApiError } from '../../shared/api/engine-api.js';
+import { formatDiagnostic } from '../../shared/diagnostics.js';
+import { parseConfig } from '../config.js';
+import type { KilnConfig } from '../engine-contract.js';
+import { writeFileAtomic } from '../storage/secret-vault.js';
+
+const HEADER = ` Kiln configuration. The Settings page edits this file and keeps your comments and order;
+ secret values set there are stored encrypted in secrets.json beside the database, not here.`;
+
+/** A YAML scalar value as kiln.config.yml writes it. */
+export type YamlValue = string | number;
+
+export class ConfigDocument {
+  private constructor(readonly file: string, private readonly doc: Document, readonly existed: boolean, private readonly mode: number) {}
+
+  /** Reads `file`; when it does not exist, a new document with `current`'s settings (and no secrets). */
+  static open(file: string, current: KilnConfig): ConfigDocument {
+    if (!existsSync(file)) return new ConfigDocument(file, freshDocument(current), false, 0o600);
+    const text = readFileSync(file, 'utf8');
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length) {
+      throw new ApiError('BAD_REQUEST', `${file} has a YAML error (${doc.errors[0].message.split('\n')[0]}): fix the file before saving settings`);
+    }
+    return new ConfigDocument(file, doc, true, statSync(file).mode & 0o777);
+  }
+
+  private repoItem(name: string): YAMLMap | undefined {
+    const seq = this.doc.get('repositories', true);
+    if (!isSeq(seq)) return undefined;
+    return seq.items.find((item): item is YAMLMap => isMap(item) && String(item.get('name')) === name);
+  }
+
+  hasRepository(name: string): boolean {
+    return this.repoItem(name) !== undefined;
+  }
+
+  /** Updates the given fields of a repository, or appends a new one (block style) when it is not listed. */
+  setRepository(name: string, fields: { url?: string; defaultBranch?: string }): void {
+    let item = this.repoItem(name);
+    if (!item) {
+      let seq = this.doc.get('repositories', true);
+      if (!isSeq(seq)) {
+        seq = new YAMLSeq();
+        this.doc.set('repositories', seq);
+      }
+      const repos = seq as YAMLSeq;
+      repos.flow = false;
+      item = this.doc.createNode({ name }) as YAMLMap;
+      repos.add(item);
+    }
+    if (fields.url !== undefined) item.set('url', fields.url);
+    if (fields.defaultBranch !== undefined) item.set('default-branch', fields.defaultBranch);
+  }
+
+  removeRepository(name: string): boolean {
+    const seq = this.doc.get('repositories', true);
+    if (!isSeq(seq)) return false;
+    const i = seq.items.findIndex((item) => isMap(item) && String(item.get('name')) === name);
+    if (i < 0) return false;
+    seq.items.splice(i, 1);
+    return true;
+  }
+
+  /** Removes a job secret written in the file (no-op when it is not there). */
+  removeSecret(repo: string, secret: string): void {
+    const map = this.repoItem(repo)?.get('secrets', true);
+    if (!isMap(map)) return;
+    map.delete(secret);
+    if (map.items.length === 0) this.repoItem(repo)?.delete('secrets');
+  }
+
+  /** Removes a webhook secret written in the file, found by its value (webhook-secrets or webhook-secret). */
+  removeWebhookSecret(repo: string, value: string): void {
+    const item = this.repoItem(repo);
+    if (!item) return;
+    const seq = item.get('webhook-secrets', true);
+    if (isSeq(seq)) {
+      const i = seq.items.findIndex((n) => isScalar(n) && String(n.value) === value);
+      if (i >= 0) seq.items.splice(i, 1);
+      if (seq.items.length === 0) item.delete('webhook-secrets');
+    }
+    const single = item.get('webhook-secret', true);
+    if (isScalar(single) && String(single.value) === value) item.delete('webhook-secret');
+  }
+
+  setTunnel(url: string | null): void {
+    if (url === null) this.doc.delete('tunnel');
+    else this.setIn('tunnel', 'url', url);
+  }
+
+  /** Sets `section.key`, making `section` a mapping when it is missing or empty. */
+  setIn(section: string, key: string, value: YamlValue): void {
+    const node = this.doc.get(section, true);
+    if (isMap(node)) node.set(key, value);
+    else this.doc.set(section, this.doc.createNode({ [key]: value }));
+  }
+
+  /** The new text, checked with the engine's own parser: a file that would not load is never written. */
+  render(): { text: string; config: KilnConfig } {
+    const text = this.doc.toString({ lineWidth: 0 });
+    const parsed = parseConfig(text, this.file);
+    if (!parsed.config) {
+      const first = parsed.diagnostics[0];
+      throw new ApiError('BAD_REQUEST', first ? `the saved configuration would not load: ${formatDiagnostic(first)}` : `the saved configuration would not load`);
+    }
+    return { text, config: parsed.config };
+  }
+
+  save(text: string): void {
+    writeFileAtomic(this.file, text, this.mode);
+  }
+}
+
+function freshDocument(config: KilnConfig): Document {
+  const data: Record<string, unknown> = {};
+  if (config.tunnel) data.tunnel = { url: config.tunnel.url };
+  data.concurrency = { jobs: config.concurrency.jobs, 'per-repository': config.concurrency.perRepository };
+  const r = config.retention;
+  data.retention = { artifacts: formatDuration(r.artifactsMs), caches: formatDuration(r.cachesMs), 'cache-size': formatSize(r.cacheSizeBytes), workspaces: formatDuration(r.workspacesMs) };
+  data.repositories = config.repositories.map((repo) => ({
+    name: repo.name, url: repo.url, 'default-branch': repo.defaultBranch,
+    ...(repo.rateLimitPerMinute !== undefined ? { 'rate-limit': `${repo.rateLimitPerMinute}/min` } : {}),
+    ...(Object.keys(repo.priority).length ? { priority: { ...repo.priority } } : {}),
+  }));
+  const doc = new Document(data);
+  doc.commentBefore = HEADER;
+  for (const key of ['tunnel', 'concurrency', 'retention']) {
+    const node = doc.get(key, true);
+    if (isMap(node)) node.flow = true;
+  }
+  return doc;
+}
+
+/** ms → `30d`, `1h30m`, `90s`; a number of ms when not whole seconds. */
+export function formatDuration(ms: number): YamlValue {
+  if (ms % 1000 !== 0 || ms <= 0) return ms;
+  let s = ms / 1000;
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    const n = Math.floor(s / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    s -= n * size;
+  }
+  return parts.join('');
+}
+
+/** bytes → `10GiB`, `500MB`; a number of bytes otherwise. */
+export function formatSize(bytes: number): YamlValue {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['TB', 1e12], ['GB', 1e9], ['MB', 1e6]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return bytes;
+}

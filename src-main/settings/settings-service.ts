@@ -1,0 +1,229 @@
+/**
+ * The settings the dashboard writes: repositories (with their webhook and job secrets), the tunnel
+ * URL, concurrency and retention. One save is: check the input → edit kiln.config.yml's document →
+ * check that the result loads → store secret values in the encrypted vault → write the file
+ * atomically → re-derive the configuration from what was written (so external edits of the file
+ * are picked up, never lost) → apply it to the live configuration object in place.
+ *
+ * Everything runs synchronously (small files), so two saves never interleave.
+ *
+ * Where secrets live: the file keeps what the user wrote there (shown as source 'file'); values set
+ * through the API go only to the vault ('vault'), and a value set for a name the file also holds
+ * moves it out of the file. When the engine started without a file, the first save creates one
+ * from the live configuration and moves the secrets it had in memory into the vault.
+ */
+import { ApiError } from '../../shared/api/engine-api.js';
+import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
+import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
+import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
+import { ConfigDocument } from './config-document.js';
+import { checkRepositoryInput, checkRepositoryName, checkServerInput } from './settings-input.js';
+
+export interface SettingsChange {
+  tunnel: boolean;
+  concurrency: boolean;
+  retention: boolean;
+  repositories: boolean;
+}
+
+export interface SettingsServiceOptions {
+  /** The live configuration: updated in place, so every reader of it sees a save at once. */
+  config: KilnConfig;
+  configFile: string;
+  vault: SecretVault;
+  now: () => number;
+  /** Called after a save has been applied to `config`, before subscribers (the engine adjusts its pool and tables). */
+  applied: (change: SettingsChange) => void;
+  onError?: (message: string, err: unknown) => void;
+}
+
+type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[] }>;
+
+const FILE_ID = /^file-(\d+)$/;
+
+export class SettingsService {
+  /** Secrets as the file (or the in-memory start configuration) has them, before the vault's. */
+  private fileSecrets: FileSecrets;
+  private readonly listeners = new Set<(change: SettingsChange) => void>();
+
+  /** Reads the vault and merges its secrets into `config` (vault values win): call before the engine runs jobs. */
+  constructor(private readonly o: SettingsServiceOptions) {
+    this.fileSecrets = snapshot(o.config.repositories);
+    merge(o.config.repositories, o.vault.load());
+  }
+
+  /** Hears of every applied save (the tunnel controller); returns the unsubscribe function. */
+  subscribe(listener: (change: SettingsChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get configFile(): string {
+    return this.o.configFile;
+  }
+
+  repositories(): RepositorySettings[] {
+    const index = this.o.vault.index();
+    return this.o.config.repositories.map((r) => {
+      const stored = index[r.name] ?? { secretNames: [], webhookSecrets: [] };
+      const file = this.fileSecrets.get(r.name) ?? { secrets: {}, webhookSecrets: [] };
+      const vaultNames = new Set(stored.secretNames);
+      const webhookSecrets: WebhookSecretInfo[] = [
+        ...file.webhookSecrets.map((_, i) => ({ id: `file-${i}`, source: 'file' as const })),
+        ...stored.webhookSecrets.map((w) => ({ id: w.id, source: 'vault' as const, addedAt: w.addedAt })),
+      ];
+      const names = Object.keys(r.secrets).sort();
+      return {
+        name: r.name, url: r.url, defaultBranch: r.defaultBranch,
+        secretNames: names, webhookSecretCount: r.webhookSecrets.length,
+        secrets: names.map((name) => ({ name, source: vaultNames.has(name) ? 'vault' as const : 'file' as const })),
+        webhookSecrets,
+      };
+    });
+  }
+
+  view(tunnel: TunnelState): SettingsView {
+    const c = this.o.config;
+    return {
+      configFile: this.o.configFile,
+      tunnel: { url: c.tunnel?.url ?? null, state: tunnel },
+      concurrency: { ...c.concurrency },
+      retention: { ...c.retention },
+      repositories: this.repositories(),
+    };
+  }
+
+  saveRepository(input: RepositoryInput): RepositorySettings {
+    const change = checkRepositoryInput(input);
+    const { name } = change;
+    const doc = ConfigDocument.open(this.o.configFile, this.o.config);
+    const exists = doc.hasRepository(name);
+    if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
+    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main') });
+
+    // What stays in the file after this save (also what a first save moves into the vault).
+    const remaining = snapshotOf(this.fileSecrets);
+    const file = this.fileSecrets.get(name) ?? { secrets: {}, webhookSecrets: [] };
+    const kept = remaining.get(name) ?? { secrets: {}, webhookSecrets: [] };
+    const storedIds = new Set((this.o.vault.index()[name]?.webhookSecrets ?? []).map((w) => w.id));
+    const removeFromVault: string[] = [];
+    for (const id of change.removeWebhookSecrets) {
+      const fileIndex = FILE_ID.exec(id);
+      const value = fileIndex ? file.webhookSecrets[Number(fileIndex[1])] : undefined;
+      if (value !== undefined) {
+        doc.removeWebhookSecret(name, value);
+        kept.webhookSecrets = kept.webhookSecrets.filter((v) => v !== value);
+      } else if (storedIds.has(id)) removeFromVault.push(id);
+      else throw new ApiError('BAD_REQUEST', `repositories[${name}].webhook-secrets: there is no webhook secret with id '${id}'`);
+    }
+    // A value given through the API lives in the vault only; null removes the name everywhere.
+    for (const secret of Object.keys(change.secrets)) {
+      doc.removeSecret(name, secret);
+      delete kept.secrets[secret];
+    }
+
+    this.commit(doc, [{ repo: name, secrets: change.secrets, addWebhookSecrets: change.addWebhookSecrets, removeWebhookSecrets: removeFromVault }], { fileSecrets: remaining });
+    const saved = this.repositories().find((r) => r.name === name);
+    if (!saved) throw new ApiError('INTERNAL', `repository ${name} was saved but is not in the configuration that was read back`);
+    return saved;
+  }
+
+  removeRepository(name: string): void {
+    checkRepositoryName(name, 'repository');
+    const doc = ConfigDocument.open(this.o.configFile, this.o.config);
+    if (!doc.removeRepository(name)) throw new ApiError('NOT_FOUND', `repository '${name}' is not configured`);
+    this.commit(doc, [], { removedRepo: name });
+  }
+
+  saveServerSettings(input: ServerSettingsInput, tunnel: TunnelState): SettingsView {
+    const change = checkServerInput(input, this.o.config.concurrency);
+    const doc = ConfigDocument.open(this.o.configFile, this.o.config);
+    if (change.tunnelUrl !== undefined) doc.setTunnel(change.tunnelUrl);
+    if (change.jobs !== undefined) doc.setIn('concurrency', 'jobs', change.jobs);
+    if (change.perRepository !== undefined) doc.setIn('concurrency', 'per-repository', change.perRepository);
+    for (const [key, value] of Object.entries(change.retention)) doc.setIn('retention', key, value);
+    this.commit(doc, []);
+    return this.view(tunnel);
+  }
+
+  /**
+   * Checks the edited document, stores secrets (vault first: a failed file write then leaves only
+   * unused ciphertext behind), writes the file and applies what it now says.
+   */
+  private commit(doc: ConfigDocument, vaultChanges: VaultChange[], o: { removedRepo?: string; fileSecrets?: FileSecrets } = {}): void {
+    const { removedRepo } = o;
+    const { text, config: next } = doc.render();
+    const changes = doc.existed ? vaultChanges : [...this.adoptInMemorySecrets(o.fileSecrets ?? this.fileSecrets, removedRepo), ...vaultChanges];
+    for (const c of changes) {
+      if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length) this.o.vault.update(c.repo, c, this.o.now());
+    }
+    if (removedRepo) this.o.vault.removeRepository(removedRepo);
+    doc.save(text);
+    this.apply(next);
+  }
+
+  /** The first save creates the file from the live configuration; secrets it had only in memory go to the vault. */
+  private adoptInMemorySecrets(inMemory: FileSecrets, except?: string): VaultChange[] {
+    const stored = this.o.vault.load();
+    const out: VaultChange[] = [];
+    for (const [repo, file] of inMemory) {
+      if (repo === except) continue;
+      const have = stored[repo] ?? { secrets: {}, webhookSecrets: [] };
+      const secrets = Object.fromEntries(Object.entries(file.secrets).filter(([k]) => !(k in have.secrets)));
+      const known = new Set(have.webhookSecrets.map((w) => w.value));
+      out.push({ repo, secrets, addWebhookSecrets: file.webhookSecrets.filter((v) => !known.has(v)), removeWebhookSecrets: [] });
+    }
+    return out;
+  }
+
+  private apply(next: KilnConfig): void {
+    const live = this.o.config;
+    this.fileSecrets = snapshot(next.repositories);
+    merge(next.repositories, this.o.vault.load());
+    const change: SettingsChange = {
+      tunnel: (live.tunnel?.url ?? null) !== (next.tunnel?.url ?? null),
+      concurrency: JSON.stringify(live.concurrency) !== JSON.stringify(next.concurrency),
+      retention: JSON.stringify(live.retention) !== JSON.stringify(next.retention),
+      repositories: true,
+    };
+    // In place: the webhook receiver, the job runner and retention hold this very object.
+    live.repositories.splice(0, live.repositories.length, ...next.repositories);
+    if (next.tunnel) live.tunnel = { ...next.tunnel };
+    else delete live.tunnel;
+    Object.assign(live.concurrency, next.concurrency);
+    Object.assign(live.retention, next.retention);
+    this.o.applied(change);
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.o.onError?.('a settings listener threw', err);
+      }
+    }
+  }
+}
+
+interface VaultChange {
+  repo: string;
+  secrets: Record<string, string | null>;
+  addWebhookSecrets: string[];
+  removeWebhookSecrets: string[];
+}
+
+function snapshot(repos: readonly RepositoryConfig[]): FileSecrets {
+  return new Map(repos.map((r) => [r.name, { secrets: { ...r.secrets }, webhookSecrets: [...r.webhookSecrets] }]));
+}
+
+function snapshotOf(secrets: FileSecrets): FileSecrets {
+  return new Map([...secrets].map(([name, s]) => [name, { secrets: { ...s.secrets }, webhookSecrets: [...s.webhookSecrets] }]));
+}
+
+/** Vault values win over the file's; webhook secrets are all accepted, so they are joined. */
+function merge(repos: RepositoryConfig[], stored: Record<string, RepositorySecrets>): void {
+  for (const repo of repos) {
+    const s = stored[repo.name];
+    if (!s) continue;
+    Object.assign(repo.secrets, s.secrets);
+    repo.webhookSecrets = [...new Set([...repo.webhookSecrets, ...s.webhookSecrets.map((w) => w.value)])];
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Secret values written through the engine API (job secrets and webhook secrets), encrypted at rest.
+ * The file (<dataDir>/secrets.json, mode 0600) holds only ciphertext:
+ *
+ *   { "version": 2, "repositories": { "acme/web": {
+ *       "secrets": { "NPM_TOKEN": "<base64>" },
+ *       "webhookSecrets": [ { "id": "wh-…", "addedAt": 1700000000000, "value": "<base64>" } ] } } }
+ *
+ * The desktop app's first format ({ "<repo>": { "<NAME>": "<base64>" } }) is read as job secrets and
+ * rewritten in this one on the next change.
+ *
+ * Encryption is an `Encryptor` with Electron safeStorage's shape: safeStorage itself on the desktop
+ * (src-main/electron), `keyFileEncryptor` headless (AES-256-GCM, a random key in a mode-0600 file).
+ * A value that does not decrypt is an error naming the repository, the secret and the key — a job
+ * silently started without its secret would be worse than an engine that refuses to start.
+ *
+ * Writes are atomic (temp file + rename) and synchronous: callers serialise nothing.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+
+export interface Encryptor {
+  isEncryptionAvailable(): boolean;
+  encryptString(plain: string): Buffer;
+  decryptString(cipher: Buffer): string;
+}
+
+export class VaultError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VaultError';
+  }
+}
+
+export interface StoredWebhookSecret {
+  id: string;
+  addedAt: number;
+  value: string;
+}
+
+/** What the vault holds for one repository, decrypted. */
+export interface RepositorySecrets {
+  secrets: Record<string, string>;
+  webhookSecrets: StoredWebhookSecret[];
+}
+
+interface RepoEntry {
+  secrets: Record<string, string>;
+  webhookSecrets: Array<{ id: string; addedAt: number; value: string }>;
+}
+
+interface VaultFile {
+  version: 2;
+  repositories: Record<string, RepoEntry>;
+}
+
+const GCM_IV = 12;
+const GCM_TAG = 16;
+
+/**
+ * AES-256-GCM with a 32-byte random key kept in `keyFile` (created on first use, mode 0600, never
+ * overwritten). Ciphertext layout: iv (12) | tag (16) | data.
+ */
+export function keyFileEncryptor(keyFile: string): Encryptor {
+  let key: Buffer | undefined;
+  const load = (create: boolean): Buffer => {
+    if (key) return key;
+    if (!existsSync(keyFile)) {
+      if (!create) throw new VaultError(`the secret key ${keyFile} is missing, so the stored secrets cannot be decrypted: restore it, or move secrets.json aside and set the secrets again`);
+      const fresh = randomBytes(32);
+      try {
+        // 'wx': another process creating it at the same moment wins, and we read its key below.
+        const fd = openSync(keyFile, 'wx', 0o600);
+        try { writeSync(fd, `${fresh.toString('hex')}\n`); fsyncSync(fd); } finally { closeSync(fd); }
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      }
+    }
+    const mode = statSync(keyFile).mode & 0o777;
+    if (mode & 0o077) throw new VaultError(`the secret key ${keyFile} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${keyFile}`);
+    const hex = readFileSync(keyFile, 'utf8').trim();
+    if (!/^[0-9a-f]{64}$/i.test(hex)) throw new VaultError(`the secret key ${keyFile} is not 64 hexadecimal characters; it was not written by Kiln`);
+    key = Buffer.from(hex, 'hex');
+    return key;
+  };
+  return {
+    isEncryptionAvailable: () => true,
+    encryptString(plain) {
+      const iv = randomBytes(GCM_IV);
+      const c = createCipheriv('aes-256-gcm', load(true), iv);
+      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), body]);
+    },
+    decryptString(cipher) {
+      if (cipher.length < GCM_IV + GCM_TAG) throw new VaultError('the ciphertext is truncated');
+      const d = createDecipheriv('aes-256-gcm', load(false), cipher.subarray(0, GCM_IV));
+      d.setAuthTag(cipher.subarray(GCM_IV, GCM_IV + GCM_TAG));
+      return Buffer.concat([d.update(cipher.subarray(GCM_IV + GCM_TAG)), d.final()]).toString('utf8');
+    },
+  };
+}
+
+/** Writes `text` to `file` atomically: a temp file beside it (same mode), fsync, rename. */
+export function writeFileAtomic(file: string, text: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, mode); // the umask may have narrowed it; keep exactly what was asked
+  renameSync(tmp, file);
+}
+
+export class SecretVault {
+  constructor(readonly file: string, private readonly crypto: Encryptor) {}
+
+  private read(): VaultFile {
+    if (!existsSync(this.file)) return { version: 2, repositories: {} };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch {
+      throw new VaultError(`${this.file} is not valid JSON; move it aside to start with no stored secrets`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new VaultError(`${this.file} is not a Kiln secrets file`);
+    const obj = parsed as Record<string, unknown>;
+    if (obj.version === 2) {
+      const repos = (obj.repositories ?? {}) as Record<string, Partial<RepoEntry>>;
+      const out: VaultFile = { version: 2, repositories: {} };
+      for (const [name, e] of Object.entries(repos)) out.repositories[name] = { secrets: { ...(e.secrets ?? {}) }, webhookSecrets: [...(e.webhookSecrets ?? [])] };
+      return out;
+    }
+    // The desktop app's first format: repo → name → ciphertext.
+    const out: VaultFile = { version: 2, repositories: {} };
+    for (const [name, secrets] of Object.entries(obj)) {
+      if (typeof secrets === 'object' && secrets !== null) out.repositories[name] = { secrets: { ...(secrets as Record<string, string>) }, webhookSecrets: [] };
+    }
+    return out;
+  }
+
+  private write(data: VaultFile): void {
+    writeFileAtomic(this.file, `${JSON.stringify(data, null, 2)}\n`, 0o600);
+  }
+
+  private encrypt(plain: string): string {
+    if (!this.crypto.isEncryptionAvailable()) {
+      throw new VaultError('the operating system offers no encryption for secrets (no keyring?); put them in kiln.config.yml instead');
+    }
+    return this.crypto.encryptString(plain).toString('base64');
+  }
+
+  private decrypt(cipher: string, what: string): string {
+    try {
+      return this.crypto.decryptString(Buffer.from(cipher, 'base64'));
+    } catch (err) {
+      if (err instanceof VaultError) throw err;
+      throw new VaultError(`cannot decrypt ${what} in ${this.file}: it was encrypted with a different key (was the key file or the OS keychain replaced?). Move ${this.file} aside and set the secrets again`);
+    }
+  }
+
+  /**
+   * Applies several changes to one repository in one write: `secrets` (value sets, null deletes),
+   * webhook secrets to add (returns their new ids) and ids to remove.
+   */
+  update(repo: string, change: { secrets?: Record<string, string | null>; addWebhookSecrets?: string[]; removeWebhookSecrets?: string[] }, now = Date.now()): string[] {
+    const data = this.read();
+    const entry = data.repositories[repo] ?? { secrets: {}, webhookSecrets: [] };
+    for (const [name, value] of Object.entries(change.secrets ?? {})) {
+      if (value === null) delete entry.secrets[name];
+      else entry.secrets[name] = this.encrypt(value);
+    }
+    const remove = new Set(change.removeWebhookSecrets ?? []);
+    entry.webhookSecrets = entry.webhookSecrets.filter((w) => !remove.has(w.id));
+    const added: string[] = [];
+    for (const value of change.addWebhookSecrets ?? []) {
+      const id = `wh-${randomBytes(6).toString('hex')}`;
+      entry.webhookSecrets.push({ id, addedAt: now, value: this.encrypt(value) });
+      added.push(id);
+    }
+    data.repositories[repo] = entry;
+    this.write(data);
+    return added;
+  }
+
+  /** Forgets everything stored for a repository. */
+  removeRepository(repo: string): void {
+    const data = this.read();
+    if (!(repo in data.repositories)) return;
+    delete data.repositories[repo];
+    this.write(data);
+  }
+
+  /** What is stored, without decrypting anything: secret names and webhook secret ids per repository. */
+  index(): Record<string, { secretNames: string[]; webhookSecrets: Array<{ id: string; addedAt: number }> }> {
+    const out: ReturnType<SecretVault['index']> = {};
+    for (const [repo, e] of Object.entries(this.read().repositories)) {
+      out[repo] = { secretNames: Object.keys(e.secrets), webhookSecrets: e.webhookSecrets.map((w) => ({ id: w.id, addedAt: w.addedAt })) };
+    }
+    return out;
+  }
+
+  /** Decrypts everything, for the engine (main process only). Throws VaultError when a value does not decrypt. */
+  load(): Record<string, RepositorySecrets> {
+    const out: Record<string, RepositorySecrets> = {};
+    const data = this.read();
+    if (Object.keys(data.repositories).length === 0) return out;
+    if (!this.crypto.isEncryptionAvailable()) throw new VaultError(`${this.file} holds secrets but the operating system offers no decryption now (no keyring?)`);
+    for (const [repo, e] of Object.entries(data.repositories)) {
+      out[repo] = {
+        secrets: Object.fromEntries(Object.entries(e.secrets).map(([name, c]) => [name, this.decrypt(c, `secret ${name} of ${repo}`)])),
+        webhookSecrets: e.webhookSecrets.map((w, i) => ({ id: w.id, addedAt: w.addedAt, value: this.decrypt(w.value, `webhook secret #${i + 1} of ${repo}`) })),
+      };
+    }
+    return out;
+  }
+}
