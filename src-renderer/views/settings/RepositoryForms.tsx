@@ -1,0 +1,133 @@
+import { useState } from 'react';
+import type { RepositorySettings } from '../../../shared/api/engine-api.js';
+import { useClient } from '../../app/hooks.js';
+import { SaveOutcome, useSave } from './use-save.js';
+
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
+export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
+  const client = useClient();
+  const save = useSave();
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [branch, setBranch] = useState('main');
+  const [hook, setHook] = useState('');
+  return (
+    <form className="grid-form add-repo" data-testid="add-repository" onSubmit={(e) => {
+      e.preventDefault();
+      void save.run(() => client.saveRepository({
+        name: name.trim(), url: url.trim(), defaultBranch: branch.trim() || undefined, ...(hook ? { addWebhookSecrets: [hook] } : {}),
+      }), `Added ${name.trim()}.`, () => { setName(''); setUrl(''); setBranch('main'); setHook(''); onSaved(); });
+    }}>
+      <label><span>Repository <small className="muted">owner/name</small></span>
+        <input name="repoName" value={name} onChange={(e) => setName(e.target.value)} placeholder="acme/web" spellCheck={false} autoComplete="off" required /></label>
+      <label><span>Clone URL or local path</span>
+        <input name="repoUrl" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://github.com/acme/web.git" spellCheck={false} autoComplete="off" required /></label>
+      <label><span>Default branch</span>
+        <input name="repoBranch" value={branch} onChange={(e) => setBranch(e.target.value)} spellCheck={false} autoComplete="off" /></label>
+      <label><span>Webhook secret <small className="muted">as set on GitHub</small></span>
+        <input name="repoWebhookSecret" type="password" value={hook} onChange={(e) => setHook(e.target.value)} autoComplete="new-password" /></label>
+      <div className="grid-form-actions">
+        <SaveOutcome state={save} />
+        <button type="submit" className="btn btn-primary" disabled={save.busy || !name.trim() || !url.trim()} data-action="add-repository">Add repository</button>
+      </div>
+    </form>
+  );
+}
+
+function SourceTag({ source }: { source?: 'file' | 'vault' }) {
+  if (!source) return null;
+  return <span className="muted small" title={source === 'vault' ? 'stored encrypted by Kiln' : 'written in kiln.config.yml'}>{source === 'vault' ? 'encrypted' : 'in file'}</span>;
+}
+
+/** One repository: URL and branch, webhook secrets (rotate: add the new, remove the old), job secrets, removal. */
+export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; onSaved: () => void }) {
+  const client = useClient();
+  const main = useSave();
+  const hooks = useSave();
+  const secrets = useSave();
+  const [url, setUrl] = useState(repo.url);
+  const [branch, setBranch] = useState(repo.defaultBranch);
+  const [newHook, setNewHook] = useState('');
+  const [secretName, setSecretName] = useState('');
+  const [secretValue, setSecretValue] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const save = (state: typeof main, input: Omit<Parameters<typeof client.saveRepository>[0], 'name'>, done: string, after?: () => void): void => {
+    void state.run(() => client.saveRepository({ name: repo.name, ...input }), done, () => { after?.(); onSaved(); });
+  };
+  const secretList = repo.secrets ?? repo.secretNames.map((name) => ({ name, source: undefined }));
+  const hookList = repo.webhookSecrets ?? [];
+
+  return (
+    <div className="repo-settings" data-repo={repo.name}>
+      <div className="repo-head">
+        <b>{repo.name}</b><code className="muted">{repo.url}</code>
+        <span className="grow" />
+        {confirming ? (
+          <span className="confirm">Remove {repo.name}? Its runs stay in the history.
+            <button type="button" className="btn btn-sm btn-danger" data-action="confirm-remove-repository"
+              onClick={() => void main.run(() => client.removeRepository(repo.name), `Removed ${repo.name}.`, onSaved)}>Remove</button>
+            <button type="button" className="btn btn-sm" onClick={() => setConfirming(false)}>Keep</button>
+          </span>
+        ) : <button type="button" className="btn btn-sm btn-danger" data-action="remove-repository" onClick={() => setConfirming(true)}>Remove…</button>}
+      </div>
+
+      <form className="inline-form" onSubmit={(e) => { e.preventDefault(); save(main, { url: url.trim(), defaultBranch: branch.trim() }, 'Saved.'); }}>
+        <label className="grow"><span>Clone URL or local path</span>
+          <input name="url" value={url} onChange={(e) => setUrl(e.target.value)} spellCheck={false} autoComplete="off" /></label>
+        <label><span>Default branch</span>
+          <input name="defaultBranch" value={branch} onChange={(e) => setBranch(e.target.value)} spellCheck={false} autoComplete="off" /></label>
+        <button type="submit" className="btn" disabled={main.busy || (url === repo.url && branch === repo.defaultBranch)} data-action="save-repository">Save</button>
+      </form>
+      <SaveOutcome state={main} />
+
+      <div className="kv">
+        <span>Webhook secrets</span>
+        <span>
+          {repo.webhookSecretCount === 0 ? <span className="text-danger">none: deliveries cannot be verified</span> : `${repo.webhookSecretCount} configured (all accepted, for rotation)`}
+          <span className="chips">
+            {hookList.map((w, i) => (
+              <span key={w.id} className="chip" data-webhook-secret={w.id}>
+                <span className="pill pill-accepted">set</span> #{i + 1} <SourceTag source={w.source} />
+                {w.addedAt && <span className="muted small">added {new Date(w.addedAt).toLocaleDateString()}</span>}
+                <button type="button" className="chip-remove" aria-label={`Remove webhook secret #${i + 1}`} disabled={hooks.busy}
+                  onClick={() => save(hooks, { removeWebhookSecrets: [w.id] }, `Removed webhook secret #${i + 1}.`)}>×</button>
+              </span>
+            ))}
+          </span>
+        </span>
+        <span>Secrets</span>
+        <span className="chips">
+          {secretList.length === 0 && <span className="muted">none</span>}
+          {secretList.map((s) => (
+            <span key={s.name} className="chip" data-secret={s.name}>
+              <code className="secret-name">{s.name}</code><span className="pill pill-accepted">set</span> <SourceTag source={s.source} />
+              <button type="button" className="chip-remove" aria-label={`Remove secret ${s.name}`} disabled={secrets.busy}
+                onClick={() => save(secrets, { secrets: { [s.name]: null } }, `Removed ${s.name}.`)}>×</button>
+            </span>
+          ))}
+        </span>
+      </div>
+
+      <form className="secret-form" data-testid="add-webhook-secret" onSubmit={(e) => {
+        e.preventDefault();
+        save(hooks, { addWebhookSecrets: [newHook] }, 'Webhook secret added; the others stay accepted until you remove them.', () => setNewHook(''));
+      }}>
+        <input type="password" name="webhookSecret" placeholder="new webhook secret" value={newHook} onChange={(e) => setNewHook(e.target.value)} aria-label="New webhook secret" autoComplete="new-password" />
+        <button type="submit" className="btn btn-sm" disabled={hooks.busy || newHook === ''} data-action="add-webhook-secret">Add webhook secret</button>
+      </form>
+      <SaveOutcome state={hooks} />
+
+      <form className="secret-form" data-testid="set-secret" onSubmit={(e) => {
+        e.preventDefault();
+        save(secrets, { secrets: { [secretName]: secretValue } }, `Saved ${secretName}; its value is never shown again.`, () => { setSecretName(''); setSecretValue(''); });
+      }}>
+        <input name="secretName" placeholder="NAME" value={secretName} onChange={(e) => setSecretName(e.target.value.toUpperCase())} aria-label="Secret name" spellCheck={false} autoComplete="off" />
+        <input name="secretValue" type="password" placeholder="value" value={secretValue} onChange={(e) => setSecretValue(e.target.value)} aria-label="Secret value" autoComplete="new-password" />
+        <button type="submit" className="btn btn-sm" disabled={secrets.busy || !SECRET_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
+      </form>
+      <SaveOutcome state={secrets} />
+    </div>
+  );
+}
