@@ -27,6 +27,8 @@ export class ReplayGuard {
   private readonly remove: (key: string) => unknown;
   private readonly purge: (before: number) => { changes: number };
   private lastPurge = 0;
+  /** Keys of reserved deliveries being processed (see `reserve`). */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly db: Db, windowMs: number) {
     this.windowMs = Math.max(windowMs, MIN_REPLAY_WINDOW_MS);
@@ -45,20 +47,44 @@ export class ReplayGuard {
    * two concurrent copies cannot both pass. Call `forget` if processing then fails.
    */
   claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
+    const verdict = this.reserve(deliveryId, bodySha256, now);
+    if (verdict.ok) this.db.transaction(() => this.remember(deliveryId, bodySha256, now))();
+    return verdict;
+  }
+
+  /**
+   * The check of `claim` without the write: the delivery is held in memory, so a concurrent copy
+   * is refused as a replay while this one is processed. Then exactly one of: `remember` (processed;
+   * meant to run in the transaction that records the delivery, saving a commit per delivery) or
+   * `release` (not processed, so a redelivery must pass).
+   */
+  reserve(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     this.expire(now);
     const since = now - this.windowMs;
-    const claimTx = this.db.transaction((): ReplayVerdict => {
-      if (this.has(idKey(deliveryId), since)) {
-        return { ok: false, reason: `delivery ${deliveryId} was already processed (replay protection keeps delivery ids for ${days(this.windowMs)})` };
-      }
-      if (this.has(bodyKey(bodySha256), since)) {
-        return { ok: false, reason: `a delivery with an identical signed body was already processed under another delivery id (body sha256 ${bodySha256.slice(0, 12)}…)` };
-      }
-      this.insert(idKey(deliveryId), now);
-      this.insert(bodyKey(bodySha256), now);
-      return { ok: true };
-    });
-    return claimTx();
+    const id = idKey(deliveryId);
+    const body = bodyKey(bodySha256);
+    if (this.inFlight.has(id) || this.has(id, since)) {
+      return { ok: false, reason: `delivery ${deliveryId} was already processed (replay protection keeps delivery ids for ${days(this.windowMs)})` };
+    }
+    if (this.inFlight.has(body) || this.has(body, since)) {
+      return { ok: false, reason: `a delivery with an identical signed body was already processed under another delivery id (body sha256 ${bodySha256.slice(0, 12)}…)` };
+    }
+    this.inFlight.add(id);
+    this.inFlight.add(body);
+    return { ok: true };
+  }
+
+  /** Stores a reserved delivery as seen (call inside the caller's transaction) and ends the reservation. */
+  remember(deliveryId: string, bodySha256: string, now: number): void {
+    this.insert(idKey(deliveryId), now);
+    this.insert(bodyKey(bodySha256), now);
+    this.release(deliveryId, bodySha256);
+  }
+
+  /** Ends a reservation without remembering the delivery. */
+  release(deliveryId: string, bodySha256: string): void {
+    this.inFlight.delete(idKey(deliveryId));
+    this.inFlight.delete(bodyKey(bodySha256));
   }
 
   /** Undoes a claim (processing failed, so a redelivery must be possible). */

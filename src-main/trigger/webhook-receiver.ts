@@ -8,7 +8,9 @@
  *   repository (401) → ping (200) → signed event time (400) → replay: delivery id, body digest (409)
  *   → translation (ignored: 202) → rate limit (429 + Retry-After) → engine.handleEvent (202 + runIds).
  * The signature is checked before anything is remembered, so unsigned traffic cannot fill the
- * replay table or drain a repository's rate limit.
+ * replay table or drain a repository's rate limit. A delivery passing the replay check is held in
+ * memory while it is processed and written to the replay table in the same transaction as its
+ * delivery record (two commits per delivery with the run insert, not three).
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryRecord } from '../../shared/model/run.js';
@@ -105,30 +107,42 @@ export class WebhookReceiver {
     if (stale) return this.finish(rec, 'rejected', 400, stale, []);
 
     const bodySha256 = createHash('sha256').update(verified.signedBytes).digest('hex');
-    const claim = this.guard.claim(deliveryId, bodySha256, receivedAt);
+    const claim = this.guard.reserve(deliveryId, bodySha256, receivedAt);
     if (!claim.ok) return this.finish(rec, 'rejected', 409, claim.reason, [], bodySha256);
+    // Held in memory while processed; remembered in the transaction that records a processed
+    // delivery (one commit instead of two), released otherwise so that a redelivery passes.
+    const seen = { deliveryId, bodySha256 };
+    try {
+      return await this.process(rec, event, payload, repo, receivedAt, seen);
+    } finally {
+      this.guard.release(deliveryId, bodySha256);
+    }
+  }
 
+  private async process(
+    rec: { deliveryId: string; event: string; receivedAt: number; repo?: string }, event: string, payload: unknown,
+    repo: RepositoryConfig | undefined, receivedAt: number, seen: { deliveryId: string; bodySha256: string },
+  ): Promise<WebhookResponse> {
+    const { bodySha256 } = seen;
     const translation = translateEvent(event, payload);
     if (translation.kind !== 'trigger' || !repo) {
       const reason = translation.kind === 'ignored' ? translation.reason : 'nothing to do';
-      return this.finish(rec, 'ignored', 202, reason, [], bodySha256);
+      return this.finish(rec, 'ignored', 202, reason, [], bodySha256, undefined, seen);
     }
     const rate = this.limiter.take(repo.name, repo.rateLimitPerMinute, receivedAt);
     if (!rate.ok) {
-      this.guard.forget(deliveryId, bodySha256);
       return this.finish(rec, 'rejected', 429, `rate limit of ${repo.rateLimitPerMinute} triggers per minute for ${repo.name} exceeded; retry after ${rate.retryAfterSeconds} s`, [], bodySha256,
         { 'Retry-After': String(rate.retryAfterSeconds) });
     }
     try {
       const outcome = await this.engine.handleEvent({ ...translation.event, repo: repo.name });
       if (outcome.runIds.length === 0) {
-        return this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256);
+        return this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256, undefined, seen);
       }
       const how = translation.event.kind === 'pull_request' ? `pull request #${translation.event.prNumber ?? '?'}` : `${translation.event.kind} ${translation.event.branch ?? translation.event.tag ?? ''}`.trim();
-      return this.finish(rec, 'accepted', 202, `${how} at ${translation.event.sha.slice(0, 12)}: ${outcome.runIds.length} run(s) queued${outcome.reason ? `; ${outcome.reason}` : ''}`, outcome.runIds, bodySha256);
+      return this.finish(rec, 'accepted', 202, `${how} at ${translation.event.sha.slice(0, 12)}: ${outcome.runIds.length} run(s) queued${outcome.reason ? `; ${outcome.reason}` : ''}`, outcome.runIds, bodySha256, undefined, seen);
     } catch (err) {
-      // The delivery was not processed: let GitHub's redelivery through, and give the token back.
-      this.guard.forget(deliveryId, bodySha256);
+      // The delivery was not processed: let GitHub's redelivery through (not remembered), and give the token back.
       this.limiter.refund(repo.name);
       return this.finish(rec, 'rejected', 500, `the engine could not start runs: ${err instanceof Error ? err.message : String(err)}; redeliver from GitHub once fixed`, [], bodySha256);
     }
@@ -137,9 +151,12 @@ export class WebhookReceiver {
   private finish(
     rec: { deliveryId: string; event: string; receivedAt: number; repo?: string },
     outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string,
-    headers?: Record<string, string>,
+    headers?: Record<string, string>, seen?: { deliveryId: string; bodySha256: string },
   ): WebhookResponse {
-    const delivery = this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
+    const delivery = this.engine.db.transaction(() => {
+      if (seen) this.guard.remember(seen.deliveryId, seen.bodySha256, rec.receivedAt);
+      return this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
+    })();
     this.engine.publish({ type: 'delivery', delivery });
     return { status, headers, body: { ok: status < 300, outcome, reason, runIds, deliveryId: rec.deliveryId } };
   }

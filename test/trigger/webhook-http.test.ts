@@ -334,6 +334,33 @@ describe('POST /webhooks/github when the engine fails or starts nothing', () => 
     expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
   });
 
+  it('refuses a copy of a delivery that arrives while the first is still being processed, and remembers the first', async () => {
+    const body = fixture('github/push.branch-created.json');
+    freshFor(body);
+    const id = randomUUID();
+    let calls = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    engine.onEvent = async () => {
+      calls++;
+      await gate;
+      return { runIds: ['r-first'] };
+    };
+    const first = deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    const copy = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+    expect(copy.status).toBe(409);
+    expect(copy.json.reason).toMatch(/already processed/);
+    const sameBody = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() });
+    expect(sameBody.status).toBe(409);
+    open();
+    expect((await first).status).toBe(202);
+    expect(calls).toBe(1);
+    // Processed: remembered in the database, so later copies stay refused.
+    expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
+    expect(calls).toBe(1);
+  });
+
   it('records an event the pipeline triggers do not match as ignored, with the engine\'s reason', async () => {
     engine.onEvent = async () => ({ runIds: [], reason: 'trigger does not match: on.push.branches is [main]' });
     const body = fixture('github/push.branch-created.json');
