@@ -177,6 +177,7 @@ export class RunStore {
         started_at, finished_at) VALUES (@id, @run_id, @plan_id, @name, @stage, @position, @needs_json, @status, @error,
         @started_at, @finished_at)`),
       getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
+      runState: db.prepare('SELECT status, started_at, finished_at FROM runs WHERE id = ?'),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobsOfRun: db.prepare('SELECT * FROM jobs WHERE run_id = ? ORDER BY position'),
       stepsOfRun: db.prepare('SELECT s.* FROM jobs j JOIN steps s ON s.job_id = j.id WHERE j.run_id = ? ORDER BY s.job_id, s.idx'),
@@ -286,7 +287,9 @@ export class RunStore {
 
   /** Recomputes a run's status from its jobs; returns the new status when it changed. */
   refreshRunStatus(runId: string, now: number): Status | undefined {
-    const run = this.getRun(runId);
+    // Only the status columns: this runs after every insert and job change, and the full row drags
+    // the plan and event JSON along.
+    const run = this.s.runState.get(runId) as Pick<RunRow, 'status' | 'started_at' | 'finished_at'> | undefined;
     if (!run) return undefined;
     const jobs = this.jobsOfRun(runId);
     if (jobs.length === 0) return undefined; // failed-at-plan runs are terminal from the start
