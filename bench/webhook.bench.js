@@ -104,6 +104,7 @@ async function load(baseUrl, deliveries, expectStatus) {
   const latencies = new Array(deliveries.length);
   let next = 0;
   let wrong = 0;
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     for (;;) {
@@ -117,9 +118,13 @@ async function load(baseUrl, deliveries, expectStatus) {
     }
   }));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time of this process (server and client) per delivery: less sensitive than the rate to
+  // other processes competing for the cores.
+  const cpuMs = (cpu.user + cpu.system) / 1000 / deliveries.length;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { rate: deliveries.length / seconds, p50: pct(50), p99: pct(99), wrong };
+  return { rate: deliveries.length / seconds, p50: pct(50), p99: pct(99), cpuMs, wrong };
 }
 
 async function measureKiln(name, checkout) {
@@ -143,7 +148,7 @@ async function measureBare(tag) {
   return load(bareUrl, makeDeliveries(COUNT, tag), 200);
 }
 function mean(a, c) {
-  return { rate: (a.rate + c.rate) / 2, p50: (a.p50 + c.p50) / 2, p99: (a.p99 + c.p99) / 2, wrong: a.wrong + c.wrong };
+  return { rate: (a.rate + c.rate) / 2, p50: (a.p50 + c.p50) / 2, p99: (a.p99 + c.p99) / 2, cpuMs: (a.cpuMs + c.cpuMs) / 2, wrong: a.wrong + c.wrong };
 }
 await load(bareUrl, makeDeliveries(WARMUP, 'warm-bare'), 200);
 const bare0 = await measureBare('bare0');
@@ -160,6 +165,7 @@ for (const [name, k, b] of [['kiln (git read per delivery)', real, baselines.rea
     { setup: name, metric: 'deliveries/s', value: round(k.rate, 0), baseline: round(b.rate, 0), ratio: round(k.rate / b.rate, 2), target: '≥ 1000' },
     { setup: name, metric: 'p50 ms', value: round(k.p50, 2), baseline: round(b.p50, 2), ratio: round(k.p50 / b.p50, 2), target: '' },
     { setup: name, metric: 'p99 ms', value: round(k.p99, 2), baseline: round(b.p99, 2), ratio: round(k.p99 / b.p99, 2), target: '< 20' },
+    { setup: name, metric: 'CPU ms/delivery', value: round(k.cpuMs, 3), baseline: round(b.cpuMs, 3), ratio: round(k.cpuMs / b.cpuMs, 2), target: '' },
   );
 }
 console.table(rows);
