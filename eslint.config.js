@@ -30,7 +30,6 @@ export default tseslint.config(
   },
   {
     files: ['src-renderer/**/*.ts', 'src-renderer/**/*.tsx'],
-    ignores: ['src-renderer/vite.config.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: ['electron', ...nodeBuiltins, ...runtimeOnly].map((name) => ({ name, message: 'src-renderer/ talks to the engine only through the shared/ API client.' })),

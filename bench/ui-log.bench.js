@@ -22,7 +22,7 @@ const REPO = 'bench/log';
 const root = process.cwd();
 
 if (!existsSync(join(root, 'dist-renderer', 'index.html'))) {
-  execFileSync('npx', ['vite', 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+  execFileSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
 }
 try {
   execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });

@@ -20,7 +20,7 @@ export const STATIC_DIR = join(process.cwd(), 'dist-renderer');
 
 export function ensureRendererBuilt(): void {
   if (existsSync(join(STATIC_DIR, 'index.html'))) return;
-  execFileSync('npx', ['vite', 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+  execFileSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
 }
 
 
