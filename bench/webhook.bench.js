@@ -77,7 +77,7 @@ const bareUrl = `http://127.0.0.1:${bareServer.address().port}`;
 // Distinct deliveries of the real payload: new delivery id, commit message and branch each, so the
 // body digest differs and replay protection lets every one through, and no push supersedes another
 // (a burst to one branch would measure cancelling, not ingestion).
-const template = JSON.parse(readFileSync('/work/shared/fixtures/github/push.branch-commits.json', 'utf8'));
+const template = JSON.parse(readFileSync(new URL('../../shared/fixtures/github/push.branch-commits.json', import.meta.url), 'utf8'));
 template.ref = 'refs/heads/main';
 template.after = sha;
 template.head_commit.id = sha;

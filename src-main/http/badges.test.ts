@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BADGE_COLORS, badgeStateOf, escapeXml, etagMatches, renderBadge, textWidth } from './badges.js';
+import { FIXTURES } from '../../test/helpers/fixtures.js';
 
-const fixture = (name: string): string => readFileSync(`/work/shared/fixtures/badges/${name}`, 'utf8');
+const fixture = (name: string): string => readFileSync(`${FIXTURES}/badges/${name}`, 'utf8');
 const attrs = (svg: string, re: RegExp): string[] => [...svg.matchAll(re)].map((m) => m[1]);
 
 describe('flat badges', () => {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { repositoryOf, translateEvent } from './github-events.js';
+import { FIXTURES } from '../../test/helpers/fixtures.js';
 
-const load = (name: string): unknown => JSON.parse(readFileSync(`/work/shared/fixtures/${name}`, 'utf8'));
+const load = (name: string): unknown => JSON.parse(readFileSync(`${FIXTURES}/${name}`, 'utf8'));
 
 describe('translateEvent with real payloads', () => {
   it.each([

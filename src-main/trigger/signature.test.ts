@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hmacSha256, parseSignature, signatureCandidates, signGithub, verifySignature } from './signature.js';
+import { FIXTURES } from '../../test/helpers/fixtures.js';
 
-const vector = JSON.parse(readFileSync('/work/shared/fixtures/github/hmac-test-vector.json', 'utf8')) as {
+const vector = JSON.parse(readFileSync(`${FIXTURES}/github/hmac-test-vector.json`, 'utf8')) as {
   secret: string; payload: string; signature: string; header_value: string;
   negative_case_not_from_docs: { payload: string; signature: string };
 };
-const gitea = JSON.parse(readFileSync('/work/shared/fixtures/gitea/hmac-test-vector.json', 'utf8')) as { secret: string; signature: string; payload_file: string };
+const gitea = JSON.parse(readFileSync(`${FIXTURES}/gitea/hmac-test-vector.json`, 'utf8')) as { secret: string; signature: string; payload_file: string };
 
 describe('GitHub signature verification', () => {
   it('reproduces GitHub\'s documented test vector', () => {
@@ -45,7 +46,7 @@ describe('GitHub signature verification', () => {
   });
 
   it('verifies Gitea\'s bare-hex X-Gitea-Signature vector over the raw file bytes', () => {
-    const body = readFileSync(`/work/shared/fixtures/gitea/${gitea.payload_file}`);
+    const body = readFileSync(`${FIXTURES}/gitea/${gitea.payload_file}`);
     const sig = parseSignature({ 'x-gitea-signature': gitea.signature });
     if (typeof sig === 'string') throw new Error(sig);
     expect(sig.scheme).toBe('gitea');

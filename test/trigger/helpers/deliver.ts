@@ -5,7 +5,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { signGithub } from '../../../src-main/trigger/signature.js';
 
-export const FIXTURES = '/work/shared/fixtures';
+import { FIXTURES } from '../../helpers/fixtures.js';
+export { FIXTURES };
 
 export function fixture(name: string): Buffer {
   return readFileSync(join(FIXTURES, name));
