@@ -140,7 +140,7 @@ export function RunsList() {
           </tbody>
         </table>
         {!loading && runs.length === 0 && !error && (
-          <Empty title="No runs yet">Push to a configured repository, or <a href={href({ view: 'trigger' })}>run a pipeline by hand</a>.</Empty>
+          <Empty title="No runs yet"><a href={href({ view: 'settings' })}>Add a repository</a> in Settings and push to it, or <a href={href({ view: 'trigger' })}>run a pipeline by hand</a>.</Empty>
         )}
         <div className="table-footer">
           {cursor ? (
