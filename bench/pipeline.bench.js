@@ -2,6 +2,8 @@
 // the 50 ms target. Baseline: a bare `yaml.parse` of the same text, measured in the same run, so the
 // ratio shows what schema validation, semantic checks and planning add on top of reading YAML.
 // A second, heavier line gives every 10th job the 3x3x3 matrix (20 x 27 = 540 instances) for context.
+// Both sides use the yaml package as installed, with patches/yaml+*.patch (reads LOG_TOKENS once
+// instead of per token, as yaml 3 does; that lookup was a third of the parse).
 // Those lines are warm (after warm-up calls). The cold lines measure what a CLI process pays: import
 // plus the first call, each in a fresh `node` process, against importing yaml and a first yaml.parse
 // (alternating child processes; this is where compiling the JSON schema at run time used to show).
