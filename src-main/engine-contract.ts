@@ -7,6 +7,7 @@ import type { EngineApi, EngineEvent, TunnelState } from '../shared/api/engine-a
 import type { TriggerEvent } from '../shared/model/trigger-event.js';
 import type { Priority } from '../shared/model/status.js';
 import type { Db } from './storage/db.js';
+import type { GroupCommit } from './storage/group-commit.js';
 
 /** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
 export interface KilnConfig {
@@ -40,13 +41,23 @@ export interface TriggerOutcome {
   reason?: string;
 }
 
+/** Called with the stored runs' ids (and why not more, for a failed pipeline file) inside their transaction. */
+export type WithRuns = (stored: TriggerOutcome) => void;
+
 export interface KilnEngine extends EngineApi {
   readonly config: KilnConfig;
   readonly dataDir: string;
   /** The engine's database, for modules with their own tables (webhook deliveries). */
   readonly db: Db;
-  /** Plans and enqueues runs for an event (reads .kiln.yml at event.sha); supersedes older runs of the same concurrency group. */
-  handleEvent(event: TriggerEvent): Promise<TriggerOutcome>;
+  /** Group commit over db: writes requested in one turn of the event loop share a transaction. */
+  readonly commits: GroupCommit;
+  /**
+   * Plans and enqueues runs for an event (reads .kiln.yml at event.sha); supersedes older runs of the
+   * same concurrency group. `withRuns`, when given, is called inside the transaction that stores the
+   * runs — only when runs are stored — so what the caller writes there (a webhook's delivery record
+   * and replay keys) commits with them or not at all. If it throws, nothing is stored.
+   */
+  handleEvent(event: TriggerEvent, withRuns?: WithRuns): Promise<TriggerOutcome>;
   /** Live events; returns the unsubscribe function. Listeners must not throw. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
   /** Publishes an event to subscribers (the tunnel and the webhook receiver report through it). */

@@ -17,9 +17,10 @@ import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, Storage
 import type { Plan } from '../shared/model/plan.js';
 import type { Status } from '../shared/model/status.js';
 import type { TriggerEvent } from '../shared/model/trigger-event.js';
-import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from './engine-contract.js';
+import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome, WithRuns } from './engine-contract.js';
 import { openDatabase, type Db } from './storage/db.js';
-import { BadCursorError, RunStore, toRunSummary, toTriggerEvent } from './storage/run-store.js';
+import { GroupCommit } from './storage/group-commit.js';
+import { BadCursorError, RunStore, toTriggerEvent } from './storage/run-store.js';
 import { LogStore } from './storage/log-store.js';
 import { JobQueue, QUEUE_DEFAULTS } from './queue/job-queue.js';
 import { Scheduler, type SchedulerChange } from './queue/scheduler.js';
@@ -87,6 +88,8 @@ export class Engine implements KilnEngine {
     readonly config: KilnConfig,
     readonly dataDir: string,
     readonly db: Db,
+    /** Writes of one event-loop turn share a commit (webhook bursts: run inserts, delivery records). */
+    readonly commits: GroupCommit,
     readonly instanceId: string,
     private readonly store: RunStore,
     private readonly logs: LogStore,
@@ -102,7 +105,7 @@ export class Engine implements KilnEngine {
     readonly storage: StorageServices,
     private readonly settings: SettingsService,
   ) {
-    this.factory = { db, store, scheduler, clock, mirrorsDir: join(dataDir, 'mirrors'), pipeline, checkout };
+    this.factory = { db, store, scheduler, clock, mirrorsDir: join(dataDir, 'mirrors'), pipeline, checkout, commits };
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -129,8 +132,9 @@ export class Engine implements KilnEngine {
     const storage = createStorageServices({ db, dataDir, retention: config.retention, docker, instanceId, now: clock });
     const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
     const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
+    const commits = new GroupCommit(db, onError);
     // The engine exists only after these are built; changes route through this forwarder (ref).
-    const scheduler = new Scheduler(db, store, queue, clock, (changes) => ref.engine?.onSchedulerChanges(changes));
+    const scheduler = new Scheduler(db, store, queue, clock, (changes) => ref.engine?.onSchedulerChanges(changes), commits);
     const runner = new JobRunner({
       store, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storage.hooksFor,
       repository: (name) => config.repositories.find((r) => r.name === name),
@@ -143,7 +147,7 @@ export class Engine implements KilnEngine {
       finish: (claim, result) => runner.finish(claim, result),
       onError,
     });
-    const engine = new Engine(config, dataDir, db, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage, settings);
+    const engine = new Engine(config, dataDir, db, commits, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage, settings);
     ref.engine = engine;
     syncRepositories(db, config.repositories, clock());
     // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
@@ -177,8 +181,8 @@ export class Engine implements KilnEngine {
       } else runs.add(c.runId);
     }
     for (const runId of runs) {
-      const row = this.store.getRun(runId);
-      if (row) this.publish({ type: 'run', run: toRunSummary(row) });
+      const run = this.store.getRunSummary(runId);
+      if (run) this.publish({ type: 'run', run });
     }
     this.pool.kick();
   }
@@ -216,11 +220,11 @@ export class Engine implements KilnEngine {
     if (this.stopping) throw new ApiError('UNAVAILABLE', 'the engine is stopping');
   }
 
-  async handleEvent(event: TriggerEvent): Promise<TriggerOutcome> {
+  async handleEvent(event: TriggerEvent, withRuns?: WithRuns): Promise<TriggerOutcome> {
     this.assertRunning();
     const repo = this.repository(event.repo);
     if (!repo) return { runIds: [], reason: `repository '${event.repo}' is not configured in kiln.config.yml` };
-    const outcome = await createRunsForEvent(this.factory, repo, event, this.lane.take());
+    const outcome = await createRunsForEvent(this.factory, repo, event, this.lane.take(), withRuns);
     for (const old of outcome.supersede) this.cancelNow(old);
     this.pool.kick();
     return outcome.reason ? { runIds: outcome.runIds, reason: outcome.reason } : { runIds: outcome.runIds };
@@ -379,6 +383,7 @@ export class Engine implements KilnEngine {
       await this.pool.stop();
       this.runner.flushEvents();
       await this.logs.closeAll();
+      this.commits.flush();
       this.db.close();
       this.listeners.clear();
     })();

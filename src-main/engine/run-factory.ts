@@ -7,9 +7,10 @@
 import { newId } from '../storage/ids.js';
 import picomatch from 'picomatch';
 import type { Db } from '../storage/db.js';
+import type { GroupCommit } from '../storage/group-commit.js';
 import type { RunStore } from '../storage/run-store.js';
 import type { Scheduler } from '../queue/scheduler.js';
-import type { RepositoryConfig, TriggerOutcome } from '../engine-contract.js';
+import type { RepositoryConfig, TriggerOutcome, WithRuns } from '../engine-contract.js';
 import type { CheckoutPort, PipelinePort } from './ports.js';
 import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -28,6 +29,8 @@ export interface RunFactoryDeps {
   mirrorsDir: string;
   pipeline: PipelinePort;
   checkout: CheckoutPort;
+  /** Run inserts of one event-loop turn share a commit. */
+  commits: GroupCommit;
 }
 
 export interface NewRunSpec {
@@ -176,23 +179,32 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
 
 /**
  * handleEvent without the engine around it: read (concurrently), then in the ticket's turn plan and
- * insert, and report which older runs of the same concurrency group the caller must cancel.
+ * queue the insert, and report which older runs of the same concurrency group the caller must cancel.
+ * The ticket is released as soon as the insert is queued (group writes keep their order), so the next
+ * event can plan while this one's group commits; the outcome is returned once the run is stored.
  */
-export async function createRunsForEvent(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket): Promise<TriggerOutcome & { supersede: string[] }> {
+export async function createRunsForEvent(
+  deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, withRuns?: WithRuns,
+): Promise<TriggerOutcome & { supersede: string[] }> {
   try {
     const read = await readPipelineText(deps, repo, event);
     await ticket.turn();
     const outcome = 'text' in read ? compileEvent(deps, read.text, event) : read;
     if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, supersede: [] };
-    if (outcome.kind === 'failed') {
-      return { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error, supersede: [] };
-    }
-    const plan = outcome.plan;
-    const group = supersedeGroup(plan, event);
-    const runId = insertRun(deps, {
-      event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group,
+    const written = deps.commits.write(() => {
+      if (outcome.kind === 'failed') {
+        const stored = { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error };
+        withRuns?.(stored);
+        return { ...stored, supersede: [] };
+      }
+      const plan = outcome.plan;
+      const group = supersedeGroup(plan, event);
+      const runId = insertRun(deps, { event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group });
+      withRuns?.({ runIds: [runId] });
+      return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
     });
-    return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
+    ticket.done();
+    return await written;
   } finally {
     ticket.done();
   }

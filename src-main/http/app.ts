@@ -83,7 +83,7 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
     for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
     res.status(answer.status).json(answer.body);
   });
-  app.use('/webhooks', (err: unknown, req: Request, res: Response, next: NextFunction) => {
+  app.use('/webhooks', async (err: unknown, req: Request, res: Response, next: NextFunction) => {
     const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
     if (type !== 'entity.too.large' && type !== 'request.aborted') {
       next(err);
@@ -91,7 +91,7 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
     }
     const status = type === 'entity.too.large' ? 413 : 400;
     const reason = status === 413 ? `payload too large: the limit is ${maxBody} bytes (webhooks.maxBodyBytes)` : 'the request was aborted before its body arrived';
-    const answer = receiver.rejectUnread(req.headers, status, reason);
+    const answer = await receiver.rejectUnread(req.headers, status, reason);
     if (!res.headersSent) res.status(status).set('Connection', 'close').json(answer.body);
   });
 

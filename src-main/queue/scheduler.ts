@@ -1,13 +1,15 @@
 /**
  * The scheduler: what queue transitions mean for jobs and runs. Every public method is one SQLite
  * transaction that moves the queue entry, the job row and the run status together, and then reports
- * the changes (after commit) through `onChanges`, so listeners never see uncommitted state.
+ * the changes (after commit) through `onChanges`, so listeners never see uncommitted state. One run
+ * inside a group commit (storage/group-commit.ts) reports once the whole group has committed.
  *
  * DAG order: a job enters the queue as 'waiting' until every need is terminal; then decideJob
  * (pipeline/readiness.ts) says run → queued, or skip → skipped, which may in turn release its
  * own dependants. A run with cancel_requested starts nothing new: released dependants are cancelled.
  */
 import type { Db } from '../storage/db.js';
+import type { GroupCommit } from '../storage/group-commit.js';
 import type { RunStore, RunRow } from '../storage/run-store.js';
 import type { Claim, JobQueue, QueueEntry } from './job-queue.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -36,6 +38,8 @@ export class Scheduler {
     readonly queue: JobQueue,
     private readonly clock: () => number,
     private readonly onChanges: (changes: SchedulerChange[]) => void,
+    /** When given, a transaction inside one of its groups reports its changes after the group commits. */
+    private readonly commits?: GroupCommit,
   ) {}
 
   /** Runs `fn` in one transaction and reports its changes after commit. */
@@ -45,7 +49,9 @@ export class Scheduler {
     this.depth++;
     let result: T;
     try {
-      result = this.db.transaction(fn).immediate();
+      // Nested in a transaction already (another scheduler call, a group commit's write): run in it,
+      // a savepoint per level costs more than the rows; a throw still undoes it with the enclosing one.
+      result = this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
     } catch (err) {
       this.pending.length = before;
       // Claims made in it were undone: the queue's "nothing claimable" memory may be wrong now.
@@ -57,7 +63,8 @@ export class Scheduler {
     if (outer && this.pending.length > 0) {
       const changes = this.pending;
       this.pending = [];
-      this.onChanges(changes);
+      if (this.commits) this.commits.afterCommit(() => this.onChanges(changes), () => this.queue.forgetIdle());
+      else this.onChanges(changes);
     }
     return result;
   }

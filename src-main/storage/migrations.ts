@@ -164,4 +164,21 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO cache_stats (name, value) VALUES ('hits', 0), ('misses', 0), ('partial_hits', 0);
     `,
   },
+  {
+    version: 2,
+    name: 'seen_deliveries becomes an append-only log ordered by time',
+    // The replay guard now checks keys in memory (loaded at start), so the table only needs to be
+    // appended to, purged by age and read in order. Keyed by (seen_at, key), each delivery appends at
+    // the end of one B-tree instead of writing two random pages of a key index plus a time index.
+    sql: `
+      CREATE TABLE seen_deliveries_log (
+        seen_at         INTEGER NOT NULL,
+        key             TEXT NOT NULL,               -- 'id:<delivery id>' or 'body:<sha256>'
+        PRIMARY KEY (seen_at, key)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO seen_deliveries_log (seen_at, key) SELECT seen_at, key FROM seen_deliveries;
+      DROP TABLE seen_deliveries;
+      ALTER TABLE seen_deliveries_log RENAME TO seen_deliveries;
+    `,
+  },
 ];

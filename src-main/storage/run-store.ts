@@ -131,7 +131,10 @@ function duration(start: number | null, end: number | null): number | undefined 
   return start !== null && end !== null ? Math.max(0, end - start) : undefined;
 }
 
-export function toRunSummary(r: RunRow): RunSummary {
+/** The columns toRunSummary reads. */
+type SummaryRow = Omit<RunRow, 'plan_json' | 'base_branch' | 'ref' | 'concurrency_group' | 'rerun_of' | 'cancel_requested'>;
+
+export function toRunSummary(r: SummaryRow): RunSummary {
   return {
     id: r.id, number: r.number, repo: r.repo, pipeline: r.pipeline, event: r.event,
     branch: opt(r.branch), tag: opt(r.tag), sha: r.sha,
@@ -177,6 +180,9 @@ export class RunStore {
         started_at, finished_at) VALUES (@id, @run_id, @plan_id, @name, @stage, @position, @needs_json, @status, @error,
         @started_at, @finished_at)`),
       getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
+      // Every column but plan_json (the largest by far), for the run events a burst of inserts publishes.
+      runSummary: db.prepare(`SELECT id, number, repo, pipeline, event, branch, tag, sha, commit_message, commit_author, pr_number,
+        pr_title, triggered_by, priority, status, created_at, started_at, finished_at, error FROM runs WHERE id = ?`),
       runState: db.prepare('SELECT status, started_at, finished_at FROM runs WHERE id = ?'),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       jobsOfRun: db.prepare('SELECT * FROM jobs WHERE run_id = ? ORDER BY position'),
@@ -230,6 +236,11 @@ export class RunStore {
 
   getRun(id: string): RunRow | undefined {
     return this.s.getRun.get(id) as RunRow | undefined;
+  }
+
+  getRunSummary(id: string): RunSummary | undefined {
+    const row = this.s.runSummary.get(id) as SummaryRow | undefined;
+    return row && toRunSummary(row);
   }
 
   getJob(id: string): JobRow | undefined {

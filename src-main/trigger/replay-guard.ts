@@ -1,5 +1,6 @@
 /**
- * Replay protection for webhook deliveries, kept in the `seen_deliveries` table.
+ * Replay protection for webhook deliveries, kept in the `seen_deliveries` table (and, for the
+ * check itself, in memory).
  *
  * Three checks, because each alone can be sidestepped:
  * - the delivery id (X-GitHub-Delivery) seen before → conflict. The id is not signed, so
@@ -13,6 +14,7 @@
  * was down — is not a conflict. Entries live `windowMs` (≥ 3 days: GitHub redelivers within 3 days).
  */
 import type { Db } from '../storage/db.js';
+import type { GroupCommit } from '../storage/group-commit.js';
 
 export const MIN_REPLAY_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
 
@@ -22,51 +24,61 @@ export type ReplayVerdict =
 
 export class ReplayGuard {
   private readonly windowMs: number;
-  private readonly has: (key: string, since: number) => unknown;
   private readonly insert: (key: string, at: number) => unknown;
   private readonly remove: (key: string) => unknown;
   private readonly purge: (before: number) => { changes: number };
   private lastPurge = 0;
   /** Keys of reserved deliveries being processed (see `reserve`). */
   private readonly inFlight = new Set<string>();
+  /**
+   * The table's keys and times, loaded at start and updated when a write commits, so the check per
+   * delivery never queries SQLite (two random-key lookups in a growing index). Insertion order is
+   * time order, which lets expiry stop at the first live entry. Its size is bounded by the window:
+   * about 200 bytes per delivery, so 10,000 deliveries a day for 3 days is some 6 MB.
+   */
+  private readonly seen = new Map<string, number>();
 
-  constructor(private readonly db: Db, windowMs: number) {
+  constructor(private readonly db: Db, windowMs: number, private readonly commits?: GroupCommit) {
     this.windowMs = Math.max(windowMs, MIN_REPLAY_WINDOW_MS);
-    const has = db.prepare('SELECT 1 FROM seen_deliveries WHERE key = ? AND seen_at >= ?');
-    const insert = db.prepare('INSERT OR REPLACE INTO seen_deliveries (key, seen_at) VALUES (?, ?)');
+    const insert = db.prepare('INSERT OR IGNORE INTO seen_deliveries (seen_at, key) VALUES (?, ?)');
     const remove = db.prepare('DELETE FROM seen_deliveries WHERE key = ?');
     const purge = db.prepare('DELETE FROM seen_deliveries WHERE seen_at < ?');
-    this.has = (key, since) => has.get(key, since);
-    this.insert = (key, at) => insert.run(key, at);
+    this.insert = (key, at) => insert.run(at, key);
     this.remove = (key) => remove.run(key);
     this.purge = (before) => purge.run(before);
+    for (const row of db.prepare('SELECT key, seen_at FROM seen_deliveries').iterate() as Iterable<{ key: string; seen_at: number }>) {
+      this.seen.set(row.key, row.seen_at);
+    }
   }
 
   /**
-   * Checks and, when new, remembers the delivery in one synchronous step (no await in between), so
-   * two concurrent copies cannot both pass. Call `forget` if processing then fails.
+   * Checks and, when new, remembers the delivery in one synchronous step with its own transaction
+   * (no await in between), so two concurrent copies cannot both pass. Call `forget` if processing then fails.
    */
   claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     const verdict = this.reserve(deliveryId, bodySha256, now);
-    if (verdict.ok) this.db.transaction(() => this.remember(deliveryId, bodySha256, now))();
+    if (verdict.ok) {
+      this.db.transaction(() => this.remember(deliveryId, bodySha256, now))();
+      this.release(deliveryId, bodySha256);
+    }
     return verdict;
   }
 
   /**
    * The check of `claim` without the write: the delivery is held in memory, so a concurrent copy
-   * is refused as a replay while this one is processed. Then exactly one of: `remember` (processed;
-   * meant to run in the transaction that records the delivery, saving a commit per delivery) or
-   * `release` (not processed, so a redelivery must pass).
+   * is refused as a replay while this one is processed. Then `remember` it in the transaction that
+   * records the processed delivery, and `release` it once that has committed (or failed: then a
+   * redelivery must pass).
    */
   reserve(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     this.expire(now);
     const since = now - this.windowMs;
     const id = idKey(deliveryId);
     const body = bodyKey(bodySha256);
-    if (this.inFlight.has(id) || this.has(id, since)) {
+    if (this.inFlight.has(id) || this.seenSince(id, since)) {
       return { ok: false, reason: `delivery ${deliveryId} was already processed (replay protection keeps delivery ids for ${days(this.windowMs)})` };
     }
-    if (this.inFlight.has(body) || this.has(body, since)) {
+    if (this.inFlight.has(body) || this.seenSince(body, since)) {
       return { ok: false, reason: `a delivery with an identical signed body was already processed under another delivery id (body sha256 ${bodySha256.slice(0, 12)}…)` };
     }
     this.inFlight.add(id);
@@ -74,14 +86,25 @@ export class ReplayGuard {
     return { ok: true };
   }
 
-  /** Stores a reserved delivery as seen (call inside the caller's transaction) and ends the reservation. */
+  /**
+   * Stores a reserved delivery as seen; call inside the transaction that records it. The in-memory
+   * index learns it when that commits (inside a group commit: when the group does; a write that
+   * rolls back leaves it unknown, so a redelivery passes).
+   */
   remember(deliveryId: string, bodySha256: string, now: number): void {
-    this.insert(idKey(deliveryId), now);
-    this.insert(bodyKey(bodySha256), now);
-    this.release(deliveryId, bodySha256);
+    const keys = [idKey(deliveryId), bodyKey(bodySha256)];
+    for (const key of keys) this.insert(key, now);
+    const learn = () => {
+      for (const key of keys) {
+        this.seen.delete(key); // re-inserted at the end: the map stays in time order
+        this.seen.set(key, now);
+      }
+    };
+    if (this.commits) this.commits.afterCommit(learn);
+    else learn();
   }
 
-  /** Ends a reservation without remembering the delivery. */
+  /** Ends a reservation (after the delivery was remembered and committed, or was not processed). */
   release(deliveryId: string, bodySha256: string): void {
     this.inFlight.delete(idKey(deliveryId));
     this.inFlight.delete(bodyKey(bodySha256));
@@ -89,15 +112,27 @@ export class ReplayGuard {
 
   /** Undoes a claim (processing failed, so a redelivery must be possible). */
   forget(deliveryId: string, bodySha256: string): void {
-    this.remove(idKey(deliveryId));
-    this.remove(bodyKey(bodySha256));
+    for (const key of [idKey(deliveryId), bodyKey(bodySha256)]) {
+      this.remove(key);
+      this.seen.delete(key);
+    }
   }
 
   /** Deletes entries older than the window; runs at most once a minute. Returns rows removed. */
   expire(now: number, force = false): number {
     if (!force && now - this.lastPurge < 60_000) return 0;
     this.lastPurge = now;
-    return this.purge(now - this.windowMs).changes;
+    const cutoff = now - this.windowMs;
+    for (const [key, at] of this.seen) {
+      if (at >= cutoff) break;
+      this.seen.delete(key);
+    }
+    return this.purge(cutoff).changes;
+  }
+
+  private seenSince(key: string, since: number): boolean {
+    const at = this.seen.get(key);
+    return at !== undefined && at >= since;
   }
 }
 

@@ -9,8 +9,10 @@
  *   → translation (ignored: 202) → rate limit (429 + Retry-After) → engine.handleEvent (202 + runIds).
  * The signature is checked before anything is remembered, so unsigned traffic cannot fill the
  * replay table or drain a repository's rate limit. A delivery passing the replay check is held in
- * memory while it is processed and written to the replay table in the same transaction as its
- * delivery record (two commits per delivery with the run insert, not three).
+ * memory while it is processed; its replay keys and delivery record are written in the transaction
+ * that stores its runs (engine.handleEvent's withRuns), so a crash loses all or none of them. Writes
+ * go through the engine's group commit, so a burst of deliveries shares commits; the answer is sent
+ * only after the record is stored.
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryRecord } from '../../shared/model/run.js';
@@ -42,6 +44,18 @@ export const SMEE_SIGNATURE_HINT =
   'Check that the webhook secret matches, set the webhook content type to application/json, or send deliveries to Kiln directly ' +
   '(a public URL or a reverse proxy) instead of through smee.';
 
+interface DeliveryBase {
+  deliveryId: string;
+  event: string;
+  receivedAt: number;
+  repo?: string;
+}
+
+interface Seen {
+  deliveryId: string;
+  bodySha256: string;
+}
+
 export class WebhookReceiver {
   private readonly engine: KilnEngine;
   private readonly now: () => number;
@@ -53,11 +67,11 @@ export class WebhookReceiver {
     this.engine = options.engine;
     this.now = options.now ?? Date.now;
     this.log = new DeliveryLog(options.engine.db);
-    this.guard = new ReplayGuard(options.engine.db, options.engine.config.webhooks.replayWindowMs);
+    this.guard = new ReplayGuard(options.engine.db, options.engine.config.webhooks.replayWindowMs, options.engine.commits);
   }
 
   /** Records a delivery refused before its body was read (too large: 413). */
-  rejectUnread(rawHeaders: Headers, status: number, reason: string): WebhookResponse {
+  rejectUnread(rawHeaders: Headers, status: number, reason: string): Promise<WebhookResponse> {
     const headers = lowerCaseKeys(rawHeaders);
     const deliveryId = header(headers, 'x-github-delivery') ?? header(headers, 'x-gitea-delivery') ?? '';
     const event = header(headers, 'x-github-event') ?? header(headers, 'x-gitea-event') ?? 'unknown';
@@ -109,8 +123,8 @@ export class WebhookReceiver {
     const bodySha256 = createHash('sha256').update(verified.signedBytes).digest('hex');
     const claim = this.guard.reserve(deliveryId, bodySha256, receivedAt);
     if (!claim.ok) return this.finish(rec, 'rejected', 409, claim.reason, [], bodySha256);
-    // Held in memory while processed; remembered in the transaction that records a processed
-    // delivery (one commit instead of two), released otherwise so that a redelivery passes.
+    // Held in memory while processed; remembered in the transaction that records a processed delivery
+    // (the one that stores its runs, if any), released otherwise so that a redelivery passes.
     const seen = { deliveryId, bodySha256 };
     try {
       return await this.process(rec, event, payload, repo, receivedAt, seen);
@@ -120,8 +134,7 @@ export class WebhookReceiver {
   }
 
   private async process(
-    rec: { deliveryId: string; event: string; receivedAt: number; repo?: string }, event: string, payload: unknown,
-    repo: RepositoryConfig | undefined, receivedAt: number, seen: { deliveryId: string; bodySha256: string },
+    rec: DeliveryBase, event: string, payload: unknown, repo: RepositoryConfig | undefined, receivedAt: number, seen: Seen,
   ): Promise<WebhookResponse> {
     const { bodySha256 } = seen;
     const translation = translateEvent(event, payload);
@@ -134,13 +147,22 @@ export class WebhookReceiver {
       return this.finish(rec, 'rejected', 429, `rate limit of ${repo.rateLimitPerMinute} triggers per minute for ${repo.name} exceeded; retry after ${rate.retryAfterSeconds} s`, [], bodySha256,
         { 'Retry-After': String(rate.retryAfterSeconds) });
     }
+    const trigger = { ...translation.event, repo: repo.name };
+    const how = trigger.kind === 'pull_request' ? `pull request #${trigger.prNumber ?? '?'}` : `${trigger.kind} ${trigger.branch ?? trigger.tag ?? ''}`.trim();
+    const accepted = (stored: { runIds: string[]; reason?: string }) =>
+      `${how} at ${trigger.sha.slice(0, 12)}: ${stored.runIds.length} run(s) queued${stored.reason ? `; ${stored.reason}` : ''}`;
     try {
-      const outcome = await this.engine.handleEvent({ ...translation.event, repo: repo.name });
+      // The delivery record and the replay keys are written in the transaction that stores the runs:
+      // a crash can lose both or neither, never let a redelivery start the same runs twice.
+      let recorded: DeliveryRecord | undefined;
+      const outcome = await this.engine.handleEvent(trigger, (stored) => {
+        recorded = this.record(rec, 'accepted', 202, accepted(stored), stored.runIds, bodySha256, seen);
+      });
       if (outcome.runIds.length === 0) {
-        return this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256, undefined, seen);
+        return await this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256, undefined, seen);
       }
-      const how = translation.event.kind === 'pull_request' ? `pull request #${translation.event.prNumber ?? '?'}` : `${translation.event.kind} ${translation.event.branch ?? translation.event.tag ?? ''}`.trim();
-      return this.finish(rec, 'accepted', 202, `${how} at ${translation.event.sha.slice(0, 12)}: ${outcome.runIds.length} run(s) queued${outcome.reason ? `; ${outcome.reason}` : ''}`, outcome.runIds, bodySha256, undefined, seen);
+      if (recorded) return this.answer(recorded);
+      return await this.finish(rec, 'accepted', 202, accepted(outcome), outcome.runIds, bodySha256, undefined, seen);
     } catch (err) {
       // The delivery was not processed: let GitHub's redelivery through (not remembered), and give the token back.
       this.limiter.refund(repo.name);
@@ -148,17 +170,27 @@ export class WebhookReceiver {
     }
   }
 
-  private finish(
-    rec: { deliveryId: string; event: string; receivedAt: number; repo?: string },
-    outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string,
-    headers?: Record<string, string>, seen?: { deliveryId: string; bodySha256: string },
-  ): WebhookResponse {
-    const delivery = this.engine.db.transaction(() => {
-      if (seen) this.guard.remember(seen.deliveryId, seen.bodySha256, rec.receivedAt);
-      return this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
-    })();
+  /** Records the delivery (and remembers a processed one) in this turn's group commit, then answers. */
+  private async finish(
+    rec: DeliveryBase, outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string,
+    headers?: Record<string, string>, seen?: Seen,
+  ): Promise<WebhookResponse> {
+    const delivery = await this.engine.commits.write(() => this.record(rec, outcome, status, reason, runIds, bodySha256, seen));
+    return this.answer(delivery, headers);
+  }
+
+  /** Writes the delivery record (and the replay keys of a processed delivery); call inside a transaction. */
+  private record(
+    rec: DeliveryBase, outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string, seen?: Seen,
+  ): DeliveryRecord {
+    if (seen) this.guard.remember(seen.deliveryId, seen.bodySha256, rec.receivedAt);
+    return this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
+  }
+
+  /** Publishes a stored delivery record and makes the HTTP answer from it. */
+  private answer(delivery: DeliveryRecord, headers?: Record<string, string>): WebhookResponse {
     this.engine.publish({ type: 'delivery', delivery });
-    return { status, headers, body: { ok: status < 300, outcome, reason, runIds, deliveryId: rec.deliveryId } };
+    return { status: delivery.httpStatus, headers, body: { ok: delivery.httpStatus < 300, outcome: delivery.outcome, reason: delivery.reason, runIds: delivery.runIds, deliveryId: delivery.deliveryId } };
   }
 }
 

@@ -92,6 +92,27 @@ describe('when a push matches the pipeline', () => {
   });
 });
 
+describe('what the caller writes with the runs (a webhook delivery record)', () => {
+  it('commits with the runs, and when it throws, no run is stored and the event can be sent again', async () => {
+    f = await startEngine();
+    const repo = f.repos[0];
+    const sha = repo.commit(DAG, 'add pipeline');
+    const event = { kind: 'push' as const, repo: repo.name, branch: 'main', sha };
+    await expect(f.engine.handleEvent(event, () => { throw new Error('could not record the delivery'); })).rejects.toThrow(/could not record/);
+    expect((await f.engine.listRuns({})).items).toEqual([]);
+
+    const seenInside: string[][] = [];
+    const outcome = await f.engine.handleEvent(event, (stored) => {
+      seenInside.push(stored.runIds);
+      f!.engine.db.prepare("INSERT INTO counters (name, value) VALUES ('written-with-runs', 1)").run();
+    });
+    expect(seenInside).toEqual([outcome.runIds]);
+    expect(outcome.runIds).toHaveLength(1);
+    expect(f.engine.db.prepare("SELECT value FROM counters WHERE name = 'written-with-runs'").get()).toEqual({ value: 1 });
+    expect((await f.engine.listRuns({})).items.map((r) => r.id)).toEqual(outcome.runIds);
+  });
+});
+
 describe('when a user triggers a run', () => {
   it('resolves the branch to its commit and runs it as a manual run', async () => {
     f = await startEngine();

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,25 @@ describe('when a data directory is opened', () => {
     expect(again.prepare('SELECT COUNT(*) AS n FROM repositories').get()).toEqual({ n: 1 });
     expect(again.pragma('integrity_check', { simple: true })).toBe('ok');
     again.close();
+  });
+
+  it('upgrades a version 1 database in place, keeping the replay protection it had', () => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-schema-'));
+    const file = join(dir, 'kiln.db');
+    // A data directory as the first release left it: only migration 1 applied.
+    const v1 = new Database(file);
+    v1.pragma('journal_mode = WAL');
+    v1.exec(MIGRATIONS[0].sql);
+    v1.pragma('user_version = 1');
+    v1.prepare("INSERT INTO seen_deliveries (key, seen_at) VALUES ('id:d1', 100), ('body:b1', 100), ('id:d2', 200)").run();
+    v1.close();
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(2);
+    expect(db.prepare('SELECT seen_at, key FROM seen_deliveries').all()).toEqual([
+      { seen_at: 100, key: 'body:b1' }, { seen_at: 100, key: 'id:d1' }, { seen_at: 200, key: 'id:d2' },
+    ]);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
   });
 
   it('refuses a database written by a newer Kiln with a message naming the file', () => {

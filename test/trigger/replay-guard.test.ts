@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src-main/storage/db.js';
 import type { Db } from '../../src-main/storage/db.js';
+import { GroupCommit } from '../../src-main/storage/group-commit.js';
 import { ReplayGuard, signedEventTime, staleReason } from '../../src-main/trigger/replay-guard.js';
 import { fixture } from './helpers/deliver.js';
 
@@ -46,6 +47,35 @@ describe('ReplayGuard over the seen_deliveries table', () => {
     guard.claim('d2', 'b2', t0 + 2 * DAY);
     expect(guard.expire(t0 + 3 * DAY + 1, true)).toBe(2);
     expect((db.prepare('SELECT key FROM seen_deliveries ORDER BY key').all() as { key: string }[]).map((r) => r.key)).toEqual(['body:b2', 'id:d2']);
+  });
+
+  it('a new guard over the same table (a restart) still refuses what was remembered', () => {
+    const t0 = 1_700_000_000_000;
+    new ReplayGuard(db, 3 * DAY).claim('d1', 'b1', t0);
+    const restarted = new ReplayGuard(db, 3 * DAY);
+    expect(restarted.reserve('d1', 'b2', t0 + DAY)).toMatchObject({ ok: false, reason: expect.stringMatching(/already processed/) });
+    expect(restarted.reserve('d2', 'b1', t0 + DAY)).toMatchObject({ ok: false, reason: expect.stringMatching(/identical signed body/) });
+  });
+
+  it('inside a group commit, knows a delivery only once the write that remembered it has committed', async () => {
+    const commits = new GroupCommit(db);
+    const guard = new ReplayGuard(db, 3 * DAY, commits);
+    const t0 = 1_700_000_000_000;
+    expect(guard.reserve('d1', 'b1', t0)).toEqual({ ok: true });
+    expect(guard.reserve('d2', 'b2', t0)).toEqual({ ok: true });
+    const kept = commits.write(() => guard.remember('d1', 'b1', t0));
+    const undone = commits.write(() => {
+      guard.remember('d2', 'b2', t0);
+      throw new Error('the run could not be stored');
+    });
+    await kept;
+    await expect(undone).rejects.toThrow(/could not be stored/);
+    guard.release('d1', 'b1');
+    guard.release('d2', 'b2');
+    expect(guard.reserve('d1', 'b1', t0 + 1).ok).toBe(false);
+    // The rolled-back delivery is neither in the table nor in memory: GitHub's redelivery passes.
+    expect(db.prepare("SELECT count(*) AS n FROM seen_deliveries WHERE key IN ('id:d2', 'body:b2')").get()).toEqual({ n: 0 });
+    expect(guard.reserve('d2', 'b2', t0 + 1)).toEqual({ ok: true });
   });
 
   it('forgets a claim so that a redelivery of an unprocessed delivery passes', () => {

@@ -17,6 +17,7 @@ import type { TriggerEvent } from '../../../shared/model/trigger-event.js';
 import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from '../../../src-main/engine-contract.js';
 import { openDatabase } from '../../../src-main/storage/db.js';
 import type { Db } from '../../../src-main/storage/db.js';
+import { GroupCommit } from '../../../src-main/storage/group-commit.js';
 import { readDeliveries } from '../../../src-main/trigger/delivery-log.js';
 
 export function testConfig(repositories: Partial<RepositoryConfig>[], overrides: Partial<KilnConfig> = {}): KilnConfig {
@@ -34,6 +35,7 @@ export function testConfig(repositories: Partial<RepositoryConfig>[], overrides:
 
 export class StubEngine implements KilnEngine {
   readonly db: Db;
+  readonly commits: GroupCommit;
   readonly events: TriggerEvent[] = [];
   readonly runs: RunDetail[] = [];
   readonly logs = new Map<string, { lines: LogLine[]; complete: boolean }>();
@@ -45,6 +47,7 @@ export class StubEngine implements KilnEngine {
 
   constructor(readonly config: KilnConfig, readonly dataDir = mkdtempSync(join(tmpdir(), 'kiln-http-test-'))) {
     this.db = openDatabase(join(dataDir, 'kiln.db'));
+    this.commits = new GroupCommit(this.db);
   }
 
   async handleEvent(event: TriggerEvent): Promise<TriggerOutcome> {
@@ -73,6 +76,7 @@ export class StubEngine implements KilnEngine {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.commits.flush();
     this.db.close();
     rmSync(this.dataDir, { recursive: true, force: true });
   }

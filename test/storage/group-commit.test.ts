@@ -1,0 +1,106 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src-main/storage/db.js';
+import type { Db } from '../../src-main/storage/db.js';
+import { GroupCommit } from '../../src-main/storage/group-commit.js';
+
+describe('GroupCommit over a real SQLite file', () => {
+  let dir: string;
+  let file: string;
+  let db: Db;
+  let other: Database.Database;
+  const insert = (id: string) => db.prepare("INSERT INTO counters (name, value) VALUES (?, 1)").run(id);
+  /** What a second connection (another reader of the file) sees as committed. */
+  const committed = () => (other.prepare('SELECT name FROM counters ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-group-commit-'));
+    file = join(dir, 'kiln.db');
+    db = openDatabase(file);
+    other = new Database(file);
+  });
+
+  afterEach(() => {
+    other.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes of one turn share a transaction, and each promise resolves only after the commit', async () => {
+    const commits = new GroupCommit(db);
+    const seenInB: string[][] = [];
+    const a = commits.write(() => { insert('a'); return 'A'; });
+    const b = commits.write(() => {
+      insert('b');
+      seenInB.push(committed()); // a is written but not committed: one transaction, not two
+      return 'B';
+    });
+    expect(committed()).toEqual([]); // nothing runs before the turn ends
+    await expect(a).resolves.toBe('A');
+    expect(committed()).toEqual(['a', 'b']);
+    await expect(b).resolves.toBe('B');
+    expect(seenInB).toEqual([[]]);
+  });
+
+  it('a write that throws is undone and rejected alone', async () => {
+    const commits = new GroupCommit(db);
+    const a = commits.write(() => insert('a'));
+    const bad = commits.write(() => {
+      insert('half');
+      throw new Error('boom');
+    });
+    const c = commits.write(() => insert('c'));
+    await expect(bad).rejects.toThrow('boom');
+    await Promise.all([a, c]);
+    expect(committed()).toEqual(['a', 'c']);
+  });
+
+  it('runs afterCommit callbacks once the group commits, and drops those of a write that threw', async () => {
+    const commits = new GroupCommit(db);
+    const events: string[] = [];
+    const good = commits.write(() => {
+      insert('a');
+      commits.afterCommit(() => events.push(`after a, committed: ${committed().join(',')}`));
+    });
+    const bad = commits.write(() => {
+      commits.afterCommit(() => events.push('after bad'), () => events.push('bad rolled back'));
+      throw new Error('no');
+    });
+    await good;
+    await bad.catch(() => undefined);
+    expect(events).toEqual(['bad rolled back', 'after a, committed: a']);
+    // Outside a group, afterCommit runs at once.
+    commits.afterCommit(() => events.push('now'));
+    expect(events.at(-1)).toBe('now');
+  });
+
+  it('when the group cannot commit, every write rejects and nothing is stored', async () => {
+    db.pragma('busy_timeout = 0');
+    const commits = new GroupCommit(db);
+    const rolledBack: string[] = [];
+    other.prepare('BEGIN IMMEDIATE').run(); // another writer holds the lock
+    const a = commits.write(() => {
+      insert('a');
+      commits.afterCommit(() => rolledBack.push('committed?!'), () => rolledBack.push('a rolled back'));
+    });
+    const b = commits.write(() => insert('b'));
+    await expect(a).rejects.toThrow(/locked|busy/i);
+    await expect(b).rejects.toThrow(/locked|busy/i);
+    other.prepare('ROLLBACK').run();
+    expect(committed()).toEqual([]);
+    expect(rolledBack).toEqual([]); // the writes never ran: nothing to undo, nothing committed
+    // The next group works again.
+    await commits.write(() => insert('c'));
+    expect(committed()).toEqual(['c']);
+  });
+
+  it('flush() writes what is pending at once (used before closing the database)', () => {
+    const commits = new GroupCommit(db);
+    void commits.write(() => insert('a'));
+    commits.flush();
+    expect(committed()).toEqual(['a']);
+  });
+});
