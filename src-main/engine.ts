@@ -225,7 +225,7 @@ export class Engine implements KilnEngine {
     const repo = this.repository(event.repo);
     if (!repo) return { runIds: [], reason: `repository '${event.repo}' is not configured in kiln.config.yml` };
     const outcome = await createRunsForEvent(this.factory, repo, event, this.lane.take(), withRuns);
-    for (const old of outcome.supersede) this.cancelNow(old);
+    for (const jobId of outcome.abort) this.pool.abort(jobId, 'cancelled');
     this.pool.kick();
     return outcome.reason ? { runIds: outcome.runIds, reason: outcome.reason } : { runIds: outcome.runIds };
   }
@@ -383,7 +383,7 @@ export class Engine implements KilnEngine {
       await this.pool.stop();
       this.runner.flushEvents();
       await this.logs.closeAll();
-      this.commits.flush();
+      this.commits.drain();
       this.db.close();
       this.listeners.clear();
     })();

@@ -18,7 +18,7 @@ export interface Ticket {
   done(): void;
 }
 
-export const SLICE_MS = 5;
+export const SLICE_MS = 3;
 
 export class OrderedLane {
   private tail: Promise<void> = Promise.resolve();

@@ -179,29 +179,33 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
 
 /**
  * handleEvent without the engine around it: read (concurrently), then in the ticket's turn plan and
- * queue the insert, and report which older runs of the same concurrency group the caller must cancel.
- * The ticket is released as soon as the insert is queued (group writes keep their order), so the next
- * event can plan while this one's group commits; the outcome is returned once the run is stored.
+ * queue the insert. The insert supersedes older runs of the same concurrency group in the same write,
+ * so a burst to one branch cancels each run once (not every earlier one again per later push) and
+ * never has two active runs of a group; it returns the running jobs of those runs, which the caller
+ * aborts once the write has committed. The ticket is released as soon as the insert is queued (group
+ * writes keep their order), so the next event can plan while this one's group commits.
  */
 export async function createRunsForEvent(
   deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, withRuns?: WithRuns,
-): Promise<TriggerOutcome & { supersede: string[] }> {
+): Promise<TriggerOutcome & { abort: string[] }> {
   try {
     const read = await readPipelineText(deps, repo, event);
     await ticket.turn();
     const outcome = 'text' in read ? compileEvent(deps, read.text, event) : read;
-    if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, supersede: [] };
+    if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, abort: [] };
     const written = deps.commits.write(() => {
       if (outcome.kind === 'failed') {
         const stored = { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error };
         withRuns?.(stored);
-        return { ...stored, supersede: [] };
+        return { ...stored, abort: [] };
       }
       const plan = outcome.plan;
       const group = supersedeGroup(plan, event);
       const runId = insertRun(deps, { event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group });
+      const superseded = group ? deps.store.activeRunsInGroup(group, runId) : [];
+      const abort = superseded.flatMap((old) => deps.scheduler.cancelRun(old));
       withRuns?.({ runIds: [runId] });
-      return { runIds: [runId], supersede: group ? deps.store.activeRunsInGroup(group, runId) : [] };
+      return { runIds: [runId], abort };
     });
     ticket.done();
     return await written;

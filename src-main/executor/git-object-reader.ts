@@ -29,6 +29,7 @@ class BatchReader {
   private buffer: Buffer = Buffer.alloc(0);
   private idle: NodeJS.Timeout | undefined;
   private dead = false;
+  private corked = false;
 
   constructor(dir: string, env: NodeJS.ProcessEnv, private readonly onExit: () => void) {
     this.child = spawn('git', ['-C', dir, 'cat-file', '--batch'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -54,6 +55,15 @@ class BatchReader {
     if (this.waiters.length === 0) this.setKeepAlive(true);
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
+      // Requests made in the same tick (a webhook burst) go to git in one write.
+      if (!this.corked) {
+        this.corked = true;
+        this.child.stdin.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.child.stdin.uncork();
+        });
+      }
       this.child.stdin.write(`${spec}\n`);
     });
   }

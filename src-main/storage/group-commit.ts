@@ -3,15 +3,20 @@
  *
  * A commit costs far more than the rows it carries: every page the transaction dirtied is appended
  * to the WAL with its own write calls, and the locks are taken and released. A burst of webhook
- * deliveries — each a run insert and a delivery record — would pay that once or twice per delivery;
- * grouped, it pays it once per turn, and the index pages the rows share are written once.
+ * deliveries — each a run insert with its delivery record — would pay that once per delivery;
+ * grouped, it pays it once per turn, and the pages the rows share are written once. A group takes
+ * writes for at most SLICE_MS; a burst larger than that continues in the next turn, in order.
  *
  * Each write still runs alone in its own savepoint: one that throws is rolled back alone and only
  * its promise rejects. Promises settle only after the group has committed, so a caller that answers
  * "accepted" after awaiting its write never acknowledges something that is not on disk. Work that
  * must not see uncommitted state (publishing events, waking workers) is deferred with afterCommit.
  */
+import { performance } from 'node:perf_hooks';
 import type { Db } from './db.js';
+
+/** How long one group may take writes before the rest waits for the next turn of the event loop. */
+export const SLICE_MS = 3;
 
 interface PendingWrite {
   fn: () => unknown;
@@ -56,7 +61,10 @@ export class GroupCommit {
     if (rolledBack) this.hooks.rolledBack.push(rolledBack);
   }
 
-  /** Writes everything pending now, in one transaction (also called by the scheduled turn). */
+  /**
+   * Writes what is pending, in one transaction. A group stops taking writes once it has run for
+   * SLICE_MS, so a burst cannot hold the event loop for long; the rest goes into the next turn's group.
+   */
   flush(): void {
     this.scheduled = false;
     const batch = this.pending;
@@ -64,10 +72,12 @@ export class GroupCommit {
     if (batch.length === 0) return;
     const hooks = { committed: [] as (() => void)[], rolledBack: [] as (() => void)[] };
     const outcomes: Outcome[] = [];
+    const started = performance.now();
     this.hooks = hooks;
     try {
       this.db.transaction(() => {
         for (const w of batch) {
+          if (outcomes.length > 0 && performance.now() - started > SLICE_MS) break;
           // A nested better-sqlite3 transaction is a savepoint: a throwing write is undone alone.
           const before = { committed: hooks.committed.length, rolledBack: hooks.rolledBack.length };
           try {
@@ -84,16 +94,32 @@ export class GroupCommit {
       // BEGIN or COMMIT failed (disk full, I/O error): nothing of the group is stored.
       this.hooks = undefined;
       this.run(hooks.rolledBack);
-      for (const w of batch) w.reject(error);
+      for (const w of batch.slice(0, Math.max(1, outcomes.length))) w.reject(error);
+      this.requeue(batch.slice(Math.max(1, outcomes.length)));
       return;
     }
     this.hooks = undefined;
+    this.requeue(batch.slice(outcomes.length));
     this.run(hooks.committed);
-    batch.forEach((w, i) => {
-      const o = outcomes[i];
-      if (o.ok) w.resolve(o.value);
-      else w.reject(o.error);
+    outcomes.forEach((o, i) => {
+      if (o.ok) batch[i].resolve(o.value);
+      else batch[i].reject(o.error);
     });
+  }
+
+  /** Writes everything pending now, in as many groups as it takes (before the database closes). */
+  drain(): void {
+    while (this.pending.length > 0) this.flush();
+  }
+
+  /** Puts writes a group did not take back at the front of the queue, for the next turn. */
+  private requeue(rest: PendingWrite[]): void {
+    if (rest.length === 0) return;
+    this.pending = [...rest, ...this.pending];
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   private run(callbacks: (() => void)[]): void {

@@ -116,6 +116,21 @@ describe('when a new commit is pushed to the same branch', () => {
     expect((await f.waitForRun(runB)).status).toBe('passed');
   });
 
+  it('a burst of pushes to one branch, stored in one group commit, leaves only the newest run going', async () => {
+    f = await startEngine({ concurrency: { jobs: 1, perRepository: 1 } });
+    const repo = f.repos[0];
+    const shas = ['1', '2', '3', '4', '5'].map((n) => repo.commit(pipeline({ name: `p${n}`, jobs: { work: `echo run ${n}` } }), n));
+    // All at once, as a webhook burst arrives: their inserts share group commits.
+    const outcomes = await Promise.all(shas.map((sha) => f!.engine.handleEvent(push(f!, sha))));
+    const runIds = outcomes.map((o) => o.runIds[0]);
+    const runs = await Promise.all(runIds.map((id) => f!.waitForRun(id)));
+    expect(runs.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled', 'passed']);
+    expect(runs[4].sha).toBe(shas[4]);
+    // Each earlier run was cancelled once, by its successor (not again by every later push).
+    const cancelledEvents = f.events.filter((e) => e.type === 'job' && e.status === 'cancelled');
+    expect(cancelledEvents).toHaveLength(4);
+  });
+
   it('lets the earlier commit finish when the pipeline says cancel-in-progress: false', async () => {
     f = await startEngine({ concurrency: { jobs: 2, perRepository: 2 } });
     const extra = 'concurrency: { cancel-in-progress: false }\n';

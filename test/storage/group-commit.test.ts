@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src-main/storage/db.js';
 import type { Db } from '../../src-main/storage/db.js';
-import { GroupCommit } from '../../src-main/storage/group-commit.js';
+import { GroupCommit, SLICE_MS } from '../../src-main/storage/group-commit.js';
 
 describe('GroupCommit over a real SQLite file', () => {
   let dir: string;
@@ -97,10 +97,31 @@ describe('GroupCommit over a real SQLite file', () => {
     expect(committed()).toEqual(['c']);
   });
 
-  it('flush() writes what is pending at once (used before closing the database)', () => {
+  it('a group stops taking writes after SLICE_MS; the rest commit in the next turn, in order', async () => {
     const commits = new GroupCommit(db);
-    void commits.write(() => insert('a'));
-    commits.flush();
-    expect(committed()).toEqual(['a']);
+    const order: string[] = [];
+    const slow = commits.write(() => {
+      const until = performance.now() + SLICE_MS + 5;
+      while (performance.now() < until) { /* a write that takes longer than a slice */ }
+      insert('slow');
+      order.push('slow');
+    });
+    const next = commits.write(() => {
+      insert('next');
+      order.push(`next sees ${committed().join(',')}`); // the slow write's group has committed already
+    });
+    const last = commits.write(() => { insert('last'); order.push('last'); });
+    await Promise.all([slow, next, last]);
+    expect(order).toEqual(['slow', 'next sees slow', 'last']);
+    expect(committed()).toEqual(['last', 'next', 'slow']);
+  });
+
+  it('drain() writes everything pending at once, slices or not (used before closing the database)', () => {
+    const commits = new GroupCommit(db);
+    const busy = () => { const until = performance.now() + SLICE_MS + 1; while (performance.now() < until) { /* slow */ } };
+    void commits.write(() => { busy(); insert('a'); });
+    void commits.write(() => { busy(); insert('b'); });
+    commits.drain();
+    expect(committed()).toEqual(['a', 'b']);
   });
 });

@@ -76,7 +76,7 @@ export class StubEngine implements KilnEngine {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.commits.flush();
+    this.commits.drain();
     this.db.close();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
