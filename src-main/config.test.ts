@@ -53,6 +53,28 @@ describe('parseConfig', () => {
     expect(diagnostics.map(formatDiagnostic).join('\n')).toContain(expected);
   });
 
+  it('reports shape and value problems together, in file order, in one pass', () => {
+    const text = 'retention: { caches: forever }\nconcurrency: { jobs: 4, per-repo: 2 }\nrepositories:\n  - name: acme/web\n    url: /x\n    rate-limit: lots\n    webhook-secrets: 7\n';
+    const { config, diagnostics } = parseConfig(text, 'kiln.config.yml');
+    expect(config).toBeUndefined();
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(/^kiln\.config\.yml:1:22: retention\.caches: 'forever' is not a duration/),
+      expect.stringMatching(/^kiln\.config\.yml:2:25: unknown key 'per-repo' in concurrency/),
+      expect.stringMatching(/^kiln\.config\.yml:6:17: repositories\[0\]\.rate-limit: 'lots' is not a rate/),
+      expect.stringMatching(/^kiln\.config\.yml:7:22: repositories\[0\]\.webhook-secrets must be array/),
+    ]);
+  });
+
+  it.each([
+    'repositories: 7\n', 'repositories: [7, null, "x"]\n', 'retention: [1, 2]\n', 'tunnel: yes\n', '42\n', '- a\n- b\n',
+    'repositories:\n  - { name: a/b, url: /x, secrets: 5, priority: 3, credentials: 9, webhook-secrets: { a: 1 } }\n',
+  ])('never throws on a wrongly shaped file: %j', (text) => {
+    const { config, diagnostics } = parseConfig(text, 'kiln.config.yml');
+    expect(config).toBeUndefined();
+    expect(diagnostics.length).toBeGreaterThan(0);
+    for (const d of diagnostics) expect(d.line).toBeGreaterThan(0);
+  });
+
   it('reports an unreadable file as a FILE diagnostic instead of throwing', () => {
     const { config, diagnostics } = loadConfig('/nonexistent/kiln.config.yml');
     expect(config).toBeUndefined();

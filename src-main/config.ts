@@ -147,30 +147,30 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
   const source: YamlSource = { file, text, doc, lineCounter, data };
   const out = new Collector(source);
-  if (!validate(data)) {
-    schemaDiagnostics(validate.errors ?? [], source, out);
-    return { diagnostics: out.diagnostics };
-  }
-  const raw = data as Raw;
+  // Shape and values are checked in one pass so that one `kiln serve` shows every problem: the value
+  // checks below skip what is not a string or number, which the schema has reported already.
+  if (!validate(data)) schemaDiagnostics(validate.errors ?? [], source, out);
+  const raw = (data && typeof data === 'object' ? data : {}) as Raw;
+  const checkable = (value: unknown): value is string | number => typeof value === 'string' || typeof value === 'number';
   const config = defaultConfig();
-  const section = (name: string) => (raw[name] ?? {}) as Raw;
+  const section = (name: string) => (raw[name] && typeof raw[name] === 'object' ? raw[name] : {}) as Raw;
   const server = section('server');
   if (server.host !== undefined) config.server.host = String(server.host);
   if (server.port !== undefined) config.server.port = Number(server.port);
   if (server['api-token'] !== undefined) config.server.apiToken = String(server['api-token']);
-  if (raw.tunnel) config.tunnel = { url: String((raw.tunnel as Raw).url) };
+  if (raw.tunnel && typeof raw.tunnel === 'object') config.tunnel = { url: String((raw.tunnel as Raw).url) };
   const conc = section('concurrency');
   if (conc.jobs !== undefined) config.concurrency.jobs = Number(conc.jobs);
   if (conc['per-repository'] !== undefined) config.concurrency.perRepository = Number(conc['per-repository']);
   const duration = (path: Path, value: unknown, set: (ms: number) => void) => {
-    if (value === undefined) return;
+    if (!checkable(value)) return;
     const ms = typeof value === 'number' ? value : parseDuration(String(value));
     if (ms === undefined || ms <= 0) out.add('INVALID_VALUE', path, `${fieldName(path)}: ${describe(value)} is not a duration (use e.g. 30d, 24h, 15m, 90s)`);
     else set(ms);
   };
   const size = (path: Path, value: unknown, set: (b: number) => void) => {
-    if (value === undefined) return;
-    const b = parseSize(value as string | number);
+    if (!checkable(value)) return;
+    const b = parseSize(value);
     if (b === undefined) out.add('INVALID_VALUE', path, `${fieldName(path)}: ${describe(value)} is not a size (use e.g. 10GB, 512MiB)`);
     else set(b);
   };
@@ -186,19 +186,21 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   if (config.concurrency.perRepository > config.concurrency.jobs) config.concurrency.perRepository = config.concurrency.jobs;
 
   const names = new Set<string>();
-  ((raw.repositories ?? []) as Raw[]).forEach((r, i) => {
+  (Array.isArray(raw.repositories) ? (raw.repositories as unknown[]) : []).forEach((item, i) => {
+    if (!item || typeof item !== 'object') return;
+    const r = item as Raw;
     const at = (key: string): Path => ['repositories', i, key];
     const name = String(r.name);
     if (names.has(name)) out.add('INVALID_VALUE', at('name'), `repository '${name}' is configured twice`);
     names.add(name);
     const repo: RepositoryConfig = {
       name, url: String(r.url), defaultBranch: r['default-branch'] === undefined ? 'main' : String(r['default-branch']),
-      webhookSecrets: [...((r['webhook-secrets'] ?? []) as string[]), ...(r['webhook-secret'] ? [String(r['webhook-secret'])] : [])],
+      webhookSecrets: [...(Array.isArray(r['webhook-secrets']) ? (r['webhook-secrets'] as unknown[]).map(String) : []), ...(r['webhook-secret'] ? [String(r['webhook-secret'])] : [])],
       secrets: Object.fromEntries(Object.entries((r.secrets ?? {}) as Raw).map(([k, v]) => [k, String(v)])),
       priority: { ...((r.priority ?? {}) as Record<string, Priority>) },
     };
-    if (r['rate-limit'] !== undefined) {
-      const rate = parseRate(r['rate-limit'] as string | number);
+    if (checkable(r['rate-limit'])) {
+      const rate = parseRate(r['rate-limit']);
       if (rate === undefined) out.add('INVALID_VALUE', at('rate-limit'), `${fieldName(at('rate-limit'))}: ${describe(r['rate-limit'])} is not a rate (use e.g. 30/min, 2/s)`);
       else repo.rateLimitPerMinute = rate;
     }
@@ -212,7 +214,8 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     }
     config.repositories.push(repo);
   });
-  return out.diagnostics.length ? { diagnostics: out.diagnostics } : { config, diagnostics: [] };
+  if (out.diagnostics.length === 0) return { config, diagnostics: [] };
+  return { diagnostics: out.diagnostics.sort((a, b) => a.line - b.line || a.col - b.col) };
 }
 
 /** Reads kiln.config.yml; without a file, the embedded defaults. An unreadable file is a FILE diagnostic. */
