@@ -68,6 +68,11 @@ describe('parseConfig', () => {
   it.each([
     'repositories: 7\n', 'repositories: [7, null, "x"]\n', 'retention: [1, 2]\n', 'tunnel: yes\n', '42\n', '- a\n- b\n',
     'repositories:\n  - { name: a/b, url: /x, secrets: 5, priority: 3, credentials: 9, webhook-secrets: { a: 1 } }\n',
+    // Mappings whose toString is not a function: String() on them throws.
+    'server:\n  host: {toString: 1}\n  port: {valueOf: 1, toString: 1}\n', 'tunnel:\n  url: {toString: 1}\n',
+    'repositories:\n  - name: {toString: 1}\n    url: x\n',
+    'repositories:\n  - name: a/b\n    url: x\n    secrets: {A: {toString: 1}}\n    webhook-secrets: [{toString: 1}]\n    webhook-secret: {toString: 1}\n    credentials: {username: {toString: 1}}\n',
+    `a: &a [1]\nb: [${Array.from({ length: 101 }, () => '*a').join(',')}]\n`,
   ])('never throws on a wrongly shaped file: %j', (text) => {
     const { config, diagnostics } = parseConfig(text, 'kiln.config.yml');
     expect(config).toBeUndefined();

@@ -87,6 +87,13 @@ export function parseRate(text: string | number): number | undefined {
   return Number(m[1]) * factor;
 }
 
+/**
+ * Scalars as text. The configuration is used only when the schema passed, so these see the right
+ * types then; before that they must not throw on what the schema rejects (`{ toString: 1 }`).
+ */
+const scalarText = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+const scalarNumber = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+
 function describe(value: unknown): string {
   if (value === null) return 'empty';
   if (Array.isArray(value)) return 'a list';
@@ -144,7 +151,13 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     return { code: 'YAML_SYNTAX', severity: 'error', message: `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+[\s\S]*$/, '')}`, file, line: pos.line, col: pos.col };
   });
   if (syntax.length) return { diagnostics: syntax };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // Excessive alias expansion and the like: a diagnostic, never a crash.
+    return { diagnostics: [{ code: 'YAML_SYNTAX', severity: 'error', message: `cannot read YAML: ${(err as Error).message}`, file, line: 1, col: 1 }] };
+  }
   const source: YamlSource = { file, text, doc, lineCounter, data };
   const out = new Collector(source);
   // Shape and values are checked in one pass so that one `kiln serve` shows every problem: the value
@@ -155,16 +168,16 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   const config = defaultConfig();
   const section = (name: string) => (raw[name] && typeof raw[name] === 'object' ? raw[name] : {}) as Raw;
   const server = section('server');
-  if (server.host !== undefined) config.server.host = String(server.host);
-  if (server.port !== undefined) config.server.port = Number(server.port);
-  if (server['api-token'] !== undefined) config.server.apiToken = String(server['api-token']);
-  if (raw.tunnel && typeof raw.tunnel === 'object') config.tunnel = { url: String((raw.tunnel as Raw).url) };
+  if (server.host !== undefined) config.server.host = scalarText(server.host);
+  if (server.port !== undefined) config.server.port = scalarNumber(server.port);
+  if (server['api-token'] !== undefined) config.server.apiToken = scalarText(server['api-token']);
+  if (raw.tunnel && typeof raw.tunnel === 'object') config.tunnel = { url: scalarText((raw.tunnel as Raw).url) };
   const conc = section('concurrency');
-  if (conc.jobs !== undefined) config.concurrency.jobs = Number(conc.jobs);
-  if (conc['per-repository'] !== undefined) config.concurrency.perRepository = Number(conc['per-repository']);
+  if (conc.jobs !== undefined) config.concurrency.jobs = scalarNumber(conc.jobs);
+  if (conc['per-repository'] !== undefined) config.concurrency.perRepository = scalarNumber(conc['per-repository']);
   const duration = (path: Path, value: unknown, set: (ms: number) => void) => {
     if (!checkable(value)) return;
-    const ms = typeof value === 'number' ? value : parseDuration(String(value));
+    const ms = typeof value === 'number' ? value : parseDuration(value);
     if (ms === undefined || ms <= 0) out.add('INVALID_VALUE', path, `${fieldName(path)}: ${describe(value)} is not a duration (use e.g. 30d, 24h, 15m, 90s)`);
     else set(ms);
   };
@@ -190,26 +203,26 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     if (!item || typeof item !== 'object') return;
     const r = item as Raw;
     const at = (key: string): Path => ['repositories', i, key];
-    const name = String(r.name);
+    const name = scalarText(r.name);
     if (names.has(name)) out.add('INVALID_VALUE', at('name'), `repository '${name}' is configured twice`);
     names.add(name);
     const repo: RepositoryConfig = {
-      name, url: String(r.url), defaultBranch: r['default-branch'] === undefined ? 'main' : String(r['default-branch']),
-      webhookSecrets: [...(Array.isArray(r['webhook-secrets']) ? (r['webhook-secrets'] as unknown[]).map(String) : []), ...(r['webhook-secret'] ? [String(r['webhook-secret'])] : [])],
-      secrets: Object.fromEntries(Object.entries((r.secrets ?? {}) as Raw).map(([k, v]) => [k, String(v)])),
-      priority: { ...((r.priority ?? {}) as Record<string, Priority>) },
+      name, url: scalarText(r.url), defaultBranch: r['default-branch'] === undefined ? 'main' : scalarText(r['default-branch']),
+      webhookSecrets: [...(Array.isArray(r['webhook-secrets']) ? (r['webhook-secrets'] as unknown[]).map(scalarText) : []), ...(r['webhook-secret'] ? [scalarText(r['webhook-secret'])] : [])],
+      secrets: Object.fromEntries(Object.entries((r.secrets && typeof r.secrets === 'object' ? r.secrets : {}) as Raw).map(([k, v]) => [k, scalarText(v)])),
+      priority: { ...((r.priority && typeof r.priority === 'object' ? r.priority : {}) as Record<string, Priority>) },
     };
     if (checkable(r['rate-limit'])) {
       const rate = parseRate(r['rate-limit']);
       if (rate === undefined) out.add('INVALID_VALUE', at('rate-limit'), `${fieldName(at('rate-limit'))}: ${describe(r['rate-limit'])} is not a rate (use e.g. 30/min, 2/s)`);
       else repo.rateLimitPerMinute = rate;
     }
-    const cred = r.credentials as Raw | undefined;
+    const cred = r.credentials && typeof r.credentials === 'object' ? (r.credentials as Raw) : undefined;
     if (cred) {
       repo.credentials = {
-        ...(cred.username ? { username: String(cred.username) } : {}),
-        ...(cred.password ? { password: String(cred.password) } : {}),
-        ...(cred['ssh-key-file'] ? { sshKeyFile: String(cred['ssh-key-file']) } : {}),
+        ...(cred.username ? { username: scalarText(cred.username) } : {}),
+        ...(cred.password ? { password: scalarText(cred.password) } : {}),
+        ...(cred['ssh-key-file'] ? { sshKeyFile: scalarText(cred['ssh-key-file']) } : {}),
       };
     }
     config.repositories.push(repo);

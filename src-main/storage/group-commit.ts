@@ -66,6 +66,7 @@ export class GroupCommit {
    * SLICE_MS, so a burst cannot hold the event loop for long; the rest goes into the next turn's group.
    */
   flush(): void {
+    this.assertNotInWrite();
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
@@ -87,11 +88,16 @@ export class GroupCommit {
             hooks.committed.length = before.committed;
             this.run(undone);
             outcomes.push({ ok: false, error });
+            // Some errors (disk full, I/O) make SQLite undo the whole transaction, not just the
+            // savepoint: then the writes before this one are gone too, and no later write may run
+            // (it would commit on its own). Fail the group as a whole.
+            if (!this.db.inTransaction) throw error;
           }
         }
       }).immediate();
     } catch (error) {
-      // BEGIN or COMMIT failed (disk full, I/O error): nothing of the group is stored.
+      // BEGIN or COMMIT failed, or the transaction was undone (disk full, I/O error): nothing of the
+      // writes taken is stored; those not taken yet are tried again in the next turn.
       this.hooks = undefined;
       this.run(hooks.rolledBack);
       for (const w of batch.slice(0, Math.max(1, outcomes.length))) w.reject(error);
@@ -109,7 +115,13 @@ export class GroupCommit {
 
   /** Writes everything pending now, in as many groups as it takes (before the database closes). */
   drain(): void {
+    this.assertNotInWrite();
     while (this.pending.length > 0) this.flush();
+  }
+
+  /** From inside a write, a nested flush would commit into the open group's savepoint and report success before the group has committed. */
+  private assertNotInWrite(): void {
+    if (this.hooks) throw new Error('GroupCommit: flush() or drain() called from inside a write');
   }
 
   /** Puts writes a group did not take back at the front of the queue, for the next turn. */
@@ -127,7 +139,11 @@ export class GroupCommit {
       try {
         cb();
       } catch (err) {
-        this.onError('a callback after a group commit threw', err);
+        try {
+          this.onError('a callback after a group commit threw', err);
+        } catch {
+          // An error reporter that throws must not leave the group's promises unsettled.
+        }
       }
     }
   }

@@ -97,6 +97,34 @@ describe('GroupCommit over a real SQLite file', () => {
     expect(committed()).toEqual(['c']);
   });
 
+  it('when SQLite undoes the whole transaction (disk full), every write taken fails and none is stored', async () => {
+    // A journal-mode rollback database so that running out of pages aborts the transaction.
+    const small = new Database(join(dir, 'small.db'));
+    small.exec('CREATE TABLE t (v TEXT)');
+    small.pragma(`max_page_count = ${(small.pragma('page_count', { simple: true }) as number) + 2}`);
+    const commits = new GroupCommit(small);
+    const rolledBack: string[] = [];
+    const first = commits.write(() => {
+      small.prepare("INSERT INTO t VALUES ('first')").run();
+      commits.afterCommit(() => rolledBack.push('first committed?!'), () => rolledBack.push('first rolled back'));
+    });
+    const full = commits.write(() => { for (let i = 0; i < 50; i++) small.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(3000) + i); });
+    const third = commits.write(() => small.prepare("INSERT INTO t VALUES ('third')").run());
+    const results = await Promise.allSettled([first, full, third]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/full/i);
+    expect(rolledBack).toEqual(['first rolled back']);
+    // 'third' was not taken by the failed group: it committed in the next one, on its own.
+    expect(small.prepare('SELECT v FROM t').all()).toEqual([{ v: 'third' }]);
+    expect(small.inTransaction).toBe(false);
+    small.close();
+  });
+
+  it('refuses flush() from inside a write (it would report success before the group commits)', async () => {
+    const commits = new GroupCommit(db);
+    await expect(commits.write(() => commits.drain())).rejects.toThrow(/inside a write/);
+  });
+
   it('a group stops taking writes after SLICE_MS; the rest commit in the next turn, in order', async () => {
     const commits = new GroupCommit(db);
     const order: string[] = [];
