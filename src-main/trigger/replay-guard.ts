@@ -58,7 +58,9 @@ export class ReplayGuard {
   claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     const verdict = this.reserve(deliveryId, bodySha256, now);
     if (verdict.ok) {
-      this.db.transaction(() => this.remember(deliveryId, bodySha256, now))();
+      const keys = [idKey(deliveryId), bodyKey(bodySha256)];
+      this.db.transaction(() => { for (const key of keys) this.insert(key, now); })();
+      this.learn(keys, now); // after the commit, not inside it
       this.release(deliveryId, bodySha256);
     }
     return verdict;
@@ -94,14 +96,15 @@ export class ReplayGuard {
   remember(deliveryId: string, bodySha256: string, now: number): void {
     const keys = [idKey(deliveryId), bodyKey(bodySha256)];
     for (const key of keys) this.insert(key, now);
-    const learn = () => {
-      for (const key of keys) {
-        this.seen.delete(key); // re-inserted at the end: the map stays in time order
-        this.seen.set(key, now);
-      }
-    };
-    if (this.commits) this.commits.afterCommit(learn);
-    else learn();
+    if (this.commits) this.commits.afterCommit(() => this.learn(keys, now));
+    else this.learn(keys, now);
+  }
+
+  private learn(keys: string[], at: number): void {
+    for (const key of keys) {
+      this.seen.delete(key); // re-inserted at the end: the map stays (nearly) in time order
+      this.seen.set(key, at);
+    }
   }
 
   /** Ends a reservation (after the delivery was remembered and committed, or was not processed). */
