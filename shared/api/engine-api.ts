@@ -1,7 +1,7 @@
 import type {
   ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
 } from '../model/run.js';
-import type { Status } from '../model/status.js';
+import type { Priority, Status } from '../model/status.js';
 
 /**
  * The engine API: the one contract that the HTTP server (`kiln serve`), the Electron IPC bridge and
@@ -73,6 +73,10 @@ export interface RepositorySettings {
   secrets?: SecretInfo[];
   /** Optional: each webhook secret by id (for removal during rotation), never by value. */
   webhookSecrets?: WebhookSecretInfo[];
+  /** Optional: triggers per minute (token bucket); absent when unlimited. */
+  rateLimitPerMinute?: number;
+  /** Optional: branch glob → priority, overriding the pipeline's priority (first matching glob wins). */
+  priority?: Record<string, Priority>;
 }
 
 export type SecretSource = 'file' | 'vault';
@@ -117,6 +121,10 @@ export interface RepositoryInput {
   removeWebhookSecrets?: string[];
   /** Job secrets: a value sets (or replaces) it, null removes it; names not listed are unchanged. */
   secrets?: Record<string, string | null>;
+  /** Triggers per minute as `30/min`, `2/s` or `100/h`; null or '' removes the limit. */
+  rateLimit?: string | null;
+  /** Branch glob → priority; null removes the glob; globs not listed are unchanged. */
+  priority?: Record<string, Priority | null>;
 }
 
 /** Server-wide settings; omitted fields are unchanged. */

@@ -51,6 +51,19 @@ describe('the configuration document', () => {
     expect(text.indexOf('concurrency:')).toBeLessThan(text.indexOf('retention:'));
   });
 
+  it('edits a repository\'s rate limit and branch priorities in place, keeping the flow style and comments', () => {
+    writeFileSync(file, USER_FILE);
+    let text = saveEdited((doc) => doc.setRepository('acme/web', { rateLimit: '30/min', priority: { 'release/*': 'critical', main: 'low' } }));
+    expect(text).toContain('priority: { main: low, release/*: critical }');
+    expect(text).toContain('rate-limit: 30/min');
+    expect(text).toContain('# the web front end');
+    expect(loadConfig(file).config?.repositories[0]).toMatchObject({ rateLimitPerMinute: 30, priority: { main: 'low', 'release/*': 'critical' } });
+    text = saveEdited((doc) => doc.setRepository('acme/web', { rateLimit: null, priority: { main: null, 'release/*': null } }));
+    expect(text).not.toContain('rate-limit');
+    expect(text).not.toContain('priority');
+    expect(loadConfig(file).config?.repositories[0]).toMatchObject({ priority: {} });
+  });
+
   it('round-trips through loadConfig with the edits applied', () => {
     writeFileSync(file, USER_FILE);
     saveEdited((doc) => {

@@ -46,7 +46,7 @@ export class ConfigDocument {
   }
 
   /** Updates the given fields of a repository, or appends a new one (block style) when it is not listed. */
-  setRepository(name: string, fields: { url?: string; defaultBranch?: string }): void {
+  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null> }): void {
     let item = this.repoItem(name);
     if (!item) {
       let seq = this.doc.get('repositories', true);
@@ -61,6 +61,17 @@ export class ConfigDocument {
     }
     if (fields.url !== undefined) item.set('url', fields.url);
     if (fields.defaultBranch !== undefined) item.set('default-branch', fields.defaultBranch);
+    if (fields.rateLimit === null) item.delete('rate-limit');
+    else if (fields.rateLimit !== undefined) item.set('rate-limit', fields.rateLimit);
+    for (const [glob, level] of Object.entries(fields.priority ?? {})) {
+      const map = item.get('priority', true);
+      if (level === null) {
+        if (isMap(map)) map.delete(glob);
+      } else if (isMap(map)) map.set(glob, level);
+      else item.set('priority', this.doc.createNode({ [glob]: level }));
+    }
+    const priority = item.get('priority', true);
+    if (isMap(priority) && priority.items.length === 0) item.delete('priority');
   }
 
   removeRepository(name: string): boolean {

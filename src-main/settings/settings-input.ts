@@ -6,13 +6,15 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ApiError } from '../../shared/api/engine-api.js';
-import { parseSize } from '../config.js';
+import type { Priority } from '../../shared/model/status.js';
+import { parseRate, parseSize } from '../config.js';
 import { parseDuration } from '../pipeline/duration.js';
 import type { YamlValue } from './config-document.js';
 
 export const REPO_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SECRET_BYTES = 64 * 1024;
+const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'critical'];
 
 export interface RepositoryChange {
   name: string;
@@ -21,6 +23,10 @@ export interface RepositoryChange {
   addWebhookSecrets: string[];
   removeWebhookSecrets: string[];
   secrets: Record<string, string | null>;
+  /** As written to the file (`30/min`); null removes the limit. */
+  rateLimit?: string | null;
+  /** Branch glob → level; null removes the glob. */
+  priority: Record<string, Priority | null>;
 }
 
 export interface ServerChange {
@@ -79,11 +85,25 @@ function checkSecretValue(value: unknown, field: string): string {
 }
 
 export function checkRepositoryInput(input: unknown): RepositoryChange {
-  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveRepository takes an object {name, url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?}');
+  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveRepository takes an object {name, url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?, rateLimit?, priority?}');
   const name = checkRepositoryName(input.name);
   const at = (key: string): string => `repositories[${name}].${key}`;
-  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets'], `repositories[${name}]`);
-  const change: RepositoryChange = { name, addWebhookSecrets: [], removeWebhookSecrets: [], secrets: {} };
+  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets', 'rateLimit', 'priority'], `repositories[${name}]`);
+  const change: RepositoryChange = { name, addWebhookSecrets: [], removeWebhookSecrets: [], secrets: {}, priority: {} };
+  if (input.rateLimit !== undefined) {
+    const rate = input.rateLimit;
+    if (rate === null || rate === '') change.rateLimit = null;
+    else if (typeof rate !== 'string' || parseRate(rate) === undefined) throw bad(at('rate-limit'), `${JSON.stringify(rate)} is not a rate (use e.g. 30/min, 2/s, 100/h; empty removes the limit)`);
+    else change.rateLimit = rate.trim();
+  }
+  if (input.priority !== undefined) {
+    if (!isObject(input.priority)) throw bad(at('priority'), 'must be an object of branch glob → low | normal | high | critical (or null to remove)');
+    for (const [glob, level] of Object.entries(input.priority)) {
+      if (glob.trim() === '' || glob !== glob.trim() || /[\0-\x1f\x7f]/.test(glob)) throw bad(at('priority'), `${JSON.stringify(glob)} is not a branch glob (e.g. main, release/*)`);
+      if (level !== null && !PRIORITIES.includes(level as Priority)) throw bad(`${at('priority')}.${glob}`, `must be one of ${PRIORITIES.join(', ')} (or null to remove), got ${JSON.stringify(level)}`);
+      change.priority[glob] = level as Priority | null;
+    }
+  }
   if (input.url !== undefined) change.url = checkUrl(input.url, at('url'));
   if (input.defaultBranch !== undefined) change.defaultBranch = checkBranch(input.defaultBranch, at('default-branch'));
   if (input.addWebhookSecrets !== undefined) {

@@ -1,6 +1,6 @@
 /**
- * The settings the dashboard writes: repositories (with their webhook and job secrets), the tunnel
- * URL, concurrency and retention. One save is: check the input → edit kiln.config.yml's document →
+ * The settings the dashboard writes: repositories (with their webhook and job secrets, rate limit
+ * and branch priorities), the tunnel URL, concurrency and retention. One save is: check the input → edit kiln.config.yml's document →
  * check that the result loads → store secret values in the encrypted vault → write the file
  * atomically → re-derive the configuration from what was written (so external edits of the file
  * are picked up, never lost) → apply it to the live configuration object in place.
@@ -78,6 +78,8 @@ export class SettingsService {
         secretNames: names, webhookSecretCount: r.webhookSecrets.length,
         secrets: names.map((name) => ({ name, source: vaultNames.has(name) ? 'vault' as const : 'file' as const })),
         webhookSecrets,
+        ...(r.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: r.rateLimitPerMinute } : {}),
+        priority: { ...r.priority },
       };
     });
   }
@@ -99,7 +101,7 @@ export class SettingsService {
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     const exists = doc.hasRepository(name);
     if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
-    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main') });
+    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority });
 
     // What stays in the file after this save (also what a first save moves into the vault).
     const remaining = snapshotOf(this.fileSecrets);

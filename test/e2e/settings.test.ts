@@ -81,6 +81,21 @@ describe('the settings page in Chromium', () => {
     await card.locator('[data-secret=DEPLOY_TOKEN]').waitFor();
     expect(await card.locator('[data-secret=DEPLOY_TOKEN]').textContent()).toContain('set');
     expect(await page.content()).not.toContain(VALUE);
+
+    // A rate limit and a branch priority: shown on the card, live in the engine, written to the file.
+    await card.locator('input[name=rateLimit]').fill('lots');
+    await card.locator('[data-action=set-rate-limit]').click();
+    await card.locator('.form-error:has-text("rate-limit: \\"lots\\" is not a rate")').waitFor();
+    await card.locator('input[name=rateLimit]').fill('30/min');
+    await card.locator('[data-action=set-rate-limit]').click();
+    await card.locator('text=30/min webhook triggers').waitFor();
+    await card.locator('input[name=priorityGlob]').fill('release/*');
+    await card.locator('select[name=priorityLevel]').selectOption('critical');
+    await card.locator('[data-action=set-priority]').click();
+    await card.locator('[data-priority="release/*"]').waitFor();
+    expect(await card.locator('[data-priority="release/*"]').textContent()).toContain('critical');
+    expect(engine.config.repositories.find((r) => r.name === REPO)).toMatchObject({ rateLimitPerMinute: 30, priority: { 'release/*': 'critical' } });
+    expect(readFileSync(join(dir, 'data', 'kiln.config.yml'), 'utf8')).toContain('rate-limit: 30/min');
     await screenshot(page, 'settings-edit');
     expect(readFileSync(join(dir, 'data', 'kiln.config.yml'), 'utf8')).toContain(`name: ${REPO}`);
 

@@ -190,6 +190,35 @@ describe('settings saved through the HTTP API', () => {
     expect((await deliver(server.url, { event: 'ping', body: pingFor(REPO), secret: 'next-secret' })).status).toBe(200);
   });
 
+  it('sets a webhook rate limit and branch priorities, live and in the file, and removes them again', async () => {
+    await addRepository();
+    const push = (message: string): Buffer => {
+      const p = JSON.parse(pushFor(sha).toString('utf8')) as { head_commit: { message: string } };
+      p.head_commit.message = message;
+      return Buffer.from(JSON.stringify(p));
+    };
+    const saved = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { rateLimit: '1/min', priority: { main: 'high', 'release/*': 'critical' } });
+    expect(saved.status).toBe(200);
+    expect(saved.json).toMatchObject({ rateLimitPerMinute: 1, priority: { main: 'high', 'release/*': 'critical' } });
+    const file = readFileSync(join(dataDir, 'kiln.config.yml'), 'utf8');
+    expect(file).toContain('rate-limit: 1/min');
+    expect(file).toMatch(/priority:\s*\n\s+main: high\n\s+release\/\*: critical/);
+
+    const first = await deliver(server.url, { event: 'push', body: push('first'), secret: HOOK });
+    expect(first.status).toBe(202);
+    expect(((await send(server.url, 'GET', `/api/runs/${first.json.runIds[0]}`)).json as RunDetail).priority).toBe('high');
+    const limited = await deliver(server.url, { event: 'push', body: push('second'), secret: HOOK });
+    expect(limited.status).toBe(429);
+
+    const cleared = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { rateLimit: null, priority: { main: null } });
+    expect(cleared.json).toMatchObject({ priority: { 'release/*': 'critical' } });
+    expect(cleared.json).not.toHaveProperty('rateLimitPerMinute');
+    expect(readFileSync(join(dataDir, 'kiln.config.yml'), 'utf8')).not.toContain('rate-limit');
+    const third = await deliver(server.url, { event: 'push', body: push('third'), secret: HOOK });
+    expect(third.status).toBe(202);
+    expect(((await send(server.url, 'GET', `/api/runs/${third.json.runIds[0]}`)).json as RunDetail).priority).toBe('normal');
+  });
+
   it('answers bad input with a 400 envelope naming the field, and writes nothing', async () => {
     const cases: Array<[string, string, unknown, RegExp]> = [
       ['PUT', `/api/repositories/${REPO}`, { defaultBranch: 'main' }, /^repositories\[acme\/settings\]\.url: required/],
@@ -198,6 +227,9 @@ describe('settings saved through the HTTP API', () => {
       ['PUT', `/api/repositories/${REPO}`, { url: repoDir, defaultBranch: 'bad..branch' }, /^repositories\[acme\/settings\]\.default-branch: /],
       ['PUT', `/api/repositories/${REPO}`, { url: repoDir, secrets: { '1BAD': 'x' } }, /^repositories\[acme\/settings\]\.secrets: '1BAD' is not a valid secret name/],
       ['PUT', `/api/repositories/${REPO}`, { url: repoDir, removeWebhookSecrets: ['wh-nope'] }, /webhook-secrets: there is no webhook secret with id 'wh-nope'/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, rateLimit: 'lots' }, /^repositories\[acme\/settings\]\.rate-limit: "lots" is not a rate/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, priority: { main: 'urgent' } }, /^repositories\[acme\/settings\]\.priority\.main: must be one of low, normal, high, critical/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, priority: ['main'] }, /^repositories\[acme\/settings\]\.priority: must be an object/],
       ['PUT', '/api/settings/server', { concurrency: { jobs: 0 } }, /^concurrency\.jobs: must be a whole number/],
       ['PUT', '/api/settings/server', { concurrency: { jobs: 2, perRepository: 3 } }, /^concurrency\.per-repository: 3 is more than concurrency\.jobs/],
       ['PUT', '/api/settings/server', { retention: { artifacts: 'forever' } }, /^retention\.artifacts: "forever" is not a duration/],

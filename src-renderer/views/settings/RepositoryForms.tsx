@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import type { RepositorySettings } from '../../../shared/api/engine-api.js';
+import type { Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PRIORITIES: Priority[] = ['critical', 'high', 'normal', 'low'];
 
 /** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
 export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
@@ -41,13 +43,20 @@ function SourceTag({ source }: { source?: 'file' | 'vault' }) {
   return <span className="muted small" title={source === 'vault' ? 'stored encrypted by Kiln' : 'written in kiln.config.yml'}>{source === 'vault' ? 'encrypted' : 'in file'}</span>;
 }
 
-/** One repository: URL and branch, webhook secrets (rotate: add the new, remove the old), job secrets, removal. */
+/**
+ * One repository: URL and branch, webhook rate limit, priority by branch, webhook secrets (rotate:
+ * add the new, remove the old), job secrets, removal.
+ */
 export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; onSaved: () => void }) {
   const client = useClient();
   const main = useSave();
   const hooks = useSave();
   const secrets = useSave();
+  const limits = useSave();
   const [url, setUrl] = useState(repo.url);
+  const [rate, setRate] = useState(repo.rateLimitPerMinute !== undefined ? `${repo.rateLimitPerMinute}/min` : '');
+  const [glob, setGlob] = useState('');
+  const [level, setLevel] = useState<Priority>('high');
   const [branch, setBranch] = useState(repo.defaultBranch);
   const [newHook, setNewHook] = useState('');
   const [secretName, setSecretName] = useState('');
@@ -57,6 +66,8 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
     void state.run(() => client.saveRepository({ name: repo.name, ...input }), done, () => { after?.(); onSaved(); });
   };
   const secretList = repo.secrets ?? repo.secretNames.map((name) => ({ name, source: undefined }));
+  const priorities = Object.entries(repo.priority ?? {});
+  const savedRate = repo.rateLimitPerMinute !== undefined ? `${repo.rateLimitPerMinute}/min` : '';
   const hookList = repo.webhookSecrets ?? [];
 
   return (
@@ -108,7 +119,39 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
             </span>
           ))}
         </span>
+        <span>Rate limit</span>
+        <span>{savedRate ? `${savedRate} webhook triggers (more get 429 with Retry-After)` : <span className="muted">unlimited</span>}</span>
+        <span>Priority by branch</span>
+        <span className="chips">
+          {priorities.length === 0 && <span className="muted">as each pipeline says</span>}
+          {priorities.map(([g, p]) => (
+            <span key={g} className="chip" data-priority={g}>
+              <code>{g}</code> → <b>{p}</b>
+              <button type="button" className="chip-remove" aria-label={`Remove the priority of ${g}`} disabled={limits.busy}
+                onClick={() => save(limits, { priority: { [g]: null } }, `Removed the priority of ${g}.`)}>×</button>
+            </span>
+          ))}
+        </span>
       </div>
+
+      <form className="secret-form" data-testid="set-rate-limit" onSubmit={(e) => {
+        e.preventDefault();
+        save(limits, { rateLimit: rate.trim() || null }, rate.trim() ? `Webhook triggers limited to ${rate.trim()}.` : 'Rate limit removed.');
+      }}>
+        <input name="rateLimit" placeholder="unlimited, or e.g. 30/min" value={rate} onChange={(e) => setRate(e.target.value)} aria-label="Webhook rate limit" spellCheck={false} autoComplete="off" />
+        <button type="submit" className="btn btn-sm" disabled={limits.busy || rate.trim() === savedRate} data-action="set-rate-limit">Save rate limit</button>
+      </form>
+      <form className="secret-form" data-testid="set-priority" onSubmit={(e) => {
+        e.preventDefault();
+        save(limits, { priority: { [glob.trim()]: level } }, `Runs of ${glob.trim()} now have ${level} priority.`, () => setGlob(''));
+      }}>
+        <input name="priorityGlob" placeholder="branch or glob, e.g. release/*" value={glob} onChange={(e) => setGlob(e.target.value)} aria-label="Branch glob" spellCheck={false} autoComplete="off" />
+        <select name="priorityLevel" value={level} onChange={(e) => setLevel(e.target.value as Priority)} aria-label="Priority">
+          {PRIORITIES.map((p) => <option key={p} value={p}>{p}</option>)}
+        </select>
+        <button type="submit" className="btn btn-sm" disabled={limits.busy || glob.trim() === ''} data-action="set-priority">Set priority</button>
+      </form>
+      <SaveOutcome state={limits} />
 
       <form className="secret-form" data-testid="add-webhook-secret" onSubmit={(e) => {
         e.preventDefault();
