@@ -107,8 +107,9 @@ export class LogStore {
         while (pos < size) {
           const n = readSync(fd, buf, 0, Math.min(READ_CHUNK, size - pos), pos);
           if (n <= 0) break;
-          for (let i = 0; i < n; i++) {
-            if (buf[i] !== 10) continue;
+          const chunk = buf.subarray(0, n);
+          // indexOf is memchr: a lost index of a 100 MB log is rebuilt in tens of ms, not hundreds.
+          for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
             lines++;
             complete = pos + i + 1;
             if (lines % INDEX_EVERY === 0) index.push(complete);
