@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic, DiagnosticCode } from '../shared/diagnostics.js';
-import type { Priority } from '../shared/model/status.js';
+import { PRIORITIES, type Priority } from '../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from './engine-contract.js';
 import { fieldName, keyPositionOf, positionOf, type Path, type YamlSource } from './pipeline/yaml-source.js';
 import { parseDuration } from './pipeline/duration.js';
@@ -30,7 +30,6 @@ export function defaultConfig(): KilnConfig {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const PRIORITIES: Priority[] = ['low', 'normal', 'high', 'critical'];
 
 const str = { type: 'string', minLength: 1 };
 const durationOrNumber = { type: ['string', 'number'] };

@@ -16,6 +16,7 @@ import type {
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../shared/model/run.js';
 import type { Plan } from '../shared/model/plan.js';
 import type { Status } from '../shared/model/status.js';
+import { isTerminal } from '../shared/model/status.js';
 import type { TriggerEvent } from '../shared/model/trigger-event.js';
 import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome, WithRuns } from './engine-contract.js';
 import { openDatabase, type Db } from './storage/db.js';
@@ -73,7 +74,6 @@ export interface EngineOptions {
   vault?: SecretVault;
 }
 
-const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 const REAP_EVERY_MS = 5 * 60_000;
 
 export class Engine implements KilnEngine {
@@ -265,7 +265,7 @@ export class Engine implements KilnEngine {
     this.assertRunning();
     const old = this.store.getRun(runId);
     if (!old) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    if (!TERMINAL.includes(old.status)) throw new ApiError('CONFLICT', `run #${old.number} is still ${old.status}; cancel it or wait before re-running`);
+    if (!isTerminal(old.status)) throw new ApiError('CONFLICT', `run #${old.number} is still ${old.status}; cancel it or wait before re-running`);
     const plan = JSON.parse(old.plan_json) as Plan;
     if (plan.jobs.length === 0) throw new ApiError('BAD_REQUEST', `run #${old.number} has no jobs to re-run${old.error ? `: ${old.error}` : ''}`);
     const keep = new Map<string, Status>();
@@ -302,7 +302,7 @@ export class Engine implements KilnEngine {
     const lines = await this.logs.read(jobId, offset, Math.min(10_000, Math.max(1, Math.floor(limit))));
     const total = this.logs.count(jobId);
     const nextOffset = lines.length ? lines[lines.length - 1].seq + 1 : Math.min(Math.floor(offset), total);
-    return { lines, nextOffset, total, complete: TERMINAL.includes(job.status) && nextOffset >= total };
+    return { lines, nextOffset, total, complete: isTerminal(job.status) && nextOffset >= total };
   }
 
   async searchLog(jobId: string, query: string, limit = 100): Promise<LogMatch[]> {

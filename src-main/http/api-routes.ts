@@ -28,7 +28,7 @@ import { basename } from 'node:path';
 import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
 import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
-import type { Status } from '../../shared/model/status.js';
+import { STATUSES, type Status } from '../../shared/model/status.js';
 import type { KilnEngine } from '../engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
@@ -48,7 +48,6 @@ export interface ApiRoutesOptions {
   streams?: Set<SseConnection>;
 }
 
-const STATUSES: readonly Status[] = ['queued', 'running', 'passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 export const JSON_BODY_LIMIT = '1mb';
 
 export function apiRoutes(options: ApiRoutesOptions): Router {

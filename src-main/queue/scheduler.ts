@@ -16,7 +16,7 @@ import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { JobResult } from '../executor/job-contract.js';
-import { PRIORITY_RANK } from '../../shared/model/status.js';
+import { isTerminal, PRIORITY_RANK } from '../../shared/model/status.js';
 import { decideJob } from '../pipeline/readiness.js';
 
 export type SchedulerChange =
@@ -25,7 +25,6 @@ export type SchedulerChange =
   /** A line the engine should append to the job's log (system stream). */
   | { kind: 'note'; jobId: string; text: string };
 
-const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 
 export class Scheduler {
   private pending: SchedulerChange[] = [];
@@ -91,7 +90,7 @@ export class Scheduler {
   enqueueJobs(runId: string, repo: string, rank: number, jobs: { id: string; planned: PlannedJob; status: Status }[]): void {
     const now = this.clock();
     for (const j of jobs) {
-      if (TERMINAL.includes(j.status)) continue;
+      if (isTerminal(j.status)) continue;
       this.queue.enqueue({ jobId: j.id, runId, repo, rank, state: j.planned.needs.length ? 'waiting' : 'queued', now });
     }
   }
@@ -265,7 +264,7 @@ export class Scheduler {
       for (const job of jobs) {
         if (!waiting.has(job.id)) continue;
         const needs = (JSON.parse(job.needs_json) as string[]).map((n) => statusOf.get(n) ?? 'skipped');
-        if (!needs.every((s) => TERMINAL.includes(s))) continue;
+        if (!needs.every((s) => isTerminal(s))) continue;
         const p = planned.get(job.plan_id);
         const decision = run.cancel_requested ? 'cancel' : p ? decideJob(p, needs, {
           event: run.event, branch: run.branch ?? undefined, tag: run.tag ?? undefined, sha: run.sha, repo: run.repo,

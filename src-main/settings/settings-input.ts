@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { Priority } from '../../shared/model/status.js';
+import { PRIORITIES, type Priority } from '../../shared/model/status.js';
 import { parseRate, parseSize } from '../config.js';
 import { parseDuration } from '../pipeline/duration.js';
 import type { YamlValue } from './config-document.js';
@@ -14,7 +14,6 @@ import type { YamlValue } from './config-document.js';
 export const REPO_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SECRET_BYTES = 64 * 1024;
-const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'critical'];
 
 export interface RepositoryChange {
   name: string;

@@ -9,6 +9,7 @@ import type { Db } from './db.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { JobSummary, Page, RunDetail, RunSummary, StepSummary, DagEdge } from '../../shared/model/run.js';
 import type { Priority, Status } from '../../shared/model/status.js';
+import { isTerminal } from '../../shared/model/status.js';
 import type { EventKind, TriggerEvent } from '../../shared/model/trigger-event.js';
 import type Database from 'better-sqlite3';
 
@@ -90,7 +91,6 @@ export interface RunFilter {
 /** Thrown for a cursor that this store did not produce. */
 export class BadCursorError extends Error {}
 
-const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 
 /**
  * A run's status from its jobs: failed if any job failed or timed out, else cancelled if any was
@@ -99,7 +99,7 @@ const TERMINAL: readonly Status[] = ['passed', 'failed', 'cancelled', 'timed_out
  */
 export function deriveRunStatus(jobs: readonly { status: Status }[], started: boolean): Status {
   if (jobs.length === 0) return started ? 'running' : 'queued';
-  const done = jobs.every((j) => TERMINAL.includes(j.status));
+  const done = jobs.every((j) => isTerminal(j.status));
   if (!done) return started || jobs.some((j) => j.status === 'running') ? 'running' : 'queued';
   // A red job outranks a timed-out one, which outranks a cancelled one: the run shows the worst.
   if (jobs.some((j) => j.status === 'failed')) return 'failed';
@@ -212,7 +212,7 @@ export class RunStore {
   insertRun(run: NewRun): number {
     const number = (this.s.nextNumber.get(run.event.repo) as { n: number }).n;
     const e = run.event;
-    const terminal = TERMINAL.includes(run.status);
+    const terminal = isTerminal(run.status);
     this.s.insertRun.run({
       id: run.id, number, repo: e.repo, pipeline: run.pipeline, event: e.kind, branch: e.branch ?? null,
       tag: e.tag ?? null, base_branch: e.baseBranch ?? null, sha: e.sha, ref: e.ref ?? null,
@@ -226,7 +226,7 @@ export class RunStore {
   }
 
   insertJob(runId: string, job: PlannedJob, position: number, id: string, status: Status, now: number, error?: string): void {
-    const terminal = TERMINAL.includes(status);
+    const terminal = isTerminal(status);
     this.s.insertJob.run({
       id, run_id: runId, plan_id: job.id, name: job.name, stage: job.stage ?? null, position,
       needs_json: JSON.stringify(job.needs), status, error: error ?? null,
@@ -271,7 +271,7 @@ export class RunStore {
   }
 
   setJobStatus(jobId: string, status: Status, now: number, error?: string): void {
-    this.s.setJob.run({ id: jobId, status, error: error ?? null, finished: TERMINAL.includes(status) ? 1 : 0, now });
+    this.s.setJob.run({ id: jobId, status, error: error ?? null, finished: isTerminal(status) ? 1 : 0, now });
   }
 
   setJobLog(jobId: string, lines: number, bytes: number): void {
@@ -306,7 +306,7 @@ export class RunStore {
     if (jobs.length === 0) return undefined; // failed-at-plan runs are terminal from the start
     const status = deriveRunStatus(jobs, run.started_at !== null);
     if (status === run.status) return undefined;
-    const terminal = TERMINAL.includes(status);
+    const terminal = isTerminal(status);
     this.s.setRun.run({
       id: runId, status,
       started_at: run.started_at ?? (status === 'running' || terminal ? now : null),

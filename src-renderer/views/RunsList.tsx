@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { RunQuery } from '../../shared/api/engine-api.js';
 import type { RunSummary } from '../../shared/model/run.js';
-import { isTerminal, type Status } from '../../shared/model/status.js';
+import { isTerminal, STATUSES, type Status } from '../../shared/model/status.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { RunActions } from '../components/RunActions.js';
 import { StatusBadge } from '../components/StatusBadge.js';
@@ -10,7 +10,6 @@ import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js
 import { href } from '../app/route.js';
 
 const PAGE = 30;
-const STATUSES: Status[] = ['queued', 'running', 'passed', 'failed', 'cancelled', 'timed_out', 'skipped'];
 const EVENT_LABEL = { push: 'push', tag: 'tag', pull_request: 'pull request', manual: 'manual' } as const;
 
 function matches(run: RunSummary, f: RunQuery): boolean {

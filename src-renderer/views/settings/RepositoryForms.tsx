@@ -1,11 +1,10 @@
 import { useState } from 'react';
 import type { RepositorySettings } from '../../../shared/api/engine-api.js';
-import type { Priority } from '../../../shared/model/status.js';
+import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PRIORITIES: Priority[] = ['critical', 'high', 'normal', 'low'];
 
 /** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
 export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
@@ -147,7 +146,7 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
       }}>
         <input name="priorityGlob" placeholder="branch or glob, e.g. release/*" value={glob} onChange={(e) => setGlob(e.target.value)} aria-label="Branch glob" spellCheck={false} autoComplete="off" />
         <select name="priorityLevel" value={level} onChange={(e) => setLevel(e.target.value as Priority)} aria-label="Priority">
-          {PRIORITIES.map((p) => <option key={p} value={p}>{p}</option>)}
+          {[...PRIORITIES].reverse().map((p) => <option key={p} value={p}>{p}</option>)}
         </select>
         <button type="submit" className="btn btn-sm" disabled={limits.busy || glob.trim() === ''} data-action="set-priority">Set priority</button>
       </form>
