@@ -58,7 +58,7 @@ export class ReplayGuard {
   claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     const verdict = this.reserve(deliveryId, bodySha256, now);
     if (verdict.ok) {
-      const keys = [idKey(deliveryId), bodyKey(bodySha256)];
+      const keys = keysOf(deliveryId, bodySha256);
       this.db.transaction(() => { for (const key of keys) this.insert(key, now); })();
       this.learn(keys, now); // after the commit, not inside it
       this.release(deliveryId, bodySha256);
@@ -94,7 +94,7 @@ export class ReplayGuard {
    * rolls back leaves it unknown, so a redelivery passes).
    */
   remember(deliveryId: string, bodySha256: string, now: number): void {
-    const keys = [idKey(deliveryId), bodyKey(bodySha256)];
+    const keys = keysOf(deliveryId, bodySha256);
     for (const key of keys) this.insert(key, now);
     if (this.commits) this.commits.afterCommit(() => this.learn(keys, now));
     else this.learn(keys, now);
@@ -109,13 +109,12 @@ export class ReplayGuard {
 
   /** Ends a reservation (after the delivery was remembered and committed, or was not processed). */
   release(deliveryId: string, bodySha256: string): void {
-    this.inFlight.delete(idKey(deliveryId));
-    this.inFlight.delete(bodyKey(bodySha256));
+    for (const key of keysOf(deliveryId, bodySha256)) this.inFlight.delete(key);
   }
 
   /** Undoes a claim (processing failed, so a redelivery must be possible). */
   forget(deliveryId: string, bodySha256: string): void {
-    for (const key of [idKey(deliveryId), bodyKey(bodySha256)]) {
+    for (const key of keysOf(deliveryId, bodySha256)) {
       this.remove(key);
       this.seen.delete(key);
     }
@@ -190,6 +189,10 @@ function idKey(id: string): string {
 
 function bodyKey(sha: string): string {
   return `body:${sha}`;
+}
+
+function keysOf(deliveryId: string, bodySha256: string): string[] {
+  return [idKey(deliveryId), bodyKey(bodySha256)];
 }
 
 function days(ms: number): string {

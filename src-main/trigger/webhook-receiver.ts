@@ -161,8 +161,8 @@ export class WebhookReceiver {
       if (outcome.runIds.length === 0) {
         return await this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256, undefined, seen);
       }
-      if (recorded) return this.answer(recorded);
-      return await this.finish(rec, 'accepted', 202, accepted(outcome), outcome.runIds, bodySha256, undefined, seen);
+      if (!recorded) throw new Error('runs were stored without their delivery record (the engine did not call withRuns)');
+      return this.answer(recorded);
     } catch (err) {
       // The delivery was not processed: let GitHub's redelivery through (not remembered), and give the token back.
       this.limiter.refund(repo.name);

@@ -14,7 +14,7 @@ import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQu
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import type { TriggerEvent } from '../../../shared/model/trigger-event.js';
-import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from '../../../src-main/engine-contract.js';
+import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome, WithRuns } from '../../../src-main/engine-contract.js';
 import { openDatabase } from '../../../src-main/storage/db.js';
 import type { Db } from '../../../src-main/storage/db.js';
 import { GroupCommit } from '../../../src-main/storage/group-commit.js';
@@ -50,9 +50,12 @@ export class StubEngine implements KilnEngine {
     this.commits = new GroupCommit(this.db);
   }
 
-  async handleEvent(event: TriggerEvent): Promise<TriggerOutcome> {
+  /** As the Engine: runs are "stored" by onEvent; withRuns is written in a group-commit write with them. */
+  async handleEvent(event: TriggerEvent, withRuns?: WithRuns): Promise<TriggerOutcome> {
     this.events.push(event);
-    return this.onEvent(event);
+    const outcome = await this.onEvent(event);
+    if (withRuns && outcome.runIds.length > 0) await this.commits.write(() => withRuns(outcome));
+    return outcome;
   }
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
