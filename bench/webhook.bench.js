@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
-import { Engine } from '../dist/src-main/engine.js';
+import { Engine } from '../dist/src-main/engine/engine.js';
 import { defaultConfig } from '../dist/src-main/config.js';
 import { startServer } from '../dist/src-main/http/app.js';
 import { signGithub } from '../dist/src-main/trigger/signature.js';

@@ -234,6 +234,15 @@ export class RunStore {
     });
   }
 
+  /** Upserts configured repositories (name, url, default branch); never stores secrets. */
+  syncRepositories(repos: readonly { name: string; url: string; defaultBranch: string }[], now: number): void {
+    const upsert = this.db.prepare(`INSERT INTO repositories (name, url, default_branch, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET url = excluded.url, default_branch = excluded.default_branch`);
+    this.db.transaction(() => {
+      for (const r of repos) upsert.run(r.name, r.url, r.defaultBranch, now);
+    })();
+  }
+
   getRun(id: string): RunRow | undefined {
     return this.s.getRun.get(id) as RunRow | undefined;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/api/engine-api.js';
 import { defaultConfig } from '../../src-main/config.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { buildBridge } from '../../src-main/electron/bridge-api.js';
 import { createDesktopApi } from '../../src-main/electron/desktop-api.js';
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
