@@ -22,6 +22,7 @@ import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
+import { mirrorPathOf } from '../executor/checkout.js';
 import { loadPorts } from './default-ports.js';
 import { EngineBus } from './event-bus.js';
 import { JobRunner, type HooksFor } from './job-runner.js';
@@ -121,7 +122,10 @@ export function buildParts(options: EngineOptions): EngineParts {
   const logs = new LogStore(join(dataDir, 'logs'));
   const deliveries = new DeliveryStore(db, commits);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
-  const storage = createStorageServices({ db, dataDir, retention: config.retention, docker, instanceId, now: clock });
+  const storage = createStorageServices({
+    db, dataDir, retention: config.retention, docker, instanceId, now: clock,
+    mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
+  });
 
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
