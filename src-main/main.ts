@@ -22,7 +22,6 @@ import { forwardEngineEvents } from './electron/event-forwarder.js';
 import { registerIpcRouter } from './electron/ipc-router.js';
 import { NotifyPolicy } from './electron/notify-policy.js';
 import { RunCounter, trayTooltip } from './electron/run-counter.js';
-import { SecretStore } from './electron/secret-store.js';
 import { SecretVault } from './storage/secret-vault.js';
 import { decideNavigation, isAppFrame, RENDERER_CSP, WINDOW_WEB_PREFERENCES } from './electron/window-security.js';
 
@@ -54,7 +53,6 @@ async function boot(): Promise<void> {
   if (!loaded.config || hasErrors(loaded.diagnostics)) fail(`fix ${configFile ?? 'the configuration'} and start again`);
   const config = loaded.config;
   const secretsFile = join(userData, 'secrets.json');
-  const secrets = new SecretStore(secretsFile, safeStorage);
 
   // Stored secrets (safeStorage) join the configuration inside Engine.start.
   const engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(secretsFile, safeStorage) });
@@ -69,7 +67,7 @@ async function boot(): Promise<void> {
 
   const disposeIpc = registerIpcRouter(ipcMain, {
     engine,
-    desktop: createDesktopApi({ secrets, repositories: config.repositories, serverUrl: () => server.url }),
+    desktop: createDesktopApi({ serverUrl: () => server.url }),
     isTrustedSender: (url) => isAppFrame(url, appUrl),
     onInternalError: (method, err) => console.error(`kiln: ${method} failed:`, err),
   });

@@ -1,15 +1,13 @@
-import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
+import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
 import { isTerminal } from '../../shared/model/status.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
 import { LogSequencer } from './log-sequencer.js';
 
-const CODES: readonly ApiErrorCode[] = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'];
-
 /** Rebuilds the main process's envelope as a value or an ApiError (errors never cross as exceptions). */
 export function unwrap<T>(envelope: Envelope<unknown>): T {
   if (envelope.ok) return envelope.value as T;
-  const code = CODES.includes(envelope.error.code) ? envelope.error.code : 'INTERNAL';
+  const code = isApiErrorCode(envelope.error.code) ? envelope.error.code : 'INTERNAL';
   throw new ApiError(code, envelope.error.message);
 }
 
@@ -21,7 +19,6 @@ type Method = keyof EngineApi;
  */
 export class IpcClient implements KilnClient {
   readonly transport = 'ipc' as const;
-  readonly canWriteSecrets = true;
   private serverBase = '';
 
   constructor(private readonly bridge: KilnBridge) {}
@@ -62,9 +59,6 @@ export class IpcClient implements KilnClient {
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
 
-  setSecret(repo: string, name: string, value: string): Promise<void> {
-    return this.request('setSecret', [repo, name, value]);
-  }
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;
   }
