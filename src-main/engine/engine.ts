@@ -17,6 +17,7 @@ import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, Storage
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import { HealthService } from './health-service.js';
@@ -41,7 +42,7 @@ export class Engine implements KilnEngine {
   private readonly logs: LogsService;
   private readonly settings: SettingsApi;
   private readonly status: HealthService;
-  private reapTimer: NodeJS.Timeout | undefined;
+  private stopReaper: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(private readonly p: EngineParts) {
@@ -69,8 +70,8 @@ export class Engine implements KilnEngine {
     await engine.status.reap();
     p.pool.start();
     p.storage.retention.start(options.retentionIntervalMs);
-    engine.reapTimer = setInterval(() => void engine.status.reap(), REAP_EVERY_MS);
-    engine.reapTimer.unref();
+    // Passes never overlap: the next is scheduled when one ends.
+    engine.stopReaper = scheduleReaper(() => engine.status.reap(), { intervalMs: REAP_EVERY_MS, firstAfterMs: REAP_EVERY_MS });
     return engine;
   }
 
@@ -116,7 +117,7 @@ export class Engine implements KilnEngine {
     this.stopping ??= (async () => {
       const { p } = this;
       p.life.stopping = true;
-      if (this.reapTimer) clearInterval(this.reapTimer);
+      this.stopReaper?.();
       p.storage.retention.stop();
       await p.pool.stop();
       p.runner.flushEvents();
