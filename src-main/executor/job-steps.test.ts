@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlannedJob, PlannedStep } from '../../shared/model/plan.js';
-import type { LogLine, StepSummary } from '../../shared/model/run.js';
+import type { StepSummary } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { FakeStepRunner } from '../../test/executor/fake-step-runner.js';
 import type { FakeStep } from '../../test/executor/fake-step-runner.js';
@@ -9,6 +9,9 @@ import type { StepsOutcome } from './job-steps.js';
 import { JobLog } from './log-capture.js';
 import { SecretMasker } from './secret-masker.js';
 import type { StepStart } from './step-runner.js';
+
+/** What the job's log receives per line (whatever numbering the log applies is not the step rules' concern). */
+type LoggedLine = Parameters<ConstructorParameters<typeof JobLog>[1]>[0];
 
 const EVENT: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40), ref: 'refs/heads/main' };
 
@@ -38,7 +41,7 @@ interface Ran {
   outcome: StepsOutcome;
   runner: FakeStepRunner;
   steps: StepSummary[];
-  lines: LogLine[];
+  lines: LoggedLine[];
   /** stdout/stderr text of step `i`. */
   out(i: number): string;
   /** Kiln's own lines about step `i`. */
@@ -52,8 +55,8 @@ async function run(
   options: { secrets?: Record<string, string>; killGraceMs?: number; signal?: AbortSignal; onStep?(s: StepSummary, runner: FakeStepRunner): void } = {},
 ): Promise<Ran> {
   const secrets = options.secrets ?? {};
-  const lines: LogLine[] = [];
-  const log = new JobLog(new SecretMasker(Object.values(secrets)), (l) => lines.push(l), 0, 1024 * 1024);
+  const lines: LoggedLine[] = [];
+  const log = new JobLog(new SecretMasker(Object.values(secrets)), (l) => void lines.push(l), 0, 1024 * 1024);
   const runner = new FakeStepRunner(behaviours);
   const steps: StepSummary[] = planned.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' }));
   await runner.setup(new AbortController().signal);
