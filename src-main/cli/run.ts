@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
-import type { LogLine } from '../../shared/model/run.js';
+import type { LogEntry } from '../../shared/model/run.js';
 import { isSuccess } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { isGitRepository, resolveLocalCommit } from '../executor/checkout.js';
@@ -149,7 +149,7 @@ export async function command(argv: string[]): Promise<number> {
   const names = new Map(plan.jobs.map((j) => [j.id, j]));
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
-  const print = (jobId: string, line: LogLine): void => {
+  const print = (jobId: string, line: LogEntry): void => {
     const job = names.get(jobId);
     const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
     const prefix = stepName === undefined ? `[${job?.name ?? jobId}]` : `[${job?.name ?? jobId} › ${stepName}]`;

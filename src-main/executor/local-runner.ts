@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
-import type { LogLine } from '../../shared/model/run.js';
+import type { LogEntry } from '../../shared/model/run.js';
 import { runStatusOf, type Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
@@ -26,7 +26,8 @@ export interface RunPlanOptions {
   secrets: Record<string, string>;
   parallelism: number;
   signal: AbortSignal;
-  onLog(jobId: string, line: LogLine): void;
+  /** Every line of a job, in order (unnumbered: nothing here keeps a log). */
+  onLog(jobId: string, line: LogEntry): void;
   onJob?(jobId: string, result: LocalJobOutcome): void;
   /** Called when a job starts running. */
   onJobStart?(jobId: string): void;

@@ -1,8 +1,8 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
   type RepositoryInput, type RepositorySettings, type RunQuery, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
-import { LogSequencer } from './log-sequencer.js';
 
 const EVENT_TYPES: readonly EngineEvent['type'][] = ['run', 'job', 'log', 'tunnel', 'delivery'];
 
@@ -157,23 +157,19 @@ export class HttpClient implements KilnClient {
     let es: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
-    const seq = new LogSequencer(
-      fromSeq,
-      async (from, count) => (await this.getLog(jobId, from, count)).lines.filter((l) => l.seq < from + count),
-      (lines) => { if (!stopped) onLines(lines); },
-    );
+    // The shared sequencer drops what a reconnect replays and fills a hole from the paged API.
+    const seq = new LogSequencer({
+      from: fromSeq,
+      fetchRange: async (from, count) => (await this.getLog(jobId, from, count)).lines,
+      emit: (lines) => { if (!stopped) onLines(lines); },
+    });
     const finish = async (): Promise<void> => {
       if (ended) return;
       ended = true;
       es?.close();
       // Lines the stream may not have carried (e.g. it ended during a reconnect): take them from the paged API.
       try {
-        for (;;) {
-          const chunk = await this.getLog(jobId, seq.nextSeq);
-          seq.push(chunk.lines);
-          await seq.whenIdle();
-          if (chunk.complete || chunk.lines.length === 0 || stopped) break;
-        }
+        await seq.readPages((offset) => this.getLog(jobId, offset));
       } catch { /* the stream already delivered what it could */ }
       if (!stopped) onEnd();
     };
