@@ -19,7 +19,7 @@ import { DockerJobContainer } from '../dist/src-main/executor/containers.js';
 import { ArtifactStore } from '../dist/src-main/storage/artifact-store.js';
 import { CacheStore } from '../dist/src-main/storage/cache-store.js';
 import { openDatabase } from '../dist/src-main/storage/db.js';
-import { createStorageHooks } from '../dist/src-main/storage/job-storage-hooks.js';
+import { createStorageHooks } from '../dist/src-main/engine/job-storage-hooks.js';
 import { tarStream } from '../dist/src-main/storage/tar-streams.js';
 
 const FILES = Number(process.env.CACHE_BENCH_FILES ?? 30_000);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../dist/src-main/engine/engine.js';
-import { defaultConfig } from '../dist/src-main/config.js';
+import { defaultConfig } from '../dist/src-main/settings/config-file.js';
 
 const RUNS = 1_000;
 const WORKERS = 4;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../dist/src-main/engine/engine.js';
-import { defaultConfig } from '../dist/src-main/config.js';
+import { defaultConfig } from '../dist/src-main/settings/config-file.js';
 import { startServer } from '../dist/src-main/http/app.js';
 
 const LINES = Number(process.env.BENCH_LINES ?? 200);

@@ -24,10 +24,10 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import express from 'express';
 import { Engine } from '../dist/src-main/engine/engine.js';
-import { defaultConfig } from '../dist/src-main/config.js';
+import { defaultConfig } from '../dist/src-main/settings/config-file.js';
 import { startServer } from '../dist/src-main/http/app.js';
 import { signGithub } from '../dist/src-main/trigger/signature.js';
-import { readFileAtCommit, resolveCommit } from '../dist/src-main/executor/checkout.js';
+import { readFileAtCommit, resolveCommit } from '../dist/src-main/git/checkout.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const WARMUP = 500;

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../shared/api/engine-api.js';
 import { formatDiagnostic, hasErrors } from '../shared/diagnostics.js';
-import { CONFIG_FILE, loadConfig } from './config.js';
+import { CONFIG_FILE, loadConfig } from './settings/config-file.js';
 import { Engine } from './engine/engine.js';
 import { startServer, type RunningServer } from './http/app.js';
 import { controlTunnel } from './trigger/tunnel-control.js';

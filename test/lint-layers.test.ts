@@ -1,5 +1,6 @@
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
+import { ZONES } from '../eslint.config.js';
 
 // The layer rules of STYLE.md live in eslint.config.js; these tests prove they bite, so they cannot
 // silently drift (a renamed folder or a loosened pattern would turn these red).
@@ -35,3 +36,44 @@ describe('the layer rules', () => {
     expect(await restrictedImports('src-renderer/probe.ts', "import type { Status } from '../shared/model/status.js';\nexport type S = Status;\n")).toHaveLength(0);
   });
 });
+
+// One import each zone must refuse (a folder above it, or beside it), and one it may make.
+const ZONE_CASES: [zone: keyof typeof ZONES, forbidden: string, allowed: string | undefined][] = [
+  ['core', '../storage/db.js', undefined],
+  ['pipeline', '../executor/exec-step.js', '../core/engine-contract.js'],
+  ['git', '../executor/docker-executor.js', '../core/ports.js'],
+  ['storage', '../executor/job-steps.js', '../pipeline/expressions.js'],
+  ['settings', '../engine/engine.js', '../storage/secret-vault.js'],
+  ['queue', '../executor/docker-executor.js', '../storage/run-store.js'],
+  ['executor', '../storage/log-store.js', '../git/checkout.js'],
+  ['trigger', '../storage/db.js', '../settings/settings-service.js'],
+  ['engine', '../http/app.js', '../executor/docker-executor.js'],
+  ['http', '../engine/engine.js', '../trigger/webhook-receiver.js'],
+  ['cli', '../electron/ipc-router.js', '../engine/engine.js'],
+];
+
+describe('the zones inside src-main', () => {
+  it('cover every folder of src-main that holds code', async () => {
+    const { readdirSync } = await import('node:fs');
+    const folders = readdirSync('src-main', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(folders.filter((f) => f !== 'electron' && !(f in ZONES))).toEqual([]);
+    expect(ZONE_CASES.map(([zone]) => zone).sort()).toEqual(Object.keys(ZONES).sort());
+  });
+
+  it.each(ZONE_CASES)('keep src-main/%s/ from importing %s', async (zone, forbidden) => {
+    const messages = await restrictedImports(`src-main/${zone}/probe.ts`, `import * as m from '${forbidden}';\nexport const x = m;\n`);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(`src-main/${zone}/ may import only`);
+  });
+
+  it.each(ZONE_CASES.filter(([, , allowed]) => allowed !== undefined))('let src-main/%s/ import what is below it', async (zone, _forbidden, allowed) => {
+    expect(await restrictedImports(`src-main/${zone}/probe.ts`, `import * as m from '${allowed}';\nexport const x = m;\n`)).toEqual([]);
+  });
+
+  it('keep electron out of every zone', async () => {
+    for (const zone of Object.keys(ZONES)) {
+      expect(await restrictedImports(`src-main/${zone}/probe.ts`, "import { app } from 'electron';\nexport const a = app;\n")).toHaveLength(1);
+    }
+  });
+});
+

@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
-import { loadConfig, CONFIG_FILE } from '../config.js';
-import type { KilnConfig } from '../engine-contract.js';
+import { loadConfig, CONFIG_FILE } from '../settings/config-file.js';
+import type { KilnConfig } from '../core/engine-contract.js';
 
 const USAGE = `Usage: kiln serve [--config FILE] [--data DIR] [--port N] [--host H]
 

@@ -3,9 +3,9 @@
  * (benchmarks measure the engine's own overhead with a stub executor).
  */
 import { DockerExecutor } from '../executor/docker-executor.js';
-import { readFileAtCommit, resolveCommit } from '../executor/checkout.js';
+import { readFileAtCommit, resolveCommit } from '../git/checkout.js';
 import { matchesTrigger, parsePipeline, planPipeline } from '../pipeline/index.js';
-import type { CheckoutPort, JobExecutor, PipelinePort } from './ports.js';
+import type { CheckoutPort, JobExecutor, PipelinePort } from '../core/ports.js';
 
 export function loadPorts(o: {
   /** Labels every container/network/volume; stable per data directory (see Engine.start). */

@@ -15,7 +15,7 @@ import type {
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../engine-contract.js';
+import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';

@@ -6,13 +6,13 @@
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
-import type { RepositoryConfig } from '../engine-contract.js';
-import type { JobHooks, JobResult } from '../executor/job-contract.js';
+import type { RepositoryConfig } from '../core/engine-contract.js';
+import type { JobHooks, JobResult } from '../core/job-contract.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { LogStore } from '../storage/log-store.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
-import type { JobExecutor } from './ports.js';
+import type { JobExecutor } from '../core/ports.js';
 import { toRunSummary, toTriggerEvent } from '../storage/run-store.js';
 
 /** The cache/artifact wiring point: hooks for one job (issue 6's createStorageHooks). */

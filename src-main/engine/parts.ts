@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
-import { CONFIG_FILE } from '../config.js';
+import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
+import { CONFIG_FILE } from '../settings/config-file.js';
 import { JobQueue, QUEUE_DEFAULTS } from '../queue/job-queue.js';
 import { Scheduler } from '../queue/scheduler.js';
 import { WorkerPool } from '../queue/worker-pool.js';
@@ -22,12 +22,13 @@ import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
-import { mirrorPathOf } from '../executor/checkout.js';
+import { mirrorPathOf } from '../git/checkout.js';
 import { loadPorts } from './default-ports.js';
 import { EngineBus } from './event-bus.js';
 import { JobRunner, type HooksFor } from './job-runner.js';
+import { storageHooksFor } from './job-storage-hooks.js';
 import { OrderedLane } from './ordered-lane.js';
-import type { CheckoutPort, JobExecutor, PipelinePort } from './ports.js';
+import type { CheckoutPort, JobExecutor, PipelinePort } from '../core/ports.js';
 import type { StorageMetrics } from '../../shared/model/run.js';
 
 export interface EngineOptions {
@@ -130,7 +131,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const runner = new JobRunner({
-    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storage.hooksFor,
+    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
     repository, publish: (event) => bus.events.emit(event),
   });
   const pool = new WorkerPool({

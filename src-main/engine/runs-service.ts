@@ -11,7 +11,7 @@ import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary } from '
 import type { Status } from '../../shared/model/status.js';
 import { isTerminal } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { AcceptedDelivery, TriggerOutcome } from '../engine-contract.js';
+import type { AcceptedDelivery, TriggerOutcome } from '../core/engine-contract.js';
 import type { SchedulerChange } from '../queue/scheduler.js';
 import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';

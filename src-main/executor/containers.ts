@@ -7,7 +7,7 @@
  */
 import type { Duplex, Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import type { JobContainer } from './job-contract.js';
+import type { JobContainer } from '../core/job-contract.js';
 
 export const LABEL = {
   instance: 'kiln.instance',

@@ -15,7 +15,7 @@ import type Dockerode from 'dockerode';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import { makeTar, readFirstFile } from './archive.js';
 import { DockerJobContainer, execCapture, kilnLabels, putArchive, removeContainer, resourceName, startExec, statusCodeOf } from './containers.js';
-import type { JobContainer, WorkspaceSource } from './job-contract.js';
+import type { JobContainer, WorkspaceSource } from '../core/job-contract.js';
 import { ensureImage } from './pull.js';
 import type { StartedStep, StepLocations, StepRunner, StepStart } from './step-runner.js';
 import { KEEP_ALIVE, killCommand, MAX_INLINE_SCRIPT_BYTES, SCRIPT_VARIABLE, stepCommand, stepPaths, WORKSPACE } from './step-script.js';

@@ -15,7 +15,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
 import { decideJob } from '../pipeline/readiness.js';
 import type { DockerExecutor } from './docker-executor.js';
-import type { JobResult, WorkspaceSource } from './job-contract.js';
+import type { JobResult, WorkspaceSource } from '../core/job-contract.js';
 
 export type LocalJobOutcome = JobResult | { status: 'skipped' };
 

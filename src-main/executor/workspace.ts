@@ -16,9 +16,9 @@
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { makeTar } from './archive.js';
-import { archiveCommit, redactUrl } from './checkout.js';
+import { archiveCommit, redactUrl } from '../git/checkout.js';
 import { putArchive } from './containers.js';
-import type { WorkspaceSource } from './job-contract.js';
+import type { WorkspaceSource } from '../core/job-contract.js';
 import { KILN_DIR, WORKSPACE } from './step-script.js';
 
 /** Kiln's own directory (pid files, $KILN_ENV files), writable by any user the image runs as. */

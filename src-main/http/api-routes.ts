@@ -29,7 +29,7 @@ import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
 import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import { STATUSES, type Status } from '../../shared/model/status.js';
-import type { KilnEngine } from '../engine-contract.js';
+import type { KilnEngine } from '../core/engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
 import type { SseConnection } from './sse.js';

@@ -14,7 +14,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KilnEngine } from '../engine-contract.js';
+import type { KilnEngine } from '../core/engine-contract.js';
 import { WebhookReceiver } from '../trigger/webhook-receiver.js';
 import { apiErrorHandler, apiRoutes } from './api-routes.js';
 import type { ArtifactSource } from './api-routes.js';

@@ -13,7 +13,7 @@
  */
 import type { Request, Response } from 'express';
 import { followJobLog } from '../../shared/api/log-follower.js';
-import type { KilnEngine } from '../engine-contract.js';
+import type { KilnEngine } from '../core/engine-contract.js';
 
 export interface SseConnection {
   send(message: { id?: string | number; event?: string; data: unknown }): void;

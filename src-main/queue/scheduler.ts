@@ -15,7 +15,7 @@ import type { Claim, JobQueue, QueueEntry } from './job-queue.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
-import type { JobResult } from '../executor/job-contract.js';
+import type { JobResult } from '../core/job-contract.js';
 import { isTerminal } from '../../shared/model/status.js';
 import { decideJob } from '../pipeline/readiness.js';
 

@@ -9,7 +9,7 @@
  * comes back cancelled because of it is released (queued again, attempt not counted) rather than
  * recorded as cancelled — quitting the app is not the user cancelling a build.
  */
-import type { JobResult } from '../executor/job-contract.js';
+import type { JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
 import type { Scheduler } from './scheduler.js';
 

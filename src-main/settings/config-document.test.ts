@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultConfig, loadConfig } from '../config.js';
+import { defaultConfig, loadConfig } from './config-file.js';
 import { ConfigDocument, formatDuration, formatSize } from './config-document.js';
 
 const USER_FILE = `# Kiln on my laptop — keep this header

@@ -11,8 +11,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Document, isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
 import { ApiError } from '../../shared/api/engine-api.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
-import { parseConfig } from '../config.js';
-import type { KilnConfig } from '../engine-contract.js';
+import { parseConfig } from './config-file.js';
+import type { KilnConfig } from '../core/engine-contract.js';
 import { writeFileAtomic } from '../storage/secret-vault.js';
 
 const HEADER = ` Kiln configuration. The Settings page edits this file and keeps your comments and order;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ApiError } from '../../shared/api/engine-api.js';
 import { PRIORITIES, type Priority } from '../../shared/model/status.js';
-import { parseRate, parseSize } from '../config.js';
+import { parseRate, parseSize } from './config-file.js';
 import { parseDuration } from '../pipeline/duration.js';
 import type { YamlValue } from './config-document.js';
 

@@ -14,7 +14,7 @@
  */
 import { ApiError } from '../../shared/api/engine-api.js';
 import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
-import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
+import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
 import { ConfigDocument } from './config-document.js';
 import { checkRepositoryInput, checkRepositoryName, checkServerInput } from './settings-input.js';

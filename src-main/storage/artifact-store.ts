@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import type { ReadEntry } from 'tar';
 import type { ArtifactInfo } from '../../shared/model/run.js';
-import type { JobContainer } from '../executor/job-contract.js';
+import type { JobContainer } from '../core/job-contract.js';
 import { BlobStore, BlobTooLargeError } from './blob-store.js';
 import type { Db } from './db.js';
 import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';

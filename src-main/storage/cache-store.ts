@@ -22,7 +22,7 @@ import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { JobContainer } from '../executor/job-contract.js';
+import type { JobContainer } from '../core/job-contract.js';
 import { formatBytes } from './artifact-store.js';
 import type { Db } from './db.js';
 

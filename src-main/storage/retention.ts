@@ -11,7 +11,7 @@
  * their stores (and skipped), and readers hold open file descriptors. Passes never overlap: a call
  * while one runs returns that pass. start() runs a pass at once (start-up) and then every interval.
  */
-import type { KilnConfig } from '../engine-contract.js';
+import type { KilnConfig } from '../core/engine-contract.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { CacheStore } from './cache-store.js';
 import type { Db } from './db.js';

@@ -1,21 +1,19 @@
 /**
  * Caches, artifacts, retention and metrics built together from one database and data directory:
- * the one call the engine makes to wire issue 6 in.
+ * the one call the engine makes to wire them in.
  *
  *   const storage = createStorageServices({ db, dataDir, retention: config.retention, docker, instanceId });
- *   Engine options: hooksFor: storage.hooksFor, storageMetrics: storage.metrics
+ *   the engine builds each job's cache/artifact hooks over storage.artifacts and storage.caches
+ *   (engine/job-storage-hooks.ts); storage.metrics answers storageMetrics()
  *   at start: storage.retention.start()   at stop: storage.retention.stop()
  *   HTTP: startServer({ …, artifacts: storage.artifacts })
  */
 import type Dockerode from 'dockerode';
-import type { PlannedJob } from '../../shared/model/plan.js';
-import type { RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { KilnConfig } from '../engine-contract.js';
-import type { JobHooks } from '../executor/job-contract.js';
+import type { StorageMetrics } from '../../shared/model/run.js';
+import type { KilnConfig } from '../core/engine-contract.js';
 import { ArtifactStore } from './artifact-store.js';
 import { CacheStore } from './cache-store.js';
 import type { Db } from './db.js';
-import { storageHooksFor } from './job-storage-hooks.js';
 import { RetentionService, type RetentionReport } from './retention.js';
 import { storageMetrics } from './storage-metrics.js';
 
@@ -38,7 +36,6 @@ export interface StorageServices {
   artifacts: ArtifactStore;
   caches: CacheStore;
   retention: RetentionService;
-  hooksFor: (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks;
   metrics: () => Promise<StorageMetrics>;
 }
 
@@ -55,7 +52,6 @@ export function createStorageServices(deps: StorageServicesDeps): StorageService
     artifacts,
     caches,
     retention,
-    hooksFor: storageHooksFor({ db: deps.db, artifacts, caches }),
     metrics: () => storageMetrics({ db: deps.db, dataDir: deps.dataDir, docker: deps.docker, instanceId: deps.instanceId }),
   };
 }

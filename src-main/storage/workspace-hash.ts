@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ReadEntry } from 'tar';
-import type { JobContainer } from '../executor/job-contract.js';
+import type { JobContainer } from '../core/job-contract.js';
 import { renderTemplate, type ExpressionContext } from '../pipeline/expressions.js';
 import { workspaceMatcher } from './artifact-store.js';
 import { forEachTarEntry } from './tar-streams.js';

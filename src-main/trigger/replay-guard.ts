@@ -13,7 +13,7 @@
  * redelivery (same id, same body) of a delivery Kiln rejected — e.g. 429, or lost while the tunnel
  * was down — is not a conflict. Entries live `windowMs` (≥ 3 days: GitHub redelivers within 3 days).
  */
-import type { SeenDeliveries } from '../engine-contract.js';
+import type { SeenDeliveries } from '../core/engine-contract.js';
 
 export const MIN_REPLAY_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
 

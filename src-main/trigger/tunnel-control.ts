@@ -4,7 +4,7 @@
  * and the desktop app alike. Restarts are serialised: the old connection is closed before the new
  * one opens, so two tunnels never forward the same channel.
  */
-import type { KilnEngine } from '../engine-contract.js';
+import type { KilnEngine } from '../core/engine-contract.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import { SmeeTunnel, type TunnelLogger } from './smee-tunnel.js';
 

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryRecord } from '../../shared/model/run.js';
-import type { KilnEngine, RepositoryConfig } from '../engine-contract.js';
+import type { KilnEngine, RepositoryConfig } from '../core/engine-contract.js';
 import { repositoryOf, translateEvent } from './github-events.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ReplayGuard, signedEventTime, staleReason } from './replay-guard.js';

@@ -13,8 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, repoConfig, TERMINAL } from './engine-fixture.js';
 import { Engine } from '../../src-main/engine/engine.js';
-import { defaultConfig } from '../../src-main/config.js';
-import type { KilnConfig } from '../../src-main/engine-contract.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
+import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import type { RunDetail } from '../../shared/model/run.js';
 
 const distDir = resolve('test-output', `engine-crash-${process.pid}`);

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
-import type { KilnConfig, RepositoryConfig } from '../../src-main/engine-contract.js';
+import type { KilnConfig, RepositoryConfig } from '../../src-main/core/engine-contract.js';
 import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
-import { defaultConfig } from '../../src-main/config.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { git } from '../helpers/git.js';
 export { git };
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockerStepRunner } from '../../src-main/executor/docker-step-runner.js';
 import type { StepStart } from '../../src-main/executor/step-runner.js';
-import type { WorkspaceSource } from '../../src-main/executor/job-contract.js';
+import type { WorkspaceSource } from '../../src-main/core/job-contract.js';
 import { docker, harness, job, leftovers, NONE, step } from './executor-helpers.js';
 import type { Harness } from './executor-helpers.js';
 

@@ -11,7 +11,7 @@ import type { PlannedJob, PlannedStep } from '../../shared/model/plan.js';
 import type { LogLine, StepSummary } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { DockerExecutor } from '../../src-main/executor/docker-executor.js';
-import type { JobResult, JobRunRequest, WorkspaceSource } from '../../src-main/executor/job-contract.js';
+import type { JobResult, JobRunRequest, WorkspaceSource } from '../../src-main/core/job-contract.js';
 import { LogStore } from '../../src-main/storage/log-store.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 

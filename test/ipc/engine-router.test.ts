@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/api/engine-api.js';
-import { defaultConfig } from '../../src-main/config.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { Engine } from '../../src-main/engine/engine.js';
 import { buildBridge } from '../../src-main/electron/bridge-api.js';
 import { createDesktopApi } from '../../src-main/electron/desktop-api.js';

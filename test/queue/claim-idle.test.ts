@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { queueFixture, type QueueFixture } from '../helpers/queue-fixture.js';
 import { WorkerPool } from '../../src-main/queue/worker-pool.js';
 import type { Claim } from '../../src-main/queue/job-queue.js';
-import type { JobResult } from '../../src-main/executor/job-contract.js';
+import type { JobResult } from '../../src-main/core/job-contract.js';
 
 let f: QueueFixture;
 let pool: WorkerPool | undefined;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { queueFixture, type QueueFixture } from '../helpers/queue-fixture.js';
-import type { JobResult } from '../../src-main/executor/job-contract.js';
+import type { JobResult } from '../../src-main/core/job-contract.js';
 
 let f: QueueFixture;
 afterEach(() => f?.close());

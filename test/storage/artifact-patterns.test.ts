@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { archiveRoots, contentTypeFor, formatBytes, patternProblem, workspaceMatcher } from '../../src-main/storage/artifact-store.js';
-import { artifactsWanted } from '../../src-main/storage/job-storage-hooks.js';
+import { artifactsWanted } from '../../src-main/engine/job-storage-hooks.js';
 
 describe('artifact patterns', () => {
   it.each([

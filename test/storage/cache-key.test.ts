@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobContainer } from '../../src-main/executor/job-contract.js';
+import type { JobContainer } from '../../src-main/core/job-contract.js';
 import { hashWorkspaceFiles, renderCacheKey } from '../../src-main/storage/workspace-hash.js';
 import { startContainer, type TestContainer } from './storage-container.js';
 

@@ -5,7 +5,7 @@ import type { PlannedCache } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import { CacheStore } from '../../src-main/storage/cache-store.js';
-import { createStorageHooks } from '../../src-main/storage/job-storage-hooks.js';
+import { createStorageHooks } from '../../src-main/engine/job-storage-hooks.js';
 import { plannedJob, pushEvent, startContainer, tempDataDir } from './storage-container.js';
 
 const BUILD_STEP = `

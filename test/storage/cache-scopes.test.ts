@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import { CacheStore, readScopes, writeScope } from '../../src-main/storage/cache-store.js';
-import { createStorageHooks } from '../../src-main/storage/job-storage-hooks.js';
+import { createStorageHooks } from '../../src-main/engine/job-storage-hooks.js';
 import { plannedJob, pullRequestEvent, pushEvent, startContainer, tempDataDir } from './storage-container.js';
 
 const STEP = 'if [ -f deps/who ]; then echo "restored $(cat deps/who)"; else mkdir -p deps && printf "$WHO" > deps/who && echo built; fi';

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobContainer } from '../../src-main/executor/job-contract.js';
+import type { JobContainer } from '../../src-main/core/job-contract.js';
 import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import { CacheStore } from '../../src-main/storage/cache-store.js';
 import { storageMetrics } from '../../src-main/storage/storage-metrics.js';

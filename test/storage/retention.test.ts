@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobContainer } from '../../src-main/executor/job-contract.js';
+import type { JobContainer } from '../../src-main/core/job-contract.js';
 import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import { CacheStore } from '../../src-main/storage/cache-store.js';
 import { RetentionService } from '../../src-main/storage/retention.js';

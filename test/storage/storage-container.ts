@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import type { JobContainer } from '../../src-main/executor/job-contract.js';
+import type { JobContainer } from '../../src-main/core/job-contract.js';
 import { openDatabase, type Db } from '../../src-main/storage/db.js';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';

@@ -14,7 +14,7 @@ import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQu
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import type { TriggerEvent } from '../../../shared/model/trigger-event.js';
-import type { AcceptedDelivery, KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from '../../../src-main/engine-contract.js';
+import type { AcceptedDelivery, KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from '../../../src-main/core/engine-contract.js';
 import { openDatabase } from '../../../src-main/storage/db.js';
 import type { Db } from '../../../src-main/storage/db.js';
 import { GroupCommit } from '../../../src-main/storage/group-commit.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, loadConfig, parseConfig, parseRate, parseSize } from './config.js';
-import { formatDiagnostic } from '../shared/diagnostics.js';
+import { defaultConfig, loadConfig, parseConfig, parseRate, parseSize } from './config-file.js';
+import { formatDiagnostic } from '../../shared/diagnostics.js';
 
 const FULL = `server: { host: 127.0.0.1, port: 7171 }
 tunnel: { url: "https://smee.io/abc" }

@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import type { Diagnostic, DiagnosticCode } from '../shared/diagnostics.js';
-import { PRIORITIES, type Priority } from '../shared/model/status.js';
-import type { KilnConfig, RepositoryConfig } from './engine-contract.js';
-import { fieldName, keyPositionOf, positionOf, type Path, type YamlSource } from './pipeline/yaml-source.js';
-import { parseDuration } from './pipeline/duration.js';
+import type { Diagnostic, DiagnosticCode } from '../../shared/diagnostics.js';
+import { PRIORITIES, type Priority } from '../../shared/model/status.js';
+import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
+import { fieldName, keyPositionOf, positionOf, type Path, type YamlSource } from '../pipeline/yaml-source.js';
+import { parseDuration } from '../pipeline/duration.js';
 
 export const CONFIG_FILE = 'kiln.config.yml';
 

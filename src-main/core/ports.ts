@@ -6,7 +6,7 @@
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { JobResult, JobRunRequest } from '../executor/job-contract.js';
+import type { JobResult, JobRunRequest } from './job-contract.js';
 
 export interface GitSource {
   url: string;

@@ -1,12 +1,12 @@
 /**
  * What the rest of the main side (HTTP server, webhook receiver, smee tunnel, Electron IPC, CLI)
- * needs from the engine, and the configuration it is built from. The engine (src-main/engine.ts)
+ * needs from the engine, and the configuration it is built from. The engine (src-main/engine/engine.ts)
  * implements KilnEngine; the HTTP layer and IPC depend only on this interface.
  */
-import type { EngineApi, EngineEvent, TunnelState } from '../shared/api/engine-api.js';
-import type { TriggerEvent } from '../shared/model/trigger-event.js';
-import type { Priority } from '../shared/model/status.js';
-import type { DeliveryRecord } from '../shared/model/run.js';
+import type { EngineApi, EngineEvent, TunnelState } from '../../shared/api/engine-api.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { Priority } from '../../shared/model/status.js';
+import type { DeliveryRecord } from '../../shared/model/run.js';
 
 /** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
 export interface KilnConfig {

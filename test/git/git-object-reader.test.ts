@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeGitObjectReaders, readGitObject } from '../../src-main/executor/git-object-reader.js';
+import { closeGitObjectReaders, readGitObject } from '../../src-main/git/git-object-reader.js';
 import { ensureBuilt } from '../helpers/build.js';
 
 const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' };
@@ -63,7 +63,7 @@ describe('reading objects through one git cat-file --batch per repository', () =
     // In a fresh process, `await` on a read must not end the process early (exit code 13), and
     // the idle reader must not hold the process open until its idle timer fires.
     const script = `
-      import { readGitObject } from ${JSON.stringify(resolve('dist/src-main/executor/git-object-reader.js'))};
+      import { readGitObject } from ${JSON.stringify(resolve('dist/src-main/git/git-object-reader.js'))};
       const o = await readGitObject(${JSON.stringify(dir)}, process.env, ${JSON.stringify(`${first}:.kiln.yml`)});
       console.log(o.content.toString().trim());
     `;

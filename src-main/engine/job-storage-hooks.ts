@@ -14,11 +14,11 @@ import type { PlannedJob } from '../../shared/model/plan.js';
 import type { RunSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { JobContainer, JobHooks } from '../executor/job-contract.js';
-import { formatBytes, type ArtifactStore } from './artifact-store.js';
-import { readScopes, writeScope, type CacheStore } from './cache-store.js';
-import type { Db } from './db.js';
-import { renderCacheKey } from './workspace-hash.js';
+import type { JobContainer, JobHooks } from '../core/job-contract.js';
+import { formatBytes, type ArtifactStore } from '../storage/artifact-store.js';
+import { readScopes, writeScope, type CacheStore } from '../storage/cache-store.js';
+import type { Db } from '../storage/db.js';
+import { renderCacheKey } from '../storage/workspace-hash.js';
 
 export interface StorageHookDeps {
   artifacts: ArtifactStore;

@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileAtCommit, resolveCommit } from '../../src-main/executor/checkout.js';
-import { EVENT, harness, job, leftovers, NONE, run, step } from './executor-helpers.js';
-import type { Harness } from './executor-helpers.js';
+import { readFileAtCommit, resolveCommit } from '../../src-main/git/checkout.js';
+import { EVENT, harness, job, leftovers, NONE, run, step } from '../executor/executor-helpers.js';
+import type { Harness } from '../executor/executor-helpers.js';
 
 const INJECTION = 'x;$(touch${IFS}/tmp/pwned)';
 
