@@ -12,7 +12,7 @@ const runtimeOnly = ['better-sqlite3', 'dockerode', 'express', 'smee-client', 't
 // src-main/ folder → the src-main/ folders it may import (shared/ is open to all). Read it as the
 // build's data flow: contracts (core) and pure stages (pipeline, git) at the bottom, the engine
 // that wires everything near the top, and the faces (http, cli, electron) on top.
-export const ZONES = {
+const ZONES = {
   core: [],
   pipeline: ['core'],
   git: ['core'],
