@@ -17,7 +17,7 @@ import { isSuccess } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { isGitRepository, resolveLocalCommit } from '../git/checkout.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
-import { formatDuration } from '../executor/exec-step.js';
+import { formatDuration } from '../../shared/format.js';
 import type { WorkspaceSource } from '../core/job-contract.js';
 import { runPlan } from '../executor/local-runner.js';
 import type { LocalJobOutcome } from '../executor/local-runner.js';

@@ -19,7 +19,7 @@ import { CheckoutError } from '../git/checkout.js';
 import { createDockerClient } from './docker-client.js';
 import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
-import { formatDuration } from './exec-step.js';
+import { formatDuration } from '../../shared/format.js';
 import type { Interruption } from './exec-step.js';
 import type { ExecutorOptions, JobResult, JobRunRequest } from '../core/job-contract.js';
 import { runSteps } from './job-steps.js';

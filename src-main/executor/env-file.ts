@@ -8,8 +8,8 @@
  * Blank lines are ignored. Later assignments win. Problems are reported, never thrown: the
  * executor turns them into warning lines.
  */
+import { ENV_NAME } from '../../shared/model/env-name.js';
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Variables a step may not override through $KILN_ENV: they locate Kiln's own files. */
 export const PROTECTED_VARIABLES: ReadonlySet<string> = new Set(['KILN_ENV', 'KILN_WORKSPACE', 'KILN_RUN_ID', 'KILN_JOB']);
@@ -26,7 +26,7 @@ export function parseEnvFile(text: string): EnvFileResult {
   // A trailing newline leaves one empty element: not a line.
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const set = (name: string, value: string, lineNo: number): void => {
-    if (!NAME.test(name)) {
+    if (!ENV_NAME.test(name)) {
       problems.push(`line ${lineNo}: '${name}' is not a valid variable name`);
     } else if (PROTECTED_VARIABLES.has(name)) {
       problems.push(`line ${lineNo}: ${name} is set by Kiln and cannot be changed`);

@@ -10,6 +10,7 @@
  */
 import type { StepOutput } from './log-capture.js';
 import type { StartedStep, StepRunner, StepSignal } from './step-runner.js';
+import { formatDuration } from '../../shared/format.js';
 
 export type Interruption = 'timed_out' | 'cancelled';
 
@@ -86,12 +87,4 @@ export async function runStep(run: StepRun): Promise<StepOutcome> {
     for (const t of timers) clearTimeout(t);
     run.output.end();
   }
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return s ? `${m} min ${s} s` : `${m} min`;
 }

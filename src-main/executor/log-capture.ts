@@ -13,6 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
 import type { MaskStream, SecretMasker } from './secret-masker.js';
+import { formatLimit } from '../../shared/format.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
@@ -174,7 +175,7 @@ export class StepOutput {
       this.truncated = true;
       // Bytes the masks still hold back may be the start of a secret cut off by the limit: drop them.
       for (const st of Object.values(this.streams)) st.lines.end();
-      this.emit('system', `warning: output of step '${this.stepName}' exceeded ${formatBytes(this.limit)}; the rest of its output is not stored (the step keeps running)`);
+      this.emit('system', `warning: output of step '${this.stepName}' exceeded ${formatLimit(this.limit)}; the rest of its output is not stored (the step keeps running)`);
       return;
     }
     this.feed(stream, chunk);
@@ -203,10 +204,4 @@ export class StepOutput {
   get index(): number {
     return this.step;
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { generateAll, ROOT, SCHEMAS } from '../../scripts/compile-schemas.mjs';
-import { PIPELINE_SCHEMA } from './schema.js';
+import { ENV_NAME_PATTERN as SHARED_ENV_NAME } from '../../shared/model/env-name.js';
+import { ENV_NAME_PATTERN, PIPELINE_SCHEMA } from './schema.js';
 import { pipelineValidator } from './schema-validator.js';
 import { readYaml } from './yaml-source.js';
 
@@ -22,6 +23,12 @@ const DOCUMENTS: Record<string, string> = {
   'empty lists and mappings': 'stages: []\njobs:\n  a: { image: i, matrix: { node: [] }, cache: { key: k, paths: [] }, steps: [] }\n',
   'no jobs': 'jobs: {}\n',
 };
+
+describe('the schema', () => {
+  it('names secrets by the one env-name rule of shared/ (schema.ts is compiled alone, so it spells it out)', () => {
+    expect(ENV_NAME_PATTERN).toBe(SHARED_ENV_NAME);
+  });
+});
 
 describe('the generated pipeline validator', () => {
   it('matches a fresh compilation of schema.ts (run `node scripts/compile-schemas.mjs` when this fails)', async () => {

@@ -17,7 +17,8 @@ const strList = { type: 'array', items: str } as const;
 /** An env map: values are text; `true`/`false`/null are accepted and written as 'true'/'false'/''. */
 const envMap = { type: 'object', additionalProperties: { type: ['string', 'boolean', 'null'] } } as const;
 const NAME = '^[A-Za-z_][A-Za-z0-9_-]*$';
-const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
+/** shared/model/env-name.ts's ENV_NAME_PATTERN, spelled out: this file is compiled alone (schema-validator.test.ts checks they agree). */
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 const matrixCell = { type: ['string', 'boolean', 'object'] } as const;
 const matrixEntry = { type: 'object', additionalProperties: matrixCell } as const;
@@ -59,7 +60,7 @@ const job = {
     needs: { type: ['string', 'array'], items: str },
     if: { type: ['string', 'boolean'] },
     timeout: str,
-    secrets: { type: 'array', items: { type: 'string', pattern: ENV_NAME } },
+    secrets: { type: 'array', items: { type: 'string', pattern: ENV_NAME_PATTERN } },
     env: envMap,
     matrix: {
       type: 'object',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig, loadConfig } from './config-file.js';
-import { ConfigDocument, formatDuration, formatSize } from './config-document.js';
+import { ConfigDocument, durationValue, sizeValue } from './config-document.js';
 
 const USER_FILE = `# Kiln on my laptop — keep this header
 server: { host: 127.0.0.1, port: 7070 }
@@ -146,12 +146,12 @@ describe('the configuration document', () => {
   it.each([
     [30 * 86_400_000, '30d'], [86_400_000 + 3_600_000, '1d1h'], [90_000, '1m30s'], [1500, 1500],
   ])('writes %d ms as %s', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
+    expect(durationValue(ms)).toBe(text);
   });
 
   it.each([
     [10 * 1024 ** 3, '10GiB'], [5e9, '5GB'], [1234, 1234],
   ])('writes %d bytes as %s', (bytes, text) => {
-    expect(formatSize(bytes)).toBe(text);
+    expect(sizeValue(bytes)).toBe(text);
   });
 });

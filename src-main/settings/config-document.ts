@@ -138,7 +138,7 @@ function freshDocument(config: KilnConfig): Document {
   if (config.tunnel) data.tunnel = { url: config.tunnel.url };
   data.concurrency = { jobs: config.concurrency.jobs, 'per-repository': config.concurrency.perRepository };
   const r = config.retention;
-  data.retention = { artifacts: formatDuration(r.artifactsMs), caches: formatDuration(r.cachesMs), 'cache-size': formatSize(r.cacheSizeBytes), workspaces: formatDuration(r.workspacesMs) };
+  data.retention = { artifacts: durationValue(r.artifactsMs), caches: durationValue(r.cachesMs), 'cache-size': sizeValue(r.cacheSizeBytes), workspaces: durationValue(r.workspacesMs) };
   data.repositories = config.repositories.map((repo) => ({
     name: repo.name, url: repo.url, 'default-branch': repo.defaultBranch,
     ...(repo.rateLimitPerMinute !== undefined ? { 'rate-limit': `${repo.rateLimitPerMinute}/min` } : {}),
@@ -154,7 +154,7 @@ function freshDocument(config: KilnConfig): Document {
 }
 
 /** ms → `30d`, `1h30m`, `90s`; a number of ms when not whole seconds. */
-export function formatDuration(ms: number): YamlValue {
+export function durationValue(ms: number): YamlValue {
   if (ms % 1000 !== 0 || ms <= 0) return ms;
   let s = ms / 1000;
   const parts: string[] = [];
@@ -167,7 +167,7 @@ export function formatDuration(ms: number): YamlValue {
 }
 
 /** bytes → `10GiB`, `500MB`; a number of bytes otherwise. */
-export function formatSize(bytes: number): YamlValue {
+export function sizeValue(bytes: number): YamlValue {
   for (const [unit, size] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['TB', 1e12], ['GB', 1e9], ['MB', 1e6]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }

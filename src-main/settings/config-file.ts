@@ -14,6 +14,7 @@ import { PRIORITIES, type Priority } from '../../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
 import { fieldName, keyPositionOf, positionOf, type Path, type YamlSource } from '../pipeline/yaml-source.js';
 import { parseDuration } from '../pipeline/duration.js';
+import { ENV_NAME_PATTERN } from '../../shared/model/env-name.js';
 
 export const CONFIG_FILE = 'kiln.config.yml';
 
@@ -52,7 +53,7 @@ const SCHEMA = {
           'default-branch': str,
           'webhook-secrets': { type: 'array', items: str },
           'webhook-secret': str,
-          secrets: { type: ['object', 'null'], propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, additionalProperties: { type: ['string', 'number', 'boolean'] } },
+          secrets: { type: ['object', 'null'], propertyNames: { pattern: ENV_NAME_PATTERN }, additionalProperties: { type: ['string', 'number', 'boolean'] } },
           'rate-limit': { type: ['string', 'number'] },
           priority: { type: ['object', 'null'], additionalProperties: { enum: PRIORITIES } },
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },

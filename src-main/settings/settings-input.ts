@@ -10,9 +10,9 @@ import { PRIORITIES, type Priority } from '../../shared/model/status.js';
 import { parseRate, parseSize } from './config-file.js';
 import { parseDuration } from '../pipeline/duration.js';
 import type { YamlValue } from './config-document.js';
+import { ENV_NAME } from '../../shared/model/env-name.js';
 
 export const REPO_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SECRET_BYTES = 64 * 1024;
 
 export interface RepositoryChange {
@@ -118,7 +118,7 @@ export function checkRepositoryInput(input: unknown): RepositoryChange {
   if (input.secrets !== undefined) {
     if (!isObject(input.secrets)) throw bad(at('secrets'), 'must be an object of NAME → value (or null to remove)');
     for (const [key, value] of Object.entries(input.secrets)) {
-      if (!SECRET_NAME.test(key)) throw bad(at('secrets'), `'${key}' is not a valid secret name (letters, digits and _, not starting with a digit): it becomes an environment variable`);
+      if (!ENV_NAME.test(key)) throw bad(at('secrets'), `'${key}' is not a valid secret name (letters, digits and _, not starting with a digit): it becomes an environment variable`);
       change.secrets[key] = value === null ? null : checkSecretValue(value, `${at('secrets')}.${key}`);
     }
   }

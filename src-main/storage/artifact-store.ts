@@ -19,6 +19,7 @@ import type { JobContainer } from '../core/job-contract.js';
 import { BlobStore, BlobTooLargeError } from './blob-store.js';
 import type { Db } from './db.js';
 import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';
+import { formatBytes } from '../../shared/format.js';
 
 export const DEFAULT_MAX_JOB_ARTIFACT_BYTES = 1024 ** 3;
 export const DEFAULT_ARTIFACT_EXPIRE_MS = 30 * 24 * 3600 * 1000;
@@ -345,16 +346,4 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentTypeFor(path: string): string {
   const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
   return (ext && CONTENT_TYPES[ext]) || 'application/octet-stream';
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1024;
-    i++;
-  } while (v >= 1024 && i < units.length - 1);
-  return `${v.toFixed(1)} ${units[i]}`;
 }

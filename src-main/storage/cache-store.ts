@@ -23,7 +23,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer } from '../core/job-contract.js';
-import { formatBytes } from './artifact-store.js';
+import { formatBytes } from '../../shared/format.js';
 import type { Db } from './db.js';
 
 export interface CacheEntry {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { archiveRoots, contentTypeFor, formatBytes, patternProblem, workspaceMatcher } from '../../src-main/storage/artifact-store.js';
+import { formatBytes } from '../../shared/format.js';
+import { archiveRoots, contentTypeFor, patternProblem, workspaceMatcher } from '../../src-main/storage/artifact-store.js';
 import { artifactsWanted } from '../../src-main/engine/job-storage-hooks.js';
 
 describe('artifact patterns', () => {

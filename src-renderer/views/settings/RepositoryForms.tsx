@@ -3,8 +3,8 @@ import type { RepositorySettings } from '../../../shared/api/engine-api.js';
 import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
+import { ENV_NAME } from '../../../shared/model/env-name.js';
 
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
 export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
@@ -167,7 +167,7 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
       }}>
         <input name="secretName" placeholder="NAME" value={secretName} onChange={(e) => setSecretName(e.target.value.toUpperCase())} aria-label="Secret name" spellCheck={false} autoComplete="off" />
         <input name="secretValue" type="password" placeholder="value" value={secretValue} onChange={(e) => setSecretValue(e.target.value)} aria-label="Secret value" autoComplete="new-password" />
-        <button type="submit" className="btn btn-sm" disabled={secrets.busy || !SECRET_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
+        <button type="submit" className="btn btn-sm" disabled={secrets.busy || !ENV_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
       </form>
       <SaveOutcome state={secrets} />
     </div>

@@ -1,0 +1,35 @@
+/**
+ * How Kiln writes durations and sizes in text a person reads: log lines, CLI output, error messages,
+ * commit-status descriptions. One module, so the same quantity reads the same everywhere. (The
+ * dashboard's compact table formats are in src-renderer/app/format.ts; kiln.config.yml values are
+ * written by settings/config-document.ts.)
+ */
+
+/** "850 ms", "1.5 s", "2 min", "2 min 3 s". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+
+/** A measured size, one decimal: "512 B", "12.3 MB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A configured limit, exactly: "8 MiB", "64 KiB", "1000 bytes". */
+export function formatLimit(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
