@@ -115,6 +115,7 @@ describe('the session secret', () => {
       const replaced = loadSessionSecret(dir);
       expect(replaced).not.toBe(first);
       expect(readFileSync(join(dir, 'session-secret'), 'utf8').trim()).toBe(replaced);
+      expect(statSync(join(dir, 'session-secret')).mode & 0o077).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,7 +23,7 @@
  *    form post from an old browser that names no Origin still changes nothing.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
@@ -152,6 +152,7 @@ export function loadSessionSecret(dataDir: string): string {
   } catch { /* not there yet */ }
   const secret = randomBytes(32).toString('hex');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // a replaced file keeps its old mode otherwise
   return secret;
 }
 
