@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Engine } from '../dist/src-main/engine.js';
+import { Engine } from '../dist/src-main/engine/engine.js';
 import { defaultConfig } from '../dist/src-main/config.js';
 
 const RUNS = 1_000;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Engine } from '../dist/src-main/engine.js';
+import { Engine } from '../dist/src-main/engine/engine.js';
 import { defaultConfig } from '../dist/src-main/config.js';
 import { startServer } from '../dist/src-main/http/app.js';
 

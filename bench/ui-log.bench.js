@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright-core';
 import { defaultConfig } from '../dist/src-main/config.js';
-import { Engine } from '../dist/src-main/engine.js';
+import { Engine } from '../dist/src-main/engine/engine.js';
 import { startServer } from '../dist/src-main/http/app.js';
 
 const IMAGE = 'kiln-test/busybox:1';

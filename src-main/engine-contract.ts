@@ -6,8 +6,7 @@
 import type { EngineApi, EngineEvent, TunnelState } from '../shared/api/engine-api.js';
 import type { TriggerEvent } from '../shared/model/trigger-event.js';
 import type { Priority } from '../shared/model/status.js';
-import type { Db } from './storage/db.js';
-import type { GroupCommit } from './storage/group-commit.js';
+import type { DeliveryRecord } from '../shared/model/run.js';
 
 /** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
 export interface KilnConfig {
@@ -45,23 +44,55 @@ export interface TriggerOutcome {
   reason?: string;
 }
 
-/** Called with the stored runs' ids (and why not more, for a failed pipeline file) inside their transaction. */
-export type WithRuns = (stored: TriggerOutcome) => void;
+/**
+ * A webhook delivery that handleEvent records with the runs it starts, in their transaction:
+ * its record (outcome accepted, 202) and replay keys commit with the runs or not at all.
+ */
+export interface AcceptedDelivery {
+  deliveryId: string;
+  /** The X-GitHub-Event name. */
+  event: string;
+  receivedAt: number;
+  /** sha256 of the signed body: remembered with the delivery id for replay protection. */
+  bodySha256: string;
+  /** What the delivery asked for, as the record's reason begins: "push main at 1a2b3c4d5e6f". */
+  summary: string;
+}
+
+/** The replay table as the webhook receiver's guard uses it (storage/delivery-store.ts). */
+export interface SeenDeliveries {
+  /** When this delivery id, and this body digest, were last remembered (epoch ms), if they were. */
+  seenAt(deliveryId: string, bodySha256: string): { id?: number; body?: number };
+  /** Inside a write: stores the keys; they are known once it commits. */
+  remember(deliveryId: string, bodySha256: string, at: number): void;
+  /** In a transaction of its own. */
+  rememberNow(deliveryId: string, bodySha256: string, at: number): void;
+  forget(deliveryId: string, bodySha256: string): void;
+  /** Deletes keys remembered before `cutoff`; returns how many rows went. */
+  expire(cutoff: number): number;
+}
+
+/** The delivery log and replay table, as the webhook receiver writes them. */
+export interface DeliveryLedger extends SeenDeliveries {
+  /**
+   * Stores a delivery that started no run (rejected, ignored, a ping) in a group-commit write of
+   * its own; `remember` keeps its replay keys. Resolves once it is on disk.
+   */
+  write(delivery: Omit<DeliveryRecord, 'id'> & { bodySha256?: string; remember?: boolean }): Promise<DeliveryRecord>;
+}
 
 export interface KilnEngine extends EngineApi {
   readonly config: KilnConfig;
   readonly dataDir: string;
-  /** The engine's database, for modules with their own tables (webhook deliveries). */
-  readonly db: Db;
-  /** Group commit over db: writes requested in one turn of the event loop share a transaction. */
-  readonly commits: GroupCommit;
+  /** Webhook deliveries: the log the UI shows and the replay table (the receiver writes them). */
+  readonly deliveries: DeliveryLedger;
   /**
    * Plans and enqueues runs for an event (reads .kiln.yml at event.sha); supersedes older runs of the
-   * same concurrency group. `withRuns`, when given, is called inside the transaction that stores the
-   * runs — only when runs are stored — so what the caller writes there (a webhook's delivery record
-   * and replay keys) commits with them or not at all. If it throws, nothing is stored.
+   * same concurrency group. A `delivery`, when given, is recorded (with its replay keys) in the
+   * transaction that stores the runs — only when runs are stored — and returned: both commit or
+   * neither does. When nothing is stored, the caller records the delivery itself.
    */
-  handleEvent(event: TriggerEvent, withRuns?: WithRuns): Promise<TriggerOutcome>;
+  handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }>;
   /** Live events; returns the unsubscribe function. Listeners must not throw. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
   /** Publishes an event to subscribers (the tunnel and the webhook receiver report through it). */

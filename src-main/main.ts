@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../shared/api/engine-api.js';
 import { formatDiagnostic, hasErrors } from '../shared/diagnostics.js';
 import { CONFIG_FILE, loadConfig } from './config.js';
-import { Engine } from './engine.js';
+import { Engine } from './engine/engine.js';
 import { startServer, type RunningServer } from './http/app.js';
 import { controlTunnel } from './trigger/tunnel-control.js';
 import { createDesktopApi } from './electron/desktop-api.js';
@@ -22,7 +22,6 @@ import { forwardEngineEvents } from './electron/event-forwarder.js';
 import { registerIpcRouter } from './electron/ipc-router.js';
 import { NotifyPolicy } from './electron/notify-policy.js';
 import { RunCounter, trayTooltip } from './electron/run-counter.js';
-import { SecretStore } from './electron/secret-store.js';
 import { SecretVault } from './storage/secret-vault.js';
 import { decideNavigation, isAppFrame, RENDERER_CSP, WINDOW_WEB_PREFERENCES } from './electron/window-security.js';
 
@@ -54,7 +53,6 @@ async function boot(): Promise<void> {
   if (!loaded.config || hasErrors(loaded.diagnostics)) fail(`fix ${configFile ?? 'the configuration'} and start again`);
   const config = loaded.config;
   const secretsFile = join(userData, 'secrets.json');
-  const secrets = new SecretStore(secretsFile, safeStorage);
 
   // Stored secrets (safeStorage) join the configuration inside Engine.start.
   const engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(secretsFile, safeStorage) });
@@ -69,7 +67,7 @@ async function boot(): Promise<void> {
 
   const disposeIpc = registerIpcRouter(ipcMain, {
     engine,
-    desktop: createDesktopApi({ secrets, repositories: config.repositories, serverUrl: () => server.url }),
+    desktop: createDesktopApi({ serverUrl: () => server.url }),
     isTrustedSender: (url) => isAppFrame(url, appUrl),
     onInternalError: (method, err) => console.error(`kiln: ${method} failed:`, err),
   });

@@ -20,7 +20,7 @@ describe('the layer rules', () => {
   });
 
   it('forbid the renderer from reaching into src-main/', async () => {
-    expect(await restrictedImports('src-renderer/probe.ts', "import { x } from '../src-main/engine.js';\nexport const y = x;\n")).toHaveLength(1);
+    expect(await restrictedImports('src-renderer/probe.ts', "import { x } from '../src-main/engine/engine.js';\nexport const y = x;\n")).toHaveLength(1);
   });
 
   it('forbid electron in code that runs under plain Node', async () => {

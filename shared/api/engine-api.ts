@@ -168,7 +168,14 @@ export interface EngineApi {
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
-export type ApiErrorCode = 'NOT_FOUND' | 'BAD_REQUEST' | 'CONFLICT' | 'UNAUTHORIZED' | 'UNAVAILABLE' | 'INTERNAL';
+/** Every error code the API answers with: the one list HTTP, IPC and both clients check against. */
+export const API_ERROR_CODES = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+export function isApiErrorCode(code: unknown): code is ApiErrorCode {
+  return (API_ERROR_CODES as readonly unknown[]).includes(code);
+}
 
 export interface ApiErrorBody {
   name: string;
@@ -201,6 +208,10 @@ export const ENGINE_API_METHODS = [
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings',
 ] as const satisfies readonly (keyof EngineApi)[];
 
+/** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */
+type Covers<Api, Listed> = [Exclude<keyof Api, Listed>] extends [never] ? true : { missingFromMethodList: Exclude<keyof Api, Listed> };
+const _engineApiCovered: Covers<EngineApi, (typeof ENGINE_API_METHODS)[number]> = true;
+
 /**
  * The object the Electron preload exposes as `window.kiln` (contextBridge): one generic invoke for
  * every method of EngineApi (and DesktopApi), plus the live event feed. Nothing per channel.
@@ -211,14 +222,16 @@ export interface KilnBridge {
   onEvent(listener: (event: EngineEvent) => void): () => void;
 }
 
-/** Desktop-only calls (Electron IPC): secrets kept with safeStorage, the local server's address. */
+/**
+ * Desktop-only calls (Electron IPC): the local server's address. Secrets are written through
+ * saveRepository, as in a browser; the app's vault encrypts them with safeStorage.
+ */
 export interface DesktopApi {
-  /** Write-only: a secret's value never comes back to the renderer. An empty value deletes it. */
-  setSecret(repo: string, name: string, value: string): Promise<void>;
   /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
   serverUrl(): Promise<string>;
 }
 
-export const DESKTOP_API_METHODS = ['setSecret', 'serverUrl'] as const satisfies readonly (keyof DesktopApi)[];
+export const DESKTOP_API_METHODS = ['serverUrl'] as const satisfies readonly (keyof DesktopApi)[];
+const _desktopApiCovered: Covers<DesktopApi, (typeof DESKTOP_API_METHODS)[number]> = true;
 export const IPC_INVOKE_CHANNEL = 'kiln:invoke';
 export const IPC_EVENT_CHANNEL = 'kiln:event';

@@ -82,6 +82,9 @@ export interface LogLine {
   text: string;
 }
 
+/** A line before the log numbers it: what the executor writes. Only the log store assigns `seq`. */
+export type LogEntry = Omit<LogLine, 'seq'>;
+
 export interface ArtifactInfo {
   id: string;
   runId: string;

@@ -12,7 +12,8 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
-import type { LogLine } from '../../shared/model/run.js';
+import type { LogEntry } from '../../shared/model/run.js';
+import { isSuccess } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { isGitRepository, resolveLocalCommit } from '../executor/checkout.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
@@ -36,7 +37,7 @@ Runs a pipeline once on the local Docker engine and prints its logs.
   --secret N=V      a secret (repeatable); --secret N alone takes the value of the environment variable N
   --env K=V         a variable for the pipeline (repeatable)
   --parallel N      jobs run at the same time (default 2)
-Exit status: 0 passed, 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
+Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
 
 const OPTIONS = {
   repo: { type: 'string' },
@@ -148,7 +149,7 @@ export async function command(argv: string[]): Promise<number> {
   const names = new Map(plan.jobs.map((j) => [j.id, j]));
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
-  const print = (jobId: string, line: LogLine): void => {
+  const print = (jobId: string, line: LogEntry): void => {
     const job = names.get(jobId);
     const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
     const prefix = stepName === undefined ? `[${job?.name ?? jobId}]` : `[${job?.name ?? jobId} › ${stepName}]`;
@@ -173,7 +174,7 @@ export async function command(argv: string[]): Promise<number> {
     });
     printSummary(plan, outcome.jobs, durations);
     process.stdout.write(`${outcome.status}\n`);
-    return outcome.status === 'passed' ? 0 : 1;
+    return isSuccess(outcome.status) ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

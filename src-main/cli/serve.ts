@@ -89,7 +89,7 @@ export async function command(argv: string[]): Promise<number> {
   };
 
   // Loaded here, not at the top, so that `kiln serve --help` and bad arguments stay instant.
-  const { Engine } = await import('../engine.js');
+  const { Engine } = await import('../engine/engine.js');
   const { startServer, isLoopback } = await import('../http/app.js');
   const { controlTunnel } = await import('../trigger/tunnel-control.js');
 

@@ -8,7 +8,7 @@
  * passes the real ipcMain.
  */
 import {
-  ApiError, DESKTOP_API_METHODS, ENGINE_API_METHODS, IPC_INVOKE_CHANNEL,
+  ApiError, DESKTOP_API_METHODS, ENGINE_API_METHODS, IPC_INVOKE_CHANNEL, isApiErrorCode,
   type ApiErrorBody, type ApiErrorCode, type DesktopApi, type EngineApi, type Envelope,
 } from '../../shared/api/engine-api.js';
 
@@ -32,12 +32,10 @@ export interface IpcRouterOptions {
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
-const CODES: readonly ApiErrorCode[] = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'];
-
 /** Any thrown value as the wire error: ApiErrors keep their code; anything else is INTERNAL. */
 export function toErrorBody(err: unknown): ApiErrorBody {
   if (err instanceof ApiError) return err.toBody();
-  if (err instanceof Error && err.name === 'ApiError' && CODES.includes((err as Error & { code: ApiErrorCode }).code)) {
+  if (err instanceof Error && err.name === 'ApiError' && isApiErrorCode((err as Error & { code: unknown }).code)) {
     return { name: 'ApiError', code: (err as Error & { code: ApiErrorCode }).code, message: err.message };
   }
   return { name: 'ApiError', code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };

@@ -5,7 +5,7 @@
  */
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
-import type { LogLine, RunSummary } from '../../shared/model/run.js';
+import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../engine-contract.js';
 import type { JobHooks, JobResult } from '../executor/job-contract.js';
 import type { Claim } from '../queue/job-queue.js';
@@ -36,7 +36,7 @@ export class JobRunner {
   constructor(private readonly d: JobRunnerDeps) {}
 
   /** Appends a line to a job's log and queues it for the next 'log' event. */
-  log(jobId: string, line: Omit<LogLine, 'seq'>): LogLine {
+  log(jobId: string, line: LogEntry): LogLine {
     const stored = this.d.logs.append(jobId, line);
     const list = this.batch.get(jobId);
     if (list) list.push(stored);
@@ -78,9 +78,7 @@ export class JobRunner {
       secrets: repo.secrets,
       signal,
       logOffset: this.d.logs.count(job.id),
-      onLog: (line) => {
-        this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text });
-      },
+      onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
       onStep: (step) => {
         if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
       },

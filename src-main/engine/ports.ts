@@ -29,6 +29,6 @@ export interface JobExecutor {
   runJob(request: JobRunRequest): Promise<JobResult>;
   /** Removes containers/networks/volumes of jobs for which isJobLive returns false. */
   reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<unknown>;
-  /** Resolves when Docker answers; rejects (or resolves { ok: false }) when it does not. */
-  ping(): Promise<unknown>;
+  /** Whether Docker answers, and why not when it does not; may also reject. */
+  ping(): Promise<{ ok: boolean; message?: string }>;
 }

@@ -10,7 +10,9 @@ import type { Db } from '../storage/db.js';
 import type { GroupCommit } from '../storage/group-commit.js';
 import type { RunStore } from '../storage/run-store.js';
 import type { Scheduler } from '../queue/scheduler.js';
-import type { RepositoryConfig, TriggerOutcome, WithRuns } from '../engine-contract.js';
+import type { AcceptedDelivery, RepositoryConfig, TriggerOutcome } from '../engine-contract.js';
+import type { DeliveryStore } from '../storage/delivery-store.js';
+import type { DeliveryRecord } from '../../shared/model/run.js';
 import type { CheckoutPort, PipelinePort } from './ports.js';
 import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -31,6 +33,8 @@ export interface RunFactoryDeps {
   checkout: CheckoutPort;
   /** Run inserts of one event-loop turn share a commit. */
   commits: GroupCommit;
+  /** Where a webhook delivery that starts runs is recorded, in their transaction. */
+  deliveries: DeliveryStore;
 }
 
 export interface NewRunSpec {
@@ -183,11 +187,12 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
  * so a burst to one branch cancels each run once (not every earlier one again per later push) and
  * never has two active runs of a group; it returns the running jobs of those runs, which the caller
  * aborts once the write has committed. The ticket is released as soon as the insert is queued (group
- * writes keep their order), so the next event can plan while this one's group commits.
+ * writes keep their order), so the next event can plan while this one's group commits. A webhook
+ * delivery is recorded in the same write, so it and its runs commit together or not at all.
  */
 export async function createRunsForEvent(
-  deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, withRuns?: WithRuns,
-): Promise<TriggerOutcome & { abort: string[] }> {
+  deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, delivery?: AcceptedDelivery,
+): Promise<TriggerOutcome & { abort: string[]; delivery?: DeliveryRecord }> {
   try {
     const read = await readPipelineText(deps, repo, event);
     await ticket.turn();
@@ -196,20 +201,28 @@ export async function createRunsForEvent(
     const written = deps.commits.write(() => {
       if (outcome.kind === 'failed') {
         const stored = { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error };
-        withRuns?.(stored);
-        return { ...stored, abort: [] };
+        return { ...stored, abort: [], delivery: recordDelivery(deps, event, delivery, stored) };
       }
       const plan = outcome.plan;
       const group = supersedeGroup(plan, event);
       const runId = insertRun(deps, { event, plan, priority: effectivePriority(repo, event.branch, plan.priority), concurrencyGroup: group });
       const superseded = group ? deps.store.activeRunsInGroup(group, runId) : [];
       const abort = superseded.flatMap((old) => deps.scheduler.cancelRun(old));
-      withRuns?.({ runIds: [runId] });
-      return { runIds: [runId], abort };
+      return { runIds: [runId], abort, delivery: recordDelivery(deps, event, delivery, { runIds: [runId] }) };
     });
     ticket.done();
     return await written;
   } finally {
     ticket.done();
   }
+}
+
+/** The accepted delivery's record, written in the runs' transaction; its reason says what it started. */
+function recordDelivery(deps: RunFactoryDeps, event: TriggerEvent, delivery: AcceptedDelivery | undefined, stored: TriggerOutcome): DeliveryRecord | undefined {
+  if (!delivery) return undefined;
+  return deps.deliveries.record({
+    deliveryId: delivery.deliveryId, event: delivery.event, repo: event.repo, receivedAt: delivery.receivedAt,
+    outcome: 'accepted', httpStatus: 202, runIds: stored.runIds, bodySha256: delivery.bodySha256, remember: true,
+    reason: `${delivery.summary}: ${stored.runIds.length} run(s) queued${stored.reason ? `; ${stored.reason}` : ''}`,
+  });
 }

@@ -114,6 +114,11 @@ function git(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<stri
   });
 }
 
+/** The mirror directory of a repository source (created on its first checkout). */
+export function mirrorPathOf(source: GitSource, mirrorsDir: string): string {
+  return mirrorPathFor(splitUrl(source).url, mirrorsDir);
+}
+
 export function mirrorPathFor(url: string, mirrorsDir: string): string {
   const digest = createHash('sha256').update(url).digest('hex').slice(0, 24);
   return join(mirrorsDir, `${digest}.git`);

@@ -2,10 +2,9 @@
  * The Docker job executor: one job → one fresh container of its image.
  *
  * runJob call order: job network (when there are services) → services (sidecars, health) and,
- * side by side, the job container (create, pulling the image if missing, with its entrypoint
- * replaced by a keep-alive loop, docker-init as PID 1, labels kiln.instance/run/job → start, the
- * checkout prepared meanwhile → workspace put through the API) → hooks.beforeSteps → steps
- * (docker exec each) → hooks.afterSteps → teardown.
+ * side by side, the job container (DockerStepRunner.setup: create, pulling the image if missing,
+ * start, checkout, workspace put) → hooks.beforeSteps → steps (job-steps.ts, through the step
+ * runner: a docker exec each) → hooks.afterSteps → teardown (the runner's destroy among it).
  * Teardown always runs (pass, fail, timeout, cancel, engine error) and is idempotent; what it cannot
  * remove (the engine went away) carries labels, so `reapOrphans` removes it later.
  *
@@ -18,19 +17,18 @@ import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import { CheckoutError } from './checkout.js';
 import { createDockerClient } from './docker-client.js';
-import { DockerJobContainer, dockerMessage, EngineConnectionError, isConnectionError, kilnLabels, removeContainer, removeNetwork, resourceName, statusCodeOf } from './containers.js';
+import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
+import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import { formatDuration } from './exec-step.js';
 import type { Interruption } from './exec-step.js';
 import type { ExecutorOptions, JobResult, JobRunRequest } from './job-contract.js';
 import { runSteps } from './job-steps.js';
 import { JobLog } from './log-capture.js';
-import { ensureImage, InfrastructureError } from './pull.js';
+import { InfrastructureError } from './pull.js';
 import { reapOrphans } from './reaper.js';
 import type { ReapCounts } from './reaper.js';
 import { SecretMasker } from './secret-masker.js';
 import { createJobNetwork, startServices } from './services.js';
-import { KEEP_ALIVE, WORKSPACE } from './step-script.js';
-import { prepareWorkspace } from './workspace.js';
 
 export const DEFAULT_MAX_STEP_OUTPUT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -38,14 +36,27 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 /** Thrown inside runJob when the job was stopped (cancel or job timeout) outside a step. */
 class Stopped extends Error {}
 
+/** A stop, not an infrastructure failure, ended the job's bring-up or hooks. */
+function isStop(err: unknown): boolean {
+  return err instanceof Stopped || err instanceof SetupStopped;
+}
+
 /** Resources to remove at the end of a job, in reverse order of creation. */
 class Teardown {
-  private readonly items: Array<{ kind: 'container' | 'network'; id: string }> = [];
+  private readonly items: Array<{ describe(): string; remove(): Promise<void> }> = [];
 
   constructor(private readonly docker: Dockerode) {}
 
   track(kind: 'container' | 'network', id: string): void {
-    this.items.push({ kind, id });
+    this.items.push({
+      describe: () => `${kind} ${id.slice(0, 12)}`,
+      remove: () => (kind === 'container' ? removeContainer(this.docker, id) : removeNetwork(this.docker, id)),
+    });
+  }
+
+  /** The job container's runner: its destroy is idempotent, so it is retried like the rest. */
+  trackRunner(runner: DockerStepRunner): void {
+    this.items.push({ describe: () => runner.describe(), remove: () => runner.destroy() });
   }
 
   /** Removes everything; retries briefly (a connection blip), reports what is left to the reaper. */
@@ -54,8 +65,7 @@ class Teardown {
       let lastError: unknown;
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          if (item.kind === 'container') await removeContainer(this.docker, item.id);
-          else await removeNetwork(this.docker, item.id);
+          await item.remove();
           lastError = undefined;
           break;
         } catch (err) {
@@ -63,7 +73,7 @@ class Teardown {
           await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
         }
       }
-      if (lastError !== undefined) report(`could not remove ${item.kind} ${item.id.slice(0, 12)} (${dockerMessage(lastError)}); the reaper will remove it`);
+      if (lastError !== undefined) report(`could not remove ${item.describe()} (${dockerMessage(lastError)}); the reaper will remove it`);
     }
   }
 }
@@ -95,57 +105,6 @@ export class DockerExecutor {
   /** See reaper.ts for the rule (own instance: job not live; other instances: also older than 24 h). */
   reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts> {
     return reapOrphans(this.docker, { instanceId: this.instanceId, isJobLive });
-  }
-
-  /**
-   * Creates the job container (pulling its image when the engine says it is missing), starts it
-   * and fills its workspace. Everything it creates is tracked for teardown at once.
-   */
-  private async startJobContainer(
-    request: JobRunRequest,
-    network: string | undefined,
-    suffix: string,
-    say: (text: string) => void,
-    signal: AbortSignal,
-    track: (kind: 'container', id: string) => void,
-    setPhase: (phase: string) => void,
-  ): Promise<Dockerode.Container> {
-    const { job } = request;
-    const create = () =>
-      this.docker.createContainer({
-        name: resourceName([request.runId, job.id], suffix),
-        Image: job.image,
-        Entrypoint: KEEP_ALIVE.slice(0, 1),
-        Cmd: KEEP_ALIVE.slice(1),
-        WorkingDir: WORKSPACE,
-        Labels: kilnLabels(this.instanceId, request.runId, job.id, 'job'),
-        Tty: false,
-        HostConfig: { Init: true, NetworkMode: network },
-      });
-    // Create first, pull only when the engine says the image is missing: one round trip less per job.
-    const container = await create().catch(async (err: unknown) => {
-      if (statusCodeOf(err) !== 404) throw err;
-      setPhase(`pulling image ${job.image}`);
-      await ensureImage(this.docker, job.image, say, signal);
-      if (signal.aborted) throw new Stopped();
-      setPhase('creating the job container');
-      return create();
-    });
-    track('container', container.id);
-
-    setPhase('preparing the workspace');
-    // Starting takes the engine a few hundred ms: the host-side checkout work (mirror fetch,
-    // `git archive`, loading `tar`) overlaps it; the upload follows, into the running container
-    // (cheaper for the engine than into a stopped one: see workspace.ts).
-    const [started, prepared] = await Promise.allSettled([container.start(), prepareWorkspace(request.source, this.mirrorsDir, say)]);
-    if (prepared.status === 'rejected') throw prepared.reason;
-    if (started.status === 'rejected' || signal.aborted) {
-      prepared.value.abort();
-      if (started.status === 'rejected') throw started.reason;
-      throw new Stopped();
-    }
-    await prepared.value.put(container);
-    return container;
   }
 
   async runJob(request: JobRunRequest): Promise<JobResult> {
@@ -189,6 +148,19 @@ export class DockerExecutor {
       // container's create, start and workspace put overlap the services' start and health wait.
       // Both are settled before going on, so teardown sees every resource either one created.
       let containerPhase = 'creating the job container';
+      const runner = new DockerStepRunner({
+        docker: this.docker,
+        instanceId: this.instanceId,
+        runId: request.runId,
+        job,
+        source: request.source,
+        mirrorsDir: this.mirrorsDir,
+        network,
+        suffix,
+        say,
+        setPhase: (phase) => (containerPhase = phase),
+      });
+      teardown.trackRunner(runner);
       let failure: { err: unknown; phase: string } | undefined;
       const failFast = <T>(promise: Promise<T>, phase: () => string): Promise<T> =>
         promise.catch((err: unknown) => {
@@ -198,16 +170,15 @@ export class DockerExecutor {
         });
       const [, up] = await Promise.allSettled([
         network === undefined ? undefined : failFast(startServices(job.services, network, ctx), () => 'starting services'),
-        failFast(this.startJobContainer(request, network, suffix, say, bringUp.signal, track, (p) => (containerPhase = p)), () => containerPhase),
+        failFast(runner.setup(bringUp.signal), () => containerPhase),
       ]);
       stop.signal.removeEventListener('abort', relay);
       currentPhase = failure?.phase ?? containerPhase;
       if (failure) throw failure.err;
       if (up.status === 'rejected') throw up.reason;
-      const container = up.value;
       checkStopped();
 
-      const handle = new DockerJobContainer(container);
+      const handle = runner.jobContainer;
       if (request.hooks?.beforeSteps) {
         currentPhase = 'restoring caches';
         await request.hooks.beforeSteps(handle, say);
@@ -215,7 +186,7 @@ export class DockerExecutor {
       }
       currentPhase = 'running steps';
       const outcome = await runSteps({
-        container,
+        runner,
         runId: request.runId,
         job,
         event: request.event,
@@ -249,7 +220,7 @@ export class DockerExecutor {
         error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
       } else {
         status = 'failed';
-        infrastructure = !(err instanceof Stopped);
+        infrastructure = !isStop(err);
         error = describeInfrastructureError(err, currentPhase);
       }
       say(status === 'failed' ? `error: ${error}` : error ?? status);

@@ -1,25 +1,23 @@
 /**
- * Runs one step in the job container and stops it on timeout or cancel.
+ * Runs one step through a StepRunner and stops it on timeout or cancel.
  *
  * Interruption: whoever interrupts (the step timer, the job timer, a cancel) first records why —
  * that flag, not the exit code, decides the status, so a step that happens to exit 0 while being
- * timed out is still `timed_out`. Then SIGTERM goes to the step's process group, SIGKILL after
+ * timed out is still `timed_out`. Then SIGTERM goes to the step's processes, SIGKILL after
  * `killGraceMs`, and if the output still has not ended shortly after that (a process escaped the
- * group with setsid and holds the stream), the executor stops waiting; removing the container
- * ends whatever is left.
+ * signals and holds the stream), the executor stops waiting (detach); destroying the runner ends
+ * whatever is left.
  */
-import type Dockerode from 'dockerode';
-import { makeTar } from './archive.js';
-import { execCapture, putArchive, startExec } from './containers.js';
 import type { StepOutput } from './log-capture.js';
-import { killCommand, MAX_INLINE_SCRIPT_BYTES, SCRIPT_VARIABLE, stepCommand, stepPaths, WORKSPACE } from './step-script.js';
+import type { StartedStep, StepRunner, StepSignal } from './step-runner.js';
 
 export type Interruption = 'timed_out' | 'cancelled';
 
 export interface StepRun {
+  runner: StepRunner;
   index: number;
   script: string;
-  /** Final environment of the step, built-ins included (KILN_ENV must point at stepPaths(index).envFile). */
+  /** Final environment of the step, built-ins included (KILN_ENV must be runner.locations(index).envFile). */
   env: Record<string, string>;
   timeoutMs?: number;
   killGraceMs: number;
@@ -38,27 +36,16 @@ export interface StepOutcome {
 }
 
 /** How long to keep reading after SIGKILL before giving up on the stream. */
-const AFTER_KILL_MS = 2000;
+export const AFTER_KILL_MS = 2000;
 
-export async function runStepInContainer(container: Dockerode.Container, run: StepRun): Promise<StepOutcome> {
-  const paths = stepPaths(run.index);
-  const inline = Buffer.byteLength(run.script) <= MAX_INLINE_SCRIPT_BYTES;
-  const env: Record<string, string> = { ...run.env };
-  if (inline) {
-    env[SCRIPT_VARIABLE] = run.script;
-  } else {
-    const rel = paths.scriptFile.replace(/^\//, '');
-    await putArchive(container, '/', makeTar([{ name: rel, mode: 0o755, content: Buffer.from(run.script) }]));
-  }
-
+export async function runStep(run: StepRun): Promise<StepOutcome> {
   let interruption: { kind: Interruption; by: 'step-timeout' | 'job' } | undefined;
   const timers: NodeJS.Timeout[] = [];
-  let detach: (() => void) | undefined;
+  let started: StartedStep | undefined;
 
-  const signalStep = (signal: 'TERM' | 'KILL'): void => {
-    execCapture(container, killCommand(paths, signal)).catch(() => {
-      // The container may be gone or the engine unreachable; teardown deals with it.
-    });
+  const signalStep = (signal: StepSignal): void => {
+    // Never rejects by contract; the catch keeps a broken runner from crashing the process.
+    started?.signal(signal).catch(() => undefined);
   };
   const interrupt = (kind: Interruption, by: 'step-timeout' | 'job', why: string): void => {
     if (interruption) return;
@@ -69,7 +56,7 @@ export async function runStepInContainer(container: Dockerode.Container, run: St
       setTimeout(() => {
         run.note('step still running after the grace period: sending SIGKILL');
         signalStep('KILL');
-        timers.push(setTimeout(() => detach?.(), AFTER_KILL_MS));
+        timers.push(setTimeout(() => started?.detach(), AFTER_KILL_MS));
       }, run.killGraceMs),
     );
   };
@@ -79,20 +66,19 @@ export async function runStepInContainer(container: Dockerode.Container, run: St
   };
 
   try {
-    const running = await startExec(container, {
-      cmd: stepCommand(paths, inline),
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      workdir: WORKSPACE,
+    started = await run.runner.startStep({
+      index: run.index,
+      script: run.script,
+      env: run.env,
       onOutput: (stream, chunk) => run.output.write(stream, chunk),
     });
-    detach = running.detach;
     if (run.timeoutMs !== undefined && run.timeoutMs > 0) {
       const ms = run.timeoutMs;
       timers.push(setTimeout(() => interrupt('timed_out', 'step-timeout', `step timed out after ${formatDuration(ms)}`), ms));
     }
     if (run.jobSignal.aborted) onJobAbort();
     else run.jobSignal.addEventListener('abort', onJobAbort, { once: true });
-    const exitCode = await running.done;
+    const exitCode = await started.wait();
     if (interruption) return { status: interruption.kind, exitCode: exitCode >= 0 ? exitCode : undefined, interruptedBy: interruption.by };
     return { status: exitCode === 0 ? 'passed' : 'failed', exitCode };
   } finally {

@@ -8,7 +8,7 @@
  * and `infrastructure: true`, so they read differently from a red build. Teardown always runs.
  */
 import type { Readable } from 'node:stream';
-import type { LogLine, StepSummary } from '../../shared/model/run.js';
+import type { LogEntry, LogLine, StepSummary } from '../../shared/model/run.js';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
@@ -48,10 +48,13 @@ export interface JobRunRequest {
   secrets: Record<string, string>;
   /** Aborting cancels the job: SIGTERM to the running step, SIGKILL after the grace period. */
   signal: AbortSignal;
-  /** First log seq to use (a retried attempt continues the job's log). Default 0. */
+  /** The seq the job's log gives its next line when the job starts (a retry continues the log). Default 0. */
   logOffset?: number;
-  /** Every log line, already masked, in order, with its seq. */
-  onLog(line: LogLine): void;
+  /**
+   * Every log line, already masked, in order. The job's log numbers lines, not the executor: return
+   * the line with the seq it got (step offsets follow it), or nothing when no log numbers them.
+   */
+  onLog(line: LogEntry): LogLine | void;
   /** A step changed status (started, finished, skipped). */
   onStep?(step: StepSummary): void;
   hooks?: JobHooks;
@@ -64,7 +67,7 @@ export interface JobResult {
   error?: string;
   /** True when Docker or the checkout failed rather than the user's steps. */
   infrastructure?: boolean;
-  /** The next unused log seq. */
+  /** The seq the job's log gives its next line. */
   logOffset: number;
 }
 

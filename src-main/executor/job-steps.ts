@@ -1,25 +1,27 @@
 /**
- * The steps of one job, in order, in its running container: `if:` conditions, environment
+ * The steps of one job, in order, in the job's environment: `if:` conditions, environment
  * (job env, secrets, $KILN_ENV of earlier steps, step env, built-ins), continue-on-error, and
  * the job's outcome. Stops at the first failing step (unless continue-on-error); later steps whose
  * condition calls failure() or always() still run. After a cancel or a job timeout nothing more runs.
+ *
+ * The steps run through a StepRunner (step-runner.ts) that the caller has set up and destroys
+ * afterwards; nothing here knows Docker, so these rules are unit-tested against a fake runner.
  */
-import type Dockerode from 'dockerode';
 import type { PlannedJob, PlannedStep } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { evaluateCondition } from '../pipeline/expressions.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
-import { readFirstFile } from './archive.js';
 import { parseEnvFile } from './env-file.js';
-import { formatDuration, runStepInContainer } from './exec-step.js';
+import { formatDuration, runStep } from './exec-step.js';
 import type { Interruption } from './exec-step.js';
 import type { JobLog } from './log-capture.js';
-import { stepPaths, WORKSPACE } from './step-script.js';
+import type { StepRunner } from './step-runner.js';
 
 export interface StepsContext {
-  container: Dockerode.Container;
+  /** Set up by the caller, who also destroys it. */
+  runner: StepRunner;
   runId: string;
   job: PlannedJob;
   event: TriggerEvent;
@@ -49,7 +51,7 @@ export function eventVariables(event: TriggerEvent): Record<string, string> {
   return vars;
 }
 
-function expressionContext(ctx: StepsContext, env: Record<string, string>, failed: boolean): ExpressionContext {
+function expressionContext({ ctx, env, failed }: { ctx: StepsContext; env: Record<string, string>; failed: boolean }): ExpressionContext {
   const e = ctx.event;
   return {
     event: e.kind,
@@ -64,22 +66,10 @@ function expressionContext(ctx: StepsContext, env: Record<string, string>, faile
   };
 }
 
-/** Size of a file in the container from the archive stat header (a HEAD request: far cheaper than reading). */
-async function fileSize(container: Dockerode.Container, path: string): Promise<number | undefined> {
-  const res = (await container.infoArchive({ path })) as unknown as { headers?: Record<string, string | undefined>; resume?: () => void };
-  res.resume?.();
-  const stat = res.headers?.['x-docker-container-path-stat'];
-  if (!stat) return undefined;
-  const size = (JSON.parse(Buffer.from(stat, 'base64').toString('utf8')) as { size?: number }).size;
-  return typeof size === 'number' ? size : undefined;
-}
-
 async function readStepEnv(ctx: StepsContext, step: PlannedStep): Promise<Record<string, string>> {
   try {
-    // Most steps write nothing to $KILN_ENV: check the size before reading.
-    if ((await fileSize(ctx.container, stepPaths(step.index).envFile)) === 0) return {};
-    const tar = await ctx.container.getArchive({ path: stepPaths(step.index).envFile });
-    const text = (await readFirstFile(tar as unknown as AsyncIterable<Buffer>, MAX_ENV_FILE_BYTES)).toString('utf8');
+    const text = await ctx.runner.readEnvFile({ index: step.index, maxBytes: MAX_ENV_FILE_BYTES });
+    if (text === '') return {};
     const parsed = parseEnvFile(text);
     for (const p of parsed.problems) ctx.log.system(`warning: $KILN_ENV of step '${step.name}', ${p}`, step.index);
     return parsed.vars;
@@ -114,7 +104,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     if (ctx.jobSignal.aborted) break;
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(step.if || 'success()', expressionContext(ctx, { ...base, ...propagated }, failed));
+      shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed }));
     } catch (err) {
       log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
       update(summary, { status: 'failed', logOffset: log.offset });
@@ -131,6 +121,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     const startedAt = Date.now();
     update(summary, { status: 'running', startedAt, logOffset: log.offset });
     log.system(`step '${step.name}'`, step.index);
+    const where = ctx.runner.locations(step.index);
     const env: Record<string, string> = {
       ...base,
       ...secrets,
@@ -139,10 +130,11 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       KILN_RUN_ID: ctx.runId,
       // The planner's KILN_JOB (the job key) when it set one, else the planned job id.
       KILN_JOB: job.env.KILN_JOB ?? job.id,
-      KILN_WORKSPACE: WORKSPACE,
-      KILN_ENV: stepPaths(step.index).envFile,
+      KILN_WORKSPACE: where.workspace,
+      KILN_ENV: where.envFile,
     };
-    const outcome = await runStepInContainer(ctx.container, {
+    const outcome = await runStep({
+      runner: ctx.runner,
       index: step.index,
       script: step.run,
       env,

@@ -9,8 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
-import type { LogLine } from '../../shared/model/run.js';
-import type { Status } from '../../shared/model/status.js';
+import type { LogEntry } from '../../shared/model/run.js';
+import { runStatusOf, type Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
 import { decideJob } from '../pipeline/readiness.js';
@@ -26,7 +26,8 @@ export interface RunPlanOptions {
   secrets: Record<string, string>;
   parallelism: number;
   signal: AbortSignal;
-  onLog(jobId: string, line: LogLine): void;
+  /** Every line of a job, in order (unnumbered: nothing here keeps a log). */
+  onLog(jobId: string, line: LogEntry): void;
   onJob?(jobId: string, result: LocalJobOutcome): void;
   /** Called when a job starts running. */
   onJobStart?(jobId: string): void;
@@ -34,13 +35,10 @@ export interface RunPlanOptions {
   runId?: string;
 }
 
-/** The run's status from its jobs: any failure → failed, else timed_out, else cancelled, else passed. */
+/** The run's status from its jobs (the rule `kiln serve` uses too); an interrupted run is cancelled. */
 export function overallStatus(statuses: Status[], cancelled: boolean): Status {
   if (cancelled) return 'cancelled';
-  if (statuses.includes('failed')) return 'failed';
-  if (statuses.includes('timed_out')) return 'timed_out';
-  if (statuses.includes('cancelled')) return 'cancelled';
-  return 'passed';
+  return statuses.length === 0 ? 'passed' : runStatusOf(statuses.map((status) => ({ status })), true);
 }
 
 function notStarted(job: PlannedJob): JobResult {

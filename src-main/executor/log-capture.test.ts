@@ -1,11 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { LogLine } from '../../shared/model/run.js';
+import type { LogEntry, LogLine } from '../../shared/model/run.js';
 import { decodeLine, JobLog } from './log-capture.js';
 import { SecretMasker } from './secret-masker.js';
 
-function capture(secrets: string[], limit = 1024 * 1024, offset = 0): { log: JobLog; lines: LogLine[] } {
+/**
+ * A JobLog over a log that already holds `offset` lines. The log numbers what it is given (as the
+ * engine's log store does): the JobLog never counts lines itself. `other` appends a line from
+ * another writer of the same log (the engine's own notes).
+ */
+function capture(secrets: string[], limit = 1024 * 1024, offset = 0): { log: JobLog; lines: LogLine[]; other(text: string): void } {
   const lines: LogLine[] = [];
-  return { log: new JobLog(new SecretMasker(secrets), (l) => lines.push(l), offset, limit), lines };
+  let next = offset;
+  const append = (entry: LogEntry): LogLine => {
+    const line = { seq: next++, ...entry };
+    lines.push(line);
+    return line;
+  };
+  return { log: new JobLog(new SecretMasker(secrets), append, offset, limit), lines, other: (text) => { append({ ts: 0, stream: 'system', step: null, text }); } };
 }
 
 describe('decodeLine', () => {
@@ -19,7 +30,7 @@ describe('decodeLine', () => {
 });
 
 describe('JobLog', () => {
-  it('numbers lines from the offset and splits output into lines, keeping a partial line until the end', () => {
+  it("follows the log's numbering from the offset and splits output into lines, keeping a partial line until the end", () => {
     const { log, lines } = capture([], 1024, 10);
     const out = log.openStep(0, 'build');
     out.write('stdout', Buffer.from('one\ntw'));
@@ -32,6 +43,23 @@ describe('JobLog', () => {
       [12, 0, 'stdout', 'thr'],
     ]);
     expect(log.offset).toBe(13);
+  });
+
+  it("takes every seq from the log, so its offset stays right when another writer appends to the same log", () => {
+    const { log, lines, other } = capture([], 1024, 4);
+    log.system('first');
+    other('[kiln] a note from the engine');
+    log.system('second');
+    expect(lines.map((l) => [l.seq, l.text])).toEqual([[4, 'first'], [5, '[kiln] a note from the engine'], [6, 'second']]);
+    expect(log.offset).toBe(7);
+  });
+
+  it('keeps its start offset when the log it writes to numbers nothing', () => {
+    const texts: string[] = [];
+    const log = new JobLog(new SecretMasker([]), (entry) => { texts.push(entry.text); }, 3, 1024);
+    log.system('printed, not stored');
+    expect(texts).toEqual(['printed, not stored']);
+    expect(log.offset).toBe(3);
   });
 
   it('keeps stdout and stderr partial lines apart', () => {

@@ -1,5 +1,7 @@
 /**
- * Turns a job's raw output into LogLines: mask (bytes) → split into lines → decode → number.
+ * Turns a job's raw output into log entries: mask (bytes) → split into lines → decode → hand to the
+ * job's log. The executor does not number lines: the log it appends to does (the engine's log store,
+ * once, for every writer), and hands back each line's seq, which `JobLog.offset` follows.
  *
  * Masking happens on bytes before line splitting, so a secret split across chunks or across the
  * stdout/stderr demultiplexing frames is still caught, and a multi-byte character split across
@@ -9,7 +11,7 @@
  * escapes rather than replacement characters, so nothing is silently lost.
  */
 import { isUtf8 } from 'node:buffer';
-import type { LogLine, LogStream } from '../../shared/model/run.js';
+import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
 import type { MaskStream, SecretMasker } from './secret-masker.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -81,20 +83,27 @@ class LineSplitter {
   }
 }
 
-/** The log of one job: numbers lines from `offset`, masks everything. Not re-entrant. */
+/**
+ * Appends one line to a job's log, which numbers it, and returns it with its seq; a log that keeps no
+ * numbering (`kiln run` prints lines) returns nothing.
+ */
+export type LogAppend = (line: LogEntry) => LogLine | void;
+
+/** The log of one job: masks everything and appends it to the job's log. Not re-entrant. */
 export class JobLog {
   private next: number;
 
+  /** `offset` is the seq the log gives its next line when the job starts. */
   constructor(
     private readonly masker: SecretMasker,
-    private readonly onLog: (line: LogLine) => void,
+    private readonly append: LogAppend,
     offset: number,
     private readonly maxStepOutputBytes: number,
   ) {
     this.next = offset;
   }
 
-  /** The next unused seq. */
+  /** The seq the log gives the next line: one past the last line it numbered (the start offset before any). */
   get offset(): number {
     return this.next;
   }
@@ -116,9 +125,9 @@ export class JobLog {
 
   /** A sink for output that is not a step's (service logs, hooks), logged as `system` lines. */
   line(stream: LogStream, step: number | null, text: string): void {
-    const seq = this.next++;
     try {
-      this.onLog({ seq, ts: Date.now(), stream, step, text });
+      const stored = this.append({ ts: Date.now(), stream, step, text });
+      if (stored) this.next = stored.seq + 1;
     } catch {
       // A listener's failure must not break the job (it is the caller's log sink).
     }

@@ -72,10 +72,14 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
 }
 
 /**
- * Runs `reap` now and then every `intervalMs` (default 5 min) until the returned stop() is called.
+ * Runs `reap` now (or after `firstAfterMs`) and then every `intervalMs` (default 5 min) until the
+ * returned stop() is called.
  * Passes never overlap; a failing pass (engine down) is reported and the next one tries again.
  */
-export function scheduleReaper(reap: () => Promise<ReapCounts>, options: { intervalMs?: number; onResult?(counts: ReapCounts): void; onError?(err: unknown): void } = {}): () => void {
+export function scheduleReaper<T = ReapCounts>(
+  reap: () => Promise<T>,
+  options: { intervalMs?: number; firstAfterMs?: number; onResult?(counts: T): void; onError?(err: unknown): void } = {},
+): () => void {
   const intervalMs = options.intervalMs ?? 5 * 60 * 1000;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -91,7 +95,12 @@ export function scheduleReaper(reap: () => Promise<ReapCounts>, options: { inter
       timer.unref();
     }
   };
-  void pass();
+  if (options.firstAfterMs) {
+    timer = setTimeout(() => void pass(), options.firstAfterMs);
+    timer.unref();
+  } else {
+    void pass();
+  }
   return () => {
     stopped = true;
     if (timer) clearTimeout(timer);

@@ -7,14 +7,12 @@
  *   - `event: end` (data `{"nextOffset":N}`) once the job has finished and every line was sent; the
  *     client should close then (an EventSource would otherwise reconnect and get `end` again);
  *   - `: heartbeat` comments keep proxies and the client's idle timers quiet.
- * No gap, no duplicate: the stream subscribes to live lines BEFORE reading the backlog from the
- * store, and every line is sent only if its seq is the next one expected; a hole between what was
- * sent and a live line is filled from the store.
+ * No gap, no duplicate: the stream follows the log with the shared follower (shared/api/log-follower.ts),
+ * which subscribes to live lines before reading the backlog from the store and passes every line
+ * through the one LogSequencer the renderer's clients use too.
  */
 import type { Request, Response } from 'express';
-import type { EngineEvent, LogChunk } from '../../shared/api/engine-api.js';
-import type { LogLine } from '../../shared/model/run.js';
-import { isTerminal } from '../../shared/model/status.js';
+import { followJobLog } from '../../shared/api/log-follower.js';
 import type { KilnEngine } from '../engine-contract.js';
 
 export interface SseConnection {
@@ -26,7 +24,6 @@ export interface SseConnection {
 }
 
 const HEARTBEAT_MS = 15_000;
-const BACKLOG_PAGE = 1000;
 
 /**
  * Starts an event stream. `registry` collects the live streams of one server, so that its shutdown
@@ -98,79 +95,31 @@ export function logStartOffset(lastEventId: string | undefined, offset: unknown)
  * opening the stream; a store error afterwards is sent as `event: error` and ends the stream.
  */
 export async function streamJobLog(engine: KilnEngine, jobId: string, start: number, conn: SseConnection): Promise<void> {
-  let next = start;
-  let live = false;
-  let finishing = false;
-  const pending: LogLine[] = [];
-  let chain: Promise<void> = Promise.resolve();
-  let done!: () => void;
-  const ended = new Promise<void>((resolve) => { done = resolve; });
-  conn.onClose(() => done());
-
-  const emit = (lines: readonly LogLine[]): void => {
-    for (const line of lines) {
-      if (line.seq !== next) continue;
-      conn.send({ id: line.seq, data: line });
-      next = line.seq + 1;
-    }
-  };
-  /** Reads from the store from `next` until it has nothing more; returns the last chunk. */
-  const catchUp = async (): Promise<LogChunk> => {
-    for (;;) {
-      const before = next;
-      const chunk = await engine.getLog(jobId, next, BACKLOG_PAGE);
-      emit(chunk.lines);
-      // `complete` means every line has been returned; a page that did not advance means nothing more now.
-      if (conn.closed || chunk.complete || next === before) return chunk;
-    }
-  };
-  const end = (): void => {
-    conn.send({ event: 'end', data: { nextOffset: next } });
-    conn.close();
-  };
-  const enqueue = (task: () => Promise<void>): void => {
-    chain = chain.then(task).catch((err: unknown) => {
-      conn.send({ event: 'error', data: { message: err instanceof Error ? err.message : String(err) } });
-      conn.close();
+  if (conn.closed) return;
+  await new Promise<void>((resolve) => {
+    const stop = followJobLog(
+      { getLog: (offset, limit) => engine.getLog(jobId, offset, limit), subscribe: (listener) => engine.subscribe(listener) },
+      {
+        jobId,
+        from: start,
+        onLines: (lines) => {
+          for (const line of lines) conn.send({ id: line.seq, data: line });
+        },
+        onEnd: (nextOffset) => {
+          conn.send({ event: 'end', data: { nextOffset } });
+          conn.close();
+        },
+        onError: (err) => {
+          conn.send({ event: 'error', data: { message: err instanceof Error ? err.message : String(err) } });
+          conn.close();
+        },
+      },
+    );
+    conn.onClose(() => {
+      stop();
+      resolve();
     });
-  };
-
-  const unsubscribe = engine.subscribe((event: EngineEvent) => {
-    if (conn.closed) return;
-    if (event.type === 'log' && event.jobId === jobId) {
-      if (!live) {
-        pending.push(...event.lines);
-        return;
-      }
-      const lines = event.lines;
-      enqueue(async () => {
-        if (conn.closed) return;
-        const first = lines.find((l) => l.seq >= next);
-        // A hole between what was sent and this batch (lines published while we were busy): fill it from the store.
-        if (first && first.seq > next) await catchUp();
-        emit(lines);
-      });
-    } else if (event.type === 'job' && event.jobId === jobId && isTerminal(event.status)) {
-      if (finishing) return;
-      finishing = true;
-      enqueue(async () => {
-        if (conn.closed) return;
-        const chunk = await catchUp();
-        if (chunk.complete) end();
-        else finishing = false;
-      });
-    }
   });
-  conn.onClose(unsubscribe);
-
-  enqueue(async () => {
-    const chunk = await catchUp();
-    live = true;
-    emit(pending.sort((a, b) => a.seq - b.seq));
-    pending.length = 0;
-    if (chunk.complete && !conn.closed) end();
-  });
-  await ended;
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { JobResult } from '../executor/job-contract.js';
-import { isTerminal, PRIORITY_RANK } from '../../shared/model/status.js';
+import { isTerminal } from '../../shared/model/status.js';
 import { decideJob } from '../pipeline/readiness.js';
 
 export type SchedulerChange =
@@ -283,8 +283,4 @@ export class Scheduler {
     }
     if (this.store.refreshRunStatus(runId, now)) this.pending.push({ kind: 'run', runId });
   }
-}
-
-export function rankOf(priority: keyof typeof PRIORITY_RANK): number {
-  return PRIORITY_RANK[priority];
 }

@@ -10,12 +10,13 @@
  * Writes are batched in memory and written (no fsync) every `flushMs` or when the batch is large;
  * reads flush first, so a reader always sees every appended line. After a crash the index is
  * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
- * Lines arrive already masked by the executor.
+ * Lines arrive already masked by the executor, and unnumbered: this store is the one place a line
+ * gets its seq (its line number in the file), so every writer of a job's log shares one numbering.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LogLine, LogStream } from '../../shared/model/run.js';
+import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
 import { searchLogFile, type LogSearchMatch } from './log-search.js';
 
 export type { LogSearchMatch } from './log-search.js';
@@ -162,7 +163,7 @@ export class LogStore {
   }
 
   /** Appends one line and returns it with its seq (the store assigns seqs: no gaps, no duplicates). */
-  append(jobId: string, line: { ts: number; stream: LogStream; step: number | null; text: string }): LogLine {
+  append(jobId: string, line: LogEntry): LogLine {
     const w = this.openWriter(jobId);
     const seq = this.count(jobId);
     const rec = `${JSON.stringify({ t: line.ts, s: STREAM_CODE[line.stream], p: line.step, x: line.text })}\n`;

@@ -4,18 +4,18 @@
  * One pass (runOnce): delete expired artifact rows (expires_at, or retention.artifactsMs after
  * creation when unset); delete caches unused for retention.cachesMs; evict least recently used
  * caches until their total is at most retention.cacheSizeBytes; sweep blobs no artifact references
- * and cache directories no row names; collect orphaned workspaces older than retention.workspacesMs.
+ * and cache directories no row names; collect host leftovers (git mirrors of repositories no longer configured, old workspace
+ * directories) unused for retention.workspacesMs (leftovers-gc.ts).
  *
  * Safe while jobs run: rows are deleted before files, blobs and cache entries in use are pinned by
  * their stores (and skipped), and readers hold open file descriptors. Passes never overlap: a call
  * while one runs returns that pass. start() runs a pass at once (start-up) and then every interval.
  */
-import type Dockerode from 'dockerode';
 import type { KilnConfig } from '../engine-contract.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { CacheStore } from './cache-store.js';
 import type { Db } from './db.js';
-import { collectWorkspaces } from './workspace-gc.js';
+import { collectLeftovers } from './leftovers-gc.js';
 
 export const DEFAULT_RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -26,10 +26,8 @@ export interface RetentionDeps {
   caches: CacheStore;
   retention: KilnConfig['retention'];
   now?: () => number;
-  docker?: Dockerode;
-  instanceId?: string;
-  /** Workspace directory names/paths of running jobs, never collected. */
-  workspacesInUse?: () => Iterable<string>;
+  /** Mirror directories of the repositories configured now: never collected. */
+  mirrorsInUse?: () => Iterable<string>;
   /** Where a pass reports what it removed (default: nowhere). */
   onReport?: (report: RetentionReport) => void;
 }
@@ -45,8 +43,9 @@ export interface RetentionReport {
   cacheBytesFreed: number;
   /** Cache directories without a row (crash leftovers) removed. */
   cacheFilesSwept: number;
+  /** Mirrors of repositories no longer configured, and workspace directories of earlier versions. */
+  mirrorsRemoved: number;
   workspacesRemoved: number;
-  volumesRemoved: number;
   /** Problems that did not stop the pass. */
   errors: string[];
 }
@@ -91,7 +90,7 @@ export class RetentionService {
     const startedAt = this.now();
     const report: RetentionReport = {
       startedAt, durationMs: 0, artifactsDeleted: 0, blobsDeleted: 0, blobBytesFreed: 0, cachesExpired: 0, cachesEvicted: 0,
-      cacheBytesFreed: 0, cacheFilesSwept: 0, workspacesRemoved: 0, volumesRemoved: 0, errors: [],
+      cacheBytesFreed: 0, cacheFilesSwept: 0, mirrorsRemoved: 0, workspacesRemoved: 0, errors: [],
     };
     const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
       try {
@@ -121,13 +120,10 @@ export class RetentionService {
     await step('cache files', async () => {
       report.cacheFilesSwept = await caches.sweepFiles();
     });
-    await step('workspaces', async () => {
-      const gc = await collectWorkspaces({
-        dataDir: this.deps.dataDir, maxAgeMs: retention.workspacesMs, now: () => startedAt,
-        docker: this.deps.docker, instanceId: this.deps.instanceId, inUse: this.deps.workspacesInUse,
-      });
+    await step('leftovers', async () => {
+      const gc = await collectLeftovers({ dataDir: this.deps.dataDir, maxAgeMs: retention.workspacesMs, now: () => startedAt, mirrorsInUse: this.deps.mirrorsInUse });
+      report.mirrorsRemoved = gc.mirrors;
       report.workspacesRemoved = gc.directories;
-      report.volumesRemoved = gc.volumes;
       report.errors.push(...gc.errors);
     });
     report.durationMs = this.now() - startedAt;

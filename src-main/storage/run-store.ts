@@ -9,7 +9,7 @@ import type { Db } from './db.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { JobSummary, Page, RunDetail, RunSummary, StepSummary, DagEdge } from '../../shared/model/run.js';
 import type { Priority, Status } from '../../shared/model/status.js';
-import { isTerminal } from '../../shared/model/status.js';
+import { isTerminal, runStatusOf } from '../../shared/model/status.js';
 import type { EventKind, TriggerEvent } from '../../shared/model/trigger-event.js';
 import type Database from 'better-sqlite3';
 
@@ -91,23 +91,6 @@ export interface RunFilter {
 /** Thrown for a cursor that this store did not produce. */
 export class BadCursorError extends Error {}
 
-
-/**
- * A run's status from its jobs: failed if any job failed or timed out, else cancelled if any was
- * cancelled, else skipped if every job was skipped, else passed. While some job is not terminal the
- * run is running once any job started, queued before. Skipped jobs never fail a run.
- */
-export function deriveRunStatus(jobs: readonly { status: Status }[], started: boolean): Status {
-  if (jobs.length === 0) return started ? 'running' : 'queued';
-  const done = jobs.every((j) => isTerminal(j.status));
-  if (!done) return started || jobs.some((j) => j.status === 'running') ? 'running' : 'queued';
-  // A red job outranks a timed-out one, which outranks a cancelled one: the run shows the worst.
-  if (jobs.some((j) => j.status === 'failed')) return 'failed';
-  if (jobs.some((j) => j.status === 'timed_out')) return 'timed_out';
-  if (jobs.some((j) => j.status === 'cancelled')) return 'cancelled';
-  if (jobs.every((j) => j.status === 'skipped')) return 'skipped';
-  return 'passed';
-}
 
 export function encodeCursor(createdAt: number, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
@@ -234,6 +217,15 @@ export class RunStore {
     });
   }
 
+  /** Upserts configured repositories (name, url, default branch); never stores secrets. */
+  syncRepositories(repos: readonly { name: string; url: string; defaultBranch: string }[], now: number): void {
+    const upsert = this.db.prepare(`INSERT INTO repositories (name, url, default_branch, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET url = excluded.url, default_branch = excluded.default_branch`);
+    this.db.transaction(() => {
+      for (const r of repos) upsert.run(r.name, r.url, r.defaultBranch, now);
+    })();
+  }
+
   getRun(id: string): RunRow | undefined {
     return this.s.getRun.get(id) as RunRow | undefined;
   }
@@ -304,7 +296,7 @@ export class RunStore {
     if (!run) return undefined;
     const jobs = this.jobsOfRun(runId);
     if (jobs.length === 0) return undefined; // failed-at-plan runs are terminal from the start
-    const status = deriveRunStatus(jobs, run.started_at !== null);
+    const status = runStatusOf(jobs, run.started_at !== null);
     if (status === run.status) return undefined;
     const terminal = isTerminal(status);
     this.s.setRun.run({

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { StorageMetrics } from '../../shared/model/run.js';
 import type { Db } from './db.js';
-import { workspacesDir } from './workspace-gc.js';
+import { workspacesDir } from './leftovers-gc.js';
 
 export interface StorageMetricsDeps {
   db: Db;

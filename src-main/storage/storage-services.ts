@@ -23,8 +23,11 @@ export interface StorageServicesDeps {
   db: Db;
   dataDir: string;
   retention: KilnConfig['retention'];
+  /** For the metrics: this instance's containers' writable layers hold the job workspaces. */
   docker?: Dockerode;
   instanceId?: string;
+  /** Mirror directories of the repositories configured now (retention never collects them). */
+  mirrorsInUse?: () => Iterable<string>;
   now?: () => number;
   /** Per-job artifact limit; default 1 GiB. */
   maxJobArtifactBytes?: number;
@@ -46,7 +49,7 @@ export function createStorageServices(deps: StorageServicesDeps): StorageService
   const caches = new CacheStore(deps.db, deps.dataDir, { now: deps.now });
   const retention = new RetentionService({
     db: deps.db, dataDir: deps.dataDir, artifacts, caches, retention: deps.retention, now: deps.now,
-    docker: deps.docker, instanceId: deps.instanceId, onReport: deps.onRetentionReport,
+    mirrorsInUse: deps.mirrorsInUse, onReport: deps.onRetentionReport,
   });
   return {
     artifacts,

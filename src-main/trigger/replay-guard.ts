@@ -1,6 +1,6 @@
 /**
- * Replay protection for webhook deliveries, kept in the `seen_deliveries` table (and, for the
- * check itself, in memory).
+ * Replay protection for webhook deliveries: the decision, over the replay table that
+ * storage/delivery-store.ts keeps (in SQLite and in memory).
  *
  * Three checks, because each alone can be sidestepped:
  * - the delivery id (X-GitHub-Delivery) seen before → conflict. The id is not signed, so
@@ -13,8 +13,7 @@
  * redelivery (same id, same body) of a delivery Kiln rejected — e.g. 429, or lost while the tunnel
  * was down — is not a conflict. Entries live `windowMs` (≥ 3 days: GitHub redelivers within 3 days).
  */
-import type { Db } from '../storage/db.js';
-import type { GroupCommit } from '../storage/group-commit.js';
+import type { SeenDeliveries } from '../engine-contract.js';
 
 export const MIN_REPLAY_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
 
@@ -24,31 +23,13 @@ export type ReplayVerdict =
 
 export class ReplayGuard {
   private readonly windowMs: number;
-  private readonly insert: (key: string, at: number) => unknown;
-  private readonly remove: (key: string) => unknown;
-  private readonly purge: (before: number) => { changes: number };
   private lastPurge = 0;
   /** Keys of reserved deliveries being processed (see `reserve`). */
   private readonly inFlight = new Set<string>();
-  /**
-   * The table's keys and times, loaded at start and updated when a write commits, so the check per
-   * delivery never queries SQLite (two random-key lookups in a growing index). Insertion order is
-   * time order, which lets expiry stop at the first live entry. Its size is bounded by the window:
-   * about 200 bytes per delivery, so 10,000 deliveries a day for 3 days is some 6 MB.
-   */
-  private readonly seen = new Map<string, number>();
 
-  constructor(private readonly db: Db, windowMs: number, private readonly commits?: GroupCommit) {
+  /** `seen`: the replay table (storage/delivery-store.ts), which keeps it in memory too. */
+  constructor(private readonly seen: SeenDeliveries, windowMs: number) {
     this.windowMs = Math.max(windowMs, MIN_REPLAY_WINDOW_MS);
-    const insert = db.prepare('INSERT OR IGNORE INTO seen_deliveries (seen_at, key) VALUES (?, ?)');
-    const remove = db.prepare('DELETE FROM seen_deliveries WHERE key = ?');
-    const purge = db.prepare('DELETE FROM seen_deliveries WHERE seen_at < ?');
-    this.insert = (key, at) => insert.run(at, key);
-    this.remove = (key) => remove.run(key);
-    this.purge = (before) => purge.run(before);
-    for (const row of db.prepare('SELECT key, seen_at FROM seen_deliveries').iterate() as Iterable<{ key: string; seen_at: number }>) {
-      this.seen.set(row.key, row.seen_at);
-    }
   }
 
   /**
@@ -58,9 +39,7 @@ export class ReplayGuard {
   claim(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     const verdict = this.reserve(deliveryId, bodySha256, now);
     if (verdict.ok) {
-      const keys = keysOf(deliveryId, bodySha256);
-      this.db.transaction(() => { for (const key of keys) this.insert(key, now); })();
-      this.learn(keys, now); // after the commit, not inside it
+      this.seen.rememberNow(deliveryId, bodySha256, now);
       this.release(deliveryId, bodySha256);
     }
     return verdict;
@@ -75,66 +54,43 @@ export class ReplayGuard {
   reserve(deliveryId: string, bodySha256: string, now: number): ReplayVerdict {
     this.expire(now);
     const since = now - this.windowMs;
-    const id = idKey(deliveryId);
-    const body = bodyKey(bodySha256);
-    if (this.inFlight.has(id) || this.seenSince(id, since)) {
+    const at = this.seen.seenAt(deliveryId, bodySha256);
+    if (this.inFlight.has(idKey(deliveryId)) || (at.id !== undefined && at.id >= since)) {
       return { ok: false, reason: `delivery ${deliveryId} was already processed (replay protection keeps delivery ids for ${days(this.windowMs)})` };
     }
-    if (this.inFlight.has(body) || this.seenSince(body, since)) {
+    if (this.inFlight.has(bodyKey(bodySha256)) || (at.body !== undefined && at.body >= since)) {
       return { ok: false, reason: `a delivery with an identical signed body was already processed under another delivery id (body sha256 ${bodySha256.slice(0, 12)}…)` };
     }
-    this.inFlight.add(id);
-    this.inFlight.add(body);
+    this.inFlight.add(idKey(deliveryId));
+    this.inFlight.add(bodyKey(bodySha256));
     return { ok: true };
   }
 
   /**
-   * Stores a reserved delivery as seen; call inside the transaction that records it. The in-memory
-   * index learns it when that commits (inside a group commit: when the group does; a write that
-   * rolls back leaves it unknown, so a redelivery passes).
+   * Stores a reserved delivery as seen; call inside the transaction that records it. It is known
+   * once that commits (inside a group commit: when the group does; a write that rolls back leaves
+   * it unknown, so a redelivery passes).
    */
   remember(deliveryId: string, bodySha256: string, now: number): void {
-    const keys = keysOf(deliveryId, bodySha256);
-    for (const key of keys) this.insert(key, now);
-    if (this.commits) this.commits.afterCommit(() => this.learn(keys, now));
-    else this.learn(keys, now);
-  }
-
-  private learn(keys: string[], at: number): void {
-    for (const key of keys) {
-      this.seen.delete(key); // re-inserted at the end: the map stays (nearly) in time order
-      this.seen.set(key, at);
-    }
+    this.seen.remember(deliveryId, bodySha256, now);
   }
 
   /** Ends a reservation (after the delivery was remembered and committed, or was not processed). */
   release(deliveryId: string, bodySha256: string): void {
-    for (const key of keysOf(deliveryId, bodySha256)) this.inFlight.delete(key);
+    this.inFlight.delete(idKey(deliveryId));
+    this.inFlight.delete(bodyKey(bodySha256));
   }
 
   /** Undoes a claim (processing failed, so a redelivery must be possible). */
   forget(deliveryId: string, bodySha256: string): void {
-    for (const key of keysOf(deliveryId, bodySha256)) {
-      this.remove(key);
-      this.seen.delete(key);
-    }
+    this.seen.forget(deliveryId, bodySha256);
   }
 
   /** Deletes entries older than the window; runs at most once a minute. Returns rows removed. */
   expire(now: number, force = false): number {
     if (!force && now - this.lastPurge < 60_000) return 0;
     this.lastPurge = now;
-    const cutoff = now - this.windowMs;
-    for (const [key, at] of this.seen) {
-      if (at >= cutoff) break;
-      this.seen.delete(key);
-    }
-    return this.purge(cutoff).changes;
-  }
-
-  private seenSince(key: string, since: number): boolean {
-    const at = this.seen.get(key);
-    return at !== undefined && at >= since;
+    return this.seen.expire(now - this.windowMs);
   }
 }
 
@@ -183,16 +139,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** In-flight keys: a delivery id and a body digest never collide. */
 function idKey(id: string): string {
   return `id:${id}`;
 }
 
 function bodyKey(sha: string): string {
   return `body:${sha}`;
-}
-
-function keysOf(deliveryId: string, bodySha256: string): string[] {
-  return [idKey(deliveryId), bodyKey(bodySha256)];
 }
 
 function days(ms: number): string {

@@ -9,15 +9,15 @@
  *   → translation (ignored: 202) → rate limit (429 + Retry-After) → engine.handleEvent (202 + runIds).
  * The signature is checked before anything is remembered, so unsigned traffic cannot fill the
  * replay table or drain a repository's rate limit. A delivery passing the replay check is held in
- * memory while it is processed; its replay keys and delivery record are written in the transaction
- * that stores its runs (engine.handleEvent's withRuns), so a crash loses all or none of them. Writes
- * go through the engine's group commit, so a burst of deliveries shares commits; the answer is sent
- * only after the record is stored.
+ * memory while it is processed. The path is one way: a delivery that starts runs is handed to
+ * engine.handleEvent as data, and the engine writes its record and replay keys in the transaction
+ * that stores the runs, so a crash loses all or none of them; any other outcome is recorded through
+ * engine.deliveries. Writes go through the engine's group commit, so a burst of deliveries shares
+ * commits; the answer is sent only after the record is stored.
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryRecord } from '../../shared/model/run.js';
 import type { KilnEngine, RepositoryConfig } from '../engine-contract.js';
-import { DeliveryLog } from './delivery-log.js';
 import { repositoryOf, translateEvent } from './github-events.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ReplayGuard, signedEventTime, staleReason } from './replay-guard.js';
@@ -51,23 +51,28 @@ interface DeliveryBase {
   repo?: string;
 }
 
-interface Seen {
-  deliveryId: string;
-  bodySha256: string;
+/** How a delivery ends: what is recorded, and what the HTTP answer adds. */
+interface Ending {
+  outcome: DeliveryRecord['outcome'];
+  status: number;
+  reason: string;
+  runIds?: string[];
+  bodySha256?: string;
+  /** A processed delivery: its id and body digest are remembered for replay protection. */
+  remember?: boolean;
+  headers?: Record<string, string>;
 }
 
 export class WebhookReceiver {
   private readonly engine: KilnEngine;
   private readonly now: () => number;
-  private readonly log: DeliveryLog;
   private readonly guard: ReplayGuard;
   private readonly limiter = new RateLimiter();
 
   constructor(options: WebhookReceiverOptions) {
     this.engine = options.engine;
     this.now = options.now ?? Date.now;
-    this.log = new DeliveryLog(options.engine.db);
-    this.guard = new ReplayGuard(options.engine.db, options.engine.config.webhooks.replayWindowMs, options.engine.commits);
+    this.guard = new ReplayGuard(options.engine.deliveries, options.engine.config.webhooks.replayWindowMs);
   }
 
   /** Records a delivery refused before its body was read (too large: 413). */
@@ -75,7 +80,7 @@ export class WebhookReceiver {
     const headers = lowerCaseKeys(rawHeaders);
     const deliveryId = header(headers, 'x-github-delivery') ?? header(headers, 'x-gitea-delivery') ?? '';
     const event = header(headers, 'x-github-event') ?? header(headers, 'x-gitea-event') ?? 'unknown';
-    return this.finish({ deliveryId, event, receivedAt: this.now() }, 'rejected', status, reason, []);
+    return this.finish({ deliveryId, event, receivedAt: this.now() }, { outcome: 'rejected', status, reason });
   }
 
   async receive(rawHeaders: Headers, raw: Buffer): Promise<WebhookResponse> {
@@ -84,107 +89,99 @@ export class WebhookReceiver {
     const event = header(headers, 'x-github-event') ?? header(headers, 'x-gitea-event');
     const deliveryId = header(headers, 'x-github-delivery') ?? header(headers, 'x-gitea-delivery') ?? '';
     const base = { deliveryId, event: event ?? 'unknown', receivedAt };
-    if (!event) return this.finish(base, 'rejected', 400, 'missing X-GitHub-Event header', []);
-    if (!deliveryId) return this.finish(base, 'rejected', 400, 'missing X-GitHub-Delivery header', []);
+    if (!event) return this.finish(base, { outcome: 'rejected', status: 400, reason: 'missing X-GitHub-Event header' });
+    if (!deliveryId) return this.finish(base, { outcome: 'rejected', status: 400, reason: 'missing X-GitHub-Delivery header' });
 
     const parsed = parseBody(headers, raw);
-    if (!parsed.ok) return this.finish(base, 'rejected', 400, parsed.reason, []);
+    if (!parsed.ok) return this.finish(base, { outcome: 'rejected', status: 400, reason: parsed.reason });
     const payload = parsed.value;
     const repoName = repositoryOf(payload);
     const repo = repoName ? findRepository(this.engine.config.repositories, repoName) : undefined;
     const rec = { ...base, repo: repo?.name ?? repoName };
     if (!repo && !(event === 'ping' && !repoName)) {
-      return this.finish(rec, 'rejected', 404, repoName
+      return this.finish(rec, { outcome: 'rejected', status: 404, reason: repoName
         ? `unknown repository '${repoName}': add it to the repositories of the Kiln configuration`
-        : 'the payload names no repository (repository.full_name)', []);
+        : 'the payload names no repository (repository.full_name)' });
     }
 
     // An organisation-level ping names no repository: any configured secret may sign it.
     const secrets = repo ? repo.webhookSecrets : this.engine.config.repositories.flatMap((r) => r.webhookSecrets);
     const signature = parseSignature(headers);
-    if (signature === 'missing') return this.finish(rec, 'rejected', 401, 'missing signature: X-Hub-Signature-256 header is absent (set a secret on the GitHub webhook)', []);
-    if (signature === 'garbled') return this.finish(rec, 'rejected', 401, 'garbled signature: X-Hub-Signature-256 must be sha256= followed by 64 hex digits', []);
-    if (secrets.length === 0) return this.finish(rec, 'rejected', 401, `no webhook secret is configured for ${repo?.name ?? 'any repository'}: Kiln refuses unsigned deliveries`, []);
+    const unauthorized = (reason: string) => this.finish(rec, { outcome: 'rejected', status: 401, reason });
+    if (signature === 'missing') return unauthorized('missing signature: X-Hub-Signature-256 header is absent (set a secret on the GitHub webhook)');
+    if (signature === 'garbled') return unauthorized('garbled signature: X-Hub-Signature-256 must be sha256= followed by 64 hex digits');
+    if (secrets.length === 0) return unauthorized(`no webhook secret is configured for ${repo?.name ?? 'any repository'}: Kiln refuses unsigned deliveries`);
     const viaSmee = header(headers, 'timestamp') !== undefined;
     const verified = verifySignature(raw, signature, secrets, viaSmee);
     if (!verified.ok || !verified.signedBytes) {
-      return this.finish(rec, 'rejected', 401, viaSmee
+      return unauthorized(viaSmee
         ? `signature does not match any webhook secret of ${rec.repo ?? 'the repository'}. ${SMEE_SIGNATURE_HINT}`
-        : `signature does not match any webhook secret of ${rec.repo ?? 'the repository'}`, []);
+        : `signature does not match any webhook secret of ${rec.repo ?? 'the repository'}`);
     }
 
     if (event === 'ping') {
       const zen = translateEvent(event, payload);
-      return this.finish(rec, 'accepted', 200, `ping: the webhook reaches Kiln${zen.kind === 'ping' && zen.zen ? ` (“${zen.zen}”)` : ''}`, []);
+      return this.finish(rec, { outcome: 'accepted', status: 200, reason: `ping: the webhook reaches Kiln${zen.kind === 'ping' && zen.zen ? ` (“${zen.zen}”)` : ''}` });
     }
     const stale = staleReason(signedEventTime(event, payload), receivedAt, this.engine.config.webhooks.maxAgeMs || DEFAULT_MAX_AGE_MS);
-    if (stale) return this.finish(rec, 'rejected', 400, stale, []);
+    if (stale) return this.finish(rec, { outcome: 'rejected', status: 400, reason: stale });
 
     const bodySha256 = createHash('sha256').update(verified.signedBytes).digest('hex');
     const claim = this.guard.reserve(deliveryId, bodySha256, receivedAt);
-    if (!claim.ok) return this.finish(rec, 'rejected', 409, claim.reason, [], bodySha256);
+    if (!claim.ok) return this.finish(rec, { outcome: 'rejected', status: 409, reason: claim.reason, bodySha256 });
     // Held in memory while processed; remembered in the transaction that records a processed delivery
     // (the one that stores its runs, if any), released otherwise so that a redelivery passes.
-    const seen = { deliveryId, bodySha256 };
     try {
-      return await this.process(rec, event, payload, repo, receivedAt, seen);
+      return await this.process({ rec, event, payload, repo, bodySha256 });
     } finally {
       this.guard.release(deliveryId, bodySha256);
     }
   }
 
-  private async process(
-    rec: DeliveryBase, event: string, payload: unknown, repo: RepositoryConfig | undefined, receivedAt: number, seen: Seen,
-  ): Promise<WebhookResponse> {
-    const { bodySha256 } = seen;
-    const translation = translateEvent(event, payload);
-    if (translation.kind !== 'trigger' || !repo) {
+  private async process(d: { rec: DeliveryBase; event: string; payload: unknown; repo: RepositoryConfig | undefined; bodySha256: string }): Promise<WebhookResponse> {
+    const { rec, bodySha256 } = d;
+    const translation = translateEvent(d.event, d.payload);
+    if (translation.kind !== 'trigger' || !d.repo) {
       const reason = translation.kind === 'ignored' ? translation.reason : 'nothing to do';
-      return this.finish(rec, 'ignored', 202, reason, [], bodySha256, undefined, seen);
+      return this.finish(rec, { outcome: 'ignored', status: 202, reason, bodySha256, remember: true });
     }
-    const rate = this.limiter.take(repo.name, repo.rateLimitPerMinute, receivedAt);
+    const repo = d.repo;
+    const rate = this.limiter.take(repo.name, repo.rateLimitPerMinute, rec.receivedAt);
     if (!rate.ok) {
-      return this.finish(rec, 'rejected', 429, `rate limit of ${repo.rateLimitPerMinute} triggers per minute for ${repo.name} exceeded; retry after ${rate.retryAfterSeconds} s`, [], bodySha256,
-        { 'Retry-After': String(rate.retryAfterSeconds) });
+      return this.finish(rec, {
+        outcome: 'rejected', status: 429, bodySha256, headers: { 'Retry-After': String(rate.retryAfterSeconds) },
+        reason: `rate limit of ${repo.rateLimitPerMinute} triggers per minute for ${repo.name} exceeded; retry after ${rate.retryAfterSeconds} s`,
+      });
     }
     const trigger = { ...translation.event, repo: repo.name };
     const how = trigger.kind === 'pull_request' ? `pull request #${trigger.prNumber ?? '?'}` : `${trigger.kind} ${trigger.branch ?? trigger.tag ?? ''}`.trim();
-    const accepted = (stored: { runIds: string[]; reason?: string }) =>
-      `${how} at ${trigger.sha.slice(0, 12)}: ${stored.runIds.length} run(s) queued${stored.reason ? `; ${stored.reason}` : ''}`;
     try {
-      // The delivery record and the replay keys are written in the transaction that stores the runs:
+      // The engine records the delivery and its replay keys in the transaction that stores the runs:
       // a crash can lose both or neither, never let a redelivery start the same runs twice.
-      let recorded: DeliveryRecord | undefined;
-      const outcome = await this.engine.handleEvent(trigger, (stored) => {
-        recorded = this.record(rec, 'accepted', 202, accepted(stored), stored.runIds, bodySha256, seen);
+      const outcome = await this.engine.handleEvent(trigger, {
+        deliveryId: rec.deliveryId, event: rec.event, receivedAt: rec.receivedAt, bodySha256, summary: `${how} at ${trigger.sha.slice(0, 12)}`,
       });
       if (outcome.runIds.length === 0) {
-        return await this.finish(rec, 'ignored', 202, outcome.reason ?? 'no pipeline matched this event', [], bodySha256, undefined, seen);
+        return await this.finish(rec, { outcome: 'ignored', status: 202, reason: outcome.reason ?? 'no pipeline matched this event', bodySha256, remember: true });
       }
-      if (!recorded) throw new Error('runs were stored without their delivery record (the engine did not call withRuns)');
-      return this.answer(recorded);
+      if (!outcome.delivery) throw new Error('runs were stored without their delivery record');
+      return this.answer(outcome.delivery);
     } catch (err) {
       // The delivery was not processed: let GitHub's redelivery through (not remembered), and give the token back.
       this.limiter.refund(repo.name);
-      return this.finish(rec, 'rejected', 500, `the engine could not start runs: ${err instanceof Error ? err.message : String(err)}; redeliver from GitHub once fixed`, [], bodySha256);
+      return this.finish(rec, {
+        outcome: 'rejected', status: 500, bodySha256,
+        reason: `the engine could not start runs: ${err instanceof Error ? err.message : String(err)}; redeliver from GitHub once fixed`,
+      });
     }
   }
 
   /** Records the delivery (and remembers a processed one) in this turn's group commit, then answers. */
-  private async finish(
-    rec: DeliveryBase, outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string,
-    headers?: Record<string, string>, seen?: Seen,
-  ): Promise<WebhookResponse> {
-    const delivery = await this.engine.commits.write(() => this.record(rec, outcome, status, reason, runIds, bodySha256, seen));
-    return this.answer(delivery, headers);
-  }
-
-  /** Writes the delivery record (and the replay keys of a processed delivery); call inside a transaction. */
-  private record(
-    rec: DeliveryBase, outcome: DeliveryRecord['outcome'], status: number, reason: string, runIds: string[], bodySha256?: string, seen?: Seen,
-  ): DeliveryRecord {
-    if (seen) this.guard.remember(seen.deliveryId, seen.bodySha256, rec.receivedAt);
-    return this.log.record({ ...rec, outcome, httpStatus: status, reason, runIds, bodySha256 });
+  private async finish(rec: DeliveryBase, end: Ending): Promise<WebhookResponse> {
+    const delivery = await this.engine.deliveries.write({
+      ...rec, outcome: end.outcome, httpStatus: end.status, reason: end.reason, runIds: end.runIds ?? [], bodySha256: end.bodySha256, remember: end.remember,
+    });
+    return this.answer(delivery, end.headers);
   }
 
   /** Publishes a stored delivery record and makes the HTTP answer from it. */

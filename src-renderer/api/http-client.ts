@@ -1,11 +1,10 @@
-import { ApiError, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
+import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
   type RepositoryInput, type RepositorySettings, type RunQuery, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
-import { LogSequencer } from './log-sequencer.js';
 
 const EVENT_TYPES: readonly EngineEvent['type'][] = ['run', 'job', 'log', 'tunnel', 'delivery'];
-const CODES: readonly ApiErrorCode[] = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'];
 
 function codeOfStatus(status: number): ApiErrorCode {
   if (status === 404) return 'NOT_FOUND';
@@ -39,7 +38,6 @@ function repoPath(name: string): string {
  */
 export class HttpClient implements KilnClient {
   readonly transport = 'http' as const;
-  readonly canWriteSecrets = false;
   private events: EventSource | null = null;
   private readonly listeners = new Set<(event: EngineEvent) => void>();
 
@@ -71,7 +69,7 @@ export class HttpClient implements KilnClient {
     }
     if (!res.ok) {
       const error = (json as { error?: unknown } | undefined)?.error;
-      if (isErrorBody(error)) throw new ApiError(CODES.includes(error.code) ? error.code : codeOfStatus(res.status), error.message);
+      if (isErrorBody(error)) throw new ApiError(isApiErrorCode(error.code) ? error.code : codeOfStatus(res.status), error.message);
       throw new ApiError(codeOfStatus(res.status), `${method} ${path}: HTTP ${res.status}${text && json === undefined ? ` ${text.slice(0, 200)}` : ''}`);
     }
     // Successful responses are plain JSON; tolerate an {ok:true,value} envelope too (Health itself has `ok`, hence the strict shape test).
@@ -130,9 +128,6 @@ export class HttpClient implements KilnClient {
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
     return this.call('PUT', '/api/settings/server', input);
   }
-  setSecret(): Promise<void> {
-    return Promise.reject(new ApiError('UNAVAILABLE', 'secrets are written in kiln.config.yml (or in the desktop app), not from a browser'));
-  }
   artifactUrl(artifactId: string): string {
     return `${this.base}/api/artifacts/${encodeURIComponent(artifactId)}/download`;
   }
@@ -170,23 +165,19 @@ export class HttpClient implements KilnClient {
     let es: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
-    const seq = new LogSequencer(
-      fromSeq,
-      async (from, count) => (await this.getLog(jobId, from, count)).lines.filter((l) => l.seq < from + count),
-      (lines) => { if (!stopped) onLines(lines); },
-    );
+    // The shared sequencer drops what a reconnect replays and fills a hole from the paged API.
+    const seq = new LogSequencer({
+      from: fromSeq,
+      fetchRange: async (from, count) => (await this.getLog(jobId, from, count)).lines,
+      emit: (lines) => { if (!stopped) onLines(lines); },
+    });
     const finish = async (): Promise<void> => {
       if (ended) return;
       ended = true;
       es?.close();
       // Lines the stream may not have carried (e.g. it ended during a reconnect): take them from the paged API.
       try {
-        for (;;) {
-          const chunk = await this.getLog(jobId, seq.nextSeq);
-          seq.push(chunk.lines);
-          await seq.whenIdle();
-          if (chunk.complete || chunk.lines.length === 0 || stopped) break;
-        }
+        await seq.readPages((offset) => this.getLog(jobId, offset));
       } catch { /* the stream already delivered what it could */ }
       if (!stopped) onEnd();
     };

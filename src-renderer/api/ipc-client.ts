@@ -1,15 +1,12 @@
-import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
-import { isTerminal } from '../../shared/model/status.js';
+import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
+import { followJobLog } from '../../shared/api/log-follower.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
-import { LogSequencer } from './log-sequencer.js';
-
-const CODES: readonly ApiErrorCode[] = ['NOT_FOUND', 'BAD_REQUEST', 'CONFLICT', 'UNAUTHORIZED', 'UNAVAILABLE', 'INTERNAL'];
 
 /** Rebuilds the main process's envelope as a value or an ApiError (errors never cross as exceptions). */
 export function unwrap<T>(envelope: Envelope<unknown>): T {
   if (envelope.ok) return envelope.value as T;
-  const code = CODES.includes(envelope.error.code) ? envelope.error.code : 'INTERNAL';
+  const code = isApiErrorCode(envelope.error.code) ? envelope.error.code : 'INTERNAL';
   throw new ApiError(code, envelope.error.message);
 }
 
@@ -21,7 +18,6 @@ type Method = keyof EngineApi;
  */
 export class IpcClient implements KilnClient {
   readonly transport = 'ipc' as const;
-  readonly canWriteSecrets = true;
   private serverBase = '';
 
   constructor(private readonly bridge: KilnBridge) {}
@@ -62,9 +58,6 @@ export class IpcClient implements KilnClient {
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
 
-  setSecret(repo: string, name: string, value: string): Promise<void> {
-    return this.request('setSecret', [repo, name, value]);
-  }
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;
   }
@@ -76,44 +69,14 @@ export class IpcClient implements KilnClient {
     return this.bridge.onEvent(listener);
   }
 
+  /**
+   * Pages through the engine's getLog, then live 'log' events, with the same follower as the SSE
+   * route; it re-reads the pages every few seconds as a safety net for an event lost on the bridge.
+   */
   followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void {
-    let stopped = false;
-    let ended = false;
-    const seq = new LogSequencer(
-      fromSeq,
-      async (from, count) => (await this.getLog(jobId, from, count)).lines.filter((l) => l.seq < from + count),
-      (lines) => { if (!stopped) onLines(lines); },
+    return followJobLog(
+      { getLog: (offset, limit) => this.getLog(jobId, offset, limit), subscribe: (listener) => this.bridge.onEvent(listener) },
+      { jobId, from: fromSeq, onLines, onEnd: () => onEnd(), pollMs: 3000 },
     );
-    // Catch up through the paged API, then keep reading until the job is complete. Live 'log'
-    // events go through the same sequencer, so an event racing a page is dropped, not doubled.
-    let inFlight: Promise<void> | null = null;
-    const catchUp = (): Promise<void> => (inFlight ??= readPages().finally(() => { inFlight = null; }));
-    const readPages = async (): Promise<void> => {
-      while (!stopped && !ended) {
-        const chunk = await this.getLog(jobId, seq.nextSeq);
-        seq.push(chunk.lines);
-        await seq.whenIdle();
-        if (chunk.complete) {
-          ended = true;
-          if (!stopped) onEnd();
-          return;
-        }
-        if (chunk.lines.length === 0) return; // caught up: live events carry the rest
-      }
-    };
-    const unsubscribe = this.bridge.onEvent((event) => {
-      if (stopped || ended) return;
-      if (event.type === 'log' && event.jobId === jobId) seq.push(event.lines);
-      else if (event.type === 'job' && event.jobId === jobId && isTerminal(event.status)) void catchUp().catch(() => undefined);
-    });
-    void catchUp().catch(() => undefined);
-    // A safety net for an event lost between catch-up and subscription: poll slowly until the end.
-    const poll = setInterval(() => { if (!ended) void catchUp().catch(() => undefined); }, 3000);
-    return () => {
-      stopped = true;
-      clearInterval(poll);
-      unsubscribe();
-      seq.close();
-    };
   }
 }

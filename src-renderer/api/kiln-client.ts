@@ -17,7 +17,4 @@ export interface KilnClient extends EngineApi {
   followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void;
   artifactUrl(artifactId: string): string;
   rawLogUrl(jobId: string): string;
-  /** Desktop only: secrets are stored with the OS keychain (safeStorage). */
-  readonly canWriteSecrets: boolean;
-  setSecret(repo: string, name: string, value: string): Promise<void>;
 }

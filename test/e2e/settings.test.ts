@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/config.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
 import { git } from '../helpers/git.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';

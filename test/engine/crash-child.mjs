@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [distDir, configFile, dataDir, eventFile, maxAttempts] = process.argv.slice(2);
-const { Engine } = await import(pathToFileURL(join(distDir, 'src-main', 'engine.js')).href);
+const { Engine } = await import(pathToFileURL(join(distDir, 'src-main', 'engine', 'engine.js')).href);
 const config = JSON.parse(readFileSync(configFile, 'utf8'));
 const event = JSON.parse(readFileSync(eventFile, 'utf8'));
 const engine = await Engine.start({ config, dataDir, queue: { maxAttempts: Number(maxAttempts) } });

@@ -3,6 +3,7 @@
  * app's normal life. The first engine runs in a child process (compiled JavaScript) so that it
  * can really be SIGKILLed; the second runs here.
  */
+import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, repoConfig, TERMINAL } from './engine-fixture.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { defaultConfig } from '../../src-main/config.js';
 import type { KilnConfig } from '../../src-main/engine-contract.js';
 import type { RunDetail } from '../../shared/model/run.js';
@@ -24,7 +25,7 @@ beforeAll(() => {
   } catch {
     // tsc emits despite type errors in files other helpers are still writing; only a missing engine is fatal
   }
-  if (!existsSync(join(distDir, 'src-main', 'engine.js'))) throw new Error('could not compile the engine for the child process');
+  if (!existsSync(join(distDir, 'src-main', 'engine', 'engine.js'))) throw new Error('could not compile the engine for the child process');
 }, 120_000);
 afterAll(() => rmSync(distDir, { recursive: true, force: true }));
 
@@ -106,7 +107,7 @@ describe('when Kiln is killed with SIGKILL mid-build and started again', () => {
     engine = await Engine.start({ config, dataDir });
     // Checked before this engine's pool has had a turn of the event loop: only the dead process's leftovers could be here.
     expect(dockerLeftovers(dead.instanceId)).toEqual([]);
-    expect(engine.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(integrityCheck(dataDir)).toBe('ok');
     const run = await waitTerminal(engine, dead.runId);
     expect(run.status).toBe('passed');
     expect(run.jobs[0]).toMatchObject({ id: dead.jobId, status: 'passed', attempt: 2 });
@@ -125,7 +126,17 @@ describe('when Kiln is killed with SIGKILL mid-build and started again', () => {
     const run = await engine.getRun(dead.runId);
     expect(run.status).toBe('failed');
     expect(run.jobs[0]).toMatchObject({ status: 'failed', error: 'lost its worker 1 time; giving up' });
-    expect(engine.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(integrityCheck(dataDir)).toBe('ok');
     expect((await engine.health()).queue).toEqual({ queued: 0, running: 0 });
   });
 });
+
+/** PRAGMA integrity_check over a connection of its own, beside the engine's (WAL allows readers). */
+function integrityCheck(dataDir: string): unknown {
+  const db = new Database(join(dataDir, 'kiln.db'), { readonly: true });
+  try {
+    return db.pragma('integrity_check', { simple: true });
+  } finally {
+    db.close();
+  }
+}

@@ -10,7 +10,7 @@ import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from '../../src-main/engine-contract.js';
-import { Engine, type EngineOptions } from '../../src-main/engine.js';
+import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
 import { defaultConfig } from '../../src-main/config.js';
 import { git } from '../helpers/git.js';
 export { git };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { dockerLeftovers, startEngine, TERMINAL, type EngineFixture } from './engine-fixture.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 
 let f: EngineFixture | undefined;
 let second: Engine | undefined;

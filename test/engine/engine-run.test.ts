@@ -92,23 +92,23 @@ describe('when a push matches the pipeline', () => {
   });
 });
 
-describe('what the caller writes with the runs (a webhook delivery record)', () => {
-  it('commits with the runs, and when it throws, no run is stored and the event can be sent again', async () => {
+describe('a webhook delivery recorded with the runs it starts', () => {
+  it('commits with the runs, and when it cannot be written, no run is stored and the event can be sent again', async () => {
     f = await startEngine();
     const repo = f.repos[0];
     const sha = repo.commit(DAG, 'add pipeline');
     const event = { kind: 'push' as const, repo: repo.name, branch: 'main', sha };
-    await expect(f.engine.handleEvent(event, () => { throw new Error('could not record the delivery'); })).rejects.toThrow(/could not record/);
+    const delivery = { deliveryId: 'd-1', event: 'push', receivedAt: Date.now(), bodySha256: 'b'.repeat(64), summary: `push main at ${sha.slice(0, 12)}` };
+    // A record the deliveries table refuses (NOT NULL event): the write fails as a whole.
+    await expect(f.engine.handleEvent(event, { ...delivery, event: null as unknown as string })).rejects.toThrow(/NOT NULL/);
     expect((await f.engine.listRuns({})).items).toEqual([]);
+    expect(f.engine.deliveries.seenAt('d-1', delivery.bodySha256)).toEqual({ id: undefined, body: undefined });
 
-    const seenInside: string[][] = [];
-    const outcome = await f.engine.handleEvent(event, (stored) => {
-      seenInside.push(stored.runIds);
-      f!.engine.db.prepare("INSERT INTO counters (name, value) VALUES ('written-with-runs', 1)").run();
-    });
-    expect(seenInside).toEqual([outcome.runIds]);
+    const outcome = await f.engine.handleEvent(event, delivery);
     expect(outcome.runIds).toHaveLength(1);
-    expect(f.engine.db.prepare("SELECT value FROM counters WHERE name = 'written-with-runs'").get()).toEqual({ value: 1 });
+    expect(outcome.delivery).toMatchObject({ deliveryId: 'd-1', outcome: 'accepted', httpStatus: 202, runIds: outcome.runIds });
+    expect(await f.engine.listDeliveries()).toEqual([outcome.delivery]);
+    expect(f.engine.deliveries.seenAt('d-1', delivery.bodySha256)).toEqual({ id: delivery.receivedAt, body: delivery.receivedAt });
     expect((await f.engine.listRuns({})).items.map((r) => r.id)).toEqual(outcome.runIds);
   });
 });

@@ -12,6 +12,7 @@ import type { LogLine, StepSummary } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { DockerExecutor } from '../../src-main/executor/docker-executor.js';
 import type { JobResult, JobRunRequest, WorkspaceSource } from '../../src-main/executor/job-contract.js';
+import { LogStore } from '../../src-main/storage/log-store.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 
 export const docker = new Dockerode();
@@ -79,9 +80,11 @@ export interface Collected {
   all(): string;
 }
 
+/** Runs a job with its lines appended to a fresh real log store, which numbers them (as in the engine). */
 export async function run(h: Harness, planned: PlannedJob, extra: Partial<JobRunRequest> = {}): Promise<Collected> {
   const lines: LogLine[] = [];
   const steps: StepSummary[] = [];
+  const logs = new LogStore(mkdtempSync(join(h.dir, 'logs-')));
   const result = await h.executor.runJob({
     runId: `run-${randomBytes(3).toString('hex')}`,
     jobId: planned.id,
@@ -90,10 +93,14 @@ export async function run(h: Harness, planned: PlannedJob, extra: Partial<JobRun
     source: h.source,
     secrets: {},
     signal: new AbortController().signal,
-    onLog: (l) => lines.push(l),
+    onLog: (entry) => {
+      const line = logs.append(planned.id, entry);
+      lines.push(line);
+      return line;
+    },
     onStep: (s) => steps.push(s),
     ...extra,
-  });
+  }).finally(() => logs.closeAll());
   return {
     result,
     lines,

@@ -1,3 +1,4 @@
+import { isSuccess, runStatusOf } from '../../shared/model/status.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import { runPlan } from '../../src-main/executor/local-runner.js';
@@ -70,6 +71,15 @@ describe('runPlan', () => {
     const outcome = await runPlan(plan, { executor: h.executor, event: EVENT, source: h.source, secrets: {}, parallelism: 1, signal: new AbortController().signal, onLog: () => undefined });
     expect(outcome.status).toBe('passed');
     expect(outcome.jobs.get('a')?.status).toBe('skipped');
+  });
+
+  it('calls a run whose every job was skipped skipped, as kiln serve does', async () => {
+    const plan = planOf([named('a', 'echo a', { skipped: true, skipReason: 'if: false' }), named('b', 'echo b', { skipped: true, skipReason: 'if: false' })]);
+    const outcome = await runPlan(plan, { executor: h.executor, event: EVENT, source: h.source, secrets: {}, parallelism: 1, signal: new AbortController().signal, onLog: () => undefined });
+    const jobs = [...outcome.jobs.values()];
+    expect(outcome.status).toBe('skipped');
+    expect(outcome.status).toBe(runStatusOf(jobs, true));
+    expect(isSuccess(outcome.status)).toBe(true);
   });
 
   it('cancels running jobs and does not start the rest when the signal aborts', async () => {

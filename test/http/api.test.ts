@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { EngineEvent, Health, LogChunk, RepositorySettings } from '../../shared/api/engine-api.js';
-import { KILN_VERSION } from '../../src-main/engine.js';
+import { KILN_VERSION } from '../../src-main/engine/engine.js';
 import { startServer, UI_CSP } from '../../src-main/http/app.js';
 import { jobNamed, startBareEngine } from './helpers/api-engine.js';
 import { readSse } from './helpers/sse-client.js';

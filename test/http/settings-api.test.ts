@@ -18,7 +18,7 @@ import type { LogChunk } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { configFileToLoad } from '../../src-main/cli/serve.js';
 import { defaultConfig, loadConfig } from '../../src-main/config.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
 import { controlTunnel, type TunnelControl } from '../../src-main/trigger/tunnel-control.js';
 import { git } from '../helpers/git.js';

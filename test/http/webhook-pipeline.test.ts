@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogLine, RunDetail } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Encryptor } from '../../src-main/electron/secret-store.js';
+import type { Encryptor } from '../../src-main/storage/secret-vault.js';
 
 /**
  * A real encryptor with safeStorage's interface (AES-256-GCM, key held in memory), because the

@@ -4,14 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/api/engine-api.js';
 import { defaultConfig } from '../../src-main/config.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { buildBridge } from '../../src-main/electron/bridge-api.js';
 import { createDesktopApi } from '../../src-main/electron/desktop-api.js';
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
-import { SecretStore } from '../../src-main/electron/secret-store.js';
 import { IpcClient } from '../../src-renderer/api/ipc-client.js';
 import { FakeIpc } from './fake-ipc.js';
-import { aesEncryptor } from './aes-encryptor.js';
 
 describe('the IPC layer over the real engine', () => {
   let dir: string;
@@ -25,8 +23,7 @@ describe('the IPC layer over the real engine', () => {
     config.repositories.push({ name: 'acme/web', url: join(dir, 'missing.git'), defaultBranch: 'main', webhookSecrets: ['s'], secrets: {}, priority: {} });
     engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => undefined });
     const ipc = new FakeIpc();
-    const secrets = new SecretStore(join(dir, 'secrets.json'), aesEncryptor());
-    dispose = registerIpcRouter(ipc.main, { engine, desktop: createDesktopApi({ secrets, repositories: config.repositories, serverUrl: () => 'http://127.0.0.1:1' }) });
+    dispose = registerIpcRouter(ipc.main, { engine, desktop: createDesktopApi({ serverUrl: () => 'http://127.0.0.1:1' }) });
     client = new IpcClient(buildBridge(ipc.renderer));
     await client.init();
   });
@@ -54,13 +51,9 @@ describe('the IPC layer over the real engine', () => {
   });
 
   it('writes a secret that the engine then lists by name only', async () => {
-    await client.setSecret('acme/web', 'NPM_TOKEN', 'hunter2');
+    await client.saveRepository({ name: 'acme/web', secrets: { NPM_TOKEN: 'hunter2' } });
     const [repo] = await client.listRepositories();
     expect(repo.secretNames).toEqual(['NPM_TOKEN']);
     expect(JSON.stringify(repo)).not.toContain('hunter2');
-  });
-
-  it('refuses a secret for a repository that is not configured', async () => {
-    await expect(client.setSecret('nobody/else', 'X', 'y')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

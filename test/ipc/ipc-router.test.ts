@@ -40,7 +40,7 @@ describe('the IPC router', () => {
     engine.logs.set('job-1', [{ seq: 0, ts: 1, stream: 'stdout', step: 0, text: 'a needle' }]);
     dispose = registerIpcRouter(ipc.main, {
       engine,
-      desktop: { setSecret: async () => undefined, serverUrl: async () => 'http://127.0.0.1:7070' },
+      desktop: { serverUrl: async () => 'http://127.0.0.1:7070' },
       isTrustedSender: (url) => isAppFrame(url, APP),
     });
     engine.calls = [];

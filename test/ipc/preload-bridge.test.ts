@@ -18,7 +18,7 @@ describe("the preload's bridge", () => {
   beforeEach(() => {
     ipc = new FakeIpc();
     engine = new MemoryEngine();
-    dispose = registerIpcRouter(ipc.main, { engine, desktop: { setSecret: async () => undefined, serverUrl: async () => 'http://127.0.0.1:7070' } });
+    dispose = registerIpcRouter(ipc.main, { engine, desktop: { serverUrl: async () => 'http://127.0.0.1:7070' } });
   });
   afterEach(() => dispose());
 

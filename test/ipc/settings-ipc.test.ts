@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/api/engine-api.js';
 import { defaultConfig } from '../../src-main/config.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { buildBridge } from '../../src-main/electron/bridge-api.js';
 import { createDesktopApi } from '../../src-main/electron/desktop-api.js';
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
-import { SecretStore } from '../../src-main/electron/secret-store.js';
 import { SecretVault } from '../../src-main/storage/secret-vault.js';
 import { IpcClient } from '../../src-renderer/api/ipc-client.js';
 import { aesEncryptor } from './aes-encryptor.js';
@@ -25,10 +24,10 @@ describe('settings over IPC, against the real engine with a safeStorage-like vau
     const crypto = aesEncryptor();
     const secretsFile = join(dir, 'secrets.json');
     const config = defaultConfig();
-    // As main.ts wires it: one secrets file for the engine's vault and the desktop setSecret.
+    // As main.ts wires it: the engine's vault encrypts with safeStorage.
     engine = await Engine.start({ config, dataDir: join(dir, 'data'), configFile: join(dir, 'kiln.config.yml'), vault: new SecretVault(secretsFile, crypto), onError: () => undefined });
     const ipc = new FakeIpc();
-    dispose = registerIpcRouter(ipc.main, { engine, desktop: createDesktopApi({ secrets: new SecretStore(secretsFile, crypto), repositories: config.repositories, serverUrl: () => 'http://127.0.0.1:1' }) });
+    dispose = registerIpcRouter(ipc.main, { engine, desktop: createDesktopApi({ serverUrl: () => 'http://127.0.0.1:1' }) });
     client = new IpcClient(buildBridge(ipc.renderer));
     await client.init();
   });
@@ -63,13 +62,5 @@ describe('settings over IPC, against the real engine with a safeStorage-like vau
     await client.removeRepository('acme/web');
     expect(await client.listRepositories()).toEqual([]);
     await expect(client.removeRepository('acme/web')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-  });
-
-  it("shows a secret set through the desktop setSecret as stored in the vault, like the settings page's", async () => {
-    await client.saveRepository({ name: 'acme/web', url: 'https://github.com/acme/web.git' });
-    await client.setSecret('acme/web', 'DESKTOP_ONLY', 'v');
-    const [repo] = (await client.getSettings()).repositories;
-    expect(repo.secrets).toEqual([{ name: 'DESKTOP_ONLY', source: 'vault' }]);
-    expect(engine.config.repositories[0].secrets).toEqual({ DESKTOP_ONLY: 'v' });
   });
 });

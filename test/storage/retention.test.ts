@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, utimesSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,7 @@ import { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import { CacheStore } from '../../src-main/storage/cache-store.js';
 import { RetentionService } from '../../src-main/storage/retention.js';
 import { tarStream } from '../../src-main/storage/tar-streams.js';
-import { docker, tempDataDir } from './storage-container.js';
-import { TEST_IMAGE } from '../helpers/test-image.js';
+import { tempDataDir } from './storage-container.js';
 
 const DAY = 24 * 3600 * 1000;
 const retention = { artifactsMs: 30 * DAY, cachesMs: 30 * DAY, cacheSizeBytes: 1024 ** 3, workspacesMs: DAY };
@@ -119,39 +118,36 @@ describe('retention with an injected clock', () => {
     expect(existsSync(artifacts.blobs.path(blob.sha256))).toBe(false);
   });
 
-  it('collects orphaned workspace directories older than the limit, but not fresh or busy ones', async () => {
+  it('collects workspace directories that earlier versions left, once older than the limit', async () => {
     const root = join(data.dataDir, 'workspaces');
-    for (const name of ['old', 'fresh', 'busy']) mkdirSync(join(root, name, 'sub'), { recursive: true });
+    for (const name of ['old', 'fresh']) mkdirSync(join(root, name, 'sub'), { recursive: true });
     const at = (t: number) => new Date(t);
     utimesSync(join(root, 'old'), at(base), at(base));
-    utimesSync(join(root, 'busy'), at(base), at(base));
     utimesSync(join(root, 'fresh'), at(base + 1.5 * DAY), at(base + 1.5 * DAY));
     clock = base + 2 * DAY;
-    const report = await service({ workspacesInUse: () => ['busy'] }).runOnce();
+    const report = await service().runOnce();
     expect(report.workspacesRemoved).toBe(1);
-    expect(readdirSync(root).sort()).toEqual(['busy', 'fresh']);
+    expect(readdirSync(root)).toEqual(['fresh']);
   });
 
-  it('removes this instance’s old unused Docker volumes only', async () => {
-    const instance = `retention-test-${randomUUID()}`;
-    const mk = (name: string, labels: Record<string, string>) => docker.createVolume({ Name: name, Labels: labels });
-    const names = { free: `kiln-rt-free-${randomUUID()}`, used: `kiln-rt-used-${randomUUID()}`, young: `kiln-rt-young-${randomUUID()}`, other: `kiln-rt-other-${randomUUID()}` };
-    await mk(names.free, { 'kiln.instance': instance, 'kiln.created': String(base) });
-    await mk(names.used, { 'kiln.instance': instance, 'kiln.created': String(base) });
-    await mk(names.young, { 'kiln.instance': instance, 'kiln.created': String(base + 1.5 * DAY) });
-    await mk(names.other, { 'kiln.instance': `${instance}-other`, 'kiln.created': String(base) });
-    const user = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { 'kiln.test': 'storage' }, HostConfig: { Binds: [`${names.used}:/data`] } });
-    try {
-      clock = base + 2 * DAY;
-      const report = await service({ docker, instanceId: instance }).runOnce();
-      expect(report.volumesRemoved).toBe(1);
-      const left = ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name);
-      expect(left).not.toContain(names.free);
-      expect(left).toEqual(expect.arrayContaining([names.used, names.young, names.other]));
-    } finally {
-      await user.remove({ force: true });
-      for (const n of Object.values(names)) await docker.getVolume(n).remove().catch(() => undefined);
-    }
+  it('collects git mirrors of repositories no longer configured once unused for the limit, never a configured one', async () => {
+    const mirrors = join(data.dataDir, 'mirrors');
+    const at = (t: number) => new Date(t);
+    const mirror = (name: string, usedAt: number) => {
+      const dir = join(mirrors, name);
+      execFileSync('git', ['init', '--bare', '--quiet', dir]);
+      writeFileSync(join(dir, 'FETCH_HEAD'), '');
+      utimesSync(join(dir, 'FETCH_HEAD'), at(usedAt), at(usedAt));
+      utimesSync(dir, at(usedAt), at(usedAt));
+      return dir;
+    };
+    const configured = mirror('configured.git', base);
+    mirror('removed-long-ago.git', base);
+    mirror('removed-recently.git', base + 1.5 * DAY);
+    clock = base + 2 * DAY;
+    const report = await service({ mirrorsInUse: () => [configured] }).runOnce();
+    expect(report.mirrorsRemoved).toBe(1);
+    expect(readdirSync(mirrors).sort()).toEqual(['configured.git', 'removed-recently.git']);
   });
 
   it('runs at start and on its interval until stopped, never two passes at once', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { queueFixture, type QueueFixture } from '../helpers/queue-fixture.js';
-import { decodeCursor, deriveRunStatus } from '../../src-main/storage/run-store.js';
+import { runStatusOf } from '../../shared/model/status.js';
+import { decodeCursor } from '../../src-main/storage/run-store.js';
 
 let f: QueueFixture;
 afterEach(() => f?.close());
@@ -57,9 +58,9 @@ describe('a run\'s status', () => {
     [['skipped', 'skipped'], 'skipped'],
     [['passed', 'queued'], 'running'],
   ] as const)('is derived from jobs %j as %s', (jobs, status) => {
-    expect(deriveRunStatus(jobs.map((s) => ({ status: s })), true)).toBe(status);
+    expect(runStatusOf(jobs.map((s) => ({ status: s })), true)).toBe(status);
   });
   it('is queued while no job has started', () => {
-    expect(deriveRunStatus([{ status: 'queued' }], false)).toBe('queued');
+    expect(runStatusOf([{ status: 'queued' }], false)).toBe('queued');
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { RunDetail } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { KilnConfig } from '../../src-main/engine-contract.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import type { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import type { CacheStore } from '../../src-main/storage/cache-store.js';
 import type { StorageServices } from '../../src-main/storage/storage-services.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src-main/storage/db.js';
 import type { Db } from '../../src-main/storage/db.js';
+import { DeliveryStore } from '../../src-main/storage/delivery-store.js';
 import { GroupCommit } from '../../src-main/storage/group-commit.js';
 import { ReplayGuard, signedEventTime, staleReason } from '../../src-main/trigger/replay-guard.js';
 import { fixture } from './helpers/deliver.js';
@@ -25,7 +26,7 @@ describe('ReplayGuard over the seen_deliveries table', () => {
   });
 
   it('remembers delivery ids and body digests for three days, then lets them expire', () => {
-    const guard = new ReplayGuard(db, 3 * DAY);
+    const guard = new ReplayGuard(new DeliveryStore(db), 3 * DAY);
     const t0 = 1_700_000_000_000;
     expect(guard.claim('d1', 'body1', t0)).toEqual({ ok: true });
     expect(guard.claim('d1', 'body2', t0 + 2 * DAY).ok).toBe(false);
@@ -34,14 +35,14 @@ describe('ReplayGuard over the seen_deliveries table', () => {
   });
 
   it('never keeps entries for less than three days, whatever the configuration says', () => {
-    const guard = new ReplayGuard(db, 60_000);
+    const guard = new ReplayGuard(new DeliveryStore(db), 60_000);
     const t0 = 1_700_000_000_000;
     guard.claim('d1', 'b1', t0);
     expect(guard.claim('d1', 'b9', t0 + 2 * DAY).ok).toBe(false);
   });
 
   it('deletes expired rows from the table', () => {
-    const guard = new ReplayGuard(db, 3 * DAY);
+    const guard = new ReplayGuard(new DeliveryStore(db), 3 * DAY);
     const t0 = 1_700_000_000_000;
     guard.claim('d1', 'b1', t0);
     guard.claim('d2', 'b2', t0 + 2 * DAY);
@@ -51,15 +52,15 @@ describe('ReplayGuard over the seen_deliveries table', () => {
 
   it('a new guard over the same table (a restart) still refuses what was remembered', () => {
     const t0 = 1_700_000_000_000;
-    new ReplayGuard(db, 3 * DAY).claim('d1', 'b1', t0);
-    const restarted = new ReplayGuard(db, 3 * DAY);
+    new ReplayGuard(new DeliveryStore(db), 3 * DAY).claim('d1', 'b1', t0);
+    const restarted = new ReplayGuard(new DeliveryStore(db), 3 * DAY);
     expect(restarted.reserve('d1', 'b2', t0 + DAY)).toMatchObject({ ok: false, reason: expect.stringMatching(/already processed/) });
     expect(restarted.reserve('d2', 'b1', t0 + DAY)).toMatchObject({ ok: false, reason: expect.stringMatching(/identical signed body/) });
   });
 
   it('inside a group commit, knows a delivery only once the write that remembered it has committed', async () => {
     const commits = new GroupCommit(db);
-    const guard = new ReplayGuard(db, 3 * DAY, commits);
+    const guard = new ReplayGuard(new DeliveryStore(db, commits), 3 * DAY);
     const t0 = 1_700_000_000_000;
     expect(guard.reserve('d1', 'b1', t0)).toEqual({ ok: true });
     expect(guard.reserve('d2', 'b2', t0)).toEqual({ ok: true });
@@ -79,7 +80,7 @@ describe('ReplayGuard over the seen_deliveries table', () => {
   });
 
   it('forgets a claim so that a redelivery of an unprocessed delivery passes', () => {
-    const guard = new ReplayGuard(db, 3 * DAY);
+    const guard = new ReplayGuard(new DeliveryStore(db), 3 * DAY);
     guard.claim('d1', 'b1', 1);
     guard.forget('d1', 'b1');
     expect(guard.claim('d1', 'b1', 2)).toEqual({ ok: true });

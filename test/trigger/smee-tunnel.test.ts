@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TunnelState } from '../../shared/api/engine-api.js';
 import type { RunSummary } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
-import { readDeliveries } from '../../src-main/trigger/delivery-log.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
 import { SmeeTunnel } from '../../src-main/trigger/smee-tunnel.js';
 import { testConfig } from '../http/helpers/stub-engine.js';
@@ -139,7 +138,7 @@ describe('the smee tunnel', () => {
 
   const runs = async (): Promise<RunSummary[]> => (await engine.listRuns({})).items.reverse();
   const firstRun = async (): Promise<RunSummary | undefined> => (await runs())[0];
-  const deliveries = () => readDeliveries(engine.db, 100);
+  const deliveries = () => engine.listDeliveries(100);
 
   it('reports connecting then connected, visible in health', async () => {
     expect(states.map((s) => s.state).slice(0, 2)).toEqual(['connecting', 'connected']);
@@ -154,7 +153,7 @@ describe('the smee tunnel', () => {
     channel.relay(githubHeaders(raw), raw);
     const event = await waitFor(firstRun, 'the run to be triggered');
     expect(event).toMatchObject({ event: 'push', branch: 'master', commitMessage: message });
-    const [record] = deliveries();
+    const [record] = await deliveries();
     expect(record).toMatchObject({ outcome: 'accepted', httpStatus: 202 });
   });
 
@@ -171,7 +170,7 @@ describe('the smee tunnel', () => {
     // The fixture file as stored is pretty-printed; smee re-sends it compact, so the signature cannot match.
     const raw = fixture('github/push.branch-created.json').toString('utf8');
     channel.relay(githubHeaders(raw), raw);
-    const record = await waitFor(() => deliveries()[0], 'the delivery to be recorded');
+    const record = await waitFor(async () => (await deliveries())[0], 'the delivery to be recorded');
     expect(record).toMatchObject({ outcome: 'rejected', httpStatus: 401 });
     expect(record.reason).toMatch(/smee/);
     expect(record.reason).toMatch(/re-serialises/);
@@ -184,7 +183,7 @@ describe('the smee tunnel', () => {
     await waitFor(firstRun, 'the first delivery');
     // Same body, new delivery id, a later smee timestamp: still a replay of the signed body.
     channel.relay(githubHeaders(raw), raw);
-    const records = await waitFor(() => { const r = deliveries(); return r.length === 2 && r; }, 'the second delivery');
+    const records = await waitFor(async () => { const r = await deliveries(); return r.length === 2 && r; }, 'the second delivery');
     expect(records.map((r) => r.httpStatus).sort()).toEqual([202, 409]);
     expect(await runs()).toHaveLength(1);
   });

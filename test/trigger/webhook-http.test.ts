@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { DeliveryRecord, RunSummary } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine.js';
+import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { signGithub } from '../../src-main/trigger/signature.js';

@@ -4,13 +4,13 @@ import { clockTime, formatDuration } from '../../app/format.js';
 import { StatusIcon } from '../../components/StatusBadge.js';
 import { parseAnsi, type AnsiStyle } from './ansi.js';
 import { markMatches } from './highlight.js';
-import type { LogStore } from './log-store.js';
+import type { LogPageCache } from './log-page-cache.js';
 import type { RowMap } from './log-rows.js';
 
 export interface LogRowProps {
   map: RowMap;
-  store: LogStore;
-  /** Changes whenever the store gets lines: tells react-window to re-render the visible rows. */
+  pages: LogPageCache;
+  /** Changes whenever the cache gets lines: tells react-window to re-render the visible rows. */
   version: number;
   folded: ReadonlySet<string>;
   showTimestamps: boolean;
@@ -35,7 +35,7 @@ function css(style: AnsiStyle): CSSProperties | undefined {
 type Props = RowComponentProps<LogRowProps>;
 
 /** One row of the virtual log: a step header (fold toggle, status, duration) or a log line. */
-export function LogRowView({ index, style, ariaAttributes, map, store, folded, showTimestamps, query, currentSeq, anchorSeq, lineHref, onToggle, now }: Props): ReactElement | null {
+export function LogRowView({ index, style, ariaAttributes, map, pages, folded, showTimestamps, query, currentSeq, anchorSeq, lineHref, onToggle, now }: Props): ReactElement | null {
   const row = map.rowAt(index);
   if (!row) return null;
   if (row.kind === 'header') {
@@ -56,7 +56,7 @@ export function LogRowView({ index, style, ariaAttributes, map, store, folded, s
       </div>
     );
   }
-  const line = store.line(row.seq);
+  const line = pages.line(row.seq);
   const n = row.seq + 1;
   const cls = `log-line${line ? ` stream-${line.stream}` : ' loading'}${row.seq === currentSeq ? ' current-match' : ''}${row.seq === anchorSeq ? ' anchored' : ''}`;
   return (

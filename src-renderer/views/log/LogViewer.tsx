@@ -7,15 +7,15 @@ import { useClient, useTicker } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
 import { LogRowView, type LogRowProps } from './LogRow.js';
 import { buildSections, RowMap } from './log-rows.js';
-import { LogStore } from './log-store.js';
+import { LogPageCache } from './log-page-cache.js';
 import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
 
 /** 20 px rows: 1,000,000 lines are 20M px, under Chromium's ~33.5M px limit for one element's height. */
 export const ROW_HEIGHT = 20;
 
 /**
- * The job log: a react-window list over a paged store, live follow (auto-scroll that pauses when
- * the user scrolls up), foldable steps, server-side search with next/previous, #L<n> line links,
+ * The job log: a react-window list over a page cache of the log, live follow (auto-scroll that
+ * pauses when the user scrolls up), foldable steps, server-side search with next/previous, #L<n> line links,
  * timestamps and the raw download.
  */
 export function LogViewer({ runId, job, line, firstPage }: { runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk> }) {
@@ -28,7 +28,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
   const [follow, setFollow] = useState(true);
   const listRef = useListRef(null);
   const search = useLogSearch(client, jobId);
-  const store = useMemo(() => new LogStore((offset, limit) => client.getLog(jobId, offset, limit), () => setVersion((v) => v + 1)), [client, jobId]);
+  const pages = useMemo(() => new LogPageCache((offset, limit) => client.getLog(jobId, offset, limit), () => setVersion((v) => v + 1)), [client, jobId]);
   const live = !isTerminal(job.status);
   const now = useTicker(live);
 
@@ -37,14 +37,14 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     let stop: (() => void) | undefined;
     let cancelled = false;
     setError(undefined);
-    store.init(firstPage, !live).then(() => {
-      if (cancelled || store.complete) return;
-      stop = client.followLog(jobId, store.total, (lines) => store.append(lines), () => store.markComplete());
+    pages.init(firstPage, !live).then(() => {
+      if (cancelled || pages.complete) return;
+      stop = client.followLog(jobId, pages.total, (lines) => pages.append(lines), () => pages.markComplete());
     }, (e: unknown) => { if (!cancelled) setError((e as Error).message); });
-    return () => { cancelled = true; stop?.(); store.dispose(); };
-  }, [client, jobId, store]); // `live` and `firstPage` only matter at start
+    return () => { cancelled = true; stop?.(); pages.dispose(); };
+  }, [client, jobId, pages]); // `live` and `firstPage` only matter at start
 
-  const sections = useMemo(() => buildSections(job.steps, store.total), [job.steps, store.total, version]);
+  const sections = useMemo(() => buildSections(job.steps, pages.total), [job.steps, pages.total, version]);
   const map = useMemo(() => new RowMap(sections, folded), [sections, folded]);
 
   const scrollToRow = useCallback((index: number, align: 'center' | 'end' | 'start' = 'center') => {
@@ -62,22 +62,22 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     if (section && folded.has(section.key)) {
       setFolded((f) => { const n = new Set(f); n.delete(section.key); return n; });
       requestAnimationFrame(() => requestAnimationFrame(() => {
-        const r = new RowMap(buildSections(job.steps, store.total), new Set([...folded].filter((k) => k !== section.key))).rowOfSeq(seq);
+        const r = new RowMap(buildSections(job.steps, pages.total), new Set([...folded].filter((k) => k !== section.key))).rowOfSeq(seq);
         scrollToRow(r);
       }));
       return;
     }
     scrollToRow(map.rowOfSeq(seq));
-  }, [map, folded, job.steps, store, scrollToRow]);
+  }, [map, folded, job.steps, pages, scrollToRow]);
 
   // #L<n>: scroll to the linked line once it exists.
   const anchorSeq = line !== undefined ? line - 1 : undefined;
   useEffect(() => {
-    if (anchorSeq === undefined || anchorSeq >= store.total) return;
+    if (anchorSeq === undefined || anchorSeq >= pages.total) return;
     setFollow(false);
     reveal(anchorSeq);
     // Only when the anchor changes or first becomes reachable.
-  }, [anchorSeq, anchorSeq !== undefined && anchorSeq < store.total]);
+  }, [anchorSeq, anchorSeq !== undefined && anchorSeq < pages.total]);
 
   // Search: go to the current match.
   const currentMatch = search.matches[search.index];
@@ -106,12 +106,12 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
 
   const lineHref = useCallback((n: number) => href({ view: 'job', runId, jobId, line: n }), [runId, jobId]);
 
-  const rowProps: LogRowProps = { map, store, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle, now };
+  const rowProps: LogRowProps = { map, pages, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle, now };
   const stepSections = sections.filter((s) => s.step !== null || s.key === 'setup');
   const allFolded = stepSections.length > 0 && stepSections.every((s) => folded.has(s.key));
 
   return (
-    <div className="log-viewer" data-testid="log-viewer" data-job-id={jobId} data-lines={store.total} data-complete={store.complete ? 'true' : 'false'}>
+    <div className="log-viewer" data-testid="log-viewer" data-job-id={jobId} data-lines={pages.total} data-complete={pages.complete ? 'true' : 'false'}>
       <div className="log-toolbar">
         <select className="jump" value="" onChange={(e) => {
           const key = e.target.value;
@@ -152,10 +152,10 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
       {error && <div className="log-error">Could not load the log: {error}</div>}
       <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
         rowProps={rowProps} overscanCount={20} onScroll={onScroll}
-        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) store.ensure(r[0], r[1]); }} />
+        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />
       <div className="log-status">
-        <span>{store.total.toLocaleString()} lines</span>
-        <span>{store.complete ? 'complete' : live ? 'streaming…' : ''}</span>
+        <span>{pages.total.toLocaleString()} lines</span>
+        <span>{pages.complete ? 'complete' : live ? 'streaming…' : ''}</span>
       </div>
     </div>
   );

@@ -8,7 +8,7 @@ import { ErrorBanner } from '../../components/ErrorBanner.js';
 import { RunActions } from '../../components/RunActions.js';
 import { StatusBadge, StatusIcon } from '../../components/StatusBadge.js';
 import { LogViewer } from '../log/LogViewer.js';
-import { PAGE_SIZE } from '../log/log-store.js';
+import { PAGE_SIZE } from '../log/log-page-cache.js';
 import { PipelineGraph } from './PipelineGraph.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;

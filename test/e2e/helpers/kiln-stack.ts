@@ -8,11 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig } from '../../../src-main/config.js';
-import { Engine } from '../../../src-main/engine.js';
+import { Engine } from '../../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../../src-main/http/app.js';
-import { ArtifactStore } from '../../../src-main/storage/artifact-store.js';
-import { CacheStore } from '../../../src-main/storage/cache-store.js';
-import { storageHooksFor } from '../../../src-main/storage/job-storage-hooks.js';
 import { git } from '../../helpers/git.js';
 export { git };
 
@@ -54,12 +51,9 @@ export async function startKilnStack(repo: string, branches: Array<{ name: strin
   config.server.port = 0;
   config.concurrency = { jobs: 3, perRepository: 3 };
   config.repositories.push({ name: repo, url: repoDir, defaultBranch: branches[0].name, webhookSecrets: ['e2e-secret'], secrets: { DEPLOY_TOKEN: 'not-shown' }, priority: {} });
-  // The hooks need the engine's database, and the engine needs the hooks: bind them after start.
-  const late: { hooks?: ReturnType<typeof storageHooksFor> } = {};
-  const engine = await Engine.start({ config, dataDir: join(dir, 'data'), hooksFor: (run, job) => late.hooks?.(run, job), onError: () => undefined });
-  const artifacts = new ArtifactStore(engine.db, engine.dataDir);
-  late.hooks = storageHooksFor({ db: engine.db, artifacts, caches: new CacheStore(engine.db, engine.dataDir) });
-  const server = await startServer({ engine, port: 0, artifacts, staticDir: STATIC_DIR });
+  // The engine's own caches and artifacts, as `kiln serve` wires them.
+  const engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => undefined });
+  const server = await startServer({ engine, port: 0, artifacts: engine.artifacts, staticDir: STATIC_DIR });
   return {
     dir, repoDir, engine, server, url: server.url,
     async stop() {

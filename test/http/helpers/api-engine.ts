@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import type { RunDetail } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from '../../../src-main/engine-contract.js';
-import { Engine } from '../../../src-main/engine.js';
+import { Engine } from '../../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../../src-main/http/app.js';
 import { git, startEngine, TERMINAL, type EngineFixture } from '../../engine/engine-fixture.js';
 import { testConfig } from './stub-engine.js';

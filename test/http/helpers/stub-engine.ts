@@ -14,11 +14,11 @@ import type { EngineEvent, Health, LogChunk, LogMatch, RepositorySettings, RunQu
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import type { TriggerEvent } from '../../../shared/model/trigger-event.js';
-import type { KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome, WithRuns } from '../../../src-main/engine-contract.js';
+import type { AcceptedDelivery, KilnConfig, KilnEngine, RepositoryConfig, TriggerOutcome } from '../../../src-main/engine-contract.js';
 import { openDatabase } from '../../../src-main/storage/db.js';
 import type { Db } from '../../../src-main/storage/db.js';
 import { GroupCommit } from '../../../src-main/storage/group-commit.js';
-import { readDeliveries } from '../../../src-main/trigger/delivery-log.js';
+import { DeliveryStore } from '../../../src-main/storage/delivery-store.js';
 
 export function testConfig(repositories: Partial<RepositoryConfig>[], overrides: Partial<KilnConfig> = {}): KilnConfig {
   return {
@@ -36,6 +36,7 @@ export function testConfig(repositories: Partial<RepositoryConfig>[], overrides:
 export class StubEngine implements KilnEngine {
   readonly db: Db;
   readonly commits: GroupCommit;
+  readonly deliveries: DeliveryStore;
   readonly events: TriggerEvent[] = [];
   readonly runs: RunDetail[] = [];
   readonly logs = new Map<string, { lines: LogLine[]; complete: boolean }>();
@@ -48,14 +49,20 @@ export class StubEngine implements KilnEngine {
   constructor(readonly config: KilnConfig, readonly dataDir = mkdtempSync(join(tmpdir(), 'kiln-http-test-'))) {
     this.db = openDatabase(join(dataDir, 'kiln.db'));
     this.commits = new GroupCommit(this.db);
+    this.deliveries = new DeliveryStore(this.db, this.commits);
   }
 
-  /** As the Engine: runs are "stored" by onEvent; withRuns is written in a group-commit write with them. */
-  async handleEvent(event: TriggerEvent, withRuns?: WithRuns): Promise<TriggerOutcome> {
+  /** As the Engine: runs are "stored" by onEvent; the delivery is written in a group-commit write with them. */
+  async handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
     this.events.push(event);
     const outcome = await this.onEvent(event);
-    if (withRuns && outcome.runIds.length > 0) await this.commits.write(() => withRuns(outcome));
-    return outcome;
+    if (!delivery || outcome.runIds.length === 0) return outcome;
+    const record = await this.commits.write(() => this.deliveries.record({
+      deliveryId: delivery.deliveryId, event: delivery.event, repo: event.repo, receivedAt: delivery.receivedAt, outcome: 'accepted', httpStatus: 202,
+      runIds: outcome.runIds, bodySha256: delivery.bodySha256, remember: true,
+      reason: `${delivery.summary}: ${outcome.runIds.length} run(s) queued${outcome.reason ? `; ${outcome.reason}` : ''}`,
+    }));
+    return { ...outcome, delivery: record };
   }
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
@@ -162,7 +169,7 @@ export class StubEngine implements KilnEngine {
   }
 
   async listDeliveries(limit?: number): Promise<DeliveryRecord[]> {
-    return readDeliveries(this.db, limit);
+    return this.deliveries.list(limit);
   }
 
   async listRepositories(): Promise<RepositorySettings[]> {

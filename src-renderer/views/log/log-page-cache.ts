@@ -8,11 +8,12 @@ const MAX_PAGES = 400;
 type GetLog = (offset: number, limit: number) => Promise<LogChunk>;
 
 /**
- * A sparse, paged cache of one job's log. A 1,000,000-line log is never loaded whole: the viewer asks
+ * A sparse, paged cache of one job's log, in the renderer (the main side's LogStore is the log itself;
+ * this only holds the pages a viewer has asked for). A 1,000,000-line log is never loaded whole: the viewer asks
  * for the rows it shows (`ensure`) and pages arrive on demand; live lines are appended as they come.
  * `onChange` is coalesced to one call per animation frame.
  */
-export class LogStore {
+export class LogPageCache {
   total = 0;
   complete = false;
   private readonly pages = new Map<number, Array<LogLine | undefined>>();

@@ -1,0 +1,131 @@
+/**
+ * The engine: trigger → plan → queue → executor → store, behind KilnEngine. Built the same way by
+ * the Electron main process, `kiln serve` and the tests: `await Engine.start({ config, dataDir })`.
+ *
+ * This file is wiring only: parts.ts builds the parts in data order, the services answer the API
+ * (runs-service.ts, logs-service.ts, settings-api.ts, health-service.ts), event-bus.ts carries
+ * what happens. docs/engine.md follows a webhook and a log line through them.
+ *
+ * Data directory: kiln.db (SQLite, WAL), logs/, mirrors/ (git), plus what the cache/artifact
+ * stores keep. Start-up is crash recovery: claims of the previous (dead) process are expired at
+ * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
+ */
+import type {
+  EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+} from '../../shared/api/engine-api.js';
+import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../engine-contract.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { scheduleReaper } from '../executor/reaper.js';
+import type { StorageServices } from '../storage/storage-services.js';
+import type { SettingsChange } from '../settings/settings-service.js';
+import { HealthService } from './health-service.js';
+import { LogsService } from './logs-service.js';
+import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
+import { RunsService } from './runs-service.js';
+import { SettingsApi } from './settings-api.js';
+
+export { KILN_VERSION } from './health-service.js';
+export type { EngineOptions } from './parts.js';
+
+const REAP_EVERY_MS = 5 * 60_000;
+
+export class Engine implements KilnEngine {
+  readonly config: KilnConfig;
+  readonly dataDir: string;
+  readonly instanceId: string;
+  /** Caches, artifacts, retention and their metrics, over this engine's database and data directory. */
+  readonly storage: StorageServices;
+  readonly deliveries: DeliveryLedger;
+  private readonly runs: RunsService;
+  private readonly logs: LogsService;
+  private readonly settings: SettingsApi;
+  private readonly status: HealthService;
+  private stopReaper: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(private readonly p: EngineParts) {
+    this.config = p.config;
+    this.dataDir = p.dataDir;
+    this.instanceId = p.instanceId;
+    this.storage = p.storage;
+    this.deliveries = p.deliveries;
+    this.runs = new RunsService(p);
+    this.logs = new LogsService(p);
+    this.settings = new SettingsApi(p);
+    this.status = new HealthService(p);
+    // The engine's own reactions come first, before any outside listener subscribes.
+    p.bus.scheduler.on((changes) => this.runs.onSchedulerChanges(changes));
+    p.bus.settings.on((change) => this.settings.applied(change));
+  }
+
+  static async start(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(buildParts(options));
+    const { p } = engine;
+    p.runs.syncRepositories(p.config.repositories, p.clock());
+    // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
+    p.scheduler.recoverForeignClaims();
+    p.scheduler.reconcileRuns();
+    await engine.status.reap();
+    p.pool.start();
+    p.storage.retention.start(options.retentionIntervalMs);
+    // Passes never overlap: the next is scheduled when one ends.
+    engine.stopReaper = scheduleReaper(() => engine.status.reap(), { intervalMs: REAP_EVERY_MS, firstAfterMs: REAP_EVERY_MS });
+    return engine;
+  }
+
+  /** Artifact downloads for the HTTP server and the desktop app. */
+  get artifacts(): ArtifactStore {
+    return this.p.storage.artifacts;
+  }
+
+  // Events
+  subscribe(listener: (event: EngineEvent) => void): () => void { return this.p.bus.events.on(listener); }
+  publish(event: EngineEvent): void { this.p.bus.events.emit(event); }
+  setTunnelState(state: TunnelState): void { this.p.bus.setTunnel(state); }
+
+  // Runs
+  handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> { return this.runs.handleEvent(event, delivery); }
+  triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> { return this.runs.triggerRun(request); }
+  cancelRun(runId: string): Promise<void> { return this.runs.cancelRun(runId); }
+  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
+  listRuns(query: RunQuery): Promise<Page<RunSummary>> { return this.runs.listRuns(query); }
+  getRun(runId: string): Promise<RunDetail> { return this.runs.getRun(runId); }
+  listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
+  listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
+
+  // Logs
+  getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
+  searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]> { return this.logs.searchLog(jobId, query, limit); }
+
+  // Settings
+  listRepositories(): Promise<RepositorySettings[]> { return this.settings.listRepositories(); }
+  getSettings(): Promise<SettingsView> { return this.settings.getSettings(); }
+  saveRepository(input: RepositoryInput): Promise<RepositorySettings> { return this.settings.saveRepository(input); }
+  removeRepository(name: string): Promise<void> { return this.settings.removeRepository(name); }
+  saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> { return this.settings.saveServerSettings(input); }
+  /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */
+  onSettingsChanged(listener: (change: SettingsChange) => void): () => void { return this.p.settings.subscribe(listener); }
+
+  // Health
+  health(): Promise<Health> { return this.status.health(); }
+  storageMetrics(): Promise<StorageMetrics> { return this.status.storageMetrics(); }
+
+  /** Stops claiming, aborts running jobs (they are released, not failed), waits for teardown, closes the database. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const { p } = this;
+      p.life.stopping = true;
+      this.stopReaper?.();
+      p.storage.retention.stop();
+      await p.pool.stop();
+      p.runner.flushEvents();
+      await p.logs.closeAll();
+      p.commits.drain();
+      p.db.close();
+      p.bus.events.clear();
+    })();
+    return this.stopping;
+  }
+}

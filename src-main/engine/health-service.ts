@@ -1,0 +1,56 @@
+/**
+ * Health and storage numbers for the engine API, and the reaper that removes what jobs of this data
+ * directory left behind (containers, networks, volumes no live claim owns).
+ */
+import { statfsSync } from 'node:fs';
+import type { Health } from '../../shared/api/engine-api.js';
+import type { StorageMetrics } from '../../shared/model/run.js';
+import type { EngineParts } from './parts.js';
+
+export const KILN_VERSION = '0.1.0';
+
+export class HealthService {
+  constructor(private readonly p: Pick<EngineParts, 'executor' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError'>) {}
+
+  async health(): Promise<Health> {
+    let docker: Health['docker'] = { ok: true };
+    try {
+      const r = await this.p.executor.ping();
+      if (!r.ok) docker = { ok: false, message: r.message ?? 'Docker did not answer' };
+    } catch (err) {
+      docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
+    }
+    const c = this.p.scheduler.queue.counts();
+    const { config } = this.p;
+    return {
+      ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
+      queue: { queued: c.waiting + c.queued, running: c.active },
+      settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
+    };
+  }
+
+  async storageMetrics(): Promise<StorageMetrics> {
+    const extra = await (this.p.storageMetrics ?? this.p.storage.metrics)();
+    let disk = { free: 0, total: 0 };
+    try {
+      const s = statfsSync(this.p.dataDir);
+      disk = { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch {
+      // statfs unsupported: report zeros rather than fail the whole call
+    }
+    return {
+      artifactBytes: 0, artifactCount: 0, cacheBytes: 0, cacheEntries: 0, cacheHits: 0, cacheMisses: 0, cacheHitRate: 0,
+      workspaceBytes: 0, ...extra, logBytes: await this.p.logs.totalBytes(), diskFreeBytes: disk.free, diskTotalBytes: disk.total,
+    };
+  }
+
+  /** Removes containers/networks/volumes of this data directory's jobs that no live claim owns. */
+  async reap(): Promise<void> {
+    try {
+      // Labels are per data directory: anything of ours that this process is not running is left over.
+      await this.p.executor.reapOrphans((_runId, jobId) => this.p.pool.isRunning(jobId));
+    } catch (err) {
+      this.p.onError('reaping orphaned containers failed', err);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The engine's parts, built in the order data flows through them, each from parts already built:
+ * event bus → settings (stored secrets join the configuration) → database and stores → queue and
+ * scheduler → job runner → worker pool. Parts that must react to a later part (the pool to queue
+ * changes) do so through the bus, never through a reference to something not yet built.
+ * Services (runs-service.ts, logs-service.ts, …) take the parts they need from this one object.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
+import { CONFIG_FILE } from '../config.js';
+import { JobQueue, QUEUE_DEFAULTS } from '../queue/job-queue.js';
+import { Scheduler } from '../queue/scheduler.js';
+import { WorkerPool } from '../queue/worker-pool.js';
+import { SettingsService } from '../settings/settings-service.js';
+import { openDatabase, type Db } from '../storage/db.js';
+import { DeliveryStore } from '../storage/delivery-store.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { LogStore } from '../storage/log-store.js';
+import { RunStore } from '../storage/run-store.js';
+import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
+import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
+import { DockerExecutor } from '../executor/docker-executor.js';
+import { mirrorPathOf } from '../executor/checkout.js';
+import { loadPorts } from './default-ports.js';
+import { EngineBus } from './event-bus.js';
+import { JobRunner, type HooksFor } from './job-runner.js';
+import { OrderedLane } from './ordered-lane.js';
+import type { CheckoutPort, JobExecutor, PipelinePort } from './ports.js';
+import type { StorageMetrics } from '../../shared/model/run.js';
+
+export interface EngineOptions {
+  config: KilnConfig;
+  dataDir: string;
+  /** Default: a DockerExecutor labelled with this engine's instance id. */
+  executor?: JobExecutor;
+  clock?: () => number;
+  /**
+   * Labels this data directory's containers/networks/volumes (kiln.instance), so that a restarted
+   * engine reaps what its killed predecessor left. Default: kept in <dataDir>/instance-id.
+   * Queue claims carry a separate id that is new for every start.
+   */
+  instanceId?: string;
+  queue?: { leaseMs?: number; heartbeatMs?: number; agingIntervalMs?: number; maxAttempts?: number; pollMs?: number };
+  /** Cache/artifact hooks per job. Default: the engine's own storage services (caches, artifacts). */
+  hooksFor?: HooksFor;
+  /** Artifact/cache/workspace numbers for storageMetrics(). Default: the engine's storage services. */
+  storageMetrics?: () => Promise<Partial<StorageMetrics>>;
+  /** Retention runs at start-up and then on this interval (default hourly). */
+  retentionIntervalMs?: number;
+  /** Overrides for the pipeline compiler and git checkout (default: the real modules). */
+  pipeline?: PipelinePort;
+  checkout?: CheckoutPort;
+  /** Where engine problems that have no caller go (default console.error). */
+  onError?: (message: string, err: unknown) => void;
+  /**
+   * The kiln.config.yml that settings saved through the API are written to: the file `config` was
+   * loaded from. Default <dataDir>/kiln.config.yml (created on the first save).
+   */
+  configFile?: string;
+  /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
+  vault?: SecretVault;
+}
+
+export interface EngineParts {
+  config: KilnConfig;
+  dataDir: string;
+  mirrorsDir: string;
+  /** Stable per data directory (labels); `sessionId` is new for every start (queue claims). */
+  instanceId: string;
+  clock: () => number;
+  onError: (message: string, err: unknown) => void;
+  /** Set once stop() begins: API calls that would change state are refused from then on. */
+  life: { stopping: boolean };
+  bus: EngineBus;
+  settings: SettingsService;
+  db: Db;
+  /** Writes of one event-loop turn share a commit (webhook bursts: run inserts, delivery records). */
+  commits: GroupCommit;
+  runs: RunStore;
+  logs: LogStore;
+  deliveries: DeliveryStore;
+  /** Caches, artifacts, retention and their metrics. */
+  storage: StorageServices;
+  storageMetrics?: () => Promise<Partial<StorageMetrics>>;
+  scheduler: Scheduler;
+  runner: JobRunner;
+  pool: WorkerPool;
+  executor: JobExecutor;
+  pipeline: PipelinePort;
+  checkout: CheckoutPort;
+  /** Orders handleEvent's plan-and-insert sections by arrival. */
+  lane: OrderedLane;
+  repository(name: string): RepositoryConfig | undefined;
+}
+
+export function buildParts(options: EngineOptions): EngineParts {
+  const { config, dataDir } = options;
+  const clock = options.clock ?? Date.now;
+  const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
+  mkdirSync(dataDir, { recursive: true });
+  const bus = new EngineBus(onError);
+  // First: stored secrets join the configuration, and a vault that cannot be decrypted stops the start.
+  const settings = new SettingsService({
+    config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
+    vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
+    applied: (change) => bus.settings.emit(change), onError: options.onError,
+  });
+  const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
+  // Claims of any earlier process on this data directory are recognisably not ours.
+  const sessionId = `${instanceId}:${randomUUID()}`;
+  const q = { ...QUEUE_DEFAULTS, ...options.queue };
+  const mirrorsDir = join(dataDir, 'mirrors');
+  mkdirSync(mirrorsDir, { recursive: true });
+  const ports = loadPorts({ instanceId, mirrorsDir, executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
+  const repository = (name: string) => config.repositories.find((r) => r.name === name);
+
+  const db = openDatabase(join(dataDir, 'kiln.db'));
+  const commits = new GroupCommit(db, onError);
+  const runs = new RunStore(db);
+  const logs = new LogStore(join(dataDir, 'logs'));
+  const deliveries = new DeliveryStore(db, commits);
+  const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
+  const storage = createStorageServices({
+    db, dataDir, retention: config.retention, docker, instanceId, now: clock,
+    mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
+  });
+
+  const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
+  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
+  const runner = new JobRunner({
+    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storage.hooksFor,
+    repository, publish: (event) => bus.events.emit(event),
+  });
+  const pool = new WorkerPool({
+    scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
+    heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: sessionId,
+    execute: (claim, signal) => runner.execute(claim, signal),
+    finish: (claim, result) => runner.finish(claim, result),
+    onError,
+  });
+  return {
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
+    storage, storageMetrics: options.storageMetrics, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    checkout: ports.checkout, lane: new OrderedLane(), repository,
+  };
+}
+
+/** The data directory's stable label id, created on first start. */
+function dataDirInstanceId(dataDir: string): string {
+  const file = join(dataDir, 'instance-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9-]{8,64}$/.test(id)) return id;
+  }
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`, { mode: 0o644 });
+  return id;
+}

@@ -1,0 +1,137 @@
+/**
+ * The runs half of the engine API: events in (webhooks, manual triggers, re-runs, cancels) and run
+ * reads out. Events become runs in run-factory.ts; this service adds the engine's own rules around
+ * it (the repository must be configured, superseded jobs are aborted once the write committed, the
+ * worker pool is woken) and reacts to queue changes by publishing them.
+ */
+import { ApiError } from '../../shared/api/engine-api.js';
+import type { RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
+import type { Plan } from '../../shared/model/plan.js';
+import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import { isTerminal } from '../../shared/model/status.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { AcceptedDelivery, TriggerOutcome } from '../engine-contract.js';
+import type { SchedulerChange } from '../queue/scheduler.js';
+import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
+import type { EngineParts } from './parts.js';
+import { createRunsForEvent, effectivePriority, insertRun, type RunFactoryDeps } from './run-factory.js';
+
+type Parts = Pick<EngineParts,
+  'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
+  'lane' | 'life' | 'storage' | 'repository'>;
+
+export class RunsService {
+  private readonly factory: RunFactoryDeps;
+
+  constructor(private readonly p: Parts) {
+    this.factory = {
+      db: p.db, store: p.runs, scheduler: p.scheduler, clock: p.clock, mirrorsDir: p.mirrorsDir, pipeline: p.pipeline, checkout: p.checkout,
+      commits: p.commits, deliveries: p.deliveries,
+    };
+  }
+
+  async handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
+    assertRunning(this.p.life);
+    const repo = this.p.repository(event.repo);
+    if (!repo) return { runIds: [], reason: `repository '${event.repo}' is not configured in kiln.config.yml` };
+    const outcome = await createRunsForEvent(this.factory, repo, event, this.p.lane.take(), delivery);
+    for (const jobId of outcome.abort) this.p.pool.abort(jobId, 'cancelled');
+    this.p.pool.kick();
+    return {
+      runIds: outcome.runIds, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.delivery ? { delivery: outcome.delivery } : {}),
+    };
+  }
+
+  async triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> {
+    assertRunning(this.p.life);
+    const repo = this.p.repository(request.repo);
+    if (!repo) throw new ApiError('NOT_FOUND', `repository '${request.repo}' is not configured`);
+    const branch = request.branch ?? (request.sha ? undefined : repo.defaultBranch);
+    let sha = request.sha;
+    if (!sha) {
+      try {
+        sha = await this.p.checkout.resolveCommit({ url: repo.url, credentials: repo.credentials }, branch ?? repo.defaultBranch, this.p.mirrorsDir);
+      } catch (err) {
+        throw new ApiError('BAD_REQUEST', `cannot resolve branch '${branch}' of ${repo.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const outcome = await this.handleEvent({
+      kind: 'manual', repo: repo.name, branch, sha, ref: branch ? `refs/heads/${branch}` : undefined, triggeredBy: 'ui',
+    });
+    if (outcome.runIds.length === 0) throw new ApiError('BAD_REQUEST', outcome.reason ?? 'nothing to run');
+    return { runIds: outcome.runIds };
+  }
+
+  /** Cancels queued jobs at once and aborts running ones (the executor stops the step). */
+  async cancelRun(runId: string): Promise<void> {
+    assertRunning(this.p.life);
+    if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    for (const jobId of this.p.scheduler.cancelRun(runId)) this.p.pool.abort(jobId, 'cancelled');
+  }
+
+  async rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> {
+    assertRunning(this.p.life);
+    const old = this.p.runs.getRun(runId);
+    if (!old) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    if (!isTerminal(old.status)) throw new ApiError('CONFLICT', `run #${old.number} is still ${old.status}; cancel it or wait before re-running`);
+    const plan = JSON.parse(old.plan_json) as Plan;
+    if (plan.jobs.length === 0) throw new ApiError('BAD_REQUEST', `run #${old.number} has no jobs to re-run${old.error ? `: ${old.error}` : ''}`);
+    const keep = new Map<string, Status>();
+    if (options.failedOnly) for (const j of this.p.runs.jobsOfRun(runId)) if (j.status === 'passed') keep.set(j.plan_id, 'passed');
+    const event = toTriggerEvent(old);
+    const newId = insertRun(this.factory, {
+      event, plan, priority: effectivePriority(this.p.repository(old.repo), event.branch, plan.priority),
+      concurrencyGroup: old.concurrency_group ?? undefined, rerunOf: old.id, keep,
+    });
+    this.p.pool.kick();
+    return { runId: newId };
+  }
+
+  async listRuns(query: RunQuery): Promise<Page<RunSummary>> {
+    const limit = Math.min(200, Math.max(1, Math.floor(query.limit ?? 50)));
+    try {
+      return this.p.runs.listRuns({ repo: query.repo, branch: query.branch, status: query.status }, limit, query.cursor || undefined);
+    } catch (err) {
+      if (err instanceof BadCursorError) throw new ApiError('BAD_REQUEST', err.message);
+      throw err;
+    }
+  }
+
+  async getRun(runId: string): Promise<RunDetail> {
+    const run = this.p.runs.runDetail(runId);
+    if (!run) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return run;
+  }
+
+  async listArtifacts(runId: string): Promise<ArtifactInfo[]> {
+    if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return this.p.storage.artifacts.list(runId);
+  }
+
+  async listDeliveries(limit = 50): Promise<DeliveryRecord[]> {
+    return this.p.deliveries.list(Math.min(500, Math.max(1, Math.floor(limit))));
+  }
+
+  /** Queue changes (committed): notes go to job logs, job and run changes are published, workers woken. */
+  onSchedulerChanges(changes: SchedulerChange[]): void {
+    const runs = new Set<string>();
+    for (const c of changes) {
+      if (c.kind === 'note') this.p.runner.note(c.jobId, c.text);
+      else if (c.kind === 'job') {
+        this.p.bus.events.emit({ type: 'job', runId: c.runId, jobId: c.jobId, status: c.status });
+        if (c.status === 'queued') this.p.pool.kick();
+      } else runs.add(c.runId);
+    }
+    for (const runId of runs) {
+      const run = this.p.runs.getRunSummary(runId);
+      if (run) this.p.bus.events.emit({ type: 'run', run });
+    }
+    this.p.pool.kick();
+  }
+}
+
+/** State-changing calls are refused once the engine is stopping. */
+export function assertRunning(life: { stopping: boolean }): void {
+  if (life.stopping) throw new ApiError('UNAVAILABLE', 'the engine is stopping');
+}

@@ -1,0 +1,46 @@
+/**
+ * The settings half of the engine API. Saves go to kiln.config.yml (+ the vault) and are applied to
+ * the configuration in place (settings/settings-service.ts); then the engine adjusts what depends
+ * on it (the repositories table, the worker pool's limits, artifact expiry) before outside
+ * listeners (the tunnel owner) hear of the save.
+ */
+import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
+import type { SettingsChange } from '../settings/settings-service.js';
+import type { EngineParts } from './parts.js';
+import { assertRunning } from './runs-service.js';
+
+export class SettingsApi {
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage'>) {}
+
+  async listRepositories(): Promise<RepositorySettings[]> {
+    // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
+    return this.p.settings.repositories().map(({ name, url, defaultBranch, secretNames, webhookSecretCount }) => ({ name, url, defaultBranch, secretNames, webhookSecretCount }));
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    return this.p.settings.view(this.p.bus.tunnel);
+  }
+
+  async saveRepository(input: RepositoryInput): Promise<RepositorySettings> {
+    assertRunning(this.p.life);
+    return this.p.settings.saveRepository(input);
+  }
+
+  async removeRepository(name: string): Promise<void> {
+    assertRunning(this.p.life);
+    this.p.settings.removeRepository(name);
+  }
+
+  async saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
+    assertRunning(this.p.life);
+    return this.p.settings.saveServerSettings(input, this.p.bus.tunnel);
+  }
+
+  /** What the engine itself adjusts after a save (subscribed to the bus before anyone else). */
+  applied(change: SettingsChange): void {
+    const { config } = this.p;
+    this.p.runs.syncRepositories(config.repositories, this.p.clock());
+    if (change.concurrency) this.p.pool.setLimits(Math.max(1, config.concurrency.jobs), Math.max(1, config.concurrency.perRepository));
+    if (change.retention) this.p.storage.artifacts.setDefaultExpiry(config.retention.artifactsMs);
+  }
+}
