@@ -10,7 +10,11 @@ import type { DeliveryRecord } from '../../shared/model/run.js';
 
 /** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
 export interface KilnConfig {
-  server: { host: string; port: number; apiToken?: string };
+  server: {
+    host: string; port: number; apiToken?: string;
+    /** Further names (host or host:port) the HTTP server answers to; see src-main/http/local-guard.ts. */
+    allowedHosts?: string[];
+  };
   tunnel?: { url: string };
   concurrency: { jobs: number; perRepository: number };
   retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };

@@ -2,15 +2,20 @@
  * The HTTP face of the engine (`kiln serve`, and the desktop app's embedded listener):
  *   POST /webhooks/github           public, signed deliveries (webhook-receiver.ts)
  *   GET  /badges/:owner/:repo.svg   public, status badges (badges.ts)
+ *   --- everything below passes the local guard (local-guard.ts): Host allow-list, Origin, session secret
  *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token
  *                                   whenever the server listens beyond loopback
  *   everything else                 the React UI from dist-renderer/, SPA fallback to index.html
+ *                                   (with the session secret in a <meta> tag)
+ * No route sends CORS headers: no other origin may read an answer.
  */
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +24,7 @@ import { WebhookReceiver } from '../trigger/webhook-receiver.js';
 import { apiErrorHandler, apiRoutes } from './api-routes.js';
 import type { ArtifactSource } from './api-routes.js';
 import { badgeStateOf, BADGE_COLORS, etagMatches, etagOf, renderBadge } from './badges.js';
+import { checkRequest, loadSessionSecret, localGuard, withSessionMeta, type LocalGuardOptions } from './local-guard.js';
 import type { SseConnection } from './sse.js';
 
 export interface ServerOptions {
@@ -126,6 +132,9 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
     res.send(svg);
   });
 
+  const guard = guardOptions(engine);
+  app.use(localGuard(guard));
+
   app.use('/api', apiRoutes({
     engine,
     artifacts: options.artifacts,
@@ -139,16 +148,22 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
       res.setHeader('Content-Security-Policy', UI_CSP);
       res.setHeader('X-Frame-Options', 'DENY');
     };
+    // The page carries the session secret, so it is never cached and never served raw by express.static.
+    const sendPage = async (res: Response): Promise<void> => {
+      const html = await readFile(join(staticDir, 'index.html'), 'utf8');
+      uiHeaders(res);
+      res.setHeader('Cache-Control', 'no-store');
+      res.type('html').send(withSessionMeta(html, guard.sessionSecret));
+    };
+    app.get('/index.html', (_req: Request, res: Response) => sendPage(res));
     app.use(express.static(staticDir, { index: false, setHeaders: uiHeaders, fallthrough: true }));
-    app.get('/{*splat}', (req: Request, res: Response, next: NextFunction) => {
+    app.get('/{*splat}', async (req: Request, res: Response, next: NextFunction) => {
       // Only page navigations fall back to the SPA; a missing script or image stays a 404.
       if (req.path.startsWith('/webhooks') || req.path.startsWith('/badges') || /\.[a-z0-9]+$/i.test(req.path)) {
         next();
         return;
       }
-      uiHeaders(res);
-      res.setHeader('Cache-Control', 'no-cache');
-      res.sendFile(join(staticDir, 'index.html'));
+      await sendPage(res);
     });
   }
   app.use((req: Request, res: Response) => {
@@ -167,11 +182,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = options.port ?? options.engine.config.server.port ?? 7070;
   const streams = new Set<SseConnection>();
   const app = createApp({ ...options, host, streams });
+  const guard = guardOptions(options.engine);
   const server: Server = await new Promise((resolvePromise, reject) => {
     const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolvePromise(s)));
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
+  // No route speaks WebSocket yet; a handshake gets the guard's answer, then a plain 404, never a hang.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
+    refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
+  });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
@@ -188,6 +209,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+const secrets = new WeakMap<KilnEngine, string>();
+
+/** The guard's view of the configuration; one session secret per engine (and so per data directory). */
+function guardOptions(engine: KilnEngine): LocalGuardOptions {
+  let sessionSecret = secrets.get(engine);
+  if (sessionSecret === undefined) {
+    sessionSecret = loadSessionSecret(engine.dataDir);
+    secrets.set(engine, sessionSecret);
+  }
+  return { sessionSecret, allowedHosts: () => engine.config.server.allowedHosts ?? [] };
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  const body = JSON.stringify({ ok: false, error: { name: 'ApiError', code: status === 404 ? 'NOT_FOUND' : 'UNAUTHORIZED', message: reason } });
+  const text = status === 404 ? 'Not Found' : status === 421 ? 'Misdirected Request' : status === 400 ? 'Bad Request' : 'Forbidden';
+  socket.on('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function tokensEqual(given: string, expected: string): boolean {

@@ -38,7 +38,7 @@ const SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    server: { type: 'object', additionalProperties: false, properties: { host: str, port: { type: 'integer', minimum: 0, maximum: 65535 }, 'api-token': str } },
+    server: { type: 'object', additionalProperties: false, properties: { host: str, port: { type: 'integer', minimum: 0, maximum: 65535 }, 'api-token': str, 'allowed-hosts': { type: 'array', items: str } } },
     tunnel: { type: ['object', 'null'], additionalProperties: false, required: ['url'], properties: { url: str } },
     concurrency: { type: 'object', additionalProperties: false, properties: { jobs: { type: 'integer', minimum: 1, maximum: 256 }, 'per-repository': { type: 'integer', minimum: 1, maximum: 256 } } },
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
@@ -171,6 +171,13 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   if (server.host !== undefined) config.server.host = scalarText(server.host);
   if (server.port !== undefined) config.server.port = scalarNumber(server.port);
   if (server['api-token'] !== undefined) config.server.apiToken = scalarText(server['api-token']);
+  if (Array.isArray(server['allowed-hosts'])) {
+    // Names the HTTP server answers to besides 127.0.0.1/localhost/[::1] (see http/local-guard.ts).
+    config.server.allowedHosts = (server['allowed-hosts'] as unknown[]).map(scalarText);
+    config.server.allowedHosts.forEach((h, i) => {
+      if (h !== '' && !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(h)) out.add('INVALID_VALUE', ['server', 'allowed-hosts', i], `server.allowed-hosts: '${h}' is not a host name with an optional port (use e.g. ci.example.com or kiln.local:7070, without a scheme or path)`);
+    });
+  }
   if (raw.tunnel && typeof raw.tunnel === 'object') config.tunnel = { url: scalarText((raw.tunnel as Raw).url) };
   const conc = section('concurrency');
   if (conc.jobs !== undefined) config.concurrency.jobs = scalarNumber(conc.jobs);

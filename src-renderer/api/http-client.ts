@@ -41,14 +41,22 @@ export class HttpClient implements KilnClient {
   private events: EventSource | null = null;
   private readonly listeners = new Set<(event: EngineEvent) => void>();
 
-  constructor(private readonly base = '') {}
+  /**
+   * `session`: the per-install secret the server puts in the page (`<meta name="kiln-session">`); the
+   * server refuses a browser's state-changing call without it, so no other origin can forge one.
+   */
+  constructor(private readonly base = '', private readonly session = globalThis.document?.querySelector<HTMLMetaElement>('meta[name="kiln-session"]')?.content) {}
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.session ? { 'x-kiln-session': this.session } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {

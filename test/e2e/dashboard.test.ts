@@ -157,6 +157,8 @@ describe('the dashboard in Chromium', () => {
 
   it('resumes a live log after the connection drops, with no gap and no duplicate', async () => {
     const proxy = await startDroppableProxy(kiln.server.port);
+    // The proxy is a second name (another port) for the server: allowed as server.allowed-hosts would.
+    kiln.engine.config.server.allowedHosts = [new URL(proxy.url).host];
     try {
       const runId = await triggerFromUi('main');
       await expect.poll(nodeStatuses, { timeout: 60_000, interval: 100 }).toMatchObject({ unit: 'running' });
