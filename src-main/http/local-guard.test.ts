@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../config.js';
 import { checkHost, checkOrigin, loadSessionSecret, withSessionMeta } from './local-guard.js';
 
 const LOCAL = { address: '127.0.0.1', port: 7070 };
@@ -124,22 +123,5 @@ describe('the session secret', () => {
   it('goes into the page as a meta tag at the top of <head>', () => {
     expect(withSessionMeta('<!doctype html><html><head lang="en"><title>K</title></head></html>', SECRET))
       .toBe(`<!doctype html><html><head lang="en"><meta name="kiln-session" content="${SECRET}"><title>K</title></head></html>`);
-  });
-});
-
-describe('server.allowed-hosts in kiln.config.yml', () => {
-  it('reads the names the server is also known by', () => {
-    const { config, diagnostics } = parseConfig('server:\n  allowed-hosts: [ci.example.com, "kiln.local:8443", "[fd00::5]:7070"]\n', 'kiln.config.yml');
-    expect(diagnostics).toEqual([]);
-    expect(config?.server.allowedHosts).toEqual(['ci.example.com', 'kiln.local:8443', '[fd00::5]:7070']);
-  });
-
-  it('reports an entry that is a URL rather than a host name, with its position', () => {
-    const { config, diagnostics } = parseConfig('server:\n  allowed-hosts:\n    - ci.example.com\n    - https://ci.example.com/\n', 'kiln.config.yml');
-    expect(config).toBeUndefined();
-    expect(diagnostics).toEqual([expect.objectContaining({
-      file: 'kiln.config.yml', line: 4, code: 'INVALID_VALUE',
-      message: "server.allowed-hosts: 'https://ci.example.com/' is not a host name with an optional port (use e.g. ci.example.com or kiln.local:7070, without a scheme or path)",
-    })]);
   });
 });

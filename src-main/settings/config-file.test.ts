@@ -95,3 +95,20 @@ describe('value parsers', () => {
     expect(parseRate(text)).toBe(perMinute);
   });
 });
+
+describe('server.allowed-hosts in kiln.config.yml', () => {
+  it('reads the names the server is also known by', () => {
+    const { config, diagnostics } = parseConfig('server:\n  allowed-hosts: [ci.example.com, "kiln.local:8443", "[fd00::5]:7070"]\n', 'kiln.config.yml');
+    expect(diagnostics).toEqual([]);
+    expect(config?.server.allowedHosts).toEqual(['ci.example.com', 'kiln.local:8443', '[fd00::5]:7070']);
+  });
+
+  it('reports an entry that is a URL rather than a host name, with its position', () => {
+    const { config, diagnostics } = parseConfig('server:\n  allowed-hosts:\n    - ci.example.com\n    - https://ci.example.com/\n', 'kiln.config.yml');
+    expect(config).toBeUndefined();
+    expect(diagnostics).toEqual([expect.objectContaining({
+      file: 'kiln.config.yml', line: 4, code: 'INVALID_VALUE',
+      message: "server.allowed-hosts: 'https://ci.example.com/' is not a host name with an optional port (use e.g. ci.example.com or kiln.local:7070, without a scheme or path)",
+    })]);
+  });
+});
