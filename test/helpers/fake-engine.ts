@@ -78,7 +78,8 @@ export async function startFakeEngine(o: {
   options?: Partial<EngineOptions>;
 } = {}): Promise<FakeEngine> {
   const root = mkdtempSync(join(tmpdir(), 'kiln-fake-engine-'));
-  const executor = new FakeExecutor(o.programs, join(root, 'executor'));
+  const dataDir = join(root, 'data');
+  const executor = new FakeExecutor(o.programs, { root: join(root, 'executor'), mirrorsDir: join(dataDir, 'mirrors') });
   let engine: Engine | undefined;
   try {
     const repos = Object.entries(o.repos ?? {}).map(([name, branches]) => {
@@ -89,7 +90,6 @@ export async function startFakeEngine(o: {
       return repo;
     });
     const config = testConfig([...repos.map((r) => repoConfig(r, o.configure?.(r.name))), ...(o.extraRepositories ?? [])], o.config);
-    const dataDir = join(root, 'data');
     engine = await Engine.start({ config, dataDir, executor, ...o.options });
     const started = engine;
     const events: EngineEvent[] = [];

@@ -44,9 +44,9 @@ export interface StepIo {
   workspace: string;
   /** Aborted when the step or job times out or the job is cancelled; the program should return. */
   signal: AbortSignal;
-  /** Resolves once the test has released this step's run (FakeExecutor.release), or on abort. */
-  released(): Promise<void>;
-  isReleased(): boolean;
+  /** Resolves once the test has released this step's run at `gate` (FakeExecutor.release), or on abort. */
+  released(gate?: string): Promise<void>;
+  isReleased(gate?: string): boolean;
   /** Waits `ms` (less when aborted). */
   sleep(ms: number): Promise<void>;
 }
@@ -75,6 +75,9 @@ export const held = (before: string[] = [], after: string[] = []): StepProgram =
   return 0;
 };
 
+const DEFAULT_GATE = 'go';
+const gateKey = (runId: string, gate: string): string => `${runId}\0${gate}`;
+
 type StepEnd = { status: Status; exitCode?: number; interruptedBy?: 'job' };
 
 export class FakeExecutor implements JobExecutor {
@@ -85,20 +88,27 @@ export class FakeExecutor implements JobExecutor {
   /** What ping() answers; a test may make "Docker" unreachable. */
   pingAnswer: { ok: boolean; message?: string } = { ok: true };
   private readonly root: string;
-  private readonly releasedRuns = new Set<string>();
+  private readonly mirrorsDir: string;
+  private readonly openGates = new Set<string>();
   private readonly waiting = new Map<string, Array<() => void>>();
 
-  constructor(programs: Record<string, StepProgram> = {}, root?: string) {
+  /**
+   * `mirrorsDir`: where git mirrors are kept; give the engine's (<dataDir>/mirrors), as the engine
+   * does for DockerExecutor, so a job's checkout reuses the mirror its run was planned from.
+   */
+  constructor(programs: Record<string, StepProgram> = {}, options: { root?: string; mirrorsDir?: string } = {}) {
     this.programs = new Map(Object.entries(programs));
-    this.root = root ?? mkdtempSync(join(tmpdir(), 'kiln-fake-executor-'));
-    mkdirSync(join(this.root, 'mirrors'), { recursive: true });
+    this.root = options.root ?? mkdtempSync(join(tmpdir(), 'kiln-fake-executor-'));
+    this.mirrorsDir = options.mirrorsDir ?? join(this.root, 'mirrors');
+    mkdirSync(this.root, { recursive: true });
   }
 
-  /** Lets the programs of `runId` that wait (io.released) go on, now and later. */
-  release(runId: string): void {
-    this.releasedRuns.add(runId);
-    for (const resume of this.waiting.get(runId) ?? []) resume();
-    this.waiting.delete(runId);
+  /** Lets the programs of `runId` that wait at `gate` (io.released) go on, now and later. */
+  release(runId: string, gate = DEFAULT_GATE): void {
+    const key = gateKey(runId, gate);
+    this.openGates.add(key);
+    for (const resume of this.waiting.get(key) ?? []) resume();
+    this.waiting.delete(key);
   }
 
   async ping(): Promise<{ ok: boolean; message?: string }> {
@@ -188,7 +198,7 @@ export class FakeExecutor implements JobExecutor {
       cpSync(source.path, workspace, { recursive: true });
       return;
     }
-    const archive = await archiveCommit(source, source.sha, join(this.root, 'mirrors'));
+    const archive = await archiveCommit(source, source.sha, this.mirrorsDir);
     await Promise.all([pipeline(archive.stream, tar.x({ cwd: workspace })), archive.done]);
   }
 
@@ -264,12 +274,16 @@ export class FakeExecutor implements JobExecutor {
     const aborted = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     const io: StepIo = {
       out: write('stdout'), err: write('stderr'), env, workspace, signal: stop.signal,
-      isReleased: () => this.releasedRuns.has(runId),
-      released: () => (this.releasedRuns.has(runId) ? Promise.resolve() : Promise.race([aborted, new Promise<void>((resolve) => {
-        const list = this.waiting.get(runId) ?? [];
-        list.push(resolve);
-        this.waiting.set(runId, list);
-      })])),
+      isReleased: (gate = DEFAULT_GATE) => this.openGates.has(gateKey(runId, gate)),
+      released: (gate = DEFAULT_GATE) => {
+        const key = gateKey(runId, gate);
+        if (this.openGates.has(key)) return Promise.resolve();
+        return Promise.race([aborted, new Promise<void>((resolve) => {
+          const list = this.waiting.get(key) ?? [];
+          list.push(resolve);
+          this.waiting.set(key, list);
+        })]);
+      },
       sleep: (ms) => Promise.race([aborted, new Promise<void>((resolve) => setTimeout(resolve, ms))]),
     };
     let exitCode: number;
