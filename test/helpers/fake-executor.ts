@@ -17,14 +17,14 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix, basename } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { JobExecutor } from '../../src-main/engine/ports.js';
-import { archiveCommit } from '../../src-main/executor/checkout.js';
+import { archiveCommit, redactUrl } from '../../src-main/executor/checkout.js';
 import { formatDuration } from '../../src-main/executor/exec-step.js';
 import type { JobContainer, JobResult, JobRunRequest } from '../../src-main/executor/job-contract.js';
 import { eventVariables } from '../../src-main/executor/job-steps.js';
@@ -89,6 +89,8 @@ export class FakeExecutor implements JobExecutor {
   pingAnswer: { ok: boolean; message?: string } = { ok: true };
   private readonly root: string;
   private readonly mirrorsDir: string;
+  /** Only named in the interruption notes (a program stops on its signal). */
+  private readonly killGraceMs: number;
   private readonly openGates = new Set<string>();
   private readonly waiting = new Map<string, Array<() => void>>();
 
@@ -96,8 +98,9 @@ export class FakeExecutor implements JobExecutor {
    * `mirrorsDir`: where git mirrors are kept; give the engine's (<dataDir>/mirrors), as the engine
    * does for DockerExecutor, so a job's checkout reuses the mirror its run was planned from.
    */
-  constructor(programs: Record<string, StepProgram> = {}, options: { root?: string; mirrorsDir?: string } = {}) {
+  constructor(programs: Record<string, StepProgram> = {}, options: { root?: string; mirrorsDir?: string; killGraceMs?: number } = {}) {
     this.programs = new Map(Object.entries(programs));
+    this.killGraceMs = options.killGraceMs ?? 10_000;
     this.root = options.root ?? mkdtempSync(join(tmpdir(), 'kiln-fake-executor-'));
     this.mirrorsDir = options.mirrorsDir ?? join(this.root, 'mirrors');
     mkdirSync(this.root, { recursive: true });
@@ -145,7 +148,7 @@ export class FakeExecutor implements JobExecutor {
     let infrastructure = false;
     try {
       try {
-        await this.checkout(request, workspace);
+        await this.checkout(request, workspace, say);
       } catch (err) {
         infrastructure = true;
         throw err;
@@ -192,14 +195,18 @@ export class FakeExecutor implements JobExecutor {
   }
 
   /** The commit's tree in the workspace, through the engine's own mirror and `git archive`. */
-  private async checkout(request: JobRunRequest, workspace: string): Promise<void> {
+  private async checkout(request: JobRunRequest, workspace: string, say: (text: string) => void): Promise<void> {
     const { source } = request;
+    const started = Date.now();
     if (source.kind === 'dir') {
-      cpSync(source.path, workspace, { recursive: true });
-      return;
+      say(`copying ${source.path} into the workspace`);
+      cpSync(source.path, workspace, { recursive: true, filter: (path) => !/(^|[\\/])\.git([\\/]|$)/.test(relative(source.path, path)) });
+    } else {
+      say(`checkout ${redactUrl(source.url)} at ${source.sha}`);
+      const archive = await archiveCommit(source, source.sha, this.mirrorsDir);
+      await Promise.all([pipeline(archive.stream, tar.x({ cwd: workspace })), archive.done]);
     }
-    const archive = await archiveCommit(source, source.sha, this.mirrorsDir);
-    await Promise.all([pipeline(archive.stream, tar.x({ cwd: workspace })), archive.done]);
+    say(`workspace ready in ${Date.now() - started} ms`);
   }
 
   /** DockerExecutor's step rules (src-main/executor/job-steps.ts), with programs for `docker exec`. */
@@ -231,7 +238,7 @@ export class FakeExecutor implements JobExecutor {
       update(summary, { status: 'running', startedAt, logOffset: log.offset });
       log.system(`step '${step.name}'`, step.index);
       const env = { ...base, ...secrets, ...step.env, KILN_RUN_ID: request.runId, KILN_JOB: job.env.KILN_JOB ?? job.id, KILN_WORKSPACE: WORKSPACE };
-      const outcome = await this.runProgram(request.runId, step.run, env, workspace, log.openStep(step.index, step.name), jobSignal, step.timeoutMs);
+      const outcome = await this.runProgram(request.runId, step.run, env, workspace, log.openStep(step.index, step.name), jobSignal, step.timeoutMs, (text) => log.system(text, step.index));
       const finishedAt = Date.now();
       update(summary, { status: outcome.status, exitCode: outcome.exitCode, finishedAt, durationMs: finishedAt - startedAt });
       if (outcome.interruptedBy === 'job') {
@@ -257,7 +264,7 @@ export class FakeExecutor implements JobExecutor {
 
   private async runProgram(
     runId: string, run: string, env: Record<string, string>, workspace: string,
-    output: ReturnType<JobLog['openStep']>, jobSignal: AbortSignal, timeoutMs: number | undefined,
+    output: ReturnType<JobLog['openStep']>, jobSignal: AbortSignal, timeoutMs: number | undefined, note: (text: string) => void,
   ): Promise<StepEnd> {
     const program = this.programs.get(run.trim());
     const write = (stream: 'stdout' | 'stderr') => (text: string): void => output.write(stream, Buffer.from(`${text}\n`, 'utf8'));
@@ -266,11 +273,17 @@ export class FakeExecutor implements JobExecutor {
       output.end();
       return { status: 'failed', exitCode: 127 };
     }
+    // Stopping a program is its signal; the notes are DockerExecutor's words for the SIGTERM it would send.
     const stop = new AbortController();
-    const relay = (): void => stop.abort(jobSignal.reason);
+    const interrupt = (reason: string, why: string): void => {
+      if (stop.signal.aborted) return;
+      stop.abort(reason);
+      note(`${why}: sending SIGTERM to the step's processes (SIGKILL in ${Math.round(this.killGraceMs / 1000)} s)`);
+    };
+    const relay = (): void => interrupt(jobSignal.reason as string, jobSignal.reason === 'timed_out' ? 'job timed out' : 'job cancelled');
     jobSignal.addEventListener('abort', relay, { once: true });
     if (jobSignal.aborted) relay();
-    const timer = timeoutMs ? setTimeout(() => stop.abort('step_timeout'), timeoutMs) : undefined;
+    const timer = timeoutMs ? setTimeout(() => interrupt('step_timeout', `step timed out after ${formatDuration(timeoutMs)}`), timeoutMs) : undefined;
     const aborted = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     const io: StepIo = {
       out: write('stdout'), err: write('stderr'), env, workspace, signal: stop.signal,

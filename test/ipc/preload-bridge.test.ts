@@ -12,12 +12,11 @@ import { pipelineOf, startFakeEngine, type Engine, type FakeEngine } from '../he
 const line = (seq: number): LogLine => ({ seq, ts: seq, stream: 'stdout', step: 0, text: `line ${seq}` });
 
 /**
- * The job of the live-log test. Its log: 0 the step's start (a system line), 1–2 printed; then,
- * released at 'more', 3–4; then, released at 'end', 5 the step's end (a system line), and it passes.
+ * The job of the live-log test. Its log: 0–2 the executor's system lines (checkout, workspace
+ * ready, the step's start); then, released at 'more', 3–4 printed; then, released at 'end', 5 the
+ * step's end (a system line), and it passes.
  */
 const PRINT_IN_TURNS: StepProgram = async (io) => {
-  io.out('line 1');
-  io.out('line 2');
   await io.released('more');
   io.out('line 3');
   io.out('line 4');
