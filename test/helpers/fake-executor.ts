@@ -14,6 +14,8 @@
  *   program through its signal; the same system lines (`step 'x'`, `step 'x' failed with exit
  *   code 3`); output goes through the real line splitter and secret masker, seqs from logOffset.
  * - A step whose `run` names no program fails with exit code 127, as `sh` does for an unknown command.
+ * Not modelled: service containers (job.services are not started), $KILN_ENV hand-over between
+ * steps, and commands run by hooks (JobContainer.exec rejects) — tests of those use Docker.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -226,10 +228,20 @@ export class FakeExecutor implements JobExecutor {
       const step = job.steps[i];
       const summary = steps[i];
       if (jobSignal.aborted) break;
-      const shouldRun = evaluateCondition(step.if || 'success()', {
-        event: event.kind, branch: event.branch, tag: event.tag, sha: event.sha, repo: event.repo, ref: event.ref, matrix: job.matrix,
-        env: base, status: { success: !failed, failure: failed, cancelled: false },
-      });
+      let shouldRun: boolean;
+      try {
+        shouldRun = evaluateCondition(step.if || 'success()', {
+          event: event.kind, branch: event.branch, tag: event.tag, sha: event.sha, repo: event.repo, ref: event.ref, matrix: job.matrix,
+          env: base, status: { success: !failed, failure: failed, cancelled: false },
+        });
+      } catch (err) {
+        log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
+        update(summary, { status: 'failed', logOffset: log.offset });
+        failed = true;
+        firstFailure ??= 'failed';
+        error ??= `step '${step.name}' has an invalid condition`;
+        continue;
+      }
       if (!shouldRun) {
         update(summary, { status: 'skipped' });
         continue;
