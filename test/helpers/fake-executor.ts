@@ -309,7 +309,17 @@ export class FakeExecutor implements JobExecutor {
           this.waiting.set(key, list);
         })]);
       },
-      sleep: (ms) => Promise.race([aborted, new Promise<void>((resolve) => setTimeout(resolve, ms))]),
+      sleep: (ms) => new Promise<void>((resolve) => {
+        // The timer goes with the abort, so a long sleep of a cancelled job keeps nothing alive.
+        const done = (): void => {
+          clearTimeout(timer);
+          stop.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        stop.signal.addEventListener('abort', done, { once: true });
+        if (stop.signal.aborted) done();
+      }),
     };
     let exitCode: number;
     try {
