@@ -1,5 +1,5 @@
 /**
- * The HTTP API against the real Engine (SQLite, Docker, git) and the real listening server. The runs
+ * The HTTP API against the real Engine (SQLite, git; a scripted executor for Docker) and the real listening server. The runs
  * the read-only tests look at are made once (helpers/api-world.ts); tests that change state make their
  * own runs in acme/ops, which the read-only tests never look at.
  */
@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { EngineEvent, Health, LogChunk, RepositorySettings } from '../../shared/api/engine-api.js';
-import { KILN_VERSION } from '../../src-main/engine/engine.js';
+import { KILN_VERSION } from '../helpers/fake-engine.js';
 import { startServer, UI_CSP } from '../../src-main/http/app.js';
 import { jobNamed, startBareEngine } from './helpers/api-engine.js';
 import { readSse } from './helpers/sse-client.js';

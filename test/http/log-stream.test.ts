@@ -1,8 +1,8 @@
 /**
- * The job log stream against the real Engine and server: the lines are what real jobs (Docker)
- * print, stored and published by the engine. Jobs that must still be running while a test looks
- * hold on a gate the test opens (helpers/job-gate.ts). The finished job the read-only tests read is
- * made once.
+ * The job log stream against the real Engine and server: the lines are what the jobs' steps print
+ * (programs of the fake executor), stored and published by the engine. Jobs that must still be
+ * running while a test looks wait until the test releases their run. The finished job the
+ * read-only tests read is made once.
  */
 import express from 'express';
 import type { AddressInfo } from 'node:net';
@@ -10,29 +10,30 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { LogLine } from '../../shared/model/run.js';
 import { openSse } from '../../src-main/http/sse.js';
-import { TEST_IMAGE } from '../helpers/test-image.js';
+import { held, prints, type StepProgram } from '../helpers/fake-executor.js';
+import { pipelineOf } from '../helpers/fake-engine.js';
 import { startApiEngine, type ApiEngine } from './helpers/api-engine.js';
-import { GATE_CLOSED, openGate, WAIT_FOR_GATE } from './helpers/job-gate.js';
 import { readSse } from './helpers/sse-client.js';
 import type { SseEvent } from './helpers/sse-client.js';
 
 const REPO = 'acme/logs';
-const pipeline = (script: string): string => `name: ci
-on:
-  manual: true
-jobs:
-  print:
-    image: ${TEST_IMAGE}
-    steps:
-      - run: |
-${script.split('\n').map((l) => `          ${l}`).join('\n')}
-`;
-/** Four lines, then done. */
-const FINISHED = pipeline('echo a\necho b\necho c\necho d');
-/** Three lines, then waits for the test, then two more. */
-const GATED = pipeline(`echo one\necho two\necho three\n${WAIT_FOR_GATE}\necho four\necho five`);
-/** `line N` every 5 ms until the test opens the gate (at most 20000 lines, should the test die first). */
-const WRITER = pipeline(`i=0\nwhile ${GATE_CLOSED} && [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); usleep 5000; done`);
+const PROGRAMS: Record<string, StepProgram> = {
+  /** Four lines, then done. */
+  'print-abcd': prints('a', 'b', 'c', 'd'),
+  /** Three lines, then waits for the test, then two more. */
+  'print-gated': held(['one', 'two', 'three'], ['four', 'five']),
+  /** `line N` every 5 ms until the test releases the run (at most 20000 lines, should the test die first). */
+  'write-until-released': async (io) => {
+    for (let i = 0; !io.isReleased() && !io.signal.aborted && i < 20000; i++) {
+      io.out(`line ${i}`);
+      await io.sleep(5);
+    }
+    return 0;
+  },
+};
+const FINISHED = pipelineOf({ print: ['print-abcd'] });
+const GATED = pipelineOf({ print: ['print-gated'] });
+const WRITER = pipelineOf({ print: ['write-until-released'] });
 
 const lineEvents = (events: SseEvent[]): LogLine[] => events.filter((e) => !e.event).map((e) => JSON.parse(e.data) as LogLine);
 const stdout = (lines: LogLine[]): string[] => lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
@@ -43,7 +44,7 @@ describe('GET /api/jobs/:id/log/stream', () => {
   let done: { jobId: string; lines: LogLine[] };
 
   beforeAll(async () => {
-    w = await startApiEngine({ repos: { [REPO]: { main: FINISHED, gated: GATED, writer: WRITER } } });
+    w = await startApiEngine({ repos: { [REPO]: { main: FINISHED, gated: GATED, writer: WRITER } }, programs: PROGRAMS });
     const run = await w.waitForRun(await w.trigger(REPO, 'main'));
     const jobId = run.jobs[0].id;
     done = { jobId, lines: (await w.engine.getLog(jobId, 0, 10_000)).lines };
@@ -78,7 +79,7 @@ describe('GET /api/jobs/:id/log/stream', () => {
     expect(lineEvents(sse.events).slice(0, job.stored.length)).toEqual(job.stored);
     // The job waits at the gate: nothing after 'three' exists yet.
     expect(stdout(lineEvents(sse.events))).toEqual(['one', 'two', 'three']);
-    await openGate(w.engine.instanceId, job.runId);
+    w.executor.release(job.runId);
     await sse.waitFor((e) => e.some((x) => x.event === 'end'), 'the end event', 60_000);
     await sse.ended;
     const lines = lineEvents(sse.events);
@@ -129,7 +130,7 @@ describe('GET /api/jobs/:id/log/stream', () => {
     }
     // The writer is held at work until the gate opens: every round met a job that was still writing.
     expect((await w.engine.getRun(job.runId)).jobs[0].status).toBe('running');
-    await openGate(w.engine.instanceId, job.runId);
+    w.executor.release(job.runId);
     const last = await readSse(streamUrl(job.jobId), { 'last-event-id': lastId ?? '' });
     await last.waitFor((e) => e.some((x) => x.event === 'end'), 'the end of the job', 60_000);
     await last.ended;
@@ -170,7 +171,7 @@ describe('GET /api/jobs/:id/log/stream', () => {
       expect((await w.engine.getRun(job.runId)).jobs[0].status).toBe('running');
     } finally {
       spy.mockRestore();
-      await openGate(w.engine.instanceId, job.runId);
+      w.executor.release(job.runId);
     }
     expect((await w.waitForRun(job.runId)).status).toBe('passed');
   });

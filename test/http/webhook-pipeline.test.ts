@@ -1,23 +1,18 @@
 /**
- * End to end with the real Engine and Docker: a signed GitHub push delivery for a local git
+ * End to end through the real Engine (its step run by the fake executor, which gets the branch and
+ * commit from the engine like a container would): a signed GitHub push delivery for a local git
  * repository starts its pipeline, the job's log streams over SSE to the end, the run passes, and
  * the badge turns green.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogLine, RunDetail } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
-import { TEST_IMAGE } from '../helpers/test-image.js';
+import type { StepProgram } from '../helpers/fake-executor.js';
+import { startFakeEngine, type Engine, type FakeEngine } from '../helpers/fake-engine.js';
 import { deliver, fixture } from '../trigger/helpers/deliver.js';
-import { testConfig } from './helpers/stub-engine.js';
 import { readSse } from './helpers/sse-client.js';
-import { git } from '../helpers/git.js';
 
 const SECRET = 'e2e-secret';
 const REPO = 'acme/e2e';
@@ -37,44 +32,51 @@ function pushPayloadFor(sha: string, pushedAtSeconds: number): Buffer {
   return Buffer.from(JSON.stringify(p));
 }
 
+const PIPELINE = [
+  'name: e2e',
+  'on:',
+  '  push: { branches: [main] }',
+  '  manual: true',
+  'jobs:',
+  '  hello:',
+  '    image: busybox',
+  '    steps:',
+  '      - name: Greet',
+  '        run: greet',
+  '',
+].join('\n');
+
+/** Greets with the branch and commit the engine handed the step, then ticks 30 times over 1.5 s. */
+const GREET: StepProgram = async (io) => {
+  io.out(`hello from ${io.env.KILN_BRANCH}`);
+  io.out(`sha ${io.env.KILN_SHA}`);
+  for (let i = 0; i < 30; i++) {
+    io.out(`tick ${i}`);
+    await io.sleep(50);
+  }
+  return 0;
+};
+
 describe('a webhook delivery for a local repository', () => {
-  let dir: string;
+  let kiln: FakeEngine;
   let engine: Engine;
   let server: RunningServer;
   let sha: string;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));
-    const repoDir = join(dir, 'repo');
-    execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
-    writeFileSync(join(repoDir, '.kiln.yml'), [
-      'name: e2e',
-      'on:',
-      '  push: { branches: [main] }',
-      '  manual: true',
-      'jobs:',
-      '  hello:',
-      `    image: ${TEST_IMAGE}`,
-      '    steps:',
-      '      - name: Greet',
-      '        run: |',
-      '          echo "hello from $KILN_BRANCH"',
-      '          echo "sha $KILN_SHA"',
-      '          i=0; while [ $i -lt 30 ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done',
-      '',
-    ].join('\n'));
-    git(repoDir, 'add', '.kiln.yml');
-    git(repoDir, 'commit', '-q', '-m', 'Add the pipeline');
-    sha = git(repoDir, 'rev-parse', 'HEAD');
-    const config = testConfig([{ name: REPO, url: repoDir, defaultBranch: 'main', webhookSecrets: [SECRET] }]);
-    engine = await Engine.start({ config, dataDir: join(dir, 'data') });
+    kiln = await startFakeEngine({
+      repos: { [REPO]: { main: PIPELINE } },
+      programs: { greet: GREET },
+      configure: () => ({ webhookSecrets: [SECRET] }),
+    });
+    engine = kiln.engine;
+    sha = kiln.headOf(REPO, 'main');
     server = await startServer({ engine, port: 0 });
   });
 
   afterEach(async () => {
     await server?.close();
-    await engine?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await kiln?.close();
   });
 
   it('runs the pipeline to completion, streams its log live and turns the badge green', async () => {

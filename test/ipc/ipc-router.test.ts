@@ -1,43 +1,58 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, DESKTOP_API_METHODS, ENGINE_API_METHODS, IPC_INVOKE_CHANNEL, type EngineApi, type Envelope } from '../../shared/api/engine-api.js';
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
 import { isAppFrame } from '../../src-main/electron/window-security.js';
 import { FakeIpc } from './fake-ipc.js';
-import { MemoryEngine } from './memory-engine.js';
+import { prints } from '../helpers/fake-executor.js';
+import { pipelineOf, startFakeEngine, type FakeEngine } from '../helpers/fake-engine.js';
+import { recordCalls, type RecordingEngine } from './record-calls.js';
 
 const APP = 'file:///app/dist-renderer/index.html';
 
-/** Arguments for each contract method, so the test walks the whole contract, not a sample. */
-const SAMPLE_ARGS: Record<keyof EngineApi, unknown[]> = {
+/** Arguments for each contract method, so the test walks the whole contract, not a sample (ids of a finished run of the engine). */
+const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown[]> => ({
   listRuns: [{ limit: 10 }],
-  getRun: ['run-1'],
+  getRun: [run1],
   triggerRun: [{ repo: 'acme/web', branch: 'main' }],
-  cancelRun: ['run-1'],
-  rerun: ['run-1', { failedOnly: true }],
-  getLog: ['job-1', 0, 10],
-  searchLog: ['job-1', 'needle', 5],
-  listArtifacts: ['run-1'],
+  cancelRun: [run1],
+  rerun: [run1, { failedOnly: true }],
+  getLog: [job1, 0, 10],
+  searchLog: [job1, 'needle', 5],
+  listArtifacts: [run1],
   listDeliveries: [10],
   listRepositories: [],
   storageMetrics: [],
   health: [],
   getSettings: [],
   saveRepository: [{ name: 'acme/api', url: 'https://example.com/acme/api.git', addWebhookSecrets: ['s3cret'], secrets: { NPM_TOKEN: 'v' } }],
-  removeRepository: ['acme/web'],
+  removeRepository: ['acme/retired'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
-};
+});
 
 describe('the IPC router', () => {
   let ipc: FakeIpc;
-  let engine: MemoryEngine;
+  let kiln: FakeEngine;
+  let engine: RecordingEngine;
+  let SAMPLE_ARGS: Record<keyof EngineApi, unknown[]>;
   let dispose: () => void;
   const call = (method: string, args: unknown[]): Promise<Envelope<unknown>> => ipc.renderer.invoke(IPC_INVOKE_CHANNEL, method, args) as Promise<Envelope<unknown>>;
 
-  beforeEach(async () => {
+  // One real engine for the file, with one finished run whose job printed 'a needle', and a
+  // repository no test uses but the one that removes it. Each test records its own calls.
+  beforeAll(async () => {
+    kiln = await startFakeEngine({
+      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }) } },
+      programs: { 'say-needle': prints('a needle') },
+      extraRepositories: [{ name: 'acme/retired', url: '/nonexistent/retired.git' }],
+    });
+    const run = await kiln.waitForRun(await kiln.trigger('acme/web', 'main'));
+    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id);
+  });
+  afterAll(async () => { await kiln?.close(); });
+
+  beforeEach(() => {
     ipc = new FakeIpc();
-    engine = new MemoryEngine();
-    await engine.triggerRun({ repo: 'acme/web', branch: 'main' });
-    engine.logs.set('job-1', [{ seq: 0, ts: 1, stream: 'stdout', step: 0, text: 'a needle' }]);
+    engine = recordCalls(kiln.engine);
     dispose = registerIpcRouter(ipc.main, {
       engine,
       desktop: { serverUrl: async () => 'http://127.0.0.1:7070' },
@@ -58,7 +73,7 @@ describe('the IPC router', () => {
   });
 
   it('answers a void method with null, which survives structured cloning', async () => {
-    expect(await call('cancelRun', ['run-1'])).toEqual({ ok: true, value: null });
+    expect(await call('cancelRun', SAMPLE_ARGS.cancelRun)).toEqual({ ok: true, value: null });
   });
 
   it('routes the desktop-only calls too', async () => {

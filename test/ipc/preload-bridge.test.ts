@@ -6,21 +6,40 @@ import { forwardEngineEvents } from '../../src-main/electron/event-forwarder.js'
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
 import { IpcClient } from '../../src-renderer/api/ipc-client.js';
 import { FakeIpc } from './fake-ipc.js';
-import { MemoryEngine } from './memory-engine.js';
+import type { StepProgram } from '../helpers/fake-executor.js';
+import { pipelineOf, startFakeEngine, type Engine, type FakeEngine } from '../helpers/fake-engine.js';
 
 const line = (seq: number): LogLine => ({ seq, ts: seq, stream: 'stdout', step: 0, text: `line ${seq}` });
 
+/**
+ * The job of the live-log test. Its log: 0–2 the executor's system lines (checkout, workspace
+ * ready, the step's start); then, released at 'more', 3–4 printed; then, released at 'end', 5 the
+ * step's end (a system line), and it passes.
+ */
+const PRINT_IN_TURNS: StepProgram = async (io) => {
+  await io.released('more');
+  io.out('line 3');
+  io.out('line 4');
+  await io.released('end');
+  return 0;
+};
+
 describe("the preload's bridge", () => {
   let ipc: FakeIpc;
-  let engine: MemoryEngine;
+  let kiln: FakeEngine;
+  let engine: Engine;
   let dispose: () => void;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     ipc = new FakeIpc();
-    engine = new MemoryEngine();
+    kiln = await startFakeEngine({ repos: { 'acme/web': { main: pipelineOf({ build: ['print-in-turns'] }) } }, programs: { 'print-in-turns': PRINT_IN_TURNS } });
+    engine = kiln.engine;
     dispose = registerIpcRouter(ipc.main, { engine, desktop: { serverUrl: async () => 'http://127.0.0.1:7070' } });
   });
-  afterEach(() => dispose());
+  afterEach(async () => {
+    dispose();
+    await kiln.close();
+  });
 
   it('is one small frozen object: invoke and onEvent, nothing per channel', () => {
     const bridge = buildBridge(ipc.renderer);
@@ -71,25 +90,27 @@ describe("the preload's bridge", () => {
       const bus = { subscribe: (l: (e: EngineEvent) => void) => { listeners.add(l); return () => listeners.delete(l); } };
       const stopForwarding = forwardEngineEvents(bus, (e) => ipc.send(IPC_EVENT_CHANNEL, e), 5);
       const publish = (e: EngineEvent): void => { for (const l of listeners) l(e); };
-      engine.logs.set('job-1', [line(0), line(1), line(2)]);
-      const realGetLog = engine.getLog.bind(engine);
-      // The job is still running: the paged API never says complete until the end.
-      let running = true;
-      engine.getLog = async (id, offset, limit) => ({ ...(await realGetLog(id, offset, limit)), complete: !running && offset + (limit ?? 1000) >= engine.logs.get(id)!.length });
+      // A real job that has stored lines 0–2 and is still running: the paged API never says complete until the end.
+      const runId = await kiln.trigger('acme/web', 'main');
+      const jobId = (await engine.getRun(runId)).jobs[0].id;
+      const stored = async (): Promise<number> => (await engine.getLog(jobId, 0, 100)).lines.length;
+      await kiln.waitFor(async () => (await stored()) === 3 || undefined, 30_000, 'lines 0-2');
 
       const client = new IpcClient(buildBridge(ipc.renderer));
       const got: number[] = [];
       let ended = false;
-      const stop = client.followLog('job-1', 0, (lines) => got.push(...lines.map((l) => l.seq)), () => { ended = true; });
+      const stop = client.followLog(jobId, 0, (lines) => got.push(...lines.map((l) => l.seq)), () => { ended = true; });
       await new Promise((r) => setTimeout(r, 30));
-      // Line 3 is published twice (a replay), line 5 arrives before line 4 reaches the store's feed.
-      engine.logs.get('job-1')!.push(line(3), line(4), line(5));
-      publish({ type: 'log', jobId: 'job-1', lines: [line(2), line(3)] });
-      publish({ type: 'log', jobId: 'job-1', lines: [line(3)] });
-      publish({ type: 'log', jobId: 'job-1', lines: [line(5)] });
+      // Line 3 is published twice (a replay), line 5 arrives before it reaches the store's feed.
+      kiln.executor.release(runId, 'more');
+      await kiln.waitFor(async () => (await stored()) === 5 || undefined, 30_000, 'lines 3-4');
+      publish({ type: 'log', jobId, lines: [line(2), line(3)] });
+      publish({ type: 'log', jobId, lines: [line(3)] });
+      publish({ type: 'log', jobId, lines: [line(5)] });
       await new Promise((r) => setTimeout(r, 60));
-      running = false;
-      publish({ type: 'job', runId: 'run-1', jobId: 'job-1', status: 'passed' });
+      kiln.executor.release(runId, 'end');
+      await kiln.waitForRun(runId);
+      publish({ type: 'job', runId, jobId, status: 'passed' });
       await new Promise((r) => setTimeout(r, 60));
       expect(got).toEqual([0, 1, 2, 3, 4, 5]);
       expect(ended).toBe(true);

@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import type { RunDetail } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
-import { Engine } from '../../src-main/engine/engine.js';
 import type { ArtifactStore } from '../../src-main/storage/artifact-store.js';
 import type { CacheStore } from '../../src-main/storage/cache-store.js';
 import type { StorageServices } from '../../src-main/storage/storage-services.js';
-import { testConfig } from '../http/helpers/stub-engine.js';
+import { Engine, testConfig } from '../helpers/fake-engine.js';
 import { git } from '../helpers/git.js';
 export { git };
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,12 +7,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TunnelState } from '../../shared/api/engine-api.js';
 import type { RunSummary } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
 import { SmeeTunnel } from '../../src-main/trigger/smee-tunnel.js';
-import { testConfig } from '../http/helpers/stub-engine.js';
+import { startFakeEngine, type Engine, type FakeEngine } from '../helpers/fake-engine.js';
 import { eventTimeOf, fixture } from './helpers/deliver.js';
 
 const SECRET = 'tunnel-secret';
@@ -96,7 +94,7 @@ const escapeNonAscii = (s: string): string => s.replace(/[\u0080-\uffff]/g, (c) 
 const escapeHtml = (s: string): string => s.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 
 describe('the smee tunnel', () => {
-  let dir: string;
+  let kiln: FakeEngine;
   let engine: Engine;
   let server: RunningServer;
   let channel: FakeSmeeChannel;
@@ -108,12 +106,11 @@ describe('the smee tunnel', () => {
     states.length = 0;
     // The real Engine; the fixture's commit is not in any local repository, so each accepted
     // delivery becomes a run that fails at once (no container) — the run record is what we check.
-    dir = mkdtempSync(join(tmpdir(), 'kiln-smee-'));
-    engine = await Engine.start({
-      config: testConfig([{ name: 'Codertocat/Hello-World', url: join(dir, 'not-cloned.git'), webhookSecrets: [SECRET] }]),
-      dataDir: join(dir, 'data'),
-      onError: () => {},
+    kiln = await startFakeEngine({
+      extraRepositories: [{ name: 'Codertocat/Hello-World', url: join(tmpdir(), `kiln-smee-not-cloned-${randomUUID()}.git`), webhookSecrets: [SECRET] }],
+      options: { onError: () => {} },
     });
+    engine = kiln.engine;
     server = await startServer({ engine, port: 0, now: () => clock });
     channel = new FakeSmeeChannel();
     await channel.start();
@@ -132,8 +129,7 @@ describe('the smee tunnel', () => {
     await tunnel.stop();
     await channel.stop();
     await server.close();
-    await engine.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await kiln.close();
   });
 
   const runs = async (): Promise<RunSummary[]> => (await engine.listRuns({})).items.reverse();

@@ -1,15 +1,14 @@
+import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { DeliveryRecord, RunSummary } from '../../shared/model/run.js';
-import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
 import type { RunningServer } from '../../src-main/http/app.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
-import { StubEngine, testConfig } from '../http/helpers/stub-engine.js';
+import { pipelineOf, startFakeEngine, type Engine, type FakeEngine } from '../helpers/fake-engine.js';
 import { deliver, eventTimeOf, fixture, rawPost } from './helpers/deliver.js';
 
 const SECRET = 'new-secret';
@@ -21,7 +20,7 @@ const OLD_SECRET = 'old-secret';
  * and the run record shows what the receiver handed the engine.
  */
 describe('POST /webhooks/github', () => {
-  let dir: string;
+  let kiln: FakeEngine;
   let engine: Engine;
   let server: RunningServer;
   let clock = 0;
@@ -29,23 +28,25 @@ describe('POST /webhooks/github', () => {
 
   beforeEach(async () => {
     published.length = 0;
-    dir = mkdtempSync(join(tmpdir(), 'kiln-webhook-'));
-    const url = join(dir, 'not-cloned.git');
-    const config = testConfig([
-      { name: 'Codertocat/Hello-World', url, webhookSecrets: [SECRET, OLD_SECRET] },
-      { name: 'ailisp/gcbapp-buildconfig-example', url, webhookSecrets: [SECRET], rateLimitPerMinute: 2 },
-      { name: 'bradrydzewski/drone-test-go', url, webhookSecrets: [SECRET] },
-      { name: 'Octocoders/Hello-World', url, webhookSecrets: [SECRET] },
-    ], { webhooks: { maxAgeMs: 5 * 60_000, replayWindowMs: 3 * 86_400_000, maxBodyBytes: 64 * 1024 } });
-    engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => {} });
+    const url = join(tmpdir(), `kiln-webhook-not-cloned-${randomUUID()}.git`);
+    kiln = await startFakeEngine({
+      extraRepositories: [
+        { name: 'Codertocat/Hello-World', url, webhookSecrets: [SECRET, OLD_SECRET] },
+        { name: 'ailisp/gcbapp-buildconfig-example', url, webhookSecrets: [SECRET], rateLimitPerMinute: 2 },
+        { name: 'bradrydzewski/drone-test-go', url, webhookSecrets: [SECRET] },
+        { name: 'Octocoders/Hello-World', url, webhookSecrets: [SECRET] },
+      ],
+      config: { webhooks: { maxAgeMs: 5 * 60_000, replayWindowMs: 3 * 86_400_000, maxBodyBytes: 64 * 1024 } },
+      options: { onError: () => {} },
+    });
+    engine = kiln.engine;
     engine.subscribe((e) => published.push(e));
     server = await startServer({ engine, port: 0, now: () => clock });
   });
 
   afterEach(async () => {
     await server.close();
-    await engine.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await kiln.close();
   });
 
   /** The runs the engine created, oldest first. */
@@ -54,6 +55,16 @@ describe('POST /webhooks/github', () => {
   }
 
   /** Sets the clock just after the fixture's signed event time, as if GitHub had just sent it. */
+  /** Runs SQL on the engine's database file over a connection of the test's own. */
+  function onEngineDatabase(sql: string): void {
+    const db = new Database(join(engine.dataDir, 'kiln.db'));
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  }
+
   function freshFor(body: Buffer): void {
     clock = eventTimeOf(body) + 2_000;
   }
@@ -300,21 +311,48 @@ describe('POST /webhooks/github', () => {
   });
 });
 
-/** The receiver's answers to an engine that fails or starts nothing, simulated by a test double. */
+/**
+ * The receiver's answers to an engine that fails or starts nothing: the real Engine over a local
+ * repository whose pipeline runs on pushes to main only. The fixture's commit is not in it (a run
+ * that fails at once is stored); the engine fails for real when its database refuses to store runs.
+ */
 describe('POST /webhooks/github when the engine fails or starts nothing', () => {
-  let engine: StubEngine;
+  let kiln: FakeEngine;
+  let engine: Engine;
   let server: RunningServer;
   let clock = 0;
 
   beforeEach(async () => {
-    engine = new StubEngine(testConfig([{ name: 'Codertocat/Hello-World', webhookSecrets: [SECRET] }]));
+    kiln = await startFakeEngine({
+      repos: { 'Codertocat/Hello-World': { main: pipelineOf({ build: ['say-hello'] }, '  push: { branches: [main] }\n') } },
+      configure: () => ({ webhookSecrets: [SECRET] }),
+      options: { onError: () => {} },
+    });
+    engine = kiln.engine;
     server = await startServer({ engine, port: 0, now: () => clock });
   });
 
   afterEach(async () => {
     await server.close();
-    await engine.stop();
+    await kiln.close();
   });
+
+  /** The id of the one run the engine has stored. */
+  async function onlyRunId(): Promise<string> {
+    const { items } = await engine.listRuns({});
+    if (items.length !== 1) throw new Error(`expected one stored run, found ${items.length}`);
+    return items[0].id;
+  }
+
+  /** Runs SQL on the engine's database file over a connection of the test's own. */
+  function onEngineDatabase(sql: string): void {
+    const db = new Database(join(engine.dataDir, 'kiln.db'));
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  }
 
   function freshFor(body: Buffer): void {
     clock = eventTimeOf(body) + 2_000;
@@ -324,13 +362,14 @@ describe('POST /webhooks/github when the engine fails or starts nothing', () => 
     const body = fixture('github/push.branch-created.json');
     freshFor(body);
     const id = randomUUID();
-    engine.onEvent = async () => { throw new Error('docker is down'); };
+    // The engine's database refuses to store runs (a real SQLite error inside its write), then recovers.
+    onEngineDatabase("CREATE TRIGGER refuse_runs BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
     const failed = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
     expect(failed.status).toBe(500);
-    engine.onEvent = async () => ({ runIds: ['r-after-fix'] });
+    onEngineDatabase('DROP TRIGGER refuse_runs');
     const redelivered = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
     expect(redelivered.status).toBe(202);
-    expect(redelivered.json.runIds).toEqual(['r-after-fix']);
+    expect(redelivered.json.runIds).toEqual([await onlyRunId()]);
     expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
   });
 
@@ -341,11 +380,13 @@ describe('POST /webhooks/github when the engine fails or starts nothing', () => 
     let calls = 0;
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    engine.onEvent = async () => {
+    // The real handleEvent, held at its start until the test opens the gate.
+    const handleEvent = engine.handleEvent.bind(engine);
+    vi.spyOn(engine, 'handleEvent').mockImplementation(async (...args) => {
       calls++;
       await gate;
-      return { runIds: ['r-first'] };
-    };
+      return handleEvent(...args);
+    });
     const first = deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
     while (calls === 0) await new Promise((r) => setTimeout(r, 5));
     const copy = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
@@ -362,11 +403,13 @@ describe('POST /webhooks/github when the engine fails or starts nothing', () => 
   });
 
   it('records an event the pipeline triggers do not match as ignored, with the engine\'s reason', async () => {
-    engine.onEvent = async () => ({ runIds: [], reason: 'trigger does not match: on.push.branches is [main]' });
-    const body = fixture('github/push.branch-created.json');
+    // A push of a commit the repository has, to a branch (master) its pipeline does not run on.
+    const push = JSON.parse(fixture('github/push.branch-created.json').toString('utf8')) as { after: string; head_commit: { id: string } };
+    push.after = push.head_commit.id = kiln.headOf('Codertocat/Hello-World', 'main');
+    const body = Buffer.from(JSON.stringify(push));
     freshFor(body);
     const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
     expect(answer.status).toBe(202);
-    expect(answer.json).toMatchObject({ outcome: 'ignored', reason: 'trigger does not match: on.push.branches is [main]' });
+    expect(answer.json).toMatchObject({ outcome: 'ignored', reason: "the pipeline's triggers (on:) do not match this push event" });
   });
 });

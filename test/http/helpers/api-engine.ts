@@ -1,79 +1,44 @@
 /**
- * The real Engine (SQLite, DockerExecutor, git mirrors, artifact store) behind the real HTTP server,
- * over local git repositories whose branches hold the pipelines a test needs — for the API tests.
- * Built on test/engine/engine-fixture.ts; adds the listening server, a static UI directory and
- * helpers to trigger runs and wait for them.
+ * The fake engine (test/helpers/fake-engine.ts: the real Engine with a scripted executor) behind the
+ * real HTTP server, with a static UI directory — for the API, badge and log-stream tests.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { RunDetail } from '../../../shared/model/run.js';
-import type { Status } from '../../../shared/model/status.js';
 import type { KilnConfig, RepositoryConfig } from '../../../src-main/core/engine-contract.js';
-import { Engine } from '../../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../../src-main/http/app.js';
-import { git, startEngine, TERMINAL, type EngineFixture } from '../../engine/engine-fixture.js';
-import { testConfig } from './stub-engine.js';
+import type { StepProgram } from '../../helpers/fake-executor.js';
+import { Engine, startFakeEngine, type FakeEngine, type RepoBranches } from '../../helpers/fake-engine.js';
 
-/** Per repository: branch → pipeline text. Branches are created in the order given, each from the previous one. */
-export type RepoBranches = Record<string, Record<string, string>>;
+export type { RepoBranches };
 
-export interface ApiEngine {
-  engine: Engine;
+export interface ApiEngine extends FakeEngine {
   server: RunningServer;
-  fixture: EngineFixture;
+  /** The engine with its repositories and helpers (the same object, kept for the tests that name it). */
+  fixture: FakeEngine;
   staticDir: string;
-  /** The head SHA of a repository's branch. */
-  headOf(repo: string, branch: string): string;
-  /** Triggers a manual run of the branch head (or of `sha`, named as that branch) through the engine; returns its id. */
-  trigger(repo: string, branch: string, sha?: string): Promise<string>;
-  waitForRun(runId: string, statuses?: readonly Status[]): Promise<RunDetail>;
   /** GET a JSON answer from the server. */
   getJson<T>(path: string): Promise<T>;
-  close(): Promise<void>;
 }
 
 export async function startApiEngine(o: {
   repos: RepoBranches;
+  programs?: Record<string, StepProgram>;
   configure?: (name: string) => Partial<RepositoryConfig>;
   concurrency?: KilnConfig['concurrency'];
 }): Promise<ApiEngine> {
-  const fixture = await startEngine({
-    repos: Object.keys(o.repos),
-    concurrency: o.concurrency,
-    configure: (repo) => o.configure?.(repo.name) ?? {},
-  });
+  const fake = await startFakeEngine({ repos: o.repos, programs: o.programs, configure: o.configure, config: { concurrency: o.concurrency ?? { jobs: 4, perRepository: 4 } } });
   try {
-    // The engine reads a repository only when a run is triggered, so the commits can follow its start.
-    for (const repo of fixture.repos) {
-      // `commit` checks out `-B branch` from the current HEAD, so the first branch is main and the
-      // others branch off it; none is committed to twice.
-      for (const [branch, pipeline] of Object.entries(o.repos[repo.name])) repo.commit(pipeline, `pipeline for ${branch}`, branch);
-    }
-    // Under the fixture's root, which its close() removes.
-    const staticDir = join(fixture.root, 'static');
+    // Under the engine's root, which its close() removes.
+    const staticDir = join(fake.root, 'static');
     mkdirSync(join(staticDir, 'assets'), { recursive: true });
     writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Kiln</title><div id="root"></div>');
     writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
-    const { engine } = fixture;
+    const { engine } = fake;
     const server = await startServer({ engine, port: 0, staticDir, artifacts: engine.artifacts });
-    let lastCreated = 0;
-    const repoDir = (name: string): string => {
-      const repo = fixture.repos.find((r) => r.name === name);
-      if (!repo) throw new Error(`no test repository ${name}`);
-      return repo.dir;
-    };
     return {
-      engine, server, fixture, staticDir,
-      headOf: (repo, branch) => git(repoDir(repo), 'rev-parse', `refs/heads/${branch}`),
-      async trigger(repo, branch, sha) {
-        // Runs list newest first by creation time: keep each run's millisecond distinct so that order is the trigger order.
-        while (Date.now() <= lastCreated) await new Promise((r) => setTimeout(r, 1));
-        const { runIds } = await engine.triggerRun({ repo, branch, sha });
-        lastCreated = (await engine.getRun(runIds[0])).createdAt;
-        return runIds[0];
-      },
-      waitForRun: (runId, statuses = TERMINAL) => fixture.waitForRun(runId, statuses, 90_000),
+      ...fake, server, fixture: fake, staticDir,
       async getJson<T>(path: string): Promise<T> {
         const res = await fetch(`${server.url}${path}`);
         if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
@@ -81,11 +46,11 @@ export async function startApiEngine(o: {
       },
       async close() {
         await server.close();
-        await fixture.close();
+        await fake.close();
       },
     };
   } catch (err) {
-    await fixture.close();
+    await fake.close();
     throw err;
   }
 }
@@ -96,19 +61,19 @@ export async function startApiEngine(o: {
  */
 export async function startBareEngine(repo: string, overrides: Partial<KilnConfig> = {}, host = '127.0.0.1'): Promise<{ engine: Engine; server: RunningServer; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-bare-'));
-  const engine = await Engine.start({ config: testConfig([{ name: repo, url: join(dir, 'not-cloned') }], overrides), dataDir: join(dir, 'data') });
+  const fake = await startFakeEngine({ extraRepositories: [{ name: repo, url: join(dir, 'not-cloned') }], config: overrides });
   try {
-    const server = await startServer({ engine, host, port: 0 });
+    const server = await startServer({ engine: fake.engine, host, port: 0 });
     return {
-      engine, server,
+      engine: fake.engine, server,
       async close() {
         await server.close();
-        await engine.stop();
+        await fake.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await engine.stop();
+    await fake.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

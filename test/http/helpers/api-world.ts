@@ -1,6 +1,7 @@
 /**
  * The shared world of the HTTP API tests: one real Engine and server over three local repositories,
- * and the runs the read-only tests look at, created once and run to completion by Docker.
+ * and the runs the read-only tests look at, created once and run to completion by the fake executor
+ * (each step's `run` names one of PROGRAMS below).
  *
  *   acme/web main  passes: job `build` (a three-line log, two artifacts) → job `test` (needs build)
  *   acme/web dev   fails:  job `lint` exits 3 in its first step; the second step is skipped
@@ -11,7 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RunDetail } from '../../../shared/model/run.js';
-import { TEST_IMAGE } from '../../helpers/test-image.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exits, prints, type StepProgram } from '../../helpers/fake-executor.js';
 import { deliver, fixture, type DeliveryAnswer } from '../../trigger/helpers/deliver.js';
 import { startApiEngine, type ApiEngine } from './api-engine.js';
 
@@ -26,63 +29,80 @@ export const ARTIFACT_HTML = '<script>alert(1)</script>\n';
 
 const pipeline = (jobs: string): string => `name: ci\non:\n  manual: true\njobs:\n${jobs}`;
 
+/** What the steps do, by the program names their `run` gives. */
+const PROGRAMS: Record<string, StepProgram> = {
+  'compile': prints('compiling', 'error: boom', 'done'),
+  'package': (io) => {
+    mkdirSync(join(io.workspace, 'dist'), { recursive: true });
+    writeFileSync(join(io.workspace, 'dist', 'app résumé.txt'), ARTIFACT_TEXT);
+    writeFileSync(join(io.workspace, 'dist', 'page.html'), ARTIFACT_HTML);
+    return 0;
+  },
+  'check': prints('tested'),
+  'lint': exits(3, 'lint failed'),
+  'after-lint': prints('never'),
+  'say-api-ok': prints('api ok'),
+  'say-ops-ok': prints('ops ok'),
+  'say-started': prints('started'),
+  'sleep-120': async (io) => {
+    await io.sleep(120_000);
+    return io.signal.aborted ? 143 : 0;
+  },
+  'pass': prints('fine'),
+  'fail': exits(1, 'broken'),
+};
+
 const WEB_MAIN = pipeline(`  build:
-    image: ${TEST_IMAGE}
+    image: busybox
     artifacts: { paths: ['dist/**'] }
     steps:
       - name: compile
-        run: |
-          echo compiling
-          echo "error: boom"
-          echo done
+        run: compile
       - name: package
-        run: |
-          mkdir -p dist
-          printf 'hello artifact\\n' > "dist/app résumé.txt"
-          printf '<script>alert(1)</script>\\n' > dist/page.html
+        run: package
   test:
-    image: ${TEST_IMAGE}
+    image: busybox
     needs: [build]
     steps:
       - name: check
-        run: echo tested
+        run: check
 `);
 
 const WEB_DEV = pipeline(`  lint:
-    image: ${TEST_IMAGE}
+    image: busybox
     steps:
       - name: lint
-        run: echo "lint failed"; exit 3
+        run: lint
       - name: after
-        run: echo never
+        run: after-lint
 `);
 
-const quick = (text: string): string => pipeline(`  quick:
-    image: ${TEST_IMAGE}
+const quick = (program: string): string => pipeline(`  quick:
+    image: busybox
     steps:
       - name: say
-        run: echo "${text}"
+        run: ${program}
 `);
 
 const OPS_SLOW = pipeline(`  wait:
-    image: ${TEST_IMAGE}
+    image: busybox
     steps:
       - name: started
-        run: echo started
+        run: say-started
       - name: sleep
-        run: sleep 120
+        run: sleep-120
 `);
 
 const OPS_MIXED = pipeline(`  ok:
-    image: ${TEST_IMAGE}
+    image: busybox
     steps:
       - name: pass
-        run: echo fine
+        run: pass
   bad:
-    image: ${TEST_IMAGE}
+    image: busybox
     steps:
       - name: fail
-        run: echo broken; exit 1
+        run: fail
 `);
 
 export interface ApiWorld extends ApiEngine {
@@ -97,9 +117,10 @@ export async function startApiWorld(): Promise<ApiWorld> {
   const kiln = await startApiEngine({
     repos: {
       [WEB]: { main: WEB_MAIN, dev: WEB_DEV },
-      [API]: { main: quick('api ok') },
-      [OPS]: { main: quick('ops ok'), slow: OPS_SLOW, mixed: OPS_MIXED },
+      [API]: { main: quick('say-api-ok') },
+      [OPS]: { main: quick('say-ops-ok'), slow: OPS_SLOW, mixed: OPS_MIXED },
     },
+    programs: PROGRAMS,
     configure: (name) => (name === WEB ? { secrets: { DEPLOY_TOKEN: SECRET_VALUE, NPM_TOKEN: SECRET_VALUE }, webhookSecrets: [WEBHOOK_SECRET] } : {}),
     concurrency: { jobs: 4, perRepository: 2 },
   });

@@ -1,6 +1,6 @@
 /**
  * The world of the badge tests: one real Engine and server, every badge state made by real runs
- * (Docker, git, SQLite), created once. One job at a time per repository, so a job that sleeps
+ * (git, SQLite, the engine's queue; steps are programs of the fake executor), created once. One job at a time per repository, so a job that sleeps
  * keeps the later runs of its repository queued for as long as the tests need.
  *
  *   acme/web (default branch trunk)
@@ -16,8 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RunDetail } from '../../../shared/model/run.js';
-import { git } from '../../engine/engine-fixture.js';
-import { TEST_IMAGE } from '../../helpers/test-image.js';
+import { git } from '../../helpers/git.js';
+import { exits, prints, type StepProgram } from '../../helpers/fake-executor.js';
 import { deliver, fixture } from '../../trigger/helpers/deliver.js';
 import { startApiEngine, type ApiEngine } from './api-engine.js';
 
@@ -31,19 +31,33 @@ const pipeline = (steps: string, on = '  manual: true\n'): string => `name: ci
 on:
 ${on}jobs:
   build:
-    image: ${TEST_IMAGE}
+    image: busybox
     steps:
 ${steps}`;
 
-const PASS = pipeline('      - run: echo ok\n');
-const FAIL = pipeline('      - run: echo broken; exit 1\n');
-const TIMEOUT = pipeline('      - name: hang\n        timeout: 1s\n        run: sleep 30\n');
-const SLEEP = pipeline('      - run: sleep 600\n');
-/** Passes as a push or manual run; fails as a pull request run (KILN_EVENT reaches the shell as an environment variable). */
+const PASS = pipeline('      - run: say-ok\n');
+const FAIL = pipeline('      - run: fail\n');
+const TIMEOUT = pipeline('      - name: hang\n        timeout: 1s\n        run: sleep-30\n');
+const SLEEP = pipeline('      - run: sleep-600\n');
+/** Passes as a push or manual run; fails as a pull request run (KILN_EVENT reaches the step as an environment variable). */
 const DEV = pipeline(
-  '      - run: |\n          if [ "$KILN_EVENT" = pull_request ]; then echo "fails for pull requests"; exit 1; fi\n',
+  '      - run: fail-for-pull-requests\n',
   '  push: { branches: [dev] }\n  pull_request: { branches: [trunk] }\n  manual: true\n',
 );
+
+const sleeps = (ms: number): StepProgram => async (io) => {
+  await io.sleep(ms);
+  return io.signal.aborted ? 143 : 0;
+};
+
+/** What the steps do, by the program names their `run` gives. */
+const PROGRAMS: Record<string, StepProgram> = {
+  'say-ok': prints('ok'),
+  'fail': exits(1, 'broken'),
+  'sleep-30': sleeps(30_000),
+  'sleep-600': sleeps(600_000),
+  'fail-for-pull-requests': (io) => (io.env.KILN_EVENT === 'pull_request' ? exits(1, 'fails for pull requests')(io) : 0),
+};
 
 export interface BadgeWorld extends ApiEngine {
   /** acme/web's pull request run (the newest run of dev). */
@@ -60,6 +74,7 @@ export async function startBadgeWorld(): Promise<BadgeWorld> {
     },
     configure: (name) => (name === WEB ? { defaultBranch: 'trunk', webhookSecrets: [HOOK_SECRET] } : {}),
     concurrency: { jobs: 4, perRepository: 1 },
+    programs: PROGRAMS,
   });
   try {
     const web = kiln.fixture.repos.find((r) => r.name === WEB);
