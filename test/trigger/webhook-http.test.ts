@@ -55,16 +55,6 @@ describe('POST /webhooks/github', () => {
   }
 
   /** Sets the clock just after the fixture's signed event time, as if GitHub had just sent it. */
-  /** Runs SQL on the engine's database file over a connection of the test's own. */
-  function onEngineDatabase(sql: string): void {
-    const db = new Database(join(engine.dataDir, 'kiln.db'));
-    try {
-      db.exec(sql);
-    } finally {
-      db.close();
-    }
-  }
-
   function freshFor(body: Buffer): void {
     clock = eventTimeOf(body) + 2_000;
   }
