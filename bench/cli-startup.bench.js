@@ -1,6 +1,6 @@
 // `kiln --version` must start in well under half a second, and so should the commands people run by
 // hand or per job: `kiln validate FILE` and `kiln plan FILE` (real parse, schema check and plan of
-// the PRODUCT.md example), and `kiln run --help` (the whole run import graph — executor, Docker
+// the product example pipeline), and `kiln run --help` (the whole run import graph — executor, Docker
 // client — without touching Docker). Baseline: a bare `node -e ''` in the same run, so the ratio shows
 // what Kiln adds on top of Node's own start-up. Commands are measured round-robin, one spawn each
 // per round, so that every command sees the same machine load.

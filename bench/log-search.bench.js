@@ -1,7 +1,7 @@
 // Searching a 1,000,000-line job log through the engine's log store (LogStore.search, what
 // GET /api/jobs/:id/log/search calls). The log is written through LogStore.append with lines like
 // real build output; every 1000th line contains "needle". Baseline, measured in the same run:
-// `grep` (spawned) over a plain text file holding the same lines. Target from issue 7: a search with
+// `grep` (spawned) over a plain text file holding the same lines. Target: a search with
 // 1,000 matches under 300 ms end to end in the UI, so under 150 ms here. Also: the longest
 // event-loop stall while searching, and reading a page far into the log.
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -2,7 +2,7 @@ import { createParser } from 'eventsource-parser';
 // The log viewer with a 1,000,000-line log, in Debian's Chromium, against the real engine and HTTP
 // server: the log is produced by a real Docker job (awk prints 1M lines, every 1000th with
 // "needle"), stored by the engine's log store, and served by the real /api routes.
-// Measures (targets from issue 7): first lines visible < 1 s; search with 1,000 matches < 300 ms;
+// Measures (targets): first lines visible < 1 s; search with 1,000 matches < 300 ms;
 // < 200 row elements in the DOM; scrolling to the end with no long task > 100 ms; live line to
 // screen p99 < 250 ms. Baselines, measured in the same run, are the same operations without the UI
 // (the HTTP API alone, or a 100-line log).

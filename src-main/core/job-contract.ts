@@ -31,7 +31,7 @@ export interface JobContainer {
   getArchive(path: string): Promise<Readable>;
 }
 
-/** Job-level work around the steps: caches and artifacts (issue 6). Errors are logged, and fail the job. */
+/** Job-level work around the steps: caches and artifacts. Errors are logged, and fail the job. */
 export interface JobHooks {
   beforeSteps?(container: JobContainer, log: (text: string) => void): Promise<void>;
   /** Runs after the steps unless the job was cancelled; `status` is the outcome of the steps. */

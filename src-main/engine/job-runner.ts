@@ -15,7 +15,7 @@ import type { RunStore, JobRow } from '../storage/run-store.js';
 import type { JobExecutor } from '../core/ports.js';
 import { toRunSummary, toTriggerEvent } from '../storage/run-store.js';
 
-/** The cache/artifact wiring point: hooks for one job (issue 6's createStorageHooks). */
+/** The cache/artifact wiring point: hooks for one job (job-storage-hooks.ts by default). */
 export type HooksFor = (run: RunSummary, job: { id: string; planned: PlannedJob; attempt: number }) => JobHooks | undefined;
 
 export interface JobRunnerDeps {

@@ -1,5 +1,5 @@
 /**
- * The JSON API under /api (PRODUCT.md "HTTP"). Success answers carry the EngineApi method's value as
+ * The JSON API under /api (who may call it: docs/security.md). Success answers carry the EngineApi method's value as
  * the JSON body (no wrapper); errors answer `{ok:false, error:{name, code, message}}` with the HTTP
  * status of HTTP_STATUS_OF[code]. Request bodies are JSON, at most 1 MB; malformed JSON is a 400.
  *

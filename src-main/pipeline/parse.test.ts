@@ -11,7 +11,7 @@ describe('parsePipeline on a valid file', () => {
   const text = readFileSync(join(import.meta.dirname, 'testdata', 'product-example.kiln.yml'), 'utf8');
   const { pipeline, diagnostics } = parsePipeline(text, '.kiln.yml');
 
-  it('accepts the PRODUCT.md example without diagnostics', () => {
+  it('accepts the product example (testdata/product-example.kiln.yml) without diagnostics', () => {
     expect(diagnostics).toEqual([]);
     expect(pipeline?.name).toBe('web-app');
   });

@@ -16,7 +16,7 @@ function plan(text: string, event: TriggerEvent = push, options?: PlanOptions) {
   return planPipeline(parsed.pipeline, event, options);
 }
 
-describe('planning the PRODUCT.md example', () => {
+describe('planning the product example (testdata/product-example.kiln.yml)', () => {
   const text = readFileSync(join(import.meta.dirname, 'testdata', 'product-example.kiln.yml'), 'utf8');
 
   it('expands the matrix, names instances in definition order and lists jobs topologically', () => {
