@@ -82,3 +82,10 @@ export interface ExecutorOptions {
   /** Host directory for git mirrors. */
   mirrorsDir: string;
 }
+
+/** What one reaper pass removed. */
+export interface ReapCounts {
+  containers: number;
+  networks: number;
+  volumes: number;
+}

@@ -6,17 +6,21 @@
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { JobResult, JobRunRequest } from './job-contract.js';
+import type { JobResult, JobRunRequest, ReapCounts } from './job-contract.js';
 
 export interface GitSource {
   url: string;
   credentials?: { username?: string; password?: string; sshKeyFile?: string };
 }
 
-export interface PipelinePort {
-  parsePipeline(text: string, file: string): { pipeline?: unknown; diagnostics: Diagnostic[] };
-  matchesTrigger(pipeline: never, event: TriggerEvent): boolean;
-  planPipeline(pipeline: never, event: TriggerEvent, options: { env?: Record<string, string> }): { plan?: Plan; diagnostics: Diagnostic[] };
+/**
+ * The pipeline compiler's three stages. `P` is the compiled pipeline (the engine uses
+ * pipeline/pipeline-model.ts's `Pipeline`), produced by parsePipeline and read only by the other two.
+ */
+export interface PipelinePort<P> {
+  parsePipeline(text: string, file: string): { pipeline?: P; diagnostics: Diagnostic[] };
+  matchesTrigger(pipeline: P, event: TriggerEvent): boolean;
+  planPipeline(pipeline: P, event: TriggerEvent, options: { env?: Record<string, string> }): { plan?: Plan; diagnostics: Diagnostic[] };
 }
 
 export interface CheckoutPort {
@@ -28,7 +32,7 @@ export interface CheckoutPort {
 export interface JobExecutor {
   runJob(request: JobRunRequest): Promise<JobResult>;
   /** Removes containers/networks/volumes of jobs for which isJobLive returns false. */
-  reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<unknown>;
+  reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts>;
   /** Whether Docker answers, and why not when it does not; may also reject. */
   ping(): Promise<{ ok: boolean; message?: string }>;
 }

@@ -6,18 +6,19 @@ import { DockerExecutor } from '../executor/docker-executor.js';
 import { readFileAtCommit, resolveCommit } from '../git/checkout.js';
 import { matchesTrigger, parsePipeline, planPipeline } from '../pipeline/index.js';
 import type { CheckoutPort, JobExecutor, PipelinePort } from '../core/ports.js';
+import type { Pipeline } from '../pipeline/pipeline-model.js';
 
 export function loadPorts(o: {
   /** Labels every container/network/volume; stable per data directory (see Engine.start). */
   instanceId: string;
   mirrorsDir: string;
   executor?: JobExecutor;
-  pipeline?: PipelinePort;
+  pipeline?: PipelinePort<Pipeline>;
   checkout?: CheckoutPort;
-}): { executor: JobExecutor; pipeline: PipelinePort; checkout: CheckoutPort } {
+}): { executor: JobExecutor; pipeline: PipelinePort<Pipeline>; checkout: CheckoutPort } {
   return {
     executor: o.executor ?? new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir }),
-    pipeline: o.pipeline ?? { parsePipeline, matchesTrigger, planPipeline } as PipelinePort,
+    pipeline: o.pipeline ?? { parsePipeline, matchesTrigger, planPipeline },
     checkout: o.checkout ?? { readFileAtCommit, resolveCommit },
   };
 }

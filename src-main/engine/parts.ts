@@ -29,6 +29,7 @@ import { JobRunner, type HooksFor } from './job-runner.js';
 import { storageHooksFor } from './job-storage-hooks.js';
 import { OrderedLane } from './ordered-lane.js';
 import type { CheckoutPort, JobExecutor, PipelinePort } from '../core/ports.js';
+import type { Pipeline } from '../pipeline/pipeline-model.js';
 import type { StorageMetrics } from '../../shared/model/run.js';
 
 export interface EngineOptions {
@@ -51,7 +52,7 @@ export interface EngineOptions {
   /** Retention runs at start-up and then on this interval (default hourly). */
   retentionIntervalMs?: number;
   /** Overrides for the pipeline compiler and git checkout (default: the real modules). */
-  pipeline?: PipelinePort;
+  pipeline?: PipelinePort<Pipeline>;
   checkout?: CheckoutPort;
   /** Where engine problems that have no caller go (default console.error). */
   onError?: (message: string, err: unknown) => void;
@@ -89,7 +90,7 @@ export interface EngineParts {
   runner: JobRunner;
   pool: WorkerPool;
   executor: JobExecutor;
-  pipeline: PipelinePort;
+  pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
   /** Orders handleEvent's plan-and-insert sections by arrival. */
   lane: OrderedLane;

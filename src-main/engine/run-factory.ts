@@ -14,6 +14,7 @@ import type { AcceptedDelivery, RepositoryConfig, TriggerOutcome } from '../core
 import type { DeliveryStore } from '../storage/delivery-store.js';
 import type { DeliveryRecord } from '../../shared/model/run.js';
 import type { CheckoutPort, PipelinePort } from '../core/ports.js';
+import type { Pipeline } from '../pipeline/pipeline-model.js';
 import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { Priority, Status } from '../../shared/model/status.js';
@@ -29,7 +30,7 @@ export interface RunFactoryDeps {
   scheduler: Scheduler;
   clock: () => number;
   mirrorsDir: string;
-  pipeline: PipelinePort;
+  pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
   /** Run inserts of one event-loop turn share a commit. */
   commits: GroupCommit;
@@ -127,14 +128,14 @@ export async function readPipelineText(deps: RunFactoryDeps, repo: RepositoryCon
   }
 }
 
-type Parsed = ReturnType<PipelinePort['parsePipeline']>;
+type Parsed = ReturnType<PipelinePort<Pipeline>['parsePipeline']>;
 
 /**
  * Parse results by pipeline text. Most pushes do not change `.kiln.yml`, so webhook bursts parse
  * it once; plans still differ per event and are made fresh. Entries are deep-frozen, so sharing
  * them between events can never leak one plan's changes into another.
  */
-const parseCaches = new WeakMap<PipelinePort, Map<string, Parsed>>();
+const parseCaches = new WeakMap<PipelinePort<Pipeline>, Map<string, Parsed>>();
 const PARSE_CACHE_SIZE = 64;
 
 function parseCached(deps: RunFactoryDeps, text: string): Parsed {
@@ -167,13 +168,13 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     return { kind: 'failed', pipeline: PIPELINE_FILE, error: (errors.length ? errors : parsed.diagnostics).map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: invalid pipeline` };
   }
-  const pipeline = parsed.pipeline as never;
+  const pipeline = parsed.pipeline;
   if (!deps.pipeline.matchesTrigger(pipeline, event)) {
     return { kind: 'none', reason: `the pipeline's triggers (on:) do not match this ${event.kind} event` };
   }
   const planned = deps.pipeline.planPipeline(pipeline, event, { env: {} });
   if (!planned.plan || hasErrors(planned.diagnostics)) {
-    const name = (parsed.pipeline as { name?: unknown }).name;
+    const name = pipeline.name;
     const errors = planned.diagnostics.filter((d) => d.severity === 'error');
     return { kind: 'failed', pipeline: typeof name === 'string' ? name : PIPELINE_FILE, error: errors.map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: the pipeline could not be planned` };
   }

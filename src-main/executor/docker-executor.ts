@@ -26,7 +26,7 @@ import { runSteps } from './job-steps.js';
 import { JobLog } from './log-capture.js';
 import { InfrastructureError } from './pull.js';
 import { reapOrphans } from './reaper.js';
-import type { ReapCounts } from './reaper.js';
+import type { ReapCounts } from '../core/job-contract.js';
 import { SecretMasker } from './secret-masker.js';
 import { createJobNetwork, startServices } from './services.js';
 

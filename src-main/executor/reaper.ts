@@ -14,6 +14,7 @@
  */
 import type Dockerode from 'dockerode';
 import { LABEL, removeContainer, removeNetwork, removeVolume } from './containers.js';
+import type { ReapCounts } from '../core/job-contract.js';
 
 export interface ReapOptions {
   instanceId: string;
@@ -22,11 +23,6 @@ export interface ReapOptions {
   now?: number;
 }
 
-export interface ReapCounts {
-  containers: number;
-  networks: number;
-  volumes: number;
-}
 
 export const DEFAULT_FOREIGN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 

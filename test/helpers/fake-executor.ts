@@ -34,6 +34,7 @@ import { JobLog } from '../../src-main/executor/log-capture.js';
 import { SecretMasker } from '../../src-main/executor/secret-masker.js';
 import { WORKSPACE } from '../../src-main/executor/step-script.js';
 import { evaluateCondition } from '../../src-main/pipeline/expressions.js';
+import type { ReapCounts } from '../../src-main/core/job-contract.js';
 
 /** What a program sees of its step. */
 export interface StepIo {
@@ -121,8 +122,8 @@ export class FakeExecutor implements JobExecutor {
   }
 
   /** Nothing outlives runJob here (the workspace goes in its teardown). */
-  async reapOrphans(): Promise<Record<string, number>> {
-    return {};
+  async reapOrphans(): Promise<ReapCounts> {
+    return { containers: 0, networks: 0, volumes: 0 };
   }
 
   /** Removes the executor's mirrors and any workspace a crashed test left. */
