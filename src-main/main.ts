@@ -78,9 +78,22 @@ async function boot(): Promise<void> {
   try {
     engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(join(userData, 'secrets.json'), secretStorage.encryptor) });
   } catch (err) {
-    showStartupProblem({ title: 'Kiln cannot start the engine', lines: [err instanceof Error ? err.message : String(err)], hint: 'Fix the problem above and start Kiln again.' });
+    // With the key-file fallback, a vault the OS key store wrote cannot be read: say which store was used.
+    const lines = [err instanceof Error ? err.message : String(err), ...(secretStorage.note ? [secretStorage.note] : [])];
+    showStartupProblem({ title: 'Kiln cannot start the engine', lines, hint: 'Fix the problem above and start Kiln again.' });
     return;
   }
+  try {
+    running = await openDesktop(engine, config, secretStorage.note);
+  } catch (err) {
+    await engine.stop().catch(() => undefined); // nothing may keep building behind a failed start
+    throw err; // shown in the start-up problem window
+  }
+  running.showWindow();
+}
+
+/** The engine's faces: HTTP server, tunnel, IPC, session rules, tray, notifications and the window. */
+async function openDesktop(engine: Engine, config: Engine['config'], secretNote: string | undefined): Promise<NonNullable<typeof running>> {
   let server: RunningServer;
   try {
     server = await startServer({ engine, artifacts: engine.artifacts, staticDir: join(appPath, 'dist-renderer') });
@@ -116,15 +129,15 @@ async function boot(): Promise<void> {
   const updateTray = (): void => {
     tray?.setToolTip(trayTooltip(counter.running, counter.queued));
     tray?.setContextMenu(Menu.buildFromTemplate(trayMenu({
-      counts: trayTooltip(counter.running, counter.queued), webhookUrl: `${server.url}/webhooks/github`, note: secretStorage.note,
+      counts: trayTooltip(counter.running, counter.queued), webhookUrl: `${server.url}/webhooks/github`, note: secretNote,
       open: () => showWindow(), quit: () => app.quit(),
     })));
   };
   updateTray();
   tray.on('click', () => showWindow());
-  if (secretStorage.note) {
-    console.error(`kiln: ${secretStorage.note}`);
-    if (Notification.isSupported()) new Notification({ title: 'Kiln: secrets in a key file', body: secretStorage.note, icon: asset('icon.png') }).show();
+  if (secretNote) {
+    console.error(`kiln: ${secretNote}`);
+    if (Notification.isSupported()) new Notification({ title: 'Kiln: secrets in a key file', body: secretNote, icon: asset('icon.png') }).show();
   }
 
   engine.subscribe((event) => {
@@ -179,7 +192,7 @@ async function boot(): Promise<void> {
     window.loadFile(rendererIndex).catch((err: unknown) => console.error(`kiln: cannot load ${rendererIndex} (run npm run build):`, err));
   }
 
-  running = {
+  return {
     showWindow,
     async stop() {
       stopForwarding();
@@ -189,7 +202,6 @@ async function boot(): Promise<void> {
       await engine.stop(); // cancels running jobs, removes their containers, closes the database
     },
   };
-  showWindow();
 }
 
 // One Kiln per user: a second launch hands over to the first (which shows its window) and quits

@@ -256,6 +256,25 @@ describe("when the operating system's key store is unavailable", () => {
     expect((await client.listRepositories())[0].secretNames).toContain('NPM_TOKEN');
   });
 
+  it('shows why it cannot start, instead of building without the secrets, when the key store that encrypted them is gone', async () => {
+    const first = await launch();
+    const { client } = await rendererOf(first.standin, await mainWindow(first.standin));
+    await client.saveRepository({ name: 'acme/web', secrets: { NPM_TOKEN: 'npm-very-secret-3' } });
+    first.standin.app.quit();
+    expect(await first.exited).toBe(0);
+
+    const { standin, exited } = await launch((p) => { p.encryptionAvailable = false; });
+    const page = await waitFor(() => standin.windows().find((w) => w.webContents.getURL().startsWith('data:')), 'the start-up problem window');
+    const html = Buffer.from(page.webContents.getURL().split(',')[1], 'base64').toString('utf8');
+    expect(html).toContain('Kiln cannot start the engine');
+    expect(html).toContain(`the secret key ${join(userData, 'secret.key')} is missing, so the stored secrets cannot be decrypted`);
+    expect(html).toContain('the operating system offers no key store to Kiln');
+    expect(standin.liveTrays()).toEqual([]);
+    expect(standin.ipcMain.handlers.size).toBe(0);
+    page.close();
+    expect(await exited).toBe(0);
+  });
+
   it('uses the key store when it is there: no key file and no note', async () => {
     const { standin } = await launch();
     const { client } = await rendererOf(standin, await mainWindow(standin));
