@@ -138,6 +138,29 @@ describe('when the user starts Kiln', () => {
     expect(window.webContents.sent.every((m) => m.channel === IPC_EVENT_CHANNEL)).toBe(true);
   });
 
+  it("notifies a failed build of the default branch, and the notification's click opens that run", async () => {
+    repo.commit(pipeline('echo broken >&2; exit 1'));
+    const { standin } = await launch();
+    const window = await mainWindow(standin);
+    const { client } = await rendererOf(standin, window);
+    window.close();
+    const { runIds } = await client.triggerRun({ repo: 'acme/web', branch: 'main' });
+    const notice = await waitFor(() => standin.notifications.find((n) => /failed/i.test(`${n.title} ${n.body}`)), 'the failure notification', 90_000);
+    expect(notice.options.icon).toBe(resolve('assets/icon.png'));
+    notice.click();
+    expect(window.isVisible()).toBe(true);
+    expect(window.webContents.scripts).toEqual([`location.hash = ${JSON.stringify(`#/runs/${runIds[0]}`)}`]);
+  });
+
+  it('answers only the app\'s own page over IPC', async () => {
+    const { standin } = await launch();
+    await mainWindow(standin);
+    const electron = await import('../electron-standin/electron.js');
+    const stranger = new electron.BrowserWindow({ show: false });
+    await stranger.loadURL('data:text/html,<p>not Kiln</p>');
+    expect(await standin.ipcMain.invokeFrom(stranger.webContents, 'kiln:invoke', ['listRuns', [{}]])).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+  });
+
   it('keeps building with the window closed, counts the build in the tray, and reopens from the tray', async () => {
     repo.commit(pipeline('sleep 3; echo done'));
     const { standin } = await launch();
