@@ -220,6 +220,20 @@ describe('when the user starts Kiln', () => {
     expect((await again.client.getRun(runIds[0])).id).toBe(runIds[0]);
   });
 
+  it('stops what start-up started when Quit comes during start-up', async () => {
+    const { standin, exited } = await launch();
+    standin.app.quit(); // before the engine, the server and the tunnel are up
+    expect(standin.app.alive).toBe(true);
+    expect(await exited).toBe(0);
+    await new Promise((r) => setTimeout(r, 1000)); // nothing goes on starting after the exit
+    expect(standin.windows()).toEqual([]);
+    expect(standin.ipcMain.handlers.size).toBe(0);
+    expect(smee.open.size).toBe(0);
+    // The database was closed cleanly: the next start opens it.
+    const next = await launch();
+    await mainWindow(next.standin);
+  });
+
   it('hands a second launch over to the first instead of starting a second engine', async () => {
     const first = await launch();
     const window = await mainWindow(first.standin);
