@@ -3,14 +3,18 @@
  * downloads), the smee tunnel, the window, the tray, notifications and the IPC router. Logic lives
  * in plain modules under src-main/electron/ (tested without Electron).
  *
- * Lifecycle: closing the window hides it (builds keep running; the tray shows how many); Quit
- * (tray menu, Cmd+Q) stops the tunnel and the server, cancels running jobs and cleans up through
- * engine.stop(), then exits.
+ * Lifecycle: one instance per user (a second launch shows the first one's window and quits);
+ * closing the window hides it (builds keep running; the tray shows how many); Quit (tray menu,
+ * Cmd+Q) stops the tunnel and the server, cancels running jobs and cleans up through engine.stop(),
+ * then exits. A broken kiln.config.yml or an engine that cannot start opens a window listing the
+ * problems. Without an OS key store, secrets fall back to a key file and the tray says so.
+ *
+ * Tests run this file itself under a stand-in for the `electron` module (test/electron-standin/).
  */
 import { app, BrowserWindow, Menu, Notification, Tray, ipcMain, nativeImage, safeStorage, session, shell } from 'electron';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../shared/api/engine-api.js';
 import { formatDiagnostic, hasErrors } from '../shared/diagnostics.js';
 import { CONFIG_FILE, loadConfig } from './settings/config-file.js';
@@ -22,25 +26,37 @@ import { forwardEngineEvents } from './electron/event-forwarder.js';
 import { registerIpcRouter } from './electron/ipc-router.js';
 import { NotifyPolicy } from './electron/notify-policy.js';
 import { RunCounter, trayTooltip } from './electron/run-counter.js';
+import { chooseSecretStorage } from './electron/secret-storage.js';
+import { startupProblemUrl, type StartupProblem } from './electron/startup-problem.js';
+import { trayMenu } from './electron/tray-menu.js';
 import { SecretVault } from './storage/secret-vault.js';
 import { decideNavigation, isAppFrame, RENDERER_CSP, WINDOW_WEB_PREFERENCES } from './electron/window-security.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const rendererIndex = join(root, 'dist-renderer', 'index.html');
+// Where `electron .` (or the packaged app.asar) has package.json: dist/, dist-renderer/ and assets/ sit beside it.
+const appPath = app.getAppPath();
+const rendererIndex = join(appPath, 'dist-renderer', 'index.html');
 const appUrl = pathToFileURL(rendererIndex).toString();
-const asset = (name: string): string => join(root, 'assets', name);
+const preloadScript = join(appPath, 'dist', 'src-main', 'preload.cjs');
+const asset = (name: string): string => join(appPath, 'assets', name);
 
 let window: BrowserWindow | null = null;
 let tray: Tray | null = null;
 let quitting = false;
+/** Set once boot has started the engine: the second-instance handler and Quit act through it. */
+let running: { showWindow(): void; stop(): Promise<void> } | undefined;
+let booting: Promise<void> = Promise.resolve();
 
-if (!app.requestSingleInstanceLock()) app.quit();
-
-function fail(message: string): never {
-  console.error(`kiln: ${message}`);
-  app.exit(1);
-  throw new Error(message);
+/** Instead of a blank window (or a silent exit): the problems and what to do. Closing it quits. */
+function showStartupProblem(problem: StartupProblem): void {
+  for (const line of problem.lines) console.error(`kiln: ${line}`);
+  const page = new BrowserWindow({
+    width: 900, height: 560, title: 'Kiln cannot start', icon: asset('icon.png'), backgroundColor: '#f5f7fa',
+    webPreferences: { ...WINDOW_WEB_PREFERENCES },
+  });
+  page.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  page.webContents.on('will-navigate', (event) => event.preventDefault());
+  page.on('closed', () => app.quit());
+  page.loadURL(startupProblemUrl(problem)).catch((err: unknown) => console.error('kiln: cannot show the start-up problem:', err));
 }
 
 async function boot(): Promise<void> {
@@ -49,19 +65,41 @@ async function boot(): Promise<void> {
   const settingsFile = join(userData, CONFIG_FILE);
   const configFile = existsSync(settingsFile) ? settingsFile : undefined;
   const loaded = loadConfig(configFile);
+  if (!loaded.config || hasErrors(loaded.diagnostics)) {
+    showStartupProblem({ title: 'Kiln cannot start: the configuration has errors', lines: loaded.diagnostics.map(formatDiagnostic), hint: `Fix ${settingsFile} and start Kiln again.` });
+    return;
+  }
   for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
-  if (!loaded.config || hasErrors(loaded.diagnostics)) fail(`fix ${configFile ?? 'the configuration'} and start again`);
   const config = loaded.config;
-  const secretsFile = join(userData, 'secrets.json');
 
-  // Stored secrets (safeStorage) join the configuration inside Engine.start.
-  const engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(secretsFile, safeStorage) });
+  // Stored secrets join the configuration inside Engine.start; without an OS key store, a key file.
+  const secretStorage = chooseSecretStorage(safeStorage, join(userData, 'secret.key'));
+  let engine: Engine;
+  try {
+    engine = await Engine.start({ config, dataDir: join(userData, 'data'), configFile: settingsFile, vault: new SecretVault(join(userData, 'secrets.json'), secretStorage.encryptor) });
+  } catch (err) {
+    // With the key-file fallback, a vault the OS key store wrote cannot be read: say which store was used.
+    const lines = [err instanceof Error ? err.message : String(err), ...(secretStorage.note ? [secretStorage.note] : [])];
+    showStartupProblem({ title: 'Kiln cannot start the engine', lines, hint: 'Fix the problem above and start Kiln again.' });
+    return;
+  }
+  try {
+    running = await openDesktop(engine, config, secretStorage.note);
+  } catch (err) {
+    await engine.stop().catch(() => undefined); // nothing may keep building behind a failed start
+    throw err; // shown in the start-up problem window
+  }
+  running.showWindow();
+}
+
+/** The engine's faces: HTTP server, tunnel, IPC, session rules, tray, notifications and the window. */
+async function openDesktop(engine: Engine, config: Engine['config'], secretNote: string | undefined): Promise<NonNullable<typeof running>> {
   let server: RunningServer;
   try {
-    server = await startServer({ engine, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
+    server = await startServer({ engine, artifacts: engine.artifacts, staticDir: join(appPath, 'dist-renderer') });
   } catch {
     // The configured port is taken (another Kiln?): webhooks still need a listener, so take any port.
-    server = await startServer({ engine, port: 0, artifacts: engine.artifacts, staticDir: join(root, 'dist-renderer') });
+    server = await startServer({ engine, port: 0, artifacts: engine.artifacts, staticDir: join(appPath, 'dist-renderer') });
   }
   const tunnel = controlTunnel(engine, { target: `${server.url}/webhooks/github`, logger: { info: () => undefined, error: (m) => console.error(m) } });
 
@@ -90,17 +128,17 @@ async function boot(): Promise<void> {
   tray = new Tray(nativeImage.createFromPath(asset('tray.png')));
   const updateTray = (): void => {
     tray?.setToolTip(trayTooltip(counter.running, counter.queued));
-    tray?.setContextMenu(Menu.buildFromTemplate([
-      { label: trayTooltip(counter.running, counter.queued), enabled: false },
-      { type: 'separator' },
-      { label: 'Open Kiln', click: () => showWindow() },
-      { label: `Webhooks at ${server.url}/webhooks/github`, enabled: false },
-      { type: 'separator' },
-      { label: 'Quit Kiln', click: () => app.quit() },
-    ]));
+    tray?.setContextMenu(Menu.buildFromTemplate(trayMenu({
+      counts: trayTooltip(counter.running, counter.queued), webhookUrl: `${server.url}/webhooks/github`, note: secretNote,
+      open: () => showWindow(), quit: () => app.quit(),
+    })));
   };
   updateTray();
   tray.on('click', () => showWindow());
+  if (secretNote) {
+    console.error(`kiln: ${secretNote}`);
+    if (Notification.isSupported()) new Notification({ title: 'Kiln: secrets in a key file', body: secretNote, icon: asset('icon.png') }).show();
+  }
 
   engine.subscribe((event) => {
     if (event.type !== 'run') return;
@@ -118,6 +156,7 @@ async function boot(): Promise<void> {
   });
 
   function showWindow(): void {
+    if (quitting) return;
     if (window && !window.isDestroyed()) {
       window.show();
       window.focus();
@@ -126,7 +165,7 @@ async function boot(): Promise<void> {
     window = new BrowserWindow({
       width: 1360, height: 860, minWidth: 1024, minHeight: 640, show: false, title: 'Kiln', icon: asset('icon.png'),
       backgroundColor: '#f5f7fa',
-      webPreferences: { ...WINDOW_WEB_PREFERENCES, preload: join(here, 'preload.cjs') },
+      webPreferences: { ...WINDOW_WEB_PREFERENCES, preload: preloadScript },
     });
     const contents = window.webContents;
     contents.setWindowOpenHandler(({ url }) => {
@@ -150,22 +189,41 @@ async function boot(): Promise<void> {
       }
     });
     window.on('closed', () => { window = null; });
-    void window.loadFile(rendererIndex);
+    window.loadFile(rendererIndex).catch((err: unknown) => console.error(`kiln: cannot load ${rendererIndex} (run npm run build):`, err));
   }
 
-  app.on('second-instance', () => showWindow());
-  app.on('activate', () => showWindow());
+  return {
+    showWindow,
+    async stop() {
+      stopForwarding();
+      disposeIpc();
+      await tunnel.stop();
+      await server.close();
+      await engine.stop(); // cancels running jobs, removes their containers, closes the database
+    },
+  };
+}
+
+// One Kiln per user: a second launch hands over to the first (which shows its window) and quits
+// before it starts anything. Every app handler is registered now, before ready, so a second launch
+// or a Quit during boot is not lost.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => running?.showWindow());
+  app.on('activate', () => running?.showWindow());
+  // Closing every window must not quit: the engine keeps building in the tray.
+  app.on('window-all-closed', () => undefined);
   app.on('before-quit', (event) => {
+    // Held until the engine has stopped (a second Quit meanwhile must not cut that short); app.exit
+    // then ends the process without another before-quit.
+    event.preventDefault();
     if (quitting) return;
     quitting = true;
-    event.preventDefault();
     void (async () => {
       try {
-        stopForwarding();
-        disposeIpc();
-        await tunnel.stop();
-        await server.close();
-        await engine.stop(); // cancels running jobs, removes their containers, closes the database
+        if (app.isReady()) await booting; // a Quit during boot stops what boot started
+        await running?.stop();
       } catch (err) {
         console.error('kiln: shutdown:', err);
       } finally {
@@ -174,9 +232,7 @@ async function boot(): Promise<void> {
       }
     })();
   });
-  showWindow();
+  booting = app.whenReady().then(boot).catch((err: unknown) => {
+    showStartupProblem({ title: 'Kiln cannot start', lines: [err instanceof Error ? err.message : String(err)], hint: 'Fix the problem above and start Kiln again.' });
+  });
 }
-
-// Closing every window must not quit: the engine keeps building in the tray.
-app.on('window-all-closed', () => undefined);
-app.whenReady().then(boot).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
