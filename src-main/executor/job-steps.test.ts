@@ -9,6 +9,7 @@ import type { StepsOutcome } from './job-steps.js';
 import { JobLog } from './log-capture.js';
 import { SecretMasker } from './secret-masker.js';
 import type { StepStart } from './step-runner.js';
+import { plannedJob } from '../../test/helpers/planned-job.js';
 
 /** What the job's log receives per line (whatever numbering the log applies is not the step rules' concern). */
 type LoggedLine = Parameters<ConstructorParameters<typeof JobLog>[1]>[0];
@@ -20,21 +21,7 @@ function step(name: string, extra: Partial<PlannedStep> = {}): Omit<PlannedStep,
 }
 
 function job(steps: Array<Omit<PlannedStep, 'index'>>, extra: Partial<PlannedJob> = {}): PlannedJob {
-  return {
-    id: 'unit-job',
-    key: 'unit-job',
-    name: 'unit-job',
-    matrix: {},
-    image: 'any',
-    needs: [],
-    skipped: false,
-    env: {},
-    secrets: [],
-    timeoutMs: 60_000,
-    services: [],
-    ...extra,
-    steps: steps.map((s, index) => ({ ...s, index })),
-  };
+  return plannedJob(steps, { id: 'unit-job', image: 'any' }, extra);
 }
 
 interface Ran {

@@ -14,6 +14,7 @@ import { DockerExecutor } from '../../src-main/executor/docker-executor.js';
 import type { JobResult, JobRunRequest, WorkspaceSource } from '../../src-main/core/job-contract.js';
 import { LogStore } from '../../src-main/storage/log-store.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
+import { plannedJob } from '../helpers/planned-job.js';
 
 export const docker = new Dockerode();
 
@@ -22,21 +23,7 @@ export function step(run: string, extra: Partial<PlannedStep> = {}): Omit<Planne
 }
 
 export function job(steps: Array<Omit<PlannedStep, 'index'>>, extra: Partial<PlannedJob> = {}): PlannedJob {
-  return {
-    id: 'test-job',
-    key: 'test-job',
-    name: 'test-job',
-    matrix: {},
-    image: TEST_IMAGE,
-    needs: [],
-    skipped: false,
-    env: {},
-    secrets: [],
-    timeoutMs: 60_000,
-    services: [],
-    ...extra,
-    steps: steps.map((s, index) => ({ ...s, index })),
-  };
+  return plannedJob(steps, { id: 'test-job', image: TEST_IMAGE }, extra);
 }
 
 export const EVENT: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40), ref: 'refs/heads/main' };
