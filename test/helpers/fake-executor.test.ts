@@ -107,7 +107,7 @@ describe('the fake executor', () => {
     const fake = new FakeExecutor({});
     const dir = mkdtempSync(join(tmpdir(), 'kiln-fake-src-'));
     try {
-      const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir } } as unknown as Harness, job([step('make build', { name: 'build' })]));
+      const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir }, dir } as unknown as Harness, job([step('make build', { name: 'build' })]));
       expect(c.result).toMatchObject({ status: 'failed', error: "step 'build' failed with exit code 127" });
       expect(c.out(0)).toMatch(/no program of the fake executor is named 'make build'/);
     } finally {
