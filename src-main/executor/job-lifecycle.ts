@@ -34,7 +34,7 @@ export interface JobEnvironment {
 export interface JobBackend {
   /**
    * Brings up the job's environment, the runner's setup included. `signal` is aborted by a stop;
-   * it then rejects (any error: the stop decides the wording). Before it settles it calls
+   * bring-up then ends soon, rejecting with any error (the stop decides the wording). Before it settles it calls
    * `setPhase` with what it is doing (or was doing when it failed), for the error sentence.
    * Whatever it created, even when it rejects, is teardown's to remove.
    */

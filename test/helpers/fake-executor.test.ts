@@ -4,7 +4,7 @@
  * step summaries and log lines agree, up to durations. This is what lets the HTTP, webhook and IPC
  * tests trust an engine whose jobs run on the fake.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,21 @@ describe('the fake executor', () => {
       const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir }, dir } as unknown as Harness, job([step('make build', { name: 'build' })]));
       expect(c.result).toMatchObject({ status: 'failed', error: "step 'build' failed with exit code 127" });
       expect(c.out(0)).toMatch(/no program of the fake executor is named 'make build'/);
+    } finally {
+      fake.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails a step whose program throws with exit code 1, the message on stderr, and leaves no job directory', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kiln-fake-root-'));
+    const fake = new FakeExecutor({ boom: () => { throw new Error('kaboom'); } }, { root });
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-fake-src-'));
+    try {
+      const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir }, dir } as unknown as Harness, job([step('boom', { name: 'explode' })]));
+      expect(c.result).toMatchObject({ status: 'failed', error: "step 'explode' failed with exit code 1" });
+      expect(c.out(0)).toBe('error: kaboom');
+      expect(readdirSync(root).filter((name) => name.startsWith('job-'))).toEqual([]);
     } finally {
       fake.dispose();
       rmSync(dir, { recursive: true, force: true });
