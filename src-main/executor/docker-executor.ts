@@ -5,6 +5,8 @@
  * side by side, the job container (DockerStepRunner.setup: create, pulling the image if missing,
  * start, checkout, workspace put) → hooks.beforeSteps → steps (job-steps.ts, through the step
  * runner: a docker exec each) → hooks.afterSteps → teardown (the runner's destroy among it).
+ * The job timer, cancel, hooks, steps and final statuses are the shared job lifecycle's
+ * (job-lifecycle.ts); this file gives it what is Docker's: bring-up, teardown and error wording.
  * Teardown always runs (pass, fail, timeout, cancel, engine error) and is idempotent; what it cannot
  * remove (the engine went away) carries labels, so `reapOrphans` removes it later.
  *
@@ -13,33 +15,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import type { StepSummary } from '../../shared/model/run.js';
-import type { Status } from '../../shared/model/status.js';
 import { CheckoutError } from '../git/checkout.js';
 import { createDockerClient } from './docker-client.js';
 import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
-import { formatDuration } from '../../shared/format.js';
-import type { Interruption } from './exec-step.js';
-import type { ExecutorOptions, JobResult, JobRunRequest } from '../core/job-contract.js';
-import { runSteps } from './job-steps.js';
-import { JobLog } from './log-capture.js';
+import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
+import { runJobLifecycle, type JobBackend, type JobEnvironment } from './job-lifecycle.js';
 import { InfrastructureError } from './pull.js';
 import { reapOrphans } from './reaper.js';
-import type { ReapCounts } from '../core/job-contract.js';
-import { SecretMasker } from './secret-masker.js';
 import { createJobNetwork, startServices } from './services.js';
 
 export const DEFAULT_MAX_STEP_OUTPUT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
-
-/** Thrown inside runJob when the job was stopped (cancel or job timeout) outside a step. */
-class Stopped extends Error {}
-
-/** A stop, not an infrastructure failure, ended the job's bring-up or hooks. */
-function isStop(err: unknown): boolean {
-  return err instanceof Stopped || err instanceof SetupStopped;
-}
 
 /** Resources to remove at the end of a job, in reverse order of creation. */
 class Teardown {
@@ -107,140 +94,67 @@ export class DockerExecutor {
     return reapOrphans(this.docker, { instanceId: this.instanceId, isJobLive });
   }
 
-  async runJob(request: JobRunRequest): Promise<JobResult> {
-    const { job } = request;
-    const masker = new SecretMasker(Object.values(request.secrets));
-    const log = new JobLog(masker, request.onLog, request.logOffset ?? 0, this.maxStepOutputBytes);
-    const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
+  runJob(request: JobRunRequest): Promise<JobResult> {
     const teardown = new Teardown(this.docker);
+    return runJobLifecycle(
+      request,
+      {
+        bringUp: (o) => this.bringUp(request, teardown, o),
+        teardown: (say) => teardown.run(say),
+        describeError: (err, phase) => ({ message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped) }),
+      },
+      { killGraceMs: this.killGraceMs, maxStepOutputBytes: this.maxStepOutputBytes },
+    );
+  }
+
+  /** The job network (when there are services), then the services and the job container side by side. */
+  private async bringUp(request: JobRunRequest, teardown: Teardown, { signal: stopSignal, say, setPhase }: Parameters<JobBackend['bringUp']>[0]): Promise<JobEnvironment> {
+    const { job } = request;
     const suffix = randomBytes(4).toString('hex');
-    const say = (text: string): void => log.system(text);
-
-    // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
-    const stop = new AbortController();
-    const onCancel = (): void => stop.abort('cancelled' satisfies Interruption);
-    request.signal.addEventListener('abort', onCancel, { once: true });
-    if (request.signal.aborted) onCancel();
-    const jobTimer = job.timeoutMs > 0 ? setTimeout(() => stop.abort('timed_out' satisfies Interruption), job.timeoutMs) : undefined;
-    const checkStopped = (): void => {
-      if (stop.signal.aborted) throw new Stopped();
-    };
-
-    let status: Status = 'failed';
-    let error: string | undefined;
-    let infrastructure = false;
-    let currentPhase = 'preparing the job';
-    try {
-      checkStopped();
-
-      // Aborted by a stop, or by the first failure while the services and the job container come up.
-      const bringUp = new AbortController();
-      const relay = (): void => bringUp.abort();
-      stop.signal.addEventListener('abort', relay, { once: true });
-      const track = (k: 'container' | 'network', id: string): void => teardown.track(k, id);
-      const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: bringUp.signal, track };
-      let network: string | undefined;
-      if (job.services.length > 0) {
-        currentPhase = 'creating the job network';
-        network = await createJobNetwork(ctx);
-      }
-      // Services and the job container come up side by side (the steps wait for both): the job
-      // container's create, start and workspace put overlap the services' start and health wait.
-      // Both are settled before going on, so teardown sees every resource either one created.
-      let containerPhase = 'creating the job container';
-      const runner = new DockerStepRunner({
-        docker: this.docker,
-        instanceId: this.instanceId,
-        runId: request.runId,
-        job,
-        source: request.source,
-        mirrorsDir: this.mirrorsDir,
-        network,
-        suffix,
-        say,
-        setPhase: (phase) => (containerPhase = phase),
+    // Aborted by a stop, or by the first failure while the services and the job container come up.
+    const bringUp = new AbortController();
+    const relay = (): void => bringUp.abort();
+    stopSignal.addEventListener('abort', relay, { once: true });
+    const track = (k: 'container' | 'network', id: string): void => teardown.track(k, id);
+    const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: bringUp.signal, track };
+    let network: string | undefined;
+    if (job.services.length > 0) {
+      setPhase('creating the job network');
+      network = await createJobNetwork(ctx);
+    }
+    // Services and the job container come up side by side (the steps wait for both): the job
+    // container's create, start and workspace put overlap the services' start and health wait.
+    // Both are settled before going on, so teardown sees every resource either one created.
+    let containerPhase = 'creating the job container';
+    const runner = new DockerStepRunner({
+      docker: this.docker,
+      instanceId: this.instanceId,
+      runId: request.runId,
+      job,
+      source: request.source,
+      mirrorsDir: this.mirrorsDir,
+      network,
+      suffix,
+      say,
+      setPhase: (phase) => (containerPhase = phase),
+    });
+    teardown.trackRunner(runner);
+    let failure: { err: unknown; phase: string } | undefined;
+    const failFast = <T>(promise: Promise<T>, phase: () => string): Promise<T> =>
+      promise.catch((err: unknown) => {
+        failure ??= { err, phase: phase() };
+        bringUp.abort();
+        throw err;
       });
-      teardown.trackRunner(runner);
-      let failure: { err: unknown; phase: string } | undefined;
-      const failFast = <T>(promise: Promise<T>, phase: () => string): Promise<T> =>
-        promise.catch((err: unknown) => {
-          failure ??= { err, phase: phase() };
-          bringUp.abort();
-          throw err;
-        });
-      const [, up] = await Promise.allSettled([
-        network === undefined ? undefined : failFast(startServices(job.services, network, ctx), () => 'starting services'),
-        failFast(runner.setup(bringUp.signal), () => containerPhase),
-      ]);
-      stop.signal.removeEventListener('abort', relay);
-      currentPhase = failure?.phase ?? containerPhase;
-      if (failure) throw failure.err;
-      if (up.status === 'rejected') throw up.reason;
-      checkStopped();
-
-      const handle = runner.jobContainer;
-      if (request.hooks?.beforeSteps) {
-        currentPhase = 'restoring caches';
-        await request.hooks.beforeSteps(handle, say);
-        checkStopped();
-      }
-      currentPhase = 'running steps';
-      const outcome = await runSteps({
-        runner,
-        runId: request.runId,
-        job,
-        event: request.event,
-        secrets: request.secrets,
-        log,
-        killGraceMs: this.killGraceMs,
-        jobSignal: stop.signal,
-        steps,
-        onStep: (s) => request.onStep?.(s),
-      });
-      checkStopped();
-      status = outcome.status;
-      error = outcome.error;
-      if (request.hooks?.afterSteps) {
-        currentPhase = 'saving caches and artifacts';
-        try {
-          await request.hooks.afterSteps(handle, status, say);
-        } catch (err) {
-          say(`error: ${(err as Error).message}`);
-          if (status === 'passed') {
-            status = 'failed';
-            error = `after the steps: ${(err as Error).message}`;
-          }
-        }
-      }
-    } catch (err) {
-      if (stop.signal.aborted) {
-        status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
-        const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
-        const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
-        error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
-      } else {
-        status = 'failed';
-        infrastructure = !isStop(err);
-        error = describeInfrastructureError(err, currentPhase);
-      }
-      say(status === 'failed' ? `error: ${error}` : error ?? status);
-    } finally {
-      if (jobTimer) clearTimeout(jobTimer);
-      request.signal.removeEventListener('abort', onCancel);
-      await teardown.run(say);
-    }
-    if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
-      // Stopped right as the last step ended: the recorded reason wins.
-      status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
-      error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)}` : 'job cancelled';
-    }
-    for (const s of steps) {
-      if (s.status === 'queued' || s.status === 'running') {
-        s.status = s.status === 'running' ? status : 'skipped';
-        request.onStep?.({ ...s });
-      }
-    }
-    return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+    const [, up] = await Promise.allSettled([
+      network === undefined ? undefined : failFast(startServices(job.services, network, ctx), () => 'starting services'),
+      failFast(runner.setup(bringUp.signal), () => containerPhase),
+    ]);
+    stopSignal.removeEventListener('abort', relay);
+    setPhase(failure?.phase ?? containerPhase);
+    if (failure) throw failure.err;
+    if (up.status === 'rejected') throw up.reason;
+    return { runner, container: runner.jobContainer };
   }
 }
 

@@ -4,7 +4,7 @@
  * step summaries and log lines agree, up to durations. This is what lets the HTTP, webhook and IPC
  * tests trust an engine whose jobs run on the fake.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,19 @@ const PROGRAMS: Record<string, StepProgram> = {
   'sleep 5': async (io) => {
     await io.sleep(5000);
     return io.signal.aborted ? 143 : 0;
+  },
+  'echo "GREETING=hi there" >> "$KILN_ENV"': (io) => {
+    appendFileSync(io.env.KILN_ENV, 'GREETING=hi there\n');
+    return 0;
+  },
+  'echo "$GREETING"': (io) => {
+    io.out(io.env.GREETING ?? '');
+    return 0;
+  },
+  // Ignores SIGTERM (the trap's ignore is inherited by sleep), so only the SIGKILL after the grace period ends it.
+  'trap "" TERM; sleep 5': async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    return 0;
   },
   'cat hello.txt': (io) => {
     io.out(readFileSync(join(io.workspace, 'hello.txt'), 'utf8').trimEnd());
@@ -70,9 +83,16 @@ describe('the fake executor beside DockerExecutor', () => {
     ['continue-on-error', job([step('exit 2', { continueOnError: true }), step('echo ok')])],
     ['stderr', job([step('echo oops >&2')])],
     ['a step timeout', job([step('sleep 5', { timeoutMs: 300 }), step('echo never')])],
+    ['a step that ignores SIGTERM, killed after the grace period', job([step('trap "" TERM; sleep 5', { name: 'stubborn', timeoutMs: 300 })])],
   ])('agrees on %s', async (_name, planned) => {
     const [docker, faked] = await both(planned);
     expect(comparable(faked)).toEqual(comparable(docker));
+  });
+
+  it('agrees on variables handed on through $KILN_ENV', async () => {
+    const [docker, faked] = await both(job([step('echo "GREETING=hi there" >> "$KILN_ENV"', { name: 'set' }), step('echo "$GREETING"', { name: 'get' })]));
+    expect(comparable(faked)).toEqual(comparable(docker));
+    expect(faked.out(1)).toBe('hi there');
   });
 
   it('agrees on masked secrets and on a log that continues from logOffset', async () => {
@@ -110,6 +130,21 @@ describe('the fake executor', () => {
       const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir }, dir } as unknown as Harness, job([step('make build', { name: 'build' })]));
       expect(c.result).toMatchObject({ status: 'failed', error: "step 'build' failed with exit code 127" });
       expect(c.out(0)).toMatch(/no program of the fake executor is named 'make build'/);
+    } finally {
+      fake.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails a step whose program throws with exit code 1, the message on stderr, and leaves no job directory', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kiln-fake-root-'));
+    const fake = new FakeExecutor({ boom: () => { throw new Error('kaboom'); } }, { root });
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-fake-src-'));
+    try {
+      const c = await run({ executor: fake as never, source: { kind: 'dir', path: dir }, dir } as unknown as Harness, job([step('boom', { name: 'explode' })]));
+      expect(c.result).toMatchObject({ status: 'failed', error: "step 'explode' failed with exit code 1" });
+      expect(c.out(0)).toBe('error: kaboom');
+      expect(readdirSync(root).filter((name) => name.startsWith('job-'))).toEqual([]);
     } finally {
       fake.dispose();
       rmSync(dir, { recursive: true, force: true });

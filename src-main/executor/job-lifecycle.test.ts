@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import type { PlannedJob } from '../../shared/model/plan.js';
+import type { StepSummary } from '../../shared/model/run.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { FakeStepRunner, type FakeStep } from '../../test/executor/fake-step-runner.js';
+import type { JobContainer, JobHooks, JobResult } from '../core/job-contract.js';
+import { runJobLifecycle, type JobBackend } from './job-lifecycle.js';
+
+const EVENT: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40), ref: 'refs/heads/main' };
+
+function job(names: string[], extra: Partial<PlannedJob> = {}): PlannedJob {
+  return {
+    id: 'unit-job', key: 'unit-job', name: 'unit-job', matrix: {}, image: 'any', needs: [], skipped: false, env: {}, secrets: [],
+    timeoutMs: 60_000, services: [], ...extra,
+    steps: names.map((name, index) => ({ index, name, run: `echo ${name}`, env: {}, if: '', continueOnError: false })),
+  };
+}
+
+const CONTAINER: JobContainer = {
+  workspace: '/workspace',
+  exec: async () => ({ exitCode: 0 }),
+  putArchive: async () => undefined,
+  getArchive: async () => { throw new Error('no archive'); },
+};
+
+interface Lived {
+  result: JobResult;
+  /** Backend and hook calls, in order. */
+  calls: string[];
+  runner: FakeStepRunner;
+  lines: string[];
+  steps: StepSummary[];
+}
+
+/** Runs a job through the lifecycle with a FakeStepRunner; `upFails` makes bring-up fail (after its phase is set). */
+async function live(planned: PlannedJob, o: {
+  behaviours?: Record<number, FakeStep>;
+  hooks?: JobHooks;
+  upFails?: Error;
+  /** Bring-up waits for this before it resolves (it rejects when stopped first). */
+  upWaits?: Promise<void>;
+  signal?: AbortSignal;
+  onStep?(s: StepSummary): void;
+  secrets?: Record<string, string>;
+} = {}): Promise<Lived> {
+  const calls: string[] = [];
+  const lines: string[] = [];
+  const steps: StepSummary[] = [];
+  const runner = new FakeStepRunner(o.behaviours);
+  const backend: JobBackend = {
+    async bringUp({ signal, setPhase, say }) {
+      calls.push('bringUp');
+      setPhase('starting the sidecar');
+      say('bringing up');
+      if (o.upWaits) {
+        await Promise.race([o.upWaits, new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))]);
+      }
+      if (o.upFails) throw o.upFails;
+      await runner.setup(signal);
+      return { runner, container: CONTAINER };
+    },
+    async teardown() {
+      calls.push('teardown');
+      await runner.destroy();
+    },
+    describeError: (err, phase) => ({ message: `backend error while ${phase}: ${(err as Error).message}`, infrastructure: true }),
+  };
+  const hooks: JobHooks | undefined = o.hooks && {
+    beforeSteps: o.hooks.beforeSteps && (async (c, log) => { calls.push('beforeSteps'); await o.hooks?.beforeSteps?.(c, log); }),
+    afterSteps: o.hooks.afterSteps && (async (c, status, log) => { calls.push(`afterSteps ${status}`); await o.hooks?.afterSteps?.(c, status, log); }),
+  };
+  const result = await runJobLifecycle(
+    {
+      runId: 'r1', jobId: planned.id, job: planned, event: EVENT, source: { kind: 'dir', path: '/nowhere' }, secrets: o.secrets ?? {},
+      signal: o.signal ?? new AbortController().signal, hooks,
+      onLog: (l) => void lines.push(l.text),
+      onStep: (s) => { steps.push(s); o.onStep?.(s); },
+    },
+    backend,
+    { killGraceMs: 50, maxStepOutputBytes: 1024 * 1024 },
+  );
+  runner.expectNoViolations();
+  return { result, calls, runner, lines, steps };
+}
+
+const NOOP_HOOKS: JobHooks = { beforeSteps: async () => undefined, afterSteps: async () => undefined };
+
+describe('the job lifecycle', () => {
+  it('brings up, runs beforeSteps, the steps, afterSteps with their outcome, then tears down', async () => {
+    const l = await live(job(['build', 'test']), { hooks: NOOP_HOOKS, behaviours: { 1: { exitCode: 3 } } });
+    expect(l.calls).toEqual(['bringUp', 'beforeSteps', 'afterSteps failed', 'teardown']);
+    expect(l.runner.calls).toEqual(['setup', 'start 0', 'wait 0', 'readEnvFile 0', 'start 1', 'wait 1', 'destroy']);
+    expect(l.result).toMatchObject({ status: 'failed', error: "step 'test' failed with exit code 3", infrastructure: undefined });
+  });
+
+  it('reports a bring-up failure in the backend\'s words, as infrastructure, with every step skipped and teardown run', async () => {
+    const l = await live(job(['build']), { hooks: NOOP_HOOKS, upFails: new Error('port in use') });
+    expect(l.calls).toEqual(['bringUp', 'teardown']);
+    expect(l.result).toMatchObject({ status: 'failed', error: 'backend error while starting the sidecar: port in use', infrastructure: true });
+    expect(l.result.steps.map((s) => s.status)).toEqual(['skipped']);
+    expect(l.lines).toContain('error: backend error while starting the sidecar: port in use');
+  });
+
+  it('names the phase a cancel came in, skips the steps and afterSteps, and still tears down', async () => {
+    const cancel = new AbortController();
+    const l = await live(job(['build']), { hooks: NOOP_HOOKS, signal: cancel.signal, upWaits: new Promise(() => setTimeout(() => cancel.abort(), 20)) });
+    expect(l.calls).toEqual(['bringUp', 'teardown']);
+    expect(l.result).toMatchObject({ status: 'cancelled', error: 'job cancelled while starting the sidecar', infrastructure: undefined });
+    expect(l.result.steps.map((s) => s.status)).toEqual(['skipped']);
+  });
+
+  it('times a job out during its running step: that step timed_out, the later ones skipped, no afterSteps', async () => {
+    const l = await live(job(['wait', 'never'], { timeoutMs: 100 }), { hooks: NOOP_HOOKS, behaviours: { 0: { runsUntilSignalled: true } } });
+    expect(l.result).toMatchObject({ status: 'timed_out', error: "job timed out after 100 ms during step 'wait'" });
+    expect(l.result.steps.map((s) => s.status)).toEqual(['timed_out', 'skipped']);
+    expect(l.calls).toEqual(['bringUp', 'beforeSteps', 'teardown']);
+    expect(l.runner.calls).toContain('signal 0 TERM');
+  });
+
+  it('fails a passing job whose afterSteps fails, saying so, but not as infrastructure', async () => {
+    const l = await live(job(['build']), { hooks: { afterSteps: async () => { throw new Error('upload refused'); } } });
+    expect(l.result).toMatchObject({ status: 'failed', error: 'after the steps: upload refused', infrastructure: undefined });
+    expect(l.lines).toContain('error: upload refused');
+  });
+
+  it('reports a beforeSteps failure as the backend\'s error while restoring caches, and runs no step', async () => {
+    const l = await live(job(['build']), { hooks: { beforeSteps: async () => { throw new Error('cache corrupt'); } } });
+    expect(l.result).toMatchObject({ status: 'failed', error: 'backend error while restoring caches: cache corrupt', infrastructure: true });
+    expect(l.runner.calls).toEqual(['setup', 'destroy']);
+  });
+
+  it('masks secrets in the error sentence', async () => {
+    const l = await live(job(['build']), { upFails: new Error('bad token hunter2'), secrets: { TOKEN: 'hunter2' } });
+    expect(l.result.error).toBe('backend error while starting the sidecar: bad token ***');
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The life of one job around its steps, the same for every backend: the job timer and the cancel,
+ * bring-up, hooks.beforeSteps → steps (job-steps.ts, through the backend's StepRunner) →
+ * hooks.afterSteps, teardown, the final status of every step and the job's error sentence.
+ * A backend (DockerExecutor; the tests' fake executor) gives only what is its own: how the job's
+ * environment comes up, how it goes away, and how its errors read. So a test backend cannot drift
+ * from the rules a real job follows.
+ *
+ * Call order: bringUp → hooks.beforeSteps → runSteps → hooks.afterSteps → teardown. Teardown always
+ * runs (pass, fail, timeout, cancel, backend error), once, last. A stop (cancel or job timeout)
+ * records its reason before anything is signalled: the reason, not an exit code, decides the status.
+ * After a stop nothing more starts (no further step, no afterSteps).
+ *
+ * runJobLifecycle never rejects for the job's own outcome: a failing step, a timeout or a cancel is
+ * a JobResult, and an error of bring-up or of the hooks is a 'failed' result worded by the backend.
+ */
+import type { StepSummary } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import { formatDuration } from '../../shared/format.js';
+import type { JobContainer, JobResult, JobRunRequest } from '../core/job-contract.js';
+import type { Interruption } from './exec-step.js';
+import { runSteps } from './job-steps.js';
+import { JobLog } from './log-capture.js';
+import { SecretMasker } from './secret-masker.js';
+import type { StepRunner } from './step-runner.js';
+
+/** The job's environment once it is up: the steps run through `runner`, hooks see `container`. */
+export interface JobEnvironment {
+  runner: StepRunner;
+  container: JobContainer;
+}
+
+/** What a backend does for one job. */
+export interface JobBackend {
+  /**
+   * Brings up the job's environment, the runner's setup included. `signal` is aborted by a stop;
+   * bring-up then ends soon, rejecting with any error (the stop decides the wording). Before it settles it calls
+   * `setPhase` with what it is doing (or was doing when it failed), for the error sentence.
+   * Whatever it created, even when it rejects, is teardown's to remove.
+   */
+  bringUp(o: { signal: AbortSignal; say(text: string): void; setPhase(phase: string): void }): Promise<JobEnvironment>;
+  /** Removes everything bringUp created. Called once, last, in every case; reports what it could not remove through `say`. Never rejects. */
+  teardown(say: (text: string) => void): Promise<void>;
+  /** The sentence for an error that ended the job while `phase` (not a stop), and whether the infrastructure failed rather than the job. */
+  describeError(err: unknown, phase: string): { message: string; infrastructure: boolean };
+}
+
+export interface JobLifecycleOptions {
+  killGraceMs: number;
+  maxStepOutputBytes: number;
+}
+
+/** Thrown inside the lifecycle when the job was stopped (cancel or job timeout) outside a step. */
+class Stopped extends Error {}
+
+export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
+  const { job } = request;
+  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes);
+  const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
+  const say = (text: string): void => log.system(text);
+
+  // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
+  const stop = new AbortController();
+  const onCancel = (): void => stop.abort('cancelled' satisfies Interruption);
+  request.signal.addEventListener('abort', onCancel, { once: true });
+  if (request.signal.aborted) onCancel();
+  const jobTimer = job.timeoutMs > 0 ? setTimeout(() => stop.abort('timed_out' satisfies Interruption), job.timeoutMs) : undefined;
+  const checkStopped = (): void => {
+    if (stop.signal.aborted) throw new Stopped();
+  };
+
+  let status: Status = 'failed';
+  let error: string | undefined;
+  let infrastructure = false;
+  let currentPhase = 'preparing the job';
+  try {
+    checkStopped();
+    const { runner, container } = await backend.bringUp({ signal: stop.signal, say, setPhase: (phase) => (currentPhase = phase) });
+    checkStopped();
+
+    if (request.hooks?.beforeSteps) {
+      currentPhase = 'restoring caches';
+      await request.hooks.beforeSteps(container, say);
+      checkStopped();
+    }
+    currentPhase = 'running steps';
+    const outcome = await runSteps({
+      runner,
+      runId: request.runId,
+      job,
+      event: request.event,
+      secrets: request.secrets,
+      log,
+      killGraceMs: options.killGraceMs,
+      jobSignal: stop.signal,
+      steps,
+      onStep: (s) => request.onStep?.(s),
+    });
+    checkStopped();
+    status = outcome.status;
+    error = outcome.error;
+    if (request.hooks?.afterSteps) {
+      currentPhase = 'saving caches and artifacts';
+      try {
+        await request.hooks.afterSteps(container, status, say);
+      } catch (err) {
+        say(`error: ${(err as Error).message}`);
+        if (status === 'passed') {
+          status = 'failed';
+          error = `after the steps: ${(err as Error).message}`;
+        }
+      }
+    }
+  } catch (err) {
+    if (stop.signal.aborted) {
+      status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
+      const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
+      const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
+      error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
+    } else {
+      status = 'failed';
+      ({ message: error, infrastructure } = backend.describeError(err, currentPhase));
+    }
+    say(status === 'failed' ? `error: ${error}` : error ?? status);
+  } finally {
+    if (jobTimer) clearTimeout(jobTimer);
+    request.signal.removeEventListener('abort', onCancel);
+    await backend.teardown(say);
+  }
+  if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
+    // Stopped right as the last step ended: the recorded reason wins.
+    status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
+    error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)}` : 'job cancelled';
+  }
+  for (const s of steps) {
+    if (s.status === 'queued' || s.status === 'running') {
+      s.status = s.status === 'running' ? status : 'skipped';
+      request.onStep?.({ ...s });
+    }
+  }
+  return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+}
