@@ -11,7 +11,8 @@ import type { GroupCommit } from './storage/group-commit.js';
 
 /** kiln.config.yml, after validation and defaults. Durations in ms, sizes in bytes. */
 export interface KilnConfig {
-  server: { host: string; port: number; apiToken?: string };
+  /** publicUrl: the dashboard as teammates reach it (VPN); commit statuses link to runs under it. */
+  server: { host: string; port: number; apiToken?: string; publicUrl?: string };
   tunnel?: { url: string };
   concurrency: { jobs: number; perRepository: number };
   retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
@@ -33,6 +34,17 @@ export interface RepositoryConfig {
   /** Branch glob → priority, overriding the pipeline's priority. */
   priority: Record<string, Priority>;
   credentials?: { username?: string; password?: string; sshKeyFile?: string };
+  /** Commit statuses to the forge (src-main/forge); reporting is on when a token is set. */
+  forge?: ForgeConfig;
+}
+
+export interface ForgeConfig {
+  /** Default https://api.github.com; GHES https://HOST/api/v3; Gitea/Forgejo https://HOST/api/v1. */
+  apiUrl: string;
+  /** In memory only: from kiln.config.yml or the encrypted vault, never written elsewhere. */
+  token?: string;
+  /** One status per job besides the pipeline's (default false). */
+  jobStatuses: boolean;
 }
 
 export interface TriggerOutcome {

@@ -38,6 +38,7 @@ import type { ArtifactStore } from './storage/artifact-store.js';
 import { keyFileEncryptor, SecretVault } from './storage/secret-vault.js';
 import { CONFIG_FILE } from './config.js';
 import { SettingsService, type SettingsChange } from './settings/settings-service.js';
+import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from './forge/reporter.js';
 
 export const KILN_VERSION = '0.1.0';
 
@@ -72,6 +73,8 @@ export interface EngineOptions {
   configFile?: string;
   /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
   vault?: SecretVault;
+  /** Forge reporting: client pace, retries and backoff (tests shorten them). */
+  forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'>;
 }
 
 const REAP_EVERY_MS = 5 * 60_000;
@@ -83,6 +86,8 @@ export class Engine implements KilnEngine {
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly factory: RunFactoryDeps;
   private readonly lane = new OrderedLane();
+  /** Commit statuses to the forge (src-main/forge/reporter.ts), fed by this engine's events. */
+  forge!: ForgeReporter;
 
   private constructor(
     readonly config: KilnConfig,
@@ -118,6 +123,7 @@ export class Engine implements KilnEngine {
       config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
       vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
       applied: (change) => ref.engine?.settingsApplied(change), onError: options.onError,
+      describeForge: (repo) => ref.engine?.forge.repositoryReporting(repo),
     });
     const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
     // Claims of any earlier process on this data directory are recognisably not ours.
@@ -149,6 +155,14 @@ export class Engine implements KilnEngine {
     });
     const engine = new Engine(config, dataDir, db, commits, instanceId, store, logs, scheduler, pool, runner, ports.executor, { ...options, onError }, ports.pipeline, ports.checkout, clock, storage, settings);
     ref.engine = engine;
+    // ── Forge reporting (self-contained, src-main/forge): re-apply this block when the engine moves. ──
+    engine.forge = createForgeReporter({
+      db, clock, onError, ...options.forge, repository: (name) => config.repositories.find((r) => r.name === name),
+      getRun: (id) => store.runDetail(id), publicUrl: () => config.server.publicUrl,
+    });
+    engine.subscribe((event) => engine.forge.onEvent(event));
+    engine.forge.start();
+    // ── end of forge reporting ──
     syncRepositories(db, config.repositories, clock());
     // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
     scheduler.recoverForeignClaims();
@@ -330,6 +344,12 @@ export class Engine implements KilnEngine {
   async removeRepository(name: string): Promise<void> { this.assertRunning(); this.settings.removeRepository(name); }
   async saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> { this.assertRunning(); return this.settings.saveServerSettings(input, this.tunnel); }
 
+  /** The commit statuses a run posts to its forge, and whether they arrived. */
+  async getRunReporting(runId: string) {
+    if (!this.store.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return this.forge.runReporting(runId);
+  }
+
   /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */
   onSettingsChanged(listener: (change: SettingsChange) => void): () => void {
     return this.settings.subscribe(listener);
@@ -382,6 +402,7 @@ export class Engine implements KilnEngine {
       this.storage.retention.stop();
       await this.pool.stop();
       this.runner.flushEvents();
+      this.forge.stop();
       await this.logs.closeAll();
       this.commits.drain();
       this.db.close();

@@ -13,7 +13,7 @@
  * from the live configuration and moves the secrets it had in memory into the vault.
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
+import type { RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
 import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
 import { ConfigDocument } from './config-document.js';
@@ -35,6 +35,8 @@ export interface SettingsServiceOptions {
   /** Called after a save has been applied to `config`, before subscribers (the engine adjusts its pool and tables). */
   applied: (change: SettingsChange) => void;
   onError?: (message: string, err: unknown) => void;
+  /** The repository's reporting state for the settings page (the engine's forge reporter). */
+  describeForge?: (repo: RepositoryConfig) => RepositoryReporting | undefined;
 }
 
 type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[] }>;
@@ -80,8 +82,16 @@ export class SettingsService {
         webhookSecrets,
         ...(r.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: r.rateLimitPerMinute } : {}),
         priority: { ...r.priority },
+        ...this.forgeOf(r),
       };
     });
+  }
+
+  private forgeOf(r: RepositoryConfig): { forge?: RepositoryReporting } {
+    const forge = this.o.describeForge?.(r);
+    if (!forge) return {};
+    const stored = this.o.vault.index()[r.name]?.forgeToken;
+    return { forge: forge.tokenSet ? { ...forge, tokenSource: stored ? 'vault' : 'file' } : forge };
   }
 
   view(tunnel: TunnelState): SettingsView {

@@ -1,4 +1,4 @@
-import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
+import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
 import { isTerminal } from '../../shared/model/status.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
@@ -41,8 +41,8 @@ export class IpcClient implements KilnClient {
     return unwrap<T>(envelope);
   }
 
-  private call<M extends Method>(method: M, ...args: Parameters<EngineApi[M]>): ReturnType<EngineApi[M]> {
-    return this.request(method, args) as ReturnType<EngineApi[M]>;
+  private call<M extends Method>(method: M, ...args: Parameters<NonNullable<EngineApi[M]>>): ReturnType<NonNullable<EngineApi[M]>> {
+    return this.request(method, args) as ReturnType<NonNullable<EngineApi[M]>>;
   }
 
   listRuns: EngineApi['listRuns'] = (q) => this.call('listRuns', q);
@@ -61,6 +61,7 @@ export class IpcClient implements KilnClient {
   saveRepository: EngineApi['saveRepository'] = (input) => this.call('saveRepository', input);
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
+  getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
 
   setSecret(repo: string, name: string, value: string): Promise<void> {
     return this.request('setSecret', [repo, name, value]);

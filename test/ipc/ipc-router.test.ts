@@ -25,6 +25,7 @@ const SAMPLE_ARGS: Record<keyof EngineApi, unknown[]> = {
   saveRepository: [{ name: 'acme/api', url: 'https://example.com/acme/api.git', addWebhookSecrets: ['s3cret'], secrets: { NPM_TOKEN: 'v' } }],
   removeRepository: ['acme/web'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
+  getRunReporting: ['run-1'],
 };
 
 describe('the IPC router', () => {
