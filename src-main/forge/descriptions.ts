@@ -5,7 +5,7 @@
  * The mapping never leaves a pull request waiting on a `pending` that will not change: every
  * terminal status maps to a terminal state.
  *
- *   queued, running            → pending   "Queued behind 2 runs", "Running: 1 of 3 jobs done"
+ *   queued, running            → pending   "Queued behind 2 runs", "Running"
  *   passed                     → success   "Passed in 1 min 12 s"
  *   skipped                    → success   "Skipped: <why>"  (nothing ran; as GitHub Actions does)
  *   failed, timed_out          → failure   "Failed: test › Unit (exit 1) after 48 s"
@@ -68,10 +68,9 @@ export function runDescription(run: RunDetail, facts: RunFacts = {}): string {
   switch (run.status) {
     case 'queued':
       return facts.queuedBehind ? `Queued behind ${facts.queuedBehind} run${facts.queuedBehind === 1 ? '' : 's'}` : 'Queued';
-    case 'running': {
-      const done = run.jobs.filter((j) => j.status !== 'queued' && j.status !== 'running').length;
-      return run.jobs.length ? `Running: ${done} of ${run.jobs.length} jobs done` : 'Running';
-    }
+    case 'running':
+      // Not "1 of 3 jobs done": each change would be one more write at GitHub's one-a-second pace.
+      return 'Running';
     case 'passed':
       return clip(`Passed${took !== undefined ? ` in ${formatDuration(took)}` : ''}`);
     case 'skipped':
