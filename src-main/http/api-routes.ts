@@ -6,6 +6,7 @@
  *   GET  /api/runs?cursor=&limit=&repo=&branch=&status=   Page<RunSummary>
  *   POST /api/runs {repo, branch?, sha?}                  201 {runIds}
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
+ *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
  *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
@@ -102,6 +103,11 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
 
   router.get('/runs/:id', async (req, res) => {
     res.json(await engine.getRun(param(req, 'id')));
+  });
+
+  router.get('/runs/:id/reporting', async (req, res) => {
+    if (!engine.getRunReporting) throw new ApiError('UNAVAILABLE', 'this engine does not report to a forge');
+    res.json(await engine.getRunReporting(param(req, 'id')));
   });
 
   router.post('/runs/:id/cancel', async (req, res) => {

@@ -17,6 +17,7 @@ import type { RepositoryInput, RepositoryReporting, RepositorySettings, ServerSe
 import type { KilnConfig, RepositoryConfig } from '../engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
 import { ConfigDocument } from './config-document.js';
+import { DEFAULT_API_URL } from '../forge/client.js';
 import { checkRepositoryInput, checkRepositoryName, checkServerInput } from './settings-input.js';
 
 export interface SettingsChange {
@@ -39,7 +40,7 @@ export interface SettingsServiceOptions {
   describeForge?: (repo: RepositoryConfig) => RepositoryReporting | undefined;
 }
 
-type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[] }>;
+type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[]; forgeToken?: string }>;
 
 const FILE_ID = /^file-(\d+)$/;
 
@@ -102,6 +103,7 @@ export class SettingsService {
       concurrency: { ...c.concurrency },
       retention: { ...c.retention },
       repositories: this.repositories(),
+      publicUrl: c.server.publicUrl ?? null,
     };
   }
 
@@ -111,7 +113,8 @@ export class SettingsService {
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     const exists = doc.hasRepository(name);
     if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
-    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority });
+    const forge = change.forge && { apiUrl: change.forge.apiUrl, jobStatuses: change.forge.jobStatuses, dropToken: change.forge.token !== undefined };
+    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority, forge });
 
     // What stays in the file after this save (also what a first save moves into the vault).
     const remaining = snapshotOf(this.fileSecrets);
@@ -133,8 +136,9 @@ export class SettingsService {
       doc.removeSecret(name, secret);
       delete kept.secrets[secret];
     }
+    if (change.forge?.token !== undefined) delete kept.forgeToken;
 
-    this.commit(doc, [{ repo: name, secrets: change.secrets, addWebhookSecrets: change.addWebhookSecrets, removeWebhookSecrets: removeFromVault }], { fileSecrets: remaining });
+    this.commit(doc, [{ repo: name, secrets: change.secrets, addWebhookSecrets: change.addWebhookSecrets, removeWebhookSecrets: removeFromVault, forgeToken: change.forge?.token }], { fileSecrets: remaining });
     const saved = this.repositories().find((r) => r.name === name);
     if (!saved) throw new ApiError('INTERNAL', `repository ${name} was saved but is not in the configuration that was read back`);
     return saved;
@@ -151,6 +155,7 @@ export class SettingsService {
     const change = checkServerInput(input, this.o.config.concurrency);
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     if (change.tunnelUrl !== undefined) doc.setTunnel(change.tunnelUrl);
+    if (change.publicUrl !== undefined) doc.setPublicUrl(change.publicUrl);
     if (change.jobs !== undefined) doc.setIn('concurrency', 'jobs', change.jobs);
     if (change.perRepository !== undefined) doc.setIn('concurrency', 'per-repository', change.perRepository);
     for (const [key, value] of Object.entries(change.retention)) doc.setIn('retention', key, value);
@@ -167,7 +172,7 @@ export class SettingsService {
     const { text, config: next } = doc.render();
     const changes = doc.existed ? vaultChanges : [...this.adoptInMemorySecrets(o.fileSecrets ?? this.fileSecrets, removedRepo), ...vaultChanges];
     for (const c of changes) {
-      if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length) this.o.vault.update(c.repo, c, this.o.now());
+      if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length || c.forgeToken !== undefined) this.o.vault.update(c.repo, c, this.o.now());
     }
     if (removedRepo) this.o.vault.removeRepository(removedRepo);
     doc.save(text);
@@ -183,7 +188,10 @@ export class SettingsService {
       const have = stored[repo] ?? { secrets: {}, webhookSecrets: [] };
       const secrets = Object.fromEntries(Object.entries(file.secrets).filter(([k]) => !(k in have.secrets)));
       const known = new Set(have.webhookSecrets.map((w) => w.value));
-      out.push({ repo, secrets, addWebhookSecrets: file.webhookSecrets.filter((v) => !known.has(v)), removeWebhookSecrets: [] });
+      out.push({
+        repo, secrets, addWebhookSecrets: file.webhookSecrets.filter((v) => !known.has(v)), removeWebhookSecrets: [],
+        ...(file.forgeToken !== undefined && have.forgeToken === undefined ? { forgeToken: file.forgeToken } : {}),
+      });
     }
     return out;
   }
@@ -200,6 +208,8 @@ export class SettingsService {
     };
     // In place: the webhook receiver, the job runner and retention hold this very object.
     live.repositories.splice(0, live.repositories.length, ...next.repositories);
+    if (next.server.publicUrl) live.server.publicUrl = next.server.publicUrl;
+    else delete live.server.publicUrl;
     if (next.tunnel) live.tunnel = { ...next.tunnel };
     else delete live.tunnel;
     Object.assign(live.concurrency, next.concurrency);
@@ -220,14 +230,16 @@ interface VaultChange {
   secrets: Record<string, string | null>;
   addWebhookSecrets: string[];
   removeWebhookSecrets: string[];
+  /** A value sets the forge token, null removes it. */
+  forgeToken?: string | null;
 }
 
 function snapshot(repos: readonly RepositoryConfig[]): FileSecrets {
-  return new Map(repos.map((r) => [r.name, { secrets: { ...r.secrets }, webhookSecrets: [...r.webhookSecrets] }]));
+  return new Map(repos.map((r) => [r.name, { secrets: { ...r.secrets }, webhookSecrets: [...r.webhookSecrets], ...(r.forge?.token ? { forgeToken: r.forge.token } : {}) }]));
 }
 
 function snapshotOf(secrets: FileSecrets): FileSecrets {
-  return new Map([...secrets].map(([name, s]) => [name, { secrets: { ...s.secrets }, webhookSecrets: [...s.webhookSecrets] }]));
+  return new Map([...secrets].map(([name, s]) => [name, { ...s, secrets: { ...s.secrets }, webhookSecrets: [...s.webhookSecrets] }]));
 }
 
 /** Vault values win over the file's; webhook secrets are all accepted, so they are joined. */
@@ -237,5 +249,7 @@ function merge(repos: RepositoryConfig[], stored: Record<string, RepositorySecre
     if (!s) continue;
     Object.assign(repo.secrets, s.secrets);
     repo.webhookSecrets = [...new Set([...repo.webhookSecrets, ...s.webhookSecrets.map((w) => w.value)])];
+    // A token in the vault turns reporting on, with the file's API URL and options or the defaults.
+    if (s.forgeToken) repo.forge = { apiUrl: repo.forge?.apiUrl ?? DEFAULT_API_URL, jobStatuses: repo.forge?.jobStatuses ?? false, token: s.forgeToken };
   }
 }
