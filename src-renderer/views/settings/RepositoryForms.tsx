@@ -3,6 +3,7 @@ import type { RepositorySettings } from '../../../shared/api/engine-api.js';
 import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
+import { ForgeReportingForm } from '../forge/ForgeSettings.js';
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -170,6 +171,7 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
         <button type="submit" className="btn btn-sm" disabled={secrets.busy || !SECRET_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
       </form>
       <SaveOutcome state={secrets} />
+      <ForgeReportingForm repo={repo} onSaved={onSaved} />
     </div>
   );
 }
