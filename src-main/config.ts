@@ -56,7 +56,7 @@ const SCHEMA = {
           'rate-limit': { type: ['string', 'number'] },
           priority: { type: ['object', 'null'], additionalProperties: { enum: PRIORITIES } },
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
-          forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' } } },
+          forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
         },
       },
     },
@@ -233,7 +233,10 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     if (forge) {
       const apiUrl = typeof forge['api-url'] === 'string' ? forge['api-url'].replace(/\/+$/, '') : 'https://api.github.com';
       if (!httpUrl(apiUrl)) out.add('INVALID_VALUE', [...at('forge'), 'api-url'], `${fieldName([...at('forge'), 'api-url'])}: ${describe(forge['api-url'])} is not an http(s) URL (https://api.github.com, https://HOST/api/v3 or https://HOST/api/v1)`);
-      repo.forge = { apiUrl, jobStatuses: forge['job-statuses'] === true, ...(typeof forge.token === 'string' ? { token: forge.token } : {}) };
+      repo.forge = {
+        apiUrl, jobStatuses: forge['job-statuses'] === true, ...(forge['pr-comment'] === false ? { prComment: false } : {}),
+        ...(typeof forge.token === 'string' ? { token: forge.token } : {}),
+      };
     }
     config.repositories.push(repo);
   });

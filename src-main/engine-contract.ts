@@ -45,6 +45,8 @@ export interface ForgeConfig {
   token?: string;
   /** One status per job besides the pipeline's (default false). */
   jobStatuses: boolean;
+  /** Without a public dashboard URL, a failed pull request gets one comment with the failure (default true). */
+  prComment?: boolean;
 }
 
 export interface TriggerOutcome {

@@ -159,6 +159,7 @@ export class Engine implements KilnEngine {
     engine.forge = createForgeReporter({
       db, clock, onError, ...options.forge, repository: (name) => config.repositories.find((r) => r.name === name),
       getRun: (id) => store.runDetail(id), publicUrl: () => config.server.publicUrl,
+      logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
     });
     engine.subscribe((event) => engine.forge.onEvent(event));
     engine.forge.start();

@@ -96,6 +96,8 @@ export interface RepositoryReporting {
   tokenSource?: SecretSource;
   /** One status per job (`kiln/<pipeline>/<job>`) besides the pipeline's. */
   jobStatuses: boolean;
+  /** Without a public URL, failed pull requests get one comment with the failure (updated in place). */
+  prComment?: boolean;
   /** The last post's outcome: "statuses posted", "the token lacks permission (403): …". */
   lastOutcome?: { ok: boolean; message: string; at: number };
 }
@@ -119,6 +121,8 @@ export interface RunReporting {
   summary: string;
   /** The newest status of each context. */
   statuses: ForgeStatusInfo[];
+  /** The pull-request comment describing this run, when there is one. */
+  comment?: { posted: boolean; reason?: string };
 }
 
 /** What can be changed about a repository's reporting; omitted fields are unchanged. */
@@ -128,6 +132,7 @@ export interface RepositoryForgeInput {
   /** Write-only, stored encrypted; null removes it (reporting stops). */
   token?: string | null;
   jobStatuses?: boolean;
+  prComment?: boolean;
 }
 
 export type SecretSource = 'file' | 'vault';

@@ -64,6 +64,10 @@ export interface ForgeClient {
   readonly kind: ForgeKind;
   /** `signal` aborts the request (the reporter stops). */
   createStatus(owner: string, repo: string, sha: string, body: StatusBody, signal?: AbortSignal): Promise<{ id: number; state: string }>;
+  /** A new comment on an issue or pull request; returns its id. */
+  createComment(owner: string, repo: string, issueNumber: number, body: string, signal?: AbortSignal): Promise<number>;
+  /** Replaces a comment's body; a ForgeError with status 404 when it was deleted. */
+  updateComment(owner: string, repo: string, commentId: number, body: string, signal?: AbortSignal): Promise<void>;
 }
 
 const RetryingOctokit = Octokit.plugin(retry, throttling);
@@ -97,8 +101,29 @@ export function createForgeClient(o: ForgeClientOptions): ForgeClient {
     },
   });
   const mask = (text: string) => (o.token ? text.split(o.token).join('***') : text);
+  const signalOf = (signal?: AbortSignal) => {
+    const timeout = AbortSignal.timeout(o.timeoutMs ?? 10_000);
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  };
   return {
     kind,
+    async createComment(owner, repo, issueNumber, body, signal) {
+      try {
+        const res = await octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: issueNumber, body, request: { signal: signalOf(signal) } });
+        const id = (res.data as { id?: unknown }).id;
+        if (typeof id !== 'number') throw new ForgeError(`the forge answered ${res.status} without the comment's id`, res.status, false);
+        return id;
+      } catch (err) {
+        throw toForgeError(err, now(), mask);
+      }
+    },
+    async updateComment(owner, repo, commentId, body, signal) {
+      try {
+        await octokit.request('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', { owner, repo, comment_id: commentId, body, request: { signal: signalOf(signal) } });
+      } catch (err) {
+        throw toForgeError(err, now(), mask);
+      }
+    },
     async createStatus(owner, repo, sha, body, signal) {
       const timeout = AbortSignal.timeout(o.timeoutMs ?? 10_000);
       try {

@@ -23,6 +23,7 @@ import type { Db } from '../storage/db.js';
 import { StatusOutbox, type OutboxRow, type StatusToPost } from '../storage/status-outbox.js';
 import { createForgeClient, DEFAULT_API_URL, forgeKindOf, ForgeError, toForgeError, type ForgeClient, type ForgeClientOptions } from './client.js';
 import { forgeStateOf, jobDescription, runDescription, type RunFacts } from './descriptions.js';
+import { COMMENT_LINES, commentBody, PrCommentQueue, type WantedComment } from './pr-comment.js';
 
 export interface ForgeReporterOptions {
   db: Db;
@@ -32,6 +33,8 @@ export interface ForgeReporterOptions {
   /** The dashboard's public URL (statuses link to `<url>/#/runs/<id>`); undefined: no link. */
   publicUrl?(): string | undefined;
   onError?(message: string, err: unknown): void;
+  /** The last `lines` lines of a job's log (masked), for the pull-request comment. */
+  logTail?(jobId: string, lines: number): Promise<string[]>;
   /** Client settings (tests shorten the pace and retries); default GitHub's pace, 2 retries. */
   client?: Pick<ForgeClientOptions, 'writePaceMs' | 'timeoutMs' | 'retries' | 'retryBaseMs'>;
   /** Backoff of the outbox between attempts that failed after the client's own retries: base·2^n, at most max. */
@@ -54,6 +57,7 @@ const REPORTED_EVENTS = new Set(['push', 'pull_request']);
 export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
   const clock = o.clock ?? Date.now;
   const outbox = new StatusOutbox(o.db);
+  const comments = new PrCommentQueue(o.db);
   const baseMs = o.backoff?.baseMs ?? 5_000;
   const maxMs = o.backoff?.maxMs ?? 10 * 60_000;
   const noted = new Set<string>();
@@ -108,11 +112,67 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         o.onError?.(`deciding the commit statuses of run ${id} failed`, err);
       }
     }
-    if (statuses.length === 0) return;
+    let wanted = 0;
+    for (const id of ids) {
+      try {
+        wanted += considerComment(id) ? 1 : 0;
+      } catch (err) {
+        o.onError?.(`deciding the pull-request comment of run ${id} failed`, err);
+      }
+    }
+    if (statuses.length === 0 && wanted === 0) return;
     try {
-      if (outbox.enqueue(statuses, clock()) > 0) wake();
+      if (outbox.enqueue(statuses, clock()) > 0 || wanted > 0) wake();
     } catch (err) {
       o.onError?.('storing commit statuses to post failed', err);
+    }
+  }
+
+  /** A failed pull-request run (or a pass after Kiln's comment) wants the comment, when no public URL can link to the run. */
+  function considerComment(runId: string): boolean {
+    const run = o.getRun(runId);
+    if (!run || run.event !== 'pull_request' || run.prNumber === undefined || o.publicUrl?.()) return false;
+    const forge = tokenOf(run.repo);
+    if (!forge || forge.prComment === false) return false;
+    const failed = run.status === 'failed' || run.status === 'timed_out';
+    if (!failed && !(run.status === 'passed' && comments.exists(run.repo, run.prNumber, run.pipeline))) return false;
+    comments.want(run.repo, run.prNumber, run.pipeline, run.id, clock());
+    return true;
+  }
+
+  async function postComment(c: WantedComment): Promise<void> {
+    const forge = tokenOf(c.repo);
+    const run = o.getRun(c.wantedRun);
+    if (!forge || !run) {
+      comments.markFailed(c, forge ? `run ${c.wantedRun} no longer exists` : `no forge token is set for ${c.repo} any more`);
+      return;
+    }
+    const job = run.jobs.find((j) => j.status === 'failed' || j.status === 'timed_out');
+    const tail = job && o.logTail ? await o.logTail(job.id, COMMENT_LINES) : [];
+    const token = forge.token ?? '';
+    const body = commentBody(run, tail, (line) => (token ? line.split(token).join('***') : line));
+    const [owner, name] = c.repo.split('/');
+    const client = clientFor(forge);
+    try {
+      let id = c.commentId;
+      if (id !== undefined) {
+        try {
+          await client.updateComment(owner, name, id, body, stopSignal.signal);
+        } catch (err) {
+          // Deleted on the forge: write a new one.
+          if (!(err instanceof ForgeError && err.status === 404)) throw err;
+          id = undefined;
+        }
+      }
+      id ??= await client.createComment(owner, name, c.prNumber, body, stopSignal.signal);
+      if (stopped) return;
+      comments.markPosted(c, id);
+    } catch (err) {
+      if (stopped) return;
+      const e = err instanceof ForgeError ? err : toForgeError(err, clock());
+      if (e.fatal) comments.markFailed(c, e.message.replace('Commit statuses: write', 'Pull requests: write'));
+      else comments.markRetry(c, Math.max(clock() + Math.min(maxMs, baseMs * 2 ** Math.min(c.attempts, 20)), e.retryAt ?? 0), e.message);
+      outbox.setRepoState(c.repo, { ok: false, message: e.message, at: clock() });
     }
   }
 
@@ -156,10 +216,15 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
     for (;;) {
       dirty = false;
       const batch = outbox.due(clock(), 32);
-      if (batch.length === 0 && !dirty) break;
+      const wanted = comments.due(clock());
+      if (batch.length === 0 && wanted.length === 0 && !dirty) break;
       for (const row of batch) {
         if (stopped) return;
         await post(row);
+      }
+      for (const c of wanted) {
+        if (stopped) return;
+        await postComment(c);
       }
       if (stopped) return;
     }
@@ -180,7 +245,8 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         if (stopped) return;
         if (dirty) return wake();
         for (const w of idleWaiters.splice(0)) w();
-        const next = outbox.nextDueAt();
+        const times = [outbox.nextDueAt(), comments.nextDueAt()].filter((t): t is number => t !== undefined);
+        const next = times.length ? Math.min(...times) : undefined;
         if (next !== undefined) {
           timer = setTimeout(wake, Math.max(0, next - clock()));
           timer.unref();
@@ -223,14 +289,15 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         delivery: r.status === 'pending' ? 'queued' : r.status, attempts: r.attempts,
         ...(r.lastError ? { reason: r.lastError } : {}), ...(r.postedAt ? { postedAt: r.postedAt } : {}),
       }));
-      return { enabled, summary: summarize(statuses, enabled, run), statuses };
+      const comment = comments.ofRun(runId);
+      return { enabled, summary: summarize(statuses, enabled, run), statuses, ...(comment ? { comment } : {}) };
     },
     repositoryReporting(repo) {
       const f = repo.forge;
       const apiUrl = f?.apiUrl ?? DEFAULT_API_URL;
       const last = outbox.repoState(repo.name);
       return {
-        enabled: Boolean(f?.token), apiUrl, kind: forgeKindOf(apiUrl), tokenSet: Boolean(f?.token), jobStatuses: f?.jobStatuses ?? false,
+        enabled: Boolean(f?.token), apiUrl, kind: forgeKindOf(apiUrl), tokenSet: Boolean(f?.token), jobStatuses: f?.jobStatuses ?? false, prComment: f?.prComment !== false,
         ...(last ? { lastOutcome: last } : {}),
       };
     },

@@ -48,7 +48,7 @@ export class ConfigDocument {
   }
 
   /** Updates the given fields of a repository, or appends a new one (block style) when it is not listed. */
-  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null>; forge?: { apiUrl?: string | null; jobStatuses?: boolean; dropToken?: boolean } }): void {
+  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null>; forge?: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean } }): void {
     let item = this.repoItem(name);
     if (!item) {
       let seq = this.doc.get('repositories', true);
@@ -78,18 +78,20 @@ export class ConfigDocument {
   }
 
   /** The repository's `forge:` block; a token set through the API moves to the vault, so it leaves the file. */
-  private setForge(item: YAMLMap, f: { apiUrl?: string | null; jobStatuses?: boolean; dropToken?: boolean }): void {
+  private setForge(item: YAMLMap, f: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean }): void {
     const existing: unknown = item.get('forge', true);
     let forge: YAMLMap;
     if (isMap(existing)) forge = existing;
     else {
-      if (f.apiUrl === undefined && f.jobStatuses === undefined) return;
+      if (f.apiUrl === undefined && f.jobStatuses === undefined && f.prComment === undefined) return;
       forge = this.doc.createNode({}) as YAMLMap;
       item.set('forge', forge);
     }
     if (f.apiUrl === null) forge.delete('api-url');
     else if (f.apiUrl !== undefined) forge.set('api-url', f.apiUrl);
     if (f.jobStatuses !== undefined) forge.set('job-statuses', f.jobStatuses);
+    if (f.prComment === true) forge.delete('pr-comment');
+    else if (f.prComment === false) forge.set('pr-comment', false);
     if (f.dropToken) forge.delete('token');
     if (forge.items.length === 0) item.delete('forge');
   }
@@ -173,8 +175,8 @@ function freshDocument(config: KilnConfig): Document {
     ...(repo.rateLimitPerMinute !== undefined ? { 'rate-limit': `${repo.rateLimitPerMinute}/min` } : {}),
     ...(Object.keys(repo.priority).length ? { priority: { ...repo.priority } } : {}),
     // The token, like every secret, goes to the vault, not here.
-    ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses)
-      ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}) } } : {}),
+    ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses || repo.forge.prComment === false)
+      ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}), ...(repo.forge.prComment === false ? { 'pr-comment': false } : {}) } } : {}),
   }));
   const server: Record<string, unknown> = {};
   if (config.server.publicUrl) server['public-url'] = config.server.publicUrl;

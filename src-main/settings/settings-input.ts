@@ -27,7 +27,7 @@ export interface RepositoryChange {
   /** Branch glob → level; null removes the glob. */
   priority: Record<string, Priority | null>;
   /** Commit-status reporting: apiUrl null restores the default; token null removes it (to the vault otherwise). */
-  forge?: { apiUrl?: string | null; token?: string | null; jobStatuses?: boolean };
+  forge?: { apiUrl?: string | null; token?: string | null; jobStatuses?: boolean; prComment?: boolean };
 }
 
 export interface ServerChange {
@@ -139,8 +139,8 @@ function checkHttpUrl(value: unknown, field: string, example: string): string {
 }
 
 function checkForgeInput(input: unknown, field: string): NonNullable<RepositoryChange['forge']> {
-  if (!isObject(input)) throw bad(field, 'must be an object {apiUrl?, token?, jobStatuses?}');
-  onlyKeys(input, ['apiUrl', 'token', 'jobStatuses'], field);
+  if (!isObject(input)) throw bad(field, 'must be an object {apiUrl?, token?, jobStatuses?, prComment?}');
+  onlyKeys(input, ['apiUrl', 'token', 'jobStatuses', 'prComment'], field);
   const out: NonNullable<RepositoryChange['forge']> = {};
   if (input.apiUrl !== undefined) {
     out.apiUrl = input.apiUrl === null || input.apiUrl === '' ? null : checkHttpUrl(input.apiUrl, `${field}.api-url`, 'https://api.github.com, https://HOST/api/v3 for GitHub Enterprise, https://HOST/api/v1 for Gitea and Forgejo');
@@ -154,6 +154,10 @@ function checkForgeInput(input: unknown, field: string): NonNullable<RepositoryC
   if (input.jobStatuses !== undefined) {
     if (typeof input.jobStatuses !== 'boolean') throw bad(`${field}.job-statuses`, `must be true or false, got ${JSON.stringify(input.jobStatuses)}`);
     out.jobStatuses = input.jobStatuses;
+  }
+  if (input.prComment !== undefined) {
+    if (typeof input.prComment !== 'boolean') throw bad(`${field}.pr-comment`, `must be true or false, got ${JSON.stringify(input.prComment)}`);
+    out.prComment = input.prComment;
   }
   return out;
 }

@@ -113,7 +113,7 @@ export class SettingsService {
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     const exists = doc.hasRepository(name);
     if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
-    const forge = change.forge && { apiUrl: change.forge.apiUrl, jobStatuses: change.forge.jobStatuses, dropToken: change.forge.token !== undefined };
+    const forge = change.forge && { apiUrl: change.forge.apiUrl, jobStatuses: change.forge.jobStatuses, prComment: change.forge.prComment, dropToken: change.forge.token !== undefined };
     doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority, forge });
 
     // What stays in the file after this save (also what a first save moves into the vault).
@@ -250,6 +250,6 @@ function merge(repos: RepositoryConfig[], stored: Record<string, RepositorySecre
     Object.assign(repo.secrets, s.secrets);
     repo.webhookSecrets = [...new Set([...repo.webhookSecrets, ...s.webhookSecrets.map((w) => w.value)])];
     // A token in the vault turns reporting on, with the file's API URL and options or the defaults.
-    if (s.forgeToken) repo.forge = { apiUrl: repo.forge?.apiUrl ?? DEFAULT_API_URL, jobStatuses: repo.forge?.jobStatuses ?? false, token: s.forgeToken };
+    if (s.forgeToken) repo.forge = { ...repo.forge, apiUrl: repo.forge?.apiUrl ?? DEFAULT_API_URL, jobStatuses: repo.forge?.jobStatuses ?? false, token: s.forgeToken };
   }
 }

@@ -89,12 +89,23 @@ export interface PostedStatus {
   at: number;
 }
 
+export interface PostedComment {
+  id: number;
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  body: string;
+  updates: number;
+}
+
 export interface StandIn {
   url: string;
   /** Requests GitHub would refuse: must stay empty. */
   violations: string[];
   requests: SeenRequest[];
   statuses: PostedStatus[];
+  /** Comments by id, as they stand now. */
+  comments: Map<number, PostedComment>;
   /** Faults applied, in order, to the next requests. */
   faults: Fault[];
   close(): Promise<void>;
@@ -117,6 +128,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   const requests: SeenRequest[] = [];
   const statuses: PostedStatus[] = [];
   const faults: Fault[] = [];
+  const comments = new Map<number, PostedComment>();
   const sockets = new Set<Socket>();
   let nextId = 1000;
 
@@ -199,6 +211,19 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
       } else answer.state = b.state;
       return json(res, 201, answer);
     }
+    if (op.key === 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments') {
+      if (!/^\d+$/.test(params.issue_number)) return json(res, 404, { message: 'Not Found' });
+      const c: PostedComment = { id: nextId++, owner: params.owner, repo: params.repo, issueNumber: Number(params.issue_number), body: (body as { body: string }).body, updates: 0 };
+      comments.set(c.id, c);
+      return json(res, 201, { id: c.id, node_id: 'IC_x', body: c.body, user: recordedStatus.creator, created_at: new Date().toISOString(), updated_at: new Date().toISOString() });
+    }
+    if (op.key === 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}') {
+      const c = comments.get(Number(params.comment_id));
+      if (!c) return json(res, 404, { message: 'Not Found' });
+      c.body = (body as { body: string }).body;
+      c.updates++;
+      return json(res, 200, { id: c.id, body: c.body, user: recordedStatus.creator });
+    }
     return json(res, 404, { message: 'Not Found' });
   }
 
@@ -215,7 +240,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults,
+    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults, comments,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
