@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from '
 import { join } from 'node:path';
 import { ApiError } from '../shared/api/engine-api.js';
 import type {
-  EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../shared/model/run.js';
 import type { Plan } from '../shared/model/plan.js';
@@ -39,6 +39,7 @@ import { keyFileEncryptor, SecretVault } from './storage/secret-vault.js';
 import { CONFIG_FILE } from './config.js';
 import { SettingsService, type SettingsChange } from './settings/settings-service.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from './forge/reporter.js';
+import { connectRepository, nextDelivery, type ConnectDeps } from './forge/connect.js';
 
 export const KILN_VERSION = '0.1.0';
 
@@ -74,7 +75,7 @@ export interface EngineOptions {
   /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
   vault?: SecretVault;
   /** Forge reporting: client pace, retries and backoff (tests shorten them). */
-  forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'>;
+  forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: Pick<ConnectDeps, 'smeeBase' | 'pingTimeoutMs' | 'client'> };
 }
 
 const REAP_EVERY_MS = 5 * 60_000;
@@ -349,6 +350,17 @@ export class Engine implements KilnEngine {
   async getRunReporting(runId: string) {
     if (!this.store.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
     return this.forge.runReporting(runId);
+  }
+
+  /** Tunnel channel, webhook secret, the forge's webhook and a ping, in one step (src-main/forge/connect.ts). */
+  async connectRepository(input: ConnectInput): Promise<ConnectReport> {
+    this.assertRunning();
+    return connectRepository({
+      repository: (name) => this.repository(name), tunnelUrl: () => this.config.tunnel?.url,
+      saveTunnelUrl: async (url) => { await this.saveServerSettings({ tunnelUrl: url }); },
+      saveRepository: (i) => this.saveRepository(i), nextDelivery: (repo, event, ms) => nextDelivery(this, repo, event, ms),
+      ...this.options.forge?.connect,
+    }, input);
   }
 
   /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */

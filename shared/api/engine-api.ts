@@ -125,6 +125,26 @@ export interface RunReporting {
   comment?: { posted: boolean; reason?: string };
 }
 
+/** Connect a repository in one step: tunnel channel, webhook secret, the forge's webhook, a ping. */
+export interface ConnectInput {
+  /** owner/name; a new repository also needs `url`. */
+  name: string;
+  url?: string;
+  /** A token that may manage webhooks (kept like the status token); without one, and none stored, the manual values come back. */
+  token?: string;
+  apiUrl?: string;
+}
+
+export type ConnectStep = 'repository' | 'channel' | 'secret' | 'webhook' | 'ping';
+
+export interface ConnectReport {
+  ok: boolean;
+  /** Each step's result in order; a failed step names what to fix and ends the list. */
+  steps: Array<{ step: ConnectStep; ok: boolean; message: string }>;
+  /** Without a token: what to paste into the forge's webhook form (the secret is shown this once). */
+  manual?: { payloadUrl: string; contentType: 'application/json'; secret: string; events: string[] };
+}
+
 /** What can be changed about a repository's reporting; omitted fields are unchanged. */
 export interface RepositoryForgeInput {
   /** null or '' restores the default (https://api.github.com). */
@@ -229,6 +249,8 @@ export interface EngineApi {
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView>;
   /** Optional (engines that report to a forge): the commit statuses a run posts and whether they arrived. */
   getRunReporting?(runId: string): Promise<RunReporting>;
+  /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
+  connectRepository?(input: ConnectInput): Promise<ConnectReport>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -262,7 +284,7 @@ export const HTTP_STATUS_OF: Record<ApiErrorCode, number> = {
 export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
-  'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting',
+  'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /**

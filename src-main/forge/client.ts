@@ -66,6 +66,11 @@ export interface ForgeClient {
   createStatus(owner: string, repo: string, sha: string, body: StatusBody, signal?: AbortSignal): Promise<{ id: number; state: string }>;
   /** A new comment on an issue or pull request; returns its id. */
   createComment(owner: string, repo: string, issueNumber: number, body: string, signal?: AbortSignal): Promise<number>;
+  /** The repository's webhooks (first 100): id and payload URL. */
+  listHooks(owner: string, repo: string): Promise<Array<{ id: number; url?: string }>>;
+  /** Creates (no id) or updates a webhook: JSON, the given events and secret, active. Returns its id. */
+  saveHook(owner: string, repo: string, hook: { id?: number; url: string; secret: string; events: string[] }): Promise<number>;
+  pingHook(owner: string, repo: string, id: number): Promise<void>;
   /** Replaces a comment's body; a ForgeError with status 404 when it was deleted. */
   updateComment(owner: string, repo: string, commentId: number, body: string, signal?: AbortSignal): Promise<void>;
 }
@@ -105,8 +110,31 @@ export function createForgeClient(o: ForgeClientOptions): ForgeClient {
     const timeout = AbortSignal.timeout(o.timeoutMs ?? 10_000);
     return signal ? AbortSignal.any([signal, timeout]) : timeout;
   };
+  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toForgeError(err, now(), mask);
+    }
+  };
   return {
     kind,
+    listHooks: (owner, repo) => wrap(async () => {
+      const res = await octokit.request('GET /repos/{owner}/{repo}/hooks', { owner, repo, per_page: 100, request: { signal: signalOf() } });
+      return (res.data as Array<{ id: number; config?: { url?: string } }>).map((h) => ({ id: h.id, ...(h.config?.url ? { url: h.config.url } : {}) }));
+    }),
+    saveHook: (owner, repo, hook) => wrap(async () => {
+      const config = { url: hook.url, content_type: 'json', secret: hook.secret, insecure_ssl: '0' };
+      const res = hook.id === undefined
+        ? await octokit.request('POST /repos/{owner}/{repo}/hooks', { owner, repo, name: 'web', active: true, events: hook.events, config, request: { signal: signalOf() } })
+        : await octokit.request('PATCH /repos/{owner}/{repo}/hooks/{hook_id}', { owner, repo, hook_id: hook.id, active: true, events: hook.events, config, request: { signal: signalOf() } });
+      const id = (res.data as { id?: unknown }).id;
+      if (typeof id !== 'number') throw new ForgeError(`the forge answered ${res.status} without the webhook's id`, res.status, false);
+      return id;
+    }),
+    pingHook: (owner, repo, id) => wrap(async () => {
+      await octokit.request('POST /repos/{owner}/{repo}/hooks/{hook_id}/pings', { owner, repo, hook_id: id, request: { signal: signalOf() } });
+    }),
     async createComment(owner, repo, issueNumber, body, signal) {
       try {
         const res = await octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: issueNumber, body, request: { signal: signalOf(signal) } });

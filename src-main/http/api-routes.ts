@@ -22,6 +22,7 @@
  *   PUT  /api/repositories/:owner/:name {url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?}
  *                                                         RepositorySettings (created or updated)
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
+ *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
  */
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
@@ -187,6 +188,11 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.get('/settings', async (_req, res) => { res.json(await engine.getSettings()); });
   router.put('/settings/server', async (req, res) => {
     res.json(await engine.saveServerSettings(objectBody(req)));
+  });
+  router.post('/repositories/:owner/:name/connect', async (req, res) => {
+    if (!engine.connectRepository) throw new ApiError('UNAVAILABLE', 'this engine cannot connect repositories');
+    const body = objectBody(req);
+    res.json(await engine.connectRepository({ ...body, name: `${param(req, 'owner')}/${param(req, 'name')}` }));
   });
   router.put('/repositories/:owner/:name', async (req, res) => {
     const name = `${param(req, 'owner')}/${param(req, 'name')}`;

@@ -1,4 +1,4 @@
-import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
+import { ApiError, type ApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type ConnectInput, type ConnectReport, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
 import { isTerminal } from '../../shared/model/status.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
@@ -62,6 +62,7 @@ export class IpcClient implements KilnClient {
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
+  connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
 
   setSecret(repo: string, name: string, value: string): Promise<void> {
     return this.request('setSecret', [repo, name, value]);

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -98,6 +99,17 @@ export interface PostedComment {
   updates: number;
 }
 
+export interface StandInHook {
+  id: number;
+  owner: string;
+  repo: string;
+  url: string;
+  secret?: string;
+  contentType?: string;
+  events: string[];
+  pings: number;
+}
+
 export interface StandIn {
   url: string;
   /** Requests GitHub would refuse: must stay empty. */
@@ -106,6 +118,8 @@ export interface StandIn {
   statuses: PostedStatus[];
   /** Comments by id, as they stand now. */
   comments: Map<number, PostedComment>;
+  /** Webhooks by id; a ping POSTs GitHub's ping payload, signed with the hook's secret, to its URL. */
+  hooks: Map<number, StandInHook>;
   /** Faults applied, in order, to the next requests. */
   faults: Fault[];
   close(): Promise<void>;
@@ -129,6 +143,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   const statuses: PostedStatus[] = [];
   const faults: Fault[] = [];
   const comments = new Map<number, PostedComment>();
+  const hooks = new Map<number, StandInHook>();
   const sockets = new Set<Socket>();
   let nextId = 1000;
 
@@ -211,6 +226,44 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
       } else answer.state = b.state;
       return json(res, 201, answer);
     }
+    if (op.key === 'GET /repos/{owner}/{repo}/hooks') {
+      const list = [...hooks.values()].filter((h) => h.owner === params.owner && h.repo === params.repo);
+      return json(res, 200, list.map((h) => ({ type: 'Repository', id: h.id, name: 'web', active: true, events: h.events, config: { url: h.url, content_type: h.contentType ?? 'form', insecure_ssl: '0' } })));
+    }
+    if (op.key === 'POST /repos/{owner}/{repo}/hooks' || op.key === 'PATCH /repos/{owner}/{repo}/hooks/{hook_id}') {
+      const b = body as { config?: { url?: string; secret?: string; content_type?: string }; events?: string[] };
+      const existing = op.key.startsWith('PATCH') ? hooks.get(Number(params.hook_id)) : undefined;
+      if (op.key.startsWith('PATCH') && !existing) return json(res, 404, { message: 'Not Found' });
+      const url = b.config?.url ?? existing?.url;
+      try {
+        if (!url) throw new Error('no url');
+        new URL(url);
+      } catch {
+        violations.push(`${method} ${path}: config.url ${JSON.stringify(url)} is not a URI`);
+        return json(res, 422, { message: 'Validation Failed' });
+      }
+      const hook: StandInHook = existing ?? { id: nextId++, owner: params.owner, repo: params.repo, url, events: ['push'], pings: 0 };
+      Object.assign(hook, { url, secret: b.config?.secret ?? hook.secret, contentType: b.config?.content_type ?? hook.contentType, events: b.events ?? hook.events });
+      hooks.set(hook.id, hook);
+      return json(res, existing ? 200 : 201, { type: 'Repository', id: hook.id, name: 'web', active: true, events: hook.events, config: { url: hook.url, content_type: hook.contentType, insecure_ssl: '0' } });
+    }
+    if (op.key === 'POST /repos/{owner}/{repo}/hooks/{hook_id}/pings') {
+      const hook = hooks.get(Number(params.hook_id));
+      if (!hook) return json(res, 404, { message: 'Not Found' });
+      hook.pings++;
+      const ping = JSON.parse(readFileSync(fixturePath('github/ping.json'), 'utf8')) as { hook_id: number; repository: { full_name: string } };
+      ping.hook_id = hook.id;
+      ping.repository.full_name = `${hook.owner}/${hook.repo}`;
+      const payload = JSON.stringify(ping);
+      const signature = hook.secret ? `sha256=${createHmac('sha256', hook.secret).update(payload).digest('hex')}` : undefined;
+      void fetch(hook.url, {
+        method: 'POST', body: payload,
+        headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-github-delivery': randomUUID(), ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+      }).catch(() => undefined);
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (op.key === 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments') {
       if (!/^\d+$/.test(params.issue_number)) return json(res, 404, { message: 'Not Found' });
       const c: PostedComment = { id: nextId++, owner: params.owner, repo: params.repo, issueNumber: Number(params.issue_number), body: (body as { body: string }).body, updates: 0 };
@@ -240,7 +293,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults, comments,
+    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults, comments, hooks,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());

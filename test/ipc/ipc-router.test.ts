@@ -26,6 +26,7 @@ const SAMPLE_ARGS: Record<keyof EngineApi, unknown[]> = {
   removeRepository: ['acme/web'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
   getRunReporting: ['run-1'],
+  connectRepository: [{ name: 'acme/web' }],
 };
 
 describe('the IPC router', () => {

@@ -1,6 +1,6 @@
 import {
   ApiError, type EngineApi, type Health, type LogChunk, type LogMatch, type RepositoryInput, type RepositorySettings, type RunQuery,
-  type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest,
+  type ConnectInput, type ConnectReport, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 
@@ -108,5 +108,10 @@ export class MemoryEngine implements EngineApi {
   async getRunReporting(runId: string): Promise<RunReporting> {
     this.note('getRunReporting', [runId]);
     return { enabled: false, summary: 'no forge token is set for this repository', statuses: [] };
+  }
+
+  async connectRepository(input: ConnectInput): Promise<ConnectReport> {
+    this.note('connectRepository', [input]);
+    return { ok: false, steps: [] };
   }
 }
