@@ -4,11 +4,8 @@
  * new channel (as smee.io does) and forwards what is posted to a channel to Kiln's webhook endpoint
  * (as the smee tunnel does). The forge's ping travels that whole way back to Kiln.
  */
-import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,41 +15,10 @@ import { Engine } from '../../src-main/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
 import { git } from '../helpers/git.js';
 import { startStandIn, type StandIn } from './github-stand-in.js';
+import { startSmee, type SmeeStandIn } from './smee-stand-in.js';
 
 const REPO = 'acme/connect';
 const TOKEN = 'ghp_connectTOKEN112233445566';
-
-interface SmeeStandIn { url: string; channels: string[]; forwarded: number; close(): Promise<void> }
-
-async function startSmee(forwardTo: () => string, redirect = true): Promise<SmeeStandIn> {
-  const state = { channels: [] as string[], forwarded: 0 };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'GET' && req.url === '/new') {
-        if (!redirect) { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html>no</html>'); return; }
-        const channel = `/${randomBytes(8).toString('hex')}`;
-        state.channels.push(channel);
-        res.writeHead(307, { location: channel });
-        res.end();
-        return;
-      }
-      if (req.method === 'POST' && state.channels.includes(req.url ?? '')) {
-        state.forwarded++;
-        const headers: Record<string, string> = {};
-        for (const h of ['content-type', 'x-github-event', 'x-github-delivery', 'x-hub-signature-256']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
-        void fetch(forwardTo(), { method: 'POST', headers, body: Buffer.concat(chunks) }).then(() => res.end('ok'), () => res.end('failed'));
-        return;
-      }
-      res.writeHead(404);
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, get channels() { return state.channels; }, get forwarded() { return state.forwarded; }, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
 
 describe('connecting a repository in one step', () => {
   let dir: string;

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { RepositorySettings, SettingsView } from '../../../shared/api/engine-api.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from '../settings/use-save.js';
+import { ConnectPanel } from './ConnectPanel.js';
 
 /**
  * Commit statuses for one repository: whether reporting is on, the last post's outcome ("statuses
@@ -45,6 +46,7 @@ export function ForgeReportingForm({ repo, onSaved }: { repo: RepositorySettings
         )}
       </form>
       <SaveOutcome state={save} />
+      <ConnectPanel repo={repo} token={token} apiUrl={apiUrl} onDone={() => { setToken(''); onSaved(); }} />
     </div>
   );
 }
