@@ -158,7 +158,7 @@ export class Engine implements KilnEngine {
     ref.engine = engine;
     // ── Forge reporting (self-contained, src-main/forge): re-apply this block when the engine moves. ──
     engine.forge = createForgeReporter({
-      db, clock, onError, ...options.forge, repository: (name) => config.repositories.find((r) => r.name === name),
+      db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository: (name) => config.repositories.find((r) => r.name === name),
       getRun: (id) => store.runDetail(id), publicUrl: () => config.server.publicUrl,
       logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
     });

@@ -17,7 +17,7 @@
  * not wait for a request under way (its row stays pending and is posted after the next start).
  */
 import type { EngineEvent, ForgeStatusInfo, RepositoryReporting, RunReporting } from '../../shared/api/engine-api.js';
-import type { RunDetail } from '../../shared/model/run.js';
+import type { RunDetail, RunSummary } from '../../shared/model/run.js';
 import type { ForgeConfig, RepositoryConfig } from '../engine-contract.js';
 import type { Db } from '../storage/db.js';
 import { StatusOutbox, type OutboxRow, type StatusToPost } from '../storage/status-outbox.js';
@@ -33,6 +33,8 @@ export interface ForgeReporterOptions {
   /** The dashboard's public URL (statuses link to `<url>/#/runs/<id>`); undefined: no link. */
   publicUrl?(): string | undefined;
   onError?(message: string, err: unknown): void;
+  /** Runs `fn` in the engine's group commit (its writes share the turn's transaction); default: at once. */
+  write?<T>(fn: () => T): Promise<T>;
   /** The last `lines` lines of a job's log (masked), for the pull-request comment. */
   logTail?(jobId: string, lines: number): Promise<string[]>;
   /** Client settings (tests shorten the pace and retries); default GitHub's pace, 2 retries. */
@@ -60,7 +62,8 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
   const comments = new PrCommentQueue(o.db);
   const baseMs = o.backoff?.baseMs ?? 5_000;
   const maxMs = o.backoff?.maxMs ?? 10 * 60_000;
-  const noted = new Set<string>();
+  /** Run id → the newest summary its events carried (a run's jobs are read only when a status needs them). */
+  const noted = new Map<string, RunSummary | undefined>();
   const clients = new Map<string, ForgeClient>();
   const stopSignal = new AbortController();
   let flushScheduled = false;
@@ -68,11 +71,24 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
   let stopped = false;
   let pumping: Promise<void> | undefined;
   let dirty = false;
+  let writing = 0;
   let timer: NodeJS.Timeout | undefined;
   const idleWaiters: Array<() => void> = [];
 
-  const queuedBehind = o.db.prepare<[string, number, string], { n: number }>(
-    "SELECT COUNT(*) AS n FROM runs WHERE repo = ? AND created_at < ? AND status IN ('queued', 'running') AND id != ?");
+  // Runs not yet finished, per repository, as the events report them: "Queued behind N runs" counts
+  // the earlier ones without a query over the run history (a webhook burst would make that quadratic).
+  const active = new Map<string, Map<string, number>>();
+  const track = (run: { id: string; repo: string; status: string; createdAt: number }) => {
+    let runs = active.get(run.repo);
+    if (!runs) active.set(run.repo, (runs = new Map()));
+    if (run.status === 'queued' || run.status === 'running') runs.set(run.id, run.createdAt);
+    else runs.delete(run.id);
+  };
+  const queuedBehind = (run: RunDetail) => {
+    let n = 0;
+    for (const [id, createdAt] of active.get(run.repo) ?? []) if (id !== run.id && createdAt < run.createdAt) n++;
+    return n;
+  };
   const supersededBy = o.db.prepare<[string, number], { sha: string }>(`
     SELECT r2.sha FROM runs r1 JOIN runs r2 ON r2.concurrency_group = r1.concurrency_group AND r2.id != r1.id AND r2.created_at >= r1.created_at
     WHERE r1.id = ? AND r1.concurrency_group IS NOT NULL AND r2.created_at <= COALESCE(r1.finished_at, ?) ORDER BY r2.created_at LIMIT 1`);
@@ -84,7 +100,7 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
 
   function decide(run: RunDetail, forge: ForgeConfig): StatusToPost[] {
     const facts: RunFacts = {};
-    if (run.status === 'queued') facts.queuedBehind = queuedBehind.get(run.repo, run.createdAt, run.id)?.n ?? 0;
+    if (run.status === 'queued') facts.queuedBehind = queuedBehind(run);
     if (run.status === 'cancelled') facts.supersededBy = supersededBy.get(run.id, clock())?.sha;
     const base = o.publicUrl?.()?.replace(/\/+$/, '');
     const targetUrl = base ? `${base}/#/runs/${encodeURIComponent(run.id)}` : undefined;
@@ -102,30 +118,44 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
     const ids = [...noted];
     noted.clear();
     const statuses: StatusToPost[] = [];
-    for (const id of ids) {
+    for (const [id, summary] of ids) {
       try {
-        const run = o.getRun(id);
+        if (summary && !REPORTED_EVENTS.has(summary.event)) continue;
+        const forge = summary ? tokenOf(summary.repo) : undefined;
+        if (summary && !forge) continue;
+        // Queued, running and passed say nothing about jobs: the event's summary is enough, unless
+        // jobs have their own statuses (a burst of deliveries then reads no job rows).
+        const light = summary && !forge?.jobStatuses && ['queued', 'running', 'passed', 'cancelled', 'skipped'].includes(summary.status);
+        const run = light ? { ...summary, jobs: [], edges: [], stages: [] } : o.getRun(id);
         if (!run || !REPORTED_EVENTS.has(run.event)) continue;
-        const forge = tokenOf(run.repo);
-        if (forge) statuses.push(...decide(run, forge));
+        const f = forge ?? tokenOf(run.repo);
+        if (f) statuses.push(...decide(run, f));
       } catch (err) {
         o.onError?.(`deciding the commit statuses of run ${id} failed`, err);
       }
     }
     let wanted = 0;
-    for (const id of ids) {
+    for (const [id, summary] of ids) {
+      if (summary && summary.event !== 'pull_request') continue;
       try {
         wanted += considerComment(id) ? 1 : 0;
       } catch (err) {
         o.onError?.(`deciding the pull-request comment of run ${id} failed`, err);
       }
     }
-    if (statuses.length === 0 && wanted === 0) return;
-    try {
-      if (outbox.enqueue(statuses, clock()) > 0 || wanted > 0) wake();
-    } catch (err) {
-      o.onError?.('storing commit statuses to post failed', err);
+    if (statuses.length === 0 && wanted === 0) {
+      if (!pumping && writing === 0) for (const w of idleWaiters.splice(0)) w();
+      return;
     }
+    const now = clock();
+    writing++;
+    (o.write ?? ((fn) => Promise.resolve(fn())))(() => outbox.enqueue(statuses, now))
+      .then((added) => { if (added > 0 || wanted > 0) wake(); })
+      .catch((err: unknown) => o.onError?.('storing commit statuses to post failed', err))
+      .finally(() => {
+        writing--;
+        if (!pumping && !flushScheduled && writing === 0) for (const w of idleWaiters.splice(0)) w();
+      });
   }
 
   /** A failed pull-request run (or a pass after Kiln's comment) wants the comment, when no public URL can link to the run. */
@@ -198,8 +228,7 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         state: row.state, description: row.description, context: row.context, ...(row.targetUrl ? { target_url: row.targetUrl } : {}),
       }, stopSignal.signal);
       if (stopped) return;
-      outbox.markPosted(row.id, clock());
-      outbox.setRepoState(row.repo, { ok: true, message: 'statuses posted', at: clock() });
+      outbox.markPosted(row.id, clock(), { repo: row.repo, state: { ok: true, message: 'statuses posted', at: clock() } });
     } catch (err) {
       if (stopped) return;
       const e = err instanceof ForgeError ? err : toForgeError(err, clock());
@@ -244,7 +273,7 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         pumping = undefined;
         if (stopped) return;
         if (dirty) return wake();
-        for (const w of idleWaiters.splice(0)) w();
+        if (!flushScheduled && writing === 0) for (const w of idleWaiters.splice(0)) w();
         const times = [outbox.nextDueAt(), comments.nextDueAt()].filter((t): t is number => t !== undefined);
         const next = times.length ? Math.min(...times) : undefined;
         if (next !== undefined) {
@@ -265,17 +294,18 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
       if (stopped) return;
       const runId = event.type === 'run' ? event.run.id : event.type === 'job' ? event.runId : undefined;
       if (!runId) return;
-      noted.add(runId);
+      if (event.type === 'run') track(event.run);
+      noted.set(runId, event.type === 'run' ? event.run : noted.get(runId));
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);
       }
     },
     idle() {
-      if (!pumping && !flushScheduled) return Promise.resolve();
+      if (!pumping && !flushScheduled && writing === 0) return Promise.resolve();
       return new Promise((resolve) => {
         idleWaiters.push(resolve);
-        if (!pumping) setImmediate(() => { if (!pumping) for (const w of idleWaiters.splice(0)) w(); });
+        if (!pumping) setImmediate(() => { if (!pumping && !flushScheduled && writing === 0) for (const w of idleWaiters.splice(0)) w(); });
       });
     },
     runReporting(runId) {

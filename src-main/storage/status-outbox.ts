@@ -107,8 +107,12 @@ export class StatusOutbox {
     return this.q.nextAt.get()?.next ?? undefined;
   }
 
-  markPosted(id: number, now: number): void {
-    this.q.posted.run(now, id);
+  /** Records the post, and the repository's outcome with it (one commit). */
+  markPosted(id: number, now: number, repoState?: { repo: string; state: RepoReportState }): void {
+    this.db.transaction(() => {
+      this.q.posted.run(now, id);
+      if (repoState) this.setRepoState(repoState.repo, repoState.state);
+    })();
   }
 
   /** Keeps the row pending, due again at `nextAt`, with the reason shown meanwhile. */
