@@ -93,7 +93,7 @@ describe('reporting configured through the API', () => {
   it('stores the token encrypted, shows only that it is set, posts with it, and keeps it across a restart', async () => {
     const saved = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { url: repoDir, forge: { apiUrl: standIn.url, token: TOKEN, jobStatuses: true } });
     expect(saved.status).toBe(200);
-    expect((saved.json as RepositorySettings).forge).toEqual({ enabled: true, apiUrl: standIn.url, kind: 'github', tokenSet: true, tokenSource: 'vault', jobStatuses: true });
+    expect((saved.json as RepositorySettings).forge).toEqual({ enabled: true, apiUrl: standIn.url, kind: 'github', tokenSet: true, tokenSource: 'vault', jobStatuses: true, prComment: true });
     expect(saved.text).not.toContain(TOKEN);
     const server2 = await send(server.url, 'PUT', '/api/settings/server', { publicUrl: 'https://kiln.team.example/' });
     expect((server2.json as SettingsView).publicUrl).toBe('https://kiln.team.example');
@@ -127,6 +127,10 @@ describe('reporting configured through the API', () => {
     const before = standIn.statuses.length;
     await pushAndWait('second');
     expect(standIn.statuses.length).toBeGreaterThan(before);
+
+    const noComment = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { forge: { prComment: false } });
+    expect((noComment.json as RepositorySettings).forge).toMatchObject({ prComment: false, tokenSet: true });
+    expect(readFileSync(join(dataDir, 'kiln.config.yml'), 'utf8')).toContain('pr-comment: false');
 
     const removed = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { forge: { token: null } });
     expect((removed.json as RepositorySettings).forge).toMatchObject({ enabled: false, tokenSet: false });

@@ -16,9 +16,10 @@ export function ForgeReportingForm({ repo, onSaved }: { repo: RepositorySettings
   const [apiUrl, setApiUrl] = useState(f?.apiUrl ?? 'https://api.github.com');
   const [token, setToken] = useState('');
   const [jobStatuses, setJobStatuses] = useState(f?.jobStatuses ?? false);
-  useEffect(() => { setApiUrl(f?.apiUrl ?? 'https://api.github.com'); setJobStatuses(f?.jobStatuses ?? false); }, [f?.apiUrl, f?.jobStatuses]);
+  const [prComment, setPrComment] = useState(f?.prComment !== false);
+  useEffect(() => { setApiUrl(f?.apiUrl ?? 'https://api.github.com'); setJobStatuses(f?.jobStatuses ?? false); setPrComment(f?.prComment !== false); }, [f?.apiUrl, f?.jobStatuses, f?.prComment]);
   if (!f) return null;
-  const changed = apiUrl.trim() !== f.apiUrl || token !== '' || jobStatuses !== f.jobStatuses;
+  const changed = apiUrl.trim() !== f.apiUrl || token !== '' || jobStatuses !== f.jobStatuses || prComment !== (f.prComment !== false);
   const last = f.lastOutcome;
   return (
     <div className="forge-settings" data-testid="forge-settings" data-forge-enabled={f.enabled ? 'yes' : 'no'}>
@@ -33,12 +34,13 @@ export function ForgeReportingForm({ repo, onSaved }: { repo: RepositorySettings
       <form className="secret-form" data-testid="forge-form" onSubmit={(e) => {
         e.preventDefault();
         void save.run(() => client.saveRepository({
-          name: repo.name, forge: { apiUrl: apiUrl.trim() || null, jobStatuses, ...(token ? { token } : {}) },
+          name: repo.name, forge: { apiUrl: apiUrl.trim() || null, jobStatuses, prComment, ...(token ? { token } : {}) },
         }), token ? 'Saved; the token is stored encrypted and never shown again.' : 'Saved.', () => { setToken(''); onSaved(); });
       }}>
         <input name="forgeApiUrl" value={apiUrl} onChange={(e) => setApiUrl(e.target.value)} aria-label="Forge API URL" placeholder="https://api.github.com" spellCheck={false} autoComplete="off" />
         <input name="forgeToken" type="password" value={token} onChange={(e) => setToken(e.target.value)} aria-label="Forge API token" placeholder={f.tokenSet ? 'token set (enter a new one to replace it)' : 'API token with Commit statuses: write'} autoComplete="new-password" />
         <label className="check"><input name="forgeJobStatuses" type="checkbox" checked={jobStatuses} onChange={(e) => setJobStatuses(e.target.checked)} /> one status per job</label>
+        <label className="check" title="Only when no dashboard URL is set: a failed pull request gets one comment with the failure"><input name="forgePrComment" type="checkbox" checked={prComment} onChange={(e) => setPrComment(e.target.checked)} /> comment on failed pull requests</label>
         <button type="submit" className="btn btn-sm" disabled={save.busy || !changed} data-action="save-forge">Save</button>
         {f.tokenSet && f.tokenSource !== 'file' && (
           <button type="button" className="btn btn-sm btn-danger" disabled={save.busy} data-action="remove-forge-token"
