@@ -151,7 +151,10 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
     writing++;
     (o.write ?? ((fn) => Promise.resolve(fn())))(() => outbox.enqueue(statuses, now))
       .then((added) => { if (added > 0 || wanted > 0) wake(); })
-      .catch((err: unknown) => o.onError?.('storing commit statuses to post failed', err))
+      .catch((err: unknown) => {
+        outbox.forget();
+        o.onError?.('storing commit statuses to post failed', err);
+      })
       .finally(() => {
         writing--;
         if (!pumping && !flushScheduled && writing === 0) for (const w of idleWaiters.splice(0)) w();

@@ -56,8 +56,12 @@ export interface RepoReportState {
   at: number;
 }
 
+/** Newest rows remembered per key, so that deciding "unchanged" costs no query in a burst. */
+const REMEMBERED_KEYS = 10_000;
+
 export class StatusOutbox {
   private readonly q;
+  private readonly newest = new Map<string, string>();
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -84,17 +88,35 @@ export class StatusOutbox {
   /** Adds the statuses that differ from their key's newest row, in one transaction; returns how many were added. */
   enqueue(statuses: readonly StatusToPost[], now: number): number {
     let added = 0;
+    const pendingMemory: Array<[string, string]> = [];
     const write = () => {
+      const remembered: Array<[string, string]> = [];
       for (const s of statuses) {
-        const last = this.q.newest.get(s.repo, s.sha, s.context);
-        if (last && last.state === s.state && last.description === s.description && (last.target_url ?? undefined) === s.targetUrl) continue;
+        const key = `${s.repo}\n${s.sha}\n${s.context}`;
+        const signature = `${s.state}\n${s.description}\n${s.targetUrl ?? ''}`;
+        let last = this.newest.get(key);
+        if (last === undefined) {
+          const row = this.q.newest.get(s.repo, s.sha, s.context);
+          last = row ? `${row.state}\n${row.description}\n${row.target_url ?? ''}` : '';
+        }
+        if (last === signature) continue;
         this.q.insert.run(s.repo, s.sha, s.context, s.runId, s.state, s.description, s.targetUrl ?? null, now, now);
+        remembered.push([key, signature]);
         added++;
       }
+      // Remembered once the inserts ran; a caller whose enclosing transaction then fails calls forget().
+      pendingMemory.push(...remembered);
     };
     if (this.db.inTransaction) write();
     else this.db.transaction(write)();
+    if (this.newest.size + pendingMemory.length > REMEMBERED_KEYS) this.newest.clear();
+    for (const [key, signature] of pendingMemory) this.newest.set(key, signature);
     return added;
+  }
+
+  /** Drops the remembered newest rows (after an enclosing transaction was undone); they are read again. */
+  forget(): void {
+    this.newest.clear();
   }
 
   /** Due rows, at most one per key, oldest first. */
