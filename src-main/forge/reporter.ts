@@ -78,15 +78,23 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
   // Runs not yet finished, per repository, as the events report them: "Queued behind N runs" counts
   // the earlier ones without a query over the run history (a webhook burst would make that quadratic).
   const active = new Map<string, Map<string, number>>();
+  const newestAt = new Map<string, number>();
   const track = (run: { id: string; repo: string; status: string; createdAt: number }) => {
     let runs = active.get(run.repo);
     if (!runs) active.set(run.repo, (runs = new Map()));
-    if (run.status === 'queued' || run.status === 'running') runs.set(run.id, run.createdAt);
-    else runs.delete(run.id);
+    if (run.status === 'queued' || run.status === 'running') {
+      runs.set(run.id, run.createdAt);
+      if (run.createdAt > (newestAt.get(run.repo) ?? 0)) newestAt.set(run.repo, run.createdAt);
+    } else runs.delete(run.id);
   };
   const queuedBehind = (run: RunDetail) => {
+    const runs = active.get(run.repo);
+    if (!runs) return 0;
+    const others = runs.size - (runs.has(run.id) ? 1 : 0);
+    // A new run is usually the newest: then every other unfinished run is ahead of it (no scan).
+    if (run.createdAt >= (newestAt.get(run.repo) ?? 0)) return others;
     let n = 0;
-    for (const [id, createdAt] of active.get(run.repo) ?? []) if (id !== run.id && createdAt < run.createdAt) n++;
+    for (const [id, createdAt] of runs) if (id !== run.id && createdAt < run.createdAt) n++;
     return n;
   };
   const supersededBy = o.db.prepare<[string, number], { sha: string }>(`
