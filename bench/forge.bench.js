@@ -8,9 +8,9 @@
 //                the pace. GitHub's pace would take 1,000 s, so the pace is scaled (BENCH_PACE_MS,
 //                default 10 ms) and the spacing is checked against the scaled pace.
 //   ingestion    Webhook deliveries into the real Engine (stub executor, as in webhook.bench.js; the
-//                same client process) with reporting off (baseline) and on (every run posts its
-//                queued/running statuses to the stand-in, at the scaled pace): the rate with
-//                reporting must stay within 5% of the baseline.
+//                same client process) with reporting off (baseline) and on (every run queues its
+//                statuses and they are posted at GitHub's pace, BENCH_INGEST_PACE_MS): the rate with
+//                reporting must stay within 5% of the baseline. Median of BENCH_ROUNDS rounds each.
 // BENCH_ONLY=latency|burst|ingestion runs one part.
 import { fork } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -30,7 +30,9 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 30);
 const BURST = Number(process.env.BENCH_BURST ?? 1000);
 const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 10);
 const DELIVERIES = Number(process.env.BENCH_COUNT ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Ingestion runs at GitHub's real pace by default: what a burst costs the engine in production. */
+const INGEST_PACE_MS = Number(process.env.BENCH_INGEST_PACE_MS ?? 1000);
 const TOKEN = 'bench-token';
 
 /** A minimal forge: records each status with its arrival time and answers as GitHub does. */
@@ -137,7 +139,7 @@ async function ingestion(dir) {
       ...defaultConfig(), server: { host: '127.0.0.1', port: 0 }, concurrency: { jobs: 4, perRepository: 4 },
       repositories: [{ name: 'acme/bench', url: repoDir, defaultBranch: 'main', webhookSecrets: ['bench-secret'], secrets: {}, priority: {}, ...(reporting ? { forge: { apiUrl: forge.url, token: TOKEN, jobStatuses: false } } : {}) }],
     };
-    const engine = await Engine.start({ config, dataDir: join(dir, `data-${name}`), executor: parking, onError: () => {}, forge: { client: { writePaceMs: PACE_MS } } });
+    const engine = await Engine.start({ config, dataDir: join(dir, `data-${name}`), executor: parking, onError: () => {}, forge: { client: { writePaceMs: INGEST_PACE_MS } } });
     const kiln = await startServer({ engine, port: 0 });
     try {
       await load(kiln.url, 200, `warm-${name}`);
@@ -174,7 +176,7 @@ async function main() {
       { measure: `burst: ${BURST} runs finish together (${2 * BURST} statuses)`, value: `${b.posted} posted, ${b.lost} lost, ${b.wrong} duplicated or out of order`, target: 'each exactly once, in order', ok: b.posted === 2 * BURST && b.lost === 0 && b.wrong === 0 },
       { measure: `burst: closest two writes (pace ${PACE_MS} ms, scaled from GitHub's 1000 ms)`, value: `${b.minGap.toFixed(1)} ms; final statuses in ${b.seconds.toFixed(1)} s`, target: `≥ ${PACE_MS} ms`, ok: b.minGap >= PACE_MS - 1 },
       { measure: 'webhook ingestion, reporting off (baseline)', value: `${i.off.rate.toFixed(0)}/s, p99 ${i.off.p99.toFixed(1)} ms`, target: '', ok: true },
-      { measure: 'webhook ingestion, reporting on', value: `${i.on.rate.toFixed(0)}/s, p99 ${i.on.p99.toFixed(1)} ms (${(ratio * 100).toFixed(1)}% of baseline; ${i.posted.toFixed(0)} statuses posted during it)`, target: '≥ 95% of baseline', ok: ratio >= 0.95 },
+      { measure: `webhook ingestion, reporting on (pace ${INGEST_PACE_MS} ms)`, value: `${i.on.rate.toFixed(0)}/s, p99 ${i.on.p99.toFixed(1)} ms (${(ratio * 100).toFixed(1)}% of baseline; ${i.posted.toFixed(0)} statuses posted during it)`, target: '≥ 95% of baseline', ok: ratio >= 0.95 },
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
