@@ -21,9 +21,10 @@ const ZONES = {
   queue: ['core', 'pipeline', 'storage'],
   executor: ['core', 'pipeline', 'git'],
   trigger: ['core', 'settings'],
-  engine: ['core', 'pipeline', 'git', 'storage', 'settings', 'queue', 'executor', 'trigger'],
+  forge: ['core', 'storage', 'settings'],
+  engine: ['core', 'pipeline', 'git', 'storage', 'settings', 'queue', 'executor', 'trigger', 'forge'],
   http: ['core', 'storage', 'trigger'],
-  cli: ['core', 'pipeline', 'git', 'storage', 'settings', 'queue', 'executor', 'trigger', 'engine', 'http'],
+  cli: ['core', 'pipeline', 'git', 'storage', 'settings', 'queue', 'executor', 'trigger', 'forge', 'engine', 'http'],
 };
 const electronOnlyInMain = { name: 'electron', message: 'Only src-main/main.ts and src-main/preload.ts may import electron: everything else runs under plain Node.' };
 

@@ -14,6 +14,16 @@ export function formatDuration(ms: number): string {
   return s ? `${m} min ${s} s` : `${m} min`;
 }
 
+/** A summary's elapsed time, whole seconds: "48 s", "1 min 12 s", "2 h 5 min" (commit-status descriptions, reports). */
+export function formatElapsed(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}
+
 /** A measured size, one decimal: "512 B", "12.3 MB". */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -47,6 +47,7 @@ const ZONE_CASES: [zone: string, forbidden: string, allowed: string | undefined]
   ['queue', '../executor/docker-executor.js', '../storage/run-store.js'],
   ['executor', '../storage/log-store.js', '../git/checkout.js'],
   ['trigger', '../storage/db.js', '../settings/settings-service.js'],
+  ['forge', '../engine/engine.js', '../storage/status-outbox.js'],
   ['engine', '../http/app.js', '../executor/docker-executor.js'],
   ['http', '../engine/engine.js', '../trigger/webhook-receiver.js'],
   ['cli', '../electron/ipc-router.js', '../engine/engine.js'],

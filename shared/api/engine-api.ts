@@ -77,6 +77,82 @@ export interface RepositorySettings {
   rateLimitPerMinute?: number;
   /** Optional: branch glob → priority, overriding the pipeline's priority (first matching glob wins). */
   priority?: Record<string, Priority>;
+  /** Optional: reporting results to the forge (commit statuses); absent when the engine does not report. */
+  forge?: RepositoryReporting;
+}
+
+/** A commit status's state on the forge (GitHub, GHES, Gitea and Forgejo share these four). */
+export type ForgeStatusState = 'pending' | 'success' | 'failure' | 'error';
+
+/** How a repository reports to its forge; never the token itself. */
+export interface RepositoryReporting {
+  /** True when a token is set: runs of pushes and pull requests then post commit statuses. */
+  enabled: boolean;
+  /** e.g. https://api.github.com, https://HOST/api/v3 (GHES), https://HOST/api/v1 (Gitea, Forgejo). */
+  apiUrl: string;
+  kind: 'github' | 'gitea';
+  tokenSet: boolean;
+  /** Where the token lives, when set. */
+  tokenSource?: SecretSource;
+  /** One status per job (`kiln/<pipeline>/<job>`) besides the pipeline's. */
+  jobStatuses: boolean;
+  /** Without a public URL, failed pull requests get one comment with the failure (updated in place). */
+  prComment?: boolean;
+  /** The last post's outcome: "statuses posted", "the token lacks permission (403): …". */
+  lastOutcome?: { ok: boolean; message: string; at: number };
+}
+
+/** One status a run posts (or has posted) to its commit. */
+export interface ForgeStatusInfo {
+  context: string;
+  state: ForgeStatusState;
+  description: string;
+  /** queued: waiting to be posted (or retried); posted; failed: given up (see reason). */
+  delivery: 'queued' | 'posted' | 'failed';
+  reason?: string;
+  attempts: number;
+  postedAt?: number;
+}
+
+/** A run's reporting state for the run view. */
+export interface RunReporting {
+  enabled: boolean;
+  /** One line: "statuses posted", "2 statuses waiting to be posted", "the forge rejected the token (401): …". */
+  summary: string;
+  /** The newest status of each context. */
+  statuses: ForgeStatusInfo[];
+  /** The pull-request comment describing this run, when there is one. */
+  comment?: { posted: boolean; reason?: string };
+}
+
+/** Connect a repository in one step: tunnel channel, webhook secret, the forge's webhook, a ping. */
+export interface ConnectInput {
+  /** owner/name; a new repository also needs `url`. */
+  name: string;
+  url?: string;
+  /** A token that may manage webhooks (kept like the status token); without one, and none stored, the manual values come back. */
+  token?: string;
+  apiUrl?: string;
+}
+
+export type ConnectStep = 'repository' | 'channel' | 'secret' | 'webhook' | 'ping';
+
+export interface ConnectReport {
+  ok: boolean;
+  /** Each step's result in order; a failed step names what to fix and ends the list. */
+  steps: Array<{ step: ConnectStep; ok: boolean; message: string }>;
+  /** Without a token: what to paste into the forge's webhook form (the secret is shown this once). */
+  manual?: { payloadUrl: string; contentType: 'application/json'; secret: string; events: string[] };
+}
+
+/** What can be changed about a repository's reporting; omitted fields are unchanged. */
+export interface RepositoryForgeInput {
+  /** null or '' restores the default (https://api.github.com). */
+  apiUrl?: string | null;
+  /** Write-only, stored encrypted; null removes it (reporting stops). */
+  token?: string | null;
+  jobStatuses?: boolean;
+  prComment?: boolean;
 }
 
 export type SecretSource = 'file' | 'vault';
@@ -102,6 +178,8 @@ export interface SettingsView {
   concurrency: { jobs: number; perRepository: number };
   retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
   repositories: RepositorySettings[];
+  /** Optional: the dashboard's public URL that commit statuses link to (absent: no link). */
+  publicUrl?: string | null;
 }
 
 /**
@@ -125,6 +203,8 @@ export interface RepositoryInput {
   rateLimit?: string | null;
   /** Branch glob → priority; null removes the glob; globs not listed are unchanged. */
   priority?: Record<string, Priority | null>;
+  /** Optional: commit-status reporting (API URL, write-only token, per-job statuses). */
+  forge?: RepositoryForgeInput;
 }
 
 /** Server-wide settings; omitted fields are unchanged. */
@@ -134,6 +214,8 @@ export interface ServerSettingsInput {
   concurrency?: { jobs?: number; perRepository?: number };
   /** Durations as `30d`, `24h`, `90m` (or ms); the cache size as `10GB`, `512MiB` (or bytes). */
   retention?: { artifacts?: string | number; caches?: string | number; cacheSize?: string | number; workspaces?: string | number };
+  /** Optional: the dashboard's public URL, linked from commit statuses (target_url); null or '' removes it. */
+  publicUrl?: string | null;
 }
 
 /** Live events. `seq` on log events is the job log offset, used for resumption. */
@@ -165,6 +247,10 @@ export interface EngineApi {
   removeRepository(name: string): Promise<void>;
   /** Tunnel URL, concurrency, retention: saved and applied at once (the tunnel reconnects, new claims use the limits). */
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView>;
+  /** Optional (engines that report to a forge): the commit statuses a run posts and whether they arrived. */
+  getRunReporting(runId: string): Promise<RunReporting>;
+  /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
+  connectRepository(input: ConnectInput): Promise<ConnectReport>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -205,7 +291,7 @@ export const HTTP_STATUS_OF: Record<ApiErrorCode, number> = {
 export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
-  'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings',
+  'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

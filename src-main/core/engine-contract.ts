@@ -14,6 +14,8 @@ export interface KilnConfig {
     host: string; port: number; apiToken?: string;
     /** Further names (host or host:port) the HTTP server answers to; see src-main/http/local-guard.ts. */
     allowedHosts?: string[];
+    /** The dashboard as teammates reach it (VPN); commit statuses link to runs under it, and the local guard accepts its host. */
+    publicUrl?: string;
   };
   tunnel?: { url: string };
   concurrency: { jobs: number; perRepository: number };
@@ -36,6 +38,22 @@ export interface RepositoryConfig {
   /** Branch glob → priority, overriding the pipeline's priority. */
   priority: Record<string, Priority>;
   credentials?: { username?: string; password?: string; sshKeyFile?: string };
+  /** Commit statuses to the forge (src-main/forge); reporting is on when a token is set. */
+  forge?: ForgeConfig;
+}
+
+/** Where commit statuses go when a repository names no API URL. */
+export const DEFAULT_FORGE_API_URL = 'https://api.github.com';
+
+export interface ForgeConfig {
+  /** Default https://api.github.com; GHES https://HOST/api/v3; Gitea/Forgejo https://HOST/api/v1. */
+  apiUrl: string;
+  /** In memory only: from kiln.config.yml or the encrypted vault, never written elsewhere. */
+  token?: string;
+  /** One status per job besides the pipeline's (default false). */
+  jobStatuses: boolean;
+  /** Without a public dashboard URL, a failed pull request gets one comment with the failure (default true). */
+  prComment?: boolean;
 }
 
 export interface TriggerOutcome {

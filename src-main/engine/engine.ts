@@ -11,7 +11,7 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
@@ -20,6 +20,7 @@ import type { ArtifactStore } from '../storage/artifact-store.js';
 import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
+import type { ForgeReporter } from '../forge/reporter.js';
 import { HealthService } from './health-service.js';
 import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
@@ -38,6 +39,8 @@ export class Engine implements KilnEngine {
   /** Caches, artifacts, retention and their metrics, over this engine's database and data directory. */
   readonly storage: StorageServices;
   readonly deliveries: DeliveryLedger;
+  /** Commit statuses to the forge (forge/reporter.ts), fed by this engine's events. */
+  readonly forge: ForgeReporter;
   private readonly runs: RunsService;
   private readonly logs: LogsService;
   private readonly settings: SettingsApi;
@@ -51,6 +54,7 @@ export class Engine implements KilnEngine {
     this.instanceId = p.instanceId;
     this.storage = p.storage;
     this.deliveries = p.deliveries;
+    this.forge = p.forge;
     this.runs = new RunsService(p);
     this.logs = new LogsService(p);
     this.settings = new SettingsApi(p);
@@ -58,6 +62,7 @@ export class Engine implements KilnEngine {
     // The engine's own reactions come first, before any outside listener subscribes.
     p.bus.scheduler.on((changes) => this.runs.onSchedulerChanges(changes));
     p.bus.settings.on((change) => this.settings.applied(change));
+    p.bus.events.on((event) => p.forge.onEvent(event));
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -68,6 +73,7 @@ export class Engine implements KilnEngine {
     p.scheduler.recoverForeignClaims();
     p.scheduler.reconcileRuns();
     await engine.status.reap();
+    p.forge.start();
     p.pool.start();
     p.storage.retention.start(options.retentionIntervalMs);
     // Passes never overlap: the next is scheduled when one ends.
@@ -94,6 +100,7 @@ export class Engine implements KilnEngine {
   getRun(runId: string): Promise<RunDetail> { return this.runs.getRun(runId); }
   listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
   listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
+  getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
@@ -105,6 +112,7 @@ export class Engine implements KilnEngine {
   saveRepository(input: RepositoryInput): Promise<RepositorySettings> { return this.settings.saveRepository(input); }
   removeRepository(name: string): Promise<void> { return this.settings.removeRepository(name); }
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> { return this.settings.saveServerSettings(input); }
+  connectRepository(input: ConnectInput): Promise<ConnectReport> { return this.settings.connectRepository(input); }
   /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */
   onSettingsChanged(listener: (change: SettingsChange) => void): () => void { return this.p.settings.subscribe(listener); }
 
@@ -121,6 +129,7 @@ export class Engine implements KilnEngine {
       p.storage.retention.stop();
       await p.pool.stop();
       p.runner.flushEvents();
+      p.forge.stop();
       await p.logs.closeAll();
       p.commits.drain();
       p.db.close();

@@ -1,7 +1,8 @@
 /**
  * The engine's parts, built in the order data flows through them, each from parts already built:
- * event bus → settings (stored secrets join the configuration) → database and stores → queue and
- * scheduler → job runner → worker pool. Parts that must react to a later part (the pool to queue
+ * event bus → database and stores → forge reporter → settings (stored secrets join the
+ * configuration, before anything that runs jobs reads it) → queue and scheduler → job runner →
+ * worker pool. Parts that must react to a later part (the pool to queue
  * changes) do so through the bus, never through a reference to something not yet built.
  * Services (runs-service.ts, logs-service.ts, …) take the parts they need from this one object.
  */
@@ -22,6 +23,8 @@ import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
+import type { ConnectDeps } from '../forge/connect.js';
+import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
 import { loadPorts } from './default-ports.js';
 import { EngineBus } from './event-bus.js';
@@ -63,7 +66,11 @@ export interface EngineOptions {
   configFile?: string;
   /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
   vault?: SecretVault;
+  /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
+  forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
 }
+
+export type ForgeConnectOptions = Pick<ConnectDeps, 'smeeBase' | 'pingTimeoutMs' | 'client'>;
 
 export interface EngineParts {
   config: KilnConfig;
@@ -85,6 +92,9 @@ export interface EngineParts {
   deliveries: DeliveryStore;
   /** Caches, artifacts, retention and their metrics. */
   storage: StorageServices;
+  /** Commit statuses and pull-request comments to the forge, fed by the engine's events. */
+  forge: ForgeReporter;
+  forgeConnect?: ForgeConnectOptions;
   storageMetrics?: () => Promise<Partial<StorageMetrics>>;
   scheduler: Scheduler;
   runner: JobRunner;
@@ -103,12 +113,6 @@ export function buildParts(options: EngineOptions): EngineParts {
   const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
   mkdirSync(dataDir, { recursive: true });
   const bus = new EngineBus(onError);
-  // First: stored secrets join the configuration, and a vault that cannot be decrypted stops the start.
-  const settings = new SettingsService({
-    config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
-    vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
-    applied: (change) => bus.settings.emit(change), onError: options.onError,
-  });
   const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
   // Claims of any earlier process on this data directory are recognisably not ours.
   const sessionId = `${instanceId}:${randomUUID()}`;
@@ -129,6 +133,25 @@ export function buildParts(options: EngineOptions): EngineParts {
     mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
   });
 
+  const forge = createForgeReporter({
+    db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
+    getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
+    logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
+  });
+  let settings: SettingsService;
+  try {
+    // Stored secrets join the configuration; a vault that cannot be decrypted stops the start.
+    settings = new SettingsService({
+      config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
+      vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
+      applied: (change) => bus.settings.emit(change), onError: options.onError,
+      describeForge: (repo) => forge.repositoryReporting(repo),
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const runner = new JobRunner({
@@ -144,7 +167,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   });
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
-    storage, storageMetrics: options.storageMetrics, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

@@ -5,7 +5,7 @@
  * worker pool is woken) and reacts to queue changes by publishing them.
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
+import type { RunQuery, RunReporting, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
@@ -19,7 +19,7 @@ import { createRunsForEvent, effectivePriority, insertRun, type RunFactoryDeps }
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -107,6 +107,12 @@ export class RunsService {
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {
     if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
     return this.p.storage.artifacts.list(runId);
+  }
+
+  /** The commit statuses a run posts to its forge, and whether they arrived. */
+  async getRunReporting(runId: string): Promise<RunReporting> {
+    if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return this.p.forge.runReporting(runId);
   }
 
   async listDeliveries(limit = 50): Promise<DeliveryRecord[]> {

@@ -4,13 +4,14 @@
  * on it (the repositories table, the worker pool's limits, artifact expiry) before outside
  * listeners (the tunnel owner) hear of the save.
  */
-import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
+import { connectRepository, nextDelivery } from '../forge/connect.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { EngineParts } from './parts.js';
 import { assertRunning } from './runs-service.js';
 
 export class SettingsApi {
-  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect'>) {}
 
   async listRepositories(): Promise<RepositorySettings[]> {
     // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
@@ -34,6 +35,18 @@ export class SettingsApi {
   async saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
     assertRunning(this.p.life);
     return this.p.settings.saveServerSettings(input, this.p.bus.tunnel);
+  }
+
+  /** Tunnel channel, webhook secret, the forge's webhook and a ping, in one step (forge/connect.ts). */
+  async connectRepository(input: ConnectInput): Promise<ConnectReport> {
+    assertRunning(this.p.life);
+    return connectRepository({
+      repository: this.p.repository, tunnelUrl: () => this.p.config.tunnel?.url,
+      saveTunnelUrl: async (url) => { await this.saveServerSettings({ tunnelUrl: url }); },
+      saveRepository: (i) => this.saveRepository(i),
+      nextDelivery: (repo, event, ms) => nextDelivery({ subscribe: (l) => this.p.bus.events.on(l) }, repo, event, ms),
+      ...this.p.forgeConnect,
+    }, input);
   }
 
   /** What the engine itself adjusts after a save (subscribed to the bus before anyone else). */

@@ -6,6 +6,7 @@
  *   GET  /api/runs?cursor=&limit=&repo=&branch=&status=   Page<RunSummary>
  *   POST /api/runs {repo, branch?, sha?}                  201 {runIds}
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
+ *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
  *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
@@ -21,6 +22,7 @@
  *   PUT  /api/repositories/:owner/:name {url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?}
  *                                                         RepositorySettings (created or updated)
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
+ *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
  */
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
@@ -104,6 +106,11 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.json(await engine.getRun(param(req, 'id')));
   });
 
+  router.get('/runs/:id/reporting', async (req, res) => {
+    if (!engine.getRunReporting) throw new ApiError('UNAVAILABLE', 'this engine does not report to a forge');
+    res.json(await engine.getRunReporting(param(req, 'id')));
+  });
+
   router.post('/runs/:id/cancel', async (req, res) => {
     await engine.cancelRun(param(req, 'id'));
     res.json({ ok: true });
@@ -181,6 +188,11 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.get('/settings', async (_req, res) => { res.json(await engine.getSettings()); });
   router.put('/settings/server', async (req, res) => {
     res.json(await engine.saveServerSettings(objectBody(req)));
+  });
+  router.post('/repositories/:owner/:name/connect', async (req, res) => {
+    if (!engine.connectRepository) throw new ApiError('UNAVAILABLE', 'this engine cannot connect repositories');
+    const body = objectBody(req);
+    res.json(await engine.connectRepository({ ...body, name: `${param(req, 'owner')}/${param(req, 'name')}` }));
   });
   router.put('/repositories/:owner/:name', async (req, res) => {
     const name = `${param(req, 'owner')}/${param(req, 'name')}`;

@@ -220,7 +220,17 @@ function guardOptions(engine: KilnEngine): LocalGuardOptions {
     sessionSecret = loadSessionSecret(engine.dataDir);
     secrets.set(engine, sessionSecret);
   }
-  return { sessionSecret, allowedHosts: () => engine.config.server.allowedHosts ?? [] };
+  // The names the server is deliberately known by: allowed-hosts, and the host of the public URL that commit statuses link to.
+  return { sessionSecret, allowedHosts: () => [...(engine.config.server.allowedHosts ?? []), ...publicHost(engine.config.server.publicUrl)] };
+}
+
+function publicHost(publicUrl: string | undefined): string[] {
+  if (!publicUrl) return [];
+  try {
+    return [new URL(publicUrl).host];
+  } catch {
+    return [];
+  }
 }
 
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {

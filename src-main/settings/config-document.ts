@@ -21,6 +21,8 @@ const HEADER = ` Kiln configuration. The Settings page edits this file and keeps
 /** A YAML scalar value as kiln.config.yml writes it. */
 export type YamlValue = string | number;
 
+const DEFAULT_FORGE_API = 'https://api.github.com';
+
 export class ConfigDocument {
   private constructor(readonly file: string, private readonly doc: Document, readonly existed: boolean, private readonly mode: number) {}
 
@@ -46,7 +48,7 @@ export class ConfigDocument {
   }
 
   /** Updates the given fields of a repository, or appends a new one (block style) when it is not listed. */
-  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null> }): void {
+  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null>; forge?: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean } }): void {
     let item = this.repoItem(name);
     if (!item) {
       let seq = this.doc.get('repositories', true);
@@ -72,6 +74,26 @@ export class ConfigDocument {
     }
     const priority = item.get('priority', true);
     if (isMap(priority) && priority.items.length === 0) item.delete('priority');
+    if (fields.forge) this.setForge(item, fields.forge);
+  }
+
+  /** The repository's `forge:` block; a token set through the API moves to the vault, so it leaves the file. */
+  private setForge(item: YAMLMap, f: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean }): void {
+    const existing: unknown = item.get('forge', true);
+    let forge: YAMLMap;
+    if (isMap(existing)) forge = existing;
+    else {
+      if (f.apiUrl === undefined && f.jobStatuses === undefined && f.prComment === undefined) return;
+      forge = this.doc.createNode({}) as YAMLMap;
+      item.set('forge', forge);
+    }
+    if (f.apiUrl === null) forge.delete('api-url');
+    else if (f.apiUrl !== undefined) forge.set('api-url', f.apiUrl);
+    if (f.jobStatuses !== undefined) forge.set('job-statuses', f.jobStatuses);
+    if (f.prComment === true) forge.delete('pr-comment');
+    else if (f.prComment === false) forge.set('pr-comment', false);
+    if (f.dropToken) forge.delete('token');
+    if (forge.items.length === 0) item.delete('forge');
   }
 
   removeRepository(name: string): boolean {
@@ -103,6 +125,15 @@ export class ConfigDocument {
     }
     const single = item.get('webhook-secret', true);
     if (isScalar(single) && String(single.value) === value) item.delete('webhook-secret');
+  }
+
+  setPublicUrl(url: string | null): void {
+    const server = this.doc.get('server', true);
+    if (url !== null) this.setIn('server', 'public-url', url);
+    else if (isMap(server)) {
+      server.delete('public-url');
+      if (server.items.length === 0) this.doc.delete('server');
+    }
   }
 
   setTunnel(url: string | null): void {
@@ -143,7 +174,13 @@ function freshDocument(config: KilnConfig): Document {
     name: repo.name, url: repo.url, 'default-branch': repo.defaultBranch,
     ...(repo.rateLimitPerMinute !== undefined ? { 'rate-limit': `${repo.rateLimitPerMinute}/min` } : {}),
     ...(Object.keys(repo.priority).length ? { priority: { ...repo.priority } } : {}),
+    // The token, like every secret, goes to the vault, not here.
+    ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses || repo.forge.prComment === false)
+      ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}), ...(repo.forge.prComment === false ? { 'pr-comment': false } : {}) } } : {}),
   }));
+  const server: Record<string, unknown> = {};
+  if (config.server.publicUrl) server['public-url'] = config.server.publicUrl;
+  if (Object.keys(server).length) data.server = server;
   const doc = new Document(data);
   doc.commentBefore = HEADER;
   for (const key of ['tunnel', 'concurrency', 'retention']) {

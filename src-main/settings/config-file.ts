@@ -38,7 +38,7 @@ const SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    server: { type: 'object', additionalProperties: false, properties: { host: str, port: { type: 'integer', minimum: 0, maximum: 65535 }, 'api-token': str, 'allowed-hosts': { type: 'array', items: str } } },
+    server: { type: 'object', additionalProperties: false, properties: { host: str, port: { type: 'integer', minimum: 0, maximum: 65535 }, 'api-token': str, 'allowed-hosts': { type: 'array', items: str }, 'public-url': str } },
     tunnel: { type: ['object', 'null'], additionalProperties: false, required: ['url'], properties: { url: str } },
     concurrency: { type: 'object', additionalProperties: false, properties: { jobs: { type: 'integer', minimum: 1, maximum: 256 }, 'per-repository': { type: 'integer', minimum: 1, maximum: 256 } } },
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
@@ -57,6 +57,7 @@ const SCHEMA = {
           'rate-limit': { type: ['string', 'number'] },
           priority: { type: ['object', 'null'], additionalProperties: { enum: PRIORITIES } },
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
+          forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
         },
       },
     },
@@ -178,6 +179,10 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
       if (h !== '' && !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(h)) out.add('INVALID_VALUE', ['server', 'allowed-hosts', i], `server.allowed-hosts: '${h}' is not a host name with an optional port (use e.g. ci.example.com or kiln.local:7070, without a scheme or path)`);
     });
   }
+  if (typeof server['public-url'] === 'string') {
+    if (httpUrl(server['public-url'])) config.server.publicUrl = server['public-url'].replace(/\/+$/, '');
+    else out.add('INVALID_VALUE', ['server', 'public-url'], `server.public-url: ${describe(server['public-url'])} is not an http(s) URL (the dashboard as your team reaches it, e.g. https://kiln.example.com)`);
+  }
   if (raw.tunnel && typeof raw.tunnel === 'object') config.tunnel = { url: scalarText((raw.tunnel as Raw).url) };
   const conc = section('concurrency');
   if (conc.jobs !== undefined) config.concurrency.jobs = scalarNumber(conc.jobs);
@@ -232,10 +237,28 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
         ...(cred['ssh-key-file'] ? { sshKeyFile: scalarText(cred['ssh-key-file']) } : {}),
       };
     }
+    const forge = r.forge && typeof r.forge === 'object' ? (r.forge as Raw) : undefined;
+    if (forge) {
+      const apiUrl = typeof forge['api-url'] === 'string' ? forge['api-url'].replace(/\/+$/, '') : 'https://api.github.com';
+      if (!httpUrl(apiUrl)) out.add('INVALID_VALUE', [...at('forge'), 'api-url'], `${fieldName([...at('forge'), 'api-url'])}: ${describe(forge['api-url'])} is not an http(s) URL (https://api.github.com, https://HOST/api/v3 or https://HOST/api/v1)`);
+      repo.forge = {
+        apiUrl, jobStatuses: forge['job-statuses'] === true, ...(forge['pr-comment'] === false ? { prComment: false } : {}),
+        ...(typeof forge.token === 'string' ? { token: forge.token } : {}),
+      };
+    }
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };
   return { diagnostics: out.diagnostics.sort((a, b) => a.line - b.line || a.col - b.col) };
+}
+
+function httpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && text === text.trim();
+  } catch {
+    return false;
+  }
 }
 
 /** Reads kiln.config.yml; without a file, the embedded defaults. An unreadable file is a FILE diagnostic. */

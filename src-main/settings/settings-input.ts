@@ -26,10 +26,13 @@ export interface RepositoryChange {
   rateLimit?: string | null;
   /** Branch glob → level; null removes the glob. */
   priority: Record<string, Priority | null>;
+  /** Commit-status reporting: apiUrl null restores the default; token null removes it (to the vault otherwise). */
+  forge?: { apiUrl?: string | null; token?: string | null; jobStatuses?: boolean; prComment?: boolean };
 }
 
 export interface ServerChange {
   tunnelUrl?: string | null;
+  publicUrl?: string | null;
   jobs?: number;
   perRepository?: number;
   /** Values as written to the file (the user's `30d`, or a number). */
@@ -87,8 +90,9 @@ export function checkRepositoryInput(input: unknown): RepositoryChange {
   if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveRepository takes an object {name, url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?, rateLimit?, priority?}');
   const name = checkRepositoryName(input.name);
   const at = (key: string): string => `repositories[${name}].${key}`;
-  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets', 'rateLimit', 'priority'], `repositories[${name}]`);
+  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets', 'rateLimit', 'priority', 'forge'], `repositories[${name}]`);
   const change: RepositoryChange = { name, addWebhookSecrets: [], removeWebhookSecrets: [], secrets: {}, priority: {} };
+  if (input.forge !== undefined) change.forge = checkForgeInput(input.forge, at('forge'));
   if (input.rateLimit !== undefined) {
     const rate = input.rateLimit;
     if (rate === null || rate === '') change.rateLimit = null;
@@ -125,6 +129,39 @@ export function checkRepositoryInput(input: unknown): RepositoryChange {
   return change;
 }
 
+function checkHttpUrl(value: unknown, field: string, example: string): string {
+  let parsed: URL | undefined;
+  try { parsed = typeof value === 'string' ? new URL(value) : undefined; } catch { parsed = undefined; }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || typeof value !== 'string' || value !== value.trim()) {
+    throw bad(field, `must be an http(s) URL (${example}), got ${JSON.stringify(value)}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function checkForgeInput(input: unknown, field: string): NonNullable<RepositoryChange['forge']> {
+  if (!isObject(input)) throw bad(field, 'must be an object {apiUrl?, token?, jobStatuses?, prComment?}');
+  onlyKeys(input, ['apiUrl', 'token', 'jobStatuses', 'prComment'], field);
+  const out: NonNullable<RepositoryChange['forge']> = {};
+  if (input.apiUrl !== undefined) {
+    out.apiUrl = input.apiUrl === null || input.apiUrl === '' ? null : checkHttpUrl(input.apiUrl, `${field}.api-url`, 'https://api.github.com, https://HOST/api/v3 for GitHub Enterprise, https://HOST/api/v1 for Gitea and Forgejo');
+  }
+  if (input.token !== undefined) {
+    // Never echo the value: it is a credential.
+    if (input.token === null || input.token === '') out.token = null;
+    else if (typeof input.token !== 'string' || /\s/.test(input.token) || input.token.length > 1024) throw bad(`${field}.token`, 'must be the API token as the forge shows it (no spaces or line breaks, at most 1024 characters)');
+    else out.token = input.token;
+  }
+  if (input.jobStatuses !== undefined) {
+    if (typeof input.jobStatuses !== 'boolean') throw bad(`${field}.job-statuses`, `must be true or false, got ${JSON.stringify(input.jobStatuses)}`);
+    out.jobStatuses = input.jobStatuses;
+  }
+  if (input.prComment !== undefined) {
+    if (typeof input.prComment !== 'boolean') throw bad(`${field}.pr-comment`, `must be true or false, got ${JSON.stringify(input.prComment)}`);
+    out.prComment = input.prComment;
+  }
+  return out;
+}
+
 function checkLimit(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 256) throw bad(field, `must be a whole number from 1 to 256, got ${JSON.stringify(v)}`);
   return v;
@@ -147,8 +184,11 @@ function sizeOf(v: unknown, field: string): YamlValue {
 /** `current` is the effective concurrency, to check per-repository against jobs when only one changes. */
 export function checkServerInput(input: unknown, current: { jobs: number; perRepository: number }): ServerChange {
   if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveServerSettings takes an object {tunnelUrl?, concurrency?, retention?}');
-  onlyKeys(input, ['tunnelUrl', 'concurrency', 'retention'], 'settings');
+  onlyKeys(input, ['tunnelUrl', 'concurrency', 'retention', 'publicUrl'], 'settings');
   const change: ServerChange = { retention: {} };
+  if (input.publicUrl !== undefined) {
+    change.publicUrl = input.publicUrl === null || input.publicUrl === '' ? null : checkHttpUrl(input.publicUrl, 'server.public-url', 'the dashboard as your team reaches it, e.g. https://kiln.example.com');
+  }
   if (input.tunnelUrl !== undefined) {
     const url = input.tunnelUrl;
     if (url === null || url === '') change.tunnelUrl = null;

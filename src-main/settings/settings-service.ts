@@ -13,8 +13,8 @@
  * from the live configuration and moves the secrets it had in memory into the vault.
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
-import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
+import type { RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
+import { DEFAULT_FORGE_API_URL, type KilnConfig, type RepositoryConfig } from '../core/engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
 import { ConfigDocument } from './config-document.js';
 import { checkRepositoryInput, checkRepositoryName, checkServerInput } from './settings-input.js';
@@ -35,9 +35,11 @@ export interface SettingsServiceOptions {
   /** Called after a save has been applied to `config`, before subscribers (the engine adjusts its pool and tables). */
   applied: (change: SettingsChange) => void;
   onError?: (message: string, err: unknown) => void;
+  /** The repository's reporting state for the settings page (the engine's forge reporter). */
+  describeForge?: (repo: RepositoryConfig) => RepositoryReporting | undefined;
 }
 
-type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[] }>;
+type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[]; forgeToken?: string }>;
 
 const FILE_ID = /^file-(\d+)$/;
 
@@ -80,8 +82,16 @@ export class SettingsService {
         webhookSecrets,
         ...(r.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: r.rateLimitPerMinute } : {}),
         priority: { ...r.priority },
+        ...this.forgeOf(r),
       };
     });
+  }
+
+  private forgeOf(r: RepositoryConfig): { forge?: RepositoryReporting } {
+    const forge = this.o.describeForge?.(r);
+    if (!forge) return {};
+    const stored = this.o.vault.index()[r.name]?.forgeToken;
+    return { forge: forge.tokenSet ? { ...forge, tokenSource: stored ? 'vault' : 'file' } : forge };
   }
 
   view(tunnel: TunnelState): SettingsView {
@@ -92,6 +102,7 @@ export class SettingsService {
       concurrency: { ...c.concurrency },
       retention: { ...c.retention },
       repositories: this.repositories(),
+      publicUrl: c.server.publicUrl ?? null,
     };
   }
 
@@ -101,7 +112,8 @@ export class SettingsService {
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     const exists = doc.hasRepository(name);
     if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
-    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority });
+    const forge = change.forge && { apiUrl: change.forge.apiUrl, jobStatuses: change.forge.jobStatuses, prComment: change.forge.prComment, dropToken: change.forge.token !== undefined };
+    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority, forge });
 
     // What stays in the file after this save (also what a first save moves into the vault).
     const remaining = snapshotOf(this.fileSecrets);
@@ -123,8 +135,9 @@ export class SettingsService {
       doc.removeSecret(name, secret);
       delete kept.secrets[secret];
     }
+    if (change.forge?.token !== undefined) delete kept.forgeToken;
 
-    this.commit(doc, [{ repo: name, secrets: change.secrets, addWebhookSecrets: change.addWebhookSecrets, removeWebhookSecrets: removeFromVault }], { fileSecrets: remaining });
+    this.commit(doc, [{ repo: name, secrets: change.secrets, addWebhookSecrets: change.addWebhookSecrets, removeWebhookSecrets: removeFromVault, forgeToken: change.forge?.token }], { fileSecrets: remaining });
     const saved = this.repositories().find((r) => r.name === name);
     if (!saved) throw new ApiError('INTERNAL', `repository ${name} was saved but is not in the configuration that was read back`);
     return saved;
@@ -141,6 +154,7 @@ export class SettingsService {
     const change = checkServerInput(input, this.o.config.concurrency);
     const doc = ConfigDocument.open(this.o.configFile, this.o.config);
     if (change.tunnelUrl !== undefined) doc.setTunnel(change.tunnelUrl);
+    if (change.publicUrl !== undefined) doc.setPublicUrl(change.publicUrl);
     if (change.jobs !== undefined) doc.setIn('concurrency', 'jobs', change.jobs);
     if (change.perRepository !== undefined) doc.setIn('concurrency', 'per-repository', change.perRepository);
     for (const [key, value] of Object.entries(change.retention)) doc.setIn('retention', key, value);
@@ -157,7 +171,7 @@ export class SettingsService {
     const { text, config: next } = doc.render();
     const changes = doc.existed ? vaultChanges : [...this.adoptInMemorySecrets(o.fileSecrets ?? this.fileSecrets, removedRepo), ...vaultChanges];
     for (const c of changes) {
-      if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length) this.o.vault.update(c.repo, c, this.o.now());
+      if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length || c.forgeToken !== undefined) this.o.vault.update(c.repo, c, this.o.now());
     }
     if (removedRepo) this.o.vault.removeRepository(removedRepo);
     doc.save(text);
@@ -173,7 +187,10 @@ export class SettingsService {
       const have = stored[repo] ?? { secrets: {}, webhookSecrets: [] };
       const secrets = Object.fromEntries(Object.entries(file.secrets).filter(([k]) => !(k in have.secrets)));
       const known = new Set(have.webhookSecrets.map((w) => w.value));
-      out.push({ repo, secrets, addWebhookSecrets: file.webhookSecrets.filter((v) => !known.has(v)), removeWebhookSecrets: [] });
+      out.push({
+        repo, secrets, addWebhookSecrets: file.webhookSecrets.filter((v) => !known.has(v)), removeWebhookSecrets: [],
+        ...(file.forgeToken !== undefined && have.forgeToken === undefined ? { forgeToken: file.forgeToken } : {}),
+      });
     }
     return out;
   }
@@ -190,6 +207,8 @@ export class SettingsService {
     };
     // In place: the webhook receiver, the job runner and retention hold this very object.
     live.repositories.splice(0, live.repositories.length, ...next.repositories);
+    if (next.server.publicUrl) live.server.publicUrl = next.server.publicUrl;
+    else delete live.server.publicUrl;
     if (next.tunnel) live.tunnel = { ...next.tunnel };
     else delete live.tunnel;
     Object.assign(live.concurrency, next.concurrency);
@@ -210,14 +229,16 @@ interface VaultChange {
   secrets: Record<string, string | null>;
   addWebhookSecrets: string[];
   removeWebhookSecrets: string[];
+  /** A value sets the forge token, null removes it. */
+  forgeToken?: string | null;
 }
 
 function snapshot(repos: readonly RepositoryConfig[]): FileSecrets {
-  return new Map(repos.map((r) => [r.name, { secrets: { ...r.secrets }, webhookSecrets: [...r.webhookSecrets] }]));
+  return new Map(repos.map((r) => [r.name, { secrets: { ...r.secrets }, webhookSecrets: [...r.webhookSecrets], ...(r.forge?.token ? { forgeToken: r.forge.token } : {}) }]));
 }
 
 function snapshotOf(secrets: FileSecrets): FileSecrets {
-  return new Map([...secrets].map(([name, s]) => [name, { secrets: { ...s.secrets }, webhookSecrets: [...s.webhookSecrets] }]));
+  return new Map([...secrets].map(([name, s]) => [name, { ...s, secrets: { ...s.secrets }, webhookSecrets: [...s.webhookSecrets] }]));
 }
 
 /** Vault values win over the file's; webhook secrets are all accepted, so they are joined. */
@@ -227,5 +248,7 @@ function merge(repos: RepositoryConfig[], stored: Record<string, RepositorySecre
     if (!s) continue;
     Object.assign(repo.secrets, s.secrets);
     repo.webhookSecrets = [...new Set([...repo.webhookSecrets, ...s.webhookSecrets.map((w) => w.value)])];
+    // A token in the vault turns reporting on, with the file's API URL and options or the defaults.
+    if (s.forgeToken) repo.forge = { ...repo.forge, apiUrl: repo.forge?.apiUrl ?? DEFAULT_FORGE_API_URL, jobStatuses: repo.forge?.jobStatuses ?? false, token: s.forgeToken };
   }
 }

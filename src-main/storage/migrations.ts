@@ -181,4 +181,54 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE seen_deliveries_log RENAME TO seen_deliveries;
     `,
   },
+  {
+    version: 3,
+    name: 'forge status outbox and pull-request comments: what to post, durable across restarts',
+    // One row per status to post. Rows of one (repo, sha, context) are posted in id order, one at a
+    // time; 'pending' rows wait for next_at (backoff). The per-repository row keeps the last outcome
+    // for the settings page ("statuses posted", "token lacks permission").
+    sql: `
+      CREATE TABLE forge_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        repo            TEXT NOT NULL,
+        sha             TEXT NOT NULL,
+        context         TEXT NOT NULL,
+        run_id          TEXT NOT NULL,
+        state           TEXT NOT NULL,               -- pending | success | failure | error
+        description     TEXT NOT NULL,
+        target_url      TEXT,
+        status          TEXT NOT NULL DEFAULT 'pending', -- pending | posted | failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_at         INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        posted_at       INTEGER
+      );
+      CREATE INDEX forge_outbox_due ON forge_outbox (status, next_at, id);
+      CREATE INDEX forge_outbox_key ON forge_outbox (repo, sha, context, id);
+      CREATE INDEX forge_outbox_run ON forge_outbox (run_id, id);
+
+      -- One pull-request comment per (repo, pull request, pipeline), updated in place: the run it
+      -- should describe (wanted_run) and the one it last described (posted_run).
+      CREATE TABLE forge_pr_comments (
+        repo            TEXT NOT NULL,
+        pr_number       INTEGER NOT NULL,
+        pipeline        TEXT NOT NULL,
+        comment_id      INTEGER,
+        wanted_run      TEXT NOT NULL,
+        posted_run      TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_at         INTEGER NOT NULL,
+        last_error      TEXT,
+        PRIMARY KEY (repo, pr_number, pipeline)
+      );
+
+      CREATE TABLE forge_repo_state (
+        repo            TEXT PRIMARY KEY,
+        ok              INTEGER NOT NULL,
+        message         TEXT NOT NULL,
+        at              INTEGER NOT NULL
+      );
+    `,
+  },
 ];

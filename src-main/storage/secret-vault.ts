@@ -4,7 +4,11 @@
  *
  *   { "version": 2, "repositories": { "acme/web": {
  *       "secrets": { "NPM_TOKEN": "<base64>" },
- *       "webhookSecrets": [ { "id": "wh-…", "addedAt": 1700000000000, "value": "<base64>" } ] } } }
+ *       "webhookSecrets": [ { "id": "wh-…", "addedAt": 1700000000000, "value": "<base64>" } ],
+ *       "forgeToken": "<base64>" } } }
+ *
+ * The forge token (commit statuses) is kept apart from job secrets: job secrets become environment
+ * variables of jobs, and the token must never reach a job.
  *
  * The desktop app's first format ({ "<repo>": { "<NAME>": "<base64>" } }) is read as job secrets and
  * rewritten in this one on the next change.
@@ -42,11 +46,13 @@ export interface StoredWebhookSecret {
 export interface RepositorySecrets {
   secrets: Record<string, string>;
   webhookSecrets: StoredWebhookSecret[];
+  forgeToken?: string;
 }
 
 interface RepoEntry {
   secrets: Record<string, string>;
   webhookSecrets: Array<{ id: string; addedAt: number; value: string }>;
+  forgeToken?: string;
 }
 
 interface VaultFile {
@@ -130,7 +136,9 @@ export class SecretVault {
     if (obj.version === 2) {
       const repos = (obj.repositories ?? {}) as Record<string, Partial<RepoEntry>>;
       const out: VaultFile = { version: 2, repositories: {} };
-      for (const [name, e] of Object.entries(repos)) out.repositories[name] = { secrets: { ...(e.secrets ?? {}) }, webhookSecrets: [...(e.webhookSecrets ?? [])] };
+      for (const [name, e] of Object.entries(repos)) {
+        out.repositories[name] = { secrets: { ...(e.secrets ?? {}) }, webhookSecrets: [...(e.webhookSecrets ?? [])], ...(typeof e.forgeToken === 'string' ? { forgeToken: e.forgeToken } : {}) };
+      }
       return out;
     }
     // The desktop app's first format: repo → name → ciphertext.
@@ -163,9 +171,9 @@ export class SecretVault {
 
   /**
    * Applies several changes to one repository in one write: `secrets` (value sets, null deletes),
-   * webhook secrets to add (returns their new ids) and ids to remove.
+   * webhook secrets to add (returns their new ids) and ids to remove, the forge token (null deletes).
    */
-  update(repo: string, change: { secrets?: Record<string, string | null>; addWebhookSecrets?: string[]; removeWebhookSecrets?: string[] }, now = Date.now()): string[] {
+  update(repo: string, change: { secrets?: Record<string, string | null>; addWebhookSecrets?: string[]; removeWebhookSecrets?: string[]; forgeToken?: string | null }, now = Date.now()): string[] {
     const data = this.read();
     const entry = data.repositories[repo] ?? { secrets: {}, webhookSecrets: [] };
     for (const [name, value] of Object.entries(change.secrets ?? {})) {
@@ -180,6 +188,8 @@ export class SecretVault {
       entry.webhookSecrets.push({ id, addedAt: now, value: this.encrypt(value) });
       added.push(id);
     }
+    if (change.forgeToken === null) delete entry.forgeToken;
+    else if (change.forgeToken !== undefined) entry.forgeToken = this.encrypt(change.forgeToken);
     data.repositories[repo] = entry;
     this.write(data);
     return added;
@@ -194,10 +204,10 @@ export class SecretVault {
   }
 
   /** What is stored, without decrypting anything: secret names and webhook secret ids per repository. */
-  index(): Record<string, { secretNames: string[]; webhookSecrets: Array<{ id: string; addedAt: number }> }> {
+  index(): Record<string, { secretNames: string[]; webhookSecrets: Array<{ id: string; addedAt: number }>; forgeToken?: boolean }> {
     const out: ReturnType<SecretVault['index']> = {};
     for (const [repo, e] of Object.entries(this.read().repositories)) {
-      out[repo] = { secretNames: Object.keys(e.secrets), webhookSecrets: e.webhookSecrets.map((w) => ({ id: w.id, addedAt: w.addedAt })) };
+      out[repo] = { secretNames: Object.keys(e.secrets), webhookSecrets: e.webhookSecrets.map((w) => ({ id: w.id, addedAt: w.addedAt })), ...(e.forgeToken !== undefined ? { forgeToken: true } : {}) };
     }
     return out;
   }
@@ -212,6 +222,7 @@ export class SecretVault {
       out[repo] = {
         secrets: Object.fromEntries(Object.entries(e.secrets).map(([name, c]) => [name, this.decrypt(c, `secret ${name} of ${repo}`)])),
         webhookSecrets: e.webhookSecrets.map((w, i) => ({ id: w.id, addedAt: w.addedAt, value: this.decrypt(w.value, `webhook secret #${i + 1} of ${repo}`) })),
+        ...(e.forgeToken !== undefined ? { forgeToken: this.decrypt(e.forgeToken, `the forge token of ${repo}`) } : {}),
       };
     }
     return out;

@@ -1,5 +1,5 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type RunQuery, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
@@ -127,6 +127,13 @@ export class HttpClient implements KilnClient {
   }
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
     return this.call('PUT', '/api/settings/server', input);
+  }
+  connectRepository(input: ConnectInput): Promise<ConnectReport> {
+    const { name, ...rest } = input;
+    return this.call('POST', `/api/repositories/${repoPath(name)}/connect`, rest);
+  }
+  getRunReporting(runId: string): Promise<RunReporting> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/reporting`);
   }
   artifactUrl(artifactId: string): string {
     return `${this.base}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

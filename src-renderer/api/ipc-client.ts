@@ -1,4 +1,4 @@
-import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge } from '../../shared/api/engine-api.js';
+import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type ConnectInput, type ConnectReport, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
 import { followJobLog } from '../../shared/api/log-follower.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';
@@ -37,8 +37,8 @@ export class IpcClient implements KilnClient {
     return unwrap<T>(envelope);
   }
 
-  private call<M extends Method>(method: M, ...args: Parameters<EngineApi[M]>): ReturnType<EngineApi[M]> {
-    return this.request(method, args) as ReturnType<EngineApi[M]>;
+  private call<M extends Method>(method: M, ...args: Parameters<NonNullable<EngineApi[M]>>): ReturnType<NonNullable<EngineApi[M]>> {
+    return this.request(method, args) as ReturnType<NonNullable<EngineApi[M]>>;
   }
 
   listRuns: EngineApi['listRuns'] = (q) => this.call('listRuns', q);
@@ -57,6 +57,8 @@ export class IpcClient implements KilnClient {
   saveRepository: EngineApi['saveRepository'] = (input) => this.call('saveRepository', input);
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
+  getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
+  connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
 
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

@@ -4,6 +4,7 @@ import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { AddRepositoryForm, RepositoryEditor } from './settings/RepositoryForms.js';
 import { LimitsForm, TunnelForm } from './settings/ServerForms.js';
+import { PublicUrlForm } from './forge/ForgeSettings.js';
 
 /**
  * Settings, editable over either transport: every save goes to the engine, which writes
@@ -49,6 +50,11 @@ export function SettingsView() {
         <h2>Limits</h2>
         {s ? <LimitsForm settings={s} onSaved={reload} /> : <div className="muted">Loading…</div>}
         {health.data && <p className="muted small">Queue now: {health.data.queue.running} running, {health.data.queue.queued} waiting.</p>}
+      </section>
+
+      <section className="card section">
+        <h2>Commit statuses</h2>
+        {s ? <PublicUrlForm settings={s} onSaved={reload} /> : <div className="muted">Loading…</div>}
       </section>
 
       <section className="card section">

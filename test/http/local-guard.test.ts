@@ -83,7 +83,7 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
     ensureBuilt();
     ensureRendererBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-guard-'));
-    writeFileSync(join(dir, 'kiln.config.yml'), 'repositories:\n  - name: acme/web\n    url: /srv/git/web.git\n    webhook-secrets: [s3cret]\n');
+    writeFileSync(join(dir, 'kiln.config.yml'), 'server:\n  public-url: https://kiln.team.example\nrepositories:\n  - name: acme/web\n    url: /srv/git/web.git\n    webhook-secrets: [s3cret]\n');
     child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
@@ -104,6 +104,12 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers to the host of server.public-url, the name commit statuses link to, and to no look-alike', async () => {
+    expect((await send('GET', '/api/health', { host: 'kiln.team.example' })).status).toBe(200);
+    expect((await send('GET', '/api/health', { host: 'kiln.team.example.evil.example' })).status).toBe(421);
+    expect((await send('GET', '/api/health', { host: 'evil-kiln.team.example' })).status).toBe(421);
   });
 
   it('embeds the per-install session secret in the dashboard page, never cached and never logged', async () => {

@@ -27,6 +27,9 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   saveRepository: [{ name: 'acme/api', url: 'https://example.com/acme/api.git', addWebhookSecrets: ['s3cret'], secrets: { NPM_TOKEN: 'v' } }],
   removeRepository: ['acme/retired'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
+  getRunReporting: [run1],
+  // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
+  connectRepository: [{ name: 'acme/not-configured' }],
 });
 
 describe('the IPC router', () => {

@@ -10,6 +10,7 @@ import { StatusBadge, StatusIcon } from '../../components/StatusBadge.js';
 import { LogViewer } from '../log/LogViewer.js';
 import { PAGE_SIZE } from '../log/log-page-cache.js';
 import { PipelineGraph } from './PipelineGraph.js';
+import { RunReportingCard } from '../forge/RunReportingCard.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
 
@@ -79,6 +80,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
       {!jobId && (
         <>
           <PipelineGraph run={shown} now={now} onOpenJob={openJob} />
+          <RunReportingCard runId={runId} />
           <div className="card job-table">
             <table>
               <thead><tr><th style={{ width: 28 }} /><th>Job</th><th>Stage</th><th>Image</th><th style={{ width: 100 }}>Duration</th></tr></thead>

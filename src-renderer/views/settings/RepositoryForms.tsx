@@ -4,6 +4,7 @@ import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
 import { ENV_NAME } from '../../../shared/model/env-name.js';
+import { ForgeReportingForm } from '../forge/ForgeSettings.js';
 
 
 /** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
@@ -170,6 +171,7 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
         <button type="submit" className="btn btn-sm" disabled={secrets.busy || !ENV_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
       </form>
       <SaveOutcome state={secrets} />
+      <ForgeReportingForm repo={repo} onSaved={onSaved} />
     </div>
   );
 }
