@@ -42,6 +42,7 @@ const SCHEMA = {
     concurrency: { type: 'object', additionalProperties: false, properties: { jobs: { type: 'integer', minimum: 1, maximum: 256 }, 'per-repository': { type: 'integer', minimum: 1, maximum: 256 } } },
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
     webhooks: { type: 'object', additionalProperties: false, properties: { 'max-age': durationOrNumber, 'replay-window': durationOrNumber, 'max-body': durationOrNumber } },
+    'catch-up': { type: 'object', additionalProperties: false, properties: { interval: durationOrNumber, 'clock-check': durationOrNumber } },
     repositories: {
       type: ['array', 'null'],
       items: {
@@ -56,6 +57,7 @@ const SCHEMA = {
           'rate-limit': { type: ['string', 'number'] },
           priority: { type: ['object', 'null'], additionalProperties: { enum: PRIORITIES } },
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
+          'poll-interval': durationOrNumber,
         },
       },
     },
@@ -195,6 +197,9 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   duration(['webhooks', 'max-age'], hooks['max-age'], (v) => { config.webhooks.maxAgeMs = v; });
   duration(['webhooks', 'replay-window'], hooks['replay-window'], (v) => { config.webhooks.replayWindowMs = v; });
   size(['webhooks', 'max-body'], hooks['max-body'], (v) => { config.webhooks.maxBodyBytes = v; });
+  const catchUp = section('catch-up');
+  duration(['catch-up', 'interval'], catchUp.interval, (v) => { config.catchUp = { intervalMs: v, clockCheckMs: config.catchUp?.clockCheckMs ?? 5_000 }; });
+  duration(['catch-up', 'clock-check'], catchUp['clock-check'], (v) => { config.catchUp = { intervalMs: config.catchUp?.intervalMs ?? 5 * 60_000, clockCheckMs: v }; });
   if (config.concurrency.perRepository > config.concurrency.jobs) config.concurrency.perRepository = config.concurrency.jobs;
 
   const names = new Set<string>();
@@ -224,6 +229,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
         ...(cred['ssh-key-file'] ? { sshKeyFile: scalarText(cred['ssh-key-file']) } : {}),
       };
     }
+    duration(at('poll-interval'), r['poll-interval'], (v) => { repo.pollIntervalMs = v; });
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };
