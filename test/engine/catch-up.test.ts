@@ -1,0 +1,241 @@
+/**
+ * Catch-up over real git remotes (`git daemon` and `git http-backend` on loopback): pushes made
+ * while the engine is stopped, while the tunnel is down, while the machine "sleeps", and to
+ * poll-only repositories, each build once; moves back and deletions build nothing; a failing
+ * remote is reported and retried with backoff. The job is skipped at plan time (`if: false`), so
+ * these tests create runs without starting containers: what is under test is which runs exist.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../shared/model/run.js';
+import type { KilnConfig, RepositoryConfig } from '../../src-main/core/engine-contract.js';
+import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
+import { CATCH_UP_ACTOR } from '../../src-main/trigger/catch-up.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
+import { createRemoteRepo, startGitDaemon, startHttpBackend, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
+
+const PIPELINE = (tag: string) => `name: ci-${tag}
+on: { push: {}, pull_request: {} }
+jobs:
+  build:
+    image: ${TEST_IMAGE}
+    if: "false"
+    steps:
+      - run: echo never
+`;
+
+let root: string;
+let daemon: GitDaemon | undefined;
+let engine: Engine | undefined;
+let remote: RemoteRepo;
+let errors: string[];
+
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), 'kiln-catchup-'));
+  remote = createRemoteRepo(join(root, 'srv'), 'web');
+  remote.push(PIPELINE('0'));
+  daemon = await startGitDaemon(join(root, 'srv'));
+  errors = [];
+});
+
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+  await daemon?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function config(repo: Partial<RepositoryConfig> = {}, catchUp?: KilnConfig['catchUp']): KilnConfig {
+  return {
+    ...defaultConfig(), server: { host: '127.0.0.1', port: 0 }, ...(catchUp ? { catchUp } : {}),
+    repositories: [{ name: 'acme/web', url: daemon!.url('web'), defaultBranch: 'main', webhookSecrets: ['s3cret'], secrets: {}, priority: {}, ...repo }],
+  };
+}
+
+async function start(c: KilnConfig, options: Partial<EngineOptions> = {}): Promise<Engine> {
+  engine = await Engine.start({ config: c, dataDir: join(root, 'data'), onError: (m, e) => errors.push(`${m}: ${(e as Error).message}`), ...options });
+  await engine.catchUpSettled();
+  return engine;
+}
+
+async function restart(c: KilnConfig): Promise<Engine> {
+  await engine?.stop();
+  return start(c);
+}
+
+async function runs(): Promise<RunSummary[]> {
+  return (await engine!.listRuns({ limit: 200 })).items;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('when Kiln first sees a repository', () => {
+  it('records its heads without building its history', async () => {
+    await start(config());
+    expect(await runs()).toEqual([]);
+    expect((await engine!.health()).refChecks).toMatchObject([{ repo: 'acme/web', mode: 'webhook', result: 'ok', failures: 0, caughtUp: 0 }]);
+  });
+});
+
+describe('when pushes were made while Kiln was stopped', () => {
+  it('builds every missed head once, marked as caught up, and nothing more on the next start', async () => {
+    await start(config());
+    await engine!.stop();
+    remote.push(PIPELINE('1'));
+    const main = remote.push(PIPELINE('2'));
+    const feature = remote.push(PIPELINE('3'), 'feature/x');
+    git('tag', 'v1.0', main);
+    await restart(config());
+    const built = await runs();
+    expect(built.map((r) => [r.branch ?? r.tag, r.sha, r.triggeredBy]).sort()).toEqual([
+      ['feature/x', feature, CATCH_UP_ACTOR], ['main', main, CATCH_UP_ACTOR], ['v1.0', main, CATCH_UP_ACTOR],
+    ].sort());
+    expect((await engine!.health()).refChecks?.[0]).toMatchObject({ result: 'ok', caughtUp: 3 });
+    await restart(config());
+    expect(await runs()).toHaveLength(3);
+  });
+});
+
+function git(...args: string[]): void {
+  // Tags are made in the work clone and pushed, like a developer's.
+  execFileSync('git', ['-C', remote.work, ...args]);
+  if (args[0] === 'tag') execFileSync('git', ['-C', remote.work, 'push', '-q', 'origin', `refs/tags/${args[1]}`]);
+}
+
+describe('when a webhook and a catch-up bring the same push', () => {
+  it('builds it once whichever comes first, and once when they race', async () => {
+    await start(config());
+    const push = (sha: string) => ({ kind: 'push' as const, repo: 'acme/web', branch: 'main', ref: 'refs/heads/main', sha, triggeredBy: 'ada' });
+
+    const first = remote.push(PIPELINE('a'));
+    const byWebhook = await engine!.handleEvent(push(first));
+    expect(byWebhook.runIds).toHaveLength(1);
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+
+    const second = remote.push(PIPELINE('b'));
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    const late = await engine!.handleEvent(push(second));
+    expect(late.runIds).toEqual([]);
+    expect(late.reason).toMatch(/already built by run #\d+ \(caught up\)/);
+
+    const third = remote.push(PIPELINE('c'));
+    engine!.requestCatchUp('acme/web');
+    const [raced] = await Promise.all([engine!.handleEvent(push(third)), engine!.catchUpSettled()]);
+    await engine!.catchUpSettled();
+    const all = await runs();
+    expect(all.filter((r) => r.sha === first)).toHaveLength(1);
+    expect(all.filter((r) => r.sha === second)).toHaveLength(1);
+    expect(all.filter((r) => r.sha === third)).toHaveLength(1);
+    expect(raced.runIds.length + (all.find((r) => r.sha === third)?.triggeredBy === CATCH_UP_ACTOR ? 1 : 0)).toBe(1);
+  });
+});
+
+describe('when a branch moves back or is deleted', () => {
+  it('starts nothing for a force push back to a built commit, nor for a deleted branch', async () => {
+    await start(config());
+    const built = remote.push(PIPELINE('1'));
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    remote.push(PIPELINE('2'));
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    expect(await runs()).toHaveLength(2);
+
+    remote.forcePush('main', built);
+    remote.push(PIPELINE('f'), 'feature');
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    expect(await runs()).toHaveLength(3); // the feature branch only
+    remote.deleteBranch('feature');
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    expect(await runs()).toHaveLength(3);
+  });
+});
+
+describe('when the remote fails', () => {
+  it('reports the reason, retries with backoff, logs it once and recovers', async () => {
+    await start(config({ webhookSecrets: [], pollIntervalMs: 200 }, { intervalMs: 60_000, clockCheckMs: 100 }));
+    await daemon!.stop();
+    const failing = await waitFor(async () => {
+      const check = (await engine!.health()).refChecks?.[0];
+      return check && check.failures >= 2 ? check : undefined;
+    }, 'two failed listings');
+    expect(failing.result).toBe('failing');
+    expect(failing.error).toMatch(/git ls-remote git:\/\/127\.0\.0\.1:\d+\/web\.git failed/);
+    expect(failing.nextCheckAt! - failing.lastCheckedAt!).toBe(200 * 2 ** failing.failures);
+    expect(errors.filter((e) => e.includes('catch-up of acme/web failed'))).toHaveLength(1);
+    await daemon!.restart();
+    const sha = remote.push(PIPELINE('back'));
+    const run = await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the run after recovery');
+    expect(run.triggeredBy).toBe(CATCH_UP_ACTOR);
+    expect((await engine!.health()).refChecks?.[0]).toMatchObject({ result: 'ok', failures: 0 });
+  });
+
+  it('names wrong credentials of an HTTP remote without showing the password', async () => {
+    const http = await startHttpBackend(join(root, 'srv'), { username: 'ada', password: 'right' });
+    try {
+      await start(config({ url: http.url('web'), credentials: { username: 'ada', password: 'wrong-pw' } }));
+      const check = (await engine!.health()).refChecks?.[0];
+      expect(check).toMatchObject({ result: 'failing', failures: 1 });
+      expect(check?.error).toMatch(/ls-remote http:\/\/127\.0\.0\.1:\d+\/web\.git failed/);
+      expect(JSON.stringify(check)).not.toContain('wrong-pw');
+      await engine!.stop();
+      await start(config({ url: http.url('web'), credentials: { username: 'ada', password: 'right' } }));
+      const sha = remote.push(PIPELINE('http'));
+      engine!.requestCatchUp('acme/web');
+      await engine!.catchUpSettled();
+      expect((await runs()).map((r) => r.sha)).toEqual([sha]);
+    } finally {
+      await http.stop();
+    }
+  });
+});
+
+describe('a poll-only repository (no webhook secret)', () => {
+  it('builds a push within one poll interval', async () => {
+    await start(config({ webhookSecrets: [], pollIntervalMs: 500 }, { intervalMs: 3_600_000, clockCheckMs: 100 }));
+    expect((await engine!.health()).refChecks?.[0].mode).toBe('poll');
+    const sha = remote.push(PIPELINE('p'));
+    const pushedAt = Date.now();
+    await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the polled run');
+    expect(Date.now() - pushedAt).toBeLessThan(500 + 100 + 1_000);
+  });
+});
+
+describe('when the machine sleeps or the tunnel reconnects', () => {
+  it('catches up after the clock jumps forward', async () => {
+    let offset = 0;
+    await start(config({}, { intervalMs: 3_600_000, clockCheckMs: 100 }), { clock: () => Date.now() + offset });
+    const sha = remote.push(PIPELINE('sleep'));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await runs()).toEqual([]);
+    offset += 3_600_000; // an hour asleep: the next check fires "an hour late"
+    await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the run after waking');
+  });
+
+  it('catches up when the tunnel reconnects', async () => {
+    await start(config({}, { intervalMs: 3_600_000, clockCheckMs: 100 }));
+    engine!.setTunnelState({ state: 'connected', url: 'https://smee.io/x', since: Date.now() });
+    await engine!.catchUpSettled();
+    engine!.setTunnelState({ state: 'error', url: 'https://smee.io/x', message: 'down', since: Date.now() });
+    const sha = remote.push(PIPELINE('tunnel'));
+    engine!.setTunnelState({ state: 'connected', url: 'https://smee.io/x', since: Date.now() });
+    await engine!.catchUpSettled();
+    expect((await runs()).map((r) => r.sha)).toEqual([sha]);
+  });
+});
