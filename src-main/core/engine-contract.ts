@@ -104,10 +104,11 @@ export interface KilnEngine extends EngineApi {
   /** The tunnel reports its state here; health() and the UI read it. A reconnect starts a catch-up. */
   setTunnelState(state: TunnelState): void;
   /**
-   * Lists the repository's remote heads now and builds each moved head no run has built (the
-   * webhook receiver asks this for a late redelivery instead of building its payload).
+   * Lists the repository's remote heads now and builds each moved head no run has built; with
+   * `head`, also that ref if the remote still has that commit as its head and no run has built it
+   * (the webhook receiver asks this for a late redelivery instead of building its payload).
    */
-  requestCatchUp?(repo: string): void;
+  requestCatchUp?(repo: string, head?: { ref: string; sha: string }): void;
   /** Cancels running jobs, cleans up containers, closes the database. Idempotent. */
   stop(): Promise<void>;
 }

@@ -42,6 +42,8 @@ interface RepoState {
   inFlight?: Promise<void>;
   /** Asked again while a listing was in flight. */
   again: boolean;
+  /** ref → commit to build if the remote still has it there (late redeliveries), taken by the next listing. */
+  wanted: Map<string, string>;
   queued: boolean;
 }
 
@@ -77,10 +79,15 @@ export class CatchUpService {
     for (const repo of this.d.config.repositories) this.request(repo.name);
   }
 
-  /** One repository is listed now (or once more right after the listing in flight). */
-  request(name: string): void {
+  /**
+   * One repository is listed now (or once more right after the listing in flight). `head`: also
+   * build that ref if it is still at that commit on the remote, even if it did not move (a late
+   * redelivery of a head first seen, but never built, while Kiln was away).
+   */
+  request(name: string, head?: { ref: string; sha: string }): void {
     if (this.stopped) return;
     const state = this.stateOf(name);
+    if (head) state.wanted.set(head.ref, head.sha);
     if (state.inFlight) state.again = true;
     else this.enqueue(name, state);
   }
@@ -131,7 +138,7 @@ export class CatchUpService {
 
   private stateOf(name: string): RepoState {
     let state = this.states.get(name);
-    if (!state) this.states.set(name, (state = { result: 'pending', failures: 0, nextCheckAt: 0, again: false, queued: false }));
+    if (!state) this.states.set(name, (state = { result: 'pending', failures: 0, nextCheckAt: 0, again: false, queued: false, wanted: new Map() }));
     return state;
   }
 
@@ -173,7 +180,9 @@ export class CatchUpService {
     }
     if (this.stopped || this.d.life.stopping) return;
     try {
-      await this.apply(repo, remote);
+      const wanted = new Map(state.wanted);
+      state.wanted.clear();
+      await this.apply(repo, remote, wanted);
       this.succeeded(repo, state);
     } catch (err) {
       if (this.stopped || this.d.life.stopping) return;
@@ -182,21 +191,25 @@ export class CatchUpService {
   }
 
   /** Remote heads against the last-seen ones: record a first sight, build what moved, forget what went. */
-  private async apply(repo: RepositoryConfig, remote: RemoteRefs): Promise<void> {
+  private async apply(repo: RepositoryConfig, remote: RemoteRefs, wanted: ReadonlyMap<string, string>): Promise<void> {
     const { heads, commits, clock } = this.d;
     const comparison = compareHeads(remote, heads.repoState(repo.name) ? heads.heads(repo.name) : undefined);
+    let moved: { ref: string; sha: string }[] = [];
     if (comparison.kind === 'baseline') {
       await commits.write(() => {
         const now = clock();
         heads.markBaseline(repo.name, now);
         for (const [ref, sha] of comparison.heads) heads.setHead(repo.name, ref, sha, now);
       });
-      return;
+    } else {
+      if (comparison.deleted.length > 0) {
+        await commits.write(() => { for (const ref of comparison.deleted) heads.removeHead(repo.name, ref); });
+      }
+      moved = comparison.moved;
     }
-    if (comparison.deleted.length > 0) {
-      await commits.write(() => { for (const ref of comparison.deleted) heads.removeHead(repo.name, ref); });
-    }
-    const events = comparison.moved.flatMap(({ ref, sha }) => {
+    // Late redeliveries: their head is built if the remote still has it (the run guard keeps it once).
+    for (const [ref, sha] of wanted) if (remote.get(ref) === sha && !moved.some((m) => m.ref === ref)) moved.push({ ref, sha });
+    const events = moved.flatMap(({ ref, sha }) => {
       const pr = /^refs\/pull\/(\d+)\/head$/.exec(ref);
       const known = pr ? heads.pullRequestBranches(repo.name, Number(pr[1])) : undefined;
       const event = eventForHead(repo.name, ref, sha, { ...known, defaultBranch: repo.defaultBranch });

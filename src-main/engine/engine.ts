@@ -95,7 +95,7 @@ export class Engine implements KilnEngine {
     if (state.state === 'connected' && was !== 'connected' && !this.p.life.stopping) this.catchUp.requestAll();
   }
   /** Lists the repository's remote heads now and builds what moved (a late webhook redelivery asks for it). */
-  requestCatchUp(repo: string): void { if (!this.p.life.stopping) this.catchUp.request(repo); }
+  requestCatchUp(repo: string, head?: { ref: string; sha: string }): void { if (!this.p.life.stopping) this.catchUp.request(repo, head); }
   /** Resolves once no catch-up listing is in flight or waiting (for one repository, or all). */
   catchUpSettled(repo?: string): Promise<void> { return this.catchUp.settled(repo); }
 

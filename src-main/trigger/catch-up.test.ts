@@ -10,13 +10,14 @@ describe('comparing remote heads with the last-seen ones', () => {
     expect(compareHeads(new Map([['refs/heads/main', A]]), undefined)).toEqual({ kind: 'baseline', heads: new Map([['refs/heads/main', A]]) });
   });
 
-  it.each([
+  type Pairs = [string, string][];
+  it.each<[string, Pairs, Pairs, Pairs, string[]]>([
     ['an unchanged head', [['refs/heads/main', A]], [['refs/heads/main', A]], [], []],
     ['a moved head', [['refs/heads/main', B]], [['refs/heads/main', A]], [['refs/heads/main', B]], []],
     ['a new branch', [['refs/heads/main', A], ['refs/heads/x', C]], [['refs/heads/main', A]], [['refs/heads/x', C]], []],
     ['a deleted branch', [], [['refs/heads/gone', A]], [], ['refs/heads/gone']],
-  ] as const)('reports %s', (_what, remote, stored, moved, deleted) => {
-    const out = compareHeads(new Map(remote as [string, string][]), new Map(stored as [string, string][]));
+  ])('reports %s', (_what, remote, stored, moved, deleted) => {
+    const out = compareHeads(new Map(remote), new Map(stored));
     expect(out).toEqual({ kind: 'changes', moved: moved.map(([ref, sha]) => ({ ref, sha })), deleted });
   });
 

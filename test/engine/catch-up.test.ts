@@ -14,6 +14,8 @@ import type { RunSummary } from '../../shared/model/run.js';
 import type { KilnConfig, RepositoryConfig } from '../../src-main/core/engine-contract.js';
 import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
 import { CATCH_UP_ACTOR } from '../../src-main/trigger/catch-up.js';
+import { signGithub } from '../../src-main/trigger/signature.js';
+import { WebhookReceiver } from '../../src-main/trigger/webhook-receiver.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { createRemoteRepo, startGitDaemon, startHttpBackend, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
@@ -237,5 +239,40 @@ describe('when the machine sleeps or the tunnel reconnects', () => {
     engine!.setTunnelState({ state: 'connected', url: 'https://smee.io/x', since: Date.now() });
     await engine!.catchUpSettled();
     expect((await runs()).map((r) => r.sha)).toEqual([sha]);
+  });
+});
+
+describe('a late webhook redelivery', () => {
+  /** A signed push delivery as GitHub redelivers it: the original body, pushed an hour ago. */
+  function delivery(sha: string, id: string): { headers: Record<string, string>; body: Buffer } {
+    const body = Buffer.from(JSON.stringify({
+      ref: 'refs/heads/main', after: sha, repository: { full_name: 'acme/web', pushed_at: Math.floor(Date.now() / 1000) - 3600 }, sender: { login: 'ada' },
+    }));
+    return { body, headers: { 'x-github-event': 'push', 'x-github-delivery': id, 'x-hub-signature-256': signGithub('s3cret', body), 'content-type': 'application/json' } };
+  }
+
+  it('builds a head first seen (never built) while Kiln was away, once, and only if it is still the head', async () => {
+    const unbuilt = remote.push(PIPELINE('away'));
+    await start(config()); // first sight: recorded, not built
+    expect(await runs()).toEqual([]);
+    const receiver = new WebhookReceiver({ engine: engine! });
+
+    const first = delivery(unbuilt, 'd-1');
+    const answer = await receiver.receive(first.headers, first.body);
+    expect([answer.status, answer.body.outcome]).toEqual([202, 'accepted']);
+    expect(answer.body.reason).toMatch(/^late delivery .*builds refs\/heads\/main at [0-9a-f]{12} if it is still the head and no run has built it$/);
+    await engine!.catchUpSettled();
+    expect((await runs()).map((r) => [r.sha, r.triggeredBy])).toEqual([[unbuilt, CATCH_UP_ACTOR]]);
+
+    // Replayed: refused by the replay guard. An outdated head: listed, not built.
+    expect((await receiver.receive(first.headers, first.body)).status).toBe(409);
+    const newer = remote.push(PIPELINE('newer'));
+    await engine!.stop();
+    await start(config());
+    expect((await runs()).map((r) => r.sha)).toContain(newer);
+    const outdated = delivery(unbuilt.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')), 'd-2');
+    expect((await new WebhookReceiver({ engine: engine! }).receive(outdated.headers, outdated.body)).status).toBe(202);
+    await engine!.catchUpSettled();
+    expect(await runs()).toHaveLength(2);
   });
 });
