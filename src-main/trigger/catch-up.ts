@@ -13,13 +13,9 @@
  *   a built commit starts nothing);
  * - a ref that disappeared (deleted branch or tag) is forgotten and starts nothing.
  */
-import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import { CATCH_UP_ACTOR, type TriggerEvent } from '../../shared/model/trigger-event.js';
 
-/**
- * `triggeredBy` of runs catch-up starts: the run list marks them "caught up". It has a space, so no
- * GitHub login (which a webhook's runs carry there) can ever equal it.
- */
-export const CATCH_UP_ACTOR = 'kiln catch-up';
+export { CATCH_UP_ACTOR };
 
 export const CATCH_UP_DEFAULTS = {
   /** Every repository with a webhook is checked this often (its webhooks may have been lost). */
