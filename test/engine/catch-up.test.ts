@@ -5,11 +5,13 @@
  * remote is reported and retried with backoff. The job is skipped at plan time (`if: false`), so
  * these tests create runs without starting containers: what is under test is which runs exist.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../shared/model/run.js';
 import type { KilnConfig, RepositoryConfig } from '../../src-main/core/engine-contract.js';
 import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
@@ -274,5 +276,48 @@ describe('a late webhook redelivery', () => {
     expect((await new WebhookReceiver({ engine: engine! }).receive(outdated.headers, outdated.body)).status).toBe(202);
     await engine!.catchUpSettled();
     expect(await runs()).toHaveLength(2);
+  });
+});
+
+describe('when Kiln is killed -9 in the middle of a catch-up', () => {
+  const distDir = resolve('test-output', `catch-up-crash-${process.pid}`);
+  beforeAll(() => {
+    try {
+      execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', distDir], { stdio: 'ignore' });
+    } catch {
+      // tsc emits despite type errors elsewhere; only a missing engine is fatal
+    }
+    if (!existsSync(join(distDir, 'src-main', 'engine', 'engine.js'))) throw new Error('could not compile the engine for the child process');
+  }, 180_000);
+  afterAll(() => rmSync(distDir, { recursive: true, force: true }));
+
+  it('builds every missed head exactly once after the restart: heads and runs were stored together', async () => {
+    const c = config();
+    await start(c);
+    await engine!.stop();
+    engine = undefined;
+    const shas = Array.from({ length: 12 }, (_, i) => remote.push(PIPELINE(`k${i}`), `topic/${i}`));
+    writeFileSync(join(root, 'config.json'), JSON.stringify(c));
+    const child = spawn(process.execPath, [resolve('test/engine/catch-up-child.mjs'), distDir, join(root, 'config.json'), join(root, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    // Killed as soon as the first run is stored: the pass is still writing the others.
+    await new Promise<void>((r, reject) => {
+      const timer = setTimeout(() => reject(new Error('the child stored no run')), 60_000);
+      createInterface({ input: child.stdout! }).once('line', () => { clearTimeout(timer); r(); });
+    });
+    child.kill('SIGKILL');
+    await exited;
+    const db = new Database(join(root, 'data', 'kiln.db'), { readonly: true });
+    const before = db.prepare("SELECT COUNT(*) AS n FROM runs WHERE triggered_by = 'kiln catch-up'").get() as { n: number };
+    const headsWithoutRun = db.prepare(`SELECT COUNT(*) AS n FROM ref_heads h WHERE h.ref LIKE 'refs/heads/topic/%'
+      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.repo = h.repo AND r.ref = h.ref AND r.sha = h.sha)`).get() as { n: number };
+    db.close();
+    expect(before.n).toBeGreaterThan(0);
+    expect(headsWithoutRun.n).toBe(0); // no head is recorded as seen without its run
+
+    await start(c);
+    const all = await runs();
+    for (const sha of shas) expect(all.filter((r) => r.sha === sha)).toHaveLength(1);
+    expect(all).toHaveLength(12);
   });
 });
