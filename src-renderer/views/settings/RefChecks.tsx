@@ -12,7 +12,7 @@ export function RefChecks({ checks }: { checks: RefCheck[] }) {
       <thead><tr><th>Repository</th><th>New pushes by</th><th>Remote refs last listed</th><th>Caught up</th></tr></thead>
       <tbody>
         {checks.map((c) => (
-          <tr key={c.repo} data-repo={c.repo} data-result={c.result}>
+          <tr key={c.repo} data-ref-check={c.repo} data-result={c.result}>
             <td>{c.repo}</td>
             <td>{c.mode === 'poll' ? 'polling' : 'webhook (+ catch-up)'}</td>
             <td>
