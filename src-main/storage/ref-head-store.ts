@@ -34,8 +34,10 @@ export class RefHeadStore {
     this.insertRepo = db.prepare('INSERT OR IGNORE INTO catch_up_repos (repo, baseline_at, caught_up) VALUES (?, ?, 0)');
     this.bumpCaughtUp = db.prepare('UPDATE catch_up_repos SET caught_up = caught_up + ? WHERE repo = ?');
     // Re-runs copy their original's event, so they count as built too; manual runs of a branch as well.
+    // A run stored without a ref (an event from an API caller) counts for the branch or tag it names.
     this.selectBuilt = db.prepare(`SELECT triggered_by AS triggeredBy, number FROM runs
-      WHERE repo = ? AND sha = ? AND (ref = ? OR (ref IS NULL AND ? IS NULL)) ORDER BY created_at LIMIT 1`);
+      WHERE repo = @repo AND sha = @sha AND (ref = @ref OR (ref IS NULL AND (branch = @name OR tag = @name)))
+      ORDER BY created_at LIMIT 1`);
     this.selectPrBase = db.prepare(`SELECT base_branch AS baseBranch, branch FROM runs
       WHERE repo = ? AND pr_number = ? AND base_branch IS NOT NULL AND event = 'pull_request' ORDER BY created_at DESC LIMIT 1`);
   }
@@ -68,9 +70,9 @@ export class RefHeadStore {
   }
 
   /** The first run that built `sha` for `ref` in `repo`, if any: who triggered it and its number. */
-  builtBy(repo: string, ref: string | undefined, sha: string): { triggeredBy: string | null; number: number } | undefined {
-    const r = ref ?? null;
-    return this.selectBuilt.get(repo, sha, r, r) as { triggeredBy: string | null; number: number } | undefined;
+  builtBy(repo: string, ref: string, sha: string): { triggeredBy: string | null; number: number } | undefined {
+    const name = ref.replace(/^refs\/(heads|tags)\//, '');
+    return this.selectBuilt.get({ repo, sha, ref, name }) as { triggeredBy: string | null; number: number } | undefined;
   }
 
   /** The base and head branches of the last run of this pull request (from its webhook), if one was stored. */

@@ -68,6 +68,7 @@ describe('catch-up in the dashboard', () => {
     await check.waitFor();
     expect(await check.getAttribute('data-result')).toBe('ok');
     expect(await check.textContent()).toMatch(/polling.*ok .*1$/);
+    await check.scrollIntoViewIfNeeded();
     await screenshot(page, 'catch-up');
   });
 
