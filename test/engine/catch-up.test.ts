@@ -18,6 +18,8 @@ import { Engine, type EngineOptions } from '../../src-main/engine/engine.js';
 import { CATCH_UP_ACTOR } from '../../src-main/trigger/catch-up.js';
 import { signGithub } from '../../src-main/trigger/signature.js';
 import { WebhookReceiver } from '../../src-main/trigger/webhook-receiver.js';
+import { controlTunnel } from '../../src-main/trigger/tunnel-control.js';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { createRemoteRepo, startGitDaemon, startHttpBackend, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
@@ -230,6 +232,42 @@ describe('when the machine sleeps or the tunnel reconnects', () => {
     expect(await runs()).toEqual([]);
     offset += 3_600_000; // an hour asleep: the next check fires "an hour late"
     await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the run after waking');
+  });
+
+  it('catches up when the real smee tunnel reconnects to a local SSE channel after it went down', async () => {
+    // A stand-in for smee.io: an SSE channel that can drop its clients and refuse them for a while.
+    const clients = new Set<ServerResponse>();
+    let refuse = false;
+    const channel = createHttpServer((req, res) => {
+      if (refuse) { res.writeHead(503).end(); return; }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(': ready\n\n');
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+    });
+    await new Promise<void>((r) => channel.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(channel.address() as { port: number }).port}/channel`;
+    const c = { ...config({}, { intervalMs: 3_600_000, clockCheckMs: 100 }), tunnel: { url } };
+    await start(c);
+    const tunnel = controlTunnel(engine!, { target: 'http://127.0.0.1:9/webhooks/github', logger: { info: () => {}, error: () => {} } });
+    try {
+      const state = async (s: string) => waitFor(async () => ((await engine!.health()).tunnel.state === s ? true : undefined), `tunnel ${s}`);
+      await state('connected');
+      await engine!.catchUpSettled();
+      refuse = true;
+      for (const client of clients) client.destroy();
+      await state('error');
+      const sha = remote.push(PIPELINE('smee'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await runs()).toEqual([]);
+      refuse = false;
+      await state('connected');
+      await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the run after the reconnect');
+    } finally {
+      await tunnel.stop();
+      channel.closeAllConnections();
+      await new Promise((r) => channel.close(r));
+    }
   });
 
   it('catches up when the tunnel reconnects', async () => {
