@@ -150,6 +150,43 @@ describe('when a webhook and a catch-up bring the same push', () => {
   });
 });
 
+describe('pull request heads (refs/pull/<n>/head, as GitHub lists them)', () => {
+  it('are caught up as pull_request events against the base last seen in a webhook, else the default branch', async () => {
+    await start(config());
+    const head = remote.push(PIPELINE('pr'), 'fix');
+    execFileSync('git', ['-C', remote.work, 'push', '-q', 'origin', `${head}:refs/pull/7/head`]);
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    const pr = (await runs()).find((r) => r.event === 'pull_request');
+    expect(pr).toMatchObject({ prNumber: 7, sha: head, branch: 'pull/7/head', triggeredBy: CATCH_UP_ACTOR });
+    expect(baseBranchOf(pr!.id)).toBe('main');
+
+    // A webhook of pull request #8 told Kiln its base and head branch; its next head is caught up with them.
+    const eight = remote.push(PIPELINE('pr8'), 'feature/eight');
+    await engine!.handleEvent({ kind: 'pull_request', repo: 'acme/web', prNumber: 8, branch: 'feature/eight', baseBranch: 'develop', sha: eight, ref: 'refs/pull/8/head' });
+    execFileSync('git', ['-C', remote.work, 'push', '-q', 'origin', `${eight}:refs/pull/8/head`]);
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    const moved = remote.push(PIPELINE('pr8b'), 'feature/eight');
+    execFileSync('git', ['-C', remote.work, 'push', '-q', '-f', 'origin', `${moved}:refs/pull/8/head`]);
+    engine!.requestCatchUp('acme/web');
+    await engine!.catchUpSettled();
+    const caught = (await runs()).find((r) => r.sha === moved && r.event === 'pull_request');
+    expect(caught).toMatchObject({ prNumber: 8, branch: 'feature/eight', triggeredBy: CATCH_UP_ACTOR });
+    expect(baseBranchOf(caught!.id)).toBe('develop');
+  });
+
+  /** The stored base branch (what `on.pull_request.branches` matched), read from the run's row. */
+  function baseBranchOf(runId: string): string | null {
+    const db = new Database(join(root, 'data', 'kiln.db'), { readonly: true });
+    try {
+      return (db.prepare('SELECT base_branch FROM runs WHERE id = ?').get(runId) as { base_branch: string | null }).base_branch;
+    } finally {
+      db.close();
+    }
+  }
+});
+
 describe('when a branch moves back or is deleted', () => {
   it('starts nothing for a force push back to a built commit, nor for a deleted branch', async () => {
     await start(config());
