@@ -4,10 +4,11 @@
  *
  * Same safety rules as checkout.ts: argv array (no shell), the URL after `--`, credentials in the
  * environment (never in argv), userinfo redacted from every message. A remote that does not answer
- * within `timeoutMs` is killed, so one dead host cannot hold a catch-up pass.
+ * within `timeoutMs` is killed, so one dead host cannot hold a catch-up pass. git runs from a worker
+ * thread (git-spawner.ts), so spawning it never stalls the engine's event loop.
  */
-import { execFile } from 'node:child_process';
 import { CheckoutError, gitInvocation, redactUrl, type GitSource } from './checkout.js';
+import { runGit } from './git-spawner.js';
 
 /** Branches, tags and pull request heads; everything else a server advertises is left out. */
 const WANTED = /^refs\/(heads\/.+|tags\/.+|pull\/\d+\/head)$/;
@@ -36,19 +37,14 @@ export function parseLsRemote(output: string): RemoteRefs {
 }
 
 /** Lists the remote's heads; rejects with a CheckoutError whose message names the remote and git's reason. */
-export function listRemoteRefs(source: GitSource, options: { timeoutMs?: number } = {}): Promise<RemoteRefs> {
+export async function listRemoteRefs(source: GitSource, options: { timeoutMs?: number } = {}): Promise<RemoteRefs> {
   const { url, env } = gitInvocation(source);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   // All refs (pull request heads are neither --heads nor --tags), filtered by parseLsRemote.
-  const args = ['ls-remote', '--', url];
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: options.timeoutMs ?? 30_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) {
-        const timedOut = (err as { killed?: boolean }).killed;
-        const detail = timedOut ? `no answer within ${Math.round((options.timeoutMs ?? 30_000) / 1000)} s` : (stderr || err.message).trim().split('\n').slice(-2).join('; ');
-        reject(new CheckoutError(`git ls-remote ${redactUrl(url)} failed: ${detail}`));
-      } else {
-        resolve(parseLsRemote(stdout));
-      }
-    });
-  });
+  const r = await runGit(['ls-remote', '--', url], env, { timeoutMs });
+  if (!r.ok) {
+    const detail = r.timedOut ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (r.stderr || r.message || 'unknown error').trim().split('\n').slice(-2).join('; ');
+    throw new CheckoutError(`git ls-remote ${redactUrl(url)} failed: ${detail}`);
+  }
+  return parseLsRemote(r.stdout);
 }
