@@ -7,6 +7,9 @@
  * repository; from the main thread, 100 repositories would show up as event-loop delays in every
  * webhook, API call and log stream meanwhile. The worker takes those stalls instead.
  *
+ * The git processes run at a lower CPU priority (nice 10): listing remotes is background work that
+ * must not take the CPU from webhooks, log streams and the UI on a busy workstation.
+ *
  * The worker is one per process, created on first use, unref'd (it never keeps the process
  * alive), and its code is inline so it runs the same from TypeScript sources (tests) and from
  * compiled output. If it cannot start, calls fall back to execFile on the calling thread.
@@ -26,10 +29,13 @@ export interface GitResult {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { execFile } = require('node:child_process');
+const { setPriority } = require('node:os');
 parentPort.on('message', ({ id, args, env, timeoutMs, maxBuffer }) => {
-  execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+  const child = execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
     parentPort.postMessage({ id, ok: !err, stdout, stderr, message: err ? err.message : undefined, timedOut: !!(err && err.killed) });
   });
+  // Background work: git yields the CPU to the engine (webhooks, logs, the UI) when both want it.
+  try { if (child.pid) setPriority(child.pid, 10); } catch {}
 });
 `;
 
