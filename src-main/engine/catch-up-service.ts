@@ -54,11 +54,13 @@ export class CatchUpService {
   private timer: NodeJS.Timeout | undefined;
   private lastTickAt = 0;
   private stopped = false;
+  /** Kills listings in flight at stop(): a dead host must not hold the engine's shutdown for the git timeout. */
+  private readonly abort = new AbortController();
   private readonly listRefs: (repo: RepositoryConfig) => Promise<RemoteRefs>;
   private readonly parallel: number;
 
   constructor(private readonly d: CatchUpDeps) {
-    this.listRefs = d.listRefs ?? ((repo) => listRemoteRefs({ url: repo.url, credentials: repo.credentials }, { timeoutMs: CATCH_UP_DEFAULTS.timeoutMs }));
+    this.listRefs = d.listRefs ?? ((repo) => listRemoteRefs({ url: repo.url, credentials: repo.credentials }, { timeoutMs: CATCH_UP_DEFAULTS.timeoutMs, signal: this.abort.signal }));
     this.parallel = Math.max(1, d.parallel ?? CATCH_UP_DEFAULTS.parallel);
   }
 
@@ -117,6 +119,7 @@ export class CatchUpService {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.waiting.length = 0;
+    this.abort.abort();
     await Promise.all([...this.states.values()].map((s) => s.inFlight?.catch(() => undefined)));
   }
 

@@ -30,10 +30,14 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { execFile } = require('node:child_process');
 const { setPriority } = require('node:os');
-parentPort.on('message', ({ id, args, env, timeoutMs, maxBuffer }) => {
+const children = new Map();
+parentPort.on('message', ({ id, cancel, args, env, timeoutMs, maxBuffer }) => {
+  if (cancel !== undefined) { children.get(cancel)?.kill('SIGKILL'); return; }
   const child = execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    children.delete(id);
     parentPort.postMessage({ id, ok: !err, stdout, stderr, message: err ? err.message : undefined, timedOut: !!(err && err.killed) });
   });
+  children.set(id, child);
   // Background work: git yields the CPU to the engine (webhooks, logs, the UI) when both want it.
   try { if (child.pid) setPriority(child.pid, 10); } catch {}
 });
@@ -72,13 +76,13 @@ function workerFor(): Worker | undefined {
   }
 }
 
-/** Runs `git <args>` (argv, no shell) with `env`; never rejects. */
-export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs: number; maxBuffer?: number }): Promise<GitResult> {
+/** Runs `git <args>` (argv, no shell) with `env`; never rejects. `signal` kills git (the result is a failure). */
+export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs: number; maxBuffer?: number; signal?: AbortSignal }): Promise<GitResult> {
   const maxBuffer = options.maxBuffer ?? 256 * 1024 * 1024;
   const w = workerFor();
   if (!w) {
     return new Promise((resolve) => {
-      execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: options.timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: options.timeoutMs, killSignal: 'SIGKILL', signal: options.signal }, (err, stdout, stderr) => {
         resolve({ ok: !err, stdout, stderr, message: err?.message, timedOut: Boolean(err && (err as { killed?: boolean }).killed) });
       });
     });
@@ -89,6 +93,7 @@ export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeou
     // Ref'd while a call is pending (a caller awaits it), unref'd again when none is.
     w.ref();
     w.postMessage({ id, args, env: { ...env }, timeoutMs: options.timeoutMs, maxBuffer });
+    options.signal?.addEventListener('abort', () => w.postMessage({ cancel: id }), { once: true });
   }).then((r) => {
     if (pending.size === 0) w.unref();
     return r as GitResult;

@@ -37,11 +37,11 @@ export function parseLsRemote(output: string): RemoteRefs {
 }
 
 /** Lists the remote's heads; rejects with a CheckoutError whose message names the remote and git's reason. */
-export async function listRemoteRefs(source: GitSource, options: { timeoutMs?: number } = {}): Promise<RemoteRefs> {
+export async function listRemoteRefs(source: GitSource, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RemoteRefs> {
   const { url, env } = gitInvocation(source);
   const timeoutMs = options.timeoutMs ?? 30_000;
   // All refs (pull request heads are neither --heads nor --tags), filtered by parseLsRemote.
-  const r = await runGit(['ls-remote', '--', url], env, { timeoutMs });
+  const r = await runGit(['ls-remote', '--', url], env, { timeoutMs, signal: options.signal });
   if (!r.ok) {
     const detail = r.timedOut ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (r.stderr || r.message || 'unknown error').trim().split('\n').slice(-2).join('; ');
     throw new CheckoutError(`git ls-remote ${redactUrl(url)} failed: ${detail}`);

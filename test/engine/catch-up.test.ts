@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../shared/model/run.js';
@@ -227,6 +228,23 @@ describe('when the remote fails', () => {
     const run = await waitFor(async () => (await runs()).find((r) => r.sha === sha), 'the run after recovery');
     expect(run.triggeredBy).toBe(CATCH_UP_ACTOR);
     expect((await engine!.health()).refChecks?.[0]).toMatchObject({ result: 'ok', failures: 0 });
+  });
+
+  it('does not hold the engine\'s stop while a remote that never answers is being listed', async () => {
+    const silent = createNetServer((socket) => socket.on('error', () => {})); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      engine = await Engine.start({ config: config({ url: `git://127.0.0.1:${port}/web.git` }), dataDir: join(root, 'data'), onError: () => {} });
+      await new Promise((r) => setTimeout(r, 300)); // the start-up listing is in flight, waiting
+      expect((await engine.health()).refChecks?.[0].result).toBe('pending');
+      const t0 = Date.now();
+      await engine.stop();
+      engine = undefined;
+      expect(Date.now() - t0).toBeLessThan(3_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it('names wrong credentials of an HTTP remote without showing the password', async () => {
