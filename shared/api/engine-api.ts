@@ -52,11 +52,31 @@ export interface Health {
   docker: { ok: boolean; message?: string };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
+  /** Catch-up per configured repository: when its remote heads were last listed, and how that went. */
+  refChecks?: RefCheck[];
   /** Optional: the effective limits from kiln.config.yml, for the settings page (read-only there). */
   settings?: {
     concurrency: { jobs: number; perRepository: number };
     retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
   };
+}
+
+/** One repository's catch-up state (see docs/webhooks.md, "Catching up"). */
+export interface RefCheck {
+  repo: string;
+  /** 'poll': no webhook secret, so the remote is listed every poll interval; 'webhook': on the catch-up interval. */
+  mode: 'webhook' | 'poll';
+  /** 'pending' before the first listing ends. */
+  result: 'pending' | 'ok' | 'failing';
+  /** When the last listing ended (epoch ms). */
+  lastCheckedAt?: number;
+  /** Why the last listing failed (wrong credentials, unreachable host): git's reason, URL credentials redacted. */
+  error?: string;
+  /** Consecutive failures; the next listing waits interval × 2^failures (at most 30 min). */
+  failures: number;
+  nextCheckAt?: number;
+  /** Runs catch-up has started for this repository (kept across restarts). */
+  caughtUp: number;
 }
 
 export interface RepositorySettings {

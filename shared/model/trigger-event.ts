@@ -22,3 +22,9 @@ export interface TriggerEvent {
   /** Who or what triggered the run: a GitHub login, "cli", "ui". */
   triggeredBy?: string;
 }
+
+/**
+ * `triggeredBy` of runs started by catch-up (a moved remote head whose webhook Kiln never got): the
+ * run list marks them "caught up". It has a space, so no GitHub login can ever equal it.
+ */
+export const CATCH_UP_ACTOR = 'kiln catch-up';

@@ -21,6 +21,12 @@ export interface KilnConfig {
   concurrency: { jobs: number; perRepository: number };
   retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
   webhooks: { maxAgeMs: number; replayWindowMs: number; maxBodyBytes: number };
+  /**
+   * Catch-up (remote heads compared with the last-seen ones, see trigger/catch-up.ts): every
+   * `intervalMs` for repositories with webhooks; the clock-jump (sleep) check every `clockCheckMs`.
+   * Absent: the defaults (5 min, 5 s).
+   */
+  catchUp?: { intervalMs: number; clockCheckMs: number };
   repositories: RepositoryConfig[];
 }
 
@@ -38,6 +44,8 @@ export interface RepositoryConfig {
   /** Branch glob → priority, overriding the pipeline's priority. */
   priority: Record<string, Priority>;
   credentials?: { username?: string; password?: string; sshKeyFile?: string };
+  /** Without a webhook secret the repository is poll-only: its heads are listed this often (default 60 s). */
+  pollIntervalMs?: number;
   /** Commit statuses to the forge (src-main/forge); reporting is on when a token is set. */
   forge?: ForgeConfig;
 }
@@ -115,8 +123,14 @@ export interface KilnEngine extends EngineApi {
   subscribe(listener: (event: EngineEvent) => void): () => void;
   /** Publishes an event to subscribers (the tunnel and the webhook receiver report through it). */
   publish(event: EngineEvent): void;
-  /** The tunnel reports its state here; health() and the UI read it. */
+  /** The tunnel reports its state here; health() and the UI read it. A reconnect starts a catch-up. */
   setTunnelState(state: TunnelState): void;
+  /**
+   * Lists the repository's remote heads now and builds each moved head no run has built; with
+   * `head`, also that ref if the remote still has that commit as its head and no run has built it
+   * (the webhook receiver asks this for a late redelivery instead of building its payload).
+   */
+  requestCatchUp?(repo: string, head?: { ref: string; sha: string }): void;
   /** Cancels running jobs, cleans up containers, closes the database. Idempotent. */
   stop(): Promise<void>;
 }

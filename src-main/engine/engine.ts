@@ -21,6 +21,7 @@ import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { ForgeReporter } from '../forge/reporter.js';
+import { CatchUpService } from './catch-up-service.js';
 import { HealthService } from './health-service.js';
 import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
@@ -45,6 +46,7 @@ export class Engine implements KilnEngine {
   private readonly logs: LogsService;
   private readonly settings: SettingsApi;
   private readonly status: HealthService;
+  private readonly catchUp: CatchUpService;
   private stopReaper: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -59,6 +61,7 @@ export class Engine implements KilnEngine {
     this.logs = new LogsService(p);
     this.settings = new SettingsApi(p);
     this.status = new HealthService(p);
+    this.catchUp = new CatchUpService({ ...p, handleHead: (event) => this.runs.handleCaughtUpHead(event) });
     // The engine's own reactions come first, before any outside listener subscribes.
     p.bus.scheduler.on((changes) => this.runs.onSchedulerChanges(changes));
     p.bus.settings.on((change) => this.settings.applied(change));
@@ -75,6 +78,8 @@ export class Engine implements KilnEngine {
     await engine.status.reap();
     p.forge.start();
     p.pool.start();
+    // Pushes sent while Kiln was not running: every repository's remote heads, listed in the background.
+    engine.catchUp.start();
     p.storage.retention.start(options.retentionIntervalMs);
     // Passes never overlap: the next is scheduled when one ends.
     engine.stopReaper = scheduleReaper(() => engine.status.reap(), { intervalMs: REAP_EVERY_MS, firstAfterMs: REAP_EVERY_MS });
@@ -89,7 +94,16 @@ export class Engine implements KilnEngine {
   // Events
   subscribe(listener: (event: EngineEvent) => void): () => void { return this.p.bus.events.on(listener); }
   publish(event: EngineEvent): void { this.p.bus.events.emit(event); }
-  setTunnelState(state: TunnelState): void { this.p.bus.setTunnel(state); }
+  setTunnelState(state: TunnelState): void {
+    const was = this.p.bus.tunnel.state;
+    this.p.bus.setTunnel(state);
+    // smee.io does not queue: what was pushed while the tunnel was down is found by listing the remotes.
+    if (state.state === 'connected' && was !== 'connected' && !this.p.life.stopping) this.catchUp.requestAll();
+  }
+  /** Lists the repository's remote heads now and builds what moved (a late webhook redelivery asks for it). */
+  requestCatchUp(repo: string, head?: { ref: string; sha: string }): void { if (!this.p.life.stopping) this.catchUp.request(repo, head); }
+  /** Resolves once no catch-up listing is in flight or waiting (for one repository, or all). */
+  catchUpSettled(repo?: string): Promise<void> { return this.catchUp.settled(repo); }
 
   // Runs
   handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> { return this.runs.handleEvent(event, delivery); }
@@ -117,7 +131,7 @@ export class Engine implements KilnEngine {
   onSettingsChanged(listener: (change: SettingsChange) => void): () => void { return this.p.settings.subscribe(listener); }
 
   // Health
-  health(): Promise<Health> { return this.status.health(); }
+  async health(): Promise<Health> { return { ...(await this.status.health()), refChecks: this.catchUp.health() }; }
   storageMetrics(): Promise<StorageMetrics> { return this.status.storageMetrics(); }
 
   /** Stops claiming, aborts running jobs (they are released, not failed), waits for teardown, closes the database. */
@@ -126,6 +140,7 @@ export class Engine implements KilnEngine {
       const { p } = this;
       p.life.stopping = true;
       this.stopReaper?.();
+      await this.catchUp.stop();
       p.storage.retention.stop();
       await p.pool.stop();
       p.runner.flushEvents();

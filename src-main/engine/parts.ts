@@ -19,6 +19,7 @@ import { openDatabase, type Db } from '../storage/db.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
+import { RefHeadStore } from '../storage/ref-head-store.js';
 import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
@@ -90,6 +91,8 @@ export interface EngineParts {
   runs: RunStore;
   logs: LogStore;
   deliveries: DeliveryStore;
+  /** Last-seen remote heads and catch-up counts per repository. */
+  heads: RefHeadStore;
   /** Caches, artifacts, retention and their metrics. */
   storage: StorageServices;
   /** Commit statuses and pull-request comments to the forge, fed by the engine's events. */
@@ -127,6 +130,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   const runs = new RunStore(db);
   const logs = new LogStore(join(dataDir, 'logs'));
   const deliveries = new DeliveryStore(db, commits);
+  const heads = new RefHeadStore(db);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
   const storage = createStorageServices({
     db, dataDir, retention: config.retention, docker, instanceId, now: clock,
@@ -167,7 +171,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   });
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
-    storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

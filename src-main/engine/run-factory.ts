@@ -12,6 +12,8 @@ import type { RunStore } from '../storage/run-store.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { AcceptedDelivery, RepositoryConfig, TriggerOutcome } from '../core/engine-contract.js';
 import type { DeliveryStore } from '../storage/delivery-store.js';
+import type { RefHeadStore } from '../storage/ref-head-store.js';
+import { CATCH_UP_ACTOR } from '../trigger/catch-up.js';
 import type { DeliveryRecord } from '../../shared/model/run.js';
 import type { CheckoutPort, PipelinePort } from '../core/ports.js';
 import type { Pipeline } from '../pipeline/pipeline-model.js';
@@ -36,6 +38,24 @@ export interface RunFactoryDeps {
   commits: GroupCommit;
   /** Where a webhook delivery that starts runs is recorded, in their transaction. */
   deliveries: DeliveryStore;
+  /** Last-seen remote heads: written with the runs a head starts (catch-up's exactly-once record). */
+  heads: RefHeadStore;
+}
+
+/**
+ * The exactly-once rule for a head that may arrive twice (webhook and catch-up, in either order or
+ * at once). Checked inside the write that would store the run, so two events for one head cannot
+ * both pass: the group commit runs writes one after another on one connection.
+ */
+export interface HeadGuard {
+  /**
+   * Start nothing when a run has already built this commit of this ref: 'any' run (catch-up: a
+   * force push back to a built commit starts nothing), or only one catch-up started (a webhook:
+   * its other duplicates are the replay guard's business).
+   */
+  skipIfBuiltBy: 'any' | 'catch-up';
+  /** Count a started run as caught up for the repository's health. */
+  caughtUp?: boolean;
 }
 
 export interface NewRunSpec {
@@ -192,14 +212,24 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
  * delivery is recorded in the same write, so it and its runs commit together or not at all.
  */
 export async function createRunsForEvent(
-  deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, delivery?: AcceptedDelivery,
+  deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, ticket: Ticket, delivery?: AcceptedDelivery, guard?: HeadGuard,
 ): Promise<TriggerOutcome & { abort: string[]; delivery?: DeliveryRecord }> {
   try {
     const read = await readPipelineText(deps, repo, event);
     await ticket.turn();
     const outcome = 'text' in read ? compileEvent(deps, read.text, event) : read;
-    if (outcome.kind === 'none') return { runIds: [], reason: outcome.reason, abort: [] };
+    if (outcome.kind === 'none') {
+      // A head that starts nothing is still seen, so the next catch-up pass does not read it again.
+      if (guard && event.ref) {
+        const ref = event.ref;
+        void deps.commits.write(() => deps.heads.setHead(event.repo, ref, event.sha, deps.clock())).catch(() => undefined);
+      }
+      return { runIds: [], reason: outcome.reason, abort: [] };
+    }
     const written = deps.commits.write(() => {
+      const duplicate = guard ? alreadyBuilt(deps, event, guard) : undefined;
+      if (duplicate) return { runIds: [], reason: duplicate, abort: [] };
+      recordHead(deps, event, guard);
       if (outcome.kind === 'failed') {
         const stored = { runIds: [insertFailedRun(deps, event, outcome.pipeline, outcome.error)], reason: outcome.error };
         return { ...stored, abort: [], delivery: recordDelivery(deps, event, delivery, stored) };
@@ -216,6 +246,22 @@ export async function createRunsForEvent(
   } finally {
     ticket.done();
   }
+}
+
+/** Inside the write: why the head must not be built again, or undefined. Records the head either way. */
+function alreadyBuilt(deps: RunFactoryDeps, event: TriggerEvent, guard: HeadGuard): string | undefined {
+  if (!event.ref || event.kind === 'manual') return undefined;
+  const built = deps.heads.builtBy(event.repo, event.ref, event.sha);
+  if (!built || (guard.skipIfBuiltBy === 'catch-up' && built.triggeredBy !== CATCH_UP_ACTOR)) return undefined;
+  deps.heads.setHead(event.repo, event.ref, event.sha, deps.clock());
+  return `${event.ref} at ${event.sha.slice(0, 12)} was already built by run #${built.number}${built.triggeredBy === CATCH_UP_ACTOR ? ' (caught up)' : ''}`;
+}
+
+/** Inside the runs' write: the head they build is now seen (a kill -9 loses both or neither). */
+function recordHead(deps: RunFactoryDeps, event: TriggerEvent, guard: HeadGuard | undefined): void {
+  if (!event.ref || event.kind === 'manual') return;
+  deps.heads.setHead(event.repo, event.ref, event.sha, deps.clock());
+  if (guard?.caughtUp) deps.heads.countCaughtUp(event.repo, 1);
 }
 
 /** The accepted delivery's record, written in the runs' transaction; its reason says what it started. */

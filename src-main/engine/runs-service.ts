@@ -15,11 +15,11 @@ import type { AcceptedDelivery, TriggerOutcome } from '../core/engine-contract.j
 import type { SchedulerChange } from '../queue/scheduler.js';
 import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';
-import { createRunsForEvent, effectivePriority, insertRun, type RunFactoryDeps } from './run-factory.js';
+import { createRunsForEvent, effectivePriority, insertRun, type HeadGuard, type RunFactoryDeps } from './run-factory.js';
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -27,15 +27,28 @@ export class RunsService {
   constructor(private readonly p: Parts) {
     this.factory = {
       db: p.db, store: p.runs, scheduler: p.scheduler, clock: p.clock, mirrorsDir: p.mirrorsDir, pipeline: p.pipeline, checkout: p.checkout,
-      commits: p.commits, deliveries: p.deliveries,
+      commits: p.commits, deliveries: p.deliveries, heads: p.heads,
     };
   }
 
-  async handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
+  /**
+   * A push, tag or pull request event (webhook, or a caller acting for one) starts nothing when
+   * catch-up has already built its commit of its ref; other duplicates are the replay guard's.
+   */
+  handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
+    return this.create(event, delivery, { skipIfBuiltBy: 'catch-up' });
+  }
+
+  /** A moved remote head found by catch-up: built only if no run has built that commit of that ref. */
+  handleCaughtUpHead(event: TriggerEvent): Promise<TriggerOutcome> {
+    return this.create(event, undefined, { skipIfBuiltBy: 'any', caughtUp: true });
+  }
+
+  private async create(event: TriggerEvent, delivery: AcceptedDelivery | undefined, guard: HeadGuard): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
     assertRunning(this.p.life);
     const repo = this.p.repository(event.repo);
     if (!repo) return { runIds: [], reason: `repository '${event.repo}' is not configured in kiln.config.yml` };
-    const outcome = await createRunsForEvent(this.factory, repo, event, this.p.lane.take(), delivery);
+    const outcome = await createRunsForEvent(this.factory, repo, event, this.p.lane.take(), delivery, guard);
     for (const jobId of outcome.abort) this.p.pool.abort(jobId, 'cancelled');
     this.p.pool.kick();
     return {

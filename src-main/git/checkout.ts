@@ -114,6 +114,12 @@ function git(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<stri
   });
 }
 
+/** The URL git is given (userinfo moved out) and the environment carrying the credentials, for other git calls of this folder. */
+export function gitInvocation(source: GitSource): { url: string; env: NodeJS.ProcessEnv } {
+  const parsed = splitUrl(source);
+  return { url: parsed.url, env: gitEnv(source, parsed) };
+}
+
 /** The mirror directory of a repository source (created on its first checkout). */
 export function mirrorPathOf(source: GitSource, mirrorsDir: string): string {
   return mirrorPathFor(splitUrl(source).url, mirrorsDir);

@@ -43,6 +43,7 @@ const SCHEMA = {
     concurrency: { type: 'object', additionalProperties: false, properties: { jobs: { type: 'integer', minimum: 1, maximum: 256 }, 'per-repository': { type: 'integer', minimum: 1, maximum: 256 } } },
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
     webhooks: { type: 'object', additionalProperties: false, properties: { 'max-age': durationOrNumber, 'replay-window': durationOrNumber, 'max-body': durationOrNumber } },
+    'catch-up': { type: 'object', additionalProperties: false, properties: { interval: durationOrNumber, 'clock-check': durationOrNumber } },
     repositories: {
       type: ['array', 'null'],
       items: {
@@ -58,6 +59,7 @@ const SCHEMA = {
           priority: { type: ['object', 'null'], additionalProperties: { enum: PRIORITIES } },
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
           forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
+          'poll-interval': durationOrNumber,
         },
       },
     },
@@ -208,6 +210,9 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   duration(['webhooks', 'max-age'], hooks['max-age'], (v) => { config.webhooks.maxAgeMs = v; });
   duration(['webhooks', 'replay-window'], hooks['replay-window'], (v) => { config.webhooks.replayWindowMs = v; });
   size(['webhooks', 'max-body'], hooks['max-body'], (v) => { config.webhooks.maxBodyBytes = v; });
+  const catchUp = section('catch-up');
+  duration(['catch-up', 'interval'], catchUp.interval, (v) => { config.catchUp = { intervalMs: v, clockCheckMs: config.catchUp?.clockCheckMs ?? 5_000 }; });
+  duration(['catch-up', 'clock-check'], catchUp['clock-check'], (v) => { config.catchUp = { intervalMs: config.catchUp?.intervalMs ?? 5 * 60_000, clockCheckMs: v }; });
   if (config.concurrency.perRepository > config.concurrency.jobs) config.concurrency.perRepository = config.concurrency.jobs;
 
   const names = new Set<string>();
@@ -246,6 +251,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
         ...(typeof forge.token === 'string' ? { token: forge.token } : {}),
       };
     }
+    duration(at('poll-interval'), r['poll-interval'], (v) => { repo.pollIntervalMs = v; });
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };

@@ -231,4 +231,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'catch-up: last-seen remote heads per repository, catch-up state, runs by commit',
+    // ref_heads is written in the transaction that stores the runs a head started (or, for a head
+    // that starts nothing, in a write of its own), so a kill -9 loses the runs and the head together.
+    // runs_by_sha answers "has any run built this commit of this ref?" for the exactly-once check.
+    sql: `
+      CREATE TABLE ref_heads (
+        repo            TEXT NOT NULL,
+        ref             TEXT NOT NULL,               -- refs/heads/…, refs/tags/…, refs/pull/N/head
+        sha             TEXT NOT NULL,
+        seen_at         INTEGER NOT NULL,
+        PRIMARY KEY (repo, ref)
+      ) WITHOUT ROWID;
+      CREATE TABLE catch_up_repos (
+        repo            TEXT PRIMARY KEY,
+        baseline_at     INTEGER NOT NULL,            -- first sight: heads recorded, history not built
+        caught_up       INTEGER NOT NULL DEFAULT 0   -- runs started by catch-up
+      );
+      CREATE INDEX runs_by_sha ON runs (repo, sha);
+    `,
+  },
 ];

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryRecord } from '../../shared/model/run.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { KilnEngine, RepositoryConfig } from '../core/engine-contract.js';
 import { repositoryOf, translateEvent } from './github-events.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -123,8 +124,12 @@ export class WebhookReceiver {
       const zen = translateEvent(event, payload);
       return this.finish(rec, { outcome: 'accepted', status: 200, reason: `ping: the webhook reaches Kiln${zen.kind === 'ping' && zen.zen ? ` (“${zen.zen}”)` : ''}` });
     }
-    const stale = staleReason(signedEventTime(event, payload), receivedAt, this.engine.config.webhooks.maxAgeMs || DEFAULT_MAX_AGE_MS);
-    if (stale) return this.finish(rec, { outcome: 'rejected', status: 400, reason: stale });
+    const eventTime = signedEventTime(event, payload);
+    const stale = staleReason(eventTime, receivedAt, this.engine.config.webhooks.maxAgeMs || DEFAULT_MAX_AGE_MS);
+    // A late delivery (a redelivery after downtime) is not built from its payload, but it may ask
+    // catch-up to check the remote: see lateDelivery. Future-dated ones stay refused.
+    const late = stale !== undefined && eventTime !== undefined && eventTime < receivedAt && this.engine.requestCatchUp !== undefined;
+    if (stale && !late) return this.finish(rec, { outcome: 'rejected', status: 400, reason: stale });
 
     const bodySha256 = createHash('sha256').update(verified.signedBytes).digest('hex');
     const claim = this.guard.reserve(deliveryId, bodySha256, receivedAt);
@@ -132,13 +137,13 @@ export class WebhookReceiver {
     // Held in memory while processed; remembered in the transaction that records a processed delivery
     // (the one that stores its runs, if any), released otherwise so that a redelivery passes.
     try {
-      return await this.process({ rec, event, payload, repo, bodySha256 });
+      return await this.process({ rec, event, payload, repo, bodySha256, late: late ? stale : undefined });
     } finally {
       this.guard.release(deliveryId, bodySha256);
     }
   }
 
-  private async process(d: { rec: DeliveryBase; event: string; payload: unknown; repo: RepositoryConfig | undefined; bodySha256: string }): Promise<WebhookResponse> {
+  private async process(d: { rec: DeliveryBase; event: string; payload: unknown; repo: RepositoryConfig | undefined; bodySha256: string; late?: string }): Promise<WebhookResponse> {
     const { rec, bodySha256 } = d;
     const translation = translateEvent(d.event, d.payload);
     if (translation.kind !== 'trigger' || !d.repo) {
@@ -154,6 +159,7 @@ export class WebhookReceiver {
       });
     }
     const trigger = { ...translation.event, repo: repo.name };
+    if (d.late) return this.lateDelivery(rec, bodySha256, trigger, d.late);
     const how = trigger.kind === 'pull_request' ? `pull request #${trigger.prNumber ?? '?'}` : `${trigger.kind} ${trigger.branch ?? trigger.tag ?? ''}`.trim();
     try {
       // The engine records the delivery and its replay keys in the transaction that stores the runs:
@@ -174,6 +180,26 @@ export class WebhookReceiver {
         reason: `the engine could not start runs: ${err instanceof Error ? err.message : String(err)}; redeliver from GitHub once fixed`,
       });
     }
+  }
+
+  /**
+   * A signed delivery older than the freshness limit (GitHub's Redeliver after Kiln was offline).
+   * Its payload is not trusted to say what to build — an old captured body must not rebuild an old
+   * commit — so it only asks catch-up to list the remote now: the ref is built if the remote still
+   * has this commit as its head and no run has built it. The delivery id and body digest are
+   * remembered as for any processed delivery, so the same delivery cannot ask twice; the rate
+   * limit has been taken.
+   */
+  private lateDelivery(rec: DeliveryBase, bodySha256: string, trigger: TriggerEvent, stale: string): Promise<WebhookResponse> {
+    const ref = trigger.ref;
+    if (!ref || trigger.kind === 'manual') {
+      return this.finish(rec, { outcome: 'rejected', status: 400, reason: stale });
+    }
+    this.engine.requestCatchUp?.(trigger.repo, { ref, sha: trigger.sha });
+    return this.finish(rec, {
+      outcome: 'accepted', status: 202, bodySha256, remember: true,
+      reason: `late delivery (${stale.replace(/^stale delivery: /, '')}): not built from its payload; Kiln lists ${trigger.repo}'s remote heads now and builds ${ref} at ${trigger.sha.slice(0, 12)} if it is still the head and no run has built it`,
+    });
   }
 
   /** Records the delivery (and remembers a processed one) in this turn's group commit, then answers. */

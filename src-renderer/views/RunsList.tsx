@@ -6,6 +6,7 @@ import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { RunActions } from '../components/RunActions.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../app/format.js';
+import { CATCH_UP_ACTOR } from '../../shared/model/trigger-event.js';
 import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js';
 import { href } from '../app/route.js';
 
@@ -120,7 +121,9 @@ export function RunsList() {
                   <div className="meta">
                     <span className={`event event-${run.event}`}>{EVENT_LABEL[run.event] ?? run.event}</span>
                     {run.prNumber !== undefined && <span>PR #{run.prNumber}</span>}
-                    {run.triggeredBy && <span>by {run.triggeredBy}</span>}
+                    {run.triggeredBy === CATCH_UP_ACTOR
+                      ? <span className="pill" data-caught-up title="Kiln found this push by listing the remote: its webhook never arrived">caught up</span>
+                      : run.triggeredBy && <span>by {run.triggeredBy}</span>}
                     <span className="muted">{run.pipeline}</span>
                   </div>
                 </td>

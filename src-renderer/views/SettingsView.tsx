@@ -3,6 +3,7 @@ import type { TunnelState } from '../../shared/api/engine-api.js';
 import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { AddRepositoryForm, RepositoryEditor } from './settings/RepositoryForms.js';
+import { RefChecks } from './settings/RefChecks.js';
 import { LimitsForm, TunnelForm } from './settings/ServerForms.js';
 import { PublicUrlForm } from './forge/ForgeSettings.js';
 
@@ -62,6 +63,7 @@ export function SettingsView() {
         {s && s.repositories.length === 0 && <Empty title="No repositories">Add the first one below; point its GitHub webhook at the tunnel with the same secret.</Empty>}
         {/* Keyed by name and URL so that a saved change re-seeds the form fields. */}
         {s?.repositories.map((r) => <RepositoryEditor key={`${r.name}|${r.url}|${r.defaultBranch}`} repo={r} onSaved={reload} />)}
+        {health.data?.refChecks && <RefChecks checks={health.data.refChecks} />}
         <h3 className="subhead">Add a repository</h3>
         <AddRepositoryForm onSaved={reload} />
       </section>

@@ -179,7 +179,9 @@ describe('when the repository configuration raises a branch\'s priority', () => 
   it('starts the overridden run before an earlier run of normal priority', async () => {
     f = await startEngine({ concurrency: { jobs: 1, perRepository: 1 }, configure: () => ({ priority: { 'release/*': 'critical' } }) });
     const repo = f.repos[0];
-    const text = pipeline({ branches: "main, 'release/*'", jobs: { work: 'echo "on $KILN_BRANCH"; sleep 30' } });
+    // The second push of main must wait behind the first, not supersede it: else it could be claimed
+    // while the release run is still being planned, and the test would measure that race.
+    const text = pipeline({ branches: "main, 'release/*'", extra: 'concurrency: { cancel-in-progress: false }\n', jobs: { work: 'echo "on $KILN_BRANCH"; sleep 30' } });
     const shaMain = repo.commit(text, 'main');
     const { runIds: [blocker] } = await f.engine.handleEvent(push(f, shaMain));
     await logShows(f, blocker, 'on main');

@@ -157,21 +157,37 @@ describe('POST /webhooks/github', () => {
       expect(await runs()).toHaveLength(1);
     });
 
-    it('rejects a delivery whose signed event time is older than five minutes with 400', async () => {
+    it('does not build a delivery older than five minutes from its payload: it asks catch-up to check the remote (202), once', async () => {
       const body = fixture('github/push.branch-created.json');
       clock = eventTimeOf(body) + 5 * 60_000 + 1_000;
+      const id = randomUUID();
+      const answer = await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id });
+      expect(answer.status).toBe(202);
+      expect(answer.json.reason).toMatch(/^late delivery \(the signed event time .* is 301 s old \(limit 300 s\)\): not built from its payload; Kiln lists .*remote heads now/);
+      expect(answer.json.runIds).toEqual([]);
+      expect(await runs()).toHaveLength(0);
+      // Replay protection stays: the same delivery, or the same body under a new id, asks no second time.
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: id })).status).toBe(409);
+      expect((await deliver(server.url, { event: 'push', body, secret: SECRET, deliveryId: randomUUID() })).status).toBe(409);
+    });
+
+    it('still refuses a delivery dated in the future with 400', async () => {
+      const body = fixture('github/push.branch-created.json');
+      clock = eventTimeOf(body) - 10 * 60_000;
       const answer = await deliver(server.url, { event: 'push', body, secret: SECRET });
       expect(answer.status).toBe(400);
-      expect(answer.json.reason).toMatch(/stale delivery/);
-      expect(await runs()).toHaveLength(0);
+      expect(answer.json.reason).toMatch(/in the future/);
     });
 
     it('checks the pull request updated_at of pull_request deliveries', async () => {
       const body = fixture('github/pull_request.opened.json');
       clock = Date.parse('2019-05-15T15:20:33Z') + 6 * 60_000;
-      expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(400);
+      const late = await deliver(server.url, { event: 'pull_request', body, secret: SECRET });
+      expect([late.status, late.json.runIds]).toEqual([202, []]);
+      expect(late.json.reason).toMatch(/^late delivery/);
       clock = Date.parse('2019-05-15T15:20:33Z') + 4 * 60_000;
-      expect((await deliver(server.url, { event: 'pull_request', body, secret: SECRET })).status).toBe(202);
+      const fresh = await deliver(server.url, { event: 'pull_request', body, secret: SECRET, deliveryId: randomUUID() });
+      expect(fresh.status).toBe(409); // the same signed body: already processed as the late delivery
     });
   });
 

@@ -7,7 +7,11 @@ import { ENV_NAME } from '../../../shared/model/env-name.js';
 import { ForgeReportingForm } from '../forge/ForgeSettings.js';
 
 
-/** A new repository: name, clone URL or path, default branch, and its first webhook secret (write-only). */
+/**
+ * A new repository: name, clone URL or path, default branch, and how Kiln learns of pushes: a
+ * webhook (its first secret, write-only) or polling — no secret, for repositories whose settings
+ * you cannot change (no admin rights) or plain git servers without webhooks.
+ */
 export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
   const client = useClient();
   const save = useSave();
@@ -15,12 +19,13 @@ export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
   const [url, setUrl] = useState('');
   const [branch, setBranch] = useState('main');
   const [hook, setHook] = useState('');
+  const [mode, setMode] = useState<'webhook' | 'poll'>('webhook');
   return (
     <form className="grid-form add-repo" data-testid="add-repository" onSubmit={(e) => {
       e.preventDefault();
       void save.run(() => client.saveRepository({
-        name: name.trim(), url: url.trim(), defaultBranch: branch.trim() || undefined, ...(hook ? { addWebhookSecrets: [hook] } : {}),
-      }), `Added ${name.trim()}.`, () => { setName(''); setUrl(''); setBranch('main'); setHook(''); onSaved(); });
+        name: name.trim(), url: url.trim(), defaultBranch: branch.trim() || undefined, ...(hook && mode === 'webhook' ? { addWebhookSecrets: [hook] } : {}),
+      }), mode === 'poll' ? `Added ${name.trim()}; Kiln polls it every 60 s.` : `Added ${name.trim()}.`, () => { setName(''); setUrl(''); setBranch('main'); setHook(''); onSaved(); });
     }}>
       <label><span>Repository <small className="muted">owner/name</small></span>
         <input name="repoName" value={name} onChange={(e) => setName(e.target.value)} placeholder="acme/web" spellCheck={false} autoComplete="off" required /></label>
@@ -28,8 +33,15 @@ export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
         <input name="repoUrl" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://github.com/acme/web.git" spellCheck={false} autoComplete="off" required /></label>
       <label><span>Default branch</span>
         <input name="repoBranch" value={branch} onChange={(e) => setBranch(e.target.value)} spellCheck={false} autoComplete="off" /></label>
-      <label><span>Webhook secret <small className="muted">as set on GitHub</small></span>
-        <input name="repoWebhookSecret" type="password" value={hook} onChange={(e) => setHook(e.target.value)} autoComplete="new-password" /></label>
+      <label><span>New pushes by</span>
+        <select name="repoMode" value={mode} onChange={(e) => setMode(e.target.value as 'webhook' | 'poll')}>
+          <option value="webhook">webhook (needs admin rights on the repository)</option>
+          <option value="poll">poll (no webhook: Kiln lists the refs every 60 s)</option>
+        </select></label>
+      {mode === 'webhook' ? (
+        <label><span>Webhook secret <small className="muted">as set on GitHub</small></span>
+          <input name="repoWebhookSecret" type="password" value={hook} onChange={(e) => setHook(e.target.value)} autoComplete="new-password" /></label>
+      ) : <p className="muted small" data-poll-note>Kiln asks the remote (git ls-remote, with the repository&apos;s credentials) every 60 s and builds what moved; set <code>poll-interval</code> in kiln.config.yml to change it.</p>}
       <div className="grid-form-actions">
         <SaveOutcome state={save} />
         <button type="submit" className="btn btn-primary" disabled={save.busy || !name.trim() || !url.trim()} data-action="add-repository">Add repository</button>
@@ -96,7 +108,7 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
       <div className="kv">
         <span>Webhook secrets</span>
         <span>
-          {repo.webhookSecretCount === 0 ? <span className="text-danger">none: deliveries cannot be verified</span> : `${repo.webhookSecretCount} configured (all accepted, for rotation)`}
+          {repo.webhookSecretCount === 0 ? <span className="muted">none: polled (webhook deliveries are refused)</span> : `${repo.webhookSecretCount} configured (all accepted, for rotation)`}
           <span className="chips">
             {hookList.map((w, i) => (
               <span key={w.id} className="chip" data-webhook-secret={w.id}>
