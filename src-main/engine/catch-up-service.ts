@@ -23,6 +23,9 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { listRemoteRefs, type RemoteRefs } from '../git/remote-refs.js';
 import { CATCH_UP_DEFAULTS, compareHeads, eventForHead, isClockJump, isPollOnly, nextCheckDelay } from '../trigger/catch-up.js';
 import type { EngineParts } from './parts.js';
+import type { PullRequestBranches } from '../forge/pull-requests.js';
+
+const PULL_HEAD = /^refs\/pull\/(\d+)\/head$/;
 
 export interface CatchUpDeps extends Pick<EngineParts, 'config' | 'clock' | 'heads' | 'commits' | 'onError' | 'life'> {
   /** Builds a moved head unless a run already built it (RunsService.handleCaughtUpHead). */
@@ -31,6 +34,12 @@ export interface CatchUpDeps extends Pick<EngineParts, 'config' | 'clock' | 'hea
   listRefs?: (repo: RepositoryConfig) => Promise<RemoteRefs>;
   /** ls-remote calls in flight at once over all repositories (default 8). */
   parallel?: number;
+  /**
+   * The base and head branches of the repository's open pull requests from its forge's API
+   * (forge/pull-requests.ts); undefined without a token. Asked once per pass that found a moved
+   * `refs/pull/<n>/head`; it wins over the last webhook seen for the pull request.
+   */
+  pullRequestsOf?: (repo: RepositoryConfig) => Promise<PullRequestBranches | undefined>;
 }
 
 interface RepoState {
@@ -212,14 +221,26 @@ export class CatchUpService {
     }
     // Late redeliveries: their head is built if the remote still has it (the run guard keeps it once).
     for (const [ref, sha] of wanted) if (remote.get(ref) === sha && !moved.some((m) => m.ref === ref)) moved.push({ ref, sha });
+    const fromForge = moved.some(({ ref }) => PULL_HEAD.test(ref)) ? await this.pullRequestsOf(repo) : undefined;
     const events = moved.flatMap(({ ref, sha }) => {
-      const pr = /^refs\/pull\/(\d+)\/head$/.exec(ref);
-      const known = pr ? heads.pullRequestBranches(repo.name, Number(pr[1])) : undefined;
+      const pr = PULL_HEAD.exec(ref);
+      const known = pr ? fromForge?.get(Number(pr[1])) ?? heads.pullRequestBranches(repo.name, Number(pr[1])) : undefined;
       const event = eventForHead(repo.name, ref, sha, { ...known, defaultBranch: repo.defaultBranch });
       return event ? [event] : [];
     });
     // Started together, so the lane keeps their order while their pipeline files are read at once.
     await Promise.all(events.map((event) => this.d.handleHead(event)));
+  }
+
+  /** The forge's answer, or undefined (no token, or the API failed: the fallback is the last webhook). */
+  private async pullRequestsOf(repo: RepositoryConfig): Promise<PullRequestBranches | undefined> {
+    if (!this.d.pullRequestsOf) return undefined;
+    try {
+      return await this.d.pullRequestsOf(repo);
+    } catch (err) {
+      this.d.onError(`catch-up of ${repo.name} could not list its open pull requests on the forge (using the last webhook's base branch)`, err);
+      return undefined;
+    }
   }
 
   private succeeded(repo: RepositoryConfig, state: RepoState): void {

@@ -22,6 +22,7 @@ import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { ForgeReporter } from '../forge/reporter.js';
 import { CatchUpService } from './catch-up-service.js';
+import { openPullRequestBranches } from '../forge/pull-requests.js';
 import { HealthService } from './health-service.js';
 import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
@@ -61,7 +62,10 @@ export class Engine implements KilnEngine {
     this.logs = new LogsService(p);
     this.settings = new SettingsApi(p);
     this.status = new HealthService(p);
-    this.catchUp = new CatchUpService({ ...p, handleHead: (event) => this.runs.handleCaughtUpHead(event) });
+    this.catchUp = new CatchUpService({
+      ...p, handleHead: (event) => this.runs.handleCaughtUpHead(event),
+      pullRequestsOf: (repo) => openPullRequestBranches(repo, p.forgeClient),
+    });
     // The engine's own reactions come first, before any outside listener subscribes.
     p.bus.scheduler.on((changes) => this.runs.onSchedulerChanges(changes));
     p.bus.settings.on((change) => this.settings.applied(change));

@@ -98,6 +98,8 @@ export interface EngineParts {
   /** Commit statuses and pull-request comments to the forge, fed by the engine's events. */
   forge: ForgeReporter;
   forgeConnect?: ForgeConnectOptions;
+  /** The forge client's pace, timeouts and retries (tests shorten them). */
+  forgeClient?: ForgeReporterOptions['client'];
   storageMetrics?: () => Promise<Partial<StorageMetrics>>;
   scheduler: Scheduler;
   runner: JobRunner;
@@ -171,7 +173,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   });
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
-    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

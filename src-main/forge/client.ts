@@ -70,6 +70,8 @@ export interface ForgeClient {
   /** Creates (no id) or updates a webhook: JSON, the given events and secret, active. Returns its id. */
   saveHook(owner: string, repo: string, hook: { id?: number; url: string; secret: string; events: string[] }): Promise<number>;
   pingHook(owner: string, repo: string, id: number): Promise<void>;
+  /** The open pull requests (first 100): number, base branch, head branch. */
+  openPullRequests(owner: string, repo: string): Promise<Array<{ number: number; base: string; head: string }>>;
   /** Replaces a comment's body; a ForgeError with status 404 when it was deleted. */
   updateComment(owner: string, repo: string, commentId: number, body: string, signal?: AbortSignal): Promise<void>;
 }
@@ -133,6 +135,10 @@ export function createForgeClient(o: ForgeClientOptions): ForgeClient {
     }),
     pingHook: (owner, repo, id) => wrap(async () => {
       await octokit.request('POST /repos/{owner}/{repo}/hooks/{hook_id}/pings', { owner, repo, hook_id: id, request: { signal: signalOf() } });
+    }),
+    openPullRequests: (owner, repo) => wrap(async () => {
+      const res = await octokit.request('GET /repos/{owner}/{repo}/pulls', { owner, repo, state: 'open', per_page: 100, request: { signal: signalOf() } });
+      return (res.data as Array<{ number: number; base: { ref: string }; head: { ref: string } }>).map((p) => ({ number: p.number, base: p.base.ref, head: p.head.ref }));
     }),
     async createComment(owner, repo, issueNumber, body, signal) {
       try {

@@ -24,6 +24,7 @@ import { createServer as createHttpServer, type ServerResponse } from 'node:http
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { createRemoteRepo, startGitDaemon, startHttpBackend, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
+import { startStandIn } from '../forge/github-stand-in.js';
 
 const PIPELINE = (tag: string) => `name: ci-${tag}
 on: { push: {}, pull_request: {} }
@@ -175,6 +176,37 @@ describe('pull request heads (refs/pull/<n>/head, as GitHub lists them)', () => 
     const caught = (await runs()).find((r) => r.sha === moved && r.event === 'pull_request');
     expect(caught).toMatchObject({ prNumber: 8, branch: 'feature/eight', triggeredBy: CATCH_UP_ACTOR });
     expect(baseBranchOf(caught!.id)).toBe('develop');
+  });
+
+  it('take the base branch from the forge when a token is configured, over the last webhook', async () => {
+    const forge = await startStandIn({ token: 'ghp_catchup' });
+    try {
+      await start(config({ forge: { apiUrl: forge.url, token: 'ghp_catchup', jobStatuses: false } }), { forge: { client: { writePaceMs: 1, retries: 0 } } });
+      const head = remote.push(PIPELINE('pr9'), 'feature/nine');
+      // A webhook once said #9 merges into develop; it was retargeted to release since, as the forge knows.
+      await engine!.handleEvent({ kind: 'pull_request', repo: 'acme/web', prNumber: 9, branch: 'feature/nine', baseBranch: 'develop', sha: remote.push(PIPELINE('pr9-old'), 'feature/nine'), ref: 'refs/pull/9/head' });
+      forge.pulls.set('acme/web', [{ number: 9, base: 'release', head: 'feature/nine' }]);
+      execFileSync('git', ['-C', remote.work, 'push', '-q', '-f', 'origin', `${head}:refs/pull/9/head`]);
+      engine!.requestCatchUp('acme/web');
+      await engine!.catchUpSettled();
+      const caught = (await runs()).find((r) => r.sha === head && r.event === 'pull_request');
+      expect(caught).toMatchObject({ prNumber: 9, branch: 'feature/nine', triggeredBy: CATCH_UP_ACTOR });
+      expect(baseBranchOf(caught!.id)).toBe('release');
+      expect(forge.requests.map((r) => r.op)).toContain('GET /repos/{owner}/{repo}/pulls');
+      expect(forge.violations).toEqual([]);
+
+      // The forge failing is not a lost push: the head is built against the base last known for #9.
+      forge.faults.push({ kind: 'status', status: 500 });
+      const again = remote.push(PIPELINE('pr9-again'), 'feature/nine');
+      execFileSync('git', ['-C', remote.work, 'push', '-q', '-f', 'origin', `${again}:refs/pull/9/head`]);
+      engine!.requestCatchUp('acme/web');
+      await engine!.catchUpSettled();
+      const fallback = (await runs()).find((r) => r.sha === again && r.event === 'pull_request');
+      expect(baseBranchOf(fallback!.id)).toBe('release');
+      expect(errors.join('\n')).toMatch(/could not list its open pull requests/);
+    } finally {
+      await forge.close();
+    }
   });
 
   /** The stored base branch (what `on.pull_request.branches` matched), read from the run's row. */

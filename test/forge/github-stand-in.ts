@@ -122,6 +122,8 @@ export interface StandIn {
   hooks: Map<number, StandInHook>;
   /** Faults applied, in order, to the next requests. */
   faults: Fault[];
+  /** The open pull requests `GET /repos/{owner}/{repo}/pulls` lists, per "owner/repo". */
+  pulls: Map<string, Array<{ number: number; base: string; head: string }>>;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   const faults: Fault[] = [];
   const comments = new Map<number, PostedComment>();
   const hooks = new Map<number, StandInHook>();
+  const pulls = new Map<string, Array<{ number: number; base: string; head: string }>>();
   const sockets = new Set<Socket>();
   let nextId = 1000;
 
@@ -264,6 +267,14 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
       res.end();
       return;
     }
+    if (op.key === 'GET /repos/{owner}/{repo}/pulls') {
+      const open = url.searchParams.get('state') === 'closed' ? [] : pulls.get(`${params.owner}/${params.repo}`) ?? [];
+      // The fields of GitHub's pull-request simple schema a client reads: number, state, base and head with ref and sha.
+      return json(res, 200, open.map((p) => ({
+        id: p.number * 1000, number: p.number, state: 'open', title: `#${p.number}`, user: recordedStatus.creator,
+        base: { ref: p.base, sha: 'a'.repeat(40), label: `${params.owner}:${p.base}` }, head: { ref: p.head, sha: 'b'.repeat(40), label: `${params.owner}:${p.head}` },
+      })));
+    }
     if (op.key === 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments') {
       if (!/^\d+$/.test(params.issue_number)) return json(res, 404, { message: 'Not Found' });
       const c: PostedComment = { id: nextId++, owner: params.owner, repo: params.repo, issueNumber: Number(params.issue_number), body: (body as { body: string }).body, updates: 0 };
@@ -293,7 +304,7 @@ export async function startStandIn(o: StandInOptions): Promise<StandIn> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults, comments, hooks,
+    url: `http://127.0.0.1:${port}${prefix}`, violations, requests, statuses, faults, comments, hooks, pulls,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
