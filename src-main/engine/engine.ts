@@ -22,6 +22,7 @@ import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { ForgeReporter } from '../forge/reporter.js';
 import { CatchUpService } from './catch-up-service.js';
+import { closeGitObjectReaders } from '../git/git-object-reader.js';
 import { openPullRequestBranches } from '../forge/pull-requests.js';
 import { HealthService } from './health-service.js';
 import { LogsService } from './logs-service.js';
@@ -150,6 +151,7 @@ export class Engine implements KilnEngine {
       p.runner.flushEvents();
       p.forge.stop();
       await p.logs.closeAll();
+      closeGitObjectReaders(p.mirrorsDir);
       p.commits.drain();
       p.db.close();
       p.bus.events.clear();

@@ -9,6 +9,7 @@
  * miss, so a reader started before the fetch still sees the new objects.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { resolve, sep } from 'node:path';
 
 export interface GitObject {
   oid: string;
@@ -132,8 +133,15 @@ export function readGitObject(dir: string, env: NodeJS.ProcessEnv | (() => NodeJ
   return reader.read(spec);
 }
 
-/** Ends every reader (tests, shutdown). */
-export function closeGitObjectReaders(): void {
-  for (const r of [...readers.values()]) r.close();
-  readers.clear();
+/**
+ * Ends the readers of the mirrors under `mirrorsDir` (an engine stopping: its data directory may be
+ * removed next, and a reader would hold it for up to its idle time), or every reader when none is given.
+ */
+export function closeGitObjectReaders(mirrorsDir?: string): void {
+  const prefix = mirrorsDir === undefined ? undefined : resolve(mirrorsDir) + sep;
+  for (const [dir, r] of [...readers]) {
+    if (prefix !== undefined && !resolve(dir).startsWith(prefix)) continue;
+    r.close();
+    readers.delete(dir);
+  }
 }

@@ -35,6 +35,28 @@ describe('reading objects through one git cat-file --batch per repository', () =
     expect(object?.content.toString()).toBe('jobs: {}\n');
   });
 
+  it('ends, for a stopping engine, the readers of its own mirrors and no others', async () => {
+    // The engine's mirrors directory holds one repository; the one of the test's `dir` is elsewhere.
+    const mirrors = mkdtempSync(join(tmpdir(), 'kiln-catfile-mirrors-'));
+    const mine = join(mirrors, 'mine.git');
+    try {
+      git(mirrors, 'init', '-q', '-b', 'main', mine);
+      writeFileSync(join(mine, 'f'), 'x');
+      git(mine, 'add', '.');
+      git(mine, 'commit', '-q', '-m', 'mine');
+      await readGitObject(mine, env, 'HEAD:f');
+      await readGitObject(dir, env, `${first}:.kiln.yml`);
+      const readerOf = (repo: string): boolean => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.includes(`-C ${repo} cat-file --batch`));
+      expect([readerOf(mine), readerOf(dir)]).toEqual([true, true]);
+      closeGitObjectReaders(mirrors);
+      const deadline = Date.now() + 5000;
+      while (readerOf(mine) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect([readerOf(mine), readerOf(dir)]).toEqual([false, true]);
+    } finally {
+      rmSync(mirrors, { recursive: true, force: true });
+    }
+  });
+
   it('answers a missing path or commit with undefined', async () => {
     expect(await readGitObject(dir, env, `${first}:nope.yml`)).toBeUndefined();
     expect(await readGitObject(dir, env, `${'0'.repeat(40)}^{commit}`)).toBeUndefined();
