@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
-import { Engine } from '../../src-main/engine/engine.js';
-import { startServer, type RunningServer } from '../../src-main/http/app.js';
+import type { Engine } from '../../src-main/engine/engine.js';
+import type { RunningServer } from '../../src-main/http/app.js';
 import { createRemoteRepo, startGitDaemon, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
-import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
-import { ensureRendererBuilt, STATIC_DIR } from './helpers/kiln-stack.js';
+import { screenshot } from './helpers/browser.js';
+import { openDashboard, type Dashboard } from './helpers/kiln-stack.js';
 
 const PIPELINE = (n: string) => `name: polled-${n}\non: { push: {} }\njobs:\n  build:\n    image: ${TEST_IMAGE}\n    if: "false"\n    steps:\n      - run: echo never\n`;
 
@@ -27,11 +27,10 @@ describe('catch-up in the dashboard', () => {
   let remote: RemoteRepo;
   let engine: Engine;
   let server: RunningServer;
-  let browser: Browser;
+  let dashboard: Dashboard;
   let page: Page;
 
   beforeAll(async () => {
-    ensureRendererBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-catchup-'));
     remote = createRemoteRepo(join(dir, 'srv'), 'lib');
     remote.push(PIPELINE('0'));
@@ -41,16 +40,12 @@ describe('catch-up in the dashboard', () => {
       ...defaultConfig(), server: { host: '127.0.0.1', port: 0 }, catchUp: { intervalMs: 3_600_000, clockCheckMs: 100 },
       repositories: [{ name: 'acme/lib', url: daemon.url('lib'), defaultBranch: 'main', webhookSecrets: [], secrets: {}, priority: {}, pollIntervalMs: 300 }],
     };
-    engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => undefined });
-    server = await startServer({ engine, port: 0, staticDir: STATIC_DIR, artifacts: engine.artifacts });
-    browser = await openBrowser();
-    page = browser.page;
+    dashboard = await openDashboard({ config, dataDir: join(dir, 'data') });
+    ({ engine, server, page } = dashboard);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await engine?.stop();
+    await dashboard?.close();
     await daemon?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

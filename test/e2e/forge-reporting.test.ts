@@ -7,21 +7,20 @@
  * Then a second repository is connected from the page in one step (channel, secret, webhook, ping).
  * Screenshots: test-output/screenshots/forge-settings.png, forge-run.png, forge-connect.png.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
-import { Engine } from '../../src-main/engine/engine.js';
-import { startServer, type RunningServer } from '../../src-main/http/app.js';
+import type { Engine } from '../../src-main/engine/engine.js';
+import type { RunningServer } from '../../src-main/http/app.js';
 import { git } from '../helpers/git.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { startStandIn, type StandIn } from '../forge/github-stand-in.js';
 import { startSmee, type SmeeStandIn } from '../forge/smee-stand-in.js';
-import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
-import { ensureRendererBuilt, STATIC_DIR } from './helpers/kiln-stack.js';
+import { screenshot } from './helpers/browser.js';
+import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
 
 const REPO = 'acme/statuses';
 const TOKEN = 'ghp_e2eRIGHTtoken55aa66bb77';
@@ -34,34 +33,27 @@ describe('commit statuses set up from the settings page in Chromium', () => {
   let server: RunningServer;
   let standIn: StandIn;
   let smee: SmeeStandIn;
-  let browser: Browser;
+  let dashboard: Dashboard;
   let page: Page;
 
   beforeAll(async () => {
-    ensureRendererBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-forge-'));
-    repoDir = join(dir, 'repo');
-    execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
-    writeFileSync(join(repoDir, '.kiln.yml'), ['name: app', 'on:', '  push: { branches: [main] }', 'jobs:', '  build:', `    image: ${TEST_IMAGE}`, '    steps:', '      - run: echo built', ''].join('\n'));
-    git(repoDir, 'add', '.');
-    git(repoDir, 'commit', '-q', '-m', 'Add the pipeline');
+    repoDir = committedRepo(join(dir, 'repo'), {
+      '.kiln.yml': ['name: app', 'on:', '  push: { branches: [main] }', 'jobs:', '  build:', `    image: ${TEST_IMAGE}`, '    steps:', '      - run: echo built', ''].join('\n'),
+    });
     standIn = await startStandIn({ token: TOKEN });
     smee = await startSmee(() => `${server.url}/webhooks/github`);
     const config = defaultConfig();
     config.server.port = 0;
-    engine = await Engine.start({
-      config, dataDir: join(dir, 'data'), onError: () => undefined,
-      forge: { client: { writePaceMs: 50 }, connect: { smeeBase: smee.url, pingTimeoutMs: 10_000, client: { writePaceMs: 50 } } },
+    dashboard = await openDashboard({
+      config, dataDir: join(dir, 'data'),
+      engine: { forge: { client: { writePaceMs: 50 }, connect: { smeeBase: smee.url, pingTimeoutMs: 10_000, client: { writePaceMs: 50 } } } },
     });
-    server = await startServer({ engine, port: 0, staticDir: STATIC_DIR, artifacts: engine.artifacts });
-    browser = await openBrowser();
-    page = browser.page;
+    ({ engine, server, page } = dashboard);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await engine?.stop();
+    await dashboard?.close();
     await standIn?.close();
     await smee?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -5,19 +5,17 @@
  * an inline error for a bad URL, then trigger a run of the new repository and watch it pass, its
  * secret masked in the log. Screenshot: test-output/screenshots/settings-edit.png.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
-import { Engine } from '../../src-main/engine/engine.js';
-import { startServer, type RunningServer } from '../../src-main/http/app.js';
-import { git } from '../helpers/git.js';
+import type { Engine } from '../../src-main/engine/engine.js';
+import type { RunningServer } from '../../src-main/http/app.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
-import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
-import { ensureRendererBuilt, STATIC_DIR } from './helpers/kiln-stack.js';
+import { screenshot } from './helpers/browser.js';
+import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
 
 const REPO = 'acme/site';
 const VALUE = 'e2e-secret-value-9d81';
@@ -27,32 +25,25 @@ describe('the settings page in Chromium', () => {
   let repoDir: string;
   let engine: Engine;
   let server: RunningServer;
-  let browser: Browser;
+  let dashboard: Dashboard;
   let page: Page;
 
   beforeAll(async () => {
-    ensureRendererBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-settings-'));
-    repoDir = join(dir, 'repo');
-    execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
-    writeFileSync(join(repoDir, '.kiln.yml'), [
-      'name: site', 'on:', '  manual: true', 'jobs:', '  build:', `    image: ${TEST_IMAGE}`, '    secrets: [DEPLOY_TOKEN]', '    steps:',
-      '      - name: Deploy', '        run: echo "deploying with $DEPLOY_TOKEN"', '',
-    ].join('\n'));
-    git(repoDir, 'add', '.');
-    git(repoDir, 'commit', '-q', '-m', 'Add the site pipeline');
+    repoDir = committedRepo(join(dir, 'repo'), {
+      '.kiln.yml': [
+        'name: site', 'on:', '  manual: true', 'jobs:', '  build:', `    image: ${TEST_IMAGE}`, '    secrets: [DEPLOY_TOKEN]', '    steps:',
+        '      - name: Deploy', '        run: echo "deploying with $DEPLOY_TOKEN"', '',
+      ].join('\n'),
+    }, 'Add the site pipeline');
     const config = defaultConfig();
     config.server.port = 0;
-    engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => undefined });
-    server = await startServer({ engine, port: 0, staticDir: STATIC_DIR, artifacts: engine.artifacts });
-    browser = await openBrowser();
-    page = browser.page;
+    dashboard = await openDashboard({ config, dataDir: join(dir, 'data') });
+    ({ engine, server, page } = dashboard);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await engine?.stop();
+    await dashboard?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

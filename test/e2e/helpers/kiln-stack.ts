@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { defaultConfig } from '../../../src-main/settings/config-file.js';
 import { Engine } from '../../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../../src-main/http/app.js';
+import type { Page } from 'playwright-core';
+import type { KilnConfig } from '../../../src-main/core/engine-contract.js';
+import type { EngineOptions } from '../../../src-main/engine/engine.js';
 import { git } from '../../helpers/git.js';
+import { openBrowser, type Browser } from './browser.js';
 export { git };
 
 export const STATIC_DIR = join(process.cwd(), 'dist-renderer');
@@ -62,4 +66,41 @@ export async function startKilnStack(repo: string, branches: Array<{ name: strin
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface Dashboard {
+  engine: Engine;
+  server: RunningServer;
+  browser: Browser;
+  page: Page;
+  /** Closes the browser, the server and the engine, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * The real Engine on `dataDir` with `config`, the real server serving the built dashboard, and a
+ * fresh Chromium on it: what each browser suite starts in its beforeAll.
+ */
+export async function openDashboard(o: { config: KilnConfig; dataDir: string; engine?: Partial<EngineOptions> }): Promise<Dashboard> {
+  ensureRendererBuilt();
+  const engine = await Engine.start({ config: o.config, dataDir: o.dataDir, onError: () => undefined, ...o.engine });
+  const server = await startServer({ engine, port: 0, staticDir: STATIC_DIR, artifacts: engine.artifacts });
+  const browser = await openBrowser();
+  return {
+    engine, server, browser, page: browser.page,
+    async close() {
+      await browser.close();
+      await server.close();
+      await engine.stop();
+    },
+  };
+}
+
+/** A local git repository at `dir` whose one commit holds `files` (path → text), on `main`. */
+export function committedRepo(dir: string, files: Record<string, string>, message = 'Add the pipeline'): string {
+  execFileSync('git', ['init', '-q', '-b', 'main', dir]);
+  for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-q', '-m', message);
+  return dir;
 }
