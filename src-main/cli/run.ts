@@ -22,6 +22,7 @@ import type { WorkspaceSource } from '../core/job-contract.js';
 import { runPlan } from '../executor/local-runner.js';
 import type { LocalJobOutcome } from '../executor/local-runner.js';
 import { planPipeline } from '../pipeline/plan.js';
+import type { PipelineJob } from '../pipeline/pipeline-model.js';
 import { readPipelineFile } from './validate.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
@@ -34,7 +35,8 @@ Runs a pipeline once on the local Docker engine and prints its logs.
                     at commit REF (uncommitted changes are not included), any other directory as is
   --ref REF         branch, tag or commit to run in a git repository (default HEAD)
   --event E         push | tag | pull_request | manual (default push)
-  --secret N=V      a secret (repeatable); --secret N alone takes the value of the environment variable N
+  --secret N=V      a secret (repeatable); --secret N alone takes the value of the environment variable N;
+                    only the jobs that list N under secrets: get it (a name no job lists is warned about)
   --env K=V         a variable for the pipeline (repeatable)
   --parallel N      jobs run at the same time (default 2)
 Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
@@ -68,6 +70,21 @@ function parsePairs(values: string[] | undefined, what: string, fromEnv: boolean
     }
   }
   return out;
+}
+
+/**
+ * A `--secret` that no job lists under `secrets:` reaches no step: secrets are injected only into
+ * the jobs that declare them. Say so, and how to declare it, rather than letting the run quietly
+ * go without it. Names only: a value never reaches the terminal.
+ */
+function warnUndeclaredSecrets(jobs: readonly PipelineJob[], secrets: Record<string, string>, file: string): void {
+  const declared = new Set(jobs.flatMap((j) => j.secrets));
+  const example = jobs[0]?.key ?? 'build';
+  for (const name of Object.keys(secrets)) {
+    if (declared.has(name)) continue;
+    process.stderr.write(`kiln run: warning: --secret ${name} is declared by no job in ${file}, so no step will see it; `
+      + `declare it in the job that needs it, e.g. jobs: { ${example}: { secrets: [${name}] } }\n`);
+  }
 }
 
 function mirrorsDir(): string {
@@ -129,8 +146,9 @@ export async function command(argv: string[]): Promise<number> {
   const diagnostics = [...read.diagnostics, ...(planned?.diagnostics ?? [])];
   const errors = !planned?.plan || hasErrors(diagnostics);
   for (const d of diagnostics) (errors && d.severity === 'error' ? process.stdout : process.stderr).write(`${formatDiagnostic(d)}\n`);
-  if (errors || !planned?.plan || !executor) return 2;
+  if (errors || !planned?.plan || !executor || !read.pipeline) return 2;
   const plan = planned.plan;
+  warnUndeclaredSecrets(read.pipeline.jobs, secrets, file);
 
   const controller = new AbortController();
   let interrupts = 0;

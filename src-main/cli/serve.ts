@@ -63,6 +63,19 @@ export function configFileToLoad(explicit: string | undefined, dataDir: string):
   return existsSync(saved) ? saved : undefined;
 }
 
+/**
+ * One line for a start without a reachable Docker engine: where Kiln looked, why it failed, and how
+ * to fix it. Kiln keeps serving (the dashboard, the API and webhooks work; the dashboard's Docker
+ * indicator shows the state); jobs cannot run until Docker answers.
+ */
+export function dockerUnreachableLine(message: string | undefined, dockerHost = process.env.DOCKER_HOST): string {
+  const where = dockerHost ? `DOCKER_HOST=${dockerHost}` : process.platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock';
+  const why = (message ?? 'no answer').replace(/^Docker engine not reachable:\s*/, '').replace(/\s+/g, ' ').slice(0, 200);
+  return `kiln serve: no Docker engine is reachable at ${where} (${why}), so jobs cannot run until one is: `
+    + 'start Docker (`sudo systemctl start docker`, or open Docker Desktop) or install it (https://docs.docker.com/engine/install/); '
+    + 'Kiln keeps serving meanwhile and the dashboard shows Docker\'s state';
+}
+
 export function defaultDataDir(): string {
   return process.env.KILN_DATA || join(homedir(), '.kiln');
 }
@@ -114,6 +127,8 @@ export async function command(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(`kiln serve: listening on ${server.url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${config.repositories.length} repositories)\n`);
+  const { docker } = await engine.health();
+  if (!docker.ok) process.stderr.write(`${dockerUnreachableLine(docker.message)}\n`);
   // Follows the settings page: a new tunnel URL reconnects, a removed one disconnects.
   const tunnel = controlTunnel(engine, {
     target: `${server.url}/webhooks/github`,

@@ -46,6 +46,10 @@ export class HealthService {
 
   /** Removes containers/networks/volumes of this data directory's jobs that no live claim owns. */
   async reap(): Promise<void> {
+    // Nothing to reap without a Docker engine, and not an error: `kiln serve` says once that Docker
+    // is missing, the health answer shows it, and the next pass reaps once Docker is back.
+    const docker = await this.p.executor.ping().catch(() => ({ ok: false }));
+    if (!docker.ok) return;
     try {
       // Labels are per data directory: anything of ours that this process is not running is left over.
       await this.p.executor.reapOrphans((_runId, jobId) => this.p.pool.isRunning(jobId));

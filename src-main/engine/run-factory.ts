@@ -190,6 +190,7 @@ export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerE
   }
   const pipeline = parsed.pipeline;
   if (!deps.pipeline.matchesTrigger(pipeline, event)) {
+    if (event.kind === 'manual') return { kind: 'none', reason: `the pipeline opts out of manual runs (on: { manual: false } in ${PIPELINE_FILE}); remove that line to allow them` };
     return { kind: 'none', reason: `the pipeline's triggers (on:) do not match this ${event.kind} event` };
   }
   const planned = deps.pipeline.planPipeline(pipeline, event, { env: {} });

@@ -1,7 +1,8 @@
 /**
  * The JSON API under /api (who may call it: docs/security.md). Success answers carry the EngineApi method's value as
  * the JSON body (no wrapper); errors answer `{ok:false, error:{name, code, message}}` with the HTTP
- * status of HTTP_STATUS_OF[code]. Request bodies are JSON, at most 1 MB; malformed JSON is a 400.
+ * status of HTTP_STATUS_OF[code]. Request bodies are JSON, at most 1 MB; malformed JSON is a 400, and so is a
+ * path whose percent-encoding does not decode (`/api/runs/%ff/artifacts`).
  *
  *   GET  /api/runs?cursor=&limit=&repo=&branch=&status=   Page<RunSummary>
  *   POST /api/runs {repo, branch?, sha?}                  201 {runIds}
@@ -236,6 +237,17 @@ function classify(err: unknown): { status: number; code: ApiErrorCode; message: 
   if (type === 'entity.parse.failed') return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON body: ${(err as Error).message}` };
   if (type === 'entity.too.large') return { status: 413, code: 'BAD_REQUEST', message: `request body too large (limit ${JSON_BODY_LIMIT})` };
   if (type.startsWith('encoding.') || type === 'charset.unsupported') return { status: 415, code: 'BAD_REQUEST', message: (err as Error).message };
+  // Express decodes route parameters with decodeURIComponent, which throws for `%ff` or a lone `%`:
+  // the client's mistake, so a 400 that names the bad part rather than a 500 with a stack trace.
+  if (err instanceof URIError) {
+    const part = /'(.*)'$/s.exec(err.message)?.[1];
+    return { status: 400, code: 'BAD_REQUEST', message: `malformed percent-encoding in the request path${part === undefined ? '' : ` at '${part.slice(0, 100)}'`}: each % must start a %XX escape of a complete UTF-8 sequence` };
+  }
+  // Other client errors raised by express's own parts (http-errors with a 4xx status and a safe message).
+  const status = typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 0;
+  if (status >= 400 && status < 500 && err instanceof Error && 'expose' in err && err.expose === true) {
+    return { status, code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: err.message.split('\n')[0] };
+  }
   return { status: 500, code: 'INTERNAL', message: err instanceof Error ? err.message : 'internal error' };
 }
 

@@ -65,14 +65,17 @@ function filterOf(v: unknown): { branches?: string[]; tags?: string[] } {
   return { ...(r.branches ? { branches: strings(r.branches) } : {}), ...(r.tags ? { tags: strings(r.tags) } : {}) };
 }
 
-/** Missing `on`: every branch push and manual runs. Present: only what it lists. */
+/**
+ * Missing `on`: every branch push and manual runs. Present: only the automatic triggers it lists.
+ * Manual runs (the dashboard's button, `POST /api/runs`) are allowed unless `manual: false` opts out.
+ */
 function triggersOf(v: unknown): Triggers {
   if (v === undefined) return { push: { branches: ['**'] }, manual: true };
   const on = rec(v);
   return {
     ...('push' in on ? { push: filterOf(on.push) } : {}),
     ...('pull_request' in on ? { pullRequest: { ...('branches' in rec(on.pull_request) ? { branches: strings(rec(on.pull_request).branches) } : {}) } } : {}),
-    manual: on.manual === true,
+    manual: on.manual !== false,
   };
 }
 

@@ -16,6 +16,7 @@ export interface BranchFilter {
 export interface Triggers {
   push?: BranchFilter;
   pullRequest?: { branches?: string[] };
+  /** Manual runs allowed: true unless the file says `manual: false`. */
   manual: boolean;
 }
 

@@ -37,11 +37,24 @@ describe('matchesTrigger', () => {
     expect(matchesTrigger(p, ev('pull_request', { baseBranch: 'main' }))).toBe(false);
   });
 
-  it('runs only what on: lists', () => {
+  it('runs only the automatic triggers on: lists, and manual runs unless it opts out of them', () => {
     const p = pipelineWith('on: { pull_request: {} }');
     expect(matchesTrigger(p, ev('pull_request', { baseBranch: 'anything' }))).toBe(true);
     expect(matchesTrigger(p, ev('push', { branch: 'main' }))).toBe(false);
-    expect(matchesTrigger(p, ev('manual'))).toBe(false);
+    expect(matchesTrigger(p, ev('manual'))).toBe(true);
+    const optedOut = pipelineWith('on: { pull_request: {}, manual: false }');
+    expect(matchesTrigger(optedOut, ev('manual'))).toBe(false);
+    expect(matchesTrigger(optedOut, ev('pull_request', { baseBranch: 'main' }))).toBe(true);
+  });
+
+  it.each([
+    ['on: { push: { branches: [main] } }', true],
+    ['on: { push: { tags: [v*] } }', true],
+    ['on: { manual: true }', true],
+    ['on: { manual: false }', false],
+    ['on: { push: {}, manual: false }', false],
+  ])('lets a manual run through for %s: %s', (on, expected) => {
+    expect(matchesTrigger(pipelineWith(on), ev('manual', { branch: 'main' }))).toBe(expected);
   });
 
   it('treats a push filter without lists as every branch and every tag', () => {

@@ -7,7 +7,8 @@
  *   branch pushes do not run — as in GitHub Actions);
  * - tag events match `on.push.tags` only (absent → any tag, unless only `branches` is given);
  * - pull_request events match `on.pull_request.branches` against the BASE branch (absent → any);
- * - manual events run when `on.manual: true`;
+ * - manual events run unless the pipeline opts out with `on.manual: false`: `on:` governs the
+ *   automatic triggers, and someone asking for a run by hand should get one;
  * - no `on:` at all means: pushes to any branch, and manual runs.
  */
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';

@@ -97,6 +97,18 @@ describe('the dashboard in Chromium', () => {
     expect(border).toBe('rgb(31, 157, 85)');
     await screenshot(page, 'run-graph-passed');
 
+    // Clicking a job in the graph opens its log, as the table's link does, even when the pointer
+    // moves a little between press and release (a hand's click, which a pan would otherwise swallow).
+    const tableLink = await page.getAttribute('.job-table tr:has-text("lint") a', 'href');
+    expect(await page.getAttribute('.job-node:has-text("lint")', 'href')).toBe(tableLink);
+    const box = (await page.locator('.job-node:has-text("lint")').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 3, box.y + box.height / 2 + 1, { steps: 3 });
+    await page.mouse.up();
+    await page.waitForURL((url) => url.hash === tableLink, { timeout: 5_000 });
+    await page.waitForSelector('.log-line:has-text("lint ok")', { timeout: 30_000 });
+
     // The runs list shows it, passed, with its commit.
     await page.goto(`${kiln.url}/#/runs`);
     const row = page.locator(`tr[data-run-id="${runId}"]`);

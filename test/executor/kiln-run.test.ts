@@ -110,6 +110,17 @@ jobs:
     expect(atHead.stdout).toContain('[show › Show] two\n');
   });
 
+  it('warns on stderr, with how to declare it, about a --secret that no job declares, and still runs', () => {
+    writeFileSync(join(dir, '.kiln.yml'), `name: s\njobs:\n  deploy:\n    image: ${TEST_IMAGE}\n    secrets: [TOKEN]\n    steps: [{ name: Show, run: 'echo "token=$TOKEN other=$DEPLOY_KEY."' }]\n`);
+    const r = kiln(['--secret', 'TOKEN=declared-value', '--secret', 'DEPLOY_KEY=undeclared-value']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain('kiln run: warning: --secret DEPLOY_KEY is declared by no job in .kiln.yml, so no step will see it; declare it in the job that needs it, e.g. jobs: { deploy: { secrets: [DEPLOY_KEY] } }\n');
+    // Only the undeclared one is warned about, never with its value; and the step indeed did not get it.
+    expect(r.stderr).not.toMatch(/--secret TOKEN/);
+    expect(r.stdout + r.stderr).not.toContain('undeclared-value');
+    expect(r.stdout).toContain('[deploy › Show] token=*** other=.\n');
+  });
+
   it('prints FILE:LINE:COL diagnostics and exits 2 for an invalid pipeline', () => {
     writeFileSync(join(dir, '.kiln.yml'), `name: bad\njobs:\n  a:\n    image: ${TEST_IMAGE}\n    needs: [nope]\n    steps: [{ run: 'true' }]\n`);
     const r = kiln([]);

@@ -112,6 +112,17 @@ describe('the HTTP API over the real engine', () => {
       expect((await Promise.all([branchRun, shaRun].map((r) => w.waitForRun(r.id)))).map((r) => r.status)).toEqual(['passed', 'passed']);
     });
 
+    it('runs a pipeline by hand whose on: lists only pushes, and refuses one that opts out with manual: false', async () => {
+      const allowed = await post('/api/runs', { repo: OPS, branch: 'push-only' });
+      expect(allowed.status).toBe(201);
+      const { runIds } = (await allowed.json()) as { runIds: string[] };
+      expect(runIds).toHaveLength(1);
+      expect(await w.waitForRun(runIds[0])).toMatchObject({ branch: 'push-only', event: 'manual', status: 'passed' });
+      const refused = await post('/api/runs', { repo: OPS, branch: 'no-manual' });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/opts out of manual runs \(on: \{ manual: false \}/) } });
+    });
+
     it.each([
       ['malformed JSON', '{"repo": "acme/ops",', 400, /malformed JSON/],
       ['a JSON array', '[1,2]', 400, /must be an object/],

@@ -57,6 +57,39 @@ describe('kiln serve', () => {
     expect(out).toContain('SIGTERM, stopping');
   });
 
+  it('says in one line that no Docker engine is reachable, and how to start or install it, then keeps serving', async () => {
+    const socket = join(dir, 'no-such-docker.sock');
+    const config = join(dir, 'empty.yml');
+    writeFileSync(config, 'server: { host: 127.0.0.1, port: 7070 }\n');
+    child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', config, '--data', join(dir, 'data'), '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
+    });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!/no Docker engine/.test(err) && Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`kiln serve exited early: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    expect(url, `stdout: ${out}\nstderr: ${err}`).toBeDefined();
+    // One line, naming where it looked and the fix; no error object, no stack trace.
+    expect(err.split('\n').filter((l) => l !== '')).toEqual([
+      expect.stringMatching(new RegExp(`^kiln serve: no Docker engine is reachable at DOCKER_HOST=unix://${socket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(.*ENOENT.*\\), so jobs cannot run until one is: start Docker \\(\`sudo systemctl start docker\`, or open Docker Desktop\\) or install it \\(https://docs\\.docker\\.com/engine/install/\\)`)),
+    ]);
+    expect(err).not.toMatch(/\n\s+at |Error:|errno/);
+    // Still serving: the dashboard's Docker indicator reads this.
+    const health = (await (await fetch(`${url}/api/health`)).json()) as { ok: boolean; docker: { ok: boolean; message?: string } };
+    expect(health.docker).toEqual({ ok: false, message: expect.stringContaining('ENOENT') });
+    expect(health.ok).toBe(false);
+    expect((await fetch(`${url}/api/runs`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
   it('refuses to listen beyond loopback without an API token', () => {
     const r = spawnSync(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(2);

@@ -7,7 +7,7 @@ import { StatusIcon } from '../../components/StatusBadge.js';
 import { elapsed, formatDuration } from '../../app/format.js';
 import { layoutRun, NODE_H, NODE_W } from './graph-layout.js';
 
-type JobNodeData = { job: JobSummary; now: number; selected: boolean };
+type JobNodeData = { job: JobSummary; now: number; selected: boolean; href: string };
 type StageNodeData = { label: string };
 type JobNodeType = Node<JobNodeData, 'job'>;
 type StageNodeType = Node<StageNodeData, 'stage'>;
@@ -23,18 +23,22 @@ export function tone(status: Status): 'ok' | 'bad' | 'idle' | 'warn' | 'live' {
   }
 }
 
+// A job node is a link to the job's log, like the job table's links: a plain click, a middle click
+// (new tab) and Enter all work. `nopan` keeps xyflow's pan gesture off it: the graph is not
+// draggable, so a click whose pointer moved a pixel would otherwise become a pan and be swallowed.
+// (The link is the focus stop, so xyflow's own node wrappers are not focusable.)
 function JobNode({ data }: NodeProps<JobNodeType>) {
-  const { job, now, selected } = data;
+  const { job, now, selected, href } = data;
   const d = elapsed(job, now);
   return (
-    <div className={`job-node tone-${tone(job.status)}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status} title={job.error ?? job.name}
+    <a href={href} className={`job-node nopan tone-${tone(job.status)}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status} title={job.error ?? job.name}
       style={{ width: NODE_W, height: NODE_H }}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <StatusIcon status={job.status} size={16} />
       <span className="job-node-name">{job.name}</span>
       <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? '' : formatDuration(d)}</span>
       <Handle type="source" position={Position.Right} isConnectable={false} />
-    </div>
+    </a>
   );
 }
 
@@ -51,7 +55,8 @@ const HANDLES: NonNullable<Node['handles']> = [
   { type: 'source', position: Position.Right, x: NODE_W - 3, y: NODE_H / 2 - 3, width: 6, height: 6 },
 ];
 
-export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: RunDetail; now: number; selectedJobId?: string; onOpenJob: (jobId: string) => void }) {
+/** `jobHref` gives the link that opens a job's log (the route the job table links to). */
+export function PipelineGraph({ run, now, selectedJobId, jobHref }: { run: RunDetail; now: number; selectedJobId?: string; jobHref: (jobId: string) => string }) {
   const layout = useMemo(() => layoutRun(run), [run]);
   const { nodes, edges } = useMemo(() => {
     const nodes: Array<JobNodeType | StageNodeType> = [];
@@ -63,7 +68,7 @@ export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: Run
     }
     for (const j of layout.jobs) {
       nodes.push({ id: j.job.id, type: 'job', position: { x: j.x, y: j.y }, parentId: j.groupId, extent: j.groupId ? 'parent' : undefined,
-        data: { job: j.job, now, selected: j.job.id === selectedJobId }, width: NODE_W, height: NODE_H, handles: HANDLES, draggable: false, connectable: false });
+        data: { job: j.job, now, selected: j.job.id === selectedJobId, href: jobHref(j.job.id) }, width: NODE_W, height: NODE_H, handles: HANDLES, draggable: false, connectable: false });
     }
     const byId = new Map(run.jobs.map((j) => [j.id, j]));
     const edges: Edge[] = run.edges.filter((e) => byId.has(e.from) && byId.has(e.to)).map((e) => {
@@ -76,15 +81,14 @@ export function PipelineGraph({ run, now, selectedJobId, onOpenJob }: { run: Run
       };
     });
     return { nodes, edges };
-  }, [layout, run, now, selectedJobId]);
+  }, [layout, run, now, selectedJobId, jobHref]);
 
   const height = Math.min(560, Math.max(220, layout.height + 60));
   return (
     <div className="graph" style={{ height }} data-testid="pipeline-graph">
       <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ padding: 0.12, maxZoom: 1 }}
-        minZoom={0.3} maxZoom={1.5} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}
-        panOnScroll zoomOnScroll={false} proOptions={{ hideAttribution: true }}
-        onNodeClick={(_e, node) => { if (node.type === 'job') onOpenJob(node.id); }}>
+        minZoom={0.3} maxZoom={1.5} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false} nodesFocusable={false}
+        panOnScroll zoomOnScroll={false} proOptions={{ hideAttribution: true }}>
         <Background gap={20} size={1} color="#e3e7ee" />
         <Controls showInteractive={false} position="bottom-right" />
       </ReactFlow>

@@ -66,7 +66,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
 
   const shown: RunDetail = { ...run, jobs: run.jobs.map((j) => (patched[j.id] && !isTerminal(j.status) ? { ...j, status: patched[j.id] } : j)) };
   const job = jobId ? shown.jobs.find((j) => j.id === jobId) : undefined;
-  const openJob = (id: string): void => { window.location.hash = href({ view: 'job', runId, jobId: id }); };
+  const jobHref = (id: string): string => href({ view: 'job', runId, jobId: id });
+  const openJob = (id: string): void => { window.location.hash = jobHref(id); };
 
   return (
     <div className="page page-run" data-run-id={run.id} data-status={run.status}>
@@ -79,7 +80,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
       </nav>
       {!jobId && (
         <>
-          <PipelineGraph run={shown} now={now} onOpenJob={openJob} />
+          <PipelineGraph run={shown} now={now} jobHref={jobHref} />
           <RunReportingCard runId={runId} />
           <div className="card job-table">
             <table>

@@ -9,6 +9,8 @@
  *   acme/ops       for the tests that change state; read-only tests never look at its runs
  *     main   one quick job          slow   a job that sleeps (to be cancelled)
  *     mixed  one job passes, one fails (for re-running only the failed one)
+ *     push-only   `on:` lists only pushes to main (manual runs still allowed)
+ *     no-manual   `on:` opts out of manual runs with `manual: false`
  */
 import { randomUUID } from 'node:crypto';
 import type { RunDetail } from '../../../shared/model/run.js';
@@ -93,6 +95,9 @@ const OPS_SLOW = pipeline(`  wait:
         run: sleep-120
 `);
 
+const OPS_PUSH_ONLY = `name: ci\non:\n  push: { branches: [main] }\njobs:\n  quick:\n    image: busybox\n    steps:\n      - name: say\n        run: say-ops-ok\n`;
+const OPS_NO_MANUAL = `name: ci\non:\n  push: { branches: [main] }\n  manual: false\njobs:\n  quick:\n    image: busybox\n    steps:\n      - name: say\n        run: say-ops-ok\n`;
+
 const OPS_MIXED = pipeline(`  ok:
     image: busybox
     steps:
@@ -118,7 +123,7 @@ export async function startApiWorld(): Promise<ApiWorld> {
     repos: {
       [WEB]: { main: WEB_MAIN, dev: WEB_DEV },
       [API]: { main: quick('say-api-ok') },
-      [OPS]: { main: quick('say-ops-ok'), slow: OPS_SLOW, mixed: OPS_MIXED },
+      [OPS]: { main: quick('say-ops-ok'), slow: OPS_SLOW, mixed: OPS_MIXED, 'push-only': OPS_PUSH_ONLY, 'no-manual': OPS_NO_MANUAL },
     },
     programs: PROGRAMS,
     configure: (name) => (name === WEB ? { secrets: { DEPLOY_TOKEN: SECRET_VALUE, NPM_TOKEN: SECRET_VALUE }, webhookSecrets: [WEBHOOK_SECRET] } : {}),

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { dockerUnreachableLine } from './serve.js';
+
+describe('the line kiln serve prints when no Docker engine answers', () => {
+  it.each([
+    ['names DOCKER_HOST when it is set', 'Docker engine not reachable: connect ENOENT /tmp/x.sock', 'unix:///tmp/x.sock', 'at DOCKER_HOST=unix:///tmp/x.sock (connect ENOENT /tmp/x.sock)'],
+    ['names the default socket otherwise', 'Docker engine not reachable: connect EACCES /var/run/docker.sock', undefined, process.platform === 'win32' ? 'at //./pipe/docker_engine (' : 'at /var/run/docker.sock (connect EACCES /var/run/docker.sock)'],
+    ['keeps a multi-line reason on one line', 'Docker engine not reachable: first\n    second', 'tcp://127.0.0.1:1', '(first second)'],
+    ['says so when there is no reason', undefined, 'tcp://127.0.0.1:1', '(no answer)'],
+  ])('%s', (_name, message, host, expected) => {
+    const line = dockerUnreachableLine(message, host);
+    expect(line).toContain(expected);
+    expect(line).not.toContain('\n');
+    expect(line).toMatch(/^kiln serve: no Docker engine is reachable .* start Docker .* or install it \(https:\/\/docs\.docker\.com\/engine\/install\/\); Kiln keeps serving/);
+  });
+});
