@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Engine } from '../dist/src-main/engine/engine.js';
 import { defaultConfig } from '../dist/src-main/settings/config-file.js';
+import { parkingExecutor } from './lib/parking-executor.js';
 
 const REPOS = Number(process.env.CATCHUP_BENCH_REPOS ?? 100);
 const BRANCHES = Number(process.env.CATCHUP_BENCH_BRANCHES ?? 50);
@@ -29,17 +30,6 @@ const PIPELINE = 'name: bench\non: { push: {} }\njobs:\n  build:\n    image: kil
 
 const git = (cwd, ...args) => execFileSync('git', args, { cwd, env: ENV, encoding: 'utf8' }).trim();
 
-const parkingExecutor = {
-  runJob(request) {
-    return new Promise((resolve) => {
-      const done = () => resolve({ status: 'cancelled', steps: [], logOffset: request.logOffset ?? 0 });
-      if (request.signal.aborted) done();
-      else request.signal.addEventListener('abort', done, { once: true });
-    });
-  },
-  async reapOrphans() {},
-  async ping() { return { ok: true }; },
-};
 
 async function freePort() {
   const s = createServer();

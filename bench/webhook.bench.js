@@ -28,6 +28,7 @@ import { defaultConfig } from '../dist/src-main/settings/config-file.js';
 import { startServer } from '../dist/src-main/http/app.js';
 import { signGithub } from '../dist/src-main/trigger/signature.js';
 import { readFileAtCommit, resolveCommit } from '../dist/src-main/git/checkout.js';
+import { parkingExecutor } from './lib/parking-executor.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const WARMUP = 500;
@@ -98,18 +99,6 @@ function post(agent, url, delivery) {
   });
 }
 
-/** Parks every job until it is cancelled: no container, no CPU. */
-const parkingExecutor = {
-  runJob(request) {
-    return new Promise((resolve) => {
-      const done = () => resolve({ status: 'cancelled', steps: [], logOffset: request.logOffset ?? 0 });
-      if (request.signal.aborted) done();
-      else request.signal.addEventListener('abort', done, { once: true });
-    });
-  },
-  async reapOrphans() { return { containers: 0, networks: 0, volumes: 0 }; },
-  async ping() { return { ok: true }; },
-};
 
 /** The real checkout with the pipeline file memoized per (url, sha, path): a commit's content never changes. */
 function memoizedCheckout() {

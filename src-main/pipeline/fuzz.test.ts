@@ -14,19 +14,10 @@ import { parsePipeline } from './parse.js';
 import { planPipeline } from './plan.js';
 import { matchesTrigger } from './triggers.js';
 import { prepareRunScript, substituteVariables } from './variables.js';
+import { seededRandom } from '../../test/helpers/seeded-random.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rand = mulberry32(0xc0ffee);
+const rand = seededRandom(0xc0ffee);
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 const int = (n: number) => Math.floor(rand() * n);
 

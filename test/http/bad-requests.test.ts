@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunDetail } from '../../shared/model/run.js';
 import { prints } from '../helpers/fake-executor.js';
 import { startApiEngine, type ApiEngine } from './helpers/api-engine.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const REPO = 'acme/fuzz';
 const PIPELINE = 'name: ci\njobs:\n  quick:\n    image: busybox\n    steps:\n      - name: say\n        run: say\n';
@@ -39,17 +40,6 @@ function send(url: string, method: string, path: string, body?: { type: string; 
   });
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let kiln: ApiEngine;
 let run: RunDetail;
@@ -102,7 +92,7 @@ describe('a seeded fuzz of random requests', () => {
   const COUNT = 400;
 
   it(`answers ${COUNT} random requests without a 5xx or a stack trace, and keeps serving (seed ${seed})`, async () => {
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
     const segment = (): string => pick([
