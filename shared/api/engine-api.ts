@@ -52,6 +52,8 @@ export interface Health {
   docker: { ok: boolean; message?: string };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
+  /** Optional: free space where Kiln keeps its data, and whether it holds new jobs back (see DiskHealth). */
+  disk?: DiskHealth;
   /** Catch-up per configured repository: when its remote heads were last listed, and how that went. */
   refChecks?: RefCheck[];
   /** Optional: the effective limits from kiln.config.yml, for the settings page (read-only there). */
@@ -59,6 +61,45 @@ export interface Health {
     concurrency: { jobs: number; perRepository: number };
     retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
   };
+}
+
+/** The low-space guard's view (docs/storage.md). */
+export interface DiskHealth {
+  /** False while no new job starts: free space is below `neededBytes`, a write found the disk full, or Docker's storage is full. */
+  ok: boolean;
+  freeBytes: number;
+  totalBytes: number;
+  /** The threshold: the larger of disk.min-free and disk.min-free-percent of the disk. */
+  neededBytes: number;
+  /** While not ok: "waiting: 1.1 GB free, Kiln needs 2.0 GB". */
+  message?: string;
+  /** The last write that failed for lack of space ("the log of job …") and when (epoch ms). */
+  lastFull?: { what: string; at: number };
+  /** The Docker engine's own storage, when it reported itself full. */
+  docker?: string;
+  /** The database was opened with exclusive locking because the disk was full at start-up (reads work; writes once there is room). */
+  databaseExclusive?: boolean;
+  /** Job results waiting to be recorded (the database could not be written). */
+  resultsWaiting?: number;
+}
+
+/** What the Storage page's buttons delete to free space (each optional; none: nothing). */
+export interface FreeSpaceRequest {
+  /** Every stored artifact. */
+  artifacts?: boolean;
+  /** Every cache entry not in use by a running job. */
+  caches?: boolean;
+  /** The logs of runs that finished at least this many days ago (0: of every finished run); the runs stay listed. */
+  logsOlderThanDays?: number;
+}
+
+export interface FreeSpaceReport {
+  artifactsDeleted: number;
+  cachesDeleted: number;
+  logsDeleted: number;
+  /** Free space after minus before. */
+  bytesFreed: number;
+  disk: DiskHealth;
 }
 
 /** One repository's catch-up state (see docs/webhooks.md, "Catching up"). */
@@ -259,6 +300,8 @@ export interface EngineApi {
   listRepositories(): Promise<RepositorySettings[]>;
   storageMetrics(): Promise<StorageMetrics>;
   health(): Promise<Health>;
+  /** Deletes artifacts, caches or old runs' logs to free space (the Storage page); works on a full disk. */
+  freeSpace(request: FreeSpaceRequest): Promise<FreeSpaceReport>;
   /** Settings for the settings page (no secret values). */
   getSettings(): Promise<SettingsView>;
   /** Creates or updates a repository, saved to kiln.config.yml (secrets to the encrypted vault); applies at once. */
@@ -310,7 +353,7 @@ export const HTTP_STATUS_OF: Record<ApiErrorCode, number> = {
 /** The method names of EngineApi, for generic IPC proxying (preload) and handler registration. */
 export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
-  'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
+  'listDeliveries', 'listRepositories', 'storageMetrics', 'health', 'freeSpace',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
 ] as const satisfies readonly (keyof EngineApi)[];
 

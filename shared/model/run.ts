@@ -25,6 +25,8 @@ export interface RunSummary {
   durationMs?: number;
   /** Why the run failed before any job ran (bad pipeline file, checkout failure, …). */
   error?: string;
+  /** Why a queued run has not started yet: "waiting: 1.1 GB free, Kiln needs 2.0 GB" (not stored; from the engine's state now). */
+  waiting?: string;
 }
 
 export interface StepSummary {

@@ -20,6 +20,11 @@ export interface KilnConfig {
   tunnel?: { url: string };
   concurrency: { jobs: number; perRepository: number };
   retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
+  /**
+   * The low-space guard (storage/disk-guard.ts): no new job starts while free space is below the
+   * larger of minFreeBytes and minFreePercent of the disk. Absent: 2 GiB, 5 %, a 32 MiB reserve, sampled every 5 s.
+   */
+  disk?: { minFreeBytes?: number; minFreePercent?: number; reserveBytes?: number; checkIntervalMs?: number };
   webhooks: { maxAgeMs: number; replayWindowMs: number; maxBodyBytes: number };
   /**
    * Catch-up (remote heads compared with the last-seen ones, see trigger/catch-up.ts): every

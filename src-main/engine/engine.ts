@@ -11,7 +11,7 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
@@ -24,10 +24,11 @@ import type { ForgeReporter } from '../forge/reporter.js';
 import { CatchUpService } from './catch-up-service.js';
 import { closeGitObjectReaders } from '../git/git-object-reader.js';
 import { openPullRequestBranches } from '../forge/pull-requests.js';
+import { DiskService } from './disk-service.js';
 import { HealthService } from './health-service.js';
 import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
-import { RunsService } from './runs-service.js';
+import { assertRunning, RunsService } from './runs-service.js';
 import { SettingsApi } from './settings-api.js';
 
 export { KILN_VERSION } from './health-service.js';
@@ -49,6 +50,8 @@ export class Engine implements KilnEngine {
   private readonly settings: SettingsApi;
   private readonly status: HealthService;
   private readonly catchUp: CatchUpService;
+  /** Free space: holds the queue while low, runs retention, answers the Storage page's deletions. */
+  readonly disk: DiskService;
   private stopReaper: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -63,6 +66,7 @@ export class Engine implements KilnEngine {
     this.logs = new LogsService(p);
     this.settings = new SettingsApi(p);
     this.status = new HealthService(p);
+    this.disk = new DiskService(p);
     this.catchUp = new CatchUpService({
       ...p, handleHead: (event) => this.runs.handleCaughtUpHead(event),
       pullRequestsOf: (repo) => openPullRequestBranches(repo, p.forgeClient),
@@ -76,10 +80,14 @@ export class Engine implements KilnEngine {
   static async start(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(buildParts(options));
     const { p } = engine;
-    p.runs.syncRepositories(p.config.repositories, p.clock());
-    // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
-    p.scheduler.recoverForeignClaims();
-    p.scheduler.reconcileRuns();
+    // On a full disk these writes fail; the engine starts anyway (the dashboard frees space) and
+    // does them once there is room (disk-service.ts). No job starts before they are done.
+    engine.disk.start(() => {
+      p.runs.syncRepositories(p.config.repositories, p.clock());
+      // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
+      p.scheduler.recoverForeignClaims();
+      p.scheduler.reconcileRuns();
+    });
     await engine.status.reap();
     p.forge.start();
     p.pool.start();
@@ -115,8 +123,11 @@ export class Engine implements KilnEngine {
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> { return this.runs.triggerRun(request); }
   cancelRun(runId: string): Promise<void> { return this.runs.cancelRun(runId); }
   rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
-  listRuns(query: RunQuery): Promise<Page<RunSummary>> { return this.runs.listRuns(query); }
-  getRun(runId: string): Promise<RunDetail> { return this.runs.getRun(runId); }
+  async listRuns(query: RunQuery): Promise<Page<RunSummary>> {
+    const page = await this.runs.listRuns(query);
+    return { ...page, items: page.items.map((r) => this.disk.annotate(r)) };
+  }
+  async getRun(runId: string): Promise<RunDetail> { return this.disk.annotate(await this.runs.getRun(runId)); }
   listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
   listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
   getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
@@ -136,7 +147,8 @@ export class Engine implements KilnEngine {
   onSettingsChanged(listener: (change: SettingsChange) => void): () => void { return this.p.settings.subscribe(listener); }
 
   // Health
-  async health(): Promise<Health> { return { ...(await this.status.health()), refChecks: this.catchUp.health() }; }
+  async health(): Promise<Health> { return { ...(await this.status.health()), disk: this.disk.health(), refChecks: this.catchUp.health() }; }
+  freeSpace(request: FreeSpaceRequest): Promise<FreeSpaceReport> { assertRunning(this.p.life); return this.disk.freeSpace(request); }
   storageMetrics(): Promise<StorageMetrics> { return this.status.storageMetrics(); }
 
   /** Stops claiming, aborts running jobs (they are released, not failed), waits for teardown, closes the database. */
@@ -147,6 +159,7 @@ export class Engine implements KilnEngine {
       this.stopReaper?.();
       await this.catchUp.stop();
       p.storage.retention.stop();
+      this.disk.stop();
       await p.pool.stop();
       p.runner.flushEvents();
       p.forge.stop();

@@ -2,6 +2,9 @@
  * Runs one claimed job on the executor: builds the JobRunRequest from the stored run and plan,
  * appends the executor's log lines to the log store (the store assigns seqs) and publishes them in
  * batches, one 'log' event per job per tick, and records the result fenced by the claim's token.
+ *
+ * A job whose log cannot be written (the disk is full) is stopped at once and fails as an
+ * infrastructure failure saying where its log was cut: the log store calls `logCut`.
  */
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -10,7 +13,8 @@ import type { RepositoryConfig } from '../core/engine-contract.js';
 import type { JobHooks, JobResult } from '../core/job-contract.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
-import type { LogStore } from '../storage/log-store.js';
+import type { LogCut, LogStore } from '../storage/log-store.js';
+import { formatBytes } from '../../shared/format.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
 import type { JobExecutor } from '../core/ports.js';
 import { toRunSummary, toTriggerEvent } from '../storage/run-store.js';
@@ -29,14 +33,20 @@ export interface JobRunnerDeps {
   clock: () => number;
 }
 
+/** The abort reason of a job stopped because its log was cut. */
+export const LOG_CUT = 'kiln-log-cut';
+
 export class JobRunner {
   private batch = new Map<string, LogLine[]>();
   private batchScheduled = false;
+  /** Jobs of this runner now running, to stop one whose log was cut. */
+  private readonly live = new Map<string, AbortController>();
 
   constructor(private readonly d: JobRunnerDeps) {}
 
   /** Appends a line to a job's log and queues it for the next 'log' event. */
-  log(jobId: string, line: LogEntry): LogLine {
+  log(jobId: string, line: LogEntry): LogLine | undefined {
+    if (this.d.logs.cut(jobId)) return undefined; // dropped: the log ends where the disk filled
     const stored = this.d.logs.append(jobId, line);
     const list = this.batch.get(jobId);
     if (list) list.push(stored);
@@ -69,21 +79,44 @@ export class JobRunner {
     const repo = this.d.repository(run.repo);
     if (!repo) return infraFailure(`repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
-    return this.d.executor.runJob({
-      runId: run.id,
-      jobId: job.id,
-      job: planned,
-      event: toTriggerEvent(run),
-      source: { kind: 'git', url: repo.url, sha: run.sha, credentials: repo.credentials },
-      secrets: repo.secrets,
-      signal,
-      logOffset: this.d.logs.count(job.id),
-      onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
-      onStep: (step) => {
-        if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
-      },
-      hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
-    });
+    // The executor's signal: the pool's (cancel, shutdown, lost lease), or a cut log.
+    const stop = new AbortController();
+    const relay = (): void => stop.abort(signal.reason);
+    if (signal.aborted) relay();
+    else signal.addEventListener('abort', relay, { once: true });
+    this.live.set(job.id, stop);
+    try {
+      const result = await this.d.executor.runJob({
+        runId: run.id,
+        jobId: job.id,
+        job: planned,
+        event: toTriggerEvent(run),
+        source: { kind: 'git', url: repo.url, sha: run.sha, credentials: repo.credentials },
+        secrets: repo.secrets,
+        signal: stop.signal,
+        logOffset: this.d.logs.count(job.id),
+        onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
+        onStep: (step) => {
+          try {
+            if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
+          } catch {
+            // A step update that cannot be stored (a full database) is not the job's failure: the result carries every step.
+          }
+        },
+        hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
+      });
+      const cut = this.d.logs.cut(job.id);
+      if (!cut || signal.aborted) return result;
+      return { ...result, status: 'failed', infrastructure: true, error: describeCut(cut, planned) };
+    } finally {
+      signal.removeEventListener('abort', relay);
+      this.live.delete(job.id);
+    }
+  }
+
+  /** The log store could not write a job's log: the job stops now (and fails saying so). */
+  logCut(jobId: string): void {
+    this.live.get(jobId)?.abort(LOG_CUT);
   }
 
   /** Records a result; a stale claim (a newer attempt owns the job) is noted in the log and dropped. */
@@ -98,6 +131,14 @@ export class JobRunner {
     }
     this.flushEvents();
   }
+}
+
+/** "disk full: the log of step 'Build' was cut at 8.2 MB". */
+export function describeCut(cut: LogCut, planned: PlannedJob): string {
+  const name = cut.step === null ? undefined : planned.steps[cut.step]?.name;
+  const what = name === undefined ? 'the job\'s log' : `the log of step '${name}'`;
+  const at = formatBytes(cut.bytes);
+  return cut.diskFull ? `disk full: ${what} was cut at ${at}` : `${what} could not be written (${cut.message}); it was cut at ${at}`;
 }
 
 function infraFailure(error: string, logOffset: number): JobResult {

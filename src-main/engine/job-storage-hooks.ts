@@ -8,7 +8,8 @@
  * run's own scope; (2) collect artifacts when `when` matches the outcome.
  *
  * Cache problems never fail a build (a cache is an optimisation: they are logged as warnings);
- * artifact problems (refused pattern, size limit, storage error) throw, which fails the job.
+ * artifact problems (refused pattern, size limit, storage error) throw, which fails the job. A full
+ * disk says so in either case ("disk full: the cache was not saved") and is reported to the guard.
  */
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { RunSummary } from '../../shared/model/run.js';
@@ -17,6 +18,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer, JobHooks } from '../core/job-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { formatBytes } from '../../shared/format.js';
+import { DiskFullError, isDiskFull } from '../core/disk-full.js';
 import { readScopes, writeScope, type CacheStore } from '../storage/cache-store.js';
 import type { Db } from '../storage/db.js';
 import { renderCacheKey } from '../storage/workspace-hash.js';
@@ -33,6 +35,8 @@ export interface StorageHookDeps {
   defaultBranch: string;
   /** Job ids (database ids) of the job's needs, in the order their artifacts should be laid down. */
   upstreamJobIds: string[];
+  /** A write found the disk full (the disk guard holds new jobs back). */
+  onDiskFull?: (what: string) => void;
 }
 
 /** Does an artifacts `when` apply to a job whose steps ended with `status`? */
@@ -88,13 +92,22 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
         try {
           await caches.save(container, { repo: deps.repo, scope: writeScope(deps.event), key: cacheKey, paths: job.cache.paths, log });
         } catch (err) {
-          log(`warning: cache not saved: ${message(err)}`);
+          if (isDiskFull(err)) {
+            deps.onDiskFull?.(`the cache of job ${deps.jobId}`);
+            log(`warning: disk full: the cache was not saved (${message(err)})`);
+          } else log(`warning: cache not saved: ${message(err)}`);
         }
       }
       if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {
-        await deps.artifacts.collect({
-          container, runId: deps.runId, jobId: deps.jobId, patterns: job.artifacts.paths, expireInMs: job.artifacts.expireInMs, log,
-        });
+        try {
+          await deps.artifacts.collect({
+            container, runId: deps.runId, jobId: deps.jobId, patterns: job.artifacts.paths, expireInMs: job.artifacts.expireInMs, log,
+          });
+        } catch (err) {
+          if (!isDiskFull(err)) throw err;
+          deps.onDiskFull?.(`the artifacts of job ${deps.jobId}`);
+          throw new DiskFullError(`disk full: the artifacts were not saved (${message(err)})`, { cause: err });
+        }
       }
     },
   };
@@ -105,7 +118,7 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
  * from the run, the job's needs (plan ids → job ids of the same run) and the repository's default
  * branch (the `repositories` table; 'main' when the repository is not configured).
  */
-export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
+export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore; onDiskFull?: (what: string) => void }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
   const jobIdOf = deps.db.prepare('SELECT id FROM jobs WHERE run_id = ? AND plan_id = ?');
   const defaultBranchOf = deps.db.prepare('SELECT default_branch FROM repositories WHERE name = ?');
   return (run, job) => {
@@ -118,7 +131,7 @@ export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches
     };
     return createStorageHooks({
       artifacts: deps.artifacts, caches: deps.caches, runId: run.id, jobId: job.id, job: job.planned, event, repo: run.repo,
-      defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds,
+      defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds, onDiskFull: deps.onDiskFull,
     });
   };
 }

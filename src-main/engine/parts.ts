@@ -15,7 +15,8 @@ import { JobQueue, QUEUE_DEFAULTS } from '../queue/job-queue.js';
 import { Scheduler } from '../queue/scheduler.js';
 import { WorkerPool } from '../queue/worker-pool.js';
 import { SettingsService } from '../settings/settings-service.js';
-import { openDatabase, type Db } from '../storage/db.js';
+import { isExclusive, openDatabase, type Db } from '../storage/db.js';
+import { DiskGuard } from '../storage/disk-guard.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
@@ -23,7 +24,7 @@ import { RefHeadStore } from '../storage/ref-head-store.js';
 import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
-import { DockerExecutor } from '../executor/docker-executor.js';
+import { DOCKER_STORAGE_FULL, DockerExecutor } from '../executor/docker-executor.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
@@ -67,6 +68,8 @@ export interface EngineOptions {
   configFile?: string;
   /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
   vault?: SecretVault;
+  /** Disk guard overrides (tests: free space read from a stand-in, a short interval); default the config's `disk`. */
+  disk?: { statfs?: (dir: string) => { free: number; total: number }; dockerCooldownMs?: number };
   /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
   forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
 }
@@ -86,6 +89,10 @@ export interface EngineParts {
   bus: EngineBus;
   settings: SettingsService;
   db: Db;
+  /** Free space where the data lives: holds new jobs back when low (storage/disk-guard.ts). */
+  disk: DiskGuard;
+  /** True when the database had to be opened with exclusive locking (the disk was full at start). */
+  dbExclusive: boolean;
   /** Writes of one event-loop turn share a commit (webhook bursts: run inserts, delivery records). */
   commits: GroupCommit;
   runs: RunStore;
@@ -127,10 +134,17 @@ export function buildParts(options: EngineOptions): EngineParts {
   const ports = loadPorts({ instanceId, mirrorsDir, executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
   const repository = (name: string) => config.repositories.find((r) => r.name === name);
 
-  const db = openDatabase(join(dataDir, 'kiln.db'));
+  const disk = new DiskGuard({ dir: dataDir, policy: config.disk, onError, ...options.disk });
+  const db = openDatabase(join(dataDir, 'kiln.db'), { freeRoom: () => disk.releaseReserve() });
+  const dbExclusive = isExclusive(db);
   const commits = new GroupCommit(db, onError);
   const runs = new RunStore(db);
-  const logs = new LogStore(join(dataDir, 'logs'));
+  // A log that cannot be written stops its job (job-runner.ts) and tells the guard; the runner is built below.
+  const late: { runner?: JobRunner } = {};
+  const logs = new LogStore(join(dataDir, 'logs'), undefined, (jobId, cut) => {
+    if (cut.diskFull) disk.reportFull(`the log of job ${jobId}`);
+    late.runner?.logCut(jobId);
+  });
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
@@ -161,18 +175,28 @@ export function buildParts(options: EngineOptions): EngineParts {
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const runner = new JobRunner({
-    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
+    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({
+      db, artifacts: storage.artifacts, caches: storage.caches, onDiskFull: (what) => disk.reportFull(what),
+    }),
     repository, publish: (event) => bus.events.emit(event),
   });
+  late.runner = runner;
   const pool = new WorkerPool({
     scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
     heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: sessionId,
-    execute: (claim, signal) => runner.execute(claim, signal),
+    execute: async (claim, signal) => {
+      const result = await runner.execute(claim, signal);
+      // Docker's own disk, or the data directory's (a mirror fetch, an artifact): the guard holds new jobs back.
+      if (result.infrastructure && result.error?.startsWith(DOCKER_STORAGE_FULL)) disk.reportDockerFull(result.error);
+      else if (result.error?.includes('disk full:')) disk.reportFull(`job ${claim.jobId}: ${result.error}`);
+      return result;
+    },
+    mayStart: () => !disk.state.low,
     finish: (claim, result) => runner.finish(claim, result),
     onError,
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, disk, dbExclusive, commits, runs, logs, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

@@ -21,6 +21,7 @@ import { dockerMessage, EngineConnectionError, isConnectionError, removeContaine
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
 import { runJobLifecycle, type JobBackend, type JobEnvironment } from './job-lifecycle.js';
+import { isDiskFull } from '../core/disk-full.js';
 import { InfrastructureError } from './pull.js';
 import { reapOrphans } from './reaper.js';
 import { createJobNetwork, startServices } from './services.js';
@@ -158,8 +159,13 @@ export class DockerExecutor {
   }
 }
 
+/** How an error of the Docker engine's own full storage begins (the engine's disk guard looks for it). */
+export const DOCKER_STORAGE_FULL = "the Docker engine's storage is full";
+
 function describeInfrastructureError(err: unknown, phase: string): string {
   if (err instanceof InfrastructureError || err instanceof CheckoutError || err instanceof EngineConnectionError) return err.message;
   if (isConnectionError(err)) return `lost the connection to the Docker engine while ${phase}: ${dockerMessage(err)}`;
+  // An image pull, a container create or a write in the container that found the engine's disk full.
+  if (isDiskFull(err)) return `${DOCKER_STORAGE_FULL} while ${phase}: ${dockerMessage(err)}`;
   return `Docker error while ${phase}: ${dockerMessage(err)}`;
 }

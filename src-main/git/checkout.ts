@@ -16,10 +16,11 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readGitObject } from './git-object-reader.js';
+import { isDiskFull } from '../core/disk-full.js';
 
 export interface GitCredentials {
   username?: string;
@@ -199,7 +200,14 @@ async function ensureMirror(source: GitSource, mirrorsDir: string, sha?: string)
       await git(['init', '--bare', '--quiet', '--', dir], env);
     }
     if (sha && (await hasCommit(dir, sha, env))) return;
-    await git(['-C', dir, 'fetch', '--quiet', '--prune', '--force', '--', parsed.url, ...REFSPECS], env);
+    try {
+      await git(['-C', dir, 'fetch', '--quiet', '--prune', '--force', '--', parsed.url, ...REFSPECS], env);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // The half-received pack is no use to anyone, and its room is what the next write needs.
+      await removeTemporaryPacks(dir);
+      throw new CheckoutError(`disk full: the mirror fetch of ${redactUrl(parsed.url)} failed (${(err as Error).message}); what the mirror had before is kept`);
+    }
     // A commit on no branch or tag (a detached HEAD, a PR merge ref) can still be fetched by id.
     if (sha && !(await hasCommit(dir, sha, env))) {
       await git(['-C', dir, 'fetch', '--quiet', '--', parsed.url, sha], env).catch(() => undefined);
@@ -209,6 +217,14 @@ async function ensureMirror(source: GitSource, mirrorsDir: string, sha?: string)
     throw new CheckoutError(`commit ${sha} is not in ${redactUrl(parsed.url)}`);
   }
   return mirror;
+}
+
+/** Deletes the temporary files a failed fetch may leave in a bare mirror (tmp_pack_*, incoming-* object dirs). */
+async function removeTemporaryPacks(dir: string): Promise<void> {
+  for (const [sub, prefix] of [['objects/pack', 'tmp_'], ['objects', 'incoming-']] as const) {
+    const names = await readdir(join(dir, sub)).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(prefix))) await rm(join(dir, sub, name), { recursive: true, force: true });
+  }
 }
 
 /** A branch, tag or (abbreviated) SHA → the full commit SHA, after fetching the mirror. */

@@ -17,6 +17,7 @@
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
  *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
+ *   POST /api/storage/free {artifacts?, caches?, logsOlderThanDays?}   FreeSpaceReport (works on a full disk)
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
  *   GET  /api/settings                                    SettingsView (names and counts, never secret values)
  *   PUT  /api/settings/server {tunnelUrl?, concurrency?, retention?}            SettingsView
@@ -32,6 +33,7 @@ import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
 import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import { STATUSES, type Status } from '../../shared/model/status.js';
+import { isDiskFull } from '../core/disk-full.js';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
@@ -181,6 +183,18 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
 
   router.get('/metrics/storage', async (_req, res) => { res.json(await engine.storageMetrics()); });
   router.get('/health', async (_req, res) => { res.json(await engine.health()); });
+  router.post('/storage/free', async (req, res) => {
+    const body = objectBody(req);
+    const flag = (name: 'artifacts' | 'caches'): boolean | undefined => {
+      if (body[name] === undefined || typeof body[name] === 'boolean') return body[name] as boolean | undefined;
+      throw new ApiError('BAD_REQUEST', `body.${name} must be true or false`);
+    };
+    const days = body.logsOlderThanDays;
+    if (days !== undefined && (typeof days !== 'number' || !Number.isFinite(days) || days < 0)) {
+      throw new ApiError('BAD_REQUEST', 'body.logsOlderThanDays must be a number of days, 0 or more');
+    }
+    res.json(await engine.freeSpace({ artifacts: flag('artifacts'), caches: flag('caches'), logsOlderThanDays: days as number | undefined }));
+  });
   router.get('/repositories', async (_req, res) => { res.json(await engine.listRepositories()); });
   router.get('/deliveries', async (req, res) => {
     const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 1000);
@@ -228,6 +242,8 @@ export function apiErrorHandler(err: unknown, _req: Request, res: Response, next
 
 function classify(err: unknown): { status: number; code: ApiErrorCode; message: string } {
   if (err instanceof ApiError) return { status: HTTP_STATUS_OF[err.code], code: err.code, message: err.message };
+  // A write that found no room (SQLite, a settings file, the vault): the engine is fine, the disk is not.
+  if (isDiskFull(err)) return { status: 503, code: 'UNAVAILABLE', message: `disk full: the change was not saved (${(err as Error).message}); free space (Storage page) and try again` };
   // Errors rebuilt on the other side of IPC, or from another copy of the class, carry the code only.
   if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && err.code in HTTP_STATUS_OF) {
     const code = err.code as ApiErrorCode;

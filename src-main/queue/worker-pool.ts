@@ -8,6 +8,9 @@
  * stop(): no new claims; running jobs are aborted with SHUTDOWN as the abort reason, and a job that
  * comes back cancelled because of it is released (queued again, attempt not counted) rather than
  * recorded as cancelled — quitting the app is not the user cancelling a build.
+ *
+ * A result that cannot be recorded (the database cannot be written: a full disk) is kept and tried
+ * again on every poll until it is; `mayStart` (the disk guard) holds new claims back meanwhile.
  */
 import type { JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
@@ -31,6 +34,8 @@ export interface WorkerPoolOptions {
   /** Records the result (fenced by the claim's token). */
   finish(claim: Claim, result: JobResult): void;
   onError(message: string, err: unknown): void;
+  /** False while no new job may start (low disk space); results are still recorded. Default: always. */
+  mayStart?: () => boolean;
 }
 
 interface Running {
@@ -45,6 +50,8 @@ export class WorkerPool {
   private scheduled = false;
   private stopping = false;
   private started = false;
+  /** Results whose recording failed, tried again on the next poll. */
+  private unrecorded: (() => void)[] = [];
 
   constructor(private readonly o: WorkerPoolOptions) {}
 
@@ -90,6 +97,7 @@ export class WorkerPool {
 
   private tick(): void {
     if (this.stopping) return;
+    this.retryUnrecorded();
     try {
       this.o.scheduler.expireLeases();
     } catch (err) {
@@ -109,13 +117,14 @@ export class WorkerPool {
     if (this.stopping && !before) return; // the database may already be closed
     // Nothing claimable and nothing to record: no transaction (a flood of pushes to one repository at
     // its limit kicks the pool once per delivery).
-    if (!before && !this.o.scheduler.mayClaim(this.o.perRepository)) return;
+    const mayStart = this.o.mayStart?.() ?? true;
+    if (!before && (!mayStart || !this.o.scheduler.mayClaim(this.o.perRepository))) return;
     let claims: Claim[] = [];
     try {
       claims = this.o.scheduler.batch(() => {
         before?.();
         const out: Claim[] = [];
-        while (!this.stopping && this.running.size + out.length < this.o.concurrency) {
+        while (mayStart && !this.stopping && this.running.size + out.length < this.o.concurrency) {
           const claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository);
           if (!claim) break;
           out.push(claim);
@@ -131,11 +140,28 @@ export class WorkerPool {
       try {
         this.o.scheduler.batch(before);
       } catch (again) {
-        this.o.onError('recording a job result failed', again);
+        this.o.onError('recording a job result failed; trying again on the next poll', again);
+        this.unrecorded.push(before);
       }
       this.kick();
     }
     for (const claim of claims) this.launch(claim);
+  }
+
+  private retryUnrecorded(): void {
+    while (this.unrecorded.length > 0) {
+      try {
+        this.o.scheduler.batch(this.unrecorded[0]);
+      } catch {
+        return; // still cannot write: the next poll tries again
+      }
+      this.unrecorded.shift();
+    }
+  }
+
+  /** Results waiting to be recorded (their database write failed). */
+  get waitingToRecord(): number {
+    return this.unrecorded.length;
   }
 
   private launch(claim: Claim): void {

@@ -42,6 +42,7 @@ const SCHEMA = {
     tunnel: { type: ['object', 'null'], additionalProperties: false, required: ['url'], properties: { url: str } },
     concurrency: { type: 'object', additionalProperties: false, properties: { jobs: { type: 'integer', minimum: 1, maximum: 256 }, 'per-repository': { type: 'integer', minimum: 1, maximum: 256 } } },
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
+    disk: { type: 'object', additionalProperties: false, properties: { 'min-free': durationOrNumber, 'min-free-percent': { type: 'number', minimum: 0, maximum: 90 }, reserve: durationOrNumber, 'check-interval': durationOrNumber } },
     webhooks: { type: 'object', additionalProperties: false, properties: { 'max-age': durationOrNumber, 'replay-window': durationOrNumber, 'max-body': durationOrNumber } },
     'catch-up': { type: 'object', additionalProperties: false, properties: { interval: durationOrNumber, 'clock-check': durationOrNumber } },
     repositories: {
@@ -206,6 +207,13 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   duration(['retention', 'caches'], ret.caches, (v) => { config.retention.cachesMs = v; });
   duration(['retention', 'workspaces'], ret.workspaces, (v) => { config.retention.workspacesMs = v; });
   size(['retention', 'cache-size'], ret['cache-size'], (v) => { config.retention.cacheSizeBytes = v; });
+  const disk = section('disk');
+  const setDisk = (patch: NonNullable<KilnConfig['disk']>) => { config.disk = { ...config.disk, ...patch }; };
+  size(['disk', 'min-free'], disk['min-free'], (v) => setDisk({ minFreeBytes: v }));
+  if (typeof disk['min-free-percent'] === 'number' && disk['min-free-percent'] >= 0 && disk['min-free-percent'] <= 90) setDisk({ minFreePercent: disk['min-free-percent'] });
+  if (disk.reserve === 0) setDisk({ reserveBytes: 0 });
+  else size(['disk', 'reserve'], disk.reserve, (v) => setDisk({ reserveBytes: v }));
+  duration(['disk', 'check-interval'], disk['check-interval'], (v) => setDisk({ checkIntervalMs: v }));
   const hooks = section('webhooks');
   duration(['webhooks', 'max-age'], hooks['max-age'], (v) => { config.webhooks.maxAgeMs = v; });
   duration(['webhooks', 'replay-window'], hooks['replay-window'], (v) => { config.webhooks.replayWindowMs = v; });

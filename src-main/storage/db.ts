@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isDiskFull } from '../core/disk-full.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -9,16 +10,54 @@ export type Db = Database.Database;
  * Opens (creating if needed) the one SQLite database of a data directory, in WAL mode with
  * synchronous=NORMAL (durable across process crashes; a power cut may lose the last transactions),
  * and applies pending migrations. Throws a clear error when the database is newer than this build.
+ *
+ * On a full disk SQLite cannot even read a WAL database: the shared-memory index (-shm) must be
+ * allocated first (SQLITE_IOERR_SHMSIZE). Then `freeRoom` (the disk guard's reserve) is asked to
+ * free space and the open is tried again; if there is still no room, the database is opened with
+ * exclusive locking, which keeps that index in memory: everything stored stays readable, and writes
+ * fail with SQLITE_FULL until space is freed, then succeed. `exclusive` says which one happened.
  */
-export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+export function openDatabase(file: string, options: { freeRoom?: () => void } = {}): Db {
+  if (file === ':memory:') return openWith(file, false);
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    return openWith(file, false);
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+  }
+  options.freeRoom?.();
+  try {
+    return openWith(file, false);
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+  }
+  try {
+    return openWith(file, true);
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    throw new Error(`${file}: disk full: the database cannot be ${existsSync(file) ? 'upgraded' : 'created'} without free space on its disk; free some and start again`, { cause: err });
+  }
+}
+
+/** True when the database was opened with exclusive locking because the disk was full (see openDatabase). */
+export function isExclusive(db: Db): boolean {
+  return db.pragma('locking_mode', { simple: true }) === 'exclusive';
+}
+
+function openWith(file: string, exclusive: boolean): Db {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, file);
-  return db;
+  try {
+    if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, file);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 export function schemaVersion(db: Db): number {

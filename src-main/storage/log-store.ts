@@ -12,11 +12,17 @@
  * checked against the file and the tail rebuilt; a torn last record is cut off on reopen.
  * Lines arrive already masked by the executor, and unnumbered: this store is the one place a line
  * gets its seq (its line number in the file), so every writer of a job's log shares one numbering.
+ *
+ * A write that fails (a full disk, mostly) never escapes from the flush timer: the batch is undone
+ * (the file is cut back to its last complete record), the log is marked cut at that size, later
+ * appends to it are dropped, and `onCut` tells the engine, which fails the job with that reason.
+ * Everything written before stays readable.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { open, readdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
+import { isDiskFull } from '../core/disk-full.js';
 import { searchLogFile, type LogSearchMatch } from './log-search.js';
 
 export type { LogSearchMatch } from './log-search.js';
@@ -39,6 +45,19 @@ interface LogMeta {
   bytes: number;
   /** Present while the log is open for appending. */
   writer?: Writer;
+  /** Set once a write failed: the log ends here and later appends are dropped. */
+  cut?: LogCut;
+}
+
+/** Where and why a log was cut. */
+export interface LogCut {
+  /** Bytes and lines kept. */
+  bytes: number;
+  lines: number;
+  /** The step whose lines could not be written (null: job-level lines). */
+  step: number | null;
+  diskFull: boolean;
+  message: string;
 }
 
 interface Writer {
@@ -65,7 +84,12 @@ export class LogStore {
   private timer: NodeJS.Timeout | undefined;
   private readonly pendingCloses = new Set<Promise<void>>();
 
-  constructor(readonly dir: string, private readonly flushMs = 100) {
+  constructor(
+    readonly dir: string,
+    private readonly flushMs = 100,
+    /** Called once per log when a write to it fails (see the header); must not throw. */
+    private readonly onCut?: (jobId: string, cut: LogCut) => void,
+  ) {
     mkdirSync(dir, { recursive: true });
   }
 
@@ -141,6 +165,7 @@ export class LogStore {
     }
     const w: Writer = { pending: [], pendingBytes: 0, pendingLines: 0, closing: false, opened: Promise.resolve() };
     m.writer = w;
+    m.cut = undefined; // a later attempt writes again
     // Creating a file can take milliseconds on a busy disk: open asynchronously, buffer meanwhile.
     w.opened = (async () => {
       try {
@@ -150,6 +175,7 @@ export class LogStore {
         this.flush(jobId);
       } catch (err) {
         w.error = err instanceof Error ? err : new Error(String(err));
+        this.cutAt(jobId, m, w, err);
       }
       if (w.closing) await this.finish(jobId, w);
     })();
@@ -166,6 +192,7 @@ export class LogStore {
   append(jobId: string, line: LogEntry): LogLine {
     const w = this.openWriter(jobId);
     const seq = this.count(jobId);
+    if (this.metas.get(jobId)?.cut) return { seq, ts: line.ts, stream: line.stream, step: line.step, text: line.text };
     const rec = `${JSON.stringify({ t: line.ts, s: STREAM_CODE[line.stream], p: line.step, x: line.text })}\n`;
     w.pending.push(rec);
     w.pendingBytes += Buffer.byteLength(rec);
@@ -180,7 +207,15 @@ export class LogStore {
     const m = this.metas.get(jobId);
     const w = m?.writer;
     if (!m || !w?.handle || w.pending.length === 0) return;
-    writeSync(w.handle.fd, Buffer.from(w.pending.join('')));
+    const buf = Buffer.from(w.pending.join(''));
+    try {
+      // A short write is not an error: a nearly full disk takes part of the batch, and the next
+      // write of the rest fails with ENOSPC.
+      for (let done = 0; done < buf.length;) done += writeSync(w.handle.fd, buf, done, buf.length - done);
+    } catch (err) {
+      this.cutAt(jobId, m, w, err);
+      return;
+    }
     let pos = m.bytes;
     let lines = m.lines;
     for (const rec of w.pending) {
@@ -193,6 +228,33 @@ export class LogStore {
     w.pending = [];
     w.pendingBytes = 0;
     w.pendingLines = 0;
+  }
+
+  /** The cut of a job's log, when a write to it failed. */
+  cut(jobId: string): LogCut | undefined {
+    return this.metas.get(jobId)?.cut;
+  }
+
+  /** Undoes a failed batch (the file ends at its last complete record again) and marks the log cut. */
+  private cutAt(jobId: string, m: LogMeta, w: Writer, err: unknown): void {
+    if (w.handle) {
+      try {
+        ftruncateSync(w.handle.fd, m.bytes);
+      } catch {
+        // Shrinking needs no space; should it fail anyway, reopening cuts the torn record (meta()).
+      }
+    }
+    const step = w.pending.length > 0 ? (JSON.parse(w.pending[0]) as Record_).p : null;
+    w.pending = [];
+    w.pendingBytes = 0;
+    w.pendingLines = 0;
+    if (m.cut) return;
+    m.cut = { bytes: m.bytes, lines: m.lines, step, diskFull: isDiskFull(err), message: err instanceof Error ? err.message : String(err) };
+    try {
+      this.onCut?.(jobId, m.cut);
+    } catch {
+      // a reporter that throws must not turn a cut log into a crash
+    }
   }
 
   flushAll(): void {
@@ -299,6 +361,26 @@ export class LogStore {
     const m = await this.flushed(jobId);
     if (m.bytes === 0 || !query) return [];
     return searchLogFile({ file: this.paths(jobId).log, index: m.index, every: INDEX_EVERY, bytes: m.bytes }, query, limit);
+  }
+
+  /**
+   * Deletes a finished job's log (and index) to free space; false when it is being written now.
+   * Reads of it answer an empty log afterwards.
+   */
+  async remove(jobId: string): Promise<boolean> {
+    if (this.metas.get(jobId)?.writer) return false;
+    const { log, idx } = this.paths(jobId);
+    this.metas.delete(jobId);
+    let removed = false;
+    for (const f of [log, idx]) {
+      try {
+        await unlink(f);
+        removed ||= f === log;
+      } catch {
+        // never written, or removed already
+      }
+    }
+    return removed;
   }
 
   /** Bytes of every log file on disk (plus unflushed lines). Async: never stalls the event loop on many files. */

@@ -80,6 +80,25 @@ export class RetentionService {
     tick();
   }
 
+  /**
+   * Low on space: a pass now (expired artifacts and caches first), then least recently used caches
+   * until `shortBy()` — the bytes still missing, read afresh — is 0 or no unpinned cache is left.
+   */
+  async freeUp(shortBy: () => number): Promise<RetentionReport> {
+    const report = await this.runOnce();
+    const missing = shortBy();
+    if (missing <= 0) return report;
+    try {
+      const total = this.deps.caches.list().reduce((n, e) => n + e.size, 0);
+      const gone = await this.deps.caches.enforceSizeCap(Math.max(0, total - missing));
+      report.cachesEvicted += gone.length;
+      report.cacheBytesFreed += gone.reduce((n, e) => n + e.size, 0);
+    } catch (err) {
+      report.errors.push(`caches by free space: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return report;
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

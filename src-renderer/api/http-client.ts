@@ -1,5 +1,5 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
@@ -109,6 +109,10 @@ export class HttpClient implements KilnClient {
   listRepositories(): Promise<RepositorySettings[]> {
     return this.call('GET', '/api/repositories');
   }
+  freeSpace(request: FreeSpaceRequest): Promise<FreeSpaceReport> {
+    return this.call('POST', '/api/storage/free', request);
+  }
+
   storageMetrics(): Promise<StorageMetrics> {
     return this.call('GET', '/api/metrics/storage');
   }

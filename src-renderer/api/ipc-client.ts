@@ -52,6 +52,7 @@ export class IpcClient implements KilnClient {
   listDeliveries: EngineApi['listDeliveries'] = (limit) => this.call('listDeliveries', limit);
   listRepositories: EngineApi['listRepositories'] = () => this.call('listRepositories');
   storageMetrics: EngineApi['storageMetrics'] = () => this.call('storageMetrics');
+  freeSpace: EngineApi['freeSpace'] = (request) => this.call('freeSpace', request);
   health: EngineApi['health'] = () => this.call('health');
   getSettings: EngineApi['getSettings'] = () => this.call('getSettings');
   saveRepository: EngineApi['saveRepository'] = (input) => this.call('saveRepository', input);

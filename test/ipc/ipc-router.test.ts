@@ -23,6 +23,7 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   listRepositories: [],
   storageMetrics: [],
   health: [],
+  freeSpace: [{ logsOlderThanDays: 365 }],
   getSettings: [],
   saveRepository: [{ name: 'acme/api', url: 'https://example.com/acme/api.git', addWebhookSecrets: ['s3cret'], secrets: { NPM_TOKEN: 'v' } }],
   removeRepository: ['acme/retired'],

@@ -1,0 +1,133 @@
+/**
+ * Free space, from the engine's side. The disk guard (storage/disk-guard.ts) only measures; this
+ * service decides what its transitions mean:
+ *  - low: no new job starts (the worker pool asks the guard), retention runs at once — expired
+ *    artifacts and caches first, then least recently used caches until there is room — and one line
+ *    says so on the console;
+ *  - room again: start-up recovery that a full database refused is done now, and the queue is woken.
+ * It also answers the health call's disk part, the queued runs' waiting reason, and the Storage
+ * page's deletions (freeSpace), which need no free space to run: logs are plain files, and the
+ * database gets the guard's reserve back before it deletes rows.
+ */
+import type { DiskHealth, FreeSpaceReport, FreeSpaceRequest } from '../../shared/api/engine-api.js';
+import type { RunSummary } from '../../shared/model/run.js';
+import { isDiskFull } from '../core/disk-full.js';
+import type { DiskState } from '../storage/disk-guard.js';
+import type { EngineParts } from './parts.js';
+
+const DAY_MS = 86_400_000;
+
+type Parts = Pick<EngineParts, 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
+
+export class DiskService {
+  private unsubscribe: (() => void) | undefined;
+  /** Start-up recovery a full database refused; done once there is room. */
+  private deferred: (() => void) | undefined;
+  private reclaiming: Promise<void> | undefined;
+
+  constructor(private readonly p: Parts, private readonly say: (line: string) => void = (line) => console.error(line)) {}
+
+  /**
+   * Starts watching and runs `startUp` (the engine's recovery writes). A full disk does not stop the
+   * start: the writes are tried again once the guard sees room.
+   */
+  start(startUp: () => void): void {
+    this.unsubscribe = this.p.disk.onChange((state) => this.changed(state));
+    const state = this.p.disk.start();
+    if (this.p.dbExclusive) this.p.disk.reportFull('the database (opened read-mostly: the disk was full at start-up)');
+    this.recover(startUp);
+    if (state.low) this.changed(this.p.disk.state);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.p.disk.stop();
+  }
+
+  /** Resolves when a retention pass started by low space has ended (tests). */
+  settled(): Promise<void> {
+    return this.reclaiming ?? Promise.resolve();
+  }
+
+  health(): DiskHealth {
+    const s = this.p.disk.state;
+    const waiting = this.p.pool.waitingToRecord;
+    return {
+      ok: !s.low, freeBytes: s.freeBytes, totalBytes: s.totalBytes, neededBytes: s.neededBytes,
+      ...(s.low ? { message: this.p.disk.waitingReason() } : {}),
+      ...(s.lastFull ? { lastFull: s.lastFull } : {}),
+      ...(s.docker ? { docker: s.docker.message } : {}),
+      ...(this.p.dbExclusive ? { databaseExclusive: true } : {}),
+      ...(waiting > 0 ? { resultsWaiting: waiting } : {}),
+    };
+  }
+
+  /** A queued run with the reason it waits, while the guard holds jobs back. */
+  annotate<T extends RunSummary>(run: T): T {
+    const reason = run.status === 'queued' ? this.p.disk.waitingReason() : undefined;
+    return reason ? { ...run, waiting: reason } : run;
+  }
+
+  async freeSpace(request: FreeSpaceRequest): Promise<FreeSpaceReport> {
+    const before = this.p.disk.sample().freeBytes;
+    // Logs first: deleting files needs no room, and it makes room for the row deletions below.
+    let logsDeleted = 0;
+    if (request.logsOlderThanDays !== undefined) {
+      const cutoff = this.p.clock() - request.logsOlderThanDays * DAY_MS;
+      const jobs = this.p.db.prepare(
+        'SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.finished_at IS NOT NULL AND r.finished_at <= ?',
+      ).all(cutoff) as { id: string }[];
+      for (const j of jobs) if (await this.p.logs.remove(j.id)) logsDeleted++;
+    }
+    if (request.artifacts || request.caches) this.p.disk.releaseReserve();
+    let artifactsDeleted = 0;
+    if (request.artifacts) {
+      artifactsDeleted = this.p.storage.artifacts.deleteExpired(Number.MAX_SAFE_INTEGER, 0).length;
+      this.p.storage.artifacts.sweepBlobs();
+    }
+    let cachesDeleted = 0;
+    if (request.caches) cachesDeleted = (await this.p.storage.caches.enforceSizeCap(0)).length;
+    const after = this.p.disk.sample().freeBytes;
+    return { artifactsDeleted, cachesDeleted, logsDeleted, bytesFreed: Math.max(0, after - before), disk: this.health() };
+  }
+
+  private changed(state: DiskState): void {
+    if (state.low) {
+      this.say(`kiln: low disk space in the data directory: ${this.p.disk.waitingReason() ?? ''}; `
+        + 'no new job starts until there is room (running jobs finish); retention runs now');
+      this.reclaiming ??= this.reclaim().finally(() => {
+        this.reclaiming = undefined;
+      });
+      return;
+    }
+    this.say('kiln: disk space is back; queued jobs start again');
+    if (this.deferred) this.recover(this.deferred);
+    this.p.pool.kick();
+  }
+
+  /** Retention now, then LRU caches until free space reaches the threshold; then a fresh sample. */
+  private async reclaim(): Promise<void> {
+    try {
+      await this.p.storage.retention.freeUp(() => {
+        const s = this.p.disk.sample();
+        return Math.max(0, s.neededBytes - s.freeBytes);
+      });
+    } catch (err) {
+      this.p.onError('freeing space (retention) failed', err);
+    }
+    this.p.disk.sample();
+  }
+
+  private recover(startUp: () => void): void {
+    try {
+      startUp();
+      this.deferred = undefined;
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.deferred = startUp;
+      this.p.disk.reportFull('the database (start-up recovery)');
+      this.say(`kiln: disk full: start-up recovery could not be written (${err instanceof Error ? err.message : String(err)}); `
+        + 'the dashboard works, and queued runs start once there is room');
+    }
+  }
+}

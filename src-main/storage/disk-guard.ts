@@ -1,0 +1,217 @@
+/**
+ * The low-space guard: watches free space where Kiln keeps its data so that a filling disk stops new
+ * jobs before it stops Kiln.
+ *
+ * Why sampled: a statfs per log write would put a system call on the hottest path Kiln has. The guard
+ * reads free space on a timer (default every 5 s) and answers `state` and `waitingReason()` from
+ * memory. A write that fails for lack of space reports it (`reportFull`) and the guard turns low at
+ * once, without waiting for the next sample; it turns back only when a sample shows room again.
+ *
+ * Low means: free < max(minFreeBytes, minFreePercent of the disk), or a write failed for lack of
+ * space since the last sample that showed room, or the Docker engine said its own storage is full
+ * (that report lasts `dockerCooldownMs`). Listeners (`onChange`) hear every low ↔ ok transition
+ * (the engine holds the queue, runs retention, and kicks the queue again).
+ *
+ * The reserve: a file of `reserveBytes` kept in the data directory while there is room. When a
+ * write fails for lack of space, or free space falls below the reserve's size, it is deleted, so
+ * that SQLite has room to record results and the deletions that free space (a database in WAL mode
+ * cannot even delete rows on a full disk). It is written again once free space is back above the
+ * threshold plus its size.
+ */
+import { statfsSync, statSync, unlinkSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatBytes } from '../../shared/format.js';
+
+export interface DiskPolicy {
+  /** Jobs wait below the larger of this and minFreePercent of the disk (default 2 GiB). */
+  minFreeBytes: number;
+  /** Default 5 (%). */
+  minFreePercent: number;
+  /** Emergency room kept as a file in the data directory (default 32 MiB; 0 turns it off). */
+  reserveBytes: number;
+  /** How often free space is sampled (default 5 s). */
+  checkIntervalMs: number;
+}
+
+export const DISK_DEFAULTS: DiskPolicy = { minFreeBytes: 2 * 1024 ** 3, minFreePercent: 5, reserveBytes: 32 * 1024 ** 2, checkIntervalMs: 5_000 };
+
+export const RESERVE_FILE = 'disk-reserve';
+
+export interface DiskState {
+  low: boolean;
+  freeBytes: number;
+  totalBytes: number;
+  /** The threshold: jobs start only with at least this much free. */
+  neededBytes: number;
+  checkedAt: number;
+  /** Why the guard is low, in one line ("1.1 GB free, Kiln needs 2.0 GB"); absent when it is not. */
+  reason?: string;
+  /** The last write that failed for lack of space ("the log of step 'Build'"), and when. */
+  lastFull?: { what: string; at: number };
+  /** The Docker engine reported its storage full (image pull, container create, writes in a container). */
+  docker?: { message: string; at: number };
+  /** Bytes held by the reserve file now. */
+  reserveBytes: number;
+}
+
+export interface DiskGuardOptions {
+  /** The data directory. */
+  dir: string;
+  policy?: Partial<DiskPolicy>;
+  now?: () => number;
+  /** Free and total bytes of the filesystem holding `dir` (default statfs). */
+  statfs?: (dir: string) => { free: number; total: number };
+  onError?: (message: string, err: unknown) => void;
+  /** How long a Docker "no space left" report holds jobs back (default 60 s). */
+  dockerCooldownMs?: number;
+}
+
+function statfsOf(dir: string): { free: number; total: number } {
+  const s = statfsSync(dir);
+  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+}
+
+export class DiskGuard {
+  readonly policy: DiskPolicy;
+  private current: DiskState;
+  private timer: NodeJS.Timeout | undefined;
+  private fullSinceSample = false;
+  private writingReserve = false;
+  private readonly now: () => number;
+  private readonly reservePath: string;
+  private readonly listeners = new Set<(state: DiskState) => void>();
+
+  constructor(private readonly o: DiskGuardOptions) {
+    this.policy = { ...DISK_DEFAULTS, ...o.policy };
+    this.now = o.now ?? Date.now;
+    this.reservePath = join(o.dir, RESERVE_FILE);
+    this.current = { low: false, freeBytes: 0, totalBytes: 0, neededBytes: this.policy.minFreeBytes, checkedAt: 0, reserveBytes: 0 };
+  }
+
+  /** Samples now and then every checkIntervalMs. Idempotent. */
+  start(): DiskState {
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sample(), this.policy.checkIntervalMs);
+      this.timer.unref();
+    }
+    return this.sample();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Calls `listener` on every low ↔ ok transition; returns the unsubscribe function. */
+  onChange(listener: (state: DiskState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The last sample (no system call). */
+  get state(): DiskState {
+    return this.current;
+  }
+
+  /** "waiting: 1.1 GB free, Kiln needs 2.0 GB" while low; undefined when jobs may start. */
+  waitingReason(): string | undefined {
+    return this.current.low ? `waiting: ${this.current.reason ?? 'the disk is full'}` : undefined;
+  }
+
+  /** Reads free space now and updates the state (calls onChange on a transition). */
+  sample(): DiskState {
+    let disk: { free: number; total: number };
+    try {
+      disk = (this.o.statfs ?? statfsOf)(this.o.dir);
+    } catch (err) {
+      this.o.onError?.(`cannot read free space of ${this.o.dir}`, err);
+      return this.current;
+    }
+    const reserve = this.reserveSize();
+    const needed = Math.max(this.policy.minFreeBytes, Math.ceil((disk.total * this.policy.minFreePercent) / 100));
+    if (disk.free >= needed) this.fullSinceSample = false;
+    if (reserve > 0 && disk.free < this.policy.reserveBytes) this.releaseReserve();
+    else if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) void this.writeReserve();
+    this.update({ freeBytes: disk.free, totalBytes: disk.total, neededBytes: needed, checkedAt: this.now() });
+    return this.current;
+  }
+
+  /** A write failed for lack of space: low at once, and the reserve is given up for the database. */
+  reportFull(what: string): void {
+    this.fullSinceSample = true;
+    this.releaseReserve();
+    this.update({ lastFull: { what, at: this.now() } });
+  }
+
+  /** The Docker engine said its storage is full. */
+  reportDockerFull(message: string): void {
+    this.update({ docker: { message, at: this.now() } });
+  }
+
+  private update(patch: Partial<DiskState>): void {
+    const was = this.current;
+    const next: DiskState = { ...was, ...patch, reserveBytes: this.reserveSize() };
+    const dockerFresh = next.docker && this.now() - next.docker.at < (this.o.dockerCooldownMs ?? 60_000) ? next.docker : undefined;
+    if (!dockerFresh) delete next.docker;
+    const short = next.checkedAt > 0 && next.freeBytes < next.neededBytes;
+    next.low = short || this.fullSinceSample || dockerFresh !== undefined;
+    if (!next.low) delete next.reason;
+    else if (short || this.fullSinceSample) next.reason = `${formatBytes(next.freeBytes)} free, Kiln needs ${formatBytes(next.neededBytes)}`;
+    else next.reason = `the Docker engine's storage is full (${dockerFresh?.message ?? ''})`;
+    this.current = next;
+    if (next.low === was.low) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.o.onError?.('reacting to a change of free space failed', err);
+      }
+    }
+  }
+
+  private reserveSize(): number {
+    if (this.policy.reserveBytes <= 0) return 0;
+    try {
+      return statSync(this.reservePath).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Deletes the reserve file (its room goes to whoever writes next: SQLite, mostly). */
+  releaseReserve(): void {
+    try {
+      unlinkSync(this.reservePath);
+    } catch {
+      // not there: nothing to give
+    }
+  }
+
+  /** Writes the reserve file in 1 MiB chunks, off the event loop; a write that finds no room gives it up. */
+  private async writeReserve(): Promise<void> {
+    if (this.writingReserve) return;
+    this.writingReserve = true;
+    const tmp = `${this.reservePath}.tmp`;
+    try {
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        const chunk = Buffer.alloc(Math.min(1024 * 1024, this.policy.reserveBytes));
+        for (let written = 0; written < this.policy.reserveBytes; written += chunk.length) {
+          await handle.write(chunk, 0, Math.min(chunk.length, this.policy.reserveBytes - written));
+        }
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.reservePath);
+    } catch {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+    } finally {
+      this.writingReserve = false;
+    }
+  }
+}
