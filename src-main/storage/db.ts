@@ -20,6 +20,7 @@ export type Db = Database.Database;
 export function openDatabase(file: string, options: { freeRoom?: () => void } = {}): Db {
   if (file === ':memory:') return openWith(file, false);
   mkdirSync(dirname(file), { recursive: true });
+  const existed = existsSync(file);
   try {
     return openWith(file, false);
   } catch (err) {
@@ -35,7 +36,7 @@ export function openDatabase(file: string, options: { freeRoom?: () => void } = 
     return openWith(file, true);
   } catch (err) {
     if (!isDiskFull(err)) throw err;
-    throw new Error(`${file}: disk full: the database cannot be ${existsSync(file) ? 'upgraded' : 'created'} without free space on its disk; free some and start again`, { cause: err });
+    throw new Error(`${file}: disk full: the database cannot be ${existed ? 'opened' : 'created'} without free space on its disk; free some and start again`, { cause: err });
   }
 }
 
