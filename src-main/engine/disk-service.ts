@@ -17,7 +17,7 @@ import type { EngineParts } from './parts.js';
 
 const DAY_MS = 86_400_000;
 
-type Parts = Pick<EngineParts, 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
+type Parts = Pick<EngineParts, 'bus' | 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
 
 export class DiskService {
   private unsubscribe: (() => void) | undefined;
@@ -32,7 +32,15 @@ export class DiskService {
    * start: the writes are tried again once the guard sees room.
    */
   start(startUp: () => void): void {
-    this.unsubscribe = this.p.disk.onChange((state) => this.changed(state));
+    const stopWatching = this.p.disk.onChange((state) => this.changed(state));
+    // A run that failed before any job ran because a mirror fetch found the disk full.
+    const stopListening = this.p.bus.events.on((e) => {
+      if (e.type === 'run' && e.run.error?.includes('disk full:')) this.p.disk.reportFull(`the run ${e.run.id}`);
+    });
+    this.unsubscribe = () => {
+      stopWatching();
+      stopListening();
+    };
     const state = this.p.disk.start();
     if (this.p.dbExclusive) this.p.disk.reportFull('the database (opened read-mostly: the disk was full at start-up)');
     this.recover(startUp);
@@ -93,7 +101,7 @@ export class DiskService {
 
   private changed(state: DiskState): void {
     if (state.low) {
-      this.say(`kiln: low disk space in the data directory: ${this.p.disk.waitingReason() ?? ''}; `
+      this.say(`kiln: low disk space: ${this.p.disk.state.reason ?? 'the disk is full'}; `
         + 'no new job starts until there is room (running jobs finish); retention runs now');
       this.reclaiming ??= this.reclaim().finally(() => {
         this.reclaiming = undefined;

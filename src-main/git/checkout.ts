@@ -219,12 +219,22 @@ async function ensureMirror(source: GitSource, mirrorsDir: string, sha?: string)
   return mirror;
 }
 
-/** Deletes the temporary files a failed fetch may leave in a bare mirror (tmp_pack_*, incoming-* object dirs). */
+/**
+ * Deletes the temporary files a failed fetch leaves in a bare mirror: a half-received pack
+ * (objects/pack/tmp_pack_*, small fetches unpacked as objects/xx/tmp_obj_*) and quarantine dirs.
+ */
 async function removeTemporaryPacks(dir: string): Promise<void> {
-  for (const [sub, prefix] of [['objects/pack', 'tmp_'], ['objects', 'incoming-']] as const) {
-    const names = await readdir(join(dir, sub)).catch(() => [] as string[]);
-    for (const name of names.filter((n) => n.startsWith(prefix))) await rm(join(dir, sub, name), { recursive: true, force: true });
+  const objects = join(dir, 'objects');
+  const remove = async (sub: string, keep: (name: string) => boolean): Promise<void> => {
+    for (const name of await readdir(join(objects, sub)).catch(() => [] as string[])) {
+      if (!keep(name)) await rm(join(objects, sub, name), { recursive: true, force: true });
+    }
+  };
+  await remove('pack', (n) => !n.startsWith('tmp_'));
+  for (const sub of await readdir(objects).catch(() => [] as string[])) {
+    if (/^[0-9a-f]{2}$/.test(sub)) await remove(sub, (n) => !n.startsWith('tmp_obj_'));
   }
+  await remove('', (n) => !n.startsWith('incoming-'));
 }
 
 /** A branch, tag or (abbreviated) SHA → the full commit SHA, after fetching the mirror. */

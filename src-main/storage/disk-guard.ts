@@ -157,7 +157,8 @@ export class DiskGuard {
     const short = next.checkedAt > 0 && next.freeBytes < next.neededBytes;
     next.low = short || this.fullSinceSample || dockerFresh !== undefined;
     if (!next.low) delete next.reason;
-    else if (short || this.fullSinceSample) next.reason = `${formatBytes(next.freeBytes)} free, Kiln needs ${formatBytes(next.neededBytes)}`;
+    else if (short) next.reason = `${formatBytes(next.freeBytes)} free, Kiln needs ${formatBytes(next.neededBytes)}`;
+    else if (this.fullSinceSample) next.reason = `the disk was full when writing ${next.lastFull?.what ?? 'data'}; waiting for the next check of free space`;
     else next.reason = `the Docker engine's storage is full (${dockerFresh?.message ?? ''})`;
     this.current = next;
     if (next.low === was.low) return;

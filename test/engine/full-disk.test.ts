@@ -1,0 +1,199 @@
+/**
+ * A full disk never takes Kiln down: a real engine whose data directory is a tmpfs of a few
+ * megabytes, real jobs in Docker that fill it — through a log, an artifact, a cache and a mirror
+ * fetch. After each: the engine answers, PRAGMA integrity_check is ok, no container is left, and
+ * what was stored before is still readable.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunDetail } from '../../shared/model/run.js';
+import type { Status } from '../../shared/model/status.js';
+import type { KilnConfig } from '../../src-main/core/engine-contract.js';
+import { Engine } from '../../src-main/engine/engine.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
+import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
+import { createRepo, dockerLeftovers, git, repoConfig, TERMINAL, type TestRepo } from './engine-fixture.js';
+
+let root: string;
+let disk: SmallDisk;
+let engine: Engine | undefined;
+let repo: TestRepo;
+const lines: string[] = [];
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'kiln-fulldisk-'));
+  disk = mountSmallDisk(join(root, 'data'), '12m');
+  repo = createRepo(root, 'acme/web');
+  lines.length = 0;
+});
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+  disk.unmount();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function start(minFreeMiB = 1): Promise<Engine> {
+  const config: KilnConfig = {
+    ...defaultConfig(),
+    server: { host: '127.0.0.1', port: 0 },
+    concurrency: { jobs: 1, perRepository: 1 },
+    // A 512 KiB reserve gives SQLite room once a write found the disk full.
+    disk: { minFreeBytes: minFreeMiB * 1024 * 1024, minFreePercent: 0, reserveBytes: 512 * 1024, checkIntervalMs: 200 },
+    repositories: [repoConfig(repo)],
+  };
+  engine = await Engine.start({ config, dataDir: disk.dir, onError: (m, e) => lines.push(`${m}: ${String(e)}`) });
+  return engine;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function push(e: Engine, pipeline: string): Promise<string> {
+  const sha = repo.commit(pipeline);
+  const outcome = await e.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
+  expect(outcome.runIds, outcome.reason).toHaveLength(1);
+  return outcome.runIds[0];
+}
+
+function finished(e: Engine, runId: string, statuses: readonly Status[] = TERMINAL): Promise<RunDetail> {
+  return waitFor(async () => {
+    const run = await e.getRun(runId);
+    return statuses.includes(run.status) ? run : undefined;
+  }, `run ${runId} to finish`);
+}
+
+/** The engine answers, the database is intact, and no container of this data directory is left. */
+async function assertHealthy(e: Engine): Promise<void> {
+  const health = await e.health();
+  expect(health.docker.ok).toBe(true);
+  const check = new Database(join(disk.dir, 'kiln.db'), { readonly: true });
+  try {
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+  } finally {
+    check.close();
+  }
+  await waitFor(() => dockerLeftovers(e.instanceId).length === 0, 'the job containers to be removed', 20_000);
+}
+
+const pipeline = (job: string): string => `name: fill
+on: { push: { branches: [main] } }
+jobs:
+${job}`;
+
+const SMALL = pipeline(`  hello:
+    image: ${TEST_IMAGE}
+    steps:
+      - name: Greet
+        run: echo hello from a roomy disk
+`);
+
+describe('when a job prints until the disk is full', () => {
+  it("fails it with 'disk full: the log of step … was cut at …', holds the next run with a reason, and starts it once logs are deleted through the API", async () => {
+    const e = await start(3);
+    const earlier = await push(e, SMALL);
+    expect((await finished(e, earlier)).status).toBe('passed');
+
+    const spam = await push(e, pipeline(`  spam:
+    image: ${TEST_IMAGE}
+    steps:
+      - name: Build
+        run: yes 'a line of build output that goes on and on until the disk is full' | head -n 400000
+`));
+    const run = await finished(e, spam);
+    expect(run.status).toBe('failed');
+    expect(run.jobs[0].error).toMatch(/^disk full: the log of step 'Build' was cut at \d+\.\d (KB|MB)$/);
+    const health = await e.health();
+    expect(health.ok).toBe(true);
+    expect(health.disk).toMatchObject({ ok: false, message: expect.stringMatching(/^waiting: .* free, Kiln needs 3\.0 MB$/) });
+
+    // Queued while low: it waits, visibly.
+    const next = await push(e, SMALL);
+    await new Promise((r) => setTimeout(r, 1500));
+    const waiting = (await e.listRuns({ limit: 5 })).items.find((r) => r.id === next);
+    expect(waiting).toMatchObject({ status: 'queued', waiting: expect.stringMatching(/^waiting: .* free, Kiln needs 3\.0 MB$/) });
+
+    // Everything stored before is readable: runs, and the log up to its cut.
+    expect((await e.getRun(earlier)).status).toBe('passed');
+    const earlierJob = (await e.getRun(earlier)).jobs[0].id;
+    expect((await e.getLog(earlierJob, 0, 100)).lines.map((l) => l.text)).toContain('hello from a roomy disk');
+    const cutLog = await e.getLog(run.jobs[0].id, 0, 50);
+    expect(cutLog.lines.map((l) => l.text)).toContain('a line of build output that goes on and on until the disk is full');
+    await assertHealthy(e);
+
+    const freed = await e.freeSpace({ logsOlderThanDays: 0 });
+    expect(freed.logsDeleted).toBe(2);
+    expect(freed.bytesFreed).toBeGreaterThan(5 * 1024 * 1024);
+    expect((await finished(e, next)).status).toBe('passed');
+    expect((await e.health()).disk?.ok).toBe(true);
+    expect((await e.getRun(spam)).jobs[0].error).toMatch(/^disk full/);
+    await assertHealthy(e);
+  });
+});
+
+describe('when an artifact, a cache or a mirror fetch does not fit', () => {
+  it("fails the job whose artifact does not fit with 'disk full: the artifacts were not saved' and leaves no partial blob", async () => {
+    const e = await start();
+    const id = await push(e, pipeline(`  upload:
+    image: ${TEST_IMAGE}
+    artifacts: { paths: [big.bin] }
+    steps:
+      - name: Make
+        run: dd if=/dev/urandom of=big.bin bs=1M count=16
+`));
+    const run = await finished(e, id);
+    expect(run.status).toBe('failed');
+    expect(run.jobs[0].error).toMatch(/disk full: the artifacts were not saved/);
+    expect(readdirSync(join(disk.dir, 'blobs', 'tmp'))).toEqual([]);
+    const after = await push(e, SMALL);
+    expect((await finished(e, after)).status).toBe('passed');
+    await assertHealthy(e);
+  });
+
+  it("passes the job whose cache does not fit, with the warning 'disk full: the cache was not saved'", async () => {
+    const e = await start();
+    const id = await push(e, pipeline(`  cached:
+    image: ${TEST_IMAGE}
+    cache: { key: big-cache, paths: [deps] }
+    steps:
+      - name: Install
+        run: mkdir -p deps && dd if=/dev/urandom of=deps/blob bs=1M count=16
+`));
+    const run = await finished(e, id);
+    expect(run.status).toBe('passed');
+    const log = await e.getLog(run.jobs[0].id, 0, 200);
+    expect(log.lines.map((l) => l.text).join('\n')).toMatch(/warning: disk full: the cache was not saved/);
+    expect(readdirSync(join(disk.dir, 'caches', 'tmp'))).toEqual([]);
+    await assertHealthy(e);
+  });
+
+  it("fails the run whose mirror fetch does not fit with 'disk full: the mirror fetch … failed' and removes the half-received pack", async () => {
+    const e = await start();
+    const earlier = await push(e, SMALL);
+    expect((await finished(e, earlier)).status).toBe('passed');
+    // 16 MB that git cannot compress, in a 12 MB filesystem.
+    writeFileSync(join(repo.dir, 'noise.bin'), randomBytes(16 * 1024 * 1024));
+    git(repo.dir, 'add', 'noise.bin');
+    const sha = repo.commit(SMALL, 'add noise');
+    const outcome = await e.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
+    const reason = outcome.runIds.length ? (await finished(e, outcome.runIds[0])).error : outcome.reason;
+    expect(reason).toMatch(/disk full: the mirror fetch of .* failed/);
+    const mirrors = join(disk.dir, 'mirrors');
+    const packs = readdirSync(mirrors).flatMap((m) => readdirSync(join(mirrors, m, 'objects', 'pack')));
+    expect(packs.filter((p) => p.startsWith('tmp_'))).toEqual([]);
+    expect((await e.getRun(earlier)).status).toBe('passed');
+    await assertHealthy(e);
+  });
+});
