@@ -41,10 +41,10 @@ export class DiskService {
       stopWatching();
       stopListening();
     };
-    const state = this.p.disk.start();
+    // A low first sample is a transition: the listener above reacts to it.
+    this.p.disk.start();
     if (this.p.dbExclusive) this.p.disk.reportFull('the database (opened read-mostly: the disk was full at start-up)');
     this.recover(startUp);
-    if (state.low) this.changed(this.p.disk.state);
   }
 
   stop(): void {
@@ -88,13 +88,8 @@ export class DiskService {
       for (const j of jobs) if (await this.p.logs.remove(j.id)) logsDeleted++;
     }
     if (request.artifacts || request.caches) this.p.disk.releaseReserve();
-    let artifactsDeleted = 0;
-    if (request.artifacts) {
-      artifactsDeleted = this.p.storage.artifacts.deleteExpired(Number.MAX_SAFE_INTEGER, 0).length;
-      this.p.storage.artifacts.sweepBlobs();
-    }
-    let cachesDeleted = 0;
-    if (request.caches) cachesDeleted = (await this.p.storage.caches.enforceSizeCap(0)).length;
+    const artifactsDeleted = request.artifacts ? this.p.storage.artifacts.deleteAll() : 0;
+    const cachesDeleted = request.caches ? await this.p.storage.caches.deleteAll() : 0;
     const after = this.p.disk.sample().freeBytes;
     return { artifactsDeleted, cachesDeleted, logsDeleted, bytesFreed: Math.max(0, after - before), disk: this.health() };
   }

@@ -17,6 +17,7 @@ import { WorkerPool } from '../queue/worker-pool.js';
 import { SettingsService } from '../settings/settings-service.js';
 import { isExclusive, openDatabase, type Db } from '../storage/db.js';
 import { DiskGuard } from '../storage/disk-guard.js';
+import { isDiskFull } from '../core/disk-full.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
@@ -122,7 +123,11 @@ export interface EngineParts {
 export function buildParts(options: EngineOptions): EngineParts {
   const { config, dataDir } = options;
   const clock = options.clock ?? Date.now;
-  const onError = options.onError ?? ((message: string, err: unknown) => console.error(`kiln: ${message}:`, err));
+  // A full disk is a state, not a bug: one line without a stack (the guard and the dashboard say the rest).
+  const onError = options.onError ?? ((message: string, err: unknown) => {
+    if (isDiskFull(err)) console.error(`kiln: ${message}: ${err instanceof Error ? err.message : String(err)}`);
+    else console.error(`kiln: ${message}:`, err);
+  });
   mkdirSync(dataDir, { recursive: true });
   const bus = new EngineBus(onError);
   const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);

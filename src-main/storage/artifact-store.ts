@@ -16,6 +16,7 @@ import picomatch from 'picomatch';
 import type { ReadEntry } from 'tar';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import type { JobContainer } from '../core/job-contract.js';
+import { isDiskFull } from '../core/disk-full.js';
 import { BlobStore, BlobTooLargeError } from './blob-store.js';
 import type { Db } from './db.js';
 import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';
@@ -307,6 +308,24 @@ export class ArtifactStore {
       this.db.prepare(`DELETE FROM artifacts WHERE ${where}`).run(params);
       return rows.map(toInfo);
     })();
+  }
+
+  /**
+   * Deletes every artifact (the Storage page). On a full disk the database cannot even delete rows
+   * (WAL mode appends first), so then the blob files go first — that needs no room — and the rows
+   * after, in the room that made. Returns how many artifacts were deleted.
+   */
+  deleteAll(): number {
+    try {
+      const n = this.deleteExpired(Number.MAX_SAFE_INTEGER, 0).length;
+      this.sweepBlobs();
+      return n;
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+    const shas = this.db.prepare('SELECT DISTINCT sha256 FROM artifacts').pluck().all() as string[];
+    for (const sha of shas) this.blobs.removeUnpinned(sha);
+    return this.deleteExpired(Number.MAX_SAFE_INTEGER, 0).length;
   }
 
   /** Removes blobs no artifact references (and no writer holds). */

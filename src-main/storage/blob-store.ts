@@ -114,6 +114,17 @@ export class BlobStore {
     else this.pins.delete(sha256);
   }
 
+  /** Deletes one blob's file unless a reader or writer holds it pinned; false when kept or absent. */
+  removeUnpinned(sha256: string): boolean {
+    if (this.pins.has(sha256)) return false;
+    try {
+      rmSync(this.path(sha256));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Removes every blob for which `isReferenced` is false and that is not pinned, plus temp files no
    * writer owns (left by a crash). `isReferenced` must be synchronous (a SQLite lookup).

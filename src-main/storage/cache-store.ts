@@ -25,6 +25,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer } from '../core/job-contract.js';
 import { formatBytes } from '../../shared/format.js';
 import type { Db } from './db.js';
+import { isDiskFull } from '../core/disk-full.js';
 
 export interface CacheEntry {
   repo: string;
@@ -230,6 +231,20 @@ export class CacheStore {
       total -= r.size;
     }
     return this.evict(victims);
+  }
+
+  /**
+   * Deletes every cache entry not in use (the Storage page). On a full disk the directories go first
+   * (rows cannot be deleted without room), then the rows.
+   */
+  async deleteAll(): Promise<number> {
+    try {
+      return (await this.enforceSizeCap(0)).length;
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+    for (const e of this.list()) if (!this.pins.has(e.file)) await rm(join(this.dataDir, e.file), { recursive: true, force: true });
+    return (await this.enforceSizeCap(0)).length;
   }
 
   /** Deletes directories under caches/ that no row names (crash leftovers), and stale temp dirs. */
