@@ -21,7 +21,7 @@
  * Writes are atomic (temp file + rename) and synchronous: callers serialise nothing.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 
 export interface Encryptor {
   isEncryptionAvailable(): boolean;
@@ -106,18 +106,28 @@ export function keyFileEncryptor(keyFile: string): Encryptor {
   };
 }
 
-/** Writes `text` to `file` atomically: a temp file beside it (same mode), fsync, rename. */
+/**
+ * Writes `text` to `file` atomically: a temp file beside it (same mode), fsync, rename. On a full
+ * disk the write fails (a short write is completed or fails too), the temp file is removed, and
+ * `file` keeps its old content: a settings save never leaves a truncated file behind.
+ */
 export function writeFileAtomic(file: string, text: string, mode: number): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', mode);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      const bytes = Buffer.from(text);
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, mode); // the umask may have narrowed it; keep exactly what was asked
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  chmodSync(tmp, mode); // the umask may have narrowed it; keep exactly what was asked
-  renameSync(tmp, file);
 }
 
 export class SecretVault {

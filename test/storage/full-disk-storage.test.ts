@@ -4,12 +4,13 @@
  * once space is freed — writes again, intact.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isExclusive, openDatabase } from '../../src-main/storage/db.js';
 import { LogStore, type LogCut } from '../../src-main/storage/log-store.js';
+import { writeFileAtomic } from '../../src-main/storage/secret-vault.js';
 import { mountSmallDisk, removeFill, type SmallDisk } from '../helpers/small-disk.js';
 
 let root: string;
@@ -90,5 +91,16 @@ describe('when the database is opened on a full disk', () => {
   it('refuses to create a new database on a full disk with a sentence naming the file and the fix', () => {
     disk.fill('filler');
     expect(() => openDatabase(join(disk.dir, 'new.db'))).toThrow(/new\.db: disk full: the database cannot be created without free space on its disk; free some and start again/);
+  });
+});
+
+describe('when a settings file or the secret vault is saved on a full disk', () => {
+  it('fails the save with ENOSPC, keeps the old file whole, and leaves no temporary file', () => {
+    const file = join(disk.dir, 'secrets.json');
+    writeFileSync(file, '{"old":true}\n', { mode: 0o600 });
+    disk.fill('filler');
+    expect(() => writeFileAtomic(file, JSON.stringify({ secrets: 'x'.repeat(64 * 1024) }), 0o600)).toThrow(/ENOSPC/);
+    expect(readFileSync(file, 'utf8')).toBe('{"old":true}\n');
+    expect(readdirSync(disk.dir).sort()).toEqual(['filler', 'secrets.json']);
   });
 });
