@@ -23,6 +23,9 @@ export function isDiskFull(err: unknown): boolean {
   return false;
 }
 
+/** How a job error caused by the Docker engine's own full storage begins (the disk guard looks for it). */
+export const DOCKER_STORAGE_FULL = "the Docker engine's storage is full";
+
 /** An error whose message is the sentence a person reads ("disk full: the cache was not saved"). */
 export class DiskFullError extends Error {
   readonly code = 'ENOSPC';

@@ -21,7 +21,7 @@ import { dockerMessage, EngineConnectionError, isConnectionError, removeContaine
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
 import { runJobLifecycle, type JobBackend, type JobEnvironment } from './job-lifecycle.js';
-import { isDiskFull } from '../core/disk-full.js';
+import { DOCKER_STORAGE_FULL, isDiskFull } from '../core/disk-full.js';
 import { InfrastructureError } from './pull.js';
 import { reapOrphans } from './reaper.js';
 import { createJobNetwork, startServices } from './services.js';
@@ -158,9 +158,6 @@ export class DockerExecutor {
     return { runner, container: runner.jobContainer };
   }
 }
-
-/** How an error of the Docker engine's own full storage begins (the engine's disk guard looks for it). */
-export const DOCKER_STORAGE_FULL = "the Docker engine's storage is full";
 
 function describeInfrastructureError(err: unknown, phase: string): string {
   if (err instanceof InfrastructureError || err instanceof CheckoutError || err instanceof EngineConnectionError) return err.message;

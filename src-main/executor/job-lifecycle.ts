@@ -99,6 +99,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     checkStopped();
     status = outcome.status;
     error = outcome.error;
+    infrastructure = outcome.infrastructure ?? false;
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
       try {

@@ -19,6 +19,7 @@ import { formatDuration } from '../../shared/format.js';
 import type { Interruption } from './exec-step.js';
 import type { JobLog } from './log-capture.js';
 import type { StepRunner } from './step-runner.js';
+import { DOCKER_STORAGE_FULL } from '../core/disk-full.js';
 
 export interface StepsContext {
   /** Set up by the caller, who also destroys it. */
@@ -39,6 +40,8 @@ export interface StepsOutcome {
   /** passed | failed | timed_out (a step's own timeout) — cancel and job timeout are the caller's. */
   status: Status;
   error?: string;
+  /** The failing step ran out of room in its container: the Docker engine's storage, not the step, failed. */
+  infrastructure?: boolean;
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -93,6 +96,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   // The job's status after a failure is that of the first failing step (failed or timed_out).
   let firstFailure: Status | undefined;
   let error: string | undefined;
+  let infrastructure = false;
 
   const update = (summary: StepSummary, patch: Partial<StepSummary>): void => {
     Object.assign(summary, patch);
@@ -134,6 +138,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       KILN_WORKSPACE: where.workspace,
       KILN_ENV: where.envFile,
     };
+    const output = log.openStep(step.index, step.name);
     const outcome = await runStep({
       runner: ctx.runner,
       index: step.index,
@@ -141,7 +146,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       env,
       timeoutMs: step.timeoutMs,
       killGraceMs: ctx.killGraceMs,
-      output: log.openStep(step.index, step.name),
+      output,
       jobSignal: ctx.jobSignal,
       note: (text) => log.system(text, step.index),
     });
@@ -164,6 +169,10 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
         log.system(`step '${step.name}' ${what}`, step.index);
         failed = true;
         firstFailure ??= outcome.status;
+        if (error === undefined && output.sawDiskFull) {
+          error = `${DOCKER_STORAGE_FULL}: step '${step.name}' ${what} (No space left on device in the container)`;
+          infrastructure = true;
+        }
         error ??= `step '${step.name}' ${what}`;
       }
     }
@@ -173,5 +182,5 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     }
   }
   if (!failed) return { status: 'passed' };
-  return { status: firstFailure ?? 'failed', error };
+  return { status: firstFailure ?? 'failed', error, ...(infrastructure ? { infrastructure } : {}) };
 }

@@ -135,12 +135,16 @@ export class JobLog {
   }
 }
 
+const NO_SPACE = /no space left on device/i;
+
 /** One step's stdout and stderr: separate masks and line buffers, one shared byte budget. */
 export class StepOutput {
   private readonly streams: Record<'stdout' | 'stderr', { mask: MaskStream; lines: LineSplitter }>;
   private bytes = 0;
   private truncated = false;
   private ended = false;
+  /** The step's stderr said "No space left on device". */
+  sawDiskFull = false;
 
   constructor(
     masker: SecretMasker,
@@ -151,7 +155,12 @@ export class StepOutput {
   ) {
     const make = (stream: 'stdout' | 'stderr') => ({
       mask: masker.createStream(),
-      lines: new LineSplitter((line) => this.emit(stream, decodeLine(line))),
+      lines: new LineSplitter((line) => {
+        const text = decodeLine(line);
+        // A write in the container that found no room (its disk is the Docker engine's storage).
+        if (stream === 'stderr' && !this.sawDiskFull && NO_SPACE.test(text)) this.sawDiskFull = true;
+        this.emit(stream, text);
+      }),
     });
     this.streams = { stdout: make('stdout'), stderr: make('stderr') };
   }

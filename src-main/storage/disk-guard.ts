@@ -22,6 +22,7 @@ import { statfsSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../../shared/format.js';
+import { DOCKER_STORAGE_FULL } from '../core/disk-full.js';
 
 export interface DiskPolicy {
   /** Jobs wait below the larger of this and minFreePercent of the disk (default 2 GiB). */
@@ -159,7 +160,10 @@ export class DiskGuard {
     if (!next.low) delete next.reason;
     else if (short) next.reason = `${formatBytes(next.freeBytes)} free, Kiln needs ${formatBytes(next.neededBytes)}`;
     else if (this.fullSinceSample) next.reason = `the disk was full when writing ${next.lastFull?.what ?? 'data'}; waiting for the next check of free space`;
-    else next.reason = `the Docker engine's storage is full (${dockerFresh?.message ?? ''})`;
+    else {
+      const said = dockerFresh?.message ?? '';
+      next.reason = said.startsWith(DOCKER_STORAGE_FULL) ? said : `${DOCKER_STORAGE_FULL} (${said})`;
+    }
     this.current = next;
     if (next.low === was.low) return;
     for (const listener of this.listeners) {

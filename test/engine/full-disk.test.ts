@@ -47,7 +47,7 @@ async function start(minFreeMiB = 1): Promise<Engine> {
     disk: { minFreeBytes: minFreeMiB * 1024 * 1024, minFreePercent: 0, reserveBytes: 512 * 1024, checkIntervalMs: 200 },
     repositories: [repoConfig(repo)],
   };
-  engine = await Engine.start({ config, dataDir: disk.dir, onError: (m, e) => lines.push(`${m}: ${String(e)}`) });
+  engine = await Engine.start({ config, dataDir: disk.dir, disk: { dockerCooldownMs: 2_000 }, onError: (m, e) => lines.push(`${m}: ${String(e)}`) });
   return engine;
 }
 
@@ -194,6 +194,27 @@ describe('when an artifact, a cache or a mirror fetch does not fit', () => {
     const packs = readdirSync(mirrors).flatMap((m) => readdirSync(join(mirrors, m, 'objects', 'pack')));
     expect(packs.filter((p) => p.startsWith('tmp_'))).toEqual([]);
     expect((await e.getRun(earlier)).status).toBe('passed');
+    await assertHealthy(e);
+  });
+});
+
+describe("when a step's writes find no room in its container", () => {
+  it('fails the job as an infrastructure failure naming the full storage, holds new jobs for the cool-down, then runs them', async () => {
+    const e = await start();
+    // /dev/shm is the container's own 64 MB tmpfs: a real ENOSPC inside the container.
+    const id = await push(e, pipeline(`  fill:
+    image: ${TEST_IMAGE}
+    steps:
+      - name: Fill
+        run: dd if=/dev/zero of=/dev/shm/fill bs=1M count=100
+`));
+    const run = await finished(e, id);
+    expect(run.status).toBe('failed');
+    expect(run.jobs[0].error).toBe("the Docker engine's storage is full: step 'Fill' failed with exit code 1 (No space left on device in the container)");
+    expect((await e.health()).disk).toMatchObject({ ok: false, docker: run.jobs[0].error });
+    const next = await push(e, SMALL);
+    expect((await e.listRuns({ limit: 5 })).items.find((r) => r.id === next)?.waiting).toMatch(/^waiting: the Docker engine's storage is full/);
+    expect((await finished(e, next)).status).toBe('passed');
     await assertHealthy(e);
   });
 });
