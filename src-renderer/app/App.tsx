@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Health, TunnelState } from '../../shared/api/engine-api.js';
 import type { KilnClient } from '../api/kiln-client.js';
+import { DiskBanner } from '../components/DiskBanner.js';
 import { ArtifactsView } from '../views/ArtifactsView.js';
 import { DeliveriesView } from '../views/DeliveriesView.js';
 import { RunsList } from '../views/RunsList.js';
@@ -72,7 +73,7 @@ export function App({ client }: { client: KilnClient }) {
           <EngineStatus />
           <div className="transport muted">via {client.transport === 'ipc' ? 'desktop IPC' : 'HTTP'}</div>
         </nav>
-        <main className="content"><Page route={route} /></main>
+        <main className="content"><DiskBanner /><Page route={route} /></main>
       </div>
     </ClientContext.Provider>
   );
