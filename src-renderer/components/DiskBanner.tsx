@@ -23,7 +23,7 @@ export function DiskBanner() {
   return (
     <div className="notice disk-banner" role="alert" data-testid="disk-banner">
       <strong>Low disk space — no new job starts.</strong>{' '}
-      <span>{disk.message ?? 'The disk is full.'}</span>{' '}
+      <span>{disk.message ?? 'The disk is full'}.</span>{' '}
       {disk.databaseExclusive && <span>The database was opened on a full disk: changes are saved once there is room. </span>}
       Running jobs finish; queued runs start by themselves once there is room. <a href={href({ view: 'storage' })}>Free space on the Storage page</a>.
     </div>

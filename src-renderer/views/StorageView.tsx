@@ -81,7 +81,7 @@ export function StorageView() {
         <p className={disk.ok ? 'muted' : 'notice'} data-testid="disk-state">
           {disk.ok
             ? `${formatBytes(disk.freeBytes)} free; new jobs wait below ${formatBytes(disk.neededBytes)}.`
-            : `${disk.message ?? 'The disk is full.'} Delete artifacts, caches or old logs below; queued runs start by themselves once there is room.`}
+            : `${disk.message ?? 'The disk is full'}. Delete artifacts, caches or old logs below; queued runs start by themselves once there is room.`}
         </p>
       )}
       {m && (
