@@ -43,7 +43,7 @@ function FreeSpace({ onFreed }: { onFreed: () => void }) {
     }
   };
   return (
-    <section className="card" data-testid="free-space">
+    <section className="card free-space-card" data-testid="free-space">
       <h2>Free space</h2>
       <ErrorBanner error={error} />
       <div className="free-space">
