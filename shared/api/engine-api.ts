@@ -77,6 +77,8 @@ export interface DiskHealth {
   lastFull?: { what: string; at: number };
   /** The Docker engine's own storage, when it reported itself full. */
   docker?: string;
+  /** The Docker engine's data root (`docker info`) and its free space, when it is on this machine. */
+  dockerStorage?: { path: string; freeBytes: number; totalBytes: number };
   /** The database was opened with exclusive locking because the disk was full at start-up (reads work; writes once there is room). */
   databaseExclusive?: boolean;
   /** Job results waiting to be recorded (the database could not be written). */

@@ -11,19 +11,23 @@
  */
 import type { DiskHealth, FreeSpaceReport, FreeSpaceRequest } from '../../shared/api/engine-api.js';
 import type { RunSummary } from '../../shared/model/run.js';
+import { statfsSync } from 'node:fs';
 import { isDiskFull } from '../core/disk-full.js';
+import { DockerExecutor } from '../executor/docker-executor.js';
 import type { DiskState } from '../storage/disk-guard.js';
 import type { EngineParts } from './parts.js';
 
 const DAY_MS = 86_400_000;
 
-type Parts = Pick<EngineParts, 'bus' | 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
+type Parts = Pick<EngineParts, 'executor' | 'bus' | 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
 
 export class DiskService {
   private unsubscribe: (() => void) | undefined;
   /** Start-up recovery a full database refused; done once there is room. */
   private deferred: (() => void) | undefined;
   private reclaiming: Promise<void> | undefined;
+  /** The Docker engine's data root, when `docker info` names one this machine can statfs. */
+  private dockerRoot: string | undefined;
 
   constructor(private readonly p: Parts, private readonly say: (line: string) => void = (line) => console.error(line)) {}
 
@@ -45,6 +49,7 @@ export class DiskService {
     this.p.disk.start();
     if (this.p.dbExclusive) this.p.disk.reportFull('the database (opened read-mostly: the disk was full at start-up)');
     this.recover(startUp);
+    void this.findDockerRoot();
   }
 
   stop(): void {
@@ -65,9 +70,33 @@ export class DiskService {
       ...(s.low ? { message: this.p.disk.waitingReason() } : {}),
       ...(s.lastFull ? { lastFull: s.lastFull } : {}),
       ...(s.docker ? { docker: s.docker.message } : {}),
+      ...this.dockerStorage(),
       ...(this.p.dbExclusive ? { databaseExclusive: true } : {}),
       ...(waiting > 0 ? { resultsWaiting: waiting } : {}),
     };
+  }
+
+  /** Docker's own disk, reported (the guard acts on Docker's "no space left" errors, not on this number). */
+  private dockerStorage(): Pick<DiskHealth, 'dockerStorage'> {
+    if (!this.dockerRoot) return {};
+    try {
+      const s = statfsSync(this.dockerRoot);
+      return { dockerStorage: { path: this.dockerRoot, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize } };
+    } catch {
+      return {};
+    }
+  }
+
+  private async findDockerRoot(): Promise<void> {
+    const { executor } = this.p;
+    if (!(executor instanceof DockerExecutor)) return;
+    try {
+      const info = (await executor.docker.info()) as { DockerRootDir?: string };
+      // A remote engine's path means nothing here: only a directory this machine has is reported.
+      if (info.DockerRootDir && statfsSync(info.DockerRootDir)) this.dockerRoot = info.DockerRootDir;
+    } catch {
+      // Docker unreachable, or its root not on this machine: nothing to report
+    }
   }
 
   /** A queued run with the reason it waits, while the guard holds jobs back. */

@@ -5,6 +5,7 @@
  * what was stored before is still readable.
  */
 import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ let disk: SmallDisk;
 let engine: Engine | undefined;
 let repo: TestRepo;
 const lines: string[] = [];
+const DOCKER_ROOT = execFileSync('docker', ['info', '--format', '{{.DockerRootDir}}'], { encoding: 'utf8' }).trim();
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'kiln-fulldisk-'));
@@ -79,6 +81,9 @@ function finished(e: Engine, runId: string, statuses: readonly Status[] = TERMIN
 async function assertHealthy(e: Engine): Promise<void> {
   const health = await e.health();
   expect(health.docker.ok).toBe(true);
+  // Docker's own disk is reported beside Kiln's.
+  expect(health.disk?.dockerStorage).toMatchObject({ path: DOCKER_ROOT, freeBytes: expect.any(Number) });
+  expect(health.disk?.dockerStorage?.freeBytes).toBeGreaterThan(0);
   const check = new Database(join(disk.dir, 'kiln.db'), { readonly: true });
   try {
     expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
