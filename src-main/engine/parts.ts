@@ -198,7 +198,11 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
     mayStart: () => !disk.state.low,
     finish: (claim, result) => runner.finish(claim, result),
-    onError,
+    // A result the database had no room for: the guard turns low at once (and gives SQLite the reserve).
+    onError: (message, err) => {
+      if (isDiskFull(err)) disk.reportFull('the database (a job result)');
+      onError(message, err);
+    },
   });
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, disk, dbExclusive, commits, runs, logs, deliveries,

@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ import type { Status } from '../../shared/model/status.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { Engine } from '../../src-main/engine/engine.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
-import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+import { startServer } from '../../src-main/http/app.js';
+import { mountSmallDisk, removeFill, type SmallDisk } from '../helpers/small-disk.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, git, repoConfig, TERMINAL, type TestRepo } from './engine-fixture.js';
 
@@ -221,5 +222,34 @@ describe("when a step's writes find no room in its container", () => {
     expect((await e.listRuns({ limit: 5 })).items.find((r) => r.id === next)?.waiting).toMatch(/^waiting: the Docker engine's storage is full/);
     expect((await finished(e, next)).status).toBe('passed');
     await assertHealthy(e);
+  });
+});
+
+describe('when a settings save finds the disk full', () => {
+  it('answers 503 with a disk-full reason over HTTP, leaves no partial file, and saves once there is room', async () => {
+    const e = await start();
+    const server = await startServer({ engine: e, port: 0, artifacts: e.artifacts });
+    try {
+      const save = (): Promise<Response> => fetch(`${server.url}/api/settings/server`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrency: { jobs: 2 } }),
+      });
+      // Full to the last byte: the guard gives up its reserve when it sees the disk this full; that room goes too.
+      const filler = disk.fill('someone-else');
+      await waitFor(() => !existsSync(join(disk.dir, 'disk-reserve')), 'the reserve to be given up', 5_000);
+      const more = disk.fill('someone-else-too');
+      const refused = await save();
+      expect(refused.status).toBe(503);
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^disk full: the change was not saved \(ENOSPC.*\); free space \(Storage page\) and try again$/) });
+      expect(readdirSync(disk.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      expect((await e.getSettings()).concurrency.jobs).toBe(1);
+      removeFill(filler);
+      removeFill(more);
+      expect((await save()).status).toBe(200);
+      expect((await e.getSettings()).concurrency.jobs).toBe(2);
+      await assertHealthy(e);
+    } finally {
+      await server.close();
+    }
   });
 });
