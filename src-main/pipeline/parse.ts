@@ -60,9 +60,14 @@ function conditionOf(v: unknown): string | undefined {
   return String(v);
 }
 
-function filterOf(v: unknown): { branches?: string[]; tags?: string[] } {
+function filterOf(v: unknown): { branches?: string[]; tags?: string[]; paths?: string[]; pathsIgnore?: string[] } {
   const r = rec(v);
-  return { ...(r.branches ? { branches: strings(r.branches) } : {}), ...(r.tags ? { tags: strings(r.tags) } : {}) };
+  return {
+    ...(r.branches ? { branches: strings(r.branches) } : {}),
+    ...(r.tags ? { tags: strings(r.tags) } : {}),
+    ...(r.paths ? { paths: strings(r.paths) } : {}),
+    ...(r['paths-ignore'] ? { pathsIgnore: strings(r['paths-ignore']) } : {}),
+  };
 }
 
 /**
@@ -74,7 +79,7 @@ function triggersOf(v: unknown): Triggers {
   const on = rec(v);
   return {
     ...('push' in on ? { push: filterOf(on.push) } : {}),
-    ...('pull_request' in on ? { pullRequest: { ...('branches' in rec(on.pull_request) ? { branches: strings(rec(on.pull_request).branches) } : {}) } } : {}),
+    ...('pull_request' in on ? { pullRequest: filterOf(on.pull_request) } : {}),
     manual: on.manual !== false,
   };
 }

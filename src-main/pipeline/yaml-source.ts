@@ -15,6 +15,8 @@ export type Path = PathSegment[];
 export interface Position {
   line: number;
   col: number;
+  /** Set when the position is in another file than the source asked (an included file). */
+  file?: string;
 }
 
 const NUMBER_TAGS = new Set(['tag:yaml.org,2002:int', 'tag:yaml.org,2002:float']);
