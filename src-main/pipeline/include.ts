@@ -121,7 +121,7 @@ export function mergeIncludes(main: YamlSource, mainPath: string, included: Incl
       if (parts.has(n.path)) return; // a diamond: merged once
       if (++count > MAX_INCLUDED_FILES) return emit('INVALID_VALUE', part.source.file, where, `more than ${MAX_INCLUDED_FILES} included files`);
       const text = included?.get(n.path);
-      if (text === undefined) return emit('FILE', part.source.file, where, `included file '${n.path}' does not exist${included?.has(n.path) ? ' at this commit' : ''}`);
+      if (text === undefined) return emit('FILE', part.source.file, where, `included file '${n.path}' does not exist`);
       const child = loadPart(n.path, text, displayName(main.file, n.path), diagnostics);
       parts.set(n.path, child);
       if (child.source.data !== null) visit(child, [...stack, n.path]);
