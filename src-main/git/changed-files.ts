@@ -15,7 +15,7 @@
  * `git diff-tree` compares trees, skipping every subtree whose id did not change, so its cost
  * follows the size of the change, not of the repository; renames are not detected (a rename is
  * its old and its new path, both changed, and detection would cost time on large pushes). Git
- * runs on the worker thread of git-spawner.ts. Never throws: a git failure is "everything changed"
+ * runs on the worker thread of git-spawner.ts, at normal priority (a run waits on it). Never throws: a git failure is "everything changed"
  * with the reason, so a run is never lost because its diff could not be computed.
  */
 import type { ChangeSet } from '../../shared/model/change-set.js';
@@ -49,14 +49,14 @@ async function commitOf(m: Mirror, spec: string): Promise<string | undefined> {
 }
 
 async function mergeBase(m: Mirror, a: string, b: string): Promise<string | undefined> {
-  const r = await runGit(['-C', m.dir, 'merge-base', a, b], m.env, { timeoutMs: TIMEOUT_MS });
+  const r = await runGit(['-C', m.dir, 'merge-base', a, b], m.env, { timeoutMs: TIMEOUT_MS, foreground: true });
   const sha = r.stdout.trim().split('\n')[0];
   return r.ok && SHA.test(sha) ? sha : undefined;
 }
 
 /** The two-dot diff of `from` and `to` (full SHAs), or everything changed beyond the cap. */
 export async function diffNames(m: Mirror, from: string, to: string, maxFiles: number): Promise<ChangeSet> {
-  const r = await runGit(['-C', m.dir, 'diff-tree', '-r', '-z', '--name-only', '--no-renames', '--no-commit-id', from, to], m.env, { timeoutMs: TIMEOUT_MS });
+  const r = await runGit(['-C', m.dir, 'diff-tree', '-r', '-z', '--name-only', '--no-renames', '--no-commit-id', from, to], m.env, { timeoutMs: TIMEOUT_MS, foreground: true });
   if (!r.ok) return everything(`could not compare ${short(from)} and ${short(to)}: ${(r.stderr || r.message || '').trim().split('\n')[0]}`);
   const files = r.stdout.split('\0');
   if (files[files.length - 1] === '') files.pop();

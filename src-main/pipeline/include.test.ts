@@ -128,3 +128,16 @@ describe('problems in included files are reported where they are', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([".kiln.yml:1:11: included file 'ci/a.yml' does not exist"]);
   });
 });
+
+describe('reading the included files', () => {
+  it('reads nothing for a pipeline without a top-level include, even with a matrix include', async () => {
+    const r = await parseRepo({ '.kiln.yml': "jobs:\n  a:\n    image: x\n    matrix: { v: ['1'], include: [{ v: '2' }] }\n    steps: [{ run: r }]\n" });
+    expect(r.reads).toEqual([]);
+    expect(r.pipeline?.jobs).toHaveLength(1);
+  });
+
+  it('follows includes of a pipeline written as one flow mapping', async () => {
+    const r = await parseRepo({ '.kiln.yml': '{ include: [ci/a.yml], jobs: { m: { image: x, steps: [{ run: r }] } } }\n', 'ci/a.yml': 'jobs:\n' + job('a') });
+    expect(r.pipeline?.jobs.map((j) => j.key)).toEqual(['m', 'a']);
+  });
+});

@@ -23,8 +23,12 @@ export const MAX_INCLUDED_FILES = 100;
 export type IncludedFiles = ReadonlyMap<string, string | undefined>;
 
 const rec = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-/** Cheap pre-check: only a file that mentions `include` can include anything (false positives just cost a parse). */
-const mayInclude = (text: string): boolean => /include/.test(text);
+/**
+ * Cheap pre-check before parsing a file only to find its include list: a top-level `include:` key
+ * starts a line (block style), or the document is one flow mapping. A matrix's `include:` is
+ * indented, so most pipelines are not parsed twice. False positives only cost a parse.
+ */
+const mayInclude = (text: string): boolean => /^["']?include["']?\s*:/m.test(text) || /^\s*(#.*\n\s*)*\{/.test(text);
 
 /** `/ci/a.yml`, `./ci/a.yml` → `ci/a.yml`; or why the path is not allowed. */
 export function normalizeIncludePath(raw: string): { path: string } | { error: string } {
