@@ -117,15 +117,15 @@ export function mergeIncludes(main: YamlSource, mainPath: string, included: Incl
       if (typeof raw !== 'string') return;
       const where = positionOf(part.source, ['include', i]);
       const n = normalizeIncludePath(raw);
-      if ('error' in n) return emit('INVALID_VALUE', part.source.file, where, n.error);
+      if ('error' in n) return emit('INCLUDE', part.source.file, where, n.error);
       if (stack.includes(n.path)) {
         const chain = [...stack.slice(stack.indexOf(n.path)), n.path].map((p) => (p === mainPath ? main.file : displayName(main.file, p)));
         return emit('CYCLE', part.source.file, where, `include cycle: ${chain.join(' -> ')}`);
       }
       if (parts.has(n.path)) return; // a diamond: merged once
-      if (++count > MAX_INCLUDED_FILES) return emit('INVALID_VALUE', part.source.file, where, `more than ${MAX_INCLUDED_FILES} included files`);
+      if (++count > MAX_INCLUDED_FILES) return emit('INCLUDE', part.source.file, where, `more than ${MAX_INCLUDED_FILES} included files`);
       const text = included?.get(n.path);
-      if (text === undefined) return emit('FILE', part.source.file, where, `included file '${n.path}' does not exist`);
+      if (text === undefined) return emit('INCLUDE', part.source.file, where, `included file '${n.path}' does not exist`);
       const child = loadPart(n.path, text, displayName(main.file, n.path), diagnostics);
       parts.set(n.path, child);
       if (child.source.data !== null) visit(child, [...stack, n.path]);
