@@ -4,6 +4,7 @@ import type { ChangeSet } from '../../shared/model/change-set.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { parsePipeline } from './parse.js';
 import { planPipeline } from './plan.js';
+import { decideJob } from './readiness.js';
 import { matchesTrigger, needsChangedFiles } from './triggers.js';
 
 const push: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40), ref: 'refs/heads/main' };
@@ -46,6 +47,24 @@ describe('a job condition on changed files', () => {
   it('runs every job when everything changed', () => {
     const plan = planPipeline(p, push, { changes: { kind: 'everything', reason: 'over the cap' } }).plan!;
     expect(plan.jobs.every((j) => !j.skipped)).toBe(true);
+  });
+});
+
+describe('changed() beside a status function, decided after the needs finish', () => {
+  const p = pipeline("jobs:\n  build: { image: x, steps: [{ run: make }] }\n  report:\n    image: x\n    needs: build\n    if: always() && changed('docs/**')\n    steps: [{ run: report }]\n");
+  const ctx = { event: 'push', sha: push.sha, repo: push.repo, matrix: {}, env: {} };
+  it('carries the planned result of changed() into the condition the scheduler reads', () => {
+    const report = planPipeline(p, push, { changes: files('src/a.c') }).plan!.jobs[1];
+    expect(report.if).toBe("(always() && false)");
+    expect(decideJob(report, ['failed'], ctx)).toBe('skip');
+  });
+  it('runs after a failed need when the docs changed', () => {
+    const report = planPipeline(p, push, { changes: files('docs/a.md') }).plan!.jobs[1];
+    expect(decideJob(report, ['failed'], ctx)).toBe('run');
+  });
+  it('keeps a condition without changed() as written', () => {
+    const q = pipeline("jobs:\n  a:\n    image: x\n    if: always() && branch == 'main'\n    steps: [{ run: r }]\n");
+    expect(planPipeline(q, push, { changes: files('x') }).plan!.jobs[0].if).toBe("always() && branch == 'main'");
   });
 });
 
