@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_IMAGE } from '../helpers/test-image.js';
-import { dockerLeftovers, git, startEngine, type EngineFixture, type TestRepo } from './engine-fixture.js';
+import { createRepo, dockerLeftovers, git, startEngine, type EngineFixture, type TestRepo } from './engine-fixture.js';
 
 // The real engine, a real git repository (its mirror made by the engine) and real Docker: path
 // filters and changed() decide on the files git says a push changed, and included files come
@@ -71,6 +72,35 @@ describe('when a pipeline is filtered on src/**', () => {
     const { runIds } = await f.engine.triggerRun({ repo: repo.name, branch: 'docs-fix' });
     const run = await f.waitForRun(runIds[0]);
     expect(run.jobs.map((j) => [j.name, j.status])).toEqual([['docs', 'passed'], ['build', 'skipped']]);
+  });
+});
+
+describe('when catch-up finds pushes whose webhooks were lost', () => {
+  it('compares with the last head it saw: a docs-only head starts nothing, a src head runs', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kiln-paths-catchup-'));
+    try {
+      const repo = createRepo(root, 'acme/web');
+      commitFiles(repo, { '.kiln.yml': PIPELINE, 'ci/jobs.yml': JOBS, 'src/main.c': 'int main;\n' }, 'pipeline');
+      f = await startEngine({ root }); // its first pass records main's head without building it
+      await f.engine.catchUpSettled('acme/web');
+      commitFiles(repo, { 'docs/a.md': 'a\n' }, 'docs, webhook lost');
+      f.engine.requestCatchUp('acme/web');
+      await f.engine.catchUpSettled('acme/web');
+      expect((await f.engine.listRuns({})).items).toEqual([]);
+
+      commitFiles(repo, { 'docs/b.md': 'b\n' }, 'more docs, webhook lost');
+      commitFiles(repo, { 'src/main.c': 'int main(void);\n' }, 'code, webhook lost');
+      f.engine.requestCatchUp('acme/web');
+      await f.engine.catchUpSettled('acme/web');
+      const [run] = (await f.engine.listRuns({})).items;
+      const done = await f.waitForRun(run.id);
+      // The last seen head (the docs commit) against the new one: docs/b.md and src/main.c changed.
+      expect(done.jobs.map((j) => [j.name, j.status])).toEqual([['docs', 'passed'], ['build', 'passed']]);
+    } finally {
+      await f?.close();
+      f = undefined;
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
