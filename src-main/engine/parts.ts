@@ -147,6 +147,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
     getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
     logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
+    annotations: (runId) => outputs.annotations(runId),
   });
   let settings: SettingsService;
   try {
