@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type UIEvent } from 'react';
 import { List, useListRef } from 'react-window';
 import type { LogChunk } from '../../../shared/api/engine-api.js';
+import type { LogGroup } from '../../../shared/model/job-output.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';
@@ -13,6 +14,8 @@ import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
 
 /** 20 px rows: 1,000,000 lines are 20M px, under Chromium's ~33.5M px limit for one element's height. */
 export const ROW_HEIGHT = 20;
+/** How long after the first page the list waits for the log groups before showing lines unfolded. */
+const GROUPS_GRACE_MS = 150;
 
 /**
  * The job log: a react-window list over a page cache of the log, live follow (auto-scroll that
@@ -20,7 +23,9 @@ export const ROW_HEIGHT = 20;
  * closed by default once their step has finished, open while it streams), server-side search with
  * next/previous, #L<n> line links, timestamps and the raw download.
  */
-export function LogViewer({ runId, job, line, firstPage }: { runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk> }) {
+export function LogViewer({ runId, job, line, firstPage, firstGroups }: {
+  runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk>; firstGroups?: Promise<LogGroup[]>;
+}) {
   const client = useClient();
   const jobId = job.id;
   const [version, setVersion] = useState(0);
@@ -46,7 +51,16 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     return () => { cancelled = true; stop?.(); pages.dispose(); };
   }, [client, jobId, pages]); // `live` and `firstPage` only matter at start
 
-  const groups = useLogGroups(client, job, live);
+  const groups = useLogGroups(client, job, live, firstGroups);
+  // Lines show without waiting long for the group metadata: if it is not there shortly after the
+  // first page, the list shows unfolded and folds once it arrives (a #L link still waits for it).
+  const [groupsLate, setGroupsLate] = useState(false);
+  const firstPageIn = pages.total > 0 || pages.complete;
+  useEffect(() => {
+    if (!firstPageIn || groups.list !== undefined) return undefined;
+    const t = setTimeout(() => setGroupsLate(true), GROUPS_GRACE_MS);
+    return () => clearTimeout(t);
+  }, [firstPageIn, groups.list === undefined]);
   const sections = useMemo(() => buildSections(job.steps, pages.total), [job.steps, pages.total, version]);
   const map = useMemo(() => new RowMap(sections, folded, groups.list ?? [], groups.isFolded), [sections, folded, groups.list, groups.isFolded]);
 
@@ -167,7 +181,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
         <a className="btn btn-sm btn-dark" href={client.rawLogUrl(jobId)} download={`${job.name}.log`} data-action="download-log">⤓ Raw log</a>
       </div>
       {error && <div className="log-error">Could not load the log: {error}</div>}
-      {groups.list !== undefined && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
+      {(groups.list !== undefined || groupsLate) && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
         rowProps={rowProps} overscanCount={20} onScroll={onScroll}
         onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />}
       <div className="log-status">
