@@ -1,13 +1,16 @@
 /**
  * Runs one claimed job on the executor: builds the JobRunRequest from the stored run and plan,
  * appends the executor's log lines to the log store (the store assigns seqs) and publishes them in
- * batches, one 'log' event per job per tick, and records the result fenced by the claim's token.
+ * batches, one 'log' event per job per tick, stores what the job produced besides lines (groups,
+ * annotations, summaries), and records the result fenced by the claim's token. A job's error is
+ * written to its log by whoever met it (the executor, or infraFailure here), never again at the end.
  */
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../core/engine-contract.js';
-import type { JobHooks, JobResult } from '../core/job-contract.js';
+import type { JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
+import type { JobOutputStore } from '../storage/job-output-store.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { LogStore } from '../storage/log-store.js';
@@ -27,6 +30,9 @@ export interface JobRunnerDeps {
   hooksFor?: HooksFor;
   publish(event: EngineEvent): void;
   clock: () => number;
+  /** Where groups, annotations and summaries go, written through `write` (the group commit). */
+  outputs?: { store: JobOutputStore; write(fn: () => void): Promise<void> };
+  onError?(message: string, err: unknown): void;
 }
 
 export class JobRunner {
@@ -65,31 +71,55 @@ export class JobRunner {
     if (!run || !job) return infraFailure('the run was deleted while it was queued', 0);
     const planned = (JSON.parse(run.plan_json) as Plan).jobs.find((j) => j.id === job.plan_id);
     const logOffset = this.d.logs.count(job.id);
-    if (!planned) return infraFailure(`the stored plan has no job '${job.plan_id}'`, logOffset);
+    if (!planned) return this.infraFailure(job.id, run.id, `the stored plan has no job '${job.plan_id}'`, logOffset);
     const repo = this.d.repository(run.repo);
-    if (!repo) return infraFailure(`repository '${run.repo}' is no longer configured`, logOffset);
+    if (!repo) return this.infraFailure(job.id, run.id, `repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
-    return this.d.executor.runJob({
-      runId: run.id,
-      jobId: job.id,
-      job: planned,
-      event: toTriggerEvent(run),
-      source: { kind: 'git', url: repo.url, sha: run.sha, credentials: repo.credentials },
-      secrets: repo.secrets,
-      signal,
-      logOffset: this.d.logs.count(job.id),
-      onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
-      onStep: (step) => {
-        if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
-      },
-      hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
-    });
+    try {
+      return await this.d.executor.runJob({
+        runId: run.id,
+        jobId: job.id,
+        job: planned,
+        event: toTriggerEvent(run),
+        source: { kind: 'git', url: repo.url, sha: run.sha, credentials: repo.credentials },
+        secrets: repo.secrets,
+        signal,
+        logOffset: this.d.logs.count(job.id),
+        onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
+        onStep: (step) => {
+          if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
+        },
+        onRecord: (record) => this.record(run.id, job.id, record),
+        hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
+      });
+    } catch (err) {
+      // The executor broke its contract (it logs its own errors otherwise): say it here, once.
+      return this.infraFailure(job.id, run.id, `Kiln could not run the job: ${err instanceof Error ? err.message : String(err)}`, this.d.logs.count(job.id));
+    }
+  }
+
+  private record(runId: string, jobId: string, r: JobRecord): void {
+    const outputs = this.d.outputs;
+    if (!outputs) return;
+    const write = (): void => {
+      if (r.kind === 'group') outputs.store.putGroup(jobId, r.group);
+      else if (r.kind === 'annotation') outputs.store.addAnnotation(runId, { ...r.annotation, jobId });
+      else outputs.store.putSummary({ ...r.summary, jobId });
+    };
+    outputs.write(write).catch((err: unknown) => this.d.onError?.(`storing a ${r.kind} of job ${jobId}`, err));
+  }
+
+  /** A job that never reached the executor: its error as a log line and an annotation, like the executor's own. */
+  private infraFailure(jobId: string, runId: string, error: string, logOffset: number): JobResult {
+    const line = this.log(jobId, { ts: this.d.clock(), stream: 'system', step: null, text: `[kiln] ${error}` });
+    this.record(runId, jobId, { kind: 'annotation', annotation: { level: 'error', source: 'kiln', message: error, step: null, seq: line.seq } });
+    return infraFailure(error, Math.max(logOffset, this.d.logs.count(jobId)));
   }
 
   /** Records a result; a stale claim (a newer attempt owns the job) is noted in the log and dropped. */
   finish(claim: Claim, result: JobResult): void {
     const job: JobRow | undefined = this.d.store.getJob(claim.jobId);
-    if (result.error && result.status !== 'passed') this.note(claim.jobId, `[kiln] ${result.error}`);
+    // The result's error is in the log already, once: the executor (or infraFailure) wrote it with its annotation.
     const counts = this.d.logs.close(claim.jobId);
     const accepted = this.d.scheduler.complete(claim, result, counts);
     if (!accepted && job) {
