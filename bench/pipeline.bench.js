@@ -4,6 +4,10 @@
 // A second, heavier line gives every 10th job the 3x3x3 matrix (20 x 27 = 540 instances) for context.
 // Both sides use the yaml package as installed, with patches/yaml+*.patch (reads LOG_TOKENS once
 // instead of per token, as yaml 3 does; that lookup was a third of the parse).
+// The includes lines compare the same 200 jobs split over 10 included files (main file: name, on,
+// env, stages and the include list) with the one-file version, both through readIncludes (the
+// engine's path; included files come from memory here, as after git's read) + parse + plan.
+// Target: the split version within 1.3x of the one-file version.
 // Those lines are warm (after warm-up calls). The cold lines measure what a CLI process pays: import
 // plus the first call, each in a fresh `node` process, against importing yaml and a first yaml.parse
 // (alternating child processes; this is where compiling the JSON schema at run time used to show).
@@ -73,7 +77,59 @@ if (process.argv[2] === '--cold') {
 }
 
 const { parse: yamlParse } = await import('yaml');
-const { parsePipeline, planPipeline } = await import('../dist/src-main/pipeline/index.js');
+const { parsePipeline, planPipeline, readIncludes } = await import('../dist/src-main/pipeline/index.js');
+
+/** The one-file text split into a main file and `parts` included files of consecutive jobs. */
+function split(text, parts) {
+  const lines = text.trimEnd().split('\n');
+  const jobsAt = lines.indexOf('jobs:');
+  const header = lines.slice(0, jobsAt);
+  const blocks = [];
+  for (const line of lines.slice(jobsAt + 1)) {
+    if (/^  \S/.test(line)) blocks.push([]);
+    blocks[blocks.length - 1].push(line);
+  }
+  const files = new Map();
+  const per = Math.ceil(blocks.length / parts);
+  for (let i = 0; i < parts; i++) files.set(`ci/part-${i}.yml`, `jobs:\n${blocks.slice(i * per, (i + 1) * per).flat().join('\n')}\n`);
+  return { main: `${header.join('\n')}\ninclude: [${[...files.keys()].join(', ')}]\n`, files };
+}
+
+async function fullWithIncludes(main, files) {
+  const included = await readIncludes(main, (path) => Promise.resolve(files.get(path)));
+  const parsed = parsePipeline(main, '.kiln.yml', undefined, included);
+  if (!parsed.pipeline) throw new Error(`split pipeline is invalid: ${JSON.stringify(parsed.diagnostics.slice(0, 3))}`);
+  const planned = planPipeline(parsed.pipeline, event);
+  if (!planned.plan) throw new Error(`planning failed: ${JSON.stringify(planned.diagnostics.slice(0, 3))}`);
+  return planned.plan.jobs.length;
+}
+
+/** measurePair for async work: alternating, wall and CPU time, medians and p95. */
+async function measurePairAsync(baseline, subject) {
+  for (let i = 0; i < WARMUP; i++) {
+    await baseline();
+    await subject();
+  }
+  const wall = { base: [], kiln: [] };
+  const cpu = { base: [], kiln: [] };
+  const once = async (fn, key) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    wall[key].push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu[key].push((c.user + c.system) / 1000);
+  };
+  for (let i = 0; i < ITERATIONS; i++) {
+    await once(baseline, 'base');
+    await once(subject, 'kiln');
+  }
+  const stats = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { median: s[Math.floor(s.length / 2)], p95: s[Math.min(s.length - 1, Math.floor(s.length * 0.95))] };
+  };
+  return { base: stats(wall.base), kiln: stats(wall.kiln), baseCpu: stats(cpu.base), kilnCpu: stats(cpu.kiln) };
+}
 
 // Baseline and Kiln are measured alternately in every iteration, so that both see the same machine
 // load; besides wall time, CPU time (process.cpuUsage) is reported: it is far less disturbed by
@@ -136,6 +192,24 @@ for (const [label, matrixEvery, target] of [
     cpu_median_ms: m.kilnCpu.median.toFixed(2),
     ratio: (m.kiln.median / m.base.median).toFixed(2),
     target,
+  });
+}
+
+{
+  const text = generate(200, 1000);
+  const { main, files } = split(text, 10);
+  const one = new Map();
+  const instances = await fullWithIncludes(text, one);
+  if ((await fullWithIncludes(main, files)) !== instances) throw new Error('the split pipeline plans differently');
+  const m = await measurePairAsync(() => fullWithIncludes(text, one), () => fullWithIncludes(main, files));
+  rows.push({
+    measure: 'includes: one file (baseline) — 200 jobs, readIncludes+parse+plan',
+    median_ms: m.base.median.toFixed(2), p95_ms: m.base.p95.toFixed(2), cpu_median_ms: m.baseCpu.median.toFixed(2), ratio: '1.00', target: '',
+  });
+  rows.push({
+    measure: `includes: the same 200 jobs over ${files.size} included files`,
+    median_ms: m.kiln.median.toFixed(2), p95_ms: m.kiln.p95.toFixed(2), cpu_median_ms: m.kilnCpu.median.toFixed(2),
+    ratio: (m.kiln.median / m.base.median).toFixed(2), target: '<= 1.30', note: `CPU ratio ${(m.kilnCpu.median / m.baseCpu.median).toFixed(2)}`,
   });
 }
 

@@ -17,6 +17,8 @@ export type DiagnosticCode =
   | 'MATRIX_TOO_LARGE'
   | 'MATRIX_LARGE'
   | 'DUPLICATE_JOB'
+  /** An included file that does not exist, or an include path that is not allowed. */
+  | 'INCLUDE'
   | 'FILE';
 
 export type Severity = 'error' | 'warning';

@@ -1,6 +1,7 @@
 import type {
   ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
 } from '../model/run.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-output.js';
 import type { Priority, Status } from '../model/status.js';
 
 /**
@@ -32,6 +33,14 @@ export interface LogChunk {
   complete: boolean;
   /** Optional: lines in the job log so far, so a viewer can size a virtual list before it has fetched them. */
   total?: number;
+}
+
+/** What a run's jobs produced besides their logs, for the run view. */
+export interface RunOutputs {
+  /** Errors first, then warnings, then notices; Kiln's own (a step failed) among them, once each. */
+  annotations: Annotation[];
+  /** Job summaries ($KILN_SUMMARY), by job then step; Markdown, masked, to be rendered sanitised. */
+  summaries: StepMarkdownSummary[];
 }
 
 export interface LogMatch {
@@ -297,6 +306,10 @@ export interface EngineApi {
   rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }>;
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk>;
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]>;
+  /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */
+  getLogGroups(jobId: string, from?: number): Promise<LogGroup[]>;
+  /** A run's annotations and job summaries. */
+  getRunOutputs(runId: string): Promise<RunOutputs>;
   listArtifacts(runId: string): Promise<ArtifactInfo[]>;
   listDeliveries(limit?: number): Promise<DeliveryRecord[]>;
   listRepositories(): Promise<RepositorySettings[]>;
@@ -357,6 +370,7 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health', 'freeSpace',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
+  'getLogGroups', 'getRunOutputs',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

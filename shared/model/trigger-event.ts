@@ -13,6 +13,13 @@ export interface TriggerEvent {
   baseBranch?: string;
   /** Full commit SHA the run checks out. */
   sha: string;
+  /**
+   * push: the branch's previous head (the webhook's `before`; catch-up: the last-seen head); absent
+   * for a new branch. What path filters compare `sha` against (git/changed-files.ts).
+   */
+  before?: string;
+  /** pull_request: the base branch's commit when the event happened (the webhook's base.sha). */
+  baseSha?: string;
   /** refs/heads/…, refs/tags/…, refs/pull/N/head */
   ref?: string;
   prNumber?: number;

@@ -7,6 +7,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
+import type { ChangeSet } from '../../shared/model/change-set.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { planPipeline } from '../pipeline/plan.js';
@@ -15,7 +16,7 @@ import { DEFAULT_PIPELINE_FILE, readPipelineFile } from './validate.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
 
-const USAGE = `Usage: kiln plan [FILE] [--event E] [--branch B] [--tag T] [--sha S] [--base B] [--repo R] [--json]
+const USAGE = `Usage: kiln plan [FILE] [--event E] [--branch B] [--tag T] [--sha S] [--base B] [--repo R] [--changed PATH]... [--json]
 
 Shows the plan of a pipeline file (default ${DEFAULT_PIPELINE_FILE}) for one event.
   --event E   push | tag | pull_request | manual (default: tag when --tag is given, else push)
@@ -24,6 +25,7 @@ Shows the plan of a pipeline file (default ${DEFAULT_PIPELINE_FILE}) for one eve
   --base B    a pull request's base branch, matched by on.pull_request.branches (default: --branch)
   --sha S     the commit (default ${ZERO_SHA})
   --repo R    owner/name (default: the name of the file's directory)
+  --changed P a changed file, for path filters and changed() (repeatable; without it, everything counts as changed)
   --json      machine-readable output
 Exit status: 0 planned, 1 invalid pipeline, 2 bad usage or unreadable file.`;
 
@@ -34,6 +36,7 @@ const OPTIONS = {
   sha: { type: 'string' },
   base: { type: 'string' },
   repo: { type: 'string' },
+  changed: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -60,14 +63,15 @@ export async function command(argv: string[]): Promise<number> {
     ...(kind === 'tag' ? { ref: `refs/tags/${v.tag}` } : kind !== 'pull_request' ? { ref: `refs/heads/${branch}` } : {}),
   };
 
-  const read = readPipelineFile(file, 'plan');
+  const read = await readPipelineFile(file, 'plan');
   if (!read) return 2;
   if (!read.pipeline || hasErrors(read.diagnostics)) {
     process.stdout.write(read.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join(''));
     return 1;
   }
-  const triggered = matchesTrigger(read.pipeline, event);
-  const { plan, diagnostics } = planPipeline(read.pipeline, event);
+  const changes: ChangeSet | undefined = v.changed ? { kind: 'files', files: v.changed, range: '--changed' } : undefined;
+  const triggered = matchesTrigger(read.pipeline, event, changes);
+  const { plan, diagnostics } = planPipeline(read.pipeline, event, changes ? { changes } : {});
   const shown = dedupe([...read.diagnostics, ...diagnostics]).map((d) => `${formatDiagnostic(d)}\n`).join('');
   if (!plan) {
     process.stdout.write(shown);

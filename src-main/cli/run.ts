@@ -127,7 +127,7 @@ export async function command(argv: string[]): Promise<number> {
   // The git queries run as child processes: start them, then parse the pipeline and load the
   // Docker client while they run (both are CPU work on this thread).
   const workspace = resolveWorkspace(repoDir, v.ref);
-  const read = readPipelineFile(file, 'run');
+  const read = await readPipelineFile(file, 'run');
   const executor = read?.pipeline && !hasErrors(read.diagnostics) ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir() }) : undefined;
   const ws = await workspace;
   if ('error' in ws) return usageError(ws.error);

@@ -5,8 +5,11 @@
  * Loads only the pipeline engine: no Docker, SQLite or HTTP modules.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseCommandArgs } from './args.js';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
+import { readIncludes } from '../pipeline/include.js';
 import { parsePipeline } from '../pipeline/parse.js';
 import type { Pipeline } from '../pipeline/pipeline-model.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
@@ -18,8 +21,12 @@ const USAGE = `Usage: kiln validate [FILE]
 Checks a pipeline file (default ${DEFAULT_PIPELINE_FILE}) and prints one FILE:LINE:COL: message line per problem.
 Exit status: 0 valid (warnings may be printed), 1 invalid, 2 bad usage or unreadable file.`;
 
-/** Reads and parses a pipeline file; an unreadable file is reported on stderr and yields undefined. */
-export function readPipelineFile(file: string, command: string): { pipeline?: Pipeline; diagnostics: Diagnostic[] } | undefined {
+/**
+ * Reads and parses a pipeline file and the files it includes, from the working tree: include paths
+ * are relative to the file's directory (the repository root for .kiln.yml). An unreadable file is
+ * reported on stderr and yields undefined; a missing included file is a diagnostic like any other.
+ */
+export async function readPipelineFile(file: string, command: string): Promise<{ pipeline?: Pipeline; diagnostics: Diagnostic[] } | undefined> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -28,14 +35,16 @@ export function readPipelineFile(file: string, command: string): { pipeline?: Pi
     process.stderr.write(`kiln ${command}: cannot read ${file}: ${reason}\n`);
     return undefined;
   }
-  return parsePipeline(text, file);
+  const root = dirname(file);
+  const included = await readIncludes(text, (path) => readFile(join(root, path), 'utf8').catch(() => undefined), basename(file));
+  return parsePipeline(text, file, undefined, included, basename(file));
 }
 
 export async function command(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs('validate', USAGE, argv, { help: { type: 'boolean', short: 'h' } });
   if (!parsed.ok) return parsed.exitCode;
   const file = parsed.file ?? DEFAULT_PIPELINE_FILE;
-  const result = readPipelineFile(file, 'validate');
+  const result = await readPipelineFile(file, 'validate');
   if (!result) return 2;
   const out = result.diagnostics.map((d) => `${formatDiagnostic(d)}\n`).join('');
   if (hasErrors(result.diagnostics)) {

@@ -53,6 +53,8 @@ export interface RepositoryConfig {
   pollIntervalMs?: number;
   /** Commit statuses to the forge (src-main/forge); reporting is on when a token is set. */
   forge?: ForgeConfig;
+  /** A push or pull request changing more files counts as "everything changed" for path filters (default 3,000, GitHub's limit). */
+  maxChangedFiles?: number;
 }
 
 /** Where commit statuses go when a repository names no API URL. */

@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { LogEntry, LogLine, StepSummary } from '../../shared/model/run.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../../shared/model/job-output.js';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
@@ -57,6 +58,8 @@ export interface JobRunRequest {
   onLog(line: LogEntry): LogLine | void;
   /** A step changed status (started, finished, skipped). */
   onStep?(step: StepSummary): void;
+  /** What the job produced besides lines: groups, annotations, summaries (see JobRecord). */
+  onRecord?(record: JobRecord): void;
   hooks?: JobHooks;
 }
 
@@ -70,6 +73,16 @@ export interface JobResult {
   /** The seq the job's log gives its next line. */
   logOffset: number;
 }
+
+/**
+ * What a job produced besides its log lines, in the order it happened. A group is reported when it
+ * opens (`end` null) and again when it closes, keyed by its `start`; the others once each. Only
+ * jobs whose log numbers lines (the engine's) get groups and line-linked annotations.
+ */
+export type JobRecord =
+  | { kind: 'group'; group: LogGroup }
+  | { kind: 'annotation'; annotation: Omit<Annotation, 'jobId'> }
+  | { kind: 'summary'; summary: Omit<StepMarkdownSummary, 'jobId'> };
 
 /** Executor options with their defaults. */
 export interface ExecutorOptions {

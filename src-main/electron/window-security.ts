@@ -14,9 +14,12 @@ export const WINDOW_WEB_PREFERENCES = {
   navigateOnDragDrop: false,
 } as const;
 
-/** Also sent as a response header for anything the session loads (defence in depth with the <meta> CSP). */
+/**
+ * Also sent as a response header for anything the session loads (defence in depth with the <meta> CSP).
+ * https images: a job summary's, only once the reader allowed remote images (the renderer drops them otherwise).
+ */
 export const RENDERER_CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: https:",
   "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-src 'none'", "form-action 'none'",
 ].join('; ');
 

@@ -206,7 +206,7 @@ export class CatchUpService {
   private async apply(repo: RepositoryConfig, remote: RemoteRefs, wanted: ReadonlyMap<string, string>): Promise<void> {
     const { heads, commits, clock } = this.d;
     const comparison = compareHeads(remote, heads.repoState(repo.name) ? heads.heads(repo.name) : undefined);
-    let moved: { ref: string; sha: string }[] = [];
+    let moved: { ref: string; sha: string; before?: string }[] = [];
     if (comparison.kind === 'baseline') {
       await commits.write(() => {
         const now = clock();
@@ -222,10 +222,10 @@ export class CatchUpService {
     // Late redeliveries: their head is built if the remote still has it (the run guard keeps it once).
     for (const [ref, sha] of wanted) if (remote.get(ref) === sha && !moved.some((m) => m.ref === ref)) moved.push({ ref, sha });
     const fromForge = moved.some(({ ref }) => PULL_HEAD.test(ref)) ? await this.pullRequestsOf(repo) : undefined;
-    const events = moved.flatMap(({ ref, sha }) => {
+    const events = moved.flatMap(({ ref, sha, before }) => {
       const pr = PULL_HEAD.exec(ref);
       const known = pr ? fromForge?.get(Number(pr[1])) ?? heads.pullRequestBranches(repo.name, Number(pr[1])) : undefined;
-      const event = eventForHead(repo.name, ref, sha, { ...known, defaultBranch: repo.defaultBranch });
+      const event = eventForHead(repo.name, ref, sha, { ...known, defaultBranch: repo.defaultBranch }, before);
       return event ? [event] : [];
     });
     // Started together, so the lane keeps their order while their pipeline files are read at once.

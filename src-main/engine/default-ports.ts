@@ -3,8 +3,9 @@
  * (benchmarks measure the engine's own overhead with a stub executor).
  */
 import { DockerExecutor } from '../executor/docker-executor.js';
+import { changedFilesOf } from '../git/changed-files.js';
 import { readFileAtCommit, resolveCommit } from '../git/checkout.js';
-import { matchesTrigger, parsePipeline, planPipeline } from '../pipeline/index.js';
+import { matchesTrigger, needsChangedFiles, parsePipeline, planPipeline, readIncludes } from '../pipeline/index.js';
 import type { CheckoutPort, JobExecutor, PipelinePort } from '../core/ports.js';
 import type { Pipeline } from '../pipeline/pipeline-model.js';
 
@@ -18,7 +19,10 @@ export function loadPorts(o: {
 }): { executor: JobExecutor; pipeline: PipelinePort<Pipeline>; checkout: CheckoutPort } {
   return {
     executor: o.executor ?? new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir }),
-    pipeline: o.pipeline ?? { parsePipeline, matchesTrigger, planPipeline },
-    checkout: o.checkout ?? { readFileAtCommit, resolveCommit },
+    pipeline: o.pipeline ?? {
+      parsePipeline: (text, file, included) => parsePipeline(text, file, undefined, included),
+      matchesTrigger, planPipeline, needsChangedFiles, readIncludes: (text, read) => readIncludes(text, read),
+    },
+    checkout: o.checkout ?? { readFileAtCommit, resolveCommit, changedFiles: changedFilesOf },
   };
 }

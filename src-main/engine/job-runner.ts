@@ -1,7 +1,9 @@
 /**
  * Runs one claimed job on the executor: builds the JobRunRequest from the stored run and plan,
  * appends the executor's log lines to the log store (the store assigns seqs) and publishes them in
- * batches, one 'log' event per job per tick, and records the result fenced by the claim's token.
+ * batches, one 'log' event per job per tick, stores what the job produced besides lines (groups,
+ * annotations, summaries), and records the result fenced by the claim's token. A job's error is
+ * written to its log by whoever met it (the executor, or infraFailure here), never again at the end.
  *
  * A job whose log cannot be written (the disk is full) is stopped at once and fails as an
  * infrastructure failure saying where its log was cut: the log store calls `logCut`.
@@ -10,7 +12,8 @@ import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../core/engine-contract.js';
-import type { JobHooks, JobResult } from '../core/job-contract.js';
+import type { JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
+import type { JobOutputStore } from '../storage/job-output-store.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { LogCut, LogStore } from '../storage/log-store.js';
@@ -31,6 +34,9 @@ export interface JobRunnerDeps {
   hooksFor?: HooksFor;
   publish(event: EngineEvent): void;
   clock: () => number;
+  /** Where groups, annotations and summaries go, written through `write` (the group commit). */
+  outputs?: { store: JobOutputStore; write(fn: () => void): Promise<void> };
+  onError?(message: string, err: unknown): void;
 }
 
 /** The abort reason of a job stopped because its log was cut. */
@@ -45,9 +51,9 @@ export class JobRunner {
   constructor(private readonly d: JobRunnerDeps) {}
 
   /** Appends a line to a job's log and queues it for the next 'log' event. */
-  log(jobId: string, line: LogEntry): LogLine | undefined {
-    if (this.d.logs.cut(jobId)) return undefined; // dropped: the log ends where the disk filled
+  log(jobId: string, line: LogEntry): LogLine {
     const stored = this.d.logs.append(jobId, line);
+    if (this.d.logs.cut(jobId)) return stored; // not stored: the log ends where the disk filled
     const list = this.batch.get(jobId);
     if (list) list.push(stored);
     else this.batch.set(jobId, [stored]);
@@ -75,9 +81,9 @@ export class JobRunner {
     if (!run || !job) return infraFailure('the run was deleted while it was queued', 0);
     const planned = (JSON.parse(run.plan_json) as Plan).jobs.find((j) => j.id === job.plan_id);
     const logOffset = this.d.logs.count(job.id);
-    if (!planned) return infraFailure(`the stored plan has no job '${job.plan_id}'`, logOffset);
+    if (!planned) return this.infraFailure(job.id, run.id, `the stored plan has no job '${job.plan_id}'`, logOffset);
     const repo = this.d.repository(run.repo);
-    if (!repo) return infraFailure(`repository '${run.repo}' is no longer configured`, logOffset);
+    if (!repo) return this.infraFailure(job.id, run.id, `repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
     // The executor's signal: the pool's (cancel, shutdown, lost lease), or a cut log.
     const stop = new AbortController();
@@ -103,11 +109,15 @@ export class JobRunner {
             // A step update that cannot be stored (a full database) is not the job's failure: the result carries every step.
           }
         },
+        onRecord: (record) => this.record(run.id, job.id, record),
         hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
       });
       const cut = this.d.logs.cut(job.id);
       if (!cut || signal.aborted) return result;
       return { ...result, status: 'failed', infrastructure: true, error: describeCut(cut, planned) };
+    } catch (err) {
+      // The executor broke its contract (it logs its own errors otherwise): say it here, once.
+      return this.infraFailure(job.id, run.id, `Kiln could not run the job: ${err instanceof Error ? err.message : String(err)}`, this.d.logs.count(job.id));
     } finally {
       signal.removeEventListener('abort', relay);
       this.live.delete(job.id);
@@ -119,10 +129,28 @@ export class JobRunner {
     this.live.get(jobId)?.abort(LOG_CUT);
   }
 
+  private record(runId: string, jobId: string, r: JobRecord): void {
+    const outputs = this.d.outputs;
+    if (!outputs) return;
+    const write = (): void => {
+      if (r.kind === 'group') outputs.store.putGroup(jobId, r.group);
+      else if (r.kind === 'annotation') outputs.store.addAnnotation(runId, { ...r.annotation, jobId });
+      else outputs.store.putSummary({ ...r.summary, jobId });
+    };
+    outputs.write(write).catch((err: unknown) => this.d.onError?.(`storing a ${r.kind} of job ${jobId}`, err));
+  }
+
+  /** A job that never reached the executor: its error as a log line and an annotation, like the executor's own. */
+  private infraFailure(jobId: string, runId: string, error: string, logOffset: number): JobResult {
+    const line = this.log(jobId, { ts: this.d.clock(), stream: 'system', step: null, text: `[kiln] ${error}` });
+    this.record(runId, jobId, { kind: 'annotation', annotation: { level: 'error', source: 'kiln', message: error, step: null, seq: line.seq } });
+    return infraFailure(error, Math.max(logOffset, this.d.logs.count(jobId)));
+  }
+
   /** Records a result; a stale claim (a newer attempt owns the job) is noted in the log and dropped. */
   finish(claim: Claim, result: JobResult): void {
     const job: JobRow | undefined = this.d.store.getJob(claim.jobId);
-    if (result.error && result.status !== 'passed') this.note(claim.jobId, `[kiln] ${result.error}`);
+    // The result's error is in the log already, once: the executor (or infraFailure) wrote it with its annotation.
     const counts = this.d.logs.close(claim.jobId);
     const accepted = this.d.scheduler.complete(claim, result, counts);
     if (!accepted && job) {

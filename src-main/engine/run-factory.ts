@@ -21,6 +21,7 @@ import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { Priority, Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { ChangeSet } from '../../shared/model/change-set.js';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import { PRIORITY_RANK } from '../../shared/model/status.js';
 
@@ -136,16 +137,40 @@ export type PlanOutcome =
   | { kind: 'failed'; pipeline: string; error: string }
   | { kind: 'none'; reason: string };
 
-/** Reads `.kiln.yml` at `event.sha`: its text, or why there is none. Never throws. */
-export async function readPipelineText(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<{ text: string } | PlanOutcome> {
+/** `.kiln.yml` at the event's commit and the files it includes (repository path → text; undefined: absent). */
+export interface PipelineTexts {
+  text: string;
+  included: ReadonlyMap<string, string | undefined>;
+}
+
+/** Reads `.kiln.yml` at `event.sha`, and every file it includes from the same commit: their texts, or why there are none. Never throws. */
+export async function readPipelineText(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent): Promise<PipelineTexts | PlanOutcome> {
+  const source = { url: repo.url, credentials: repo.credentials };
+  let path = PIPELINE_FILE;
   try {
-    const text = await deps.checkout.readFileAtCommit({ url: repo.url, credentials: repo.credentials }, event.sha, PIPELINE_FILE, deps.mirrorsDir);
+    const text = await deps.checkout.readFileAtCommit(source, event.sha, PIPELINE_FILE, deps.mirrorsDir);
     if (text === undefined) return { kind: 'none', reason: `no pipeline file (${PIPELINE_FILE}) at ${event.sha.slice(0, 12)}` };
-    return { text };
+    const read = (p: string) => {
+      path = p;
+      return deps.checkout.readFileAtCommit(source, event.sha, p, deps.mirrorsDir);
+    };
+    const included = deps.pipeline.readIncludes ? await deps.pipeline.readIncludes(text, read) : new Map<string, string | undefined>();
+    return { text, included };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { kind: 'failed', pipeline: PIPELINE_FILE, error: `could not read ${PIPELINE_FILE} at ${event.sha.slice(0, 12)} from ${repo.url}: ${message}` };
+    return { kind: 'failed', pipeline: PIPELINE_FILE, error: `could not read ${path} at ${event.sha.slice(0, 12)} from ${repo.url}: ${message}` };
   }
+}
+
+/**
+ * The files the event changed, when the pipeline's triggers or job conditions look at them
+ * (path filters, changed()); undefined otherwise, or when the pipeline does not compile.
+ */
+export async function changesFor(deps: RunFactoryDeps, repo: RepositoryConfig, event: TriggerEvent, texts: PipelineTexts): Promise<ChangeSet | undefined> {
+  const parsed = parseCached(deps, texts);
+  if (!parsed.pipeline || !deps.checkout.changedFiles || !deps.pipeline.needsChangedFiles?.(parsed.pipeline, event)) return undefined;
+  const options = { defaultBranch: repo.defaultBranch, ...(repo.maxChangedFiles !== undefined ? { maxFiles: repo.maxChangedFiles } : {}) };
+  return deps.checkout.changedFiles({ url: repo.url, credentials: repo.credentials }, deps.mirrorsDir, event, options);
 }
 
 type Parsed = ReturnType<PipelinePort<Pipeline>['parsePipeline']>;
@@ -158,16 +183,18 @@ type Parsed = ReturnType<PipelinePort<Pipeline>['parsePipeline']>;
 const parseCaches = new WeakMap<PipelinePort<Pipeline>, Map<string, Parsed>>();
 const PARSE_CACHE_SIZE = 64;
 
-function parseCached(deps: RunFactoryDeps, text: string): Parsed {
+function parseCached(deps: RunFactoryDeps, texts: PipelineTexts): Parsed {
   let parsedByText = parseCaches.get(deps.pipeline);
   if (!parsedByText) parseCaches.set(deps.pipeline, (parsedByText = new Map()));
+  // With includes, the key is every file's text: an included file may change alone.
+  const text = texts.included.size === 0 ? texts.text : `${texts.text}\0${JSON.stringify([...texts.included])}`;
   const hit = parsedByText.get(text);
   if (hit) {
     parsedByText.delete(text); // re-insert: most recently used last
     parsedByText.set(text, hit);
     return hit;
   }
-  const parsed = deepFreeze(deps.pipeline.parsePipeline(text, PIPELINE_FILE));
+  const parsed = deepFreeze(texts.included.size === 0 ? deps.pipeline.parsePipeline(texts.text, PIPELINE_FILE) : deps.pipeline.parsePipeline(texts.text, PIPELINE_FILE, texts.included));
   parsedByText.set(text, parsed);
   if (parsedByText.size > PARSE_CACHE_SIZE) parsedByText.delete(parsedByText.keys().next().value as string);
   return parsed;
@@ -181,19 +208,26 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Compiles pipeline text for an event (parse, trigger match, plan). Synchronous; never throws for the user's mistakes. */
-export function compileEvent(deps: RunFactoryDeps, text: string, event: TriggerEvent): PlanOutcome {
-  const parsed = parseCached(deps, text);
+/**
+ * Compiles pipeline texts for an event (parse, trigger match, plan). Synchronous; never throws for
+ * the user's mistakes. `changes`: the event's changed files (changesFor), for path filters and changed().
+ */
+export function compileEvent(deps: RunFactoryDeps, texts: PipelineTexts, event: TriggerEvent, changes?: ChangeSet): PlanOutcome {
+  const parsed = parseCached(deps, texts);
   if (!parsed.pipeline || hasErrors(parsed.diagnostics)) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     return { kind: 'failed', pipeline: PIPELINE_FILE, error: (errors.length ? errors : parsed.diagnostics).map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: invalid pipeline` };
   }
   const pipeline = parsed.pipeline;
-  if (!deps.pipeline.matchesTrigger(pipeline, event)) {
+  if (!deps.pipeline.matchesTrigger(pipeline, event, changes)) {
     if (event.kind === 'manual') return { kind: 'none', reason: `the pipeline opts out of manual runs (on: { manual: false } in ${PIPELINE_FILE}); remove that line to allow them` };
+    if (changes?.kind === 'files' && deps.pipeline.matchesTrigger(pipeline, event)) {
+      const n = changes.files.length;
+      return { kind: 'none', reason: `the pipeline's path filter (on:) matches none of the ${n} file${n === 1 ? '' : 's'} changed in ${changes.range}` };
+    }
     return { kind: 'none', reason: `the pipeline's triggers (on:) do not match this ${event.kind} event` };
   }
-  const planned = deps.pipeline.planPipeline(pipeline, event, { env: {} });
+  const planned = deps.pipeline.planPipeline(pipeline, event, { env: {}, ...(changes ? { changes } : {}) });
   if (!planned.plan || hasErrors(planned.diagnostics)) {
     const name = pipeline.name;
     const errors = planned.diagnostics.filter((d) => d.severity === 'error');
@@ -217,8 +251,9 @@ export async function createRunsForEvent(
 ): Promise<TriggerOutcome & { abort: string[]; delivery?: DeliveryRecord }> {
   try {
     const read = await readPipelineText(deps, repo, event);
+    const changes = 'text' in read ? await changesFor(deps, repo, event, read) : undefined;
     await ticket.turn();
-    const outcome = 'text' in read ? compileEvent(deps, read.text, event) : read;
+    const outcome = 'text' in read ? compileEvent(deps, read, event, changes) : read;
     if (outcome.kind === 'none') {
       // A head that starts nothing is still seen, so the next catch-up pass does not read it again.
       if (guard && event.ref) {

@@ -102,7 +102,8 @@ export class DockerStepRunner implements StepRunner {
   }
 
   locations(index: number): StepLocations {
-    return { workspace: WORKSPACE, envFile: stepPaths(index).envFile };
+    const paths = stepPaths(index);
+    return { workspace: WORKSPACE, envFile: paths.envFile, summaryFile: paths.summaryFile };
   }
 
   async startStep(step: StepStart): Promise<StartedStep> {
@@ -142,6 +143,17 @@ export class DockerStepRunner implements StepRunner {
     if ((await fileSize(container, path)) === 0) return '';
     const tar = await container.getArchive({ path });
     return (await readFirstFile(tar as unknown as AsyncIterable<Buffer>, step.maxBytes)).toString('utf8');
+  }
+
+  async readSummaryFile(step: { index: number; maxBytes: number }): Promise<{ text: string; bytes: number }> {
+    const container = this.ready();
+    const path = stepPaths(step.index).summaryFile;
+    // Most steps write no summary: check the size (a HEAD request) before reading; `head -c` never reads past the limit.
+    const bytes = (await fileSize(container, path)) ?? 0;
+    if (bytes === 0) return { text: '', bytes: 0 };
+    const read = await execCapture(container, ['head', '-c', String(step.maxBytes), path]);
+    if (read.exitCode !== 0) throw new Error(`cannot read ${path}: ${read.stderr.toString('utf8').trim()}`);
+    return { text: read.stdout.toString('utf8'), bytes };
   }
 
   async destroy(): Promise<void> {

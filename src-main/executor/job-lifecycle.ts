@@ -55,9 +55,13 @@ class Stopped extends Error {}
 
 export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
   const { job } = request;
-  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes);
+  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes, (r) => request.onRecord?.(r));
   const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
-  const say = (text: string): void => log.system(text);
+  const say = (text: string): void => {
+    log.system(text);
+  };
+  /** The job's error, said once: a log line and the annotation that links to it. */
+  const sayError = (text: string, level: 'error' | 'warning'): void => log.annotate({ level, message: text.replace(/^error: /, ''), step: null, seq: log.system(text) });
 
   // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
   const stop = new AbortController();
@@ -105,7 +109,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       try {
         await request.hooks.afterSteps(container, status, say);
       } catch (err) {
-        say(`error: ${(err as Error).message}`);
+        sayError(`error: ${(err as Error).message}`, 'error');
         if (status === 'passed') {
           status = 'failed';
           error = `after the steps: ${(err as Error).message}`;
@@ -122,7 +126,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       status = 'failed';
       ({ message: error, infrastructure } = backend.describeError(err, currentPhase));
     }
-    say(status === 'failed' ? `error: ${error}` : error ?? status);
+    sayError(status === 'failed' ? `error: ${error}` : error ?? status, status === 'cancelled' ? 'warning' : 'error');
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
@@ -132,6 +136,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     // Stopped right as the last step ended: the recorded reason wins.
     status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
     error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)}` : 'job cancelled';
+    sayError(error, status === 'cancelled' ? 'warning' : 'error');
   }
   for (const s of steps) {
     if (s.status === 'queued' || s.status === 'running') {

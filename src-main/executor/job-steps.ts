@@ -15,6 +15,7 @@ import { evaluateCondition } from '../pipeline/expressions.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import { parseEnvFile } from './env-file.js';
 import { runStep } from './exec-step.js';
+import { collectStepSummary } from './step-summary.js';
 import { formatDuration } from '../../shared/format.js';
 import type { Interruption } from './exec-step.js';
 import type { JobLog } from './log-capture.js';
@@ -97,6 +98,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   let firstFailure: Status | undefined;
   let error: string | undefined;
   let infrastructure = false;
+  let summaryBytes = 0;
 
   const update = (summary: StepSummary, patch: Partial<StepSummary>): void => {
     Object.assign(summary, patch);
@@ -111,7 +113,8 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     try {
       shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed }));
     } catch (err) {
-      log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
+      const seq = log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
+      log.annotate({ level: 'error', message: `step '${step.name}' has an invalid condition: ${(err as Error).message}`, step: step.index, seq });
       update(summary, { status: 'failed', logOffset: log.offset });
       failed = true;
       firstFailure ??= 'failed';
@@ -137,6 +140,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       KILN_JOB: job.env.KILN_JOB ?? job.id,
       KILN_WORKSPACE: where.workspace,
       KILN_ENV: where.envFile,
+      ...(where.summaryFile ? { KILN_SUMMARY: where.summaryFile } : {}),
     };
     const output = log.openStep(step.index, step.name);
     const outcome = await runStep({
@@ -158,15 +162,18 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       log.system(`step '${step.name}' ${(outcome.status as Interruption) === 'timed_out' ? 'stopped: the job timed out' : 'cancelled'}`, step.index);
       break;
     }
+    summaryBytes += await collectStepSummary({ runner: ctx.runner, log, step, used: summaryBytes });
     const more = job.steps.slice(i + 1).length > 0;
     if (outcome.status === 'passed') {
       log.system(`step '${step.name}' passed in ${formatDuration(durationMs)}`, step.index);
     } else {
       const what = outcome.status === 'timed_out' ? `timed out after ${formatDuration(step.timeoutMs ?? 0)}` : `failed with exit code ${outcome.exitCode}`;
+      // Written once, here: the log line and the annotation linking to it (the job's error is this sentence).
       if (step.continueOnError) {
-        log.system(`step '${step.name}' ${what}; continuing (continue-on-error)`, step.index);
+        const message = `step '${step.name}' ${what}; continuing (continue-on-error)`;
+        log.annotate({ level: 'warning', message, step: step.index, seq: log.system(message, step.index) });
       } else {
-        log.system(`step '${step.name}' ${what}`, step.index);
+        log.annotate({ level: 'error', message: `step '${step.name}' ${what}`, step: step.index, seq: log.system(`step '${step.name}' ${what}`, step.index) });
         failed = true;
         firstFailure ??= outcome.status;
         if (error === undefined && output.sawDiskFull) {

@@ -12,7 +12,10 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
+import type { Annotation } from '../../shared/model/job-output.js';
+import type { JobRecord } from '../core/job-contract.js';
 import type { MaskStream, SecretMasker } from './secret-masker.js';
+import { DEFAULT_COMMAND_LIMITS, StepCommands, type CommandSink } from './step-commands.js';
 import { formatLimit } from '../../shared/format.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -90,9 +93,14 @@ class LineSplitter {
  */
 export type LogAppend = (line: LogEntry) => LogLine | void;
 
-/** The log of one job: masks everything and appends it to the job's log. Not re-entrant. */
+/**
+ * The log of one job: masks everything and appends it to the job's log. Not re-entrant. Step output
+ * passes through the step's workflow commands (step-commands.ts) after masking; what they produce,
+ * and Kiln's own annotations, go to `record`.
+ */
 export class JobLog {
   private next: number;
+  private readonly commands: CommandSink;
 
   /** `offset` is the seq the log gives its next line when the job starts. */
   constructor(
@@ -100,8 +108,29 @@ export class JobLog {
     private readonly append: LogAppend,
     offset: number,
     private readonly maxStepOutputBytes: number,
+    private readonly record: (r: JobRecord) => void = () => undefined,
   ) {
     this.next = offset;
+    this.commands = {
+      limits: DEFAULT_COMMAND_LIMITS,
+      counts: { groups: 0, annotations: 0, warned: new Set() },
+      record: (r) => this.emitRecord(r),
+      warn: (text) => this.system(text),
+    };
+  }
+
+  /** Kiln's own annotation about the job (a step failed, the job timed out): an error linked to its log line. */
+  annotate(a: Pick<Annotation, 'level' | 'message' | 'step' | 'seq'>): void {
+    this.emitRecord({ kind: 'annotation', annotation: { ...a, message: this.mask(a.message), source: 'kiln' } });
+  }
+
+  /** A job record for the caller (summaries come from job-steps.ts). */
+  emitRecord(r: JobRecord): void {
+    try {
+      this.record(r);
+    } catch {
+      // As with lines: a listener's failure must not break the job.
+    }
   }
 
   /** The seq the log gives the next line: one past the last line it numbered (the start offset before any). */
@@ -109,9 +138,11 @@ export class JobLog {
     return this.next;
   }
 
-  /** A job-level (or step-level, when `step` is given) line from Kiln itself; masked too. */
-  system(text: string, step: number | null = null): void {
-    for (const line of this.masker.maskString(text).split('\n')) this.line('system', step, line);
+  /** A job-level (or step-level, when `step` is given) line from Kiln itself; masked too. Returns the seq of its first line, when numbered. */
+  system(text: string, step: number | null = null): number | undefined {
+    let first: number | undefined;
+    for (const line of this.masker.maskString(text).split('\n')) first ??= this.line('system', step, line)?.seq;
+    return first;
   }
 
   /** Masks a message meant for a result's `error` field. */
@@ -121,16 +152,22 @@ export class JobLog {
 
   /** A sink for one step's output; call end() once the step's streams are closed. */
   openStep(step: number, stepName: string): StepOutput {
-    return new StepOutput(this.masker, step, stepName, this.maxStepOutputBytes, (stream, text) => this.line(stream, step, text));
+    const commands = new StepCommands(step, this.commands, (stream, text) => this.line(stream, step, text));
+    return new StepOutput(this.masker, step, stepName, this.maxStepOutputBytes, (stream, text) => {
+      if (stream === 'system') this.line(stream, step, text);
+      else commands.line(stream, text);
+    }, () => commands.end(this.next));
   }
 
   /** A sink for output that is not a step's (service logs, hooks), logged as `system` lines. */
-  line(stream: LogStream, step: number | null, text: string): void {
+  line(stream: LogStream, step: number | null, text: string): LogLine | undefined {
     try {
       const stored = this.append({ ts: Date.now(), stream, step, text });
       if (stored) this.next = stored.seq + 1;
+      return stored || undefined;
     } catch {
       // A listener's failure must not break the job (it is the caller's log sink).
+      return undefined;
     }
   }
 }
@@ -152,6 +189,7 @@ export class StepOutput {
     private readonly stepName: string,
     private readonly limit: number,
     private readonly emit: (stream: LogStream, text: string) => void,
+    private readonly onEnd: () => void = () => undefined,
   ) {
     const make = (stream: 'stdout' | 'stderr') => ({
       mask: masker.createStream(),
@@ -194,6 +232,7 @@ export class StepOutput {
     if (this.ended) return;
     if (!this.truncated) this.flush();
     this.ended = true;
+    this.onEnd();
   }
 
   private feed(stream: 'stdout' | 'stderr', chunk: Buffer): void {

@@ -7,7 +7,7 @@
  * Lifecycle of one job's runner (in the manner of Woodpecker's backend: setup → start step → tail
  * → wait → destroy):
  *
- *   setup → ( startStep → [signal]* → wait → [readEnvFile] )* → destroy
+ *   setup → ( startStep → [signal]* → wait → [readEnvFile] [readSummaryFile] )* → destroy
  *
  * - setup: once, first. Brings up the job's environment (Docker: creates and starts the job
  *   container, pulling its image if needed, and fills its workspace). It rejects on trouble, and
@@ -23,7 +23,8 @@
  *   connection broke) — a failing step is an exit code, not a rejection.
  * - StartedStep.detach: stops waiting for output a step no longer produces meaningfully (a process
  *   that escaped the signals holds the stream open). Idempotent. What is left runs until destroy.
- * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV file.
+ * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV file (readSummaryFile
+ *   likewise for its $KILN_SUMMARY file).
  * - destroy: last. Idempotent and safe in every state: before setup, after a failed setup or a
  *   failed start, twice, or after a failed destroy (the caller retries it). It removes everything
  *   setup created, running processes included.
@@ -61,6 +62,8 @@ export interface StepLocations {
   workspace: string;
   /** The file the step appends variables to for later steps ($KILN_ENV); empty when the step starts. */
   envFile: string;
+  /** The Markdown file the step appends its summary to ($KILN_SUMMARY); absent when the runner keeps no summaries. */
+  summaryFile?: string;
 }
 
 export interface StepRunner {
@@ -71,6 +74,11 @@ export interface StepRunner {
   startStep(step: StepStart): Promise<StartedStep>;
   /** The $KILN_ENV text of a step whose wait settled ('' when it wrote nothing); rejects when over `maxBytes`. */
   readEnvFile(step: { index: number; maxBytes: number }): Promise<string>;
+  /**
+   * Optional (runners that give `summaryFile`): after a step's wait, the first `maxBytes` of what it
+   * wrote to $KILN_SUMMARY, and how many bytes it wrote in all. Never reads more than `maxBytes`.
+   */
+  readSummaryFile?(step: { index: number; maxBytes: number }): Promise<{ text: string; bytes: number }>;
   /** Removes everything setup created. Idempotent; safe in every state. */
   destroy(): Promise<void>;
 }

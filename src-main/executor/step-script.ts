@@ -22,6 +22,7 @@ export const SCRIPT_VARIABLE = 'KILN_STEP_SCRIPT';
 export interface StepPaths {
   pidFile: string;
   envFile: string;
+  summaryFile: string;
   scriptFile: string;
 }
 
@@ -29,13 +30,16 @@ export function stepPaths(index: number): StepPaths {
   return {
     pidFile: `${KILN_DIR}/step-${index}.pid`,
     envFile: `${KILN_DIR}/env-${index}`,
+    summaryFile: `${KILN_DIR}/summary-${index}.md`,
     scriptFile: `${KILN_DIR}/step-${index}.sh`,
   };
 }
 
+// $KILN_SUMMARY is created empty too when set (a caller without summaries leaves it unset).
+const FILES = 'echo $$ > "$1" && : > "$KILN_ENV" && { [ -z "$KILN_SUMMARY" ] || : > "$KILN_SUMMARY"; }';
 const INLINE_WRAPPER =
-  'echo $$ > "$1" && : > "$KILN_ENV" && kiln_script=$' + SCRIPT_VARIABLE + ' && unset ' + SCRIPT_VARIABLE + ' && exec sh -e -c "$kiln_script" kiln-step';
-const FILE_WRAPPER = 'echo $$ > "$1" && : > "$KILN_ENV" && exec sh -e "$2"';
+  FILES + ' && kiln_script=$' + SCRIPT_VARIABLE + ' && unset ' + SCRIPT_VARIABLE + ' && exec sh -e -c "$kiln_script" kiln-step';
+const FILE_WRAPPER = FILES + ' && exec sh -e "$2"';
 
 /** The exec argv of a step: `sh -c <wrapper>` with the pid file (and script file) as arguments. */
 export function stepCommand(paths: StepPaths, inline: boolean): string[] {

@@ -1,18 +1,23 @@
 /**
  * The failure report on a pull request, for teams whose dashboard the forge cannot link to: when a
  * pull request's run fails and no public URL is set, one comment per pull request and pipeline says
- * which job and step failed, its exit code and the last lines of its log; later runs update that
+ * which job and step failed, its exit code, the run's annotations (errors first; Kiln's own step
+ * failures among them) and the last lines of its log; later runs update that
  * same comment (a later pass says so), never add another.
  *
  * Durable like the statuses: `forge_pr_comments` holds which run each comment should describe; the
  * reporter's pump writes it when due. Log lines come from the log store, where secrets are already
  * masked; they are cut to a few lines of bounded length.
  */
+import type { Annotation } from '../../shared/model/job-output.js';
 import type { RunDetail } from '../../shared/model/run.js';
+import { annotationLocation } from '../../shared/model/workflow-commands.js';
 import type { Db } from '../storage/db.js';
 import { formatElapsed } from '../../shared/format.js';
 
 export const COMMENT_LINES = 20;
+/** Annotations listed in a failure comment (errors first); the rest are counted. */
+export const COMMENT_ANNOTATIONS = 10;
 const MAX_LINE = 300;
 const MARKER = (pipeline: string) => `<!-- kiln:${pipeline} -->`;
 
@@ -81,8 +86,22 @@ export class PrCommentQueue {
   }
 }
 
-/** The comment's Markdown. `tail` is the failed job's last log lines (already masked). */
-export function commentBody(run: RunDetail, tail: readonly string[], mask: (s: string) => string = (s) => s): string {
+/** The annotations as a Markdown list, at most COMMENT_ANNOTATIONS of them. */
+function annotationList(run: RunDetail, annotations: readonly Annotation[], mask: (s: string) => string): string[] {
+  if (annotations.length === 0) return [];
+  const icon = { error: '❌', warning: '⚠️', notice: 'ℹ️' } as const;
+  const names = new Map(run.jobs.map((j) => [j.id, j.name]));
+  const items = annotations.slice(0, COMMENT_ANNOTATIONS).map((a) => {
+    const where = annotationLocation(a);
+    const message = mask(a.message.split('\n')[0]);
+    return `- ${icon[a.level]} **${escape(names.get(a.jobId) ?? a.jobId)}**: ${escape(message.length > MAX_LINE ? `${message.slice(0, MAX_LINE)}…` : message)}${where ? ` (\`${where.replace(/`/g, "'")}\`)` : ''}`;
+  });
+  const more = annotations.length - items.length;
+  return ['', `**Annotations** (${annotations.length})`, '', ...items, ...(more > 0 ? [`- … and ${more} more on the run page`] : [])];
+}
+
+/** The comment's Markdown. `tail` is the failed job's last log lines (already masked); `annotations` the run's (errors first). */
+export function commentBody(run: RunDetail, tail: readonly string[], mask: (s: string) => string = (s) => s, annotations: readonly Annotation[] = []): string {
   const head = `${MARKER(run.pipeline)}\n`;
   if (run.status === 'passed') {
     return `${head}✅ **kiln/${run.pipeline}** passed at ${run.sha.slice(0, 7)} (run #${run.number}${run.durationMs !== undefined ? `, ${formatElapsed(run.durationMs)}` : ''}); the earlier failure is resolved.`;
@@ -94,11 +113,12 @@ export function commentBody(run: RunDetail, tail: readonly string[], mask: (s: s
   const fence = lines.some((l) => l.includes('```')) ? '~~~~' : '```';
   return [
     `${head}❌ **kiln/${run.pipeline}** ${run.status === 'timed_out' ? 'timed out' : 'failed'} at ${run.sha.slice(0, 7)} (run #${run.number}): ${where}.`,
+    ...annotationList(run, annotations, mask),
     ...(lines.length ? ['', `<details open><summary>Last ${lines.length} log line${lines.length === 1 ? '' : 's'}</summary>`, '', fence, ...lines, fence, '', '</details>'] : []),
     '', '<sub>Kiln updates this comment on every run of this pull request.</sub>',
   ].join('\n');
 }
 
 function escape(text: string): string {
-  return text.replace(/[*_`<>[\]]/g, (c) => `\\${c}`);
+  return text.replace(/[*_`<>[\]\\]/g, (c) => `\\${c}`);
 }

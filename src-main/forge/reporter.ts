@@ -23,6 +23,7 @@ import type { Db } from '../storage/db.js';
 import { StatusOutbox, type OutboxRow, type StatusToPost } from '../storage/status-outbox.js';
 import { createForgeClient, forgeKindOf, ForgeError, toForgeError, type ForgeClient, type ForgeClientOptions } from './client.js';
 import { forgeStateOf, jobDescription, runDescription, type RunFacts } from './descriptions.js';
+import type { Annotation } from '../../shared/model/job-output.js';
 import { COMMENT_LINES, commentBody, PrCommentQueue, type WantedComment } from './pr-comment.js';
 
 export interface ForgeReporterOptions {
@@ -37,6 +38,8 @@ export interface ForgeReporterOptions {
   write?<T>(fn: () => T): Promise<T>;
   /** The last `lines` lines of a job's log (masked), for the pull-request comment. */
   logTail?(jobId: string, lines: number): Promise<string[]>;
+  /** A run's annotations (masked, errors first), for the pull-request comment. */
+  annotations?(runId: string): Annotation[];
   /** Client settings (tests shorten the pace and retries); default GitHub's pace, 2 retries. */
   client?: Pick<ForgeClientOptions, 'writePaceMs' | 'timeoutMs' | 'retries' | 'retryBaseMs'>;
   /** Backoff of the outbox between attempts that failed after the client's own retries: base·2^n, at most max. */
@@ -191,7 +194,7 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
     const job = run.jobs.find((j) => j.status === 'failed' || j.status === 'timed_out');
     const tail = job && o.logTail ? await o.logTail(job.id, COMMENT_LINES) : [];
     const token = forge.token ?? '';
-    const body = commentBody(run, tail, (line) => (token ? line.split(token).join('***') : line));
+    const body = commentBody(run, tail, (line) => (token ? line.split(token).join('***') : line), o.annotations?.(run.id) ?? []);
     const [owner, name] = c.repo.split('/');
     const client = clientFor(forge);
     try {

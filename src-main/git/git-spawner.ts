@@ -7,8 +7,9 @@
  * repository; from the main thread, 100 repositories would show up as event-loop delays in every
  * webhook, API call and log stream meanwhile. The worker takes those stalls instead.
  *
- * The git processes run at a lower CPU priority (nice 10): listing remotes is background work that
- * must not take the CPU from webhooks, log streams and the UI on a busy workstation.
+ * The git processes run at a lower CPU priority (nice 10) unless asked for in the foreground:
+ * listing remotes is background work that must not take the CPU from webhooks, log streams and the
+ * UI on a busy workstation.
  *
  * The worker is one per process, created on first use, unref'd (it never keeps the process
  * alive), and its code is inline so it runs the same from TypeScript sources (tests) and from
@@ -31,7 +32,7 @@ const { parentPort } = require('node:worker_threads');
 const { execFile } = require('node:child_process');
 const { setPriority } = require('node:os');
 const children = new Map();
-parentPort.on('message', ({ id, cancel, args, env, timeoutMs, maxBuffer }) => {
+parentPort.on('message', ({ id, cancel, args, env, timeoutMs, maxBuffer, foreground }) => {
   if (cancel !== undefined) { children.get(cancel)?.kill('SIGKILL'); return; }
   const child = execFile('git', args, { env, encoding: 'utf8', maxBuffer, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
     children.delete(id);
@@ -39,7 +40,7 @@ parentPort.on('message', ({ id, cancel, args, env, timeoutMs, maxBuffer }) => {
   });
   children.set(id, child);
   // Background work: git yields the CPU to the engine (webhooks, logs, the UI) when both want it.
-  try { if (child.pid) setPriority(child.pid, 10); } catch {}
+  try { if (child.pid && !foreground) setPriority(child.pid, 10); } catch {}
 });
 `;
 
@@ -76,8 +77,12 @@ function workerFor(): Worker | undefined {
   }
 }
 
-/** Runs `git <args>` (argv, no shell) with `env`; never rejects. `signal` kills git (the result is a failure). */
-export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs: number; maxBuffer?: number; signal?: AbortSignal }): Promise<GitResult> {
+/**
+ * Runs `git <args>` (argv, no shell) with `env`; never rejects. `signal` kills git (the result is a
+ * failure). `foreground`: git keeps the normal CPU priority — for work a run waits on (the changed
+ * files of a push), not background polling.
+ */
+export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeoutMs: number; maxBuffer?: number; signal?: AbortSignal; foreground?: boolean }): Promise<GitResult> {
   const maxBuffer = options.maxBuffer ?? 256 * 1024 * 1024;
   const w = workerFor();
   if (!w) {
@@ -92,7 +97,7 @@ export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeou
     pending.set(id, resolve);
     // Ref'd while a call is pending (a caller awaits it), unref'd again when none is.
     w.ref();
-    w.postMessage({ id, args, env: { ...env }, timeoutMs: options.timeoutMs, maxBuffer });
+    w.postMessage({ id, args, env: { ...env }, timeoutMs: options.timeoutMs, maxBuffer, foreground: options.foreground === true });
     options.signal?.addEventListener('abort', () => w.postMessage({ cancel: id }), { once: true });
   }).then((r) => {
     if (pending.size === 0) w.unref();

@@ -16,6 +16,8 @@
  *   GET  /api/jobs/:id/log/stream                         SSE (see sse.ts)
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
  *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
+ *   GET  /api/jobs/:id/log/groups?from=                   LogGroup[] (foldable sections, in seq order)
+ *   GET  /api/runs/:id/outputs                            RunOutputs (annotations, job summaries)
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
  *   POST /api/storage/free {artifacts?, caches?, logsOlderThanDays?}   FreeSpaceReport (works on a full disk)
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
@@ -165,6 +167,15 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     if (typeof q !== 'string' || q === '') throw new ApiError('BAD_REQUEST', 'query parameter q (the text to search for) is required');
     const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 'limit', 1, 10_000);
     res.json(await engine.searchLog(param(req, 'id'), q, limit));
+  });
+
+  router.get('/jobs/:id/log/groups', async (req, res) => {
+    const from = req.query.from === undefined ? undefined : intParam(req.query.from, 'from', 0, Number.MAX_SAFE_INTEGER);
+    res.json(await engine.getLogGroups(param(req, 'id'), from));
+  });
+
+  router.get('/runs/:id/outputs', async (req, res) => {
+    res.json(await engine.getRunOutputs(param(req, 'id')));
   });
 
   router.get('/jobs/:id/log/raw', async (req, res) => {

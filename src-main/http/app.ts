@@ -49,9 +49,12 @@ export interface RunningServer {
 
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 
-/** The UI's Content-Security-Policy: nothing but this origin; no inline scripts, no framing. */
+/**
+ * The UI's Content-Security-Policy: nothing but this origin; no inline scripts, no framing. Images may
+ * be https (a job summary's, only once the reader allowed remote images: the renderer drops them otherwise).
+ */
 export const UI_CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: https:",
   "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
 ].join('; ');
 const BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'";

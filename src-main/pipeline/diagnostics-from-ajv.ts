@@ -64,10 +64,10 @@ export function diagnosticsFromAjv(errors: readonly ErrorObject[], source: YamlS
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   const push = (code: DiagnosticCode, pos: Position, message: string) => {
-    const id = `${pos.line}:${pos.col}:${message}`;
+    const id = `${pos.file ?? ''}:${pos.line}:${pos.col}:${message}`;
     if (seen.has(id)) return;
     seen.add(id);
-    out.push({ code, severity: 'error', message, file: source.file, line: pos.line, col: pos.col });
+    out.push({ code, severity: 'error', message, file: pos.file ?? source.file, line: pos.line, col: pos.col });
   };
   // A propertyNames failure is reported once by its `pattern` sub-error; skip the summary error.
   for (const e of errors) {

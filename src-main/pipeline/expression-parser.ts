@@ -43,6 +43,7 @@ const FUNCTIONS: Record<string, [number, number]> = {
   contains: [2, 2],
   matches: [2, 2],
   hashFiles: [1, Infinity],
+  changed: [1, Infinity],
   success: [0, 0],
   failure: [0, 0],
   always: [0, 0],

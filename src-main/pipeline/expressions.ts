@@ -9,9 +9,11 @@
  */
 import { createRequire } from 'node:module';
 import type picomatch from 'picomatch';
+import type { ChangeSet } from '../../shared/model/change-set.js';
 import type { MatrixValue } from '../../shared/model/plan.js';
 import { ExpressionError, parseExpressionAt, STATUS_FUNCTIONS } from './expression-parser.js';
 import type { Expr, Literal } from './expression-parser.js';
+import { changedMatches, PathPatternError } from './path-filter.js';
 
 export { ExpressionError } from './expression-parser.js';
 export type { Expr, Literal } from './expression-parser.js';
@@ -29,6 +31,8 @@ export interface ExpressionContext {
   status?: { success: boolean; failure: boolean; cancelled: boolean };
   /** Only at run time, against the checked-out workspace. Absent → calling hashFiles() is an error. */
   hashFiles?: (patterns: string[]) => string;
+  /** The files the run's push or pull request changed, for changed(); absent → everything changed. */
+  changes?: ChangeSet;
 }
 
 /** Parses an expression (no `${{ }}` wrapper). Throws ExpressionError with a 1-based column. */
@@ -157,6 +161,13 @@ function call(expr: Extract<Expr, { kind: 'call' }>, ctx: ExpressionContext): Li
       if (!ctx.hashFiles) throw new ExpressionError('hashFiles() is only available in cache.key (it needs the checked-out workspace)', expr.col);
       return ctx.hashFiles(text());
     }
+    case 'changed':
+      try {
+        return changedMatches(ctx.changes, text());
+      } catch (e) {
+        if (e instanceof PathPatternError) throw new ExpressionError(`changed(): ${e.reason}`, expr.col);
+        throw e;
+      }
     case 'success':
       return status(ctx).success;
     case 'failure':

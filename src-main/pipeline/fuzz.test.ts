@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { ChangeSet } from '../../shared/model/change-set.js';
+import type { IncludedFiles } from './include.js';
 import { evaluateCondition, ExpressionError, parseExpression, renderTemplate } from './expressions.js';
 import { parsePipeline } from './parse.js';
 import { planPipeline } from './plan.js';
@@ -22,6 +24,9 @@ const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 const int = (n: number) => Math.floor(rand() * n);
 
 const event: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'abc', ref: 'refs/heads/main' };
+const CHANGED_FILES = ['src/a.ts', 'docs/index.md', 'README.md', 'ci/x.yml', 'a/b/c/d.js', '!odd', '[x].md'];
+const randomChanges = (): ChangeSet =>
+  rand() < 0.2 ? { kind: 'everything', reason: 'fuzz' } : { kind: 'files', files: CHANGED_FILES.filter(() => rand() < 0.4), range: 'a..b' };
 
 function checkDiagnostics(diagnostics: Diagnostic[], text: string): void {
   for (const d of diagnostics) {
@@ -29,15 +34,18 @@ function checkDiagnostics(diagnostics: Diagnostic[], text: string): void {
   }
 }
 
-function checkDocument(text: string): 'pipeline' | 'diagnostics' {
-  const r = parsePipeline(text, 'fuzz.yml');
+function checkDocument(text: string, included?: IncludedFiles): 'pipeline' | 'diagnostics' {
+  const r = parsePipeline(text, 'fuzz.yml', undefined, included);
   checkDiagnostics(r.diagnostics, text);
   if (!r.pipeline) {
     if (!r.diagnostics.some((d) => d.severity === 'error')) throw new Error(`no pipeline and no error for:\n${text}`);
     return 'diagnostics';
   }
+  const changes = randomChanges();
   matchesTrigger(r.pipeline, event);
-  const planned = planPipeline(r.pipeline, event);
+  matchesTrigger(r.pipeline, event, changes);
+  matchesTrigger(r.pipeline, { ...event, kind: 'pull_request', baseBranch: 'main' }, changes);
+  const planned = planPipeline(r.pipeline, event, { changes });
   checkDiagnostics(planned.diagnostics, text);
   if (!planned.plan && !planned.diagnostics.some((d) => d.severity === 'error')) throw new Error(`no plan and no error for:\n${text}`);
   return 'pipeline';
@@ -47,6 +55,7 @@ const SEEDS = [
   readFileSync(join(import.meta.dirname, 'testdata', 'product-example.kiln.yml'), 'utf8'),
   'jobs:\n  a:\n    image: "node:${{ matrix.v }}"\n    matrix: { v: [1, 2], include: [{v: 3, x: y}], exclude: [{v: 1}] }\n    steps:\n      - run: echo ${{ matrix.x }} $HOME\n        if: failure() || always()\n',
   'stages: [a, b]\nenv: { A: "${B:-c}" }\njobs:\n  x: { stage: a, image: i, steps: [{run: r}] }\n  y: { stage: b, image: "${A}", needs: x, steps: [{run: r, timeout: 1m}] }\n',
+  "on:\n  push: { branches: [main], paths: ['src/**', '!src/**/*.md', '**.js?'] }\n  pull_request: { paths-ignore: ['docs/**'] }\ninclude: [ci/a.yml]\njobs:\n  d:\n    image: i\n    if: changed('docs/**', '!docs/api/**') && branch == 'main'\n    steps: [{run: r}]\n",
 ];
 const SNIPPETS = [':', '- ', '{', '}', '[', ']', '\n', '  ', '"', "'", '$', '${{', '}}', '&a', '*a', '!!str ', '#', '|', '>', ',', '? ', 'on', 'needs: [x]', 'if: ', '${X:?y}', '\t', 'jobs:', '<<: '];
 
@@ -84,8 +93,11 @@ function mutate(text: string): string {
   return out;
 }
 
-const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b'];
-const SCALARS: unknown[] = ['main', 'x', '', '1.0', 3, true, false, null, '${{ matrix.a }}', '${A:-b}', "branch == 'main'", '15m', 'a', 'b', '${{', '$$'];
+const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'paths-ignore', 'pull_request', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b'];
+const SCALARS: unknown[] = [
+  'main', 'x', '', '1.0', 3, true, false, null, '${{ matrix.a }}', '${A:-b}', "branch == 'main'", '15m', 'a', 'b', '${{', '$$',
+  'src/**', '!docs/**', '**.js?', '[a-', 'x[]', '\\', '+', "changed('src/**')", "changed('[') || always()", 'ci/a.yml', '../up.yml', '/ci/b.yaml',
+];
 
 function randomValue(depth: number): unknown {
   const r = rand();
@@ -109,7 +121,7 @@ function randomPipeline(): string {
   return stringify(doc);
 }
 
-const EXPR_TOKENS = ['branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
+const EXPR_TOKENS = ['changed(', "'docs/**'", "'[z-a]'", 'branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
 
 describe('fuzzing the pipeline engine', () => {
   it('never crashes on 2000 mutated pipeline files', { timeout: 120_000 }, () => {
@@ -124,6 +136,29 @@ describe('fuzzing the pipeline engine', () => {
     const outcomes = { pipeline: 0, diagnostics: 0 };
     for (let i = 0; i < 2000; i++) outcomes[checkDocument(randomPipeline())]++;
     expect(outcomes.diagnostics).toBeGreaterThan(100);
+  });
+
+  it('never crashes on 1000 random documents that include each other (cycles, missing files, bad keys)', { timeout: 120_000 }, () => {
+    const outcomes = { pipeline: 0, diagnostics: 0 };
+    const paths = ['ci/a.yml', 'ci/b.yml', 'ci/c.yaml', 'fuzz.yml'];
+    for (let i = 0; i < 1000; i++) {
+      const included = new Map<string, string | undefined>();
+      for (const p of paths) {
+        if (rand() < 0.05) continue; // missing
+        // Mostly distinct job names per file, sometimes one another file has too (a duplicate).
+        const name = rand() < 0.1 ? 'j0' : `${p.replace(/\W/g, '_')}_job`;
+        const doc: Record<string, unknown> = { jobs: { [name]: { image: 'x', steps: [{ run: 'r' }], ...(rand() < 0.3 ? { needs: [pick(['j0', 'a', 'ci_a_yml_job'])] } : {}) } } };
+        if (rand() < 0.5) doc.include = Array.from({ length: int(3) }, () => (rand() < 0.1 ? pick(['../x.yml', 'x.txt', 3]) : pick(paths)));
+        if (rand() < 0.05) doc[pick(KEYS)] = randomValue(1);
+        const text = stringify(doc);
+        included.set(p, rand() < 0.1 ? mutate(text) : text);
+      }
+      const body = rand() < 0.7 ? 'jobs:\n  j0: { image: i, steps: [{ run: r }] }\n' : rand() < 0.5 ? randomPipeline() : mutate(pick(SEEDS));
+      const main = `include: [${Array.from({ length: 1 + int(3) }, () => pick(paths.slice(0, 3))).join(', ')}]\n${body}`;
+      outcomes[checkDocument(main, included)]++;
+    }
+    expect(outcomes.pipeline).toBeGreaterThan(50);
+    expect(outcomes.diagnostics).toBeGreaterThan(50);
   });
 
   it('never crashes on 5000 random expressions: each parses or throws an ExpressionError with a column', { timeout: 120_000 }, () => {

@@ -5,7 +5,10 @@
 export { parsePipeline, splitCommand } from './parse.js';
 export { planPipeline, builtinVariables, eventContext, jobExpressionContext } from './plan.js';
 export type { PlanOptions } from './plan.js';
-export { matchesTrigger, matchesPatterns } from './triggers.js';
+export { matchesTrigger, matchesPatterns, needsChangedFiles } from './triggers.js';
+export { readIncludes, MAX_INCLUDED_FILES } from './include.js';
+export type { IncludedFiles } from './include.js';
+export { pathFilterAllows, changedMatches, pathPatternProblem } from './path-filter.js';
 export { decideJob, needsOutcome } from './readiness.js';
 export {
   evaluateCondition,

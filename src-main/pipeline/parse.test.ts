@@ -95,7 +95,7 @@ describe('schema errors with positions', () => {
 
   it('lists the known keys when nothing is close', () => {
     expect(lines('jobs: {a: {image: y, steps: [{run: x}]}}\nwhatever: 1\n')[0]).toBe(
-      ".kiln.yml:2:1: unknown key 'whatever' at the top level (known keys: name, on, priority, concurrency, env, stages, jobs)",
+      ".kiln.yml:2:1: unknown key 'whatever' at the top level (known keys: name, on, priority, concurrency, env, stages, jobs, include)",
     );
   });
 

@@ -13,6 +13,8 @@ import type { Pipeline, PipelineJob, PipelineService, PipelineStep, Triggers } f
 import { pipelineValidator } from './schema-validator.js';
 import { DEFAULT_MATRIX_LIMITS, needsOf, semanticChecks } from './semantic-checks.js';
 import type { MatrixLimits } from './semantic-checks.js';
+import { mergeIncludes } from './include.js';
+import type { IncludedFiles } from './include.js';
 import { positionOf, readYaml } from './yaml-source.js';
 import type { YamlSource } from './yaml-source.js';
 
@@ -20,9 +22,15 @@ type Raw = Record<string, unknown>;
 const rec = (v: unknown): Raw => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {});
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
-export function parsePipeline(text: string, file: string, limits: MatrixLimits = DEFAULT_MATRIX_LIMITS): { pipeline?: Pipeline; diagnostics: Diagnostic[] } {
+/**
+ * `included`: the files `include:` names (include.ts's readIncludes), by repository path; without
+ * it an `include:` finds no file. `mainPath` is the main file's own repository path (for cycles).
+ */
+export function parsePipeline(
+  text: string, file: string, limits: MatrixLimits = DEFAULT_MATRIX_LIMITS, included?: IncludedFiles, mainPath = '.kiln.yml',
+): { pipeline?: Pipeline; diagnostics: Diagnostic[] } {
   try {
-    return parseOrDiagnose(text, file, limits);
+    return parseOrDiagnose(text, file, limits, included, mainPath);
   } catch (e) {
     // A bug here must still surface as a diagnostic, never as a stack trace in `kiln validate`.
     const message = `internal error while reading the pipeline: ${(e as Error).message}`;
@@ -30,9 +38,13 @@ export function parsePipeline(text: string, file: string, limits: MatrixLimits =
   }
 }
 
-function parseOrDiagnose(text: string, file: string, limits: MatrixLimits): { pipeline?: Pipeline; diagnostics: Diagnostic[] } {
-  const { source, diagnostics } = readYaml(text, file);
+function parseOrDiagnose(text: string, file: string, limits: MatrixLimits, included: IncludedFiles | undefined, mainPath: string): { pipeline?: Pipeline; diagnostics: Diagnostic[] } {
+  const read = readYaml(text, file);
+  const diagnostics = read.diagnostics;
   if (hasErrors(diagnostics)) return { diagnostics };
+  const merged = 'include' in rec(read.source.data) ? mergeIncludes(read.source, mainPath, included) : { source: read.source, diagnostics: [] };
+  const source = merged.source;
+  diagnostics.push(...merged.diagnostics);
   const data = source.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const pos = positionOf(source, []);
@@ -44,7 +56,7 @@ function parseOrDiagnose(text: string, file: string, limits: MatrixLimits): { pi
   if (!validate(data)) diagnostics.push(...diagnosticsFromAjv(validate.errors ?? [], source));
   const semantic = semanticChecks(source, limits);
   diagnostics.push(...semantic.diagnostics);
-  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+  diagnostics.sort((a, b) => (a.file === b.file ? 0 : a.file === file ? -1 : b.file === file ? 1 : a.file < b.file ? -1 : 1) || a.line - b.line || a.col - b.col);
   if (hasErrors(diagnostics)) return { diagnostics };
   return { pipeline: buildPipeline(source, semantic.dependsOn, semantic.order), diagnostics };
 }
@@ -60,9 +72,14 @@ function conditionOf(v: unknown): string | undefined {
   return String(v);
 }
 
-function filterOf(v: unknown): { branches?: string[]; tags?: string[] } {
+function filterOf(v: unknown): { branches?: string[]; tags?: string[]; paths?: string[]; pathsIgnore?: string[] } {
   const r = rec(v);
-  return { ...(r.branches ? { branches: strings(r.branches) } : {}), ...(r.tags ? { tags: strings(r.tags) } : {}) };
+  return {
+    ...(r.branches ? { branches: strings(r.branches) } : {}),
+    ...(r.tags ? { tags: strings(r.tags) } : {}),
+    ...(r.paths ? { paths: strings(r.paths) } : {}),
+    ...(r['paths-ignore'] ? { pathsIgnore: strings(r['paths-ignore']) } : {}),
+  };
 }
 
 /**
@@ -74,7 +91,7 @@ function triggersOf(v: unknown): Triggers {
   const on = rec(v);
   return {
     ...('push' in on ? { push: filterOf(on.push) } : {}),
-    ...('pull_request' in on ? { pullRequest: { ...('branches' in rec(on.pull_request) ? { branches: strings(rec(on.pull_request).branches) } : {}) } } : {}),
+    ...('pull_request' in on ? { pullRequest: filterOf(on.pull_request) } : {}),
     manual: on.manual !== false,
   };
 }

@@ -11,11 +11,14 @@ export interface BranchFilter {
   /** Glob patterns; absent = any. A pattern starting with `!` excludes (last match wins). */
   branches?: string[];
   tags?: string[];
+  /** Changed-file filters (path-filter.ts); at most one of the two. */
+  paths?: string[];
+  pathsIgnore?: string[];
 }
 
 export interface Triggers {
   push?: BranchFilter;
-  pullRequest?: { branches?: string[] };
+  pullRequest?: { branches?: string[]; paths?: string[]; pathsIgnore?: string[] };
   /** Manual runs allowed: true unless the file says `manual: false`. */
   manual: boolean;
 }

@@ -5,6 +5,7 @@
  */
 import type { DiagnosticCode, Severity } from '../../shared/diagnostics.js';
 import type { MatrixValue, PlannedJob, PlannedStep } from '../../shared/model/plan.js';
+import { bakeChangedCalls } from './changed-condition.js';
 import { ExpressionError } from './expression-parser.js';
 import { evaluateCondition, renderTemplate, usesStatusFunctions } from './expressions.js';
 import type { ExpressionContext } from './expressions.js';
@@ -159,7 +160,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
     needs: input.needs,
     skipped,
     ...(skipReason ? { skipReason } : {}),
-    ...(job.if !== undefined ? { if: job.if } : {}),
+    ...(job.if !== undefined ? { if: skipped || !usesStatusFunctions(job.if) ? job.if : bakeChangedCalls(job.if, ctx) } : {}),
     env,
     secrets: job.secrets,
     timeoutMs: job.timeoutMs,

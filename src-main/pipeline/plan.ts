@@ -11,6 +11,7 @@ import type { Diagnostic } from '../../shared/diagnostics.js';
 import { hasErrors } from '../../shared/diagnostics.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { ChangeSet } from '../../shared/model/change-set.js';
 import type { ExpressionContext } from './expressions.js';
 import { usesStatusFunctions } from './expressions.js';
 import { combinationLabel, expandMatrix, flattenCombination } from './matrix.js';
@@ -26,6 +27,8 @@ export interface PlanOptions {
   matrixCap?: number;
   /** Above this many combinations a job gets a MATRIX_LARGE warning (default 64). */
   matrixWarnAt?: number;
+  /** The event's changed files, for `changed()` in job conditions; absent → everything changed. */
+  changes?: ChangeSet;
 }
 
 /** The built-in variables known at plan time (KILN_RUN_ID, KILN_WORKSPACE, KILN_ENV come at run time). */
@@ -66,7 +69,7 @@ export function planPipeline(pipeline: Pipeline, event: TriggerEvent, options: P
   const diagnostics: Diagnostic[] = [];
   const toDiagnostic = (p: Problem): Diagnostic => {
     const pos = pipeline.positionOf(p.path);
-    return { code: p.code, severity: p.severity, message: p.message, file: pipeline.file, line: pos.line, col: pos.col };
+    return { code: p.code, severity: p.severity, message: p.message, file: pos.file ?? pipeline.file, line: pos.line, col: pos.col };
   };
   try {
     const plan = buildPlan(pipeline, event, options, problems, diagnostics, toDiagnostic);
@@ -78,7 +81,7 @@ export function planPipeline(pipeline: Pipeline, event: TriggerEvent, options: P
         diagnostics.push(d);
       }
     }
-    diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+    diagnostics.sort((a, b) => (a.file === b.file ? 0 : a.file === pipeline.file ? -1 : b.file === pipeline.file ? 1 : a.file < b.file ? -1 : 1) || a.line - b.line || a.col - b.col);
     if (hasErrors(diagnostics)) return { diagnostics };
     plan.warnings = diagnostics.filter((d) => d.severity === 'warning');
     return { plan, diagnostics };
@@ -99,7 +102,7 @@ function buildPlan(
   const extraEnv = options.env ?? {};
   const cap = options.matrixCap ?? 256;
   const warnAt = options.matrixWarnAt ?? 64;
-  const base = eventContext(event);
+  const base = { ...eventContext(event), ...(options.changes ? { changes: options.changes } : {}) };
   const globals = builtinVariables(event);
   const pipelineEnv = substituteEnv(pipeline.env, {}, Object.assign({}, extraEnv, globals), (env) => ({ ...base, matrix: {}, env }), ['env'], problems);
 

@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}},"include":{"type":"array","items":{"type":"string"}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -26,7 +26,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "name") || (key0 === "on")) || (key0 === "priority")) || (key0 === "concurrency")) || (key0 === "env")) || (key0 === "stages")) || (key0 === "jobs"))){
+if(!((((((((key0 === "name") || (key0 === "on")) || (key0 === "priority")) || (key0 === "concurrency")) || (key0 === "env")) || (key0 === "stages")) || (key0 === "jobs")) || (key0 === "include"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err1];
@@ -79,7 +79,7 @@ errors++;
 }
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key2 in data2){
-if(!((key2 === "branches") || (key2 === "tags"))){
+if(!((((key2 === "branches") || (key2 === "tags")) || (key2 === "paths")) || (key2 === "paths-ignore"))){
 const err5 = {instancePath:instancePath+"/on/push",schemaPath:"#/properties/on/properties/push/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on.properties.push,data:data2};
 if(vErrors === null){
 vErrors = [err5];
@@ -148,12 +148,14 @@ vErrors.push(err9);
 errors++;
 }
 }
-}
-}
-if(data1.pull_request !== undefined){
-let data7 = data1.pull_request;
-if((!(data7 && typeof data7 == "object" && !Array.isArray(data7))) && (data7 !== null)){
-const err10 = {instancePath:instancePath+"/on/pull_request",schemaPath:"#/properties/on/properties/pull_request/type",keyword:"type",params:{type: schema11.properties.on.properties.pull_request.type},message:"must be object,null",schema:schema11.properties.on.properties.pull_request.type,parentSchema:schema11.properties.on.properties.pull_request,data:data7};
+if(data2.paths !== undefined){
+let data7 = data2.paths;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+let data8 = data7[i2];
+if(typeof data8 !== "string"){
+const err10 = {instancePath:instancePath+"/on/push/paths/" + i2,schemaPath:"#/properties/on/properties/push/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.push.properties.paths.items.type,parentSchema:schema11.properties.on.properties.push.properties.paths.items,data:data8};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -162,10 +164,10 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-for(const key3 in data7){
-if(!(key3 === "branches")){
-const err11 = {instancePath:instancePath+"/on/pull_request",schemaPath:"#/properties/on/properties/pull_request/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on.properties.pull_request,data:data7};
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/on/push/paths",schemaPath:"#/properties/on/properties/push/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.push.properties.paths.type,parentSchema:schema11.properties.on.properties.push.properties.paths,data:data7};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -175,14 +177,14 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data7.branches !== undefined){
-let data8 = data7.branches;
-if(Array.isArray(data8)){
-const len2 = data8.length;
-for(let i2=0; i2<len2; i2++){
-let data9 = data8[i2];
-if(typeof data9 !== "string"){
-const err12 = {instancePath:instancePath+"/on/pull_request/branches/" + i2,schemaPath:"#/properties/on/properties/pull_request/properties/branches/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.pull_request.properties.branches.items.type,parentSchema:schema11.properties.on.properties.pull_request.properties.branches.items,data:data9};
+if(data2["paths-ignore"] !== undefined){
+let data9 = data2["paths-ignore"];
+if(Array.isArray(data9)){
+const len3 = data9.length;
+for(let i3=0; i3<len3; i3++){
+let data10 = data9[i3];
+if(typeof data10 !== "string"){
+const err12 = {instancePath:instancePath+"/on/push/paths-ignore/" + i3,schemaPath:"#/properties/on/properties/push/properties/paths-ignore/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.push.properties["paths-ignore"].items.type,parentSchema:schema11.properties.on.properties.push.properties["paths-ignore"].items,data:data10};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -194,7 +196,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/on/pull_request/branches",schemaPath:"#/properties/on/properties/pull_request/properties/branches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.pull_request.properties.branches.type,parentSchema:schema11.properties.on.properties.pull_request.properties.branches,data:data8};
+const err13 = {instancePath:instancePath+"/on/push/paths-ignore",schemaPath:"#/properties/on/properties/push/properties/paths-ignore/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.push.properties["paths-ignore"].type,parentSchema:schema11.properties.on.properties.push.properties["paths-ignore"],data:data9};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -206,10 +208,10 @@ errors++;
 }
 }
 }
-if(data1.manual !== undefined){
-let data10 = data1.manual;
-if(typeof data10 !== "boolean"){
-const err14 = {instancePath:instancePath+"/on/manual",schemaPath:"#/properties/on/properties/manual/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.on.properties.manual.type,parentSchema:schema11.properties.on.properties.manual,data:data10};
+if(data1.pull_request !== undefined){
+let data11 = data1.pull_request;
+if((!(data11 && typeof data11 == "object" && !Array.isArray(data11))) && (data11 !== null)){
+const err14 = {instancePath:instancePath+"/on/pull_request",schemaPath:"#/properties/on/properties/pull_request/type",keyword:"type",params:{type: schema11.properties.on.properties.pull_request.type},message:"must be object,null",schema:schema11.properties.on.properties.pull_request.type,parentSchema:schema11.properties.on.properties.pull_request,data:data11};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -218,10 +220,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key3 in data11){
+if(!(((key3 === "branches") || (key3 === "paths")) || (key3 === "paths-ignore"))){
+const err15 = {instancePath:instancePath+"/on/pull_request",schemaPath:"#/properties/on/properties/pull_request/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on.properties.pull_request,data:data11};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -231,10 +233,14 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.priority !== undefined){
-let data11 = data.priority;
-if(!((((data11 === "low") || (data11 === "normal")) || (data11 === "high")) || (data11 === "critical"))){
-const err16 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data11};
+if(data11.branches !== undefined){
+let data12 = data11.branches;
+if(Array.isArray(data12)){
+const len4 = data12.length;
+for(let i4=0; i4<len4; i4++){
+let data13 = data12[i4];
+if(typeof data13 !== "string"){
+const err16 = {instancePath:instancePath+"/on/pull_request/branches/" + i4,schemaPath:"#/properties/on/properties/pull_request/properties/branches/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.pull_request.properties.branches.items.type,parentSchema:schema11.properties.on.properties.pull_request.properties.branches.items,data:data13};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -244,12 +250,9 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data.concurrency !== undefined){
-let data12 = data.concurrency;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-for(const key4 in data12){
-if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
-const err17 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data12};
+}
+else {
+const err17 = {instancePath:instancePath+"/on/pull_request/branches",schemaPath:"#/properties/on/properties/pull_request/properties/branches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.pull_request.properties.branches.type,parentSchema:schema11.properties.on.properties.pull_request.properties.branches,data:data12};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -259,10 +262,14 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data12.group !== undefined){
-let data13 = data12.group;
-if(typeof data13 !== "string"){
-const err18 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data13};
+if(data11.paths !== undefined){
+let data14 = data11.paths;
+if(Array.isArray(data14)){
+const len5 = data14.length;
+for(let i5=0; i5<len5; i5++){
+let data15 = data14[i5];
+if(typeof data15 !== "string"){
+const err18 = {instancePath:instancePath+"/on/pull_request/paths/" + i5,schemaPath:"#/properties/on/properties/pull_request/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.pull_request.properties.paths.items.type,parentSchema:schema11.properties.on.properties.pull_request.properties.paths.items,data:data15};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -272,10 +279,9 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data12["cancel-in-progress"] !== undefined){
-let data14 = data12["cancel-in-progress"];
-if(typeof data14 !== "boolean"){
-const err19 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data14};
+}
+else {
+const err19 = {instancePath:instancePath+"/on/pull_request/paths",schemaPath:"#/properties/on/properties/pull_request/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.pull_request.properties.paths.type,parentSchema:schema11.properties.on.properties.pull_request.properties.paths,data:data14};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -285,9 +291,14 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data12};
+if(data11["paths-ignore"] !== undefined){
+let data16 = data11["paths-ignore"];
+if(Array.isArray(data16)){
+const len6 = data16.length;
+for(let i6=0; i6<len6; i6++){
+let data17 = data16[i6];
+if(typeof data17 !== "string"){
+const err20 = {instancePath:instancePath+"/on/pull_request/paths-ignore/" + i6,schemaPath:"#/properties/on/properties/pull_request/properties/paths-ignore/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.pull_request.properties["paths-ignore"].items.type,parentSchema:schema11.properties.on.properties.pull_request.properties["paths-ignore"].items,data:data17};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -297,13 +308,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.env !== undefined){
-let data15 = data.env;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key5 in data15){
-let data16 = data15[key5];
-if(((typeof data16 !== "string") && (typeof data16 !== "boolean")) && (data16 !== null)){
-const err21 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data16};
+}
+else {
+const err21 = {instancePath:instancePath+"/on/pull_request/paths-ignore",schemaPath:"#/properties/on/properties/pull_request/properties/paths-ignore/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.pull_request.properties["paths-ignore"].type,parentSchema:schema11.properties.on.properties.pull_request.properties["paths-ignore"],data:data16};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -314,8 +321,11 @@ errors++;
 }
 }
 }
-else {
-const err22 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data15};
+}
+if(data1.manual !== undefined){
+let data18 = data1.manual;
+if(typeof data18 !== "boolean"){
+const err22 = {instancePath:instancePath+"/on/manual",schemaPath:"#/properties/on/properties/manual/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.on.properties.manual.type,parentSchema:schema11.properties.on.properties.manual,data:data18};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -325,11 +335,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.stages !== undefined){
-let data17 = data.stages;
-if(Array.isArray(data17)){
-if(data17.length < 1){
-const err23 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data17};
+}
+else {
+const err23 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -338,12 +346,11 @@ vErrors.push(err23);
 }
 errors++;
 }
-const len3 = data17.length;
-for(let i3=0; i3<len3; i3++){
-let data18 = data17[i3];
-if(typeof data18 === "string"){
-if(!pattern0.test(data18)){
-const err24 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data18};
+}
+if(data.priority !== undefined){
+let data19 = data.priority;
+if(!((((data19 === "low") || (data19 === "normal")) || (data19 === "high")) || (data19 === "critical"))){
+const err24 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data19};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -353,8 +360,12 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data18};
+if(data.concurrency !== undefined){
+let data20 = data.concurrency;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+for(const key4 in data20){
+if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
+const err25 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data20};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -364,9 +375,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data17};
+if(data20.group !== undefined){
+let data21 = data20.group;
+if(typeof data21 !== "string"){
+const err26 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data21};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -376,11 +388,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.jobs !== undefined){
-let data19 = data.jobs;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(Object.keys(data19).length < 1){
-const err27 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data19};
+if(data20["cancel-in-progress"] !== undefined){
+let data22 = data20["cancel-in-progress"];
+if(typeof data22 !== "boolean"){
+const err27 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data22};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -389,11 +400,10 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key6 in data19){
-const _errs46 = errors;
-if(typeof key6 === "string"){
-if(!pattern0.test(key6)){
-const err28 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data20};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -403,9 +413,13 @@ vErrors.push(err28);
 errors++;
 }
 }
-var valid14 = _errs46 === errors;
-if(!valid14){
-const err29 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data19};
+if(data.env !== undefined){
+let data23 = data.env;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key5 in data23){
+let data24 = data23[key5];
+if(((typeof data24 !== "string") && (typeof data24 !== "boolean")) && (data24 !== null)){
+const err29 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data24};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -415,11 +429,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-for(const key7 in data19){
-let data20 = data19[key7];
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-if(data20.image === undefined){
-const err30 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+}
+else {
+const err30 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data23};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -428,8 +440,12 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data20.steps === undefined){
-const err31 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+}
+if(data.stages !== undefined){
+let data25 = data.stages;
+if(Array.isArray(data25)){
+if(data25.length < 1){
+const err31 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data25};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -438,9 +454,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-for(const key8 in data20){
-if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
-const err32 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+const len7 = data25.length;
+for(let i7=0; i7<len7; i7++){
+let data26 = data25[i7];
+if(typeof data26 === "string"){
+if(!pattern0.test(data26)){
+const err32 = {instancePath:instancePath+"/stages/" + i7,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data26};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -450,10 +469,8 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data20.name !== undefined){
-let data21 = data20.name;
-if(typeof data21 !== "string"){
-const err33 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data21};
+else {
+const err33 = {instancePath:instancePath+"/stages/" + i7,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data26};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -463,10 +480,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data20.stage !== undefined){
-let data22 = data20.stage;
-if(typeof data22 !== "string"){
-const err34 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data22};
+}
+else {
+const err34 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data25};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -476,10 +492,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data20.image !== undefined){
-let data23 = data20.image;
-if(typeof data23 !== "string"){
-const err35 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data23};
+if(data.jobs !== undefined){
+let data27 = data.jobs;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(Object.keys(data27).length < 1){
+const err35 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data27};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -488,11 +505,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data20.needs !== undefined){
-let data24 = data20.needs;
-if((typeof data24 !== "string") && (!(Array.isArray(data24)))){
-const err36 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data24};
+for(const key6 in data27){
+const _errs62 = errors;
+if(typeof key6 === "string"){
+if(!pattern0.test(key6)){
+const err36 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -501,12 +518,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(Array.isArray(data24)){
-const len4 = data24.length;
-for(let i4=0; i4<len4; i4++){
-let data25 = data24[i4];
-if(typeof data25 !== "string"){
-const err37 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i4,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data25};
+}
+var valid22 = _errs62 === errors;
+if(!valid22){
+const err37 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data27};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -516,12 +531,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
-}
-if(data20.if !== undefined){
-let data26 = data20.if;
-if((typeof data26 !== "string") && (typeof data26 !== "boolean")){
-const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data26};
+for(const key7 in data27){
+let data28 = data27[key7];
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.image === undefined){
+const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -530,11 +544,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data20.timeout !== undefined){
-let data27 = data20.timeout;
-if(typeof data27 !== "string"){
-const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data27};
+if(data28.steps === undefined){
+const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -543,16 +554,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-if(data20.secrets !== undefined){
-let data28 = data20.secrets;
-if(Array.isArray(data28)){
-const len5 = data28.length;
-for(let i5=0; i5<len5; i5++){
-let data29 = data28[i5];
-if(typeof data29 === "string"){
-if(!pattern2.test(data29)){
-const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+for(const key8 in data28){
+if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
+const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -562,8 +566,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-else {
-const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+if(data28.name !== undefined){
+let data29 = data28.name;
+if(typeof data29 !== "string"){
+const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data29};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -573,9 +579,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data28};
+if(data28.stage !== undefined){
+let data30 = data28.stage;
+if(typeof data30 !== "string"){
+const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data30};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -585,13 +592,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data20.env !== undefined){
-let data30 = data20.env;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-for(const key9 in data30){
-let data31 = data30[key9];
-if(((typeof data31 !== "string") && (typeof data31 !== "boolean")) && (data31 !== null)){
-const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data31};
+if(data28.image !== undefined){
+let data31 = data28.image;
+if(typeof data31 !== "string"){
+const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data31};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -601,9 +605,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data30};
+if(data28.needs !== undefined){
+let data32 = data28.needs;
+if((typeof data32 !== "string") && (!(Array.isArray(data32)))){
+const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data32};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -612,16 +617,12 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-if(data20.matrix !== undefined){
-let data32 = data20.matrix;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key10 in data32){
-if(!((key10 === "include") || (key10 === "exclude"))){
-let data33 = data32[key10];
-if(Array.isArray(data33)){
-if(data33.length < 1){
-const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+if(Array.isArray(data32)){
+const len8 = data32.length;
+for(let i8=0; i8<len8; i8++){
+let data33 = data32[i8];
+if(typeof data33 !== "string"){
+const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data33};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -630,11 +631,13 @@ vErrors.push(err45);
 }
 errors++;
 }
-const len6 = data33.length;
-for(let i6=0; i6<len6; i6++){
-let data34 = data33[i6];
-if(((typeof data34 !== "string") && (typeof data34 !== "boolean")) && (!(data34 && typeof data34 == "object" && !Array.isArray(data34)))){
-const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data34};
+}
+}
+}
+if(data28.if !== undefined){
+let data34 = data28.if;
+if((typeof data34 !== "string") && (typeof data34 !== "boolean")){
+const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data34};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -644,9 +647,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-else {
-const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+if(data28.timeout !== undefined){
+let data35 = data28.timeout;
+if(typeof data35 !== "string"){
+const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data35};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -656,18 +660,15 @@ vErrors.push(err47);
 errors++;
 }
 }
-}
-if(data32.include !== undefined){
-let data35 = data32.include;
-if(Array.isArray(data35)){
-const len7 = data35.length;
-for(let i7=0; i7<len7; i7++){
-let data36 = data35[i7];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key11 in data36){
-let data37 = data36[key11];
-if(((typeof data37 !== "string") && (typeof data37 !== "boolean")) && (!(data37 && typeof data37 == "object" && !Array.isArray(data37)))){
-const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data37};
+if(data28.secrets !== undefined){
+let data36 = data28.secrets;
+if(Array.isArray(data36)){
+const len9 = data36.length;
+for(let i9=0; i9<len9; i9++){
+let data37 = data36[i9];
+if(typeof data37 === "string"){
+if(!pattern2.test(data37)){
+const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data37};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -677,9 +678,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
 else {
-const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data36};
+const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data37};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -691,7 +691,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data35};
+const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data36};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -701,17 +701,13 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data32.exclude !== undefined){
-let data38 = data32.exclude;
-if(Array.isArray(data38)){
-const len8 = data38.length;
-for(let i8=0; i8<len8; i8++){
-let data39 = data38[i8];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key12 in data39){
-let data40 = data39[key12];
-if(((typeof data40 !== "string") && (typeof data40 !== "boolean")) && (!(data40 && typeof data40 == "object" && !Array.isArray(data40)))){
-const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data40};
+if(data28.env !== undefined){
+let data38 = data28.env;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key9 in data38){
+let data39 = data38[key9];
+if(((typeof data39 !== "string") && (typeof data39 !== "boolean")) && (data39 !== null)){
+const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data39};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -723,7 +719,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data39};
+const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data38};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -733,9 +729,15 @@ vErrors.push(err52);
 errors++;
 }
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data38};
+if(data28.matrix !== undefined){
+let data40 = data28.matrix;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key10 in data40){
+if(!((key10 === "include") || (key10 === "exclude"))){
+let data41 = data40[key10];
+if(Array.isArray(data41)){
+if(data41.length < 1){
+const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data41};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -744,10 +746,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data32};
+const len10 = data41.length;
+for(let i10=0; i10<len10; i10++){
+let data42 = data41[i10];
+if(((typeof data42 !== "string") && (typeof data42 !== "boolean")) && (!(data42 && typeof data42 == "object" && !Array.isArray(data42)))){
+const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data42};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -757,14 +760,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data20.services !== undefined){
-let data41 = data20.services;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key13 in data41){
-const _errs97 = errors;
-if(typeof key13 === "string"){
-if(!pattern3.test(key13)){
-const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+}
+else {
+const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data41};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -774,9 +772,18 @@ vErrors.push(err55);
 errors++;
 }
 }
-var valid32 = _errs97 === errors;
-if(!valid32){
-const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+}
+if(data40.include !== undefined){
+let data43 = data40.include;
+if(Array.isArray(data43)){
+const len11 = data43.length;
+for(let i11=0; i11<len11; i11++){
+let data44 = data43[i11];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+for(const key11 in data44){
+let data45 = data44[key11];
+if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (!(data45 && typeof data45 == "object" && !Array.isArray(data45)))){
+const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i11+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data45};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -786,11 +793,9 @@ vErrors.push(err56);
 errors++;
 }
 }
-for(const key14 in data41){
-let data42 = data41[key14];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.image === undefined){
-const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+}
+else {
+const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data44};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -799,9 +804,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key15 in data42){
-if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
-const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data43};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -811,10 +817,17 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data42.image !== undefined){
-let data43 = data42.image;
-if(typeof data43 !== "string"){
-const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data43};
+if(data40.exclude !== undefined){
+let data46 = data40.exclude;
+if(Array.isArray(data46)){
+const len12 = data46.length;
+for(let i12=0; i12<len12; i12++){
+let data47 = data46[i12];
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+for(const key12 in data47){
+let data48 = data47[key12];
+if(((typeof data48 !== "string") && (typeof data48 !== "boolean")) && (!(data48 && typeof data48 == "object" && !Array.isArray(data48)))){
+const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i12+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -824,13 +837,9 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data42.env !== undefined){
-let data44 = data42.env;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key16 in data44){
-let data45 = data44[key16];
-if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
-const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data45};
+}
+else {
+const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data47};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -842,7 +851,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data44};
+const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data46};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -852,14 +861,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data42.ports !== undefined){
-let data46 = data42.ports;
-if(Array.isArray(data46)){
-const len9 = data46.length;
-for(let i9=0; i9<len9; i9++){
-let data47 = data46[i9];
-if(typeof data47 !== "string"){
-const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data47};
+}
+else {
+const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data40};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -869,9 +873,14 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data46};
+if(data28.services !== undefined){
+let data49 = data28.services;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+for(const key13 in data49){
+const _errs113 = errors;
+if(typeof key13 === "string"){
+if(!pattern3.test(key13)){
+const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -881,10 +890,9 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data42.command !== undefined){
-let data48 = data42.command;
-if((typeof data48 !== "string") && (!(Array.isArray(data48)))){
-const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data48};
+var valid40 = _errs113 === errors;
+if(!valid40){
+const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data49};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -893,12 +901,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(Array.isArray(data48)){
-const len10 = data48.length;
-for(let i10=0; i10<len10; i10++){
-let data49 = data48[i10];
-if(typeof data49 !== "string"){
-const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data49};
+}
+for(const key14 in data49){
+let data50 = data49[key14];
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.image === undefined){
+const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -907,12 +915,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-}
-}
-}
-else {
-const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+for(const key15 in data50){
+if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
+const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -922,9 +927,10 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-else {
-const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+if(data50.image !== undefined){
+let data51 = data50.image;
+if(typeof data51 !== "string"){
+const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data51};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -934,11 +940,13 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data20.cache !== undefined){
-let data50 = data20.cache;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.key === undefined){
-const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data50.env !== undefined){
+let data52 = data50.env;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key16 in data52){
+let data53 = data52[key16];
+if(((typeof data53 !== "string") && (typeof data53 !== "boolean")) && (data53 !== null)){
+const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data53};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -947,8 +955,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data50.paths === undefined){
-const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data52};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -957,9 +967,15 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key17 in data50){
-if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
-const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+if(data50.ports !== undefined){
+let data54 = data50.ports;
+if(Array.isArray(data54)){
+const len13 = data54.length;
+for(let i13=0; i13<len13; i13++){
+let data55 = data54[i13];
+if(typeof data55 !== "string"){
+const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data55};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -969,10 +985,9 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data50.key !== undefined){
-let data51 = data50.key;
-if(typeof data51 !== "string"){
-const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data51};
+}
+else {
+const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data54};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -982,14 +997,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data50["restore-keys"] !== undefined){
-let data52 = data50["restore-keys"];
-if(Array.isArray(data52)){
-const len11 = data52.length;
-for(let i11=0; i11<len11; i11++){
-let data53 = data52[i11];
-if(typeof data53 !== "string"){
-const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data53};
+if(data50.command !== undefined){
+let data56 = data50.command;
+if((typeof data56 !== "string") && (!(Array.isArray(data56)))){
+const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data56};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -998,10 +1009,12 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-}
-else {
-const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data52};
+if(Array.isArray(data56)){
+const len14 = data56.length;
+for(let i14=0; i14<len14; i14++){
+let data57 = data56[i14];
+if(typeof data57 !== "string"){
+const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data57};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1011,11 +1024,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data50.paths !== undefined){
-let data54 = data50.paths;
-if(Array.isArray(data54)){
-if(data54.length < 1){
-const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+}
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1024,11 +1037,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len12 = data54.length;
-for(let i12=0; i12<len12; i12++){
-let data55 = data54[i12];
-if(typeof data55 !== "string"){
-const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data55};
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data49};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1038,9 +1050,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+if(data28.cache !== undefined){
+let data58 = data28.cache;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.key === undefined){
+const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1049,10 +1063,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data58.paths === undefined){
+const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1061,12 +1073,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data20.artifacts !== undefined){
-let data56 = data20.artifacts;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.paths === undefined){
-const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+for(const key17 in data58){
+if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
+const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1075,9 +1084,11 @@ vErrors.push(err78);
 }
 errors++;
 }
-for(const key18 in data56){
-if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
-const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+}
+if(data58.key !== undefined){
+let data59 = data58.key;
+if(typeof data59 !== "string"){
+const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data59};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1087,11 +1098,14 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data56.paths !== undefined){
-let data57 = data56.paths;
-if(Array.isArray(data57)){
-if(data57.length < 1){
-const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data58["restore-keys"] !== undefined){
+let data60 = data58["restore-keys"];
+if(Array.isArray(data60)){
+const len15 = data60.length;
+for(let i15=0; i15<len15; i15++){
+let data61 = data60[i15];
+if(typeof data61 !== "string"){
+const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data61};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1100,11 +1114,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-const len13 = data57.length;
-for(let i13=0; i13<len13; i13++){
-let data58 = data57[i13];
-if(typeof data58 !== "string"){
-const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data58};
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data60};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1114,9 +1127,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data58.paths !== undefined){
+let data62 = data58.paths;
+if(Array.isArray(data62)){
+if(data62.length < 1){
+const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data62};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1125,11 +1140,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-if(data56.when !== undefined){
-let data59 = data56.when;
-if(!(((data59 === "on_success") || (data59 === "on_failure")) || (data59 === "always"))){
-const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data59};
+const len16 = data62.length;
+for(let i16=0; i16<len16; i16++){
+let data63 = data62[i16];
+if(typeof data63 !== "string"){
+const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data63};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1139,10 +1154,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data56["expire-in"] !== undefined){
-let data60 = data56["expire-in"];
-if(typeof data60 !== "string"){
-const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data60};
+}
+else {
+const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data62};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1154,7 +1168,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1164,11 +1178,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data20.steps !== undefined){
-let data61 = data20.steps;
-if(Array.isArray(data61)){
-if(data61.length < 1){
-const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+if(data28.artifacts !== undefined){
+let data64 = data28.artifacts;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.paths === undefined){
+const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1177,12 +1191,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-const len14 = data61.length;
-for(let i14=0; i14<len14; i14++){
-let data62 = data61[i14];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.run === undefined){
-const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+for(const key18 in data64){
+if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
+const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1191,9 +1202,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-for(const key19 in data62){
-if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
-const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+}
+if(data64.paths !== undefined){
+let data65 = data64.paths;
+if(Array.isArray(data65)){
+if(data65.length < 1){
+const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data65};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1202,11 +1216,11 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data62.name !== undefined){
-let data63 = data62.name;
-if(typeof data63 !== "string"){
-const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data63};
+const len17 = data65.length;
+for(let i17=0; i17<len17; i17++){
+let data66 = data65[i17];
+if(typeof data66 !== "string"){
+const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i17,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data66};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1216,10 +1230,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data62.run !== undefined){
-let data64 = data62.run;
-if(typeof data64 !== "string"){
-const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data64};
+}
+else {
+const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data65};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1229,10 +1242,10 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data62.if !== undefined){
-let data65 = data62.if;
-if((typeof data65 !== "string") && (typeof data65 !== "boolean")){
-const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data65};
+if(data64.when !== undefined){
+let data67 = data64.when;
+if(!(((data67 === "on_success") || (data67 === "on_failure")) || (data67 === "always"))){
+const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data67};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1242,13 +1255,10 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data62.env !== undefined){
-let data66 = data62.env;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-for(const key20 in data66){
-let data67 = data66[key20];
-if(((typeof data67 !== "string") && (typeof data67 !== "boolean")) && (data67 !== null)){
-const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data67};
+if(data64["expire-in"] !== undefined){
+let data68 = data64["expire-in"];
+if(typeof data68 !== "string"){
+const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data68};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1260,7 +1270,7 @@ errors++;
 }
 }
 else {
-const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data66};
+const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1270,10 +1280,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data62["continue-on-error"] !== undefined){
-let data68 = data62["continue-on-error"];
-if(typeof data68 !== "boolean"){
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data68};
+if(data28.steps !== undefined){
+let data69 = data28.steps;
+if(Array.isArray(data69)){
+if(data69.length < 1){
+const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data69};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1282,11 +1293,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-if(data62.timeout !== undefined){
-let data69 = data62.timeout;
-if(typeof data69 !== "string"){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data69};
+const len18 = data69.length;
+for(let i18=0; i18<len18; i18++){
+let data70 = data69[i18];
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.run === undefined){
+const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1295,10 +1307,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-}
-else {
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+for(const key19 in data70){
+if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
+const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1308,9 +1319,10 @@ vErrors.push(err96);
 errors++;
 }
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+if(data70.name !== undefined){
+let data71 = data70.name;
+if(typeof data71 !== "string"){
+const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data71};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1320,9 +1332,10 @@ vErrors.push(err97);
 errors++;
 }
 }
-}
-else {
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+if(data70.run !== undefined){
+let data72 = data70.run;
+if(typeof data72 !== "string"){
+const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data72};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1332,9 +1345,10 @@ vErrors.push(err98);
 errors++;
 }
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
+if(data70.if !== undefined){
+let data73 = data70.if;
+if((typeof data73 !== "string") && (typeof data73 !== "boolean")){
+const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data73};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1344,14 +1358,145 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-else {
-const err100 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data70.env !== undefined){
+let data74 = data70.env;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+for(const key20 in data74){
+let data75 = data74[key20];
+if(((typeof data75 !== "string") && (typeof data75 !== "boolean")) && (data75 !== null)){
+const err100 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data75};
 if(vErrors === null){
 vErrors = [err100];
 }
 else {
 vErrors.push(err100);
+}
+errors++;
+}
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data74};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data70["continue-on-error"] !== undefined){
+let data76 = data70["continue-on-error"];
+if(typeof data76 !== "boolean"){
+const err102 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data76};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data70.timeout !== undefined){
+let data77 = data70.timeout;
+if(typeof data77 !== "string"){
+const err103 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data77};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data69};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+else {
+const err106 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data27};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data.include !== undefined){
+let data78 = data.include;
+if(Array.isArray(data78)){
+const len19 = data78.length;
+for(let i19=0; i19<len19; i19++){
+let data79 = data78[i19];
+if(typeof data79 !== "string"){
+const err108 = {instancePath:instancePath+"/include/" + i19,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data79};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data78};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+else {
+const err110 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
 }
 errors++;
 }

@@ -94,7 +94,7 @@ const job = {
 const branchFilter = {
   type: ['object', 'null'],
   additionalProperties: false,
-  properties: { branches: strList, tags: strList },
+  properties: { branches: strList, tags: strList, paths: strList, 'paths-ignore': strList },
 } as const;
 
 export const PIPELINE_SCHEMA = {
@@ -109,7 +109,7 @@ export const PIPELINE_SCHEMA = {
       additionalProperties: false,
       properties: {
         push: branchFilter,
-        pull_request: { type: ['object', 'null'], additionalProperties: false, properties: { branches: strList } },
+        pull_request: { type: ['object', 'null'], additionalProperties: false, properties: { branches: strList, paths: strList, 'paths-ignore': strList } },
         manual: { type: 'boolean' },
       },
     },
@@ -122,5 +122,6 @@ export const PIPELINE_SCHEMA = {
     env: envMap,
     stages: { type: 'array', minItems: 1, items: { type: 'string', pattern: NAME } },
     jobs: { type: 'object', minProperties: 1, propertyNames: { pattern: NAME }, additionalProperties: job },
+    include: { type: 'array', items: str },
   },
 } as const;

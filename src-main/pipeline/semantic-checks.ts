@@ -9,6 +9,7 @@ import { parseCondition } from './expressions.js';
 import { DURATION_HINT, parseDuration } from './duration.js';
 import { topoSort } from './dag.js';
 import { expandMatrix } from './matrix.js';
+import { pathFilterChecks } from './path-filter-checks.js';
 import { prepareRunScript, substituteVariables } from './variables.js';
 import type { VariableProblem } from './variables.js';
 import { keyPositionOf, positionInScalar, positionOf } from './yaml-source.js';
@@ -64,7 +65,7 @@ export function stageDependencies(jobs: Record<string, Record<string, unknown>>,
 export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAULT_MATRIX_LIMITS): SemanticResult {
   const out: Diagnostic[] = [];
   const emit = (code: DiagnosticCode, pos: Position, message: string, severity: Severity = 'error') =>
-    out.push({ code, severity, message, file: source.file, line: pos.line, col: pos.col });
+    out.push({ code, severity, message, file: pos.file ?? source.file, line: pos.line, col: pos.col });
   const root = rec(source.data);
   const jobs: Record<string, Record<string, unknown>> = {};
   for (const [k, v] of Object.entries(rec(root.jobs))) jobs[k] = rec(v);
@@ -191,5 +192,6 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
     const pos = i < 0 ? keyPositionOf(source, path) : positionOf(source, path);
     emit('CYCLE', pos, `cycle: ${cycle.join(' -> ')} (each job needs the next)`);
   }
+  out.push(...pathFilterChecks(source));
   return { diagnostics: out, dependsOn, order };
 }

@@ -15,6 +15,8 @@ export type Path = PathSegment[];
 export interface Position {
   line: number;
   col: number;
+  /** Set when the position is in another file than the source asked (an included file). */
+  file?: string;
 }
 
 const NUMBER_TAGS = new Set(['tag:yaml.org,2002:int', 'tag:yaml.org,2002:float']);
@@ -30,6 +32,11 @@ export interface YamlSource {
   lineCounter: LineCounter;
   /** The document as plain data (null for an empty document). */
   data: unknown;
+  /**
+   * With includes (include.ts): the source of the file a path's value comes from, when it is not
+   * this one — `['jobs', 'deploy', …]` of a job defined in an included file. Positions follow it.
+   */
+  partOf?: (path: Path) => YamlSource | undefined;
 }
 
 /** Parses YAML; syntax errors become YAML_SYNTAX (or DUPLICATE_JOB) diagnostics. Never throws. */
@@ -141,12 +148,16 @@ function positionOfNode(source: YamlSource, node: Node | undefined): Position {
 
 /** Position of the value at `path` (or of its closest existing ancestor). */
 export function positionOf(source: YamlSource, path: Path): Position {
+  const part = source.partOf?.(path);
+  if (part) return { ...positionOf(part, path), file: part.file };
   const { node, key } = locate(source, path);
   return positionOfNode(source, node ?? key);
 }
 
 /** Position of the key of the pair at `path` (falls back to the value, then the ancestor). */
 export function keyPositionOf(source: YamlSource, path: Path): Position {
+  const part = source.partOf?.(path);
+  if (part) return { ...keyPositionOf(part, path), file: part.file };
   const { node, key, exact } = locate(source, path);
   return positionOfNode(source, exact && key ? key : node);
 }
@@ -156,6 +167,8 @@ export function keyPositionOf(source: YamlSource, path: Path): Position {
  * an `if:` expression points at the offending character. Multi-line scalars give the scalar's start.
  */
 export function positionInScalar(source: YamlSource, path: Path, col: number): Position {
+  const part = source.partOf?.(path);
+  if (part) return { ...positionInScalar(part, path, col), file: part.file };
   const { node } = locate(source, path);
   const base = positionOfNode(source, node);
   if (!node || !isScalar(node)) return base;

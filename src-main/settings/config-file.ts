@@ -61,6 +61,7 @@ const SCHEMA = {
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
           forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
           'poll-interval': durationOrNumber,
+          'max-changed-files': { type: 'integer', minimum: 1 },
         },
       },
     },
@@ -260,6 +261,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
       };
     }
     duration(at('poll-interval'), r['poll-interval'], (v) => { repo.pollIntervalMs = v; });
+    if (typeof r['max-changed-files'] === 'number') repo.maxChangedFiles = r['max-changed-files'];
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };

@@ -253,4 +253,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_sha ON runs (repo, sha);
     `,
   },
+  {
+    version: 7,
+    name: 'what a job produced: log groups, annotations, job summaries',
+    // Groups are keyed by their first line; a viewer reads a job's groups in seq order (the primary
+    // key) instead of scanning its log. Annotations are read per run (the run view) and per job.
+    sql: `
+      CREATE TABLE log_groups (
+        job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        start_seq       INTEGER NOT NULL,            -- the ::group:: line
+        end_seq         INTEGER,                     -- the ::endgroup:: line (end_marker 1) or one past the content; NULL while open
+        end_marker      INTEGER NOT NULL DEFAULT 0,
+        depth           INTEGER NOT NULL,
+        step            INTEGER,
+        title           TEXT NOT NULL,
+        PRIMARY KEY (job_id, start_seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE annotations (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        level           TEXT NOT NULL,               -- error | warning | notice
+        source          TEXT NOT NULL,               -- step | kiln
+        message         TEXT NOT NULL,
+        seq             INTEGER,
+        step            INTEGER,
+        title           TEXT,
+        file            TEXT,
+        line            INTEGER,
+        end_line        INTEGER,
+        col             INTEGER,
+        end_col         INTEGER
+      );
+      CREATE INDEX annotations_by_run ON annotations (run_id, id);
+      CREATE INDEX annotations_by_job ON annotations (job_id, id);
+      CREATE TABLE job_summaries (
+        job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        step            INTEGER NOT NULL,
+        step_name       TEXT NOT NULL,
+        markdown        TEXT NOT NULL,               -- masked, cut to the limits
+        bytes           INTEGER NOT NULL,            -- what the step wrote
+        truncated       TEXT,                        -- the note shown when cut
+        PRIMARY KEY (job_id, step)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -18,7 +18,9 @@ describe('comparing remote heads with the last-seen ones', () => {
     ['a deleted branch', [], [['refs/heads/gone', A]], [], ['refs/heads/gone']],
   ])('reports %s', (_what, remote, stored, moved, deleted) => {
     const out = compareHeads(new Map(remote), new Map(stored));
-    expect(out).toEqual({ kind: 'changes', moved: moved.map(([ref, sha]) => ({ ref, sha })), deleted });
+    // A moved head carries the last-seen one as `before` (what path filters compare against); a new ref has none.
+    const before = new Map(stored);
+    expect(out).toEqual({ kind: 'changes', moved: moved.map(([ref, sha]) => ({ ref, sha, ...(before.has(ref) ? { before: before.get(ref) } : {}) })), deleted });
   });
 
   it('orders moved heads branches first, then tags, then pull requests', () => {
@@ -34,6 +36,10 @@ describe('the event a moved head becomes', () => {
     ['refs/pull/7/head', { kind: 'pull_request', prNumber: 7, baseBranch: 'main', branch: 'pull/7/head' }],
   ] as const)('%s is a %o marked as caught up', (ref, expected) => {
     expect(eventForHead('acme/web', ref, A, { defaultBranch: 'main' })).toMatchObject({ ...expected, repo: 'acme/web', sha: A, ref, triggeredBy: CATCH_UP_ACTOR });
+  });
+
+  it('carries the last-seen head of a branch as before, so path filters see every missed push', () => {
+    expect(eventForHead('acme/web', 'refs/heads/main', A, { defaultBranch: 'main' }, B)).toMatchObject({ kind: 'push', sha: A, before: B });
   });
 
   it('takes a pull request base and head branch from its last webhook when known', () => {

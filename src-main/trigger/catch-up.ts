@@ -34,13 +34,16 @@ export const CATCH_UP_DEFAULTS = {
 
 export type HeadComparison =
   | { kind: 'baseline'; heads: Map<string, string> }
-  | { kind: 'changes'; moved: { ref: string; sha: string }[]; deleted: string[] };
+  | { kind: 'changes'; moved: { ref: string; sha: string; before?: string }[]; deleted: string[] };
 
 /** Remote heads against the last-seen ones (`stored` undefined: the repository was never seen). */
 export function compareHeads(remote: ReadonlyMap<string, string>, stored: ReadonlyMap<string, string> | undefined): HeadComparison {
   if (!stored) return { kind: 'baseline', heads: new Map(remote) };
-  const moved: { ref: string; sha: string }[] = [];
-  for (const [ref, sha] of remote) if (stored.get(ref) !== sha) moved.push({ ref, sha });
+  const moved: { ref: string; sha: string; before?: string }[] = [];
+  for (const [ref, sha] of remote) {
+    const before = stored.get(ref);
+    if (before !== sha) moved.push({ ref, sha, ...(before !== undefined ? { before } : {}) });
+  }
   const deleted = [...stored.keys()].filter((ref) => !remote.has(ref));
   // Branches before tags before pull requests, each by name: a stable order for the run list.
   const rank = (ref: string) => (ref.startsWith('refs/heads/') ? 0 : ref.startsWith('refs/tags/') ? 1 : 2);
@@ -55,9 +58,10 @@ export function compareHeads(remote: ReadonlyMap<string, string>, stored: Readon
  * without a webhook, reads `pull/<n>/head`.
  */
 export function eventForHead(
-  repo: string, ref: string, sha: string, pr: { baseBranch?: string; branch?: string; defaultBranch: string },
+  repo: string, ref: string, sha: string, pr: { baseBranch?: string; branch?: string; defaultBranch: string }, before?: string,
 ): TriggerEvent | undefined {
-  if (ref.startsWith('refs/heads/')) return { kind: 'push', repo, branch: ref.slice('refs/heads/'.length), sha, ref, triggeredBy: CATCH_UP_ACTOR };
+  // `before`: the last-seen head, so path filters compare what the missed pushes changed together.
+  if (ref.startsWith('refs/heads/')) return { kind: 'push', repo, branch: ref.slice('refs/heads/'.length), sha, ...(before ? { before } : {}), ref, triggeredBy: CATCH_UP_ACTOR };
   if (ref.startsWith('refs/tags/')) return { kind: 'tag', repo, tag: ref.slice('refs/tags/'.length), sha, ref, triggeredBy: CATCH_UP_ACTOR };
   const m = /^refs\/pull\/(\d+)\/head$/.exec(ref);
   if (!m) return undefined;

@@ -52,10 +52,12 @@ function translatePush(p: Obj, repo: string): Translation {
   // An annotated tag's `after` is the tag object; head_commit.id is the commit it points at.
   const sha = (isTag ? str(head?.id) : undefined) ?? after;
   if (!sha || !/^[0-9a-f]{7,64}$/i.test(sha)) return { kind: 'ignored', reason: `push to ${ref} has no usable commit SHA` };
+  const before = str(p.before);
   const event: TriggerEvent = {
     kind: isTag ? 'tag' : 'push',
     repo,
     sha,
+    ...(before && !ZERO_SHA.test(before) && /^[0-9a-f]{40,64}$/i.test(before) ? { before: before.toLowerCase() } : {}),
     ref,
     ...(isTag ? { tag: name } : { branch: name }),
     commitMessage: str(head?.message),
@@ -84,6 +86,7 @@ function translatePullRequest(p: Obj, repo: string): Translation {
     branch: str(head.ref),
     baseBranch: str(base.ref),
     sha,
+    baseSha: str(base.sha),
     ref: number !== undefined ? `refs/pull/${number}/head` : undefined,
     prNumber: number,
     prTitle: str(pr.title),

@@ -48,6 +48,8 @@ export class IpcClient implements KilnClient {
   rerun: EngineApi['rerun'] = (id, o) => this.call('rerun', id, o);
   getLog: EngineApi['getLog'] = (id, offset, limit) => this.call('getLog', id, offset, limit);
   searchLog: EngineApi['searchLog'] = (id, q, limit) => this.call('searchLog', id, q, limit);
+  getLogGroups: EngineApi['getLogGroups'] = (id, from) => this.call('getLogGroups', id, from);
+  getRunOutputs: EngineApi['getRunOutputs'] = (runId) => this.call('getRunOutputs', runId);
   listArtifacts: EngineApi['listArtifacts'] = (id) => this.call('listArtifacts', id);
   listDeliveries: EngineApi['listDeliveries'] = (limit) => this.call('listDeliveries', limit);
   listRepositories: EngineApi['listRepositories'] = () => this.call('listRepositories');

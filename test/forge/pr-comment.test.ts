@@ -56,9 +56,9 @@ async function prRun(fx: EngineFixture, script: string, message: string): Promis
 }
 
 describe('when a pull request run fails and the dashboard has no public URL', () => {
-  it('writes one comment with the job, step, exit code and masked last lines, and updates it on later runs', async () => {
+  it('writes one comment with the job, step, exit code, annotations and masked last lines, and updates it on later runs', async () => {
     const { s, fx } = await start();
-    const first = await prRun(fx, 'exit 4', 'first try');
+    const first = await prRun(fx, 'echo "::error file=src/app.ts,line=3::bad type near $DEPLOY_KEY"; exit 4', 'first try');
     const comment = await fx.waitFor(() => [...s.comments.values()][0], 10_000, 'the comment');
     expect(comment).toMatchObject({ owner: 'acme', repo: 'web', issueNumber: 7 });
     expect(comment.body).toContain('❌ **kiln/ci** failed');
@@ -67,6 +67,11 @@ describe('when a pull request run fails and the dashboard has no public URL', ()
     expect(comment.body).not.toContain(SECRET);
     expect(comment.body).not.toContain('line 5\n');
     expect(comment.body).toContain('line 25');
+    // The run's annotations, errors first: the step's own (masked, with its place) and Kiln's, once.
+    expect(comment.body).toContain('**Annotations** (2)');
+    expect(comment.body).toContain('- ❌ **test**: bad type near \\*\\*\\* (`src/app.ts:3`)');
+    // Once among the annotations and once in the log's last lines (the log no longer repeats it at the end).
+    expect(comment.body.split("step 'Unit' failed with exit code 4")).toHaveLength(3);
     await fx.waitFor(async () => (await fx.engine.getRunReporting(first)).comment?.posted || undefined, 5_000, 'the comment state');
 
     await prRun(fx, 'exit 9', 'second try');

@@ -2,6 +2,7 @@ import type { CSSProperties, ReactElement } from 'react';
 import type { RowComponentProps } from 'react-window';
 import { clockTime, formatDuration } from '../../app/format.js';
 import { StatusIcon } from '../../components/StatusBadge.js';
+import { annotationLocation, parseWorkflowCommand } from '../../../shared/model/workflow-commands.js';
 import { parseAnsi, type AnsiStyle } from './ansi.js';
 import { markMatches } from './highlight.js';
 import type { LogPageCache } from './log-page-cache.js';
@@ -19,6 +20,8 @@ export interface LogRowProps {
   anchorSeq: number | undefined;
   lineHref: (lineNumber: number) => string;
   onToggle: (sectionKey: string) => void;
+  /** Folds or unfolds the log group starting at this seq. */
+  onToggleGroup: (start: number) => void;
   now: number;
 }
 
@@ -34,10 +37,26 @@ function css(style: AnsiStyle): CSSProperties | undefined {
 
 type Props = RowComponentProps<LogRowProps>;
 
-/** One row of the virtual log: a step header (fold toggle, status, duration) or a log line. */
-export function LogRowView({ index, style, ariaAttributes, map, pages, folded, showTimestamps, query, currentSeq, anchorSeq, lineHref, onToggle, now }: Props): ReactElement | null {
+const LEVEL_LABEL = { error: 'Error', warning: 'Warning', notice: 'Notice' } as const;
+
+/** One row of the virtual log: a step header (fold toggle, status, duration), a log group's header, or a log line. */
+export function LogRowView({ index, style, ariaAttributes, map, pages, folded, showTimestamps, query, currentSeq, anchorSeq, lineHref, onToggle, onToggleGroup, now }: Props): ReactElement | null {
   const row = map.rowAt(index);
   if (!row) return null;
+  if (row.kind === 'group') {
+    const g = row.group;
+    const lines = g.end === null ? undefined : g.end - g.start - 1;
+    return (
+      <div {...ariaAttributes} style={style} className={`log-line log-group${g.start === anchorSeq ? ' anchored' : ''}`} data-seq={g.start} data-group={g.start} data-folded={row.folded ? 'true' : 'false'}>
+        <a className="ln" href={lineHref(g.start + 1)} tabIndex={-1}>{g.start + 1}</a>
+        <button type="button" className="log-group-toggle" style={{ marginLeft: `${g.depth * 14}px` }} onClick={() => onToggleGroup(g.start)} aria-expanded={!row.folded}>
+          <span className="chevron">{row.folded ? '▸' : '▾'}</span>
+          <span className="log-group-title">{g.title}</span>
+          {lines !== undefined && <span className="log-group-meta">{lines.toLocaleString()} line{lines === 1 ? '' : 's'}</span>}
+        </button>
+      </div>
+    );
+  }
   if (row.kind === 'header') {
     const s = row.section;
     const isFolded = folded.has(s.key);
@@ -58,13 +77,19 @@ export function LogRowView({ index, style, ariaAttributes, map, pages, folded, s
   }
   const line = pages.line(row.seq);
   const n = row.seq + 1;
-  const cls = `log-line${line ? ` stream-${line.stream}` : ' loading'}${row.seq === currentSeq ? ' current-match' : ''}${row.seq === anchorSeq ? ' anchored' : ''}`;
+  // An annotation line reads as what it says, not as its syntax (search still matches the raw text).
+  const cmd = line && line.stream !== 'system' ? parseWorkflowCommand(line.text) : undefined;
+  const annotation = cmd?.kind === 'annotation' ? cmd : undefined;
+  const cls = `log-line${line ? ` stream-${line.stream}` : ' loading'}${annotation ? ` log-annotation level-${annotation.level}` : ''}${row.seq === currentSeq ? ' current-match' : ''}${row.seq === anchorSeq ? ' anchored' : ''}`;
   return (
     <div {...ariaAttributes} style={style} className={cls} data-seq={row.seq} data-ts={line?.ts}>
       <a className="ln" href={lineHref(n)} tabIndex={-1}>{n}</a>
       {showTimestamps && <span className="ts">{line ? clockTime(line.ts) : ''}</span>}
       <span className="txt">
-        {line ? markMatches(parseAnsi(line.text), query).map((seg, i) => (seg.mark
+        {annotation && <span className="annotation-label">{LEVEL_LABEL[annotation.level]}{annotation.title ? ` (${annotation.title})` : ''}: {annotationLocation(annotation) && <span className="annotation-where">{annotationLocation(annotation)} </span>}</span>}
+        {annotation ? markMatches(parseAnsi(annotation.message), query).map((seg, i) => (seg.mark
+          ? <mark key={i} style={css(seg.style)}>{seg.text}</mark>
+          : <span key={i} style={css(seg.style)}>{seg.text}</span>)) : line ? markMatches(parseAnsi(line.text), query).map((seg, i) => (seg.mark
           ? <mark key={i} style={css(seg.style)}>{seg.text}</mark>
           : <span key={i} style={css(seg.style)}>{seg.text}</span>)) : '\u00a0'}
       </span>

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useMemo, useState, type UIEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type UIEvent } from 'react';
 import { List, useListRef } from 'react-window';
 import type { LogChunk } from '../../../shared/api/engine-api.js';
+import type { LogGroup } from '../../../shared/model/job-output.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';
@@ -8,17 +9,23 @@ import { href } from '../../app/route.js';
 import { LogRowView, type LogRowProps } from './LogRow.js';
 import { buildSections, RowMap } from './log-rows.js';
 import { LogPageCache } from './log-page-cache.js';
+import { useLogGroups } from './use-log-groups.js';
 import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
 
 /** 20 px rows: 1,000,000 lines are 20M px, under Chromium's ~33.5M px limit for one element's height. */
 export const ROW_HEIGHT = 20;
+/** How long after the first page the list waits for the log groups before showing lines unfolded. */
+const GROUPS_GRACE_MS = 150;
 
 /**
  * The job log: a react-window list over a page cache of the log, live follow (auto-scroll that
- * pauses when the user scrolls up), foldable steps, server-side search with next/previous, #L<n> line links,
- * timestamps and the raw download.
+ * pauses when the user scrolls up), foldable steps and log groups (`::group::`, from stored metadata:
+ * closed by default once their step has finished, open while it streams), server-side search with
+ * next/previous, #L<n> line links, timestamps and the raw download.
  */
-export function LogViewer({ runId, job, line, firstPage }: { runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk> }) {
+export function LogViewer({ runId, job, line, firstPage, firstGroups }: {
+  runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk>; firstGroups?: Promise<LogGroup[]>;
+}) {
   const client = useClient();
   const jobId = job.id;
   const [version, setVersion] = useState(0);
@@ -44,8 +51,18 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     return () => { cancelled = true; stop?.(); pages.dispose(); };
   }, [client, jobId, pages]); // `live` and `firstPage` only matter at start
 
+  const groups = useLogGroups(client, job, live, firstGroups);
+  // Lines show without waiting long for the group metadata: if it is not there shortly after the
+  // first page, the list shows unfolded and folds once it arrives (a #L link still waits for it).
+  const [groupsLate, setGroupsLate] = useState(false);
+  const firstPageIn = pages.total > 0 || pages.complete;
+  useEffect(() => {
+    if (!firstPageIn || groups.list !== undefined) return undefined;
+    const t = setTimeout(() => setGroupsLate(true), GROUPS_GRACE_MS);
+    return () => clearTimeout(t);
+  }, [firstPageIn, groups.list === undefined]);
   const sections = useMemo(() => buildSections(job.steps, pages.total), [job.steps, pages.total, version]);
-  const map = useMemo(() => new RowMap(sections, folded), [sections, folded]);
+  const map = useMemo(() => new RowMap(sections, folded, groups.list ?? [], groups.isFolded), [sections, folded, groups.list, groups.isFolded]);
 
   const scrollToRow = useCallback((index: number, align: 'center' | 'end' | 'start' = 'center') => {
     if (index >= 0 && index < map.rowCount) listRef.current?.scrollToRow({ index, align, behavior: 'instant' });
@@ -57,27 +74,37 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
   }, [follow, live, map, line, scrollToRow]);
 
   /** Makes sure `seq`'s step is unfolded, then scrolls to it (after the re-render when it was folded). */
-  const reveal = useCallback((seq: number) => {
+  const revealRef = useRef<(seq: number, tries?: number) => void>(() => undefined);
+  const reveal = useCallback((seq: number, tries = 0) => {
+    const around = map.groupsAround(seq).filter((g) => groups.isFolded(g));
+    if (around.length > 0 && tries < 3) {
+      // Open the groups around it first; scroll once the list has re-rendered with them open.
+      groups.unfold(around);
+      requestAnimationFrame(() => requestAnimationFrame(() => revealRef.current(seq, tries + 1)));
+      return;
+    }
     const section = map.sectionOfSeq(seq);
     if (section && folded.has(section.key)) {
       setFolded((f) => { const n = new Set(f); n.delete(section.key); return n; });
       requestAnimationFrame(() => requestAnimationFrame(() => {
-        const r = new RowMap(buildSections(job.steps, pages.total), new Set([...folded].filter((k) => k !== section.key))).rowOfSeq(seq);
+        const r = new RowMap(buildSections(job.steps, pages.total), new Set([...folded].filter((k) => k !== section.key)), groups.list ?? [], groups.isFolded).rowOfSeq(seq);
         scrollToRow(r);
       }));
       return;
     }
     scrollToRow(map.rowOfSeq(seq));
-  }, [map, folded, job.steps, pages, scrollToRow]);
+  }, [map, folded, job.steps, pages, scrollToRow, groups]);
+  revealRef.current = reveal;
 
-  // #L<n>: scroll to the linked line once it exists.
+  // #L<n>: scroll to the linked line once it exists (and the groups that may fold it are known).
   const anchorSeq = line !== undefined ? line - 1 : undefined;
+  const reachable = anchorSeq !== undefined && anchorSeq < pages.total && groups.list !== undefined;
   useEffect(() => {
-    if (anchorSeq === undefined || anchorSeq >= pages.total) return;
+    if (anchorSeq === undefined || !reachable) return;
     setFollow(false);
     reveal(anchorSeq);
     // Only when the anchor changes or first becomes reachable.
-  }, [anchorSeq, anchorSeq !== undefined && anchorSeq < pages.total]);
+  }, [anchorSeq, reachable]);
 
   // Search: go to the current match.
   const currentMatch = search.matches[search.index];
@@ -106,19 +133,23 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
 
   const lineHref = useCallback((n: number) => href({ view: 'job', runId, jobId, line: n }), [runId, jobId]);
 
-  const rowProps: LogRowProps = { map, pages, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle, now };
+  const rowProps: LogRowProps = {
+    map, pages, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle,
+    onToggleGroup: groups.toggle, now,
+  };
   const stepSections = sections.filter((s) => s.step !== null || s.key === 'setup');
   const allFolded = stepSections.length > 0 && stepSections.every((s) => folded.has(s.key));
 
   return (
-    <div className="log-viewer" data-testid="log-viewer" data-job-id={jobId} data-lines={pages.total} data-complete={pages.complete ? 'true' : 'false'}>
+    <div className="log-viewer" data-testid="log-viewer" data-job-id={jobId} data-lines={pages.total} data-complete={pages.complete ? 'true' : 'false'}
+      data-groups={groups.list?.length ?? ''}>
       <div className="log-toolbar">
         <select className="jump" value="" onChange={(e) => {
           const key = e.target.value;
           if (!key) return;
           setFollow(false);
           setFolded((f) => { const n = new Set(f); n.delete(key); return n; });
-          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key))).rowOfSection(key), 'start'));
+          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key)), groups.list ?? [], groups.isFolded).rowOfSection(key), 'start'));
         }} aria-label="Jump to step" name="jump-to-step">
           <option value="">Jump to step…</option>
           {stepSections.map((s) => <option key={s.key} value={s.key}>{s.title}</option>)}
@@ -150,9 +181,9 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
         <a className="btn btn-sm btn-dark" href={client.rawLogUrl(jobId)} download={`${job.name}.log`} data-action="download-log">⤓ Raw log</a>
       </div>
       {error && <div className="log-error">Could not load the log: {error}</div>}
-      <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
+      {(groups.list !== undefined || groupsLate) && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
         rowProps={rowProps} overscanCount={20} onScroll={onScroll}
-        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />
+        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />}
       <div className="log-status">
         <span>{pages.total.toLocaleString()} lines</span>
         <span>{pages.complete ? 'complete' : live ? 'streaming…' : ''}</span>

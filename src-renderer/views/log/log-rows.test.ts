@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { LogGroup } from '../../../shared/model/job-output.js';
 import type { StepSummary } from '../../../shared/model/run.js';
 import { buildSections, RowMap } from './log-rows.js';
 
@@ -22,7 +23,7 @@ describe('RowMap', () => {
   it('interleaves headers and lines', () => {
     const m = new RowMap(sections, new Set());
     expect(m.rowCount).toBe(3 + 8);
-    const rows = Array.from({ length: m.rowCount }, (_, i) => m.rowAt(i)).map((r) => (r!.kind === 'header' ? `h:${r!.section.key}` : r!.seq));
+    const rows = Array.from({ length: m.rowCount }, (_, i) => m.rowAt(i)).map((r) => (r!.kind === 'header' ? `h:${r!.section.key}` : r!.kind === 'line' ? r!.seq : 'g'));
     expect(rows).toEqual(['h:setup', 0, 1, 'h:step:0', 2, 3, 4, 'h:step:1', 5, 6, 7]);
   });
 
@@ -44,5 +45,49 @@ describe('RowMap', () => {
     const big = new RowMap(buildSections([step(0, 0)], 1_000_000), new Set());
     expect(big.rowCount).toBe(1_000_001);
     expect(big.rowAt(1_000_000)).toEqual({ kind: 'line', seq: 999_999 });
+  });
+});
+
+describe('RowMap with log groups', () => {
+  // Step 0 is lines 0..9: 1 '::group::A', 2 a1, 3 '::group::B', 4 b1, 5 '::endgroup::' (B), 6 a2, 7 '::endgroup::' (A), 8 after, 9 tail.
+  const sections = buildSections([step(0, 0)], 10);
+  const groups: LogGroup[] = [
+    { start: 1, end: 7, endMarker: true, depth: 0, step: 0, title: 'A' },
+    { start: 3, end: 5, endMarker: true, depth: 1, step: 0, title: 'B' },
+  ];
+  const rows = (m: RowMap) => Array.from({ length: m.rowCount }, (_, i) => m.rowAt(i)).map((r) =>
+    (r!.kind === 'header' ? 'h' : r!.kind === 'group' ? `${r!.folded ? '+' : '-'}${r!.group.title}` : r!.seq));
+
+  it('shows an open group as a header row over its lines and never shows ::endgroup:: lines', () => {
+    expect(rows(new RowMap(sections, new Set(), groups, () => false))).toEqual(['h', 0, '-A', 2, '-B', 4, 6, 8, 9]);
+  });
+
+  it('keeps only the header of a folded group, nested groups included', () => {
+    const m = new RowMap(sections, new Set(), groups, (g) => g.title === 'A');
+    expect(rows(m)).toEqual(['h', 0, '+A', 8, 9]);
+    expect(m.rowOfSeq(4)).toBe(-1);
+    expect(m.rowOfSeq(8)).toBe(3);
+    expect(m.groupsAround(4).map((g) => g.title)).toEqual(['A', 'B']);
+  });
+
+  it('folds an inner group alone', () => {
+    expect(rows(new RowMap(sections, new Set(), groups, (g) => g.title === 'B'))).toEqual(['h', 0, '-A', 2, '+B', 6, 8, 9]);
+  });
+
+  it('runs an open group (still streaming) to the end of its step', () => {
+    const open: LogGroup[] = [{ start: 8, end: null, endMarker: false, depth: 0, step: 0, title: 'live' }];
+    expect(rows(new RowMap(sections, new Set(), open))).toEqual(['h', 0, 1, 2, 3, 4, 5, 6, 7, '-live', 9]);
+  });
+
+  it('lays out 1,000,000 lines with 10,000 groups from their metadata alone', () => {
+    const many: LogGroup[] = Array.from({ length: 10_000 }, (_, i) => ({ start: i * 100, end: i * 100 + 99, endMarker: true, depth: 0, step: 0, title: `g${i}` }));
+    const bigSections = buildSections([step(0, 0)], 1_000_000);
+    const folded = new RowMap(bigSections, new Set(), many, () => true);
+    expect(folded.rowCount).toBe(1 + 10_000);
+    expect(folded.rowAt(10_000)).toMatchObject({ kind: 'group', group: { title: 'g9999' } });
+    const oneOpen = new RowMap(bigSections, new Set(), many, (g) => g.title !== 'g5000');
+    expect(oneOpen.rowCount).toBe(1 + 10_000 + 98);
+    expect(oneOpen.rowAt(5002)).toEqual({ kind: 'line', seq: 500_001 });
+    expect(oneOpen.rowOfSeq(500_098)).toBe(5001 + 98);
   });
 });

@@ -11,6 +11,7 @@ import { LogViewer } from '../log/LogViewer.js';
 import { PAGE_SIZE } from '../log/log-page-cache.js';
 import { PipelineGraph } from './PipelineGraph.js';
 import { RunReportingCard } from '../forge/RunReportingCard.js';
+import { AnnotationCount, AnnotationsList, JobSummaries, useRunOutputs } from './RunOutputs.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
 
@@ -48,9 +49,12 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   // Ask for the log's first page together with the run, not after it: first lines show sooner.
   const firstPage = useMemo(() => (jobId ? client.getLog(jobId, 0, PAGE_SIZE) : undefined), [client, jobId]);
   firstPage?.catch(() => undefined);
+  const firstGroups = useMemo(() => (jobId ? client.getLogGroups(jobId) : undefined), [client, jobId]);
+  firstGroups?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
   const refresh = useThrottled(() => { reload(); }, 250);
+  const outputs = useRunOutputs(runId);
 
   useEngineEvents((event) => {
     if (event.type === 'run' && event.run.id === runId) refresh();
@@ -73,6 +77,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
     <div className="page page-run" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={shown} now={now} onError={setActionError} />
       <ErrorBanner error={actionError ?? error} />
+      {outputs && <AnnotationsList run={shown} annotations={outputs.annotations} />}
       <nav className="tabs">
         <a className={!jobId ? 'active' : ''} href={href({ view: 'run', runId })}>Pipeline</a>
         {jobId && job && <a className="active" href={href({ view: 'job', runId, jobId })}>{job.name}</a>}
@@ -89,7 +94,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
                 {shown.jobs.map((j) => (
                   <tr key={j.id} data-job-id={j.id} data-status={j.status} className="clickable" onClick={() => openJob(j.id)}>
                     <td><StatusIcon status={j.status} /></td>
-                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a>{j.error && <div className="text-danger small">{j.error}</div>}</td>
+                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={outputs?.annotations} jobId={j.id} />{j.error && <div className="text-danger small">{j.error}</div>}</td>
                     <td className="muted">{j.stage ?? '—'}</td>
                     <td><code className="image">{j.image}</code></td>
                     <td className="num">{j.status === 'skipped' ? 'skipped' : formatDuration(elapsed(j, now))}</td>
@@ -98,6 +103,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
               </tbody>
             </table>
           </div>
+          {outputs && <JobSummaries run={shown} summaries={outputs.summaries} />}
         </>
       )}
       {jobId && (
@@ -111,7 +117,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
               </a>
             ))}
           </aside>
-          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} firstPage={firstPage} /> : <div className="empty">This run has no job {jobId}.</div>}
+          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} firstPage={firstPage} firstGroups={firstGroups} /> : <div className="empty">This run has no job {jobId}.</div>}
         </div>
       )}
     </div>

@@ -1,0 +1,205 @@
+// Log groups in the log viewer at scale, in Debian's Chromium, against the real engine and HTTP
+// server: a real Docker job prints 1,000,000 lines in 10,000 `::group::` sections of 100 lines (the
+// engine stores the groups as it goes), and a second job prints the same 1,000,000 lines without
+// markers — the baseline, measured in the same run.
+// Measures (targets): first lines on screen < 1 s; folding (and unfolding) a group < 50 ms, from the
+// click to the rows on screen. Baselines: the same first lines of the log without groups, and
+// folding a step (the viewer's fold without groups) of that log.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { chromium } from 'playwright-core';
+import { defaultConfig } from '../dist/src-main/settings/config-file.js';
+import { Engine } from '../dist/src-main/engine/engine.js';
+import { startServer } from '../dist/src-main/http/app.js';
+
+const IMAGE = 'kiln-test/busybox:1';
+const STEPS = 5;
+const PER_STEP = 200_000;
+const GROUP_LINES = 100; // the ::group:: line, 98 lines, the ::endgroup:: line
+const REPO = 'bench/groups';
+const root = process.cwd();
+
+if (!existsSync(join(root, 'dist-renderer', 'index.html'))) {
+  execFileSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+}
+try {
+  execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+} catch {
+  execFileSync('npx', ['tsx', '-e', "import('./test/helpers/test-image.ts').then((m) => m.ensureTestImages())"], { stdio: 'inherit' });
+}
+
+// Line i of a step: the first of each block of GROUP_LINES opens a group, the last closes it
+// (`marker` 0 prints the same count of ordinary lines instead).
+const stepScript = (k, marker) => `awk 'BEGIN { for (i = ${k * PER_STEP}; i < ${(k + 1) * PER_STEP}; i++) {
+            r = i % ${GROUP_LINES};
+            if (${marker} && r == 0) printf "::group::Block %d\\n", i / ${GROUP_LINES};
+            else if (${marker} && r == ${GROUP_LINES - 1}) printf "::endgroup::\\n";
+            else printf "line %d ok mod %d\\n", i, i % 97 } }'`;
+const job = (name, marker) => `  ${name}:
+    image: ${IMAGE}
+    timeout: 30m
+    steps:
+${Array.from({ length: STEPS }, (_, k) => `      - name: Part ${k + 1}
+        run: |
+          ${stepScript(k, marker)}
+`).join('')}`;
+const PIPELINE = `name: groups-bench
+on: { manual: true }
+jobs:
+${job('grouped', 1)}${job('flat', 0)}`;
+
+function git(cwd, ...args) {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'B', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'B', GIT_COMMITTER_EMAIL: 'b@example.com' } });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const median = (xs) => pct(xs, 0.5);
+
+const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-groups-'));
+const repoDir = join(dir, 'repo');
+execFileSync('git', ['init', '-q', '-b', 'main', repoDir]);
+writeFileSync(join(repoDir, '.kiln.yml'), PIPELINE);
+git(repoDir, 'add', '.');
+git(repoDir, 'commit', '-q', '-m', 'groups bench');
+
+const config = defaultConfig();
+config.server.port = 0;
+config.concurrency = { jobs: 1, perRepository: 1 };
+config.repositories.push({ name: REPO, url: repoDir, defaultBranch: 'main', webhookSecrets: [], secrets: {}, priority: {} });
+const engine = await Engine.start({ config, dataDir: join(dir, 'data'), onError: () => undefined });
+const server = await startServer({ engine, port: 0, staticDir: join(root, 'dist-renderer') });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+try {
+  // 1. Produce both logs through a real run (one job at a time: the same machine for each).
+  const t0 = performance.now();
+  const { runIds: [runId] } = await engine.triggerRun({ repo: REPO, branch: 'main' });
+  let run = await engine.getRun(runId);
+  while (run.status === 'queued' || run.status === 'running') { await sleep(500); run = await engine.getRun(runId); }
+  const produceS = (performance.now() - t0) / 1000;
+  console.error(`produced both logs in ${produceS.toFixed(0)} s`);
+  const grouped = run.jobs.find((j) => j.name === 'grouped');
+  const flat = run.jobs.find((j) => j.name === 'flat');
+  const groups = await engine.getLogGroups(grouped.id);
+  const totals = { grouped: (await engine.getLog(grouped.id, 0, 1)).total, flat: (await engine.getLog(flat.id, 0, 1)).total };
+  if (run.status !== 'passed' || groups.length !== (STEPS * PER_STEP) / GROUP_LINES || totals.grouped < STEPS * PER_STEP) {
+    throw new Error(`the run ended ${run.status} with ${groups.length} groups and ${totals.grouped} lines`);
+  }
+  const jobUrl = (j) => `${server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(j.id)}`;
+  const apiSamples = [];
+  for (let i = 0; i < 3; i++) {
+    const g0 = performance.now();
+    await (await fetch(`${server.url}/api/jobs/${grouped.id}/log/groups`)).json();
+    apiSamples.push(performance.now() - g0);
+  }
+  const groupsApiMs = median(apiSamples);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const seen = () => document.querySelector('.log-line[data-seq="0"] .txt span');
+    const obs = new MutationObserver(() => { if (seen()) { window.__firstLineAt = performance.now(); obs.disconnect(); } });
+    document.addEventListener('DOMContentLoaded', () => obs.observe(document.body, { subtree: true, childList: true }));
+  });
+
+  // 2. First lines on screen, from navigation start (in-page clock); three loads each, the median.
+  const firstLines = async (j) => {
+    const samples = [];
+    for (let i = 0; i < 3; i++) {
+      await page.goto('about:blank');
+      await page.goto(jobUrl(j));
+      await page.waitForSelector('.log-line[data-seq="0"] .txt span', { timeout: 30_000 });
+      samples.push(await page.evaluate(() => window.__firstLineAt));
+    }
+    return median(samples);
+  };
+  const firstFlatMs = await firstLines(flat);
+  const firstGroupedMs = await firstLines(grouped);
+
+  // 3. Fold and unfold groups in view: from the click to the changed rows on screen (in-page, two
+  // frames after the DOM shows the new state), at the top and in the middle of the log.
+  const toggleTimes = (selector, expanded) => page.evaluate(async ({ selector, expanded }) => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+    const done = () => document.querySelector(selector)?.getAttribute('aria-expanded') === String(expanded);
+    // "rows in the DOM": React's commit, seen by a MutationObserver (no polling delay); "on screen": the next frame after it.
+    let dom;
+    const t = performance.now();
+    const obs = new MutationObserver(() => { if (dom === undefined && done()) dom = performance.now() - t; });
+    obs.observe(document.querySelector('.log-list'), { subtree: true, childList: true, attributes: true });
+    document.querySelector(selector).click();
+    while (!done()) {
+      if (performance.now() - t > 5000) { obs.disconnect(); return { dom: Infinity, ms: Infinity }; }
+      await frame();
+    }
+    obs.disconnect();
+    await frame();
+    return { dom: dom ?? performance.now() - t, ms: performance.now() - t };
+  }, { selector, expanded });
+
+  const groupFold = [];
+  const groupUnfold = [];
+  await page.goto('about:blank');
+  await page.goto(jobUrl(grouped));
+  await page.waitForSelector('.log-group');
+  for (const where of [0.02, 0.5, 0.98]) {
+    await page.$eval('.log-list', (el, f) => { el.scrollTop = (el.scrollHeight - el.clientHeight) * f; }, where);
+    await sleep(300);
+    const starts = await page.$$eval('.log-group[data-folded=true]', (els) => els.slice(2, 7).map((e) => e.getAttribute('data-group')));
+    for (const s of starts) {
+      const sel = `.log-group[data-group="${s}"] button`;
+      groupUnfold.push(await toggleTimes(sel, true));
+      await sleep(100);
+      groupFold.push(await toggleTimes(sel, false));
+      await sleep(100);
+    }
+  }
+
+  // Baseline: folding and unfolding a step of the log without groups (the viewer's existing fold).
+  const stepFold = [];
+  const stepUnfold = [];
+  await page.goto('about:blank');
+  await page.goto(jobUrl(flat));
+  await page.waitForSelector('.log-step[data-section="step:0"]');
+  for (let i = 0; i < 5; i++) {
+    const sel = '.log-step[data-section="step:0"] button';
+    stepFold.push(await toggleTimes(sel, false));
+    await sleep(100);
+    stepUnfold.push(await toggleTimes(sel, true));
+    await sleep(100);
+  }
+
+  const ok = (v, target) => (v ? '✓' : `✗ (target ${target})`);
+  const f = (n) => n.toFixed(1);
+  const stat = (xs, key) => { const v = xs.map((x) => x[key]); return { p50: median(v), max: Math.max(...v) }; };
+  const toggleRows = (what, group, step) => ['dom', 'ms'].map((key) => {
+    const g = stat(group, key);
+    const b = stat(step, key);
+    const label = key === 'dom' ? 'rows in the DOM' : 'on screen (next frame)';
+    return {
+      measure: `${what} a group, ${label}, p50 / max of ${group.length} (ms)`, value: `${f(g.p50)} / ${f(g.max)}`,
+      baseline: `${f(b.p50)} / ${f(b.max)} (${what} a step, no groups)`, ratio: (g.p50 / b.p50).toFixed(2), target: '< 50', ok: ok(g.p50 < 50, 'p50 < 50'),
+    };
+  });
+  const rows = [
+    { measure: 'first lines on screen, 1M lines, 10,000 groups (ms)', value: f(firstGroupedMs), baseline: `${f(firstFlatMs)} (same log, no groups)`, ratio: (firstGroupedMs / firstFlatMs).toFixed(2), target: '< 1000', ok: ok(firstGroupedMs < 1000, '< 1000') },
+    { measure: '  … the 10,000 groups via the API alone, p50 of 3 (ms)', value: f(groupsApiMs), baseline: '', ratio: '', target: '', ok: '' },
+    ...toggleRows('fold', groupFold, stepFold),
+    ...toggleRows('unfold', groupUnfold, stepUnfold),
+  ];
+  const load = (await import('node:os')).loadavg()[0];
+  console.log(`load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} CPUs`);
+  console.log(`logs: ${totals.grouped.toLocaleString()} lines with ${groups.length.toLocaleString()} groups and ${totals.flat.toLocaleString()} without, produced by real Docker jobs in ${produceS.toFixed(1)} s`);
+  console.table(rows);
+  await context.close();
+} finally {
+  await browser.close();
+  await server.close();
+  await engine.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { annotationLocation, parseWorkflowCommand } from './workflow-commands.js';
+
+describe('parseWorkflowCommand', () => {
+  const cases: Array<[string, string, ReturnType<typeof parseWorkflowCommand>]> = [
+    ['an ordinary line is no command', 'npm test', undefined],
+    ['a line merely mentioning a command is no command', 'echo ::group::x', undefined],
+    ['opens a group with its title', '::group::Install dependencies', { kind: 'group', title: 'Install dependencies' }],
+    ['a group without a title gets one', '::group::', { kind: 'group', title: 'Group' }],
+    ['closes a group', '::endgroup::', { kind: 'endgroup' }],
+    ['an error without properties', '::error::Something broke', { kind: 'annotation', level: 'error', message: 'Something broke' }],
+    ['a warning with file, line and column', '::warning file=src/a.ts,line=12,col=5::Unused variable',
+      { kind: 'annotation', level: 'warning', message: 'Unused variable', file: 'src/a.ts', line: 12, col: 5 }],
+    ['a notice with a title and end positions', '::notice title=Deprecation,file=b.js,line=1,endLine=3,col=2,endColumn=9::Use x',
+      { kind: 'annotation', level: 'notice', message: 'Use x', title: 'Deprecation', file: 'b.js', line: 1, endLine: 3, col: 2, endCol: 9 }],
+    ['unescapes GitHub\'s percent escapes in data and properties', '::error file=C%3A/x%2Cy.ts::50%25 done%0Anext line',
+      { kind: 'annotation', level: 'error', message: '50% done\nnext line', file: 'C:/x,y.ts' }],
+    ['ignores a line number that is not a positive integer', '::error file=a.ts,line=zero::m', { kind: 'annotation', level: 'error', message: 'm', file: 'a.ts' }],
+    ['an unknown command is an ordinary line', '::set-output name=x::y', undefined],
+    ['a trailing carriage return does not end up in the message', '::error::done\r', { kind: 'annotation', level: 'error', message: 'done' }],
+  ];
+  for (const [name, line, expected] of cases) it(name, () => expect(parseWorkflowCommand(line)).toEqual(expected));
+});
+
+describe('annotationLocation', () => {
+  it('reads as file:line:col, shortened when parts are missing', () => {
+    expect(annotationLocation({ file: 'a.ts', line: 3, col: 4 })).toBe('a.ts:3:4');
+    expect(annotationLocation({ file: 'a.ts', line: 3 })).toBe('a.ts:3');
+    expect(annotationLocation({ file: 'a.ts' })).toBe('a.ts');
+    expect(annotationLocation({})).toBe('');
+  });
+});
