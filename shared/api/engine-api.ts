@@ -1,7 +1,7 @@
 import type {
   ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
 } from '../model/run.js';
-import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-output.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-records.js';
 import type { Priority, Status } from '../model/status.js';
 
 /**
@@ -36,7 +36,7 @@ export interface LogChunk {
 }
 
 /** What a run's jobs produced besides their logs, for the run view. */
-export interface RunOutputs {
+export interface RunRecords {
   /** Errors first, then warnings, then notices; Kiln's own (a step failed) among them, once each. */
   annotations: Annotation[];
   /** Job summaries ($KILN_SUMMARY), by job then step; Markdown, masked, to be rendered sanitised. */
@@ -266,7 +266,7 @@ export interface EngineApi {
   /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]>;
   /** A run's annotations and job summaries. */
-  getRunOutputs(runId: string): Promise<RunOutputs>;
+  getRunRecords(runId: string): Promise<RunRecords>;
   listArtifacts(runId: string): Promise<ArtifactInfo[]>;
   listDeliveries(limit?: number): Promise<DeliveryRecord[]>;
   listRepositories(): Promise<RepositorySettings[]>;
@@ -325,7 +325,7 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
-  'getLogGroups', 'getRunOutputs',
+  'getLogGroups', 'getRunRecords',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

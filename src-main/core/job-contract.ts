@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { LogEntry, LogLine, StepSummary } from '../../shared/model/run.js';
-import type { Annotation, LogGroup, StepMarkdownSummary } from '../../shared/model/job-output.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../../shared/model/job-records.js';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';

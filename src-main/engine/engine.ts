@@ -11,10 +11,10 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunOutputs, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { LogGroup } from '../../shared/model/job-output.js';
+import type { LogGroup } from '../../shared/model/job-records.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
@@ -126,7 +126,7 @@ export class Engine implements KilnEngine {
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]> { return this.logs.searchLog(jobId, query, limit); }
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]> { return this.logs.getLogGroups(jobId, from); }
-  getRunOutputs(runId: string): Promise<RunOutputs> { return this.logs.getRunOutputs(runId); }
+  getRunRecords(runId: string): Promise<RunRecords> { return this.logs.getRunRecords(runId); }
 
   // Settings
   listRepositories(): Promise<RepositorySettings[]> { return this.settings.listRepositories(); }

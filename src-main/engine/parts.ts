@@ -19,7 +19,7 @@ import { openDatabase, type Db } from '../storage/db.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
-import { JobOutputStore } from '../storage/job-output-store.js';
+import { JobRecordStore } from '../storage/job-record-store.js';
 import { RefHeadStore } from '../storage/ref-head-store.js';
 import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
@@ -92,7 +92,7 @@ export interface EngineParts {
   runs: RunStore;
   logs: LogStore;
   /** Log groups, annotations and job summaries. */
-  outputs: JobOutputStore;
+  records: JobRecordStore;
   deliveries: DeliveryStore;
   /** Last-seen remote heads and catch-up counts per repository. */
   heads: RefHeadStore;
@@ -134,7 +134,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   const commits = new GroupCommit(db, onError);
   const runs = new RunStore(db);
   const logs = new LogStore(join(dataDir, 'logs'));
-  const outputs = new JobOutputStore(db);
+  const records = new JobRecordStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
@@ -147,7 +147,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
     getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
     logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
-    annotations: (runId) => outputs.annotations(runId),
+    annotations: (runId) => records.annotations(runId),
   });
   let settings: SettingsService;
   try {
@@ -168,7 +168,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
     repository, publish: (event) => bus.events.emit(event),
-    outputs: { store: outputs, write: (fn) => commits.write(fn) }, onError,
+    records: { store: records, write: (fn) => commits.write(fn) }, onError,
   });
   const pool = new WorkerPool({
     scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
@@ -178,7 +178,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     onError,
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, outputs, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

@@ -17,7 +17,7 @@
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
  *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
  *   GET  /api/jobs/:id/log/groups?from=                   LogGroup[] (foldable sections, in seq order)
- *   GET  /api/runs/:id/outputs                            RunOutputs (annotations, job summaries)
+ *   GET  /api/runs/:id/records                            RunRecords (annotations, job summaries)
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
  *   GET  /api/settings                                    SettingsView (names and counts, never secret values)
@@ -172,8 +172,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.json(await engine.getLogGroups(param(req, 'id'), from));
   });
 
-  router.get('/runs/:id/outputs', async (req, res) => {
-    res.json(await engine.getRunOutputs(param(req, 'id')));
+  router.get('/runs/:id/records', async (req, res) => {
+    res.json(await engine.getRunRecords(param(req, 'id')));
   });
 
   router.get('/jobs/:id/log/raw', async (req, res) => {

@@ -1,7 +1,7 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type RunOutputs, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { LogGroup } from '../../shared/model/job-output.js';
+import type { LogGroup } from '../../shared/model/job-records.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
 
@@ -104,8 +104,8 @@ export class HttpClient implements KilnClient {
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]> {
     return this.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/log/groups${qs({ from })}`);
   }
-  getRunOutputs(runId: string): Promise<RunOutputs> {
-    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/outputs`);
+  getRunRecords(runId: string): Promise<RunRecords> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/records`);
   }
   listArtifacts(runId: string): Promise<ArtifactInfo[]> {
     return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/artifacts`);

@@ -19,7 +19,7 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   getLog: [job1, 0, 10],
   searchLog: [job1, 'needle', 5],
   getLogGroups: [job1, 0],
-  getRunOutputs: [run1],
+  getRunRecords: [run1],
   listArtifacts: [run1],
   listDeliveries: [10],
   listRepositories: [],
