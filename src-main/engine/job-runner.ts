@@ -10,6 +10,7 @@ import type { RepositoryConfig } from '../core/engine-contract.js';
 import type { JobHooks, JobResult } from '../core/job-contract.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
+import type { JobTimingStore } from '../storage/job-timing-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
 import type { JobExecutor } from '../core/ports.js';
@@ -25,6 +26,8 @@ export interface JobRunnerDeps {
   executor: JobExecutor;
   repository(name: string): RepositoryConfig | undefined;
   hooksFor?: HooksFor;
+  /** Where the executor's phase marks go (the timing view). */
+  timings?: JobTimingStore;
   publish(event: EngineEvent): void;
   clock: () => number;
 }
@@ -81,6 +84,13 @@ export class JobRunner {
       onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
       onStep: (step) => {
         if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
+      },
+      onPhase: (phase) => {
+        try {
+          this.d.timings?.mark(job.id, claim.attempt, phase, this.d.clock());
+        } catch {
+          // The run was deleted under the job: there is no timing left to keep.
+        }
       },
       hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
     });
