@@ -156,6 +156,7 @@ export class TestReportStore {
         log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
       }
     }
+    files.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
     if (files.length === 0) {
       if (valid.length > 0) log(`test reports: no files match ${valid.map((p) => `'${p}'`).join(', ')}`);
       return files;
