@@ -7,7 +7,8 @@
  * - the root is <testsuites> or a single <testsuite>; suites nest (Node, Surefire);
  * - a <testcase> is failed when it holds <failure>, errored with <error>, skipped with <skipped>,
  *   else passed; its message is the element's `message` attribute (or its first line of text), its
- *   output the element's text plus the case's <system-out>/<system-err>;
+ *   output the element's text plus the case's <system-out>/<system-err> that follow it (a passing
+ *   case's output is not kept);
  * - `time` is seconds, sometimes with thousands separators (Surefire: "1,234.5");
  * - totals are counted from the cases, never taken from the suites' attributes (tools disagree on
  *   whether `tests` counts skipped ones).
@@ -76,12 +77,14 @@ class Bounded {
 interface OpenCase {
   c: ParsedCase;
   out: Bounded;
-  /** Bytes of a failure element's text, before the case's system-out (first line becomes the message if none). */
-  failureText?: string;
 }
 
-/** A reader for one file; `file` names it in problems (workspace-relative path). */
-export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): JunitReader {
+/**
+ * A reader for one file; `file` names it in problems (workspace-relative path). With `onCase`, each
+ * case is handed over as soon as it closes and none is kept (end() then returns no cases): a large
+ * report is stored while it streams instead of held whole.
+ */
+export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS, onCase?: (c: ParsedCase) => void): JunitReader {
   const parser = new SaxesParser<{ fileName: string; position: true; xmlns: false }>({ fileName: file, position: true, xmlns: false });
   const decoder = new StringDecoder('utf8');
   const cases: ParsedCase[] = [];
@@ -94,6 +97,14 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
   let collectedForChild = '';
   let depthInCase = 0;
 
+  // Suite and class names repeat for every case: one copy each, not one per case.
+  const names = new Map<string, string>();
+  const intern = (s: string): string => {
+    const known = names.get(s);
+    if (known !== undefined) return known;
+    if (names.size < 100_000) names.set(s, s);
+    return s;
+  };
   const fail = (message: string): void => {
     problem ??= message;
   };
@@ -130,10 +141,10 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
       return;
     }
     if (name === 'testsuite' || name === 'testsuites') {
-      suites.push(attr.name ?? '');
+      suites.push(intern(attr.name ?? ''));
     } else if (name === 'testcase') {
       const suite = suites.filter((s) => s !== '').at(-1) ?? '';
-      const c: ParsedCase = { suite, classname: attr.classname ?? attr.class ?? '', name: attr.name ?? '', status: 'passed' };
+      const c: ParsedCase = { suite, classname: intern(attr.classname ?? attr.class ?? ''), name: attr.name ?? '', status: 'passed' };
       const ms = secondsToMs(attr.time);
       if (ms !== undefined) c.durationMs = ms;
       current = { c, out: new Bounded(limits.maxOutputChars) };
@@ -142,9 +153,11 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
   });
 
   const onText = (text: string): void => {
-    if (!current || collecting === undefined) return;
-    // Only the head of a child's text is needed for the message; the rest goes to the bounded output.
-    if (collectedForChild.length < 400) collectedForChild += text.slice(0, 400);
+    // Output is kept for failed and errored cases only (their failure comes first, as every tool
+    // writes it): a passing case's output is never read, and collecting it cost most of the time.
+    if (!current || collecting === undefined || current.c.status === 'passed' || current.c.status === 'skipped') return;
+    // Only the head of a failure's text is needed for the message; the rest goes to the bounded output.
+    if (OUTCOMES[collecting] && collectedForChild.length < 400) collectedForChild += text.slice(0, 400);
     if (current.out.text.length === 0 && current.out.dropped === 0 && text.trim() === '') return;
     if (collecting === 'system-out' || collecting === 'system-err') {
       if (current.out.text.length === 0 && current.out.dropped === 0) current.out.add(`[${collecting}]\n`);
@@ -171,7 +184,8 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
       if (tag.name === 'testcase') {
         const output = current.out.value().trim();
         if (output !== '' && current.c.status !== 'passed' && current.c.status !== 'skipped') current.c.output = output;
-        cases.push(current.c);
+        if (onCase && problem === undefined) onCase(current.c);
+        else if (!onCase) cases.push(current.c);
         current = undefined;
       }
       return;

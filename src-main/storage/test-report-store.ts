@@ -25,6 +25,9 @@ import type { Db } from './db.js';
 import { junitReader, type ParsedCase, type ParseLimits, DEFAULT_PARSE_LIMITS } from './junit-parser.js';
 import { forEachTarEntry } from './tar-streams.js';
 
+/** Cases inserted per transaction while a report streams. */
+const CASE_BATCH = 5000;
+
 /** Bytes of report files read per job; past it the remaining files are skipped with a note. */
 export const DEFAULT_MAX_JOB_REPORT_BYTES = 512 * 1024 * 1024;
 
@@ -148,9 +151,10 @@ export class TestReportStore {
             return;
           }
           total += entry.size;
-          const reader = junitReader(rel, this.limits);
+          const sink = this.fileSink(req.runId, req.jobId, rel);
+          const reader = junitReader(rel, this.limits, (c) => sink.add(c));
           for await (const chunk of entry as AsyncIterable<Buffer>) reader.write(chunk);
-          files.push(this.storeFile(req.runId, req.jobId, rel, reader.end()));
+          files.push(sink.end(reader.end().problem));
         });
       } catch (err) {
         log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
@@ -177,43 +181,84 @@ export class TestReportStore {
     })();
   }
 
-  /** Stores one parsed file of a job (all its cases in one transaction) and records flaky tests. */
+  /** Stores one parsed file of a job and records flaky tests (for cases already parsed; collect streams them). */
   storeFile(runId: string, jobId: string, file: string, parsed: { cases: ParsedCase[]; problem?: string }): TestFileInfo {
-    const totals = totalsOf(parsed.cases);
-    const info: TestFileInfo = { jobId, file, ...totals };
-    if (parsed.problem !== undefined) info.problem = parsed.problem;
-    const insertCase = this.db.prepare(`INSERT INTO test_cases (run_id, job_id, file, suite, classname, name, status, duration_ms, message, output)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.db.transaction(() => {
-      this.db.prepare(`INSERT OR REPLACE INTO test_reports (run_id, job_id, file, tests, passed, failed, errored, skipped, duration_ms, problem)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(runId, jobId, file, totals.tests, totals.passed, totals.failed, totals.errored, totals.skipped, totals.durationMs, parsed.problem ?? null);
-      for (const c of parsed.cases) {
-        insertCase.run(runId, jobId, file, c.suite, c.classname, c.name, c.status, c.durationMs ?? null, c.message ?? null, c.output ?? null);
-      }
-      this.recordFlaky(runId, jobId, parsed.cases);
-    })();
-    return info;
+    const sink = this.fileSink(runId, jobId, file);
+    for (const c of parsed.cases) sink.add(c);
+    return sink.end(parsed.problem);
   }
 
-  /** Cases of earlier runs of the same commit (same planned job) that failed and pass in `cases`. */
-  private recordFlaky(runId: string, jobId: string, cases: ParsedCase[]): void {
-    const passed = new Set<string>();
-    for (const c of cases) if (c.status === 'passed') passed.add(`${c.classname}\u0000${c.name}`);
-    if (passed.size === 0) return;
+  /**
+   * Where one file's cases go while it is parsed: inserted in batches (each batch its own short
+   * transaction, never one held across the stream's awaits), so a 100,000-case report is never held
+   * whole. end() writes the file's totals and its flaky tests; with a problem it removes the cases
+   * stored so far instead — a malformed file counts no case.
+   */
+  fileSink(runId: string, jobId: string, file: string): { add(c: ParsedCase): void; end(problem?: string): TestFileInfo } {
+    const insertCase = this.db.prepare(`INSERT INTO test_cases (run_id, job_id, file, suite, classname, name, status, duration_ms, message, output)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const flaky = this.flakyCandidates(runId, jobId);
+    const flips: Array<{ classname: string; name: string; failedRunId: string }> = [];
+    const totals: TestTotals = { tests: 0, passed: 0, failed: 0, errored: 0, skipped: 0, durationMs: 0 };
+    let batch: ParsedCase[] = [];
+    const flush = (): void => {
+      const rows = batch;
+      batch = [];
+      this.db.transaction(() => {
+        for (const c of rows) insertCase.run(runId, jobId, file, c.suite, c.classname, c.name, c.status, c.durationMs ?? null, c.message ?? null, c.output ?? null);
+      })();
+    };
+    return {
+      add: (c) => {
+        totals.tests++;
+        totals[c.status]++;
+        totals.durationMs += c.durationMs ?? 0;
+        if (c.status === 'passed' && flaky) {
+          for (const failedRunId of flaky.failedIn.get(`${c.classname}\u0000${c.name}`) ?? []) flips.push({ classname: c.classname, name: c.name, failedRunId });
+        }
+        batch.push(c);
+        if (batch.length >= CASE_BATCH) flush();
+      },
+      end: (problem) => {
+        totals.durationMs = Math.round(totals.durationMs);
+        if (problem !== undefined) {
+          this.db.prepare('DELETE FROM test_cases WHERE run_id = ? AND job_id = ? AND file = ?').run(runId, jobId, file);
+          for (const k of Object.keys(totals) as Array<keyof TestTotals>) totals[k] = 0;
+          flips.length = 0;
+        } else flush();
+        this.db.transaction(() => {
+          this.db.prepare(`INSERT OR REPLACE INTO test_reports (run_id, job_id, file, tests, passed, failed, errored, skipped, duration_ms, problem)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(runId, jobId, file, totals.tests, totals.passed, totals.failed, totals.errored, totals.skipped, totals.durationMs, problem ?? null);
+          if (flaky) {
+            const insert = this.db.prepare(`INSERT OR REPLACE INTO flaky_tests (repo, branch, job, classname, name, sha, failed_run_id, passed_run_id, at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+            const at = this.now();
+            for (const f of flips) insert.run(flaky.repo, flaky.branch, flaky.planId, f.classname, f.name, flaky.sha, f.failedRunId, runId, at);
+          }
+        })();
+        const info: TestFileInfo = { jobId, file, ...totals };
+        if (problem !== undefined) info.problem = problem;
+        return info;
+      },
+    };
+  }
+
+  /** The cases of the same planned job that failed in earlier runs of the same repository and commit, by class and name. */
+  private flakyCandidates(runId: string, jobId: string): { repo: string; branch: string; sha: string; planId: string; failedIn: Map<string, string[]> } | undefined {
     const run = this.db.prepare(`SELECT r.repo, r.branch, r.sha, r.created_at, j.plan_id FROM runs r JOIN jobs j ON j.run_id = r.id
       WHERE r.id = ? AND j.id = ?`).get(runId, jobId) as { repo: string; branch: string | null; sha: string; created_at: number; plan_id: string } | undefined;
-    if (!run) return;
-    const failedBefore = this.db.prepare(`SELECT DISTINCT c.classname, c.name, r.id AS run_id FROM runs r
+    if (!run) return undefined;
+    const failed = this.db.prepare(`SELECT DISTINCT c.classname, c.name, r.id AS run_id FROM runs r
       JOIN jobs j ON j.run_id = r.id AND j.plan_id = @plan
       JOIN test_cases c ON c.run_id = r.id AND c.status IN ('failed', 'errored') AND c.job_id = j.id
       WHERE r.repo = @repo AND r.sha = @sha AND r.id != @run AND r.created_at <= @created`)
       .all({ plan: run.plan_id, repo: run.repo, sha: run.sha, run: runId, created: run.created_at }) as Array<{ classname: string; name: string; run_id: string }>;
-    const insert = this.db.prepare(`INSERT OR REPLACE INTO flaky_tests (repo, branch, job, classname, name, sha, failed_run_id, passed_run_id, at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const at = this.now();
-    for (const f of failedBefore) {
-      if (passed.has(`${f.classname}\u0000${f.name}`)) insert.run(run.repo, run.branch ?? '', run.plan_id, f.classname, f.name, run.sha, f.run_id, runId, at);
+    const failedIn = new Map<string, string[]>();
+    for (const f of failed) {
+      const key = `${f.classname}\u0000${f.name}`;
+      failedIn.set(key, [...(failedIn.get(key) ?? []), f.run_id]);
     }
+    return { repo: run.repo, branch: run.branch ?? '', sha: run.sha, planId: run.plan_id, failedIn };
   }
 
   /** The run's report for the Tests tab; `search` also lists the cases matching it. */
