@@ -120,6 +120,8 @@ export class TestReportStore {
     this.clearJob(req.runId, req.jobId);
     const matches = workspaceMatcher(valid);
     const files: TestFileInfo[] = [];
+    // Two patterns' roots can archive the same file; it is read once.
+    const seen = new Set<string>();
     let total = 0;
     for (const root of valid.some((p) => !p.startsWith('!')) ? archiveRoots(valid) : []) {
       const source = root === '' ? container.workspace : posix.join(container.workspace, root);
@@ -132,10 +134,11 @@ export class TestReportStore {
       try {
         await forEachTarEntry(archive, async (entry: ReadEntry) => {
           const rel = relativeEntryPath(entry.path, root);
-          if (rel === undefined || !matches(rel) || files.some((f) => f.file === rel)) {
+          if (rel === undefined || !matches(rel) || seen.has(rel)) {
             entry.resume();
             return;
           }
+          seen.add(rel);
           if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
             log(`warning: test report ${rel} skipped: it is a ${entry.type === 'Link' ? 'hard link' : 'symlink'}, and links are not followed`);
             entry.resume();
@@ -153,7 +156,13 @@ export class TestReportStore {
           total += entry.size;
           const sink = this.fileSink(req.runId, req.jobId, rel);
           const reader = junitReader(rel, this.limits, (c) => sink.add(c));
-          for await (const chunk of entry as AsyncIterable<Buffer>) reader.write(chunk);
+          try {
+            for await (const chunk of entry as AsyncIterable<Buffer>) reader.write(chunk);
+          } catch (err) {
+            // Cut off mid-file (the engine went away): the cases stored so far go with the file.
+            files.push(sink.end(`${rel}: not read completely: ${(err as Error).message}`));
+            throw err;
+          }
           files.push(sink.end(reader.end().problem));
         });
       } catch (err) {
