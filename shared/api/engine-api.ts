@@ -3,6 +3,7 @@ import type {
 } from '../model/run.js';
 import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-records.js';
 import type { Priority, Status } from '../model/status.js';
+import type { RunTestReport, RunTiming } from '../model/test-report.js';
 
 /**
  * The engine API: the one contract that the HTTP server (`kiln serve`), the Electron IPC bridge and
@@ -284,6 +285,10 @@ export interface EngineApi {
   getRunReporting(runId: string): Promise<RunReporting>;
   /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
   connectRepository(input: ConnectInput): Promise<ConnectReport>;
+  /** The run's test reports: totals, failures first, the slowest cases, the branch's flaky tests; with `search`, the matching cases. */
+  getTestReport(runId: string, search?: string): Promise<RunTestReport>;
+  /** The run's jobs on one time axis: queued, pulling, setting up, steps, after the steps, tearing down. */
+  getRunTiming(runId: string): Promise<RunTiming>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -326,6 +331,7 @@ export const ENGINE_API_METHODS = [
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
   'getLogGroups', 'getRunRecords',
+  'getTestReport', 'getRunTiming',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

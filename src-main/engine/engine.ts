@@ -30,6 +30,7 @@ import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
 import { RunsService } from './runs-service.js';
 import { SettingsApi } from './settings-api.js';
+import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 
 export { KILN_VERSION } from './health-service.js';
 export type { EngineOptions } from './parts.js';
@@ -121,6 +122,8 @@ export class Engine implements KilnEngine {
   listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
   listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
   getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
+  getTestReport(runId: string, search?: string): Promise<RunTestReport> { return this.runs.getTestReport(runId, search); }
+  getRunTiming(runId: string): Promise<RunTiming> { return this.runs.getRunTiming(runId); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }

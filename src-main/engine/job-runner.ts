@@ -13,6 +13,7 @@ import type { JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
 import type { JobRecordStore } from '../storage/job-record-store.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
+import type { JobTimingStore } from '../storage/job-timing-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
 import type { JobExecutor } from '../core/ports.js';
@@ -28,6 +29,8 @@ export interface JobRunnerDeps {
   executor: JobExecutor;
   repository(name: string): RepositoryConfig | undefined;
   hooksFor?: HooksFor;
+  /** Where the executor's phase marks go (the timing view). */
+  timings?: JobTimingStore;
   publish(event: EngineEvent): void;
   clock: () => number;
   /** Where groups, annotations and summaries go, written through `write` (the group commit). */
@@ -90,6 +93,13 @@ export class JobRunner {
           if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
         },
         onRecord: (record) => this.record(run.id, job.id, record),
+        onPhase: (phase) => {
+          try {
+            this.d.timings?.mark(job.id, claim.attempt, phase, this.d.clock());
+          } catch {
+            // The run was deleted under the job: there is no timing left to keep.
+          }
+        },
         hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
       });
     } catch (err) {

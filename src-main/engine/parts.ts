@@ -166,8 +166,8 @@ export function buildParts(options: EngineOptions): EngineParts {
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const runner = new JobRunner({
-    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
-    repository, publish: (event) => bus.events.emit(event),
+    store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches, reports: storage.reports }),
+    timings: storage.timings, repository, publish: (event) => bus.events.emit(event),
     records: { store: records, write: (fn) => commits.write(fn) }, onError,
   });
   const pool = new WorkerPool({

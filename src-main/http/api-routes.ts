@@ -10,6 +10,8 @@
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
  *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
+ *   GET  /api/runs/:id/tests?q=                           RunTestReport (totals, failures, slowest, flaky; q: matching cases)
+ *   GET  /api/runs/:id/timing                             RunTiming (the jobs' phases on one time axis)
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
@@ -124,6 +126,15 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const failedOnly = body.failedOnly ?? false;
     if (typeof failedOnly !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.failedOnly must be true or false');
     res.status(201).json(await engine.rerun(param(req, 'id'), { failedOnly }));
+  });
+
+  router.get('/runs/:id/tests', async (req, res) => {
+    const q = req.query.q === undefined ? undefined : stringParam(req.query.q, 'q');
+    res.json(await engine.getTestReport(param(req, 'id'), q));
+  });
+
+  router.get('/runs/:id/timing', async (req, res) => {
+    res.json(await engine.getRunTiming(param(req, 'id')));
   });
 
   router.get('/runs/:id/artifacts', async (req, res) => {

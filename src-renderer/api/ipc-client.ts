@@ -60,6 +60,8 @@ export class IpcClient implements KilnClient {
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
+  getTestReport: EngineApi['getTestReport'] = (id, search) => this.call('getTestReport', id, search);
+  getRunTiming: EngineApi['getRunTiming'] = (id) => this.call('getRunTiming', id);
   connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
 
   artifactUrl(artifactId: string): string {

@@ -30,6 +30,8 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   removeRepository: ['acme/retired'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
   getRunReporting: [run1],
+  getTestReport: [run1, 'needle'],
+  getRunTiming: [run1],
   // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
   connectRepository: [{ name: 'acme/not-configured' }],
 });

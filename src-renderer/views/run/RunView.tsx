@@ -82,6 +82,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
         <a className={!jobId ? 'active' : ''} href={href({ view: 'run', runId })}>Pipeline</a>
         {jobId && job && <a className="active" href={href({ view: 'job', runId, jobId })}>{job.name}</a>}
         <a href={href({ view: 'artifacts', runId })}>Artifacts</a>
+        <a href={href({ view: 'tests', runId })}>Tests</a>
+        <a href={href({ view: 'timing', runId })}>Timing</a>
       </nav>
       {!jobId && (
         <>
