@@ -1,8 +1,9 @@
 import type {
   ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
 } from '../model/run.js';
-import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-output.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-records.js';
 import type { Priority, Status } from '../model/status.js';
+import type { RunTestReport, RunTiming } from '../model/test-report.js';
 
 /**
  * The engine API: the one contract that the HTTP server (`kiln serve`), the Electron IPC bridge and
@@ -36,7 +37,7 @@ export interface LogChunk {
 }
 
 /** What a run's jobs produced besides their logs, for the run view. */
-export interface RunOutputs {
+export interface RunRecords {
   /** Errors first, then warnings, then notices; Kiln's own (a step failed) among them, once each. */
   annotations: Annotation[];
   /** Job summaries ($KILN_SUMMARY), by job then step; Markdown, masked, to be rendered sanitised. */
@@ -309,7 +310,7 @@ export interface EngineApi {
   /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]>;
   /** A run's annotations and job summaries. */
-  getRunOutputs(runId: string): Promise<RunOutputs>;
+  getRunRecords(runId: string): Promise<RunRecords>;
   listArtifacts(runId: string): Promise<ArtifactInfo[]>;
   listDeliveries(limit?: number): Promise<DeliveryRecord[]>;
   listRepositories(): Promise<RepositorySettings[]>;
@@ -329,6 +330,10 @@ export interface EngineApi {
   getRunReporting(runId: string): Promise<RunReporting>;
   /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
   connectRepository(input: ConnectInput): Promise<ConnectReport>;
+  /** The run's test reports: totals, failures first, the slowest cases, the branch's flaky tests; with `search`, the matching cases. */
+  getTestReport(runId: string, search?: string): Promise<RunTestReport>;
+  /** The run's jobs on one time axis: queued, pulling, setting up, steps, after the steps, tearing down. */
+  getRunTiming(runId: string): Promise<RunTiming>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -370,7 +375,8 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health', 'freeSpace',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
-  'getLogGroups', 'getRunOutputs',
+  'getLogGroups', 'getRunRecords',
+  'getTestReport', 'getRunTiming',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

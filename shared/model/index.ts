@@ -4,4 +4,4 @@ export * from './plan.js';
 export * from './run.js';
 export * from '../diagnostics.js';
 export * from './change-set.js';
-export * from './job-output.js';
+export * from './job-records.js';

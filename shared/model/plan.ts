@@ -69,6 +69,8 @@ export interface PlannedJob {
   services: PlannedService[];
   cache?: PlannedCache;
   artifacts?: PlannedArtifacts;
+  /** Test report globs (JUnit XML), workspace-relative, rendered; collected after the steps. */
+  reports?: { junit: string[] };
   steps: PlannedStep[];
 }
 

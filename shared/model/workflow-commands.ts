@@ -11,7 +11,7 @@
  * `%3A` `%2C` in property values. Anything else starting with `::` is an ordinary line. Pure: the
  * executor (when storing) and the log viewer (lines arriving live) share it.
  */
-import type { AnnotationLevel } from './job-output.js';
+import type { AnnotationLevel } from './job-records.js';
 
 export type WorkflowCommand =
   | { kind: 'group'; title: string }

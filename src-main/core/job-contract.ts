@@ -9,10 +9,17 @@
  */
 import type { Readable } from 'node:stream';
 import type { LogEntry, LogLine, StepSummary } from '../../shared/model/run.js';
-import type { Annotation, LogGroup, StepMarkdownSummary } from '../../shared/model/job-output.js';
+import type { Annotation, LogGroup, StepMarkdownSummary } from '../../shared/model/job-records.js';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+
+/**
+ * Where a job's time goes, in order: bringing its environment up (pulling the image, when it is
+ * missing, is its own phase inside), the steps (restoring caches and artifacts counts as set-up),
+ * the work after them (reports, caches, artifacts), teardown; 'done' marks the end.
+ */
+export type JobPhaseMark = 'setting_up' | 'pulling' | 'steps' | 'after_steps' | 'tearing_down' | 'done';
 
 /** Where the job's workspace comes from. */
 export type WorkspaceSource =
@@ -60,6 +67,8 @@ export interface JobRunRequest {
   onStep?(step: StepSummary): void;
   /** What the job produced besides lines: groups, annotations, summaries (see JobRecord). */
   onRecord?(record: JobRecord): void;
+  /** The job entered a phase (for the timing view); a phase lasts until the next one, 'done' ends the last. */
+  onPhase?(phase: JobPhaseMark): void;
   hooks?: JobHooks;
 }
 

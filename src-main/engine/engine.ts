@@ -11,10 +11,10 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunOutputs, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { LogGroup } from '../../shared/model/job-output.js';
+import type { LogGroup } from '../../shared/model/job-records.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
@@ -31,6 +31,7 @@ import { LogsService } from './logs-service.js';
 import { buildParts, type EngineOptions, type EngineParts } from './parts.js';
 import { assertRunning, RunsService } from './runs-service.js';
 import { SettingsApi } from './settings-api.js';
+import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 
 export { KILN_VERSION } from './health-service.js';
 export type { EngineOptions } from './parts.js';
@@ -132,12 +133,14 @@ export class Engine implements KilnEngine {
   listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
   listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
   getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
+  getTestReport(runId: string, search?: string): Promise<RunTestReport> { return this.runs.getTestReport(runId, search); }
+  getRunTiming(runId: string): Promise<RunTiming> { return this.runs.getRunTiming(runId); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]> { return this.logs.searchLog(jobId, query, limit); }
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]> { return this.logs.getLogGroups(jobId, from); }
-  getRunOutputs(runId: string): Promise<RunOutputs> { return this.logs.getRunOutputs(runId); }
+  getRunRecords(runId: string): Promise<RunRecords> { return this.logs.getRunRecords(runId); }
 
   // Settings
   listRepositories(): Promise<RepositorySettings[]> { return this.settings.listRepositories(); }

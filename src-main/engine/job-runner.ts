@@ -13,9 +13,10 @@ import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../core/engine-contract.js';
 import type { JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
-import type { JobOutputStore } from '../storage/job-output-store.js';
+import type { JobRecordStore } from '../storage/job-record-store.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
+import type { JobTimingStore } from '../storage/job-timing-store.js';
 import type { LogCut, LogStore } from '../storage/log-store.js';
 import { formatBytes } from '../../shared/format.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
@@ -32,10 +33,12 @@ export interface JobRunnerDeps {
   executor: JobExecutor;
   repository(name: string): RepositoryConfig | undefined;
   hooksFor?: HooksFor;
+  /** Where the executor's phase marks go (the timing view). */
+  timings?: JobTimingStore;
   publish(event: EngineEvent): void;
   clock: () => number;
   /** Where groups, annotations and summaries go, written through `write` (the group commit). */
-  outputs?: { store: JobOutputStore; write(fn: () => void): Promise<void> };
+  records?: { store: JobRecordStore; write(fn: () => void): Promise<void> };
   onError?(message: string, err: unknown): void;
 }
 
@@ -110,6 +113,13 @@ export class JobRunner {
           }
         },
         onRecord: (record) => this.record(run.id, job.id, record),
+        onPhase: (phase) => {
+          try {
+            this.d.timings?.mark(job.id, claim.attempt, phase, this.d.clock());
+          } catch {
+            // The run was deleted under the job: there is no timing left to keep.
+          }
+        },
         hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
       });
       const cut = this.d.logs.cut(job.id);
@@ -130,14 +140,14 @@ export class JobRunner {
   }
 
   private record(runId: string, jobId: string, r: JobRecord): void {
-    const outputs = this.d.outputs;
-    if (!outputs) return;
+    const records = this.d.records;
+    if (!records) return;
     const write = (): void => {
-      if (r.kind === 'group') outputs.store.putGroup(jobId, r.group);
-      else if (r.kind === 'annotation') outputs.store.addAnnotation(runId, { ...r.annotation, jobId });
-      else outputs.store.putSummary({ ...r.summary, jobId });
+      if (r.kind === 'group') records.store.putGroup(jobId, r.group);
+      else if (r.kind === 'annotation') records.store.addAnnotation(runId, { ...r.annotation, jobId });
+      else records.store.putSummary({ ...r.summary, jobId });
     };
-    outputs.write(write).catch((err: unknown) => this.d.onError?.(`storing a ${r.kind} of job ${jobId}`, err));
+    records.write(write).catch((err: unknown) => this.d.onError?.(`storing a ${r.kind} of job ${jobId}`, err));
   }
 
   /** A job that never reached the executor: its error as a log line and an annotation, like the executor's own. */

@@ -5,11 +5,13 @@
  * key (hashFiles over the checked-out workspace) and restore: exact key, then restore-keys, in the
  * run's own scope then the default branch's.
  * afterSteps: (1) on a passed job without an exact hit, save the cache paths under the key in the
- * run's own scope; (2) collect artifacts when `when` matches the outcome.
+ * run's own scope; (2) read the test reports (`reports.junit`), whatever the outcome; (3) collect
+ * artifacts when `when` matches the outcome.
  *
  * Cache problems never fail a build (a cache is an optimisation: they are logged as warnings);
- * artifact problems (refused pattern, size limit, storage error) throw, which fails the job. A full
- * disk says so in either case ("disk full: the cache was not saved") and is reported to the guard.
+ * artifact problems (refused pattern, size limit, storage error) throw, which fails the job. Test
+ * report problems (malformed XML, a refused pattern) are logged and recorded, and fail nothing.
+ * A full disk says so ("disk full: the cache was not saved") and is reported to the guard.
  */
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { RunSummary } from '../../shared/model/run.js';
@@ -17,6 +19,7 @@ import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer, JobHooks } from '../core/job-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { TestReportStore } from '../storage/test-report-store.js';
 import { formatBytes } from '../../shared/format.js';
 import { DiskFullError, isDiskFull } from '../core/disk-full.js';
 import { readScopes, writeScope, type CacheStore } from '../storage/cache-store.js';
@@ -25,6 +28,8 @@ import { renderCacheKey } from '../storage/workspace-hash.js';
 
 export interface StorageHookDeps {
   artifacts: ArtifactStore;
+  /** Where test reports go; without it `reports:` is ignored. */
+  reports?: TestReportStore;
   caches: CacheStore;
   runId: string;
   jobId: string;
@@ -98,6 +103,13 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
           } else log(`warning: cache not saved: ${message(err)}`);
         }
       }
+      if (job.reports && deps.reports) {
+        try {
+          await deps.reports.collect({ container, runId: deps.runId, jobId: deps.jobId, patterns: job.reports.junit, log });
+        } catch (err) {
+          log(`warning: test reports not stored: ${message(err)}`);
+        }
+      }
       if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {
         try {
           await deps.artifacts.collect({
@@ -118,7 +130,7 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
  * from the run, the job's needs (plan ids → job ids of the same run) and the repository's default
  * branch (the `repositories` table; 'main' when the repository is not configured).
  */
-export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore; onDiskFull?: (what: string) => void }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
+export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore; reports?: TestReportStore; onDiskFull?: (what: string) => void }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
   const jobIdOf = deps.db.prepare('SELECT id FROM jobs WHERE run_id = ? AND plan_id = ?');
   const defaultBranchOf = deps.db.prepare('SELECT default_branch FROM repositories WHERE name = ?');
   return (run, job) => {
@@ -130,7 +142,7 @@ export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches
       kind: run.event, repo: run.repo, branch: run.branch, tag: run.tag, sha: run.sha, prNumber: run.prNumber, prTitle: run.prTitle,
     };
     return createStorageHooks({
-      artifacts: deps.artifacts, caches: deps.caches, runId: run.id, jobId: job.id, job: job.planned, event, repo: run.repo,
+      artifacts: deps.artifacts, reports: deps.reports, caches: deps.caches, runId: run.id, jobId: job.id, job: job.planned, event, repo: run.repo,
       defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds, onDiskFull: deps.onDiskFull,
     });
   };

@@ -1,15 +1,15 @@
 /**
  * The logs half of the engine API: pages of a job's log and searches in it (storage/log-store.ts),
- * and what the jobs produced besides lines: log groups, annotations, summaries (storage/job-output-store.ts).
+ * and what the jobs produced besides lines: log groups, annotations, summaries (storage/job-record-store.ts).
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { LogChunk, LogMatch, RunOutputs } from '../../shared/api/engine-api.js';
-import type { LogGroup } from '../../shared/model/job-output.js';
+import type { LogChunk, LogMatch, RunRecords } from '../../shared/api/engine-api.js';
+import type { LogGroup } from '../../shared/model/job-records.js';
 import { isTerminal } from '../../shared/model/status.js';
 import type { EngineParts } from './parts.js';
 
 export class LogsService {
-  constructor(private readonly p: Pick<EngineParts, 'runs' | 'logs' | 'outputs'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'runs' | 'logs' | 'records'>) {}
 
   async getLog(jobId: string, offset: number, limit = 1000): Promise<LogChunk> {
     const job = this.p.runs.getJob(jobId);
@@ -29,11 +29,11 @@ export class LogsService {
   async getLogGroups(jobId: string, from = 0): Promise<LogGroup[]> {
     if (!this.p.runs.getJob(jobId)) throw new ApiError('NOT_FOUND', `job '${jobId}' does not exist`);
     if (!Number.isFinite(from) || from < 0) throw new ApiError('BAD_REQUEST', `from must be a number ≥ 0, got '${from}'`);
-    return this.p.outputs.groups(jobId, Math.floor(from));
+    return this.p.records.groups(jobId, Math.floor(from));
   }
 
-  async getRunOutputs(runId: string): Promise<RunOutputs> {
+  async getRunRecords(runId: string): Promise<RunRecords> {
     if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    return { annotations: this.p.outputs.annotations(runId), summaries: this.p.outputs.summaries(runId) };
+    return { annotations: this.p.records.annotations(runId), summaries: this.p.records.summaries(runId) };
   }
 }

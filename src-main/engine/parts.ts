@@ -21,7 +21,7 @@ import { DOCKER_STORAGE_FULL, isDiskFull } from '../core/disk-full.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
-import { JobOutputStore } from '../storage/job-output-store.js';
+import { JobRecordStore } from '../storage/job-record-store.js';
 import { RefHeadStore } from '../storage/ref-head-store.js';
 import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
@@ -100,7 +100,7 @@ export interface EngineParts {
   runs: RunStore;
   logs: LogStore;
   /** Log groups, annotations and job summaries. */
-  outputs: JobOutputStore;
+  records: JobRecordStore;
   deliveries: DeliveryStore;
   /** Last-seen remote heads and catch-up counts per repository. */
   heads: RefHeadStore;
@@ -153,7 +153,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     if (cut.diskFull) disk.reportFull(`the log of job ${jobId}`);
     late.runner?.logCut(jobId);
   });
-  const outputs = new JobOutputStore(db);
+  const records = new JobRecordStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
@@ -166,7 +166,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
     getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
     logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
-    annotations: (runId) => outputs.annotations(runId),
+    annotations: (runId) => records.annotations(runId),
   });
   let settings: SettingsService;
   try {
@@ -186,10 +186,10 @@ export function buildParts(options: EngineOptions): EngineParts {
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({
-      db, artifacts: storage.artifacts, caches: storage.caches, onDiskFull: (what) => disk.reportFull(what),
+      db, artifacts: storage.artifacts, caches: storage.caches, reports: storage.reports, onDiskFull: (what) => disk.reportFull(what),
     }),
-    repository, publish: (event) => bus.events.emit(event),
-    outputs: { store: outputs, write: (fn) => commits.write(fn) }, onError,
+    timings: storage.timings, repository, publish: (event) => bus.events.emit(event),
+    records: { store: records, write: (fn) => commits.write(fn) }, onError,
   });
   late.runner = runner;
   const pool = new WorkerPool({
@@ -211,7 +211,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, disk, dbExclusive, commits, runs, logs, outputs, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, disk, dbExclusive, commits, runs, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

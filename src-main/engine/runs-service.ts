@@ -16,6 +16,7 @@ import type { SchedulerChange } from '../queue/scheduler.js';
 import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';
 import { createRunsForEvent, effectivePriority, insertRun, type HeadGuard, type RunFactoryDeps } from './run-factory.js';
+import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
@@ -120,6 +121,17 @@ export class RunsService {
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {
     if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
     return this.p.storage.artifacts.list(runId);
+  }
+
+  async getTestReport(runId: string, search?: string): Promise<RunTestReport> {
+    if (!this.p.runs.getRun(runId)) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return this.p.storage.reports.report(runId, search);
+  }
+
+  async getRunTiming(runId: string): Promise<RunTiming> {
+    const timing = this.p.storage.timings.runTiming(runId);
+    if (!timing) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
+    return timing;
   }
 
   /** The commit statuses a run posts to its forge, and whether they arrived. */

@@ -137,7 +137,10 @@ export class DockerExecutor {
       network,
       suffix,
       say,
-      setPhase: (phase) => (containerPhase = phase),
+      setPhase: (phase) => {
+        containerPhase = phase;
+        setPhase(phase); // the timing view sees the pull as it happens
+      },
     });
     teardown.trackRunner(runner);
     let failure: { err: unknown; phase: string } | undefined;

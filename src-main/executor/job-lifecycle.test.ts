@@ -42,6 +42,10 @@ async function live(planned: PlannedJob, o: {
   signal?: AbortSignal;
   onStep?(s: StepSummary): void;
   secrets?: Record<string, string>;
+  /** Collects the timing marks (JobRunRequest.onPhase). */
+  phases?: string[];
+  /** Bring-up reports an image pull before it is up. */
+  pulls?: boolean;
 } = {}): Promise<Lived> {
   const calls: string[] = [];
   const lines: string[] = [];
@@ -50,6 +54,7 @@ async function live(planned: PlannedJob, o: {
   const backend: JobBackend = {
     async bringUp({ signal, setPhase, say }) {
       calls.push('bringUp');
+      if (o.pulls) setPhase('pulling image any');
       setPhase('starting the sidecar');
       say('bringing up');
       if (o.upWaits) {
@@ -75,6 +80,7 @@ async function live(planned: PlannedJob, o: {
       signal: o.signal ?? new AbortController().signal, hooks,
       onLog: (l) => void lines.push(l.text),
       onStep: (s) => { steps.push(s); o.onStep?.(s); },
+      onPhase: (p) => o.phases?.push(p),
     },
     backend,
     { killGraceMs: 50, maxStepOutputBytes: 1024 * 1024 },
@@ -127,6 +133,18 @@ describe('the job lifecycle', () => {
     const l = await live(job(['build']), { hooks: { beforeSteps: async () => { throw new Error('cache corrupt'); } } });
     expect(l.result).toMatchObject({ status: 'failed', error: 'backend error while restoring caches: cache corrupt', infrastructure: true });
     expect(l.runner.calls).toEqual(['setup', 'destroy']);
+  });
+
+  it('marks its phases for the timing view in order, the pull apart from the rest of the set-up', async () => {
+    const phases: string[] = [];
+    await live(job(['build']), { hooks: NOOP_HOOKS, phases, pulls: true });
+    expect(phases).toEqual(['setting_up', 'pulling', 'setting_up', 'steps', 'after_steps', 'tearing_down', 'done']);
+  });
+
+  it('marks no steps phase when bring-up fails, and still the teardown and the end', async () => {
+    const phases: string[] = [];
+    await live(job(['build']), { hooks: NOOP_HOOKS, phases, upFails: new Error('port in use') });
+    expect(phases).toEqual(['setting_up', 'tearing_down', 'done']);
   });
 
   it('masks secrets in the error sentence', async () => {

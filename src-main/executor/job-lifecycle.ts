@@ -17,7 +17,7 @@
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import { formatDuration } from '../../shared/format.js';
-import type { JobContainer, JobResult, JobRunRequest } from '../core/job-contract.js';
+import type { JobContainer, JobPhaseMark, JobResult, JobRunRequest } from '../core/job-contract.js';
 import type { Interruption } from './exec-step.js';
 import { runSteps } from './job-steps.js';
 import { JobLog } from './log-capture.js';
@@ -62,6 +62,13 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   };
   /** The job's error, said once: a log line and the annotation that links to it. */
   const sayError = (text: string, level: 'error' | 'warning'): void => log.annotate({ level, message: text.replace(/^error: /, ''), step: null, seq: log.system(text) });
+  // The timing view's marks: repeated marks of the same phase are one phase.
+  let lastMark: JobPhaseMark | undefined;
+  const mark = (phase: JobPhaseMark): void => {
+    if (phase === lastMark) return;
+    lastMark = phase;
+    request.onPhase?.(phase);
+  };
 
   // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
   const stop = new AbortController();
@@ -79,7 +86,13 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let currentPhase = 'preparing the job';
   try {
     checkStopped();
-    const { runner, container } = await backend.bringUp({ signal: stop.signal, say, setPhase: (phase) => (currentPhase = phase) });
+    mark('setting_up');
+    const setPhase = (phase: string): void => {
+      currentPhase = phase;
+      // Backends word their phases for error sentences; an image pull is the one the timing view shows apart.
+      mark(phase.startsWith('pulling') ? 'pulling' : 'setting_up');
+    };
+    const { runner, container } = await backend.bringUp({ signal: stop.signal, say, setPhase });
     checkStopped();
 
     if (request.hooks?.beforeSteps) {
@@ -88,6 +101,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       checkStopped();
     }
     currentPhase = 'running steps';
+    mark('steps');
     const outcome = await runSteps({
       runner,
       runId: request.runId,
@@ -106,6 +120,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     infrastructure = outcome.infrastructure ?? false;
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
+      mark('after_steps');
       try {
         await request.hooks.afterSteps(container, status, say);
       } catch (err) {
@@ -130,7 +145,9 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
+    mark('tearing_down');
     await backend.teardown(say);
+    mark('done');
   }
   if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
     // Stopped right as the last step ended: the recorded reason wins.

@@ -12,7 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
-import type { Annotation } from '../../shared/model/job-output.js';
+import type { Annotation } from '../../shared/model/job-records.js';
 import type { JobRecord } from '../core/job-contract.js';
 import type { MaskStream, SecretMasker } from './secret-masker.js';
 import { DEFAULT_COMMAND_LIMITS, StepCommands, type CommandSink } from './step-commands.js';

@@ -9,7 +9,7 @@
  * ends are closed there. Limits keep a chatty step from flooding storage: past them a command is an
  * ordinary line, and one warning line says so.
  */
-import type { Annotation, LogGroup } from '../../shared/model/job-output.js';
+import type { Annotation, LogGroup } from '../../shared/model/job-records.js';
 import type { LogLine, LogStream } from '../../shared/model/run.js';
 import { parseWorkflowCommand } from '../../shared/model/workflow-commands.js';
 import type { JobRecord } from '../core/job-contract.js';

@@ -9,7 +9,7 @@
  * reporter's pump writes it when due. Log lines come from the log store, where secrets are already
  * masked; they are cut to a few lines of bounded length.
  */
-import type { Annotation } from '../../shared/model/job-output.js';
+import type { Annotation } from '../../shared/model/job-records.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { annotationLocation } from '../../shared/model/workflow-commands.js';
 import type { Db } from '../storage/db.js';

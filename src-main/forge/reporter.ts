@@ -23,7 +23,7 @@ import type { Db } from '../storage/db.js';
 import { StatusOutbox, type OutboxRow, type StatusToPost } from '../storage/status-outbox.js';
 import { createForgeClient, forgeKindOf, ForgeError, toForgeError, type ForgeClient, type ForgeClientOptions } from './client.js';
 import { forgeStateOf, jobDescription, runDescription, type RunFacts } from './descriptions.js';
-import type { Annotation } from '../../shared/model/job-output.js';
+import type { Annotation } from '../../shared/model/job-records.js';
 import { COMMENT_LINES, commentBody, PrCommentQueue, type WantedComment } from './pr-comment.js';
 
 export interface ForgeReporterOptions {

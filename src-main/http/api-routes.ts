@@ -10,6 +10,8 @@
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
  *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
+ *   GET  /api/runs/:id/tests?q=                           RunTestReport (totals, failures, slowest, flaky; q: matching cases)
+ *   GET  /api/runs/:id/timing                             RunTiming (the jobs' phases on one time axis)
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
@@ -17,7 +19,7 @@
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
  *   GET  /api/jobs/:id/log/raw                            the whole log as text/plain
  *   GET  /api/jobs/:id/log/groups?from=                   LogGroup[] (foldable sections, in seq order)
- *   GET  /api/runs/:id/outputs                            RunOutputs (annotations, job summaries)
+ *   GET  /api/runs/:id/records                            RunRecords (annotations, job summaries)
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
  *   POST /api/storage/free {artifacts?, caches?, logsOlderThanDays?}   FreeSpaceReport (works on a full disk)
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
@@ -128,6 +130,15 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.status(201).json(await engine.rerun(param(req, 'id'), { failedOnly }));
   });
 
+  router.get('/runs/:id/tests', async (req, res) => {
+    const q = req.query.q === undefined ? undefined : stringParam(req.query.q, 'q');
+    res.json(await engine.getTestReport(param(req, 'id'), q));
+  });
+
+  router.get('/runs/:id/timing', async (req, res) => {
+    res.json(await engine.getRunTiming(param(req, 'id')));
+  });
+
   router.get('/runs/:id/artifacts', async (req, res) => {
     res.json(await engine.listArtifacts(param(req, 'id')));
   });
@@ -174,8 +185,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.json(await engine.getLogGroups(param(req, 'id'), from));
   });
 
-  router.get('/runs/:id/outputs', async (req, res) => {
-    res.json(await engine.getRunOutputs(param(req, 'id')));
+  router.get('/runs/:id/records', async (req, res) => {
+    res.json(await engine.getRunRecords(param(req, 'id')));
   });
 
   router.get('/jobs/:id/log/raw', async (req, res) => {

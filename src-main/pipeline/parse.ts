@@ -160,6 +160,7 @@ function jobOf(key: string, v: unknown, dependsOn: string[]): PipelineJob {
     ...(artifacts
       ? { artifacts: { paths: strings(artifacts.paths), when: (artifacts.when as ArtifactWhen | undefined) ?? 'on_success', ...(expireInMs ? { expireInMs } : {}) } }
       : {}),
+    ...(j.reports ? { reports: { junit: strings(rec(j.reports).junit) } } : {}),
     steps: Array.isArray(j.steps) ? j.steps.map(stepOf) : [],
   };
 }

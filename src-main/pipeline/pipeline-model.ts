@@ -60,6 +60,8 @@ export interface PipelineJob {
   services: PipelineService[];
   cache?: { key: string; restoreKeys: string[]; paths: string[] };
   artifacts?: { paths: string[]; when: ArtifactWhen; expireInMs?: number };
+  /** Test report globs (JUnit XML), read after the steps whatever their outcome. */
+  reports?: { junit: string[] };
   steps: PipelineStep[];
 }
 

@@ -174,6 +174,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
           },
         }
       : {}),
+    ...(job.reports ? { reports: { junit: job.reports.junit.map((p, i) => sub(p, at('reports', 'junit', i))) } } : {}),
     ...(job.artifacts
       ? { artifacts: { ...job.artifacts, paths: job.artifacts.paths.map((p, i) => sub(p, at('artifacts', 'paths', i))) } }
       : {}),

@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}},"include":{"type":"array","items":{"type":"string"}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"reports":{"type":"object","additionalProperties":false,"required":["junit"],"properties":{"junit":{"type":"array","minItems":1,"items":{"type":"string"}}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}},"include":{"type":"array","items":{"type":"string"}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -1280,11 +1280,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data28.steps !== undefined){
-let data69 = data28.steps;
-if(Array.isArray(data69)){
-if(data69.length < 1){
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data69};
+if(data28.reports !== undefined){
+let data69 = data28.reports;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.junit === undefined){
+const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/required",keyword:"required",params:{missingProperty: "junit"},message:"must have required property '"+"junit"+"'",schema:schema11.properties.jobs.additionalProperties.properties.reports.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1293,12 +1293,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-const len18 = data69.length;
-for(let i18=0; i18<len18; i18++){
-let data70 = data69[i18];
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(data70.run === undefined){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
+for(const key19 in data69){
+if(!(key19 === "junit")){
+const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1307,9 +1304,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-for(const key19 in data70){
-if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
+}
+if(data69.junit !== undefined){
+let data70 = data69.junit;
+if(Array.isArray(data70)){
+if(data70.length < 1){
+const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data70};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1318,11 +1318,11 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-if(data70.name !== undefined){
-let data71 = data70.name;
+const len18 = data70.length;
+for(let i18=0; i18<len18; i18++){
+let data71 = data70[i18];
 if(typeof data71 !== "string"){
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data71};
+const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items,data:data71};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1332,10 +1332,9 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data70.run !== undefined){
-let data72 = data70.run;
-if(typeof data72 !== "string"){
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data72};
+}
+else {
+const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data70};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1345,10 +1344,9 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data70.if !== undefined){
-let data73 = data70.if;
-if((typeof data73 !== "string") && (typeof data73 !== "boolean")){
-const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data73};
+}
+else {
+const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.reports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1358,13 +1356,11 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data70.env !== undefined){
-let data74 = data70.env;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-for(const key20 in data74){
-let data75 = data74[key20];
-if(((typeof data75 !== "string") && (typeof data75 !== "boolean")) && (data75 !== null)){
-const err100 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data75};
+if(data28.steps !== undefined){
+let data72 = data28.steps;
+if(Array.isArray(data72)){
+if(data72.length < 1){
+const err100 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data72};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1373,10 +1369,12 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-}
-else {
-const err101 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data74};
+const len19 = data72.length;
+for(let i19=0; i19<len19; i19++){
+let data73 = data72[i19];
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.run === undefined){
+const err101 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1385,11 +1383,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-if(data70["continue-on-error"] !== undefined){
-let data76 = data70["continue-on-error"];
-if(typeof data76 !== "boolean"){
-const err102 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data76};
+for(const key20 in data73){
+if(!((((((key20 === "name") || (key20 === "run")) || (key20 === "if")) || (key20 === "env")) || (key20 === "continue-on-error")) || (key20 === "timeout"))){
+const err102 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1399,10 +1395,10 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data70.timeout !== undefined){
-let data77 = data70.timeout;
-if(typeof data77 !== "string"){
-const err103 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data77};
+if(data73.name !== undefined){
+let data74 = data73.name;
+if(typeof data74 !== "string"){
+const err103 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data74};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1412,9 +1408,10 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data70};
+if(data73.run !== undefined){
+let data75 = data73.run;
+if(typeof data75 !== "string"){
+const err104 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data75};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1424,9 +1421,10 @@ vErrors.push(err104);
 errors++;
 }
 }
-}
-else {
-const err105 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data69};
+if(data73.if !== undefined){
+let data76 = data73.if;
+if((typeof data76 !== "string") && (typeof data76 !== "boolean")){
+const err105 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data76};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1436,9 +1434,13 @@ vErrors.push(err105);
 errors++;
 }
 }
-}
-else {
-const err106 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+if(data73.env !== undefined){
+let data77 = data73.env;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+for(const key21 in data77){
+let data78 = data77[key21];
+if(((typeof data78 !== "string") && (typeof data78 !== "boolean")) && (data78 !== null)){
+const err106 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/env/" + key21.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data78};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1450,7 +1452,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data27};
+const err107 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data77};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1460,14 +1462,10 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data.include !== undefined){
-let data78 = data.include;
-if(Array.isArray(data78)){
-const len19 = data78.length;
-for(let i19=0; i19<len19; i19++){
-let data79 = data78[i19];
-if(typeof data79 !== "string"){
-const err108 = {instancePath:instancePath+"/include/" + i19,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data79};
+if(data73["continue-on-error"] !== undefined){
+let data79 = data73["continue-on-error"];
+if(typeof data79 !== "boolean"){
+const err108 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data79};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1477,9 +1475,10 @@ vErrors.push(err108);
 errors++;
 }
 }
-}
-else {
-const err109 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data78};
+if(data73.timeout !== undefined){
+let data80 = data73.timeout;
+if(typeof data80 !== "string"){
+const err109 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data80};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1491,12 +1490,89 @@ errors++;
 }
 }
 else {
-const err110 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err110 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
 if(vErrors === null){
 vErrors = [err110];
 }
 else {
 vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data72};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data27};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+if(data.include !== undefined){
+let data81 = data.include;
+if(Array.isArray(data81)){
+const len20 = data81.length;
+for(let i20=0; i20<len20; i20++){
+let data82 = data81[i20];
+if(typeof data82 !== "string"){
+const err114 = {instancePath:instancePath+"/include/" + i20,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data82};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data81};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+else {
+const err116 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
 }
 errors++;
 }

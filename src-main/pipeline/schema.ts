@@ -87,6 +87,12 @@ const job = {
         'expire-in': str,
       },
     },
+    reports: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['junit'],
+      properties: { junit: { type: 'array', minItems: 1, items: str } },
+    },
     steps: { type: 'array', minItems: 1, items: step },
   },
 } as const;

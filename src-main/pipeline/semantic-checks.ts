@@ -4,6 +4,7 @@
  * so one `kiln validate` reports everything; every access is therefore defensive.
  */
 import type { Diagnostic, DiagnosticCode, Severity } from '../../shared/diagnostics.js';
+import { patternProblem } from '../../shared/workspace-pattern.js';
 import { ExpressionError, suggest } from './expression-parser.js';
 import { parseCondition } from './expressions.js';
 import { DURATION_HINT, parseDuration } from './duration.js';
@@ -158,6 +159,11 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
     const artifacts = rec(job.artifacts);
     list(artifacts.paths).forEach((p, i) => template(at('artifacts', 'paths', i), p, `${what} artifacts.paths`));
     duration(at('artifacts', 'expire-in'), artifacts['expire-in'], `${what} artifacts.expire-in`);
+    list(rec(job.reports).junit).forEach((p, i) => {
+      template(at('reports', 'junit', i), p, `${what} reports.junit`);
+      const problem = typeof p === 'string' ? patternProblem(p, 'report') : undefined;
+      if (problem) emit('INVALID_VALUE', positionOf(source, at('reports', 'junit', i)), `${what}: report pattern '${p}' ${problem}, e.g. 'build/test-results/**/*.xml'`);
+    });
 
     list(job.steps).forEach((raw, i) => {
       const step = rec(raw);

@@ -21,6 +21,7 @@ import { BlobStore, BlobTooLargeError } from './blob-store.js';
 import type { Db } from './db.js';
 import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';
 import { formatBytes } from '../../shared/format.js';
+import { patternProblem } from '../../shared/workspace-pattern.js';
 
 export const DEFAULT_MAX_JOB_ARTIFACT_BYTES = 1024 ** 3;
 export const DEFAULT_ARTIFACT_EXPIRE_MS = 30 * 24 * 3600 * 1000;
@@ -59,16 +60,8 @@ function toInfo(r: ArtifactRow): ArtifactInfo {
   return info;
 }
 
-/** Why a pattern is refused, or undefined when it is a valid workspace-relative glob. */
-export function patternProblem(pattern: string): string | undefined {
-  const p = pattern.startsWith('!') ? pattern.slice(1) : pattern;
-  if (p.trim() === '') return 'is empty';
-  if (p.startsWith('/') || p.startsWith('~') || /^[A-Za-z]:/.test(p) || p.startsWith('\\')) {
-    return 'is absolute: artifact patterns are relative to the workspace';
-  }
-  if (p.split(/[\\/]/).includes('..')) return "contains '..': artifact patterns cannot leave the workspace";
-  return undefined;
-}
+/** Why an artifact pattern is refused (the rule is shared with test reports and `kiln validate`). */
+export { patternProblem };
 
 /** A matcher for workspace-relative file paths; a pattern naming a directory matches everything below it. */
 export function workspaceMatcher(patterns: string[]): (path: string) => boolean {
@@ -343,7 +336,7 @@ export class ArtifactLimitError extends Error {
 }
 
 /** Maps an archive entry path to a workspace-relative path; undefined for the root or anything odd. */
-function relativeEntryPath(entryPath: string, root: string): string | undefined {
+export function relativeEntryPath(entryPath: string, root: string): string | undefined {
   const parts = entryPath.replace(/\\/g, '/').split('/').filter((s) => s !== '' && s !== '.');
   if (parts.includes('..')) return undefined;
   // An archive of <workspace> names entries "<basename>/…"; one of <workspace>/<root> names them "<root>/…".

@@ -254,6 +254,66 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'test reports (JUnit totals per file, cases, flaky tests per branch) and job phase times',
+    // Cases hang off runs (not jobs) so that deleting a run removes them through the run_id index;
+    // a retried job replaces its own rows. Flaky tests are recorded when a report is stored (the
+    // earlier failing runs of the same commit are few), so the Tests tab reads them by branch.
+    // job_phases: one row per phase start of an attempt; a phase ends where the next one starts.
+    sql: `
+      CREATE TABLE test_reports (
+        run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        job_id          TEXT NOT NULL,
+        file            TEXT NOT NULL,               -- relative to the workspace
+        tests           INTEGER NOT NULL,
+        passed          INTEGER NOT NULL,
+        failed          INTEGER NOT NULL,
+        errored         INTEGER NOT NULL,
+        skipped         INTEGER NOT NULL,
+        duration_ms     REAL NOT NULL,
+        problem         TEXT,                        -- FILE:LINE:COL: why it gave no cases
+        PRIMARY KEY (run_id, job_id, file)
+      ) WITHOUT ROWID;
+      CREATE TABLE test_cases (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        job_id          TEXT NOT NULL,
+        file            TEXT NOT NULL,
+        suite           TEXT NOT NULL,
+        classname       TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        status          TEXT NOT NULL,               -- passed | failed | errored | skipped
+        duration_ms     REAL,
+        message         TEXT,
+        output          TEXT
+      );
+      -- One index: failures are read by status; the slowest cases scan the run's rows at read time
+      -- (a few ms for 100,000) rather than every insert paying for a second index.
+      CREATE INDEX test_cases_by_run ON test_cases (run_id, status);
+      CREATE TABLE flaky_tests (
+        repo            TEXT NOT NULL,
+        branch          TEXT NOT NULL,               -- '' for runs without a branch
+        job             TEXT NOT NULL,               -- planned job id
+        classname       TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        sha             TEXT NOT NULL,
+        failed_run_id   TEXT NOT NULL,
+        passed_run_id   TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        at              INTEGER NOT NULL,
+        PRIMARY KEY (passed_run_id, job, classname, name)
+      ) WITHOUT ROWID;
+      CREATE INDEX flaky_by_branch ON flaky_tests (repo, branch, at DESC);
+      CREATE TABLE job_phases (
+        job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        attempt         INTEGER NOT NULL,
+        at              INTEGER NOT NULL,
+        seq             INTEGER NOT NULL,
+        phase           TEXT NOT NULL,               -- setting_up | pulling | steps | after_steps | tearing_down | done
+        PRIMARY KEY (job_id, attempt, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
     version: 7,
     name: 'what a job produced: log groups, annotations, job summaries',
     // Groups are keyed by their first line; a viewer reads a job's groups in seq order (the primary

@@ -16,6 +16,8 @@ import { CacheStore } from './cache-store.js';
 import type { Db } from './db.js';
 import { RetentionService, type RetentionReport } from './retention.js';
 import { storageMetrics } from './storage-metrics.js';
+import { TestReportStore } from './test-report-store.js';
+import { JobTimingStore } from './job-timing-store.js';
 
 export interface StorageServicesDeps {
   db: Db;
@@ -35,6 +37,10 @@ export interface StorageServicesDeps {
 export interface StorageServices {
   artifacts: ArtifactStore;
   caches: CacheStore;
+  /** JUnit test reports: files, cases, flaky tests. */
+  reports: TestReportStore;
+  /** Phase marks of jobs and the timing view built from them. */
+  timings: JobTimingStore;
   retention: RetentionService;
   metrics: () => Promise<StorageMetrics>;
 }
@@ -51,6 +57,8 @@ export function createStorageServices(deps: StorageServicesDeps): StorageService
   return {
     artifacts,
     caches,
+    reports: new TestReportStore(deps.db, { now: deps.now }),
+    timings: new JobTimingStore(deps.db),
     retention,
     metrics: () => storageMetrics({ db: deps.db, dataDir: deps.dataDir, docker: deps.docker, instanceId: deps.instanceId }),
   };

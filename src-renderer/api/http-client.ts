@@ -1,7 +1,8 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type RunOutputs, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { LogGroup } from '../../shared/model/job-output.js';
+import type { LogGroup } from '../../shared/model/job-records.js';
+import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
 
@@ -104,8 +105,8 @@ export class HttpClient implements KilnClient {
   getLogGroups(jobId: string, from?: number): Promise<LogGroup[]> {
     return this.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/log/groups${qs({ from })}`);
   }
-  getRunOutputs(runId: string): Promise<RunOutputs> {
-    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/outputs`);
+  getRunRecords(runId: string): Promise<RunRecords> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/records`);
   }
   listArtifacts(runId: string): Promise<ArtifactInfo[]> {
     return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/artifacts`);
@@ -142,6 +143,12 @@ export class HttpClient implements KilnClient {
   connectRepository(input: ConnectInput): Promise<ConnectReport> {
     const { name, ...rest } = input;
     return this.call('POST', `/api/repositories/${repoPath(name)}/connect`, rest);
+  }
+  getTestReport(runId: string, search?: string): Promise<RunTestReport> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/tests${qs({ q: search || undefined })}`);
+  }
+  getRunTiming(runId: string): Promise<RunTiming> {
+    return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/timing`);
   }
   getRunReporting(runId: string): Promise<RunReporting> {
     return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/reporting`);

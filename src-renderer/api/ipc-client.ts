@@ -49,7 +49,7 @@ export class IpcClient implements KilnClient {
   getLog: EngineApi['getLog'] = (id, offset, limit) => this.call('getLog', id, offset, limit);
   searchLog: EngineApi['searchLog'] = (id, q, limit) => this.call('searchLog', id, q, limit);
   getLogGroups: EngineApi['getLogGroups'] = (id, from) => this.call('getLogGroups', id, from);
-  getRunOutputs: EngineApi['getRunOutputs'] = (runId) => this.call('getRunOutputs', runId);
+  getRunRecords: EngineApi['getRunRecords'] = (runId) => this.call('getRunRecords', runId);
   listArtifacts: EngineApi['listArtifacts'] = (id) => this.call('listArtifacts', id);
   listDeliveries: EngineApi['listDeliveries'] = (limit) => this.call('listDeliveries', limit);
   listRepositories: EngineApi['listRepositories'] = () => this.call('listRepositories');
@@ -61,6 +61,8 @@ export class IpcClient implements KilnClient {
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
+  getTestReport: EngineApi['getTestReport'] = (id, search) => this.call('getTestReport', id, search);
+  getRunTiming: EngineApi['getRunTiming'] = (id) => this.call('getRunTiming', id);
   connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
 
   artifactUrl(artifactId: string): string {

@@ -9,6 +9,8 @@ import { SettingsView } from '../views/SettingsView.js';
 import { StorageView } from '../views/StorageView.js';
 import { TriggerView } from '../views/TriggerView.js';
 import { RunView } from '../views/run/RunView.js';
+import { TimingView } from '../views/run/TimingView.js';
+import { TestsView } from '../views/tests/TestsView.js';
 import { ClientContext, useAsync, useClient, useEngineEvents, useHashRoute, useThrottled } from './hooks.js';
 import { href, type Route } from './route.js';
 
@@ -45,6 +47,8 @@ function Page({ route }: { route: Route }) {
     case 'run': return <RunView key={route.runId} runId={route.runId} />;
     case 'job': return <RunView key={route.runId} runId={route.runId} jobId={route.jobId} line={route.line} />;
     case 'artifacts': return <ArtifactsView runId={route.runId} />;
+    case 'tests': return <TestsView key={route.runId} runId={route.runId} search={route.search} />;
+    case 'timing': return <TimingView key={route.runId} runId={route.runId} />;
     case 'trigger': return <TriggerView />;
     case 'deliveries': return <DeliveriesView />;
     case 'storage': return <StorageView />;
@@ -55,7 +59,7 @@ function Page({ route }: { route: Route }) {
 
 export function App({ client }: { client: KilnClient }) {
   const route = useHashRoute();
-  const section = route.view === 'run' || route.view === 'job' || route.view === 'artifacts' ? 'runs' : route.view;
+  const section = route.view === 'run' || route.view === 'job' || route.view === 'artifacts' || route.view === 'tests' || route.view === 'timing' ? 'runs' : route.view;
   return (
     <ClientContext.Provider value={client}>
       <div className="shell">

@@ -25,6 +25,8 @@ export function ArtifactsView({ runId }: { runId: string }) {
       <nav className="tabs">
         <a href={href({ view: 'run', runId })}>Pipeline</a>
         <a className="active" href={href({ view: 'artifacts', runId })}>Artifacts</a>
+        <a href={href({ view: 'tests', runId })}>Tests</a>
+        <a href={href({ view: 'timing', runId })}>Timing</a>
       </nav>
       <ErrorBanner error={artifacts.error ?? run.error} />
       <div className="card">

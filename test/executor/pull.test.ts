@@ -77,8 +77,11 @@ afterEach(async () => {
 
 describe('images missing locally', () => {
   it('are pulled from their registry with progress lines, then the job runs', async () => {
-    const r = await run(h, job([step('echo ran in the pulled image')], { image: pushed }));
+    const phases: string[] = [];
+    const r = await run(h, job([step('echo ran in the pulled image')], { image: pushed }), { onPhase: (p) => phases.push(p) });
     expect(r.result.status, r.all()).toBe('passed');
+    // The timing view shows the pull apart from the rest of the set-up.
+    expect(phases).toEqual(['setting_up', 'pulling', 'setting_up', 'steps', 'tearing_down', 'done']);
     expect(r.out(0)).toBe('ran in the pulled image');
     const system = r.lines.filter((l) => l.stream === 'system').map((l) => l.text);
     expect(system[0]).toBe(`pulling image ${pushed} from 127.0.0.1:${port}`);

@@ -19,7 +19,7 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   getLog: [job1, 0, 10],
   searchLog: [job1, 'needle', 5],
   getLogGroups: [job1, 0],
-  getRunOutputs: [run1],
+  getRunRecords: [run1],
   listArtifacts: [run1],
   listDeliveries: [10],
   listRepositories: [],
@@ -31,6 +31,8 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   removeRepository: ['acme/retired'],
   saveServerSettings: [{ tunnelUrl: 'https://smee.io/abc', concurrency: { jobs: 3 } }],
   getRunReporting: [run1],
+  getTestReport: [run1, 'needle'],
+  getRunTiming: [run1],
   // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
   connectRepository: [{ name: 'acme/not-configured' }],
 });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type UIEvent } from 'react';
 import { List, useListRef } from 'react-window';
 import type { LogChunk } from '../../../shared/api/engine-api.js';
-import type { LogGroup } from '../../../shared/model/job-output.js';
+import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';

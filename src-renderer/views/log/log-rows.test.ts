@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LogGroup } from '../../../shared/model/job-output.js';
+import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { StepSummary } from '../../../shared/model/run.js';
 import { buildSections, RowMap } from './log-rows.js';
 

@@ -1,4 +1,4 @@
-import type { LogGroup } from '../../../shared/model/job-output.js';
+import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { StepSummary } from '../../../shared/model/run.js';
 
 /**

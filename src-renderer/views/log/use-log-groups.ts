@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { LogGroup } from '../../../shared/model/job-output.js';
+import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import type { KilnClient } from '../../api/kiln-client.js';

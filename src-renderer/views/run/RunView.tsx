@@ -11,7 +11,7 @@ import { LogViewer } from '../log/LogViewer.js';
 import { PAGE_SIZE } from '../log/log-page-cache.js';
 import { PipelineGraph } from './PipelineGraph.js';
 import { RunReportingCard } from '../forge/RunReportingCard.js';
-import { AnnotationCount, AnnotationsList, JobSummaries, useRunOutputs } from './RunOutputs.js';
+import { AnnotationCount, AnnotationsList, JobSummaries, useRunRecords } from './RunRecords.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
 
@@ -54,7 +54,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
   const refresh = useThrottled(() => { reload(); }, 250);
-  const outputs = useRunOutputs(runId);
+  const records = useRunRecords(runId);
 
   useEngineEvents((event) => {
     if (event.type === 'run' && event.run.id === runId) refresh();
@@ -77,11 +77,13 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
     <div className="page page-run" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={shown} now={now} onError={setActionError} />
       <ErrorBanner error={actionError ?? error} />
-      {outputs && <AnnotationsList run={shown} annotations={outputs.annotations} />}
+      {records && <AnnotationsList run={shown} annotations={records.annotations} />}
       <nav className="tabs">
         <a className={!jobId ? 'active' : ''} href={href({ view: 'run', runId })}>Pipeline</a>
         {jobId && job && <a className="active" href={href({ view: 'job', runId, jobId })}>{job.name}</a>}
         <a href={href({ view: 'artifacts', runId })}>Artifacts</a>
+        <a href={href({ view: 'tests', runId })}>Tests</a>
+        <a href={href({ view: 'timing', runId })}>Timing</a>
       </nav>
       {!jobId && (
         <>
@@ -94,7 +96,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
                 {shown.jobs.map((j) => (
                   <tr key={j.id} data-job-id={j.id} data-status={j.status} className="clickable" onClick={() => openJob(j.id)}>
                     <td><StatusIcon status={j.status} /></td>
-                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={outputs?.annotations} jobId={j.id} />{j.error && <div className="text-danger small">{j.error}</div>}</td>
+                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={records?.annotations} jobId={j.id} />{j.error && <div className="text-danger small">{j.error}</div>}</td>
                     <td className="muted">{j.stage ?? '—'}</td>
                     <td><code className="image">{j.image}</code></td>
                     <td className="num">{j.status === 'skipped' ? 'skipped' : formatDuration(elapsed(j, now))}</td>
@@ -103,7 +105,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
               </tbody>
             </table>
           </div>
-          {outputs && <JobSummaries run={shown} summaries={outputs.summaries} />}
+          {records && <JobSummaries run={shown} summaries={records.summaries} />}
         </>
       )}
       {jobId && (

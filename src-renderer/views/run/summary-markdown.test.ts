@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { markdownToHtml } from './summary-markdown.js';
 
-// The sanitising half needs a DOM and runs in Chromium (test/e2e/job-outputs.test.ts); this is the Markdown half.
+// The sanitising half needs a DOM and runs in Chromium (test/e2e/job-records.test.ts); this is the Markdown half.
 describe('markdownToHtml', () => {
   it('renders tables, emphasis and links', () => {
     const html = markdownToHtml('| a | b |\n| - | - |\n| **1** | [x](https://example.com) |\n');

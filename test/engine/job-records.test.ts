@@ -1,7 +1,7 @@
 /**
  * What a job produced besides its lines, on the real engine and Docker: steps printing workflow
  * commands (`::group::`, `::error …::`) and appending Markdown to $KILN_SUMMARY; the engine stores
- * groups, annotations and summaries (SQLite) and answers them through getLogGroups and getRunOutputs.
+ * groups, annotations and summaries (SQLite) and answers them through getLogGroups and getRunRecords.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_IMAGE } from '../helpers/test-image.js';
@@ -15,7 +15,7 @@ afterEach(async () => {
   f = undefined;
 });
 
-const PIPELINE = `name: outputs
+const PIPELINE = `name: records
 on: { manual: true }
 jobs:
   lint:
@@ -56,7 +56,7 @@ describe('when steps print workflow commands and write $KILN_SUMMARY', () => {
   it('stores groups, annotations (Kiln\'s step failure once) and summaries, masked, and serves them', async () => {
     f = await startEngine({ configure: () => ({ secrets: { API_KEY: SECRET } }) });
     const repo = f.repos[0];
-    repo.commit(PIPELINE, 'outputs');
+    repo.commit(PIPELINE, 'records');
     const { runIds: [runId] } = await f.engine.triggerRun({ repo: repo.name, branch: 'main' });
     const run = await f.waitForRun(runId);
     const lint = run.jobs.find((j) => j.name === 'lint')!;
@@ -78,7 +78,7 @@ describe('when steps print workflow commands and write $KILN_SUMMARY', () => {
 
     // The step failure is said once in the log, and once among the annotations.
     expect(log.filter((l) => l.text.includes("step 'Lint' failed with exit code 1"))).toHaveLength(1);
-    const { annotations, summaries } = await f.engine.getRunOutputs(runId);
+    const { annotations, summaries } = await f.engine.getRunRecords(runId);
     expect(annotations).toEqual([
       {
         jobId: lint.id, level: 'error', source: 'step', step: 1, seq: log.find((l) => l.text.startsWith('::error'))!.seq,

@@ -7,7 +7,7 @@
  * Groups are upserts keyed by (job, start): reported once when they open and again when they close.
  * Summaries are keyed by (job, step): a retried job's summary replaces the earlier attempt's.
  */
-import type { Annotation, AnnotationLevel, LogGroup, StepMarkdownSummary } from '../../shared/model/job-output.js';
+import type { Annotation, AnnotationLevel, LogGroup, StepMarkdownSummary } from '../../shared/model/job-records.js';
 import type { Db } from './db.js';
 
 /** start_seq, end_seq, end_marker, depth, step, title. */
@@ -32,7 +32,7 @@ function toAnnotation(r: AnnotationRow): Annotation {
   return a;
 }
 
-export class JobOutputStore {
+export class JobRecordStore {
   private readonly q;
 
   constructor(db: Db) {

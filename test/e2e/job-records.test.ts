@@ -12,9 +12,9 @@ import { TEST_IMAGE } from '../helpers/test-image.js';
 import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
 import { startKilnStack, type KilnStack } from './helpers/kiln-stack.js';
 
-const REPO = 'acme/outputs';
+const REPO = 'acme/records';
 
-const PIPELINE = `name: outputs
+const PIPELINE = `name: records
 on: { manual: true }
 jobs:
   check:
@@ -58,7 +58,7 @@ describe('what a job produced, in the dashboard', () => {
   const imageRequests: string[] = [];
 
   beforeAll(async () => {
-    kiln = await startKilnStack(REPO, [{ name: 'main', message: 'outputs', files: { '.kiln.yml': PIPELINE } }]);
+    kiln = await startKilnStack(REPO, [{ name: 'main', message: 'records', files: { '.kiln.yml': PIPELINE } }]);
     browser = await openBrowser();
     page = browser.page;
     page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { JobOutputStore } from '../../src-main/storage/job-output-store.js';
+import { JobRecordStore } from '../../src-main/storage/job-record-store.js';
 import { queueFixture, type QueueFixture } from '../helpers/queue-fixture.js';
 
 let f: QueueFixture;
@@ -8,7 +8,7 @@ afterEach(() => f?.close());
 function setup() {
   f = queueFixture();
   const { runId, jobs } = f.addRun({ jobs: { build: [], test: ['build'] } });
-  return { store: new JobOutputStore(f.db), runId, build: jobs.build, test: jobs.test };
+  return { store: new JobRecordStore(f.db), runId, build: jobs.build, test: jobs.test };
 }
 
 describe('log groups in SQLite', () => {

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
-import type { RunOutputs } from '../../../shared/api/engine-api.js';
-import type { Annotation, AnnotationLevel, StepMarkdownSummary } from '../../../shared/model/job-output.js';
+import type { RunRecords } from '../../../shared/api/engine-api.js';
+import type { Annotation, AnnotationLevel, StepMarkdownSummary } from '../../../shared/model/job-records.js';
 import type { RunDetail } from '../../../shared/model/run.js';
 import { annotationLocation } from '../../../shared/model/workflow-commands.js';
 import { useAsync, useClient, useEngineEvents, useThrottled } from '../../app/hooks.js';
@@ -15,9 +15,9 @@ const FIRST = 20;
 const REMOTE_IMAGES_KEY = 'kiln.summaries.remoteImages';
 
 /** A run's annotations and summaries, refetched (throttled) as its jobs change. */
-export function useRunOutputs(runId: string): RunOutputs | undefined {
+export function useRunRecords(runId: string): RunRecords | undefined {
   const client = useClient();
-  const state = useAsync(() => client.getRunOutputs(runId), [client, runId]);
+  const state = useAsync(() => client.getRunRecords(runId), [client, runId]);
   const refresh = useThrottled(() => { state.reload(); }, 1000);
   useEngineEvents((e) => { if ((e.type === 'job' && e.runId === runId) || (e.type === 'run' && e.run.id === runId)) refresh(); });
   return state.data;
