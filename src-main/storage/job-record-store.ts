@@ -1,5 +1,5 @@
 /**
- * What a job produced besides log lines (shared/model/job-output.ts): log groups, annotations and
+ * What a job produced besides log lines (shared/model/job-records.ts): log groups, annotations and
  * job summaries, in SQLite (migration 7). The executor reports them as the job runs; the engine
  * writes each through the group commit (`write`), so a step printing thousands of groups pays one
  * commit per event-loop turn, not one per group. Reads are plain queries.

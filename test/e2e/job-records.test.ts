@@ -46,6 +46,14 @@ jobs:
           MD
       - name: Fail
         run: exit 1
+  live:
+    image: ${TEST_IMAGE}
+    steps:
+      - name: Stream
+        run: |
+          echo "::group::Streaming group"
+          for i in $(seq 1 60); do echo "streamed $i"; sleep 0.1; done
+          echo "::endgroup::"
 `;
 
 describe('what a job produced, in the dashboard', () => {
@@ -71,7 +79,7 @@ describe('what a job produced, in the dashboard', () => {
     }
     const run = await kiln.engine.getRun(runId);
     expect(run.status).toBe('failed');
-    jobId = run.jobs[0].id;
+    jobId = run.jobs.find((j) => j.name === 'check')!.id;
   });
 
   afterAll(async () => {
@@ -82,6 +90,7 @@ describe('what a job produced, in the dashboard', () => {
   it('lists the annotations at the top of the run with a count on the job', async () => {
     await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(runId)}`);
     await page.waitForSelector('[data-testid=annotations] li');
+    await page.waitForSelector('[data-testid=annotation-count]');
     const items = await page.$$eval('[data-testid=annotations] li', (els) => els.map((e) => ({ level: e.getAttribute('data-level'), source: e.getAttribute('data-source'), text: e.textContent })));
     expect(items).toEqual([
       { level: 'error', source: 'step', text: expect.stringContaining('Expected 2 but got 3') },
@@ -151,5 +160,18 @@ describe('what a job produced, in the dashboard', () => {
     await screenshot(page, 'log-group-open');
     await group.locator('button').click();
     await expect.poll(() => page.locator('.log-line:has-text("compile unit 7")').count()).toBe(0);
+  });
+
+  it('keeps a group open while its step streams and closes it once the step has finished', async () => {
+    const { runIds: [liveRun] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'main' });
+    const liveJob = (await kiln.engine.getRun(liveRun)).jobs.find((j) => j.name === 'live')!;
+    await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(liveRun)}/jobs/${encodeURIComponent(liveJob.id)}`);
+    const group = page.locator('.log-group:has-text("Streaming group")');
+    await group.waitFor({ timeout: 60_000 });
+    expect(await group.getAttribute('data-folded')).toBe('false');
+    await page.waitForSelector('.log-line:has-text("streamed 5")');
+    await page.waitForSelector('[data-testid=log-viewer][data-complete=true]', { timeout: 60_000 });
+    await expect.poll(() => group.getAttribute('data-folded'), { timeout: 10_000 }).toBe('true');
+    expect(await page.locator('.log-line:has-text("streamed 30")').count()).toBe(0);
   });
 });

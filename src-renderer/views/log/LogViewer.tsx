@@ -1,7 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type UIEvent } from 'react';
 import { List, useListRef } from 'react-window';
 import type { LogChunk } from '../../../shared/api/engine-api.js';
-import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';
@@ -23,9 +22,7 @@ const GROUPS_GRACE_MS = 150;
  * closed by default once their step has finished, open while it streams), server-side search with
  * next/previous, #L<n> line links, timestamps and the raw download.
  */
-export function LogViewer({ runId, job, line, firstPage, firstGroups }: {
-  runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk>; firstGroups?: Promise<LogGroup[]>;
-}) {
+export function LogViewer({ runId, job, line, firstPage }: { runId: string; job: JobSummary; line?: number; firstPage?: Promise<LogChunk> }) {
   const client = useClient();
   const jobId = job.id;
   const [version, setVersion] = useState(0);
@@ -51,7 +48,7 @@ export function LogViewer({ runId, job, line, firstPage, firstGroups }: {
     return () => { cancelled = true; stop?.(); pages.dispose(); };
   }, [client, jobId, pages]); // `live` and `firstPage` only matter at start
 
-  const groups = useLogGroups(client, job, live, firstGroups);
+  const groups = useLogGroups(client, job, live);
   // Lines show without waiting long for the group metadata: if it is not there shortly after the
   // first page, the list shows unfolded and folds once it arrives (a #L link still waits for it).
   const [groupsLate, setGroupsLate] = useState(false);

@@ -48,6 +48,66 @@ const LINES = 0;
 const SECTION = 1;
 const GROUP = 2;
 
+interface Segments { segRow: number[]; segKind: number[]; segRef: number[] }
+
+/**
+ * Fills `out` with the segments of the list and returns the row count. Iterative (an explicit stack
+ * of the open groups' limits) and closure-free, so the JIT keeps it fast from the first fold on.
+ */
+function layout(out: Segments, sections: readonly LogSection[], folded: ReadonlySet<string>, groups: readonly LogGroup[], groupFolded: GroupFolded): number {
+  let row = 0;
+  let gi = 0;
+  const n = groups.length;
+  const limits: number[] = [];
+  const afters: number[] = [];
+  for (let si = 0; si < sections.length; si++) {
+    const s = sections[si];
+    if (s.key !== 'all') row = pushSegment(out, row, SECTION, si, 1);
+    while (gi < n && groups[gi].start < s.from) gi++;
+    if (folded.has(s.key)) {
+      while (gi < n && groups[gi].start < s.to) gi++;
+      continue;
+    }
+    let pos = s.from;
+    let limit = s.to;
+    for (;;) {
+      if (gi < n && groups[gi].start < limit) {
+        const g = groups[gi];
+        const index = gi++;
+        if (g.start < pos) continue; // overlapping data: not a group of this range
+        row = pushSegment(out, row, LINES, pos, g.start - pos);
+        row = pushSegment(out, row, GROUP, index, 1);
+        const contentEnd = Math.max(g.start + 1, Math.min(limit, g.end ?? limit));
+        // The ::endgroup:: line (when inside the range) is never a row.
+        const after = g.endMarker && g.end !== null && g.end < limit ? contentEnd + 1 : contentEnd;
+        if (groupFolded(g)) {
+          while (gi < n && groups[gi].start < contentEnd) gi++;
+          pos = after;
+        } else {
+          limits.push(limit);
+          afters.push(after);
+          limit = contentEnd;
+          pos = g.start + 1;
+        }
+      } else {
+        row = pushSegment(out, row, LINES, pos, limit - pos);
+        if (limits.length === 0) break;
+        limit = limits.pop()!;
+        pos = afters.pop()!;
+      }
+    }
+  }
+  return row;
+}
+
+function pushSegment(out: Segments, row: number, kind: number, ref: number, rows: number): number {
+  if (rows <= 0) return row;
+  out.segRow.push(row);
+  out.segKind.push(kind);
+  out.segRef.push(ref);
+  return row + rows;
+}
+
 /**
  * The rows of the list as segments: a run of consecutive lines, a step header or a group header.
  * Built once per fold change in O(sections + groups) — never per line — so folding one of 10,000
@@ -56,9 +116,9 @@ const GROUP = 2;
  */
 export class RowMap {
   /** First row of each segment, increasing; with its kind, and a seq (lines), section or group index. */
-  private readonly segRow: number[] = [];
-  private readonly segKind: number[] = [];
-  private readonly segRef: number[] = [];
+  readonly segRow: number[] = [];
+  readonly segKind: number[] = [];
+  readonly segRef: number[] = [];
   readonly rowCount: number;
 
   constructor(
@@ -68,40 +128,7 @@ export class RowMap {
     readonly groups: readonly LogGroup[] = [],
     private readonly groupFolded: GroupFolded = () => false,
   ) {
-    let row = 0;
-    let gi = 0;
-    const push = (kind: number, ref: number, rows: number): void => {
-      if (rows <= 0) return;
-      this.segRow.push(row);
-      this.segKind.push(kind);
-      this.segRef.push(ref);
-      row += rows;
-    };
-    const skipGroupsBefore = (seq: number): void => {
-      while (gi < groups.length && groups[gi].start < seq) gi++;
-    };
-    const emit = (from: number, to: number): void => {
-      let pos = from;
-      while (gi < groups.length && groups[gi].start < to) {
-        const g = groups[gi];
-        const index = gi++;
-        if (g.start < pos) continue; // overlapping data: not a group of this range
-        push(LINES, pos, g.start - pos);
-        push(GROUP, index, 1);
-        const contentEnd = Math.max(g.start + 1, Math.min(to, g.end ?? to));
-        if (this.groupFolded(g)) skipGroupsBefore(contentEnd);
-        else emit(g.start + 1, contentEnd);
-        pos = g.endMarker && g.end !== null && g.end < to ? contentEnd + 1 : contentEnd;
-      }
-      push(LINES, pos, to - pos);
-    };
-    sections.forEach((s, si) => {
-      if (this.hasHeader(s)) push(SECTION, si, 1);
-      skipGroupsBefore(s.from);
-      if (folded.has(s.key)) skipGroupsBefore(s.to);
-      else emit(s.from, s.to);
-    });
-    this.rowCount = row;
+    this.rowCount = layout(this, sections, folded, groups, groupFolded);
   }
 
   private hasHeader(s: LogSection): boolean {

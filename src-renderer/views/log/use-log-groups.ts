@@ -29,7 +29,7 @@ function merge(prev: readonly LogGroup[], fresh: readonly LogGroup[]): LogGroup[
  * its step has finished and open while it streams; a click flips that default (kept as a set of the
  * flipped groups, so 10,000 closed groups cost nothing).
  */
-export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean, firstGroups?: Promise<LogGroup[]>): LogGroupsState {
+export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean): LogGroupsState {
   const [list, setList] = useState<LogGroup[] | undefined>();
   const [flipped, setFlipped] = useState<ReadonlySet<number>>(new Set());
   const listRef = useRef(list);
@@ -39,10 +39,11 @@ export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean,
   useEffect(() => {
     let cancelled = false;
     setList(undefined);
-    // The run view asks for them together with the run and the first page (one round trip less).
-    (firstGroups ?? client.getLogGroups(jobId)).then((g) => { if (!cancelled) setList(g); }, () => { if (!cancelled) setList([]); });
+    // Asked for once the viewer is up, after the run and the first page: a large answer (10,000
+    // groups) must not hold up those two on the engine.
+    client.getLogGroups(jobId).then((g) => { if (!cancelled) setList(g); }, () => { if (!cancelled) setList([]); });
     return () => { cancelled = true; };
-  }, [client, jobId]); // `firstGroups` only matters at start
+  }, [client, jobId]);
 
   // While live: fetch what opened or closed since the last known boundary; once more when the job ends.
   const loaded = list !== undefined;

@@ -49,8 +49,6 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   // Ask for the log's first page together with the run, not after it: first lines show sooner.
   const firstPage = useMemo(() => (jobId ? client.getLog(jobId, 0, PAGE_SIZE) : undefined), [client, jobId]);
   firstPage?.catch(() => undefined);
-  const firstGroups = useMemo(() => (jobId ? client.getLogGroups(jobId) : undefined), [client, jobId]);
-  firstGroups?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
   const refresh = useThrottled(() => { reload(); }, 250);
@@ -119,7 +117,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
               </a>
             ))}
           </aside>
-          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} firstPage={firstPage} firstGroups={firstGroups} /> : <div className="empty">This run has no job {jobId}.</div>}
+          {job ? <LogViewer key={job.id} runId={runId} job={job} line={line} firstPage={firstPage} /> : <div className="empty">This run has no job {jobId}.</div>}
         </div>
       )}
     </div>
