@@ -142,6 +142,8 @@ describe('when a job prints until the disk is full', () => {
     const freed = await e.freeSpace({ logsOlderThanDays: 0 });
     expect(freed.logsDeleted).toBe(2);
     expect(freed.bytesFreed).toBeGreaterThan(5 * 1024 * 1024);
+    // A deleted log reads as empty and complete; its run stays.
+    expect(await e.getLog(run.jobs[0].id, 0, 10)).toMatchObject({ lines: [], total: 0, complete: true });
     expect((await finished(e, next)).status).toBe('passed');
     expect((await e.health()).disk?.ok).toBe(true);
     expect((await e.getRun(spam)).jobs[0].error).toMatch(/^disk full/);
