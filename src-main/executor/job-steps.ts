@@ -39,6 +39,8 @@ export interface StepsOutcome {
   /** passed | failed | timed_out (a step's own timeout) — cancel and job timeout are the caller's. */
   status: Status;
   error?: string;
+  /** The first failing step and the environment it ran with (a debug session starts from it). */
+  failure?: { index: number; name: string; script: string; env: Record<string, string> };
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -93,6 +95,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   // The job's status after a failure is that of the first failing step (failed or timed_out).
   let firstFailure: Status | undefined;
   let error: string | undefined;
+  let failure: StepsOutcome['failure'];
 
   const update = (summary: StepSummary, patch: Partial<StepSummary>): void => {
     Object.assign(summary, patch);
@@ -165,6 +168,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
         failed = true;
         firstFailure ??= outcome.status;
         error ??= `step '${step.name}' ${what}`;
+        failure ??= { index: step.index, name: step.name, script: step.run, env };
       }
     }
     // Only the outcome of a step that ran to its end can hand variables on; skip the read when no step follows.
@@ -173,5 +177,5 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     }
   }
   if (!failed) return { status: 'passed' };
-  return { status: firstFailure ?? 'failed', error };
+  return { status: firstFailure ?? 'failed', error, failure };
 }
