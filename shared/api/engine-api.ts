@@ -22,6 +22,24 @@ export interface TriggerRequest {
   /** A branch, or a SHA, or both (the SHA wins for checkout, the branch names the run). */
   branch?: string;
   sha?: string;
+  /** Start the run with debug: a job that fails is kept up for a terminal (see KeptJobInfo). */
+  debug?: boolean;
+}
+
+/** A failed job kept up for debugging: its container, services and network stay until `deadline`. */
+export interface KeptJobInfo {
+  runId: string;
+  jobId: string;
+  /** The step that failed; the terminal starts with its environment, in the workspace. */
+  step: { index: number; name: string };
+  keptAt: number;
+  /** Epoch ms; the container is removed then unless extended. */
+  deadline: number;
+  /**
+   * 'held': kept by this engine process, holding its concurrency slot (the failed step can be re-run
+   * into the job's log); 'adopted': kept from before a restart (terminal only).
+   */
+  state: 'held' | 'adopted';
 }
 
 export interface LogChunk {
@@ -251,7 +269,8 @@ export interface EngineApi {
   getRun(runId: string): Promise<RunDetail>;
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }>;
   cancelRun(runId: string): Promise<void>;
-  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }>;
+  /** `debug`: the new run keeps a failed job up for a terminal (see KeptJobInfo). */
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }>;
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk>;
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]>;
   listArtifacts(runId: string): Promise<ArtifactInfo[]>;
@@ -271,6 +290,14 @@ export interface EngineApi {
   getRunReporting(runId: string): Promise<RunReporting>;
   /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
   connectRepository(input: ConnectInput): Promise<ConnectReport>;
+  /** Failed jobs kept up for debugging, oldest first. */
+  listKeptJobs(): Promise<KeptJobInfo[]>;
+  /** Moves a kept job's deadline `minutes` (default 30) past the later of now and its deadline; CONFLICT when not kept. */
+  extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo>;
+  /** Ends debugging now: the kept container, services and network are removed and the job ends failed. */
+  endDebug(jobId: string): Promise<void>;
+  /** Runs the failed step's script again in the kept container; its log joins the job's log. CONFLICT when not held. */
+  rerunFailedStep(jobId: string): Promise<{ exitCode: number }>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -312,6 +339,7 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
+  'listKeptJobs', 'extendDebug', 'endDebug', 'rerunFailedStep',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

@@ -3,6 +3,7 @@
  * needs from the engine, and the configuration it is built from. The engine (src-main/engine/engine.ts)
  * implements KilnEngine; the HTTP layer and IPC depend only on this interface.
  */
+import type { Duplex } from 'node:stream';
 import type { EngineApi, EngineEvent, TunnelState } from '../../shared/api/engine-api.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { Priority } from '../../shared/model/status.js';
@@ -107,7 +108,26 @@ export interface DeliveryLedger extends SeenDeliveries {
   write(delivery: Omit<DeliveryRecord, 'id'> & { bodySha256?: string; remember?: boolean }): Promise<DeliveryRecord>;
 }
 
+/** A terminal into a kept job: raw bytes both ways (never logged), resize, the shell's exit. */
+export interface DebugTerminal {
+  readonly stream: Duplex;
+  resize(cols: number, rows: number): Promise<void>;
+  readonly exit: Promise<number>;
+  /** Ends the terminal (the shell is hung up); the kept container stays. Idempotent. */
+  close(): void;
+}
+
+/** Terminals into kept jobs (the terminal WebSocket, http/terminal-ws.ts, uses it). */
+export interface DebugTerminals {
+  /** Whether `jobId` is kept for debugging now (checked before a WebSocket handshake is accepted). */
+  isKept(jobId: string): boolean;
+  /** Opens a shell; rejects with ApiError CONFLICT when not kept, NOT_FOUND when its container vanished. */
+  open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal>;
+}
+
 export interface KilnEngine extends EngineApi {
+  /** Optional (engines with a Docker executor): terminals into jobs kept for debugging. */
+  readonly terminals?: DebugTerminals;
   readonly config: KilnConfig;
   readonly dataDir: string;
   /** Webhook deliveries: the log the UI shows and the replay table (the receiver writes them). */

@@ -11,11 +11,11 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
+import type { AcceptedDelivery, DebugTerminals, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';
@@ -77,7 +77,9 @@ export class Engine implements KilnEngine {
     const engine = new Engine(buildParts(options));
     const { p } = engine;
     p.runs.syncRepositories(p.config.repositories, p.clock());
-    // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
+    // Crash recovery: jobs the previous process kept for debugging failed (recorded under their
+    // claims, not run again); then its other claims are dead now, not after the lease.
+    p.debug.recover();
     p.scheduler.recoverForeignClaims();
     p.scheduler.reconcileRuns();
     await engine.status.reap();
@@ -114,12 +116,19 @@ export class Engine implements KilnEngine {
   handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> { return this.runs.handleEvent(event, delivery); }
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> { return this.runs.triggerRun(request); }
   cancelRun(runId: string): Promise<void> { return this.runs.cancelRun(runId); }
-  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
   listRuns(query: RunQuery): Promise<Page<RunSummary>> { return this.runs.listRuns(query); }
   getRun(runId: string): Promise<RunDetail> { return this.runs.getRun(runId); }
   listArtifacts(runId: string): Promise<ArtifactInfo[]> { return this.runs.listArtifacts(runId); }
   listDeliveries(limit?: number): Promise<DeliveryRecord[]> { return this.runs.listDeliveries(limit); }
   getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
+
+  // Debugging failed jobs (debug-service.ts)
+  get terminals(): DebugTerminals { return this.p.debug; }
+  async listKeptJobs(): Promise<KeptJobInfo[]> { return this.p.debug.list(); }
+  async extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> { return this.p.debug.extend(jobId, minutes); }
+  endDebug(jobId: string): Promise<void> { return this.p.debug.end(jobId); }
+  rerunFailedStep(jobId: string): Promise<{ exitCode: number }> { return this.p.debug.rerunStep(jobId); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
@@ -148,6 +157,7 @@ export class Engine implements KilnEngine {
       await this.catchUp.stop();
       p.storage.retention.stop();
       await p.pool.stop();
+      p.debug.stop();
       p.runner.flushEvents();
       p.forge.stop();
       await p.logs.closeAll();

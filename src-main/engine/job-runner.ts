@@ -7,7 +7,7 @@ import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../core/engine-contract.js';
-import type { JobHooks, JobResult } from '../core/job-contract.js';
+import type { JobDebug, JobHooks, JobResult } from '../core/job-contract.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { LogStore } from '../storage/log-store.js';
@@ -25,6 +25,8 @@ export interface JobRunnerDeps {
   executor: JobExecutor;
   repository(name: string): RepositoryConfig | undefined;
   hooksFor?: HooksFor;
+  /** Keep-on-failure for a claimed job (debug-service.ts). */
+  debugFor?: (claim: Claim) => JobDebug;
   publish(event: EngineEvent): void;
   clock: () => number;
 }
@@ -83,6 +85,7 @@ export class JobRunner {
         if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
       },
       hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
+      debug: this.d.debugFor?.(claim),
     });
   }
 

@@ -27,6 +27,8 @@ import { DockerExecutor } from '../executor/docker-executor.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
+import { DebugStore } from '../storage/debug-store.js';
+import { DebugService, type DebugOptions } from './debug-service.js';
 import { loadPorts } from './default-ports.js';
 import { EngineBus } from './event-bus.js';
 import { JobRunner, type HooksFor } from './job-runner.js';
@@ -69,6 +71,8 @@ export interface EngineOptions {
   vault?: SecretVault;
   /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
   forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
+  /** Keep-on-failure for runs started with debug (how long a failed job stays up; default 30 min). */
+  debug?: DebugOptions;
 }
 
 export type ForgeConnectOptions = Pick<ConnectDeps, 'smeeBase' | 'pingTimeoutMs' | 'client'>;
@@ -104,6 +108,8 @@ export interface EngineParts {
   scheduler: Scheduler;
   runner: JobRunner;
   pool: WorkerPool;
+  /** Failed jobs of debug runs kept up for a terminal (debug-service.ts). */
+  debug: DebugService;
   executor: JobExecutor;
   pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
@@ -158,11 +164,15 @@ export function buildParts(options: EngineOptions): EngineParts {
     throw err;
   }
 
+  const life = { stopping: false };
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
+  const debug = new DebugService({
+    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, options: options.debug,
+  });
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
-    repository, publish: (event) => bus.events.emit(event),
+    repository, publish: (event) => bus.events.emit(event), debugFor: (claim) => debug.jobDebug(claim),
   });
   const pool = new WorkerPool({
     scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
@@ -172,8 +182,8 @@ export function buildParts(options: EngineOptions): EngineParts {
     onError,
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
-    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, commits, runs, logs, deliveries,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

@@ -59,6 +59,15 @@ export class IpcClient implements KilnClient {
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
   connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
+  listKeptJobs: EngineApi['listKeptJobs'] = () => this.call('listKeptJobs');
+  extendDebug: EngineApi['extendDebug'] = (jobId, minutes) => this.call('extendDebug', jobId, minutes);
+  endDebug: EngineApi['endDebug'] = (jobId) => this.call('endDebug', jobId);
+  rerunFailedStep: EngineApi['rerunFailedStep'] = (jobId) => this.call('rerunFailedStep', jobId);
+
+  /** The embedded server's terminal WebSocket, on loopback (the app's page is not its origin: see docs/debug.md). */
+  terminalUrl(jobId: string): string {
+    return `${this.serverBase.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
+  }
 
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

@@ -30,6 +30,10 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   getRunReporting: [run1],
   // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
   connectRepository: [{ name: 'acme/not-configured' }],
+  listKeptJobs: [],
+  extendDebug: [job1, 5],
+  endDebug: [job1],
+  rerunFailedStep: [job1],
 });
 
 describe('the IPC router', () => {
