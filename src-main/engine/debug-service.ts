@@ -65,6 +65,11 @@ export class DebugService implements DebugTerminals {
     return this.held.has(jobId) || this.adopted.has(jobId);
   }
 
+  /** Whether containers labelled kiln.run=`runId`, kiln.job=`jobKey` belong to a kept job (the reaper spares them). */
+  keepsResourcesOf(runId: string, jobKey: string): boolean {
+    return [...this.held.values(), ...this.adopted.values()].some(({ row }) => row.run_id === runId && row.job_key === jobKey);
+  }
+
   list(): KeptJobInfo[] {
     return [...this.held.values()].map((h) => info(h.row, 'held'))
       .concat([...this.adopted.values()].map((a) => info(a.row, 'adopted')))
@@ -135,7 +140,7 @@ export class DebugService implements DebugTerminals {
       this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
       if (row.deadline <= now || !this.p.docker) {
         this.p.store.release(row.job_id);
-        if (this.p.docker) removeJobResources(this.p.docker, this.p.instanceId, row.job_id).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
+        if (this.p.docker) removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
         continue;
       }
       this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
@@ -151,7 +156,7 @@ export class DebugService implements DebugTerminals {
   private hold(claim: Claim, kept: KeptJob, signal: AbortSignal): Promise<'remove' | 'leave'> {
     const now = this.p.clock();
     const row: KeptJobRow = {
-      job_id: claim.jobId, run_id: claim.runId, container_id: kept.containerId ?? '', step_index: kept.step.index, step_name: kept.step.name,
+      job_id: claim.jobId, run_id: claim.runId, container_id: kept.containerId ?? '', job_key: kept.jobKey, step_index: kept.step.index, step_name: kept.step.name,
       kept_at: now, deadline: now + this.keepMs, claim_token: claim.token, attempt: claim.attempt, error: `step '${kept.step.name}' failed`,
     };
     this.p.store.keep(row);
@@ -199,7 +204,7 @@ export class DebugService implements DebugTerminals {
     this.p.store.release(jobId);
     if (!this.p.docker) return;
     try {
-      await removeJobResources(this.p.docker, this.p.instanceId, jobId);
+      await removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
     } catch (err) {
       this.p.onError('removing a kept debug container failed (the reaper will)', err);
     }

@@ -53,7 +53,7 @@ export class HealthService {
     try {
       // Labels are per data directory: anything of ours that this process is not running is left over.
       // A job kept for debugging (also one adopted after a restart) is live until its deadline.
-      await this.p.executor.reapOrphans((_runId, jobId) => this.p.pool.isRunning(jobId) || this.p.debug.isKept(jobId));
+      await this.p.executor.reapOrphans((runId, jobId) => this.p.pool.isRunning(jobId) || this.p.debug.keepsResourcesOf(runId, jobId));
     } catch (err) {
       this.p.onError('reaping orphaned containers failed', err);
     }

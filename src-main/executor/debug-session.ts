@@ -46,7 +46,8 @@ export async function openDebugShell(docker: Dockerode, containerId: string, siz
   try {
     exec = await container.exec({
       Cmd: shell.cmd,
-      Env: ['TERM=xterm-256color', `COLUMNS=${size.cols}`, `LINES=${size.rows}`],
+      // No COLUMNS/LINES: busybox prefers them to the TTY's size, and a resize could not change them.
+      Env: ['TERM=xterm-256color'],
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,

@@ -124,7 +124,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     }
     if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
       currentPhase = 'keeping the job for debugging';
-      kept = await keepForDebug({ runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+      kept = await keepForDebug({ jobKey: job.id, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
     }
   } catch (err) {
     if (stop.signal.aborted) {
@@ -164,7 +164,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
  * session needs. The step's own $KILN_ENV additions join it, so a shell sees what the step set.
  */
 async function keepForDebug(o: {
-  runner: StepRunner; container: JobContainer; failure: NonNullable<StepsOutcome['failure']>; log: JobLog; killGraceMs: number; signal: AbortSignal;
+  jobKey: string; runner: StepRunner; container: JobContainer; failure: NonNullable<StepsOutcome['failure']>; log: JobLog; killGraceMs: number; signal: AbortSignal;
 }): Promise<KeptJob> {
   const { runner, container, failure, log } = o;
   let added: Record<string, string> = {};
@@ -180,6 +180,7 @@ async function keepForDebug(o: {
   let rerunning = false;
   return {
     containerId: container.id,
+    jobKey: o.jobKey,
     workspace: runner.locations(failure.index).workspace,
     envFile: DEBUG_ENV_FILE,
     step: { index: failure.index, name: failure.name },

@@ -66,7 +66,7 @@ export function exportLines(env: Record<string, string>): string {
  */
 export function debugShellCommand(id: string): { cmd: string[]; pidFile: string } {
   const pidFile = `${KILN_DIR}/debug-shell-${id}.pid`;
-  const script = 'echo $$ > "$2"; [ -r "$1" ] && . "$1"; cd "${KILN_WORKSPACE:-/workspace}" 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
+  const script = '{ mkdir -p "${2%/*}" && echo $$ > "$2"; } 2>/dev/null; [ -r "$1" ] && . "$1"; cd "${KILN_WORKSPACE:-/workspace}" 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
   return { cmd: ['sh', '-c', script, 'kiln-debug', DEBUG_ENV_FILE, pidFile], pidFile };
 }
 

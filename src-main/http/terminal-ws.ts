@@ -99,6 +99,14 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
   };
   let closed = false;
   ws.once('close', () => { closed = true; });
+  // Keystrokes typed before the shell is up are kept, in order, and written once it is.
+  let early: Array<{ bytes: Buffer; isBinary: boolean }> | undefined = [];
+  let handle: (bytes: Buffer, isBinary: boolean) => void = () => undefined;
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (early) early.push({ bytes, isBinary });
+    else handle(bytes, isBinary);
+  });
   let term: DebugTerminal;
   try {
     term = await terminals.open(jobId, size);
@@ -134,8 +142,7 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
     ws.send(chunk, { binary: true }, () => resumeIfRoom());
     pauseIfFull();
   });
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+  handle = (bytes, isBinary) => {
     if (isBinary) {
       term.stream.write(bytes);
       return;
@@ -153,7 +160,9 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
       unacked = Math.max(0, unacked - msg.bytes);
       resumeIfRoom();
     }
-  });
+  };
+  for (const m of early) handle(m.bytes, m.isBinary);
+  early = undefined;
   const code = await term.exit;
   control({ type: 'exit', code });
   if (ws.readyState === ws.OPEN) ws.close(1000, 'shell exited');

@@ -10,6 +10,7 @@ export interface KeptJobRow {
   job_id: string;
   run_id: string;
   container_id: string;
+  job_key: string;
   step_index: number;
   step_name: string;
   kept_at: number;
@@ -31,8 +32,8 @@ export class DebugStore {
   constructor(db: Db) {
     this.insertRun = db.prepare('INSERT OR IGNORE INTO debug_runs (run_id, created_at) VALUES (?, ?)');
     this.selectRun = db.prepare('SELECT 1 FROM debug_runs WHERE run_id = ?');
-    this.upsertKept = db.prepare(`INSERT OR REPLACE INTO kept_jobs (job_id, run_id, container_id, step_index, step_name, kept_at, deadline, claim_token, attempt, error)
-      VALUES (@job_id, @run_id, @container_id, @step_index, @step_name, @kept_at, @deadline, @claim_token, @attempt, @error)`);
+    this.upsertKept = db.prepare(`INSERT OR REPLACE INTO kept_jobs (job_id, run_id, container_id, job_key, step_index, step_name, kept_at, deadline, claim_token, attempt, error)
+      VALUES (@job_id, @run_id, @container_id, @job_key, @step_index, @step_name, @kept_at, @deadline, @claim_token, @attempt, @error)`);
     this.selectKept = db.prepare('SELECT * FROM kept_jobs WHERE job_id = ?');
     this.selectAllKept = db.prepare('SELECT * FROM kept_jobs ORDER BY kept_at');
     this.updateDeadline = db.prepare('UPDATE kept_jobs SET deadline = ? WHERE job_id = ?');
