@@ -8,31 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
 import { startEngine, type EngineFixture } from '../engine/engine-fixture.js';
-import { TEST_HEALTHY_IMAGE, TEST_IMAGE } from '../helpers/test-image.js';
+import { FAILING_PIPELINE } from './debug-fixture.js';
 import { openTerminal } from './terminal-client.js';
-
-export const FAILING_PIPELINE = `name: dbg
-on:
-  push: { branches: [main] }
-  manual: true
-jobs:
-  build:
-    image: ${TEST_IMAGE}
-    secrets: [DEPLOY_TOKEN]
-    services:
-      web: { image: ${TEST_HEALTHY_IMAGE} }
-    steps:
-      - name: Prepare
-        run: |
-          echo "SOME_VAR=from-kiln-env" >> "$KILN_ENV"
-          echo hello > marker.txt
-      - name: Break
-        run: |
-          echo "PARTIAL=set-before-failing" >> "$KILN_ENV"
-          echo "token is $DEPLOY_TOKEN"
-          echo "failing now"
-          exit 3
-`;
 
 const SECRET = 'hunter2-not-in-logs';
 

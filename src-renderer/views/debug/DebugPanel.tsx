@@ -43,7 +43,7 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
       </div>
       {rerun && <div className="notice" data-testid="rerun-result">{rerun} (its output is in the log below)</div>}
       {terminals.map((id, i) => (
-        <TerminalPane key={id} url={url} index={i} onClose={() => setTerminals((t) => t.filter((x) => x !== id))} />
+        <TerminalPane key={id} url={url} index={i} onClose={() => setTerminals((t) => t.filter((x) => x !== id))} onProblem={onError} />
       ))}
     </section>
   );

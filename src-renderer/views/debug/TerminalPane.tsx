@@ -10,7 +10,9 @@ type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code:
  * One xterm.js terminal on one WebSocket: fits its box and follows its resizes, copies the
  * selection with Ctrl+Shift+C (paste is the browser's own, into xterm), and says why it ended.
  */
-export function TerminalPane({ url, index, onClose }: { url: string; index: number; onClose: () => void }) {
+export function TerminalPane({ url, index, onClose, onProblem }: { url: string; index: number; onClose: () => void; onProblem: (e: Error) => void }) {
+  const problemRef = useRef(onProblem);
+  problemRef.current = onProblem;
   const box = useRef<HTMLDivElement>(null);
   const [state, setState] = useState<State>({ kind: 'connecting' });
 
@@ -26,7 +28,8 @@ export function TerminalPane({ url, index, onClose }: { url: string; index: numb
       onOutput: (bytes, drawn) => term.write(bytes, drawn),
       onReady: () => { setState({ kind: 'open' }); term.focus(); },
       onExit: (code) => setState({ kind: 'exited', code }),
-      onProblem: (message) => setState({ kind: 'problem', message }),
+      // Also to the page: the panel itself goes away once the job is no longer kept.
+      onProblem: (message) => { setState({ kind: 'problem', message }); problemRef.current(new Error(`Terminal: ${message}`)); },
       onClose: () => setState((s) => (s.kind === 'open' || s.kind === 'connecting' ? { kind: 'closed' } : s)),
     });
     term.onData((data) => socket.send(data));
