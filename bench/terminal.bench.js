@@ -23,6 +23,8 @@ const IMAGE = 'kiln-test/busybox:1';
 const KEYS = 200;
 const FLOOD_BYTES = 200 * 1024 * 1024;
 const FLOOD = '200M';
+/** The flood is measured for this long at most (on a loaded machine xterm.js draws `yes` at a few MiB/s). */
+const FLOOD_WINDOW_MS = 30_000;
 const TARGET_MS = 50;
 const root = process.cwd();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -95,12 +97,17 @@ try {
   await page.addInitScript(() => {
     window.__keyAt = 0;
     window.__msgAt = 0;
+    window.__bytes = 0;
     document.addEventListener('keydown', () => { window.__keyAt = performance.timeOrigin + performance.now(); }, true);
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
       constructor(...args) {
         super(...args);
-        this.addEventListener('message', (e) => { if (e.data instanceof ArrayBuffer && window.__keyAt > window.__msgAt) window.__msgAt = performance.timeOrigin + performance.now(); });
+        this.addEventListener('message', (e) => {
+          if (!(e.data instanceof ArrayBuffer)) return;
+          window.__bytes += e.data.byteLength;
+          if (window.__keyAt > window.__msgAt) window.__msgAt = performance.timeOrigin + performance.now();
+        });
       }
     };
   });
@@ -156,16 +163,33 @@ try {
     window.__probe = setInterval(() => { const t = performance.now(); window.__gaps.push(t - last); last = t; }, 16);
   });
   const flood = monitorEventLoopDelay({ resolution: 10 });
+  const bytesBefore = await page.evaluate(() => window.__bytes);
   const t0 = now();
   flood.enable();
-  await page.keyboard.type(`yes | head -c ${FLOOD_BYTES} | wc -c; echo "flood-$((6*7))"\n`);
-  await page.waitForFunction(() => document.querySelector('.terminal-pane .xterm-rows')?.textContent?.includes('flood-42'), undefined, { timeout: 600_000, polling: 250 });
+  await page.keyboard.type(`yes | head -c ${FLOOD_BYTES}; echo "flood-$((6*7))"\n`);
+  // The flood is drawn as fast as the tab can (xterm.js paces it); measure a window of it, or all of it.
+  let done = false;
+  while (!done && now() - t0 < FLOOD_WINDOW_MS) {
+    await sleep(250);
+    done = await page.evaluate(() => document.querySelector('.terminal-pane .xterm-rows')?.textContent?.includes('flood-42'));
+  }
   flood.disable();
   const floodS = (now() - t0) / 1000;
+  const floodBytes = (await page.evaluate(() => window.__bytes)) - bytesBefore;
+  // The tab and the shell still answer at once: Ctrl-C stops the flood, the prompt comes back.
+  let interruptMs = 0;
+  if (!done) {
+    const t2 = now();
+    await page.keyboard.press('Control+C');
+    await page.keyboard.type('clear; echo "after-$((6*7))"\n');
+    await page.waitForFunction(() => document.querySelector('.terminal-pane .xterm-rows')?.textContent?.includes('after-42'), undefined, { timeout: 120_000, polling: 50 });
+    interruptMs = now() - t2;
+  }
   const gaps = await page.evaluate(() => { clearInterval(window.__probe); return window.__gaps; });
   const ms = (h, p) => h.percentile(p) / 1e6;
 
-  console.log(`keystroke to echo: ${KEYS} keys; flood: ${FLOOD} of \`yes\` drawn in ${floodS.toFixed(1)} s (${(200 / floodS).toFixed(1)} MiB/s)`);
+  const mib = floodBytes / 1024 / 1024;
+  console.log(`keystroke to echo: ${KEYS} keys; flood: ${done ? `all ${FLOOD}` : `${mib.toFixed(0)} MiB of ${FLOOD} (then Ctrl-C)`} of \`yes\` drawn in ${floodS.toFixed(1)} s (${(mib / floodS).toFixed(1)} MiB/s)`);
   console.table([
     { measure: 'keystroke → echo, docker exec only (baseline)', p50_ms: +pct(direct, 50).toFixed(1), p99_ms: +pct(direct, 99).toFixed(1), target: '' },
     { measure: 'keystroke → echo on screen, Chromium terminal', p50_ms: +pct(browserMs, 50).toFixed(1), p99_ms: +pct(browserMs, 99).toFixed(1), target: `p99 < ${TARGET_MS} ms`, ratio_p50: +(pct(browserMs, 50) / pct(direct, 50)).toFixed(1) },
@@ -174,6 +198,7 @@ try {
     { measure: '  of which: echo received → drawn by xterm.js', p50_ms: +pct(parts.draw, 50).toFixed(1), p99_ms: +pct(parts.draw, 99).toFixed(1), target: '' },
     { measure: 'server event-loop delay, idle (baseline)', p50_ms: +ms(idle, 50).toFixed(1), p99_ms: +ms(idle, 99).toFixed(1), target: '' },
     { measure: `server event-loop delay, during yes | head -c ${FLOOD}`, p50_ms: +ms(flood, 50).toFixed(1), p99_ms: +ms(flood, 99).toFixed(1), target: `p99 < ${TARGET_MS} ms`, ratio_p99: +(ms(flood, 99) / ms(idle, 99)).toFixed(2) },
+    ...(done ? [] : [{ measure: 'Ctrl-C during the flood → prompt back on screen', p50_ms: +interruptMs.toFixed(0), p99_ms: '', target: '' }]),
     { measure: 'tab: gap between 16 ms timer ticks during the flood', p50_ms: +pct(gaps, 50).toFixed(1), p99_ms: +pct(gaps, 99).toFixed(1), target: `max ${Math.max(...gaps).toFixed(0)} ms` },
   ]);
   const ok = pct(browserMs, 99) < TARGET_MS && ms(flood, 99) < TARGET_MS;

@@ -339,7 +339,7 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
-  'listKeptJobs', 'extendDebug', 'endDebug', 'rerunFailedStep',
+  'listKeptJobs', 'extendDebug', 'rerunFailedStep', 'endDebug',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */
@@ -363,9 +363,11 @@ export interface KilnBridge {
 export interface DesktopApi {
   /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
   serverUrl(): Promise<string>;
+  /** The embedded server's terminal WebSocket for a kept job, with a one-time ticket (the page has no server origin). */
+  terminalUrl(jobId: string): Promise<string>;
 }
 
-export const DESKTOP_API_METHODS = ['serverUrl'] as const satisfies readonly (keyof DesktopApi)[];
+export const DESKTOP_API_METHODS = ['serverUrl', 'terminalUrl'] as const satisfies readonly (keyof DesktopApi)[];
 const _desktopApiCovered: Covers<DesktopApi, (typeof DESKTOP_API_METHODS)[number]> = true;
 export const IPC_INVOKE_CHANNEL = 'kiln:invoke';
 export const IPC_EVENT_CHANNEL = 'kiln:event';

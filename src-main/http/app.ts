@@ -46,6 +46,11 @@ export interface RunningServer {
   /** http://host:port, without a trailing slash. */
   url: string;
   port: number;
+  /**
+   * The terminal WebSocket URL into a kept job with a one-time ticket in place of Origin and token,
+   * for the desktop app's page (asked through IPC); undefined when the engine has no terminals.
+   */
+  terminalUrl?(jobId: string): string;
   close(): Promise<void>;
 }
 
@@ -206,6 +211,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${shownHost}:${address.port}`,
     port: address.port,
+    ...(terminals ? { terminalUrl: (jobId: string) => `ws://${shownHost}:${address.port}/api/jobs/${encodeURIComponent(jobId)}/terminal?ticket=${terminals.mintTicket(jobId)}` } : {}),
     close() {
       closing ??= new Promise<void>((resolveClose) => {
         for (const stream of [...streams]) stream.close();

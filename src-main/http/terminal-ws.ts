@@ -8,6 +8,10 @@
  *   - beyond loopback, the API token (401): `Authorization: Bearer` or `?access_token=` (a browser
  *     cannot set headers on a WebSocket);
  *   - only a job kept for debugging now (409): no terminal into a job of a run not in debug mode.
+ * The desktop app's page (file://) has no origin of this server: it asks main over IPC for a
+ * ticket (mintTicket), a one-time secret for one job that expires in a minute, and its handshake
+ * then passes on the ticket instead of Origin and token (Host is still checked). No HTTP route
+ * mints tickets, so no web page can obtain one.
  *
  * Frames: binary client → server is keyboard input; binary server → client is screen output.
  * Text frames are JSON control messages: client → server {type:'resize', cols, rows} and, with
@@ -18,18 +22,20 @@
  * paused while more than HIGH_WATER bytes are unacknowledged (flow=ack) or queued on the socket,
  * and resumed below LOW_WATER. Nothing here logs or masks the stream: it is the user's own shell.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ApiError } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
-import { checkRequest, type LocalGuardOptions } from './local-guard.js';
+import { checkHost, checkRequest, type LocalGuardOptions } from './local-guard.js';
 
 const PATH = /^\/api\/jobs\/([^/]+)\/terminal$/;
 export const HIGH_WATER = 512 * 1024;
 export const LOW_WATER = 128 * 1024;
 /** Control messages are tiny; anything larger is not one. */
 const MAX_CONTROL_BYTES = 1024;
+const TICKET_TTL_MS = 60_000;
 
 export interface TerminalSocketOptions {
   terminals: DebugTerminals;
@@ -41,6 +47,8 @@ export interface TerminalSocketOptions {
 export interface TerminalSockets {
   /** Handles an upgrade for the terminal path (true), or leaves it to the caller (false). */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** A one-time ticket for one terminal into `jobId` (the desktop app, through IPC); valid a minute. */
+  mintTicket(jobId: string): string;
   /** Ends every open terminal (the kept containers stay). */
   close(): void;
 }
@@ -48,17 +56,44 @@ export interface TerminalSockets {
 export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
   const open = new Set<WebSocket>();
+  const tickets = new Map<string, { jobId: string; expires: number }>();
+  /** Takes a ticket for `jobId` (single use); false when there is none, or it expired. */
+  const redeem = (ticket: string | null, jobId: string): boolean => {
+    if (!ticket) return false;
+    const t = tickets.get(ticket);
+    tickets.delete(ticket);
+    return t !== undefined && t.jobId === jobId && t.expires > Date.now();
+  };
   return {
+    mintTicket(jobId) {
+      const now = Date.now();
+      for (const [k, t] of tickets) if (t.expires <= now) tickets.delete(k);
+      const ticket = randomBytes(24).toString('hex');
+      tickets.set(ticket, { jobId, expires: now + TICKET_TTL_MS });
+      return ticket;
+    },
     handle(req, socket, head) {
       const url = new URL(req.url ?? '/', 'http://kiln.invalid');
       const m = PATH.exec(url.pathname);
       if (!m) return false;
-      const verdict = checkRequest(req, o.guard, { isApi: true, upgrade: true });
+      let ticketed = false;
+      if (url.searchParams.has('ticket')) {
+        let id = '';
+        try { id = decodeURIComponent(m[1]); } catch { /* refused below */ }
+        ticketed = redeem(url.searchParams.get('ticket'), id);
+        if (!ticketed) {
+          refuseUpgrade(socket, 403, 'the terminal ticket is unknown, used or expired: open the terminal again');
+          return true;
+        }
+      }
+      const verdict = ticketed
+        ? checkHost(req.headers.host, { address: req.socket.localAddress, port: req.socket.localPort }, o.guard.allowedHosts())
+        : checkRequest(req, o.guard, { isApi: true, upgrade: true });
       if (!verdict.ok) {
         refuseUpgrade(socket, verdict.status, verdict.reason);
         return true;
       }
-      if (o.tokenMatches) {
+      if (o.tokenMatches && !ticketed) {
         const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
         const given = bearer ?? url.searchParams.get('access_token') ?? undefined;
         if (given === undefined || !o.tokenMatches(given)) {

@@ -147,7 +147,7 @@ export class HttpClient implements KilnClient {
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/rerun-step`);
   }
-  terminalUrl(jobId: string): string {
+  async terminalUrl(jobId: string): Promise<string> {
     const base = this.base || globalThis.location?.origin || '';
     return `${base.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
   }

@@ -64,9 +64,9 @@ export class IpcClient implements KilnClient {
   endDebug: EngineApi['endDebug'] = (jobId) => this.call('endDebug', jobId);
   rerunFailedStep: EngineApi['rerunFailedStep'] = (jobId) => this.call('rerunFailedStep', jobId);
 
-  /** The embedded server's terminal WebSocket, on loopback (the app's page is not its origin: see docs/debug.md). */
-  terminalUrl(jobId: string): string {
-    return `${this.serverBase.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
+  /** The embedded server's terminal WebSocket with a one-time ticket from main (the app's page is not the server's origin). */
+  terminalUrl(jobId: string): Promise<string> {
+    return this.request<string>('terminalUrl', [jobId]);
   }
 
   artifactUrl(artifactId: string): string {

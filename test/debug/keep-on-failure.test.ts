@@ -134,6 +134,20 @@ describe('a failed job of a run started with debug', () => {
       expect(err).toMatchObject({ status: 421 });
     });
 
+    it('from the desktop app page (file://) only with a one-time ticket for that job', async () => {
+      const url = server.terminalUrl!(jobId);
+      expect(url).toMatch(/\?ticket=[0-9a-f]{48}$/);
+      const t = await openTerminal(url, { origin: 'file://' });
+      t.type('echo "app-$((5*5))"\n');
+      await t.waitFor('app-25');
+      await t.close();
+      // Used once: the same ticket again, no ticket, a ticket for another job.
+      expect(await openTerminal(url, { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
+      expect(await openTerminal(termUrl(jobId), { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
+      const other = server.terminalUrl!('another-job').replace('another-job', encodeURIComponent(jobId));
+      expect(await openTerminal(other, { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
+    });
+
     it('but accepts the dashboard own origin', async () => {
       const t = await openTerminal(termUrl(jobId), { origin: server.url });
       await t.close();

@@ -20,7 +20,6 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
     try { await fn(); onChanged(); } catch (e) { onError(e as Error); } finally { setBusy(false); }
   };
   const left = Math.max(0, kept.deadline - now);
-  const url = client.terminalUrl(kept.jobId);
   return (
     <section className="card debug-panel" data-testid="debug-panel" data-job-id={kept.jobId}>
       <div className="debug-head">
@@ -43,7 +42,7 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
       </div>
       {rerun && <div className="notice" data-testid="rerun-result">{rerun} (its output is in the log below)</div>}
       {terminals.map((id, i) => (
-        <TerminalPane key={id} url={url} index={i} onClose={() => setTerminals((t) => t.filter((x) => x !== id))} onProblem={onError} />
+        <TerminalPane key={id} openUrl={() => client.terminalUrl(kept.jobId)} index={i} onClose={() => setTerminals((t) => t.filter((x) => x !== id))} onProblem={onError} />
       ))}
     </section>
   );

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import { connectTerminal } from './terminal-socket.js';
+import { connectTerminal, type TerminalSocket } from './terminal-socket.js';
 
 type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code: number } | { kind: 'problem'; message: string } | { kind: 'closed' };
 
@@ -10,9 +10,11 @@ type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code:
  * One xterm.js terminal on one WebSocket: fits its box and follows its resizes, copies the
  * selection with Ctrl+Shift+C (paste is the browser's own, into xterm), and says why it ended.
  */
-export function TerminalPane({ url, index, onClose, onProblem }: { url: string; index: number; onClose: () => void; onProblem: (e: Error) => void }) {
+export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: () => Promise<string>; index: number; onClose: () => void; onProblem: (e: Error) => void }) {
   const problemRef = useRef(onProblem);
   problemRef.current = onProblem;
+  // One URL per terminal (in the app it carries a one-time ticket): asked once, when the pane opens.
+  const urlRef = useRef(openUrl);
   const box = useRef<HTMLDivElement>(null);
   const [state, setState] = useState<State>({ kind: 'connecting' });
 
@@ -24,7 +26,9 @@ export function TerminalPane({ url, index, onClose, onProblem }: { url: string; 
     term.loadAddon(fit);
     term.open(el);
     try { fit.fit(); } catch { /* not laid out yet */ }
-    const socket = connectTerminal(url, { cols: term.cols, rows: term.rows }, {
+    let socket: TerminalSocket | undefined;
+    let disposed = false;
+    const connect = (url: string): TerminalSocket => connectTerminal(url, { cols: term.cols, rows: term.rows }, {
       onOutput: (bytes, drawn) => term.write(bytes, drawn),
       onReady: () => { setState({ kind: 'open' }); term.focus(); },
       onExit: (code) => setState({ kind: 'exited', code }),
@@ -32,9 +36,13 @@ export function TerminalPane({ url, index, onClose, onProblem }: { url: string; 
       onProblem: (message) => { setState({ kind: 'problem', message }); problemRef.current(new Error(`Terminal: ${message}`)); },
       onClose: () => setState((s) => (s.kind === 'open' || s.kind === 'connecting' ? { kind: 'closed' } : s)),
     });
-    term.onData((data) => socket.send(data));
-    term.onBinary((data) => socket.send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)));
-    term.onResize(({ cols, rows }) => socket.resize(cols, rows));
+    urlRef.current().then(
+      (url) => { if (!disposed) socket = connect(url); },
+      (err: unknown) => { const message = err instanceof Error ? err.message : String(err); setState({ kind: 'problem', message }); problemRef.current(new Error(`Terminal: ${message}`)); },
+    );
+    term.onData((data) => socket?.send(data));
+    term.onBinary((data) => socket?.send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)));
+    term.onResize(({ cols, rows }) => socket?.resize(cols, rows));
     term.attachCustomKeyEventHandler((e) => {
       if (e.type === 'keydown' && e.ctrlKey && e.shiftKey && e.key.toLowerCase() === 'c') {
         const selection = term.getSelection();
@@ -46,11 +54,12 @@ export function TerminalPane({ url, index, onClose, onProblem }: { url: string; 
     const observer = new ResizeObserver(() => { try { fit.fit(); } catch { /* hidden */ } });
     observer.observe(el);
     return () => {
+      disposed = true;
       observer.disconnect();
-      socket.close();
+      socket?.close();
       term.dispose();
     };
-  }, [url]);
+  }, []);
 
   const status = state.kind === 'connecting' ? 'connecting…'
     : state.kind === 'open' ? 'connected'

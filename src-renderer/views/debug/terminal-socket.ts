@@ -25,7 +25,7 @@ export interface TerminalSocket {
 }
 
 export function connectTerminal(url: string, size: { cols: number; rows: number }, events: TerminalSocketEvents): TerminalSocket {
-  const ws = new WebSocket(`${url}?cols=${size.cols}&rows=${size.rows}&flow=ack`);
+  const ws = new WebSocket(`${url}${url.includes('?') ? '&' : '?'}cols=${size.cols}&rows=${size.rows}&flow=ack`);
   ws.binaryType = 'arraybuffer';
   const encoder = new TextEncoder();
   let drawnBytes = 0;
