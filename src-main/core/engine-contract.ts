@@ -28,6 +28,8 @@ export interface KilnConfig {
    * Absent: the defaults (5 min, 5 s).
    */
   catchUp?: { intervalMs: number; clockCheckMs: number };
+  /** How long a failed job of a run with debug stays kept (debug.keep); absent: 30 min. See docs/debug.md. */
+  debug?: { keepMs: number };
   repositories: RepositoryConfig[];
 }
 
@@ -49,6 +51,8 @@ export interface RepositoryConfig {
   pollIntervalMs?: number;
   /** Commit statuses to the forge (src-main/forge); reporting is on when a token is set. */
   forge?: ForgeConfig;
+  /** Every failed job of this repository is kept for debugging, as if its run were started with debug (debug-failures). */
+  debugFailures?: boolean;
 }
 
 /** Where commit statuses go when a repository names no API URL. */

@@ -31,7 +31,7 @@ export interface DebugOptions {
   keepMs?: number;
 }
 
-type Parts = Pick<EngineParts, 'scheduler' | 'logs' | 'bus' | 'clock' | 'life' | 'instanceId' | 'onError'>;
+type Parts = Pick<EngineParts, 'scheduler' | 'logs' | 'bus' | 'clock' | 'life' | 'instanceId' | 'onError' | 'repository'>;
 
 interface Held {
   row: KeptJobRow;
@@ -56,7 +56,8 @@ export class DebugService implements DebugTerminals {
   /** The executor's keep-on-failure hooks for one claimed job. */
   jobDebug(claim: Claim): JobDebug {
     return {
-      keepsFailure: () => !this.p.life.stopping && this.p.store.isDebugRun(claim.runId),
+      // A run started with debug, or any run of a repository set to keep its failures (debug-failures).
+      keepsFailure: () => !this.p.life.stopping && (this.p.store.isDebugRun(claim.runId) || this.p.repository(claim.repo)?.debugFailures === true),
       hold: (kept, signal) => this.hold(claim, kept, signal),
     };
   }

@@ -168,7 +168,8 @@ export function buildParts(options: EngineOptions): EngineParts {
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
   const debug = new DebugService({
-    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, options: options.debug,
+    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, repository,
+    options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
   });
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),

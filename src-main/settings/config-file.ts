@@ -44,6 +44,7 @@ const SCHEMA = {
     retention: { type: 'object', additionalProperties: false, properties: { artifacts: durationOrNumber, caches: durationOrNumber, 'cache-size': durationOrNumber, workspaces: durationOrNumber } },
     webhooks: { type: 'object', additionalProperties: false, properties: { 'max-age': durationOrNumber, 'replay-window': durationOrNumber, 'max-body': durationOrNumber } },
     'catch-up': { type: 'object', additionalProperties: false, properties: { interval: durationOrNumber, 'clock-check': durationOrNumber } },
+    debug: { type: 'object', additionalProperties: false, properties: { keep: durationOrNumber } },
     repositories: {
       type: ['array', 'null'],
       items: {
@@ -60,6 +61,7 @@ const SCHEMA = {
           credentials: { type: 'object', additionalProperties: false, properties: { username: str, password: str, 'ssh-key-file': str } },
           forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
           'poll-interval': durationOrNumber,
+          'debug-failures': { type: 'boolean' },
         },
       },
     },
@@ -210,6 +212,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   duration(['webhooks', 'max-age'], hooks['max-age'], (v) => { config.webhooks.maxAgeMs = v; });
   duration(['webhooks', 'replay-window'], hooks['replay-window'], (v) => { config.webhooks.replayWindowMs = v; });
   size(['webhooks', 'max-body'], hooks['max-body'], (v) => { config.webhooks.maxBodyBytes = v; });
+  duration(['debug', 'keep'], section('debug').keep, (v) => { config.debug = { keepMs: v }; });
   const catchUp = section('catch-up');
   duration(['catch-up', 'interval'], catchUp.interval, (v) => { config.catchUp = { intervalMs: v, clockCheckMs: config.catchUp?.clockCheckMs ?? 5_000 }; });
   duration(['catch-up', 'clock-check'], catchUp['clock-check'], (v) => { config.catchUp = { intervalMs: config.catchUp?.intervalMs ?? 5 * 60_000, clockCheckMs: v }; });
@@ -252,6 +255,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
       };
     }
     duration(at('poll-interval'), r['poll-interval'], (v) => { repo.pollIntervalMs = v; });
+    if (r['debug-failures'] === true) repo.debugFailures = true;
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };
