@@ -105,7 +105,7 @@ async function openDesktop(engine: Engine, config: Engine['config'], secretNote:
 
   const disposeIpc = registerIpcRouter(ipcMain, {
     engine,
-    desktop: createDesktopApi({ serverUrl: () => server.url }),
+    desktop: createDesktopApi({ serverUrl: () => server.url, terminalUrl: (jobId) => server.terminalUrl?.(jobId) }),
     isTrustedSender: (url) => isAppFrame(url, appUrl),
     onInternalError: (method, err) => console.error(`kiln: ${method} failed:`, err),
   });

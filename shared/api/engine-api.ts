@@ -24,6 +24,24 @@ export interface TriggerRequest {
   /** A branch, or a SHA, or both (the SHA wins for checkout, the branch names the run). */
   branch?: string;
   sha?: string;
+  /** Start the run with debug: a job that fails is kept up for a terminal (see KeptJobInfo). */
+  debug?: boolean;
+}
+
+/** A failed job kept up for debugging: its container, services and network stay until `deadline`. */
+export interface KeptJobInfo {
+  runId: string;
+  jobId: string;
+  /** The step that failed; the terminal starts with its environment, in the workspace. */
+  step: { index: number; name: string };
+  keptAt: number;
+  /** Epoch ms; the container is removed then unless extended. */
+  deadline: number;
+  /**
+   * 'held': kept by this engine process, holding its concurrency slot (the failed step can be re-run
+   * into the job's log); 'adopted': kept from before a restart (terminal only).
+   */
+  state: 'held' | 'adopted';
 }
 
 export interface LogChunk {
@@ -304,7 +322,8 @@ export interface EngineApi {
   getRun(runId: string): Promise<RunDetail>;
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }>;
   cancelRun(runId: string): Promise<void>;
-  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }>;
+  /** `debug`: the new run keeps a failed job up for a terminal (see KeptJobInfo). */
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }>;
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk>;
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]>;
   /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */
@@ -334,6 +353,14 @@ export interface EngineApi {
   getTestReport(runId: string, search?: string): Promise<RunTestReport>;
   /** The run's jobs on one time axis: queued, pulling, setting up, steps, after the steps, tearing down. */
   getRunTiming(runId: string): Promise<RunTiming>;
+  /** Failed jobs kept up for debugging, oldest first. */
+  listKeptJobs(): Promise<KeptJobInfo[]>;
+  /** Moves a kept job's deadline `minutes` (default 30) past the later of now and its deadline; CONFLICT when not kept. */
+  extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo>;
+  /** Ends debugging now: the kept container, services and network are removed and the job ends failed. */
+  endDebug(jobId: string): Promise<void>;
+  /** Runs the failed step's script again in the kept container; its log joins the job's log. CONFLICT when not held. */
+  rerunFailedStep(jobId: string): Promise<{ exitCode: number }>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -377,6 +404,7 @@ export const ENGINE_API_METHODS = [
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
   'getLogGroups', 'getRunRecords',
   'getTestReport', 'getRunTiming',
+  'listKeptJobs', 'extendDebug', 'rerunFailedStep', 'endDebug',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */
@@ -400,9 +428,11 @@ export interface KilnBridge {
 export interface DesktopApi {
   /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
   serverUrl(): Promise<string>;
+  /** The embedded server's terminal WebSocket for a kept job, with a one-time ticket (the page has no server origin). */
+  terminalUrl(jobId: string): Promise<string>;
 }
 
-export const DESKTOP_API_METHODS = ['serverUrl'] as const satisfies readonly (keyof DesktopApi)[];
+export const DESKTOP_API_METHODS = ['serverUrl', 'terminalUrl'] as const satisfies readonly (keyof DesktopApi)[];
 const _desktopApiCovered: Covers<DesktopApi, (typeof DESKTOP_API_METHODS)[number]> = true;
 export const IPC_INVOKE_CHANNEL = 'kiln:invoke';
 export const IPC_EVENT_CHANNEL = 'kiln:event';

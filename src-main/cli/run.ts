@@ -6,6 +6,7 @@
  * otherwise DIR as it is on disk. The pipeline file is read from disk (default DIR/.kiln.yml).
  * Logs go to stdout as `[job › step] line`; a summary table follows. Ctrl-C cancels the run: steps
  * get SIGTERM, containers are removed. Exit 0 passed, 1 failed/timed out/cancelled, 2 bad input.
+ * With --debug, a failing step turns this terminal into a shell in its container (debug-attach.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -24,10 +25,11 @@ import type { LocalJobOutcome } from '../executor/local-runner.js';
 import { planPipeline } from '../pipeline/plan.js';
 import type { PipelineJob } from '../pipeline/pipeline-model.js';
 import { readPipelineFile } from './validate.js';
+import { terminalAttach } from './debug-attach.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
 
-const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N]
+const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--debug]
 
 Runs a pipeline once on the local Docker engine and prints its logs.
   FILE              the pipeline file (default DIR/.kiln.yml)
@@ -39,6 +41,9 @@ Runs a pipeline once on the local Docker engine and prints its logs.
                     only the jobs that list N under secrets: get it (a name no job lists is warned about)
   --env K=V         a variable for the pipeline (repeatable)
   --parallel N      jobs run at the same time (default 2)
+  --debug           when a step fails, this terminal becomes a shell in the job's container (its
+                    workspace, the step's environment, its services); exiting the shell continues
+                    the teardown. Needs a terminal (stdin a TTY).
 Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
 
 const OPTIONS = {
@@ -48,6 +53,7 @@ const OPTIONS = {
   secret: { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
   parallel: { type: 'string' },
+  debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -120,6 +126,7 @@ export async function command(argv: string[]): Promise<number> {
   if (typeof secrets === 'string') return usageError(secrets);
   const env = parsePairs(v.env, 'variable', false);
   if (typeof env === 'string') return usageError(env);
+  if (v.debug && !process.stdin.isTTY) return usageError('--debug needs a terminal: stdin is not a TTY, so there is nowhere to open the shell');
 
   const repoDir = resolve(v.repo ?? '.');
   const file = parsed.file ?? join(v.repo ?? '.', '.kiln.yml');
@@ -165,13 +172,15 @@ export async function command(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSigint);
 
   const names = new Map(plan.jobs.map((j) => [j.id, j]));
+  const attach = v.debug ? terminalAttach(executor.docker) : undefined;
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
   const print = (jobId: string, line: LogEntry): void => {
     const job = names.get(jobId);
     const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
     const prefix = stepName === undefined ? `[${job?.name ?? jobId}]` : `[${job?.name ?? jobId} › ${stepName}]`;
-    process.stdout.write(`${prefix} ${line.text}\n`);
+    if (attach) attach.print(`${prefix} ${line.text}\n`);
+    else process.stdout.write(`${prefix} ${line.text}\n`);
   };
   process.stdout.write(`kiln run: ${plan.pipeline} on ${source.kind === 'git' ? `${repoDir} at ${sha.slice(0, 12)}` : repoDir} (${plan.jobs.length} job${plan.jobs.length === 1 ? '' : 's'})\n`);
   try {
@@ -183,6 +192,7 @@ export async function command(argv: string[]): Promise<number> {
       parallelism: parallel,
       signal: controller.signal,
       onLog: print,
+      debugFor: attach ? (job) => attach.jobDebug(job.name) : undefined,
       onJobStart: (id) => started.set(id, Date.now()),
       onJob: (id, result) => {
         const t = started.get(id);

@@ -3,6 +3,7 @@
  * needs from the engine, and the configuration it is built from. The engine (src-main/engine/engine.ts)
  * implements KilnEngine; the HTTP layer and IPC depend only on this interface.
  */
+import type { Duplex } from 'node:stream';
 import type { EngineApi, EngineEvent, TunnelState } from '../../shared/api/engine-api.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { Priority } from '../../shared/model/status.js';
@@ -32,6 +33,8 @@ export interface KilnConfig {
    * Absent: the defaults (5 min, 5 s).
    */
   catchUp?: { intervalMs: number; clockCheckMs: number };
+  /** How long a failed job of a run with debug stays kept (debug.keep); absent: 30 min. See docs/debug.md. */
+  debug?: { keepMs: number };
   repositories: RepositoryConfig[];
 }
 
@@ -55,6 +58,8 @@ export interface RepositoryConfig {
   forge?: ForgeConfig;
   /** A push or pull request changing more files counts as "everything changed" for path filters (default 3,000, GitHub's limit). */
   maxChangedFiles?: number;
+  /** Every failed job of this repository is kept for debugging, as if its run were started with debug (debug-failures). */
+  debugFailures?: boolean;
 }
 
 /** Where commit statuses go when a repository names no API URL. */
@@ -114,7 +119,26 @@ export interface DeliveryLedger extends SeenDeliveries {
   write(delivery: Omit<DeliveryRecord, 'id'> & { bodySha256?: string; remember?: boolean }): Promise<DeliveryRecord>;
 }
 
+/** A terminal into a kept job: raw bytes both ways (never logged), resize, the shell's exit. */
+export interface DebugTerminal {
+  readonly stream: Duplex;
+  resize(cols: number, rows: number): Promise<void>;
+  readonly exit: Promise<number>;
+  /** Ends the terminal (the shell is hung up); the kept container stays. Idempotent. */
+  close(): void;
+}
+
+/** Terminals into kept jobs (the terminal WebSocket, http/terminal-ws.ts, uses it). */
+export interface DebugTerminals {
+  /** Whether `jobId` is kept for debugging now (checked before a WebSocket handshake is accepted). */
+  isKept(jobId: string): boolean;
+  /** Opens a shell; rejects with ApiError CONFLICT when not kept, NOT_FOUND when its container vanished. */
+  open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal>;
+}
+
 export interface KilnEngine extends EngineApi {
+  /** Optional (engines with a Docker executor): terminals into jobs kept for debugging. */
+  readonly terminals?: DebugTerminals;
   readonly config: KilnConfig;
   readonly dataDir: string;
   /** Webhook deliveries: the log the UI shows and the replay table (the receiver writes them). */

@@ -31,6 +31,8 @@ export type WorkspaceSource =
 /** A running job container, as hooks (cache, artifacts) see it. Paths are container paths. */
 export interface JobContainer {
   readonly workspace: string;
+  /** The container's engine id, when the backend has one (a debug terminal execs into it). */
+  readonly id?: string;
   /** Runs argv (no shell unless argv says so) and resolves with its exit code. */
   exec(argv: string[], options?: { env?: Record<string, string>; workdir?: string; onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void }): Promise<{ exitCode: number }>;
   /** Extracts a tar stream into `dir` (created if missing). */
@@ -70,6 +72,40 @@ export interface JobRunRequest {
   /** The job entered a phase (for the timing view); a phase lasts until the next one, 'done' ends the last. */
   onPhase?(phase: JobPhaseMark): void;
   hooks?: JobHooks;
+  /** Keep-on-failure (debugging a failed job where it failed); absent: a failed job is torn down at once. */
+  debug?: JobDebug;
+}
+
+/** A failed job kept up for debugging: what a terminal into it, or a re-run of its failed step, needs. */
+export interface KeptJob {
+  /** The job container's engine id (absent for a backend without containers). */
+  containerId?: string;
+  /** The planned job's id: the kiln.job label of the job's containers and network. */
+  jobKey: string;
+  workspace: string;
+  /** A file in the container: the failing step's environment as `export K='v'` lines, read by the debug shell. */
+  envFile: string;
+  step: { index: number; name: string };
+  /**
+   * Runs the failed step's script again in the same container and environment; its output joins the
+   * job's log (masked like any step's). Resolves with its exit code; rejects while another re-run is going.
+   */
+  rerunStep(): Promise<number>;
+}
+
+/**
+ * Keep-on-failure for one job. Call order: after a step failed (and after hooks.afterSteps),
+ * keepsFailure() → hold(kept) → teardown unless hold answered 'leave'. The job timer no longer
+ * runs while held; the job's result (failed) is returned once hold settles.
+ */
+export interface JobDebug {
+  /** Whether this job's failure is kept; asked once, when a step has failed. */
+  keepsFailure(): boolean;
+  /**
+   * Holds the failed job until released (deadline, the user, `signal`). 'remove': teardown follows;
+   * 'leave': the container stays for a later process to adopt (the engine is stopping). Never rejects.
+   */
+  hold(kept: KeptJob, signal: AbortSignal): Promise<'remove' | 'leave'>;
 }
 
 export interface JobResult {

@@ -20,7 +20,7 @@ export const WINDOW_WEB_PREFERENCES = {
  */
 export const RENDERER_CSP = [
   "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: https:",
-  "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-src 'none'", "form-action 'none'",
+  "font-src 'self'", "connect-src 'self' ws://127.0.0.1:*", "object-src 'none'", "base-uri 'none'", "frame-src 'none'", "form-action 'none'",
 ].join('; ');
 
 export type NavigationDecision = 'allow' | 'download' | 'external' | 'deny';

@@ -11,12 +11,12 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { AcceptedDelivery, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
+import type { AcceptedDelivery, DebugTerminals, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { scheduleReaper } from '../executor/reaper.js';
 import type { StorageServices } from '../storage/storage-services.js';
@@ -87,6 +87,8 @@ export class Engine implements KilnEngine {
     engine.disk.start(() => {
       p.runs.syncRepositories(p.config.repositories, p.clock());
       // Crash recovery: the previous process is gone, so its claims are dead now, not after the lease.
+      // Jobs the previous process kept for debugging failed (recorded under their claims, not run again).
+      p.debug.recover();
       p.scheduler.recoverForeignClaims();
       p.scheduler.reconcileRuns();
     });
@@ -124,7 +126,7 @@ export class Engine implements KilnEngine {
   handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> { return this.runs.handleEvent(event, delivery); }
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> { return this.runs.triggerRun(request); }
   cancelRun(runId: string): Promise<void> { return this.runs.cancelRun(runId); }
-  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
   async listRuns(query: RunQuery): Promise<Page<RunSummary>> {
     const page = await this.runs.listRuns(query);
     return { ...page, items: page.items.map((r) => this.disk.annotate(r)) };
@@ -135,6 +137,13 @@ export class Engine implements KilnEngine {
   getRunReporting(runId: string): Promise<RunReporting> { return this.runs.getRunReporting(runId); }
   getTestReport(runId: string, search?: string): Promise<RunTestReport> { return this.runs.getTestReport(runId, search); }
   getRunTiming(runId: string): Promise<RunTiming> { return this.runs.getRunTiming(runId); }
+
+  // Debugging failed jobs (debug-service.ts)
+  get terminals(): DebugTerminals { return this.p.debug; }
+  async listKeptJobs(): Promise<KeptJobInfo[]> { return this.p.debug.list(); }
+  async extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> { return this.p.debug.extend(jobId, minutes); }
+  endDebug(jobId: string): Promise<void> { return this.p.debug.end(jobId); }
+  rerunFailedStep(jobId: string): Promise<{ exitCode: number }> { return this.p.debug.rerunStep(jobId); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
@@ -167,6 +176,7 @@ export class Engine implements KilnEngine {
       p.storage.retention.stop();
       this.disk.stop();
       await p.pool.stop();
+      p.debug.stop();
       p.runner.flushEvents();
       p.forge.stop();
       await p.logs.closeAll();

@@ -10,7 +10,7 @@ import type { EngineParts } from './parts.js';
 export const KILN_VERSION = '0.1.0';
 
 export class HealthService {
-  constructor(private readonly p: Pick<EngineParts, 'executor' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'executor' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError' | 'debug'>) {}
 
   async health(): Promise<Health> {
     let docker: Health['docker'] = { ok: true };
@@ -52,7 +52,8 @@ export class HealthService {
     if (!docker.ok) return;
     try {
       // Labels are per data directory: anything of ours that this process is not running is left over.
-      await this.p.executor.reapOrphans((_runId, jobId) => this.p.pool.isRunning(jobId));
+      // A job kept for debugging (also one adopted after a restart) is live until its deadline.
+      await this.p.executor.reapOrphans((runId, jobId) => this.p.pool.isRunning(jobId) || this.p.debug.keepsResourcesOf(runId, jobId));
     } catch (err) {
       this.p.onError('reaping orphaned containers failed', err);
     }

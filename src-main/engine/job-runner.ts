@@ -12,7 +12,7 @@ import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { LogEntry, LogLine, RunSummary } from '../../shared/model/run.js';
 import type { RepositoryConfig } from '../core/engine-contract.js';
-import type { JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
+import type { JobDebug, JobHooks, JobRecord, JobResult } from '../core/job-contract.js';
 import type { JobRecordStore } from '../storage/job-record-store.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
@@ -35,6 +35,8 @@ export interface JobRunnerDeps {
   hooksFor?: HooksFor;
   /** Where the executor's phase marks go (the timing view). */
   timings?: JobTimingStore;
+  /** Keep-on-failure for a claimed job (debug-service.ts). */
+  debugFor?: (claim: Claim) => JobDebug;
   publish(event: EngineEvent): void;
   clock: () => number;
   /** Where groups, annotations and summaries go, written through `write` (the group commit). */
@@ -121,6 +123,7 @@ export class JobRunner {
           }
         },
         hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
+        debug: this.d.debugFor?.(claim),
       });
       const cut = this.d.logs.cut(job.id);
       if (!cut || signal.aborted) return result;

@@ -30,6 +30,8 @@ import { DockerExecutor } from '../executor/docker-executor.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
+import { DebugStore } from '../storage/debug-store.js';
+import { DebugService, type DebugOptions } from './debug-service.js';
 import { loadPorts } from './default-ports.js';
 import { EngineBus } from './event-bus.js';
 import { JobRunner, type HooksFor } from './job-runner.js';
@@ -74,6 +76,8 @@ export interface EngineOptions {
   disk?: { statfs?: (dir: string) => { free: number; total: number }; dockerCooldownMs?: number };
   /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
   forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
+  /** Keep-on-failure for runs started with debug (how long a failed job stays up; default 30 min). */
+  debug?: DebugOptions;
 }
 
 export type ForgeConnectOptions = Pick<ConnectDeps, 'smeeBase' | 'pingTimeoutMs' | 'client'>;
@@ -115,6 +119,8 @@ export interface EngineParts {
   scheduler: Scheduler;
   runner: JobRunner;
   pool: WorkerPool;
+  /** Failed jobs of debug runs kept up for a terminal (debug-service.ts). */
+  debug: DebugService;
   executor: JobExecutor;
   pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
@@ -182,13 +188,18 @@ export function buildParts(options: EngineOptions): EngineParts {
     throw err;
   }
 
+  const life = { stopping: false };
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
+  const debug = new DebugService({
+    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, repository,
+    options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
+  });
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({
       db, artifacts: storage.artifacts, caches: storage.caches, reports: storage.reports, onDiskFull: (what) => disk.reportFull(what),
     }),
-    timings: storage.timings, repository, publish: (event) => bus.events.emit(event),
+    timings: storage.timings, repository, publish: (event) => bus.events.emit(event), debugFor: (claim) => debug.jobDebug(claim),
     records: { store: records, write: (fn) => commits.write(fn) }, onError,
   });
   late.runner = runner;
@@ -211,8 +222,8 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, disk, dbExclusive, commits, runs, logs, records, deliveries,
-    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, logs, records, deliveries,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

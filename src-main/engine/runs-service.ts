@@ -20,7 +20,7 @@ import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -74,6 +74,8 @@ export class RunsService {
       kind: 'manual', repo: repo.name, branch, sha, ref: branch ? `refs/heads/${branch}` : undefined, triggeredBy: 'ui',
     });
     if (outcome.runIds.length === 0) throw new ApiError('BAD_REQUEST', outcome.reason ?? 'nothing to run');
+    // Read when a job fails, so marking right after the insert is in time.
+    if (request.debug) for (const id of outcome.runIds) this.p.debug.markDebugRun(id);
     return { runIds: outcome.runIds };
   }
 
@@ -84,7 +86,7 @@ export class RunsService {
     for (const jobId of this.p.scheduler.cancelRun(runId)) this.p.pool.abort(jobId, 'cancelled');
   }
 
-  async rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> {
+  async rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> {
     assertRunning(this.p.life);
     const old = this.p.runs.getRun(runId);
     if (!old) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
@@ -98,6 +100,7 @@ export class RunsService {
       event, plan, priority: effectivePriority(this.p.repository(old.repo), event.branch, plan.priority),
       concurrencyGroup: old.concurrency_group ?? undefined, rerunOf: old.id, keep,
     });
+    if (options.debug) this.p.debug.markDebugRun(newId);
     this.p.pool.kick();
     return { runId: newId };
   }

@@ -239,8 +239,11 @@ export async function putArchive(container: Dockerode.Container, dir: string, ta
 /** The JobContainer hooks (cache, artifacts) see. */
 export class DockerJobContainer implements JobContainer {
   readonly workspace = '/workspace';
+  readonly id: string;
 
-  constructor(private readonly container: Dockerode.Container) {}
+  constructor(private readonly container: Dockerode.Container) {
+    this.id = container.id;
+  }
 
   async exec(argv: string[], options: { env?: Record<string, string>; workdir?: string; onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void } = {}): Promise<{ exitCode: number }> {
     const env = options.env ? Object.entries(options.env).map(([k, v]) => `${k}=${v}`) : undefined;

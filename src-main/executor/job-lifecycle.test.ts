@@ -3,7 +3,7 @@ import type { PlannedJob } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { FakeStepRunner, type FakeStep } from '../../test/executor/fake-step-runner.js';
-import type { JobContainer, JobHooks, JobResult } from '../core/job-contract.js';
+import type { JobContainer, JobDebug, JobHooks, JobResult, KeptJob } from '../core/job-contract.js';
 import { runJobLifecycle, type JobBackend } from './job-lifecycle.js';
 
 const EVENT: TriggerEvent = { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40), ref: 'refs/heads/main' };
@@ -16,10 +16,11 @@ function job(names: string[], extra: Partial<PlannedJob> = {}): PlannedJob {
   };
 }
 
+const puts: string[] = [];
 const CONTAINER: JobContainer = {
   workspace: '/workspace',
   exec: async () => ({ exitCode: 0 }),
-  putArchive: async () => undefined,
+  putArchive: async (dir) => { puts.push(dir); },
   getArchive: async () => { throw new Error('no archive'); },
 };
 
@@ -46,6 +47,7 @@ async function live(planned: PlannedJob, o: {
   phases?: string[];
   /** Bring-up reports an image pull before it is up. */
   pulls?: boolean;
+  debug?: JobDebug;
 } = {}): Promise<Lived> {
   const calls: string[] = [];
   const lines: string[] = [];
@@ -77,7 +79,7 @@ async function live(planned: PlannedJob, o: {
   const result = await runJobLifecycle(
     {
       runId: 'r1', jobId: planned.id, job: planned, event: EVENT, source: { kind: 'dir', path: '/nowhere' }, secrets: o.secrets ?? {},
-      signal: o.signal ?? new AbortController().signal, hooks,
+      signal: o.signal ?? new AbortController().signal, hooks, debug: o.debug,
       onLog: (l) => void lines.push(l.text),
       onStep: (s) => { steps.push(s); o.onStep?.(s); },
       onPhase: (p) => o.phases?.push(p),
@@ -150,5 +152,64 @@ describe('the job lifecycle', () => {
   it('masks secrets in the error sentence', async () => {
     const l = await live(job(['build']), { upFails: new Error('bad token hunter2'), secrets: { TOKEN: 'hunter2' } });
     expect(l.result.error).toBe('backend error while starting the sidecar: bad token ***');
+  });
+});
+
+describe('keep-on-failure (debug)', () => {
+  /** A JobDebug that records what it was asked and answers `verdict` once the test releases it. */
+  function debugger_(keeps: boolean, verdict: 'remove' | 'leave') {
+    const seen: { kept?: KeptJob; calls: string[] } = { calls: [] };
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => { release = r; });
+    const debug: JobDebug = {
+      keepsFailure: () => { seen.calls.push('keepsFailure'); return keeps; },
+      hold: async (kept) => { seen.calls.push('hold'); seen.kept = kept; await released; return verdict; },
+    };
+    return { debug, seen, release: () => release() };
+  }
+
+  it('holds a failed job after afterSteps and before teardown, with the failing step and its environment file', async () => {
+    const d = debugger_(true, 'remove');
+    const lived = live(job(['build', 'test']), { hooks: NOOP_HOOKS, behaviours: { 1: { exitCode: 3 } }, debug: d.debug });
+    for (let i = 0; i < 100 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(d.seen.kept).toMatchObject({ step: { index: 1, name: 'test' }, envFile: '/kiln/debug-env', jobKey: 'unit-job' });
+    expect(puts).toContain('/kiln');
+    d.release();
+    const l = await lived;
+    expect(l.calls).toEqual(['bringUp', 'beforeSteps', 'afterSteps failed', 'teardown']);
+    expect(l.result).toMatchObject({ status: 'failed', error: "step 'test' failed with exit code 3" });
+  });
+
+  it('re-runs the failed step through the same runner into the job log', async () => {
+    const d = debugger_(true, 'remove');
+    const lived = live(job(['build', 'test']), { behaviours: { 1: { exitCode: 3 } }, debug: d.debug });
+    for (let i = 0; i < 100 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await d.seen.kept!.rerunStep()).toBe(3);
+    d.release();
+    const l = await lived;
+    expect(l.runner.calls.filter((c) => c === 'start 1')).toHaveLength(2);
+    expect(l.lines).toContain("re-running step 'test' in the kept container (debug)");
+    expect(l.lines).toContain("re-run of step 'test' ended failed with exit code 3");
+  });
+
+  it('skips teardown when hold answers leave (the engine is stopping and keeps the container)', async () => {
+    const d = debugger_(true, 'leave');
+    const lived = live(job(['build']), { behaviours: { 0: { exitCode: 1 } }, debug: d.debug });
+    for (let i = 0; i < 100 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    d.release();
+    const l = await lived;
+    expect(l.calls).toEqual(['bringUp']);
+    expect(l.result.status).toBe('failed');
+    await l.runner.destroy();
+  });
+
+  it('keeps nothing when the job passed or keepsFailure says no', async () => {
+    const passed = debugger_(true, 'remove');
+    expect((await live(job(['build']), { debug: passed.debug })).calls).toEqual(['bringUp', 'teardown']);
+    expect(passed.seen.calls).toEqual([]);
+    const no = debugger_(false, 'remove');
+    const l = await live(job(['build']), { behaviours: { 0: { exitCode: 1 } }, debug: no.debug });
+    expect(no.seen.calls).toEqual(['keepsFailure']);
+    expect(l.calls).toEqual(['bringUp', 'teardown']);
   });
 });

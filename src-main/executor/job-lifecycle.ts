@@ -11,18 +11,28 @@
  * records its reason before anything is signalled: the reason, not an exit code, decides the status.
  * After a stop nothing more starts (no further step, no afterSteps).
  *
+ * Keep-on-failure (request.debug): when a step failed and the job is not stopped, the failing step's
+ * environment (its own $KILN_ENV additions included) is written into the environment as a file,
+ * and debug.hold keeps the job up — the job timer stopped, the worker's slot still taken — until it
+ * is released; teardown follows unless hold answers 'leave'. A step re-run while held goes through
+ * the same runner and the same masked log as the steps.
+ *
  * runJobLifecycle never rejects for the job's own outcome: a failing step, a timeout or a cancel is
  * a JobResult, and an error of bring-up or of the hooks is a 'failed' result worded by the backend.
  */
+import { Readable } from 'node:stream';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import { formatDuration } from '../../shared/format.js';
-import type { JobContainer, JobPhaseMark, JobResult, JobRunRequest } from '../core/job-contract.js';
-import type { Interruption } from './exec-step.js';
-import { runSteps } from './job-steps.js';
+import type { JobContainer, JobPhaseMark, JobResult, JobRunRequest, KeptJob } from '../core/job-contract.js';
+import { makeTar } from './archive.js';
+import { runStep, type Interruption } from './exec-step.js';
+import { parseEnvFile } from './env-file.js';
+import { runSteps, type StepsOutcome } from './job-steps.js';
 import { JobLog } from './log-capture.js';
 import { SecretMasker } from './secret-masker.js';
 import type { StepRunner } from './step-runner.js';
+import { DEBUG_ENV_FILE, exportLines } from './step-script.js';
 
 /** The job's environment once it is up: the steps run through `runner`, hooks see `container`. */
 export interface JobEnvironment {
@@ -84,6 +94,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let error: string | undefined;
   let infrastructure = false;
   let currentPhase = 'preparing the job';
+  let kept: KeptJob | undefined;
   try {
     checkStopped();
     mark('setting_up');
@@ -131,6 +142,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
         }
       }
     }
+    if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
+      currentPhase = 'keeping the job for debugging';
+      kept = await keepForDebug({ jobKey: job.id, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+    }
   } catch (err) {
     if (stop.signal.aborted) {
       status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
@@ -146,7 +161,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
     mark('tearing_down');
-    await backend.teardown(say);
+    let verdict: 'remove' | 'leave' = 'remove';
+    if (kept && request.debug) verdict = await request.debug.hold(kept, request.signal).catch(() => 'remove' as const);
+    if (verdict === 'remove') await backend.teardown(say);
+    else say('the job container stays up for debugging until its deadline');
     mark('done');
   }
   if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
@@ -162,4 +180,48 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     }
   }
   return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+}
+
+/**
+ * Writes the failing step's environment into the job's environment and returns what a debug
+ * session needs. The step's own $KILN_ENV additions join it, so a shell sees what the step set.
+ */
+async function keepForDebug(o: {
+  jobKey: string; runner: StepRunner; container: JobContainer; failure: NonNullable<StepsOutcome['failure']>; log: JobLog; killGraceMs: number; signal: AbortSignal;
+}): Promise<KeptJob> {
+  const { runner, container, failure, log } = o;
+  let added: Record<string, string> = {};
+  try {
+    added = parseEnvFile(await runner.readEnvFile({ index: failure.index, maxBytes: 1024 * 1024 })).vars;
+  } catch {
+    // A step that failed before creating its $KILN_ENV file added nothing.
+  }
+  const env = { ...failure.env, ...added };
+  const file = DEBUG_ENV_FILE.slice(DEBUG_ENV_FILE.lastIndexOf('/') + 1);
+  const dir = DEBUG_ENV_FILE.slice(0, DEBUG_ENV_FILE.lastIndexOf('/'));
+  await container.putArchive(dir, Readable.from([makeTar([{ name: file, mode: 0o600, content: Buffer.from(exportLines(env)) }])]));
+  let rerunning = false;
+  return {
+    containerId: container.id,
+    jobKey: o.jobKey,
+    workspace: runner.locations(failure.index).workspace,
+    envFile: DEBUG_ENV_FILE,
+    step: { index: failure.index, name: failure.name },
+    async rerunStep() {
+      if (rerunning) throw new Error(`step '${failure.name}' is already being re-run`);
+      rerunning = true;
+      try {
+        log.system(`re-running step '${failure.name}' in the kept container (debug)`, failure.index);
+        const outcome = await runStep({
+          runner, index: failure.index, script: failure.script, env, killGraceMs: o.killGraceMs,
+          output: log.openStep(failure.index, failure.name), jobSignal: o.signal, note: (text) => log.system(text, failure.index),
+        });
+        const code = outcome.exitCode ?? -1;
+        log.system(`re-run of step '${failure.name}' ${outcome.status === 'passed' ? 'passed' : `ended ${outcome.status}${outcome.exitCode === undefined ? '' : ` with exit code ${code}`}`}`, failure.index);
+        return code;
+      } finally {
+        rerunning = false;
+      }
+    },
+  };
 }

@@ -78,7 +78,11 @@ describe('step conditions', () => {
       job([step('breaks'), step('default'), step('on-failure', { if: 'failure()' }), step('always', { if: 'always()' }), step('on-success', { if: 'success()' })]),
       { 0: { exitCode: 2 } },
     );
-    expect(r.outcome).toEqual({ status: 'failed', error: "step 'breaks' failed with exit code 2" });
+    // The first failing step and its environment: where a debug session starts.
+    expect(r.outcome).toEqual({
+      status: 'failed', error: "step 'breaks' failed with exit code 2",
+      failure: { index: 0, name: 'breaks', script: 'echo breaks', env: expect.objectContaining({ KILN_JOB: 'unit-job', KILN_ENV: '/fake/env-0' }) },
+    });
     expect(r.statuses()).toEqual(['failed', 'skipped', 'passed', 'passed', 'skipped']);
     expect([...r.runner.started.keys()]).toEqual([0, 2, 3]);
     expect(r.steps[0].exitCode).toBe(2);
@@ -180,7 +184,7 @@ describe('environment and secrets', () => {
 describe('a step timeout', () => {
   it('sends SIGTERM when the step overruns, records timed_out from the timer (not the exit code) and runs failure() steps', async () => {
     const r = await run(job([step('slow', { timeoutMs: 30 }), step('next'), step('cleanup', { if: 'failure()' })]), { 0: { runsUntilSignalled: true, onTerm: 0 } });
-    expect(r.outcome).toEqual({ status: 'timed_out', error: "step 'slow' timed out after 30 ms" });
+    expect(r.outcome).toMatchObject({ status: 'timed_out', error: "step 'slow' timed out after 30 ms", failure: { name: 'slow' } });
     expect(r.statuses()).toEqual(['timed_out', 'skipped', 'passed']);
     expect(r.steps[0].exitCode).toBe(0);
     expect(r.runner.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal 0 TERM']);

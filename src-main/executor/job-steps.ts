@@ -43,6 +43,8 @@ export interface StepsOutcome {
   error?: string;
   /** The failing step ran out of room in its container: the Docker engine's storage, not the step, failed. */
   infrastructure?: boolean;
+  /** The first failing step and the environment it ran with (a debug session starts from it). */
+  failure?: { index: number; name: string; script: string; env: Record<string, string> };
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -99,6 +101,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   let error: string | undefined;
   let infrastructure = false;
   let summaryBytes = 0;
+  let failure: StepsOutcome['failure'];
 
   const update = (summary: StepSummary, patch: Partial<StepSummary>): void => {
     Object.assign(summary, patch);
@@ -181,6 +184,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
           infrastructure = true;
         }
         error ??= `step '${step.name}' ${what}`;
+        failure ??= { index: step.index, name: step.name, script: step.run, env };
       }
     }
     // Only the outcome of a step that ran to its end can hand variables on; skip the read when no step follows.
@@ -189,5 +193,5 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     }
   }
   if (!failed) return { status: 'passed' };
-  return { status: firstFailure ?? 'failed', error, ...(infrastructure ? { infrastructure } : {}) };
+  return { status: firstFailure ?? 'failed', error, failure, ...(infrastructure ? { infrastructure } : {}) };
 }

@@ -15,7 +15,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
 import { decideJob } from '../pipeline/readiness.js';
 import type { DockerExecutor } from './docker-executor.js';
-import type { JobResult, WorkspaceSource } from '../core/job-contract.js';
+import type { JobDebug, JobResult, WorkspaceSource } from '../core/job-contract.js';
 
 export type LocalJobOutcome = JobResult | { status: 'skipped' };
 
@@ -33,6 +33,8 @@ export interface RunPlanOptions {
   onJobStart?(jobId: string): void;
   /** Default: a fresh `local-…` id. */
   runId?: string;
+  /** Keep-on-failure for a job (`kiln run --debug`); absent: failed jobs are torn down at once. */
+  debugFor?(job: PlannedJob): JobDebug | undefined;
 }
 
 /** The run's status from its jobs (the rule `kiln serve` uses too); an interrupted run is cancelled. */
@@ -74,6 +76,7 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
         secrets: options.secrets,
         signal: options.signal,
         onLog: (line) => options.onLog(job.id, line),
+        debug: options.debugFor?.(job),
       })
       .then(
         (result) => finish(job.id, result),

@@ -68,6 +68,19 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
 }
 
 /**
+ * Removes one job's containers (job and services) and networks of this instance, whatever state
+ * they are in: a kept job whose debug deadline passed after a restart. `jobKey` is the kiln.job
+ * label (the planned job's id). Idempotent.
+ */
+export async function removeJobResources(docker: Dockerode, o: { instanceId: string; runId: string; jobKey: string }): Promise<number> {
+  const filters = JSON.stringify({ label: [`${LABEL.instance}=${o.instanceId}`, `${LABEL.run}=${o.runId}`, `${LABEL.job}=${o.jobKey}`] });
+  const containers = await docker.listContainers({ all: true, filters });
+  for (const c of containers) await removeContainer(docker, c.Id);
+  for (const n of await docker.listNetworks({ filters })) await removeNetwork(docker, n.Id);
+  return containers.length;
+}
+
+/**
  * Runs `reap` now (or after `firstAfterMs`) and then every `intervalMs` (default 5 min) until the
  * returned stop() is called.
  * Passes never overlap; a failing pass (engine down) is reported and the next one tries again.

@@ -25,6 +25,9 @@
  *   that escaped the signals holds the stream open). Idempotent. What is left runs until destroy.
  * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV file (readSummaryFile
  *   likewise for its $KILN_SUMMARY file).
+ * - A kept job's failed step (keep-on-failure, job-lifecycle.ts) may be started again, with the same
+ *   index and environment, once its previous run's wait settled and before destroy: no other step
+ *   starts in between.
  * - destroy: last. Idempotent and safe in every state: before setup, after a failed setup or a
  *   failed start, twice, or after a failed destroy (the caller retries it). It removes everything
  *   setup created, running processes included.

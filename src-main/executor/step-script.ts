@@ -55,5 +55,29 @@ export function killCommand(paths: StepPaths, signal: 'TERM' | 'KILL'): string[]
   return ['sh', '-c', script, 'kiln-kill', paths.pidFile];
 }
 
+/** A kept job's environment for its debug shell and step re-runs (`export K='v'` lines, mode 0600). */
+export const DEBUG_ENV_FILE = `${KILN_DIR}/debug-env`;
+
+/** One `export` line per variable, values single-quoted, so `.` of the file restores them exactly. */
+export function exportLines(env: Record<string, string>): string {
+  return Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
+}
+
+/**
+ * The debug shell: records its PID (a closed terminal hangs up its process group), the kept step's
+ * environment, its workspace, then bash when the image has it, else sh. `$1` is the environment
+ * file, `$2` the pid file.
+ */
+export function debugShellCommand(id: string): { cmd: string[]; pidFile: string } {
+  const pidFile = `${KILN_DIR}/debug-shell-${id}.pid`;
+  const script = '{ mkdir -p "${2%/*}" && echo $$ > "$2"; } 2>/dev/null; [ -r "$1" ] && . "$1"; cd "${KILN_WORKSPACE:-/workspace}" 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
+  return { cmd: ['sh', '-c', script, 'kiln-debug', DEBUG_ENV_FILE, pidFile], pidFile };
+}
+
+/** Hangs up a debug shell's process group (the terminal closed), then forgets its pid file. */
+export function hangUpCommand(pidFile: string): string[] {
+  return ['sh', '-c', '[ -s "$1" ] && kill -HUP "-$(cat "$1")" 2>/dev/null; rm -f "$1"; exit 0', 'kiln-hangup', pidFile];
+}
+
 /** Keeps the job container alive between steps; docker-init (HostConfig.Init) is PID 1 and reaps zombies. */
 export const KEEP_ALIVE = ['sh', '-c', 'while :; do sleep 3600; done'];

@@ -9,10 +9,15 @@
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
- *   POST /api/runs/:id/rerun {failedOnly?}                201 {runId}
+ *   POST /api/runs/:id/rerun {failedOnly?, debug?}        201 {runId}
  *   GET  /api/runs/:id/tests?q=                           RunTestReport (totals, failures, slowest, flaky; q: matching cases)
  *   GET  /api/runs/:id/timing                             RunTiming (the jobs' phases on one time axis)
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
+ *   GET  /api/debug/jobs                                  KeptJobInfo[] (failed jobs kept for debugging)
+ *   POST /api/jobs/:id/debug/extend {minutes?}            KeptJobInfo
+ *   POST /api/jobs/:id/debug/end                          {ok:true}
+ *   POST /api/jobs/:id/debug/rerun-step                   {exitCode}
+ *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts)
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
  *   GET  /api/jobs/:id/log/stream                         SSE (see sse.ts)
@@ -99,6 +104,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const repo = body.repo;
     if (typeof repo !== 'string' || repo.trim() === '') throw new ApiError('BAD_REQUEST', 'body.repo must be a repository name (owner/name)');
     const request: TriggerRequest = { repo };
+    if (body.debug !== undefined && typeof body.debug !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.debug must be true or false');
+    if (body.debug === true) request.debug = true;
     for (const key of ['branch', 'sha'] as const) {
       const v = body[key];
       if (v === undefined || v === null || v === '') continue;
@@ -127,7 +134,31 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const body = req.body === undefined ? {} : objectBody(req);
     const failedOnly = body.failedOnly ?? false;
     if (typeof failedOnly !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.failedOnly must be true or false');
-    res.status(201).json(await engine.rerun(param(req, 'id'), { failedOnly }));
+    const debug = body.debug ?? false;
+    if (typeof debug !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.debug must be true or false');
+    res.status(201).json(await engine.rerun(param(req, 'id'), debug ? { failedOnly, debug } : { failedOnly }));
+  });
+
+  router.get('/debug/jobs', async (_req, res) => {
+    res.json(await engine.listKeptJobs());
+  });
+
+  router.post('/jobs/:id/debug/extend', async (req, res) => {
+    const body = req.body === undefined ? {} : objectBody(req);
+    const minutes = body.minutes;
+    if (minutes !== undefined && (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60)) {
+      throw new ApiError('BAD_REQUEST', 'body.minutes must be a number of minutes between 0 and 1440');
+    }
+    res.json(await engine.extendDebug(param(req, 'id'), minutes));
+  });
+
+  router.post('/jobs/:id/debug/end', async (req, res) => {
+    await engine.endDebug(param(req, 'id'));
+    res.json({ ok: true });
+  });
+
+  router.post('/jobs/:id/debug/rerun-step', async (req, res) => {
+    res.json(await engine.rerunFailedStep(param(req, 'id')));
   });
 
   router.get('/runs/:id/tests', async (req, res) => {

@@ -5,6 +5,7 @@
  *   --- everything below passes the local guard (local-guard.ts): Host allow-list, Origin, session secret
  *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token
  *                                   whenever the server listens beyond loopback
+ *   /api/jobs/:id/terminal          WebSocket into a job kept for debugging (terminal-ws.ts)
  *   everything else                 the React UI from dist-renderer/, SPA fallback to index.html
  *                                   (with the session secret in a <meta> tag)
  * No route sends CORS headers: no other origin may read an answer.
@@ -26,6 +27,7 @@ import type { ArtifactSource } from './api-routes.js';
 import { badgeStateOf, BADGE_COLORS, etagMatches, etagOf, renderBadge } from './badges.js';
 import { checkRequest, loadSessionSecret, localGuard, withSessionMeta, type LocalGuardOptions } from './local-guard.js';
 import type { SseConnection } from './sse.js';
+import { refuseUpgrade, terminalSockets } from './terminal-ws.js';
 
 export interface ServerOptions {
   engine: KilnEngine;
@@ -44,6 +46,11 @@ export interface RunningServer {
   /** http://host:port, without a trailing slash. */
   url: string;
   port: number;
+  /**
+   * The terminal WebSocket URL into a kept job with a one-time ticket in place of Origin and token,
+   * for the desktop app's page (asked through IPC); undefined when the engine has no terminals.
+   */
+  terminalUrl?(jobId: string): string;
   close(): Promise<void>;
 }
 
@@ -191,8 +198,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
-  // No route speaks WebSocket yet; a handshake gets the guard's answer, then a plain 404, never a hang.
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+  const token = options.engine.config.server.apiToken;
+  const terminals = options.engine.terminals
+    ? terminalSockets({ terminals: options.engine.terminals, guard, tokenMatches: !isLoopback(host) && token ? (given) => tokensEqual(given, token) : undefined })
+    : undefined;
+  // The terminal is the one WebSocket route; any other handshake gets the guard's answer, then a plain 404, never a hang.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (terminals?.handle(req, socket, head)) return;
     const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
     refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
   });
@@ -202,9 +214,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${shownHost}:${address.port}`,
     port: address.port,
+    ...(terminals ? { terminalUrl: (jobId: string) => `ws://${shownHost}:${address.port}/api/jobs/${encodeURIComponent(jobId)}/terminal?ticket=${terminals.mintTicket(jobId)}` } : {}),
     close() {
       closing ??= new Promise<void>((resolveClose) => {
         for (const stream of [...streams]) stream.close();
+        terminals?.close();
         server.close(() => resolveClose());
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 1000).unref();
@@ -234,13 +248,6 @@ function publicHost(publicUrl: string | undefined): string[] {
   } catch {
     return [];
   }
-}
-
-function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ ok: false, error: { name: 'ApiError', code: status === 404 ? 'NOT_FOUND' : 'UNAUTHORIZED', message: reason } });
-  const text = status === 404 ? 'Not Found' : status === 421 ? 'Misdirected Request' : status === 400 ? 'Bad Request' : 'Forbidden';
-  socket.on('error', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function tokensEqual(given: string, expected: string): boolean {

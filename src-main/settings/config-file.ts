@@ -45,6 +45,7 @@ const SCHEMA = {
     disk: { type: 'object', additionalProperties: false, properties: { 'min-free': durationOrNumber, 'min-free-percent': { type: 'number', minimum: 0, maximum: 90 }, reserve: durationOrNumber, 'check-interval': durationOrNumber } },
     webhooks: { type: 'object', additionalProperties: false, properties: { 'max-age': durationOrNumber, 'replay-window': durationOrNumber, 'max-body': durationOrNumber } },
     'catch-up': { type: 'object', additionalProperties: false, properties: { interval: durationOrNumber, 'clock-check': durationOrNumber } },
+    debug: { type: 'object', additionalProperties: false, properties: { keep: durationOrNumber } },
     repositories: {
       type: ['array', 'null'],
       items: {
@@ -62,6 +63,7 @@ const SCHEMA = {
           forge: { type: 'object', additionalProperties: false, properties: { 'api-url': str, token: str, 'job-statuses': { type: 'boolean' }, 'pr-comment': { type: 'boolean' } } },
           'poll-interval': durationOrNumber,
           'max-changed-files': { type: 'integer', minimum: 1 },
+          'debug-failures': { type: 'boolean' },
         },
       },
     },
@@ -219,6 +221,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
   duration(['webhooks', 'max-age'], hooks['max-age'], (v) => { config.webhooks.maxAgeMs = v; });
   duration(['webhooks', 'replay-window'], hooks['replay-window'], (v) => { config.webhooks.replayWindowMs = v; });
   size(['webhooks', 'max-body'], hooks['max-body'], (v) => { config.webhooks.maxBodyBytes = v; });
+  duration(['debug', 'keep'], section('debug').keep, (v) => { config.debug = { keepMs: v }; });
   const catchUp = section('catch-up');
   duration(['catch-up', 'interval'], catchUp.interval, (v) => { config.catchUp = { intervalMs: v, clockCheckMs: config.catchUp?.clockCheckMs ?? 5_000 }; });
   duration(['catch-up', 'clock-check'], catchUp['clock-check'], (v) => { config.catchUp = { intervalMs: config.catchUp?.intervalMs ?? 5 * 60_000, clockCheckMs: v }; });
@@ -262,6 +265,7 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     }
     duration(at('poll-interval'), r['poll-interval'], (v) => { repo.pollIntervalMs = v; });
     if (typeof r['max-changed-files'] === 'number') repo.maxChangedFiles = r['max-changed-files'];
+    if (r['debug-failures'] === true) repo.debugFailures = true;
     config.repositories.push(repo);
   });
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };

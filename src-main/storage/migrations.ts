@@ -254,6 +254,31 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 5,
+    name: 'debug: runs started with debug, failed jobs kept for debugging',
+    // kept_jobs outlives the process that kept the job: a restart records the job's failure with the
+    // claim it held, then adopts the container until its deadline or removes it (engine/debug-service.ts).
+    sql: `
+      CREATE TABLE debug_runs (
+        run_id          TEXT PRIMARY KEY,
+        created_at      INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE kept_jobs (
+        job_id          TEXT PRIMARY KEY,
+        run_id          TEXT NOT NULL,
+        container_id    TEXT NOT NULL,
+        job_key         TEXT NOT NULL,               -- the planned job id: the kiln.job label of its containers
+        step_index      INTEGER NOT NULL,
+        step_name       TEXT NOT NULL,
+        kept_at         INTEGER NOT NULL,
+        deadline        INTEGER NOT NULL,            -- epoch ms; the container is removed then
+        claim_token     INTEGER NOT NULL,            -- the queue claim that kept it (recorded failed after a crash)
+        attempt         INTEGER NOT NULL,
+        error           TEXT                         -- the job's error sentence (already masked)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
     version: 6,
     name: 'test reports (JUnit totals per file, cases, flaky tests per branch) and job phase times',
     // Cases hang off runs (not jobs) so that deleting a run removes them through the run_id index;

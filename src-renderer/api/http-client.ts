@@ -1,5 +1,5 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
@@ -93,8 +93,8 @@ export class HttpClient implements KilnClient {
   async cancelRun(runId: string): Promise<void> {
     await this.call('POST', `/api/runs/${encodeURIComponent(runId)}/cancel`, {});
   }
-  rerun(runId: string, options: { failedOnly: boolean }): Promise<{ runId: string }> {
-    return this.call('POST', `/api/runs/${encodeURIComponent(runId)}/rerun`, { failedOnly: options.failedOnly });
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> {
+    return this.call('POST', `/api/runs/${encodeURIComponent(runId)}/rerun`, { failedOnly: options.failedOnly, ...(options.debug ? { debug: true } : {}) });
   }
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> {
     return this.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/log${qs({ offset, limit })}`);
@@ -152,6 +152,22 @@ export class HttpClient implements KilnClient {
   }
   getRunReporting(runId: string): Promise<RunReporting> {
     return this.call('GET', `/api/runs/${encodeURIComponent(runId)}/reporting`);
+  }
+  listKeptJobs(): Promise<KeptJobInfo[]> {
+    return this.call('GET', '/api/debug/jobs');
+  }
+  extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> {
+    return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/extend`, minutes === undefined ? {} : { minutes });
+  }
+  async endDebug(jobId: string): Promise<void> {
+    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/end`);
+  }
+  rerunFailedStep(jobId: string): Promise<{ exitCode: number }> {
+    return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/rerun-step`);
+  }
+  async terminalUrl(jobId: string): Promise<string> {
+    const base = this.base || globalThis.location?.origin || '';
+    return `${base.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
   }
   artifactUrl(artifactId: string): string {
     return `${this.base}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

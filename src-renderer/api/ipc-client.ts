@@ -64,6 +64,15 @@ export class IpcClient implements KilnClient {
   getTestReport: EngineApi['getTestReport'] = (id, search) => this.call('getTestReport', id, search);
   getRunTiming: EngineApi['getRunTiming'] = (id) => this.call('getRunTiming', id);
   connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
+  listKeptJobs: EngineApi['listKeptJobs'] = () => this.call('listKeptJobs');
+  extendDebug: EngineApi['extendDebug'] = (jobId, minutes) => this.call('extendDebug', jobId, minutes);
+  endDebug: EngineApi['endDebug'] = (jobId) => this.call('endDebug', jobId);
+  rerunFailedStep: EngineApi['rerunFailedStep'] = (jobId) => this.call('rerunFailedStep', jobId);
+
+  /** The embedded server's terminal WebSocket with a one-time ticket from main (the app's page is not the server's origin). */
+  terminalUrl(jobId: string): Promise<string> {
+    return this.request<string>('terminalUrl', [jobId]);
+  }
 
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

@@ -17,4 +17,6 @@ export interface KilnClient extends EngineApi {
   followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void;
   artifactUrl(artifactId: string): string;
   rawLogUrl(jobId: string): string;
+  /** The WebSocket URL of a new terminal into a job kept for debugging (raw bytes both ways); one per terminal. */
+  terminalUrl(jobId: string): Promise<string>;
 }

@@ -10,6 +10,7 @@ export function TriggerView() {
   const [repo, setRepo] = useState('');
   const [branch, setBranch] = useState('');
   const [sha, setSha] = useState('');
+  const [debug, setDebug] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
@@ -24,7 +25,7 @@ export function TriggerView() {
     setError(undefined);
     setNotice(undefined);
     try {
-      const { runIds } = await client.triggerRun({ repo, branch: branch.trim() || undefined, sha: sha.trim() || undefined });
+      const { runIds } = await client.triggerRun({ repo, branch: branch.trim() || undefined, sha: sha.trim() || undefined, ...(debug ? { debug } : {}) });
       if (runIds.length === 0) setNotice('The pipeline started no run for this commit (its `on:` triggers or job conditions excluded it).');
       else window.location.hash = href({ view: 'run', runId: runIds[0] });
     } catch (e) {
@@ -57,6 +58,9 @@ export function TriggerView() {
           <label>
             <span>Commit SHA <small className="muted">(optional: wins over the branch head for checkout)</small></span>
             <input name="sha" value={sha} onChange={(e) => setSha(e.target.value)} placeholder="e.g. 3f2c1a9" pattern="[0-9a-fA-F]{4,40}" autoComplete="off" spellCheck={false} />
+          </label>
+          <label className="debug-toggle">
+            <span><input type="checkbox" name="debug" checked={debug} onChange={(e) => setDebug(e.target.checked)} /> With debug: a job that fails stays up with a terminal into it</span>
           </label>
           <div className="form-actions">
             <button type="submit" className="btn btn-primary" disabled={busy || !repo || (!branch.trim() && !sha.trim())} data-action="trigger">

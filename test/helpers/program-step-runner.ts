@@ -84,7 +84,7 @@ export class ProgramStepRunner implements StepRunner {
   /** The workspace as hooks (caches, artifacts) see a job container. After setup only. */
   get jobContainer(): JobContainer {
     if (this.state !== 'ready') throw new Error(`ProgramStepRunner: the job container asked for while ${this.state}`);
-    return new FakeJobContainer(this.workspace);
+    return new FakeJobContainer(this.workspace, join(this.dir, 'kiln'));
   }
 
   private get workspace(): string {
@@ -212,9 +212,12 @@ export class ProgramStepRunner implements StepRunner {
 class FakeJobContainer implements JobContainer {
   readonly workspace = WORKSPACE;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly kilnDir?: string) {}
 
   private host(path: string): string {
+    // Kiln's own directory (/kiln in a container: the debug environment file) is `kiln` beside the workspace.
+    const own = posix.relative('/kiln', posix.resolve(WORKSPACE, path));
+    if (!own.startsWith('..') && this.kilnDir) return join(this.kilnDir, own);
     const rel = posix.relative(WORKSPACE, posix.resolve(WORKSPACE, path));
     if (rel.startsWith('..')) throw new Error(`the fake job container has only ${WORKSPACE}, not ${path}`);
     return join(this.dir, rel);

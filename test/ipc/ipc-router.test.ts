@@ -3,14 +3,14 @@ import { ApiError, DESKTOP_API_METHODS, ENGINE_API_METHODS, IPC_INVOKE_CHANNEL, 
 import { registerIpcRouter } from '../../src-main/electron/ipc-router.js';
 import { isAppFrame } from '../../src-main/electron/window-security.js';
 import { FakeIpc } from './fake-ipc.js';
-import { prints } from '../helpers/fake-executor.js';
+import { exits, prints } from '../helpers/fake-executor.js';
 import { pipelineOf, startFakeEngine, type FakeEngine } from '../helpers/fake-engine.js';
 import { recordCalls, type RecordingEngine } from './record-calls.js';
 
 const APP = 'file:///app/dist-renderer/index.html';
 
 /** Arguments for each contract method, so the test walks the whole contract, not a sample (ids of a finished run of the engine). */
-const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown[]> => ({
+const sampleArgs = (run1: string, job1: string, kept: string): Record<keyof EngineApi, unknown[]> => ({
   listRuns: [{ limit: 10 }],
   getRun: [run1],
   triggerRun: [{ repo: 'acme/web', branch: 'main' }],
@@ -35,6 +35,10 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   getRunTiming: [run1],
   // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
   connectRepository: [{ name: 'acme/not-configured' }],
+  listKeptJobs: [],
+  extendDebug: [kept, 5],
+  rerunFailedStep: [kept],
+  endDebug: [kept],
 });
 
 describe('the IPC router', () => {
@@ -49,12 +53,17 @@ describe('the IPC router', () => {
   // repository no test uses but the one that removes it. Each test records its own calls.
   beforeAll(async () => {
     kiln = await startFakeEngine({
-      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }) } },
-      programs: { 'say-needle': prints('a needle') },
+      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }), broken: pipelineOf({ build: ['fail'] }) } },
+      programs: { 'say-needle': prints('a needle'), fail: exits(1, 'failing') },
       extraRepositories: [{ name: 'acme/retired', url: '/nonexistent/retired.git' }],
     });
     const run = await kiln.waitForRun(await kiln.trigger('acme/web', 'main'));
-    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id);
+    // A failed job of a run started with debug, kept for the debug methods (the methods run in list order: end last).
+    const [debugRun] = (await kiln.engine.triggerRun({ repo: 'acme/web', branch: 'broken', debug: true })).runIds;
+    let kept;
+    for (let i = 0; i < 300 && !(kept = (await kiln.engine.listKeptJobs()).find((k) => k.runId === debugRun)); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!kept) throw new Error(`the failed job of the debug run was never kept: ${JSON.stringify(await kiln.engine.getRun(debugRun))}`);
+    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id, kept.jobId);
   });
   afterAll(async () => { await kiln?.close(); });
 
@@ -63,7 +72,7 @@ describe('the IPC router', () => {
     engine = recordCalls(kiln.engine);
     dispose = registerIpcRouter(ipc.main, {
       engine,
-      desktop: { serverUrl: async () => 'http://127.0.0.1:7070' },
+      desktop: { serverUrl: async () => 'http://127.0.0.1:7070', terminalUrl: async (jobId: string) => `ws://127.0.0.1:7070/api/jobs/${jobId}/terminal?ticket=t` },
       isTrustedSender: (url) => isAppFrame(url, APP),
     });
     engine.calls = [];

@@ -34,7 +34,7 @@ describe("the preload's bridge", () => {
     ipc = new FakeIpc();
     kiln = await startFakeEngine({ repos: { 'acme/web': { main: pipelineOf({ build: ['print-in-turns'] }) } }, programs: { 'print-in-turns': PRINT_IN_TURNS } });
     engine = kiln.engine;
-    dispose = registerIpcRouter(ipc.main, { engine, desktop: { serverUrl: async () => 'http://127.0.0.1:7070' } });
+    dispose = registerIpcRouter(ipc.main, { engine, desktop: { serverUrl: async () => 'http://127.0.0.1:7070', terminalUrl: async () => 'ws://127.0.0.1:7070/' } });
   });
   afterEach(async () => {
     dispose();

@@ -12,6 +12,7 @@ import { PAGE_SIZE } from '../log/log-page-cache.js';
 import { PipelineGraph } from './PipelineGraph.js';
 import { RunReportingCard } from '../forge/RunReportingCard.js';
 import { AnnotationCount, AnnotationsList, JobSummaries, useRunRecords } from './RunRecords.js';
+import { DebugPanel } from '../debug/DebugPanel.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
 
@@ -51,7 +52,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   firstPage?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
-  const refresh = useThrottled(() => { reload(); }, 250);
+  const kept = useAsync(() => client.listKeptJobs().then((all) => all.filter((k) => k.runId === runId)), [client, runId]);
+  const refresh = useThrottled(() => { reload(); kept.reload(); }, 250);
   const records = useRunRecords(runId);
 
   useEngineEvents((event) => {
@@ -106,13 +108,14 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
           {records && <JobSummaries run={shown} summaries={records.summaries} />}
         </>
       )}
+      {jobId && kept.data?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} onChanged={refresh} onError={setActionError} />)}
       {jobId && (
         <div className="job-layout">
           <aside className="job-list">
             {shown.jobs.map((j) => (
               <a key={j.id} href={href({ view: 'job', runId, jobId: j.id })} className={`job-list-item${j.id === jobId ? ' active' : ''}`} data-job-id={j.id} data-status={j.status}>
                 <StatusIcon status={j.status} />
-                <span className="job-list-name">{j.name}</span>
+                <span className="job-list-name">{j.name}{kept.data?.some((k) => k.jobId === j.id) && <span className="debug-dot" title="kept for debugging">● debug</span>}</span>
                 <span className="job-list-time">{j.status === 'skipped' ? '' : formatDuration(elapsed(j, now))}</span>
               </a>
             ))}

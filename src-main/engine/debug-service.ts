@@ -1,0 +1,241 @@
+/**
+ * Debug mode: keeps a failed job of a run started "with debug" up for a terminal, until a deadline.
+ *
+ * A held job is one this process keeps: the executor's lifecycle waits in hold() (the job's worker
+ * slot stays taken, its lease renewed, its log open), and it ends — teardown, the job recorded
+ * failed — when the deadline passes, the user ends it, or the run is cancelled. When the engine
+ * stops, hold answers 'leave': the job is recorded failed and the container stays for the next start.
+ * An adopted job is one kept by an earlier process: start-up (recover) records its failure under
+ * the claim that kept it (so the queue does not run it again), then keeps its container until the
+ * deadline, or removes it at once when the deadline has passed. The reaper spares kept jobs.
+ *
+ * No secret reaches the database: the step's environment is in the container (a 0600 file).
+ */
+import type Dockerode from 'dockerode';
+import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
+import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
+import type { JobDebug, KeptJob } from '../core/job-contract.js';
+import { ContainerGoneError, openDebugShell } from '../executor/debug-session.js';
+import { removeJobResources } from '../executor/reaper.js';
+import type { Claim } from '../queue/job-queue.js';
+import type { DebugStore, KeptJobRow } from '../storage/debug-store.js';
+import type { EngineParts } from './parts.js';
+
+/** How long a failed job stays kept, and how far one "extend" moves its deadline, by default. */
+export const DEFAULT_KEEP_MS = 30 * 60_000;
+/** A deadline never lies further ahead than this. */
+const MAX_AHEAD_MS = 24 * 60 * 60_000;
+
+export interface DebugOptions {
+  /** Default 30 min (tests shorten it). */
+  keepMs?: number;
+}
+
+type Parts = Pick<EngineParts, 'scheduler' | 'logs' | 'bus' | 'clock' | 'life' | 'instanceId' | 'onError' | 'repository'>;
+
+interface Held {
+  row: KeptJobRow;
+  kept: KeptJob;
+  timer: NodeJS.Timeout;
+  release(verdict: 'remove' | 'leave'): void;
+}
+
+export class DebugService implements DebugTerminals {
+  private readonly held = new Map<string, Held>();
+  private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
+  private readonly keepMs: number;
+
+  constructor(private readonly p: Parts & { store: DebugStore; docker?: Dockerode; options?: DebugOptions }) {
+    this.keepMs = p.options?.keepMs ?? DEFAULT_KEEP_MS;
+  }
+
+  markDebugRun(runId: string): void {
+    this.p.store.markDebugRun(runId, this.p.clock());
+  }
+
+  /** The executor's keep-on-failure hooks for one claimed job. */
+  jobDebug(claim: Claim): JobDebug {
+    return {
+      // A run started with debug, or any run of a repository set to keep its failures (debug-failures).
+      keepsFailure: () => !this.p.life.stopping && (this.p.store.isDebugRun(claim.runId) || this.p.repository(claim.repo)?.debugFailures === true),
+      hold: (kept, signal) => this.hold(claim, kept, signal),
+    };
+  }
+
+  isKept(jobId: string): boolean {
+    return this.held.has(jobId) || this.adopted.has(jobId);
+  }
+
+  /** Whether containers labelled kiln.run=`runId`, kiln.job=`jobKey` belong to a kept job (the reaper spares them). */
+  keepsResourcesOf(runId: string, jobKey: string): boolean {
+    return [...this.held.values(), ...this.adopted.values()].some(({ row }) => row.run_id === runId && row.job_key === jobKey);
+  }
+
+  list(): KeptJobInfo[] {
+    return [...this.held.values()].map((h) => info(h.row, 'held'))
+      .concat([...this.adopted.values()].map((a) => info(a.row, 'adopted')))
+      .sort((a, b) => a.keptAt - b.keptAt);
+  }
+
+  extend(jobId: string, minutes?: number): KeptJobInfo {
+    const entry = this.held.get(jobId) ?? this.adopted.get(jobId);
+    if (!entry) throw notKept(jobId);
+    const by = minutes === undefined ? this.keepMs : minutes * 60_000;
+    if (!Number.isFinite(by) || by <= 0) throw new ApiError('BAD_REQUEST', `minutes must be a positive number, got ${String(minutes)}`);
+    const now = this.p.clock();
+    entry.row.deadline = Math.min(Math.max(now, entry.row.deadline) + by, now + MAX_AHEAD_MS);
+    this.p.store.setDeadline(jobId, entry.row.deadline);
+    clearTimeout(entry.timer);
+    entry.timer = this.expireAt(jobId, entry.row.deadline);
+    this.note(jobId, `[kiln] debugging extended: the container stays until ${new Date(entry.row.deadline).toISOString()}`);
+    return info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
+  }
+
+  async end(jobId: string): Promise<void> {
+    const held = this.held.get(jobId);
+    if (held) {
+      this.note(jobId, '[kiln] debugging ended from the dashboard');
+      held.release('remove');
+      return;
+    }
+    if (!this.adopted.has(jobId)) throw notKept(jobId);
+    await this.removeAdopted(jobId);
+  }
+
+  async rerunStep(jobId: string): Promise<{ exitCode: number }> {
+    const held = this.held.get(jobId);
+    if (!held) {
+      if (this.adopted.has(jobId)) throw new ApiError('CONFLICT', `job ${jobId} was kept before Kiln restarted and its log is closed: re-run the step from the terminal`);
+      throw notKept(jobId);
+    }
+    try {
+      return { exitCode: await held.kept.rerunStep() };
+    } catch (err) {
+      throw new ApiError('CONFLICT', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal> {
+    const row = this.held.get(jobId)?.row ?? this.adopted.get(jobId)?.row;
+    if (!row) throw notKept(jobId);
+    if (!this.p.docker) throw new ApiError('UNAVAILABLE', 'this engine runs jobs without Docker: no terminal can be opened');
+    try {
+      return await openDebugShell(this.p.docker, row.container_id, size);
+    } catch (err) {
+      if (err instanceof ContainerGoneError) {
+        this.forgetVanished(jobId);
+        throw new ApiError('NOT_FOUND', err.message);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Start-up, before the queue expires the previous process's claims: each job kept by that process
+   * is recorded failed under the claim that kept it, then adopted until its deadline or removed.
+   */
+  recover(): void {
+    const now = this.p.clock();
+    for (const row of this.p.store.allKept()) {
+      const claim: Claim = { jobId: row.job_id, runId: row.run_id, repo: '', token: row.claim_token, attempt: row.attempt, leaseUntil: 0 };
+      this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
+      if (row.deadline <= now || !this.p.docker) {
+        this.p.store.release(row.job_id);
+        if (this.p.docker) removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
+        continue;
+      }
+      this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
+    }
+  }
+
+  /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */
+  stop(): void {
+    for (const a of this.adopted.values()) clearTimeout(a.timer);
+    this.adopted.clear();
+  }
+
+  private hold(claim: Claim, kept: KeptJob, signal: AbortSignal): Promise<'remove' | 'leave'> {
+    const now = this.p.clock();
+    const row: KeptJobRow = {
+      job_id: claim.jobId, run_id: claim.runId, container_id: kept.containerId ?? '', job_key: kept.jobKey, step_index: kept.step.index, step_name: kept.step.name,
+      kept_at: now, deadline: now + this.keepMs, claim_token: claim.token, attempt: claim.attempt, error: `step '${kept.step.name}' failed`,
+    };
+    this.p.store.keep(row);
+    return new Promise((resolve) => {
+      let done = false;
+      const release = (verdict: 'remove' | 'leave'): void => {
+        if (done) return;
+        done = true;
+        const held = this.held.get(claim.jobId);
+        if (held) clearTimeout(held.timer);
+        this.held.delete(claim.jobId);
+        signal.removeEventListener('abort', onAbort);
+        if (verdict === 'remove') this.p.store.release(claim.jobId);
+        resolve(verdict);
+      };
+      const onAbort = (): void => release(this.p.life.stopping ? 'leave' : 'remove');
+      this.held.set(claim.jobId, { row, kept, timer: this.expireAt(claim.jobId, row.deadline), release });
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up until ${new Date(row.deadline).toISOString()} (open the terminal on the job's page)`);
+      this.p.bus.events.emit({ type: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
+    });
+  }
+
+  private expireAt(jobId: string, deadline: number): NodeJS.Timeout {
+    // setTimeout's limit is 2^31-1 ms; deadlines are at most a day ahead.
+    const timer = setTimeout(() => {
+      const held = this.held.get(jobId);
+      if (held) {
+        this.note(jobId, '[kiln] the debug deadline passed: removing the kept container');
+        held.release('remove');
+      } else if (this.adopted.has(jobId)) {
+        void this.removeAdopted(jobId);
+      }
+    }, Math.max(0, deadline - this.p.clock()));
+    timer.unref();
+    return timer;
+  }
+
+  private async removeAdopted(jobId: string): Promise<void> {
+    const a = this.adopted.get(jobId);
+    if (!a) return;
+    clearTimeout(a.timer);
+    this.adopted.delete(jobId);
+    this.p.store.release(jobId);
+    if (!this.p.docker) return;
+    try {
+      await removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
+    } catch (err) {
+      this.p.onError('removing a kept debug container failed (the reaper will)', err);
+    }
+  }
+
+  /** The container vanished underneath (removed by hand): the job is no longer kept. */
+  private forgetVanished(jobId: string): void {
+    const held = this.held.get(jobId);
+    if (held) {
+      this.note(jobId, '[kiln] the kept container vanished: debugging ended');
+      held.release('remove');
+    } else {
+      void this.removeAdopted(jobId);
+    }
+  }
+
+  private note(jobId: string, text: string): void {
+    try {
+      const line = this.p.logs.append(jobId, { ts: this.p.clock(), stream: 'system', step: null, text });
+      this.p.bus.events.emit({ type: 'log', jobId, lines: [line] });
+    } catch (err) {
+      this.p.onError('writing a debug note to the job log failed', err);
+    }
+  }
+}
+
+function info(row: KeptJobRow, state: KeptJobInfo['state']): KeptJobInfo {
+  return { runId: row.run_id, jobId: row.job_id, step: { index: row.step_index, name: row.step_name }, keptAt: row.kept_at, deadline: row.deadline, state };
+}
+
+function notKept(jobId: string): ApiError {
+  return new ApiError('CONFLICT', `job ${jobId} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
+}

@@ -1,0 +1,49 @@
+import { useState } from 'react';
+import type { KeptJobInfo } from '../../../shared/api/engine-api.js';
+import { useClient, useTicker } from '../../app/hooks.js';
+import { formatDuration } from '../../app/format.js';
+import { TerminalPane } from './TerminalPane.js';
+
+/**
+ * A failed job kept for debugging: how long it stays, terminals into it (several at once; closing
+ * one, or the page, leaves the container up), extend, re-run the failed step, end debugging.
+ */
+export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; onChanged: () => void; onError: (e: Error) => void }) {
+  const client = useClient();
+  const now = useTicker(true);
+  const [terminals, setTerminals] = useState<number[]>([0]);
+  const [next, setNext] = useState(1);
+  const [busy, setBusy] = useState(false);
+  const [rerun, setRerun] = useState<string | undefined>();
+  const act = async (fn: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    try { await fn(); onChanged(); } catch (e) { onError(e as Error); } finally { setBusy(false); }
+  };
+  const left = Math.max(0, kept.deadline - now);
+  return (
+    <section className="card debug-panel" data-testid="debug-panel" data-job-id={kept.jobId}>
+      <div className="debug-head">
+        <div>
+          <b className="debug-badge">Waiting for debug</b>{' '}
+          step <b>{kept.step.name}</b> failed; the container stays up for <b data-testid="debug-left">{formatDuration(left)}</b>
+          {kept.state === 'held' ? <span className="muted"> (holding a concurrency slot)</span> : <span className="muted"> (kept from before a restart)</span>}
+        </div>
+        <div className="actions">
+          <button type="button" className="btn btn-sm" disabled={busy} data-action="new-terminal" onClick={() => { setTerminals((t) => [...t, next]); setNext((n) => n + 1); }}>+ Terminal</button>
+          <button type="button" className="btn btn-sm" disabled={busy} data-action="extend-debug" onClick={() => act(async () => { await client.extendDebug(kept.jobId); })}>Extend 30 min</button>
+          {kept.state === 'held' && (
+            <button type="button" className="btn btn-sm" disabled={busy} data-action="rerun-step"
+              onClick={() => act(async () => { const { exitCode } = await client.rerunFailedStep(kept.jobId); setRerun(`re-run of '${kept.step.name}' exited with ${exitCode}`); })}>
+              Re-run the failed step
+            </button>
+          )}
+          <button type="button" className="btn btn-sm btn-danger" disabled={busy} data-action="end-debug" onClick={() => act(() => client.endDebug(kept.jobId))}>End debugging</button>
+        </div>
+      </div>
+      {rerun && <div className="notice" data-testid="rerun-result">{rerun} (its output is in the log below)</div>}
+      {terminals.map((id, i) => (
+        <TerminalPane key={id} openUrl={() => client.terminalUrl(kept.jobId)} index={i} onClose={() => setTerminals((t) => t.filter((x) => x !== id))} onProblem={onError} />
+      ))}
+    </section>
+  );
+}

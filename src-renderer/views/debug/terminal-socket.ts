@@ -1,0 +1,73 @@
+/**
+ * The browser side of the terminal WebSocket (src-main/http/terminal-ws.ts): keystrokes out as
+ * binary frames, screen output in, resize as a JSON control frame. Output is acknowledged only
+ * once the terminal has drawn it (`flow=ack`), so a flood (`yes`) is paced by what the tab can
+ * draw rather than queued without bound — the tab stays responsive.
+ */
+
+export interface TerminalSocketEvents {
+  /** Output bytes; call `drawn` once they are on screen. */
+  onOutput(bytes: Uint8Array, drawn: () => void): void;
+  onReady(): void;
+  onExit(code: number): void;
+  /** A refusal or failure, in words (the container vanished, the job is no longer kept…). */
+  onProblem(message: string): void;
+  onClose(): void;
+}
+
+/** Acknowledge drawn output in batches of at least this many bytes (or after a short pause). */
+const ACK_BATCH = 64 * 1024;
+
+export interface TerminalSocket {
+  send(data: string | Uint8Array): void;
+  resize(cols: number, rows: number): void;
+  close(): void;
+}
+
+export function connectTerminal(url: string, size: { cols: number; rows: number }, events: TerminalSocketEvents): TerminalSocket {
+  const ws = new WebSocket(`${url}${url.includes('?') ? '&' : '?'}cols=${size.cols}&rows=${size.rows}&flow=ack`);
+  ws.binaryType = 'arraybuffer';
+  const encoder = new TextEncoder();
+  let drawnBytes = 0;
+  let ackTimer: ReturnType<typeof setTimeout> | undefined;
+  let problem = false;
+  const flushAck = (): void => {
+    ackTimer = undefined;
+    if (drawnBytes > 0 && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', bytes: drawnBytes }));
+    drawnBytes = 0;
+  };
+  ws.onmessage = (e: MessageEvent) => {
+    if (e.data instanceof ArrayBuffer) {
+      const bytes = new Uint8Array(e.data);
+      events.onOutput(bytes, () => {
+        drawnBytes += bytes.length;
+        if (drawnBytes >= ACK_BATCH) flushAck();
+        else ackTimer ??= setTimeout(flushAck, 30);
+      });
+      return;
+    }
+    let msg: { type?: string; code?: number; message?: string };
+    try { msg = JSON.parse(String(e.data)) as typeof msg; } catch { return; }
+    if (msg.type === 'ready') events.onReady();
+    else if (msg.type === 'exit') events.onExit(msg.code ?? -1);
+    else if (msg.type === 'error') { problem = true; events.onProblem(msg.message ?? 'the terminal failed'); }
+  };
+  ws.onclose = (e: CloseEvent) => {
+    clearTimeout(ackTimer);
+    // A refused handshake (409, 403) reaches the page only as an abnormal close.
+    if (e.code === 1006 && !problem) events.onProblem('the server refused the terminal: the job may no longer be kept for debugging, or this page is not the dashboard\'s own origin');
+    events.onClose();
+  };
+  return {
+    send(data) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(typeof data === 'string' ? encoder.encode(data) : data);
+    },
+    resize(cols, rows) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols, rows }));
+    },
+    close() {
+      clearTimeout(ackTimer);
+      ws.close();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * `kiln run --debug` in a real pseudo-terminal (tmux): the failing step turns the terminal into a
+ * shell in the job's container — its environment, its service by name, raw mode (Ctrl-C reaches
+ * the shell's command, not kiln), the window's size — and exiting the shell tears the job down.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../helpers/build.js';
+import { FAILING_PIPELINE } from './debug-fixture.js';
+
+const KILN = resolve('bin/kiln.js');
+const SESSION = `kiln-debug-${process.pid}`;
+
+const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+const screen = (): string => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', SESSION);
+
+async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = screen();
+    const m = pattern.exec(text);
+    if (m) return m[0];
+    if (Date.now() > deadline) throw new Error(`the terminal never showed ${String(pattern)}; it shows:\n${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Types a line into the pane (literally, then Enter). */
+function typeLine(text: string): void {
+  tmux('send-keys', '-t', SESSION, '-l', text);
+  tmux('send-keys', '-t', SESSION, 'Enter');
+}
+
+describe('kiln run --debug in a terminal', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'kiln-run-debug-'));
+    writeFileSync(join(dir, '.kiln.yml'), FAILING_PIPELINE);
+    const command = `cd ${dir} && DEPLOY_TOKEN=s3cret-value node ${KILN} run --debug --secret DEPLOY_TOKEN; echo "KILN-EXIT=$?"; sleep 600`;
+    tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command);
+  });
+
+  afterAll(() => {
+    try { tmux('kill-session', '-t', SESSION); } catch { /* already gone */ }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('becomes a shell in the failed job container at the failing step', async () => {
+    await waitForScreen(/this terminal is now a shell in its container/, 120_000);
+    await waitForScreen(/\/workspace # $/m);
+    typeLine('echo "v=$SOME_VAR p=$PARTIAL"; ls');
+    await waitForScreen(/v=from-kiln-env p=set-before-failing\s+marker\.txt/);
+    typeLine('wget -q -O /dev/null http://web:8080/ready && echo "svc-$((40+2))"');
+    await waitForScreen(/^svc-42$/m);
+    expect(screen()).toContain('[build › Break] token is ***');
+    expect(screen()).not.toContain('s3cret-value');
+  });
+
+  it('sends Ctrl-C to the command in the container, not to kiln', async () => {
+    typeLine('sleep 300; echo "slept-$((1+1))"');
+    await new Promise((r) => setTimeout(r, 700));
+    tmux('send-keys', '-t', SESSION, 'C-c');
+    typeLine('echo "alive-$((2+3))"');
+    await waitForScreen(/^alive-5$/m, 10_000);
+    expect(screen()).not.toContain('slept-2');
+    expect(screen()).not.toContain('cancelling');
+  });
+
+  it('follows the terminal size', async () => {
+    typeLine('stty size');
+    await waitForScreen(/^30 100$/m);
+    tmux('resize-window', '-t', SESSION, '-x', '120', '-y', '40');
+    await new Promise((r) => setTimeout(r, 500));
+    typeLine('clear; stty size');
+    await waitForScreen(/^40 120$/m);
+  });
+
+  it('continues the teardown when the shell exits: the container goes, kiln exits 1', async () => {
+    typeLine('clear; echo "id=$(hostname)"');
+    const id = (await waitForScreen(/^id=[0-9a-f]{12}$/m)).slice(3);
+    expect(execFileSync('docker', ['ps', '-q', '--filter', `id=${id}`], { encoding: 'utf8' }).trim()).not.toBe('');
+    typeLine('exit');
+    await waitForScreen(/KILN-EXIT=1/, 60_000);
+    expect(screen()).toMatch(/build\s+failed/);
+    expect(execFileSync('docker', ['ps', '-aq', '--filter', `id=${id}`], { encoding: 'utf8' }).trim()).toBe('');
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Kept containers across a restart, with the real engine and Docker: a stopped engine leaves its
+ * kept job's container up and the next start adopts it (terminal, deadline, the reaper spares it);
+ * after a kill -9, the next start records the kept job failed under the claim that kept it (it is
+ * not run again) and removes the container when its deadline has passed. Nothing leaks.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src-main/engine/engine.js';
+import { startServer } from '../../src-main/http/app.js';
+import { defaultConfig } from '../../src-main/settings/config-file.js';
+import type { KilnConfig } from '../../src-main/core/engine-contract.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { createRepo, repoConfig } from '../engine/engine-fixture.js';
+import { FAILING_PIPELINE } from './debug-fixture.js';
+import { openTerminal } from './terminal-client.js';
+
+const KEEP_MS = 120_000;
+
+function containers(runId: string): string[] {
+  return execFileSync('docker', ['ps', '-a', '--filter', `label=kiln.run=${runId}`, '--format', '{{.Label "kiln.role"}}:{{.State}}'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('kept containers across a restart', () => {
+  let root: string;
+  let config: KilnConfig;
+  let dataDir: string;
+  const engines: Engine[] = [];
+
+  beforeAll(() => ensureBuilt());
+
+  afterEach(async () => {
+    for (const e of engines.splice(0)) await e.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const setUp = (): void => {
+    root = mkdtempSync(join(tmpdir(), 'kiln-debug-restart-'));
+    const repo = createRepo(root, 'acme/web');
+    repo.commit(FAILING_PIPELINE);
+    config = { ...defaultConfig(), server: { host: '127.0.0.1', port: 0 }, repositories: [repoConfig(repo, { secrets: { DEPLOY_TOKEN: 'x' } })] };
+    dataDir = join(root, 'data');
+  };
+  const start = async (clock?: () => number): Promise<Engine> => {
+    const engine = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS }, onError: () => undefined, ...(clock ? { clock } : {}) });
+    engines.push(engine);
+    return engine;
+  };
+
+  it('are adopted after a stop: the terminal still opens, the reaper spares them, the deadline stands', async () => {
+    setUp();
+    const first = await start();
+    const [runId] = (await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
+    const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
+    await first.stop();
+    engines.splice(0);
+    expect(containers(runId)).toEqual(['job:running', 'service:running']);
+
+    const second = await start();
+    expect((await second.getRun(runId)).status).toBe('failed');
+    const [adopted] = await second.listKeptJobs();
+    expect(adopted).toMatchObject({ jobId: kept.jobId, state: 'adopted', deadline: kept.deadline });
+    // Engine.start reaped leftovers already: the kept job's container and service are not among them.
+    expect(containers(runId)).toEqual(['job:running', 'service:running']);
+    await expect(second.rerunFailedStep(kept.jobId)).rejects.toMatchObject({ code: 'CONFLICT' });
+
+    const server = await startServer({ engine: second, port: 0 });
+    try {
+      const t = await openTerminal(`${server.url.replace('http', 'ws')}/api/jobs/${kept.jobId}/terminal`);
+      t.type('echo "v=$SOME_VAR"\n');
+      await t.waitFor('v=from-kiln-env');
+      await t.close();
+    } finally {
+      await server.close();
+    }
+    await second.endDebug(kept.jobId);
+    expect(containers(runId)).toEqual([]);
+    expect(await second.listKeptJobs()).toEqual([]);
+  });
+
+  it('after a kill -9: the job is recorded failed, not run again, and a passed deadline removes the container', async () => {
+    setUp();
+    const configFile = join(root, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const child = spawn(process.execPath, [resolve('test/debug/debug-crash-child.mjs'), resolve('dist'), configFile, dataDir, String(KEEP_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const seen = await new Promise<{ runId: string; jobId: string }>((resolveSeen, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child never kept the job; stderr: ${stderr}`)), 120_000);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const msg = JSON.parse(line) as { runId?: string; jobId?: string };
+        if (msg.runId && msg.jobId) {
+          clearTimeout(timer);
+          resolveSeen({ runId: msg.runId, jobId: msg.jobId });
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await exited;
+    expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
+
+    // Restarted after the deadline: the job's failure is recorded and its container removed.
+    const engine = await start(() => Date.now() + KEEP_MS + 60_000);
+    const run = await engine.getRun(seen.runId);
+    expect(run.status).toBe('failed');
+    expect(run.jobs[0]).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(await engine.listKeptJobs()).toEqual([]);
+    await until(async () => (containers(seen.runId).length === 0 ? true : undefined), 'the expired container to be removed', 30_000);
+  });
+});
