@@ -48,7 +48,10 @@ const SEEDS = [
   'jobs:\n  a:\n    image: "node:${{ matrix.v }}"\n    matrix: { v: [1, 2], include: [{v: 3, x: y}], exclude: [{v: 1}] }\n    steps:\n      - run: echo ${{ matrix.x }} $HOME\n        if: failure() || always()\n',
   'stages: [a, b]\nenv: { A: "${B:-c}" }\njobs:\n  x: { stage: a, image: i, steps: [{run: r}] }\n  y: { stage: b, image: "${A}", needs: x, steps: [{run: r, timeout: 1m}] }\n',
 ];
-const SNIPPETS = [':', '- ', '{', '}', '[', ']', '\n', '  ', '"', "'", '$', '${{', '}}', '&a', '*a', '!!str ', '#', '|', '>', ',', '? ', 'on', 'needs: [x]', 'if: ', '${X:?y}', '\t', 'jobs:', '<<: '];
+SEEDS.push(
+  "on:\n  schedule:\n    - cron: '30 3 * * 1-5'\n      timezone: Europe/Paris\njobs:\n  a:\n    image: i\n    outputs: { v: '${{ steps.s.outputs.x }}' }\n    steps: [{ id: s, run: echo }]\n  b:\n    image: i\n    needs: a\n    when: manual\n    approval-timeout: 2h\n    if: needs.a.outputs.v == 'x'\n    env: { V: '${{ needs.a.outputs.v }}' }\n    steps: [{ run: 'echo ${{ needs.a.outputs.v }}' }]\n",
+);
+const SNIPPETS = ['needs.a.outputs.v', 'when: manual', 'id: v', 'outputs:', 'schedule:', '- cron: ', ':', '- ', '{', '}', '[', ']', '\n', '  ', '"', "'", '$', '${{', '}}', '&a', '*a', '!!str ', '#', '|', '>', ',', '? ', 'on', 'needs: [x]', 'if: ', '${X:?y}', '\t', 'jobs:', '<<: '];
 
 function mutate(text: string): string {
   let out = text;
@@ -84,8 +87,10 @@ function mutate(text: string): string {
   return out;
 }
 
-const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b'];
-const SCALARS: unknown[] = ['main', 'x', '', '1.0', 3, true, false, null, '${{ matrix.a }}', '${A:-b}', "branch == 'main'", '15m', 'a', 'b', '${{', '$$'];
+const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b',
+  'id', 'outputs', 'when', 'approval-timeout', 'schedule', 'cron', 'timezone'];
+const SCALARS: unknown[] = ['main', 'x', '', '1.0', 3, true, false, null, '${{ matrix.a }}', '${A:-b}', "branch == 'main'", '15m', 'a', 'b', '${{', '$$',
+  'manual', '${{ needs.a.outputs.v }}', '${{ steps.v.outputs.x }}', "needs.a.outputs.v == 'x'", '30 3 * * 1-5', 'Europe/Paris', [{ cron: '0 * * * *' }]];
 
 function randomValue(depth: number): unknown {
   const r = rand();
@@ -109,7 +114,7 @@ function randomPipeline(): string {
   return stringify(doc);
 }
 
-const EXPR_TOKENS = ['branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
+const EXPR_TOKENS = ['needs.a.outputs.v', 'steps.s.outputs.o', 'needs.a.result', 'needs', 'branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
 
 describe('fuzzing the pipeline engine', () => {
   it('never crashes on 2000 mutated pipeline files', { timeout: 120_000 }, () => {

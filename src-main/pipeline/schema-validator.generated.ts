@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"},"schedule":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["cron"],"properties":{"cron":{"type":"string"},"timezone":{"type":"string"},"branches":{"type":"array","items":{"type":"string"}}}}}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}},"outputs":{"type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"string"}},"when":{"enum":["on_success","manual"]},"approval-timeout":{"type":"string"}}}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -54,7 +54,7 @@ if(data.on !== undefined){
 let data1 = data.on;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(((key1 === "push") || (key1 === "pull_request")) || (key1 === "manual"))){
+if(!((((key1 === "push") || (key1 === "pull_request")) || (key1 === "manual")) || (key1 === "schedule"))){
 const err3 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on,data:data1};
 if(vErrors === null){
 vErrors = [err3];
@@ -219,9 +219,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-}
-else {
-const err15 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
+if(data1.schedule !== undefined){
+let data11 = data1.schedule;
+if(Array.isArray(data11)){
+if(data11.length < 1){
+const err15 = {instancePath:instancePath+"/on/schedule",schemaPath:"#/properties/on/properties/schedule/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.on.properties.schedule,data:data11};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -230,11 +232,12 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-if(data.priority !== undefined){
-let data11 = data.priority;
-if(!((((data11 === "low") || (data11 === "normal")) || (data11 === "high")) || (data11 === "critical"))){
-const err16 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data11};
+const len3 = data11.length;
+for(let i3=0; i3<len3; i3++){
+let data12 = data11[i3];
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.cron === undefined){
+const err16 = {instancePath:instancePath+"/on/schedule/" + i3,schemaPath:"#/properties/on/properties/schedule/items/required",keyword:"required",params:{missingProperty: "cron"},message:"must have required property '"+"cron"+"'",schema:schema11.properties.on.properties.schedule.items.required,parentSchema:schema11.properties.on.properties.schedule.items,data:data12};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -243,13 +246,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data.concurrency !== undefined){
-let data12 = data.concurrency;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key4 in data12){
-if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
-const err17 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data12};
+if(!(((key4 === "cron") || (key4 === "timezone")) || (key4 === "branches"))){
+const err17 = {instancePath:instancePath+"/on/schedule/" + i3,schemaPath:"#/properties/on/properties/schedule/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on.properties.schedule.items,data:data12};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -259,10 +258,10 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data12.group !== undefined){
-let data13 = data12.group;
+if(data12.cron !== undefined){
+let data13 = data12.cron;
 if(typeof data13 !== "string"){
-const err18 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data13};
+const err18 = {instancePath:instancePath+"/on/schedule/" + i3+"/cron",schemaPath:"#/properties/on/properties/schedule/items/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.cron.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.cron,data:data13};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -272,10 +271,10 @@ vErrors.push(err18);
 errors++;
 }
 }
-if(data12["cancel-in-progress"] !== undefined){
-let data14 = data12["cancel-in-progress"];
-if(typeof data14 !== "boolean"){
-const err19 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data14};
+if(data12.timezone !== undefined){
+let data14 = data12.timezone;
+if(typeof data14 !== "string"){
+const err19 = {instancePath:instancePath+"/on/schedule/" + i3+"/timezone",schemaPath:"#/properties/on/properties/schedule/items/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.timezone.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.timezone,data:data14};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -285,9 +284,14 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data12};
+if(data12.branches !== undefined){
+let data15 = data12.branches;
+if(Array.isArray(data15)){
+const len4 = data15.length;
+for(let i4=0; i4<len4; i4++){
+let data16 = data15[i4];
+if(typeof data16 !== "string"){
+const err20 = {instancePath:instancePath+"/on/schedule/" + i3+"/branches/" + i4,schemaPath:"#/properties/on/properties/schedule/items/properties/branches/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.branches.items.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.branches.items,data:data16};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -297,13 +301,9 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.env !== undefined){
-let data15 = data.env;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key5 in data15){
-let data16 = data15[key5];
-if(((typeof data16 !== "string") && (typeof data16 !== "boolean")) && (data16 !== null)){
-const err21 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data16};
+}
+else {
+const err21 = {instancePath:instancePath+"/on/schedule/" + i3+"/branches",schemaPath:"#/properties/on/properties/schedule/items/properties/branches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.schedule.items.properties.branches.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.branches,data:data15};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -315,7 +315,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data15};
+const err22 = {instancePath:instancePath+"/on/schedule/" + i3,schemaPath:"#/properties/on/properties/schedule/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.properties.schedule.items.type,parentSchema:schema11.properties.on.properties.schedule.items,data:data12};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -325,11 +325,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.stages !== undefined){
-let data17 = data.stages;
-if(Array.isArray(data17)){
-if(data17.length < 1){
-const err23 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data17};
+}
+else {
+const err23 = {instancePath:instancePath+"/on/schedule",schemaPath:"#/properties/on/properties/schedule/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.schedule.type,parentSchema:schema11.properties.on.properties.schedule,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -338,12 +336,10 @@ vErrors.push(err23);
 }
 errors++;
 }
-const len3 = data17.length;
-for(let i3=0; i3<len3; i3++){
-let data18 = data17[i3];
-if(typeof data18 === "string"){
-if(!pattern0.test(data18)){
-const err24 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data18};
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -353,8 +349,10 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/stages/" + i3,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data18};
+if(data.priority !== undefined){
+let data17 = data.priority;
+if(!((((data17 === "low") || (data17 === "normal")) || (data17 === "high")) || (data17 === "critical"))){
+const err25 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data17};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -364,9 +362,12 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data17};
+if(data.concurrency !== undefined){
+let data18 = data.concurrency;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+for(const key5 in data18){
+if(!((key5 === "group") || (key5 === "cancel-in-progress"))){
+const err26 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data18};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -376,11 +377,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.jobs !== undefined){
-let data19 = data.jobs;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(Object.keys(data19).length < 1){
-const err27 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data19};
+if(data18.group !== undefined){
+let data19 = data18.group;
+if(typeof data19 !== "string"){
+const err27 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data19};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -389,11 +389,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key6 in data19){
-const _errs46 = errors;
-if(typeof key6 === "string"){
-if(!pattern0.test(key6)){
-const err28 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
+}
+if(data18["cancel-in-progress"] !== undefined){
+let data20 = data18["cancel-in-progress"];
+if(typeof data20 !== "boolean"){
+const err28 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data20};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -403,9 +403,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-var valid14 = _errs46 === errors;
-if(!valid14){
-const err29 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data19};
+}
+else {
+const err29 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data18};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -415,11 +415,13 @@ vErrors.push(err29);
 errors++;
 }
 }
-for(const key7 in data19){
-let data20 = data19[key7];
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-if(data20.image === undefined){
-const err30 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+if(data.env !== undefined){
+let data21 = data.env;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key6 in data21){
+let data22 = data21[key6];
+if(((typeof data22 !== "string") && (typeof data22 !== "boolean")) && (data22 !== null)){
+const err30 = {instancePath:instancePath+"/env/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data22};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -428,8 +430,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data20.steps === undefined){
-const err31 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data21};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -438,9 +442,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-for(const key8 in data20){
-if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
-const err32 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+}
+if(data.stages !== undefined){
+let data23 = data.stages;
+if(Array.isArray(data23)){
+if(data23.length < 1){
+const err32 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data23};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -449,11 +456,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(data20.name !== undefined){
-let data21 = data20.name;
-if(typeof data21 !== "string"){
-const err33 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data21};
+const len5 = data23.length;
+for(let i5=0; i5<len5; i5++){
+let data24 = data23[i5];
+if(typeof data24 === "string"){
+if(!pattern0.test(data24)){
+const err33 = {instancePath:instancePath+"/stages/" + i5,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data24};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -463,10 +471,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data20.stage !== undefined){
-let data22 = data20.stage;
-if(typeof data22 !== "string"){
-const err34 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data22};
+else {
+const err34 = {instancePath:instancePath+"/stages/" + i5,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data24};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -476,10 +482,9 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data20.image !== undefined){
-let data23 = data20.image;
-if(typeof data23 !== "string"){
-const err35 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data23};
+}
+else {
+const err35 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data23};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -489,10 +494,11 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data20.needs !== undefined){
-let data24 = data20.needs;
-if((typeof data24 !== "string") && (!(Array.isArray(data24)))){
-const err36 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data24};
+if(data.jobs !== undefined){
+let data25 = data.jobs;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(Object.keys(data25).length < 1){
+const err36 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data25};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -501,12 +507,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(Array.isArray(data24)){
-const len4 = data24.length;
-for(let i4=0; i4<len4; i4++){
-let data25 = data24[i4];
-if(typeof data25 !== "string"){
-const err37 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i4,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data25};
+for(const key7 in data25){
+const _errs59 = errors;
+if(typeof key7 === "string"){
+if(!pattern0.test(key7)){
+const err37 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -516,12 +521,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
-}
-if(data20.if !== undefined){
-let data26 = data20.if;
-if((typeof data26 !== "string") && (typeof data26 !== "boolean")){
-const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data26};
+var valid19 = _errs59 === errors;
+if(!valid19){
+const err38 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data25};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -531,10 +533,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data20.timeout !== undefined){
-let data27 = data20.timeout;
-if(typeof data27 !== "string"){
-const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data27};
+for(const key8 in data25){
+let data26 = data25[key8];
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.image === undefined){
+const err39 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data26};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -543,16 +546,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-if(data20.secrets !== undefined){
-let data28 = data20.secrets;
-if(Array.isArray(data28)){
-const len5 = data28.length;
-for(let i5=0; i5<len5; i5++){
-let data29 = data28[i5];
-if(typeof data29 === "string"){
-if(!pattern2.test(data29)){
-const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+if(data26.steps === undefined){
+const err40 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data26};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -561,9 +556,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+for(const key9 in data26){
+if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key9))){
+const err41 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data26};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -573,9 +568,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
-else {
-const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data28};
+if(data26.name !== undefined){
+let data27 = data26.name;
+if(typeof data27 !== "string"){
+const err42 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data27};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -585,13 +581,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data20.env !== undefined){
-let data30 = data20.env;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-for(const key9 in data30){
-let data31 = data30[key9];
-if(((typeof data31 !== "string") && (typeof data31 !== "boolean")) && (data31 !== null)){
-const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data31};
+if(data26.stage !== undefined){
+let data28 = data26.stage;
+if(typeof data28 !== "string"){
+const err43 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data28};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -601,9 +594,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data30};
+if(data26.image !== undefined){
+let data29 = data26.image;
+if(typeof data29 !== "string"){
+const err44 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data29};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -613,15 +607,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data20.matrix !== undefined){
-let data32 = data20.matrix;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key10 in data32){
-if(!((key10 === "include") || (key10 === "exclude"))){
-let data33 = data32[key10];
-if(Array.isArray(data33)){
-if(data33.length < 1){
-const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+if(data26.needs !== undefined){
+let data30 = data26.needs;
+if((typeof data30 !== "string") && (!(Array.isArray(data30)))){
+const err45 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data30};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -630,11 +619,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-const len6 = data33.length;
+if(Array.isArray(data30)){
+const len6 = data30.length;
 for(let i6=0; i6<len6; i6++){
-let data34 = data33[i6];
-if(((typeof data34 !== "string") && (typeof data34 !== "boolean")) && (!(data34 && typeof data34 == "object" && !Array.isArray(data34)))){
-const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data34};
+let data31 = data30[i6];
+if(typeof data31 !== "string"){
+const err46 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data31};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -645,8 +635,11 @@ errors++;
 }
 }
 }
-else {
-const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+}
+if(data26.if !== undefined){
+let data32 = data26.if;
+if((typeof data32 !== "string") && (typeof data32 !== "boolean")){
+const err47 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data32};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -656,18 +649,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-}
-if(data32.include !== undefined){
-let data35 = data32.include;
-if(Array.isArray(data35)){
-const len7 = data35.length;
-for(let i7=0; i7<len7; i7++){
-let data36 = data35[i7];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key11 in data36){
-let data37 = data36[key11];
-if(((typeof data37 !== "string") && (typeof data37 !== "boolean")) && (!(data37 && typeof data37 == "object" && !Array.isArray(data37)))){
-const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data37};
+if(data26.timeout !== undefined){
+let data33 = data26.timeout;
+if(typeof data33 !== "string"){
+const err48 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data33};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -677,9 +662,15 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data36};
+if(data26.secrets !== undefined){
+let data34 = data26.secrets;
+if(Array.isArray(data34)){
+const len7 = data34.length;
+for(let i7=0; i7<len7; i7++){
+let data35 = data34[i7];
+if(typeof data35 === "string"){
+if(!pattern2.test(data35)){
+const err49 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data35};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -689,9 +680,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
 else {
-const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data35};
+const err50 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data35};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -701,17 +691,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data32.exclude !== undefined){
-let data38 = data32.exclude;
-if(Array.isArray(data38)){
-const len8 = data38.length;
-for(let i8=0; i8<len8; i8++){
-let data39 = data38[i8];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key12 in data39){
-let data40 = data39[key12];
-if(((typeof data40 !== "string") && (typeof data40 !== "boolean")) && (!(data40 && typeof data40 == "object" && !Array.isArray(data40)))){
-const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data40};
+}
+else {
+const err51 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data34};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -721,9 +703,13 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data39};
+if(data26.env !== undefined){
+let data36 = data26.env;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key10 in data36){
+let data37 = data36[key10];
+if(((typeof data37 !== "string") && (typeof data37 !== "boolean")) && (data37 !== null)){
+const err52 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data37};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -735,7 +721,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data38};
+const err53 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data36};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -745,9 +731,15 @@ vErrors.push(err53);
 errors++;
 }
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data32};
+if(data26.matrix !== undefined){
+let data38 = data26.matrix;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key11 in data38){
+if(!((key11 === "include") || (key11 === "exclude"))){
+let data39 = data38[key11];
+if(Array.isArray(data39)){
+if(data39.length < 1){
+const err54 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data39};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -756,15 +748,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-if(data20.services !== undefined){
-let data41 = data20.services;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key13 in data41){
-const _errs97 = errors;
-if(typeof key13 === "string"){
-if(!pattern3.test(key13)){
-const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+const len8 = data39.length;
+for(let i8=0; i8<len8; i8++){
+let data40 = data39[i8];
+if(((typeof data40 !== "string") && (typeof data40 !== "boolean")) && (!(data40 && typeof data40 == "object" && !Array.isArray(data40)))){
+const err55 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data40};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -774,9 +762,9 @@ vErrors.push(err55);
 errors++;
 }
 }
-var valid32 = _errs97 === errors;
-if(!valid32){
-const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+}
+else {
+const err56 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data39};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -786,11 +774,18 @@ vErrors.push(err56);
 errors++;
 }
 }
-for(const key14 in data41){
-let data42 = data41[key14];
+}
+if(data38.include !== undefined){
+let data41 = data38.include;
+if(Array.isArray(data41)){
+const len9 = data41.length;
+for(let i9=0; i9<len9; i9++){
+let data42 = data41[i9];
 if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.image === undefined){
-const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+for(const key12 in data42){
+let data43 = data42[key12];
+if(((typeof data43 !== "string") && (typeof data43 !== "boolean")) && (!(data43 && typeof data43 == "object" && !Array.isArray(data43)))){
+const err57 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i9+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data43};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -799,9 +794,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key15 in data42){
-if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
-const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data42};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -811,10 +807,9 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data42.image !== undefined){
-let data43 = data42.image;
-if(typeof data43 !== "string"){
-const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data43};
+}
+else {
+const err59 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data41};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -824,13 +819,17 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data42.env !== undefined){
-let data44 = data42.env;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key16 in data44){
-let data45 = data44[key16];
-if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
-const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data45};
+if(data38.exclude !== undefined){
+let data44 = data38.exclude;
+if(Array.isArray(data44)){
+const len10 = data44.length;
+for(let i10=0; i10<len10; i10++){
+let data45 = data44[i10];
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key13 in data45){
+let data46 = data45[key13];
+if(((typeof data46 !== "string") && (typeof data46 !== "boolean")) && (!(data46 && typeof data46 == "object" && !Array.isArray(data46)))){
+const err60 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i10+"/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data46};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -842,7 +841,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data44};
+const err61 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data45};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -852,14 +851,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data42.ports !== undefined){
-let data46 = data42.ports;
-if(Array.isArray(data46)){
-const len9 = data46.length;
-for(let i9=0; i9<len9; i9++){
-let data47 = data46[i9];
-if(typeof data47 !== "string"){
-const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data47};
+}
+else {
+const err62 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data44};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -871,7 +865,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data46};
+const err63 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data38};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -881,10 +875,14 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data42.command !== undefined){
-let data48 = data42.command;
-if((typeof data48 !== "string") && (!(Array.isArray(data48)))){
-const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data48};
+if(data26.services !== undefined){
+let data47 = data26.services;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+for(const key14 in data47){
+const _errs110 = errors;
+if(typeof key14 === "string"){
+if(!pattern3.test(key14)){
+const err64 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -893,12 +891,10 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(Array.isArray(data48)){
-const len10 = data48.length;
-for(let i10=0; i10<len10; i10++){
-let data49 = data48[i10];
-if(typeof data49 !== "string"){
-const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data49};
+}
+var valid37 = _errs110 === errors;
+if(!valid37){
+const err65 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data47};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -908,11 +904,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-}
-}
-else {
-const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+for(const key15 in data47){
+let data48 = data47[key15];
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.image === undefined){
+const err66 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -921,10 +917,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+for(const key16 in data48){
+if(!((((key16 === "image") || (key16 === "env")) || (key16 === "ports")) || (key16 === "command"))){
+const err67 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -934,11 +929,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data20.cache !== undefined){
-let data50 = data20.cache;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.key === undefined){
-const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data48.image !== undefined){
+let data49 = data48.image;
+if(typeof data49 !== "string"){
+const err68 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data49};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -947,8 +941,14 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data50.paths === undefined){
-const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+if(data48.env !== undefined){
+let data50 = data48.env;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+for(const key17 in data50){
+let data51 = data50[key17];
+if(((typeof data51 !== "string") && (typeof data51 !== "boolean")) && (data51 !== null)){
+const err69 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data51};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -957,9 +957,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key17 in data50){
-if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
-const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+}
+else {
+const err70 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data50};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -969,10 +970,14 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data50.key !== undefined){
-let data51 = data50.key;
-if(typeof data51 !== "string"){
-const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data51};
+if(data48.ports !== undefined){
+let data52 = data48.ports;
+if(Array.isArray(data52)){
+const len11 = data52.length;
+for(let i11=0; i11<len11; i11++){
+let data53 = data52[i11];
+if(typeof data53 !== "string"){
+const err71 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data53};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -982,14 +987,9 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data50["restore-keys"] !== undefined){
-let data52 = data50["restore-keys"];
-if(Array.isArray(data52)){
-const len11 = data52.length;
-for(let i11=0; i11<len11; i11++){
-let data53 = data52[i11];
-if(typeof data53 !== "string"){
-const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data53};
+}
+else {
+const err72 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data52};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -999,9 +999,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data52};
+if(data48.command !== undefined){
+let data54 = data48.command;
+if((typeof data54 !== "string") && (!(Array.isArray(data54)))){
+const err73 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data54};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1010,12 +1011,12 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data50.paths !== undefined){
-let data54 = data50.paths;
 if(Array.isArray(data54)){
-if(data54.length < 1){
-const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+const len12 = data54.length;
+for(let i12=0; i12<len12; i12++){
+let data55 = data54[i12];
+if(typeof data55 !== "string"){
+const err74 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data55};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1024,11 +1025,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len12 = data54.length;
-for(let i12=0; i12<len12; i12++){
-let data55 = data54[i12];
-if(typeof data55 !== "string"){
-const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data55};
+}
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1040,7 +1042,7 @@ errors++;
 }
 }
 else {
-const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+const err76 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data47};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1050,9 +1052,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+if(data26.cache !== undefined){
+let data56 = data26.cache;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.key === undefined){
+const err77 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data56};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1061,12 +1065,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data20.artifacts !== undefined){
-let data56 = data20.artifacts;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
 if(data56.paths === undefined){
-const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+const err78 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data56};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1076,8 +1076,8 @@ vErrors.push(err78);
 errors++;
 }
 for(const key18 in data56){
-if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
-const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+if(!(((key18 === "key") || (key18 === "restore-keys")) || (key18 === "paths"))){
+const err79 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data56};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1087,11 +1087,10 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data56.paths !== undefined){
-let data57 = data56.paths;
-if(Array.isArray(data57)){
-if(data57.length < 1){
-const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data56.key !== undefined){
+let data57 = data56.key;
+if(typeof data57 !== "string"){
+const err80 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data57};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1100,11 +1099,15 @@ vErrors.push(err80);
 }
 errors++;
 }
-const len13 = data57.length;
+}
+if(data56["restore-keys"] !== undefined){
+let data58 = data56["restore-keys"];
+if(Array.isArray(data58)){
+const len13 = data58.length;
 for(let i13=0; i13<len13; i13++){
-let data58 = data57[i13];
-if(typeof data58 !== "string"){
-const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data58};
+let data59 = data58[i13];
+if(typeof data59 !== "string"){
+const err81 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data59};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1116,7 +1119,7 @@ errors++;
 }
 }
 else {
-const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+const err82 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data58};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1126,10 +1129,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data56.when !== undefined){
-let data59 = data56.when;
-if(!(((data59 === "on_success") || (data59 === "on_failure")) || (data59 === "always"))){
-const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data59};
+if(data56.paths !== undefined){
+let data60 = data56.paths;
+if(Array.isArray(data60)){
+if(data60.length < 1){
+const err83 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data60};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1138,11 +1142,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data56["expire-in"] !== undefined){
-let data60 = data56["expire-in"];
-if(typeof data60 !== "string"){
-const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data60};
+const len14 = data60.length;
+for(let i14=0; i14<len14; i14++){
+let data61 = data60[i14];
+if(typeof data61 !== "string"){
+const err84 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data61};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1154,7 +1158,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+const err85 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data60};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1164,11 +1168,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data20.steps !== undefined){
-let data61 = data20.steps;
-if(Array.isArray(data61)){
-if(data61.length < 1){
-const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+}
+else {
+const err86 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data56};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1177,12 +1179,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-const len14 = data61.length;
-for(let i14=0; i14<len14; i14++){
-let data62 = data61[i14];
+}
+if(data26.artifacts !== undefined){
+let data62 = data26.artifacts;
 if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.run === undefined){
-const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+if(data62.paths === undefined){
+const err87 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data62};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1192,8 +1194,8 @@ vErrors.push(err87);
 errors++;
 }
 for(const key19 in data62){
-if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
-const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+if(!(((key19 === "paths") || (key19 === "when")) || (key19 === "expire-in"))){
+const err88 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data62};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1203,10 +1205,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-if(data62.name !== undefined){
-let data63 = data62.name;
-if(typeof data63 !== "string"){
-const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data63};
+if(data62.paths !== undefined){
+let data63 = data62.paths;
+if(Array.isArray(data63)){
+if(data63.length < 1){
+const err89 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data63};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1215,11 +1218,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(data62.run !== undefined){
-let data64 = data62.run;
+const len15 = data63.length;
+for(let i15=0; i15<len15; i15++){
+let data64 = data63[i15];
 if(typeof data64 !== "string"){
-const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data64};
+const err90 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data64};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1229,10 +1232,9 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data62.if !== undefined){
-let data65 = data62.if;
-if((typeof data65 !== "string") && (typeof data65 !== "boolean")){
-const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data65};
+}
+else {
+const err91 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data63};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1242,13 +1244,10 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data62.env !== undefined){
-let data66 = data62.env;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-for(const key20 in data66){
-let data67 = data66[key20];
-if(((typeof data67 !== "string") && (typeof data67 !== "boolean")) && (data67 !== null)){
-const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data67};
+if(data62.when !== undefined){
+let data65 = data62.when;
+if(!(((data65 === "on_success") || (data65 === "on_failure")) || (data65 === "always"))){
+const err92 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data65};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1258,9 +1257,10 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data66};
+if(data62["expire-in"] !== undefined){
+let data66 = data62["expire-in"];
+if(typeof data66 !== "string"){
+const err93 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data66};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1270,10 +1270,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data62["continue-on-error"] !== undefined){
-let data68 = data62["continue-on-error"];
-if(typeof data68 !== "boolean"){
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data68};
+}
+else {
+const err94 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data62};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1283,10 +1282,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data62.timeout !== undefined){
-let data69 = data62.timeout;
-if(typeof data69 !== "string"){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data69};
+if(data26.steps !== undefined){
+let data67 = data26.steps;
+if(Array.isArray(data67)){
+if(data67.length < 1){
+const err95 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data67};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1295,10 +1295,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-}
-else {
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+const len16 = data67.length;
+for(let i16=0; i16<len16; i16++){
+let data68 = data67[i16];
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.run === undefined){
+const err96 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data68};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1307,10 +1309,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-}
-else {
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+for(const key20 in data68){
+if(!(((((((key20 === "id") || (key20 === "name")) || (key20 === "run")) || (key20 === "if")) || (key20 === "env")) || (key20 === "continue-on-error")) || (key20 === "timeout"))){
+const err97 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data68};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1320,9 +1321,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-}
-else {
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+if(data68.id !== undefined){
+let data69 = data68.id;
+if(typeof data69 === "string"){
+if(!pattern0.test(data69)){
+const err98 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data69};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1332,9 +1335,8 @@ vErrors.push(err98);
 errors++;
 }
 }
-}
 else {
-const err99 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
+const err99 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data69};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1344,14 +1346,235 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-else {
-const err100 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data68.name !== undefined){
+let data70 = data68.name;
+if(typeof data70 !== "string"){
+const err100 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data70};
 if(vErrors === null){
 vErrors = [err100];
 }
 else {
 vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data68.run !== undefined){
+let data71 = data68.run;
+if(typeof data71 !== "string"){
+const err101 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data71};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data68.if !== undefined){
+let data72 = data68.if;
+if((typeof data72 !== "string") && (typeof data72 !== "boolean")){
+const err102 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data72};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data68.env !== undefined){
+let data73 = data68.env;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+for(const key21 in data73){
+let data74 = data73[key21];
+if(((typeof data74 !== "string") && (typeof data74 !== "boolean")) && (data74 !== null)){
+const err103 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/env/" + key21.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data74};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data73};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data68["continue-on-error"] !== undefined){
+let data75 = data68["continue-on-error"];
+if(typeof data75 !== "boolean"){
+const err105 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data75};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data68.timeout !== undefined){
+let data76 = data68.timeout;
+if(typeof data76 !== "string"){
+const err106 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data76};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data68};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data67};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+if(data26.outputs !== undefined){
+let data77 = data26.outputs;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+for(const key22 in data77){
+const _errs177 = errors;
+if(typeof key22 === "string"){
+if(!pattern0.test(key22)){
+const err109 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,data:key22,propertyName:key22};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+var valid57 = _errs177 === errors;
+if(!valid57){
+const err110 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key22},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data77};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+for(const key23 in data77){
+let data78 = data77[key23];
+if(typeof data78 !== "string"){
+const err111 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties,data:data78};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data77};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data26.when !== undefined){
+let data79 = data26.when;
+if(!((data79 === "on_success") || (data79 === "manual"))){
+const err113 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/when",schemaPath:"#/properties/jobs/additionalProperties/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.when,data:data79};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+if(data26["approval-timeout"] !== undefined){
+let data80 = data26["approval-timeout"];
+if(typeof data80 !== "string"){
+const err114 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/approval-timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/approval-timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"],data:data80};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data26};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data25};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+else {
+const err117 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
 }
 errors++;
 }

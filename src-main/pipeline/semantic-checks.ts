@@ -9,6 +9,7 @@ import { parseCondition } from './expressions.js';
 import { DURATION_HINT, parseDuration } from './duration.js';
 import { topoSort } from './dag.js';
 import { expandMatrix } from './matrix.js';
+import { flowChecks } from './flow-checks.js';
 import { prepareRunScript, substituteVariables } from './variables.js';
 import type { VariableProblem } from './variables.js';
 import { keyPositionOf, positionInScalar, positionOf } from './yaml-source.js';
@@ -182,6 +183,7 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
   }
 
   const dependsOn = stageDependencies(jobs, stages);
+  flowChecks(source, jobs, dependsOn, emit);
   const { order, cycles } = topoSort(jobKeys, (k) => dependsOn.get(k) ?? []);
   for (const cycle of cycles) {
     const [first, second] = cycle;

@@ -13,6 +13,7 @@ import { ExpressionError, parseExpressionAt } from './expression-parser.js';
 import type { Expr } from './expression-parser.js';
 import { evaluateExpr, findClose, toText } from './expressions.js';
 import type { ExpressionContext } from './expressions.js';
+import { identifiersOf, readsNeeds } from './flow.js';
 
 export type VariableProblem =
   | { kind: 'required'; name: string; message: string; col: number }
@@ -67,7 +68,9 @@ function expressionValue(text: string, start: number, opts: SubstituteOptions, p
   const source = text.slice(start + 3, end);
   try {
     const expr = parseExpressionAt(source, start + 3);
-    if (!opts.ctx || (opts.keepHashFiles && usesHashFiles(expr))) return { value: text.slice(start, end + 2), end: end + 2 };
+    // Needs' outputs exist only when the job is about to run: kept for flow.ts's withNeedsOutputs.
+    const later = (opts.keepHashFiles && usesHashFiles(expr)) || (!opts.ctx?.needs && readsNeeds(identifiersOf(expr)));
+    if (!opts.ctx || later) return { value: text.slice(start, end + 2), end: end + 2 };
     return { value: toText(evaluateExpr(expr, opts.ctx)), end: end + 2 };
   } catch (e) {
     if (!(e instanceof ExpressionError)) throw e;
