@@ -72,6 +72,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let status: Status = 'failed';
   let error: string | undefined;
   let infrastructure = false;
+  let outputs: Record<string, string> | undefined;
   let currentPhase = 'preparing the job';
   try {
     checkStopped();
@@ -99,6 +100,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     checkStopped();
     status = outcome.status;
     error = outcome.error;
+    outputs = outcome.outputs;
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
       try {
@@ -138,5 +140,8 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       request.onStep?.({ ...s });
     }
   }
-  return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+  return {
+    status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset,
+    ...(outputs && (status === 'passed' || status === 'failed') ? { outputs } : {}),
+  };
 }

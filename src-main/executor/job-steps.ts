@@ -14,6 +14,8 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { evaluateCondition } from '../pipeline/expressions.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import { parseEnvFile } from './env-file.js';
+import { collectStepOutputs, finishJobOutputs } from './job-outputs.js';
+import type { StepOutputs } from './job-outputs.js';
 import { runStep } from './exec-step.js';
 import { formatDuration } from '../../shared/format.js';
 import type { Interruption } from './exec-step.js';
@@ -39,6 +41,8 @@ export interface StepsOutcome {
   /** passed | failed | timed_out (a step's own timeout) — cancel and job timeout are the caller's. */
   status: Status;
   error?: string;
+  /** The job's rendered `outputs:` (job-outputs.ts); absent when it declares none or they were too large. */
+  outputs?: Record<string, string>;
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -52,7 +56,7 @@ export function eventVariables(event: TriggerEvent): Record<string, string> {
   return vars;
 }
 
-function expressionContext({ ctx, env, failed }: { ctx: StepsContext; env: Record<string, string>; failed: boolean }): ExpressionContext {
+function expressionContext({ ctx, env, failed, steps }: { ctx: StepsContext; env: Record<string, string>; failed: boolean; steps: StepOutputs }): ExpressionContext {
   const e = ctx.event;
   return {
     event: e.kind,
@@ -63,6 +67,7 @@ function expressionContext({ ctx, env, failed }: { ctx: StepsContext; env: Recor
     ref: e.ref,
     matrix: ctx.job.matrix,
     env,
+    steps,
     status: { success: !failed, failure: failed, cancelled: false },
   };
 }
@@ -89,6 +94,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   }
   const base = { ...eventVariables(ctx.event), ...job.env };
   let propagated: Record<string, string> = {};
+  const stepOutputs: StepOutputs = {};
   let failed = false;
   // The job's status after a failure is that of the first failing step (failed or timed_out).
   let firstFailure: Status | undefined;
@@ -105,7 +111,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     if (ctx.jobSignal.aborted) break;
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed }));
+      shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs }));
     } catch (err) {
       log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
       update(summary, { status: 'failed', logOffset: log.offset });
@@ -133,6 +139,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       KILN_JOB: job.env.KILN_JOB ?? job.id,
       KILN_WORKSPACE: where.workspace,
       KILN_ENV: where.envFile,
+      KILN_OUTPUT: where.outputFile,
     };
     const outcome = await runStep({
       runner: ctx.runner,
@@ -153,6 +160,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       log.system(`step '${step.name}' ${(outcome.status as Interruption) === 'timed_out' ? 'stopped: the job timed out' : 'cancelled'}`, step.index);
       break;
     }
+    await collectStepOutputs(ctx.runner, step, log, stepOutputs);
     const more = job.steps.slice(i + 1).length > 0;
     if (outcome.status === 'passed') {
       log.system(`step '${step.name}' passed in ${formatDuration(durationMs)}`, step.index);
@@ -172,6 +180,9 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       propagated = { ...propagated, ...(await readStepEnv(ctx, step)) };
     }
   }
-  if (!failed) return { status: 'passed' };
-  return { status: firstFailure ?? 'failed', error };
+  if (ctx.jobSignal.aborted) return { status: firstFailure ?? 'failed', error };
+  const out = finishJobOutputs(job, expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs }), log);
+  if (out.error && !failed) return { status: 'failed', error: out.error };
+  if (!failed) return { status: 'passed', ...(out.outputs ? { outputs: out.outputs } : {}) };
+  return { status: firstFailure ?? 'failed', error, ...(out.outputs ? { outputs: out.outputs } : {}) };
 }

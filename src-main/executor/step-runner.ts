@@ -23,7 +23,7 @@
  *   connection broke) — a failing step is an exit code, not a rejection.
  * - StartedStep.detach: stops waiting for output a step no longer produces meaningfully (a process
  *   that escaped the signals holds the stream open). Idempotent. What is left runs until destroy.
- * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV file.
+ * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV (or $KILN_OUTPUT) file.
  * - destroy: last. Idempotent and safe in every state: before setup, after a failed setup or a
  *   failed start, twice, or after a failed destroy (the caller retries it). It removes everything
  *   setup created, running processes included.
@@ -61,6 +61,8 @@ export interface StepLocations {
   workspace: string;
   /** The file the step appends variables to for later steps ($KILN_ENV); empty when the step starts. */
   envFile: string;
+  /** The file the step appends its outputs to ($KILN_OUTPUT); empty when the step starts. */
+  outputFile: string;
 }
 
 export interface StepRunner {
@@ -69,8 +71,11 @@ export interface StepRunner {
   /** Where step `index` finds its workspace and $KILN_ENV file. Pure: callable in any state. */
   locations(index: number): StepLocations;
   startStep(step: StepStart): Promise<StartedStep>;
-  /** The $KILN_ENV text of a step whose wait settled ('' when it wrote nothing); rejects when over `maxBytes`. */
-  readEnvFile(step: { index: number; maxBytes: number }): Promise<string>;
+  /**
+   * The $KILN_ENV text (or, with `file: 'output'`, the $KILN_OUTPUT text) of a step whose wait
+   * settled ('' when it wrote nothing, or the file is missing); rejects when over `maxBytes`.
+   */
+  readEnvFile(step: { index: number; maxBytes: number; file?: 'env' | 'output' }): Promise<string>;
   /** Removes everything setup created. Idempotent; safe in every state. */
   destroy(): Promise<void>;
 }

@@ -22,6 +22,8 @@ export const SCRIPT_VARIABLE = 'KILN_STEP_SCRIPT';
 export interface StepPaths {
   pidFile: string;
   envFile: string;
+  /** $KILN_OUTPUT: the step's outputs (name=value lines), read after the step. */
+  outputFile: string;
   scriptFile: string;
 }
 
@@ -29,13 +31,16 @@ export function stepPaths(index: number): StepPaths {
   return {
     pidFile: `${KILN_DIR}/step-${index}.pid`,
     envFile: `${KILN_DIR}/env-${index}`,
+    outputFile: `${KILN_DIR}/output-${index}`,
     scriptFile: `${KILN_DIR}/step-${index}.sh`,
   };
 }
 
+/** Empties $KILN_OUTPUT when the step has one (a retried job reuses no container, but stays safe). */
+const EMPTY_OUTPUT = '{ [ -z "$KILN_OUTPUT" ] || : > "$KILN_OUTPUT"; }';
 const INLINE_WRAPPER =
-  'echo $$ > "$1" && : > "$KILN_ENV" && kiln_script=$' + SCRIPT_VARIABLE + ' && unset ' + SCRIPT_VARIABLE + ' && exec sh -e -c "$kiln_script" kiln-step';
-const FILE_WRAPPER = 'echo $$ > "$1" && : > "$KILN_ENV" && exec sh -e "$2"';
+  'echo $$ > "$1" && : > "$KILN_ENV" && ' + EMPTY_OUTPUT + ' && kiln_script=$' + SCRIPT_VARIABLE + ' && unset ' + SCRIPT_VARIABLE + ' && exec sh -e -c "$kiln_script" kiln-step';
+const FILE_WRAPPER = 'echo $$ > "$1" && : > "$KILN_ENV" && ' + EMPTY_OUTPUT + ' && exec sh -e "$2"';
 
 /** The exec argv of a step: `sh -c <wrapper>` with the pid file (and script file) as arguments. */
 export function stepCommand(paths: StepPaths, inline: boolean): string[] {
