@@ -17,6 +17,7 @@ import { WorkerPool } from '../queue/worker-pool.js';
 import { SettingsService } from '../settings/settings-service.js';
 import { openDatabase, type Db } from '../storage/db.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
+import { FlowStore } from '../storage/flow-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
 import { RefHeadStore } from '../storage/ref-head-store.js';
@@ -159,7 +160,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   }
 
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
-  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
+  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, new FlowStore(db));
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
     repository, publish: (event) => bus.events.emit(event),

@@ -1,0 +1,113 @@
+/**
+ * The rows of job outputs, approval gates and schedules (migration 8). Pure storage, like
+ * run-store.ts: single statements that compose inside the callers' transactions; the scheduler and
+ * the schedule service decide what they mean.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from './db.js';
+
+export type ApprovalState = 'waiting' | 'approved' | 'rejected' | 'expired';
+
+export interface ApprovalRow {
+  job_id: string;
+  run_id: string;
+  state: ApprovalState;
+  requested_at: number;
+  expires_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+}
+
+export interface ScheduleRunRow {
+  run_id: string;
+  slot: number;
+  missed: number;
+  note: string;
+}
+
+export class FlowStore {
+  private readonly s: Record<string, Database.Statement>;
+
+  constructor(db: Db) {
+    this.s = {
+      putOutput: db.prepare(`INSERT INTO job_outputs (job_id, run_id, name, value, bytes) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (job_id, name) DO UPDATE SET value = excluded.value, bytes = excluded.bytes`),
+      clearOutputs: db.prepare('DELETE FROM job_outputs WHERE job_id = ?'),
+      outputsOf: db.prepare('SELECT name, value FROM job_outputs WHERE job_id = ?'),
+      runBytes: db.prepare('SELECT COALESCE(SUM(bytes), 0) AS n FROM job_outputs WHERE run_id = ? AND job_id <> ?'),
+      request: db.prepare(`INSERT INTO approvals (job_id, run_id, state, requested_at, expires_at) VALUES (?, ?, 'waiting', ?, ?)
+        ON CONFLICT (job_id) DO NOTHING`),
+      decide: db.prepare(`UPDATE approvals SET state = @state, decided_by = @by, decided_at = @now WHERE job_id = @job_id AND state = 'waiting'`),
+      approval: db.prepare('SELECT * FROM approvals WHERE job_id = ?'),
+      approvalsOfRun: db.prepare('SELECT * FROM approvals WHERE run_id = ?'),
+      due: db.prepare(`SELECT * FROM approvals INDEXED BY approvals_due WHERE state = 'waiting' AND expires_at <= ?`),
+      waitingRuns: db.prepare(`SELECT DISTINCT run_id FROM approvals WHERE state = 'waiting'`),
+      lastSlot: db.prepare('SELECT last_slot FROM schedules WHERE repo = ? AND spec = ?'),
+      setSlot: db.prepare(`INSERT INTO schedules (repo, spec, last_slot) VALUES (?, ?, ?)
+        ON CONFLICT (repo, spec) DO UPDATE SET last_slot = excluded.last_slot`),
+      putScheduleRun: db.prepare('INSERT OR REPLACE INTO schedule_runs (run_id, slot, missed, note) VALUES (?, ?, ?, ?)'),
+      scheduleRun: db.prepare('SELECT * FROM schedule_runs WHERE run_id = ?'),
+    };
+  }
+
+  /** Replaces a job's outputs (a retried job's last attempt wins). `bytes` counts name and value. */
+  saveOutputs(jobId: string, runId: string, outputs: Record<string, string>): void {
+    this.s.clearOutputs.run(jobId);
+    for (const [name, value] of Object.entries(outputs)) this.s.putOutput.run(jobId, runId, name, value, Buffer.byteLength(name) + Buffer.byteLength(value));
+  }
+
+  outputsOf(jobId: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of this.s.outputsOf.all(jobId) as { name: string; value: string }[]) out[r.name] = r.value;
+    return out;
+  }
+
+  /** Bytes of the outputs other jobs of the run have stored. */
+  runOutputBytes(runId: string, exceptJobId: string): number {
+    return (this.s.runBytes.get(runId, exceptJobId) as { n: number }).n;
+  }
+
+  /** Records that a job waits for approval (once; a second call changes nothing). */
+  requestApproval(jobId: string, runId: string, now: number, expiresAt: number): void {
+    this.s.request.run(jobId, runId, now, expiresAt);
+  }
+
+  /** waiting → a decision; false when it was decided already (or never waited). */
+  decide(jobId: string, state: Exclude<ApprovalState, 'waiting'>, by: string, now: number): boolean {
+    return this.s.decide.run({ job_id: jobId, state, by, now }).changes === 1;
+  }
+
+  approval(jobId: string): ApprovalRow | undefined {
+    return this.s.approval.get(jobId) as ApprovalRow | undefined;
+  }
+
+  approvalsOfRun(runId: string): ApprovalRow[] {
+    return this.s.approvalsOfRun.all(runId) as ApprovalRow[];
+  }
+
+  /** Waiting approvals whose time ran out. */
+  dueApprovals(now: number): ApprovalRow[] {
+    return this.s.due.all(now) as ApprovalRow[];
+  }
+
+  /** Runs with at least one job waiting for approval. */
+  runsWaitingForApproval(): Set<string> {
+    return new Set((this.s.waitingRuns.all() as { run_id: string }[]).map((r) => r.run_id));
+  }
+
+  lastScheduleSlot(repo: string, spec: string): number | undefined {
+    return (this.s.lastSlot.get(repo, spec) as { last_slot: number } | undefined)?.last_slot;
+  }
+
+  setScheduleSlot(repo: string, spec: string, slot: number): void {
+    this.s.setSlot.run(repo, spec, slot);
+  }
+
+  recordScheduleRun(row: ScheduleRunRow): void {
+    this.s.putScheduleRun.run(row.run_id, row.slot, row.missed, row.note);
+  }
+
+  scheduleRun(runId: string): ScheduleRunRow | undefined {
+    return this.s.scheduleRun.get(runId) as ScheduleRunRow | undefined;
+  }
+}
