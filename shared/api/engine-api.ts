@@ -1,5 +1,5 @@
 import type {
-  ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
+  ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics,
 } from '../model/run.js';
 import type { Priority, Status } from '../model/status.js';
 
@@ -271,6 +271,12 @@ export interface EngineApi {
   getRunReporting(runId: string): Promise<RunReporting>;
   /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
   connectRepository(input: ConnectInput): Promise<ConnectReport>;
+  /** Approves a job waiting for approval (`when: manual`): it is queued. CONFLICT when it does not wait. */
+  approveJob(jobId: string, options?: { by?: string }): Promise<void>;
+  /** Rejects a job waiting for approval: it ends cancelled and its dependants are skipped. */
+  rejectJob(jobId: string, options?: { by?: string }): Promise<void>;
+  /** Every repository's schedules (`on.schedule` on its default branch) with their next time. */
+  listSchedules(): Promise<ScheduleInfo[]>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -312,6 +318,7 @@ export const ENGINE_API_METHODS = [
   'listRuns', 'getRun', 'triggerRun', 'cancelRun', 'rerun', 'getLog', 'searchLog', 'listArtifacts',
   'listDeliveries', 'listRepositories', 'storageMetrics', 'health',
   'getSettings', 'saveRepository', 'removeRepository', 'saveServerSettings', 'getRunReporting', 'connectRepository',
+  'approveJob', 'rejectJob', 'listSchedules',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

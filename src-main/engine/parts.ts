@@ -54,6 +54,12 @@ export interface EngineOptions {
   hooksFor?: HooksFor;
   /** Artifact/cache/workspace numbers for storageMetrics(). Default: the engine's storage services. */
   storageMetrics?: () => Promise<Partial<StorageMetrics>>;
+  /** How often waiting approvals are checked for expiry (default 15 s). */
+  approvalCheckMs?: number;
+  /** How often schedules are checked (default 15 s). */
+  scheduleCheckMs?: number;
+  /** The clock schedules fire by (default `clock`): tests move it across scheduled times and sleeps. */
+  scheduleClock?: () => number;
   /** Retention runs at start-up and then on this interval (default hourly). */
   retentionIntervalMs?: number;
   /** Overrides for the pipeline compiler and git checkout (default: the real modules). */
@@ -90,6 +96,8 @@ export interface EngineParts {
   /** Writes of one event-loop turn share a commit (webhook bursts: run inserts, delivery records). */
   commits: GroupCommit;
   runs: RunStore;
+  /** Job outputs, approvals and schedules' last times (migration 8). */
+  flow: FlowStore;
   logs: LogStore;
   deliveries: DeliveryStore;
   /** Last-seen remote heads and catch-up counts per repository. */
@@ -131,6 +139,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   const db = openDatabase(join(dataDir, 'kiln.db'));
   const commits = new GroupCommit(db, onError);
   const runs = new RunStore(db);
+  const flow = new FlowStore(db);
   const logs = new LogStore(join(dataDir, 'logs'));
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
@@ -142,7 +151,7 @@ export function buildParts(options: EngineOptions): EngineParts {
 
   const forge = createForgeReporter({
     db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
-    getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
+    getRun: (id) => { const run = runs.runDetail(id); return run && flow.decorateRun(run); }, publicUrl: () => config.server.publicUrl,
     logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
   });
   let settings: SettingsService;
@@ -160,7 +169,7 @@ export function buildParts(options: EngineOptions): EngineParts {
   }
 
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
-  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, new FlowStore(db));
+  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, flow);
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({ db, artifacts: storage.artifacts, caches: storage.caches }),
     repository, publish: (event) => bus.events.emit(event),
@@ -173,7 +182,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     onError,
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, flow, logs, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

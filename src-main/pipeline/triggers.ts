@@ -48,6 +48,8 @@ export function matchesTrigger(pipeline: Pipeline, event: TriggerEvent): boolean
       return matchesPatterns(event.baseBranch, on.pullRequest.branches);
     case 'manual':
       return on.manual;
+    case 'schedule':
+      return (on.schedule?.length ?? 0) > 0;
     default:
       return false;
   }

@@ -4,6 +4,8 @@
  * the schedule service decide what they mean.
  */
 import type Database from 'better-sqlite3';
+import type { JobApproval, RunDetail, RunSummary } from '../../shared/model/run.js';
+import { isTerminal } from '../../shared/model/status.js';
 import type { Db } from './db.js';
 
 export type ApprovalState = 'waiting' | 'approved' | 'rejected' | 'expired';
@@ -25,6 +27,13 @@ export interface ScheduleRunRow {
   note: string;
 }
 
+function approvalOf(a: ApprovalRow): JobApproval {
+  return {
+    state: a.state, requestedAt: a.requested_at, expiresAt: a.expires_at,
+    ...(a.decided_by !== null ? { decidedBy: a.decided_by } : {}), ...(a.decided_at !== null ? { decidedAt: a.decided_at } : {}),
+  };
+}
+
 export class FlowStore {
   private readonly s: Record<string, Database.Statement>;
 
@@ -41,7 +50,7 @@ export class FlowStore {
       approval: db.prepare('SELECT * FROM approvals WHERE job_id = ?'),
       approvalsOfRun: db.prepare('SELECT * FROM approvals WHERE run_id = ?'),
       due: db.prepare(`SELECT * FROM approvals INDEXED BY approvals_due WHERE state = 'waiting' AND expires_at <= ?`),
-      waitingRuns: db.prepare(`SELECT DISTINCT run_id FROM approvals WHERE state = 'waiting'`),
+      waitingRuns: db.prepare(`SELECT a.run_id FROM approvals a JOIN jobs j ON j.id = a.job_id WHERE a.state = 'waiting' AND j.status = 'queued'`),
       lastSlot: db.prepare('SELECT last_slot FROM schedules WHERE repo = ? AND spec = ?'),
       setSlot: db.prepare(`INSERT INTO schedules (repo, spec, last_slot) VALUES (?, ?, ?)
         ON CONFLICT (repo, spec) DO UPDATE SET last_slot = excluded.last_slot`),
@@ -93,6 +102,51 @@ export class FlowStore {
   /** Runs with at least one job waiting for approval. */
   runsWaitingForApproval(): Set<string> {
     return new Set((this.s.waitingRuns.all() as { run_id: string }[]).map((r) => r.run_id));
+  }
+
+  /**
+   * A run as the API shows it: each job's approval, `waitingForApproval` when every unfinished job
+   * waits for one (itself, or through its needs), and what a scheduled run says about its start.
+   */
+  decorateRun(run: RunDetail): RunDetail {
+    const approvals = new Map(this.approvalsOfRun(run.id).map((a) => [a.job_id, a]));
+    const jobs = run.jobs.map((j) => {
+      const a = approvals.get(j.id);
+      return a ? { ...j, approval: approvalOf(a) } : j;
+    });
+    const held = new Set(jobs.filter((j) => j.approval?.state === 'waiting' && j.status === 'queued').map((j) => j.id));
+    const idOfPlan = new Map(jobs.map((j) => [j.planId, j.id]));
+    const blocked = new Set(held);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const j of jobs) {
+        if (blocked.has(j.id) || isTerminal(j.status) || j.status === 'running') continue;
+        if (j.needs.some((n) => blocked.has(idOfPlan.get(n) ?? ''))) {
+          blocked.add(j.id);
+          grew = true;
+        }
+      }
+    }
+    const onlyHeld = held.size > 0 && jobs.every((j) => isTerminal(j.status) || blocked.has(j.id));
+    const schedule = this.scheduleRun(run.id);
+    return {
+      ...run, jobs,
+      ...(onlyHeld ? { waitingForApproval: held.size } : {}),
+      ...(schedule ? { schedule: { slot: schedule.slot, missed: schedule.missed, note: schedule.note } } : {}),
+    };
+  }
+
+  /** Summaries as lists show them: `waitingForApproval` and `schedule` added (a lookup per marked run only). */
+  decorateSummaries(items: RunSummary[], detail: (runId: string) => RunDetail | undefined): RunSummary[] {
+    const waiting = this.runsWaitingForApproval();
+    return items.map((r) => {
+      const schedule = this.scheduleRun(r.id);
+      const withSchedule = schedule ? { ...r, schedule: { slot: schedule.slot, missed: schedule.missed, note: schedule.note } } : r;
+      if (!waiting.has(r.id)) return withSchedule;
+      const d = detail(r.id);
+      const n = d ? this.decorateRun(d).waitingForApproval : undefined;
+      return n ? { ...withSchedule, waitingForApproval: n } : withSchedule;
+    });
   }
 
   lastScheduleSlot(repo: string, spec: string): number | undefined {

@@ -59,6 +59,9 @@ export class IpcClient implements KilnClient {
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
   connectRepository = (input: ConnectInput): Promise<ConnectReport> => this.call('connectRepository', input);
+  approveJob: EngineApi['approveJob'] = (id, o) => this.call('approveJob', id, o);
+  rejectJob: EngineApi['rejectJob'] = (id, o) => this.call('rejectJob', id, o);
+  listSchedules: EngineApi['listSchedules'] = () => this.call('listSchedules');
 
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

@@ -10,7 +10,7 @@ import { recordCalls, type RecordingEngine } from './record-calls.js';
 const APP = 'file:///app/dist-renderer/index.html';
 
 /** Arguments for each contract method, so the test walks the whole contract, not a sample (ids of a finished run of the engine). */
-const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown[]> => ({
+const sampleArgs = (run1: string, job1: string, gated: [string, string]): Record<keyof EngineApi, unknown[]> => ({
   listRuns: [{ limit: 10 }],
   getRun: [run1],
   triggerRun: [{ repo: 'acme/web', branch: 'main' }],
@@ -30,7 +30,12 @@ const sampleArgs = (run1: string, job1: string): Record<keyof EngineApi, unknown
   getRunReporting: [run1],
   // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
   connectRepository: [{ name: 'acme/not-configured' }],
+  approveJob: [gated[0], { by: 'ada' }],
+  rejectJob: [gated[1]],
+  listSchedules: [],
 });
+
+const GATED = 'name: gated\non:\n  manual: true\njobs:\n  deploy:\n    image: fake\n    when: manual\n    steps:\n      - run: say-needle\n';
 
 describe('the IPC router', () => {
   let ipc: FakeIpc;
@@ -44,12 +49,18 @@ describe('the IPC router', () => {
   // repository no test uses but the one that removes it. Each test records its own calls.
   beforeAll(async () => {
     kiln = await startFakeEngine({
-      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }) } },
+      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }) }, 'acme/gated': { main: GATED } },
       programs: { 'say-needle': prints('a needle') },
       extraRepositories: [{ name: 'acme/retired', url: '/nonexistent/retired.git' }],
     });
     const run = await kiln.waitForRun(await kiln.trigger('acme/web', 'main'));
-    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id);
+    // Two jobs waiting for approval: one to approve, one to reject.
+    const gated: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const id = await kiln.trigger('acme/gated', 'main');
+      gated.push(await kiln.waitFor(async () => (await kiln.engine.getRun(id)).jobs.find((j) => j.approval?.state === 'waiting')?.id, 20_000, 'a job waiting for approval'));
+    }
+    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id, [gated[0], gated[1]]);
   });
   afterAll(async () => { await kiln?.close(); });
 
