@@ -113,7 +113,7 @@ export function RunsList() {
           <tbody>
             {runs.map((run) => (
               <tr key={run.id} data-run-id={run.id} data-status={run.status}>
-                <td><StatusBadge status={run.status} /></td>
+                <td><StatusBadge status={run.status} />{run.waitingForApproval !== undefined && <div className="small text-warn" data-waiting-approval>waiting for approval</div>}</td>
                 <td>
                   <a className="run-title" href={href({ view: 'run', runId: run.id })}>
                     {run.repo} <span className="muted">#{run.number}</span>
