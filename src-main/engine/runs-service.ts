@@ -158,7 +158,7 @@ export class RunsService {
     }
     for (const runId of runs) {
       const run = this.p.runs.getRunSummary(runId);
-      if (run) this.p.bus.events.emit({ type: 'run', run });
+      if (run) this.p.bus.events.emit({ type: 'run', run: this.p.flow.decorateSummaries([run], (id) => this.p.runs.runDetail(id))[0] });
     }
     this.p.pool.kick();
   }

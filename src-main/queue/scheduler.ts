@@ -316,6 +316,7 @@ export class Scheduler {
           this.queue.hold(job.id);
           this.flow.requestApproval(job.id, runId, now, now + p.manual.timeoutMs);
           this.pending.push({ kind: 'job', runId, jobId: job.id, status: 'queued' });
+          this.pending.push({ kind: 'run', runId }); // its status may stay, but it now waits: say so
           continue;
         }
         if (decision === 'run') {
