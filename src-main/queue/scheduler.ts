@@ -26,6 +26,7 @@ import { decideJob } from '../pipeline/readiness.js';
 import { conditionReadsNeeds } from '../pipeline/flow.js';
 import type { FlowStore } from '../storage/flow-store.js';
 import { needsContext } from './needs-context.js';
+import { formatElapsed } from '../../shared/format.js';
 
 export type SchedulerChange =
   | { kind: 'job'; runId: string; jobId: string; status: Status }
@@ -274,8 +275,8 @@ export class Scheduler {
         return true;
       }
       this.queue.drop(jobId);
-      const waited = approval ? Math.round((approval.expires_at - approval.requested_at) / 60_000) : 0;
-      const reason = decision === 'rejected' ? `rejected by ${by}` : `nobody approved it within ${waited >= 60 && waited % 60 === 0 ? `${waited / 60} h` : `${waited} min`}; the approval expired`;
+      const waited = approval ? formatElapsed(approval.expires_at - approval.requested_at) : 'its time';
+      const reason = decision === 'rejected' ? `rejected by ${by}` : `nobody approved it within ${waited}; the approval expired`;
       this.store.setJobStatus(jobId, 'cancelled', now, reason);
       this.pending.push({ kind: 'note', jobId, text: `[kiln] ${reason}` });
       this.pending.push({ kind: 'job', runId, jobId, status: 'cancelled' });
