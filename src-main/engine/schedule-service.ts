@@ -60,10 +60,13 @@ export class ScheduleService {
     this.timer.unref();
   }
 
+  /**
+   * Stops the timer. A check in flight is not awaited (a remote that never answers must not hold the
+   * engine's stop); it writes nothing once the engine is stopping.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.chain.catch(() => undefined);
   }
 
   /** Re-reads every repository's schedules from its default branch now. */
@@ -149,6 +152,7 @@ export class ScheduleService {
   }
 
   private async fireIfDue(def: Defined): Promise<string[]> {
+    if (this.d.life.stopping) return [];
     const now = this.d.clock();
     const last = this.d.flow.lastScheduleSlot(def.repo.name, def.key);
     if (last === undefined) {
@@ -168,6 +172,7 @@ export class ScheduleService {
     const note = describeFiring(def.spec, { first, latest, count, now });
     const ids: string[] = [];
     for (const branch of def.spec.branches ?? [def.repo.defaultBranch]) {
+      if (this.d.life.stopping) break;
       try {
         const sha = await this.d.checkout.resolveCommit({ url: def.repo.url, credentials: def.repo.credentials }, branch, this.d.mirrorsDir);
         const outcome = await this.d.startRun(

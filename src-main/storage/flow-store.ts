@@ -49,7 +49,9 @@ export class FlowStore {
       decide: db.prepare(`UPDATE approvals SET state = @state, decided_by = @by, decided_at = @now WHERE job_id = @job_id AND state = 'waiting'`),
       approval: db.prepare('SELECT * FROM approvals WHERE job_id = ?'),
       approvalsOfRun: db.prepare('SELECT * FROM approvals WHERE run_id = ?'),
-      due: db.prepare(`SELECT * FROM approvals INDEXED BY approvals_due WHERE state = 'waiting' AND expires_at <= ?`),
+      // Only gates still held in the queue: a run cancelled meanwhile left its row 'waiting'.
+      due: db.prepare(`SELECT a.* FROM approvals a INDEXED BY approvals_due JOIN queue q ON q.job_id = a.job_id
+        WHERE a.state = 'waiting' AND a.expires_at <= ? AND q.state = 'approval'`),
       waitingRuns: db.prepare(`SELECT a.run_id FROM approvals a JOIN jobs j ON j.id = a.job_id WHERE a.state = 'waiting' AND j.status = 'queued'`),
       lastSlot: db.prepare('SELECT last_slot FROM schedules WHERE repo = ? AND spec = ?'),
       setSlot: db.prepare(`INSERT INTO schedules (repo, spec, last_slot) VALUES (?, ?, ?)
