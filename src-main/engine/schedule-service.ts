@@ -10,7 +10,8 @@
  * missed time, and the run says so (RunSummary.schedule.note); a single time found late by more
  * than two minutes says that too.
  *
- * Checks run every `checkEveryMs` (and on demand: check()); calls are serialized. `clock` is
+ * Checks run every `checkEveryMs`, the first one that long after start (and on demand: check());
+ * calls are serialized. `clock` is
  * injectable (EngineOptions.scheduleClock) so tests can jump across times and sleeps.
  */
 import type { RepositoryConfig } from '../core/engine-contract.js';
@@ -54,8 +55,11 @@ export class ScheduleService {
 
   constructor(private readonly d: ScheduleDeps, private readonly refreshMs = SCHEDULE_REFRESH_MS) {}
 
+  /**
+   * The first check comes `checkEveryMs` after start, not at once: reading the schedules fetches
+   * every repository, and start-up is catch-up's time (a time is run at most that much late).
+   */
   start(checkEveryMs = SCHEDULE_CHECK_MS): void {
-    void this.tick();
     this.timer = setInterval(() => void this.tick(), checkEveryMs);
     this.timer.unref();
   }
@@ -80,6 +84,7 @@ export class ScheduleService {
   }
 
   async list(): Promise<ScheduleInfo[]> {
+    if (this.refreshedAt === Number.NEGATIVE_INFINITY && !this.d.life.stopping) await this.refresh();
     const now = this.d.clock();
     const out: ScheduleInfo[] = [];
     for (const defs of this.defined.values()) {
