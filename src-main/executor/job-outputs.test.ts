@@ -73,3 +73,26 @@ describe('$KILN_OUTPUT and job outputs', () => {
     expect(r.lines).toContain("warning: $KILN_OUTPUT of step 'a', line 1: expected KEY=value or KEY<<DELIMITER");
   });
 });
+
+describe('steps.<id>.outputs in a later step of the same job', () => {
+  it('reaches its env and its script as environment, rendered when the step starts', async () => {
+    const { parsePipeline } = await import('../pipeline/parse.js');
+    const { planPipeline } = await import('../pipeline/plan.js');
+    const text = `jobs:
+  b:
+    image: any
+    steps:
+      - id: probe
+        run: probe
+      - env: { FOUND: '\${{ steps.probe.outputs.found }}' }
+        run: echo "\${{ steps.probe.outputs.found }}"
+`;
+    const parsed = parsePipeline(text, '.kiln.yml');
+    expect(parsed.diagnostics).toEqual([]);
+    const planned = planPipeline(parsed.pipeline!, { kind: 'push', repo: 'acme/web', branch: 'main', sha: 'a'.repeat(40) }).plan!.jobs[0];
+    expect(planned.steps[1].env).toEqual({ FOUND: '${{ steps.probe.outputs.found }}', KILN_EXPR_0: '${{ steps.probe.outputs.found }}' });
+    const r = await run(planned, { 0: { outputFile: 'found=$(id)\n' } });
+    expect(r.runner.started.get(1)!.env).toMatchObject({ FOUND: '$(id)', KILN_EXPR_0: '$(id)' });
+    expect(r.runner.started.get(1)!.script).toBe('echo "${KILN_EXPR_0}"');
+  });
+});

@@ -12,6 +12,7 @@ import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { evaluateCondition } from '../pipeline/expressions.js';
+import { renderStepOutputs } from '../pipeline/flow.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import { parseEnvFile } from './env-file.js';
 import { collectStepOutputs, finishJobOutputs } from './job-outputs.js';
@@ -133,7 +134,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       ...base,
       ...secrets,
       ...propagated,
-      ...step.env,
+      ...renderStepOutputs(step.env, expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs })),
       KILN_RUN_ID: ctx.runId,
       // The planner's KILN_JOB (the job key) when it set one, else the planned job id.
       KILN_JOB: job.env.KILN_JOB ?? job.id,

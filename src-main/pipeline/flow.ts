@@ -105,6 +105,7 @@ export function conditionIdentifiers(source: string): string[][] {
 }
 
 export const readsNeeds = (paths: string[][]): boolean => paths.some((p) => p[0] === 'needs');
+export const readsOutputs = (paths: string[][]): boolean => paths.some((p) => p[0] === 'needs' || p[0] === 'steps');
 
 /** Whether a job's env, its steps' env or scripts read `needs.<job>.outputs` (rendered at run time). */
 export function jobReadsNeedsOutputs(job: PipelineJob): boolean {
@@ -124,9 +125,26 @@ export function conditionReadsNeeds(source: string | undefined): boolean {
  */
 export function withNeedsOutputs(job: PlannedJob, ctx: ExpressionContext): PlannedJob {
   if (!job.readsNeedsOutputs) return job;
+  // Templates over `steps.` wait for the executor (renderStepOutputs), which has those values.
   const render = (env: Record<string, string>): Record<string, string> =>
-    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.includes('${{') ? safeRender(v, ctx) : v]));
+    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.includes('${{') && !readsSteps(v) ? safeRender(v, ctx) : v]));
   return { ...job, env: render(job.env), steps: job.steps.map((s) => ({ ...s, env: render(s.env) })) };
+}
+
+const readsSteps = (template: string): boolean => templateIdentifiers(template).some((p) => p[0] === 'steps');
+
+/**
+ * A step's env as it starts: `${{ steps.<id>.outputs.… }}` templates (left by the planner) rendered
+ * with the outputs of the steps before it (ctx.steps). Other values are returned as they are.
+ */
+export function renderStepOutputs(env: Record<string, string>, ctx: ExpressionContext): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(env)) {
+    if (!v.includes('${{') || !readsSteps(v)) continue;
+    out ??= { ...env };
+    out[k] = safeRender(v, ctx);
+  }
+  return out ?? env;
 }
 
 function safeRender(template: string, ctx: ExpressionContext): string {
