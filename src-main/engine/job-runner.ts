@@ -115,7 +115,7 @@ export class JobRunner {
 }
 
 /** GitHub's 50 MB per run: the job that would pass it fails, and hands on nothing. */
-function withinRunOutputLimit(flow: Scheduler['flow'], claim: Claim, result: JobResult): JobResult {
+export function withinRunOutputLimit(flow: Scheduler['flow'], claim: Claim, result: JobResult): JobResult {
   if (!result.outputs || !flow) return result;
   const total = outputBytes(result.outputs) + flow.runOutputBytes(claim.runId, claim.jobId);
   if (total <= MAX_RUN_OUTPUT_BYTES) return result;
