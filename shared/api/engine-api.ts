@@ -1,5 +1,5 @@
 import type {
-  ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics,
+  ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics,
 } from '../model/run.js';
 import type { Annotation, LogGroup, StepMarkdownSummary } from '../model/job-records.js';
 import type { Priority, Status } from '../model/status.js';
@@ -361,6 +361,12 @@ export interface EngineApi {
   endDebug(jobId: string): Promise<void>;
   /** Runs the failed step's script again in the kept container; its log joins the job's log. CONFLICT when not held. */
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }>;
+  /** Approves a job waiting for approval (`when: manual`): it is queued. CONFLICT when it does not wait. */
+  approveJob(jobId: string, options?: { by?: string }): Promise<void>;
+  /** Rejects a job waiting for approval: it ends cancelled and its dependants are skipped. */
+  rejectJob(jobId: string, options?: { by?: string }): Promise<void>;
+  /** Every repository's schedules (`on.schedule` on its default branch) with their next time. */
+  listSchedules(): Promise<ScheduleInfo[]>;
 }
 
 /** Errors cross process and network boundaries as this envelope and are rebuilt as `ApiError`s. */
@@ -405,6 +411,7 @@ export const ENGINE_API_METHODS = [
   'getLogGroups', 'getRunRecords',
   'getTestReport', 'getRunTiming',
   'listKeptJobs', 'extendDebug', 'rerunFailedStep', 'endDebug',
+  'approveJob', 'rejectJob', 'listSchedules',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

@@ -9,6 +9,8 @@ export type MatrixValue = string | number | boolean;
 
 export interface PlannedStep {
   index: number;
+  /** `id:`: its $KILN_OUTPUT lines become `steps.<id>.outputs.<name>`. */
+  id?: string;
   name: string;
   /** The script exactly as written, except `${{ expr }}` replaced by `${KILN_EXPR_n}` references. */
   run: string;
@@ -72,6 +74,15 @@ export interface PlannedJob {
   /** Test report globs (JUnit XML), workspace-relative, rendered; collected after the steps. */
   reports?: { junit: string[] };
   steps: PlannedStep[];
+  /** `outputs:` name → template over `steps.<id>.outputs.<name>`, rendered when the steps are done. */
+  outputs?: Record<string, string>;
+  /**
+   * True when `env` or a step's env still holds `${{ needs.… }}` templates: they are rendered with
+   * the needs' outputs just before the job runs (their values exist only then).
+   */
+  readsNeedsOutputs?: boolean;
+  /** `when: manual`: waits for approval once its needs are done; expires after timeoutMs. */
+  manual?: { timeoutMs: number };
 }
 
 export interface Plan {

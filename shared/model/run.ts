@@ -27,6 +27,10 @@ export interface RunSummary {
   error?: string;
   /** Why a queued run has not started yet: "waiting: 1.1 GB free, Kiln needs 2.0 GB" (not stored; from the engine's state now). */
   waiting?: string;
+  /** Optional: jobs of the run waiting for someone to approve them (`when: manual`); absent when none. */
+  waitingForApproval?: number;
+  /** Optional: for a run started by `on.schedule`, the time it was due and what it says about missed times. */
+  schedule?: { slot: number; missed: number; note: string };
 }
 
 export interface StepSummary {
@@ -58,6 +62,33 @@ export interface JobSummary {
   durationMs?: number;
   error?: string;
   steps: StepSummary[];
+  /** Optional: a `when: manual` job's approval, once it waits (or was decided). */
+  approval?: JobApproval;
+}
+
+export interface JobApproval {
+  state: 'waiting' | 'approved' | 'rejected' | 'expired';
+  requestedAt: number;
+  /** When a waiting job is rejected on its own. */
+  expiresAt: number;
+  decidedBy?: string;
+  decidedAt?: number;
+}
+
+/** A schedule (`on.schedule`) of a repository's pipeline on its default branch, as the dashboard lists it. */
+export interface ScheduleInfo {
+  repo: string;
+  pipeline: string;
+  cron: string;
+  /** The IANA zone it is read in. */
+  timezone: string;
+  /** True when the pipeline names no zone (the workstation's local zone is used). */
+  localTimezone: boolean;
+  /** Branches it runs on (the default branch unless the pipeline lists some). */
+  branches: string[];
+  nextAt?: number;
+  /** The latest scheduled time that has run (or the time Kiln first saw the schedule). */
+  lastSlot?: number;
 }
 
 export interface DagEdge {

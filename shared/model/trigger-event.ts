@@ -1,11 +1,11 @@
 /** What started a run, already translated from the webhook (or CLI, or UI) into Kiln's terms. */
-export type EventKind = 'push' | 'tag' | 'pull_request' | 'manual';
+export type EventKind = 'push' | 'tag' | 'pull_request' | 'manual' | 'schedule';
 
 export interface TriggerEvent {
   kind: EventKind;
   /** owner/name, as in the webhook payload's repository.full_name; a directory name for `kiln run`. */
   repo: string;
-  /** push: the pushed branch; pull_request: the head branch; manual: the chosen branch. */
+  /** push: the pushed branch; pull_request: the head branch; manual: the chosen branch; schedule: the branch it runs on. */
   branch?: string;
   /** tag pushes only. */
   tag?: string;
@@ -35,3 +35,6 @@ export interface TriggerEvent {
  * run list marks them "caught up". It has a space, so no GitHub login can ever equal it.
  */
 export const CATCH_UP_ACTOR = 'kiln catch-up';
+
+/** `triggeredBy` of runs started by `on.schedule` (a space: no GitHub login can equal it). */
+export const SCHEDULE_ACTOR = 'kiln schedule';

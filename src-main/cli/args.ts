@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EventKind } from '../../shared/model/trigger-event.js';
 
-export const EVENTS: readonly EventKind[] = ['push', 'tag', 'pull_request', 'manual'];
+export const EVENTS: readonly EventKind[] = ['push', 'tag', 'pull_request', 'manual', 'schedule'];
 export const ZERO_SHA = '0'.repeat(40);
 
 type Options = NonNullable<ParseArgsConfig['options']>;

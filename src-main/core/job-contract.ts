@@ -117,6 +117,8 @@ export interface JobResult {
   infrastructure?: boolean;
   /** The seq the job's log gives its next line. */
   logOffset: number;
+  /** The job's `outputs:`, rendered from its steps' $KILN_OUTPUT (secrets masked); absent when it declares none. */
+  outputs?: Record<string, string>;
 }
 
 /**

@@ -13,7 +13,7 @@
 import type {
   ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
-import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { AcceptedDelivery, DebugTerminals, DeliveryLedger, KilnConfig, KilnEngine, TriggerOutcome } from '../core/engine-contract.js';
@@ -23,6 +23,8 @@ import type { StorageServices } from '../storage/storage-services.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { ForgeReporter } from '../forge/reporter.js';
 import { CatchUpService } from './catch-up-service.js';
+import { ApprovalsService } from './approvals-service.js';
+import { ScheduleService } from './schedule-service.js';
 import { closeGitObjectReaders } from '../git/git-object-reader.js';
 import { openPullRequestBranches } from '../forge/pull-requests.js';
 import { DiskService } from './disk-service.js';
@@ -54,10 +56,13 @@ export class Engine implements KilnEngine {
   private readonly catchUp: CatchUpService;
   /** Free space: holds the queue while low, runs retention, answers the Storage page's deletions. */
   readonly disk: DiskService;
+  private readonly approvals: ApprovalsService;
+  /** `on.schedule`: fires runs at their cron times (schedule-service.ts). */
+  readonly schedules: ScheduleService;
   private stopReaper: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
 
-  private constructor(private readonly p: EngineParts) {
+  private constructor(private readonly p: EngineParts, scheduleClock?: () => number) {
     this.config = p.config;
     this.dataDir = p.dataDir;
     this.instanceId = p.instanceId;
@@ -73,6 +78,8 @@ export class Engine implements KilnEngine {
       ...p, handleHead: (event) => this.runs.handleCaughtUpHead(event),
       pullRequestsOf: (repo) => openPullRequestBranches(repo, p.forgeClient),
     });
+    this.approvals = new ApprovalsService(p);
+    this.schedules = new ScheduleService({ ...p, clock: scheduleClock ?? p.clock, startRun: (event, fired) => this.runs.handleScheduled(event, fired) });
     // The engine's own reactions come first, before any outside listener subscribes.
     p.bus.scheduler.on((changes) => this.runs.onSchedulerChanges(changes));
     p.bus.settings.on((change) => this.settings.applied(change));
@@ -80,7 +87,7 @@ export class Engine implements KilnEngine {
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
-    const engine = new Engine(buildParts(options));
+    const engine = new Engine(buildParts(options), options.scheduleClock);
     const { p } = engine;
     // On a full disk these writes fail; the engine starts anyway (the dashboard frees space) and
     // does them once there is room (disk-service.ts). No job starts before they are done.
@@ -97,6 +104,8 @@ export class Engine implements KilnEngine {
     p.pool.start();
     // Pushes sent while Kiln was not running: every repository's remote heads, listed in the background.
     engine.catchUp.start();
+    engine.approvals.start(options.approvalCheckMs);
+    engine.schedules.start(options.scheduleCheckMs);
     p.storage.retention.start(options.retentionIntervalMs);
     // Passes never overlap: the next is scheduled when one ends.
     engine.stopReaper = scheduleReaper(() => engine.status.reap(), { intervalMs: REAP_EVERY_MS, firstAfterMs: REAP_EVERY_MS });
@@ -144,6 +153,9 @@ export class Engine implements KilnEngine {
   async extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> { return this.p.debug.extend(jobId, minutes); }
   endDebug(jobId: string): Promise<void> { return this.p.debug.end(jobId); }
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }> { return this.p.debug.rerunStep(jobId); }
+  approveJob(jobId: string, options: { by?: string } = {}): Promise<void> { return this.approvals.approve(jobId, options.by); }
+  rejectJob(jobId: string, options: { by?: string } = {}): Promise<void> { return this.approvals.reject(jobId, options.by); }
+  listSchedules(): Promise<ScheduleInfo[]> { return this.schedules.list(); }
 
   // Logs
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk> { return this.logs.getLog(jobId, offset, limit); }
@@ -173,6 +185,8 @@ export class Engine implements KilnEngine {
       p.life.stopping = true;
       this.stopReaper?.();
       await this.catchUp.stop();
+      this.approvals.stop();
+      await this.schedules.stop();
       p.storage.retention.stop();
       this.disk.stop();
       await p.pool.stop();

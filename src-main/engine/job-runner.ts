@@ -18,10 +18,13 @@ import type { Claim } from '../queue/job-queue.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { JobTimingStore } from '../storage/job-timing-store.js';
 import type { LogCut, LogStore } from '../storage/log-store.js';
-import { formatBytes } from '../../shared/format.js';
 import type { RunStore, JobRow } from '../storage/run-store.js';
 import type { JobExecutor } from '../core/ports.js';
 import { toRunSummary, toTriggerEvent } from '../storage/run-store.js';
+import { eventContext } from '../pipeline/plan.js';
+import { MAX_RUN_OUTPUT_BYTES, outputBytes, withNeedsOutputs } from '../pipeline/flow.js';
+import { needsContext } from '../queue/needs-context.js';
+import { formatBytes, formatLimit } from '../../shared/format.js';
 
 /** The cache/artifact wiring point: hooks for one job (job-storage-hooks.ts by default). */
 export type HooksFor = (run: RunSummary, job: { id: string; planned: PlannedJob; attempt: number }) => JobHooks | undefined;
@@ -84,9 +87,18 @@ export class JobRunner {
     const run = this.d.store.getRun(claim.runId);
     const job = this.d.store.getJob(claim.jobId);
     if (!run || !job) return infraFailure('the run was deleted while it was queued', 0);
-    const planned = (JSON.parse(run.plan_json) as Plan).jobs.find((j) => j.id === job.plan_id);
+    const plan = JSON.parse(run.plan_json) as Plan;
+    const stored = plan.jobs.find((j) => j.id === job.plan_id);
     const logOffset = this.d.logs.count(job.id);
-    if (!planned) return this.infraFailure(job.id, run.id, `the stored plan has no job '${job.plan_id}'`, logOffset);
+    if (!stored) return this.infraFailure(job.id, run.id, `the stored plan has no job '${job.plan_id}'`, logOffset);
+    // `${{ needs.<job>.outputs.<name> }}` in env and scripts: the needs are done, their outputs stored.
+    const flow = this.d.scheduler.flow;
+    const planned = stored.readsNeedsOutputs && flow
+      ? withNeedsOutputs(stored, {
+        ...eventContext(toTriggerEvent(run)), matrix: stored.matrix, env: stored.env,
+        needs: needsContext(stored.needs, this.d.store.jobsOfRun(run.id), new Map(plan.jobs.map((j) => [j.id, j])), flow),
+      })
+      : stored;
     const repo = this.d.repository(run.repo);
     if (!repo) return this.infraFailure(job.id, run.id, `repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
@@ -161,7 +173,8 @@ export class JobRunner {
   }
 
   /** Records a result; a stale claim (a newer attempt owns the job) is noted in the log and dropped. */
-  finish(claim: Claim, result: JobResult): void {
+  finish(claim: Claim, input: JobResult): void {
+    const result = withinRunOutputLimit(this.d.scheduler.flow, claim, input);
     const job: JobRow | undefined = this.d.store.getJob(claim.jobId);
     // The result's error is in the log already, once: the executor (or infraFailure) wrote it with its annotation.
     const counts = this.d.logs.close(claim.jobId);
@@ -180,6 +193,15 @@ export function describeCut(cut: LogCut, planned: PlannedJob): string {
   const what = name === undefined ? 'the job\'s log' : `the log of step '${name}'`;
   const at = formatBytes(cut.bytes);
   return cut.diskFull ? `disk full: ${what} was cut at ${at}` : `${what} could not be written (${cut.message}); it was cut at ${at}`;
+}
+
+/** GitHub's 50 MB per run: the job that would pass it fails, and hands on nothing. */
+export function withinRunOutputLimit(flow: Scheduler['flow'], claim: Claim, result: JobResult): JobResult {
+  if (!result.outputs || !flow) return result;
+  const total = outputBytes(result.outputs) + flow.runOutputBytes(claim.runId, claim.jobId);
+  if (total <= MAX_RUN_OUTPUT_BYTES) return result;
+  const error = `the run's job outputs would reach ${formatBytes(total)}, more than the ${formatLimit(MAX_RUN_OUTPUT_BYTES)} a run may hold; pass large values as artifacts`;
+  return { ...result, status: result.status === 'passed' ? 'failed' : result.status, error: result.error ?? error, outputs: undefined };
 }
 
 function infraFailure(error: string, logOffset: number): JobResult {

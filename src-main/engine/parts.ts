@@ -19,6 +19,7 @@ import { isExclusive, openDatabase, type Db } from '../storage/db.js';
 import { DiskGuard } from '../storage/disk-guard.js';
 import { DOCKER_STORAGE_FULL, isDiskFull } from '../core/disk-full.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
+import { FlowStore } from '../storage/flow-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { LogStore } from '../storage/log-store.js';
 import { JobRecordStore } from '../storage/job-record-store.js';
@@ -58,6 +59,12 @@ export interface EngineOptions {
   hooksFor?: HooksFor;
   /** Artifact/cache/workspace numbers for storageMetrics(). Default: the engine's storage services. */
   storageMetrics?: () => Promise<Partial<StorageMetrics>>;
+  /** How often waiting approvals are checked for expiry (default 15 s). */
+  approvalCheckMs?: number;
+  /** How often schedules are checked (default 15 s). */
+  scheduleCheckMs?: number;
+  /** The clock schedules fire by (default `clock`): tests move it across scheduled times and sleeps. */
+  scheduleClock?: () => number;
   /** Retention runs at start-up and then on this interval (default hourly). */
   retentionIntervalMs?: number;
   /** Overrides for the pipeline compiler and git checkout (default: the real modules). */
@@ -102,6 +109,8 @@ export interface EngineParts {
   /** Writes of one event-loop turn share a commit (webhook bursts: run inserts, delivery records). */
   commits: GroupCommit;
   runs: RunStore;
+  /** Job outputs, approvals and schedules' last times (migration 8). */
+  flow: FlowStore;
   logs: LogStore;
   /** Log groups, annotations and job summaries. */
   records: JobRecordStore;
@@ -160,6 +169,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     late.runner?.logCut(jobId);
   });
   const records = new JobRecordStore(db);
+  const flow = new FlowStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
   const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
@@ -170,7 +180,7 @@ export function buildParts(options: EngineOptions): EngineParts {
 
   const forge = createForgeReporter({
     db, clock, onError, ...options.forge, write: (fn) => commits.write(fn), repository,
-    getRun: (id) => runs.runDetail(id), publicUrl: () => config.server.publicUrl,
+    getRun: (id) => { const run = runs.runDetail(id); return run && flow.decorateRun(run); }, publicUrl: () => config.server.publicUrl,
     logTail: async (jobId, n) => (await logs.read(jobId, Math.max(0, logs.count(jobId) - n), n)).map((l) => l.text),
     annotations: (runId) => records.annotations(runId),
   });
@@ -190,7 +200,7 @@ export function buildParts(options: EngineOptions): EngineParts {
 
   const life = { stopping: false };
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
-  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits);
+  const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, flow);
   const debug = new DebugService({
     scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, repository,
     options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
@@ -222,7 +232,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
   });
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, logs, records, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

@@ -286,7 +286,7 @@ export async function createRunsForEvent(
 
 /** Inside the write: why the head must not be built again, or undefined. Records the head either way. */
 function alreadyBuilt(deps: RunFactoryDeps, event: TriggerEvent, guard: HeadGuard): string | undefined {
-  if (!event.ref || event.kind === 'manual') return undefined;
+  if (!event.ref || event.kind === 'manual' || event.kind === 'schedule') return undefined;
   const built = deps.heads.builtBy(event.repo, event.ref, event.sha);
   if (!built || (guard.skipIfBuiltBy === 'catch-up' && built.triggeredBy !== CATCH_UP_ACTOR)) return undefined;
   deps.heads.setHead(event.repo, event.ref, event.sha, deps.clock());
@@ -295,7 +295,7 @@ function alreadyBuilt(deps: RunFactoryDeps, event: TriggerEvent, guard: HeadGuar
 
 /** Inside the runs' write: the head they build is now seen (a kill -9 loses both or neither). */
 function recordHead(deps: RunFactoryDeps, event: TriggerEvent, guard: HeadGuard | undefined): void {
-  if (!event.ref || event.kind === 'manual') return;
+  if (!event.ref || event.kind === 'manual' || event.kind === 'schedule') return;
   deps.heads.setHead(event.repo, event.ref, event.sha, deps.clock());
   if (guard?.caughtUp) deps.heads.countCaughtUp(event.repo, 1);
 }

@@ -20,7 +20,7 @@ import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -38,6 +38,19 @@ export class RunsService {
    */
   handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> {
     return this.create(event, delivery, { skipIfBuiltBy: 'catch-up' });
+  }
+
+  /** A run of `on.schedule` (schedule-service.ts); what it says about its slot is kept with it. */
+  async handleScheduled(event: TriggerEvent, fired: { slot: number; missed: number; note: string }): Promise<TriggerOutcome> {
+    const outcome = await this.create(event, undefined, { skipIfBuiltBy: 'catch-up' });
+    if (outcome.runIds.length) {
+      await this.p.commits.write(() => { for (const id of outcome.runIds) this.p.flow.recordScheduleRun({ run_id: id, ...fired }); });
+      for (const id of outcome.runIds) {
+        const run = this.p.runs.getRunSummary(id);
+        if (run) this.p.bus.events.emit({ type: 'run', run: this.p.flow.decorateSummaries([run], () => undefined)[0] });
+      }
+    }
+    return outcome;
   }
 
   /** A moved remote head found by catch-up: built only if no run has built that commit of that ref. */
@@ -108,7 +121,8 @@ export class RunsService {
   async listRuns(query: RunQuery): Promise<Page<RunSummary>> {
     const limit = Math.min(200, Math.max(1, Math.floor(query.limit ?? 50)));
     try {
-      return this.p.runs.listRuns({ repo: query.repo, branch: query.branch, status: query.status }, limit, query.cursor || undefined);
+      const page = this.p.runs.listRuns({ repo: query.repo, branch: query.branch, status: query.status }, limit, query.cursor || undefined);
+      return { ...page, items: this.p.flow.decorateSummaries(page.items, (id) => this.p.runs.runDetail(id)) };
     } catch (err) {
       if (err instanceof BadCursorError) throw new ApiError('BAD_REQUEST', err.message);
       throw err;
@@ -118,7 +132,7 @@ export class RunsService {
   async getRun(runId: string): Promise<RunDetail> {
     const run = this.p.runs.runDetail(runId);
     if (!run) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    return run;
+    return this.p.flow.decorateRun(run);
   }
 
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {
@@ -159,7 +173,7 @@ export class RunsService {
     }
     for (const runId of runs) {
       const run = this.p.runs.getRunSummary(runId);
-      if (run) this.p.bus.events.emit({ type: 'run', run });
+      if (run) this.p.bus.events.emit({ type: 'run', run: this.p.flow.decorateSummaries([run], (id) => this.p.runs.runDetail(id))[0] });
     }
     this.p.pool.kick();
   }

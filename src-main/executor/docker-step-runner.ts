@@ -103,7 +103,7 @@ export class DockerStepRunner implements StepRunner {
 
   locations(index: number): StepLocations {
     const paths = stepPaths(index);
-    return { workspace: WORKSPACE, envFile: paths.envFile, summaryFile: paths.summaryFile };
+    return { workspace: WORKSPACE, envFile: paths.envFile, summaryFile: paths.summaryFile, outputFile: paths.outputFile };
   }
 
   async startStep(step: StepStart): Promise<StartedStep> {
@@ -136,11 +136,16 @@ export class DockerStepRunner implements StepRunner {
     };
   }
 
-  async readEnvFile(step: { index: number; maxBytes: number }): Promise<string> {
+  async readEnvFile(step: { index: number; maxBytes: number; file?: 'env' | 'output' }): Promise<string> {
     const container = this.ready();
-    const path = stepPaths(step.index).envFile;
+    const paths = stepPaths(step.index);
+    const path = step.file === 'output' ? paths.outputFile : paths.envFile;
     // Most steps write nothing to $KILN_ENV: check the size before reading.
-    if ((await fileSize(container, path)) === 0) return '';
+    const size = await fileSize(container, path).catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404) return 0; // never created: the step was not given the file
+      throw err;
+    });
+    if (size === 0) return '';
     const tar = await container.getArchive({ path });
     return (await readFirstFile(tar as unknown as AsyncIterable<Buffer>, step.maxBytes)).toString('utf8');
   }

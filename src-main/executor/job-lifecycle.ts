@@ -93,6 +93,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let status: Status = 'failed';
   let error: string | undefined;
   let infrastructure = false;
+  let outputs: Record<string, string> | undefined;
   let currentPhase = 'preparing the job';
   let kept: KeptJob | undefined;
   try {
@@ -129,6 +130,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     status = outcome.status;
     error = outcome.error;
     infrastructure = outcome.infrastructure ?? false;
+    outputs = outcome.outputs;
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
       mark('after_steps');
@@ -179,7 +181,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       request.onStep?.({ ...s });
     }
   }
-  return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+  return {
+    status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset,
+    ...(outputs && (status === 'passed' || status === 'failed') ? { outputs } : {}),
+  };
 }
 
 /**

@@ -12,8 +12,11 @@ import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { evaluateCondition } from '../pipeline/expressions.js';
+import { renderStepOutputs } from '../pipeline/flow.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import { parseEnvFile } from './env-file.js';
+import { collectStepOutputs, finishJobOutputs } from './job-outputs.js';
+import type { StepOutputs } from './job-outputs.js';
 import { runStep } from './exec-step.js';
 import { collectStepSummary } from './step-summary.js';
 import { formatDuration } from '../../shared/format.js';
@@ -45,6 +48,8 @@ export interface StepsOutcome {
   infrastructure?: boolean;
   /** The first failing step and the environment it ran with (a debug session starts from it). */
   failure?: { index: number; name: string; script: string; env: Record<string, string> };
+  /** The job's rendered `outputs:` (job-outputs.ts); absent when it declares none or they were too large. */
+  outputs?: Record<string, string>;
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -58,7 +63,7 @@ export function eventVariables(event: TriggerEvent): Record<string, string> {
   return vars;
 }
 
-function expressionContext({ ctx, env, failed }: { ctx: StepsContext; env: Record<string, string>; failed: boolean }): ExpressionContext {
+function expressionContext({ ctx, env, failed, steps }: { ctx: StepsContext; env: Record<string, string>; failed: boolean; steps: StepOutputs }): ExpressionContext {
   const e = ctx.event;
   return {
     event: e.kind,
@@ -69,6 +74,7 @@ function expressionContext({ ctx, env, failed }: { ctx: StepsContext; env: Recor
     ref: e.ref,
     matrix: ctx.job.matrix,
     env,
+    steps,
     status: { success: !failed, failure: failed, cancelled: false },
   };
 }
@@ -95,6 +101,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   }
   const base = { ...eventVariables(ctx.event), ...job.env };
   let propagated: Record<string, string> = {};
+  const stepOutputs: StepOutputs = {};
   let failed = false;
   // The job's status after a failure is that of the first failing step (failed or timed_out).
   let firstFailure: Status | undefined;
@@ -114,7 +121,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     if (ctx.jobSignal.aborted) break;
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed }));
+      shouldRun = evaluateCondition(step.if || 'success()', expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs }));
     } catch (err) {
       const seq = log.system(`step '${step.name}': invalid condition '${step.if}': ${(err as Error).message}`, step.index);
       log.annotate({ level: 'error', message: `step '${step.name}' has an invalid condition: ${(err as Error).message}`, step: step.index, seq });
@@ -137,13 +144,14 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       ...base,
       ...secrets,
       ...propagated,
-      ...step.env,
+      ...renderStepOutputs(step.env, expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs })),
       KILN_RUN_ID: ctx.runId,
       // The planner's KILN_JOB (the job key) when it set one, else the planned job id.
       KILN_JOB: job.env.KILN_JOB ?? job.id,
       KILN_WORKSPACE: where.workspace,
       KILN_ENV: where.envFile,
       ...(where.summaryFile ? { KILN_SUMMARY: where.summaryFile } : {}),
+      KILN_OUTPUT: where.outputFile,
     };
     const output = log.openStep(step.index, step.name);
     const outcome = await runStep({
@@ -166,6 +174,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       break;
     }
     summaryBytes += await collectStepSummary({ runner: ctx.runner, log, step, used: summaryBytes });
+    await collectStepOutputs(ctx.runner, step, log, stepOutputs);
     const more = job.steps.slice(i + 1).length > 0;
     if (outcome.status === 'passed') {
       log.system(`step '${step.name}' passed in ${formatDuration(durationMs)}`, step.index);
@@ -192,6 +201,10 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       propagated = { ...propagated, ...(await readStepEnv(ctx, step)) };
     }
   }
-  if (!failed) return { status: 'passed' };
-  return { status: firstFailure ?? 'failed', error, failure, ...(infrastructure ? { infrastructure } : {}) };
+  const failedWith = { error, failure, ...(infrastructure ? { infrastructure } : {}) };
+  if (ctx.jobSignal.aborted) return { status: firstFailure ?? 'failed', ...failedWith };
+  const out = finishJobOutputs(job, expressionContext({ ctx, env: { ...base, ...propagated }, failed, steps: stepOutputs }), log);
+  if (out.error && !failed) return { status: 'failed', error: out.error };
+  if (!failed) return { status: 'passed', ...(out.outputs ? { outputs: out.outputs } : {}) };
+  return { status: firstFailure ?? 'failed', ...failedWith, ...(out.outputs ? { outputs: out.outputs } : {}) };
 }

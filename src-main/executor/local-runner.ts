@@ -5,7 +5,9 @@
  * A job starts when every job it needs is terminal and `decideJob` says 'run' (by default only
  * when every need passed; `if: always()` / `failure()` jobs run after failures). Jobs skipped at
  * plan time stay skipped. After a cancel, running jobs are cancelled through their signal and jobs
- * not yet started end as cancelled without running.
+ * not yet started end as cancelled without running. Job outputs flow as on the server
+ * (`needs.<job>.outputs` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
+ * nobody is there to approve it, and a deploy must not run by accident from a workstation.
  */
 import { randomBytes } from 'node:crypto';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -14,6 +16,8 @@ import { runStatusOf, type Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
 import { decideJob } from '../pipeline/readiness.js';
+import { withNeedsOutputs } from '../pipeline/flow.js';
+import type { ExpressionContext } from '../pipeline/expressions.js';
 import type { DockerExecutor } from './docker-executor.js';
 import type { JobDebug, JobResult, WorkspaceSource } from '../core/job-contract.js';
 
@@ -86,6 +90,18 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
     running.set(job.id, promise);
   };
 
+  const keyOf = new Map(plan.jobs.map((j) => [j.id, j.key]));
+  /** `needs.<job>.outputs` from the finished needs' results, by job key. */
+  const needsOf = (ids: string[]): NonNullable<ExpressionContext['needs']> => {
+    const out: NonNullable<ExpressionContext['needs']> = {};
+    for (const id of ids) {
+      const entry = (out[keyOf.get(id) ?? id] ??= { outputs: {} });
+      const r = results.get(id);
+      if (r && 'outputs' in r && r.outputs) Object.assign(entry.outputs, r.outputs);
+    }
+    return out;
+  };
+
   for (;;) {
     // Settle every pending job whose needs are terminal: skip it, cancel it, or start it if there is room.
     let progressed = true;
@@ -99,11 +115,14 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
           finish(job.id, notStarted(job));
         } else {
           const needStatuses = needs.map((n) => results.get(n)?.status ?? 'skipped');
-          const ctx = { ...eventContext(options.event), matrix: job.matrix, env: job.env };
+          const ctx: ExpressionContext = { ...eventContext(options.event), matrix: job.matrix, env: job.env, needs: needsOf(needs) };
           if (decideJob(job, needStatuses, ctx) === 'skip') {
             finish(job.id, { status: 'skipped' });
+          } else if (job.manual) {
+            options.onLog(job.id, { ts: Date.now(), stream: 'system', step: null, text: '[kiln] skipped: when: manual waits for approval, which kiln run cannot give (kiln serve can)' });
+            finish(job.id, { status: 'skipped' });
           } else if (running.size < parallelism) {
-            start(job);
+            start(withNeedsOutputs(job, ctx));
           } else {
             continue;
           }

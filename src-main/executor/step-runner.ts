@@ -23,7 +23,7 @@
  *   connection broke) — a failing step is an exit code, not a rejection.
  * - StartedStep.detach: stops waiting for output a step no longer produces meaningfully (a process
  *   that escaped the signals holds the stream open). Idempotent. What is left runs until destroy.
- * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV file (readSummaryFile
+ * - readEnvFile: after a step's wait, the text the step wrote to its $KILN_ENV (or $KILN_OUTPUT) file (readSummaryFile
  *   likewise for its $KILN_SUMMARY file).
  * - A kept job's failed step (keep-on-failure, job-lifecycle.ts) may be started again, with the same
  *   index and environment, once its previous run's wait settled and before destroy: no other step
@@ -67,6 +67,8 @@ export interface StepLocations {
   envFile: string;
   /** The Markdown file the step appends its summary to ($KILN_SUMMARY); absent when the runner keeps no summaries. */
   summaryFile?: string;
+  /** The file the step appends its outputs to ($KILN_OUTPUT); empty when the step starts. */
+  outputFile: string;
 }
 
 export interface StepRunner {
@@ -75,8 +77,11 @@ export interface StepRunner {
   /** Where step `index` finds its workspace and $KILN_ENV file. Pure: callable in any state. */
   locations(index: number): StepLocations;
   startStep(step: StepStart): Promise<StartedStep>;
-  /** The $KILN_ENV text of a step whose wait settled ('' when it wrote nothing); rejects when over `maxBytes`. */
-  readEnvFile(step: { index: number; maxBytes: number }): Promise<string>;
+  /**
+   * The $KILN_ENV text (or, with `file: 'output'`, the $KILN_OUTPUT text) of a step whose wait
+   * settled ('' when it wrote nothing, or the file is missing); rejects when over `maxBytes`.
+   */
+  readEnvFile(step: { index: number; maxBytes: number; file?: 'env' | 'output' }): Promise<string>;
   /**
    * Optional (runners that give `summaryFile`): after a step's wait, the first `maxBytes` of what it
    * wrote to $KILN_SUMMARY, and how many bytes it wrote in all. Never reads more than `maxBytes`.

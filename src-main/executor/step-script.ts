@@ -23,6 +23,8 @@ export interface StepPaths {
   pidFile: string;
   envFile: string;
   summaryFile: string;
+  /** $KILN_OUTPUT: the step's outputs (name=value lines), read after the step. */
+  outputFile: string;
   scriptFile: string;
 }
 
@@ -31,12 +33,13 @@ export function stepPaths(index: number): StepPaths {
     pidFile: `${KILN_DIR}/step-${index}.pid`,
     envFile: `${KILN_DIR}/env-${index}`,
     summaryFile: `${KILN_DIR}/summary-${index}.md`,
+    outputFile: `${KILN_DIR}/output-${index}`,
     scriptFile: `${KILN_DIR}/step-${index}.sh`,
   };
 }
 
-// $KILN_SUMMARY is created empty too when set (a caller without summaries leaves it unset).
-const FILES = 'echo $$ > "$1" && : > "$KILN_ENV" && { [ -z "$KILN_SUMMARY" ] || : > "$KILN_SUMMARY"; }';
+// $KILN_SUMMARY and $KILN_OUTPUT are created empty too when set (a caller without them leaves them unset).
+const FILES = 'echo $$ > "$1" && : > "$KILN_ENV" && { [ -z "$KILN_SUMMARY" ] || : > "$KILN_SUMMARY"; } && { [ -z "$KILN_OUTPUT" ] || : > "$KILN_OUTPUT"; }';
 const INLINE_WRAPPER =
   FILES + ' && kiln_script=$' + SCRIPT_VARIABLE + ' && unset ' + SCRIPT_VARIABLE + ' && exec sh -e -c "$kiln_script" kiln-step';
 const FILE_WRAPPER = FILES + ' && exec sh -e "$2"';

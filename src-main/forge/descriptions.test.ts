@@ -31,6 +31,8 @@ describe('descriptions', () => {
     [run('queued'), { queuedBehind: 2 }, 'Queued behind 2 runs'],
     [run('queued'), { queuedBehind: 1 }, 'Queued behind 1 run'],
     [run('running'), {}, 'Running'],
+    [run('running', { waitingForApproval: 1, jobs: [job('build', 'passed'), job('deploy', 'queued', { approval: { state: 'waiting', requestedAt: 0, expiresAt: 1 } }), job('smoke', 'queued')] }), {}, 'Waiting for approval: deploy'],
+    [run('queued', { waitingForApproval: 2 }), { queuedBehind: 3 }, 'Waiting for approval: 2 jobs'],
     [run('passed', { durationMs: 72_000 }), {}, 'Passed in 1 min 12 s'],
     [run('cancelled'), { supersededBy: '3f2a9c1d'.padEnd(40, '0') }, 'Cancelled (superseded by 3f2a9c1)'],
     [run('cancelled'), {}, 'Cancelled'],

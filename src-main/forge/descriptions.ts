@@ -5,7 +5,8 @@
  * The mapping never leaves a pull request waiting on a `pending` that will not change: every
  * terminal status maps to a terminal state.
  *
- *   queued, running            → pending   "Queued behind 2 runs", "Running"
+ *   queued, running            → pending   "Queued behind 2 runs", "Running",
+ *                                          "Waiting for approval: deploy" (every unfinished job waits for one)
  *   passed                     → success   "Passed in 1 min 12 s"
  *   skipped                    → success   "Skipped: <why>"  (nothing ran; as GitHub Actions does)
  *   failed, timed_out          → failure   "Failed: test › Unit (exit 1) after 48 s"
@@ -54,7 +55,14 @@ function failedStep(job: JobSummary): string | undefined {
   return `${step.name}${step.exitCode !== undefined && step.exitCode !== null ? ` (exit ${step.exitCode})` : step.status === 'timed_out' ? ' (timed out)' : ''}`;
 }
 
+/** A held run: its jobs waiting for approval by name when the run carries its jobs, else their number. */
+function waitingDescription(run: RunDetail, n: number): string {
+  const names = run.jobs.filter((j) => j.approval?.state === 'waiting' && j.status === 'queued').map((j) => j.name);
+  return clip(`Waiting for approval: ${names.length ? names.join(', ') : `${n} job${n === 1 ? '' : 's'}`}`);
+}
+
 export function runDescription(run: RunDetail, facts: RunFacts = {}): string {
+  if ((run.status === 'queued' || run.status === 'running') && run.waitingForApproval) return waitingDescription(run, run.waitingForApproval);
   const took = elapsed(run.startedAt ?? run.createdAt, run.finishedAt, run.durationMs);
   const after = took !== undefined ? ` after ${formatElapsed(took)}` : '';
   switch (run.status) {
@@ -85,7 +93,7 @@ export function jobDescription(job: JobSummary): string {
   const took = elapsed(job.startedAt, job.finishedAt, job.durationMs);
   const after = took !== undefined ? ` after ${formatElapsed(took)}` : '';
   switch (job.status) {
-    case 'queued': return 'Queued';
+    case 'queued': return job.approval?.state === 'waiting' ? 'Waiting for approval' : 'Queued';
     case 'running': return 'Running';
     case 'passed': return `Passed${took !== undefined ? ` in ${formatElapsed(took)}` : ''}`;
     case 'skipped': return clip(`Skipped${job.error ? `: ${job.error}` : ''}`);

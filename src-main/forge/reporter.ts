@@ -136,7 +136,8 @@ export function createForgeReporter(o: ForgeReporterOptions): ForgeReporter {
         if (summary && !forge) continue;
         // Queued, running and passed say nothing about jobs: the event's summary is enough, unless
         // jobs have their own statuses (a burst of deliveries then reads no job rows).
-        const light = summary && !forge?.jobStatuses && ['queued', 'running', 'passed', 'cancelled', 'skipped'].includes(summary.status);
+        // A run held by approval gates names them: that needs its jobs.
+        const light = summary && !forge?.jobStatuses && !summary.waitingForApproval && ['queued', 'running', 'passed', 'cancelled', 'skipped'].includes(summary.status);
         const run = light ? { ...summary, jobs: [], edges: [], stages: [] } : o.getRun(id);
         if (!run || !REPORTED_EVENTS.has(run.event)) continue;
         const f = forge ?? tokenOf(run.repo);

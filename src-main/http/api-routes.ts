@@ -19,6 +19,8 @@
  *   POST /api/jobs/:id/debug/rerun-step                   {exitCode}
  *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts)
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
+ *   POST /api/jobs/:id/approve {by?} | /api/jobs/:id/reject {by?}   {ok:true}; 409 when the job does not wait for approval
+ *   GET  /api/schedules                                   ScheduleInfo[] (on.schedule of each repository, next times)
  *   GET  /api/jobs/:id/log?offset=&limit=                 LogChunk
  *   GET  /api/jobs/:id/log/stream                         SSE (see sse.ts)
  *   GET  /api/jobs/:id/log/search?q=&limit=               LogMatch[]
@@ -128,6 +130,20 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.post('/runs/:id/cancel', async (req, res) => {
     await engine.cancelRun(param(req, 'id'));
     res.json({ ok: true });
+  });
+
+  for (const verb of ['approve', 'reject'] as const) {
+    router.post(`/jobs/:id/${verb}`, async (req, res) => {
+      const body = req.body === undefined ? {} : objectBody(req);
+      if (body.by !== undefined && (typeof body.by !== 'string' || body.by.length > 100)) throw new ApiError('BAD_REQUEST', 'body.by must be a name of at most 100 characters');
+      const options = typeof body.by === 'string' && body.by.trim() ? { by: body.by.trim() } : {};
+      await (verb === 'approve' ? engine.approveJob(param(req, 'id'), options) : engine.rejectJob(param(req, 'id'), options));
+      res.json({ ok: true });
+    });
+  }
+
+  router.get('/schedules', async (_req, res) => {
+    res.json(await engine.listSchedules());
   });
 
   router.post('/runs/:id/rerun', async (req, res) => {

@@ -34,6 +34,8 @@ export class ExpressionError extends Error {
 
 export const SCALAR_IDENTIFIERS = ['event', 'branch', 'tag', 'sha', 'repo', 'ref'] as const;
 export const MAP_IDENTIFIERS = ['matrix', 'env'] as const;
+/** `needs.<job>.outputs.<name>` (and `needs.<job>.result`), `steps.<id>.outputs.<name>`: job outputs (flow.ts). */
+export const OUTPUT_IDENTIFIERS = ['needs', 'steps'] as const;
 export const STATUS_FUNCTIONS = ['success', 'failure', 'always', 'cancelled'] as const;
 
 /** name → [min args, max args] */
@@ -256,10 +258,13 @@ class Parser {
       if (path.length > 1) throw new ExpressionError(`'${root}' has no properties`, t.col);
     } else if ((MAP_IDENTIFIERS as readonly string[]).includes(root)) {
       if (path.length < 2) throw new ExpressionError(`'${root}' needs a key, e.g. ${root}.NAME`, t.col);
+    } else if ((OUTPUT_IDENTIFIERS as readonly string[]).includes(root)) {
+      const ok = (path.length === 4 && path[2] === 'outputs') || (root === 'needs' && path.length === 3 && path[2] === 'result');
+      if (!ok) throw new ExpressionError(`'${root}' is read as ${root}.<${root === 'needs' ? 'job' : 'step id'}>.outputs.<name>${root === 'needs' ? ' or needs.<job>.result' : ''}`, t.col);
     } else if (FUNCTIONS[root] && path.length === 1) {
       throw new ExpressionError(`'${root}' is a function: call it as ${root}(…)`, t.col);
     } else {
-      const known = [...SCALAR_IDENTIFIERS, ...MAP_IDENTIFIERS];
+      const known = [...SCALAR_IDENTIFIERS, ...MAP_IDENTIFIERS, ...OUTPUT_IDENTIFIERS];
       throw new ExpressionError(`unknown identifier '${root}'${suggest(root, known)}`, t.col);
     }
     return { kind: 'ident', path, col: t.col };

@@ -29,6 +29,10 @@ export interface ExpressionContext {
   env: Record<string, string>;
   /** Outcome of what came before (previous steps, or a job's needs). Absent means "all passed so far". */
   status?: { success: boolean; failure: boolean; cancelled: boolean };
+  /** Only at run time: the outputs (and results) of the job's needs, by job key. Absent at plan time. */
+  needs?: Record<string, { outputs: Record<string, string>; result?: string }>;
+  /** Only inside a running job: outputs of its earlier steps, by step id. */
+  steps?: Record<string, { outputs: Record<string, string> }>;
   /** Only at run time, against the checked-out workspace. Absent → calling hashFiles() is an error. */
   hashFiles?: (patterns: string[]) => string;
   /** The files the run's push or pull request changed, for changed(); absent → everything changed. */
@@ -80,6 +84,11 @@ export function looseEquals(a: Literal, b: Literal): boolean {
   return !Number.isNaN(x) && !Number.isNaN(y) && x === y;
 }
 
+/** A map's own entry (never `constructor` or another inherited property). */
+function own<T>(map: Record<string, T> | undefined, key: string): T | undefined {
+  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 function lookup(path: string[], ctx: ExpressionContext): Literal {
   const [root, ...rest] = path;
   switch (root) {
@@ -104,6 +113,12 @@ function lookup(path: string[], ctx: ExpressionContext): Literal {
       const v = ctx.env[rest.join('.')];
       return v === undefined ? null : v;
     }
+    case 'needs': {
+      const need = own(ctx.needs, rest[0]);
+      return (rest[1] === 'result' ? need?.result : own(need?.outputs, rest[2])) ?? null;
+    }
+    case 'steps':
+      return own(own(ctx.steps, rest[0])?.outputs, rest[2]) ?? null;
     default:
       return null;
   }

@@ -57,7 +57,10 @@ const SEEDS = [
   'stages: [a, b]\nenv: { A: "${B:-c}" }\njobs:\n  x: { stage: a, image: i, steps: [{run: r}] }\n  y: { stage: b, image: "${A}", needs: x, steps: [{run: r, timeout: 1m}] }\n',
   "on:\n  push: { branches: [main], paths: ['src/**', '!src/**/*.md', '**.js?'] }\n  pull_request: { paths-ignore: ['docs/**'] }\ninclude: [ci/a.yml]\njobs:\n  d:\n    image: i\n    if: changed('docs/**', '!docs/api/**') && branch == 'main'\n    steps: [{run: r}]\n",
 ];
-const SNIPPETS = [':', '- ', '{', '}', '[', ']', '\n', '  ', '"', "'", '$', '${{', '}}', '&a', '*a', '!!str ', '#', '|', '>', ',', '? ', 'on', 'needs: [x]', 'if: ', '${X:?y}', '\t', 'jobs:', '<<: '];
+SEEDS.push(
+  "on:\n  schedule:\n    - cron: '30 3 * * 1-5'\n      timezone: Europe/Paris\njobs:\n  a:\n    image: i\n    outputs: { v: '${{ steps.s.outputs.x }}' }\n    steps: [{ id: s, run: echo }]\n  b:\n    image: i\n    needs: a\n    when: manual\n    approval-timeout: 2h\n    if: needs.a.outputs.v == 'x'\n    env: { V: '${{ needs.a.outputs.v }}' }\n    steps: [{ run: 'echo ${{ needs.a.outputs.v }}' }]\n",
+);
+const SNIPPETS = ['needs.a.outputs.v', 'when: manual', 'id: v', 'outputs:', 'schedule:', '- cron: ', ':', '- ', '{', '}', '[', ']', '\n', '  ', '"', "'", '$', '${{', '}}', '&a', '*a', '!!str ', '#', '|', '>', ',', '? ', 'on', 'needs: [x]', 'if: ', '${X:?y}', '\t', 'jobs:', '<<: '];
 
 function mutate(text: string): string {
   let out = text;
@@ -93,10 +96,12 @@ function mutate(text: string): string {
   return out;
 }
 
-const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'paths-ignore', 'pull_request', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b'];
+const KEYS = ['name', 'on', 'priority', 'env', 'stages', 'jobs', 'image', 'needs', 'if', 'steps', 'run', 'matrix', 'include', 'exclude', 'services', 'cache', 'key', 'paths', 'paths-ignore', 'pull_request', 'artifacts', 'timeout', 'stage', 'push', 'branches', 'tags', 'manual', 'a', 'b',
+  'id', 'outputs', 'when', 'approval-timeout', 'schedule', 'cron', 'timezone'];
 const SCALARS: unknown[] = [
   'main', 'x', '', '1.0', 3, true, false, null, '${{ matrix.a }}', '${A:-b}', "branch == 'main'", '15m', 'a', 'b', '${{', '$$',
   'src/**', '!docs/**', '**.js?', '[a-', 'x[]', '\\', '+', "changed('src/**')", "changed('[') || always()", 'ci/a.yml', '../up.yml', '/ci/b.yaml',
+  'manual', '${{ needs.a.outputs.v }}', '${{ steps.v.outputs.x }}', "needs.a.outputs.v == 'x'", '30 3 * * 1-5', 'Europe/Paris', [{ cron: '0 * * * *' }],
 ];
 
 function randomValue(depth: number): unknown {
@@ -121,7 +126,7 @@ function randomPipeline(): string {
   return stringify(doc);
 }
 
-const EXPR_TOKENS = ['changed(', "'docs/**'", "'[z-a]'", 'branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
+const EXPR_TOKENS = ['changed(', 'needs.a.outputs.v', 'steps.s.outputs.o', 'needs.a.result', 'needs', "'docs/**'", "'[z-a]'", 'branch', 'event', 'tag', 'sha', 'repo', 'ref', 'matrix.a', 'env.X', "'main'", '"x"', "'it''s'", '1', '-2.5', 'true', 'null', '==', '!=', '&&', '||', '!', '(', ')', ',', 'startsWith(', 'contains(', 'matches(', 'success()', 'always()', 'hashFiles(', 'foo', '=', '&', '.', "'", '@', ' '];
 
 describe('fuzzing the pipeline engine', () => {
   it('never crashes on 2000 mutated pipeline files', { timeout: 120_000 }, () => {

@@ -8,6 +8,7 @@ import { hasErrors } from '../../shared/diagnostics.js';
 import type { ArtifactWhen } from '../../shared/model/plan.js';
 import type { Priority } from '../../shared/model/status.js';
 import { diagnosticsFromAjv } from './diagnostics-from-ajv.js';
+import { jobFlowOf, schedulesOf } from './flow.js';
 import { DEFAULT_JOB_TIMEOUT_MS, parseDuration } from './duration.js';
 import type { Pipeline, PipelineJob, PipelineService, PipelineStep, Triggers } from './pipeline-model.js';
 import { pipelineValidator } from './schema-validator.js';
@@ -93,6 +94,7 @@ function triggersOf(v: unknown): Triggers {
     ...('push' in on ? { push: filterOf(on.push) } : {}),
     ...('pull_request' in on ? { pullRequest: filterOf(on.pull_request) } : {}),
     manual: on.manual !== false,
+    ...(schedulesOf(on) ? { schedule: schedulesOf(on) } : {}),
   };
 }
 
@@ -128,6 +130,7 @@ function stepOf(v: unknown, index: number): PipelineStep {
   const name = typeof s.name === 'string' ? s.name : `Run ${firstLine.length > 40 ? `${firstLine.slice(0, 39)}…` : firstLine || `step ${index + 1}`}`;
   const timeoutMs = typeof s.timeout === 'string' ? parseDuration(s.timeout) : undefined;
   return {
+    ...(typeof s.id === 'string' ? { id: s.id } : {}),
     name,
     run,
     if: conditionOf(s.if) ?? '',
@@ -162,6 +165,7 @@ function jobOf(key: string, v: unknown, dependsOn: string[]): PipelineJob {
       : {}),
     ...(j.reports ? { reports: { junit: strings(rec(j.reports).junit) } } : {}),
     steps: Array.isArray(j.steps) ? j.steps.map(stepOf) : [],
+    ...jobFlowOf(j),
   };
 }
 

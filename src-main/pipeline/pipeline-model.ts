@@ -21,6 +21,17 @@ export interface Triggers {
   pullRequest?: { branches?: string[]; paths?: string[]; pathsIgnore?: string[] };
   /** Manual runs allowed: true unless the file says `manual: false`. */
   manual: boolean;
+  /** `on.schedule`: cron times (flow.ts); absent when the pipeline has none. */
+  schedule?: ScheduleSpec[];
+}
+
+export interface ScheduleSpec {
+  /** Five fields: minute hour day-of-month month day-of-week. */
+  cron: string;
+  /** IANA zone; absent = the workstation's local time zone. */
+  timezone?: string;
+  /** Branches to run on; absent = the repository's default branch. */
+  branches?: string[];
 }
 
 export interface PipelineService {
@@ -32,6 +43,8 @@ export interface PipelineService {
 }
 
 export interface PipelineStep {
+  /** `id:`, which `steps.<id>.outputs.<name>` refers to. */
+  id?: string;
   name: string;
   run: string;
   /** Condition source; '' means the default `success()`. */
@@ -63,6 +76,10 @@ export interface PipelineJob {
   /** Test report globs (JUnit XML), read after the steps whatever their outcome. */
   reports?: { junit: string[] };
   steps: PipelineStep[];
+  /** `outputs:` name → template (usually `${{ steps.<id>.outputs.<name> }}`), rendered after the steps. */
+  outputs?: Record<string, string>;
+  /** `when: manual`: the job waits for approval; it is rejected when nobody decides within timeoutMs. */
+  manual?: { timeoutMs: number };
 }
 
 export interface Pipeline {

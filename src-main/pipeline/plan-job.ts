@@ -8,6 +8,7 @@ import type { MatrixValue, PlannedJob, PlannedStep } from '../../shared/model/pl
 import { bakeChangedCalls } from './changed-condition.js';
 import { ExpressionError } from './expression-parser.js';
 import { evaluateCondition, renderTemplate, usesStatusFunctions } from './expressions.js';
+import { conditionReadsNeeds, jobReadsNeedsOutputs } from './flow.js';
 import type { ExpressionContext } from './expressions.js';
 import type { PipelineJob, PipelineService } from './pipeline-model.js';
 import { prepareRunScript, substituteVariables } from './variables.js';
@@ -127,6 +128,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
     collect(problems, at('steps', index, 'run'), script.problems);
     return {
       index,
+      ...(step.id !== undefined ? { id: step.id } : {}),
       name: renderName(step.name, ctx),
       run: script.run,
       env: { ...stepEnv, ...script.env },
@@ -138,7 +140,8 @@ export function planInstance(input: InstanceInput): PlannedJob {
 
   let skipped = false;
   let skipReason: string | undefined;
-  if (job.if !== undefined && !usesStatusFunctions(job.if)) {
+  // A condition over needs' outputs or statuses is decided when the needs are done (readiness.ts).
+  if (job.if !== undefined && !usesStatusFunctions(job.if) && !conditionReadsNeeds(job.if)) {
     try {
       if (!evaluateCondition(job.if, ctx)) {
         skipped = true;
@@ -179,5 +182,8 @@ export function planInstance(input: InstanceInput): PlannedJob {
       ? { artifacts: { ...job.artifacts, paths: job.artifacts.paths.map((p, i) => sub(p, at('artifacts', 'paths', i))) } }
       : {}),
     steps,
+    ...(job.outputs ? { outputs: job.outputs } : {}),
+    ...(jobReadsNeedsOutputs(job) ? { readsNeedsOutputs: true } : {}),
+    ...(job.manual ? { manual: job.manual } : {}),
   };
 }

@@ -6,6 +6,7 @@ import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
 import { evaluateCondition, usesStatusFunctions } from './expressions.js';
 import type { ExpressionContext } from './expressions.js';
+import { conditionReadsNeeds } from './flow.js';
 
 /** The status functions' view of a job's needs: skipped needs count as not-success, not as failure. */
 export function needsOutcome(needStatuses: readonly Status[]): { success: boolean; failure: boolean; cancelled: boolean } {
@@ -21,13 +22,14 @@ export function needsOutcome(needStatuses: readonly Status[]): { success: boolea
  * - A job skipped at plan time stays skipped.
  * - If `job.if` calls success()/failure()/always()/cancelled(), it is evaluated with the needs'
  *   outcome as status (so `always()` runs regardless, `failure()` runs after a failed need).
+ * - If it reads `needs.<job>.outputs` (ctx.needs), it is evaluated now, with an implicit success().
  * - Otherwise the implicit condition is success(): run only when every need passed.
  * Never throws: a condition that cannot be evaluated (it was validated at plan time) skips the job.
  */
 export function decideJob(job: PlannedJob, needStatuses: Status[], ctx: ExpressionContext): 'run' | 'skip' {
   if (job.skipped) return 'skip';
   const outcome = needsOutcome(needStatuses);
-  if (job.if && usesStatusFunctions(job.if)) {
+  if (job.if && (usesStatusFunctions(job.if) || conditionReadsNeeds(job.if))) {
     try {
       return evaluateCondition(job.if, { ...ctx, status: outcome }) ? 'run' : 'skip';
     } catch {

@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"reports":{"type":"object","additionalProperties":false,"required":["junit"],"properties":{"junit":{"type":"array","minItems":1,"items":{"type":"string"}}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}},"include":{"type":"array","items":{"type":"string"}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"},"schedule":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["cron"],"properties":{"cron":{"type":"string"},"timezone":{"type":"string"},"branches":{"type":"array","items":{"type":"string"}}}}}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"reports":{"type":"object","additionalProperties":false,"required":["junit"],"properties":{"junit":{"type":"array","minItems":1,"items":{"type":"string"}}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}},"outputs":{"type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"string"}},"when":{"enum":["on_success","manual"]},"approval-timeout":{"type":"string"}}}},"include":{"type":"array","items":{"type":"string"}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -54,7 +54,7 @@ if(data.on !== undefined){
 let data1 = data.on;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(((key1 === "push") || (key1 === "pull_request")) || (key1 === "manual"))){
+if(!((((key1 === "push") || (key1 === "pull_request")) || (key1 === "manual")) || (key1 === "schedule"))){
 const err3 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on,data:data1};
 if(vErrors === null){
 vErrors = [err3];
@@ -335,9 +335,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
+if(data1.schedule !== undefined){
+let data19 = data1.schedule;
+if(Array.isArray(data19)){
+if(data19.length < 1){
+const err23 = {instancePath:instancePath+"/on/schedule",schemaPath:"#/properties/on/properties/schedule/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.on.properties.schedule,data:data19};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -346,11 +348,12 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data.priority !== undefined){
-let data19 = data.priority;
-if(!((((data19 === "low") || (data19 === "normal")) || (data19 === "high")) || (data19 === "critical"))){
-const err24 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data19};
+const len7 = data19.length;
+for(let i7=0; i7<len7; i7++){
+let data20 = data19[i7];
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.cron === undefined){
+const err24 = {instancePath:instancePath+"/on/schedule/" + i7,schemaPath:"#/properties/on/properties/schedule/items/required",keyword:"required",params:{missingProperty: "cron"},message:"must have required property '"+"cron"+"'",schema:schema11.properties.on.properties.schedule.items.required,parentSchema:schema11.properties.on.properties.schedule.items,data:data20};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -359,13 +362,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data.concurrency !== undefined){
-let data20 = data.concurrency;
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 for(const key4 in data20){
-if(!((key4 === "group") || (key4 === "cancel-in-progress"))){
-const err25 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data20};
+if(!(((key4 === "cron") || (key4 === "timezone")) || (key4 === "branches"))){
+const err25 = {instancePath:instancePath+"/on/schedule/" + i7,schemaPath:"#/properties/on/properties/schedule/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.on.properties.schedule.items,data:data20};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -375,10 +374,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data20.group !== undefined){
-let data21 = data20.group;
+if(data20.cron !== undefined){
+let data21 = data20.cron;
 if(typeof data21 !== "string"){
-const err26 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data21};
+const err26 = {instancePath:instancePath+"/on/schedule/" + i7+"/cron",schemaPath:"#/properties/on/properties/schedule/items/properties/cron/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.cron.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.cron,data:data21};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -388,10 +387,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data20["cancel-in-progress"] !== undefined){
-let data22 = data20["cancel-in-progress"];
-if(typeof data22 !== "boolean"){
-const err27 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data22};
+if(data20.timezone !== undefined){
+let data22 = data20.timezone;
+if(typeof data22 !== "string"){
+const err27 = {instancePath:instancePath+"/on/schedule/" + i7+"/timezone",schemaPath:"#/properties/on/properties/schedule/items/properties/timezone/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.timezone.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.timezone,data:data22};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -401,9 +400,14 @@ vErrors.push(err27);
 errors++;
 }
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data20};
+if(data20.branches !== undefined){
+let data23 = data20.branches;
+if(Array.isArray(data23)){
+const len8 = data23.length;
+for(let i8=0; i8<len8; i8++){
+let data24 = data23[i8];
+if(typeof data24 !== "string"){
+const err28 = {instancePath:instancePath+"/on/schedule/" + i7+"/branches/" + i8,schemaPath:"#/properties/on/properties/schedule/items/properties/branches/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.on.properties.schedule.items.properties.branches.items.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.branches.items,data:data24};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -413,13 +417,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.env !== undefined){
-let data23 = data.env;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key5 in data23){
-let data24 = data23[key5];
-if(((typeof data24 !== "string") && (typeof data24 !== "boolean")) && (data24 !== null)){
-const err29 = {instancePath:instancePath+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data24};
+}
+else {
+const err29 = {instancePath:instancePath+"/on/schedule/" + i7+"/branches",schemaPath:"#/properties/on/properties/schedule/items/properties/branches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.schedule.items.properties.branches.type,parentSchema:schema11.properties.on.properties.schedule.items.properties.branches,data:data23};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -431,7 +431,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data23};
+const err30 = {instancePath:instancePath+"/on/schedule/" + i7,schemaPath:"#/properties/on/properties/schedule/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.properties.schedule.items.type,parentSchema:schema11.properties.on.properties.schedule.items,data:data20};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -441,11 +441,9 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.stages !== undefined){
-let data25 = data.stages;
-if(Array.isArray(data25)){
-if(data25.length < 1){
-const err31 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data25};
+}
+else {
+const err31 = {instancePath:instancePath+"/on/schedule",schemaPath:"#/properties/on/properties/schedule/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.on.properties.schedule.type,parentSchema:schema11.properties.on.properties.schedule,data:data19};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -454,12 +452,10 @@ vErrors.push(err31);
 }
 errors++;
 }
-const len7 = data25.length;
-for(let i7=0; i7<len7; i7++){
-let data26 = data25[i7];
-if(typeof data26 === "string"){
-if(!pattern0.test(data26)){
-const err32 = {instancePath:instancePath+"/stages/" + i7,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data26};
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/on",schemaPath:"#/properties/on/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.on.type,parentSchema:schema11.properties.on,data:data1};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -469,8 +465,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/stages/" + i7,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data26};
+if(data.priority !== undefined){
+let data25 = data.priority;
+if(!((((data25 === "low") || (data25 === "normal")) || (data25 === "high")) || (data25 === "critical"))){
+const err33 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.priority.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.priority.enum,parentSchema:schema11.properties.priority,data:data25};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -480,9 +478,12 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data25};
+if(data.concurrency !== undefined){
+let data26 = data.concurrency;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+for(const key5 in data26){
+if(!((key5 === "group") || (key5 === "cancel-in-progress"))){
+const err34 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.concurrency,data:data26};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -492,11 +493,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data.jobs !== undefined){
-let data27 = data.jobs;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(Object.keys(data27).length < 1){
-const err35 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data27};
+if(data26.group !== undefined){
+let data27 = data26.group;
+if(typeof data27 !== "string"){
+const err35 = {instancePath:instancePath+"/concurrency/group",schemaPath:"#/properties/concurrency/properties/group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.concurrency.properties.group.type,parentSchema:schema11.properties.concurrency.properties.group,data:data27};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -505,11 +505,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key6 in data27){
-const _errs62 = errors;
-if(typeof key6 === "string"){
-if(!pattern0.test(key6)){
-const err36 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key6,propertyName:key6};
+}
+if(data26["cancel-in-progress"] !== undefined){
+let data28 = data26["cancel-in-progress"];
+if(typeof data28 !== "boolean"){
+const err36 = {instancePath:instancePath+"/concurrency/cancel-in-progress",schemaPath:"#/properties/concurrency/properties/cancel-in-progress/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.concurrency.properties["cancel-in-progress"].type,parentSchema:schema11.properties.concurrency.properties["cancel-in-progress"],data:data28};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -519,9 +519,9 @@ vErrors.push(err36);
 errors++;
 }
 }
-var valid22 = _errs62 === errors;
-if(!valid22){
-const err37 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data27};
+}
+else {
+const err37 = {instancePath:instancePath+"/concurrency",schemaPath:"#/properties/concurrency/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.concurrency.type,parentSchema:schema11.properties.concurrency,data:data26};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -531,11 +531,13 @@ vErrors.push(err37);
 errors++;
 }
 }
-for(const key7 in data27){
-let data28 = data27[key7];
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.image === undefined){
-const err38 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+if(data.env !== undefined){
+let data29 = data.env;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key6 in data29){
+let data30 = data29[key6];
+if(((typeof data30 !== "string") && (typeof data30 !== "boolean")) && (data30 !== null)){
+const err38 = {instancePath:instancePath+"/env/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.env.additionalProperties.type,parentSchema:schema11.properties.env.additionalProperties,data:data30};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -544,8 +546,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(data28.steps === undefined){
-const err39 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/env",schemaPath:"#/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.env.type,parentSchema:schema11.properties.env,data:data29};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -554,9 +558,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-for(const key8 in data28){
-if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key8))){
-const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+}
+if(data.stages !== undefined){
+let data31 = data.stages;
+if(Array.isArray(data31)){
+if(data31.length < 1){
+const err40 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.stages,data:data31};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -565,11 +572,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data28.name !== undefined){
-let data29 = data28.name;
-if(typeof data29 !== "string"){
-const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data29};
+const len9 = data31.length;
+for(let i9=0; i9<len9; i9++){
+let data32 = data31[i9];
+if(typeof data32 === "string"){
+if(!pattern0.test(data32)){
+const err41 = {instancePath:instancePath+"/stages/" + i9,schemaPath:"#/properties/stages/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.stages.items,data:data32};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -579,10 +587,8 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data28.stage !== undefined){
-let data30 = data28.stage;
-if(typeof data30 !== "string"){
-const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data30};
+else {
+const err42 = {instancePath:instancePath+"/stages/" + i9,schemaPath:"#/properties/stages/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.stages.items.type,parentSchema:schema11.properties.stages.items,data:data32};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -592,10 +598,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data28.image !== undefined){
-let data31 = data28.image;
-if(typeof data31 !== "string"){
-const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data31};
+}
+else {
+const err43 = {instancePath:instancePath+"/stages",schemaPath:"#/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.stages.type,parentSchema:schema11.properties.stages,data:data31};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -605,10 +610,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data28.needs !== undefined){
-let data32 = data28.needs;
-if((typeof data32 !== "string") && (!(Array.isArray(data32)))){
-const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data32};
+if(data.jobs !== undefined){
+let data33 = data.jobs;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(Object.keys(data33).length < 1){
+const err44 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema11.properties.jobs,data:data33};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -617,12 +623,11 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(Array.isArray(data32)){
-const len8 = data32.length;
-for(let i8=0; i8<len8; i8++){
-let data33 = data32[i8];
-if(typeof data33 !== "string"){
-const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data33};
+for(const key7 in data33){
+const _errs75 = errors;
+if(typeof key7 === "string"){
+if(!pattern0.test(key7)){
+const err45 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -632,12 +637,9 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-}
-if(data28.if !== undefined){
-let data34 = data28.if;
-if((typeof data34 !== "string") && (typeof data34 !== "boolean")){
-const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data34};
+var valid27 = _errs75 === errors;
+if(!valid27){
+const err46 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema11.properties.jobs.propertyNames,parentSchema:schema11.properties.jobs,data:data33};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -647,10 +649,11 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data28.timeout !== undefined){
-let data35 = data28.timeout;
-if(typeof data35 !== "string"){
-const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data35};
+for(const key8 in data33){
+let data34 = data33[key8];
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.image === undefined){
+const err47 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -659,16 +662,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data28.secrets !== undefined){
-let data36 = data28.secrets;
-if(Array.isArray(data36)){
-const len9 = data36.length;
-for(let i9=0; i9<len9; i9++){
-let data37 = data36[i9];
-if(typeof data37 === "string"){
-if(!pattern2.test(data37)){
-const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data37};
+if(data34.steps === undefined){
+const err48 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'",schema:schema11.properties.jobs.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -677,9 +672,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data37};
+for(const key9 in data34){
+if(!(func2.call(schema11.properties.jobs.additionalProperties.properties, key9))){
+const err49 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -689,9 +684,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
-else {
-const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data36};
+if(data34.name !== undefined){
+let data35 = data34.name;
+if(typeof data35 !== "string"){
+const err50 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.name,data:data35};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -701,13 +697,10 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data28.env !== undefined){
-let data38 = data28.env;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-for(const key9 in data38){
-let data39 = data38[key9];
-if(((typeof data39 !== "string") && (typeof data39 !== "boolean")) && (data39 !== null)){
-const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data39};
+if(data34.stage !== undefined){
+let data36 = data34.stage;
+if(typeof data36 !== "string"){
+const err51 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/stage",schemaPath:"#/properties/jobs/additionalProperties/properties/stage/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.stage.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.stage,data:data36};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -717,9 +710,10 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data38};
+if(data34.image !== undefined){
+let data37 = data34.image;
+if(typeof data37 !== "string"){
+const err52 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.image,data:data37};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -729,15 +723,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data28.matrix !== undefined){
-let data40 = data28.matrix;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-for(const key10 in data40){
-if(!((key10 === "include") || (key10 === "exclude"))){
-let data41 = data40[key10];
-if(Array.isArray(data41)){
-if(data41.length < 1){
-const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data41};
+if(data34.needs !== undefined){
+let data38 = data34.needs;
+if((typeof data38 !== "string") && (!(Array.isArray(data38)))){
+const err53 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs",schemaPath:"#/properties/jobs/additionalProperties/properties/needs/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.needs.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.needs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs,data:data38};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -746,11 +735,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-const len10 = data41.length;
+if(Array.isArray(data38)){
+const len10 = data38.length;
 for(let i10=0; i10<len10; i10++){
-let data42 = data41[i10];
-if(((typeof data42 !== "string") && (typeof data42 !== "boolean")) && (!(data42 && typeof data42 == "object" && !Array.isArray(data42)))){
-const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data42};
+let data39 = data38[i10];
+if(typeof data39 !== "string"){
+const err54 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/needs/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/needs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.needs.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.needs.items,data:data39};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -761,8 +751,11 @@ errors++;
 }
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data41};
+}
+if(data34.if !== undefined){
+let data40 = data34.if;
+if((typeof data40 !== "string") && (typeof data40 !== "boolean")){
+const err55 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.if,data:data40};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -772,18 +765,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-if(data40.include !== undefined){
-let data43 = data40.include;
-if(Array.isArray(data43)){
-const len11 = data43.length;
-for(let i11=0; i11<len11; i11++){
-let data44 = data43[i11];
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key11 in data44){
-let data45 = data44[key11];
-if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (!(data45 && typeof data45 == "object" && !Array.isArray(data45)))){
-const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i11+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data45};
+if(data34.timeout !== undefined){
+let data41 = data34.timeout;
+if(typeof data41 !== "string"){
+const err56 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.timeout,data:data41};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -793,9 +778,15 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data44};
+if(data34.secrets !== undefined){
+let data42 = data34.secrets;
+if(Array.isArray(data42)){
+const len11 = data42.length;
+for(let i11=0; i11<len11; i11++){
+let data43 = data42[i11];
+if(typeof data43 === "string"){
+if(!pattern2.test(data43)){
+const err57 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data43};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -805,9 +796,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-}
 else {
-const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data43};
+const err58 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data43};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -817,17 +807,9 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data40.exclude !== undefined){
-let data46 = data40.exclude;
-if(Array.isArray(data46)){
-const len12 = data46.length;
-for(let i12=0; i12<len12; i12++){
-let data47 = data46[i12];
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-for(const key12 in data47){
-let data48 = data47[key12];
-if(((typeof data48 !== "string") && (typeof data48 !== "boolean")) && (!(data48 && typeof data48 == "object" && !Array.isArray(data48)))){
-const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i12+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data48};
+}
+else {
+const err59 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data42};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -837,9 +819,13 @@ vErrors.push(err59);
 errors++;
 }
 }
-}
-else {
-const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data47};
+if(data34.env !== undefined){
+let data44 = data34.env;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+for(const key10 in data44){
+let data45 = data44[key10];
+if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
+const err60 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data45};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -851,7 +837,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data46};
+const err61 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data44};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -861,9 +847,15 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data40};
+if(data34.matrix !== undefined){
+let data46 = data34.matrix;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+for(const key11 in data46){
+if(!((key11 === "include") || (key11 === "exclude"))){
+let data47 = data46[key11];
+if(Array.isArray(data47)){
+if(data47.length < 1){
+const err62 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data47};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -872,15 +864,11 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data28.services !== undefined){
-let data49 = data28.services;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-for(const key13 in data49){
-const _errs113 = errors;
-if(typeof key13 === "string"){
-if(!pattern3.test(key13)){
-const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+const len12 = data47.length;
+for(let i12=0; i12<len12; i12++){
+let data48 = data47[i12];
+if(((typeof data48 !== "string") && (typeof data48 !== "boolean")) && (!(data48 && typeof data48 == "object" && !Array.isArray(data48)))){
+const err63 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data48};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -890,9 +878,9 @@ vErrors.push(err63);
 errors++;
 }
 }
-var valid40 = _errs113 === errors;
-if(!valid40){
-const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data49};
+}
+else {
+const err64 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data47};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -902,11 +890,18 @@ vErrors.push(err64);
 errors++;
 }
 }
-for(const key14 in data49){
-let data50 = data49[key14];
+}
+if(data46.include !== undefined){
+let data49 = data46.include;
+if(Array.isArray(data49)){
+const len13 = data49.length;
+for(let i13=0; i13<len13; i13++){
+let data50 = data49[i13];
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.image === undefined){
-const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
+for(const key12 in data50){
+let data51 = data50[key12];
+if(((typeof data51 !== "string") && (typeof data51 !== "boolean")) && (!(data51 && typeof data51 == "object" && !Array.isArray(data51)))){
+const err65 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i13+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data51};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -915,9 +910,10 @@ vErrors.push(err65);
 }
 errors++;
 }
-for(const key15 in data50){
-if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
-const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data50};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -927,10 +923,9 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data50.image !== undefined){
-let data51 = data50.image;
-if(typeof data51 !== "string"){
-const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data51};
+}
+else {
+const err67 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data49};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -940,13 +935,17 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data50.env !== undefined){
-let data52 = data50.env;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-for(const key16 in data52){
-let data53 = data52[key16];
-if(((typeof data53 !== "string") && (typeof data53 !== "boolean")) && (data53 !== null)){
-const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data53};
+if(data46.exclude !== undefined){
+let data52 = data46.exclude;
+if(Array.isArray(data52)){
+const len14 = data52.length;
+for(let i14=0; i14<len14; i14++){
+let data53 = data52[i14];
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+for(const key13 in data53){
+let data54 = data53[key13];
+if(((typeof data54 !== "string") && (typeof data54 !== "boolean")) && (!(data54 && typeof data54 == "object" && !Array.isArray(data54)))){
+const err68 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i14+"/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data54};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -958,7 +957,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data52};
+const err69 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data53};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -968,14 +967,9 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data50.ports !== undefined){
-let data54 = data50.ports;
-if(Array.isArray(data54)){
-const len13 = data54.length;
-for(let i13=0; i13<len13; i13++){
-let data55 = data54[i13];
-if(typeof data55 !== "string"){
-const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data55};
+}
+else {
+const err70 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data52};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -987,7 +981,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data54};
+const err71 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data46};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -997,10 +991,14 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data50.command !== undefined){
-let data56 = data50.command;
-if((typeof data56 !== "string") && (!(Array.isArray(data56)))){
-const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data56};
+if(data34.services !== undefined){
+let data55 = data34.services;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+for(const key14 in data55){
+const _errs126 = errors;
+if(typeof key14 === "string"){
+if(!pattern3.test(key14)){
+const err72 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1009,12 +1007,10 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(Array.isArray(data56)){
-const len14 = data56.length;
-for(let i14=0; i14<len14; i14++){
-let data57 = data56[i14];
-if(typeof data57 !== "string"){
-const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data57};
+}
+var valid45 = _errs126 === errors;
+if(!valid45){
+const err73 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data55};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1024,11 +1020,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data50};
+for(const key15 in data55){
+let data56 = data55[key15];
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.image === undefined){
+const err74 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1037,10 +1033,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-else {
-const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data49};
+for(const key16 in data56){
+if(!((((key16 === "image") || (key16 === "env")) || (key16 === "ports")) || (key16 === "command"))){
+const err75 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1050,11 +1045,10 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data28.cache !== undefined){
-let data58 = data28.cache;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.key === undefined){
-const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
+if(data56.image !== undefined){
+let data57 = data56.image;
+if(typeof data57 !== "string"){
+const err76 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data57};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1063,8 +1057,14 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data58.paths === undefined){
-const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
+}
+if(data56.env !== undefined){
+let data58 = data56.env;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+for(const key17 in data58){
+let data59 = data58[key17];
+if(((typeof data59 !== "string") && (typeof data59 !== "boolean")) && (data59 !== null)){
+const err77 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data59};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1073,9 +1073,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-for(const key17 in data58){
-if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
-const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data58};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1085,10 +1086,14 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data58.key !== undefined){
-let data59 = data58.key;
-if(typeof data59 !== "string"){
-const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data59};
+if(data56.ports !== undefined){
+let data60 = data56.ports;
+if(Array.isArray(data60)){
+const len15 = data60.length;
+for(let i15=0; i15<len15; i15++){
+let data61 = data60[i15];
+if(typeof data61 !== "string"){
+const err79 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data61};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1098,14 +1103,9 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data58["restore-keys"] !== undefined){
-let data60 = data58["restore-keys"];
-if(Array.isArray(data60)){
-const len15 = data60.length;
-for(let i15=0; i15<len15; i15++){
-let data61 = data60[i15];
-if(typeof data61 !== "string"){
-const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data61};
+}
+else {
+const err80 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data60};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1115,9 +1115,10 @@ vErrors.push(err80);
 errors++;
 }
 }
-}
-else {
-const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data60};
+if(data56.command !== undefined){
+let data62 = data56.command;
+if((typeof data62 !== "string") && (!(Array.isArray(data62)))){
+const err81 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data62};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1126,12 +1127,12 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-if(data58.paths !== undefined){
-let data62 = data58.paths;
 if(Array.isArray(data62)){
-if(data62.length < 1){
-const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data62};
+const len16 = data62.length;
+for(let i16=0; i16<len16; i16++){
+let data63 = data62[i16];
+if(typeof data63 !== "string"){
+const err82 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data63};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1140,11 +1141,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-const len16 = data62.length;
-for(let i16=0; i16<len16; i16++){
-let data63 = data62[i16];
-if(typeof data63 !== "string"){
-const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data63};
+}
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1156,7 +1158,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data62};
+const err84 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data55};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1166,9 +1168,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data58};
+if(data34.cache !== undefined){
+let data64 = data34.cache;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.key === undefined){
+const err85 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1177,12 +1181,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data28.artifacts !== undefined){
-let data64 = data28.artifacts;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
 if(data64.paths === undefined){
-const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
+const err86 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1192,8 +1192,8 @@ vErrors.push(err86);
 errors++;
 }
 for(const key18 in data64){
-if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
-const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
+if(!(((key18 === "key") || (key18 === "restore-keys")) || (key18 === "paths"))){
+const err87 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1203,11 +1203,10 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data64.paths !== undefined){
-let data65 = data64.paths;
-if(Array.isArray(data65)){
-if(data65.length < 1){
-const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data65};
+if(data64.key !== undefined){
+let data65 = data64.key;
+if(typeof data65 !== "string"){
+const err88 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data65};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1216,11 +1215,15 @@ vErrors.push(err88);
 }
 errors++;
 }
-const len17 = data65.length;
+}
+if(data64["restore-keys"] !== undefined){
+let data66 = data64["restore-keys"];
+if(Array.isArray(data66)){
+const len17 = data66.length;
 for(let i17=0; i17<len17; i17++){
-let data66 = data65[i17];
-if(typeof data66 !== "string"){
-const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i17,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data66};
+let data67 = data66[i17];
+if(typeof data67 !== "string"){
+const err89 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i17,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data67};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1232,7 +1235,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data65};
+const err90 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data66};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1242,10 +1245,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data64.when !== undefined){
-let data67 = data64.when;
-if(!(((data67 === "on_success") || (data67 === "on_failure")) || (data67 === "always"))){
-const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data67};
+if(data64.paths !== undefined){
+let data68 = data64.paths;
+if(Array.isArray(data68)){
+if(data68.length < 1){
+const err91 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data68};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1254,11 +1258,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data64["expire-in"] !== undefined){
-let data68 = data64["expire-in"];
-if(typeof data68 !== "string"){
-const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data68};
+const len18 = data68.length;
+for(let i18=0; i18<len18; i18++){
+let data69 = data68[i18];
+if(typeof data69 !== "string"){
+const err92 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data69};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1270,7 +1274,7 @@ errors++;
 }
 }
 else {
-const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data64};
+const err93 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data68};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1280,11 +1284,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data28.reports !== undefined){
-let data69 = data28.reports;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.junit === undefined){
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/required",keyword:"required",params:{missingProperty: "junit"},message:"must have required property '"+"junit"+"'",schema:schema11.properties.jobs.additionalProperties.properties.reports.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
+}
+else {
+const err94 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1293,9 +1295,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-for(const key19 in data69){
-if(!(key19 === "junit")){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
+}
+if(data34.artifacts !== undefined){
+let data70 = data34.artifacts;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.paths === undefined){
+const err95 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1304,12 +1309,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-if(data69.junit !== undefined){
-let data70 = data69.junit;
-if(Array.isArray(data70)){
-if(data70.length < 1){
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data70};
+for(const key19 in data70){
+if(!(((key19 === "paths") || (key19 === "when")) || (key19 === "expire-in"))){
+const err96 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1318,11 +1320,12 @@ vErrors.push(err96);
 }
 errors++;
 }
-const len18 = data70.length;
-for(let i18=0; i18<len18; i18++){
-let data71 = data70[i18];
-if(typeof data71 !== "string"){
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items,data:data71};
+}
+if(data70.paths !== undefined){
+let data71 = data70.paths;
+if(Array.isArray(data71)){
+if(data71.length < 1){
+const err97 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data71};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1331,10 +1334,11 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-}
-else {
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data70};
+const len19 = data71.length;
+for(let i19=0; i19<len19; i19++){
+let data72 = data71[i19];
+if(typeof data72 !== "string"){
+const err98 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data72};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1346,7 +1350,7 @@ errors++;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.reports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data69};
+const err99 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data71};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1356,11 +1360,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data28.steps !== undefined){
-let data72 = data28.steps;
-if(Array.isArray(data72)){
-if(data72.length < 1){
-const err100 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data72};
+if(data70.when !== undefined){
+let data73 = data70.when;
+if(!(((data73 === "on_success") || (data73 === "on_failure")) || (data73 === "always"))){
+const err100 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data73};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1369,12 +1372,11 @@ vErrors.push(err100);
 }
 errors++;
 }
-const len19 = data72.length;
-for(let i19=0; i19<len19; i19++){
-let data73 = data72[i19];
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.run === undefined){
-const err101 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
+}
+if(data70["expire-in"] !== undefined){
+let data74 = data70["expire-in"];
+if(typeof data74 !== "string"){
+const err101 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data74};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1383,9 +1385,10 @@ vErrors.push(err101);
 }
 errors++;
 }
-for(const key20 in data73){
-if(!((((((key20 === "name") || (key20 === "run")) || (key20 === "if")) || (key20 === "env")) || (key20 === "continue-on-error")) || (key20 === "timeout"))){
-const err102 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1395,10 +1398,11 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data73.name !== undefined){
-let data74 = data73.name;
-if(typeof data74 !== "string"){
-const err103 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data74};
+if(data34.reports !== undefined){
+let data75 = data34.reports;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.junit === undefined){
+const err103 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/required",keyword:"required",params:{missingProperty: "junit"},message:"must have required property '"+"junit"+"'",schema:schema11.properties.jobs.additionalProperties.properties.reports.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1407,11 +1411,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-if(data73.run !== undefined){
-let data75 = data73.run;
-if(typeof data75 !== "string"){
-const err104 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data75};
+for(const key20 in data75){
+if(!(key20 === "junit")){
+const err104 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1421,10 +1423,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data73.if !== undefined){
-let data76 = data73.if;
-if((typeof data76 !== "string") && (typeof data76 !== "boolean")){
-const err105 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data76};
+if(data75.junit !== undefined){
+let data76 = data75.junit;
+if(Array.isArray(data76)){
+if(data76.length < 1){
+const err105 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data76};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1433,14 +1436,11 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-if(data73.env !== undefined){
-let data77 = data73.env;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-for(const key21 in data77){
-let data78 = data77[key21];
-if(((typeof data78 !== "string") && (typeof data78 !== "boolean")) && (data78 !== null)){
-const err106 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/env/" + key21.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data78};
+const len20 = data76.length;
+for(let i20=0; i20<len20; i20++){
+let data77 = data76[i20];
+if(typeof data77 !== "string"){
+const err106 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit/" + i20,schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items,data:data77};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1452,7 +1452,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data77};
+const err107 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data76};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1462,10 +1462,9 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data73["continue-on-error"] !== undefined){
-let data79 = data73["continue-on-error"];
-if(typeof data79 !== "boolean"){
-const err108 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data79};
+}
+else {
+const err108 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.reports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1475,10 +1474,11 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data73.timeout !== undefined){
-let data80 = data73.timeout;
-if(typeof data80 !== "string"){
-const err109 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data80};
+if(data34.steps !== undefined){
+let data78 = data34.steps;
+if(Array.isArray(data78)){
+if(data78.length < 1){
+const err109 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data78};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1487,10 +1487,12 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-}
-else {
-const err110 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data73};
+const len21 = data78.length;
+for(let i21=0; i21<len21; i21++){
+let data79 = data78[i21];
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.run === undefined){
+const err110 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1499,10 +1501,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-}
-else {
-const err111 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data72};
+for(const key21 in data79){
+if(!(((((((key21 === "id") || (key21 === "name")) || (key21 === "run")) || (key21 === "if")) || (key21 === "env")) || (key21 === "continue-on-error")) || (key21 === "timeout"))){
+const err111 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1512,9 +1513,11 @@ vErrors.push(err111);
 errors++;
 }
 }
-}
-else {
-const err112 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data28};
+if(data79.id !== undefined){
+let data80 = data79.id;
+if(typeof data80 === "string"){
+if(!pattern0.test(data80)){
+const err112 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data80};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1524,9 +1527,8 @@ vErrors.push(err112);
 errors++;
 }
 }
-}
 else {
-const err113 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data27};
+const err113 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data80};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1536,14 +1538,10 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data.include !== undefined){
-let data81 = data.include;
-if(Array.isArray(data81)){
-const len20 = data81.length;
-for(let i20=0; i20<len20; i20++){
-let data82 = data81[i20];
-if(typeof data82 !== "string"){
-const err114 = {instancePath:instancePath+"/include/" + i20,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data82};
+if(data79.name !== undefined){
+let data81 = data79.name;
+if(typeof data81 !== "string"){
+const err114 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data81};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1553,9 +1551,10 @@ vErrors.push(err114);
 errors++;
 }
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data81};
+if(data79.run !== undefined){
+let data82 = data79.run;
+if(typeof data82 !== "string"){
+const err115 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data82};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1565,14 +1564,238 @@ vErrors.push(err115);
 errors++;
 }
 }
-}
-else {
-const err116 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data79.if !== undefined){
+let data83 = data79.if;
+if((typeof data83 !== "string") && (typeof data83 !== "boolean")){
+const err116 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data83};
 if(vErrors === null){
 vErrors = [err116];
 }
 else {
 vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data79.env !== undefined){
+let data84 = data79.env;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+for(const key22 in data84){
+let data85 = data84[key22];
+if(((typeof data85 !== "string") && (typeof data85 !== "boolean")) && (data85 !== null)){
+const err117 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/env/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data85};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+else {
+const err118 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data84};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data79["continue-on-error"] !== undefined){
+let data86 = data79["continue-on-error"];
+if(typeof data86 !== "boolean"){
+const err119 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data86};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data79.timeout !== undefined){
+let data87 = data79.timeout;
+if(typeof data87 !== "string"){
+const err120 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data87};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data78};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data34.outputs !== undefined){
+let data88 = data34.outputs;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+for(const key23 in data88){
+const _errs200 = errors;
+if(typeof key23 === "string"){
+if(!pattern0.test(key23)){
+const err123 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,data:key23,propertyName:key23};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+var valid68 = _errs200 === errors;
+if(!valid68){
+const err124 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data88};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+for(const key24 in data88){
+let data89 = data88[key24];
+if(typeof data89 !== "string"){
+const err125 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties,data:data89};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data88};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data34.when !== undefined){
+let data90 = data34.when;
+if(!((data90 === "on_success") || (data90 === "manual"))){
+const err127 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/when",schemaPath:"#/properties/jobs/additionalProperties/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.when,data:data90};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data34["approval-timeout"] !== undefined){
+let data91 = data34["approval-timeout"];
+if(typeof data91 !== "string"){
+const err128 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/approval-timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/approval-timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"],data:data91};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data33};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data.include !== undefined){
+let data92 = data.include;
+if(Array.isArray(data92)){
+const len22 = data92.length;
+for(let i22=0; i22<len22; i22++){
+let data93 = data92[i22];
+if(typeof data93 !== "string"){
+const err131 = {instancePath:instancePath+"/include/" + i22,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data93};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data92};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+}
+else {
+const err133 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
 }
 errors++;
 }

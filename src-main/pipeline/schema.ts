@@ -40,6 +40,7 @@ const step = {
   additionalProperties: false,
   required: ['run'],
   properties: {
+    id: { type: 'string', pattern: NAME },
     name: str,
     run: str,
     if: { type: ['string', 'boolean'] },
@@ -94,6 +95,21 @@ const job = {
       properties: { junit: { type: 'array', minItems: 1, items: str } },
     },
     steps: { type: 'array', minItems: 1, items: step },
+    outputs: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: str },
+    when: { enum: ['on_success', 'manual'] },
+    'approval-timeout': str,
+  },
+} as const;
+
+/** `on.schedule`: GitHub's list of `{ cron }`, plus Kiln's `timezone` and `branches`. */
+const schedule = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['cron'],
+    properties: { cron: str, timezone: str, branches: strList },
   },
 } as const;
 
@@ -117,6 +133,7 @@ export const PIPELINE_SCHEMA = {
         push: branchFilter,
         pull_request: { type: ['object', 'null'], additionalProperties: false, properties: { branches: strList, paths: strList, 'paths-ignore': strList } },
         manual: { type: 'boolean' },
+        schedule,
       },
     },
     priority: { enum: ['low', 'normal', 'high', 'critical'] },

@@ -11,6 +11,7 @@ import { DURATION_HINT, parseDuration } from './duration.js';
 import { topoSort } from './dag.js';
 import { expandMatrix } from './matrix.js';
 import { pathFilterChecks } from './path-filter-checks.js';
+import { flowChecks } from './flow-checks.js';
 import { prepareRunScript, substituteVariables } from './variables.js';
 import type { VariableProblem } from './variables.js';
 import { keyPositionOf, positionInScalar, positionOf } from './yaml-source.js';
@@ -189,6 +190,7 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
   }
 
   const dependsOn = stageDependencies(jobs, stages);
+  flowChecks(source, jobs, dependsOn, emit);
   const { order, cycles } = topoSort(jobKeys, (k) => dependsOn.get(k) ?? []);
   for (const cycle of cycles) {
     const [first, second] = cycle;

@@ -64,6 +64,8 @@ export function matchesTrigger(pipeline: Pipeline, event: TriggerEvent, changes?
       return matchesPatterns(event.baseBranch, on.pullRequest.branches) && pathFilterAllows(on.pullRequest, changes);
     case 'manual':
       return on.manual;
+    case 'schedule':
+      return (on.schedule?.length ?? 0) > 0;
     default:
       return false;
   }

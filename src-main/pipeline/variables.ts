@@ -13,6 +13,7 @@ import { ExpressionError, parseExpressionAt } from './expression-parser.js';
 import type { Expr } from './expression-parser.js';
 import { evaluateExpr, findClose, toText } from './expressions.js';
 import type { ExpressionContext } from './expressions.js';
+import { identifiersOf, readsOutputs } from './flow.js';
 
 export type VariableProblem =
   | { kind: 'required'; name: string; message: string; col: number }
@@ -67,7 +68,9 @@ function expressionValue(text: string, start: number, opts: SubstituteOptions, p
   const source = text.slice(start + 3, end);
   try {
     const expr = parseExpressionAt(source, start + 3);
-    if (!opts.ctx || (opts.keepHashFiles && usesHashFiles(expr))) return { value: text.slice(start, end + 2), end: end + 2 };
+    // Outputs exist only at run time: kept for flow.ts's withNeedsOutputs (needs) and the executor (steps).
+    const later = (opts.keepHashFiles && usesHashFiles(expr)) || (!opts.ctx?.needs && !opts.ctx?.steps && readsOutputs(identifiersOf(expr)));
+    if (!opts.ctx || later) return { value: text.slice(start, end + 2), end: end + 2 };
     return { value: toText(evaluateExpr(expr, opts.ctx)), end: end + 2 };
   } catch (e) {
     if (!(e instanceof ExpressionError)) throw e;

@@ -2,6 +2,7 @@
  * The durable job queue (table `queue`), BullMQ-style: explicit states plus a lease.
  *
  *   waiting (needs not finished) → queued → active (lease_until, token, instance) → done
+ *   waiting → approval (a `when: manual` job whose needs are done; holds no slot) → queued | done
  *
  * - Claim order: highest effective priority first, FIFO within a level, with aging. Implemented as a
  *   static "virtual enqueue time" `sort_key = enqueued_at − rank × agingIntervalMs`: a job of rank r
@@ -39,7 +40,7 @@ export interface QueueOptions {
 
 export const QUEUE_DEFAULTS = { leaseMs: 30_000, heartbeatMs: 10_000, agingIntervalMs: 60_000, maxAttempts: 3, pollMs: 500 };
 
-export type QueueState = 'waiting' | 'queued' | 'active' | 'done';
+export type QueueState = 'waiting' | 'approval' | 'queued' | 'active' | 'done';
 
 export interface QueueEntry {
   job_id: string;
@@ -83,7 +84,8 @@ export class JobQueue {
       insert: db.prepare(`INSERT INTO queue (job_id, run_id, repo, state, priority, enqueued_at, sort_key, max_attempts)
         VALUES (@job_id, @run_id, @repo, @state, @priority, @now, @sort_key, @max_attempts)`),
       ready: db.prepare(`UPDATE queue SET state = 'queued', enqueued_at = @now, sort_key = @now - priority * @aging
-        WHERE job_id = @job_id AND state = 'waiting'`),
+        WHERE job_id = @job_id AND state = @from`),
+      hold: db.prepare(`UPDATE queue SET state = 'approval' WHERE job_id = ? AND state = 'waiting'`),
       pick: db.prepare(`SELECT job_id, run_id, repo, attempts FROM queue INDEXED BY queue_ready
         WHERE state = 'queued' AND repo NOT IN (
           SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
@@ -97,7 +99,7 @@ export class JobQueue {
         lease_until = NULL WHERE job_id = @job_id AND token = @token AND state = 'active'`),
       requeue: db.prepare(`UPDATE queue SET state = 'queued', worker = NULL, instance = NULL, lease_until = NULL
         WHERE job_id = @job_id AND token = @token AND state = 'active'`),
-      drop: db.prepare(`UPDATE queue SET state = 'done', lease_until = NULL WHERE job_id = ? AND state IN ('waiting', 'queued')`),
+      drop: db.prepare(`UPDATE queue SET state = 'done', lease_until = NULL WHERE job_id = ? AND state IN ('waiting', 'approval', 'queued')`),
       get: db.prepare('SELECT * FROM queue WHERE job_id = ?'),
       expired: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND lease_until < ?`),
       foreign: db.prepare(`SELECT * FROM queue WHERE state = 'active' AND (instance IS NULL OR instance <> ?)`),
@@ -123,9 +125,9 @@ export class JobQueue {
     if (e.state === 'queued' && this.idle && !this.idle.blocked.has(e.repo)) this.idle = undefined;
   }
 
-  /** waiting → queued (its needs finished). Aging starts now. */
-  makeReady(jobId: string, now: number): boolean {
-    const changed = this.s.ready.run({ job_id: jobId, now, aging: this.options.agingIntervalMs }).changes === 1;
+  /** waiting → queued (its needs finished), or approval → queued (approved). Aging starts now. */
+  makeReady(jobId: string, now: number, from: 'waiting' | 'approval' = 'waiting'): boolean {
+    const changed = this.s.ready.run({ job_id: jobId, now, from, aging: this.options.agingIntervalMs }).changes === 1;
     if (changed) this.idle = undefined;
     return changed;
   }
@@ -200,7 +202,12 @@ export class JobQueue {
     return changed;
   }
 
-  /** waiting/queued → done without running (cancelled or skipped). */
+  /** waiting → approval: the job waits for someone to approve it, claimable by no worker. */
+  hold(jobId: string): boolean {
+    return this.s.hold.run(jobId).changes === 1;
+  }
+
+  /** waiting/approval/queued → done without running (cancelled, skipped or rejected). */
   drop(jobId: string): boolean {
     return this.s.drop.run(jobId).changes === 1;
   }
@@ -228,8 +235,8 @@ export class JobQueue {
     return this.s.foreign.all(this.options.instanceId) as QueueEntry[];
   }
 
-  /** Entries per live state ('done' is not counted and reads 0). Each count walks a partial index. */
+  /** Entries per live state ('approval' and 'done' are not counted and read 0). Each count walks a partial index. */
   counts(): Record<QueueState, number> {
-    return { ...(this.s.counts.get() as Record<'waiting' | 'queued' | 'active', number>), done: 0 };
+    return { ...(this.s.counts.get() as Record<'waiting' | 'queued' | 'active', number>), approval: 0, done: 0 };
   }
 }

@@ -7,6 +7,11 @@
  * DAG order: a job enters the queue as 'waiting' until every need is terminal; then decideJob
  * (pipeline/readiness.ts) says run → queued, or skip → skipped, which may in turn release its
  * own dependants. A run with cancel_requested starts nothing new: released dependants are cancelled.
+ *
+ * Approval gates: a `when: manual` job always enters as 'waiting'; once released it moves to
+ * 'approval' (no worker can claim it, so it holds no slot) until decideApproval approves it
+ * (→ queued) or rejects it, in person or by expiry (→ cancelled, and its dependants are skipped).
+ * Finished jobs' outputs are stored with their result; conditions reading `needs.*` see them.
  */
 import type { Db } from '../storage/db.js';
 import type { GroupCommit } from '../storage/group-commit.js';
@@ -18,6 +23,10 @@ import type { Status } from '../../shared/model/status.js';
 import type { JobResult } from '../core/job-contract.js';
 import { isTerminal } from '../../shared/model/status.js';
 import { decideJob } from '../pipeline/readiness.js';
+import { conditionReadsNeeds } from '../pipeline/flow.js';
+import type { FlowStore } from '../storage/flow-store.js';
+import { needsContext } from './needs-context.js';
+import { formatElapsed } from '../../shared/format.js';
 
 export type SchedulerChange =
   | { kind: 'job'; runId: string; jobId: string; status: Status }
@@ -39,6 +48,8 @@ export class Scheduler {
     private readonly onChanges: (changes: SchedulerChange[]) => void,
     /** When given, a transaction inside one of its groups reports its changes after the group commits. */
     private readonly commits?: GroupCommit,
+    /** Job outputs and approvals; without it outputs are not kept and `when: manual` jobs wait for nobody. */
+    readonly flow?: FlowStore,
   ) {}
 
   /** Runs `fn` in one transaction and reports its changes after commit. */
@@ -91,7 +102,8 @@ export class Scheduler {
     const now = this.clock();
     for (const j of jobs) {
       if (isTerminal(j.status)) continue;
-      this.queue.enqueue({ jobId: j.id, runId, repo, rank, state: j.planned.needs.length ? 'waiting' : 'queued', now });
+      const wait = j.planned.needs.length > 0 || (j.planned.manual !== undefined && this.flow !== undefined);
+      this.queue.enqueue({ jobId: j.id, runId, repo, rank, state: wait ? 'waiting' : 'queued', now });
     }
   }
 
@@ -149,6 +161,7 @@ export class Scheduler {
       if (!this.queue.finish(claim.jobId, claim.token)) return false;
       const now = this.clock();
       for (const step of result.steps) this.store.upsertStep(claim.jobId, step);
+      if (result.outputs) this.flow?.saveOutputs(claim.jobId, claim.runId, result.outputs);
       this.store.setJobStatus(claim.jobId, result.status, now, result.error);
       if (log) this.store.setJobLog(claim.jobId, log.lines, log.bytes);
       this.pending.push({ kind: 'job', runId: claim.runId, jobId: claim.jobId, status: result.status });
@@ -243,6 +256,35 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Decides a job waiting for approval: approved → queued; rejected or expired → cancelled (its
+   * dependants are then skipped). False when the job is not waiting for approval (any more).
+   */
+  decideApproval(jobId: string, decision: 'approved' | 'rejected' | 'expired', by: string): boolean {
+    return this.tx(() => {
+      const entry = this.queue.get(jobId);
+      if (!this.flow || entry?.state !== 'approval') return false;
+      const now = this.clock();
+      const approval = this.flow.approval(jobId);
+      if (!this.flow.decide(jobId, decision, by, now)) return false;
+      const runId = entry.run_id;
+      if (decision === 'approved') {
+        this.queue.makeReady(jobId, now, 'approval');
+        this.pending.push({ kind: 'note', jobId, text: `[kiln] approved by ${by}` });
+        this.pending.push({ kind: 'job', runId, jobId, status: 'queued' });
+        return true;
+      }
+      this.queue.drop(jobId);
+      const waited = approval ? formatElapsed(approval.expires_at - approval.requested_at) : 'its time';
+      const reason = decision === 'rejected' ? `rejected by ${by}` : `nobody approved it within ${waited}; the approval expired`;
+      this.store.setJobStatus(jobId, 'cancelled', now, reason);
+      this.pending.push({ kind: 'note', jobId, text: `[kiln] ${reason}` });
+      this.pending.push({ kind: 'job', runId, jobId, status: 'cancelled' });
+      this.advance(runId);
+      return true;
+    });
+  }
+
   /** Releases waiting jobs whose needs are all terminal, then refreshes the run's status. */
   private advance(runId: string): void {
     const now = this.clock();
@@ -269,7 +311,15 @@ export class Scheduler {
         const decision = run.cancel_requested ? 'cancel' : p ? decideJob(p, needs, {
           event: run.event, branch: run.branch ?? undefined, tag: run.tag ?? undefined, sha: run.sha, repo: run.repo,
           ref: run.ref ?? undefined, matrix: p.matrix, env: p.env,
+          ...(this.flow && conditionReadsNeeds(p.if) ? { needs: needsContext(JSON.parse(job.needs_json) as string[], jobs, planned, this.flow) } : {}),
         }) : 'skip';
+        if (decision === 'run' && p?.manual && this.flow) {
+          this.queue.hold(job.id);
+          this.flow.requestApproval(job.id, runId, now, now + p.manual.timeoutMs);
+          this.pending.push({ kind: 'job', runId, jobId: job.id, status: 'queued' });
+          this.pending.push({ kind: 'run', runId }); // its status may stay, but it now waits: say so
+          continue;
+        }
         if (decision === 'run') {
           this.queue.makeReady(job.id, now);
           continue;

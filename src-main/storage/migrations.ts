@@ -383,4 +383,47 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    name: 'job outputs, approval gates, schedules',
+    // job_outputs: a finished job's rendered outputs (masked), read by the jobs that need it.
+    // approvals: one row per `when: manual` job once it waits; the queue holds it in state 'approval'.
+    // schedules: per repository and schedule (its cron, zone and branches spell its identity), the
+    // latest scheduled time already run, so a machine that slept through slots runs once on wake.
+    // schedule_runs: what a scheduled run says about its start (the slot, and how many were missed).
+    sql: `
+      CREATE TABLE job_outputs (
+        job_id          TEXT NOT NULL,
+        run_id          TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        value           TEXT NOT NULL,
+        bytes           INTEGER NOT NULL,
+        PRIMARY KEY (job_id, name)
+      ) WITHOUT ROWID;
+      CREATE INDEX job_outputs_run ON job_outputs (run_id);
+      CREATE TABLE approvals (
+        job_id          TEXT PRIMARY KEY,
+        run_id          TEXT NOT NULL,
+        state           TEXT NOT NULL,               -- waiting | approved | rejected | expired
+        requested_at    INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        decided_by      TEXT,
+        decided_at      INTEGER
+      );
+      CREATE INDEX approvals_run ON approvals (run_id);
+      CREATE INDEX approvals_due ON approvals (expires_at) WHERE state = 'waiting';
+      CREATE TABLE schedules (
+        repo            TEXT NOT NULL,
+        spec            TEXT NOT NULL,               -- cron|timezone|branches
+        last_slot       INTEGER NOT NULL,            -- latest scheduled time run (or first seen)
+        PRIMARY KEY (repo, spec)
+      ) WITHOUT ROWID;
+      CREATE TABLE schedule_runs (
+        run_id          TEXT PRIMARY KEY,
+        slot            INTEGER NOT NULL,
+        missed          INTEGER NOT NULL,            -- scheduled times not run before this one
+        note            TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
   type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
-import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
+import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
@@ -168,6 +168,15 @@ export class HttpClient implements KilnClient {
   async terminalUrl(jobId: string): Promise<string> {
     const base = this.base || globalThis.location?.origin || '';
     return `${base.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
+  }
+  async approveJob(jobId: string, options: { by?: string } = {}): Promise<void> {
+    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/approve`, options);
+  }
+  async rejectJob(jobId: string, options: { by?: string } = {}): Promise<void> {
+    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/reject`, options);
+  }
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return this.call('GET', '/api/schedules');
   }
   artifactUrl(artifactId: string): string {
     return `${this.base}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

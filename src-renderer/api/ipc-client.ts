@@ -73,6 +73,9 @@ export class IpcClient implements KilnClient {
   terminalUrl(jobId: string): Promise<string> {
     return this.request<string>('terminalUrl', [jobId]);
   }
+  approveJob: EngineApi['approveJob'] = (id, o) => this.call('approveJob', id, o);
+  rejectJob: EngineApi['rejectJob'] = (id, o) => this.call('rejectJob', id, o);
+  listSchedules: EngineApi['listSchedules'] = () => this.call('listSchedules');
 
   artifactUrl(artifactId: string): string {
     return `${this.serverBase}/api/artifacts/${encodeURIComponent(artifactId)}/download`;

@@ -11,12 +11,14 @@ import { TriggerView } from '../views/TriggerView.js';
 import { RunView } from '../views/run/RunView.js';
 import { TimingView } from '../views/run/TimingView.js';
 import { TestsView } from '../views/tests/TestsView.js';
+import { SchedulesView } from '../views/SchedulesView.js';
 import { ClientContext, useAsync, useClient, useEngineEvents, useHashRoute, useThrottled } from './hooks.js';
 import { href, type Route } from './route.js';
 
 const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }> = [
   { view: 'runs', label: 'Runs', icon: '▤', to: { view: 'runs' } },
   { view: 'trigger', label: 'Run pipeline', icon: '▶', to: { view: 'trigger' } },
+  { view: 'schedules', label: 'Schedules', icon: '◷', to: { view: 'schedules' } },
   { view: 'deliveries', label: 'Deliveries', icon: '⇄', to: { view: 'deliveries' } },
   { view: 'storage', label: 'Storage', icon: '◫', to: { view: 'storage' } },
   { view: 'settings', label: 'Settings', icon: '⚙', to: { view: 'settings' } },
@@ -53,6 +55,7 @@ function Page({ route }: { route: Route }) {
     case 'deliveries': return <DeliveriesView />;
     case 'storage': return <StorageView />;
     case 'settings': return <SettingsView />;
+    case 'schedules': return <SchedulesView />;
     default: return <RunsList />;
   }
 }

@@ -11,7 +11,7 @@ import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js
 import { href } from '../app/route.js';
 
 const PAGE = 30;
-const EVENT_LABEL = { push: 'push', tag: 'tag', pull_request: 'pull request', manual: 'manual' } as const;
+const EVENT_LABEL = { push: 'push', tag: 'tag', pull_request: 'pull request', manual: 'manual', schedule: 'schedule' } as const;
 
 function matches(run: RunSummary, f: RunQuery): boolean {
   return (!f.repo || run.repo === f.repo) && (!f.branch || run.branch === f.branch) && (!f.status || run.status === f.status);
@@ -113,7 +113,7 @@ export function RunsList() {
           <tbody>
             {runs.map((run) => (
               <tr key={run.id} data-run-id={run.id} data-status={run.status}>
-                <td><StatusBadge status={run.status} /></td>
+                <td><StatusBadge status={run.status} />{run.waitingForApproval !== undefined && <div className="small text-warn" data-waiting-approval>waiting for approval</div>}</td>
                 <td>
                   <a className="run-title" href={href({ view: 'run', runId: run.id })}>
                     {run.repo} <span className="muted">#{run.number}</span>

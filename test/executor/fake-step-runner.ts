@@ -28,6 +28,8 @@ export interface FakeStep {
   onKill?: 'escape';
   /** What the step wrote to its $KILN_ENV file. */
   envFile?: string;
+  /** What the step wrote to its $KILN_OUTPUT file. */
+  outputFile?: string;
   /** startStep rejects with this (the engine failed to start the step). */
   startError?: Error;
   /** wait rejects with this once the output ended (the engine connection broke). */
@@ -71,7 +73,7 @@ export class FakeStepRunner implements StepRunner {
   }
 
   locations(index: number): StepLocations {
-    return { workspace: '/fake/workspace', envFile: `/fake/env-${index}` };
+    return { workspace: '/fake/workspace', envFile: `/fake/env-${index}`, outputFile: `/fake/output-${index}` };
   }
 
   async startStep(step: StepStart): Promise<StartedStep> {
@@ -124,14 +126,14 @@ export class FakeStepRunner implements StepRunner {
     };
   }
 
-  async readEnvFile(step: { index: number; maxBytes: number }): Promise<string> {
-    this.calls.push(`readEnvFile ${step.index}`);
+  async readEnvFile(step: { index: number; maxBytes: number; file?: 'env' | 'output' }): Promise<string> {
+    this.calls.push(`${step.file === 'output' ? 'readOutputFile' : 'readEnvFile'} ${step.index}`);
     if (this.state !== 'ready') this.violate(`readEnvFile(${step.index}) while ${this.state}`);
     if (!this.waited.has(step.index)) this.violate(`readEnvFile(${step.index}) before the step's wait settled`);
     const spec = this.steps[step.index];
     const started = this.started.get(step.index);
     const behaviour = typeof spec === 'function' ? (started ? spec(started) : {}) : (spec ?? {});
-    const text = behaviour.envFile ?? '';
+    const text = (step.file === 'output' ? behaviour.outputFile : behaviour.envFile) ?? '';
     if (Buffer.byteLength(text) > step.maxBytes) throw new Error(`file larger than ${step.maxBytes} bytes`);
     return text;
   }

@@ -102,12 +102,13 @@ export class ProgramStepRunner implements StepRunner {
   }
 
   locations(index: number): StepLocations {
-    return { workspace: this.workspace, envFile: join(this.dir, 'kiln', `env-${index}`) };
+    return { workspace: this.workspace, envFile: join(this.dir, 'kiln', `env-${index}`), outputFile: join(this.dir, 'kiln', `output-${index}`) };
   }
 
   async startStep(step: StepStart): Promise<StartedStep> {
     if (this.state !== 'ready') throw new Error(`ProgramStepRunner.startStep: called while ${this.state}`);
     writeFileSync(this.locations(step.index).envFile, '');
+    writeFileSync(this.locations(step.index).outputFile, '');
     const name = step.script.trim();
     const program = this.options.programs.get(name);
     let ended = false;
@@ -153,8 +154,9 @@ export class ProgramStepRunner implements StepRunner {
     return started;
   }
 
-  async readEnvFile(step: { index: number; maxBytes: number }): Promise<string> {
-    const path = this.locations(step.index).envFile;
+  async readEnvFile(step: { index: number; maxBytes: number; file?: 'env' | 'output' }): Promise<string> {
+    const where = this.locations(step.index);
+    const path = step.file === 'output' ? where.outputFile : where.envFile;
     if (!existsSync(path)) return '';
     if (statSync(path).size > step.maxBytes) throw new Error(`file larger than ${step.maxBytes} bytes`);
     return readFileSync(path, 'utf8');

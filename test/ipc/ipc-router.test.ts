@@ -10,7 +10,7 @@ import { recordCalls, type RecordingEngine } from './record-calls.js';
 const APP = 'file:///app/dist-renderer/index.html';
 
 /** Arguments for each contract method, so the test walks the whole contract, not a sample (ids of a finished run of the engine). */
-const sampleArgs = (run1: string, job1: string, kept: string): Record<keyof EngineApi, unknown[]> => ({
+const sampleArgs = (run1: string, job1: string, kept: string, gated: [string, string]): Record<keyof EngineApi, unknown[]> => ({
   listRuns: [{ limit: 10 }],
   getRun: [run1],
   triggerRun: [{ repo: 'acme/web', branch: 'main' }],
@@ -39,7 +39,12 @@ const sampleArgs = (run1: string, job1: string, kept: string): Record<keyof Engi
   extendDebug: [kept, 5],
   rerunFailedStep: [kept],
   endDebug: [kept],
+  approveJob: [gated[0], { by: 'ada' }],
+  rejectJob: [gated[1]],
+  listSchedules: [],
 });
+
+const GATED = 'name: gated\non:\n  manual: true\njobs:\n  deploy:\n    image: fake\n    when: manual\n    steps:\n      - run: say-needle\n';
 
 describe('the IPC router', () => {
   let ipc: FakeIpc;
@@ -53,7 +58,7 @@ describe('the IPC router', () => {
   // repository no test uses but the one that removes it. Each test records its own calls.
   beforeAll(async () => {
     kiln = await startFakeEngine({
-      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }), broken: pipelineOf({ build: ['fail'] }) } },
+      repos: { 'acme/web': { main: pipelineOf({ build: ['say-needle'] }), broken: pipelineOf({ build: ['fail'] }) }, 'acme/gated': { main: GATED } },
       programs: { 'say-needle': prints('a needle'), fail: exits(1, 'failing') },
       extraRepositories: [{ name: 'acme/retired', url: '/nonexistent/retired.git' }],
     });
@@ -63,7 +68,13 @@ describe('the IPC router', () => {
     let kept;
     for (let i = 0; i < 300 && !(kept = (await kiln.engine.listKeptJobs()).find((k) => k.runId === debugRun)); i++) await new Promise((r) => setTimeout(r, 50));
     if (!kept) throw new Error(`the failed job of the debug run was never kept: ${JSON.stringify(await kiln.engine.getRun(debugRun))}`);
-    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id, kept.jobId);
+    // Two jobs waiting for approval: one to approve, one to reject.
+    const gated: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const id = await kiln.trigger('acme/gated', 'main');
+      gated.push(await kiln.waitFor(async () => (await kiln.engine.getRun(id)).jobs.find((j) => j.approval?.state === 'waiting')?.id, 20_000, 'a job waiting for approval'));
+    }
+    SAMPLE_ARGS = sampleArgs(run.id, run.jobs[0].id, kept.jobId, [gated[0], gated[1]]);
   });
   afterAll(async () => { await kiln?.close(); });
 

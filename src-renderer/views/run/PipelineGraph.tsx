@@ -36,7 +36,7 @@ function JobNode({ data }: NodeProps<JobNodeType>) {
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <StatusIcon status={job.status} size={16} />
       <span className="job-node-name">{job.name}</span>
-      <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? '' : formatDuration(d)}</span>
+      <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? (job.approval?.state === 'waiting' ? 'needs approval' : '') : formatDuration(d)}</span>
       <Handle type="source" position={Position.Right} isConnectable={false} />
     </a>
   );

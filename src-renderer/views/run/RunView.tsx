@@ -5,6 +5,7 @@ import { elapsed, formatDuration, relativeTime, shortSha } from '../../app/forma
 import { useAsync, useClient, useEngineEvents, useThrottled, useTicker } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
 import { ErrorBanner } from '../../components/ErrorBanner.js';
+import { ApprovalCard } from '../../components/ApprovalCard.js';
 import { RunActions } from '../../components/RunActions.js';
 import { StatusBadge, StatusIcon } from '../../components/StatusBadge.js';
 import { LogViewer } from '../log/LogViewer.js';
@@ -14,7 +15,7 @@ import { RunReportingCard } from '../forge/RunReportingCard.js';
 import { AnnotationCount, AnnotationsList, JobSummaries, useRunRecords } from './RunRecords.js';
 import { DebugPanel } from '../debug/DebugPanel.js';
 
-const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual' } as const;
+const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual', schedule: 'Schedule' } as const;
 
 function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError: (e: Error) => void }) {
   return (
@@ -37,6 +38,8 @@ function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError
           <span className="muted">{relativeTime(run.createdAt, now)}</span>
         </div>
         {run.error && <div className="run-error">{run.error}</div>}
+        {run.waitingForApproval !== undefined && <div className="run-waiting" data-testid="waiting-for-approval">Waiting for approval: {run.waitingForApproval} job{run.waitingForApproval === 1 ? '' : 's'} must be approved before anything else runs</div>}
+        {run.schedule && <div className="run-schedule muted" data-testid="schedule-note">{run.schedule.note}</div>}
       </div>
       <RunActions runId={run.id} status={run.status} onError={onError} />
     </header>
@@ -87,6 +90,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
       </nav>
       {!jobId && (
         <>
+          <ApprovalCard run={run} now={now} onError={setActionError} />
           <PipelineGraph run={shown} now={now} jobHref={jobHref} />
           <RunReportingCard runId={runId} />
           <div className="card job-table">
