@@ -49,7 +49,12 @@ export type TunnelState =
 export interface Health {
   ok: boolean;
   version: string;
-  docker: { ok: boolean; message?: string };
+  /**
+   * The Docker engine jobs run on: whether it answers, which one it is and why it was chosen
+   * (`engine`: "local (unix:///var/run/docker.sock, from the default socket)"), and what discovery
+   * consulted on the way (`tried`), so "nothing answers" can name every place Kiln looked.
+   */
+  docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
   /** Catch-up per configured repository: when its remote heads were last listed, and how that went. */

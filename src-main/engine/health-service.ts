@@ -16,7 +16,8 @@ export class HealthService {
     let docker: Health['docker'] = { ok: true };
     try {
       const r = await this.p.executor.ping();
-      if (!r.ok) docker = { ok: false, message: r.message ?? 'Docker did not answer' };
+      const which = { ...(r.engine ? { engine: r.engine } : {}), ...(r.tried?.length ? { tried: r.tried } : {}) };
+      docker = r.ok ? { ok: true, ...which } : { ok: false, message: r.message ?? 'Docker did not answer', ...which };
     } catch (err) {
       docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
     }

@@ -16,7 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { CheckoutError } from '../git/checkout.js';
-import { createDockerClient } from './docker-client.js';
+import { createEngineClient } from './engines/engine-client.js';
+import { describeEndpoint, discoverLocalEngine, type EngineEndpoint } from './engines/engine-address.js';
 import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
@@ -72,21 +73,47 @@ export class DockerExecutor {
   private readonly instanceId: string;
   private readonly mirrorsDir: string;
 
-  constructor(options: ExecutorOptions & { docker?: Dockerode }) {
-    this.docker = options.docker ?? createDockerClient();
+  /** The engine this executor speaks to, and why it was chosen. */
+  readonly endpoint: EngineEndpoint;
+  /** What discovery consulted (empty when the engine was given). */
+  readonly tried: string[];
+  private readonly closeClient: () => void;
+
+  /**
+   * `docker`: a ready client (tests); else `endpoint`; else the engine the `docker` command would
+   * use (engines/engine-address.ts).
+   */
+  constructor(options: ExecutorOptions & { docker?: Dockerode; endpoint?: EngineEndpoint; callTimeoutMs?: number }) {
+    const found = options.docker || options.endpoint ? undefined : discoverLocalEngine();
+    this.endpoint = options.endpoint ?? found?.endpoint ?? { name: 'local', address: 'unix:///var/run/docker.sock', source: 'the caller' };
+    this.tried = found?.tried ?? [];
+    if (options.docker) {
+      this.docker = options.docker;
+      this.closeClient = () => undefined;
+    } else {
+      const client = createEngineClient(this.endpoint, { callTimeoutMs: options.callTimeoutMs });
+      this.docker = client.docker;
+      this.closeClient = client.close;
+    }
     this.maxStepOutputBytes = options.maxStepOutputBytes ?? DEFAULT_MAX_STEP_OUTPUT_BYTES;
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.instanceId = options.instanceId;
     this.mirrorsDir = options.mirrorsDir;
   }
 
-  async ping(): Promise<{ ok: boolean; message?: string }> {
+  async ping(): Promise<{ ok: boolean; message?: string; engine: string; tried: string[] }> {
+    const engine = describeEndpoint(this.endpoint);
     try {
       await this.docker.ping();
-      return { ok: true };
+      return { ok: true, engine, tried: this.tried };
     } catch (err) {
-      return { ok: false, message: `Docker engine not reachable: ${dockerMessage(err)}` };
+      return { ok: false, message: `Docker engine not reachable: ${dockerMessage(err)}`, engine, tried: this.tried };
     }
+  }
+
+  /** Ends the SSH connection of an ssh:// engine; nothing for the others. */
+  close(): void {
+    this.closeClient();
   }
 
   /** See reaper.ts for the rule (own instance: job not live; other instances: also older than 24 h). */
