@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { CheckoutError } from '../git/checkout.js';
-import { createEngineClient } from './engines/engine-client.js';
+import { createEngineClient, engineErrorMessage } from './engines/engine-client.js';
 import { describeEndpoint, discoverLocalEngine, type EngineEndpoint } from './engines/engine-address.js';
 import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
@@ -107,7 +107,7 @@ export class DockerExecutor {
       await this.docker.ping();
       return { ok: true, engine, tried: this.tried };
     } catch (err) {
-      return { ok: false, message: `Docker engine not reachable: ${dockerMessage(err)}`, engine, tried: this.tried };
+      return { ok: false, message: `Docker engine not reachable: ${engineErrorMessage(err)}`, engine, tried: this.tried };
     }
   }
 

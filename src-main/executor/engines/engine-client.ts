@@ -16,6 +16,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type Dockerode from 'dockerode';
+import { dockerMessage } from '../containers.js';
 import { createDockerClient } from '../docker-client.js';
 import type { EngineEndpoint } from './engine-address.js';
 import { SshConnection } from './ssh-connection.js';
@@ -82,6 +83,23 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
   if (dockerOptions.agent) modem.agent = dockerOptions.agent;
   withCallTimeouts(docker, options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   return { docker, close: () => ssh?.close() };
+}
+
+const TLS_CODES: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: "the engine's certificate is not signed by the CA configured for it",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the engine's certificate is self-signed and not the configured CA",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the engine's certificate is not signed by the CA configured for it",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the engine's certificate is for another host name",
+  CERT_HAS_EXPIRED: "the engine's certificate has expired",
+};
+
+/** A Docker error for people: TLS failures say which side of the handshake is wrong. */
+export function engineErrorMessage(err: unknown): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const base = dockerMessage(err);
+  if (typeof code === 'string' && TLS_CODES[code]) return `TLS: ${TLS_CODES[code]} (${base})`;
+  if (/alert (bad certificate|unknown ca|certificate required)/i.test(base)) return `TLS: the engine refused Kiln's client certificate (${base})`;
+  return base;
 }
 
 interface DialOptions {
