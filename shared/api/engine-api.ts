@@ -57,6 +57,8 @@ export interface Health {
   docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
+  /** Every Docker engine of the worker pool (one unless kiln.config.yml lists several). */
+  engines?: EngineInfo[];
   /** Catch-up per configured repository: when its remote heads were last listed, and how that went. */
   refChecks?: RefCheck[];
   /** Optional: the effective limits from kiln.config.yml, for the settings page (read-only there). */
@@ -64,6 +66,26 @@ export interface Health {
     concurrency: { jobs: number; perRepository: number };
     retention: { artifactsMs: number; cachesMs: number; cacheSizeBytes: number; workspacesMs: number };
   };
+}
+
+/** One Docker engine as the Engines page shows it. */
+export interface EngineInfo {
+  name: string;
+  /** unix:///…, tcp://host:port, ssh://user@host */
+  address: string;
+  /** Why this engine: "kiln.config.yml", "DOCKER_HOST", "docker context 'colima'", "the default socket". */
+  source: string;
+  /** starting: not asked yet; reaping: back after being down, removing what its lost jobs left. */
+  state: 'starting' | 'up' | 'down' | 'reaping';
+  version?: string;
+  labels: string[];
+  /** Jobs at once on this engine. */
+  limit: number;
+  /** Ids of the jobs running there. */
+  running: string[];
+  lastError?: string;
+  /** Epoch ms of its last answer. */
+  lastSeenAt?: number;
 }
 
 /** One repository's catch-up state (see docs/webhooks.md, "Catching up"). */

@@ -56,6 +56,8 @@ export interface JobSummary {
   durationMs?: number;
   error?: string;
   steps: StepSummary[];
+  /** The Docker engine that runs or ran the job (its last attempt). */
+  engine?: string;
 }
 
 export interface DagEdge {

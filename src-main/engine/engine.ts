@@ -82,6 +82,7 @@ export class Engine implements KilnEngine {
     p.scheduler.reconcileRuns();
     await engine.status.reap();
     p.forge.start();
+    p.engines.start();
     p.pool.start();
     // Pushes sent while Kiln was not running: every repository's remote heads, listed in the background.
     engine.catchUp.start();
@@ -148,6 +149,7 @@ export class Engine implements KilnEngine {
       await this.catchUp.stop();
       p.storage.retention.stop();
       await p.pool.stop();
+      p.engines.stop();
       p.runner.flushEvents();
       p.forge.stop();
       await p.logs.closeAll();

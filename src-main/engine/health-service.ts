@@ -10,7 +10,7 @@ import type { EngineParts } from './parts.js';
 export const KILN_VERSION = '0.1.0';
 
 export class HealthService {
-  constructor(private readonly p: Pick<EngineParts, 'executor' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'executor' | 'engines' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError'>) {}
 
   async health(): Promise<Health> {
     let docker: Health['docker'] = { ok: true };
@@ -26,6 +26,7 @@ export class HealthService {
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
       queue: { queued: c.waiting + c.queued, running: c.active },
+      engines: this.p.engines.statuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };
   }

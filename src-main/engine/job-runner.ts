@@ -59,7 +59,8 @@ export class JobRunner {
     for (const [jobId, lines] of batch) this.d.publish({ type: 'log', jobId, lines });
   }
 
-  async execute(claim: Claim, signal: AbortSignal): Promise<JobResult> {
+  /** Runs the claim on `engine` (the pool's choice; recorded on the job for the run view). */
+  async execute(claim: Claim, signal: AbortSignal, engine?: string): Promise<JobResult> {
     const run = this.d.store.getRun(claim.runId);
     const job = this.d.store.getJob(claim.jobId);
     if (!run || !job) return infraFailure('the run was deleted while it was queued', 0);
@@ -69,6 +70,7 @@ export class JobRunner {
     const repo = this.d.repository(run.repo);
     if (!repo) return infraFailure(`repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
+    if (engine !== undefined) this.d.store.setJobEngine(job.id, engine);
     return this.d.executor.runJob({
       runId: run.id,
       jobId: job.id,

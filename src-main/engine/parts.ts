@@ -24,6 +24,8 @@ import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
+import type { EnginePool } from '../executor/engines/engine-pool.js';
+import { buildEnginePool, engineSlots } from './engine-set.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
@@ -67,6 +69,8 @@ export interface EngineOptions {
   configFile?: string;
   /** Encrypted secrets written through the API. Default <dataDir>/secrets.json with a 0600 key file beside it. */
   vault?: SecretVault;
+  /** Engine health pings (default every 2 s, 3 s to answer). */
+  engineHealth?: { pingIntervalMs?: number; pingTimeoutMs?: number };
   /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
   forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
 }
@@ -104,6 +108,8 @@ export interface EngineParts {
   scheduler: Scheduler;
   runner: JobRunner;
   pool: WorkerPool;
+  /** The Docker engines (one unless kiln.config.yml lists several); `executor` runs jobs through it. */
+  engines: EnginePool;
   executor: JobExecutor;
   pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
@@ -124,7 +130,9 @@ export function buildParts(options: EngineOptions): EngineParts {
   const q = { ...QUEUE_DEFAULTS, ...options.queue };
   const mirrorsDir = join(dataDir, 'mirrors');
   mkdirSync(mirrorsDir, { recursive: true });
-  const ports = loadPorts({ instanceId, mirrorsDir, executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
+  // The engines run every job: the executor port is the pool, which hands each job to its engine.
+  const engines = buildEnginePool({ config, instanceId, mirrorsDir, executor: options.executor, bus, onError, health: options.engineHealth });
+  const ports = loadPorts({ instanceId, mirrorsDir, executor: engines, pipeline: options.pipeline, checkout: options.checkout });
   const repository = (name: string) => config.repositories.find((r) => r.name === name);
 
   const db = openDatabase(join(dataDir, 'kiln.db'));
@@ -133,7 +141,8 @@ export function buildParts(options: EngineOptions): EngineParts {
   const logs = new LogStore(join(dataDir, 'logs'));
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
-  const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
+  const first = engines.executorOf(engines.names[0]);
+  const docker = first instanceof DockerExecutor ? first.docker : undefined;
   const storage = createStorageServices({
     db, dataDir, retention: config.retention, docker, instanceId, now: clock,
     mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
@@ -167,13 +176,16 @@ export function buildParts(options: EngineOptions): EngineParts {
   const pool = new WorkerPool({
     scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
     heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: sessionId,
-    execute: (claim, signal) => runner.execute(claim, signal),
+    execute: (claim, signal, engine) => runner.execute(claim, signal, engine),
     finish: (claim, result) => runner.finish(claim, result),
     onError,
+    engines: engineSlots(engines, runs),
+    onEngineLost: (claim, _engine, why) => runner.note(claim.jobId, `[kiln] ${why}`),
   });
+  bus.engines.on((change) => (change.kind === 'down' ? pool.engineLost(change.engine, change.jobIds, change.reason) : pool.kick()));
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life: { stopping: false }, bus, settings, db, commits, runs, logs, deliveries,
-    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, executor: ports.executor, pipeline: ports.pipeline,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, engines, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

@@ -101,14 +101,29 @@ export class DockerExecutor {
     this.mirrorsDir = options.mirrorsDir;
   }
 
-  async ping(): Promise<{ ok: boolean; message?: string; engine: string; tried: string[] }> {
+  /** `timeoutMs`: how long to wait for the answer (default: the client's call timeout). */
+  async ping(timeoutMs?: number): Promise<{ ok: boolean; message?: string; engine: string; tried: string[] }> {
     const engine = describeEndpoint(this.endpoint);
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     try {
-      await this.docker.ping();
+      await (this.docker.ping as (o: { abortSignal?: AbortSignal }) => Promise<unknown>)(signal ? { abortSignal: signal } : {});
       return { ok: true, engine, tried: this.tried };
     } catch (err) {
-      return { ok: false, message: `Docker engine not reachable: ${engineErrorMessage(err)}`, engine, tried: this.tried };
+      const why = signal?.aborted ? `the Docker engine did not answer /_ping within ${(timeoutMs ?? 0) / 1000} s` : engineErrorMessage(err);
+      return { ok: false, message: `Docker engine not reachable: ${why}`, engine, tried: this.tried };
     }
+  }
+
+  /** The engine's version, for the Engines page. */
+  async version(): Promise<string> {
+    const v = await this.docker.version();
+    return `${v.Version} (API ${v.ApiVersion}, ${v.Os}/${v.Arch})`;
+  }
+
+  /** Image names the engine holds (for placing a job where its image already is). */
+  async images(): Promise<string[]> {
+    const list = await this.docker.listImages();
+    return list.flatMap((i) => i.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
   }
 
   /** Ends the SSH connection of an ssh:// engine; nothing for the others. */

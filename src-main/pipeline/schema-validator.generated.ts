@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"runs-on":{"type":["string","array"],"items":{"type":"string"}},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}}}}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -544,15 +544,10 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data20.secrets !== undefined){
-let data28 = data20.secrets;
-if(Array.isArray(data28)){
-const len5 = data28.length;
-for(let i5=0; i5<len5; i5++){
-let data29 = data28[i5];
-if(typeof data29 === "string"){
-if(!pattern2.test(data29)){
-const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+if(data20["runs-on"] !== undefined){
+let data28 = data20["runs-on"];
+if((typeof data28 !== "string") && (!(Array.isArray(data28)))){
+const err40 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/runs-on",schemaPath:"#/properties/jobs/additionalProperties/properties/runs-on/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties["runs-on"].type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties["runs-on"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["runs-on"],data:data28};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -561,9 +556,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data29};
+if(Array.isArray(data28)){
+const len5 = data28.length;
+for(let i5=0; i5<len5; i5++){
+let data29 = data28[i5];
+if(typeof data29 !== "string"){
+const err41 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/runs-on/" + i5,schemaPath:"#/properties/jobs/additionalProperties/properties/runs-on/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["runs-on"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties["runs-on"].items,data:data29};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -574,8 +572,16 @@ errors++;
 }
 }
 }
-else {
-const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data28};
+}
+if(data20.secrets !== undefined){
+let data30 = data20.secrets;
+if(Array.isArray(data30)){
+const len6 = data30.length;
+for(let i6=0; i6<len6; i6++){
+let data31 = data30[i6];
+if(typeof data31 === "string"){
+if(!pattern2.test(data31)){
+const err42 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data31};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -585,13 +591,8 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data20.env !== undefined){
-let data30 = data20.env;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-for(const key9 in data30){
-let data31 = data30[key9];
-if(((typeof data31 !== "string") && (typeof data31 !== "boolean")) && (data31 !== null)){
-const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data31};
+else {
+const err43 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data31};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -603,7 +604,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data30};
+const err44 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data30};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -613,15 +614,13 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data20.matrix !== undefined){
-let data32 = data20.matrix;
+if(data20.env !== undefined){
+let data32 = data20.env;
 if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key10 in data32){
-if(!((key10 === "include") || (key10 === "exclude"))){
-let data33 = data32[key10];
-if(Array.isArray(data33)){
-if(data33.length < 1){
-const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+for(const key9 in data32){
+let data33 = data32[key9];
+if(((typeof data33 !== "string") && (typeof data33 !== "boolean")) && (data33 !== null)){
+const err45 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data33};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -630,11 +629,10 @@ vErrors.push(err45);
 }
 errors++;
 }
-const len6 = data33.length;
-for(let i6=0; i6<len6; i6++){
-let data34 = data33[i6];
-if(((typeof data34 !== "string") && (typeof data34 !== "boolean")) && (!(data34 && typeof data34 == "object" && !Array.isArray(data34)))){
-const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i6,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data34};
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data32};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -644,9 +642,15 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-else {
-const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data33};
+if(data20.matrix !== undefined){
+let data34 = data20.matrix;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key10 in data34){
+if(!((key10 === "include") || (key10 === "exclude"))){
+let data35 = data34[key10];
+if(Array.isArray(data35)){
+if(data35.length < 1){
+const err47 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data35};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -655,19 +659,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-}
-if(data32.include !== undefined){
-let data35 = data32.include;
-if(Array.isArray(data35)){
 const len7 = data35.length;
 for(let i7=0; i7<len7; i7++){
 let data36 = data35[i7];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key11 in data36){
-let data37 = data36[key11];
-if(((typeof data37 !== "string") && (typeof data37 !== "boolean")) && (!(data37 && typeof data37 == "object" && !Array.isArray(data37)))){
-const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data37};
+if(((typeof data36 !== "string") && (typeof data36 !== "boolean")) && (!(data36 && typeof data36 == "object" && !Array.isArray(data36)))){
+const err48 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data36};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -679,7 +675,7 @@ errors++;
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i7,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data36};
+const err49 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data35};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -690,8 +686,17 @@ errors++;
 }
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data35};
+if(data34.include !== undefined){
+let data37 = data34.include;
+if(Array.isArray(data37)){
+const len8 = data37.length;
+for(let i8=0; i8<len8; i8++){
+let data38 = data37[i8];
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key11 in data38){
+let data39 = data38[key11];
+if(((typeof data39 !== "string") && (typeof data39 !== "boolean")) && (!(data39 && typeof data39 == "object" && !Array.isArray(data39)))){
+const err50 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i8+"/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data39};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -701,17 +706,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data32.exclude !== undefined){
-let data38 = data32.exclude;
-if(Array.isArray(data38)){
-const len8 = data38.length;
-for(let i8=0; i8<len8; i8++){
-let data39 = data38[i8];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key12 in data39){
-let data40 = data39[key12];
-if(((typeof data40 !== "string") && (typeof data40 !== "boolean")) && (!(data40 && typeof data40 == "object" && !Array.isArray(data40)))){
-const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data40};
+}
+else {
+const err51 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data38};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -723,7 +720,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i8,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data39};
+const err52 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data37};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -733,9 +730,17 @@ vErrors.push(err52);
 errors++;
 }
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data38};
+if(data34.exclude !== undefined){
+let data40 = data34.exclude;
+if(Array.isArray(data40)){
+const len9 = data40.length;
+for(let i9=0; i9<len9; i9++){
+let data41 = data40[i9];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+for(const key12 in data41){
+let data42 = data41[key12];
+if(((typeof data42 !== "string") && (typeof data42 !== "boolean")) && (!(data42 && typeof data42 == "object" && !Array.isArray(data42)))){
+const err53 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i9+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data42};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -747,7 +752,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data32};
+const err54 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data41};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -757,14 +762,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data20.services !== undefined){
-let data41 = data20.services;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key13 in data41){
-const _errs97 = errors;
-if(typeof key13 === "string"){
-if(!pattern3.test(key13)){
-const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
+}
+else {
+const err55 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data40};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -774,9 +774,9 @@ vErrors.push(err55);
 errors++;
 }
 }
-var valid32 = _errs97 === errors;
-if(!valid32){
-const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+}
+else {
+const err56 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data34};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -786,11 +786,14 @@ vErrors.push(err56);
 errors++;
 }
 }
-for(const key14 in data41){
-let data42 = data41[key14];
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.image === undefined){
-const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+if(data20.services !== undefined){
+let data43 = data20.services;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key13 in data43){
+const _errs101 = errors;
+if(typeof key13 === "string"){
+if(!pattern3.test(key13)){
+const err57 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key13,propertyName:key13};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -799,9 +802,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key15 in data42){
-if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
-const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+}
+var valid34 = _errs101 === errors;
+if(!valid34){
+const err58 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data43};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -811,10 +815,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data42.image !== undefined){
-let data43 = data42.image;
-if(typeof data43 !== "string"){
-const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data43};
+for(const key14 in data43){
+let data44 = data43[key14];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.image === undefined){
+const err59 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data44};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -823,14 +828,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data42.env !== undefined){
-let data44 = data42.env;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key16 in data44){
-let data45 = data44[key16];
-if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
-const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data45};
+for(const key15 in data44){
+if(!((((key15 === "image") || (key15 === "env")) || (key15 === "ports")) || (key15 === "command"))){
+const err60 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data44};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -840,9 +840,10 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data44};
+if(data44.image !== undefined){
+let data45 = data44.image;
+if(typeof data45 !== "string"){
+const err61 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data45};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -852,14 +853,13 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data42.ports !== undefined){
-let data46 = data42.ports;
-if(Array.isArray(data46)){
-const len9 = data46.length;
-for(let i9=0; i9<len9; i9++){
-let data47 = data46[i9];
-if(typeof data47 !== "string"){
-const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i9,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data47};
+if(data44.env !== undefined){
+let data46 = data44.env;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+for(const key16 in data46){
+let data47 = data46[key16];
+if(((typeof data47 !== "string") && (typeof data47 !== "boolean")) && (data47 !== null)){
+const err62 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data47};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -871,7 +871,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data46};
+const err63 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data46};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -881,10 +881,14 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data42.command !== undefined){
-let data48 = data42.command;
-if((typeof data48 !== "string") && (!(Array.isArray(data48)))){
-const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data48};
+if(data44.ports !== undefined){
+let data48 = data44.ports;
+if(Array.isArray(data48)){
+const len10 = data48.length;
+for(let i10=0; i10<len10; i10++){
+let data49 = data48[i10];
+if(typeof data49 !== "string"){
+const err64 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data49};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -893,12 +897,10 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(Array.isArray(data48)){
-const len10 = data48.length;
-for(let i10=0; i10<len10; i10++){
-let data49 = data48[i10];
-if(typeof data49 !== "string"){
-const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i10,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data49};
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data48};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -908,11 +910,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-}
-}
-else {
-const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data42};
+if(data44.command !== undefined){
+let data50 = data44.command;
+if((typeof data50 !== "string") && (!(Array.isArray(data50)))){
+const err66 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data50};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -921,10 +922,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data41};
+if(Array.isArray(data50)){
+const len11 = data50.length;
+for(let i11=0; i11<len11; i11++){
+let data51 = data50[i11];
+if(typeof data51 !== "string"){
+const err67 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data51};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -934,11 +937,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data20.cache !== undefined){
-let data50 = data20.cache;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.key === undefined){
-const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data44};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -947,8 +950,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data50.paths === undefined){
-const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data43};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -957,9 +962,12 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key17 in data50){
-if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
-const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+}
+if(data20.cache !== undefined){
+let data52 = data20.cache;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.key === undefined){
+const err70 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data52};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -968,11 +976,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data50.key !== undefined){
-let data51 = data50.key;
-if(typeof data51 !== "string"){
-const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data51};
+if(data52.paths === undefined){
+const err71 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data52};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -981,15 +986,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data50["restore-keys"] !== undefined){
-let data52 = data50["restore-keys"];
-if(Array.isArray(data52)){
-const len11 = data52.length;
-for(let i11=0; i11<len11; i11++){
-let data53 = data52[i11];
-if(typeof data53 !== "string"){
-const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data53};
+for(const key17 in data52){
+if(!(((key17 === "key") || (key17 === "restore-keys")) || (key17 === "paths"))){
+const err72 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data52};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -999,9 +998,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data52};
+if(data52.key !== undefined){
+let data53 = data52.key;
+if(typeof data53 !== "string"){
+const err73 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data53};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1011,11 +1011,14 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data50.paths !== undefined){
-let data54 = data50.paths;
+if(data52["restore-keys"] !== undefined){
+let data54 = data52["restore-keys"];
 if(Array.isArray(data54)){
-if(data54.length < 1){
-const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+const len12 = data54.length;
+for(let i12=0; i12<len12; i12++){
+let data55 = data54[i12];
+if(typeof data55 !== "string"){
+const err74 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data55};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1024,11 +1027,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len12 = data54.length;
-for(let i12=0; i12<len12; i12++){
-let data55 = data54[i12];
-if(typeof data55 !== "string"){
-const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data55};
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data54};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1038,9 +1040,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data54};
+if(data52.paths !== undefined){
+let data56 = data52.paths;
+if(Array.isArray(data56)){
+if(data56.length < 1){
+const err76 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data56};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1049,10 +1053,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data50};
+const len13 = data56.length;
+for(let i13=0; i13<len13; i13++){
+let data57 = data56[i13];
+if(typeof data57 !== "string"){
+const err77 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data57};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1062,11 +1067,9 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data20.artifacts !== undefined){
-let data56 = data20.artifacts;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.paths === undefined){
-const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+}
+else {
+const err78 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data56};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1075,9 +1078,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-for(const key18 in data56){
-if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
-const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data52};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1087,11 +1091,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data56.paths !== undefined){
-let data57 = data56.paths;
-if(Array.isArray(data57)){
-if(data57.length < 1){
-const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data20.artifacts !== undefined){
+let data58 = data20.artifacts;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.paths === undefined){
+const err80 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data58};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1100,11 +1104,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-const len13 = data57.length;
-for(let i13=0; i13<len13; i13++){
-let data58 = data57[i13];
-if(typeof data58 !== "string"){
-const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data58};
+for(const key18 in data58){
+if(!(((key18 === "paths") || (key18 === "when")) || (key18 === "expire-in"))){
+const err81 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data58};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1114,9 +1116,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data57};
+if(data58.paths !== undefined){
+let data59 = data58.paths;
+if(Array.isArray(data59)){
+if(data59.length < 1){
+const err82 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data59};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1125,11 +1129,11 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-if(data56.when !== undefined){
-let data59 = data56.when;
-if(!(((data59 === "on_success") || (data59 === "on_failure")) || (data59 === "always"))){
-const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data59};
+const len14 = data59.length;
+for(let i14=0; i14<len14; i14++){
+let data60 = data59[i14];
+if(typeof data60 !== "string"){
+const err83 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data60};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1139,10 +1143,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data56["expire-in"] !== undefined){
-let data60 = data56["expire-in"];
-if(typeof data60 !== "string"){
-const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data60};
+}
+else {
+const err84 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data59};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1152,9 +1155,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data56};
+if(data58.when !== undefined){
+let data61 = data58.when;
+if(!(((data61 === "on_success") || (data61 === "on_failure")) || (data61 === "always"))){
+const err85 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data61};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1164,11 +1168,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data20.steps !== undefined){
-let data61 = data20.steps;
-if(Array.isArray(data61)){
-if(data61.length < 1){
-const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+if(data58["expire-in"] !== undefined){
+let data62 = data58["expire-in"];
+if(typeof data62 !== "string"){
+const err86 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data62};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1177,12 +1180,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-const len14 = data61.length;
-for(let i14=0; i14<len14; i14++){
-let data62 = data61[i14];
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.run === undefined){
-const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data58};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1191,9 +1192,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-for(const key19 in data62){
-if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
-const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+}
+if(data20.steps !== undefined){
+let data63 = data20.steps;
+if(Array.isArray(data63)){
+if(data63.length < 1){
+const err88 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data63};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1202,11 +1206,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data62.name !== undefined){
-let data63 = data62.name;
-if(typeof data63 !== "string"){
-const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data63};
+const len15 = data63.length;
+for(let i15=0; i15<len15; i15++){
+let data64 = data63[i15];
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.run === undefined){
+const err89 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data64};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1215,11 +1220,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(data62.run !== undefined){
-let data64 = data62.run;
-if(typeof data64 !== "string"){
-const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data64};
+for(const key19 in data64){
+if(!((((((key19 === "name") || (key19 === "run")) || (key19 === "if")) || (key19 === "env")) || (key19 === "continue-on-error")) || (key19 === "timeout"))){
+const err90 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data64};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1229,10 +1232,10 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data62.if !== undefined){
-let data65 = data62.if;
-if((typeof data65 !== "string") && (typeof data65 !== "boolean")){
-const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data65};
+if(data64.name !== undefined){
+let data65 = data64.name;
+if(typeof data65 !== "string"){
+const err91 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data65};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1242,13 +1245,10 @@ vErrors.push(err91);
 errors++;
 }
 }
-if(data62.env !== undefined){
-let data66 = data62.env;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-for(const key20 in data66){
-let data67 = data66[key20];
-if(((typeof data67 !== "string") && (typeof data67 !== "boolean")) && (data67 !== null)){
-const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data67};
+if(data64.run !== undefined){
+let data66 = data64.run;
+if(typeof data66 !== "string"){
+const err92 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data66};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1258,9 +1258,10 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data66};
+if(data64.if !== undefined){
+let data67 = data64.if;
+if((typeof data67 !== "string") && (typeof data67 !== "boolean")){
+const err93 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data67};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1270,10 +1271,13 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data62["continue-on-error"] !== undefined){
-let data68 = data62["continue-on-error"];
-if(typeof data68 !== "boolean"){
-const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data68};
+if(data64.env !== undefined){
+let data68 = data64.env;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+for(const key20 in data68){
+let data69 = data68[key20];
+if(((typeof data69 !== "string") && (typeof data69 !== "boolean")) && (data69 !== null)){
+const err94 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/env/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data69};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1283,10 +1287,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data62.timeout !== undefined){
-let data69 = data62.timeout;
-if(typeof data69 !== "string"){
-const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data69};
+}
+else {
+const err95 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data68};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1296,9 +1299,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
-else {
-const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data62};
+if(data64["continue-on-error"] !== undefined){
+let data70 = data64["continue-on-error"];
+if(typeof data70 !== "boolean"){
+const err96 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data70};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1308,9 +1312,10 @@ vErrors.push(err96);
 errors++;
 }
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data61};
+if(data64.timeout !== undefined){
+let data71 = data64.timeout;
+if(typeof data71 !== "string"){
+const err97 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data71};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1322,7 +1327,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
+const err98 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data64};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1334,7 +1339,7 @@ errors++;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
+const err99 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data63};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1346,12 +1351,36 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err100 = {instancePath:instancePath+"/jobs/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data20};
 if(vErrors === null){
 vErrors = [err100];
 }
 else {
 vErrors.push(err100);
+}
+errors++;
+}
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data19};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+else {
+const err102 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
 }
 errors++;
 }

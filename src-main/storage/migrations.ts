@@ -253,4 +253,10 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_sha ON runs (repo, sha);
     `,
   },
+  {
+    version: 10,
+    name: 'engines: the Docker engine that ran (or runs) each job',
+    // Written when the job starts on an engine; kept after the job ends, for the run view.
+    sql: `ALTER TABLE jobs ADD COLUMN engine TEXT;`,
+  },
 ];

@@ -31,6 +31,8 @@ export interface EngineEndpoint {
   /** unix:///path, tcp://host:port, ssh://user@host[:port], npipe:////./pipe/name */
   address: string;
   tls?: EngineTls;
+  /** The private key for ssh:// (PEM text, in memory only). */
+  sshKey?: string;
   /** Why this engine: "DOCKER_HOST", "docker context 'colima'", "the default socket", "kiln.config.yml". */
   source: string;
 }

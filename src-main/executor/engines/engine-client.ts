@@ -75,7 +75,7 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
   const dockerOptions = dockerOptionsFor(endpoint);
   let ssh: SshConnection | undefined;
   if (endpoint.address.startsWith('ssh:')) {
-    ssh = new SshConnection(new URL(endpoint.address), { privateKey: options.sshKey ?? endpoint.tls?.key, timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+    ssh = new SshConnection(new URL(endpoint.address), { privateKey: options.sshKey ?? endpoint.sshKey, timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
     dockerOptions.agent = ssh.agent();
   }
   const docker = createDockerClient(dockerOptions as Dockerode.DockerOptions);
