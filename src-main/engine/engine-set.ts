@@ -77,5 +77,6 @@ export function engineSlots(pool: EnginePool, store: RunStore): EngineSlots {
       return pool.reserve({ jobId: claim.jobId, repo: claim.repo, runsOn: job?.runsOn, image: job?.image });
     },
     release: (jobId) => pool.release(jobId),
+    suspect: (engine, reason) => pool.suspect(engine, reason),
   };
 }

@@ -180,7 +180,6 @@ export function buildParts(options: EngineOptions): EngineParts {
     finish: (claim, result) => runner.finish(claim, result),
     onError,
     engines: engineSlots(engines, runs),
-    onEngineLost: (claim, _engine, why) => runner.note(claim.jobId, `[kiln] ${why}`),
   });
   bus.engines.on((change) => (change.kind === 'down' ? pool.engineLost(change.engine, change.jobIds, change.reason) : pool.kick()));
   return {

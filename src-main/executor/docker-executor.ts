@@ -18,7 +18,7 @@ import type Dockerode from 'dockerode';
 import { CheckoutError } from '../git/checkout.js';
 import { createEngineClient, engineErrorMessage } from './engines/engine-client.js';
 import { describeEndpoint, discoverLocalEngine, type EngineEndpoint } from './engines/engine-address.js';
-import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
+import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork, statusCodeOf } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
 import { runJobLifecycle, type JobBackend, type JobEnvironment } from './job-lifecycle.js';
@@ -32,6 +32,8 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 /** Resources to remove at the end of a job, in reverse order of creation. */
 class Teardown {
   private readonly items: Array<{ describe(): string; remove(): Promise<void> }> = [];
+  /** The job container's runner, once bring-up made it. */
+  runner: DockerStepRunner | undefined;
 
   constructor(private readonly docker: Dockerode) {}
 
@@ -44,6 +46,7 @@ class Teardown {
 
   /** The job container's runner: its destroy is idempotent, so it is retried like the rest. */
   trackRunner(runner: DockerStepRunner): void {
+    this.runner = runner;
     this.items.push({ describe: () => runner.describe(), remove: () => runner.destroy() });
   }
 
@@ -143,10 +146,35 @@ export class DockerExecutor {
       {
         bringUp: (o) => this.bringUp(request, teardown, o),
         teardown: (say) => teardown.run(say),
-        describeError: (err, phase) => ({ message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped) }),
+        describeError: (err, phase) => ({
+          message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped),
+          engineLost: err instanceof EngineConnectionError || isConnectionError(err),
+        }),
+        engineLost: () => this.engineLost(teardown.runner),
       },
       { killGraceMs: this.killGraceMs, maxStepOutputBytes: this.maxStepOutputBytes },
     );
+  }
+
+  /**
+   * After failed steps: whether the engine went away under them. It does not answer; or the job
+   * container is gone or stopped (not by the job's own memory limit): the engine stopped or restarted.
+   */
+  private async engineLost(runner: DockerStepRunner | undefined): Promise<string | undefined> {
+    const ping = await this.ping(5_000);
+    const name = `'${this.endpoint.name}'`;
+    if (!ping.ok) return `the Docker engine ${name} went away during the job (${ping.message?.replace(/^Docker engine not reachable: /, '')}); its container was lost with it`;
+    const container = runner?.containerHandle;
+    if (!container) return undefined;
+    try {
+      const info = await container.inspect();
+      if (info.State.Running || info.State.OOMKilled) return undefined;
+      return `the job's container was stopped under the job (${info.State.Status}, exit ${info.State.ExitCode}): the Docker engine ${name} stopped or restarted`;
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return `the job's container disappeared during the job: the Docker engine ${name} lost it`;
+      if (isConnectionError(err)) return `the Docker engine ${name} went away during the job (${dockerMessage(err)})`;
+      return undefined;
+    }
   }
 
   /** The job network (when there are services), then the services and the job container side by side. */

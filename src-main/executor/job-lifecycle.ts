@@ -42,7 +42,12 @@ export interface JobBackend {
   /** Removes everything bringUp created. Called once, last, in every case; reports what it could not remove through `say`. Never rejects. */
   teardown(say: (text: string) => void): Promise<void>;
   /** The sentence for an error that ended the job while `phase` (not a stop), and whether the infrastructure failed rather than the job. */
-  describeError(err: unknown, phase: string): { message: string; infrastructure: boolean };
+  describeError(err: unknown, phase: string): { message: string; infrastructure: boolean; engineLost?: boolean };
+  /**
+   * Asked when the steps failed: did the engine stop, restart or become unreachable under the job
+   * (its container killed or lost)? A reason makes the failure the infrastructure's, not the step's.
+   */
+  engineLost?(): Promise<string | undefined>;
 }
 
 export interface JobLifecycleOptions {
@@ -52,6 +57,9 @@ export interface JobLifecycleOptions {
 
 /** Thrown inside the lifecycle when the job was stopped (cancel or job timeout) outside a step. */
 class Stopped extends Error {}
+
+/** Thrown inside the lifecycle when the engine went away under failed steps (already reported). */
+class EngineGone extends Error {}
 
 export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
   const { job } = request;
@@ -72,6 +80,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let status: Status = 'failed';
   let error: string | undefined;
   let infrastructure = false;
+  let engineLost = false;
   let currentPhase = 'preparing the job';
   try {
     checkStopped();
@@ -99,6 +108,14 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     checkStopped();
     status = outcome.status;
     error = outcome.error;
+    const lost = status === 'failed' ? await backend.engineLost?.() : undefined;
+    if (lost) {
+      // "exit code 137" was the engine going away, not the user's code.
+      error = lost;
+      infrastructure = engineLost = true;
+      say(`error: ${lost}`);
+      throw new EngineGone();
+    }
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
       try {
@@ -112,16 +129,20 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       }
     }
   } catch (err) {
-    if (stop.signal.aborted) {
+    if (err instanceof EngineGone) {
+      // reported above
+    } else if (stop.signal.aborted) {
       status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
       const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
       const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
       error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
     } else {
       status = 'failed';
-      ({ message: error, infrastructure } = backend.describeError(err, currentPhase));
+      let lostNow: boolean | undefined;
+      ({ message: error, infrastructure, engineLost: lostNow } = backend.describeError(err, currentPhase));
+      engineLost = lostNow === true;
     }
-    say(status === 'failed' ? `error: ${error}` : error ?? status);
+    if (!(err instanceof EngineGone)) say(status === 'failed' ? `error: ${error}` : error ?? status);
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
@@ -138,5 +159,8 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       request.onStep?.({ ...s });
     }
   }
-  return { status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset };
+  return {
+    status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined,
+    ...(engineLost && status === 'failed' ? { engineLost: true } : {}), logOffset: log.offset,
+  };
 }

@@ -52,6 +52,8 @@ export interface EngineSlots {
   /** Places a claimed job; undefined when no engine can take it now. */
   reserve(claim: Claim): string | undefined;
   release(jobId: string): void;
+  /** A job found `engine` gone: no new job goes there until it answers again. */
+  suspect?(engine: string, reason: string): void;
 }
 
 export const ENGINE_LOST = 'kiln-engine-lost';
@@ -231,6 +233,7 @@ export class WorkerPool {
       if (entry.lost) return; // re-queued when its engine went away; this attempt's result is stale
       this.running.delete(claim.jobId);
       if (result.engineLost && controller.signal.reason !== SHUTDOWN) {
+        if (engine !== undefined) this.o.engines?.suspect?.(engine, result.error ?? 'the Docker engine went away');
         this.requeue([claim], engine, result.error ?? 'the Docker engine went away');
         return;
       }

@@ -12,8 +12,7 @@
  * which re-queues them (see queue/worker-pool.ts). With the defaults (2 s, 3 s) an engine that stops
  * answering is down within 5 s. When a down engine answers again it is reaped first — every
  * container, network and volume of this data directory on it, since none of its jobs is live any
- * more — and only then takes jobs again. An engine that was never reached is 'starting' and takes
- * jobs (its first job's failure says why), so a slow first ping delays nothing.
+ * more — and only then takes jobs again. An engine takes no job before its first answer ('starting').
  *
  * As a JobExecutor (the engine's single executor port), runJob runs the request on the engine
  * `reserve` chose for it; ping and reapOrphans speak for all engines.
@@ -186,6 +185,8 @@ export class EnginePool implements JobExecutor {
     const total: ReapCounts = { containers: 0, networks: 0, volumes: 0 };
     for (const s of this.slots) {
       if (s.state === 'down' || s.state === 'reaping') continue;
+      // Not answering (yet): it is reaped when it comes up.
+      if (!(await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs).catch(() => ({ ok: false }))).ok) continue;
       const c = await s.executor.reapOrphans(isJobLive);
       total.containers += c.containers;
       total.networks += c.networks;
@@ -195,7 +196,7 @@ export class EnginePool implements JobExecutor {
   }
 
   private open(s: Slot): boolean {
-    return (s.state === 'up' || s.state === 'starting') && s.running.size < s.limit;
+    return s.state === 'up' && s.running.size < s.limit;
   }
 
   private pingAll(): void {
@@ -211,12 +212,8 @@ export class EnginePool implements JobExecutor {
     const r = await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs);
     if (!r.ok) {
       const reason = r.message ?? 'no answer';
-      s.lastError = reason;
-      if (s.state === 'down') return;
-      s.state = 'down';
-      const jobs = [...s.running];
-      for (const id of jobs) this.release(id);
-      this.o.onDown(s.name, jobs, reason);
+      if (s.state === 'down') s.lastError = reason;
+      else this.markDown(s, reason);
       return;
     }
     s.lastSeenAt = (this.o.clock ?? Date.now)();
@@ -239,6 +236,24 @@ export class EnginePool implements JobExecutor {
       if (images) s.images = new Set(images.map(normaliseImage));
     }
     if (!wasOpen) this.o.onUp(s.name);
+  }
+
+  /**
+   * A job found its engine gone: treat the engine as down now rather than at the next ping, so the
+   * job's retry is not placed there again; it is back (after reaping) once it answers.
+   */
+  suspect(name: string, reason: string): void {
+    const s = this.slots.find((x) => x.name === name);
+    if (!s || s.state === 'down') return;
+    this.markDown(s, reason);
+  }
+
+  private markDown(s: Slot, reason: string): void {
+    s.lastError = reason;
+    s.state = 'down';
+    const jobs = [...s.running];
+    for (const id of jobs) this.release(id);
+    this.o.onDown(s.name, jobs, reason);
   }
 
   /** Tells the pool the image is on the engine now (after a job pulled it there). */
