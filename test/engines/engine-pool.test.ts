@@ -192,4 +192,25 @@ describe('when an engine goes away mid-job', () => {
       await h.close();
     }
   });
+
+  it('with one engine: re-queues the job when that engine stops mid-step, and runs it there again once it is back', async () => {
+    const h = await start([nearConfig()], 1);
+    try {
+      const runId = await h.push(pipeline({ long: { run: 'echo started; sleep 5; echo finished' } }));
+      await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].steps[0]?.status === 'running', 60_000, 'the step to run');
+      await near.kill();
+      await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].status === 'queued', 15_000, 'the job to be queued again');
+      expect((await h.engine.health()).engines?.[0]).toMatchObject({ name: 'near', state: 'down' });
+      await near.start();
+      const run = await h.waitForRun(runId);
+      expect(run.status).toBe('passed');
+      expect(run.jobs[0]).toMatchObject({ engine: 'near', attempt: 2 });
+      const log = (await h.engine.getLog(run.jobs[0].id, 0, 1000)).lines.map((l) => l.text);
+      expect(log.join('\n')).not.toMatch(/exit code 137/);
+      expect(log).toContain('finished');
+      expect(await leftovers(near.docker, h.engine.instanceId)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
 });

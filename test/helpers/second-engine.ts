@@ -145,6 +145,10 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
   }
 
   const start = async (): Promise<void> => {
+    // After a kill: dockerd would dial the dead containerd's socket named in its leftover pid file.
+    for (const stale of ['exec/containerd/containerd.pid', 'exec/containerd/containerd.sock', 'exec/containerd/containerd.sock.ttrpc', 'docker.pid']) {
+      rmSync(join(dir, stale), { force: true });
+    }
     const out = openSync(log, 'a');
     child = spawn('nsenter', [
       `--net=/var/run/netns/${netns}`, 'dockerd',
