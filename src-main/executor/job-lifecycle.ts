@@ -104,16 +104,14 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       jobSignal: stop.signal,
       steps,
       onStep: (s) => request.onStep?.(s),
+      engineLost: backend.engineLost?.bind(backend),
     });
     checkStopped();
     status = outcome.status;
     error = outcome.error;
-    const lost = status === 'failed' ? await backend.engineLost?.() : undefined;
-    if (lost) {
-      // "exit code 137" was the engine going away, not the user's code.
-      error = lost;
+    if (outcome.engineLost) {
+      // "exit code 137" was the engine going away, not the user's code: nothing more runs there.
       infrastructure = engineLost = true;
-      say(`error: ${lost}`);
       throw new EngineGone();
     }
     if (request.hooks?.afterSteps) {

@@ -44,6 +44,8 @@ export interface ExtraEngine {
   heal(): void;
   /** Kills dockerd (SIGKILL: the engine vanishes as in a crash). Containers die with it on restart. */
   kill(): Promise<void>;
+  /** Stops dockerd as `systemctl stop docker` does (SIGTERM: it stops its containers, then exits). */
+  stop(): Promise<void>;
   /** Starts dockerd again on the same data root; resolves once it answers. */
   start(): Promise<void>;
   /** Stops dockerd and removes the namespace, veth and data root. Idempotent. */
@@ -190,6 +192,7 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
       cut: () => sh('ip', ['link', 'set', hostVeth, 'down']),
       heal: () => sh('ip', ['link', 'set', hostVeth, 'up']),
       kill: () => stopDaemon('SIGKILL'),
+      stop: () => stopDaemon('SIGTERM'),
       start,
       close: async () => {
         if (closed) return;
