@@ -1,6 +1,6 @@
 /**
  * Hash routes: `#/runs`, `#/runs/:id`, `#/runs/:id/jobs/:jobId`, `#/runs/:id/artifacts`, `#/trigger`,
- * `#/deliveries`, `#/storage`, `#/settings`. A line anchor follows a second `#`:
+ * `#/deliveries`, `#/storage`, `#/engines`, `#/settings`. A line anchor follows a second `#`:
  * `#/runs/r1/jobs/j1#L123`. Hash routing works the same from `kiln serve` and from Electron's file://.
  */
 export type Route =
@@ -11,6 +11,7 @@ export type Route =
   | { view: 'trigger' }
   | { view: 'deliveries' }
   | { view: 'storage' }
+  | { view: 'engines' }
   | { view: 'settings' };
 
 export function parseRoute(hash: string): Route {
@@ -25,7 +26,7 @@ export function parseRoute(hash: string): Route {
     if (parts[2] === 'artifacts') return { view: 'artifacts', runId: parts[1] };
     return { view: 'run', runId: parts[1] };
   }
-  if (parts[0] === 'trigger' || parts[0] === 'deliveries' || parts[0] === 'storage' || parts[0] === 'settings') return { view: parts[0] };
+  if (parts[0] === 'trigger' || parts[0] === 'deliveries' || parts[0] === 'storage' || parts[0] === 'engines' || parts[0] === 'settings') return { view: parts[0] };
   return { view: 'runs' };
 }
 
