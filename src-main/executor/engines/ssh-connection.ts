@@ -6,7 +6,8 @@
  * channel costs one round trip; a new SSH connection per call — docker-modem's behaviour for
  * `ssh://` — costs a TCP connect, key exchange and authentication every time.
  *
- * The connection is opened on first use and again after it drops. Authentication: the engine's
+ * The connection is opened on first use and again after it drops; a second one only while more
+ * channels are open at once than sshd allows on one (MaxSessions, 10 by default). Authentication: the engine's
  * stored private key, else the user's ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519 or id_rsa.
  * `close()` ends it for good.
  */
@@ -26,9 +27,18 @@ function loadSsh2(): { Client: new () => Client } {
   return require(require.resolve('ssh2', { paths: [modemDir] })) as { Client: new () => Client };
 }
 
+/** Channels per SSH connection: sshd's MaxSessions defaults to 10. */
+const CHANNELS_PER_CONNECTION = 8;
+
+interface Link {
+  client: Client;
+  ready: Promise<Client>;
+  channels: number;
+  alive: boolean;
+}
+
 export class SshConnection {
-  private client: Client | undefined;
-  private ready: Promise<Client> | undefined;
+  private links: Link[] = [];
   private closed = false;
   /** How many SSH connections were opened (the benchmark and tests read it). */
   connects = 0;
@@ -49,19 +59,22 @@ export class SshConnection {
     return base;
   }
 
-  private connect(): Promise<Client> {
-    if (this.ready) return this.ready;
+  /**
+   * A connection with a free channel: the first one normally. Many long streams at once (attached
+   * steps, waits) can exceed what sshd allows per connection; then a second one is opened.
+   */
+  private link(): Link {
+    const open = this.links.find((l) => l.alive && l.channels < CHANNELS_PER_CONNECTION);
+    if (open) return open;
     const { Client: SshClient } = loadSsh2();
     const client = new SshClient();
-    this.client = client;
     this.connects++;
-    this.ready = new Promise<Client>((resolve, reject) => {
-      const forget = (): void => {
-        if (this.client === client) {
-          this.client = undefined;
-          this.ready = undefined;
-        }
-      };
+    const link: Link = { client, channels: 0, alive: true, ready: Promise.resolve(client) };
+    const forget = (): void => {
+      link.alive = false;
+      this.links = this.links.filter((l) => l !== link);
+    };
+    link.ready = new Promise<Client>((resolve, reject) => {
       client.once('ready', () => resolve(client));
       client.on('error', (err) => {
         forget();
@@ -70,16 +83,31 @@ export class SshConnection {
       client.on('close', forget);
       client.connect(this.config());
     });
-    return this.ready;
+    link.ready.catch(() => undefined);
+    this.links.push(link);
+    return link;
   }
 
   /** A new `docker system dial-stdio` channel: one HTTP connection to the remote engine. */
   async dial(): Promise<Duplex> {
     if (this.closed) throw new Error(`the SSH connection to ${this.url.host} is closed`);
-    const client = await this.connect();
-    return new Promise<Duplex>((resolve, reject) => {
-      client.exec('docker system dial-stdio', (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel)));
-    });
+    const link = this.link();
+    link.channels++;
+    let channel: ClientChannel;
+    try {
+      const client = await link.ready;
+      channel = await new Promise<ClientChannel>((resolve, reject) => {
+        client.exec('docker system dial-stdio', (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch)));
+      });
+    } catch (err) {
+      link.channels--;
+      throw err;
+    }
+    channel.once('close', () => link.channels--);
+    // http.Agent treats its connections as sockets.
+    const socketLike = channel as unknown as Record<string, unknown>;
+    for (const m of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref']) socketLike[m] ??= () => channel;
+    return channel;
   }
 
   /** An http.Agent whose connections are channels of this one SSH connection. */
@@ -95,8 +123,7 @@ export class SshConnection {
 
   close(): void {
     this.closed = true;
-    this.client?.end();
-    this.client = undefined;
-    this.ready = undefined;
+    for (const l of this.links) l.client.end();
+    this.links = [];
   }
 }
