@@ -11,61 +11,34 @@
  * Each engine gets a namespace, veth and /24 picked from this process's id, so test files running in
  * parallel do not collide. `close()` stops dockerd and removes the namespace, veth and data root.
  * Needs root, iproute2, openssl and dockerd (.ci/run installs them).
+ *
+ * Plain JavaScript (types in second-engine.d.ts) so that the engine benchmarks start the same engine.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { TEST_IMAGE } from './test-image.js';
 
-export interface Pem {
-  ca: string;
-  cert: string;
-  key: string;
-}
+/** The suite's busybox image (test-image.ts builds it on the shared engine). */
 
-export interface ExtraEngine {
-  name: string;
-  /** tcp://10.231.N.2:2376 (TLS), reachable from the host through the veth. */
-  address: string;
-  /** The engine's Unix socket (same engine, no network in between). */
-  socket: string;
-  /** Client TLS material the engine trusts. */
-  tls: Pem;
-  /** Another CA and client certificate: the engine refuses them. */
-  wrongTls: Pem;
-  /** A client over the Unix socket, for checks that must not depend on the link. */
-  docker: Dockerode;
-  dir: string;
-  netns: string;
-  /** Takes the host side of the veth down: a network partition. */
-  cut(): void;
-  heal(): void;
-  /** Kills dockerd (SIGKILL: the engine vanishes as in a crash). Containers die with it on restart. */
-  kill(): Promise<void>;
-  /** Stops dockerd as `systemctl stop docker` does (SIGTERM: it stops its containers, then exits). */
-  stop(): Promise<void>;
-  /** Starts dockerd again on the same data root; resolves once it answers. */
-  start(): Promise<void>;
-  /** Stops dockerd and removes the namespace, veth and data root. Idempotent. */
-  close(): Promise<void>;
-}
+const TEST_IMAGE = 'kiln-test/busybox:1';
 
 let counter = 0;
 
-function sh(cmd: string, args: string[]): string {
+function sh(cmd, args) {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function openssl(dir: string, args: string[]): void {
+function openssl(dir, args) {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 /** A CA, a server certificate for `ip`, and a client certificate, as PEM files in `dir`. */
-export function makeCertificates(dir: string, ip: string, prefix = ''): { ca: string; serverCert: string; serverKey: string; client: Pem } {
+
+export function makeCertificates(dir, ip, prefix = '') {
   mkdirSync(dir, { recursive: true });
-  const f = (n: string) => `${prefix}${n}`;
+  const f = (n) => `${prefix}${n}`;
   openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=kiln-test-ca', '-keyout', f('ca-key.pem'), '-out', f('ca.pem')]);
   writeFileSync(join(dir, f('server.ext')), `subjectAltName=IP:${ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`);
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${ip}`, '-keyout', f('server-key.pem'), '-out', f('server.csr')]);
@@ -73,34 +46,37 @@ export function makeCertificates(dir: string, ip: string, prefix = ''): { ca: st
   writeFileSync(join(dir, f('client.ext')), 'extendedKeyUsage=clientAuth\n');
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kiln-client', '-keyout', f('key.pem'), '-out', f('client.csr')]);
   openssl(dir, ['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-CAcreateserial', '-days', '2', '-extfile', f('client.ext'), '-out', f('cert.pem')]);
-  const read = (n: string) => readFileSync(join(dir, f(n)), 'utf8');
+  const read = (n) => readFileSync(join(dir, f(n)), 'utf8');
   return { ca: join(dir, f('ca.pem')), serverCert: join(dir, f('server-cert.pem')), serverKey: join(dir, f('server-key.pem')), client: { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') } };
 }
 
 /** A third octet no other live test engine uses: from the pid, skipping subnets already on an interface. */
-function freeSubnet(): number {
+
+function freeSubnet() {
   const used = sh('ip', ['-o', '-4', 'addr', 'show']);
   for (let i = 0; i < 200; i++) {
     const k = 10 + ((process.pid * 7 + counter * 13 + i) % 240);
-    if (!used.includes(`10.231.${k}.`)) return k;
+    if (!used.includes(`10.231.${k}.`))
+      return k;
   }
   throw new Error('no free 10.231.x.0/24 subnet for a test engine');
 }
 
-async function waitForPing(docker: Dockerode, ms: number, log: string): Promise<void> {
+async function waitForPing(docker, ms, log) {
   const until = Date.now() + ms;
   for (;;) {
     try {
       await docker.ping();
       return;
     } catch (err) {
-      if (Date.now() > until) throw new Error(`the test dockerd did not answer within ${ms / 1000} s (${String(err)}); log tail:\n${readLog(log)}`);
+      if (Date.now() > until)
+        throw new Error(`the test dockerd did not answer within ${ms / 1000} s (${String(err)}); log tail:\n${readLog(log)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
 
-function readLog(file: string): string {
+function readLog(file) {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
   } catch {
@@ -109,7 +85,8 @@ function readLog(file: string): string {
 }
 
 /** Starts an extra dockerd in a namespace of its own and loads the test image into it. */
-export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
+
+export async function startExtraEngine(name = 'second') {
   counter++;
   const k = freeSubnet();
   const id = `${process.pid % 100000}${counter}`;
@@ -123,9 +100,8 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
   const wrong = makeCertificates(join(dir, 'wrong'), ip, 'wrong-');
   const socket = join(dir, 'docker.sock');
   const log = join(dir, 'dockerd.log');
-  let child: ChildProcess | undefined;
-
-  const teardownNet = (): void => {
+  let child;
+  const teardownNet = () => {
     try { sh('ip', ['link', 'del', hostVeth]); } catch { /* gone with the namespace */ }
     try { sh('ip', ['netns', 'del', netns]); } catch { /* never made */ }
   };
@@ -135,7 +111,7 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
     sh('ip', ['link', 'set', nsVeth, 'netns', netns]);
     sh('ip', ['addr', 'add', `${hostIp}/24`, 'dev', hostVeth]);
     sh('ip', ['link', 'set', hostVeth, 'up']);
-    const inNs = (args: string[]) => sh('nsenter', [`--net=/var/run/netns/${netns}`, 'ip', ...args]);
+    const inNs = (args) => sh('nsenter', [`--net=/var/run/netns/${netns}`, 'ip', ...args]);
     inNs(['addr', 'add', `${ip}/24`, 'dev', nsVeth]);
     inNs(['link', 'set', nsVeth, 'up']);
     inNs(['link', 'set', 'lo', 'up']);
@@ -145,8 +121,7 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-
-  const start = async (): Promise<void> => {
+  const start = async () => {
     // After a kill: dockerd would dial the dead containerd's socket named in its leftover pid file.
     for (const stale of ['exec/containerd/containerd.pid', 'exec/containerd/containerd.sock', 'exec/containerd/containerd.sock.ttrpc', 'docker.pid']) {
       rmSync(join(dir, stale), { force: true });
@@ -162,16 +137,21 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
     child.unref();
     await waitForPing(new Dockerode({ socketPath: socket }), 60_000, log);
   };
-  const stopDaemon = async (signal: NodeJS.Signals): Promise<void> => {
+  const stopDaemon = async (signal) => {
     const pidFile = join(dir, 'docker.pid');
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : child?.pid;
     const c = child;
     child = undefined;
-    if (!pid) return;
-    try { process.kill(pid, signal); } catch { return; }
+    if (!pid)
+      return;
+    try { process.kill(pid, signal); } catch {
+      return;
+    }
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
-      try { process.kill(pid, 0); } catch { break; }
+      try { process.kill(pid, 0); } catch {
+        break;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     // dockerd's own containerd and its shims can outlive dockerd: end them, by pid, so that a
@@ -181,7 +161,6 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
     }
     void c;
   };
-
   try {
     await start();
     const docker = new Dockerode({ socketPath: socket });
@@ -195,7 +174,8 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
       stop: () => stopDaemon('SIGTERM'),
       start,
       close: async () => {
-        if (closed) return;
+        if (closed)
+          return;
         closed = true;
         await stopDaemon('SIGTERM');
         teardownNet();
@@ -213,21 +193,25 @@ export async function startExtraEngine(name = 'second'): Promise<ExtraEngine> {
 }
 
 /** Pids of processes whose command line names `dir` (this engine's containerd and shims). */
-function processesMentioning(dir: string): number[] {
-  const out: number[] = [];
+
+function processesMentioning(dir) {
+  const out = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid)
+      continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) out.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir))
+        out.push(Number(entry));
     } catch { /* exited */ }
   }
   return out;
 }
 
 /** Copies the suite's busybox image from the shared engine (no registry is reachable). */
-export async function loadTestImage(target: Dockerode, image = TEST_IMAGE): Promise<void> {
+
+export async function loadTestImage(target, image = TEST_IMAGE) {
   const source = new Dockerode();
   const tar = await source.getImage(image).get();
   const stream = await target.loadImage(tar);
-  await new Promise<void>((resolve, reject) => target.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+  await new Promise((resolve, reject) => target.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
 }
