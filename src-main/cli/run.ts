@@ -137,9 +137,15 @@ export async function command(argv: string[]): Promise<number> {
   const read = readPipelineFile(file, 'run');
   const chosen = v.engine === undefined ? undefined : resolveEngineOption(v.engine);
   if (chosen && 'error' in chosen) return usageError(chosen.error);
-  const executor = read?.pipeline && !hasErrors(read.diagnostics)
-    ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir(), endpoint: chosen?.endpoint })
-    : undefined;
+  let executor: DockerExecutor | undefined;
+  try {
+    executor = read?.pipeline && !hasErrors(read.diagnostics)
+      ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir(), endpoint: chosen?.endpoint })
+      : undefined;
+  } catch (err) {
+    // An engine address it cannot use (--engine, DOCKER_HOST, a Docker context): say which.
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
   const ws = await workspace;
   if ('error' in ws) return usageError(ws.error);
   const { source, sha, branch } = ws;

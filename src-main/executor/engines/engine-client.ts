@@ -50,7 +50,8 @@ export function dockerOptionsFor(endpoint: EngineEndpoint): Dockerode.DockerOpti
     case 'unix:':
       return { socketPath: decodeURIComponent(url.pathname) };
     case 'npipe:':
-      return { socketPath: address.slice('npipe:'.length).replace(/\//g, '\\') };
+      // npipe:////./pipe/docker_engine → \\.\pipe\docker_engine
+      return { socketPath: address.replace(/^npipe:\/\//, '').replace(/\//g, '\\') };
     case 'tcp:':
     case 'http:':
     case 'https:': {
