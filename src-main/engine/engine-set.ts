@@ -2,7 +2,8 @@
  * Builds the engine pool from the configuration and gives the worker pool its view of it.
  *
  * Engines: `engines:` in kiln.config.yml when it lists any; else the one engine the `docker`
- * command would use (executor/engines/engine-address.ts), with the global job limit as its limit;
+ * command would use (executor/engines/engine-address.ts), limited by `concurrency.jobs` alone (its
+ * own limit is the highest that setting allows, so a new value from the settings page applies);
  * a caller's own executor (tests, benchmarks) is that one engine. Engine health changes go out on
  * the bus (`bus.engines`), where the worker pool hears them.
  *
@@ -30,11 +31,14 @@ export interface EngineSetOptions {
   health?: { pingIntervalMs?: number; pingTimeoutMs?: number };
 }
 
+/** The most jobs concurrency.jobs allows: the one implicit engine never limits below it. */
+const ONLY_ENGINE_LIMIT = 256;
+
 export function buildEnginePool(o: EngineSetOptions): EnginePool {
   const { config } = o;
   let engines: PoolEngine[];
   if (o.executor) {
-    engines = [{ name: 'local', address: 'local', source: 'the engine options', limit: config.concurrency.jobs, labels: [], executor: o.executor as EngineExecutor }];
+    engines = [{ name: 'local', address: 'local', source: 'the engine options', limit: ONLY_ENGINE_LIMIT, labels: [], executor: o.executor as EngineExecutor }];
   } else if (config.engines?.length) {
     engines = config.engines.map((e) => ({
       name: e.name, address: e.address, source: 'kiln.config.yml', limit: e.limit, labels: e.labels,
@@ -42,7 +46,7 @@ export function buildEnginePool(o: EngineSetOptions): EnginePool {
     }));
   } else {
     const local = new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir });
-    engines = [{ name: local.endpoint.name, address: local.endpoint.address, source: local.endpoint.source, limit: config.concurrency.jobs, labels: [], executor: local }];
+    engines = [{ name: local.endpoint.name, address: local.endpoint.address, source: local.endpoint.source, limit: ONLY_ENGINE_LIMIT, labels: [], executor: local }];
   }
   return new EnginePool(engines, {
     ...o.health,
