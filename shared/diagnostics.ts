@@ -9,6 +9,7 @@ export type DiagnosticCode =
   | 'MISSING_KEY'
   | 'INVALID_VALUE'
   | 'UNKNOWN_NEEDS'
+  | 'NO_ENGINE'
   | 'UNKNOWN_STAGE'
   | 'CYCLE'
   | 'SELF_NEEDS'

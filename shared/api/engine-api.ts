@@ -77,11 +77,18 @@ export type TunnelState =
 export interface Health {
   ok: boolean;
   version: string;
-  docker: { ok: boolean; message?: string };
+  /**
+   * The Docker engine jobs run on: whether it answers, which one it is and why it was chosen
+   * (`engine`: "local (unix:///var/run/docker.sock, from the default socket)"), and what discovery
+   * consulted on the way (`tried`), so "nothing answers" can name every place Kiln looked.
+   */
+  docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
   queue: { queued: number; running: number };
   /** Optional: free space where Kiln keeps its data, and whether it holds new jobs back (see DiskHealth). */
   disk?: DiskHealth;
+  /** Every Docker engine of the worker pool (one unless kiln.config.yml lists several). */
+  engines?: EngineInfo[];
   /** Catch-up per configured repository: when its remote heads were last listed, and how that went. */
   refChecks?: RefCheck[];
   /** Optional: the effective limits from kiln.config.yml, for the settings page (read-only there). */
@@ -130,6 +137,26 @@ export interface FreeSpaceReport {
   /** Free space after minus before. */
   bytesFreed: number;
   disk: DiskHealth;
+}
+
+/** One Docker engine as the Engines page shows it. */
+export interface EngineInfo {
+  name: string;
+  /** unix:///…, tcp://host:port, ssh://user@host */
+  address: string;
+  /** Why this engine: "kiln.config.yml", "DOCKER_HOST", "docker context 'colima'", "the default socket". */
+  source: string;
+  /** starting: not asked yet; reaping: back after being down, removing what its lost jobs left. */
+  state: 'starting' | 'up' | 'down' | 'reaping';
+  version?: string;
+  labels: string[];
+  /** Jobs at once on this engine. */
+  limit: number;
+  /** Ids of the jobs running there. */
+  running: string[];
+  lastError?: string;
+  /** Epoch ms of its last answer. */
+  lastSeenAt?: number;
 }
 
 /** One repository's catch-up state (see docs/webhooks.md, "Catching up"). */

@@ -68,6 +68,8 @@ export interface PlannedJob {
   /** Names of secrets to inject (values come from configuration at run time). */
   secrets: string[];
   timeoutMs: number;
+  /** Engine labels the job needs (`runs-on:`); absent: any engine. */
+  runsOn?: string[];
   services: PlannedService[];
   cache?: PlannedCache;
   artifacts?: PlannedArtifacts;

@@ -62,6 +62,8 @@ export interface JobSummary {
   durationMs?: number;
   error?: string;
   steps: StepSummary[];
+  /** The Docker engine that runs or ran the job (its last attempt). */
+  engine?: string;
   /** Optional: a `when: manual` job's approval, once it waits (or was decided). */
   approval?: JobApproval;
 }

@@ -1,7 +1,8 @@
 /**
- * `kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]… [--env K=V]… [--parallel N]`
+ * `kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]… [--env K=V]… [--parallel N] [--engine NAME|ADDRESS]`
  *
- * Runs a pipeline once on the local Docker engine (DOCKER_HOST is honoured). The workspace is the
+ * Runs a pipeline once on one Docker engine: --engine, else the one the `docker` command would use
+ * (DOCKER_HOST, the current Docker context, the default socket; see executor/engines/engine-address.ts). The workspace is the
  * commit REF (default HEAD) when DIR is a git repository — uncommitted changes are not included —
  * otherwise DIR as it is on disk. The pipeline file is read from disk (default DIR/.kiln.yml).
  * Logs go to stdout as `[job › step] line`; a summary table follows. Ctrl-C cancels the run: steps
@@ -21,6 +22,8 @@ import { DockerExecutor } from '../executor/docker-executor.js';
 import { formatDuration } from '../../shared/format.js';
 import type { WorkspaceSource } from '../core/job-contract.js';
 import { runPlan } from '../executor/local-runner.js';
+import { describeEndpoint } from '../executor/engines/engine-address.js';
+import { resolveEngineOption } from './engine-option.js';
 import type { LocalJobOutcome } from '../executor/local-runner.js';
 import { planPipeline } from '../pipeline/plan.js';
 import type { PipelineJob } from '../pipeline/pipeline-model.js';
@@ -29,9 +32,9 @@ import { terminalAttach } from './debug-attach.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
 
-const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--debug]
+const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--debug]
 
-Runs a pipeline once on the local Docker engine and prints its logs.
+Runs a pipeline once on one Docker engine and prints its logs.
   FILE              the pipeline file (default DIR/.kiln.yml)
   --repo DIR        the checkout to run (default: the current directory); a git repository runs
                     at commit REF (uncommitted changes are not included), any other directory as is
@@ -41,6 +44,9 @@ Runs a pipeline once on the local Docker engine and prints its logs.
                     only the jobs that list N under secrets: get it (a name no job lists is warned about)
   --env K=V         a variable for the pipeline (repeatable)
   --parallel N      jobs run at the same time (default 2)
+  --engine E        the Docker engine: an address (unix:///path, tcp://host:2376, ssh://user@host),
+                    a name under engines: in ./kiln.config.yml, or a Docker context's name
+                    (default: the engine the docker command would use)
   --debug           when a step fails, this terminal becomes a shell in the job's container (its
                     workspace, the step's environment, its services); exiting the shell continues
                     the teardown. Needs a terminal (stdin a TTY).
@@ -54,6 +60,7 @@ const OPTIONS = {
   env: { type: 'string', multiple: true },
   parallel: { type: 'string' },
   debug: { type: 'boolean' },
+  engine: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -135,7 +142,17 @@ export async function command(argv: string[]): Promise<number> {
   // Docker client while they run (both are CPU work on this thread).
   const workspace = resolveWorkspace(repoDir, v.ref);
   const read = await readPipelineFile(file, 'run');
-  const executor = read?.pipeline && !hasErrors(read.diagnostics) ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir() }) : undefined;
+  const chosen = v.engine === undefined ? undefined : resolveEngineOption(v.engine);
+  if (chosen && 'error' in chosen) return usageError(chosen.error);
+  let executor: DockerExecutor | undefined;
+  try {
+    executor = read?.pipeline && !hasErrors(read.diagnostics)
+      ? new DockerExecutor({ instanceId: `cli-${process.pid}-${randomBytes(3).toString('hex')}`, mirrorsDir: mirrorsDir(), endpoint: chosen?.endpoint })
+      : undefined;
+  } catch (err) {
+    // An engine address it cannot use (--engine, DOCKER_HOST, a Docker context): say which.
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
   const ws = await workspace;
   if ('error' in ws) return usageError(ws.error);
   const { source, sha, branch } = ws;
@@ -182,7 +199,7 @@ export async function command(argv: string[]): Promise<number> {
     if (attach) attach.print(`${prefix} ${line.text}\n`);
     else process.stdout.write(`${prefix} ${line.text}\n`);
   };
-  process.stdout.write(`kiln run: ${plan.pipeline} on ${source.kind === 'git' ? `${repoDir} at ${sha.slice(0, 12)}` : repoDir} (${plan.jobs.length} job${plan.jobs.length === 1 ? '' : 's'})\n`);
+  process.stdout.write(`kiln run: ${plan.pipeline} on ${source.kind === 'git' ? `${repoDir} at ${sha.slice(0, 12)}` : repoDir} (${plan.jobs.length} job${plan.jobs.length === 1 ? '' : 's'}) on the Docker engine ${describeEndpoint(executor.endpoint)}\n`);
   try {
     const outcome = await runPlan(plan, {
       executor,

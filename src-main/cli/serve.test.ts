@@ -13,4 +13,12 @@ describe('the line kiln serve prints when no Docker engine answers', () => {
     expect(line).not.toContain('\n');
     expect(line).toMatch(/^kiln serve: no Docker engine is reachable .* start Docker .* or install it \(https:\/\/docs\.docker\.com\/engine\/install\/\); Kiln keeps serving/);
   });
+
+  it('names the Docker context that chose the engine, and everything it looked at', () => {
+    const line = dockerUnreachableLine('Docker engine not reachable: connect ENOENT /home/ada/.colima/docker.sock', undefined, {
+      engine: "colima (unix:///home/ada/.colima/docker.sock, from docker context 'colima')",
+      tried: ['DOCKER_HOST unset', "docker context 'colima' (currentContext in /home/ada/.docker/config.json) → unix:///home/ada/.colima/docker.sock"],
+    });
+    expect(line).toContain("no Docker engine is reachable at colima (unix:///home/ada/.colima/docker.sock, from docker context 'colima') (connect ENOENT /home/ada/.colima/docker.sock) [looked at: DOCKER_HOST unset; docker context 'colima' (currentContext in /home/ada/.docker/config.json) → unix:///home/ada/.colima/docker.sock], so jobs cannot run");
+  });
 });

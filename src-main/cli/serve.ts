@@ -68,10 +68,13 @@ export function configFileToLoad(explicit: string | undefined, dataDir: string):
  * to fix it. Kiln keeps serving (the dashboard, the API and webhooks work; the dashboard's Docker
  * indicator shows the state); jobs cannot run until Docker answers.
  */
-export function dockerUnreachableLine(message: string | undefined, dockerHost = process.env.DOCKER_HOST): string {
-  const where = dockerHost ? `DOCKER_HOST=${dockerHost}` : process.platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock';
+export function dockerUnreachableLine(message: string | undefined, dockerHost = process.env.DOCKER_HOST, found?: { engine?: string; tried?: string[] }): string {
+  let where = dockerHost ? `DOCKER_HOST=${dockerHost}` : process.platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock';
+  // A Docker context chose the engine: name it, and what was looked at before it.
+  if (!dockerHost && found?.engine && !found.engine.endsWith('from the default socket)')) where = found.engine;
   const why = (message ?? 'no answer').replace(/^Docker engine not reachable:\s*/, '').replace(/\s+/g, ' ').slice(0, 200);
-  return `kiln serve: no Docker engine is reachable at ${where} (${why}), so jobs cannot run until one is: `
+  const tried = !dockerHost && found?.tried?.length ? ` [looked at: ${found.tried.join('; ')}]` : '';
+  return `kiln serve: no Docker engine is reachable at ${where} (${why})${tried}, so jobs cannot run until one is: `
     + 'start Docker (`sudo systemctl start docker`, or open Docker Desktop) or install it (https://docs.docker.com/engine/install/); '
     + 'Kiln keeps serving meanwhile and the dashboard shows Docker\'s state';
 }
@@ -128,7 +131,8 @@ export async function command(argv: string[]): Promise<number> {
   }
   process.stdout.write(`kiln serve: listening on ${server.url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${config.repositories.length} repositories)\n`);
   const { docker } = await engine.health();
-  if (!docker.ok) process.stderr.write(`${dockerUnreachableLine(docker.message)}\n`);
+  if (!docker.ok) process.stderr.write(`${dockerUnreachableLine(docker.message, process.env.DOCKER_HOST, docker)}\n`);
+  else if (docker.engine) process.stdout.write(`kiln serve: jobs run on the Docker engine ${docker.engine}\n`);
   // Follows the settings page: a new tunnel URL reconnects, a removed one disconnects.
   const tunnel = controlTunnel(engine, {
     target: `${server.url}/webhooks/github`,

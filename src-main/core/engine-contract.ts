@@ -36,6 +36,26 @@ export interface KilnConfig {
   /** How long a failed job of a run with debug stays kept (debug.keep); absent: 30 min. See docs/debug.md. */
   debug?: { keepMs: number };
   repositories: RepositoryConfig[];
+  /**
+   * The Docker engines jobs run on (kiln.config.yml `engines:`). Absent or empty: the one engine the
+   * `docker` command would use (executor/engines/engine-address.ts), limited by concurrency only.
+   */
+  engines?: EngineConfig[];
+}
+
+/** One Docker engine of the worker pool. */
+export interface EngineConfig {
+  name: string;
+  /** unix:///path, tcp://host:port, ssh://user@host[:port] */
+  address: string;
+  /** Jobs at once on this engine (the global and per-repository limits hold as well). */
+  limit: number;
+  /** What jobs may ask for with `runs-on:` — `gpu`, `arch=arm64` (a mapping `arch: arm64` reads as the latter). */
+  labels: string[];
+  /** PEM text, in memory only: read from the files the configuration names. */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** The private key for ssh:// (PEM text, in memory only). */
+  sshKey?: string;
 }
 
 export interface RepositoryConfig {

@@ -115,6 +115,11 @@ export interface JobResult {
   error?: string;
   /** True when Docker or the checkout failed rather than the user's steps. */
   infrastructure?: boolean;
+  /**
+   * True when the job's engine stopped, restarted or became unreachable under it (its container was
+   * killed or lost): not the job's failure. The worker pool re-queues such a job within the attempt limit.
+   */
+  engineLost?: boolean;
   /** The seq the job's log gives its next line. */
   logOffset: number;
   /** The job's `outputs:`, rendered from its steps' $KILN_OUTPUT (secrets masked); absent when it declares none. */

@@ -43,5 +43,5 @@ export interface JobExecutor {
   /** Removes containers/networks/volumes of jobs for which isJobLive returns false. */
   reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts>;
   /** Whether Docker answers, and why not when it does not; may also reject. */
-  ping(): Promise<{ ok: boolean; message?: string }>;
+  ping(): Promise<{ ok: boolean; message?: string; engine?: string; tried?: string[] }>;
 }

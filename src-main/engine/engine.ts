@@ -101,6 +101,7 @@ export class Engine implements KilnEngine {
     });
     await engine.status.reap();
     p.forge.start();
+    p.engines.start();
     p.pool.start();
     // Pushes sent while Kiln was not running: every repository's remote heads, listed in the background.
     engine.catchUp.start();
@@ -191,6 +192,7 @@ export class Engine implements KilnEngine {
       this.disk.stop();
       await p.pool.stop();
       p.debug.stop();
+      p.engines.stop();
       p.runner.flushEvents();
       p.forge.stop();
       await p.logs.closeAll();

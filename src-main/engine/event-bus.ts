@@ -38,6 +38,8 @@ export class Topic<T> {
   }
 }
 
+export type EngineChange = { kind: 'down'; engine: string; jobIds: string[]; reason: string } | { kind: 'up'; engine: string };
+
 export class EngineBus {
   /** Live events for the outside. */
   readonly events: Topic<EngineEvent>;
@@ -45,6 +47,8 @@ export class EngineBus {
   readonly scheduler: Topic<SchedulerChange[]>;
   /** A settings save, applied to the configuration (the engine's own adjustments subscribe first). */
   readonly settings: Topic<SettingsChange>;
+  /** A Docker engine went down (with the jobs it was running) or came back (the worker pool reacts). */
+  readonly engines: Topic<EngineChange>;
   /** The smee tunnel's state as its owner last reported it (health and settings read it). */
   tunnel: TunnelState = { state: 'disabled' };
 
@@ -52,6 +56,7 @@ export class EngineBus {
     this.events = new Topic('engine events', onError);
     this.scheduler = new Topic('scheduler changes', onError);
     this.settings = new Topic('settings changes', onError);
+    this.engines = new Topic('engine changes', onError);
   }
 
   setTunnel(state: TunnelState): void {

@@ -10,13 +10,14 @@ import type { EngineParts } from './parts.js';
 export const KILN_VERSION = '0.1.0';
 
 export class HealthService {
-  constructor(private readonly p: Pick<EngineParts, 'executor' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError' | 'debug'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'executor' | 'engines' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError' | 'debug'>) {}
 
   async health(): Promise<Health> {
     let docker: Health['docker'] = { ok: true };
     try {
       const r = await this.p.executor.ping();
-      if (!r.ok) docker = { ok: false, message: r.message ?? 'Docker did not answer' };
+      const which = { ...(r.engine ? { engine: r.engine } : {}), ...(r.tried?.length ? { tried: r.tried } : {}) };
+      docker = r.ok ? { ok: true, ...which } : { ok: false, message: r.message ?? 'Docker did not answer', ...which };
     } catch (err) {
       docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
     }
@@ -25,6 +26,7 @@ export class HealthService {
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
       queue: { queued: c.waiting + c.queued, running: c.active },
+      engines: this.p.engines.statuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };
   }

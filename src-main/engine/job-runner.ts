@@ -83,7 +83,8 @@ export class JobRunner {
     for (const [jobId, lines] of batch) this.d.publish({ type: 'log', jobId, lines });
   }
 
-  async execute(claim: Claim, signal: AbortSignal): Promise<JobResult> {
+  /** Runs the claim on `engine` (the pool's choice; recorded on the job for the run view). */
+  async execute(claim: Claim, signal: AbortSignal, engine?: string): Promise<JobResult> {
     const run = this.d.store.getRun(claim.runId);
     const job = this.d.store.getJob(claim.jobId);
     if (!run || !job) return infraFailure('the run was deleted while it was queued', 0);
@@ -102,6 +103,7 @@ export class JobRunner {
     const repo = this.d.repository(run.repo);
     if (!repo) return this.infraFailure(job.id, run.id, `repository '${run.repo}' is no longer configured`, logOffset);
     if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
+    if (engine !== undefined) this.d.store.setJobEngine(job.id, engine);
     // The executor's signal: the pool's (cancel, shutdown, lost lease), or a cut log.
     const stop = new AbortController();
     const relay = (): void => stop.abort(signal.reason);

@@ -28,6 +28,8 @@ import { RunStore } from '../storage/run-store.js';
 import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
+import type { EnginePool } from '../executor/engines/engine-pool.js';
+import { buildEnginePool, engineSlots } from './engine-set.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
@@ -81,6 +83,8 @@ export interface EngineOptions {
   vault?: SecretVault;
   /** Disk guard overrides (tests: free space read from a stand-in, a short interval); default the config's `disk`. */
   disk?: { statfs?: (dir: string) => { free: number; total: number }; dockerCooldownMs?: number };
+  /** Engine health pings (default every 2 s, 3 s to answer). */
+  engineHealth?: { pingIntervalMs?: number; pingTimeoutMs?: number };
   /** Forge reporting: client pace, retries and backoff, and the one-step connect's endpoints (tests shorten or point them). */
   forge?: Pick<ForgeReporterOptions, 'client' | 'backoff'> & { connect?: ForgeConnectOptions };
   /** Keep-on-failure for runs started with debug (how long a failed job stays up; default 30 min). */
@@ -130,6 +134,8 @@ export interface EngineParts {
   pool: WorkerPool;
   /** Failed jobs of debug runs kept up for a terminal (debug-service.ts). */
   debug: DebugService;
+  /** The Docker engines (one unless kiln.config.yml lists several); `executor` runs jobs through it. */
+  engines: EnginePool;
   executor: JobExecutor;
   pipeline: PipelinePort<Pipeline>;
   checkout: CheckoutPort;
@@ -154,7 +160,9 @@ export function buildParts(options: EngineOptions): EngineParts {
   const q = { ...QUEUE_DEFAULTS, ...options.queue };
   const mirrorsDir = join(dataDir, 'mirrors');
   mkdirSync(mirrorsDir, { recursive: true });
-  const ports = loadPorts({ instanceId, mirrorsDir, executor: options.executor, pipeline: options.pipeline, checkout: options.checkout });
+  // The engines run every job: the executor port is the pool, which hands each job to its engine.
+  const engines = buildEnginePool({ config, instanceId, mirrorsDir, executor: options.executor, bus, onError, health: options.engineHealth });
+  const ports = loadPorts({ instanceId, mirrorsDir, executor: engines, pipeline: options.pipeline, checkout: options.checkout });
   const repository = (name: string) => config.repositories.find((r) => r.name === name);
 
   const disk = new DiskGuard({ dir: dataDir, policy: config.disk, onError, ...options.disk });
@@ -172,7 +180,8 @@ export function buildParts(options: EngineOptions): EngineParts {
   const flow = new FlowStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
-  const docker = ports.executor instanceof DockerExecutor ? ports.executor.docker : undefined;
+  const first = engines.executorOf(engines.names[0]);
+  const docker = first instanceof DockerExecutor ? first.docker : undefined;
   const storage = createStorageServices({
     db, dataDir, retention: config.retention, docker, instanceId, now: clock,
     mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
@@ -216,8 +225,8 @@ export function buildParts(options: EngineOptions): EngineParts {
   const pool = new WorkerPool({
     scheduler, concurrency: Math.max(1, config.concurrency.jobs), perRepository: Math.max(1, config.concurrency.perRepository),
     heartbeatMs: q.heartbeatMs, pollMs: q.pollMs, workerName: sessionId,
-    execute: async (claim, signal) => {
-      const result = await runner.execute(claim, signal);
+    execute: async (claim, signal, engine) => {
+      const result = await runner.execute(claim, signal, engine);
       // Docker's own disk, or the data directory's (a mirror fetch, an artifact): the guard holds new jobs back.
       if (result.infrastructure && result.error?.startsWith(DOCKER_STORAGE_FULL)) disk.reportDockerFull(result.error);
       else if (result.error?.includes('disk full:')) disk.reportFull(`job ${claim.jobId}: ${result.error}`);
@@ -230,10 +239,12 @@ export function buildParts(options: EngineOptions): EngineParts {
       if (isDiskFull(err)) disk.reportFull('the database (a job result)');
       onError(message, err);
     },
+    engines: engineSlots(engines, runs),
   });
+  bus.engines.on((change) => (change.kind === 'down' ? pool.engineLost(change.engine, change.jobIds, change.reason) : pool.kick()));
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
-    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, executor: ports.executor, pipeline: ports.pipeline,
+    heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, engines, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };
 }

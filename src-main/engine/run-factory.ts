@@ -24,6 +24,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { ChangeSet } from '../../shared/model/change-set.js';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import { PRIORITY_RANK } from '../../shared/model/status.js';
+import { runsOnDiagnostics } from '../pipeline/runs-on.js';
 
 export const PIPELINE_FILE = '.kiln.yml';
 
@@ -41,6 +42,8 @@ export interface RunFactoryDeps {
   deliveries: DeliveryStore;
   /** Last-seen remote heads: written with the runs a head starts (catch-up's exactly-once record). */
   heads: RefHeadStore;
+  /** The engines jobs can run on, for `runs-on:` (a job none of them can take fails at plan time). */
+  engines?: () => ReadonlyArray<{ name: string; labels: readonly string[] }>;
 }
 
 /**
@@ -233,6 +236,8 @@ export function compileEvent(deps: RunFactoryDeps, texts: PipelineTexts, event: 
     const errors = planned.diagnostics.filter((d) => d.severity === 'error');
     return { kind: 'failed', pipeline: typeof name === 'string' ? name : PIPELINE_FILE, error: errors.map(formatDiagnostic).join('\n') || `${PIPELINE_FILE}: the pipeline could not be planned` };
   }
+  const unrunnable = deps.engines ? runsOnDiagnostics(pipeline, planned.plan, deps.engines()) : [];
+  if (unrunnable.length) return { kind: 'failed', pipeline: pipeline.name, error: unrunnable.map(formatDiagnostic).join('\n') };
   if (planned.plan.jobs.length === 0) return { kind: 'none', reason: 'the plan has no jobs' };
   return { kind: 'plan', plan: planned.plan };
 }

@@ -20,7 +20,7 @@ import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow' | 'engines'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -28,7 +28,7 @@ export class RunsService {
   constructor(private readonly p: Parts) {
     this.factory = {
       db: p.db, store: p.runs, scheduler: p.scheduler, clock: p.clock, mirrorsDir: p.mirrorsDir, pipeline: p.pipeline, checkout: p.checkout,
-      commits: p.commits, deliveries: p.deliveries, heads: p.heads,
+      commits: p.commits, deliveries: p.deliveries, heads: p.heads, engines: () => p.engines.labelSets(),
     };
   }
 

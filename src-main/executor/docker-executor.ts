@@ -16,8 +16,9 @@
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { CheckoutError } from '../git/checkout.js';
-import { createDockerClient } from './docker-client.js';
-import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork } from './containers.js';
+import { createEngineClient, engineErrorMessage } from './engines/engine-client.js';
+import { describeEndpoint, discoverLocalEngine, type EngineEndpoint } from './engines/engine-address.js';
+import { dockerMessage, EngineConnectionError, isConnectionError, removeContainer, removeNetwork, statusCodeOf } from './containers.js';
 import { DockerStepRunner, SetupStopped } from './docker-step-runner.js';
 import type { ExecutorOptions, JobResult, JobRunRequest, ReapCounts } from '../core/job-contract.js';
 import { runJobLifecycle, type JobBackend, type JobEnvironment } from './job-lifecycle.js';
@@ -32,6 +33,8 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 /** Resources to remove at the end of a job, in reverse order of creation. */
 class Teardown {
   private readonly items: Array<{ describe(): string; remove(): Promise<void> }> = [];
+  /** The job container's runner, once bring-up made it. */
+  runner: DockerStepRunner | undefined;
 
   constructor(private readonly docker: Dockerode) {}
 
@@ -44,6 +47,7 @@ class Teardown {
 
   /** The job container's runner: its destroy is idempotent, so it is retried like the rest. */
   trackRunner(runner: DockerStepRunner): void {
+    this.runner = runner;
     this.items.push({ describe: () => runner.describe(), remove: () => runner.destroy() });
   }
 
@@ -73,21 +77,62 @@ export class DockerExecutor {
   private readonly instanceId: string;
   private readonly mirrorsDir: string;
 
-  constructor(options: ExecutorOptions & { docker?: Dockerode }) {
-    this.docker = options.docker ?? createDockerClient();
+  /** The engine this executor speaks to, and why it was chosen. */
+  readonly endpoint: EngineEndpoint;
+  /** What discovery consulted (empty when the engine was given). */
+  readonly tried: string[];
+  private readonly closeClient: () => void;
+
+  /**
+   * `docker`: a ready client (tests); else `endpoint`; else the engine the `docker` command would
+   * use (engines/engine-address.ts).
+   */
+  constructor(options: ExecutorOptions & { docker?: Dockerode; endpoint?: EngineEndpoint; callTimeoutMs?: number }) {
+    const found = options.docker || options.endpoint ? undefined : discoverLocalEngine();
+    this.endpoint = options.endpoint ?? found?.endpoint ?? { name: 'local', address: 'unix:///var/run/docker.sock', source: 'the caller' };
+    this.tried = found?.tried ?? [];
+    if (options.docker) {
+      this.docker = options.docker;
+      this.closeClient = () => undefined;
+    } else {
+      const client = createEngineClient(this.endpoint, { callTimeoutMs: options.callTimeoutMs });
+      this.docker = client.docker;
+      this.closeClient = client.close;
+    }
     this.maxStepOutputBytes = options.maxStepOutputBytes ?? DEFAULT_MAX_STEP_OUTPUT_BYTES;
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.instanceId = options.instanceId;
     this.mirrorsDir = options.mirrorsDir;
   }
 
-  async ping(): Promise<{ ok: boolean; message?: string }> {
+  /** `timeoutMs`: how long to wait for the answer (default: the client's call timeout). */
+  async ping(timeoutMs?: number): Promise<{ ok: boolean; message?: string; engine: string; tried: string[] }> {
+    const engine = describeEndpoint(this.endpoint);
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     try {
-      await this.docker.ping();
-      return { ok: true };
+      await (this.docker.ping as (o: { abortSignal?: AbortSignal }) => Promise<unknown>)(signal ? { abortSignal: signal } : {});
+      return { ok: true, engine, tried: this.tried };
     } catch (err) {
-      return { ok: false, message: `Docker engine not reachable: ${dockerMessage(err)}` };
+      const why = signal?.aborted ? `the Docker engine did not answer /_ping within ${(timeoutMs ?? 0) / 1000} s` : engineErrorMessage(err);
+      return { ok: false, message: `Docker engine not reachable: ${why}`, engine, tried: this.tried };
     }
+  }
+
+  /** The engine's version, for the Engines page. */
+  async version(): Promise<string> {
+    const v = await this.docker.version();
+    return `${v.Version} (API ${v.ApiVersion}, ${v.Os}/${v.Arch})`;
+  }
+
+  /** Image names the engine holds (for placing a job where its image already is). */
+  async images(): Promise<string[]> {
+    const list = await this.docker.listImages();
+    return list.flatMap((i) => i.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+  }
+
+  /** Ends the SSH connection of an ssh:// engine; nothing for the others. */
+  close(): void {
+    this.closeClient();
   }
 
   /** See reaper.ts for the rule (own instance: job not live; other instances: also older than 24 h). */
@@ -102,10 +147,35 @@ export class DockerExecutor {
       {
         bringUp: (o) => this.bringUp(request, teardown, o),
         teardown: (say) => teardown.run(say),
-        describeError: (err, phase) => ({ message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped) }),
+        describeError: (err, phase) => ({
+          message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped),
+          engineLost: err instanceof EngineConnectionError || isConnectionError(err),
+        }),
+        engineLost: () => this.engineLost(teardown.runner),
       },
       { killGraceMs: this.killGraceMs, maxStepOutputBytes: this.maxStepOutputBytes },
     );
+  }
+
+  /**
+   * After failed steps: whether the engine went away under them. It does not answer; or the job
+   * container is gone or stopped (not by the job's own memory limit): the engine stopped or restarted.
+   */
+  private async engineLost(runner: DockerStepRunner | undefined): Promise<string | undefined> {
+    const ping = await this.ping(5_000);
+    const name = `'${this.endpoint.name}'`;
+    if (!ping.ok) return `the Docker engine ${name} went away during the job (${ping.message?.replace(/^Docker engine not reachable: /, '')}); its container was lost with it`;
+    const container = runner?.containerHandle;
+    if (!container) return undefined;
+    try {
+      const info = await container.inspect();
+      if (info.State.Running || info.State.OOMKilled) return undefined;
+      return `the job's container was stopped under the job (${info.State.Status}, exit ${info.State.ExitCode}): the Docker engine ${name} stopped or restarted`;
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return `the job's container disappeared during the job: the Docker engine ${name} lost it`;
+      if (isConnectionError(err)) return `the Docker engine ${name} went away during the job (${dockerMessage(err)})`;
+      return undefined;
+    }
   }
 
   /** The job network (when there are services), then the services and the job container side by side. */

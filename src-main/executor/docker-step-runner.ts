@@ -53,6 +53,11 @@ export class DockerStepRunner implements StepRunner {
   constructor(private readonly options: DockerStepRunnerOptions) {}
 
   /** The running job container as hooks (caches, artifacts) see it. After setup only. */
+  /** The job container once created (for asking the engine what became of it). */
+  get containerHandle(): Dockerode.Container | undefined {
+    return this.container;
+  }
+
   get jobContainer(): JobContainer {
     return new DockerJobContainer(this.ready());
   }

@@ -52,7 +52,12 @@ export interface JobBackend {
   /** Removes everything bringUp created. Called once, last, in every case; reports what it could not remove through `say`. Never rejects. */
   teardown(say: (text: string) => void): Promise<void>;
   /** The sentence for an error that ended the job while `phase` (not a stop), and whether the infrastructure failed rather than the job. */
-  describeError(err: unknown, phase: string): { message: string; infrastructure: boolean };
+  describeError(err: unknown, phase: string): { message: string; infrastructure: boolean; engineLost?: boolean };
+  /**
+   * Asked when the steps failed: did the engine stop, restart or become unreachable under the job
+   * (its container killed or lost)? A reason makes the failure the infrastructure's, not the step's.
+   */
+  engineLost?(): Promise<string | undefined>;
 }
 
 export interface JobLifecycleOptions {
@@ -62,6 +67,9 @@ export interface JobLifecycleOptions {
 
 /** Thrown inside the lifecycle when the job was stopped (cancel or job timeout) outside a step. */
 class Stopped extends Error {}
+
+/** Thrown inside the lifecycle when the engine went away under failed steps (already reported). */
+class EngineGone extends Error {}
 
 export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
   const { job } = request;
@@ -94,6 +102,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let error: string | undefined;
   let infrastructure = false;
   let outputs: Record<string, string> | undefined;
+  let engineLost = false;
   let currentPhase = 'preparing the job';
   let kept: KeptJob | undefined;
   try {
@@ -125,12 +134,18 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       jobSignal: stop.signal,
       steps,
       onStep: (s) => request.onStep?.(s),
+      engineLost: backend.engineLost?.bind(backend),
     });
     checkStopped();
     status = outcome.status;
     error = outcome.error;
     infrastructure = outcome.infrastructure ?? false;
     outputs = outcome.outputs;
+    if (outcome.engineLost) {
+      // "exit code 137" was the engine going away, not the user's code: nothing more runs there.
+      infrastructure = engineLost = true;
+      throw new EngineGone();
+    }
     if (request.hooks?.afterSteps) {
       currentPhase = 'saving caches and artifacts';
       mark('after_steps');
@@ -149,16 +164,20 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       kept = await keepForDebug({ jobKey: job.id, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
     }
   } catch (err) {
-    if (stop.signal.aborted) {
+    if (err instanceof EngineGone) {
+      // reported above
+    } else if (stop.signal.aborted) {
       status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
       const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
       const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
       error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
     } else {
       status = 'failed';
-      ({ message: error, infrastructure } = backend.describeError(err, currentPhase));
+      let lostNow: boolean | undefined;
+      ({ message: error, infrastructure, engineLost: lostNow } = backend.describeError(err, currentPhase));
+      engineLost = lostNow === true;
     }
-    sayError(status === 'failed' ? `error: ${error}` : error ?? status, status === 'cancelled' ? 'warning' : 'error');
+    if (!(err instanceof EngineGone)) sayError(status === 'failed' ? `error: ${error}` : error ?? status, status === 'cancelled' ? 'warning' : 'error');
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
@@ -182,7 +201,8 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     }
   }
   return {
-    status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined, logOffset: log.offset,
+    status, steps, error: error === undefined ? undefined : log.mask(error), infrastructure: infrastructure || undefined,
+    ...(engineLost && status === 'failed' ? { engineLost: true } : {}), logOffset: log.offset,
     ...(outputs && (status === 'passed' || status === 'failed') ? { outputs } : {}),
   };
 }

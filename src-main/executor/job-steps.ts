@@ -38,6 +38,8 @@ export interface StepsContext {
   jobSignal: AbortSignal;
   steps: StepSummary[];
   onStep(step: StepSummary): void;
+  /** Asked when a step exits non-zero: a reason means its engine went away under it (see JobBackend). */
+  engineLost?(): Promise<string | undefined>;
 }
 
 export interface StepsOutcome {
@@ -50,6 +52,8 @@ export interface StepsOutcome {
   failure?: { index: number; name: string; script: string; env: Record<string, string> };
   /** The job's rendered `outputs:` (job-outputs.ts); absent when it declares none or they were too large. */
   outputs?: Record<string, string>;
+  /** The failing step's engine went away under it: the error says so, and no exit code is blamed. */
+  engineLost?: boolean;
 }
 
 /** Largest $KILN_ENV file read back. */
@@ -167,6 +171,13 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     });
     const finishedAt = Date.now();
     const durationMs = finishedAt - startedAt;
+    const lost = outcome.status === 'failed' && outcome.interruptedBy === undefined ? await ctx.engineLost?.() : undefined;
+    if (lost) {
+      // Killed with its container (exit 137, or a broken stream): the engine's doing, not the step's.
+      update(summary, { status: 'failed', finishedAt, durationMs });
+      log.system(`step '${step.name}' did not finish: ${lost}`, step.index);
+      return { status: 'failed', error: lost, engineLost: true };
+    }
     update(summary, { status: outcome.status, exitCode: outcome.exitCode, finishedAt, durationMs });
 
     if (outcome.interruptedBy === 'job') {

@@ -155,6 +155,7 @@ function jobOf(key: string, v: unknown, dependsOn: string[]): PipelineJob {
     dependsOn: [...new Set(dependsOn)],
     ...(conditionOf(j.if) !== undefined ? { if: conditionOf(j.if) } : {}),
     timeoutMs: typeof j.timeout === 'string' ? (parseDuration(j.timeout) ?? DEFAULT_JOB_TIMEOUT_MS) : DEFAULT_JOB_TIMEOUT_MS,
+    runsOn: typeof j['runs-on'] === 'string' ? [j['runs-on']] : strings(j['runs-on']),
     secrets: strings(j.secrets),
     env: envOf(j.env),
     ...(j.matrix ? { matrix: rec(j.matrix) } : {}),

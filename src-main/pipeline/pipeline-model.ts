@@ -66,6 +66,8 @@ export interface PipelineJob {
   dependsOn: string[];
   if?: string;
   timeoutMs: number;
+  /** Engine labels the job needs (`runs-on:`); empty: any engine. */
+  runsOn: string[];
   secrets: string[];
   env: Record<string, string>;
   /** The matrix definition as written (variables, include, exclude); undefined when none. */

@@ -167,6 +167,7 @@ export function planInstance(input: InstanceInput): PlannedJob {
     env,
     secrets: job.secrets,
     timeoutMs: job.timeoutMs,
+    ...(job.runsOn.length ? { runsOn: job.runsOn } : {}),
     services,
     ...(job.cache
       ? {

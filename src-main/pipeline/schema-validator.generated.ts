@@ -4,7 +4,7 @@
 // @ts-nocheck
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"},"schedule":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["cron"],"properties":{"cron":{"type":"string"},"timezone":{"type":"string"},"branches":{"type":"array","items":{"type":"string"}}}}}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"reports":{"type":"object","additionalProperties":false,"required":["junit"],"properties":{"junit":{"type":"array","minItems":1,"items":{"type":"string"}}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}},"outputs":{"type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"string"}},"when":{"enum":["on_success","manual"]},"approval-timeout":{"type":"string"}}}},"include":{"type":"array","items":{"type":"string"}}}};
+const schema11 = {"$id":"https://kiln.dev/schema/pipeline.json","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"name":{"type":"string"},"on":{"type":"object","additionalProperties":false,"properties":{"push":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"tags":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"pull_request":{"type":["object","null"],"additionalProperties":false,"properties":{"branches":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","items":{"type":"string"}},"paths-ignore":{"type":"array","items":{"type":"string"}}}},"manual":{"type":"boolean"},"schedule":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["cron"],"properties":{"cron":{"type":"string"},"timezone":{"type":"string"},"branches":{"type":"array","items":{"type":"string"}}}}}}},"priority":{"enum":["low","normal","high","critical"]},"concurrency":{"type":"object","additionalProperties":false,"properties":{"group":{"type":"string"},"cancel-in-progress":{"type":"boolean"}}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"stages":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"}},"jobs":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image","steps"],"properties":{"name":{"type":"string"},"stage":{"type":"string"},"image":{"type":"string"},"needs":{"type":["string","array"],"items":{"type":"string"}},"if":{"type":["string","boolean"]},"timeout":{"type":"string"},"runs-on":{"type":["string","array"],"items":{"type":"string"}},"secrets":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"matrix":{"type":"object","properties":{"include":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}},"exclude":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","boolean","object"]}}}},"additionalProperties":{"type":"array","minItems":1,"items":{"type":["string","boolean","object"]}}},"services":{"type":"object","propertyNames":{"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["image"],"properties":{"image":{"type":"string"},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"ports":{"type":"array","items":{"type":"string"}},"command":{"type":["string","array"],"items":{"type":"string"}}}}},"cache":{"type":"object","additionalProperties":false,"required":["key","paths"],"properties":{"key":{"type":"string"},"restore-keys":{"type":"array","items":{"type":"string"}},"paths":{"type":"array","minItems":1,"items":{"type":"string"}}}},"artifacts":{"type":"object","additionalProperties":false,"required":["paths"],"properties":{"paths":{"type":"array","minItems":1,"items":{"type":"string"}},"when":{"enum":["on_success","on_failure","always"]},"expire-in":{"type":"string"}}},"reports":{"type":"object","additionalProperties":false,"required":["junit"],"properties":{"junit":{"type":"array","minItems":1,"items":{"type":"string"}}}},"steps":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"id":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"name":{"type":"string"},"run":{"type":"string"},"if":{"type":["string","boolean"]},"env":{"type":"object","additionalProperties":{"type":["string","boolean","null"]}},"continue-on-error":{"type":"boolean"},"timeout":{"type":"string"}}}},"outputs":{"type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$"},"additionalProperties":{"type":"string"}},"when":{"enum":["on_success","manual"]},"approval-timeout":{"type":"string"}}}},"include":{"type":"array","items":{"type":"string"}}}};
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u");
@@ -778,15 +778,10 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data34.secrets !== undefined){
-let data42 = data34.secrets;
-if(Array.isArray(data42)){
-const len11 = data42.length;
-for(let i11=0; i11<len11; i11++){
-let data43 = data42[i11];
-if(typeof data43 === "string"){
-if(!pattern2.test(data43)){
-const err57 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data43};
+if(data34["runs-on"] !== undefined){
+let data42 = data34["runs-on"];
+if((typeof data42 !== "string") && (!(Array.isArray(data42)))){
+const err57 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/runs-on",schemaPath:"#/properties/jobs/additionalProperties/properties/runs-on/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties["runs-on"].type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties["runs-on"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["runs-on"],data:data42};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -795,9 +790,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-else {
-const err58 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data43};
+if(Array.isArray(data42)){
+const len11 = data42.length;
+for(let i11=0; i11<len11; i11++){
+let data43 = data42[i11];
+if(typeof data43 !== "string"){
+const err58 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/runs-on/" + i11,schemaPath:"#/properties/jobs/additionalProperties/properties/runs-on/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["runs-on"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties["runs-on"].items,data:data43};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -808,8 +806,16 @@ errors++;
 }
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data42};
+}
+if(data34.secrets !== undefined){
+let data44 = data34.secrets;
+if(Array.isArray(data44)){
+const len12 = data44.length;
+for(let i12=0; i12<len12; i12++){
+let data45 = data44[i12];
+if(typeof data45 === "string"){
+if(!pattern2.test(data45)){
+const err59 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data45};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -819,13 +825,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data34.env !== undefined){
-let data44 = data34.env;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key10 in data44){
-let data45 = data44[key10];
-if(((typeof data45 !== "string") && (typeof data45 !== "boolean")) && (data45 !== null)){
-const err60 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data45};
+else {
+const err60 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.secrets.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets.items,data:data45};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -837,7 +838,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data44};
+const err61 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/secrets",schemaPath:"#/properties/jobs/additionalProperties/properties/secrets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.secrets.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.secrets,data:data44};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -847,15 +848,13 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data34.matrix !== undefined){
-let data46 = data34.matrix;
+if(data34.env !== undefined){
+let data46 = data34.env;
 if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-for(const key11 in data46){
-if(!((key11 === "include") || (key11 === "exclude"))){
-let data47 = data46[key11];
-if(Array.isArray(data47)){
-if(data47.length < 1){
-const err62 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data47};
+for(const key10 in data46){
+let data47 = data46[key10];
+if(((typeof data47 !== "string") && (typeof data47 !== "boolean")) && (data47 !== null)){
+const err62 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env.additionalProperties,data:data47};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -864,11 +863,10 @@ vErrors.push(err62);
 }
 errors++;
 }
-const len12 = data47.length;
-for(let i12=0; i12<len12; i12++){
-let data48 = data47[i12];
-if(((typeof data48 !== "string") && (typeof data48 !== "boolean")) && (!(data48 && typeof data48 == "object" && !Array.isArray(data48)))){
-const err63 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i12,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data48};
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.env,data:data46};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -878,9 +876,15 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data47};
+if(data34.matrix !== undefined){
+let data48 = data34.matrix;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+for(const key11 in data48){
+if(!((key11 === "include") || (key11 === "exclude"))){
+let data49 = data48[key11];
+if(Array.isArray(data49)){
+if(data49.length < 1){
+const err64 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data49};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -889,19 +893,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-if(data46.include !== undefined){
-let data49 = data46.include;
-if(Array.isArray(data49)){
 const len13 = data49.length;
 for(let i13=0; i13<len13; i13++){
 let data50 = data49[i13];
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-for(const key12 in data50){
-let data51 = data50[key12];
-if(((typeof data51 !== "string") && (typeof data51 !== "boolean")) && (!(data51 && typeof data51 == "object" && !Array.isArray(data51)))){
-const err65 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i13+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data51};
+if(((typeof data50 !== "string") && (typeof data50 !== "boolean")) && (!(data50 && typeof data50 == "object" && !Array.isArray(data50)))){
+const err65 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.items,data:data50};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -913,7 +909,7 @@ errors++;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i13,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data50};
+const err66 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.additionalProperties,data:data49};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -924,8 +920,17 @@ errors++;
 }
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data49};
+if(data48.include !== undefined){
+let data51 = data48.include;
+if(Array.isArray(data51)){
+const len14 = data51.length;
+for(let i14=0; i14<len14; i14++){
+let data52 = data51[i14];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key12 in data52){
+let data53 = data52[key12];
+if(((typeof data53 !== "string") && (typeof data53 !== "boolean")) && (!(data53 && typeof data53 == "object" && !Array.isArray(data53)))){
+const err67 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i14+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.additionalProperties,data:data53};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -935,17 +940,9 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data46.exclude !== undefined){
-let data52 = data46.exclude;
-if(Array.isArray(data52)){
-const len14 = data52.length;
-for(let i14=0; i14<len14; i14++){
-let data53 = data52[i14];
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-for(const key13 in data53){
-let data54 = data53[key13];
-if(((typeof data54 !== "string") && (typeof data54 !== "boolean")) && (!(data54 && typeof data54 == "object" && !Array.isArray(data54)))){
-const err68 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i14+"/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data54};
+}
+else {
+const err68 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.items,data:data52};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -957,7 +954,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i14,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data53};
+const err69 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/include",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.include,data:data51};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -967,9 +964,17 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data52};
+if(data48.exclude !== undefined){
+let data54 = data48.exclude;
+if(Array.isArray(data54)){
+const len15 = data54.length;
+for(let i15=0; i15<len15; i15++){
+let data55 = data54[i15];
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+for(const key13 in data55){
+let data56 = data55[key13];
+if(((typeof data56 !== "string") && (typeof data56 !== "boolean")) && (!(data56 && typeof data56 == "object" && !Array.isArray(data56)))){
+const err70 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i15+"/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type},message:"must be string,boolean,object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.additionalProperties,data:data56};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -981,7 +986,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data46};
+const err71 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.items,data:data55};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -991,14 +996,9 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data34.services !== undefined){
-let data55 = data34.services;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-for(const key14 in data55){
-const _errs126 = errors;
-if(typeof key14 === "string"){
-if(!pattern3.test(key14)){
-const err72 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key14,propertyName:key14};
+}
+else {
+const err72 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix/exclude",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix.properties.exclude,data:data54};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1008,9 +1008,9 @@ vErrors.push(err72);
 errors++;
 }
 }
-var valid45 = _errs126 === errors;
-if(!valid45){
-const err73 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data55};
+}
+else {
+const err73 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/matrix",schemaPath:"#/properties/jobs/additionalProperties/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.matrix.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.matrix,data:data48};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1020,11 +1020,14 @@ vErrors.push(err73);
 errors++;
 }
 }
-for(const key15 in data55){
-let data56 = data55[key15];
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.image === undefined){
-const err74 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
+if(data34.services !== undefined){
+let data57 = data34.services;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+for(const key14 in data57){
+const _errs130 = errors;
+if(typeof key14 === "string"){
+if(!pattern3.test(key14)){
+const err74 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,data:key14,propertyName:key14};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1033,9 +1036,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-for(const key16 in data56){
-if(!((((key16 === "image") || (key16 === "env")) || (key16 === "ports")) || (key16 === "command"))){
-const err75 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
+}
+var valid47 = _errs130 === errors;
+if(!valid47){
+const err75 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/propertyNames",keyword:"propertyNames",params:{propertyName: key14},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.services.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data57};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1045,10 +1049,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data56.image !== undefined){
-let data57 = data56.image;
-if(typeof data57 !== "string"){
-const err76 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data57};
+for(const key15 in data57){
+let data58 = data57[key15];
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.image === undefined){
+const err76 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/required",keyword:"required",params:{missingProperty: "image"},message:"must have required property '"+"image"+"'",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data58};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1057,14 +1062,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data56.env !== undefined){
-let data58 = data56.env;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-for(const key17 in data58){
-let data59 = data58[key17];
-if(((typeof data59 !== "string") && (typeof data59 !== "boolean")) && (data59 !== null)){
-const err77 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data59};
+for(const key16 in data58){
+if(!((((key16 === "image") || (key16 === "env")) || (key16 === "ports")) || (key16 === "command"))){
+const err77 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data58};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1074,9 +1074,10 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-else {
-const err78 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data58};
+if(data58.image !== undefined){
+let data59 = data58.image;
+if(typeof data59 !== "string"){
+const err78 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/image",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.image,data:data59};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1086,14 +1087,13 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data56.ports !== undefined){
-let data60 = data56.ports;
-if(Array.isArray(data60)){
-const len15 = data60.length;
-for(let i15=0; i15<len15; i15++){
-let data61 = data60[i15];
-if(typeof data61 !== "string"){
-const err79 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i15,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data61};
+if(data58.env !== undefined){
+let data60 = data58.env;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+for(const key17 in data60){
+let data61 = data60[key17];
+if(((typeof data61 !== "string") && (typeof data61 !== "boolean")) && (data61 !== null)){
+const err79 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.additionalProperties,data:data61};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1105,7 +1105,7 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data60};
+const err80 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.env,data:data60};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1115,10 +1115,14 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data56.command !== undefined){
-let data62 = data56.command;
-if((typeof data62 !== "string") && (!(Array.isArray(data62)))){
-const err81 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data62};
+if(data58.ports !== undefined){
+let data62 = data58.ports;
+if(Array.isArray(data62)){
+const len16 = data62.length;
+for(let i16=0; i16<len16; i16++){
+let data63 = data62[i16];
+if(typeof data63 !== "string"){
+const err81 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.items,data:data63};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1127,12 +1131,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(Array.isArray(data62)){
-const len16 = data62.length;
-for(let i16=0; i16<len16; i16++){
-let data63 = data62[i16];
-if(typeof data63 !== "string"){
-const err82 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i16,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data63};
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/ports",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.ports,data:data62};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1142,11 +1144,10 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
-}
-}
-else {
-const err83 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data56};
+if(data58.command !== undefined){
+let data64 = data58.command;
+if((typeof data64 !== "string") && (!(Array.isArray(data64)))){
+const err83 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type},message:"must be string,array",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command,data:data64};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1155,10 +1156,12 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data55};
+if(Array.isArray(data64)){
+const len17 = data64.length;
+for(let i17=0; i17<len17; i17++){
+let data65 = data64[i17];
+if(typeof data65 !== "string"){
+const err84 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/command/" + i17,schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/properties/command/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.properties.command.items,data:data65};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1168,11 +1171,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data34.cache !== undefined){
-let data64 = data34.cache;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-if(data64.key === undefined){
-const err85 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
+}
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/services/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services.additionalProperties,data:data58};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1181,8 +1184,10 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data64.paths === undefined){
-const err86 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/services",schemaPath:"#/properties/jobs/additionalProperties/properties/services/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.services.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.services,data:data57};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1191,9 +1196,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-for(const key18 in data64){
-if(!(((key18 === "key") || (key18 === "restore-keys")) || (key18 === "paths"))){
-const err87 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
+}
+if(data34.cache !== undefined){
+let data66 = data34.cache;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.key === undefined){
+const err87 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data66};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1202,11 +1210,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-if(data64.key !== undefined){
-let data65 = data64.key;
-if(typeof data65 !== "string"){
-const err88 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data65};
+if(data66.paths === undefined){
+const err88 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.cache.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data66};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1215,15 +1220,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data64["restore-keys"] !== undefined){
-let data66 = data64["restore-keys"];
-if(Array.isArray(data66)){
-const len17 = data66.length;
-for(let i17=0; i17<len17; i17++){
-let data67 = data66[i17];
-if(typeof data67 !== "string"){
-const err89 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i17,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data67};
+for(const key18 in data66){
+if(!(((key18 === "key") || (key18 === "restore-keys")) || (key18 === "paths"))){
+const err89 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data66};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1233,9 +1232,10 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data66};
+if(data66.key !== undefined){
+let data67 = data66.key;
+if(typeof data67 !== "string"){
+const err90 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/key",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.key,data:data67};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1245,11 +1245,14 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data64.paths !== undefined){
-let data68 = data64.paths;
+if(data66["restore-keys"] !== undefined){
+let data68 = data66["restore-keys"];
 if(Array.isArray(data68)){
-if(data68.length < 1){
-const err91 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data68};
+const len18 = data68.length;
+for(let i18=0; i18<len18; i18++){
+let data69 = data68[i18];
+if(typeof data69 !== "string"){
+const err91 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].items,data:data69};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1258,11 +1261,10 @@ vErrors.push(err91);
 }
 errors++;
 }
-const len18 = data68.length;
-for(let i18=0; i18<len18; i18++){
-let data69 = data68[i18];
-if(typeof data69 !== "string"){
-const err92 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i18,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data69};
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/restore-keys",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/restore-keys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties["restore-keys"],data:data68};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1272,9 +1274,11 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data68};
+if(data66.paths !== undefined){
+let data70 = data66.paths;
+if(Array.isArray(data70)){
+if(data70.length < 1){
+const err93 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data70};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1283,10 +1287,11 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-}
-else {
-const err94 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data64};
+const len19 = data70.length;
+for(let i19=0; i19<len19; i19++){
+let data71 = data70[i19];
+if(typeof data71 !== "string"){
+const err94 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.items,data:data71};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1296,11 +1301,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data34.artifacts !== undefined){
-let data70 = data34.artifacts;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(data70.paths === undefined){
-const err95 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
+}
+else {
+const err95 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache.properties.paths,data:data70};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1309,9 +1312,10 @@ vErrors.push(err95);
 }
 errors++;
 }
-for(const key19 in data70){
-if(!(((key19 === "paths") || (key19 === "when")) || (key19 === "expire-in"))){
-const err96 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/cache",schemaPath:"#/properties/jobs/additionalProperties/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.cache.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.cache,data:data66};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1321,11 +1325,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data70.paths !== undefined){
-let data71 = data70.paths;
-if(Array.isArray(data71)){
-if(data71.length < 1){
-const err97 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data71};
+if(data34.artifacts !== undefined){
+let data72 = data34.artifacts;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.paths === undefined){
+const err97 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data72};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1334,11 +1338,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-const len19 = data71.length;
-for(let i19=0; i19<len19; i19++){
-let data72 = data71[i19];
-if(typeof data72 !== "string"){
-const err98 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i19,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data72};
+for(const key19 in data72){
+if(!(((key19 === "paths") || (key19 === "when")) || (key19 === "expire-in"))){
+const err98 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data72};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1348,9 +1350,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-}
-else {
-const err99 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data71};
+if(data72.paths !== undefined){
+let data73 = data72.paths;
+if(Array.isArray(data73)){
+if(data73.length < 1){
+const err99 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data73};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1359,11 +1363,11 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data70.when !== undefined){
-let data73 = data70.when;
-if(!(((data73 === "on_success") || (data73 === "on_failure")) || (data73 === "always"))){
-const err100 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data73};
+const len20 = data73.length;
+for(let i20=0; i20<len20; i20++){
+let data74 = data73[i20];
+if(typeof data74 !== "string"){
+const err100 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths/" + i20,schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.items,data:data74};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1373,10 +1377,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data70["expire-in"] !== undefined){
-let data74 = data70["expire-in"];
-if(typeof data74 !== "string"){
-const err101 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data74};
+}
+else {
+const err101 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/paths",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.paths,data:data73};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1386,9 +1389,10 @@ vErrors.push(err101);
 errors++;
 }
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data70};
+if(data72.when !== undefined){
+let data75 = data72.when;
+if(!(((data75 === "on_success") || (data75 === "on_failure")) || (data75 === "always"))){
+const err102 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/when",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties.when,data:data75};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1398,11 +1402,10 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data34.reports !== undefined){
-let data75 = data34.reports;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-if(data75.junit === undefined){
-const err103 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/required",keyword:"required",params:{missingProperty: "junit"},message:"must have required property '"+"junit"+"'",schema:schema11.properties.jobs.additionalProperties.properties.reports.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
+if(data72["expire-in"] !== undefined){
+let data76 = data72["expire-in"];
+if(typeof data76 !== "string"){
+const err103 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts/expire-in",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/properties/expire-in/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts.properties["expire-in"],data:data76};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1411,9 +1414,10 @@ vErrors.push(err103);
 }
 errors++;
 }
-for(const key20 in data75){
-if(!(key20 === "junit")){
-const err104 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/artifacts",schemaPath:"#/properties/jobs/additionalProperties/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.artifacts.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.artifacts,data:data72};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1423,11 +1427,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data75.junit !== undefined){
-let data76 = data75.junit;
-if(Array.isArray(data76)){
-if(data76.length < 1){
-const err105 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data76};
+if(data34.reports !== undefined){
+let data77 = data34.reports;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.junit === undefined){
+const err105 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/required",keyword:"required",params:{missingProperty: "junit"},message:"must have required property '"+"junit"+"'",schema:schema11.properties.jobs.additionalProperties.properties.reports.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data77};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1436,11 +1440,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-const len20 = data76.length;
-for(let i20=0; i20<len20; i20++){
-let data77 = data76[i20];
-if(typeof data77 !== "string"){
-const err106 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit/" + i20,schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items,data:data77};
+for(const key20 in data77){
+if(!(key20 === "junit")){
+const err106 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data77};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1450,9 +1452,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data76};
+if(data77.junit !== undefined){
+let data78 = data77.junit;
+if(Array.isArray(data78)){
+if(data78.length < 1){
+const err107 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data78};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1461,10 +1465,11 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-}
-else {
-const err108 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.reports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data75};
+const len21 = data78.length;
+for(let i21=0; i21<len21; i21++){
+let data79 = data78[i21];
+if(typeof data79 !== "string"){
+const err108 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.items,data:data79};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1474,11 +1479,9 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data34.steps !== undefined){
-let data78 = data34.steps;
-if(Array.isArray(data78)){
-if(data78.length < 1){
-const err109 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data78};
+}
+else {
+const err109 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports/junit",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/properties/junit/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports.properties.junit,data:data78};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1487,12 +1490,10 @@ vErrors.push(err109);
 }
 errors++;
 }
-const len21 = data78.length;
-for(let i21=0; i21<len21; i21++){
-let data79 = data78[i21];
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.run === undefined){
-const err110 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
+}
+}
+else {
+const err110 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/reports",schemaPath:"#/properties/jobs/additionalProperties/properties/reports/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.reports.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.reports,data:data77};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1501,9 +1502,12 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key21 in data79){
-if(!(((((((key21 === "id") || (key21 === "name")) || (key21 === "run")) || (key21 === "if")) || (key21 === "env")) || (key21 === "continue-on-error")) || (key21 === "timeout"))){
-const err111 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
+}
+if(data34.steps !== undefined){
+let data80 = data34.steps;
+if(Array.isArray(data80)){
+if(data80.length < 1){
+const err111 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data80};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1512,12 +1516,12 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-if(data79.id !== undefined){
-let data80 = data79.id;
-if(typeof data80 === "string"){
-if(!pattern0.test(data80)){
-const err112 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data80};
+const len22 = data80.length;
+for(let i22=0; i22<len22; i22++){
+let data81 = data80[i22];
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.run === undefined){
+const err112 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.required,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data81};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1526,9 +1530,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-else {
-const err113 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data80};
+for(const key21 in data81){
+if(!(((((((key21 === "id") || (key21 === "name")) || (key21 === "run")) || (key21 === "if")) || (key21 === "env")) || (key21 === "continue-on-error")) || (key21 === "timeout"))){
+const err113 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data81};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1538,10 +1542,11 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data79.name !== undefined){
-let data81 = data79.name;
-if(typeof data81 !== "string"){
-const err114 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data81};
+if(data81.id !== undefined){
+let data82 = data81.id;
+if(typeof data82 === "string"){
+if(!pattern0.test(data82)){
+const err114 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data82};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1551,10 +1556,8 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data79.run !== undefined){
-let data82 = data79.run;
-if(typeof data82 !== "string"){
-const err115 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data82};
+else {
+const err115 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/id",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.id,data:data82};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1564,10 +1567,10 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data79.if !== undefined){
-let data83 = data79.if;
-if((typeof data83 !== "string") && (typeof data83 !== "boolean")){
-const err116 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data83};
+if(data81.name !== undefined){
+let data83 = data81.name;
+if(typeof data83 !== "string"){
+const err116 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/name",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.name,data:data83};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1577,13 +1580,10 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data79.env !== undefined){
-let data84 = data79.env;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-for(const key22 in data84){
-let data85 = data84[key22];
-if(((typeof data85 !== "string") && (typeof data85 !== "boolean")) && (data85 !== null)){
-const err117 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/env/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data85};
+if(data81.run !== undefined){
+let data84 = data81.run;
+if(typeof data84 !== "string"){
+const err117 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/run",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.run,data:data84};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1593,9 +1593,10 @@ vErrors.push(err117);
 errors++;
 }
 }
-}
-else {
-const err118 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data84};
+if(data81.if !== undefined){
+let data85 = data81.if;
+if((typeof data85 !== "string") && (typeof data85 !== "boolean")){
+const err118 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/if",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/if/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type},message:"must be string,boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.if,data:data85};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1605,10 +1606,13 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data79["continue-on-error"] !== undefined){
-let data86 = data79["continue-on-error"];
-if(typeof data86 !== "boolean"){
-const err119 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data86};
+if(data81.env !== undefined){
+let data86 = data81.env;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+for(const key22 in data86){
+let data87 = data86[key22];
+if(((typeof data87 !== "string") && (typeof data87 !== "boolean")) && (data87 !== null)){
+const err119 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/env/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/additionalProperties/type",keyword:"type",params:{type: schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type},message:"must be string,boolean,null",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.additionalProperties,data:data87};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1618,10 +1622,9 @@ vErrors.push(err119);
 errors++;
 }
 }
-if(data79.timeout !== undefined){
-let data87 = data79.timeout;
-if(typeof data87 !== "string"){
-const err120 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data87};
+}
+else {
+const err120 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/env",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.env,data:data86};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1631,9 +1634,10 @@ vErrors.push(err120);
 errors++;
 }
 }
-}
-else {
-const err121 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i21,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data79};
+if(data81["continue-on-error"] !== undefined){
+let data88 = data81["continue-on-error"];
+if(typeof data88 !== "boolean"){
+const err121 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/continue-on-error",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties["continue-on-error"],data:data88};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1643,9 +1647,10 @@ vErrors.push(err121);
 errors++;
 }
 }
-}
-else {
-const err122 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data78};
+if(data81.timeout !== undefined){
+let data89 = data81.timeout;
+if(typeof data89 !== "string"){
+const err122 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22+"/timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items.properties.timeout,data:data89};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1655,14 +1660,9 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data34.outputs !== undefined){
-let data88 = data34.outputs;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-for(const key23 in data88){
-const _errs200 = errors;
-if(typeof key23 === "string"){
-if(!pattern0.test(key23)){
-const err123 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,data:key23,propertyName:key23};
+}
+else {
+const err123 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps/" + i22,schemaPath:"#/properties/jobs/additionalProperties/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.steps.items.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps.items,data:data81};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1672,9 +1672,9 @@ vErrors.push(err123);
 errors++;
 }
 }
-var valid68 = _errs200 === errors;
-if(!valid68){
-const err124 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data88};
+}
+else {
+const err124 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/steps",schemaPath:"#/properties/jobs/additionalProperties/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.jobs.additionalProperties.properties.steps.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.steps,data:data80};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1684,10 +1684,14 @@ vErrors.push(err124);
 errors++;
 }
 }
-for(const key24 in data88){
-let data89 = data88[key24];
-if(typeof data89 !== "string"){
-const err125 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties,data:data89};
+if(data34.outputs !== undefined){
+let data90 = data34.outputs;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key23 in data90){
+const _errs204 = errors;
+if(typeof key23 === "string"){
+if(!pattern0.test(key23)){
+const err125 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,data:key23,propertyName:key23};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1697,9 +1701,9 @@ vErrors.push(err125);
 errors++;
 }
 }
-}
-else {
-const err126 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data88};
+var valid70 = _errs204 === errors;
+if(!valid70){
+const err126 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.jobs.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data90};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1709,10 +1713,10 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data34.when !== undefined){
-let data90 = data34.when;
-if(!((data90 === "on_success") || (data90 === "manual"))){
-const err127 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/when",schemaPath:"#/properties/jobs/additionalProperties/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.when,data:data90};
+for(const key24 in data90){
+let data91 = data90[key24];
+if(typeof data91 !== "string"){
+const err127 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs.additionalProperties,data:data91};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1722,10 +1726,9 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data34["approval-timeout"] !== undefined){
-let data91 = data34["approval-timeout"];
-if(typeof data91 !== "string"){
-const err128 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/approval-timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/approval-timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"],data:data91};
+}
+else {
+const err128 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/jobs/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.jobs.additionalProperties.properties.outputs,data:data90};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1735,9 +1738,10 @@ vErrors.push(err128);
 errors++;
 }
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
+if(data34.when !== undefined){
+let data92 = data34.when;
+if(!((data92 === "on_success") || (data92 === "manual"))){
+const err129 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/when",schemaPath:"#/properties/jobs/additionalProperties/properties/when/enum",keyword:"enum",params:{allowedValues: schema11.properties.jobs.additionalProperties.properties.when.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.jobs.additionalProperties.properties.when.enum,parentSchema:schema11.properties.jobs.additionalProperties.properties.when,data:data92};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1747,9 +1751,10 @@ vErrors.push(err129);
 errors++;
 }
 }
-}
-else {
-const err130 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data33};
+if(data34["approval-timeout"] !== undefined){
+let data93 = data34["approval-timeout"];
+if(typeof data93 !== "string"){
+const err130 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/approval-timeout",schemaPath:"#/properties/jobs/additionalProperties/properties/approval-timeout/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"].type,parentSchema:schema11.properties.jobs.additionalProperties.properties["approval-timeout"],data:data93};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1759,14 +1764,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data.include !== undefined){
-let data92 = data.include;
-if(Array.isArray(data92)){
-const len22 = data92.length;
-for(let i22=0; i22<len22; i22++){
-let data93 = data92[i22];
-if(typeof data93 !== "string"){
-const err131 = {instancePath:instancePath+"/include/" + i22,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data93};
+}
+else {
+const err131 = {instancePath:instancePath+"/jobs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/jobs/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.additionalProperties.type,parentSchema:schema11.properties.jobs.additionalProperties,data:data34};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1778,7 +1778,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data92};
+const err132 = {instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.jobs.type,parentSchema:schema11.properties.jobs,data:data33};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1788,14 +1788,43 @@ vErrors.push(err132);
 errors++;
 }
 }
-}
-else {
-const err133 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data.include !== undefined){
+let data94 = data.include;
+if(Array.isArray(data94)){
+const len23 = data94.length;
+for(let i23=0; i23<len23; i23++){
+let data95 = data94[i23];
+if(typeof data95 !== "string"){
+const err133 = {instancePath:instancePath+"/include/" + i23,schemaPath:"#/properties/include/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.include.items.type,parentSchema:schema11.properties.include.items,data:data95};
 if(vErrors === null){
 vErrors = [err133];
 }
 else {
 vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/include",schemaPath:"#/properties/include/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.include.type,parentSchema:schema11.properties.include,data:data94};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+}
+else {
+const err135 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
 }
 errors++;
 }

@@ -61,6 +61,7 @@ const job = {
     needs: { type: ['string', 'array'], items: str },
     if: { type: ['string', 'boolean'] },
     timeout: str,
+    'runs-on': { type: ['string', 'array'], items: str },
     secrets: { type: 'array', items: { type: 'string', pattern: ENV_NAME_PATTERN } },
     env: envMap,
     matrix: {

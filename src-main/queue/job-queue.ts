@@ -58,6 +58,9 @@ export interface QueueEntry {
   lease_until: number | null;
 }
 
+/** Whether a queued job may be claimed now (engine labels and free slots); see claim(). */
+export type ClaimFilter = (jobId: string, runId: string) => boolean;
+
 export interface Claim {
   jobId: string;
   runId: string;
@@ -90,6 +93,10 @@ export class JobQueue {
         WHERE state = 'queued' AND repo NOT IN (
           SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
         ORDER BY sort_key, enqueued_at LIMIT 1`),
+      pickMany: db.prepare(`SELECT job_id, run_id, repo, attempts FROM queue INDEXED BY queue_ready
+        WHERE state = 'queued' AND repo NOT IN (
+          SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo)
+        ORDER BY sort_key, enqueued_at LIMIT 256`),
       blocked: db.prepare(`SELECT repo FROM queue INDEXED BY queue_active WHERE state = 'active' GROUP BY repo HAVING COUNT(*) >= @per_repo`),
       activate: db.prepare(`UPDATE queue SET state = 'active', token = @token, attempts = attempts + 1, worker = @worker,
         instance = @instance, lease_until = @lease_until WHERE job_id = @job_id AND state = 'queued'`),
@@ -149,11 +156,11 @@ export class JobQueue {
    * Claims the next job for `worker`, skipping repositories that already have `perRepository`
    * active jobs. Returns undefined when nothing can run. One IMMEDIATE transaction.
    */
-  claim(worker: string, perRepository: number, now: number): Claim | undefined {
+  claim(worker: string, perRepository: number, now: number, accept?: ClaimFilter): Claim | undefined {
     if (!this.mayClaim(perRepository)) return undefined;
     const before = this.lastToken;
     try {
-      return this.claimTx(worker, perRepository, now);
+      return this.claimTx(worker, perRepository, now, accept);
     } catch (err) {
       this.lastToken = before; // rolled back: the token was never stored
       this.idle = undefined;
@@ -161,9 +168,19 @@ export class JobQueue {
     }
   }
 
-  private claimTx(worker: string, perRepository: number, now: number): Claim | undefined {
+  private claimTx(worker: string, perRepository: number, now: number, accept?: ClaimFilter): Claim | undefined {
     return this.db.transaction((): Claim | undefined => {
-      const row = this.s.pick.get({ per_repo: perRepository }) as { job_id: string; run_id: string; repo: string; attempts: number } | undefined;
+      type Row = { job_id: string; run_id: string; repo: string; attempts: number };
+      let row: Row | undefined;
+      if (accept) {
+        // Engines with labels: the first job in line that some engine can take now; a job no free
+        // engine fits keeps its place and does not hold up the ones behind it.
+        const rows = this.s.pickMany.all({ per_repo: perRepository }) as Row[];
+        row = rows.find((r) => accept(r.job_id, r.run_id));
+        if (!row && rows.length > 0) return undefined; // something is queued: not idle, just not placeable now
+      } else {
+        row = this.s.pick.get({ per_repo: perRepository }) as Row | undefined;
+      }
       if (!row) {
         const blocked = (this.s.blocked.all({ per_repo: perRepository }) as { repo: string }[]).map((r) => r.repo);
         this.idle = { perRepository, blocked: new Set(blocked) };

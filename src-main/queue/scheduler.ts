@@ -16,7 +16,7 @@
 import type { Db } from '../storage/db.js';
 import type { GroupCommit } from '../storage/group-commit.js';
 import type { RunStore, RunRow } from '../storage/run-store.js';
-import type { Claim, JobQueue, QueueEntry } from './job-queue.js';
+import type { Claim, ClaimFilter, JobQueue, QueueEntry } from './job-queue.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
@@ -126,11 +126,11 @@ export class Scheduler {
   }
 
   /** Claims the next runnable job and marks it (and its run) running. */
-  claim(worker: string, perRepository: number): Claim | undefined {
+  claim(worker: string, perRepository: number, accept?: ClaimFilter): Claim | undefined {
     if (!this.queue.mayClaim(perRepository)) return undefined;
     return this.tx(() => {
       const now = this.clock();
-      const claim = this.queue.claim(worker, perRepository, now);
+      const claim = this.queue.claim(worker, perRepository, now, accept);
       if (!claim) return undefined;
       if (claim.attempt > 1) this.store.deleteSteps(claim.jobId); // a retried attempt reports its steps afresh
       this.store.startJob(claim.jobId, claim.attempt, now);
@@ -209,6 +209,12 @@ export class Scheduler {
     const dead = this.queue.expired(this.clock());
     for (const e of dead) this.expire(e, 'its lease expired');
     return dead.length;
+  }
+
+  /** The claim's engine went away: re-queued (fenced by its token) within the attempt limit, or failed. */
+  abandon(claim: Claim, why: string): void {
+    const live = this.queue.get(claim.jobId);
+    if (live && live.token === claim.token) this.expire(live, why);
   }
 
   /** At start-up: claims held by any other (dead) engine instance are expired at once. */

@@ -11,6 +11,12 @@
  *
  * A result that cannot be recorded (the database cannot be written: a full disk) is kept and tried
  * again on every poll until it is; `mayStart` (the disk guard) holds new claims back meanwhile.
+ * Engines (optional): with several Docker engines each claim is placed on one (`engines.reserve`:
+ * labels, free slots, per-engine limits) and only jobs some free engine can take are claimed. When
+ * an engine goes away (`engineLost`), or a job comes back with `engineLost`, the job is not failed:
+ * its claim is re-queued through the scheduler (fenced, within the attempt limit) and the slot freed
+ * at once, without waiting for calls to a vanished engine; whatever that attempt reports later is
+ * dropped.
  */
 import type { JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
@@ -30,22 +36,45 @@ export interface WorkerPoolOptions {
   /** Written on claims, for humans reading the queue table. */
   workerName: string;
   /** Runs the job; must resolve (a failure is a result) and honour the signal. */
-  execute(claim: Claim, signal: AbortSignal): Promise<JobResult>;
+  execute(claim: Claim, signal: AbortSignal, engine?: string): Promise<JobResult>;
   /** Records the result (fenced by the claim's token). */
   finish(claim: Claim, result: JobResult): void;
   onError(message: string, err: unknown): void;
   /** False while no new job may start (low disk space); results are still recorded. Default: always. */
   mayStart?: () => boolean;
+  /** Placement over several engines; without it every claim runs on the executor's one engine. */
+  engines?: EngineSlots;
+  /** A job's engine was lost: a line for its log (the scheduler re-queues it). */
+  onEngineLost?(claim: Claim, engine: string | undefined, why: string): void;
 }
+
+/** The engine pool as the worker pool uses it (executor/engines/engine-pool.ts). */
+export interface EngineSlots {
+  hasFreeSlot(): boolean;
+  /** Whether a queued job could be placed now; absent when every job fits every engine. */
+  canPlace?: (jobId: string, runId: string) => boolean;
+  /** Places a claimed job; undefined when no engine can take it now. */
+  reserve(claim: Claim): string | undefined;
+  release(jobId: string): void;
+  /** A job found `engine` gone: no new job goes there until it answers again. */
+  suspect?(engine: string, reason: string): void;
+}
+
+export const ENGINE_LOST = 'kiln-engine-lost';
 
 interface Running {
   claim: Claim;
   controller: AbortController;
   done: Promise<void>;
+  engine?: string;
+  /** Set when its engine was lost: the attempt's result, whenever it comes, is dropped. */
+  lost?: boolean;
 }
 
 export class WorkerPool {
   private readonly running = new Map<string, Running>();
+  /** Engines of the claims made in the current pump, until they launch. */
+  private readonly placed = new Map<string, string | undefined>();
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private stopping = false;
@@ -124,14 +153,24 @@ export class WorkerPool {
       claims = this.o.scheduler.batch(() => {
         before?.();
         const out: Claim[] = [];
+        const engines = this.o.engines;
         while (mayStart && !this.stopping && this.running.size + out.length < this.o.concurrency) {
-          const claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository);
+          if (engines && !engines.hasFreeSlot()) break;
+          const claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository, engines?.canPlace);
           if (!claim) break;
+          const engine = engines?.reserve(claim);
+          if (engines && engine === undefined) {
+            this.o.scheduler.release(claim);
+            break;
+          }
+          this.placed.set(claim.jobId, engine);
           out.push(claim);
         }
         return out;
       });
     } catch (err) {
+      for (const id of this.placed.keys()) if (!this.running.has(id)) this.o.engines?.release(id);
+      this.placed.clear();
       if (!before) {
         this.o.onError('claiming a job failed', err);
         return;
@@ -145,7 +184,8 @@ export class WorkerPool {
       }
       this.kick();
     }
-    for (const claim of claims) this.launch(claim);
+    for (const claim of claims) this.launch(claim, this.placed.get(claim.jobId));
+    this.placed.clear();
   }
 
   private retryUnrecorded(): void {
@@ -164,7 +204,37 @@ export class WorkerPool {
     return this.unrecorded.length;
   }
 
-  private launch(claim: Claim): void {
+  /**
+   * An engine stopped answering: its jobs are re-queued now (the scheduler fences the claims and
+   * counts the attempt) and their slots freed; their executors are aborted and whatever they report
+   * later is dropped.
+   */
+  engineLost(engine: string, jobIds: string[], why: string): void {
+    const lost = jobIds.map((id) => this.running.get(id)).filter((r): r is Running => r !== undefined && !r.lost);
+    if (lost.length === 0) return;
+    for (const r of lost) {
+      r.lost = true;
+      this.running.delete(r.claim.jobId);
+      r.controller.abort(ENGINE_LOST);
+    }
+    this.requeue(lost.map((r) => r.claim), engine, `the Docker engine '${engine}' stopped answering (${why})`);
+  }
+
+  private requeue(claims: Claim[], engine: string | undefined, why: string): void {
+    try {
+      this.o.scheduler.batch(() => {
+        for (const claim of claims) {
+          this.o.onEngineLost?.(claim, engine, why);
+          this.o.scheduler.abandon(claim, why);
+        }
+      });
+    } catch (err) {
+      this.o.onError('re-queueing the jobs of a lost engine failed', err);
+    }
+    this.kick();
+  }
+
+  private launch(claim: Claim, engine: string | undefined): void {
     const controller = new AbortController();
     const heartbeat = setInterval(() => {
       try {
@@ -173,22 +243,31 @@ export class WorkerPool {
         this.o.onError('renewing a lease failed', err);
       }
     }, this.o.heartbeatMs);
+    const entry: Running = { claim, controller, done: Promise.resolve(), engine };
+    this.running.set(claim.jobId, entry);
     const done = (async () => {
       let result: JobResult;
       try {
-        result = await this.o.execute(claim, controller.signal);
+        result = await this.o.execute(claim, controller.signal, engine);
       } catch (err) {
         result = { status: 'failed', steps: [], error: `Kiln could not run the job: ${err instanceof Error ? err.message : String(err)}`, infrastructure: true, logOffset: 0 };
       } finally {
         clearInterval(heartbeat);
       }
+      this.o.engines?.release(claim.jobId);
+      if (entry.lost) return; // re-queued when its engine went away; this attempt's result is stale
       this.running.delete(claim.jobId);
+      if (result.engineLost && controller.signal.reason !== SHUTDOWN) {
+        if (engine !== undefined) this.o.engines?.suspect?.(engine, result.error ?? 'the Docker engine went away');
+        this.requeue([claim], engine, result.error ?? 'the Docker engine went away');
+        return;
+      }
       this.pump(() => {
         if (controller.signal.reason === SHUTDOWN && result.status === 'cancelled') this.o.scheduler.release(claim);
         else this.o.finish(claim, result);
       });
     })();
-    this.running.set(claim.jobId, { claim, controller, done });
+    entry.done = done;
   }
 
   /** Stops claiming, aborts running jobs and waits for their teardown. Idempotent. */

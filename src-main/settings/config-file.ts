@@ -15,6 +15,7 @@ import type { KilnConfig, RepositoryConfig } from '../core/engine-contract.js';
 import { fieldName, keyPositionOf, positionOf, type Path, type YamlSource } from '../pipeline/yaml-source.js';
 import { parseDuration } from '../pipeline/duration.js';
 import { ENV_NAME_PATTERN } from '../../shared/model/env-name.js';
+import { ENGINES_SCHEMA, parseEngines } from './engines-config.js';
 
 export const CONFIG_FILE = 'kiln.config.yml';
 
@@ -67,6 +68,7 @@ const SCHEMA = {
         },
       },
     },
+    engines: ENGINES_SCHEMA,
   },
 };
 
@@ -141,6 +143,7 @@ function schemaDiagnostics(errors: readonly ErrorObject[], source: YamlSource, o
     else if (e.keyword === 'type') out.add('WRONG_TYPE', path, `${where} must be ${String(p.type).replace(/,/g, ' or ')}, got ${describe(e.data)}`);
     else if (e.keyword === 'enum') out.add('INVALID_VALUE', path, `${where} must be one of ${PRIORITIES.join(', ')}, got ${describe(e.data)}`);
     else if (e.keyword === 'pattern' && path.includes('secrets')) out.add('INVALID_VALUE', path, `${where}: '${e.propertyName ?? ''}' is not a valid secret name (letters, digits and _)`, true);
+    else if (e.keyword === 'pattern' && path[0] === 'engines') out.add('INVALID_VALUE', path, `${where} must be letters, digits, '.', '_' or '-', got ${describe(e.data)}`);
     else if (e.keyword === 'pattern') out.add('INVALID_VALUE', path, `${where} must be owner/name as in the webhook's repository.full_name, got ${describe(e.data)}`);
     else if (e.keyword === 'propertyNames') continue;
     else out.add('INVALID_VALUE', path, `${where} ${e.message ?? 'is invalid'}`);
@@ -268,6 +271,8 @@ export function parseConfig(text: string, file: string): { config?: KilnConfig; 
     if (r['debug-failures'] === true) repo.debugFailures = true;
     config.repositories.push(repo);
   });
+  const engines = parseEngines(raw.engines, file, (path, message) => out.add('INVALID_VALUE', path, message));
+  if (engines?.length) config.engines = engines;
   if (out.diagnostics.length === 0) return { config, diagnostics: [] };
   return { diagnostics: out.diagnostics.sort((a, b) => a.line - b.line || a.col - b.col) };
 }

@@ -426,4 +426,10 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'engines: the Docker engine that ran (or runs) each job',
+    // Written when the job starts on an engine; kept after the job ends, for the run view.
+    sql: `ALTER TABLE jobs ADD COLUMN engine TEXT;`,
+  },
 ];

@@ -56,6 +56,8 @@ export interface JobRow {
   finished_at: number | null;
   log_lines: number;
   log_bytes: number;
+  /** The Docker engine the job runs or ran on (null before it started, and for rows older than engines). */
+  engine?: string | null;
 }
 
 interface StepRow {
@@ -180,6 +182,7 @@ export class RunStore {
       setJob: db.prepare(`UPDATE jobs SET status = @status, error = @error,
         finished_at = CASE WHEN @finished THEN @now ELSE NULL END WHERE id = @id`),
       startJob: db.prepare('UPDATE jobs SET status = \'running\', attempt = @attempt, error = NULL, started_at = @now, finished_at = NULL WHERE id = @id'),
+      setJobEngine: db.prepare('UPDATE jobs SET engine = @engine WHERE id = @id'),
       setJobLog: db.prepare('UPDATE jobs SET log_lines = @lines, log_bytes = @bytes WHERE id = @id'),
       setRun: db.prepare('UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at WHERE id = @id'),
       startRun: db.prepare(`UPDATE runs SET started_at = COALESCE(started_at, @now), status = 'running'
@@ -260,6 +263,11 @@ export class RunStore {
 
   startJob(jobId: string, attempt: number, now: number): void {
     this.s.startJob.run({ id: jobId, attempt, now });
+  }
+
+  /** Records the engine a job starts on. */
+  setJobEngine(jobId: string, engine: string): void {
+    this.s.setJobEngine.run({ id: jobId, engine });
   }
 
   setJobStatus(jobId: string, status: Status, now: number, error?: string): void {
@@ -356,6 +364,7 @@ export class RunStore {
         startedAt: opt(j.started_at), finishedAt: opt(j.finished_at),
         durationMs: duration(j.started_at, j.finished_at), error: opt(j.error),
         steps: steps.get(j.id) ?? [],
+        ...(j.engine ? { engine: j.engine } : {}),
       };
     });
     return { ...toRunSummary(run), jobs, edges, stages };

@@ -7,6 +7,7 @@ import { DeliveriesView } from '../views/DeliveriesView.js';
 import { RunsList } from '../views/RunsList.js';
 import { SettingsView } from '../views/SettingsView.js';
 import { StorageView } from '../views/StorageView.js';
+import { EnginesView } from '../views/EnginesView.js';
 import { TriggerView } from '../views/TriggerView.js';
 import { RunView } from '../views/run/RunView.js';
 import { TimingView } from '../views/run/TimingView.js';
@@ -21,6 +22,7 @@ const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }
   { view: 'schedules', label: 'Schedules', icon: '◷', to: { view: 'schedules' } },
   { view: 'deliveries', label: 'Deliveries', icon: '⇄', to: { view: 'deliveries' } },
   { view: 'storage', label: 'Storage', icon: '◫', to: { view: 'storage' } },
+  { view: 'engines', label: 'Engines', icon: '⛁', to: { view: 'engines' } },
   { view: 'settings', label: 'Settings', icon: '⚙', to: { view: 'settings' } },
 ];
 
@@ -37,7 +39,10 @@ function EngineStatus() {
   const t = tunnel ?? h?.tunnel;
   return (
     <div className="engine-status" data-testid="engine-status">
-      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} />{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</div>
+      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
+      {h?.engines && h.engines.length > 1
+        ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{h.engines.filter((e) => e.state === 'up').length} of {h.engines.length} engines up</a></div>
+        : h?.docker.engine && <div className="muted small" data-testid="docker-engine">{h.docker.engine}</div>}
       <div><span className={`dot ${t?.state === 'connected' ? 'dot-ok' : t?.state === 'error' ? 'dot-bad' : t?.state === 'connecting' ? 'dot-warn' : 'dot-off'}`} />Tunnel {t?.state ?? '…'}</div>
       {h && <div className="muted">{h.queue.running} running · {h.queue.queued} queued</div>}
     </div>
@@ -54,6 +59,7 @@ function Page({ route }: { route: Route }) {
     case 'trigger': return <TriggerView />;
     case 'deliveries': return <DeliveriesView />;
     case 'storage': return <StorageView />;
+    case 'engines': return <EnginesView />;
     case 'settings': return <SettingsView />;
     case 'schedules': return <SchedulesView />;
     default: return <RunsList />;

@@ -1,7 +1,7 @@
 /**
  * Hash routes: `#/runs`, `#/runs/:id`, `#/runs/:id/jobs/:jobId`, `#/runs/:id/artifacts`,
  * `#/runs/:id/tests` (`?q=` a search), `#/runs/:id/timing`, `#/trigger`,
- * `#/deliveries`, `#/storage`, `#/settings`, `#/schedules`. A line anchor follows a second `#`:
+ * `#/deliveries`, `#/storage`, `#/engines`, `#/settings`, `#/schedules`. A line anchor follows a second `#`:
  * `#/runs/r1/jobs/j1#L123`. Hash routing works the same from `kiln serve` and from Electron's file://.
  */
 export type Route =
@@ -14,6 +14,7 @@ export type Route =
   | { view: 'trigger' }
   | { view: 'deliveries' }
   | { view: 'storage' }
+  | { view: 'engines' }
   | { view: 'settings' }
   | { view: 'schedules' };
 
@@ -34,7 +35,7 @@ export function parseRoute(hash: string): Route {
     if (parts[2] === 'timing') return { view: 'timing', runId: parts[1] };
     return { view: 'run', runId: parts[1] };
   }
-  if (parts[0] === 'trigger' || parts[0] === 'deliveries' || parts[0] === 'storage' || parts[0] === 'settings' || parts[0] === 'schedules') return { view: parts[0] };
+  if (parts[0] === 'trigger' || parts[0] === 'deliveries' || parts[0] === 'storage' || parts[0] === 'engines' || parts[0] === 'settings' || parts[0] === 'schedules') return { view: parts[0] };
   return { view: 'runs' };
 }
 

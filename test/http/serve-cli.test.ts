@@ -83,7 +83,9 @@ describe('kiln serve', () => {
     expect(err).not.toMatch(/\n\s+at |Error:|errno/);
     // Still serving: the dashboard's Docker indicator reads this.
     const health = (await (await fetch(`${url}/api/health`)).json()) as { ok: boolean; docker: { ok: boolean; message?: string } };
-    expect(health.docker).toEqual({ ok: false, message: expect.stringContaining('ENOENT') });
+    expect(health.docker).toEqual({
+      ok: false, message: expect.stringContaining('ENOENT'), engine: `local (unix://${socket}, from DOCKER_HOST)`, tried: [`DOCKER_HOST=unix://${socket}`],
+    });
     expect(health.ok).toBe(false);
     expect((await fetch(`${url}/api/runs`)).status).toBe(200);
     child.kill('SIGTERM');

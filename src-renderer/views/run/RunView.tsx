@@ -95,7 +95,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
           <RunReportingCard runId={runId} />
           <div className="card job-table">
             <table>
-              <thead><tr><th style={{ width: 28 }} /><th>Job</th><th>Stage</th><th>Image</th><th style={{ width: 100 }}>Duration</th></tr></thead>
+              <thead><tr><th style={{ width: 28 }} /><th>Job</th><th>Stage</th><th>Image</th><th>Engine</th><th style={{ width: 100 }}>Duration</th></tr></thead>
               <tbody>
                 {shown.jobs.map((j) => (
                   <tr key={j.id} data-job-id={j.id} data-status={j.status} className="clickable" onClick={() => openJob(j.id)}>
@@ -103,6 +103,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
                     <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={records?.annotations} jobId={j.id} />{j.error && <div className="text-danger small">{j.error}</div>}</td>
                     <td className="muted">{j.stage ?? '—'}</td>
                     <td><code className="image">{j.image}</code></td>
+                    <td className="muted" data-engine={j.engine ?? ''}>{j.engine ?? '—'}</td>
                     <td className="num">{j.status === 'skipped' ? 'skipped' : formatDuration(elapsed(j, now))}</td>
                   </tr>
                 ))}

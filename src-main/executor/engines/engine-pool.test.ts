@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobResult, JobRunRequest, ReapCounts } from '../../core/job-contract.js';
+import { EnginePool, normaliseImage, type EngineExecutor, type PoolEngine } from './engine-pool.js';
+
+/** An engine executor whose answers the test sets; pure logic, no Docker. */
+class Scripted implements EngineExecutor {
+  up = true;
+  held: string[] = [];
+  reaped = 0;
+  async ping(): Promise<{ ok: boolean; message?: string }> {
+    return this.up ? { ok: true } : { ok: false, message: 'Docker engine not reachable: connect ECONNREFUSED' };
+  }
+  async version(): Promise<string> { return '20.10.24 (API 1.41, linux/amd64)'; }
+  async images(): Promise<string[]> { return this.held; }
+  async reapOrphans(): Promise<ReapCounts> {
+    this.reaped++;
+    return { containers: 1, networks: 0, volumes: 0 };
+  }
+  runJob(request: JobRunRequest): Promise<JobResult> {
+    return Promise.resolve({ status: 'passed', steps: [], logOffset: request.logOffset ?? 0 });
+  }
+}
+
+function engine(name: string, extra: Partial<Omit<PoolEngine, 'executor'>> = {}): PoolEngine & { executor: Scripted } {
+  const executor = new Scripted();
+  return { name, address: `tcp://${name}:2376`, source: 'kiln.config.yml', limit: 2, labels: [], executor, ...extra };
+}
+
+const pools: EnginePool[] = [];
+afterEach(() => { for (const p of pools.splice(0)) p.stop(); });
+
+async function upPool(engines: PoolEngine[], events: string[] = []): Promise<EnginePool> {
+  const pool = new EnginePool(engines, {
+    pingIntervalMs: 60_000,
+    onDown: (name, jobs, reason) => events.push(`down ${name} [${jobs.join(',')}] ${reason}`),
+    onUp: (name) => events.push(`up ${name}`),
+    onError: (m) => events.push(`error ${m}`),
+  });
+  pools.push(pool);
+  pool.start();
+  await waitUntil(() => pool.statuses().every((s) => s.state === 'up'));
+  return pool;
+}
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!ok()) throw new Error('condition never held');
+}
+
+describe('placing a job', () => {
+  it('takes no job before an engine first answers', () => {
+    const pool = new EnginePool([engine('a')], { onDown: () => undefined, onUp: () => undefined, onError: () => undefined });
+    expect(pool.canTake(undefined)).toBe(false);
+    expect(pool.reserve({ jobId: 'j', repo: 'r' })).toBeUndefined();
+  });
+
+  it('goes to an engine with every label the job asks for, within each engine\'s limit', async () => {
+    const pool = await upPool([engine('plain'), engine('gpu', { labels: ['gpu', 'arch=amd64'], limit: 1 })]);
+    expect(pool.reserve({ jobId: 'j1', repo: 'r', runsOn: ['gpu'] })).toBe('gpu');
+    expect(pool.canTake(['gpu'])).toBe(false);
+    expect(pool.reserve({ jobId: 'j2', repo: 'r', runsOn: ['gpu'] })).toBeUndefined();
+    expect(pool.reserve({ jobId: 'j3', repo: 'r', runsOn: ['gpu', 'arch=arm64'] })).toBeUndefined();
+    pool.release('j1');
+    expect(pool.reserve({ jobId: 'j2', repo: 'r', runsOn: ['arch=amd64', 'gpu'] })).toBe('gpu');
+  });
+
+  it.each([
+    ['the engine that ran the same repository last', { last: 'b', image: undefined }, 'b'],
+    ['an engine that holds the image', { last: undefined, image: 'kiln-test/busybox:1' }, 'c'],
+    ['the most free slots otherwise', { last: undefined, image: 'other:1' }, 'a'],
+  ])('prefers %s', async (_what, o, expected) => {
+    const [a, b, c] = [engine('a', { limit: 3 }), engine('b'), engine('c')];
+    c.executor.held = ['kiln-test/busybox:1'];
+    const pool = await upPool([a, b, c]);
+    if (o.last) {
+      expect(pool.reserve({ jobId: 'earlier', repo: 'acme/web', engine: o.last })).toBe(o.last);
+      pool.release('earlier');
+    }
+    expect(pool.reserve({ jobId: 'j', repo: 'acme/web', image: o.image })).toBe(expected);
+  });
+
+  it('reads busybox and docker.io/library/busybox:latest as one image', () => {
+    expect(normaliseImage('busybox')).toBe('busybox:latest');
+    expect(normaliseImage('docker.io/library/busybox:latest')).toBe('busybox:latest');
+    expect(normaliseImage('registry:5000/team/app')).toBe('registry:5000/team/app:latest');
+  });
+});
+
+describe('when an engine stops answering', () => {
+  it('marks it down at the next ping, hands back its running jobs, and reaps it before it takes jobs again', async () => {
+    const events: string[] = [];
+    const [a, b] = [engine('a'), engine('b')];
+    const pool = await upPool([a, b], events);
+    expect(pool.reserve({ jobId: 'j1', repo: 'r' })).toBe('a');
+    a.executor.up = false;
+    (pool as unknown as { pingAll(): void }).pingAll();
+    await waitUntil(() => pool.statuses()[0].state === 'down');
+    expect(events).toContain('down a [j1] Docker engine not reachable: connect ECONNREFUSED');
+    expect(pool.statuses()[0]).toMatchObject({ running: [], lastError: 'Docker engine not reachable: connect ECONNREFUSED' });
+    expect(pool.reserve({ jobId: 'j2', repo: 'x' })).toBe('b');
+    const reapedBefore = a.executor.reaped;
+    a.executor.up = true;
+    (pool as unknown as { pingAll(): void }).pingAll();
+    await waitUntil(() => pool.statuses()[0].state === 'up');
+    expect(a.executor.reaped).toBe(reapedBefore + 1);
+    expect(events.at(-1)).toBe('up a');
+  });
+
+  it('treats an engine a job found gone as down at once', async () => {
+    const events: string[] = [];
+    const pool = await upPool([engine('a'), engine('b')], events);
+    pool.reserve({ jobId: 'j1', repo: 'r', engine: 'a' });
+    pool.reserve({ jobId: 'j2', repo: 'r', engine: 'a' });
+    pool.release('j1');
+    pool.suspect('a', 'the job container was stopped under the job');
+    expect(pool.statuses()[0].state).toBe('down');
+    expect(events).toContain('down a [j2] the job container was stopped under the job');
+    expect(pool.canTake(undefined)).toBe(true);
+    expect(pool.reserve({ jobId: 'j3', repo: 'r' })).toBe('b');
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * The Docker engines jobs run on, as one pool: which engine is up, how many jobs each runs, where the
+ * next job goes, and what happens when an engine goes away or comes back.
+ *
+ * Placement (`reserve`, synchronous, called by the worker pool right after a claim): among the
+ * engines that are up, have a free slot (their `limit`) and have every label the job asks for
+ * (`runs-on:`), prefer the one that ran the same repository last (warm git mirror and caches), then
+ * one that already holds the job's image, then the one with the most free slots, then config order.
+ *
+ * Health: every engine is pinged every `pingIntervalMs` with a `pingTimeoutMs` limit. One failed
+ * ping marks it down: no new job goes to it and `onDown` hands its running jobs to the worker pool,
+ * which re-queues them (see queue/worker-pool.ts). With the defaults (2 s, 3 s) an engine that stops
+ * answering is down within 5 s. When a down engine answers again it is reaped first — every
+ * container, network and volume of this data directory on it, since none of its jobs is live any
+ * more — and only then takes jobs again. An engine takes no job before its first answer ('starting').
+ *
+ * As a JobExecutor (the engine's single executor port), runJob runs the request on the engine
+ * `reserve` chose for it; ping and reapOrphans speak for all engines.
+ */
+import type { JobResult, JobRunRequest, ReapCounts } from '../../core/job-contract.js';
+import type { JobExecutor } from '../../core/ports.js';
+import { engineSatisfies } from '../../pipeline/runs-on.js';
+
+export type EngineState = 'starting' | 'up' | 'down' | 'reaping';
+
+/** An engine's executor: the port, plus what a Docker engine can tell about itself. */
+export interface EngineExecutor extends JobExecutor {
+  ping(timeoutMs?: number): Promise<{ ok: boolean; message?: string; engine?: string; tried?: string[] }>;
+  version?(): Promise<string>;
+  images?(): Promise<string[]>;
+  close?(): void;
+}
+
+export interface PoolEngine {
+  name: string;
+  address: string;
+  /** Why this engine ("kiln.config.yml", "docker context 'colima'", …). */
+  source: string;
+  limit: number;
+  labels: string[];
+  executor: EngineExecutor;
+}
+
+export interface EngineStatus {
+  name: string;
+  address: string;
+  source: string;
+  state: EngineState;
+  version?: string;
+  labels: string[];
+  limit: number;
+  /** Job ids running there now. */
+  running: string[];
+  lastError?: string;
+  /** Epoch ms of the last answered ping. */
+  lastSeenAt?: number;
+}
+
+export interface EnginePoolOptions {
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** An engine stopped answering: these jobs were running on it (the caller re-queues them). */
+  onDown(engine: string, jobIds: string[], reason: string): void;
+  /** An engine is up again (after its leftovers were reaped): claim work. */
+  onUp(engine: string): void;
+  onError(message: string, err: unknown): void;
+  clock?: () => number;
+}
+
+interface Slot extends PoolEngine {
+  state: EngineState;
+  version?: string;
+  lastError?: string;
+  lastSeenAt?: number;
+  running: Set<string>;
+  images: Set<string>;
+  pinging: boolean;
+}
+
+export const ENGINE_DEFAULTS = { pingIntervalMs: 2_000, pingTimeoutMs: 3_000 };
+
+export class EnginePool implements JobExecutor {
+  private readonly slots: Slot[];
+  private readonly byJob = new Map<string, Slot>();
+  private readonly lastOfRepo = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private rounds = 0;
+
+  constructor(engines: PoolEngine[], private readonly o: EnginePoolOptions) {
+    if (engines.length === 0) throw new Error('an engine pool needs at least one engine');
+    this.slots = engines.map((e) => ({ ...e, state: 'starting', running: new Set(), images: new Set(), pinging: false }));
+  }
+
+  /** Starts the health pings (the first at once). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.pingAll(), this.o.pingIntervalMs ?? ENGINE_DEFAULTS.pingIntervalMs);
+    this.timer.unref();
+    this.pingAll();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const s of this.slots) s.executor.close?.();
+  }
+
+  get names(): string[] {
+    return this.slots.map((s) => s.name);
+  }
+
+  labelSets(): Array<{ name: string; labels: string[] }> {
+    return this.slots.map((s) => ({ name: s.name, labels: s.labels }));
+  }
+
+  /** Whether some engine could take a job asking for `runsOn` now (the claim's filter). */
+  canTake(runsOn: readonly string[] | undefined): boolean {
+    return this.slots.some((s) => this.open(s) && engineSatisfies(s.labels, runsOn));
+  }
+
+  /** Whether any engine has a free slot at all. */
+  hasFreeSlot(): boolean {
+    return this.slots.some((s) => this.open(s));
+  }
+
+  /** Picks the engine for a claimed job and counts it there; undefined when none can take it now. */
+  reserve(job: { jobId: string; repo: string; runsOn?: readonly string[]; image?: string; engine?: string }): string | undefined {
+    const candidates = this.slots.filter((s) => this.open(s) && engineSatisfies(s.labels, job.runsOn) && (!job.engine || s.name === job.engine));
+    if (candidates.length === 0) return undefined;
+    const last = this.lastOfRepo.get(job.repo);
+    const score = (s: Slot): number[] => [s.name === last ? 1 : 0, job.image && s.images.has(normaliseImage(job.image)) ? 1 : 0, s.limit - s.running.size];
+    let best = candidates[0];
+    for (const c of candidates.slice(1)) {
+      const [a, b] = [score(c), score(best)];
+      const i = a.findIndex((v, k) => v !== b[k]);
+      if (i !== -1 && a[i] > b[i]) best = c;
+    }
+    best.running.add(job.jobId);
+    this.byJob.set(job.jobId, best);
+    this.lastOfRepo.set(job.repo, best.name);
+    return best.name;
+  }
+
+  /** The job ended (or was handed back): its slot is free. Idempotent. */
+  release(jobId: string): void {
+    this.byJob.get(jobId)?.running.delete(jobId);
+    this.byJob.delete(jobId);
+  }
+
+  executorOf(name: string): EngineExecutor | undefined {
+    return this.slots.find((s) => s.name === name)?.executor;
+  }
+
+  engineOf(jobId: string): string | undefined {
+    return this.byJob.get(jobId)?.name;
+  }
+
+  statuses(): EngineStatus[] {
+    return this.slots.map((s) => ({
+      name: s.name, address: s.address, source: s.source, state: s.state, labels: [...s.labels], limit: s.limit, running: [...s.running],
+      ...(s.version ? { version: s.version } : {}), ...(s.lastError ? { lastError: s.lastError } : {}), ...(s.lastSeenAt ? { lastSeenAt: s.lastSeenAt } : {}),
+    }));
+  }
+
+  /** Runs the job on the engine `reserve` gave it (the only engine when there is one). */
+  runJob(request: JobRunRequest): Promise<JobResult> {
+    const slot = this.byJob.get(request.jobId) ?? (this.slots.length === 1 ? this.slots[0] : undefined);
+    if (!slot) return Promise.resolve({ status: 'failed', steps: [], error: 'Kiln could not run the job: no engine was reserved for it', infrastructure: true, logOffset: request.logOffset ?? 0 });
+    return slot.executor.runJob(request);
+  }
+
+  /** Up when any engine answers; the message names every engine that does not. */
+  async ping(): Promise<{ ok: boolean; message?: string; engine?: string; tried?: string[] }> {
+    const answers = await Promise.all(this.slots.map(async (s) => ({ s, r: await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs).catch((err: unknown) => ({ ok: false, message: String(err), engine: undefined, tried: undefined })) })));
+    if (this.slots.length === 1) return answers[0].r;
+    const down = answers.filter((a) => !a.r.ok);
+    const engine = answers.map((a) => `${a.s.name} (${a.s.address})`).join(', ');
+    if (down.length === 0) return { ok: true, engine };
+    const message = down.map((a) => `${a.s.name}: ${a.r.message ?? 'no answer'}`).join('; ');
+    return { ok: down.length < answers.length, message, engine };
+  }
+
+  /** Reaps every engine that answers (`isJobLive` decides what is still in use). */
+  async reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts> {
+    const total: ReapCounts = { containers: 0, networks: 0, volumes: 0 };
+    for (const s of this.slots) {
+      if (s.state === 'down' || s.state === 'reaping') continue;
+      // Not answering (yet): it is reaped when it comes up.
+      if (!(await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs).catch(() => ({ ok: false }))).ok) continue;
+      const c = await s.executor.reapOrphans(isJobLive);
+      total.containers += c.containers;
+      total.networks += c.networks;
+      total.volumes += c.volumes;
+    }
+    return total;
+  }
+
+  private open(s: Slot): boolean {
+    return s.state === 'up' && s.running.size < s.limit;
+  }
+
+  private pingAll(): void {
+    this.rounds++;
+    for (const s of this.slots) {
+      if (s.pinging) continue;
+      s.pinging = true;
+      void this.check(s).catch((err: unknown) => this.o.onError(`checking engine '${s.name}' failed`, err)).finally(() => (s.pinging = false));
+    }
+  }
+
+  private async check(s: Slot): Promise<void> {
+    const r = await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs);
+    if (!r.ok) {
+      const reason = r.message ?? 'no answer';
+      if (s.state === 'down') s.lastError = reason;
+      else this.markDown(s, reason);
+      return;
+    }
+    s.lastSeenAt = (this.o.clock ?? Date.now)();
+    if (s.state === 'down') {
+      // Back: remove what its lost jobs left there before it takes new ones.
+      s.state = 'reaping';
+      try {
+        await s.executor.reapOrphans((_runId, jobId) => s.running.has(jobId));
+      } catch (err) {
+        s.state = 'down';
+        s.lastError = `reaping leftovers failed: ${err instanceof Error ? err.message : String(err)}`;
+        return;
+      }
+    }
+    const wasOpen = s.state === 'up';
+    s.state = 'up';
+    if (!s.version || this.rounds % 15 === 1) {
+      s.version = await s.executor.version?.().catch(() => s.version);
+      const images = await s.executor.images?.().catch(() => undefined);
+      if (images) s.images = new Set(images.map(normaliseImage));
+    }
+    if (!wasOpen) this.o.onUp(s.name);
+  }
+
+  /**
+   * A job found its engine gone: treat the engine as down now rather than at the next ping, so the
+   * job's retry is not placed there again; it is back (after reaping) once it answers.
+   */
+  suspect(name: string, reason: string): void {
+    const s = this.slots.find((x) => x.name === name);
+    if (!s || s.state === 'down') return;
+    this.markDown(s, reason);
+  }
+
+  private markDown(s: Slot, reason: string): void {
+    s.lastError = reason;
+    s.state = 'down';
+    const jobs = [...s.running];
+    for (const id of jobs) this.release(id);
+    this.o.onDown(s.name, jobs, reason);
+  }
+
+  /** Tells the pool the image is on the engine now (after a job pulled it there). */
+  noteImage(engine: string, image: string): void {
+    this.slots.find((s) => s.name === engine)?.images.add(normaliseImage(image));
+  }
+}
+
+/** `busybox` and `busybox:latest` are the same image; `docker.io/library/` is implied. */
+export function normaliseImage(image: string): string {
+  const noRegistry = image.replace(/^docker\.io\/(library\/)?/, '');
+  return /:[^/]+$/.test(noRegistry) || noRegistry.includes('@') ? noRegistry : `${noRegistry}:latest`;
+}
