@@ -80,7 +80,7 @@ export interface JobRunRequest {
 export interface KeptJob {
   /** The job container's engine id (absent for a backend without containers). */
   containerId?: string;
-  /** The planned job's id: the kiln.job label of the job's containers and network. */
+  /** The kiln.job label of the job's containers and network: the stored job's id. */
   jobKey: string;
   workspace: string;
   /** A file in the container: the failing step's environment as `export K='v'` lines, read by the debug shell. */

@@ -178,6 +178,8 @@ export class Engine implements KilnEngine {
   async health(): Promise<Health> { return { ...(await this.status.health()), disk: this.disk.health(), refChecks: this.catchUp.health() }; }
   freeSpace(request: FreeSpaceRequest): Promise<FreeSpaceReport> { assertRunning(this.p.life); return this.disk.freeSpace(request); }
   storageMetrics(): Promise<StorageMetrics> { return this.status.storageMetrics(); }
+  /** The periodic leftovers pass, now: removes containers, networks and volumes of this data directory's jobs that are not running or kept. */
+  reapLeftovers(): Promise<void> { return this.status.reap(); }
 
   /** Stops claiming, aborts running jobs (they are released, not failed), waits for teardown, closes the database. */
   stop(): Promise<void> {

@@ -187,7 +187,7 @@ export class DockerExecutor {
     const relay = (): void => bringUp.abort();
     stopSignal.addEventListener('abort', relay, { once: true });
     const track = (k: 'container' | 'network', id: string): void => teardown.track(k, id);
-    const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: job.id, suffix, log: say, signal: bringUp.signal, track };
+    const ctx = { docker: this.docker, instanceId: this.instanceId, runId: request.runId, jobId: request.jobId, jobKey: job.id, suffix, log: say, signal: bringUp.signal, track };
     let network: string | undefined;
     if (job.services.length > 0) {
       setPhase('creating the job network');
@@ -201,6 +201,7 @@ export class DockerExecutor {
       docker: this.docker,
       instanceId: this.instanceId,
       runId: request.runId,
+      jobId: request.jobId,
       job,
       source: request.source,
       mirrorsDir: this.mirrorsDir,

@@ -33,6 +33,8 @@ export interface DockerStepRunnerOptions {
   docker: Dockerode;
   instanceId: string;
   runId: string;
+  /** The stored job's id: the kiln.job label (the reaper spares the containers of running jobs by it). */
+  jobId: string;
   job: PlannedJob;
   source: WorkspaceSource;
   mirrorsDir: string;
@@ -77,7 +79,7 @@ export class DockerStepRunner implements StepRunner {
         Entrypoint: KEEP_ALIVE.slice(0, 1),
         Cmd: KEEP_ALIVE.slice(1),
         WorkingDir: WORKSPACE,
-        Labels: kilnLabels(this.options.instanceId, runId, job.id, 'job'),
+        Labels: kilnLabels(this.options.instanceId, runId, this.options.jobId, 'job'),
         Tty: false,
         HostConfig: { Init: true, NetworkMode: this.options.network },
       });

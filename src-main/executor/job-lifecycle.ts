@@ -161,7 +161,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     }
     if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
       currentPhase = 'keeping the job for debugging';
-      kept = await keepForDebug({ jobKey: job.id, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+      kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
     }
   } catch (err) {
     if (err instanceof EngineGone) {

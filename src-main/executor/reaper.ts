@@ -70,7 +70,7 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
 /**
  * Removes one job's containers (job and services) and networks of this instance, whatever state
  * they are in: a kept job whose debug deadline passed after a restart. `jobKey` is the kiln.job
- * label (the planned job's id). Idempotent.
+ * label (the stored job's id). Idempotent.
  */
 export async function removeJobResources(docker: Dockerode, o: { instanceId: string; runId: string; jobKey: string }): Promise<number> {
   const filters = JSON.stringify({ label: [`${LABEL.instance}=${o.instanceId}`, `${LABEL.run}=${o.runId}`, `${LABEL.job}=${o.jobKey}`] });

@@ -17,7 +17,10 @@ export interface ServiceContext {
   docker: Dockerode;
   instanceId: string;
   runId: string;
+  /** The stored job's id: the kiln.job label, by which the reaper asks whether the job still runs. */
   jobId: string;
+  /** The planned job's id (`build`, `test-linux`): readable resource names. */
+  jobKey: string;
   suffix: string;
   log(text: string): void;
   signal: AbortSignal;
@@ -29,7 +32,7 @@ export interface ServiceContext {
 const HEALTH_TIMEOUT_MS = 120_000;
 
 export async function createJobNetwork(ctx: ServiceContext): Promise<string> {
-  const name = resourceName([ctx.runId, ctx.jobId], ctx.suffix);
+  const name = resourceName([ctx.runId, ctx.jobKey], ctx.suffix);
   const network = await ctx.docker.createNetwork({
     Name: name,
     Driver: 'bridge',
@@ -105,7 +108,7 @@ export async function startServices(services: PlannedService[], network: string,
     let container: Dockerode.Container;
     try {
       container = await ctx.docker.createContainer({
-        name: resourceName([ctx.runId, ctx.jobId, service.key], ctx.suffix),
+        name: resourceName([ctx.runId, ctx.jobKey, service.key], ctx.suffix),
         Image: service.image,
         Env: Object.entries(service.env).map(([k, v]) => `${k}=${v}`),
         Cmd: service.command && service.command.length > 0 ? service.command : undefined,

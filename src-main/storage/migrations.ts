@@ -267,7 +267,7 @@ export const MIGRATIONS: readonly Migration[] = [
         job_id          TEXT PRIMARY KEY,
         run_id          TEXT NOT NULL,
         container_id    TEXT NOT NULL,
-        job_key         TEXT NOT NULL,               -- the planned job id: the kiln.job label of its containers
+        job_key         TEXT NOT NULL,               -- the kiln.job label of its containers (the job's id)
         step_index      INTEGER NOT NULL,
         step_name       TEXT NOT NULL,
         kept_at         INTEGER NOT NULL,

@@ -46,6 +46,28 @@ describe('when the engine is stopped during a build', () => {
   });
 });
 
+describe('the leftovers pass while jobs run', () => {
+  it('spares the containers of a running job (they are labelled with its stored id) and removes them once it ended', async () => {
+    f = await startEngine();
+    const sha = f.repos[0].commit(SLOW);
+    const { runIds: [runId] } = await f.engine.handleEvent({ kind: 'push', repo: f.repos[0].name, branch: 'main', sha });
+    await f.waitFor(async () => {
+      const job = (await f!.engine.getRun(runId)).jobs[0];
+      return (await f!.engine.getLog(job.id, 0)).lines.some((l) => l.text === 'started') ? true : undefined;
+    });
+    const before = dockerLeftovers(f.engine.instanceId);
+    expect(before).toHaveLength(1);
+    await f.engine.reapLeftovers();
+    expect(dockerLeftovers(f.engine.instanceId)).toEqual(before);
+    const run = await f.waitForRun(runId);
+    expect(run.status).toBe('passed');
+    const lines = (await f.engine.getLog(run.jobs[0].id, 0)).lines.map((l) => l.text);
+    expect(lines).toContain('finished');
+    expect(lines.filter((t) => t === 'started')).toHaveLength(1); // one attempt: nothing was lost and re-queued
+    expect(dockerLeftovers(f.engine.instanceId)).toEqual([]);
+  });
+});
+
 describe('when a job runs longer than its lease', () => {
   it('keeps the claim alive by heartbeat, so the job runs once', async () => {
     f = await startEngine({ options: { queue: { leaseMs: 1_000, heartbeatMs: 200, pollMs: 100 } } });

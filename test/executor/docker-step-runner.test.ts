@@ -26,6 +26,7 @@ function runner(source: WorkspaceSource = h.source): { runner: DockerStepRunner;
     docker,
     instanceId: h.instanceId,
     runId: 'run-seam',
+    jobId: 'job-seam',
     job: job([step('true')]),
     source,
     mirrorsDir: join(h.dir, 'mirrors'),
