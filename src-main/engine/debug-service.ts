@@ -45,7 +45,7 @@ export class DebugService implements DebugTerminals {
   private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
   private readonly keepMs: number;
 
-  constructor(private readonly p: Parts & { store: DebugStore; docker?: Dockerode; options?: DebugOptions }) {
+  constructor(private readonly p: Parts & { store: DebugStore; /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */ dockerOf?: (jobId: string) => Dockerode | undefined; options?: DebugOptions }) {
     this.keepMs = p.options?.keepMs ?? DEFAULT_KEEP_MS;
   }
 
@@ -118,9 +118,10 @@ export class DebugService implements DebugTerminals {
   async open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal> {
     const row = this.held.get(jobId)?.row ?? this.adopted.get(jobId)?.row;
     if (!row) throw notKept(jobId);
-    if (!this.p.docker) throw new ApiError('UNAVAILABLE', 'this engine runs jobs without Docker: no terminal can be opened');
+    const docker = this.p.dockerOf?.(jobId);
+    if (!docker) throw new ApiError('UNAVAILABLE', 'this engine runs jobs without Docker: no terminal can be opened');
     try {
-      return await openDebugShell(this.p.docker, row.container_id, size);
+      return await openDebugShell(docker, row.container_id, size);
     } catch (err) {
       if (err instanceof ContainerGoneError) {
         this.forgetVanished(jobId);
@@ -139,9 +140,10 @@ export class DebugService implements DebugTerminals {
     for (const row of this.p.store.allKept()) {
       const claim: Claim = { jobId: row.job_id, runId: row.run_id, repo: '', token: row.claim_token, attempt: row.attempt, leaseUntil: 0 };
       this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
-      if (row.deadline <= now || !this.p.docker) {
+      const docker = this.p.dockerOf?.(row.job_id);
+      if (row.deadline <= now || !docker) {
         this.p.store.release(row.job_id);
-        if (this.p.docker) removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
+        if (docker) removeJobResources(docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
         continue;
       }
       this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
@@ -203,9 +205,10 @@ export class DebugService implements DebugTerminals {
     clearTimeout(a.timer);
     this.adopted.delete(jobId);
     this.p.store.release(jobId);
-    if (!this.p.docker) return;
+    const docker = this.p.dockerOf?.(jobId);
+    if (!docker) return;
     try {
-      await removeJobResources(this.p.docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
+      await removeJobResources(docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
     } catch (err) {
       this.p.onError('removing a kept debug container failed (the reaper will)', err);
     }

@@ -19,7 +19,7 @@ import type { EngineParts } from './parts.js';
 
 const DAY_MS = 86_400_000;
 
-type Parts = Pick<EngineParts, 'executor' | 'bus' | 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
+type Parts = Pick<EngineParts, 'executor' | 'engines' | 'bus' | 'disk' | 'db' | 'dbExclusive' | 'logs' | 'storage' | 'pool' | 'onError' | 'clock'>;
 
 export class DiskService {
   private unsubscribe: (() => void) | undefined;
@@ -88,7 +88,8 @@ export class DiskService {
   }
 
   private async findDockerRoot(): Promise<void> {
-    const { executor } = this.p;
+    // The local engine (the first of the pool; with several engines, the one on this machine if any).
+    const executor = this.p.engines.names.map((n) => this.p.engines.executorOf(n)).find((e) => e instanceof DockerExecutor);
     if (!(executor instanceof DockerExecutor)) return;
     try {
       const info = (await executor.docker.info()) as { DockerRootDir?: string };

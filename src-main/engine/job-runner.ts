@@ -147,7 +147,7 @@ export class JobRunner {
       return this.infraFailure(job.id, run.id, `Kiln could not run the job: ${err instanceof Error ? err.message : String(err)}`, this.d.logs.count(job.id));
     } finally {
       signal.removeEventListener('abort', relay);
-      this.live.delete(job.id);
+      if (this.live.get(job.id) === stop) this.live.delete(job.id); // not a later attempt's (after an engine loss)
     }
   }
 

@@ -211,7 +211,12 @@ export function buildParts(options: EngineOptions): EngineParts {
   const queue = new JobQueue(db, { instanceId: sessionId, leaseMs: q.leaseMs, agingIntervalMs: q.agingIntervalMs, maxAttempts: q.maxAttempts });
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, flow);
   const debug = new DebugService({
-    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), docker, repository,
+    scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), repository,
+    // A kept job's container lives on the engine that ran it (recorded on the job when it started).
+    dockerOf: (jobId) => {
+      const ran = engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
+      return ran instanceof DockerExecutor ? ran.docker : undefined;
+    },
     options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
   });
   const runner = new JobRunner({
@@ -241,7 +246,12 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
     engines: engineSlots(engines, runs),
   });
-  bus.engines.on((change) => (change.kind === 'down' ? pool.engineLost(change.engine, change.jobIds, change.reason) : pool.kick()));
+  engines.alsoLive = (runId, jobId) => debug.keepsResourcesOf(runId, jobId);
+  // A job kept for debugging already failed (its result is recorded when the hold ends): an engine
+  // going away under it is no reason to run it again.
+  bus.engines.on((change) => (change.kind === 'down'
+    ? pool.engineLost(change.engine, change.jobIds.filter((id) => !debug.isKept(id)), change.reason)
+    : pool.kick()));
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, engines, executor: ports.executor, pipeline: ports.pipeline,

@@ -113,6 +113,16 @@ export class RunsService {
       event, plan, priority: effectivePriority(this.p.repository(old.repo), event.branch, plan.priority),
       concurrencyGroup: old.concurrency_group ?? undefined, rerunOf: old.id, keep,
     });
+    if (keep.size > 0) {
+      // The kept jobs hand on what they handed on before: their outputs, under the new jobs' ids
+      // (before any dependant can be claimed: claims happen on a later tick).
+      const oldIdOf = new Map(this.p.runs.jobsOfRun(runId).map((j) => [j.plan_id, j.id]));
+      for (const j of this.p.runs.jobsOfRun(newId)) {
+        const oldId = keep.has(j.plan_id) ? oldIdOf.get(j.plan_id) : undefined;
+        const outputs = oldId === undefined ? {} : this.p.flow.outputsOf(oldId);
+        if (Object.keys(outputs).length > 0) this.p.flow.saveOutputs(j.id, newId, outputs);
+      }
+    }
     if (options.debug) this.p.debug.markDebugRun(newId);
     this.p.pool.kick();
     return { runId: newId };

@@ -161,7 +161,12 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     }
     if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
       currentPhase = 'keeping the job for debugging';
-      kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+      try {
+        kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+      } catch (err) {
+        // Keeping is a convenience: the step's own failure stays the job's result, and teardown goes on.
+        say(`the job could not be kept for debugging: ${(err as Error).message}`);
+      }
     }
   } catch (err) {
     if (err instanceof EngineGone) {
@@ -181,9 +186,9 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
-    mark('tearing_down');
     let verdict: 'remove' | 'leave' = 'remove';
     if (kept && request.debug) verdict = await request.debug.hold(kept, request.signal).catch(() => 'remove' as const);
+    mark('tearing_down'); // after a debug hold: the timing view shows teardown, not the time spent debugging
     if (verdict === 'remove') await backend.teardown(say);
     else say('the job container stays up for debugging until its deadline');
     mark('done');

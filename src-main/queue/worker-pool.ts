@@ -254,8 +254,10 @@ export class WorkerPool {
       } finally {
         clearInterval(heartbeat);
       }
-      this.o.engines?.release(claim.jobId);
+      // A lost attempt's slot was freed when its engine went down; by now the job may hold a slot
+      // again (its next attempt), which this stale attempt must not free.
       if (entry.lost) return; // re-queued when its engine went away; this attempt's result is stale
+      this.o.engines?.release(claim.jobId);
       this.running.delete(claim.jobId);
       if (result.engineLost && controller.signal.reason !== SHUTDOWN) {
         if (engine !== undefined) this.o.engines?.suspect?.(engine, result.error ?? 'the Docker engine went away');

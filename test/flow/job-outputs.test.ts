@@ -70,3 +70,42 @@ describe('when a job hands outputs to the job that needs it', () => {
     expect(buildLog.some((l) => l.startsWith('outputs: version (5 B), notes ('))).toBe(true);
   });
 });
+
+const DEPLOY_ONCE_READY = `name: release
+jobs:
+  build:
+    image: ${TEST_IMAGE}
+    outputs:
+      version: \${{ steps.ver.outputs.version }}
+    steps:
+      - id: ver
+        run: echo "version=4.5.6" >> "$KILN_OUTPUT"
+  deploy:
+    image: ${TEST_IMAGE}
+    needs: build
+    secrets: [READY]
+    env:
+      VERSION: \${{ needs.build.outputs.version }}
+    steps:
+      - run: |
+          echo "deploying '$VERSION'"
+          test "$READY" = yes
+`;
+
+describe('when only the failed jobs of a run are re-run', () => {
+  it('gives the re-run dependants the outputs of the jobs that passed before', async () => {
+    f = await startEngine();
+    const repo = f.repos[0];
+    const sha = repo.commit(DEPLOY_ONCE_READY);
+    const { runIds } = await f.engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
+    const first = await f.waitForRun(runIds[0], undefined, 90_000);
+    expect(first.jobs.find((j) => j.name === 'deploy')?.status).toBe('failed');
+
+    await f.engine.saveRepository({ name: repo.name, secrets: { READY: 'yes' } });
+    const { runId } = await f.engine.rerun(first.id, { failedOnly: true });
+    const again = await f.waitForRun(runId, undefined, 90_000);
+    expect(again.status).toBe('passed');
+    const deploy = again.jobs.find((j) => j.name === 'deploy')!;
+    expect((await f.engine.getLog(deploy.id, 0)).lines.map((l) => l.text)).toContain("deploying '4.5.6'");
+  });
+});

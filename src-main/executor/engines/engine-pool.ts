@@ -118,6 +118,9 @@ export class EnginePool implements JobExecutor {
     return this.slots.some((s) => this.open(s) && engineSatisfies(s.labels, runsOn));
   }
 
+  /** Jobs that are live without running (kept for debugging): a returning engine's leftovers pass spares them. Set by the engine. */
+  alsoLive: (runId: string, jobId: string) => boolean = () => false;
+
   /** Whether any engine has a free slot at all. */
   hasFreeSlot(): boolean {
     return this.slots.some((s) => this.open(s));
@@ -221,7 +224,7 @@ export class EnginePool implements JobExecutor {
       // Back: remove what its lost jobs left there before it takes new ones.
       s.state = 'reaping';
       try {
-        await s.executor.reapOrphans((_runId, jobId) => s.running.has(jobId));
+        await s.executor.reapOrphans((runId, jobId) => s.running.has(jobId) || this.alsoLive(runId, jobId));
       } catch (err) {
         s.state = 'down';
         s.lastError = `reaping leftovers failed: ${err instanceof Error ? err.message : String(err)}`;
