@@ -151,7 +151,7 @@ export class DockerExecutor {
           message: describeInfrastructureError(err, phase), infrastructure: !(err instanceof SetupStopped),
           engineLost: err instanceof EngineConnectionError || isConnectionError(err),
         }),
-        engineLost: () => this.engineLost(teardown.runner),
+        engineLost: (exitCode) => this.engineLost(teardown.runner, exitCode),
       },
       { killGraceMs: this.killGraceMs, maxStepOutputBytes: this.maxStepOutputBytes },
     );
@@ -160,8 +160,18 @@ export class DockerExecutor {
   /**
    * After failed steps: whether the engine went away under them. It does not answer; or the job
    * container is gone or stopped (not by the job's own memory limit): the engine stopped or restarted.
+   * A step killed (137) or cut off (no exit code) while the container still runs is asked about
+   * once more a moment later: an engine shutting down kills the processes before its own state,
+   * and its socket, go.
    */
-  private async engineLost(runner: DockerStepRunner | undefined): Promise<string | undefined> {
+  private async engineLost(runner: DockerStepRunner | undefined, exitCode?: number): Promise<string | undefined> {
+    const first = await this.engineLostNow(runner);
+    if (first !== undefined || (exitCode !== undefined && exitCode !== 137)) return first;
+    await new Promise((r) => setTimeout(r, 1_500));
+    return this.engineLostNow(runner);
+  }
+
+  private async engineLostNow(runner: DockerStepRunner | undefined): Promise<string | undefined> {
     const ping = await this.ping(5_000);
     const name = `'${this.endpoint.name}'`;
     if (!ping.ok) return `the Docker engine ${name} went away during the job (${ping.message?.replace(/^Docker engine not reachable: /, '')}); its container was lost with it`;

@@ -57,7 +57,7 @@ export interface JobBackend {
    * Asked when the steps failed: did the engine stop, restart or become unreachable under the job
    * (its container killed or lost)? A reason makes the failure the infrastructure's, not the step's.
    */
-  engineLost?(): Promise<string | undefined>;
+  engineLost?(exitCode?: number): Promise<string | undefined>;
 }
 
 export interface JobLifecycleOptions {

@@ -39,7 +39,7 @@ export interface StepsContext {
   steps: StepSummary[];
   onStep(step: StepSummary): void;
   /** Asked when a step exits non-zero: a reason means its engine went away under it (see JobBackend). */
-  engineLost?(): Promise<string | undefined>;
+  engineLost?(exitCode?: number): Promise<string | undefined>;
 }
 
 export interface StepsOutcome {
@@ -171,7 +171,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     });
     const finishedAt = Date.now();
     const durationMs = finishedAt - startedAt;
-    const lost = outcome.status === 'failed' && outcome.interruptedBy === undefined ? await ctx.engineLost?.() : undefined;
+    const lost = outcome.status === 'failed' && outcome.interruptedBy === undefined ? await ctx.engineLost?.(outcome.exitCode) : undefined;
     if (lost) {
       // Killed with its container (exit 137, or a broken stream): the engine's doing, not the step's.
       update(summary, { status: 'failed', finishedAt, durationMs });
