@@ -77,13 +77,13 @@ async function api<T>(s: Serve, path: string, body?: unknown): Promise<{ status:
   return { status: res.status, body: (await res.json()) as T };
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -118,8 +118,10 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     repo.commit(pipeline('echo the run that waited'));
     const waited = await trigger(first);
 
-    // SIGKILL as the disk runs out: no clean shutdown, the job's container left running.
-    await waitFor(async () => disk.free() < 256 * 1024, 'the disk to fill', 60_000);
+    // SIGKILL as the disk runs out (the last 1.5 MB: once the log meets the disk's end, the job is
+    // cut and over within a few ms, and this test wants it killed while it runs): no clean shutdown,
+    // the job's container left running.
+    await waitFor(async () => disk.free() < 1536 * 1024, 'the disk to fill', 60_000, 10);
     first.child.kill('SIGKILL');
     await first.exited;
     expect(first.err()).not.toMatch(/\n\s+at |Uncaught|ENOSPC/);
