@@ -1,3 +1,4 @@
+import type { EngineInfo } from '../model/engine.js';
 import type {
   ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics,
 } from '../model/run.js';
@@ -139,25 +140,7 @@ export interface FreeSpaceReport {
   disk: DiskHealth;
 }
 
-/** One Docker engine as the Engines page shows it. */
-export interface EngineInfo {
-  name: string;
-  /** unix:///…, tcp://host:port, ssh://user@host */
-  address: string;
-  /** Why this engine: "kiln.config.yml", "DOCKER_HOST", "docker context 'colima'", "the default socket". */
-  source: string;
-  /** starting: not asked yet; reaping: back after being down, removing what its lost jobs left. */
-  state: 'starting' | 'up' | 'down' | 'reaping';
-  version?: string;
-  labels: string[];
-  /** Jobs at once on this engine. */
-  limit: number;
-  /** Ids of the jobs running there. */
-  running: string[];
-  lastError?: string;
-  /** Epoch ms of its last answer. */
-  lastSeenAt?: number;
-}
+export type { EngineInfo } from '../model/engine.js';
 
 /** One repository's catch-up state (see docs/webhooks.md, "Catching up"). */
 export interface RefCheck {

@@ -19,7 +19,7 @@ import type { JobContainer } from '../core/job-contract.js';
 import { isDiskFull } from '../core/disk-full.js';
 import { BlobStore, BlobTooLargeError } from './blob-store.js';
 import type { Db } from './db.js';
-import { forEachTarEntry, tarStream, type TarSource } from './tar-streams.js';
+import { forEachTarEntry, isRegularFileEntry, tarStream, type TarSource } from './tar-streams.js';
 import { formatBytes } from '../../shared/format.js';
 import { patternProblem } from '../../shared/workspace-pattern.js';
 
@@ -177,15 +177,9 @@ export class ArtifactStore {
             entry.resume();
             return;
           }
-          if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
-            log(`artifact ${rel} skipped: it is a ${entry.type === 'Link' ? 'hard link' : `symlink to ${entry.linkpath ?? '?'}`}, and links are not followed`);
-            entry.resume();
-            return;
-          }
-          if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
-            entry.resume();
-            return;
-          }
+          const isFile = isRegularFileEntry(entry, (kind) =>
+            log(`artifact ${rel} skipped: it is a ${kind === 'symlink' ? `symlink to ${entry.linkpath ?? '?'}` : kind}, and links are not followed`));
+          if (!isFile) return;
           if (total + entry.size > this.maxJobBytes) {
             entry.resume();
             throw new ArtifactLimitError(this.maxJobBytes, rel);

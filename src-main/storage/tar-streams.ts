@@ -122,3 +122,21 @@ function waitDrain(parser: Parser, failed: () => boolean): Promise<void> {
     parser.once('drain', done);
   });
 }
+
+/**
+ * Whether a tar entry read back from a workspace is a regular file to collect. Links are never
+ * followed: `onLink` says so (the caller names what was skipped); other kinds are skipped quietly.
+ * A skipped entry is drained.
+ */
+export function isRegularFileEntry(entry: ReadEntry, onLink: (kind: 'symlink' | 'hard link') => void): boolean {
+  if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
+    onLink(entry.type === 'Link' ? 'hard link' : 'symlink');
+    entry.resume();
+    return false;
+  }
+  if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
+    entry.resume();
+    return false;
+  }
+  return true;
+}

@@ -23,7 +23,7 @@ import { patternProblem } from '../../shared/workspace-pattern.js';
 import { archiveRoots, relativeEntryPath, workspaceMatcher } from './artifact-store.js';
 import type { Db } from './db.js';
 import { junitReader, type ParsedCase, type ParseLimits, DEFAULT_PARSE_LIMITS } from './junit-parser.js';
-import { forEachTarEntry } from './tar-streams.js';
+import { forEachTarEntry, isRegularFileEntry } from './tar-streams.js';
 
 /** Cases inserted per transaction while a report streams. */
 const CASE_BATCH = 5000;
@@ -139,15 +139,7 @@ export class TestReportStore {
             return;
           }
           seen.add(rel);
-          if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
-            log(`warning: test report ${rel} skipped: it is a ${entry.type === 'Link' ? 'hard link' : 'symlink'}, and links are not followed`);
-            entry.resume();
-            return;
-          }
-          if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
-            entry.resume();
-            return;
-          }
+          if (!isRegularFileEntry(entry, (kind) => log(`warning: test report ${rel} skipped: it is a ${kind}, and links are not followed`))) return;
           if (total + entry.size > this.maxJobBytes) {
             entry.resume();
             files.push(this.storeFile(req.runId, req.jobId, rel, { cases: [], problem: `${rel}: not read: the job's report files exceed ${formatBytes(this.maxJobBytes)}` }));

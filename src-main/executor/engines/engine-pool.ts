@@ -17,11 +17,11 @@
  * As a JobExecutor (the engine's single executor port), runJob runs the request on the engine
  * `reserve` chose for it; ping and reapOrphans speak for all engines.
  */
+import type { EngineInfo, EngineState } from '../../../shared/model/engine.js';
 import type { JobResult, JobRunRequest, ReapCounts } from '../../core/job-contract.js';
 import type { JobExecutor } from '../../core/ports.js';
 import { engineSatisfies } from '../../pipeline/runs-on.js';
 
-export type EngineState = 'starting' | 'up' | 'down' | 'reaping';
 
 /** An engine's executor: the port, plus what a Docker engine can tell about itself. */
 export interface EngineExecutor extends JobExecutor {
@@ -41,20 +41,8 @@ export interface PoolEngine {
   executor: EngineExecutor;
 }
 
-export interface EngineStatus {
-  name: string;
-  address: string;
-  source: string;
-  state: EngineState;
-  version?: string;
-  labels: string[];
-  limit: number;
-  /** Job ids running there now. */
-  running: string[];
-  lastError?: string;
-  /** Epoch ms of the last answered ping. */
-  lastSeenAt?: number;
-}
+/** What `statuses()` reports of each engine (the Engines page's rows). */
+export type EngineStatus = EngineInfo;
 
 export interface EnginePoolOptions {
   pingIntervalMs?: number;

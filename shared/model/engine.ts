@@ -1,0 +1,23 @@
+/** A Docker engine of the worker pool, as the engine reports it and the Engines page shows it. */
+
+/** starting: not asked yet; reaping: back after being down, removing what its lost jobs left. */
+export type EngineState = 'starting' | 'up' | 'down' | 'reaping';
+
+/** One Docker engine as the Engines page shows it. */
+export interface EngineInfo {
+  name: string;
+  /** unix:///…, tcp://host:port, ssh://user@host */
+  address: string;
+  /** Why this engine: "kiln.config.yml", "DOCKER_HOST", "docker context 'colima'", "the default socket". */
+  source: string;
+  state: EngineState;
+  version?: string;
+  labels: string[];
+  /** Jobs at once on this engine. */
+  limit: number;
+  /** Ids of the jobs running there. */
+  running: string[];
+  lastError?: string;
+  /** Epoch ms of its last answer. */
+  lastSeenAt?: number;
+}
