@@ -155,7 +155,9 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     const spamRun = await waitFor(async () => {
       const r = await run(second, spam);
       return r.status === 'failed' ? r : undefined;
-    }, 'the retried filling run to fail');
+    }, 'the retried filling run to fail', 120_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}; the run: ${JSON.stringify(await run(second, spam))}; health: ${JSON.stringify((await api<Health>(second, '/api/health')).body.disk)}; kiln serve said: ${second.err()}`);
+    });
     expect(spamRun.jobs[0]).toMatchObject({ attempt: 2, error: expect.stringMatching(/^disk full: the log of step 'Build' was cut at /) });
     // Then the logs of finished runs: room for the run that waited.
     if ((await run(second, waited)).status === 'queued') {
