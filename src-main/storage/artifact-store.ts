@@ -103,6 +103,24 @@ export function archiveRoots(patterns: string[]): string[] {
   return [...roots].sort();
 }
 
+/**
+ * The workspace archives that can hold files matching `patterns`, one per archive root (none when
+ * every pattern is a negation). A root that does not exist in the workspace is passed over: no file
+ * can match below it.
+ */
+export async function* workspaceArchives(container: JobContainer, patterns: string[]): AsyncGenerator<{ root: string; archive: Readable }> {
+  for (const root of patterns.some((p) => !p.startsWith('!')) ? archiveRoots(patterns) : []) {
+    const source = root === '' ? container.workspace : posix.join(container.workspace, root);
+    let archive: Readable;
+    try {
+      archive = await container.getArchive(source);
+    } catch {
+      continue;
+    }
+    yield { root, archive };
+  }
+}
+
 export class ArtifactStore {
   readonly blobs: BlobStore;
   private readonly maxJobBytes: number;
@@ -163,14 +181,7 @@ export class ArtifactStore {
     const pinned: string[] = [];
     let total = 0;
     try {
-      for (const root of valid.some((p) => !p.startsWith('!')) ? archiveRoots(valid) : []) {
-        const source = root === '' ? container.workspace : posix.join(container.workspace, root);
-        let archive: Readable;
-        try {
-          archive = await container.getArchive(source);
-        } catch {
-          continue; // nothing there: no file can match below it
-        }
+      for await (const { root, archive } of workspaceArchives(container, valid)) {
         await forEachTarEntry(archive, async (entry: ReadEntry) => {
           const rel = relativeEntryPath(entry.path, root);
           if (rel === undefined || !matches(rel)) {

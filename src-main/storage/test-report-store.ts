@@ -13,14 +13,12 @@
  * asked which cases of the same planned job failed there; those that pass now are recorded as flaky
  * on the branch (failed, then passed, on the same commit).
  */
-import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { ReadEntry } from 'tar';
 import type { FlakyTest, RunTestReport, TestCaseInfo, TestFileInfo, TestTotals } from '../../shared/model/test-report.js';
 import { formatBytes } from '../../shared/format.js';
 import type { JobContainer } from '../core/job-contract.js';
 import { patternProblem } from '../../shared/workspace-pattern.js';
-import { archiveRoots, relativeEntryPath, workspaceMatcher } from './artifact-store.js';
+import { relativeEntryPath, workspaceArchives, workspaceMatcher } from './artifact-store.js';
 import type { Db } from './db.js';
 import { junitReader, type ParsedCase, type ParseLimits, DEFAULT_PARSE_LIMITS } from './junit-parser.js';
 import { forEachTarEntry, isRegularFileEntry } from './tar-streams.js';
@@ -123,14 +121,7 @@ export class TestReportStore {
     // Two patterns' roots can archive the same file; it is read once.
     const seen = new Set<string>();
     let total = 0;
-    for (const root of valid.some((p) => !p.startsWith('!')) ? archiveRoots(valid) : []) {
-      const source = root === '' ? container.workspace : posix.join(container.workspace, root);
-      let archive: Readable;
-      try {
-        archive = await container.getArchive(source);
-      } catch {
-        continue; // nothing there: no file can match below it
-      }
+    for await (const { root, archive } of workspaceArchives(container, valid)) {
       try {
         await forEachTarEntry(archive, async (entry: ReadEntry) => {
           const rel = relativeEntryPath(entry.path, root);
