@@ -30,6 +30,8 @@
  *   GET  /api/metrics/storage | /api/health | /api/deliveries?limit= | /api/repositories
  *   POST /api/storage/free {artifacts?, caches?, logsOlderThanDays?}   FreeSpaceReport (works on a full disk)
  *   GET  /api/events                                      SSE of run/job/tunnel/delivery events
+ *   POST /api/auth/tickets {path}                         201 {ticket, expiresAt}: a one-time ticket for a
+ *                                                         stream, download or terminal path (api-tickets.ts)
  *   GET  /api/settings                                    SettingsView (names and counts, never secret values)
  *   PUT  /api/settings/server {tunnelUrl?, concurrency?, retention?}            SettingsView
  *   PUT  /api/repositories/:owner/:name {url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?}
@@ -47,6 +49,7 @@ import { STATUSES, type Status } from '../../shared/model/status.js';
 import { isDiskFull } from '../core/disk-full.js';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
+import { apiTickets, isTicketedPath, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
 import type { SseConnection } from './sse.js';
 
@@ -60,6 +63,8 @@ export interface ApiRoutesOptions {
   artifacts?: ArtifactSource;
   /** When set, every /api request must present a token for which this (constant-time) check is true. */
   tokenMatches?: (given: string) => boolean;
+  /** One-time tickets for the routes a browser opens without headers (api-tickets.ts); one store per server. */
+  tickets?: ApiTickets;
   /** Collects live SSE streams so that server shutdown can end them. */
   streams?: Set<SseConnection>;
 }
@@ -68,23 +73,28 @@ export const JSON_BODY_LIMIT = '1mb';
 
 export function apiRoutes(options: ApiRoutesOptions): Router {
   const { engine } = options;
+  const tickets = options.tickets ?? apiTickets();
   const router = express.Router();
 
   if (options.tokenMatches) {
     const matches = options.tokenMatches;
     router.use((req, _res, next) => {
-      const auth = req.get('authorization') ?? '';
-      const bearer = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim();
-      const query = typeof req.query.access_token === 'string' ? req.query.access_token : undefined;
-      const given = bearer ?? query;
-      if (given === undefined || !matches(given)) {
-        next(new ApiError('UNAUTHORIZED', 'this server is reachable beyond localhost: send Authorization: Bearer <server.apiToken>'));
+      if (!requestAuthorized({ url: req.originalUrl, method: req.method, authorization: req.get('authorization') }, matches, tickets)) {
+        next(new ApiError('UNAUTHORIZED', UNAUTHORIZED_MESSAGE));
         return;
       }
       next();
     });
   }
   router.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+
+  router.post('/auth/tickets', (req, res) => {
+    const path = objectBody(req).path;
+    if (typeof path !== 'string' || !isTicketedPath(path)) {
+      throw new ApiError('BAD_REQUEST', 'body.path must be the path of an event stream, a log stream or raw log, an artifact download or a terminal (/api/events, /api/jobs/ID/log/stream, /api/jobs/ID/log/raw, /api/artifacts/ID/download, /api/jobs/ID/terminal)');
+    }
+    res.status(201).json(tickets.mint(path));
+  });
 
   router.get('/runs', async (req, res) => {
     const q = req.query;

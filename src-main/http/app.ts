@@ -3,8 +3,8 @@
  *   POST /webhooks/github           public, signed deliveries (webhook-receiver.ts)
  *   GET  /badges/:owner/:repo.svg   public, status badges (badges.ts)
  *   --- everything below passes the local guard (local-guard.ts): Host allow-list, Origin, session secret
- *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token
- *                                   whenever the server listens beyond loopback
+ *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token (or a
+ *                                   one-time ticket, api-tickets.ts) whenever the server listens beyond loopback
  *   /api/jobs/:id/terminal          WebSocket into a job kept for debugging (terminal-ws.ts)
  *   everything else                 the React UI from dist-renderer/, SPA fallback to index.html
  *                                   (with the session secret in a <meta> tag)
@@ -12,7 +12,6 @@
  */
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server } from 'node:http';
@@ -23,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { WebhookReceiver } from '../trigger/webhook-receiver.js';
 import { apiErrorHandler, apiRoutes } from './api-routes.js';
+import { apiTickets, tokensEqual, type ApiTickets } from './api-tickets.js';
 import type { ArtifactSource } from './api-routes.js';
 import { badgeStateOf, BADGE_COLORS, etagMatches, etagOf, renderBadge } from './badges.js';
 import { checkRequest, loadSessionSecret, localGuard, withSessionMeta, type LocalGuardOptions } from './local-guard.js';
@@ -75,7 +75,7 @@ export function isLoopback(host: string): boolean {
  * Builds the express app. `streams` collects live SSE connections for shutdown. Throws when `host`
  * is not loopback and no server.apiToken is configured.
  */
-export function createApp(options: Omit<ServerOptions, 'port'> & { host: string; streams?: Set<SseConnection> }): Express {
+export function createApp(options: Omit<ServerOptions, 'port'> & { host: string; streams?: Set<SseConnection>; tickets?: ApiTickets }): Express {
   const { engine } = options;
   const token = engine.config.server.apiToken;
   const needsToken = !isLoopback(options.host);
@@ -149,6 +149,7 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
     engine,
     artifacts: options.artifacts,
     tokenMatches: needsToken && token ? (given) => tokensEqual(given, token) : undefined,
+    tickets: options.tickets,
     streams: options.streams,
   }));
 
@@ -191,7 +192,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? options.engine.config.server.host ?? '127.0.0.1';
   const port = options.port ?? options.engine.config.server.port ?? 7070;
   const streams = new Set<SseConnection>();
-  const app = createApp({ ...options, host, streams });
+  const tickets = apiTickets();
+  const app = createApp({ ...options, host, streams, tickets });
   const guard = guardOptions(options.engine);
   const server: Server = await new Promise((resolvePromise, reject) => {
     const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolvePromise(s)));
@@ -200,7 +202,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.keepAliveTimeout = 65_000;
   const token = options.engine.config.server.apiToken;
   const terminals = options.engine.terminals
-    ? terminalSockets({ terminals: options.engine.terminals, guard, tokenMatches: !isLoopback(host) && token ? (given) => tokensEqual(given, token) : undefined })
+    ? terminalSockets({ terminals: options.engine.terminals, guard, tickets, tokenMatches: !isLoopback(host) && token ? (given) => tokensEqual(given, token) : undefined })
     : undefined;
   // The terminal is the one WebSocket route; any other handshake gets the guard's answer, then a plain 404, never a hang.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -248,13 +250,6 @@ function publicHost(publicUrl: string | undefined): string[] {
   } catch {
     return [];
   }
-}
-
-function tokensEqual(given: string, expected: string): boolean {
-  // Hash both sides so the comparison is constant-time regardless of length.
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 function defaultStaticDir(): string | undefined {

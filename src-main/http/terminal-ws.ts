@@ -5,8 +5,9 @@
  * Who may open one (checked before the handshake is accepted, answered as plain HTTP refusals):
  *   - the local guard's rules (local-guard.ts): an allowed Host (421), and from a browser only the
  *     dashboard's own Origin (403) — a WebSocket handshake is held to the state-changing rule;
- *   - beyond loopback, the API token (401): `Authorization: Bearer` or `?access_token=` (a browser
- *     cannot set headers on a WebSocket);
+ *   - beyond loopback, the API token (401): `Authorization: Bearer`, `?access_token=`, or — what the
+ *     dashboard sends, since a browser cannot set headers on a WebSocket — a one-time `?auth_ticket=`
+ *     minted for this terminal's path (api-tickets.ts), so the token never appears in a URL;
  *   - only a job kept for debugging now (409): no terminal into a job of a run not in debug mode.
  * The desktop app's page (file://) has no origin of this server: it asks main over IPC for a
  * ticket (mintTicket), a one-time secret for one job that expires in a minute, and its handshake
@@ -28,6 +29,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ApiError } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
+import { apiTickets, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
 import { checkHost, checkRequest, type LocalGuardOptions } from './local-guard.js';
 
 const PATH = /^\/api\/jobs\/([^/]+)\/terminal$/;
@@ -42,6 +44,8 @@ export interface TerminalSocketOptions {
   guard: LocalGuardOptions;
   /** Set when the server listens beyond loopback: the API token check (constant-time). */
   tokenMatches?: (given: string) => boolean;
+  /** The server's one-time API tickets (api-tickets.ts), accepted in place of the token. */
+  tickets?: ApiTickets;
 }
 
 export interface TerminalSockets {
@@ -57,6 +61,7 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
   const open = new Set<WebSocket>();
   const tickets = new Map<string, { jobId: string; expires: number }>();
+  const apiTicketStore = o.tickets ?? apiTickets();
   /** Takes a ticket for `jobId` (single use); false when there is none, or it expired. */
   const redeem = (ticket: string | null, jobId: string): boolean => {
     if (!ticket) return false;
@@ -93,13 +98,9 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
         refuseUpgrade(socket, verdict.status, verdict.reason);
         return true;
       }
-      if (o.tokenMatches && !ticketed) {
-        const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-        const given = bearer ?? url.searchParams.get('access_token') ?? undefined;
-        if (given === undefined || !o.tokenMatches(given)) {
-          refuseUpgrade(socket, 401, 'this server is reachable beyond localhost: send Authorization: Bearer <server.apiToken> (or ?access_token=)');
-          return true;
-        }
+      if (o.tokenMatches && !ticketed && !requestAuthorized({ url: req.url ?? '/', method: req.method ?? 'GET', authorization: req.headers.authorization }, o.tokenMatches, apiTicketStore)) {
+        refuseUpgrade(socket, 401, UNAUTHORIZED_MESSAGE);
+        return true;
       }
       let jobId: string;
       try {
