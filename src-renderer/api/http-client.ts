@@ -5,6 +5,7 @@ import type { LogGroup } from '../../shared/model/job-records.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
 import { LogSequencer } from '../../shared/api/log-sequencer.js';
 import type { KilnClient } from './kiln-client.js';
+import { TokenStore, type ClientAuth } from './api-token.js';
 
 const EVENT_TYPES: readonly EngineEvent['type'][] = ['run', 'job', 'log', 'tunnel', 'delivery'];
 
@@ -37,33 +38,93 @@ function repoPath(name: string): string {
 /**
  * The browser transport: fetch for calls, EventSource for live events and log streams. Used when the
  * renderer is served by `kiln serve` (and by the end-to-end tests in Chromium).
+ *
+ * Beyond loopback the server wants the API token: calls carry it as `Authorization: Bearer`; what a
+ * browser opens without headers (event streams, downloads, the terminal) carries a one-time ticket
+ * minted just before (`POST /api/auth/tickets`), so the token itself is never in a URL. Any 401 tells
+ * `auth`'s listeners, and the page shows its sign-in screen.
  */
 export class HttpClient implements KilnClient {
   readonly transport = 'http' as const;
-  private events: EventSource | null = null;
+  readonly auth: ClientAuth;
+  private events: { close(): void } | null = null;
   private readonly listeners = new Set<(event: EngineEvent) => void>();
+  private readonly authListeners = new Set<(refused: boolean) => void>();
 
   /**
    * `session`: the per-install secret the server puts in the page (`<meta name="kiln-session">`); the
    * server refuses a browser's state-changing call without it, so no other origin can forge one.
    */
-  constructor(private readonly base = '', private readonly session = globalThis.document?.querySelector<HTMLMetaElement>('meta[name="kiln-session"]')?.content) {}
+  constructor(
+    private readonly base = '',
+    private readonly session = globalThis.document?.querySelector<HTMLMetaElement>('meta[name="kiln-session"]')?.content,
+    private readonly token = new TokenStore(),
+  ) {
+    const store = this.token;
+    const listeners = this.authListeners;
+    this.auth = {
+      get signedIn() { return store.get() !== undefined; },
+      signIn: (candidate) => this.signIn(candidate),
+      signOut: () => store.clear(),
+      onRequired(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+  }
+
+  private headers(body: boolean, token = this.token.get()): Record<string, string> {
+    return {
+      accept: 'application/json',
+      ...(body ? { 'content-type': 'application/json' } : {}),
+      ...(this.session ? { 'x-kiln-session': this.session } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+  }
+
+  /** One request with the candidate token; it is kept only when the server accepts it. */
+  private async signIn(candidate: string): Promise<void> {
+    if (candidate === '') throw new ApiError('BAD_REQUEST', 'enter the API token (server.api-token in kiln.config.yml)');
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/api/health`, { headers: this.headers(false, candidate) });
+    } catch (err) {
+      throw new ApiError('UNAVAILABLE', `cannot reach the Kiln server: ${(err as Error).message}`);
+    }
+    if (res.status === 401) throw new ApiError('UNAUTHORIZED', 'the server refused this token: it is not its server.api-token');
+    if (!res.ok) throw new ApiError(codeOfStatus(res.status), `the server answered HTTP ${res.status}; try again`);
+    this.token.set(candidate);
+  }
+
+  private unauthorized(): void {
+    const refused = this.token.get() !== undefined;
+    this.token.clear();
+    for (const l of [...this.authListeners]) l(refused);
+  }
+
+  /**
+   * The URL to open for a stream, a download or the terminal: with a one-time ticket for its path when
+   * a token is in use (the token never goes into a URL), as is otherwise.
+   */
+  async authorizedUrl(url: string): Promise<string> {
+    if (this.token.get() === undefined) return url;
+    const path = url.slice(this.base.length).split('?')[0];
+    const { ticket } = await this.call<{ ticket: string }>('POST', '/api/auth/tickets', { path });
+    return `${url}${url.includes('?') ? '&' : '?'}auth_ticket=${encodeURIComponent(ticket)}`;
+  }
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: {
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.session ? { 'x-kiln-session': this.session } : {}),
-        },
+        headers: this.headers(body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
       throw new ApiError('UNAVAILABLE', `cannot reach the Kiln server: ${(err as Error).message}`);
     }
+    if (res.status === 401) this.unauthorized();
     const text = await res.text();
     let json: unknown = undefined;
     if (text) {
@@ -167,7 +228,9 @@ export class HttpClient implements KilnClient {
   }
   async terminalUrl(jobId: string): Promise<string> {
     const base = this.base || globalThis.location?.origin || '';
-    return `${base.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(jobId)}/terminal`;
+    const path = `/api/jobs/${encodeURIComponent(jobId)}/terminal`;
+    const query = this.token.get() === undefined ? '' : (await this.authorizedUrl(`${this.base}${path}`)).slice(this.base.length + path.length);
+    return `${base.replace(/^http/, 'ws')}${path}${query}`;
   }
   async approveJob(jobId: string, options: { by?: string } = {}): Promise<void> {
     await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/approve`, options);
@@ -187,25 +250,64 @@ export class HttpClient implements KilnClient {
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
-    if (!this.events) {
-      // EventSource reconnects by itself; live events are a hint to refetch, so nothing to resume.
-      const es = new EventSource(`${this.base}/api/events`);
-      const dispatch = (e: MessageEvent<string>): void => {
-        let event: EngineEvent;
-        try { event = JSON.parse(e.data) as EngineEvent; } catch { return; }
-        if (!event || typeof event !== 'object' || !EVENT_TYPES.includes(event.type)) return;
-        for (const l of [...this.listeners]) l(event);
-      };
-      es.onmessage = dispatch;
-      for (const type of EVENT_TYPES) es.addEventListener(type, dispatch as EventListener);
-      this.events = es;
-    }
+    this.events ??= this.openEvents();
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0 && this.events) {
         this.events.close();
         this.events = null;
       }
+    };
+  }
+
+  /**
+   * The live event stream. Without a token the EventSource reconnects by itself; with one, each
+   * connection needs a fresh ticket, so a dropped stream is closed and opened again here.
+   */
+  private openEvents(): { close(): void } {
+    let closed = false;
+    let es: EventSource | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const dispatch = (e: MessageEvent<string>): void => {
+      let event: EngineEvent;
+      try { event = JSON.parse(e.data) as EngineEvent; } catch { return; }
+      if (!event || typeof event !== 'object' || !EVENT_TYPES.includes(event.type)) return;
+      for (const l of [...this.listeners]) l(event);
+    };
+    const again = (): void => {
+      if (closed) return;
+      failures++;
+      retry = setTimeout(() => void connect(), Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+    };
+    const connect = async (): Promise<void> => {
+      let url: string;
+      try {
+        url = await this.authorizedUrl(`${this.base}/api/events`);
+      } catch {
+        again();
+        return;
+      }
+      if (closed) return;
+      const source = new EventSource(url);
+      es = source;
+      source.onopen = () => { failures = 0; };
+      source.onmessage = dispatch;
+      for (const type of EVENT_TYPES) source.addEventListener(type, dispatch as EventListener);
+      source.onerror = () => {
+        // Live events are a hint to refetch, so nothing to resume.
+        if (!url.includes('auth_ticket=') && source.readyState !== EventSource.CLOSED) return;
+        source.close();
+        if (es === source) again();
+      };
+    };
+    void connect();
+    return {
+      close() {
+        closed = true;
+        clearTimeout(retry);
+        es?.close();
+      },
     };
   }
 
@@ -231,10 +333,19 @@ export class HttpClient implements KilnClient {
       } catch { /* the stream already delivered what it could */ }
       if (!stopped) onEnd();
     };
-    const connect = (): void => {
+    const connect = async (): Promise<void> => {
       if (stopped || ended) return;
       // Always resume explicitly from the sequencer's position: no gap, and it drops any replayed line.
-      const source = new EventSource(`${this.base}/api/jobs/${encodeURIComponent(jobId)}/log/stream${qs({ offset: seq.nextSeq })}`);
+      let url: string;
+      try {
+        url = await this.authorizedUrl(`${this.base}/api/jobs/${encodeURIComponent(jobId)}/log/stream${qs({ offset: seq.nextSeq })}`);
+      } catch {
+        failures++;
+        retry = setTimeout(() => void connect(), Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+        return;
+      }
+      if (stopped || ended) return;
+      const source = new EventSource(url);
       es = source;
       source.onopen = () => { failures = 0; };
       source.onmessage = (e: MessageEvent<string>) => {
@@ -245,10 +356,10 @@ export class HttpClient implements KilnClient {
         source.close();
         if (stopped || ended || es !== source) return;
         failures++;
-        retry = setTimeout(connect, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+        retry = setTimeout(() => void connect(), Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
       };
     };
-    connect();
+    void connect();
     return () => {
       stopped = true;
       clearTimeout(retry);

@@ -1,5 +1,6 @@
 import type { EngineApi, EngineEvent } from '../../shared/api/engine-api.js';
 import type { LogLine } from '../../shared/model/run.js';
+import type { ClientAuth } from './api-token.js';
 
 /**
  * What every view talks to. Two transports implement it (IPC in Electron, HTTP/SSE in a browser);
@@ -15,6 +16,13 @@ export interface KilnClient extends EngineApi {
    * Returns `stop`, after which no callback fires.
    */
   followLog(jobId: string, fromSeq: number, onLines: (lines: LogLine[]) => void, onEnd: () => void): () => void;
+  /** Sign-in with the API token, for a transport that may need one (HTTP beyond loopback); absent otherwise. */
+  readonly auth?: ClientAuth;
+  /**
+   * The URL to open now for a download link (links cannot carry headers): with a one-time ticket when
+   * the server wants a token. Absent where the plain URL always works.
+   */
+  authorizedUrl?(url: string): Promise<string>;
   artifactUrl(artifactId: string): string;
   rawLogUrl(jobId: string): string;
   /** The WebSocket URL of a new terminal into a job kept for debugging (raw bytes both ways); one per terminal. */

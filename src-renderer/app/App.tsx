@@ -15,6 +15,7 @@ import { TestsView } from '../views/tests/TestsView.js';
 import { SchedulesView } from '../views/SchedulesView.js';
 import { ClientContext, useAsync, useClient, useEngineEvents, useHashRoute, useThrottled } from './hooks.js';
 import { href, type Route } from './route.js';
+import { SignOutButton } from './SignIn.js';
 
 const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }> = [
   { view: 'runs', label: 'Runs', icon: '▤', to: { view: 'runs' } },
@@ -66,7 +67,8 @@ function Page({ route }: { route: Route }) {
   }
 }
 
-export function App({ client }: { client: KilnClient }) {
+/** `signOut`: set while the tab uses an API token (a dashboard opened from another machine). */
+export function App({ client, signOut }: { client: KilnClient; signOut?: () => void }) {
   const route = useHashRoute();
   const section = route.view === 'run' || route.view === 'job' || route.view === 'artifacts' || route.view === 'tests' || route.view === 'timing' ? 'runs' : route.view;
   return (
@@ -85,6 +87,7 @@ export function App({ client }: { client: KilnClient }) {
           <div className="sidebar-spacer" />
           <EngineStatus />
           <div className="transport muted">via {client.transport === 'ipc' ? 'desktop IPC' : 'HTTP'}</div>
+          {signOut && <SignOutButton signOut={signOut} />}
         </nav>
         <main className="content"><DiskBanner /><Page route={route} /></main>
       </div>

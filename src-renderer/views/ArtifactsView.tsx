@@ -1,6 +1,7 @@
 import { formatBytes, relativeTime } from '../app/format.js';
 import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { href } from '../app/route.js';
+import { DownloadLink } from '../components/DownloadLink.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 
@@ -41,7 +42,7 @@ export function ArtifactsView({ runId }: { runId: string }) {
                   <td>{jobName(a.jobId)}</td>
                   <td className="muted">{relativeTime(a.createdAt)}</td>
                   <td className="muted">{a.expiresAt ? new Date(a.expiresAt).toLocaleDateString() : 'never'}</td>
-                  <td><a className="btn btn-sm" href={client.artifactUrl(a.id)} download={a.path.split('/').pop()} data-action="download-artifact">⤓ Download</a></td>
+                  <td><DownloadLink className="btn btn-sm" href={client.artifactUrl(a.id)} download={a.path.split('/').pop() ?? a.path} action="download-artifact">⤓ Download</DownloadLink></td>
                 </tr>
               ))}
             </tbody>

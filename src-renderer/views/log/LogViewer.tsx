@@ -5,6 +5,7 @@ import type { JobSummary } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { useClient, useTicker } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
+import { DownloadLink } from '../../components/DownloadLink.js';
 import { LogRowView, type LogRowProps } from './LogRow.js';
 import { buildSections, RowMap } from './log-rows.js';
 import { LogPageCache } from './log-page-cache.js';
@@ -175,7 +176,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
             {follow ? '● Following' : '↓ Follow'}
           </button>
         )}
-        <a className="btn btn-sm btn-dark" href={client.rawLogUrl(jobId)} download={`${job.name}.log`} data-action="download-log">⤓ Raw log</a>
+        <DownloadLink className="btn btn-sm btn-dark" href={client.rawLogUrl(jobId)} download={`${job.name}.log`} action="download-log">⤓ Raw log</DownloadLink>
       </div>
       {error && <div className="log-error">Could not load the log: {error}</div>}
       {(groups.list !== undefined || groupsLate) && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
