@@ -11,6 +11,7 @@ import { KILN_VERSION } from '../helpers/fake-engine.js';
 import { startServer, UI_CSP } from '../../src-main/http/app.js';
 import { jobNamed, startBareEngine } from './helpers/api-engine.js';
 import { readSse } from './helpers/sse-client.js';
+import { openTerminal } from '../debug/terminal-client.js';
 import { API, ARTIFACT_HTML, ARTIFACT_TEXT, OPS, pingWeb, SECRET_VALUE, startApiWorld, WEB, WEBHOOK_SECRET, type ApiWorld } from './helpers/api-world.js';
 
 interface ErrorBody { ok: false; error: { name: string; code: string; message: string } }
@@ -379,6 +380,38 @@ describe('the HTTP API over the real engine', () => {
         const hook = await fetch(`${base}/webhooks/github`, { method: 'POST', headers: { 'x-github-event': 'ping', 'x-github-delivery': 'd1', 'content-type': 'application/json' }, body: '{"zen":"z","repository":{"full_name":"acme/web"}}' });
         expect(hook.status).toBe(401);
         expect(((await hook.json()) as { reason: string }).reason).toMatch(/missing signature/);
+      } finally {
+        await close();
+      }
+    });
+
+    it('mints one-time tickets only with the token, for streams, downloads and terminals, each opening its own path once', async () => {
+      const { server, close } = await startBareEngine(WEB, { server: { host: '0.0.0.0', port: 0, apiToken: 'tok-123' } }, '0.0.0.0');
+      const base = `http://127.0.0.1:${server.port}`;
+      const mint = async (path: string, headers: Record<string, string> = { authorization: 'Bearer tok-123' }, query = ''): Promise<Response> =>
+        fetch(`${base}/api/auth/tickets${query}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ path }) });
+      const ticketFor = async (path: string): Promise<string> => ((await (await mint(path)).json()) as { ticket: string }).ticket;
+      try {
+        expect((await mint('/api/jobs/j1/log/raw', {})).status).toBe(401);
+        const refused = await mint('/api/settings');
+        expect(refused.status).toBe(400);
+        expect(((await refused.json()) as ErrorBody).error.message).toMatch(/body\.path must be the path of an event stream/);
+        const minted = await mint('/api/jobs/j1/log/raw');
+        expect(minted.status).toBe(201);
+        const { ticket, expiresAt } = (await minted.json()) as { ticket: string; expiresAt: number };
+        expect(expiresAt).toBeGreaterThan(Date.now());
+        // Past the token check (the job does not exist), then used up.
+        expect((await fetch(`${base}/api/jobs/j1/log/raw?auth_ticket=${ticket}`)).status).toBe(404);
+        expect((await fetch(`${base}/api/jobs/j1/log/raw?auth_ticket=${ticket}`)).status).toBe(401);
+        // Not for another job, not for another route, and never for minting more.
+        expect((await fetch(`${base}/api/jobs/j2/log/raw?auth_ticket=${await ticketFor('/api/jobs/j1/log/raw')}`)).status).toBe(401);
+        expect((await fetch(`${base}/api/settings?auth_ticket=${await ticketFor('/api/events')}`)).status).toBe(401);
+        expect((await mint('/api/events', {}, `?auth_ticket=${await ticketFor('/api/events')}`)).status).toBe(401);
+        // The terminal handshake: refused without the token, past it (409: the job is not kept) with a ticket.
+        const terminal = '/api/jobs/j1/terminal';
+        await expect(openTerminal(`ws://127.0.0.1:${server.port}${terminal}`)).rejects.toMatchObject({ status: 401 });
+        await expect(openTerminal(`ws://127.0.0.1:${server.port}${terminal}?auth_ticket=${await ticketFor('/api/jobs/j2/terminal')}`)).rejects.toMatchObject({ status: 401 });
+        await expect(openTerminal(`ws://127.0.0.1:${server.port}${terminal}?auth_ticket=${await ticketFor(terminal)}`)).rejects.toMatchObject({ status: 409 });
       } finally {
         await close();
       }
