@@ -6,7 +6,8 @@
  * the host opening http://<that address>:<port>/ as a teammate's browser would. It sees the sign-in
  * screen, a wrong token is refused in words, the right one loads the runs list; live updates come
  * through the event stream, a log and an artifact download, the debug terminal answers, a reload keeps
- * the session, another tab asks again, and Sign out forgets it. The token never appears in a URL the
+ * the session, another tab asks again, a token the server no longer accepts sends the tab back to
+ * sign-in, and Sign out forgets it. The token never appears in a URL the
  * browser requested, in kiln serve's output, or in its database.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -241,6 +242,16 @@ describe('the dashboard opened from another machine, with the API token', () => 
     } finally {
       await other.close();
     }
+  });
+
+  it('asks again, saying why, when the server refuses the token the tab kept (it changed meanwhile)', async () => {
+    await page.evaluate(() => sessionStorage.setItem('kiln.api-token', 'a-token-since-replaced'));
+    await page.reload();
+    await page.locator('[data-testid=sign-in-note]').waitFor({ timeout: 20_000 });
+    expect(await page.textContent('[data-testid=sign-in-note]')).toMatch(/no longer accepts the token/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await signIn(TOKEN);
+    await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: 20_000 });
   });
 
   it('forgets the token on Sign out and returns to the sign-in screen, also after a reload', async () => {
