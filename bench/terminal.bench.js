@@ -4,9 +4,15 @@
 //   1. Keystroke to echo: a key pressed in the page (CDP) until the echoed character is on the
 //      terminal's screen (a MutationObserver in the page), 200 keys. Target p99 < 50 ms on loopback.
 //      Baseline, same run: the same echo through `docker exec` alone (no WebSocket, no browser).
-//   2. A flood: `yes | head -c 200M` in the terminal. The server's event-loop delay p99 must stay
-//      under 50 ms; baseline: the idle event loop over the same time, same process. The tab's
-//      responsiveness: the largest gap between 16 ms timer ticks in the page during the flood.
+//   2. A flood: `yes | head -c 200M` in the terminal, all of it: the run waits until the line printed
+//      after it is on the screen (up to FLOOD_LIMIT_MS; past that the flood counts as failed). The
+//      server's event-loop delay p99 must stay under 50 ms; baseline: the idle event loop over the
+//      same time, same process. The tab must stay responsive: the gaps between the page's 16 ms
+//      timer ticks during the flood, p99 < 100 ms (the time within which a response to input feels
+//      immediate); baseline: the same ticks in the idle page. The gaps between animation frames
+//      are reported beside them.
+// TERMINAL_FLOOD=8M TERMINAL_KEYS=40 node bench/terminal.bench.js   runs it small (a check that it
+// works, not a measurement).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,12 +26,15 @@ import { startServer } from '../dist/src-main/http/app.js';
 import { openDebugShell } from '../dist/src-main/executor/debug-session.js';
 
 const IMAGE = 'kiln-test/busybox:1';
-const KEYS = 200;
-const FLOOD_BYTES = 200 * 1024 * 1024;
-const FLOOD = '200M';
-/** The flood is measured for this long at most (on a loaded machine xterm.js draws `yes` at a few MiB/s). */
-const FLOOD_WINDOW_MS = 30_000;
+const KEYS = Number(process.env.TERMINAL_KEYS ?? 200);
+const FLOOD = process.env.TERMINAL_FLOOD ?? '200M';
+const FLOOD_BYTES = Number(/^(\d+)M$/.exec(FLOOD)?.[1] ?? NaN) * 1024 * 1024;
+if (!Number.isFinite(FLOOD_BYTES)) throw new Error(`TERMINAL_FLOOD must be a size in MiB such as 200M, not ${FLOOD}`);
+/** A safety net, not a window: xterm.js draws `yes` at a few MiB/s on a loaded machine, so 200 MiB takes minutes. */
+const FLOOD_LIMIT_MS = 20 * 60_000;
 const TARGET_MS = 50;
+/** The tab's target: p99 of the gaps between 16 ms timer ticks in the page during the flood. */
+const TAB_TARGET_MS = 100;
 const root = process.cwd();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
@@ -157,19 +166,28 @@ try {
   idle.enable();
   await sleep(3000);
   idle.disable();
+  // The tab's ticks: 16 ms timers and animation frames, idle first (baseline), then during the flood.
   await page.evaluate(() => {
     window.__gaps = [];
+    window.__frames = [];
     let last = performance.now();
     window.__probe = setInterval(() => { const t = performance.now(); window.__gaps.push(t - last); last = t; }, 16);
+    let lastFrame = performance.now();
+    const frame = (t) => { window.__frames.push(t - lastFrame); lastFrame = t; if (window.__probe) requestAnimationFrame(frame); };
+    requestAnimationFrame(frame);
   });
+  await sleep(3000);
+  const idleGaps = await page.evaluate(() => window.__gaps.splice(0));
+  await page.evaluate(() => { window.__frames.length = 0; });
   const flood = monitorEventLoopDelay({ resolution: 10 });
   const bytesBefore = await page.evaluate(() => window.__bytes);
   const t0 = now();
   flood.enable();
   await page.keyboard.type(`yes | head -c ${FLOOD_BYTES}; echo "flood-$((6*7))"\n`);
-  // The flood is drawn as fast as the tab can (xterm.js paces it); measure a window of it, or all of it.
+  // The flood is drawn as fast as the tab can (xterm.js paces it, the server holds the shell back
+  // meanwhile): all of it goes through before the measurement ends.
   let done = false;
-  while (!done && now() - t0 < FLOOD_WINDOW_MS) {
+  while (!done && now() - t0 < FLOOD_LIMIT_MS) {
     await sleep(250);
     done = await page.evaluate(() => document.querySelector('.terminal-pane .xterm-rows')?.textContent?.includes('flood-42'));
   }
@@ -185,11 +203,11 @@ try {
     await page.waitForFunction(() => document.querySelector('.terminal-pane .xterm-rows')?.textContent?.includes('after-42'), undefined, { timeout: 120_000, polling: 50 });
     interruptMs = now() - t2;
   }
-  const gaps = await page.evaluate(() => { clearInterval(window.__probe); return window.__gaps; });
+  const { gaps, frames } = await page.evaluate(() => { clearInterval(window.__probe); window.__probe = undefined; return { gaps: window.__gaps, frames: window.__frames }; });
   const ms = (h, p) => h.percentile(p) / 1e6;
 
   const mib = floodBytes / 1024 / 1024;
-  console.log(`keystroke to echo: ${KEYS} keys; flood: ${done ? `all ${FLOOD}` : `${mib.toFixed(0)} MiB of ${FLOOD} (then Ctrl-C)`} of \`yes\` drawn in ${floodS.toFixed(1)} s (${(mib / floodS).toFixed(1)} MiB/s)`);
+  console.log(`keystroke to echo: ${KEYS} keys; flood: ${done ? `all ${FLOOD}` : `only ${mib.toFixed(0)} MiB of ${FLOOD} within ${FLOOD_LIMIT_MS / 60_000} min (then Ctrl-C): FAILED`} of \`yes\` drawn in ${floodS.toFixed(1)} s (${(mib / floodS).toFixed(1)} MiB/s)`);
   console.table([
     { measure: 'keystroke → echo, docker exec only (baseline)', p50_ms: +pct(direct, 50).toFixed(1), p99_ms: +pct(direct, 99).toFixed(1), target: '' },
     { measure: 'keystroke → echo on screen, Chromium terminal', p50_ms: +pct(browserMs, 50).toFixed(1), p99_ms: +pct(browserMs, 99).toFixed(1), target: `p99 < ${TARGET_MS} ms`, ratio_p50: +(pct(browserMs, 50) / pct(direct, 50)).toFixed(1) },
@@ -199,9 +217,11 @@ try {
     { measure: 'server event-loop delay, idle (baseline)', p50_ms: +ms(idle, 50).toFixed(1), p99_ms: +ms(idle, 99).toFixed(1), target: '' },
     { measure: `server event-loop delay, during yes | head -c ${FLOOD}`, p50_ms: +ms(flood, 50).toFixed(1), p99_ms: +ms(flood, 99).toFixed(1), target: `p99 < ${TARGET_MS} ms`, ratio_p99: +(ms(flood, 99) / ms(idle, 99)).toFixed(2) },
     ...(done ? [] : [{ measure: 'Ctrl-C during the flood → prompt back on screen', p50_ms: +interruptMs.toFixed(0), p99_ms: '', target: '' }]),
-    { measure: 'tab: gap between 16 ms timer ticks during the flood', p50_ms: +pct(gaps, 50).toFixed(1), p99_ms: +pct(gaps, 99).toFixed(1), target: `max ${Math.max(...gaps).toFixed(0)} ms` },
+    { measure: 'tab: gap between 16 ms timer ticks, idle (baseline)', p50_ms: +pct(idleGaps, 50).toFixed(1), p99_ms: +pct(idleGaps, 99).toFixed(1), target: `max ${Math.max(...idleGaps).toFixed(0)} ms` },
+    { measure: 'tab: gap between 16 ms timer ticks during the flood', p50_ms: +pct(gaps, 50).toFixed(1), p99_ms: +pct(gaps, 99).toFixed(1), target: `p99 < ${TAB_TARGET_MS} ms (max ${Math.max(...gaps).toFixed(0)} ms)`, ratio_p99: +(pct(gaps, 99) / pct(idleGaps, 99)).toFixed(2) },
+    { measure: 'tab: gap between animation frames during the flood', p50_ms: +pct(frames, 50).toFixed(1), p99_ms: +pct(frames, 99).toFixed(1), target: `max ${Math.max(...frames).toFixed(0)} ms` },
   ]);
-  const ok = pct(browserMs, 99) < TARGET_MS && ms(flood, 99) < TARGET_MS;
+  const ok = done && pct(browserMs, 99) < TARGET_MS && ms(flood, 99) < TARGET_MS && pct(gaps, 99) < TAB_TARGET_MS;
   const load = (await import('node:os')).loadavg()[0];
   console.log(`${ok ? 'within targets' : 'OUTSIDE TARGETS'} (load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores while measuring)`);
 } finally {

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
+import { DOCKER_ADVICE } from '../../shared/docker-advice.js';
 import { loadConfig, CONFIG_FILE } from '../settings/config-file.js';
 import type { KilnConfig } from '../core/engine-contract.js';
 
@@ -75,7 +76,7 @@ export function dockerUnreachableLine(message: string | undefined, dockerHost = 
   const why = (message ?? 'no answer').replace(/^Docker engine not reachable:\s*/, '').replace(/\s+/g, ' ').slice(0, 200);
   const tried = !dockerHost && found?.tried?.length ? ` [looked at: ${found.tried.join('; ')}]` : '';
   return `kiln serve: no Docker engine is reachable at ${where} (${why})${tried}, so jobs cannot run until one is: `
-    + 'start Docker (`sudo systemctl start docker`, or open Docker Desktop) or install it (https://docs.docker.com/engine/install/); '
+    + `${DOCKER_ADVICE}; `
     + 'Kiln keeps serving meanwhile and the dashboard shows Docker\'s state';
 }
 

@@ -44,6 +44,8 @@ export class DebugService implements DebugTerminals {
   private readonly held = new Map<string, Held>();
   private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
   private readonly keepMs: number;
+  /** Set once recover() has adopted (or removed) what an earlier process kept. */
+  private recovered = false;
 
   constructor(private readonly p: Parts & { store: DebugStore; /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */ dockerOf?: (jobId: string) => Dockerode | undefined; options?: DebugOptions }) {
     this.keepMs = p.options?.keepMs ?? DEFAULT_KEEP_MS;
@@ -66,9 +68,17 @@ export class DebugService implements DebugTerminals {
     return this.held.has(jobId) || this.adopted.has(jobId);
   }
 
-  /** Whether containers labelled kiln.run=`runId`, kiln.job=`jobKey` belong to a kept job (the reaper spares them). */
+  /**
+   * Whether containers labelled kiln.run=`runId`, kiln.job=`jobKey` belong to a kept job (the reaper
+   * spares them). Until recover() has run — a full disk defers it, and the start-up reap does not
+   * wait — the jobs an earlier process kept are read from the database: spared until their deadline.
+   */
   keepsResourcesOf(runId: string, jobKey: string): boolean {
-    return [...this.held.values(), ...this.adopted.values()].some(({ row }) => row.run_id === runId && row.job_key === jobKey);
+    const same = (row: KeptJobRow): boolean => row.run_id === runId && row.job_key === jobKey;
+    if ([...this.held.values(), ...this.adopted.values()].some(({ row }) => same(row))) return true;
+    if (this.recovered) return false;
+    const now = this.p.clock();
+    return this.p.store.allKept().some((row) => same(row) && row.deadline > now);
   }
 
   list(): KeptJobInfo[] {
@@ -138,6 +148,7 @@ export class DebugService implements DebugTerminals {
   recover(): void {
     const now = this.p.clock();
     for (const row of this.p.store.allKept()) {
+      if (this.adopted.has(row.job_id)) continue; // a pass a full disk cut short adopted it already
       const claim: Claim = { jobId: row.job_id, runId: row.run_id, repo: '', token: row.claim_token, attempt: row.attempt, leaseUntil: 0 };
       this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
       const docker = this.p.dockerOf?.(row.job_id);
@@ -148,6 +159,7 @@ export class DebugService implements DebugTerminals {
       }
       this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
     }
+    this.recovered = true;
   }
 
   /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */

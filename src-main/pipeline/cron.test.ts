@@ -24,6 +24,40 @@ describe('the next time of a schedule', () => {
   }
 });
 
+/** Every time the schedule runs in (`from`, `to`], as ISO strings. */
+function runsBetween(cron: string, zone: string, from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = nextCronTime(cron, zone, at(from)); t !== undefined && t <= at(to); t = nextCronTime(cron, zone, t)) out.push(new Date(t).toISOString());
+  return out;
+}
+
+describe('a schedule on the nights the clocks change', () => {
+  // Paris, 2026: 29 March 02:00 CET (UTC+1) jumps to 03:00 CEST (UTC+2); 25 October 03:00 CEST falls
+  // back to 02:00 CET, so 02:00–02:59 happens twice (00:00–00:59Z, then 01:00–01:59Z).
+  const cases: Array<{ cron: string; from: string; to: string; runs: string[]; why: string }> = [
+    { cron: '0,30 2 * * *', from: '2026-10-24T12:00:00Z', to: '2026-10-25T12:00:00Z', runs: ['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z'], why: 'fall-back: 02:00 and 02:30 each run once, the first time they occur' },
+    { cron: '*/30 2 * * *', from: '2026-10-24T12:00:00Z', to: '2026-10-25T12:00:00Z', runs: ['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z'], why: 'fall-back: a step in the minutes with a fixed hour is not an hourly schedule' },
+    { cron: '30 2 * * *', from: '2026-10-25T00:45:00Z', to: '2026-10-26T12:00:00Z', runs: ['2026-10-26T01:30:00.000Z'], why: 'fall-back: after the first 02:30, the second is not run; the next is the following night' },
+    { cron: '15 1,3 * * *', from: '2026-10-24T12:00:00Z', to: '2026-10-25T12:00:00Z', runs: ['2026-10-24T23:15:00.000Z', '2026-10-25T02:15:00.000Z'], why: 'fall-back: times outside the repeated hour are untouched' },
+    { cron: '*/30 * * * *', from: '2026-10-24T23:45:00Z', to: '2026-10-25T02:00:00Z', runs: ['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T01:00:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-25T02:00:00.000Z'], why: 'fall-back: an hourly schedule (hour *) keeps its pace through the repeated hour' },
+    { cron: '0,30 2 * * *', from: '2026-03-28T12:00:00Z', to: '2026-03-29T12:00:00Z', runs: ['2026-03-29T01:00:00.000Z'], why: 'spring-forward: 02:00 and 02:30 do not exist; they run once, at 03:00 CEST' },
+    { cron: '*/30 2 * * *', from: '2026-03-28T12:00:00Z', to: '2026-03-30T12:00:00Z', runs: ['2026-03-29T01:00:00.000Z', '2026-03-30T00:00:00.000Z', '2026-03-30T00:30:00.000Z'], why: 'spring-forward: once after the gap, then the usual two the next night' },
+    { cron: '0 3 * * *', from: '2026-03-28T12:00:00Z', to: '2026-03-29T12:00:00Z', runs: ['2026-03-29T01:00:00.000Z'], why: 'spring-forward: 03:00 exists and runs as usual' },
+    { cron: '*/30 * * * *', from: '2026-03-29T00:15:00Z', to: '2026-03-29T01:45:00Z', runs: ['2026-03-29T00:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-29T01:30:00.000Z'], why: 'spring-forward: an hourly schedule goes on by the clock' },
+  ];
+  for (const c of cases) {
+    it(`runs '${c.cron}' in Europe/Paris at ${c.runs.join(', ')} (${c.why})`, () => {
+      expect(runsBetween(c.cron, 'Europe/Paris', c.from, c.to)).toEqual(c.runs);
+    });
+  }
+
+  it('runs an every-minute schedule each minute of the fall-back day, 25 hours of them', () => {
+    const runs = runsBetween('* * * * *', 'Europe/Paris', '2026-10-24T22:00:00Z', '2026-10-25T23:00:00Z');
+    expect(runs.length).toBe(25 * 60);
+    expect(new Set(runs).size).toBe(runs.length);
+  });
+});
+
 describe('a cron expression that cannot be used', () => {
   const cases: Array<{ cron: string; zone?: string; says: string }> = [
     { cron: '61 * * * *', says: 'not a valid cron expression: Invalid value for minute: 61' },

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { Health, TunnelState } from '../../shared/api/engine-api.js';
+import { DOCKER_INSTALL_URL, DOCKER_START_ADVICE } from '../../shared/docker-advice.js';
 import type { KilnClient } from '../api/kiln-client.js';
 import { DiskBanner } from '../components/DiskBanner.js';
 import { ArtifactsView } from '../views/ArtifactsView.js';
@@ -27,6 +28,16 @@ const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }
   { view: 'settings', label: 'Settings', icon: '⚙', to: { view: 'settings' } },
 ];
 
+/** What `kiln serve` prints when Docker does not answer, as a line with its install link. */
+function DockerAdvice() {
+  const start = DOCKER_START_ADVICE.charAt(0).toUpperCase() + DOCKER_START_ADVICE.slice(1);
+  return (
+    <div className="muted small docker-advice" data-testid="docker-advice">
+      {start} or <a href={DOCKER_INSTALL_URL} target="_blank" rel="noopener noreferrer">install it</a>; jobs wait until Docker answers.
+    </div>
+  );
+}
+
 function EngineStatus() {
   const client = useClient();
   const health = useAsync<Health>(() => client.health(), [client]);
@@ -41,6 +52,7 @@ function EngineStatus() {
   return (
     <div className="engine-status" data-testid="engine-status">
       <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
+      {!health.error && h?.docker.ok === false && <DockerAdvice />}
       {h?.engines && h.engines.length > 1
         ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{h.engines.filter((e) => e.state === 'up').length} of {h.engines.length} engines up</a></div>
         : h?.docker.engine && <div className="muted small" data-testid="docker-engine">{h.docker.engine}</div>}

@@ -4,6 +4,7 @@
  * after a kill -9, the next start records the kept job failed under the claim that kept it (it is
  * not run again) and removes the container when its deadline has passed. Nothing leaks.
  */
+import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { startServer } from '../../src-main/http/app.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { mountSmallDisk, removeFill } from '../helpers/small-disk.js';
 import { createRepo, repoConfig } from '../engine/engine-fixture.js';
 import { FAILING_PIPELINE } from './debug-fixture.js';
 import { openTerminal } from './terminal-client.js';
@@ -61,6 +63,29 @@ describe('kept containers across a restart', () => {
     return engine;
   };
 
+  /** A child process keeps the failed job of a run with debug, then is killed (kill -9). */
+  const keptByCrashingChild = async (): Promise<{ runId: string; jobId: string }> => {
+    const configFile = join(root, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const child = spawn(process.execPath, [resolve('test/debug/debug-crash-child.mjs'), resolve('dist'), configFile, dataDir, String(KEEP_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const seen = await new Promise<{ runId: string; jobId: string }>((resolveSeen, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child never kept the job; stderr: ${stderr}`)), 120_000);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const msg = JSON.parse(line) as { runId?: string; jobId?: string };
+        if (msg.runId && msg.jobId) {
+          clearTimeout(timer);
+          resolveSeen({ runId: msg.runId, jobId: msg.jobId });
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await exited;
+    return seen;
+  };
+
   it('are adopted after a stop: the terminal still opens, the reaper spares them, the deadline stands', async () => {
     setUp();
     const first = await start();
@@ -92,26 +117,44 @@ describe('kept containers across a restart', () => {
     expect(await second.listKeptJobs()).toEqual([]);
   });
 
+  it('after a kill -9, on a full disk: the start-up reap spares them before the deferred recovery adopts them', async () => {
+    setUp();
+    const disk = mountSmallDisk(join(root, 'small'), '16m');
+    dataDir = disk.dir;
+    try {
+      config = { ...config, disk: { minFreeBytes: 1024 * 1024, minFreePercent: 0, reserveBytes: 0, checkIntervalMs: 200 } };
+      const seen = await keptByCrashingChild();
+      expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
+
+      // The database as a restart finds it (its WAL folded in), then another program takes the last
+      // byte: the next start cannot write the kept job's failure, so its recovery waits for room.
+      const db = new Database(join(dataDir, 'kiln.db'));
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      const filler = disk.fill('someone-else');
+      const second = await start();
+      expect(await second.listKeptJobs()).toEqual([]); // not adopted: recovery is deferred
+      // Engine.start's reap has run (awaited before it returns), and a periodic pass: the kept containers stay.
+      await second.reapLeftovers();
+      expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
+
+      // Room again: recovery records the failure and adopts the job, whose terminal still opens.
+      removeFill(filler);
+      const adopted = await until(async () => (await second.listKeptJobs())[0], 'the kept job to be adopted', 30_000);
+      expect(adopted).toMatchObject({ jobId: seen.jobId, state: 'adopted' });
+      expect((await second.getRun(seen.runId)).status).toBe('failed');
+      expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
+      await second.endDebug(seen.jobId);
+      expect(containers(seen.runId)).toEqual([]);
+    } finally {
+      for (const e of engines.splice(0)) await e.stop();
+      disk.unmount();
+    }
+  });
+
   it('after a kill -9: the job is recorded failed, not run again, and a passed deadline removes the container', async () => {
     setUp();
-    const configFile = join(root, 'config.json');
-    writeFileSync(configFile, JSON.stringify(config));
-    const child = spawn(process.execPath, [resolve('test/debug/debug-crash-child.mjs'), resolve('dist'), configFile, dataDir, String(KEEP_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<void>((r) => child.on('exit', () => r()));
-    const seen = await new Promise<{ runId: string; jobId: string }>((resolveSeen, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child never kept the job; stderr: ${stderr}`)), 120_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const msg = JSON.parse(line) as { runId?: string; jobId?: string };
-        if (msg.runId && msg.jobId) {
-          clearTimeout(timer);
-          resolveSeen({ runId: msg.runId, jobId: msg.jobId });
-        }
-      });
-    });
-    child.kill('SIGKILL');
-    await exited;
+    const seen = await keptByCrashingChild();
     expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
 
     // Restarted after the deadline: the job's failure is recorded and its container removed.

@@ -89,6 +89,24 @@ describe('debugging a failed job in the dashboard', () => {
     expect(await page.textContent(`.job-list-item[data-job-id="${jobId}"]`)).toContain('debug');
   });
 
+  // Early, so that the steps below keep their container on a slow machine (the configured keep is a minute).
+  it('extends the deadline by the 30 minutes its button says, not by the configured keep', async () => {
+    const label = (await page.textContent('[data-action=extend-debug]')) ?? '';
+    const minutes = Number(/Extend (\d+) min/.exec(label)?.[1]);
+    expect(minutes).toBe(30);
+    const before = Date.now();
+    await page.click('[data-action=extend-debug]');
+    const deadline = Date.now() + 20_000;
+    let kept;
+    while (!(kept = (await kiln.engine.listKeptJobs()).find((k) => k.jobId === jobId && k.deadline > before + KEEP_MS + 60_000))) {
+      if (Date.now() > deadline) throw new Error('the deadline never moved');
+      await page.waitForTimeout(100);
+    }
+    // The configured keep is a minute here: a press that sent no minutes would give about a minute.
+    expect(kept.deadline).toBeGreaterThanOrEqual(before + minutes * 60_000);
+    expect(kept.deadline).toBeLessThanOrEqual(Date.now() + KEEP_MS + minutes * 60_000);
+  });
+
   it('opens a terminal in the workspace: ls and $SOME_VAR from $KILN_ENV answer on the screen', async () => {
     await page.waitForSelector('.terminal-pane[data-state=open]', { timeout: 20_000 });
     await typeInTerminal(page, 'ls\n');

@@ -41,6 +41,40 @@ function send(url: string, method: string, path: string, body?: { type: string; 
 }
 
 
+/** A WebSocket handshake (what a browser sends to open the terminal); answers with the refusal. */
+function sendUpgrade(url: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: hostname, port, method: 'GET', path,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
+      res.on('error', reject);
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: '', contentType: '' });
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`upgrade ${path}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A 4xx with a one-line JSON reason: what every refusal of a bad request must look like. */
+function expectClearRefusal(res: Answer, what: string): void {
+  expect(res.status, `${what} → ${res.status} ${res.body.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+  expect(res.status, `${what} → ${res.status} ${res.body.slice(0, 300)}`).toBeLessThan(500);
+  expect(res.contentType, what).toMatch(/^application\/json/);
+  const body = JSON.parse(res.body) as { ok: boolean; error: { code: string; message: string } };
+  expect(body.ok, what).toBe(false);
+  expect(body.error.message.length, what).toBeGreaterThan(10);
+  expect(body.error.message, what).not.toMatch(/\n|\bat .*\.(ts|js):\d+/);
+}
+
 let kiln: ApiEngine;
 let run: RunDetail;
 let stderrLines: string[];
@@ -87,6 +121,60 @@ describe('a path with malformed percent-encoding', () => {
   });
 });
 
+describe('the routes for test reports, timing, job records, log groups, approvals, debugging, schedules and storage', () => {
+  const json = (data: string) => ({ type: 'application/json', data });
+  const cases: Array<{ method: string; path: () => string; body?: { type: string; data: string }; why: string }> = [
+    { method: 'GET', path: () => '/api/runs/no-such-run/tests', why: 'an unknown run' },
+    { method: 'GET', path: () => `/api/runs/${run.id}/tests?q=a&q=b`, why: 'a repeated q' },
+    { method: 'GET', path: () => '/api/runs/no-such-run/timing', why: 'an unknown run' },
+    { method: 'GET', path: () => '/api/runs/%ff/records', why: 'a malformed id' },
+    { method: 'GET', path: () => '/api/runs/no-such-run/records', why: 'an unknown run' },
+    { method: 'GET', path: () => '/api/jobs/no-such-job/log/groups', why: 'an unknown job' },
+    { method: 'GET', path: () => '/api/jobs/%c3%28/log/groups', why: 'a malformed id' },
+    { method: 'POST', path: () => '/api/jobs/no-such-job/approve', body: json('{}'), why: 'an unknown job' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/approve`, body: json('{}'), why: 'a job that waits for no approval' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/reject`, body: json('{"by": 42}'), why: 'a by that is not a name' },
+    { method: 'POST', path: () => '/api/jobs/no-such-job/reject', body: json('[1,2]'), why: 'a body that is not an object' },
+    { method: 'POST', path: () => '/api/jobs/no-such-job/debug/extend', body: json('{"minutes": 30}'), why: 'a job not kept' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/debug/extend`, body: json('{"minutes": "lots"}'), why: 'minutes not a number' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/debug/extend`, body: json('{"minutes": -5}'), why: 'negative minutes' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/debug/extend`, body: json('{"minutes":'), why: 'broken JSON' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/debug/end`, body: json('{}'), why: 'a finished job, not kept' },
+    { method: 'POST', path: () => '/api/jobs/%/debug/end', why: 'a malformed id' },
+    { method: 'POST', path: () => `/api/jobs/${run.jobs[0].id}/debug/rerun-step`, body: json('{}'), why: 'a job not kept' },
+    { method: 'POST', path: () => '/api/debug/jobs', body: json('{}'), why: 'a method the list does not take' },
+    { method: 'DELETE', path: () => '/api/schedules', why: 'a method the list does not take' },
+    { method: 'POST', path: () => '/api/storage/free', body: json('{"artifacts": "yes"}'), why: 'artifacts not a boolean' },
+    { method: 'POST', path: () => '/api/storage/free', body: json('{"logsOlderThanDays": -1}'), why: 'negative days' },
+    { method: 'POST', path: () => '/api/storage/free', body: json('"everything"'), why: 'a body that is not an object' },
+    { method: 'POST', path: () => '/api/storage/free', body: { type: 'text/plain', data: 'artifacts=true' }, why: 'a body that is not JSON' },
+  ];
+  for (const c of cases) {
+    it(`refuses ${c.method} ${c.path.toString().replace(/^\(\) => /, '')} (${c.why}) with a 4xx and a one-line JSON reason`, async () => {
+      const before = stderrLines.length;
+      const res = await send(kiln.server.url, c.method, c.path(), c.body);
+      expectClearRefusal(res, `${c.method} ${c.path()}`);
+      expect(stderrLines.slice(before).join('')).not.toMatch(/kiln http:|\n\s+at /);
+    });
+  }
+
+  const upgrades: Array<{ path: () => string; headers?: Record<string, string>; status: number; why: string }> = [
+    { path: () => '/api/jobs/no-such-job/terminal', status: 409, why: 'a job not kept' },
+    { path: () => `/api/jobs/${run.jobs[0].id}/terminal?cols=abc&rows=-1`, status: 409, why: 'a finished job, with bad sizes' },
+    { path: () => '/api/jobs/%ff%fe/terminal', status: 400, why: 'a malformed id' },
+    { path: () => '/api/jobs/x/terminal?ticket=forged', status: 403, why: 'a forged ticket' },
+    { path: () => '/api/jobs/x/terminal', headers: { origin: 'https://evil.example' }, status: 403, why: 'another origin' },
+    { path: () => '/api/jobs/x/terminal', headers: { host: 'rebind.example' }, status: 421, why: 'a host the server is not known by' },
+  ];
+  for (const u of upgrades) {
+    it(`refuses the terminal's WebSocket handshake for ${u.why} with ${u.status} and a one-line JSON reason`, async () => {
+      const res = await sendUpgrade(kiln.server.url, u.path(), u.headers);
+      expectClearRefusal(res, u.path());
+      expect(res.status).toBe(u.status);
+    });
+  }
+});
+
 describe('a seeded fuzz of random requests', () => {
   const seed = Number(process.env.KILN_FUZZ_SEED ?? 20261206);
   const COUNT = 400;
@@ -107,6 +195,9 @@ describe('a seeded fuzz of random requests', () => {
       () => `/api/settings/${segment()}`, () => `/api/repositories/${segment()}/${segment()}`, () => `/badges/${segment()}/${segment()}`,
       () => `/badges/${segment()}/${segment()}.svg`, () => '/webhooks/github', () => `/${segment()}`, () => `/${segment()}/${segment()}/${segment()}`,
       () => `/assets/${segment()}`, () => '/index.html',
+      () => `/api/runs/${segment()}/${pick(['tests', 'timing', 'records'])}`, () => `/api/jobs/${segment()}/log/groups`,
+      () => `/api/jobs/${segment()}/${pick(['approve', 'reject'])}`, () => `/api/jobs/${segment()}/debug/${pick(['extend', 'end', 'rerun-step', segment()])}`,
+      () => `/api/${pick(['debug/jobs', 'schedules', 'storage/free', 'debug', 'storage'])}`,
     ];
     const query = (): string => {
       const n = Math.floor(rand() * 4);
@@ -115,7 +206,8 @@ describe('a seeded fuzz of random requests', () => {
       return `?${pairs.join('&')}`;
     };
     const json = (): string => JSON.stringify(Object.fromEntries(Array.from({ length: Math.floor(rand() * 4) }, () => [
-      pick(['repo', 'branch', 'sha', 'failedOnly', 'concurrency', 'retention', 'defaultBranch', 'secrets', 'addWebhookSecrets', 'removeWebhookSecrets', 'x']),
+      pick(['repo', 'branch', 'sha', 'failedOnly', 'concurrency', 'retention', 'defaultBranch', 'secrets', 'addWebhookSecrets', 'removeWebhookSecrets', 'x',
+        'debug', 'minutes', 'by', 'artifacts', 'caches', 'logsOlderThanDays']),
       pick<unknown>([REPO, 'main', 'nope', 'deadbeef', 42, -1, true, null, [], {}, ['a', 1], { jobs: 'many' }, { DEPLOY: 'v' }, 'x'.repeat(2000)]),
     ])));
     const body = (): { type: string; data: string } | undefined => pick([
@@ -137,6 +229,14 @@ describe('a seeded fuzz of random requests', () => {
       const res = await send(kiln.server.url, method, path, b);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status >= 500) failures.push(`#${i} ${method} ${path} ${b ? `(${b.type}) ${b.data.slice(0, 80)}` : ''} → ${res.status} ${res.body.slice(0, 200)}`);
+    }
+    // The terminal's WebSocket handshake, with random ids, sizes and headers.
+    for (let i = 0; i < 60; i++) {
+      const path = `/api/jobs/${segment()}/terminal${pick(['', '?cols=80&rows=24', '?cols=%ff', '?ticket=', '?ticket=x', '?flow=ack&cols=-1', query()])}`;
+      const headers = pick<Record<string, string>>([{}, { origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-websocket-version': '8' }, { 'sec-websocket-key': '' }]);
+      const res = await sendUpgrade(kiln.server.url, path, headers);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status >= 500 || res.status < 400) failures.push(`upgrade #${i} ${path} ${JSON.stringify(headers)} → ${res.status} ${res.body.slice(0, 200)}`);
     }
     expect(failures, `seed ${seed}; replay with KILN_FUZZ_SEED=${seed}`).toEqual([]);
     // The fuzz reaches the routes, not only the 404 handler: successes and several kinds of refusal.

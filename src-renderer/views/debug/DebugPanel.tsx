@@ -4,6 +4,9 @@ import { useClient, useTicker } from '../../app/hooks.js';
 import { formatDuration } from '../../app/format.js';
 import { TerminalPane } from './TerminalPane.js';
 
+/** What one press of Extend adds: the label and the request both read it. */
+export const EXTEND_MINUTES = 30;
+
 /**
  * A failed job kept for debugging: how long it stays, terminals into it (several at once; closing
  * one, or the page, leaves the container up), extend, re-run the failed step, end debugging.
@@ -30,7 +33,7 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
         </div>
         <div className="actions">
           <button type="button" className="btn btn-sm" disabled={busy} data-action="new-terminal" onClick={() => { setTerminals((t) => [...t, next]); setNext((n) => n + 1); }}>+ Terminal</button>
-          <button type="button" className="btn btn-sm" disabled={busy} data-action="extend-debug" onClick={() => act(async () => { await client.extendDebug(kept.jobId); })}>Extend 30 min</button>
+          <button type="button" className="btn btn-sm" disabled={busy} data-action="extend-debug" onClick={() => act(async () => { await client.extendDebug(kept.jobId, EXTEND_MINUTES); })}>Extend {EXTEND_MINUTES} min</button>
           {kept.state === 'held' && (
             <button type="button" className="btn btn-sm" disabled={busy} data-action="rerun-step"
               onClick={() => act(async () => { const { exitCode } = await client.rerunFailedStep(kept.jobId); setRerun(`re-run of '${kept.step.name}' exited with ${exitCode}`); })}>
