@@ -14,7 +14,8 @@ const FP_C = 'SHA256:iCHjIcTLP6cUWQmVJMvd7HR/07HjfrhPRtWGEn4uAik';
 const blob = (line: string): Buffer => Buffer.from(line.split(' ')[1], 'base64');
 
 function known(text: string): KnownHosts {
-  return { ...parseKnownHosts(text, '/home/ada/.ssh/known_hosts'), files: ['/home/ada/.ssh/known_hosts'] };
+  const file = '/home/ada/.ssh/known_hosts';
+  return { ...parseKnownHosts(text, file), files: text ? [file] : [], searched: [file, '/etc/ssh/ssh_known_hosts'] };
 }
 
 function ask(key: string, text: string, extra: Partial<HostKeyQuestion> = {}) {
@@ -63,7 +64,7 @@ describe('checking the key a host offers', () => {
     it('leaves -p out of the ssh-keyscan command on port 22', () => {
       const v = ask(KEY_A, '');
       expect(v.ok || v.message).toContain('`ssh-keyscan laptop.local >> ~/.ssh/known_hosts`');
-      expect(v.ok || v.message).toContain('known_hosts (/home/ada/.ssh/known_hosts)');
+      expect(v.ok || v.message).toContain('known_hosts (none of /home/ada/.ssh/known_hosts, /etc/ssh/ssh_known_hosts exists)');
     });
 
     it('refuses a different key of the same type as CHANGED, naming the line holding the old one', () => {

@@ -86,7 +86,7 @@ export function checkHostKey(q: HostKeyQuestion): HostKeyVerdict {
   if (ca) notes.push(`${where(ca)} trusts a @cert-authority for it, but Kiln does not support SSH host certificates: trust the host's own key instead`);
   const otherTypes = [...new Set(plain.map((e) => e.keyType))];
   if (otherTypes.length) notes.push(`known_hosts has its ${otherTypes.join(', ')} key but no ${type} key, and the host did not offer those`);
-  const looked = q.known.files.length ? q.known.files.join(', ') : 'no known_hosts file';
+  const looked = q.known.files.length ? q.known.files.join(', ') : `none of ${q.known.searched.join(', ') || 'the files'} exists`;
   const keyscan = `ssh-keyscan ${q.port === 22 ? '' : `-p ${q.port} `}${q.host} >> ~/.ssh/known_hosts`;
   return {
     ok: false, kind: 'unknown',

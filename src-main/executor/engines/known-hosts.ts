@@ -37,6 +37,8 @@ export interface KnownHosts {
   problems: string[];
   /** The files that were read (missing ones are not listed). */
   files: string[];
+  /** Every file looked for, read or not. */
+  searched: string[];
 }
 
 /** The files `ssh` reads by default: UserKnownHostsFile, then GlobalKnownHostsFile. */
@@ -93,7 +95,7 @@ export function parseKnownHosts(text: string, file: string): { entries: KnownHos
 
 /** Reads the files in order; a missing or unreadable file is passed over (as `ssh` does). */
 export function readKnownHostsFiles(files: string[]): KnownHosts {
-  const out: KnownHosts = { entries: [], problems: [], files: [] };
+  const out: KnownHosts = { entries: [], problems: [], files: [], searched: files };
   for (const file of files) {
     let text: string;
     try {
