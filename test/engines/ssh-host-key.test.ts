@@ -9,10 +9,12 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src-main/engine/engine.js';
 import { DockerExecutor } from '../../src-main/executor/docker-executor.js';
 import type { EngineEndpoint } from '../../src-main/executor/engines/engine-address.js';
 import { EnginePool, type EngineStatus } from '../../src-main/executor/engines/engine-pool.js';
 import { hostsFieldMatches } from '../../src-main/executor/engines/known-hosts.js';
+import { parseConfig } from '../../src-main/settings/config-file.js';
 import { harness, job, run, step } from '../executor/executor-helpers.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { startSshServer, type SshServer } from '../helpers/ssh-server.js';
@@ -147,6 +149,33 @@ describe('an ssh:// engine with host-key:', () => {
     const status = await poolStatus(endpoint({ hostKey: wrong, knownHostsFiles: [knownHosts(keyscan())] }));
     expect(status.state).toBe('down');
     expect(status.lastError).toContain(`WARNING: the host key of 127.0.0.1:${sshd.port} has CHANGED: engine 'remote' pins host-key: ${wrong}, but the host offered ssh-ed25519 key ${sshd.hostFingerprint}.`);
+  });
+});
+
+describe('host-key: under engines: in kiln.config.yml', () => {
+  it('reaches the engine pool: the right fingerprint is up, another is down as CHANGED', async () => {
+    const wrong = execFileSync('ssh-keygen', ['-lf', join(dir, 'other_host_key.pub')], { encoding: 'utf8' }).split(' ')[1];
+    writeFileSync(join(dir, 'id_kiln'), sshd.privateKey);
+    const entry = (name: string, pin: string) => `  - name: ${name}\n    address: ${address()}\n    ssh-key: ${join(dir, 'id_kiln')}\n    host-key: ${pin}\n`;
+    const { config, diagnostics } = parseConfig(`engines:\n${entry('pinned', sshd.hostFingerprint)}${entry('impostor', wrong)}`, join(dir, 'kiln.config.yml'));
+    expect(diagnostics).toEqual([]);
+    // With a pin, known_hosts is still read for @revoked lines: an empty HOME, not the real ~/.ssh.
+    const home = process.env.HOME;
+    process.env.HOME = mkdtempSync(join(dir, 'home-'));
+    const engine = await Engine.start({ config: config!, dataDir: join(dir, 'engine-data'), engineHealth: { pingIntervalMs: 500, pingTimeoutMs: 5_000 } });
+    try {
+      const deadline = Date.now() + 30_000;
+      let engines = (await engine.health()).engines ?? [];
+      while (engines.some((e) => e.state === 'starting' || e.state === 'reaping') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        engines = (await engine.health()).engines ?? [];
+      }
+      expect(engines.map((e) => [e.name, e.state])).toEqual([['pinned', 'up'], ['impostor', 'down']]);
+      expect(engines[1].lastError).toContain(`the host key of 127.0.0.1:${sshd.port} has CHANGED: engine 'impostor' pins host-key: ${wrong}`);
+    } finally {
+      await engine.stop();
+      process.env.HOME = home;
+    }
   });
 });
 
