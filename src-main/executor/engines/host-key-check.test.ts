@@ -84,6 +84,11 @@ describe('checking the key a host offers', () => {
       expect(v.ok || v.message).toContain('ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub');
     });
 
+    it('names the known_hosts lines it could not read', () => {
+      const v = ask(KEY_A, 'laptop.local ssh-ed25519 AAAA-broken\n');
+      expect(v.ok || v.message).toContain('(lines skipped: /home/ada/.ssh/known_hosts:1: the key is not a valid ssh-ed25519 key)');
+    });
+
     it('does not let a negated pattern vouch for the host', () => {
       expect(ask(KEY_A, `*.local,!laptop.local ${KEY_A}\n`)).toMatchObject({ ok: false, kind: 'unknown' });
       expect(ask(KEY_A, `*.local,!desk.local ${KEY_A}\n`)).toMatchObject({ ok: true });

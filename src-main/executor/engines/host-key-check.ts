@@ -86,6 +86,9 @@ export function checkHostKey(q: HostKeyQuestion): HostKeyVerdict {
   if (ca) notes.push(`${where(ca)} trusts a @cert-authority for it, but Kiln does not support SSH host certificates: trust the host's own key instead`);
   const otherTypes = [...new Set(plain.map((e) => e.keyType))];
   if (otherTypes.length) notes.push(`known_hosts has its ${otherTypes.join(', ')} key but no ${type} key, and the host did not offer those`);
+  // A mistyped line is skipped, as ssh skips it; say so, since it may be the one meant for this host.
+  const { problems } = q.known;
+  if (problems.length) notes.push(`lines skipped: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`);
   const looked = q.known.files.length ? q.known.files.join(', ') : `none of ${q.known.searched.join(', ') || 'the files'} exists`;
   const keyscan = `ssh-keyscan ${q.port === 22 ? '' : `-p ${q.port} `}${q.host} >> ~/.ssh/known_hosts`;
   return {
