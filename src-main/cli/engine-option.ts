@@ -14,7 +14,10 @@ export function resolveEngineOption(value: string, configFile = CONFIG_FILE): { 
   if (existsSync(configFile)) {
     const { config } = loadConfig(configFile);
     const configured = config?.engines?.find((e) => e.name === value);
-    if (configured) return { endpoint: { name: configured.name, address: configured.address, tls: configured.tls, source: `engines: in ${configFile}` } };
+    if (configured) {
+      const { name, address, tls, sshKey, hostKey } = configured;
+      return { endpoint: { name, address, tls, sshKey, hostKey, source: `engines: in ${configFile}` } };
+    }
     looked.push(`engines: in ${configFile}`);
   }
   const env = { ...process.env, DOCKER_HOST: undefined, DOCKER_CONTEXT: value };

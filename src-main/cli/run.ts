@@ -223,6 +223,8 @@ export async function command(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+    // An ssh:// engine's connection would keep the process alive after the run.
+    executor.close();
   }
 }
 

@@ -56,6 +56,8 @@ export interface EngineConfig {
   tls?: { ca?: string; cert?: string; key?: string };
   /** The private key for ssh:// (PEM text, in memory only). */
   sshKey?: string;
+  /** `host-key:` — the ssh:// engine's host key fingerprint (`SHA256:…`), accepted instead of known_hosts. */
+  hostKey?: string;
 }
 
 export interface RepositoryConfig {

@@ -42,7 +42,7 @@ export function buildEnginePool(o: EngineSetOptions): EnginePool {
   } else if (config.engines?.length) {
     engines = config.engines.map((e) => ({
       name: e.name, address: e.address, source: 'kiln.config.yml', limit: e.limit, labels: e.labels,
-      executor: new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir, endpoint: { name: e.name, address: e.address, tls: e.tls, sshKey: e.sshKey, source: 'kiln.config.yml' } }),
+      executor: new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir, endpoint: { name: e.name, address: e.address, tls: e.tls, sshKey: e.sshKey, hostKey: e.hostKey, source: 'kiln.config.yml' } }),
     }));
   } else {
     const local = new DockerExecutor({ instanceId: o.instanceId, mirrorsDir: o.mirrorsDir });

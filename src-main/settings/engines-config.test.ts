@@ -27,13 +27,14 @@ describe('engines: in kiln.config.yml', () => {
   - name: laptop
     address: ssh://builder@laptop.local
     ssh-key: ${join(dir, 'id_ed25519')}
+    host-key: SHA256:IQwGuJzpSQu/JyYP4oGmYXx0GCoTVJThyjzi9MYkHfs
     labels: [big]
 `, file);
     expect(diagnostics).toEqual([]);
     expect(config?.engines).toEqual([
       { name: 'workstation', address: 'unix:///var/run/docker.sock', limit: 2, labels: [] },
       { name: 'build-box', address: 'tcp://10.0.0.5:2376', limit: 4, labels: ['arch=arm64', 'gpu'], tls: { ca: 'CA PEM', cert: 'CERT PEM', key: 'KEY PEM' } },
-      { name: 'laptop', address: 'ssh://builder@laptop.local', limit: 2, labels: ['big'], sshKey: 'SSH KEY' },
+      { name: 'laptop', address: 'ssh://builder@laptop.local', limit: 2, labels: ['big'], sshKey: 'SSH KEY', hostKey: 'SHA256:IQwGuJzpSQu/JyYP4oGmYXx0GCoTVJThyjzi9MYkHfs' },
     ]);
   });
 
@@ -46,7 +47,10 @@ describe('engines: in kiln.config.yml', () => {
     ['a duplicate name', 'engines:\n  - { name: x, address: "unix:///a" }\n  - { name: x, address: "unix:///b" }\n', "kiln.config.yml:3:13: engines[1].name: engine 'x' is configured twice"],
     ['a missing certificate file', 'engines:\n  - name: x\n    address: tcp://h:2376\n    tls: { ca: missing.pem }\n', `kiln.config.yml:4:16: engines[0].tls.ca: cannot read ${join(dir, 'missing.pem')} (file not found)`],
     ['TLS on a socket', 'engines:\n  - name: x\n    address: unix:///s\n    tls: { ca: ca.pem }\n', "kiln.config.yml:4:10: engines[0].tls: TLS applies to tcp:// addresses only, and 'x' is at unix:///s"],
-    ['an unknown key', 'engines:\n  - name: x\n    address: unix:///s\n    host: y\n', "kiln.config.yml:4:5: unknown key 'host' in engines[0] (known keys: name, address, limit, labels, tls, ssh-key)"],
+    ['an unknown key', 'engines:\n  - name: x\n    address: unix:///s\n    host: y\n', "kiln.config.yml:4:5: unknown key 'host' in engines[0] (known keys: name, address, limit, labels, tls, ssh-key, host-key)"],
+    ['a host key that is not a fingerprint', 'engines:\n  - name: x\n    address: ssh://b@h\n    host-key: "256 SHA256:abc (ED25519)"\n', "kiln.config.yml:4:15: engines[0].host-key: '256 SHA256:abc (ED25519)' is not an SSH host key fingerprint (expected 'SHA256:' and 43 base64 characters, as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it on the engine's machine)"],
+    ['a host key on a socket', 'engines:\n  - name: x\n    address: unix:///s\n    host-key: SHA256:IQwGuJzpSQu/JyYP4oGmYXx0GCoTVJThyjzi9MYkHfs\n', "kiln.config.yml:4:15: engines[0].host-key: a host key applies to ssh:// addresses only, and 'x' is at unix:///s"],
+    ['a host key that is not text', 'engines:\n  - name: x\n    address: ssh://b@h\n    host-key: 12\n', "kiln.config.yml:4:15: engines[0].host-key must be string, got '12'"],
     ['a bad name', 'engines:\n  - name: "my engine"\n    address: unix:///s\n', "kiln.config.yml:2:11: engines[0].name must be letters, digits, '.', '_' or '-', got 'my engine'"],
   ])('reports %s with its position', (_what, text, expected) => {
     const { config, diagnostics } = parseConfig(text, file);

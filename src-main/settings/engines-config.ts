@@ -10,6 +10,7 @@
  *     - name: laptop
  *       address: ssh://builder@laptop.local
  *       ssh-key: ~/.ssh/id_ed25519
+ *       host-key: SHA256:…                     # optional: else ~/.ssh/known_hosts vouches for the host
  *
  * Certificates and keys are read into memory when the file loads; their text is never written
  * back, logged or stored in the database. Problems are diagnostics naming the field.
@@ -18,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { EngineConfig } from '../core/engine-contract.js';
+import { HOST_KEY_PIN_HELP, normalizeHostKeyPin } from '../../shared/model/host-key-pin.js';
 import type { Path } from '../pipeline/yaml-source.js';
 
 const str = { type: 'string', minLength: 1 };
@@ -33,6 +35,7 @@ export const ENGINES_SCHEMA = {
       labels: { type: ['array', 'object', 'null'], items: { type: ['string', 'number'] }, additionalProperties: { type: ['string', 'number', 'boolean'] } },
       tls: { type: 'object', additionalProperties: false, properties: { ca: str, cert: str, key: str } },
       'ssh-key': str,
+      'host-key': { type: 'string' },
     },
   },
 };
@@ -85,6 +88,12 @@ export function parseEngines(raw: unknown, configFile: string, add: Add): Engine
     }
     const sshKey = read(at('ssh-key'), e['ssh-key']);
     if (sshKey !== undefined) engine.sshKey = sshKey;
+    if (typeof e['host-key'] === 'string') {
+      const pin = normalizeHostKeyPin(e['host-key']);
+      if (pin === undefined) add(at('host-key'), `engines[${i}].host-key: '${e['host-key']}' is not an SSH host key fingerprint (${HOST_KEY_PIN_HELP})`);
+      else if (!address.startsWith('ssh://')) add(at('host-key'), `engines[${i}].host-key: a host key applies to ssh:// addresses only, and '${name}' is at ${address}`);
+      else engine.hostKey = pin;
+    }
     out.push(engine);
   });
   return out;

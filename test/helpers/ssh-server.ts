@@ -16,6 +16,9 @@ export interface SshServer {
   privateKey: string;
   /** A key sshd does not know. */
   strangerKey: string;
+  /** sshd's host key: its public line (`ssh-ed25519 AAAA…`) and fingerprint as `ssh-keygen -lf` prints it. */
+  hostPublicKey: string;
+  hostFingerprint: string;
   /** How many logins sshd accepted so far. */
   logins(): number;
   close(): Promise<void>;
@@ -57,6 +60,8 @@ export async function startSshServer(dockerSocket: string): Promise<SshServer> {
     port,
     privateKey: readFileSync(join(dir, 'id'), 'utf8'),
     strangerKey: readFileSync(join(dir, 'stranger'), 'utf8'),
+    hostPublicKey: readFileSync(join(dir, 'host_key.pub'), 'utf8').trim(),
+    hostFingerprint: execFileSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(' ')[1],
     logins: () => (readFileSync(log, 'utf8').match(/Accepted publickey/g) ?? []).length,
     async close() {
       if (child.exitCode === null) {

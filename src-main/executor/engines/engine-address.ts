@@ -33,6 +33,10 @@ export interface EngineEndpoint {
   tls?: EngineTls;
   /** The private key for ssh:// (PEM text, in memory only). */
   sshKey?: string;
+  /** For ssh://: the host key fingerprint (`SHA256:…`) to accept instead of the known_hosts files. */
+  hostKey?: string;
+  /** For ssh://: the known_hosts files to read (default: those `ssh` reads; tests point elsewhere). */
+  knownHostsFiles?: string[];
   /** Why this engine: "DOCKER_HOST", "docker context 'colima'", "the default socket", "kiln.config.yml". */
   source: string;
 }

@@ -11,7 +11,8 @@
  *
  * SSH: docker-modem opens a new SSH connection for every API call when given `ssh://`. Here one
  * ssh2 connection per engine is kept open and each HTTP connection is a `docker system dial-stdio`
- * channel on it (what the docker CLI does), reconnecting when the SSH connection drops.
+ * channel on it (what the docker CLI does), reconnecting when the SSH connection drops; the host
+ * key is checked as `ssh` checks it (ssh-connection.ts).
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -76,7 +77,10 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
   const dockerOptions = dockerOptionsFor(endpoint);
   let ssh: SshConnection | undefined;
   if (endpoint.address.startsWith('ssh:')) {
-    ssh = new SshConnection(new URL(endpoint.address), { privateKey: options.sshKey ?? endpoint.sshKey, timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS });
+    ssh = new SshConnection(new URL(endpoint.address), {
+      privateKey: options.sshKey ?? endpoint.sshKey, timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      engine: endpoint.name, hostKey: endpoint.hostKey, knownHostsFiles: endpoint.knownHostsFiles,
+    });
     dockerOptions.agent = ssh.agent();
   }
   const docker = createDockerClient(dockerOptions as Dockerode.DockerOptions);

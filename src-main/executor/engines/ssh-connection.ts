@@ -10,6 +10,11 @@
  * channels are open at once than sshd allows on one (MaxSessions, 10 by default). Authentication: the engine's
  * stored private key, else the user's ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519 or id_rsa.
  * `close()` ends it for good.
+ *
+ * The server's host key is checked before anything is sent (host-key-check.ts: the engine's
+ * `host-key:`, else known_hosts as `ssh` reads them, re-read at every connect so a key added with
+ * ssh-keyscan counts at the next health ping). A refused key fails the connect with a HostKeyError
+ * whose message says why and how to trust the host, which becomes the engine's last error.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
@@ -17,7 +22,9 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { checkHostKey, preferredHostKeyAlgorithms } from './host-key-check.js';
+import { defaultKnownHostsFiles, readKnownHostsFiles } from './known-hosts.js';
 
 const require = createRequire(import.meta.url);
 
@@ -35,6 +42,27 @@ interface Link {
   ready: Promise<Client>;
   channels: number;
   alive: boolean;
+  /** Why the host key was refused, when it was. */
+  refused?: HostKeyError;
+}
+
+/** The server's host key was refused (unknown, changed or revoked): never retried silently. */
+export class HostKeyError extends Error {
+  constructor(message: string, readonly kind: 'unknown' | 'changed' | 'revoked') {
+    super(message);
+    this.name = 'HostKeyError';
+  }
+}
+
+export interface SshConnectionOptions {
+  privateKey?: string;
+  timeoutMs: number;
+  /** The engine's name, for messages. */
+  engine?: string;
+  /** The engine's `host-key:` fingerprint: when set, the only key accepted. */
+  hostKey?: string;
+  /** Where known hosts are read; default the files `ssh` reads (~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts, …). */
+  knownHostsFiles?: string[];
 }
 
 export class SshConnection {
@@ -43,12 +71,32 @@ export class SshConnection {
   /** How many SSH connections were opened (the benchmark and tests read it). */
   connects = 0;
 
-  constructor(private readonly url: URL, private readonly o: { privateKey?: string; timeoutMs: number }) {}
+  constructor(private readonly url: URL, private readonly o: SshConnectionOptions) {}
 
-  private config(): ConnectConfig {
+  private get host(): string {
+    return this.url.hostname.replace(/^\[(.*)\]$/, '$1');
+  }
+
+  private get port(): number {
+    return Number(this.url.port || 22);
+  }
+
+  /** Host key checking for one connect: known_hosts read now, the verdict kept on the link. */
+  private hostKeyConfig(link: Link): Pick<ConnectConfig, 'hostVerifier' | 'algorithms'> {
+    const known = readKnownHostsFiles(this.o.knownHostsFiles ?? defaultKnownHostsFiles());
+    const preferred = (this.o.hostKey ? [] : preferredHostKeyAlgorithms(known, this.host, this.port)) as ServerHostKeyAlgorithm[];
+    const hostVerifier = (key: Buffer): boolean => {
+      const verdict = checkHostKey({ engine: this.o.engine ?? this.url.host, host: this.host, port: this.port, key, pin: this.o.hostKey, known });
+      if (!verdict.ok) link.refused ??= new HostKeyError(verdict.message, verdict.kind);
+      return verdict.ok;
+    };
+    return { hostVerifier, ...(preferred.length ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred, append: [] } } } : {}) };
+  }
+
+  private config(link: Link): ConnectConfig {
     const base: ConnectConfig = {
-      host: this.url.hostname, port: Number(this.url.port || 22), username: decodeURIComponent(this.url.username) || process.env.USER || 'root',
-      readyTimeout: this.o.timeoutMs, keepaliveInterval: 5_000, keepaliveCountMax: 2,
+      host: this.host, port: this.port, username: decodeURIComponent(this.url.username) || process.env.USER || 'root',
+      readyTimeout: this.o.timeoutMs, keepaliveInterval: 5_000, keepaliveCountMax: 2, ...this.hostKeyConfig(link),
     };
     if (this.o.privateKey) return { ...base, privateKey: this.o.privateKey };
     if (process.env.SSH_AUTH_SOCK) return { ...base, agent: process.env.SSH_AUTH_SOCK };
@@ -78,10 +126,15 @@ export class SshConnection {
       client.once('ready', () => resolve(client));
       client.on('error', (err) => {
         forget();
-        reject(err);
+        reject(link.refused ?? err);
       });
       client.on('close', forget);
-      client.connect(this.config());
+      try {
+        client.connect(this.config(link));
+      } catch (err) {
+        forget();
+        reject(err as Error);
+      }
     });
     link.ready.catch(() => undefined);
     this.links.push(link);
