@@ -107,7 +107,10 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
         try {
           await deps.reports.collect({ container, runId: deps.runId, jobId: deps.jobId, patterns: job.reports.junit, log });
         } catch (err) {
-          log(`warning: test reports not stored: ${message(err)}`);
+          if (isDiskFull(err)) {
+            deps.onDiskFull?.(`the test reports of job ${deps.jobId}`);
+            log(`warning: disk full: the test reports were not stored (${message(err)})`);
+          } else log(`warning: test reports not stored: ${message(err)}`);
         }
       }
       if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {

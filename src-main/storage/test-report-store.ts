@@ -16,6 +16,7 @@
 import type { ReadEntry } from 'tar';
 import type { FlakyTest, RunTestReport, TestCaseInfo, TestFileInfo, TestTotals } from '../../shared/model/test-report.js';
 import { formatBytes } from '../../shared/format.js';
+import { isDiskFull } from '../core/disk-full.js';
 import type { JobContainer } from '../core/job-contract.js';
 import { patternProblem } from '../../shared/workspace-pattern.js';
 import { relativeEntryPath, workspaceArchives, workspaceMatcher } from './artifact-store.js';
@@ -106,7 +107,10 @@ export class TestReportStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** Collects, parses and stores the job's report files. Never rejects for a report's own problem. */
+  /**
+   * Collects, parses and stores the job's report files. Never rejects for a report's own problem;
+   * rejects with the disk-full error (nothing of the job's reports kept) when the database has no room.
+   */
   async collect(req: CollectReportsRequest): Promise<TestFileInfo[]> {
     const { container, log } = req;
     const valid: string[] = [];
@@ -149,6 +153,11 @@ export class TestReportStore {
           files.push(sink.end(reader.end().problem));
         });
       } catch (err) {
+        // No room in the database is not the report's problem: the caller says "disk full" and tells the guard.
+        if (isDiskFull(err)) {
+          this.clearJobQuietly(req.runId, req.jobId);
+          throw err;
+        }
         log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
       }
     }
@@ -171,6 +180,15 @@ export class TestReportStore {
       this.db.prepare('DELETE FROM test_reports WHERE run_id = ? AND job_id = ?').run(runId, jobId);
       if (planId !== undefined) this.db.prepare('DELETE FROM flaky_tests WHERE passed_run_id = ? AND job = ?').run(runId, planId);
     })();
+  }
+
+  /** clearJob when there may be no room for it (a full disk): what it cannot delete stays, unread by anyone. */
+  private clearJobQuietly(runId: string, jobId: string): void {
+    try {
+      this.clearJob(runId, jobId);
+    } catch {
+      // still no room: the partial rows are replaced when the job runs again
+    }
   }
 
   /** Stores one parsed file of a job and records flaky tests (for cases already parsed; collect streams them). */
