@@ -109,7 +109,7 @@ export class TestReportStore {
 
   /**
    * Collects, parses and stores the job's report files. Never rejects for a report's own problem;
-   * rejects with the disk-full error (nothing of the job's reports kept) when the database has no room.
+   * rejects with the disk-full error when the database has no room (the caller clears what was stored).
    */
   async collect(req: CollectReportsRequest): Promise<TestFileInfo[]> {
     const { container, log } = req;
@@ -154,10 +154,7 @@ export class TestReportStore {
         });
       } catch (err) {
         // No room in the database is not the report's problem: the caller says "disk full" and tells the guard.
-        if (isDiskFull(err)) {
-          this.clearJobQuietly(req.runId, req.jobId);
-          throw err;
-        }
+        if (isDiskFull(err)) throw err;
         log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
       }
     }
@@ -180,15 +177,6 @@ export class TestReportStore {
       this.db.prepare('DELETE FROM test_reports WHERE run_id = ? AND job_id = ?').run(runId, jobId);
       if (planId !== undefined) this.db.prepare('DELETE FROM flaky_tests WHERE passed_run_id = ? AND job = ?').run(runId, planId);
     })();
-  }
-
-  /** clearJob when there may be no room for it (a full disk): what it cannot delete stays, unread by anyone. */
-  private clearJobQuietly(runId: string, jobId: string): void {
-    try {
-      this.clearJob(runId, jobId);
-    } catch {
-      // still no room: the partial rows are replaced when the job runs again
-    }
   }
 
   /** Stores one parsed file of a job and records flaky tests (for cases already parsed; collect streams them). */
