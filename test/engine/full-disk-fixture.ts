@@ -45,9 +45,12 @@ export async function startOnSmallDisk(o: {
   disk?: NonNullable<KilnConfig['disk']>;
   retention?: Partial<KilnConfig['retention']>;
   options?: Partial<EngineOptions>;
+  /** A tmpfs of this size of their own for the job logs (the database's disk fills without cutting a log). */
+  logsDisk?: string;
 }): Promise<SmallDiskEngine> {
   const root = mkdtempSync(join(tmpdir(), 'kiln-fulldisk-'));
   const disk = mountSmallDisk(join(root, 'data'), o.size);
+  const logsDisk = o.logsDisk ? mountSmallDisk(join(disk.dir, 'logs'), o.logsDisk) : undefined;
   const repo = createRepo(root, 'acme/web');
   const errors: string[] = [];
   const base = defaultConfig();
@@ -63,6 +66,7 @@ export async function startOnSmallDisk(o: {
   try {
     engine = await Engine.start({ config, dataDir: disk.dir, onError: (m, e) => errors.push(`${m}: ${String(e)}`), ...o.options });
   } catch (err) {
+    logsDisk?.unmount();
     disk.unmount();
     rmSync(root, { recursive: true, force: true });
     throw err;
@@ -97,6 +101,7 @@ export async function startOnSmallDisk(o: {
     },
     async close() {
       await stop();
+      logsDisk?.unmount();
       disk.unmount();
       rmSync(root, { recursive: true, force: true });
     },
