@@ -27,6 +27,8 @@ export interface SmallDiskEngine {
   healthy(): Promise<void>;
   /** Stops the engine (once); close() also unmounts and deletes. */
   stop(): Promise<void>;
+  /** Stops the engine and starts a new one on the same data directory, with other disk settings. */
+  restart(disk?: NonNullable<KilnConfig['disk']>): Promise<Engine>;
   close(): Promise<void>;
 }
 
@@ -62,9 +64,10 @@ export async function startOnSmallDisk(o: {
     retention: { ...base.retention, ...o.retention },
     repositories: [repoConfig(repo)],
   };
+  const launch = (c: KilnConfig): Promise<Engine> => Engine.start({ config: c, dataDir: disk.dir, onError: (m, e) => errors.push(`${m}: ${String(e)}`), ...o.options });
   let engine: Engine;
   try {
-    engine = await Engine.start({ config, dataDir: disk.dir, onError: (m, e) => errors.push(`${m}: ${String(e)}`), ...o.options });
+    engine = await launch(config);
   } catch (err) {
     logsDisk?.unmount();
     disk.unmount();
@@ -77,13 +80,21 @@ export async function startOnSmallDisk(o: {
     stopped = true;
     await engine.stop();
   };
+  const k: SmallDiskEngine = {} as SmallDiskEngine;
   const finished = (runId: string, timeoutMs = 90_000): Promise<RunDetail> => waitFor(async () => {
     const run = await engine.getRun(runId);
     return TERMINAL.includes(run.status) ? run : undefined;
   }, `run ${runId} to finish`, timeoutMs);
-  return {
+  return Object.assign(k, {
     root, disk, repo, engine, errors, stop, finished,
-    async push(pipeline) {
+    async restart(d?: NonNullable<KilnConfig['disk']>) {
+      await stop();
+      engine = await launch({ ...config, disk: { ...config.disk, ...d } });
+      stopped = false;
+      k.engine = engine;
+      return engine;
+    },
+    async push(pipeline: string) {
       const sha = repo.commit(pipeline);
       const outcome = await engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
       expect(outcome.runIds, outcome.reason).toHaveLength(1);
@@ -105,7 +116,7 @@ export async function startOnSmallDisk(o: {
       disk.unmount();
       rmSync(root, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 /** A pipeline of one job, `job` being its YAML under `jobs:`. */
