@@ -3,8 +3,9 @@
  * here, so that "no space left on device" in a container, or on a container create, comes from
  * the kernel under a real engine. The shared engine is never touched: this one has its own exec
  * root, pid file and Unix socket, no bridge and no iptables rules (its containers get loopback
- * only), so it needs no network namespace. The suite's test image is loaded into it.
- * Needs root and dockerd.
+ * only). It runs in an empty network namespace of its own all the same: a dockerd started with
+ * `--bridge none` deletes any interface named docker0 it sees — the shared engine's bridge, in
+ * the host's namespace. The suite's test image is loaded into it. Needs root, iproute2 and dockerd.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
@@ -24,6 +25,8 @@ export interface SmallDockerEngine {
   close(): Promise<void>;
 }
 
+let counter = 0;
+
 export async function startSmallDockerEngine(size: string): Promise<SmallDockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-dk-'));
   const dataRoot = join(dir, 'data');
@@ -32,7 +35,10 @@ export async function startSmallDockerEngine(size: string): Promise<SmallDockerE
   const socket = join(dir, 'docker.sock');
   const pidFile = join(dir, 'docker.pid');
   const log = join(dir, 'dockerd.log');
-  const child = spawn('dockerd', [
+  const netns = `kiln-dk${process.pid % 100000}${++counter}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  // `ip netns exec` would remount /sys (dockerd then finds no cgroups): nsenter changes the network namespace only.
+  const child = spawn('nsenter', [`--net=/var/run/netns/${netns}`, 'dockerd',
     '--data-root', dataRoot, '--exec-root', join(dir, 'exec'), '--pidfile', pidFile, '-H', `unix://${socket}`,
     '--bridge', 'none', '--iptables=false', '--storage-driver', 'overlay2',
   ], { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], detached: true });
@@ -69,6 +75,11 @@ export async function startSmallDockerEngine(size: string): Promise<SmallDockerE
       }
     }
     rmSync(dir, { recursive: true, force: true });
+    try {
+      execFileSync('ip', ['netns', 'del', netns]);
+    } catch {
+      // gone
+    }
   };
   try {
     const until = Date.now() + 60_000;
