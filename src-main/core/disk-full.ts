@@ -26,6 +26,13 @@ export function isDiskFull(err: unknown): boolean {
 /** How a job error caused by the Docker engine's own full storage begins (the disk guard looks for it). */
 export const DOCKER_STORAGE_FULL = "the Docker engine's storage is full";
 
+/**
+ * Below this much free, the Docker engine's storage counts as full: a step's "No space left on
+ * device" is then the engine's, and the guard holds jobs back until a measurement shows more.
+ * Any more than this and the step filled a disk of its own (its /dev/shm, a tmpfs, a volume).
+ */
+export const DOCKER_STORAGE_ROOM_BYTES = 64 * 1024 ** 2;
+
 /** An error whose message is the sentence a person reads ("disk full: the cache was not saved"). */
 export class DiskFullError extends Error {
   readonly code = 'ENOSPC';

@@ -76,7 +76,7 @@ export class DiskService {
     };
   }
 
-  /** Docker's own disk, reported (the guard acts on Docker's "no space left" errors, not on this number). */
+  /** Docker's own disk, reported (the guard turns low on Docker's "no space left" errors, not on this number; it turns back on it). */
   private dockerStorage(): Pick<DiskHealth, 'dockerStorage'> {
     if (!this.dockerRoot) return {};
     try {
@@ -88,13 +88,24 @@ export class DiskService {
   }
 
   private async findDockerRoot(): Promise<void> {
-    // The local engine (the first of the pool; with several engines, the one on this machine if any).
-    const executor = this.p.engines.names.map((n) => this.p.engines.executorOf(n)).find((e) => e instanceof DockerExecutor);
-    if (!(executor instanceof DockerExecutor)) return;
+    // The engine on this machine (reached over its Unix socket or named pipe): a remote engine's
+    // data root means nothing here, even when this machine happens to have a folder of that name.
+    const local = this.p.engines.names.find((n) => {
+      const e = this.p.engines.executorOf(n);
+      return e instanceof DockerExecutor && typeof (e.docker.modem as { socketPath?: unknown }).socketPath === 'string';
+    });
+    const executor = local === undefined ? undefined : this.p.engines.executorOf(local);
+    if (local === undefined || !(executor instanceof DockerExecutor)) return;
     try {
       const info = (await executor.docker.info()) as { DockerRootDir?: string };
-      // A remote engine's path means nothing here: only a directory this machine has is reported.
-      if (info.DockerRootDir && statfsSync(info.DockerRootDir)) this.dockerRoot = info.DockerRootDir;
+      if (!info.DockerRootDir || !statfsSync(info.DockerRootDir)) return;
+      const root = info.DockerRootDir;
+      this.dockerRoot = root;
+      // A "storage full" report from this engine then holds jobs back until its storage has room.
+      this.p.disk.measureDockerWith(local, () => {
+        const s = statfsSync(root);
+        return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+      });
     } catch {
       // Docker unreachable, or its root not on this machine: nothing to report
     }

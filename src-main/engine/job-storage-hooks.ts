@@ -107,7 +107,16 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
         try {
           await deps.reports.collect({ container, runId: deps.runId, jobId: deps.jobId, patterns: job.reports.junit, log });
         } catch (err) {
-          log(`warning: test reports not stored: ${message(err)}`);
+          if (isDiskFull(err)) {
+            // The guard gives SQLite its reserve: room to delete the part that was stored.
+            deps.onDiskFull?.(`the test reports of job ${deps.jobId}`);
+            try {
+              deps.reports.clearJob(deps.runId, deps.jobId);
+            } catch {
+              // still no room: the part stays until the job runs again
+            }
+            log(`warning: disk full: the test reports were not stored (${message(err)})`);
+          } else log(`warning: test reports not stored: ${message(err)}`);
         }
       }
       if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {

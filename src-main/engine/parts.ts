@@ -233,7 +233,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     execute: async (claim, signal, engine) => {
       const result = await runner.execute(claim, signal, engine);
       // Docker's own disk, or the data directory's (a mirror fetch, an artifact): the guard holds new jobs back.
-      if (result.infrastructure && result.error?.startsWith(DOCKER_STORAGE_FULL)) disk.reportDockerFull(result.error);
+      if (result.infrastructure && result.error?.startsWith(DOCKER_STORAGE_FULL)) disk.reportDockerFull(result.error, engine);
       else if (result.error?.includes('disk full:')) disk.reportFull(`job ${claim.jobId}: ${result.error}`);
       return result;
     },

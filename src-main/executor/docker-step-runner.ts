@@ -17,7 +17,7 @@ import { makeTar, readFirstFile } from './archive.js';
 import { DockerJobContainer, execCapture, kilnLabels, putArchive, removeContainer, resourceName, startExec, statusCodeOf } from './containers.js';
 import type { JobContainer, WorkspaceSource } from '../core/job-contract.js';
 import { ensureImage } from './pull.js';
-import type { StartedStep, StepLocations, StepRunner, StepStart } from './step-runner.js';
+import type { StartedStep, StepLocations, StepRunner, StepStart, StorageSpace } from './step-runner.js';
 import { KEEP_ALIVE, killCommand, MAX_INLINE_SCRIPT_BYTES, SCRIPT_VARIABLE, stepCommand, stepPaths, WORKSPACE } from './step-script.js';
 import { prepareWorkspace } from './workspace.js';
 
@@ -168,6 +168,17 @@ export class DockerStepRunner implements StepRunner {
     return { text: read.stdout.toString('utf8'), bytes };
   }
 
+  /**
+   * `df` of the container's root filesystem, from inside: an overlay reports the filesystem under
+   * the engine's data root, so this measures the engine's storage — a remote engine's too, which
+   * no `docker info` field gives. Undefined when the image has no `df` or its output is unexpected.
+   */
+  async storageSpace(): Promise<StorageSpace | undefined> {
+    const read = await execCapture(this.ready(), ['df', '-Pk', '/']).catch(() => undefined);
+    if (!read || read.exitCode !== 0) return undefined;
+    return parseDf(read.stdout.toString('utf8'));
+  }
+
   async destroy(): Promise<void> {
     if (this.removed) return;
     if (this.container) await removeContainer(this.options.docker, this.container.id);
@@ -190,4 +201,12 @@ async function fileSize(container: Dockerode.Container, path: string): Promise<n
   if (!stat) return undefined;
   const size = (JSON.parse(Buffer.from(stat, 'base64').toString('utf8')) as { size?: number }).size;
   return typeof size === 'number' ? size : undefined;
+}
+
+/** `df -Pk` output (a header, then `FS 1024-blocks used available capacity mount`) → bytes. */
+export function parseDf(text: string): StorageSpace | undefined {
+  const fields = text.trim().split('\n').at(-1)?.trim().split(/\s+/) ?? [];
+  const [total, , available] = fields.slice(1, 4).map(Number);
+  if (fields.length < 6 || !Number.isFinite(total) || !Number.isFinite(available)) return undefined;
+  return { freeBytes: available * 1024, totalBytes: total * 1024 };
 }

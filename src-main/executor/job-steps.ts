@@ -19,11 +19,11 @@ import { collectStepOutputs, finishJobOutputs } from './job-outputs.js';
 import type { StepOutputs } from './job-outputs.js';
 import { runStep } from './exec-step.js';
 import { collectStepSummary } from './step-summary.js';
-import { formatDuration } from '../../shared/format.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import type { Interruption } from './exec-step.js';
 import type { JobLog } from './log-capture.js';
 import type { StepRunner } from './step-runner.js';
-import { DOCKER_STORAGE_FULL } from '../core/disk-full.js';
+import { DOCKER_STORAGE_FULL, DOCKER_STORAGE_ROOM_BYTES } from '../core/disk-full.js';
 
 export interface StepsContext {
   /** Set up by the caller, who also destroys it. */
@@ -200,8 +200,14 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
         failed = true;
         firstFailure ??= outcome.status;
         if (error === undefined && output.sawDiskFull) {
-          error = `${DOCKER_STORAGE_FULL}: step '${step.name}' ${what} (No space left on device in the container)`;
-          infrastructure = true;
+          const space = await judgeNoSpace(ctx.runner);
+          if (space.engineFull) {
+            error = `${DOCKER_STORAGE_FULL}: step '${step.name}' ${what} (No space left on device in the container; ${space.said})`;
+            infrastructure = true;
+          } else {
+            error = `step '${step.name}' ${what} (No space left on device inside the container; ${space.said})`;
+            log.system(`No space left on device inside the container, but ${space.said}: the step filled a disk of its own (a tmpfs such as /dev/shm, or a volume)`, step.index);
+          }
         }
         error ??= `step '${step.name}' ${what}`;
         failure ??= { index: step.index, name: step.name, script: step.run, env };
@@ -218,4 +224,16 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
   if (out.error && !failed) return { status: 'failed', error: out.error };
   if (!failed) return { status: 'passed', ...(out.outputs ? { outputs: out.outputs } : {}) };
   return { status: firstFailure ?? 'failed', ...failedWith, ...(out.outputs ? { outputs: out.outputs } : {}) };
+}
+
+/**
+ * A step said "No space left on device": was it the engine's storage? Decided by measuring it, not
+ * by the words. What cannot be measured is left as the step's failure: if the engine is full, the
+ * next container create says so in the engine's own words, and that is reported as its failure.
+ */
+async function judgeNoSpace(runner: StepRunner): Promise<{ engineFull: boolean; said: string }> {
+  const space = await runner.storageSpace?.().catch(() => undefined);
+  if (!space) return { engineFull: false, said: "Docker's storage could not be measured" };
+  if (space.freeBytes < DOCKER_STORAGE_ROOM_BYTES) return { engineFull: true, said: `${formatBytes(space.freeBytes)} of ${formatBytes(space.totalBytes)} free` };
+  return { engineFull: false, said: `Docker's storage has ${formatBytes(space.freeBytes)} free` };
 }

@@ -87,6 +87,18 @@ export interface StepRunner {
    * wrote to $KILN_SUMMARY, and how many bytes it wrote in all. Never reads more than `maxBytes`.
    */
   readSummaryFile?(step: { index: number; maxBytes: number }): Promise<{ text: string; bytes: number }>;
+  /**
+   * Optional: free and total bytes of the storage the job's environment writes to (Docker: the job
+   * container's root filesystem, which lives on the engine's own storage), measured now; undefined
+   * when it cannot be measured. Asked after a step said "No space left on device", to tell a full
+   * engine from a step that filled a disk of its own (a tmpfs, a volume). Callable between steps.
+   */
+  storageSpace?(): Promise<StorageSpace | undefined>;
   /** Removes everything setup created. Idempotent; safe in every state. */
   destroy(): Promise<void>;
+}
+
+export interface StorageSpace {
+  freeBytes: number;
+  totalBytes: number;
 }

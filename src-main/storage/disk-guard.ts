@@ -8,8 +8,10 @@
  * once, without waiting for the next sample; it turns back only when a sample shows room again.
  *
  * Low means: free < max(minFreeBytes, minFreePercent of the disk), or a write failed for lack of
- * space since the last sample that showed room, or the Docker engine said its own storage is full
- * (that report lasts `dockerCooldownMs`). Listeners (`onChange`) hear every low ↔ ok transition
+ * space since the last sample that showed room, or the Docker engine said its own storage is full.
+ * That report lasts until a sample measures room on the engine's storage again (at least
+ * DOCKER_STORAGE_ROOM_BYTES free; `measureDockerWith`, for an engine on this machine); an engine
+ * whose storage cannot be measured from here is held back for `dockerCooldownMs`. Listeners (`onChange`) hear every low ↔ ok transition
  * (the engine holds the queue, runs retention, and kicks the queue again).
  *
  * The reserve: a file of `reserveBytes` kept in the data directory while there is room. When a
@@ -22,7 +24,7 @@ import { statfsSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../../shared/format.js';
-import { DOCKER_STORAGE_FULL } from '../core/disk-full.js';
+import { DOCKER_STORAGE_FULL, DOCKER_STORAGE_ROOM_BYTES } from '../core/disk-full.js';
 
 export interface DiskPolicy {
   /** Jobs wait below the larger of this and minFreePercent of the disk (default 2 GiB). */
@@ -64,7 +66,7 @@ export interface DiskGuardOptions {
   /** Free and total bytes of the filesystem holding `dir` (default statfs). */
   statfs?: (dir: string) => { free: number; total: number };
   onError?: (message: string, err: unknown) => void;
-  /** How long a Docker "no space left" report holds jobs back (default 60 s). */
+  /** How long a Docker "no space left" report holds jobs back when that engine's storage cannot be measured (default 60 s). */
   dockerCooldownMs?: number;
 }
 
@@ -79,6 +81,10 @@ export class DiskGuard {
   private timer: NodeJS.Timeout | undefined;
   private fullSinceSample = false;
   private writingReserve = false;
+  /** The engine whose storage `dockerSpace` measures (the one on this machine). */
+  private dockerMeasured: { engine: string; space: () => { free: number; total: number } | undefined } | undefined;
+  /** The Docker report holds until a sample measures room (not for the cool-down). */
+  private dockerUntilRoom = false;
   private readonly now: () => number;
   private readonly reservePath: string;
   private readonly listeners = new Set<(state: DiskState) => void>();
@@ -132,10 +138,37 @@ export class DiskGuard {
     const reserve = this.reserveSize();
     const needed = Math.max(this.policy.minFreeBytes, Math.ceil((disk.total * this.policy.minFreePercent) / 100));
     if (disk.free >= needed) this.fullSinceSample = false;
+    const dockerRoom = this.dockerRoomAgain();
     if (reserve > 0 && disk.free < this.policy.reserveBytes) this.releaseReserve();
     else if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) void this.writeReserve();
-    this.update({ freeBytes: disk.free, totalBytes: disk.total, neededBytes: needed, checkedAt: this.now() });
+    this.update({ freeBytes: disk.free, totalBytes: disk.total, neededBytes: needed, checkedAt: this.now(), ...(dockerRoom ? { docker: undefined } : {}) });
     return this.current;
+  }
+
+  /** While a Docker report holds until room: true once the engine's storage has room again. */
+  private dockerRoomAgain(): boolean {
+    if (!this.current.docker || !this.dockerUntilRoom) return false;
+    const space = this.measureDocker();
+    if (space === undefined) {
+      this.dockerUntilRoom = false; // no longer measurable: the cool-down applies from the report on
+      return false;
+    }
+    if (space.free < DOCKER_STORAGE_ROOM_BYTES) return false;
+    this.dockerUntilRoom = false;
+    return true;
+  }
+
+  private measureDocker(): { free: number; total: number } | undefined {
+    try {
+      return this.dockerMeasured?.space();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** How to measure the storage of `engine` (a Docker engine on this machine: statfs of its data root). */
+  measureDockerWith(engine: string, space: () => { free: number; total: number } | undefined): void {
+    this.dockerMeasured = { engine, space };
   }
 
   /** A write failed for lack of space: low at once, and the reserve is given up for the database. */
@@ -145,15 +178,16 @@ export class DiskGuard {
     this.update({ lastFull: { what, at: this.now() } });
   }
 
-  /** The Docker engine said its storage is full. */
-  reportDockerFull(message: string): void {
+  /** The Docker engine (`engine`, when known) said its storage is full. */
+  reportDockerFull(message: string, engine?: string): void {
+    this.dockerUntilRoom = engine !== undefined && engine === this.dockerMeasured?.engine && this.measureDocker() !== undefined;
     this.update({ docker: { message, at: this.now() } });
   }
 
   private update(patch: Partial<DiskState>): void {
     const was = this.current;
     const next: DiskState = { ...was, ...patch, reserveBytes: this.reserveSize() };
-    const dockerFresh = next.docker && this.now() - next.docker.at < (this.o.dockerCooldownMs ?? 60_000) ? next.docker : undefined;
+    const dockerFresh = next.docker && (this.dockerUntilRoom || this.now() - next.docker.at < (this.o.dockerCooldownMs ?? 60_000)) ? next.docker : undefined;
     if (!dockerFresh) delete next.docker;
     const short = next.checkedAt > 0 && next.freeBytes < next.neededBytes;
     next.low = short || this.fullSinceSample || dockerFresh !== undefined;

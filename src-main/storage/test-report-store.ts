@@ -16,6 +16,7 @@
 import type { ReadEntry } from 'tar';
 import type { FlakyTest, RunTestReport, TestCaseInfo, TestFileInfo, TestTotals } from '../../shared/model/test-report.js';
 import { formatBytes } from '../../shared/format.js';
+import { isDiskFull } from '../core/disk-full.js';
 import type { JobContainer } from '../core/job-contract.js';
 import { patternProblem } from '../../shared/workspace-pattern.js';
 import { relativeEntryPath, workspaceArchives, workspaceMatcher } from './artifact-store.js';
@@ -106,7 +107,10 @@ export class TestReportStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** Collects, parses and stores the job's report files. Never rejects for a report's own problem. */
+  /**
+   * Collects, parses and stores the job's report files. Never rejects for a report's own problem;
+   * rejects with the disk-full error when the database has no room (the caller clears what was stored).
+   */
   async collect(req: CollectReportsRequest): Promise<TestFileInfo[]> {
     const { container, log } = req;
     const valid: string[] = [];
@@ -149,6 +153,8 @@ export class TestReportStore {
           files.push(sink.end(reader.end().problem));
         });
       } catch (err) {
+        // No room in the database is not the report's problem: the caller says "disk full" and tells the guard.
+        if (isDiskFull(err)) throw err;
         log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
       }
     }

@@ -206,10 +206,11 @@ describe('when an artifact, a cache or a mirror fetch does not fit', () => {
   });
 });
 
-describe("when a step's writes find no room in its container", () => {
-  it('fails the job as an infrastructure failure naming the full storage, holds new jobs for the cool-down, then runs them', async () => {
+describe("when a step fills a disk of its own in its container", () => {
+  it("fails the step as its own failure, with a hint that Docker's storage has room, and holds no job back", async () => {
     const e = await start();
-    // /dev/shm is the container's own 64 MB tmpfs: a real ENOSPC inside the container.
+    // /dev/shm is the container's own 64 MB tmpfs: a real ENOSPC inside the container, on a disk
+    // that is not Docker's storage (which has room).
     const id = await push(e, pipeline(`  fill:
     image: ${TEST_IMAGE}
     steps:
@@ -218,10 +219,13 @@ describe("when a step's writes find no room in its container", () => {
 `));
     const run = await finished(e, id);
     expect(run.status).toBe('failed');
-    expect(run.jobs[0].error).toBe("the Docker engine's storage is full: step 'Fill' failed with exit code 1 (No space left on device in the container)");
-    expect((await e.health()).disk).toMatchObject({ ok: false, docker: run.jobs[0].error });
+    expect(run.jobs[0].error).toMatch(/^step 'Fill' failed with exit code 1 \(No space left on device inside the container; Docker's storage has \d+(\.\d)? (MB|GB|TB) free\)$/);
+    const log = (await e.getLog(run.jobs[0].id, 0, 200)).lines.map((l) => l.text);
+    expect(log).toContainEqual(expect.stringMatching(/^No space left on device inside the container, but Docker's storage has .* free: the step filled a disk of its own/));
+    expect((await e.health()).disk).toMatchObject({ ok: true });
+    expect((await e.health()).disk?.docker).toBeUndefined();
     const next = await push(e, SMALL);
-    expect((await e.listRuns({ limit: 5 })).items.find((r) => r.id === next)?.waiting).toMatch(/^waiting: the Docker engine's storage is full/);
+    expect((await e.listRuns({ limit: 5 })).items.find((r) => r.id === next)?.waiting).toBeUndefined();
     expect((await finished(e, next)).status).toBe('passed');
     await assertHealthy(e);
   });
