@@ -159,26 +159,29 @@ function oneLine(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-/** A report file's cases into memory: totals counted, the first failures kept (a malformed file counts none). */
+/**
+ * A report file's cases into memory: totals counted, the first failures kept. A malformed file
+ * counts none, so its failures join the job's only when it ended well.
+ */
 function memorySink(jobId: string, file: string, failures: FailedCase[]): ReportFileSink {
   const totals: TestTotals = { tests: 0, passed: 0, failed: 0, errored: 0, skipped: 0, durationMs: 0 };
-  const before = failures.length;
+  const mine: FailedCase[] = [];
   return {
     add: (c: ParsedCase) => {
       totals.tests++;
       totals[c.status]++;
       totals.durationMs += c.durationMs ?? 0;
-      if ((c.status === 'failed' || c.status === 'errored') && failures.length < MAX_FAILURES_SHOWN) {
-        failures.push({ file, suite: c.suite, classname: c.classname, name: c.name, status: c.status, message: c.message, output: c.output });
+      if ((c.status === 'failed' || c.status === 'errored') && mine.length < MAX_FAILURES_SHOWN) {
+        mine.push({ file, suite: c.suite, classname: c.classname, name: c.name, status: c.status, message: c.message, output: c.output });
       }
     },
     end: (problem?: string) => {
       totals.durationMs = Math.round(totals.durationMs);
       if (problem !== undefined) {
-        failures.splice(before);
         for (const k of Object.keys(totals) as Array<keyof TestTotals>) totals[k] = 0;
         return { jobId, file, ...totals, problem };
       }
+      failures.push(...mine.slice(0, Math.max(0, MAX_FAILURES_SHOWN - failures.length)));
       return { jobId, file, ...totals };
     },
   };
