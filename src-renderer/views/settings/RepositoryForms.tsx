@@ -41,7 +41,7 @@ export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
       {mode === 'webhook' ? (
         <label><span>Webhook secret <small className="muted">as set on GitHub</small></span>
           <input name="repoWebhookSecret" type="password" value={hook} onChange={(e) => setHook(e.target.value)} autoComplete="new-password" /></label>
-      ) : <p className="muted small" data-poll-note>Kiln asks the remote (git ls-remote, with the repository&apos;s credentials) every 60 s and builds what moved; set <code>poll-interval</code> in kiln.config.yml to change it.</p>}
+      ) : <p className="muted small" data-poll-note>Kiln asks the remote (git ls-remote, with the repository&apos;s credentials) every 60 s and builds what moved; change it with <i>Poll every</i> on the repository once added.</p>}
       <div className="grid-form-actions">
         <SaveOutcome state={save} />
         <button type="submit" className="btn btn-primary" disabled={save.busy || !name.trim() || !url.trim()} data-action="add-repository">Add repository</button>
