@@ -66,10 +66,10 @@ export interface PrintTarget {
 
 const COLOURS: Record<AnnotationLevel | 'bold' | 'dim', string> = { error: '31', warning: '33', notice: '36', bold: '1', dim: '2' };
 
-/** Colour from the environment: FORCE_COLOR (not 0) forces it, NO_COLOR turns it off, otherwise a TTY has it. */
+/** Colour from the environment: NO_COLOR or FORCE_COLOR=0 turn it off, another FORCE_COLOR forces it, otherwise a TTY has it. */
 export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if ((env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.FORCE_COLOR === '0') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '') return true;
   return stream.isTTY === true;
 }
 
