@@ -180,6 +180,12 @@ export interface RepositorySettings {
   priority?: Record<string, Priority>;
   /** Optional: reporting results to the forge (commit statuses); absent when the engine does not report. */
   forge?: RepositoryReporting;
+  /** Optional: how often a poll-only repository (no webhook secret) is listed, when set (poll-interval); absent: 60 s. */
+  pollIntervalMs?: number;
+  /** Optional: a push changing more files counts as "everything changed" (max-changed-files), when set; absent: 3000. */
+  maxChangedFiles?: number;
+  /** Optional: every failed job is kept for a debug terminal, as if each run had debug (debug-failures). */
+  debugFailures?: boolean;
 }
 
 /** A commit status's state on the forge (GitHub, GHES, Gitea and Forgejo share these four). */
@@ -281,6 +287,10 @@ export interface SettingsView {
   repositories: RepositorySettings[];
   /** Optional: the dashboard's public URL that commit statuses link to (absent: no link). */
   publicUrl?: string | null;
+  /** Optional: how long a failed job of a run with debug stays up (debug.keep). */
+  debugKeepMs?: number;
+  /** Optional: how often every repository's remote is listed for lost webhooks (catch-up.interval). */
+  catchUpIntervalMs?: number;
 }
 
 /**
@@ -306,6 +316,12 @@ export interface RepositoryInput {
   priority?: Record<string, Priority | null>;
   /** Optional: commit-status reporting (API URL, write-only token, per-job statuses). */
   forge?: RepositoryForgeInput;
+  /** Poll-only repositories: how often the remote is listed, as `60s`, `5m` (or ms); null or '' restores the default (60 s). */
+  pollInterval?: string | number | null;
+  /** A whole number from 1; null or '' restores the default (3000). */
+  maxChangedFiles?: number | null;
+  /** Keep every failed job of this repository for debugging. */
+  debugFailures?: boolean;
 }
 
 /** Server-wide settings; omitted fields are unchanged. */
@@ -317,6 +333,10 @@ export interface ServerSettingsInput {
   retention?: { artifacts?: string | number; caches?: string | number; cacheSize?: string | number; workspaces?: string | number };
   /** Optional: the dashboard's public URL, linked from commit statuses (target_url); null or '' removes it. */
   publicUrl?: string | null;
+  /** How long a failed job of a run with debug stays up, as `30m`, `2h` (or ms); null or '' restores the default (30 min). */
+  debugKeep?: string | number | null;
+  /** How often every repository's remote refs are listed (catch-up.interval), as `5m` (or ms); null or '' restores the default (5 min). */
+  catchUpInterval?: string | number | null;
 }
 
 /** Live events. `seq` on log events is the job log offset, used for resumption. */

@@ -5,7 +5,8 @@
  * (DOCKER_HOST, the current Docker context, the default socket; see executor/engines/engine-address.ts). The workspace is the
  * commit REF (default HEAD) when DIR is a git repository — uncommitted changes are not included —
  * otherwise DIR as it is on disk. The pipeline file is read from disk (default DIR/.kiln.yml).
- * Logs go to stdout as `[job › step] line`; a summary table follows. Ctrl-C cancels the run: steps
+ * Logs go to stdout as `[job › step] line`; then, per job, its annotations, test reports, summary and
+ * outputs (run-results.ts), and a summary table. Ctrl-C cancels the run: steps
  * get SIGTERM, containers are removed. Exit 0 passed, 1 failed/timed out/cancelled, 2 bad input.
  * With --debug, a failing step turns this terminal into a shell in its container (debug-attach.ts).
  */
@@ -29,12 +30,14 @@ import { planPipeline } from '../pipeline/plan.js';
 import type { PipelineJob } from '../pipeline/pipeline-model.js';
 import { readPipelineFile } from './validate.js';
 import { terminalAttach } from './debug-attach.js';
+import { RunResults, wantsColour } from './run-results.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
 
 const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--debug]
 
-Runs a pipeline once on one Docker engine and prints its logs.
+Runs a pipeline once on one Docker engine and prints its logs, then per job its annotations, test
+reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a table of the jobs.
   FILE              the pipeline file (default DIR/.kiln.yml)
   --repo DIR        the checkout to run (default: the current directory); a git repository runs
                     at commit REF (uncommitted changes are not included), any other directory as is
@@ -192,6 +195,7 @@ export async function command(argv: string[]): Promise<number> {
   const attach = v.debug ? terminalAttach(executor.docker) : undefined;
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
+  const results = new RunResults();
   const print = (jobId: string, line: LogEntry): void => {
     const job = names.get(jobId);
     const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
@@ -209,6 +213,8 @@ export async function command(argv: string[]): Promise<number> {
       parallelism: parallel,
       signal: controller.signal,
       onLog: print,
+      onRecord: (id, record) => results.record(id, record),
+      hooksFor: (job) => results.hooksFor(job),
       debugFor: attach ? (job) => attach.jobDebug(job.name) : undefined,
       onJobStart: (id) => started.set(id, Date.now()),
       onJob: (id, result) => {
@@ -217,6 +223,7 @@ export async function command(argv: string[]): Promise<number> {
         if (result.status === 'skipped') process.stdout.write(`[${names.get(id)?.name ?? id}] skipped\n`);
       },
     });
+    results.print(plan, outcome.jobs, { write: (text) => process.stdout.write(text), colour: wantsColour(process.stdout) });
     printSummary(plan, outcome.jobs, durations);
     process.stdout.write(`${outcome.status}\n`);
     return isSuccess(outcome.status) ? 0 : 1;

@@ -43,12 +43,14 @@ interface Held {
 export class DebugService implements DebugTerminals {
   private readonly held = new Map<string, Held>();
   private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
-  private readonly keepMs: number;
   /** Set once recover() has adopted (or removed) what an earlier process kept. */
   private recovered = false;
 
-  constructor(private readonly p: Parts & { store: DebugStore; /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */ dockerOf?: (jobId: string) => Dockerode | undefined; options?: DebugOptions }) {
-    this.keepMs = p.options?.keepMs ?? DEFAULT_KEEP_MS;
+  constructor(private readonly p: Parts & { store: DebugStore; /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */ dockerOf?: (jobId: string) => Dockerode | undefined; options?: DebugOptions }) {}
+
+  /** Read on each use: a saved debug.keep applies to the next kept job. */
+  private get keepMs(): number {
+    return this.p.options?.keepMs ?? DEFAULT_KEEP_MS;
   }
 
   markDebugRun(runId: string): void {

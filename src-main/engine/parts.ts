@@ -217,7 +217,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       const ran = engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
       return ran instanceof DockerExecutor ? ran.docker : undefined;
     },
-    options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
+    // debug.keep is read from the live configuration, which a settings save updates in place.
+    options: options.debug ?? { get keepMs() { return config.debug?.keepMs; } },
   });
   const runner = new JobRunner({
     store: runs, scheduler, logs, executor: ports.executor, clock, hooksFor: options.hooksFor ?? storageHooksFor({

@@ -8,6 +8,9 @@
  * not yet started end as cancelled without running. Job outputs flow as on the server
  * (`needs.<job>.outputs` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
  * nobody is there to approve it, and a deploy must not run by accident from a workstation.
+ *
+ * Each job's lines are numbered here (from 0, as a job's log would), so the executor can tie what a
+ * step reports to its line: annotations from `::error …::` come only for numbered lines.
  */
 import { randomBytes } from 'node:crypto';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -19,7 +22,7 @@ import { decideJob } from '../pipeline/readiness.js';
 import { withNeedsOutputs } from '../pipeline/flow.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import type { DockerExecutor } from './docker-executor.js';
-import type { JobDebug, JobResult, WorkspaceSource } from '../core/job-contract.js';
+import type { JobDebug, JobHooks, JobRecord, JobResult, WorkspaceSource } from '../core/job-contract.js';
 
 export type LocalJobOutcome = JobResult | { status: 'skipped' };
 
@@ -30,8 +33,12 @@ export interface RunPlanOptions {
   secrets: Record<string, string>;
   parallelism: number;
   signal: AbortSignal;
-  /** Every line of a job, in order (unnumbered: nothing here keeps a log). */
+  /** Every line of a job, in order (numbered per job from 0; nothing here keeps a log). */
   onLog(jobId: string, line: LogEntry): void;
+  /** What a job produced besides lines: annotations, job summaries, log groups (in order). */
+  onRecord?(jobId: string, record: JobRecord): void;
+  /** Work after a job's steps (e.g. reading its test reports); absent: none. */
+  hooksFor?(job: PlannedJob): JobHooks | undefined;
   onJob?(jobId: string, result: LocalJobOutcome): void;
   /** Called when a job starts running. */
   onJobStart?(jobId: string): void;
@@ -70,6 +77,7 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
 
   const start = (job: PlannedJob): void => {
     options.onJobStart?.(job.id);
+    let seq = 0;
     const promise = options.executor
       .runJob({
         runId,
@@ -79,7 +87,12 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
         source: options.source,
         secrets: options.secrets,
         signal: options.signal,
-        onLog: (line) => options.onLog(job.id, line),
+        onLog: (line) => {
+          options.onLog(job.id, line);
+          return { ...line, seq: seq++ };
+        },
+        onRecord: options.onRecord && ((record) => options.onRecord?.(job.id, record)),
+        hooks: options.hooksFor?.(job),
         debug: options.debugFor?.(job),
       })
       .then(

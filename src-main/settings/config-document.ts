@@ -48,7 +48,11 @@ export class ConfigDocument {
   }
 
   /** Updates the given fields of a repository, or appends a new one (block style) when it is not listed. */
-  setRepository(name: string, fields: { url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null>; forge?: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean } }): void {
+  setRepository(name: string, fields: {
+    url?: string; defaultBranch?: string; rateLimit?: string | null; priority?: Record<string, string | null>;
+    forge?: { apiUrl?: string | null; jobStatuses?: boolean; prComment?: boolean; dropToken?: boolean };
+    pollInterval?: YamlValue | null; maxChangedFiles?: number | null; debugFailures?: boolean;
+  }): void {
     let item = this.repoItem(name);
     if (!item) {
       let seq = this.doc.get('repositories', true);
@@ -65,6 +69,13 @@ export class ConfigDocument {
     if (fields.defaultBranch !== undefined) item.set('default-branch', fields.defaultBranch);
     if (fields.rateLimit === null) item.delete('rate-limit');
     else if (fields.rateLimit !== undefined) item.set('rate-limit', fields.rateLimit);
+    if (fields.pollInterval === null) item.delete('poll-interval');
+    else if (fields.pollInterval !== undefined) item.set('poll-interval', fields.pollInterval);
+    if (fields.maxChangedFiles === null) item.delete('max-changed-files');
+    else if (fields.maxChangedFiles !== undefined) item.set('max-changed-files', fields.maxChangedFiles);
+    // false is the default: the key goes rather than staying as noise.
+    if (fields.debugFailures === true) item.set('debug-failures', true);
+    else if (fields.debugFailures === false) item.delete('debug-failures');
     for (const [glob, level] of Object.entries(fields.priority ?? {})) {
       const map = item.get('priority', true);
       if (level === null) {
@@ -148,6 +159,14 @@ export class ConfigDocument {
     else this.doc.set(section, this.doc.createNode({ [key]: value }));
   }
 
+  /** Removes `section.key`, and the section when nothing is left in it. */
+  deleteIn(section: string, key: string): void {
+    const node = this.doc.get(section, true);
+    if (!isMap(node)) return;
+    node.delete(key);
+    if (node.items.length === 0) this.doc.delete(section);
+  }
+
   /** The new text, checked with the engine's own parser: a file that would not load is never written. */
   render(): { text: string; config: KilnConfig } {
     const text = this.doc.toString({ lineWidth: 0 });
@@ -174,6 +193,9 @@ function freshDocument(config: KilnConfig): Document {
     name: repo.name, url: repo.url, 'default-branch': repo.defaultBranch,
     ...(repo.rateLimitPerMinute !== undefined ? { 'rate-limit': `${repo.rateLimitPerMinute}/min` } : {}),
     ...(Object.keys(repo.priority).length ? { priority: { ...repo.priority } } : {}),
+    ...(repo.pollIntervalMs !== undefined ? { 'poll-interval': durationValue(repo.pollIntervalMs) } : {}),
+    ...(repo.maxChangedFiles !== undefined ? { 'max-changed-files': repo.maxChangedFiles } : {}),
+    ...(repo.debugFailures ? { 'debug-failures': true } : {}),
     // The token, like every secret, goes to the vault, not here.
     ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses || repo.forge.prComment === false)
       ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}), ...(repo.forge.prComment === false ? { 'pr-comment': false } : {}) } } : {}),
@@ -181,9 +203,11 @@ function freshDocument(config: KilnConfig): Document {
   const server: Record<string, unknown> = {};
   if (config.server.publicUrl) server['public-url'] = config.server.publicUrl;
   if (Object.keys(server).length) data.server = server;
+  if (config.debug) data.debug = { keep: durationValue(config.debug.keepMs) };
+  if (config.catchUp) data['catch-up'] = { interval: durationValue(config.catchUp.intervalMs), 'clock-check': durationValue(config.catchUp.clockCheckMs) };
   const doc = new Document(data);
   doc.commentBefore = HEADER;
-  for (const key of ['tunnel', 'concurrency', 'retention']) {
+  for (const key of ['tunnel', 'concurrency', 'retention', 'debug', 'catch-up']) {
     const node = doc.get(key, true);
     if (isMap(node)) node.flow = true;
   }

@@ -28,6 +28,11 @@ export interface RepositoryChange {
   priority: Record<string, Priority | null>;
   /** Commit-status reporting: apiUrl null restores the default; token null removes it (to the vault otherwise). */
   forge?: { apiUrl?: string | null; token?: string | null; jobStatuses?: boolean; prComment?: boolean };
+  /** As written to the file (`60s`, or ms); null removes it (the default applies). */
+  pollInterval?: YamlValue | null;
+  /** null removes it (the default applies). */
+  maxChangedFiles?: number | null;
+  debugFailures?: boolean;
 }
 
 export interface ServerChange {
@@ -37,7 +42,16 @@ export interface ServerChange {
   perRepository?: number;
   /** Values as written to the file (the user's `30d`, or a number). */
   retention: Partial<Record<'artifacts' | 'caches' | 'cache-size' | 'workspaces', YamlValue>>;
+  /** debug.keep as written to the file; null removes it (30 min). */
+  debugKeep?: YamlValue | null;
+  /** catch-up.interval as written to the file; null removes it (5 min). */
+  catchUpInterval?: YamlValue | null;
 }
+
+/** Below this, listing a remote (catch-up, polling) would hammer it: the API refuses shorter intervals. */
+const MIN_LISTING_INTERVAL_MS = 10_000;
+/** Largest max-changed-files (GitHub's compare API stops at 3,000; a local diff can list more). */
+const MAX_CHANGED_FILES = 1_000_000;
 
 function bad(field: string, message: string): ApiError {
   return new ApiError('BAD_REQUEST', `${field}: ${message}`);
@@ -87,10 +101,10 @@ function checkSecretValue(value: unknown, field: string): string {
 }
 
 export function checkRepositoryInput(input: unknown): RepositoryChange {
-  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveRepository takes an object {name, url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?, rateLimit?, priority?}');
+  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveRepository takes an object {name, url?, defaultBranch?, addWebhookSecrets?, removeWebhookSecrets?, secrets?, rateLimit?, priority?, forge?, pollInterval?, maxChangedFiles?, debugFailures?}');
   const name = checkRepositoryName(input.name);
   const at = (key: string): string => `repositories[${name}].${key}`;
-  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets', 'rateLimit', 'priority', 'forge'], `repositories[${name}]`);
+  onlyKeys(input, ['name', 'url', 'defaultBranch', 'addWebhookSecrets', 'removeWebhookSecrets', 'secrets', 'rateLimit', 'priority', 'forge', 'pollInterval', 'maxChangedFiles', 'debugFailures'], `repositories[${name}]`);
   const change: RepositoryChange = { name, addWebhookSecrets: [], removeWebhookSecrets: [], secrets: {}, priority: {} };
   if (input.forge !== undefined) change.forge = checkForgeInput(input.forge, at('forge'));
   if (input.rateLimit !== undefined) {
@@ -106,6 +120,18 @@ export function checkRepositoryInput(input: unknown): RepositoryChange {
       if (level !== null && !PRIORITIES.includes(level as Priority)) throw bad(`${at('priority')}.${glob}`, `must be one of ${PRIORITIES.join(', ')} (or null to remove), got ${JSON.stringify(level)}`);
       change.priority[glob] = level as Priority | null;
     }
+  }
+  if (input.pollInterval !== undefined) change.pollInterval = optionalInterval(input.pollInterval, at('poll-interval'));
+  if (input.maxChangedFiles !== undefined) {
+    const n = input.maxChangedFiles;
+    if (n === null || n === '') change.maxChangedFiles = null;
+    else if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHANGED_FILES) {
+      throw bad(at('max-changed-files'), `must be a whole number from 1 to ${MAX_CHANGED_FILES.toLocaleString('en')} (null or empty restores the default, 3000), got ${JSON.stringify(n)}`);
+    } else change.maxChangedFiles = n;
+  }
+  if (input.debugFailures !== undefined) {
+    if (typeof input.debugFailures !== 'boolean') throw bad(at('debug-failures'), `must be true or false, got ${JSON.stringify(input.debugFailures)}`);
+    change.debugFailures = input.debugFailures;
   }
   if (input.url !== undefined) change.url = checkUrl(input.url, at('url'));
   if (input.defaultBranch !== undefined) change.defaultBranch = checkBranch(input.defaultBranch, at('default-branch'));
@@ -174,6 +200,15 @@ function durationOf(v: unknown, field: string): YamlValue {
   return v.trim();
 }
 
+/** A listing interval (poll-interval, catch-up.interval) as it goes into the file; null or '' removes it. */
+function optionalInterval(v: unknown, field: string): YamlValue | null {
+  if (v === null || v === '') return null;
+  const value = durationOf(v, field);
+  const ms = typeof value === 'number' ? value : parseDuration(value) ?? 0;
+  if (ms < MIN_LISTING_INTERVAL_MS) throw bad(field, `${JSON.stringify(v)} is too short: the remote would be listed more often than every ${MIN_LISTING_INTERVAL_MS / 1000} s (use e.g. 60s, 5m)`);
+  return value;
+}
+
 /** A size as it goes into the file: the user's text (`10GB`) or a number of bytes. */
 function sizeOf(v: unknown, field: string): YamlValue {
   const bytes = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
@@ -183,9 +218,11 @@ function sizeOf(v: unknown, field: string): YamlValue {
 
 /** `current` is the effective concurrency, to check per-repository against jobs when only one changes. */
 export function checkServerInput(input: unknown, current: { jobs: number; perRepository: number }): ServerChange {
-  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveServerSettings takes an object {tunnelUrl?, concurrency?, retention?}');
-  onlyKeys(input, ['tunnelUrl', 'concurrency', 'retention', 'publicUrl'], 'settings');
+  if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveServerSettings takes an object {tunnelUrl?, concurrency?, retention?, publicUrl?, debugKeep?, catchUpInterval?}');
+  onlyKeys(input, ['tunnelUrl', 'concurrency', 'retention', 'publicUrl', 'debugKeep', 'catchUpInterval'], 'settings');
   const change: ServerChange = { retention: {} };
+  if (input.debugKeep !== undefined) change.debugKeep = input.debugKeep === null || input.debugKeep === '' ? null : durationOf(input.debugKeep, 'debug.keep');
+  if (input.catchUpInterval !== undefined) change.catchUpInterval = optionalInterval(input.catchUpInterval, 'catch-up.interval');
   if (input.publicUrl !== undefined) {
     change.publicUrl = input.publicUrl === null || input.publicUrl === '' ? null : checkHttpUrl(input.publicUrl, 'server.public-url', 'the dashboard as your team reaches it, e.g. https://kiln.example.com');
   }

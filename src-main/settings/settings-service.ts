@@ -1,6 +1,7 @@
 /**
- * The settings the dashboard writes: repositories (with their webhook and job secrets, rate limit
- * and branch priorities), the tunnel URL, concurrency and retention. One save is: check the input → edit kiln.config.yml's document →
+ * The settings the dashboard writes: repositories (with their webhook and job secrets, rate limit,
+ * branch priorities, poll interval, changed-files limit and debug-failures), the tunnel URL,
+ * concurrency, retention, how long debug keeps a failed job and the catch-up interval. One save is: check the input → edit kiln.config.yml's document →
  * check that the result loads → store secret values in the encrypted vault → write the file
  * atomically → re-derive the configuration from what was written (so external edits of the file
  * are picked up, never lost) → apply it to the live configuration object in place.
@@ -42,6 +43,9 @@ export interface SettingsServiceOptions {
 type FileSecrets = Map<string, { secrets: Record<string, string>; webhookSecrets: string[]; forgeToken?: string }>;
 
 const FILE_ID = /^file-(\d+)$/;
+/** The defaults the page shows when the file sets none (the engine's: debug-service.ts, trigger/catch-up.ts). */
+const DEFAULT_DEBUG_KEEP_MS = 30 * 60_000;
+const DEFAULT_CATCH_UP_INTERVAL_MS = 5 * 60_000;
 
 export class SettingsService {
   /** Secrets as the file (or the in-memory start configuration) has them, before the vault's. */
@@ -82,6 +86,9 @@ export class SettingsService {
         webhookSecrets,
         ...(r.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: r.rateLimitPerMinute } : {}),
         priority: { ...r.priority },
+        ...(r.pollIntervalMs !== undefined ? { pollIntervalMs: r.pollIntervalMs } : {}),
+        ...(r.maxChangedFiles !== undefined ? { maxChangedFiles: r.maxChangedFiles } : {}),
+        debugFailures: r.debugFailures === true,
         ...this.forgeOf(r),
       };
     });
@@ -103,6 +110,8 @@ export class SettingsService {
       retention: { ...c.retention },
       repositories: this.repositories(),
       publicUrl: c.server.publicUrl ?? null,
+      debugKeepMs: c.debug?.keepMs ?? DEFAULT_DEBUG_KEEP_MS,
+      catchUpIntervalMs: c.catchUp?.intervalMs ?? DEFAULT_CATCH_UP_INTERVAL_MS,
     };
   }
 
@@ -113,7 +122,10 @@ export class SettingsService {
     const exists = doc.hasRepository(name);
     if (!exists && change.url === undefined) throw new ApiError('BAD_REQUEST', `repositories[${name}].url: required for a new repository (a clone URL or an absolute local path)`);
     const forge = change.forge && { apiUrl: change.forge.apiUrl, jobStatuses: change.forge.jobStatuses, prComment: change.forge.prComment, dropToken: change.forge.token !== undefined };
-    doc.setRepository(name, { url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority, forge });
+    doc.setRepository(name, {
+      url: change.url, defaultBranch: change.defaultBranch ?? (exists ? undefined : 'main'), rateLimit: change.rateLimit, priority: change.priority, forge,
+      pollInterval: change.pollInterval, maxChangedFiles: change.maxChangedFiles, debugFailures: change.debugFailures,
+    });
 
     // What stays in the file after this save (also what a first save moves into the vault).
     const remaining = snapshotOf(this.fileSecrets);
@@ -158,6 +170,10 @@ export class SettingsService {
     if (change.jobs !== undefined) doc.setIn('concurrency', 'jobs', change.jobs);
     if (change.perRepository !== undefined) doc.setIn('concurrency', 'per-repository', change.perRepository);
     for (const [key, value] of Object.entries(change.retention)) doc.setIn('retention', key, value);
+    if (change.debugKeep === null) doc.deleteIn('debug', 'keep');
+    else if (change.debugKeep !== undefined) doc.setIn('debug', 'keep', change.debugKeep);
+    if (change.catchUpInterval === null) doc.deleteIn('catch-up', 'interval');
+    else if (change.catchUpInterval !== undefined) doc.setIn('catch-up', 'interval', change.catchUpInterval);
     this.commit(doc, []);
     return this.view(tunnel);
   }
@@ -213,6 +229,11 @@ export class SettingsService {
     else delete live.tunnel;
     Object.assign(live.concurrency, next.concurrency);
     Object.assign(live.retention, next.retention);
+    // Read where they are used (the debug keeper, catch-up's schedule), so a save applies to the next kept job and listing.
+    if (next.debug) live.debug = { ...next.debug };
+    else delete live.debug;
+    if (next.catchUp) live.catchUp = { ...next.catchUp };
+    else delete live.catchUp;
     this.o.applied(change);
     for (const l of this.listeners) {
       try {

@@ -3,7 +3,7 @@
  * its steps, parsed while they stream out of the container, and kept as rows: totals per file, every
  * case (failed and errored ones with message and output, bounded), and flaky tests per branch.
  *
- * Collection follows the artifact rules exactly (artifact-store.ts): the workspace is read through
+ * Collection (report-files.ts, shared with `kiln run`) follows the artifact rules exactly: the workspace is read through
  * the container's archive API, patterns are workspace-relative (absolute ones and `..` are refused),
  * links are never followed, only regular files are read. A report is an observation, not a
  * product: a refused pattern, a malformed file or a file over the size limit is logged and recorded
@@ -13,22 +13,14 @@
  * asked which cases of the same planned job failed there; those that pass now are recorded as flaky
  * on the branch (failed, then passed, on the same commit).
  */
-import type { ReadEntry } from 'tar';
 import type { FlakyTest, RunTestReport, TestCaseInfo, TestFileInfo, TestTotals } from '../../shared/model/test-report.js';
-import { formatBytes } from '../../shared/format.js';
-import { isDiskFull } from '../core/disk-full.js';
 import type { JobContainer } from '../core/job-contract.js';
-import { patternProblem } from '../../shared/workspace-pattern.js';
-import { relativeEntryPath, workspaceArchives, workspaceMatcher } from './artifact-store.js';
 import type { Db } from './db.js';
-import { junitReader, type ParsedCase, type ParseLimits, DEFAULT_PARSE_LIMITS } from './junit-parser.js';
-import { forEachTarEntry, isRegularFileEntry } from './tar-streams.js';
+import { type ParsedCase, type ParseLimits, DEFAULT_PARSE_LIMITS } from './junit-parser.js';
+import { DEFAULT_MAX_JOB_REPORT_BYTES, readReportFiles, sumTotals } from './report-files.js';
 
 /** Cases inserted per transaction while a report streams. */
 const CASE_BATCH = 5000;
-
-/** Bytes of report files read per job; past it the remaining files are skipped with a note. */
-export const DEFAULT_MAX_JOB_REPORT_BYTES = 512 * 1024 * 1024;
 
 export interface TestReportStoreOptions {
   maxJobBytes?: number;
@@ -82,18 +74,6 @@ export function totalsOf(cases: Iterable<{ status: TestCaseInfo['status']; durat
   return t;
 }
 
-export function sumTotals(parts: TestTotals[]): TestTotals {
-  const t: TestTotals = { tests: 0, passed: 0, failed: 0, errored: 0, skipped: 0, durationMs: 0 };
-  for (const p of parts) for (const k of Object.keys(t) as Array<keyof TestTotals>) t[k] += p[k];
-  return t;
-}
-
-/** "120 tests: 2 failed, 1 errored, 3 skipped" — the line the job's log gets. */
-export function describeTotals(t: TestTotals): string {
-  const parts = [t.failed && `${t.failed} failed`, t.errored && `${t.errored} errored`, t.skipped && `${t.skipped} skipped`].filter(Boolean);
-  return `${t.tests} test${t.tests === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ', all passed'}`;
-}
-
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export class TestReportStore {
@@ -108,65 +88,16 @@ export class TestReportStore {
   }
 
   /**
-   * Collects, parses and stores the job's report files. Never rejects for a report's own problem;
-   * rejects with the disk-full error when the database has no room (the caller clears what was stored).
+   * Collects, parses and stores the job's report files (report-files.ts reads them). Never rejects for
+   * a report's own problem; rejects with the disk-full error when the database has no room (the caller
+   * clears what was stored).
    */
   async collect(req: CollectReportsRequest): Promise<TestFileInfo[]> {
-    const { container, log } = req;
-    const valid: string[] = [];
-    for (const p of req.patterns) {
-      const problem = patternProblem(p, 'report');
-      if (problem) log(`warning: test report pattern '${p}' refused: it ${problem}`);
-      else valid.push(p);
-    }
     this.clearJob(req.runId, req.jobId);
-    const matches = workspaceMatcher(valid);
-    const files: TestFileInfo[] = [];
-    // Two patterns' roots can archive the same file; it is read once.
-    const seen = new Set<string>();
-    let total = 0;
-    for await (const { root, archive } of workspaceArchives(container, valid)) {
-      try {
-        await forEachTarEntry(archive, async (entry: ReadEntry) => {
-          const rel = relativeEntryPath(entry.path, root);
-          if (rel === undefined || !matches(rel) || seen.has(rel)) {
-            entry.resume();
-            return;
-          }
-          seen.add(rel);
-          if (!isRegularFileEntry(entry, (kind) => log(`warning: test report ${rel} skipped: it is a ${kind}, and links are not followed`))) return;
-          if (total + entry.size > this.maxJobBytes) {
-            entry.resume();
-            files.push(this.storeFile(req.runId, req.jobId, rel, { cases: [], problem: `${rel}: not read: the job's report files exceed ${formatBytes(this.maxJobBytes)}` }));
-            return;
-          }
-          total += entry.size;
-          const sink = this.fileSink(req.runId, req.jobId, rel);
-          const reader = junitReader(rel, this.limits, (c) => sink.add(c));
-          try {
-            for await (const chunk of entry as AsyncIterable<Buffer>) reader.write(chunk);
-          } catch (err) {
-            // Cut off mid-file (the engine went away): the cases stored so far go with the file.
-            files.push(sink.end(`${rel}: not read completely: ${(err as Error).message}`));
-            throw err;
-          }
-          files.push(sink.end(reader.end().problem));
-        });
-      } catch (err) {
-        // No room in the database is not the report's problem: the caller says "disk full" and tells the guard.
-        if (isDiskFull(err)) throw err;
-        log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
-      }
-    }
-    files.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
-    if (files.length === 0) {
-      if (valid.length > 0) log(`test reports: no files match ${valid.map((p) => `'${p}'`).join(', ')}`);
-      return files;
-    }
-    for (const f of files) if (f.problem) log(`warning: test report ${f.problem} (the report is skipped; nothing else fails)`);
-    const read = files.filter((f) => !f.problem);
-    log(`test reports: ${read.length} file${read.length === 1 ? '' : 's'}, ${describeTotals(sumTotals(read))}`);
-    return files;
+    return readReportFiles({
+      container: req.container, patterns: req.patterns, log: req.log, maxJobBytes: this.maxJobBytes, limits: this.limits,
+      sinkFor: (file) => this.fileSink(req.runId, req.jobId, file),
+    });
   }
 
   /** Removes what an earlier attempt of the job stored (a retry replaces it). */

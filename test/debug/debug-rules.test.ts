@@ -1,6 +1,7 @@
 /**
  * Debug mode's rules on the real engine with the scripted executor (no Docker): which failures are
- * kept (a run started with debug, a repository with debug-failures, not a plain run), the deadline
+ * kept (a run started with debug, a repository with debug-failures — also once saved in Settings —,
+ * not a plain run), the deadline (debug.keep, also once saved)
  * and its extension, re-running the failed step into the log, ending, and the API's answers for a
  * job that is not kept.
  */
@@ -48,6 +49,21 @@ describe('debug mode rules', () => {
     const kept = await keptOf(kiln, runId);
     expect((await kiln.engine.getRun(runId)).jobs[0].status).toBe('running');
     expect((await kiln.engine.health()).queue.running).toBe(1);
+    await kiln.engine.endDebug(kept.jobId);
+    expect((await kiln.waitForRun(runId)).status).toBe('failed');
+  });
+
+  it('applies debug-failures and debug keep saved in Settings to the next failure, without a restart', async () => {
+    const now = 1_800_000_000_000;
+    kiln = await startFakeEngine({ repos: REPOS, programs: PROGRAMS, options: { clock: () => now } });
+    const first = await kiln.waitForRun(await kiln.trigger('acme/web', 'main'));
+    expect(first.status).toBe('failed');
+    expect(await kiln.engine.listKeptJobs()).toEqual([]);
+    await kiln.engine.saveRepository({ name: 'acme/web', debugFailures: true });
+    await kiln.engine.saveServerSettings({ debugKeep: '7m' });
+    const { runId } = await kiln.engine.rerun(first.id, { failedOnly: false });
+    const kept = await keptOf(kiln, runId);
+    expect(kept.deadline).toBe(now + 7 * 60_000);
     await kiln.engine.endDebug(kept.jobId);
     expect((await kiln.waitForRun(runId)).status).toBe('failed');
   });

@@ -3,7 +3,9 @@
  * The settings page in Chromium against the real Engine and server (`kiln serve`'s pieces, started
  * from built-in defaults with no repository): add a repository and a job secret from the page, see
  * an inline error for a bad URL, then trigger a run of the new repository and watch it pass, its
- * secret masked in the log. Screenshot: test-output/screenshots/settings-edit.png.
+ * secret masked in the log; set a repository's polling, changed-files limit and debug-failures and
+ * the server's debug keep and catch-up interval. Screenshots: test-output/screenshots/settings-edit.png,
+ * settings-builds.png.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,5 +103,53 @@ describe('the settings page in Chromium', () => {
     const log = (await engine.getLog(run.jobs[0].id, 0)).lines.map((l) => l.text).join('\n');
     expect(log).toContain('deploying with ***');
     expect(log).not.toContain(VALUE);
+  });
+
+  it('sets a repository\'s poll interval, changed-files limit and debug-failures, and how long debug keeps a job and how often remotes are checked, with field-named errors inline', async () => {
+    await engine.saveRepository({ name: 'acme/builds', url: repoDir });
+    await page.goto(`${server.url}/#/settings`);
+    const form = page.locator('[data-repo="acme/builds"] [data-testid=repository-builds]');
+    await form.waitFor();
+    expect(await form.locator('input[name=pollInterval]').inputValue()).toBe('');
+    expect(await form.locator('input[name=debugFailures]').isChecked()).toBe(false);
+
+    await form.locator('input[name=pollInterval]').fill('2s');
+    await form.locator('[data-action=save-repository-builds]').click();
+    await form.locator('.form-error:has-text("repositories[acme/builds].poll-interval: \\"2s\\" is too short")').waitFor();
+    await form.locator('input[name=pollInterval]').fill('2m');
+    await form.locator('input[name=maxChangedFiles]').fill('500');
+    await form.locator('input[name=debugFailures]').check();
+    await form.locator('[data-action=save-repository-builds]').click();
+    await form.locator('.form-notice:has-text("Saved.")').waitFor();
+    expect(engine.config.repositories.find((r) => r.name === 'acme/builds')).toMatchObject({ pollIntervalMs: 120_000, maxChangedFiles: 500, debugFailures: true });
+
+    const limits = page.locator('[data-testid=limits]');
+    await limits.locator('input[name=debugKeep]').fill('soon');
+    await limits.locator('[data-action=save-limits]').click();
+    await limits.locator('.form-error:has-text("debug.keep: \\"soon\\" is not a duration")').waitFor();
+    await limits.locator('input[name=debugKeep]').fill('45m');
+    await limits.locator('input[name=catchUpInterval]').fill('10m');
+    await limits.locator('[data-action=save-limits]').click();
+    await limits.locator('.form-notice').waitFor();
+    expect(engine.config.debug).toEqual({ keepMs: 45 * 60_000 });
+    expect(engine.config.catchUp?.intervalMs).toBe(10 * 60_000);
+    const file = readFileSync(join(dir, 'data', 'kiln.config.yml'), 'utf8');
+    expect(file).toMatch(/name: acme\/builds[\s\S]*poll-interval: 2m\n\s+max-changed-files: 500\n\s+debug-failures: true\n/);
+    expect(file).toMatch(/keep: 45m/);
+
+    // A fresh page shows what was saved; emptying a field restores its default and takes it out of the file.
+    await page.reload();
+    await form.waitFor();
+    expect(await form.locator('input[name=pollInterval]').inputValue()).toBe('2m');
+    expect(await form.locator('input[name=maxChangedFiles]').inputValue()).toBe('500');
+    expect(await form.locator('input[name=debugFailures]').isChecked()).toBe(true);
+    expect(await limits.locator('input[name=debugKeep]').inputValue()).toBe('45m');
+    await form.scrollIntoViewIfNeeded();
+    await screenshot(page, 'settings-builds');
+    await form.locator('input[name=pollInterval]').fill('');
+    await form.locator('[data-action=save-repository-builds]').click();
+    await form.locator('.form-notice:has-text("Saved.")').waitFor();
+    expect(engine.config.repositories.find((r) => r.name === 'acme/builds')?.pollIntervalMs).toBeUndefined();
+    expect(readFileSync(join(dir, 'data', 'kiln.config.yml'), 'utf8')).not.toContain('poll-interval');
   });
 });

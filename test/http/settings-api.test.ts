@@ -219,6 +219,48 @@ describe('settings saved through the HTTP API', () => {
     expect(((await send(server.url, 'GET', `/api/runs/${third.json.runIds[0]}`)).json as RunDetail).priority).toBe('normal');
   });
 
+  it('sets a repository\'s poll interval, max changed files and debug-failures, and the server\'s debug keep and catch-up interval: live, in the file, across a restart, and back to the defaults with null', async () => {
+    await addRepository();
+    const view = async (): Promise<SettingsView> => (await send(server.url, 'GET', '/api/settings')).json as SettingsView;
+    const before = await view();
+    expect(before).toMatchObject({ debugKeepMs: 30 * 60_000, catchUpIntervalMs: 5 * 60_000 });
+    expect(before.repositories[0]).toMatchObject({ debugFailures: false });
+    expect(before.repositories[0]).not.toHaveProperty('pollIntervalMs');
+    expect(before.repositories[0]).not.toHaveProperty('maxChangedFiles');
+
+    const repo = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { pollInterval: '2m', maxChangedFiles: 500, debugFailures: true });
+    expect(repo.status, JSON.stringify(repo.json)).toBe(200);
+    expect(repo.json).toMatchObject({ pollIntervalMs: 120_000, maxChangedFiles: 500, debugFailures: true });
+    const server1 = await send(server.url, 'PUT', '/api/settings/server', { debugKeep: '45m', catchUpInterval: '10m' });
+    expect(server1.status, JSON.stringify(server1.json)).toBe(200);
+    expect(server1.json).toMatchObject({ debugKeepMs: 45 * 60_000, catchUpIntervalMs: 10 * 60_000 });
+    // Live: the engine's configuration object, which catch-up, the run factory and the debug keeper read.
+    expect(engine.config.repositories.find((r) => r.name === REPO)).toMatchObject({ pollIntervalMs: 120_000, maxChangedFiles: 500, debugFailures: true });
+    expect(engine.config.debug).toEqual({ keepMs: 45 * 60_000 });
+    expect(engine.config.catchUp?.intervalMs).toBe(10 * 60_000);
+    const file = readFileSync(join(dataDir, 'kiln.config.yml'), 'utf8');
+    expect(file).toMatch(/poll-interval: 2m\n/);
+    expect(file).toMatch(/max-changed-files: 500\n/);
+    expect(file).toMatch(/debug-failures: true\n/);
+    expect(file).toMatch(/keep: 45m/);
+    expect(file).toMatch(/interval: 10m/);
+
+    await shutdown();
+    await boot();
+    const after = await view();
+    expect(after).toMatchObject({ debugKeepMs: 45 * 60_000, catchUpIntervalMs: 10 * 60_000 });
+    expect(after.repositories[0]).toMatchObject({ pollIntervalMs: 120_000, maxChangedFiles: 500, debugFailures: true });
+
+    const cleared = await send(server.url, 'PUT', `/api/repositories/${REPO}`, { pollInterval: null, maxChangedFiles: '', debugFailures: false });
+    expect(cleared.json).toMatchObject({ debugFailures: false });
+    expect(cleared.json).not.toHaveProperty('pollIntervalMs');
+    expect(cleared.json).not.toHaveProperty('maxChangedFiles');
+    expect((await send(server.url, 'PUT', '/api/settings/server', { debugKeep: null, catchUpInterval: '' })).json).toMatchObject({ debugKeepMs: 30 * 60_000, catchUpIntervalMs: 5 * 60_000 });
+    expect(engine.config.debug).toBeUndefined();
+    const emptied = readFileSync(join(dataDir, 'kiln.config.yml'), 'utf8');
+    for (const key of ['poll-interval', 'max-changed-files', 'debug-failures', 'debug:', 'keep:', 'catch-up']) expect(emptied).not.toContain(key);
+  });
+
   it('answers bad input with a 400 envelope naming the field, and writes nothing', async () => {
     const cases: Array<[string, string, unknown, RegExp]> = [
       ['PUT', `/api/repositories/${REPO}`, { defaultBranch: 'main' }, /^repositories\[acme\/settings\]\.url: required/],
@@ -234,6 +276,14 @@ describe('settings saved through the HTTP API', () => {
       ['PUT', '/api/settings/server', { concurrency: { jobs: 2, perRepository: 3 } }, /^concurrency\.per-repository: 3 is more than concurrency\.jobs/],
       ['PUT', '/api/settings/server', { retention: { artifacts: 'forever' } }, /^retention\.artifacts: "forever" is not a duration/],
       ['PUT', '/api/settings/server', { tunnelUrl: 'ftp://smee.io/x' }, /^tunnel\.url: must be an https/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, pollInterval: 'often' }, /^repositories\[acme\/settings\]\.poll-interval: "often" is not a duration/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, pollInterval: '2s' }, /^repositories\[acme\/settings\]\.poll-interval: "2s" is too short/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, maxChangedFiles: 0 }, /^repositories\[acme\/settings\]\.max-changed-files: must be a whole number from 1/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, maxChangedFiles: '3000' }, /^repositories\[acme\/settings\]\.max-changed-files: must be a whole number .*got "3000"/],
+      ['PUT', `/api/repositories/${REPO}`, { url: repoDir, debugFailures: 'yes' }, /^repositories\[acme\/settings\]\.debug-failures: must be true or false, got "yes"/],
+      ['PUT', '/api/settings/server', { debugKeep: 'a while' }, /^debug\.keep: "a while" is not a duration/],
+      ['PUT', '/api/settings/server', { catchUpInterval: 1000 }, /^catch-up\.interval: 1000 is too short/],
+      ['PUT', '/api/settings/server', { catchUp: { interval: '5m' } }, /^settings: unknown field 'catchUp'/],
     ];
     for (const [method, path, body, message] of cases) {
       const answer = await send(server.url, method, path, body);

@@ -1,8 +1,8 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { RepositorySettings } from '../../../shared/api/engine-api.js';
 import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
-import { SaveOutcome, useSave } from './use-save.js';
+import { durationText, SaveOutcome, useSave } from './use-save.js';
 import { ENV_NAME } from '../../../shared/model/env-name.js';
 import { ForgeReportingForm } from '../forge/ForgeSettings.js';
 
@@ -41,7 +41,7 @@ export function AddRepositoryForm({ onSaved }: { onSaved: () => void }) {
       {mode === 'webhook' ? (
         <label><span>Webhook secret <small className="muted">as set on GitHub</small></span>
           <input name="repoWebhookSecret" type="password" value={hook} onChange={(e) => setHook(e.target.value)} autoComplete="new-password" /></label>
-      ) : <p className="muted small" data-poll-note>Kiln asks the remote (git ls-remote, with the repository&apos;s credentials) every 60 s and builds what moved; set <code>poll-interval</code> in kiln.config.yml to change it.</p>}
+      ) : <p className="muted small" data-poll-note>Kiln asks the remote (git ls-remote, with the repository&apos;s credentials) every 60 s and builds what moved; change it with <i>Poll every</i> on the repository once added.</p>}
       <div className="grid-form-actions">
         <SaveOutcome state={save} />
         <button type="submit" className="btn btn-primary" disabled={save.busy || !name.trim() || !url.trim()} data-action="add-repository">Add repository</button>
@@ -183,7 +183,48 @@ export function RepositoryEditor({ repo, onSaved }: { repo: RepositorySettings; 
         <button type="submit" className="btn btn-sm" disabled={secrets.busy || !ENV_NAME.test(secretName) || secretValue === ''} data-action="set-secret">Save secret</button>
       </form>
       <SaveOutcome state={secrets} />
+      <RepositoryBuildForm repo={repo} onSaved={onSaved} />
       <ForgeReportingForm repo={repo} onSaved={onSaved} />
     </div>
+  );
+}
+
+/**
+ * How a repository is built beyond its pipeline: how often a poll-only repository is listed, how many
+ * changed files a push may have before path filters treat it as "everything changed", and whether
+ * every failed job is kept for a debug terminal. Only edited fields are sent; an empty field
+ * restores the default (and leaves kiln.config.yml).
+ */
+function RepositoryBuildForm({ repo, onSaved }: { repo: RepositorySettings; onSaved: () => void }) {
+  const client = useClient();
+  const save = useSave();
+  const saved = { poll: repo.pollIntervalMs !== undefined ? durationText(repo.pollIntervalMs) : '', files: repo.maxChangedFiles !== undefined ? String(repo.maxChangedFiles) : '', debug: repo.debugFailures === true };
+  const [poll, setPoll] = useState(saved.poll);
+  const [files, setFiles] = useState(saved.files);
+  const [debug, setDebug] = useState(saved.debug);
+  useEffect(() => { setPoll(saved.poll); setFiles(saved.files); setDebug(saved.debug); }, [saved.poll, saved.files, saved.debug]);
+  const changed = poll.trim() !== saved.poll || files.trim() !== saved.files || debug !== saved.debug;
+  return (
+    <form className="grid-form repo-builds" data-testid="repository-builds" onSubmit={(e) => {
+      e.preventDefault();
+      // The count goes as typed (the engine names the field when it is not a whole number).
+      void save.run(() => client.saveRepository({
+        name: repo.name,
+        ...(poll.trim() !== saved.poll ? { pollInterval: poll.trim() || null } : {}),
+        ...(files.trim() !== saved.files ? { maxChangedFiles: files.trim() === '' ? null : Number(files) } : {}),
+        ...(debug !== saved.debug ? { debugFailures: debug } : {}),
+      }), 'Saved.', onSaved);
+    }}>
+      <label><span>Poll every <small className="muted">{repo.webhookSecretCount === 0 ? 'polled: no webhook secret' : 'only without webhook secrets'}; default 60s</small></span>
+        <input name="pollInterval" value={poll} onChange={(e) => setPoll(e.target.value)} placeholder="60s" spellCheck={false} autoComplete="off" /></label>
+      <label><span>Max changed files <small className="muted">more counts as everything changed; default 3000</small></span>
+        <input name="maxChangedFiles" type="number" min={1} value={files} onChange={(e) => setFiles(e.target.value)} placeholder="3000" autoComplete="off" /></label>
+      <label className="check"><input name="debugFailures" type="checkbox" checked={debug} onChange={(e) => setDebug(e.target.checked)} />
+        <span>Keep every failed job for a debug terminal <small className="muted">as if each run had debug</small></span></label>
+      <div className="grid-form-actions">
+        <SaveOutcome state={save} />
+        <button type="submit" className="btn" disabled={save.busy || !changed} data-action="save-repository-builds">Save</button>
+      </div>
+    </form>
   );
 }

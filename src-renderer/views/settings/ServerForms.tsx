@@ -40,7 +40,10 @@ export function TunnelForm({ settings, tunnel, onSaved }: { settings: SettingsVi
   );
 }
 
-/** Concurrency (applies to the next claims) and retention (the next retention pass). */
+/**
+ * Concurrency (applies to the next claims), retention (the next retention pass), how long debug
+ * keeps a failed job (the next kept job) and how often catch-up lists the remotes (the next listing).
+ */
 export function LimitsForm({ settings, onSaved }: { settings: SettingsView; onSaved: () => void }) {
   const client = useClient();
   const save = useSave();
@@ -48,10 +51,12 @@ export function LimitsForm({ settings, onSaved }: { settings: SettingsView; onSa
     jobs: String(settings.concurrency.jobs), perRepository: String(settings.concurrency.perRepository),
     artifacts: durationText(settings.retention.artifactsMs), caches: durationText(settings.retention.cachesMs),
     cacheSize: sizeText(settings.retention.cacheSizeBytes), workspaces: durationText(settings.retention.workspacesMs),
+    debugKeep: settings.debugKeepMs !== undefined ? durationText(settings.debugKeepMs) : '',
+    catchUpInterval: settings.catchUpIntervalMs !== undefined ? durationText(settings.catchUpIntervalMs) : '',
   });
   const [v, setV] = useState(initial);
   // Re-seeded only when the saved values change, not on every render of the page.
-  useEffect(() => setV(initial()), [JSON.stringify(settings.concurrency), JSON.stringify(settings.retention)]);
+  useEffect(() => setV(initial()), [JSON.stringify(settings.concurrency), JSON.stringify(settings.retention), settings.debugKeepMs, settings.catchUpIntervalMs]);
   const field = (name: string, label: string, hint: string, type = 'text') => (
     <label>
       <span>{label} <small className="muted">{hint}</small></span>
@@ -64,9 +69,13 @@ export function LimitsForm({ settings, onSaved }: { settings: SettingsView; onSa
       e.preventDefault();
       // Numbers go as typed (the engine names the field when one is not a whole number).
       const num = (s: string): number => (s.trim() === '' ? NaN : Number(s));
+      // Sent only when edited, so a default stays out of the file; empty restores the default.
+      const was = initial();
+      const edited = (key: 'debugKeep' | 'catchUpInterval'): { [k: string]: string | null } => (v[key].trim() === was[key] ? {} : { [key]: v[key].trim() || null });
       void save.run(() => client.saveServerSettings({
         concurrency: { jobs: num(v.jobs), perRepository: num(v.perRepository) },
         retention: { artifacts: v.artifacts, caches: v.caches, cacheSize: v.cacheSize, workspaces: v.workspaces },
+        ...edited('debugKeep'), ...edited('catchUpInterval'),
       }), 'Saved; new limits apply to the next jobs.', onSaved);
     }}>
       {field('jobs', 'Concurrent jobs', 'in total', 'number')}
@@ -75,6 +84,8 @@ export function LimitsForm({ settings, onSaved }: { settings: SettingsView; onSa
       {field('caches', 'Keep unused caches', 'e.g. 30d')}
       {field('cacheSize', 'Cache size cap', 'e.g. 10GB')}
       {field('workspaces', 'Keep workspaces', 'e.g. 24h')}
+      {field('debugKeep', 'Keep a failed job for debug', 'e.g. 30m')}
+      {field('catchUpInterval', 'Check remotes for missed pushes', 'every, e.g. 5m')}
       <div className="grid-form-actions">
         <SaveOutcome state={save} />
         <button type="submit" className="btn btn-primary" disabled={save.busy} data-action="save-limits">Save limits</button>
