@@ -46,7 +46,7 @@ describe('engines: in kiln.config.yml', () => {
     ['a duplicate name', 'engines:\n  - { name: x, address: "unix:///a" }\n  - { name: x, address: "unix:///b" }\n', "kiln.config.yml:3:13: engines[1].name: engine 'x' is configured twice"],
     ['a missing certificate file', 'engines:\n  - name: x\n    address: tcp://h:2376\n    tls: { ca: missing.pem }\n', `kiln.config.yml:4:16: engines[0].tls.ca: cannot read ${join(dir, 'missing.pem')} (file not found)`],
     ['TLS on a socket', 'engines:\n  - name: x\n    address: unix:///s\n    tls: { ca: ca.pem }\n', "kiln.config.yml:4:10: engines[0].tls: TLS applies to tcp:// addresses only, and 'x' is at unix:///s"],
-    ['an unknown key', 'engines:\n  - name: x\n    address: unix:///s\n    host: y\n', "kiln.config.yml:4:5: unknown key 'host' in engines[0] (known keys: name, address, limit, labels, tls, ssh-key)"],
+    ['an unknown key', 'engines:\n  - name: x\n    address: unix:///s\n    host: y\n', "kiln.config.yml:4:5: unknown key 'host' in engines[0] (known keys: name, address, limit, labels, tls, ssh-key, host-key)"],
     ['a bad name', 'engines:\n  - name: "my engine"\n    address: unix:///s\n', "kiln.config.yml:2:11: engines[0].name must be letters, digits, '.', '_' or '-', got 'my engine'"],
   ])('reports %s with its position', (_what, text, expected) => {
     const { config, diagnostics } = parseConfig(text, file);
