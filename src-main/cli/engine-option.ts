@@ -14,6 +14,10 @@ export function resolveEngineOption(value: string, configFile = CONFIG_FILE): { 
   if (existsSync(configFile)) {
     const { config } = loadConfig(configFile);
     const configured = config?.engines?.find((e) => e.name === value);
+    // The vault belongs to `kiln serve` (its data directory); a one-off run does not open it.
+    if (configured?.vaultParts?.length) {
+      return { error: `--engine '${value}': ${configFile} keeps this engine's ${configured.vaultParts.map((p) => (p === 'sshKey' ? 'ssh-key' : `tls.${p}`)).join(', ')} in Kiln's secret vault (set in Settings), which kiln run does not read: name the PEM files there instead (tls: { ca: ca.pem, … }, ssh-key: FILE), or run the pipeline through kiln serve` };
+    }
     if (configured) return { endpoint: { name: configured.name, address: configured.address, tls: configured.tls, source: `engines: in ${configFile}` } };
     looked.push(`engines: in ${configFile}`);
   }

@@ -89,7 +89,13 @@ function checkSshKey(text: string, field: string): void {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw bad(field, 'is not a PEM private key (expected text starting with -----BEGIN OPENSSH PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)');
   const parsed = sshUtils.parseKey(text);
   if (parsed instanceof Error) {
-    const why = /passphrase|encrypted/i.test(parsed.message) ? 'it is protected by a passphrase, which Kiln cannot supply; remove it with `ssh-keygen -p -N "" -f KEYFILE`' : parsed.message;
+    let why = parsed.message;
+    if (/passphrase|encrypted/i.test(why)) why = 'it is protected by a passphrase, which Kiln cannot supply; remove it with `ssh-keygen -p -N "" -f KEYFILE`';
+    else if (text.includes('-----BEGIN PRIVATE KEY-----')) {
+      let pkcs8 = false;
+      try { createPrivateKey(text); pkcs8 = true; } catch { /* not a key at all: ssh2's reason stands */ }
+      if (pkcs8) why = 'a PKCS#8 key, which SSH does not read; rewrite it in OpenSSH format with `ssh-keygen -p -N "" -f KEYFILE`';
+    }
     throw bad(field, `is not a usable SSH private key (${why})`);
   }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -136,6 +142,12 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
     else if (typeof input.hostKey !== 'string' || !HOST_KEY.test(input.hostKey.trim())) throw bad(`${f}.host-key`, 'must be a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)');
     else change.hostKey = input.hostKey.trim();
   }
+  // What applies to the address's kind is checked before the text is parsed.
+  const address = change.address ?? at.addressOf(name) ?? '';
+  const given = (v: unknown): boolean => typeof v === 'string' && v !== '';
+  if (isObject(input.tls) && Object.values(input.tls).some(given) && !address.startsWith('tcp://')) throw bad(`${f}.tls`, `TLS applies to tcp:// addresses only, and '${name}' is at ${address}`);
+  if (given(input.sshKey) && !address.startsWith('ssh://')) throw bad(`${f}.ssh-key`, `an SSH key applies to ssh:// addresses only, and '${name}' is at ${address}`);
+  if (change.hostKey && !address.startsWith('ssh://')) throw bad(`${f}.host-key`, `a host key applies to ssh:// addresses only, and '${name}' is at ${address}`);
   if (input.tls !== undefined && input.tls !== null) {
     if (!isObject(input.tls)) throw bad(`${f}.tls`, 'must be an object {ca?, cert?, key?} of PEM text');
     for (const key of Object.keys(input.tls)) if (!['ca', 'cert', 'key'].includes(key)) throw bad(`${f}.tls`, `unknown field '${key}' (known: ca, cert, key)`);
@@ -157,10 +169,5 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
   if (sshKey) checkSshKey(sshKey, `${f}.ssh-key`);
   if (sshKey !== undefined) change.material.sshKey = sshKey;
 
-  const address = change.address ?? at.addressOf(name) ?? '';
-  const setsTls = (['ca', 'cert', 'key'] as const).some((p) => typeof change.material[p] === 'string');
-  if (setsTls && !address.startsWith('tcp://')) throw bad(`${f}.tls`, `TLS applies to tcp:// addresses only, and '${name}' is at ${address}`);
-  if (change.material.sshKey && !address.startsWith('ssh://')) throw bad(`${f}.ssh-key`, `an SSH key applies to ssh:// addresses only, and '${name}' is at ${address}`);
-  if (change.hostKey && !address.startsWith('ssh://')) throw bad(`${f}.host-key`, `a host key applies to ssh:// addresses only, and '${name}' is at ${address}`);
   return change;
 }
