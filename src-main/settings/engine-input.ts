@@ -10,7 +10,7 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { utils as sshUtils } from 'ssh2';
-import { ApiError, type EngineInput } from '../../shared/api/engine-api.js';
+import { ApiError } from '../../shared/api/engine-api.js';
 import type { EngineMaterialPart } from '../core/engine-contract.js';
 
 export const ENGINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
