@@ -31,13 +31,13 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const PIPELINE = `name: on-far
+const pipeline = (script: string): string => `name: on-far
 on: { push: { branches: [main] } }
 jobs:
   build:
     image: ${TEST_IMAGE}
     runs-on: [tls]
-    steps: [{ name: work, run: 'echo ran on the far engine' }]
+    steps: [{ name: work, run: '${script}' }]
 `;
 
 async function send(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
@@ -88,15 +88,18 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     }
   }
   const engines = async (): Promise<Health['engines']> => ((await send(server.url, 'GET', '/api/health')).json as Health).engines;
-  async function runOnce(): Promise<RunDetail> {
-    const sha = repo.commit(PIPELINE);
+  async function push(script = 'echo ran on the far engine'): Promise<string> {
+    const sha = repo.commit(pipeline(script));
     const outcome = await engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
     expect(outcome.runIds, outcome.reason).toHaveLength(1);
-    return waitFor(async () => {
-      const run = (await send(server.url, 'GET', `/api/runs/${outcome.runIds[0]}`)).json as RunDetail;
-      return TERMINAL.includes(run.status) ? run : undefined;
-    }, 'the run to end', 90_000);
+    return outcome.runIds[0];
   }
+  const getRun = async (runId: string): Promise<RunDetail> => (await send(server.url, 'GET', `/api/runs/${runId}`)).json as RunDetail;
+  const waitForRun = (runId: string): Promise<RunDetail> => waitFor(async () => {
+    const run = await getRun(runId);
+    return TERMINAL.includes(run.status) ? run : undefined;
+  }, 'the run to end', 90_000);
+  const runOnce = async (): Promise<RunDetail> => waitForRun(await push());
 
   beforeAll(async () => {
     dir = join(root, 'main');
@@ -182,9 +185,15 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     expect((await send(server.url, 'PUT', '/api/engines/nosuch', { limit: 1 })).status).toBe(404);
   });
 
-  it('removes the engine and its material: the vault forgets it and jobs go to the engine docker uses', async () => {
+  it('removes the engine and its material: its running job finishes there, the vault forgets it, and the pool returns to the engine docker uses', async () => {
+    const runId = await push('sleep 4; echo finished where it started');
+    await waitFor(async () => (await getRun(runId)).jobs[0].status === 'running', 'the job to run on far');
     const removed = await send(server.url, 'DELETE', '/api/engines/far');
     expect(removed.status, removed.text).toBe(200);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe('passed');
+    expect(run.jobs[0].engine).toBe('far');
+    expect(run.jobs[0].attempt).toBe(1);
     const vault = new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key')));
     expect(vault.engineIndex()).toEqual({});
     expect(readFileSync(configFile, 'utf8')).not.toMatch(/engines:|far/);
