@@ -76,15 +76,18 @@ function EngineFields({ state, set, current }: { state: FieldState; set: (s: Fie
 
 function inputOf(name: string, s: FieldState, current?: EngineSettings): EngineInput {
   const labels = s.labels.split(',').map((l) => l.trim()).filter(Boolean);
-  const tls = Object.fromEntries((['ca', 'cert', 'key'] as const).filter((p) => s.material[p] !== undefined).map((p) => [p, s.material[p]]));
+  // Only what the address's kind shows is sent (text typed before the address changed kind is not).
+  const tcp = s.address.trim().startsWith('tcp://');
+  const ssh = s.address.trim().startsWith('ssh://');
+  const tls = tcp ? Object.fromEntries((['ca', 'cert', 'key'] as const).filter((p) => s.material[p] !== undefined).map((p) => [p, s.material[p]])) : {};
   return {
     name,
     ...(s.address.trim() !== current?.address ? { address: s.address.trim() } : {}),
     ...(s.limit.trim() ? { limit: Number(s.limit) } : {}),
     labels,
-    ...(s.hostKey.trim() !== (current?.hostKey ?? '') ? { hostKey: s.hostKey.trim() || null } : {}),
+    ...(ssh && s.hostKey.trim() !== (current?.hostKey ?? '') ? { hostKey: s.hostKey.trim() || null } : {}),
     ...(Object.keys(tls).length ? { tls } : {}),
-    ...(s.material.sshKey !== undefined ? { sshKey: s.material.sshKey } : {}),
+    ...(ssh && s.material.sshKey !== undefined ? { sshKey: s.material.sshKey } : {}),
   };
 }
 
