@@ -248,11 +248,15 @@ function freshDocument(config: KilnConfig): Document {
     ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses || repo.forge.prComment === false)
       ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}), ...(repo.forge.prComment === false ? { 'pr-comment': false } : {}) } } : {}),
   }));
-  // Engines given in memory (no file): their material is not adopted; add it again in Settings.
+  // Engines given in memory: their material moves to the vault with this first save (settings-service.ts).
   if (config.engines?.length) {
-    data.engines = config.engines.map((e) => ({
-      name: e.name, address: e.address, limit: e.limit, ...(e.labels.length ? { labels: [...e.labels] } : {}), ...(e.hostKey ? { 'host-key': e.hostKey } : {}),
-    }));
+    data.engines = config.engines.map((e) => {
+      const tls = Object.fromEntries((['ca', 'cert', 'key'] as const).filter((p) => e.tls?.[p] !== undefined).map((p) => [p, 'vault']));
+      return {
+        name: e.name, address: e.address, limit: e.limit, ...(e.labels.length ? { labels: [...e.labels] } : {}), ...(e.hostKey ? { 'host-key': e.hostKey } : {}),
+        ...(Object.keys(tls).length ? { tls } : {}), ...(e.sshKey !== undefined ? { 'ssh-key': 'vault' } : {}),
+      };
+    });
   }
   const server: Record<string, unknown> = {};
   if (config.server.publicUrl) server['public-url'] = config.server.publicUrl;

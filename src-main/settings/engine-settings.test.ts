@@ -13,6 +13,7 @@ import { ConfigDocument } from './config-document.js';
 import { defaultConfig, loadConfig } from './config-file.js';
 import { checkEngineInput } from './engine-input.js';
 import { engineSettingsOf, engineWrites, mergeEngineMaterial } from './engine-settings.js';
+import { SettingsService, type SettingsChange } from './settings-service.js';
 
 const FILE = `# my engines
 engines:
@@ -62,6 +63,20 @@ describe('an engine saved to kiln.config.yml and the vault', () => {
     writeFileSync(file, `${FILE}  - name: far\n    address: tcp://far:2376\n    tls: { ca: vault }\n`);
     const loaded = loadConfig(file).config;
     expect(mergeEngineMaterial(loaded?.engines, {})).toEqual(["engines[1].tls.ca: kiln.config.yml says engine 'far' keeps it in the secret vault, which holds none; set it again in Settings"]);
+  });
+
+  it('moves the material of engines given in memory into the vault when the first save creates the file', () => {
+    rmSync(file);
+    const config = { ...defaultConfig(), engines: [{ name: 'far', address: 'tcp://far:2376', limit: 2, labels: [], tls: { ca: 'CA-TEXT', cert: 'CERT-TEXT', key: 'KEY-TEXT' } }] };
+    const changes: SettingsChange[] = [];
+    const service = new SettingsService({ config, configFile: file, vault, now: () => 0, applied: (c) => changes.push(c) });
+    service.saveServerSettings({ concurrency: { jobs: 3 } }, { state: 'disabled' });
+    expect(readFileSync(file, 'utf8')).toMatch(/tls:\n\s+ca: vault\n\s+cert: vault\n\s+key: vault/);
+    expect(readFileSync(join(dir, 'secrets.json'), 'utf8')).not.toContain('KEY-TEXT');
+    expect(vault.loadEngines()).toEqual({ far: { ca: 'CA-TEXT', cert: 'CERT-TEXT', key: 'KEY-TEXT' } });
+    // The live engine keeps its material: the pool has nothing to reconnect.
+    expect(config.engines[0].tls).toEqual({ ca: 'CA-TEXT', cert: 'CERT-TEXT', key: 'KEY-TEXT' });
+    expect(service.engines()[0].tls).toEqual({ ca: 'vault', cert: 'vault', key: 'vault' });
   });
 
   it('drops TLS when an engine moves from tcp:// to ssh://', () => {

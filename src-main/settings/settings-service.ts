@@ -207,6 +207,12 @@ export class SettingsService {
       if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length || c.forgeToken !== undefined) this.o.vault.update(c.repo, c, this.o.now());
     }
     if (removedRepo) this.o.vault.removeRepository(removedRepo);
+    if (!doc.existed) {
+      for (const e of this.o.config.engines ?? []) {
+        const material = { ...e.tls, ...(e.sshKey !== undefined ? { sshKey: e.sshKey } : {}) };
+        if (Object.values(material).some((v) => v !== undefined)) this.o.vault.updateEngine(e.name, material);
+      }
+    }
     const engine = o.engine;
     // Removing parts the vault never held (a path in the file) needs no vault write.
     const values = engine ? Object.values(engine.material) : [];
