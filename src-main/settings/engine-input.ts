@@ -85,6 +85,15 @@ function checkTlsKey(text: string, field: string): KeyObject {
   }
 }
 
+/** A key of another type than the certificate's makes OpenSSL throw rather than answer false. */
+function keyMatches(cert: string, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(cert).checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
 function checkSshKey(text: string, field: string): void {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw bad(field, 'is not a PEM private key (expected text starting with -----BEGIN OPENSSH PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)');
   const parsed = sshUtils.parseKey(text);
@@ -161,9 +170,7 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
       change.material[part] = value;
     }
     const { cert, key } = change.material;
-    if (cert && key && !new X509Certificate(cert).checkPrivateKey(checkTlsKey(key, `${f}.tls.key`))) {
-      throw bad(`${f}.tls.key`, 'does not belong to the client certificate given in tls.cert');
-    }
+    if (cert && key && !keyMatches(cert, checkTlsKey(key, `${f}.tls.key`))) throw bad(`${f}.tls.key`, 'does not belong to the client certificate given in tls.cert');
   }
   const sshKey = pem(input.sshKey, `${f}.ssh-key`);
   if (sshKey) checkSshKey(sshKey, `${f}.ssh-key`);
