@@ -2,8 +2,9 @@
  * Docker engines saved through the HTTP API, against the real Engine and server and a real second
  * dockerd (its own network namespace, TCP with TLS): the TLS material pasted into the request is
  * kept only encrypted in the vault — not in kiln.config.yml, the database or any answer — and the
- * engine pool reaches the new engine with it at once and again after a restart. Bad input is
- * refused naming the field; removing the engine removes its material.
+ * engine pool reaches the new engine with it at once and again after a restart. An SSH key pasted
+ * for an ssh:// engine (Debian's sshd on loopback in front of the same dockerd) is kept the same
+ * way. Bad input is refused naming the field; removing an engine removes its material.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,16 +18,20 @@ import { defaultConfig, loadConfig } from '../../src-main/settings/config-file.j
 import { keyFileEncryptor, SecretVault } from '../../src-main/storage/secret-vault.js';
 import { createRepo, repoConfig, TERMINAL, type TestRepo } from '../engine/engine-fixture.js';
 import { startExtraEngine, type ExtraEngine } from '../helpers/second-engine.js';
+import { startSshServer, type SshServer } from '../helpers/ssh-server.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 
 let far: ExtraEngine;
+let sshd: SshServer;
 let root: string;
 
 beforeAll(async () => {
   far = await startExtraEngine('cfg');
+  sshd = await startSshServer(far.socket);
   root = mkdtempSync(join(tmpdir(), 'kiln-engine-settings-'));
 }, 180_000);
 afterAll(async () => {
+  await sshd?.close();
   await far?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
@@ -71,7 +76,7 @@ describe('an engine saved through the settings API with pasted TLS material', ()
   async function boot(): Promise<void> {
     const loaded = existsSync(configFile) ? loadConfig(configFile).config : undefined;
     const config = loaded ?? { ...defaultConfig(), repositories: [repoConfig(repo)] };
-    engine = await Engine.start({ config, dataDir, configFile, onError: () => undefined, engineHealth: { pingIntervalMs: 300, pingTimeoutMs: 2000 } });
+    engine = await Engine.start({ config, dataDir, configFile, onError: () => undefined, engineHealth: { pingIntervalMs: 300, pingTimeoutMs: 5000 } });
     server = await startServer({ engine, port: 0 });
   }
   async function shutdown(): Promise<void> {
@@ -183,6 +188,22 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     await waitFor(async () => (await engines())?.find((e) => e.name === 'far' && e.limit === 3 && e.labels.includes('big')) ?? false, 'the new limit to apply');
     expect((await engines())?.[0].state).toBe('up');
     expect((await send(server.url, 'PUT', '/api/engines/nosuch', { limit: 1 })).status).toBe(404);
+  });
+
+  it('keeps a pasted SSH key the same way and reaches an ssh:// engine with it', async () => {
+    const keyLine = sshd.privateKey.split('\n')[3];
+    const saved = await send(server.url, 'POST', '/api/engines', { name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, labels: ['ssh'], sshKey: sshd.privateKey });
+    expect(saved.status, saved.text).toBe(200);
+    expect(saved.json).toEqual({ name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, limit: 2, labels: ['ssh'], tls: {}, sshKey: 'vault' } satisfies EngineSettings);
+    expect(readFileSync(configFile, 'utf8')).toContain(`  - name: remote\n    address: ssh://root@127.0.0.1:${sshd.port}\n    labels: [ ssh ]\n    ssh-key: vault\n`);
+    expect(filesHolding(dir, keyLine)).toEqual([]);
+    // Up only if the key from the vault was accepted (sshd knows no other).
+    await waitFor(async () => (await engines())?.find((e) => e.name === 'remote')?.state === 'up', "'remote' to be up over SSH", 30_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify((await engines())?.find((e) => e.name === 'remote'))}`);
+    });
+    expect((await send(server.url, 'DELETE', '/api/engines/remote')).status).toBe(200);
+    const vault = new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key')));
+    expect(vault.engineIndex()).toEqual({ far: ['ca', 'cert', 'key'] });
   });
 
   it('removes the engine and its material: its running job finishes there, the vault forgets it, and the pool returns to the engine docker uses', async () => {
