@@ -291,6 +291,43 @@ export interface SettingsView {
   debugKeepMs?: number;
   /** Optional: how often every repository's remote is listed for lost webhooks (catch-up.interval). */
   catchUpIntervalMs?: number;
+  /** Optional: the Docker engines under `engines:` (empty: jobs run on the engine `docker` uses). */
+  engines?: EngineSettings[];
+}
+
+/** One Docker engine as the settings page edits it; never its TLS material or SSH key. */
+export interface EngineSettings {
+  name: string;
+  /** unix:///…, tcp://host:port, ssh://user@host[:port] */
+  address: string;
+  limit: number;
+  labels: string[];
+  /** The SSH host key's fingerprint (`SHA256:…`), when set. */
+  hostKey?: string;
+  /** Which TLS parts are set and where each lives ('vault': set here, encrypted; 'file': a path in kiln.config.yml). */
+  tls: { ca?: SecretSource; cert?: SecretSource; key?: SecretSource };
+  /** Where the SSH private key lives, when one is set. */
+  sshKey?: SecretSource;
+}
+
+/**
+ * Adds (`create: true`) or updates an engine under `engines:`. Omitted fields are unchanged. The
+ * TLS material and SSH key are PEM text, write-only: stored encrypted, never returned; null removes.
+ */
+export interface EngineInput {
+  name: string;
+  /** true: a new engine, refused when one of that name exists; otherwise the named engine is updated. */
+  create?: boolean;
+  /** Required to create. */
+  address?: string;
+  /** Jobs at once on this engine (default 2). */
+  limit?: number;
+  /** `gpu`, `arch=arm64`; replaces the engine's labels. */
+  labels?: string[];
+  /** `SHA256:…`; null or '' removes it. */
+  hostKey?: string | null;
+  tls?: { ca?: string | null; cert?: string | null; key?: string | null };
+  sshKey?: string | null;
 }
 
 /**
@@ -375,6 +412,10 @@ export interface EngineApi {
   removeRepository(name: string): Promise<void>;
   /** Tunnel URL, concurrency, retention: saved and applied at once (the tunnel reconnects, new claims use the limits). */
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView>;
+  /** Adds or updates a Docker engine (kiln.config.yml, material to the vault); the pool follows at once. */
+  saveEngine(input: EngineInput): Promise<EngineSettings>;
+  /** Removes a Docker engine and its stored material; it takes no new job, its running jobs finish. */
+  removeEngine(name: string): Promise<void>;
   /** Optional (engines that report to a forge): the commit statuses a run posts and whether they arrived. */
   getRunReporting(runId: string): Promise<RunReporting>;
   /** Optional: sets up the tunnel channel, a webhook secret and the forge's webhook, and checks it with a ping. */
@@ -442,6 +483,7 @@ export const ENGINE_API_METHODS = [
   'getTestReport', 'getRunTiming',
   'listKeptJobs', 'extendDebug', 'rerunFailedStep', 'endDebug',
   'approveJob', 'rejectJob', 'listSchedules',
+  'saveEngine', 'removeEngine',
 ] as const satisfies readonly (keyof EngineApi)[];
 
 /** Compile-time check that a list names every method of an API: a method added without IPC fails to build. */

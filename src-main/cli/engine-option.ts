@@ -14,10 +14,11 @@ export function resolveEngineOption(value: string, configFile = CONFIG_FILE): { 
   if (existsSync(configFile)) {
     const { config } = loadConfig(configFile);
     const configured = config?.engines?.find((e) => e.name === value);
-    if (configured) {
-      const { name, address, tls, sshKey, hostKey } = configured;
-      return { endpoint: { name, address, tls, sshKey, hostKey, source: `engines: in ${configFile}` } };
+    // The vault belongs to `kiln serve` (its data directory); a one-off run does not open it.
+    if (configured?.vaultParts?.length) {
+      return { error: `--engine '${value}': ${configFile} keeps this engine's ${configured.vaultParts.map((p) => (p === 'sshKey' ? 'ssh-key' : `tls.${p}`)).join(', ')} in Kiln's secret vault (set in Settings), which kiln run does not read: name the PEM files there instead (tls: { ca: ca.pem, … }, ssh-key: FILE), or run the pipeline through kiln serve` };
     }
+    if (configured) return { endpoint: { name: configured.name, address: configured.address, tls: configured.tls, sshKey: configured.sshKey, hostKey: configured.hostKey, source: `engines: in ${configFile}` } };
     looked.push(`engines: in ${configFile}`);
   }
   const env = { ...process.env, DOCKER_HOST: undefined, DOCKER_CONTEXT: value };

@@ -56,9 +56,14 @@ export interface EngineConfig {
   tls?: { ca?: string; cert?: string; key?: string };
   /** The private key for ssh:// (PEM text, in memory only). */
   sshKey?: string;
-  /** `host-key:` — the ssh:// engine's host key fingerprint (`SHA256:…`), accepted instead of known_hosts. */
+  /** The SSH host key's fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints it): `host-key` in YAML. */
   hostKey?: string;
+  /** Which of the TLS material and SSH key the file says are kept in the secret vault (`vault` instead of a path). */
+  vaultParts?: EngineMaterialPart[];
 }
+
+/** The secret parts of an engine's configuration: PEM text, kept in memory or in the secret vault. */
+export type EngineMaterialPart = 'ca' | 'cert' | 'key' | 'sshKey';
 
 export interface RepositoryConfig {
   /** owner/name */

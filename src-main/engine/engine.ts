@@ -11,7 +11,7 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  ConnectInput, ConnectReport, EngineEvent, EngineInput, EngineSettings, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
@@ -170,6 +170,8 @@ export class Engine implements KilnEngine {
   saveRepository(input: RepositoryInput): Promise<RepositorySettings> { return this.settings.saveRepository(input); }
   removeRepository(name: string): Promise<void> { return this.settings.removeRepository(name); }
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> { return this.settings.saveServerSettings(input); }
+  saveEngine(input: EngineInput): Promise<EngineSettings> { return this.settings.saveEngine(input); }
+  removeEngine(name: string): Promise<void> { return this.settings.removeEngine(name); }
   connectRepository(input: ConnectInput): Promise<ConnectReport> { return this.settings.connectRepository(input); }
   /** Called after a save has applied (the tunnel owner reconnects); returns the unsubscribe function. */
   onSettingsChanged(listener: (change: SettingsChange) => void): () => void { return this.p.settings.subscribe(listener); }

@@ -29,7 +29,8 @@ import { keyFileEncryptor, SecretVault } from '../storage/secret-vault.js';
 import { createStorageServices, type StorageServices } from '../storage/storage-services.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
 import type { EnginePool } from '../executor/engines/engine-pool.js';
-import { buildEnginePool, engineSlots } from './engine-set.js';
+import { buildEnginePool, engineSlots, poolEngines } from './engine-set.js';
+import { mergeEngineMaterial } from '../settings/engine-settings.js';
 import type { ConnectDeps } from '../forge/connect.js';
 import { createForgeReporter, type ForgeReporter, type ForgeReporterOptions } from '../forge/reporter.js';
 import { mirrorPathOf } from '../git/checkout.js';
@@ -105,6 +106,8 @@ export interface EngineParts {
   life: { stopping: boolean };
   bus: EngineBus;
   settings: SettingsService;
+  /** Makes the engine pool match `config.engines` after a save (no-op for a caller's own executor). */
+  reconfigureEngines(): void;
   db: Db;
   /** Free space where the data lives: holds new jobs back when low (storage/disk-guard.ts). */
   disk: DiskGuard;
@@ -160,6 +163,9 @@ export function buildParts(options: EngineOptions): EngineParts {
   const q = { ...QUEUE_DEFAULTS, ...options.queue };
   const mirrorsDir = join(dataDir, 'mirrors');
   mkdirSync(mirrorsDir, { recursive: true });
+  // Engines' TLS material and SSH keys set in Settings are in the vault: they join the configuration first.
+  const vault = options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key')));
+  for (const problem of mergeEngineMaterial(config.engines, vault.loadEngines())) onError('an engine lacks its material', new Error(problem));
   // The engines run every job: the executor port is the pool, which hands each job to its engine.
   const engines = buildEnginePool({ config, instanceId, mirrorsDir, executor: options.executor, bus, onError, health: options.engineHealth });
   const ports = loadPorts({ instanceId, mirrorsDir, executor: engines, pipeline: options.pipeline, checkout: options.checkout });
@@ -198,7 +204,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     // Stored secrets join the configuration; a vault that cannot be decrypted stops the start.
     settings = new SettingsService({
       config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
-      vault: options.vault ?? new SecretVault(join(dataDir, 'secrets.json'), keyFileEncryptor(join(dataDir, 'secret.key'))),
+      vault,
       applied: (change) => bus.settings.emit(change), onError: options.onError,
       describeForge: (repo) => forge.repositoryReporting(repo),
     });
@@ -254,7 +260,8 @@ export function buildParts(options: EngineOptions): EngineParts {
     ? pool.engineLost(change.engine, change.jobIds.filter((id) => !debug.isKept(id)), change.reason)
     : pool.kick()));
   return {
-    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
+    config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db,
+    reconfigureEngines: () => { if (!options.executor) engines.reconfigure(poolEngines({ config, instanceId, mirrorsDir })); }, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, engines, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

@@ -1,17 +1,17 @@
 /**
  * The settings half of the engine API. Saves go to kiln.config.yml (+ the vault) and are applied to
  * the configuration in place (settings/settings-service.ts); then the engine adjusts what depends
- * on it (the repositories table, the worker pool's limits, artifact expiry) before outside
+ * on it (the repositories table, the worker pool's limits, artifact expiry, the engine pool) before outside
  * listeners (the tunnel owner) hear of the save.
  */
-import type { ConnectInput, ConnectReport, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
 import { connectRepository, nextDelivery } from '../forge/connect.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { EngineParts } from './parts.js';
 import { assertRunning } from './runs-service.js';
 
 export class SettingsApi {
-  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines'>) {}
 
   async listRepositories(): Promise<RepositorySettings[]> {
     // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
@@ -37,6 +37,16 @@ export class SettingsApi {
     return this.p.settings.saveServerSettings(input, this.p.bus.tunnel);
   }
 
+  async saveEngine(input: EngineInput): Promise<EngineSettings> {
+    assertRunning(this.p.life);
+    return this.p.settings.saveEngine(input);
+  }
+
+  async removeEngine(name: string): Promise<void> {
+    assertRunning(this.p.life);
+    this.p.settings.removeEngine(name);
+  }
+
   /** Tunnel channel, webhook secret, the forge's webhook and a ping, in one step (forge/connect.ts). */
   async connectRepository(input: ConnectInput): Promise<ConnectReport> {
     assertRunning(this.p.life);
@@ -55,5 +65,6 @@ export class SettingsApi {
     this.p.runs.syncRepositories(config.repositories, this.p.clock());
     if (change.concurrency) this.p.pool.setLimits(Math.max(1, config.concurrency.jobs), Math.max(1, config.concurrency.perRepository));
     if (change.retention) this.p.storage.artifacts.setDefaultExpiry(config.retention.artifactsMs);
+    if (change.engines) this.p.reconfigureEngines();
   }
 }

@@ -38,12 +38,15 @@
  *                                                         RepositorySettings (created or updated)
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
  *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
+ *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   EngineSettings (added)
+ *   PUT  /api/engines/:name {the same fields, each optional; null removes}                            EngineSettings (updated)
+ *   DELETE /api/engines/:name                             {ok:true}
  */
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { basename } from 'node:path';
 import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
-import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
+import type { ApiErrorCode, EngineInput, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import { STATUSES, type Status } from '../../shared/model/status.js';
 import { isDiskFull } from '../core/disk-full.js';
@@ -296,6 +299,19 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   });
   router.delete('/repositories/:owner/:name', async (req, res) => {
     await engine.removeRepository(`${param(req, 'owner')}/${param(req, 'name')}`);
+    res.json({ ok: true });
+  });
+  router.post('/engines', async (req, res) => {
+    res.json(await engine.saveEngine({ ...objectBody(req), create: true } as EngineInput));
+  });
+  router.put('/engines/:name', async (req, res) => {
+    const name = param(req, 'name');
+    const body = objectBody(req);
+    if (body.name !== undefined && body.name !== name) throw new ApiError('BAD_REQUEST', `body.name '${String(body.name)}' differs from the engine in the path (${name}); an engine cannot be renamed, add the new name and remove the old one`);
+    res.json(await engine.saveEngine({ ...body, name, create: false }));
+  });
+  router.delete('/engines/:name', async (req, res) => {
+    await engine.removeEngine(param(req, 'name'));
     res.json({ ok: true });
   });
   router.get('/events', (req, res) => {

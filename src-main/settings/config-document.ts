@@ -12,7 +12,8 @@ import { Document, isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq } fro
 import { ApiError } from '../../shared/api/engine-api.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
 import { parseConfig } from './config-file.js';
-import type { KilnConfig } from '../core/engine-contract.js';
+import type { EngineMaterialPart, KilnConfig } from '../core/engine-contract.js';
+import type { IN_VAULT } from './engines-config.js';
 import { writeFileAtomic } from '../storage/secret-vault.js';
 
 const HEADER = ` Kiln configuration. The Settings page edits this file and keeps your comments and order;
@@ -116,6 +117,75 @@ export class ConfigDocument {
     return true;
   }
 
+  private engineItems(): YAMLMap[] {
+    const seq = this.doc.get('engines', true);
+    return isSeq(seq) ? seq.items.filter((item): item is YAMLMap => isMap(item)) : [];
+  }
+
+  /** The names under `engines:`, in order (the index is the one field names use: engines[1].address). */
+  engineNames(): string[] {
+    return this.engineItems().map((item) => String(item.get('name')));
+  }
+
+  /**
+   * Updates an engine's fields, or appends it. A material part is `vault` (kept in the secret vault)
+   * or null (removed, from the file as well); the text itself is never written here.
+   */
+  setEngine(name: string, fields: { address?: string; limit?: number; labels?: string[]; hostKey?: string | null; material: Partial<Record<EngineMaterialPart, typeof IN_VAULT | null>> }): void {
+    let item = this.engineItems().find((e) => String(e.get('name')) === name);
+    if (!item) {
+      let seq = this.doc.get('engines', true);
+      if (!isSeq(seq)) {
+        seq = new YAMLSeq();
+        this.doc.set('engines', seq);
+      }
+      (seq as YAMLSeq).flow = false;
+      item = this.doc.createNode({ name }) as YAMLMap;
+      (seq as YAMLSeq).add(item);
+    }
+    if (fields.address !== undefined) item.set('address', fields.address);
+    if (fields.limit !== undefined) item.set('limit', fields.limit);
+    if (fields.labels !== undefined) {
+      if (fields.labels.length === 0) item.delete('labels');
+      else {
+        const labels = this.doc.createNode(fields.labels) as YAMLSeq;
+        labels.flow = true;
+        item.set('labels', labels);
+      }
+    }
+    if (fields.hostKey === null) item.delete('host-key');
+    else if (fields.hostKey !== undefined) item.set('host-key', fields.hostKey);
+    for (const part of ['ca', 'cert', 'key'] as const) {
+      const value = fields.material[part];
+      if (value === undefined) continue;
+      const found: unknown = item.get('tls', true);
+      let map: YAMLMap;
+      if (isMap(found)) map = found;
+      else {
+        if (value === null) continue;
+        map = this.doc.createNode({}) as YAMLMap;
+        map.flow = true;
+        item.set('tls', map);
+      }
+      if (value === null) map.delete(part);
+      else map.set(part, value);
+      if (map.items.length === 0) item.delete('tls');
+    }
+    if (fields.material.sshKey === null) item.delete('ssh-key');
+    else if (fields.material.sshKey !== undefined) item.set('ssh-key', fields.material.sshKey);
+  }
+
+  removeEngine(name: string): boolean {
+    const seq = this.doc.get('engines', true);
+    if (!isSeq(seq)) return false;
+    const i = seq.items.findIndex((item) => isMap(item) && String(item.get('name')) === name);
+    if (i < 0) return false;
+    seq.items.splice(i, 1);
+    // An empty list would mean "no engine at all"; without the key Kiln uses the engine docker uses.
+    if (seq.items.length === 0) this.doc.delete('engines');
+    return true;
+  }
+
   /** Removes a job secret written in the file (no-op when it is not there). */
   removeSecret(repo: string, secret: string): void {
     const map = this.repoItem(repo)?.get('secrets', true);
@@ -200,6 +270,16 @@ function freshDocument(config: KilnConfig): Document {
     ...(repo.forge && (repo.forge.apiUrl !== DEFAULT_FORGE_API || repo.forge.jobStatuses || repo.forge.prComment === false)
       ? { forge: { ...(repo.forge.apiUrl !== DEFAULT_FORGE_API ? { 'api-url': repo.forge.apiUrl } : {}), ...(repo.forge.jobStatuses ? { 'job-statuses': true } : {}), ...(repo.forge.prComment === false ? { 'pr-comment': false } : {}) } } : {}),
   }));
+  // Engines given in memory: their material moves to the vault with this first save (settings-service.ts).
+  if (config.engines?.length) {
+    data.engines = config.engines.map((e) => {
+      const tls = Object.fromEntries((['ca', 'cert', 'key'] as const).filter((p) => e.tls?.[p] !== undefined).map((p) => [p, 'vault']));
+      return {
+        name: e.name, address: e.address, limit: e.limit, ...(e.labels.length ? { labels: [...e.labels] } : {}), ...(e.hostKey ? { 'host-key': e.hostKey } : {}),
+        ...(Object.keys(tls).length ? { tls } : {}), ...(e.sshKey !== undefined ? { 'ssh-key': 'vault' } : {}),
+      };
+    });
+  }
   const server: Record<string, unknown> = {};
   if (config.server.publicUrl) server['public-url'] = config.server.publicUrl;
   if (Object.keys(server).length) data.server = server;

@@ -14,11 +14,15 @@
  *
  * Certificates and keys are read into memory when the file loads; their text is never written
  * back, logged or stored in the database. Problems are diagnostics naming the field.
+ *
+ * Material set in Settings lives in the encrypted secret vault instead: the file then says `vault`
+ * where a path would be (`tls: { ca: vault, … }`, `ssh-key: vault`), and the parts so marked are
+ * listed in `vaultParts` for the settings service to fill in from the vault.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { EngineConfig } from '../core/engine-contract.js';
+import type { EngineConfig, EngineMaterialPart } from '../core/engine-contract.js';
 import { HOST_KEY_PIN_HELP, normalizeHostKeyPin } from '../../shared/model/host-key-pin.js';
 import type { Path } from '../pipeline/yaml-source.js';
 
@@ -51,6 +55,9 @@ export function engineLabels(raw: unknown): string[] {
 
 export const DEFAULT_ENGINE_LIMIT = 2;
 
+/** The value that stands for "kept in the secret vault" where a file path would be. */
+export const IN_VAULT = 'vault';
+
 type Add = (path: Path, message: string) => void;
 
 /** Reads `engines:` (already checked by ENGINES_SCHEMA); file problems and duplicates go to `add`. */
@@ -69,8 +76,13 @@ export function parseEngines(raw: unknown, configFile: string, add: Add): Engine
     if (address && !/^(unix|tcp|ssh|npipe):\/\/./.test(address)) {
       add(at('address'), `engines[${i}].address: '${address}' is not an engine address (use unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host)`);
     }
-    const read = (path: Path, file: unknown): string | undefined => {
+    const vaultParts: EngineMaterialPart[] = [];
+    const read = (path: Path, file: unknown, part: EngineMaterialPart): string | undefined => {
       if (typeof file !== 'string') return undefined;
+      if (file === IN_VAULT) {
+        vaultParts.push(part);
+        return undefined;
+      }
       const full = file.startsWith('~/') ? join(homedir(), file.slice(2)) : isAbsolute(file) ? file : join(dirname(configFile), file);
       try {
         return readFileSync(full, 'utf8');
@@ -83,10 +95,10 @@ export function parseEngines(raw: unknown, configFile: string, add: Add): Engine
     const engine: EngineConfig = { name, address, limit: typeof e.limit === 'number' ? e.limit : DEFAULT_ENGINE_LIMIT, labels: engineLabels(e.labels) };
     const tls = e.tls && typeof e.tls === 'object' ? (e.tls as Record<string, unknown>) : undefined;
     if (tls) {
-      engine.tls = { ca: read(at('tls', 'ca'), tls.ca), cert: read(at('tls', 'cert'), tls.cert), key: read(at('tls', 'key'), tls.key) };
+      engine.tls = { ca: read(at('tls', 'ca'), tls.ca, 'ca'), cert: read(at('tls', 'cert'), tls.cert, 'cert'), key: read(at('tls', 'key'), tls.key, 'key') };
       if (!address.startsWith('tcp://')) add(at('tls'), `engines[${i}].tls: TLS applies to tcp:// addresses only, and '${name}' is at ${address}`);
     }
-    const sshKey = read(at('ssh-key'), e['ssh-key']);
+    const sshKey = read(at('ssh-key'), e['ssh-key'], 'sshKey');
     if (sshKey !== undefined) engine.sshKey = sshKey;
     if (typeof e['host-key'] === 'string') {
       const pin = normalizeHostKeyPin(e['host-key']);
@@ -94,6 +106,7 @@ export function parseEngines(raw: unknown, configFile: string, add: Add): Engine
       else if (!address.startsWith('ssh://')) add(at('host-key'), `engines[${i}].host-key: a host key applies to ssh:// addresses only, and '${name}' is at ${address}`);
       else engine.hostKey = pin;
     }
+    if (vaultParts.length) engine.vaultParts = vaultParts;
     out.push(engine);
   });
   return out;

@@ -1,7 +1,8 @@
 /**
  * The settings the dashboard writes: repositories (with their webhook and job secrets, rate limit,
  * branch priorities, poll interval, changed-files limit and debug-failures), the tunnel URL,
- * concurrency, retention, how long debug keeps a failed job and the catch-up interval. One save is: check the input → edit kiln.config.yml's document →
+ * concurrency, retention, how long debug keeps a failed job, the catch-up interval and the Docker
+ * engines (their TLS material and SSH keys to the vault, see engine-settings.ts). One save is: check the input → edit kiln.config.yml's document →
  * check that the result loads → store secret values in the encrypted vault → write the file
  * atomically → re-derive the configuration from what was written (so external edits of the file
  * are picked up, never lost) → apply it to the live configuration object in place.
@@ -14,10 +15,13 @@
  * from the live configuration and moves the secrets it had in memory into the vault.
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
+import type { EngineSettings, RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
 import { DEFAULT_FORGE_API_URL, type KilnConfig, type RepositoryConfig } from '../core/engine-contract.js';
+import type { EngineMaterialPart } from '../core/engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';
 import { ConfigDocument } from './config-document.js';
+import { checkEngineInput, checkEngineName } from './engine-input.js';
+import { engineSettingsOf, engineWrites, mergeEngineMaterial } from './engine-settings.js';
 import { checkRepositoryInput, checkRepositoryName, checkServerInput } from './settings-input.js';
 
 export interface SettingsChange {
@@ -25,6 +29,8 @@ export interface SettingsChange {
   concurrency: boolean;
   retention: boolean;
   repositories: boolean;
+  /** The `engines:` list changed (the engine pool follows). */
+  engines: boolean;
 }
 
 export interface SettingsServiceOptions {
@@ -112,7 +118,34 @@ export class SettingsService {
       publicUrl: c.server.publicUrl ?? null,
       debugKeepMs: c.debug?.keepMs ?? DEFAULT_DEBUG_KEEP_MS,
       catchUpIntervalMs: c.catchUp?.intervalMs ?? DEFAULT_CATCH_UP_INTERVAL_MS,
+      engines: this.engines(),
     };
+  }
+
+  engines(): EngineSettings[] {
+    return (this.o.config.engines ?? []).map(engineSettingsOf);
+  }
+
+  /** Adds or updates an engine: fields to the file, PEM text to the vault (the file says `vault`). */
+  saveEngine(input: unknown): EngineSettings {
+    const doc = ConfigDocument.open(this.o.configFile, this.o.config);
+    const names = doc.engineNames();
+    const addressOf = (name: string): string | undefined => this.o.config.engines?.find((e) => e.name === name)?.address;
+    const change = checkEngineInput(input, { indexOf: (n) => names.indexOf(n), count: names.length, addressOf });
+    const writes = engineWrites(change, addressOf(change.name));
+    doc.setEngine(change.name, writes.file);
+    this.commit(doc, [], { engine: { name: change.name, material: writes.vault } });
+    const saved = this.engines().find((e) => e.name === change.name);
+    if (!saved) throw new ApiError('INTERNAL', `engine ${change.name} was saved but is not in the configuration that was read back`);
+    return saved;
+  }
+
+  /** Removes an engine from the file and its material from the vault. */
+  removeEngine(name: string): void {
+    checkEngineName(name, 'engine');
+    const doc = ConfigDocument.open(this.o.configFile, this.o.config);
+    if (!doc.removeEngine(name)) throw new ApiError('NOT_FOUND', `engine '${name}' is not configured`);
+    this.commit(doc, [], { removedEngine: name });
   }
 
   saveRepository(input: RepositoryInput): RepositorySettings {
@@ -182,7 +215,7 @@ export class SettingsService {
    * Checks the edited document, stores secrets (vault first: a failed file write then leaves only
    * unused ciphertext behind), writes the file and applies what it now says.
    */
-  private commit(doc: ConfigDocument, vaultChanges: VaultChange[], o: { removedRepo?: string; fileSecrets?: FileSecrets } = {}): void {
+  private commit(doc: ConfigDocument, vaultChanges: VaultChange[], o: { removedRepo?: string; fileSecrets?: FileSecrets; engine?: { name: string; material: Partial<Record<EngineMaterialPart, string | null>> }; removedEngine?: string } = {}): void {
     const { removedRepo } = o;
     const { text, config: next } = doc.render();
     const changes = doc.existed ? vaultChanges : [...this.adoptInMemorySecrets(o.fileSecrets ?? this.fileSecrets, removedRepo), ...vaultChanges];
@@ -190,6 +223,17 @@ export class SettingsService {
       if (Object.keys(c.secrets).length || c.addWebhookSecrets.length || c.removeWebhookSecrets.length || c.forgeToken !== undefined) this.o.vault.update(c.repo, c, this.o.now());
     }
     if (removedRepo) this.o.vault.removeRepository(removedRepo);
+    if (!doc.existed) {
+      for (const e of this.o.config.engines ?? []) {
+        const material = { ...e.tls, ...(e.sshKey !== undefined ? { sshKey: e.sshKey } : {}) };
+        if (Object.values(material).some((v) => v !== undefined)) this.o.vault.updateEngine(e.name, material);
+      }
+    }
+    const engine = o.engine;
+    // Removing parts the vault never held (a path in the file) needs no vault write.
+    const values = engine ? Object.values(engine.material) : [];
+    if (engine && (values.some((v) => v !== null) || (values.length && this.o.vault.engineIndex()[engine.name]))) this.o.vault.updateEngine(engine.name, engine.material);
+    if (o.removedEngine) this.o.vault.removeEngine(o.removedEngine);
     doc.save(text);
     this.apply(next);
   }
@@ -215,12 +259,16 @@ export class SettingsService {
     const live = this.o.config;
     this.fileSecrets = snapshot(next.repositories);
     merge(next.repositories, this.o.vault.load());
+    for (const problem of mergeEngineMaterial(next.engines, this.o.vault.loadEngines())) this.o.onError?.('an engine lacks its material', new Error(problem));
     const change: SettingsChange = {
       tunnel: (live.tunnel?.url ?? null) !== (next.tunnel?.url ?? null),
       concurrency: JSON.stringify(live.concurrency) !== JSON.stringify(next.concurrency),
       retention: JSON.stringify(live.retention) !== JSON.stringify(next.retention),
       repositories: true,
+      engines: JSON.stringify(live.engines ?? []) !== JSON.stringify(next.engines ?? []),
     };
+    if (next.engines) live.engines = next.engines;
+    else delete live.engines;
     // In place: the webhook receiver, the job runner and retention hold this very object.
     live.repositories.splice(0, live.repositories.length, ...next.repositories);
     if (next.server.publicUrl) live.server.publicUrl = next.server.publicUrl;

@@ -1,11 +1,13 @@
 /**
- * Secret values written through the engine API (job secrets and webhook secrets), encrypted at rest.
- * The file (<dataDir>/secrets.json, mode 0600) holds only ciphertext:
+ * Secret values written through the engine API (job secrets, webhook secrets, Docker engines' TLS
+ * material and SSH keys), encrypted at rest. The file (<dataDir>/secrets.json, mode 0600) holds
+ * only ciphertext:
  *
  *   { "version": 2, "repositories": { "acme/web": {
  *       "secrets": { "NPM_TOKEN": "<base64>" },
  *       "webhookSecrets": [ { "id": "wh-…", "addedAt": 1700000000000, "value": "<base64>" } ],
- *       "forgeToken": "<base64>" } } }
+ *       "forgeToken": "<base64>" } },
+ *     "engines": { "build-server": { "ca": "<base64>", "cert": "<base64>", "key": "<base64>" } } }
  *
  * The forge token (commit statuses) is kept apart from job secrets: job secrets become environment
  * variables of jobs, and the token must never reach a job.
@@ -22,6 +24,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import type { EngineMaterialPart } from '../core/engine-contract.js';
 
 export interface Encryptor {
   isEncryptionAvailable(): boolean;
@@ -55,10 +58,17 @@ interface RepoEntry {
   forgeToken?: string;
 }
 
+/** An engine's PEM material by part (ca, cert, key, sshKey). */
+export type EngineMaterial = Partial<Record<EngineMaterialPart, string>>;
+
 interface VaultFile {
   version: 2;
   repositories: Record<string, RepoEntry>;
+  /** Absent in files written before engines could be set in Settings. */
+  engines?: Record<string, EngineMaterial>;
 }
+
+const ENGINE_PARTS: readonly EngineMaterialPart[] = ['ca', 'cert', 'key', 'sshKey'];
 
 const GCM_IV = 12;
 const GCM_TAG = 16;
@@ -149,6 +159,13 @@ export class SecretVault {
       for (const [name, e] of Object.entries(repos)) {
         out.repositories[name] = { secrets: { ...(e.secrets ?? {}) }, webhookSecrets: [...(e.webhookSecrets ?? [])], ...(typeof e.forgeToken === 'string' ? { forgeToken: e.forgeToken } : {}) };
       }
+      const engines = obj.engines;
+      if (engines && typeof engines === 'object') {
+        out.engines = {};
+        for (const [name, m] of Object.entries(engines as Record<string, Record<string, unknown>>)) {
+          out.engines[name] = Object.fromEntries(ENGINE_PARTS.filter((p) => typeof m?.[p] === 'string').map((p) => [p, m[p] as string]));
+        }
+      }
       return out;
     }
     // The desktop app's first format: repo → name → ciphertext.
@@ -211,6 +228,43 @@ export class SecretVault {
     if (!(repo in data.repositories)) return;
     delete data.repositories[repo];
     this.write(data);
+  }
+
+  /** Sets (a value) or removes (null) parts of an engine's material, in one write. */
+  updateEngine(engine: string, change: Partial<Record<EngineMaterialPart, string | null>>): void {
+    const data = this.read();
+    const entry: EngineMaterial = { ...data.engines?.[engine] };
+    for (const part of ENGINE_PARTS) {
+      const value = change[part];
+      if (value === null) delete entry[part];
+      else if (value !== undefined) entry[part] = this.encrypt(value);
+    }
+    data.engines = { ...data.engines, [engine]: entry };
+    if (Object.keys(entry).length === 0) delete data.engines[engine];
+    this.write(data);
+  }
+
+  /** Forgets an engine's material. */
+  removeEngine(engine: string): void {
+    const data = this.read();
+    if (!data.engines || !(engine in data.engines)) return;
+    delete data.engines[engine];
+    this.write(data);
+  }
+
+  /** Which parts of each engine's material are stored, without decrypting anything. */
+  engineIndex(): Record<string, EngineMaterialPart[]> {
+    return Object.fromEntries(Object.entries(this.read().engines ?? {}).map(([name, m]) => [name, ENGINE_PARTS.filter((p) => m[p] !== undefined)]));
+  }
+
+  /** Decrypts every engine's material, for the engine pool (main process only). */
+  loadEngines(): Record<string, EngineMaterial> {
+    const engines = this.read().engines ?? {};
+    const out: Record<string, EngineMaterial> = {};
+    for (const [name, m] of Object.entries(engines)) {
+      out[name] = Object.fromEntries(ENGINE_PARTS.filter((p) => m[p] !== undefined).map((p) => [p, this.decrypt(m[p] as string, `the ${p} of engine ${name}`)]));
+    }
+    return out;
   }
 
   /** What is stored, without decrypting anything: secret names and webhook secret ids per repository. */

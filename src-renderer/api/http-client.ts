@@ -1,5 +1,5 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type EngineInput, type EngineSettings, type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
@@ -200,6 +200,15 @@ export class HttpClient implements KilnClient {
   }
   saveServerSettings(input: ServerSettingsInput): Promise<SettingsView> {
     return this.call('PUT', '/api/settings/server', input);
+  }
+  saveEngine(input: EngineInput): Promise<EngineSettings> {
+    const { create, ...rest } = input;
+    if (create) return this.call('POST', '/api/engines', rest);
+    const { name, ...fields } = rest;
+    return this.call('PUT', `/api/engines/${encodeURIComponent(name)}`, fields);
+  }
+  async removeEngine(name: string): Promise<void> {
+    await this.call('DELETE', `/api/engines/${encodeURIComponent(name)}`);
   }
   connectRepository(input: ConnectInput): Promise<ConnectReport> {
     const { name, ...rest } = input;

@@ -60,6 +60,8 @@ export class IpcClient implements KilnClient {
   saveRepository: EngineApi['saveRepository'] = (input) => this.call('saveRepository', input);
   removeRepository: EngineApi['removeRepository'] = (name) => this.call('removeRepository', name);
   saveServerSettings: EngineApi['saveServerSettings'] = (input) => this.call('saveServerSettings', input);
+  saveEngine: EngineApi['saveEngine'] = (input) => this.call('saveEngine', input);
+  removeEngine: EngineApi['removeEngine'] = (name) => this.call('removeEngine', name);
   getRunReporting = (runId: string): Promise<RunReporting> => this.call('getRunReporting', runId);
   getTestReport: EngineApi['getTestReport'] = (id, search) => this.call('getTestReport', id, search);
   getRunTiming: EngineApi['getRunTiming'] = (id) => this.call('getRunTiming', id);

@@ -3,6 +3,7 @@ import type { TunnelState } from '../../shared/api/engine-api.js';
 import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { AddRepositoryForm, RepositoryEditor } from './settings/RepositoryForms.js';
+import { AddEngineForm, EngineEditor } from './settings/EngineForms.js';
 import { RefChecks } from './settings/RefChecks.js';
 import { LimitsForm, TunnelForm } from './settings/ServerForms.js';
 import { PublicUrlForm } from './forge/ForgeSettings.js';
@@ -66,6 +67,20 @@ export function SettingsView() {
         {health.data?.refChecks && <RefChecks checks={health.data.refChecks} />}
         <h3 className="subhead">Add a repository</h3>
         <AddRepositoryForm onSaved={reload} />
+      </section>
+
+      <section className="card section" data-testid="engine-settings">
+        <h2>Docker engines</h2>
+        <p className="muted small">
+          {s?.engines?.length
+            ? 'Jobs run on these engines only. Saves apply at once: a new engine takes jobs once it answers; a removed one takes no new job and finishes the ones it runs.'
+            : 'None listed: jobs run on the engine the docker command uses. Adding one replaces it — add that engine too if it should keep taking jobs.'}
+          {' '}Certificates and keys are stored encrypted and never shown again.
+        </p>
+        {/* Keyed by everything shown, so that a saved change re-seeds the fields. */}
+        {s?.engines?.map((e) => <EngineEditor key={JSON.stringify(e)} engine={e} onSaved={reload} />)}
+        <h3 className="subhead">Add an engine</h3>
+        <AddEngineForm onSaved={reload} />
       </section>
     </div>
   );

@@ -42,6 +42,9 @@ const sampleArgs = (run1: string, job1: string, kept: string, gated: [string, st
   approveJob: [gated[0], { by: 'ada' }],
   rejectJob: [gated[1]],
   listSchedules: [],
+  // Saved to the file only: the engine runs on its own executor, so the pool does not follow.
+  saveEngine: [{ name: 'spare', create: true, address: 'unix:///nonexistent/docker.sock', limit: 1, labels: ['big'] }],
+  removeEngine: ['spare'],
 });
 
 const GATED = 'name: gated\non:\n  manual: true\njobs:\n  deploy:\n    image: fake\n    when: manual\n    steps:\n      - run: say-needle\n';

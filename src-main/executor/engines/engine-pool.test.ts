@@ -119,3 +119,56 @@ describe('when an engine stops answering', () => {
     expect(pool.reserve({ jobId: 'j3', repo: 'r' })).toBe('b');
   });
 });
+
+describe('when the configured engines change', () => {
+  const spec = (e: PoolEngine & { executor: Scripted }, connection: string) => ({ ...e, connection, connect: () => e.executor });
+
+  it('keeps an unchanged engine with its running jobs and takes its new limit and labels at once', async () => {
+    const a = engine('a', { connection: 'tcp://a' });
+    const pool = await upPool([a]);
+    expect(pool.reserve({ jobId: 'j1', repo: 'r' })).toBe('a');
+    pool.reconfigure([spec(engine('a', { executor: a.executor, limit: 5, labels: ['gpu'] } as Partial<PoolEngine>), 'tcp://a')]);
+    expect(pool.statuses()[0]).toMatchObject({ name: 'a', state: 'up', limit: 5, labels: ['gpu'], running: ['j1'] });
+    expect(pool.reserve({ jobId: 'j2', repo: 'r', runsOn: ['gpu'] })).toBe('a');
+  });
+
+  it('pings an added engine at once and places jobs on it once it answers', async () => {
+    const events: string[] = [];
+    const a = engine('a', { connection: 'tcp://a' });
+    const pool = await upPool([a], events);
+    const b = engine('b', { labels: ['big'] });
+    pool.reconfigure([spec(a, 'tcp://a'), spec(b, 'tcp://b')]);
+    expect(pool.canTake(['big'])).toBe(false);
+    await waitUntil(() => pool.statuses().every((s) => s.state === 'up'));
+    expect(events).toContain('up b');
+    expect(pool.reserve({ jobId: 'j', repo: 'r', runsOn: ['big'] })).toBe('b');
+  });
+
+  it('gives a removed engine no new job, lets its running job finish on it, and closes it when that job ends', async () => {
+    const a = engine('a', { connection: 'tcp://a' });
+    const b = engine('b', { connection: 'tcp://b' });
+    let closed = 0;
+    b.executor.close = () => { closed++; };
+    const pool = await upPool([a, b]);
+    expect(pool.reserve({ jobId: 'on-b', repo: 'r', engine: 'b' } as Parameters<EnginePool['reserve']>[0])).toBe('b');
+    pool.reconfigure([spec(a, 'tcp://a')]);
+    expect(pool.names).toEqual(['a']);
+    expect(pool.reserve({ jobId: 'next', repo: 'r', engine: 'b' } as Parameters<EnginePool['reserve']>[0])).toBeUndefined();
+    expect(pool.engineOf('on-b')).toBe('b');
+    expect((await pool.runJob({ jobId: 'on-b', logOffset: 0 } as JobRunRequest)).status).toBe('passed');
+    expect(closed).toBe(0);
+    pool.release('on-b');
+    expect(closed).toBe(1);
+  });
+
+  it('replaces an engine whose connection changed: new jobs go to the new executor', async () => {
+    const old = engine('a', { connection: 'tcp://a old-ca' });
+    const pool = await upPool([old]);
+    const fresh = engine('a');
+    pool.reconfigure([spec(fresh, 'tcp://a new-ca')]);
+    expect(pool.statuses()[0].state).toBe('starting');
+    await waitUntil(() => pool.statuses()[0].state === 'up');
+    expect(pool.reserve({ jobId: 'j', repo: 'r' })).toBe('a');
+    expect(pool.executorOf('a')).toBe(fresh.executor);
+  });
+});

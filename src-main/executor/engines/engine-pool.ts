@@ -39,6 +39,14 @@ export interface PoolEngine {
   limit: number;
   labels: string[];
   executor: EngineExecutor;
+  /** What the executor was made from (address, material): a reconfigure with the same value keeps it. */
+  connection?: string;
+}
+
+/** An engine as the configuration describes it: `connect` makes its executor when the pool needs a new one. */
+export interface EngineSpec extends Omit<PoolEngine, 'executor'> {
+  connection: string;
+  connect(): EngineExecutor;
 }
 
 /** What `statuses()` reports of each engine (the Engines page's rows). */
@@ -68,7 +76,9 @@ interface Slot extends PoolEngine {
 export const ENGINE_DEFAULTS = { pingIntervalMs: 2_000, pingTimeoutMs: 3_000 };
 
 export class EnginePool implements JobExecutor {
-  private readonly slots: Slot[];
+  private slots: Slot[];
+  /** Removed or replaced engines whose running jobs have not ended yet (no new job goes to them). */
+  private readonly retiring = new Set<Slot>();
   private readonly byJob = new Map<string, Slot>();
   private readonly lastOfRepo = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -76,7 +86,33 @@ export class EnginePool implements JobExecutor {
 
   constructor(engines: PoolEngine[], private readonly o: EnginePoolOptions) {
     if (engines.length === 0) throw new Error('an engine pool needs at least one engine');
-    this.slots = engines.map((e) => ({ ...e, state: 'starting', running: new Set(), images: new Set(), pinging: false }));
+    this.slots = engines.map((e) => slotOf(e));
+  }
+
+  /**
+   * Follows a changed configuration without a restart. An engine whose `connection` is unchanged
+   * keeps its executor, state and running jobs, and takes its new limit and labels at once. A new
+   * engine starts as 'starting' and takes jobs after its first answer (pinged now). An engine that
+   * is gone, or whose connection changed, leaves placement at once — no new job goes to it — while
+   * its running jobs finish on the old executor, closed when the last of them ends.
+   */
+  reconfigure(next: EngineSpec[]): void {
+    if (next.length === 0) throw new Error('an engine pool needs at least one engine');
+    const old = new Map(this.slots.map((s) => [s.name, s]));
+    this.slots = next.map(({ connect, ...spec }) => {
+      const kept = old.get(spec.name);
+      if (kept && kept.connection === spec.connection) {
+        old.delete(spec.name);
+        Object.assign(kept, { address: spec.address, source: spec.source, limit: spec.limit, labels: [...spec.labels] });
+        return kept;
+      }
+      return slotOf({ ...spec, executor: connect() });
+    });
+    for (const gone of old.values()) {
+      if (gone.running.size === 0) gone.executor.close?.();
+      else this.retiring.add(gone);
+    }
+    if (this.timer) this.pingAll();
   }
 
   /** Starts the health pings (the first at once). */
@@ -90,7 +126,8 @@ export class EnginePool implements JobExecutor {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const s of this.slots) s.executor.close?.();
+    for (const s of [...this.slots, ...this.retiring]) s.executor.close?.();
+    this.retiring.clear();
   }
 
   get names(): string[] {
@@ -134,12 +171,15 @@ export class EnginePool implements JobExecutor {
 
   /** The job ended (or was handed back): its slot is free. Idempotent. */
   release(jobId: string): void {
-    this.byJob.get(jobId)?.running.delete(jobId);
+    const slot = this.byJob.get(jobId);
+    slot?.running.delete(jobId);
     this.byJob.delete(jobId);
+    if (slot && slot.running.size === 0 && this.retiring.delete(slot)) slot.executor.close?.();
   }
 
+  /** The engine of that name (one being retired when no configured one has it: a kept job's container). */
   executorOf(name: string): EngineExecutor | undefined {
-    return this.slots.find((s) => s.name === name)?.executor;
+    return (this.slots.find((s) => s.name === name) ?? [...this.retiring].find((s) => s.name === name))?.executor;
   }
 
   engineOf(jobId: string): string | undefined {
@@ -251,6 +291,10 @@ export class EnginePool implements JobExecutor {
   noteImage(engine: string, image: string): void {
     this.slots.find((s) => s.name === engine)?.images.add(normaliseImage(image));
   }
+}
+
+function slotOf(e: PoolEngine): Slot {
+  return { ...e, labels: [...e.labels], state: 'starting', running: new Set(), images: new Set(), pinging: false };
 }
 
 /** `busybox` and `busybox:latest` are the same image; `docker.io/library/` is implied. */
