@@ -217,6 +217,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       const ran = engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
       return ran instanceof DockerExecutor ? ran.docker : undefined;
     },
+    // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).
+    slots: { hold: (jobId) => pool.holdSlot(jobId, runs.getJob(jobId)?.engine ?? undefined), free: (jobId) => pool.freeSlot(jobId) },
     options: options.debug ?? (config.debug ? { keepMs: config.debug.keepMs } : undefined),
   });
   const runner = new JobRunner({

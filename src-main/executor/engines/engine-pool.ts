@@ -70,6 +70,8 @@ export const ENGINE_DEFAULTS = { pingIntervalMs: 2_000, pingTimeoutMs: 3_000 };
 export class EnginePool implements JobExecutor {
   private readonly slots: Slot[];
   private readonly byJob = new Map<string, Slot>();
+  /** Jobs counted by `hold`: an engine going down keeps counting them (they are no job to re-queue). */
+  private readonly held = new Set<string>();
   private readonly lastOfRepo = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private rounds = 0;
@@ -132,10 +134,23 @@ export class EnginePool implements JobExecutor {
     return best.name;
   }
 
+  /**
+   * Counts a job on `engine` (the first engine when unknown) without placing it: a kept debug job
+   * adopted at start-up, whatever the engine's state, until `release`.
+   */
+  hold(jobId: string, engine: string | undefined): void {
+    const slot = this.slots.find((s) => s.name === engine) ?? this.slots[0];
+    if (!slot) return;
+    slot.running.add(jobId);
+    this.byJob.set(jobId, slot);
+    this.held.add(jobId);
+  }
+
   /** The job ended (or was handed back): its slot is free. Idempotent. */
   release(jobId: string): void {
     this.byJob.get(jobId)?.running.delete(jobId);
     this.byJob.delete(jobId);
+    this.held.delete(jobId);
   }
 
   executorOf(name: string): EngineExecutor | undefined {
@@ -242,7 +257,7 @@ export class EnginePool implements JobExecutor {
   private markDown(s: Slot, reason: string): void {
     s.lastError = reason;
     s.state = 'down';
-    const jobs = [...s.running];
+    const jobs = [...s.running].filter((id) => !this.held.has(id));
     for (const id of jobs) this.release(id);
     this.o.onDown(s.name, jobs, reason);
   }
