@@ -119,9 +119,18 @@ export class JobRunner {
     if (signal.aborted) relay();
     else signal.addEventListener('abort', relay, { once: true });
     this.live.set(job.id, stop);
-    // Sticky: a claim that lost the job never gets it back (a new claim takes a new token).
+    // Asked for every line: the queue is read again only after some entry left 'active' (the version
+    // moved). Sticky: a claim that lost the job never gets it back (a new claim takes a new token).
     let holds = true;
-    const current = (): boolean => (holds &&= this.d.scheduler.holds(claim));
+    let checkedAt = -1;
+    const current = (): boolean => {
+      const version = this.d.scheduler.queue.activeVersion;
+      if (holds && version !== checkedAt) {
+        checkedAt = version;
+        holds = this.d.scheduler.holds(claim);
+      }
+      return holds;
+    };
     try {
       const result = await this.d.executor.runJob({
         runId: run.id,
