@@ -10,5 +10,6 @@ import('../dist/src-main/cli/main.js')
       return;
     }
     console.error(`kiln: ${err && err.message ? err.message : err}`);
+    if (process.env.KILN_DEBUG === '1' && err && err.stack) console.error(err.stack); // the stack only when asked for
     process.exitCode = 70;
   });

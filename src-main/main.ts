@@ -31,6 +31,7 @@ import { startupProblemUrl, type StartupProblem } from './electron/startup-probl
 import { trayMenu } from './electron/tray-menu.js';
 import { SecretVault } from './storage/secret-vault.js';
 import { decideNavigation, isAppFrame, RENDERER_CSP, WINDOW_WEB_PREFERENCES } from './electron/window-security.js';
+import { errorLine } from './core/error-line.js';
 
 // Where `electron .` (or the packaged app.asar) has package.json: dist/, dist-renderer/ and assets/ sit beside it.
 const appPath = app.getAppPath();
@@ -107,7 +108,7 @@ async function openDesktop(engine: Engine, config: Engine['config'], secretNote:
     engine,
     desktop: createDesktopApi({ serverUrl: () => server.url, terminalUrl: (jobId) => server.terminalUrl?.(jobId) }),
     isTrustedSender: (url) => isAppFrame(url, appUrl),
-    onInternalError: (method, err) => console.error(`kiln: ${method} failed:`, err),
+    onInternalError: (method, err) => console.error(errorLine(`kiln: ${method} failed`, err)),
   });
 
   // Strict CSP on every response the session sees, on top of the page's <meta> CSP.

@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { Priority } from './status.js';
+import type { RunChanges } from './change-set.js';
 
 /**
  * The executable plan: what the executor sees. It never sees YAML.
@@ -95,4 +96,6 @@ export interface Plan {
   jobs: PlannedJob[];
   /** Warnings (e.g. a large matrix); a plan with errors is never produced. */
   warnings: Diagnostic[];
+  /** The changed files path filters and changed() saw; absent when the pipeline looks at none. */
+  changes?: RunChanges;
 }

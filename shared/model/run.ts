@@ -1,6 +1,7 @@
 import type { Priority, Status } from './status.js';
 import type { EventKind } from './trigger-event.js';
 import type { MatrixValue } from './plan.js';
+import type { RunChanges } from './change-set.js';
 
 /** A run as lists show it. Times are epoch milliseconds. */
 export interface RunSummary {
@@ -103,6 +104,8 @@ export interface RunDetail extends RunSummary {
   jobs: JobSummary[];
   edges: DagEdge[];
   stages: string[];
+  /** The changed files path filters and changed() saw (recorded with the plan); absent when the pipeline looks at none. */
+  changes?: RunChanges;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'system';

@@ -17,6 +17,7 @@ import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import { DOCKER_ADVICE } from '../../shared/docker-advice.js';
 import { loadConfig, CONFIG_FILE } from '../settings/config-file.js';
 import type { KilnConfig } from '../core/engine-contract.js';
+import { errorLine } from '../core/error-line.js';
 
 const USAGE = `Usage: kiln serve [--config FILE] [--data DIR] [--port N] [--host H]
 
@@ -119,14 +120,14 @@ export async function command(argv: string[]): Promise<number> {
   try {
     engine = await Engine.start({ config, dataDir, configFile: configFile ? resolve(configFile) : undefined });
   } catch (err) {
-    process.stderr.write(`kiln serve: cannot start the engine: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${errorLine('kiln serve: cannot start the engine', err)}\n`);
     return 1;
   }
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({ engine, artifacts: engine.artifacts });
   } catch (err) {
-    process.stderr.write(`kiln serve: cannot listen on ${config.server.host}:${config.server.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${errorLine(`kiln serve: cannot listen on ${config.server.host}:${config.server.port}`, err)}\n`);
     await engine.stop();
     return 1;
   }
@@ -154,7 +155,7 @@ export async function command(argv: string[]): Promise<number> {
           await engine.stop();
           resolveExit(0);
         } catch (err) {
-          process.stderr.write(`kiln serve: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.stderr.write(`${errorLine('kiln serve: shutdown failed', err)}\n`);
           resolveExit(1);
         } finally {
           process.off('SIGINT', onInt);

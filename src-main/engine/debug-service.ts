@@ -7,7 +7,9 @@
  * stops, hold answers 'leave': the job is recorded failed and the container stays for the next start.
  * An adopted job is one kept by an earlier process: start-up (recover) records its failure under
  * the claim that kept it (so the queue does not run it again), then keeps its container until the
- * deadline, or removes it at once when the deadline has passed. The reaper spares kept jobs.
+ * deadline, or removes it at once when the deadline has passed. The reaper spares kept jobs. An
+ * adopted job holds its worker slot (`slots`: the global limit and its engine's) until it is removed,
+ * as the held job did in the process that kept it.
  *
  * No secret reaches the database: the step's environment is in the container (a 0600 file).
  */
@@ -46,7 +48,14 @@ export class DebugService implements DebugTerminals {
   /** Set once recover() has adopted (or removed) what an earlier process kept. */
   private recovered = false;
 
-  constructor(private readonly p: Parts & { store: DebugStore; /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */ dockerOf?: (jobId: string) => Dockerode | undefined; options?: DebugOptions }) {}
+  constructor(private readonly p: Parts & {
+    store: DebugStore;
+    /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */
+    dockerOf?: (jobId: string) => Dockerode | undefined;
+    /** The worker slots adopted jobs hold (the worker pool's holdSlot and freeSlot). */
+    slots?: { hold(jobId: string): void; free(jobId: string): void };
+    options?: DebugOptions;
+  }) {}
 
   /** Read on each use: a saved debug.keep applies to the next kept job. */
   private get keepMs(): number {
@@ -64,6 +73,11 @@ export class DebugService implements DebugTerminals {
       keepsFailure: () => !this.p.life.stopping && (this.p.store.isDebugRun(claim.runId) || this.p.repository(claim.repo)?.debugFailures === true),
       hold: (kept, signal) => this.hold(claim, kept, signal),
     };
+  }
+
+  /** Kept jobs adopted from an earlier process (each holds a worker slot). */
+  get adoptedCount(): number {
+    return this.adopted.size;
   }
 
   isKept(jobId: string): boolean {
@@ -160,6 +174,7 @@ export class DebugService implements DebugTerminals {
         continue;
       }
       this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
+      this.p.slots?.hold(row.job_id);
     }
     this.recovered = true;
   }
@@ -218,6 +233,7 @@ export class DebugService implements DebugTerminals {
     if (!a) return;
     clearTimeout(a.timer);
     this.adopted.delete(jobId);
+    this.p.slots?.free(jobId);
     this.p.store.release(jobId);
     const docker = this.p.dockerOf?.(jobId);
     if (!docker) return;

@@ -98,6 +98,7 @@ export function engineSlots(pool: EnginePool, store: RunStore): EngineSlots {
       return pool.reserve({ jobId: claim.jobId, repo: claim.repo, runsOn: job?.runsOn, image: job?.image });
     },
     release: (jobId) => pool.release(jobId),
+    hold: (jobId, engine) => pool.hold(jobId, engine),
     suspect: (engine, reason) => pool.suspect(engine, reason),
   };
 }

@@ -25,7 +25,8 @@ export class HealthService {
     const { config } = this.p;
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
-      queue: { queued: c.waiting + c.queued, running: c.active },
+      // Adopted debug jobs are done in the queue but still hold their slots.
+      queue: { queued: c.waiting + c.queued, running: c.active + this.p.debug.adoptedCount },
       engines: this.p.engines.statuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };

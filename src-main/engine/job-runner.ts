@@ -7,6 +7,12 @@
  *
  * A job whose log cannot be written (the disk is full) is stopped at once and fails as an
  * infrastructure failure saying where its log was cut: the log store calls `logCut`.
+ *
+ * One attempt, one fence: everything an attempt hands back (log lines, steps, records, phase marks,
+ * test reports and artifacts through its hooks, its result) is kept only while its claim still holds
+ * the job (`Scheduler.holds`, the fencing token). An attempt whose engine was lost goes on streaming
+ * from its dying container for a while, as does one whose lease expired; by then the job is queued
+ * again or running elsewhere, and nothing of the stale attempt may reach it.
  */
 import type { EngineEvent } from '../../shared/api/engine-api.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
@@ -26,8 +32,11 @@ import { MAX_RUN_OUTPUT_BYTES, outputBytes, withNeedsOutputs } from '../pipeline
 import { needsContext } from '../queue/needs-context.js';
 import { formatBytes, formatLimit } from '../../shared/format.js';
 
-/** The cache/artifact wiring point: hooks for one job (job-storage-hooks.ts by default). */
-export type HooksFor = (run: RunSummary, job: { id: string; planned: PlannedJob; attempt: number }) => JobHooks | undefined;
+/**
+ * The cache/artifact wiring point: hooks for one job (job-storage-hooks.ts by default). `current`
+ * says whether the attempt still holds the job; hooks store nothing once it is false.
+ */
+export type HooksFor = (run: RunSummary, job: { id: string; planned: PlannedJob; attempt: number; current: () => boolean }) => JobHooks | undefined;
 
 export interface JobRunnerDeps {
   store: RunStore;
@@ -110,6 +119,18 @@ export class JobRunner {
     if (signal.aborted) relay();
     else signal.addEventListener('abort', relay, { once: true });
     this.live.set(job.id, stop);
+    // Asked for every line: the queue is read again only after some entry left 'active' (the version
+    // moved). Sticky: a claim that lost the job never gets it back (a new claim takes a new token).
+    let holds = true;
+    let checkedAt = -1;
+    const current = (): boolean => {
+      const version = this.d.scheduler.queue.activeVersion;
+      if (holds && version !== checkedAt) {
+        checkedAt = version;
+        holds = this.d.scheduler.holds(claim);
+      }
+      return holds;
+    };
     try {
       const result = await this.d.executor.runJob({
         runId: run.id,
@@ -120,23 +141,25 @@ export class JobRunner {
         secrets: repo.secrets,
         signal: stop.signal,
         logOffset: this.d.logs.count(job.id),
-        onLog: (line) => this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }),
+        onLog: (line) => (current() ? this.log(job.id, { ts: line.ts, stream: line.stream, step: line.step, text: line.text }) : undefined),
         onStep: (step) => {
           try {
-            if (this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
+            if (current() && this.d.scheduler.recordStep(claim, step)) this.d.publish({ type: 'job', runId: run.id, jobId: job.id, status: 'running' });
           } catch {
             // A step update that cannot be stored (a full database) is not the job's failure: the result carries every step.
           }
         },
-        onRecord: (record) => this.record(run.id, job.id, record),
+        onRecord: (record) => {
+          if (current()) this.record(run.id, job.id, record);
+        },
         onPhase: (phase) => {
           try {
-            this.d.timings?.mark(job.id, claim.attempt, phase, this.d.clock());
+            if (current()) this.d.timings?.mark(job.id, claim.attempt, phase, this.d.clock());
           } catch {
             // The run was deleted under the job: there is no timing left to keep.
           }
         },
-        hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt }),
+        hooks: this.d.hooksFor?.(toRunSummary(run), { id: job.id, planned, attempt: claim.attempt, current }),
         debug: this.d.debugFor?.(claim),
       });
       const cut = this.d.logs.cut(job.id);
@@ -174,17 +197,21 @@ export class JobRunner {
     return infraFailure(error, Math.max(logOffset, this.d.logs.count(jobId)));
   }
 
-  /** Records a result; a stale claim (a newer attempt owns the job) is noted in the log and dropped. */
+  /**
+   * Records a result; a stale claim (the job was queued again, or a newer attempt owns it) is noted
+   * in the log and dropped, leaving the log open for the attempt that holds the job.
+   */
   finish(claim: Claim, input: JobResult): void {
-    const result = withinRunOutputLimit(this.d.scheduler.flow, claim, input);
     const job: JobRow | undefined = this.d.store.getJob(claim.jobId);
+    if (!this.d.scheduler.holds(claim)) {
+      if (job) this.note(claim.jobId, `[kiln] a result of attempt ${claim.attempt} (${input.status}) arrived after its claim was taken over; ignored`);
+      this.flushEvents();
+      return;
+    }
+    const result = withinRunOutputLimit(this.d.scheduler.flow, claim, input);
     // The result's error is in the log already, once: the executor (or infraFailure) wrote it with its annotation.
     const counts = this.d.logs.close(claim.jobId);
-    const accepted = this.d.scheduler.complete(claim, result, counts);
-    if (!accepted && job) {
-      this.note(claim.jobId, `[kiln] a result of attempt ${claim.attempt} (${result.status}) arrived after its claim was taken over; ignored`);
-      this.d.logs.close(claim.jobId);
-    }
+    this.d.scheduler.complete(claim, result, counts);
     this.flushEvents();
   }
 }

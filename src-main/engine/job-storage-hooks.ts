@@ -12,6 +12,8 @@
  * artifact problems (refused pattern, size limit, storage error) throw, which fails the job. Test
  * report problems (malformed XML, a refused pattern) are logged and recorded, and fail nothing.
  * A full disk says so ("disk full: the cache was not saved") and is reported to the guard.
+ * An attempt that no longer holds its job (`current`: its engine was lost, its lease expired) stores
+ * no report and no artifact: the job's next attempt owns them.
  */
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { RunSummary } from '../../shared/model/run.js';
@@ -42,6 +44,8 @@ export interface StorageHookDeps {
   upstreamJobIds: string[];
   /** A write found the disk full (the disk guard holds new jobs back). */
   onDiskFull?: (what: string) => void;
+  /** Whether the attempt still holds the job (its fencing token); default: always. */
+  current?: () => boolean;
 }
 
 /** Does an artifacts `when` apply to a job whose steps ended with `status`? */
@@ -93,6 +97,8 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
     },
 
     async afterSteps(container: JobContainer, status: Status, log: (text: string) => void): Promise<void> {
+      const current = deps.current ?? ((): boolean => true);
+      if (!current()) return;
       if (job.cache && cacheKey !== undefined && cacheKey !== '' && !exactHit && status === 'passed') {
         try {
           await caches.save(container, { repo: deps.repo, scope: writeScope(deps.event), key: cacheKey, paths: job.cache.paths, log });
@@ -105,7 +111,7 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
       }
       if (job.reports && deps.reports) {
         try {
-          await deps.reports.collect({ container, runId: deps.runId, jobId: deps.jobId, patterns: job.reports.junit, log });
+          await deps.reports.collect({ container, runId: deps.runId, jobId: deps.jobId, patterns: job.reports.junit, log, current });
         } catch (err) {
           if (isDiskFull(err)) {
             // The guard gives SQLite its reserve: room to delete the part that was stored.
@@ -122,7 +128,7 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
       if (job.artifacts && artifactsWanted(job.artifacts.when, status)) {
         try {
           await deps.artifacts.collect({
-            container, runId: deps.runId, jobId: deps.jobId, patterns: job.artifacts.paths, expireInMs: job.artifacts.expireInMs, log,
+            container, runId: deps.runId, jobId: deps.jobId, patterns: job.artifacts.paths, expireInMs: job.artifacts.expireInMs, log, current,
           });
         } catch (err) {
           if (!isDiskFull(err)) throw err;
@@ -139,7 +145,7 @@ export function createStorageHooks(deps: StorageHookDeps): JobHooks {
  * from the run, the job's needs (plan ids → job ids of the same run) and the repository's default
  * branch (the `repositories` table; 'main' when the repository is not configured).
  */
-export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore; reports?: TestReportStore; onDiskFull?: (what: string) => void }): (run: RunSummary, job: { id: string; planned: PlannedJob }) => JobHooks {
+export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches: CacheStore; reports?: TestReportStore; onDiskFull?: (what: string) => void }): (run: RunSummary, job: { id: string; planned: PlannedJob; current?: () => boolean }) => JobHooks {
   const jobIdOf = deps.db.prepare('SELECT id FROM jobs WHERE run_id = ? AND plan_id = ?');
   const defaultBranchOf = deps.db.prepare('SELECT default_branch FROM repositories WHERE name = ?');
   return (run, job) => {
@@ -152,7 +158,7 @@ export function storageHooksFor(deps: { db: Db; artifacts: ArtifactStore; caches
     };
     return createStorageHooks({
       artifacts: deps.artifacts, reports: deps.reports, caches: deps.caches, runId: run.id, jobId: job.id, job: job.planned, event, repo: run.repo,
-      defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds, onDiskFull: deps.onDiskFull,
+      defaultBranch: repoRow?.default_branch ?? 'main', upstreamJobIds, onDiskFull: deps.onDiskFull, current: job.current,
     });
   };
 }

@@ -18,6 +18,7 @@ import { SettingsService } from '../settings/settings-service.js';
 import { isExclusive, openDatabase, type Db } from '../storage/db.js';
 import { DiskGuard } from '../storage/disk-guard.js';
 import { DOCKER_STORAGE_FULL, isDiskFull } from '../core/disk-full.js';
+import { errorLine } from '../core/error-line.js';
 import { DeliveryStore } from '../storage/delivery-store.js';
 import { FlowStore } from '../storage/flow-store.js';
 import { GroupCommit } from '../storage/group-commit.js';
@@ -150,11 +151,9 @@ export interface EngineParts {
 export function buildParts(options: EngineOptions): EngineParts {
   const { config, dataDir } = options;
   const clock = options.clock ?? Date.now;
-  // A full disk is a state, not a bug: one line without a stack (the guard and the dashboard say the rest).
-  const onError = options.onError ?? ((message: string, err: unknown) => {
-    if (isDiskFull(err)) console.error(`kiln: ${message}: ${err instanceof Error ? err.message : String(err)}`);
-    else console.error(`kiln: ${message}:`, err);
-  });
+  // One line each (what failed, the error and its causes), never a stack but under KILN_DEBUG=1: a
+  // repository whose remote is unreachable, or a full disk, is a state the user reads, not a bug.
+  const onError = options.onError ?? ((message: string, err: unknown) => console.error(errorLine(`kiln: ${message}`, err)));
   mkdirSync(dataDir, { recursive: true });
   const bus = new EngineBus(onError);
   const instanceId = options.instanceId ?? dataDirInstanceId(dataDir);
@@ -223,6 +222,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       const ran = engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
       return ran instanceof DockerExecutor ? ran.docker : undefined;
     },
+    // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).
+    slots: { hold: (jobId) => pool.holdSlot(jobId, runs.getJob(jobId)?.engine ?? undefined), free: (jobId) => pool.freeSlot(jobId) },
     // debug.keep is read from the live configuration, which a settings save updates in place.
     options: options.debug ?? { get keepMs() { return config.debug?.keepMs; } },
   });

@@ -21,7 +21,7 @@ import type { Ticket } from './ordered-lane.js';
 import type { Plan, PlannedJob } from '../../shared/model/plan.js';
 import type { Priority, Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import type { ChangeSet } from '../../shared/model/change-set.js';
+import { runChangesOf, type ChangeSet } from '../../shared/model/change-set.js';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import { PRIORITY_RANK } from '../../shared/model/status.js';
 import { runsOnDiagnostics } from '../pipeline/runs-on.js';
@@ -239,7 +239,8 @@ export function compileEvent(deps: RunFactoryDeps, texts: PipelineTexts, event: 
   const unrunnable = deps.engines ? runsOnDiagnostics(pipeline, planned.plan, deps.engines()) : [];
   if (unrunnable.length) return { kind: 'failed', pipeline: pipeline.name, error: unrunnable.map(formatDiagnostic).join('\n') };
   if (planned.plan.jobs.length === 0) return { kind: 'none', reason: 'the plan has no jobs' };
-  return { kind: 'plan', plan: planned.plan };
+  // The run records what its filters saw: "everything changed" (over the cap, not computable) must show.
+  return { kind: 'plan', plan: changes ? { ...planned.plan, changes: runChangesOf(changes) } : planned.plan };
 }
 
 /**

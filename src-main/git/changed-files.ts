@@ -60,7 +60,7 @@ export async function diffNames(m: Mirror, from: string, to: string, maxFiles: n
   if (!r.ok) return everything(`could not compare ${short(from)} and ${short(to)}: ${(r.stderr || r.message || '').trim().split('\n')[0]}`);
   const files = r.stdout.split('\0');
   if (files[files.length - 1] === '') files.pop();
-  if (files.length > maxFiles) return everything(`${files.length} files changed, more than the limit of ${maxFiles}`);
+  if (files.length > maxFiles) return { kind: 'everything', reason: `${files.length} files changed, more than the limit of ${maxFiles}`, overLimit: { files: files.length, limit: maxFiles } };
   return { kind: 'files', files, range: `${short(from)}..${short(to)}` };
 }
 

@@ -46,6 +46,7 @@ import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { basename } from 'node:path';
 import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
+import { errorLine } from '../core/error-line.js';
 import type { ApiErrorCode, EngineInput, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import { STATUSES, type Status } from '../../shared/model/status.js';
@@ -324,13 +325,14 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
 }
 
 /** Turns any error into the JSON envelope; never leaks a stack trace. */
-export function apiErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+export function apiErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const { status, code, message } = classify(err);
-  if (status >= 500 && code === 'INTERNAL') process.stderr.write(`kiln http: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  // A bug of Kiln's own: one line for the log (the stack under KILN_DEBUG=1), the generic message for the client.
+  if (status >= 500 && code === 'INTERNAL') process.stderr.write(`${errorLine(`kiln http: ${req.method} ${req.originalUrl.split('?')[0]} failed`, err)}\n`);
   res.status(status).json({ ok: false, error: { name: 'ApiError', code, message } });
   void next;
 }

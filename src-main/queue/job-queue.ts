@@ -215,8 +215,22 @@ export class JobQueue {
 
   /** A job left 'active': its repository has a free slot, and a released job is claimable again. */
   private freed(changed: boolean): boolean {
-    if (changed) this.idle = undefined;
+    if (changed) {
+      this.idle = undefined;
+      this.leftActive++;
+    }
     return changed;
+  }
+
+  private leftActive = 0;
+
+  /**
+   * Grows whenever an entry leaves 'active' (finish, release, requeue: the only ways a claim stops
+   * holding its job; a claim always takes a new token). While it has not moved, a claim that held
+   * its job still does: callers may skip the read (an undone transaction only costs a read).
+   */
+  get activeVersion(): number {
+    return this.leftActive;
   }
 
   /** waiting → approval: the job waits for someone to approve it, claimable by no worker. */

@@ -140,10 +140,19 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Whether `claim` still holds its job: the entry is active under the claim's fencing token. The one
+   * rule for everything an attempt writes (steps, log lines, records, reports, its result): once an
+   * engine loss re-queued the job, a lease expired or a newer attempt claimed it, this is false.
+   */
+  holds(claim: Claim): boolean {
+    const live = this.queue.get(claim.jobId);
+    return live !== undefined && live.state === 'active' && live.token === claim.token;
+  }
+
   /** Records a step update for a live claim; false (and nothing written) for a stale token. */
   recordStep(claim: Claim, step: StepSummary): boolean {
-    const live = this.queue.get(claim.jobId);
-    if (!live || live.state !== 'active' || live.token !== claim.token) return false;
+    if (!this.holds(claim)) return false;
     this.store.upsertStep(claim.jobId, step);
     return true;
   }

@@ -17,6 +17,10 @@
  * its claim is re-queued through the scheduler (fenced, within the attempt limit) and the slot freed
  * at once, without waiting for calls to a vanished engine; whatever that attempt reports later is
  * dropped.
+ *
+ * A slot can also be held by a job the pool does not run (`holdSlot`: a failed job kept for
+ * debugging by an earlier process, adopted at start-up): it counts against `concurrency` and its
+ * engine's limit until `freeSlot`, as it did while the earlier process held it.
  */
 import type { JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
@@ -56,6 +60,8 @@ export interface EngineSlots {
   /** Places a claimed job; undefined when no engine can take it now. */
   reserve(claim: Claim): string | undefined;
   release(jobId: string): void;
+  /** Counts a job this pool does not run on `engine` (the only one when undefined) until `release`. */
+  hold?(jobId: string, engine: string | undefined): void;
   /** A job found `engine` gone: no new job goes there until it answers again. */
   suspect?(engine: string, reason: string): void;
 }
@@ -73,6 +79,8 @@ interface Running {
 
 export class WorkerPool {
   private readonly running = new Map<string, Running>();
+  /** Slots held by jobs this pool does not run (adopted debug jobs). */
+  private readonly held = new Set<string>();
   /** Engines of the claims made in the current pump, until they launch. */
   private readonly placed = new Map<string, string | undefined>();
   private timer: NodeJS.Timeout | undefined;
@@ -103,6 +111,20 @@ export class WorkerPool {
 
   get size(): number {
     return this.running.size;
+  }
+
+  /** Takes a slot (and one on `engine`) for a job kept outside the pool, until freeSlot. Idempotent. */
+  holdSlot(jobId: string, engine: string | undefined): void {
+    if (this.held.has(jobId)) return;
+    this.held.add(jobId);
+    this.o.engines?.hold?.(jobId, engine);
+  }
+
+  /** Gives back a slot holdSlot took; new jobs may start in it. Idempotent. */
+  freeSlot(jobId: string): void {
+    if (!this.held.delete(jobId)) return;
+    this.o.engines?.release(jobId);
+    this.kick();
   }
 
   isRunning(jobId: string): boolean {
@@ -154,7 +176,7 @@ export class WorkerPool {
         before?.();
         const out: Claim[] = [];
         const engines = this.o.engines;
-        while (mayStart && !this.stopping && this.running.size + out.length < this.o.concurrency) {
+        while (mayStart && !this.stopping && this.running.size + this.held.size + out.length < this.o.concurrency) {
           if (engines && !engines.hasFreeSlot()) break;
           const claim = this.o.scheduler.claim(this.o.workerName, this.o.perRepository, engines?.canPlace);
           if (!claim) break;

@@ -41,6 +41,8 @@ export interface CollectRequest {
   patterns: string[];
   expireInMs?: number;
   log: (text: string) => void;
+  /** Whether the attempt collecting still holds the job; when false nothing is recorded. Default: always. */
+  current?: () => boolean;
 }
 
 interface ArtifactRow {
@@ -201,6 +203,9 @@ export class ArtifactStore {
           collected.set(rel, { size: blob.size, sha256: blob.sha256, mode: entry.mode ?? 0o644 });
         });
       }
+      // A stale attempt (its job queued again, or run by a newer one) records nothing: the blobs it
+      // wrote are unpinned below and go with the next blob sweep.
+      if (req.current && !req.current()) return [];
       const created = this.now();
       const expiresAt = created + (req.expireInMs ?? this.defaultExpireMs);
       const rows: ArtifactRow[] = [...collected].map(([path, c]) => ({

@@ -367,6 +367,6 @@ export class RunStore {
         ...(j.engine ? { engine: j.engine } : {}),
       };
     });
-    return { ...toRunSummary(run), jobs, edges, stages };
+    return { ...toRunSummary(run), jobs, edges, stages, ...(plan.changes ? { changes: plan.changes } : {}) };
   }
 }

@@ -34,6 +34,8 @@ export interface CollectReportsRequest {
   jobId: string;
   patterns: string[];
   log: (text: string) => void;
+  /** Whether the attempt collecting still holds the job; once false nothing more is stored. Default: always. */
+  current?: () => boolean;
 }
 
 interface CaseRow {
@@ -93,10 +95,12 @@ export class TestReportStore {
    * clears what was stored).
    */
   async collect(req: CollectReportsRequest): Promise<TestFileInfo[]> {
+    const current = req.current ?? ((): boolean => true);
+    if (!current()) return [];
     this.clearJob(req.runId, req.jobId);
     return readReportFiles({
       container: req.container, patterns: req.patterns, log: req.log, maxJobBytes: this.maxJobBytes, limits: this.limits,
-      sinkFor: (file) => this.fileSink(req.runId, req.jobId, file),
+      sinkFor: (file) => this.fileSink(req.runId, req.jobId, file, current),
     });
   }
 
@@ -111,8 +115,8 @@ export class TestReportStore {
   }
 
   /** Stores one parsed file of a job and records flaky tests (for cases already parsed; collect streams them). */
-  storeFile(runId: string, jobId: string, file: string, parsed: { cases: ParsedCase[]; problem?: string }): TestFileInfo {
-    const sink = this.fileSink(runId, jobId, file);
+  storeFile(runId: string, jobId: string, file: string, parsed: { cases: ParsedCase[]; problem?: string }, current?: () => boolean): TestFileInfo {
+    const sink = this.fileSink(runId, jobId, file, current);
     for (const c of parsed.cases) sink.add(c);
     return sink.end(parsed.problem);
   }
@@ -121,9 +125,10 @@ export class TestReportStore {
    * Where one file's cases go while it is parsed: inserted in batches (each batch its own short
    * transaction, never one held across the stream's awaits), so a 100,000-case report is never held
    * whole. end() writes the file's totals and its flaky tests; with a problem it removes the cases
-   * stored so far instead — a malformed file counts no case.
+   * stored so far instead — a malformed file counts no case. Once `current` says the attempt lost
+   * its job, nothing more is written (the job's next attempt stores its own).
    */
-  fileSink(runId: string, jobId: string, file: string): { add(c: ParsedCase): void; end(problem?: string): TestFileInfo } {
+  fileSink(runId: string, jobId: string, file: string, current: () => boolean = () => true): { add(c: ParsedCase): void; end(problem?: string): TestFileInfo } {
     const insertCase = this.db.prepare(`INSERT INTO test_cases (run_id, job_id, file, suite, classname, name, status, duration_ms, message, output)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const flaky = this.flakyCandidates(runId, jobId);
@@ -133,6 +138,7 @@ export class TestReportStore {
     const flush = (): void => {
       const rows = batch;
       batch = [];
+      if (!current()) return;
       this.db.transaction(() => {
         for (const c of rows) insertCase.run(runId, jobId, file, c.suite, c.classname, c.name, c.status, c.durationMs ?? null, c.message ?? null, c.output ?? null);
       })();
@@ -150,6 +156,10 @@ export class TestReportStore {
       },
       end: (problem) => {
         totals.durationMs = Math.round(totals.durationMs);
+        if (!current()) {
+          const info: TestFileInfo = { jobId, file, ...totals };
+          return problem === undefined ? info : { ...info, problem };
+        }
         if (problem !== undefined) {
           this.db.prepare('DELETE FROM test_cases WHERE run_id = ? AND job_id = ? AND file = ?').run(runId, jobId, file);
           for (const k of Object.keys(totals) as Array<keyof TestTotals>) totals[k] = 0;

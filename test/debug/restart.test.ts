@@ -152,6 +152,34 @@ describe('kept containers across a restart', () => {
     }
   });
 
+  it('an adopted job holds its worker slot: with one slot a new run waits, visibly, until debugging ends', async () => {
+    setUp();
+    config = { ...config, concurrency: { jobs: 1, perRepository: 4 } };
+    const first = await start();
+    await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true });
+    const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
+    await first.stop();
+    engines.splice(0);
+
+    const second = await start();
+    expect(await second.listKeptJobs()).toMatchObject([{ jobId: kept.jobId, state: 'adopted' }]);
+    const [waiting] = (await second.triggerRun({ repo: 'acme/web', branch: 'main' })).runIds;
+    // Several claim passes go by (a kick at once, then the poll); without the slot the job starts in the first.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await second.getRun(waiting)).jobs.map((j) => j.status)).toEqual(['queued']);
+    const health = await second.health();
+    expect(health.queue).toEqual({ queued: 1, running: 1 });
+    expect(health.engines?.flatMap((e) => e.running)).toEqual([kept.jobId]);
+
+    await second.endDebug(kept.jobId);
+    const done = await until(async () => {
+      const run = await second.getRun(waiting);
+      return ['failed', 'passed'].includes(run.status) ? run : undefined;
+    }, 'the waiting run to run once the slot is free');
+    expect(done.jobs[0].status).toBe('failed');
+    expect((await second.health()).queue).toEqual({ queued: 0, running: 0 });
+  });
+
   it('after a kill -9: the job is recorded failed, not run again, and a passed deadline removes the container', async () => {
     setUp();
     const seen = await keptByCrashingChild();

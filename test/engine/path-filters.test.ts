@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { everythingChangedLine } from '../../shared/model/change-set.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, git, startEngine, type EngineFixture, type TestRepo } from './engine-fixture.js';
 
@@ -72,6 +73,28 @@ describe('when a pipeline is filtered on src/**', () => {
     const { runIds } = await f.engine.triggerRun({ repo: repo.name, branch: 'docs-fix' });
     const run = await f.waitForRun(runIds[0]);
     expect(run.jobs.map((j) => [j.name, j.status])).toEqual([['docs', 'passed'], ['build', 'skipped']]);
+  });
+});
+
+describe('when a push changes more files than max-changed-files', () => {
+  it('runs as if everything changed, and the run records it for its view; a push within the limit records its files', async () => {
+    f = await startEngine({ configure: () => ({ maxChangedFiles: 3 }) });
+    const repo = f.repos[0];
+    const first = commitFiles(repo, { '.kiln.yml': PIPELINE, 'ci/jobs.yml': JOBS, 'src/main.c': 'int main;\n' }, 'pipeline');
+    // Five docs files: the filter (src/**, ci/**) matches none, but there are more than 3.
+    const many = commitFiles(repo, Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`docs/page${i}.md`, `page ${i}\n`])), 'many docs');
+    const started = await f.engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', ref: 'refs/heads/main', before: first, sha: many });
+    expect(started.runIds).toHaveLength(1);
+    const run = await f.waitForRun(started.runIds[0]);
+    expect(run.jobs.map((j) => [j.name, j.status])).toEqual([['docs', 'passed'], ['build', 'passed']]);
+    expect(run.changes).toEqual({ kind: 'everything', reason: '5 files changed, more than the limit of 3', overLimit: { files: 5, limit: 3 } });
+    expect(everythingChangedLine(run.changes)).toBe('changed files: more than 3 (5 files) — path filters treated everything as changed');
+
+    const few = commitFiles(repo, { 'src/main.c': 'int main(void);\n', 'docs/page1.md': 'page one\n' }, 'two files');
+    const again = await f.engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', ref: 'refs/heads/main', before: many, sha: few });
+    const second = await f.waitForRun(again.runIds[0]);
+    expect(second.changes).toEqual({ kind: 'files', count: 2, range: `${many.slice(0, 12)}..${few.slice(0, 12)}` });
+    expect(everythingChangedLine(second.changes)).toBeUndefined();
   });
 });
 

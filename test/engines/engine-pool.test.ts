@@ -177,6 +177,44 @@ describe('when an engine goes away mid-job', () => {
     }
   });
 
+  it('keeps nothing the lost attempt streams once the link is back: no log line, annotation or summary of it after the job was queued again', async () => {
+    const h = await start([farConfig({ labels: ['first'] }), nearConfig()]);
+    try {
+      // Each attempt tags what it writes with its container's hostname.
+      const script = 'h=$(hostname); echo "start $h"; echo "summary of $h" >> $KILN_SUMMARY; for i in $(seq 1 40); do echo "tick $h $i"; echo "::warning::tick $h $i"; sleep 0.3; done; echo "finished $h"';
+      const runId = await h.push(pipeline({ long: { run: script } }));
+      const jobId = (await h.engine.getRun(runId)).jobs[0].id;
+      const lines = async (): Promise<{ seq: number; text: string }[]> => (await h.engine.getLog(jobId, 0, 5000)).lines;
+      const first = await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].engine === 'far'
+        && (await lines()).find((l) => l.text.startsWith('tick '))?.text.split(' ')[1], 60_000, 'the step to tick on far');
+      far.cut();
+      try {
+        // The second attempt runs on near, while the first one's container goes on ticking behind the cut.
+        await h.waitFor(async () => (await lines()).some((l) => l.text.startsWith('tick ') && l.text.split(' ')[1] !== first), 60_000, 'the second attempt to tick');
+      } finally {
+        far.heal();
+      }
+      const run = await h.waitForRun(runId);
+      expect(run.status).toBe('passed');
+      expect(run.jobs[0]).toMatchObject({ engine: 'near', attempt: 2 });
+      // The first attempt's teardown over the healed link is over once its container is gone.
+      await h.waitFor(async () => (await h.engine.health()).engines?.find((e) => e.name === 'far')?.state === 'up', 30_000, 'far to be up again');
+      await expectNoLeftovers(far.docker, h.engine.instanceId);
+      const log = await lines();
+      const requeued = log.find((l) => /^\[kiln\] attempt 1: the Docker engine 'far' stopped answering/.test(l.text));
+      expect(requeued, log.map((l) => l.text).join('\n')).toBeDefined();
+      const stale = log.filter((l) => l.seq > requeued!.seq && l.text.includes(first));
+      expect(stale.map((l) => l.text)).toEqual([]);
+      const second = log.find((l) => l.seq > requeued!.seq && l.text.startsWith('start '))!.text.split(' ')[1];
+      expect(log.map((l) => l.text)).toContain(`finished ${second}`);
+      const records = await h.engine.getRunRecords(runId);
+      expect(records.annotations.filter((a) => (a.seq ?? Infinity) > requeued!.seq && a.message.includes(first)).map((a) => a.message)).toEqual([]);
+      expect(records.summaries.map((s) => s.markdown.trim())).toEqual([`summary of ${second}`]);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('treats a stopped local engine as an infrastructure failure, not exit code 137, and passes the job on the other engine', async () => {
     const h = await start([nearConfig(), farConfig()], 1);
     try {

@@ -89,7 +89,7 @@ describe('changed files of a push', () => {
   });
 
   it('counts everything as changed above the cap', async () => {
-    expect(await changes({ kind: 'push', branch: 'main', sha: sha.m3, before: sha.m1 }, 2)).toEqual({ kind: 'everything', reason: '3 files changed, more than the limit of 2' });
+    expect(await changes({ kind: 'push', branch: 'main', sha: sha.m3, before: sha.m1 }, 2)).toEqual({ kind: 'everything', reason: '3 files changed, more than the limit of 2', overLimit: { files: 3, limit: 2 } });
     const atCap = await changes({ kind: 'push', branch: 'main', sha: sha.m3, before: sha.m1 }, 3);
     expect(atCap.kind === 'files' && atCap.files.length).toBe(3);
   });

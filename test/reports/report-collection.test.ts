@@ -88,6 +88,23 @@ describe('collecting test reports from a job container', () => {
     expect(store.report('r1').failures).toEqual([]);
   });
 
+  it('stores nothing for an attempt that no longer holds its job, keeping what the job\'s current attempt stored', async () => {
+    const { log } = logSink();
+    await put([file('junit.xml', junit([['a', 'pass'], ['b', 'pass'], ['c', 'pass']]))]);
+    await store.collect({ container: box, runId: 'r1', jobId: 'j1', patterns: ['junit.xml'], log, current: () => true });
+    // A stale attempt (its engine was lost, the job ran again) reads its own report afterwards.
+    await put([file('junit.xml', junit([['a', 'fail'], ['d', 'fail']]))]);
+    await store.collect({ container: box, runId: 'r1', jobId: 'j1', patterns: ['junit.xml'], log, current: () => false });
+    expect(store.report('r1').totals).toMatchObject({ tests: 3, passed: 3, failed: 0 });
+    // One that loses the job while its file is read stores no more of it.
+    let asked = 0;
+    const cases = Array.from({ length: 2500 }, (_, i): [string, 'fail'] => [`t${i}`, 'fail']);
+    await put([file('big-junit.xml', junit(cases))]);
+    await store.collect({ container: box, runId: 'r1', jobId: 'j1', patterns: ['big-junit.xml'], log, current: () => ++asked <= 1 });
+    expect(asked).toBeGreaterThan(1);
+    expect(store.report('r1').files.map((f) => f.file)).not.toContain('big-junit.xml');
+  });
+
   it('skips files past the per-job byte limit with a reason, keeping the ones before it', async () => {
     const a = junit([['a', 'pass']]);
     const small = new TestReportStore(data.db, { maxJobBytes: a.length + 10 });

@@ -41,6 +41,16 @@ describe('artifact collection from a real container', () => {
     expect(a.expiresAt).toBe(15);
   });
 
+  it('records nothing for an attempt that no longer holds its job, keeping the current attempt\'s file at the same path', async () => {
+    const store = new ArtifactStore(data.db, data.dataDir);
+    await box.sh('printf current > out.txt');
+    await store.collect({ container: box, runId: 'r', jobId: 'j', patterns: ['out.txt'], log: () => {}, current: () => true });
+    await box.sh('printf stale > out.txt');
+    expect(await store.collect({ container: box, runId: 'r', jobId: 'j', patterns: ['out.txt'], log: () => {}, current: () => false })).toEqual([]);
+    const [kept] = store.listForJob('j');
+    expect(kept.size).toBe('current'.length);
+  });
+
   it('a directory name as a pattern collects everything below it', async () => {
     await box.sh('mkdir -p build/x && printf 1 > build/x/one && printf 2 > build/two');
     const store = new ArtifactStore(data.db, data.dataDir);

@@ -80,6 +80,8 @@ export class EnginePool implements JobExecutor {
   /** Removed or replaced engines whose running jobs have not ended yet (no new job goes to them). */
   private readonly retiring = new Set<Slot>();
   private readonly byJob = new Map<string, Slot>();
+  /** Jobs counted by `hold`: an engine going down keeps counting them (they are no job to re-queue). */
+  private readonly held = new Set<string>();
   private readonly lastOfRepo = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private rounds = 0;
@@ -169,12 +171,25 @@ export class EnginePool implements JobExecutor {
     return best.name;
   }
 
+  /**
+   * Counts a job on `engine` (the first engine when unknown) without placing it: a kept debug job
+   * adopted at start-up, whatever the engine's state, until `release`.
+   */
+  hold(jobId: string, engine: string | undefined): void {
+    const slot = this.slots.find((s) => s.name === engine) ?? this.slots[0];
+    if (!slot) return;
+    slot.running.add(jobId);
+    this.byJob.set(jobId, slot);
+    this.held.add(jobId);
+  }
+
   /** The job ended (or was handed back): its slot is free. Idempotent. */
   release(jobId: string): void {
     const slot = this.byJob.get(jobId);
     slot?.running.delete(jobId);
     this.byJob.delete(jobId);
     if (slot && slot.running.size === 0 && this.retiring.delete(slot)) slot.executor.close?.();
+    this.held.delete(jobId);
   }
 
   /** The engine of that name (one being retired when no configured one has it: a kept job's container). */
@@ -282,7 +297,7 @@ export class EnginePool implements JobExecutor {
   private markDown(s: Slot, reason: string): void {
     s.lastError = reason;
     s.state = 'down';
-    const jobs = [...s.running];
+    const jobs = [...s.running].filter((id) => !this.held.has(id));
     for (const id of jobs) this.release(id);
     this.o.onDown(s.name, jobs, reason);
   }

@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
 import type { RunDetail } from '../../../shared/model/run.js';
+import { everythingChangedLine } from '../../../shared/model/change-set.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../../app/format.js';
 import { useAsync, useClient, useEngineEvents, useThrottled, useTicker } from '../../app/hooks.js';
@@ -40,6 +41,7 @@ function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError
         {run.error && <div className="run-error">{run.error}</div>}
         {run.waitingForApproval !== undefined && <div className="run-waiting" data-testid="waiting-for-approval">Waiting for approval: {run.waitingForApproval} job{run.waitingForApproval === 1 ? '' : 's'} must be approved before anything else runs</div>}
         {run.schedule && <div className="run-schedule muted" data-testid="schedule-note">{run.schedule.note}</div>}
+        {everythingChangedLine(run.changes) && <div className="run-schedule muted" data-testid="changes-note" title={run.changes?.kind === 'everything' ? run.changes.reason : undefined}>{everythingChangedLine(run.changes)}</div>}
       </div>
       <RunActions runId={run.id} status={run.status} onError={onError} />
     </header>
