@@ -9,13 +9,13 @@
  * appears in an error.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { utils as sshUtils } from 'ssh2';
+import { ssh2 } from '../core/ssh2.js';
+import { HOST_KEY_PIN_HELP, normalizeHostKeyPin } from '../../shared/model/host-key-pin.js';
 import { ApiError } from '../../shared/api/engine-api.js';
 import type { EngineMaterialPart } from '../core/engine-contract.js';
 
 export const ENGINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const LABEL = /^[A-Za-z0-9_.-]+(=[^\s,=]+)?$/;
-const HOST_KEY = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const MAX_PEM_BYTES = 64 * 1024;
 const ADDRESS_HELP = 'use unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host';
 
@@ -96,7 +96,7 @@ function keyMatches(cert: string, key: KeyObject): boolean {
 
 function checkSshKey(text: string, field: string): void {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw bad(field, 'is not a PEM private key (expected text starting with -----BEGIN OPENSSH PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)');
-  const parsed = sshUtils.parseKey(text);
+  const parsed = ssh2().utils.parseKey(text);
   if (parsed instanceof Error) {
     let why = parsed.message;
     if (/passphrase|encrypted/i.test(why)) why = 'it is protected by a passphrase, which Kiln cannot supply; remove it with `ssh-keygen -p -N "" -f KEYFILE`';
@@ -148,8 +148,11 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
   }
   if (input.hostKey !== undefined) {
     if (input.hostKey === null || input.hostKey === '') change.hostKey = null;
-    else if (typeof input.hostKey !== 'string' || !HOST_KEY.test(input.hostKey.trim())) throw bad(`${f}.host-key`, 'must be a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)');
-    else change.hostKey = input.hostKey.trim();
+    else {
+      const pin = typeof input.hostKey === 'string' ? normalizeHostKeyPin(input.hostKey) : undefined;
+      if (pin === undefined) throw bad(`${f}.host-key`, `is not an SSH host key fingerprint (${HOST_KEY_PIN_HELP})`);
+      change.hostKey = pin;
+    }
   }
   // What applies to the address's kind is checked before the text is parsed.
   const address = change.address ?? at.addressOf(name) ?? '';

@@ -168,7 +168,7 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     ['an address of no known kind', () => ({ name: 'other', address: 'http://10.0.0.9:2376' }), /^engines\[1\]\.address: 'http:\/\/10\.0\.0\.9:2376' is not an engine address/],
     ['a tcp:// address without a port', () => ({ name: 'other', address: 'tcp://10.0.0.9' }), /^engines\[1\]\.address: 'tcp:\/\/10\.0\.0\.9' names no port/],
     ['no address', () => ({ name: 'other' }), /^engines\[1\]\.address: required/],
-    ['a bad host key', () => ({ name: 'other', address: 'ssh://b@h', hostKey: 'MD5:aa:bb' }), /^engines\[1\]\.host-key: must be a SHA256 fingerprint/],
+    ['a bad host key', () => ({ name: 'other', address: 'ssh://b@h', hostKey: 'MD5:aa:bb' }), /^engines\[1\]\.host-key: is not an SSH host key fingerprint \(expected 'SHA256:'/],
     ['a limit of 0', () => ({ name: 'other', address: 'unix:///run/docker.sock', limit: 0 }), /^engines\[1\]\.limit: must be a whole number from 1 to 256/],
   ])('refuses %s with a 400 naming the field, and changes nothing', async (_what, body, message) => {
     const before = readFileSync(configFile, 'utf8');
@@ -192,10 +192,10 @@ describe('an engine saved through the settings API with pasted TLS material', ()
 
   it('keeps a pasted SSH key the same way and reaches an ssh:// engine with it', async () => {
     const keyLine = sshd.privateKey.split('\n')[3];
-    const saved = await send(server.url, 'POST', '/api/engines', { name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, labels: ['ssh'], sshKey: sshd.privateKey });
+    const saved = await send(server.url, 'POST', '/api/engines', { name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, labels: ['ssh'], sshKey: sshd.privateKey, hostKey: sshd.hostFingerprint });
     expect(saved.status, saved.text).toBe(200);
-    expect(saved.json).toEqual({ name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, limit: 2, labels: ['ssh'], tls: {}, sshKey: 'vault' } satisfies EngineSettings);
-    expect(readFileSync(configFile, 'utf8')).toContain(`  - name: remote\n    address: ssh://root@127.0.0.1:${sshd.port}\n    labels: [ ssh ]\n    ssh-key: vault\n`);
+    expect(saved.json).toEqual({ name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, limit: 2, labels: ['ssh'], hostKey: sshd.hostFingerprint, tls: {}, sshKey: 'vault' } satisfies EngineSettings);
+    expect(readFileSync(configFile, 'utf8')).toContain(`  - name: remote\n    address: ssh://root@127.0.0.1:${sshd.port}\n    labels: [ ssh ]\n    host-key: ${sshd.hostFingerprint}\n    ssh-key: vault\n`);
     expect(filesHolding(dir, keyLine)).toEqual([]);
     // Up only if the key from the vault was accepted (sshd knows no other).
     await waitFor(async () => (await engines())?.find((e) => e.name === 'remote')?.state === 'up', "'remote' to be up over SSH", 30_000).catch(async (err: Error) => {

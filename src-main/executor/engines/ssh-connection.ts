@@ -18,21 +18,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { ssh2 } from '../../core/ssh2.js';
 import { checkHostKey, preferredHostKeyAlgorithms } from './host-key-check.js';
 import { defaultKnownHostsFiles, readKnownHostsFiles } from './known-hosts.js';
 
-const require = createRequire(import.meta.url);
-
-/** ssh2 is docker-modem's own dependency: load the copy it uses. */
-function loadSsh2(): { Client: new () => Client } {
-  const modemDir = dirname(require.resolve('docker-modem', { paths: [dirname(require.resolve('dockerode'))] }));
-  return require(require.resolve('ssh2', { paths: [modemDir] })) as { Client: new () => Client };
-}
 
 /** Channels per SSH connection: sshd's MaxSessions defaults to 10. */
 const CHANNELS_PER_CONNECTION = 8;
@@ -114,7 +107,7 @@ export class SshConnection {
   private link(): Link {
     const open = this.links.find((l) => l.alive && l.channels < CHANNELS_PER_CONNECTION);
     if (open) return open;
-    const { Client: SshClient } = loadSsh2();
+    const { Client: SshClient } = ssh2();
     const client = new SshClient();
     this.connects++;
     const link: Link = { client, channels: 0, alive: true, ready: Promise.resolve(client) };
