@@ -237,7 +237,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       else if (result.error?.includes('disk full:')) disk.reportFull(`job ${claim.jobId}: ${result.error}`);
       return result;
     },
-    mayStart: () => !disk.state.low,
+    // Not while the reserve is being written either: a job filling the disk then would leave no reserve to record its result with.
+    mayStart: () => !disk.state.low && !disk.writingReserve,
     finish: (claim, result) => runner.finish(claim, result),
     // A result the database had no room for: the guard turns low at once (and gives SQLite the reserve).
     onError: (message, err) => {
