@@ -91,6 +91,16 @@ describe('the reserve', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('tells when a write of it has ended, so that jobs held back meanwhile can start', async () => {
+    let settled = 0;
+    guard = new DiskGuard({ dir, policy: { reserveBytes: 1024 * 1024 }, statfs: () => disk, onReserveSettled: () => settled++ });
+    guard.sample();
+    expect(settled).toBe(0);
+    await guard.reserveSettled();
+    expect(settled).toBe(1);
+    expect(guard.writingReserve).toBe(false);
+  });
+
   it('given up while it is being written, never appears: the write is abandoned and its temporary file deleted', async () => {
     guard = makeGuard({ reserveBytes: 3 * 1024 * 1024 });
     guard.sample();

@@ -70,6 +70,8 @@ export interface DiskGuardOptions {
   onError?: (message: string, err: unknown) => void;
   /** How long a Docker "no space left" report holds jobs back (default 60 s). */
   dockerCooldownMs?: number;
+  /** Called when a write of the reserve has ended, written or not (the engine then lets jobs start). */
+  onReserveSettled?: () => void;
 }
 
 function statfsOf(dir: string): { free: number; total: number } {
@@ -222,6 +224,11 @@ export class DiskGuard {
     const writing = { done: Promise.resolve(), abandoned: false };
     writing.done = this.writeReserve(writing).finally(() => {
       this.writing = undefined;
+      try {
+        this.o.onReserveSettled?.();
+      } catch (err) {
+        this.o.onError?.('reacting to the written reserve failed', err);
+      }
     });
     this.writing = writing;
   }
