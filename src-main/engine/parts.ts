@@ -170,13 +170,15 @@ export function buildParts(options: EngineOptions): EngineParts {
   const ports = loadPorts({ instanceId, mirrorsDir, executor: engines, pipeline: options.pipeline, checkout: options.checkout });
   const repository = (name: string) => config.repositories.find((r) => r.name === name);
 
-  const disk = new DiskGuard({ dir: dataDir, policy: config.disk, onError, ...options.disk });
+  // Parts that react to parts built below them (the runner, the pool).
+  const late: { runner?: JobRunner; pool?: WorkerPool } = {};
+  // Jobs wait while the reserve is being written (mayStart below); the pool hears when it is done.
+  const disk = new DiskGuard({ dir: dataDir, policy: config.disk, onError, onReserveSettled: () => late.pool?.kick(), ...options.disk });
   const db = openDatabase(join(dataDir, 'kiln.db'), { freeRoom: () => disk.releaseReserve() });
   const dbExclusive = isExclusive(db);
   const commits = new GroupCommit(db, onError);
   const runs = new RunStore(db);
   // A log that cannot be written stops its job (job-runner.ts) and tells the guard; the runner is built below.
-  const late: { runner?: JobRunner } = {};
   const logs = new LogStore(join(dataDir, 'logs'), undefined, (jobId, cut) => {
     if (cut.diskFull) disk.reportFull(`the log of job ${jobId}`);
     late.runner?.logCut(jobId);
@@ -245,7 +247,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       else if (result.error?.includes('disk full:')) disk.reportFull(`job ${claim.jobId}: ${result.error}`);
       return result;
     },
-    mayStart: () => !disk.state.low,
+    // Not while the reserve is being written either: a job filling the disk then would leave no reserve to record its result with.
+    mayStart: () => !disk.state.low && !disk.writingReserve,
     finish: (claim, result) => runner.finish(claim, result),
     // A result the database had no room for: the guard turns low at once (and gives SQLite the reserve).
     onError: (message, err) => {
@@ -254,6 +257,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     },
     engines: engineSlots(engines, runs),
   });
+  late.pool = pool;
   engines.alsoLive = (runId, jobId) => debug.keepsResourcesOf(runId, jobId);
   // A job kept for debugging already failed (its result is recorded when the hold ends): an engine
   // going away under it is no reason to run it again.

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -83,9 +83,35 @@ describe('the reserve', () => {
     guard = makeGuard({ reserveBytes: 3 * 1024 * 1024 });
     guard.sample();
     const file = join(dir, RESERVE_FILE);
-    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(guard.writingReserve).toBe(true);
+    await guard.reserveSettled();
+    expect(guard.writingReserve).toBe(false);
     expect(statSync(file).size).toBe(3 * 1024 * 1024);
     guard.reportFull('the database');
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('tells when a write of it has ended, so that jobs held back meanwhile can start', async () => {
+    let settled = 0;
+    guard = new DiskGuard({ dir, policy: { reserveBytes: 1024 * 1024 }, statfs: () => disk, onReserveSettled: () => settled++ });
+    guard.sample();
+    expect(settled).toBe(0);
+    await guard.reserveSettled();
+    expect(settled).toBe(1);
+    expect(guard.writingReserve).toBe(false);
+  });
+
+  it('given up while it is being written, never appears: the write is abandoned and its temporary file deleted', async () => {
+    guard = makeGuard({ reserveBytes: 3 * 1024 * 1024 });
+    guard.sample();
+    expect(guard.writingReserve).toBe(true);
+    guard.reportFull('the log of a job');
+    await guard.reserveSettled();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(guard.state.reserveBytes).toBe(0);
+    // Once a sample shows room again, it is written anew.
+    guard.sample();
+    await guard.reserveSettled();
+    expect(statSync(join(dir, RESERVE_FILE)).size).toBe(3 * 1024 * 1024);
   });
 });

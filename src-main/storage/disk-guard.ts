@@ -18,7 +18,11 @@
  * write fails for lack of space, or free space falls below the reserve's size, it is deleted, so
  * that SQLite has room to record results and the deletions that free space (a database in WAL mode
  * cannot even delete rows on a full disk). It is written again once free space is back above the
- * threshold plus its size.
+ * threshold plus its size, in the background (a temporary file renamed when whole). While it is
+ * being written it is not there to give: a release meanwhile abandons the write (it must not
+ * appear after the disk was reported full), and `writingReserve` says so, so that no job starts
+ * in that window — a job that fills the disk then would take the half-written file's room, and
+ * its result would find no reserve to record it with.
  */
 import { statfsSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -68,6 +72,8 @@ export interface DiskGuardOptions {
   onError?: (message: string, err: unknown) => void;
   /** How long a Docker "no space left" report holds jobs back when that engine's storage cannot be measured (default 60 s). */
   dockerCooldownMs?: number;
+  /** Called when a write of the reserve has ended, written or not (the engine then lets jobs start). */
+  onReserveSettled?: () => void;
 }
 
 function statfsOf(dir: string): { free: number; total: number } {
@@ -80,7 +86,8 @@ export class DiskGuard {
   private current: DiskState;
   private timer: NodeJS.Timeout | undefined;
   private fullSinceSample = false;
-  private writingReserve = false;
+  /** The reserve being written, and whether a release since has abandoned it. */
+  private writing: { done: Promise<void>; abandoned: boolean } | undefined;
   /** The engine whose storage `dockerSpace` measures (the one on this machine). */
   private dockerMeasured: { engine: string; space: () => { free: number; total: number } | undefined } | undefined;
   /** The Docker report holds until a sample measures room (not for the cool-down). */
@@ -140,7 +147,7 @@ export class DiskGuard {
     if (disk.free >= needed) this.fullSinceSample = false;
     const dockerRoom = this.dockerRoomAgain();
     if (reserve > 0 && disk.free < this.policy.reserveBytes) this.releaseReserve();
-    else if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) void this.writeReserve();
+    else if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) this.startReserve();
     this.update({ freeBytes: disk.free, totalBytes: disk.total, neededBytes: needed, checkedAt: this.now(), ...(dockerRoom ? { docker: undefined } : {}) });
     return this.current;
   }
@@ -218,39 +225,73 @@ export class DiskGuard {
     }
   }
 
-  /** Deletes the reserve file (its room goes to whoever writes next: SQLite, mostly). */
+  /** True while the reserve is being written (no job should start: see the header). */
+  get writingReserve(): boolean {
+    return this.writing !== undefined;
+  }
+
+  /** Resolves once no reserve is being written (tests, and the engine's stop). */
+  reserveSettled(): Promise<void> {
+    return this.writing?.done ?? Promise.resolve();
+  }
+
+  /**
+   * Deletes the reserve file (its room goes to whoever writes next: SQLite, mostly). A reserve being
+   * written is abandoned: its temporary file is deleted too (its room comes back once the writer,
+   * at its next chunk, closes it), and it is never renamed into place.
+   */
   releaseReserve(): void {
-    try {
-      unlinkSync(this.reservePath);
-    } catch {
-      // not there: nothing to give
+    if (this.writing) {
+      this.writing.abandoned = true;
+      removeQuietly(this.tmpPath);
     }
+    removeQuietly(this.reservePath);
+  }
+
+  private get tmpPath(): string {
+    return `${this.reservePath}.tmp`;
+  }
+
+  /** Starts writing the reserve in the background, unless it is being written already. */
+  private startReserve(): void {
+    if (this.writing) return;
+    const writing = { done: Promise.resolve(), abandoned: false };
+    writing.done = this.writeReserve(writing).finally(() => {
+      this.writing = undefined;
+      try {
+        this.o.onReserveSettled?.();
+      } catch (err) {
+        this.o.onError?.('reacting to the written reserve failed', err);
+      }
+    });
+    this.writing = writing;
   }
 
   /** Writes the reserve file in 1 MiB chunks, off the event loop; a write that finds no room gives it up. */
-  private async writeReserve(): Promise<void> {
-    if (this.writingReserve) return;
-    this.writingReserve = true;
-    const tmp = `${this.reservePath}.tmp`;
+  private async writeReserve(writing: { abandoned: boolean }): Promise<void> {
+    const tmp = this.tmpPath;
     try {
       const handle = await open(tmp, 'w', 0o600);
       try {
         const chunk = Buffer.alloc(Math.min(1024 * 1024, this.policy.reserveBytes));
-        for (let written = 0; written < this.policy.reserveBytes; written += chunk.length) {
+        for (let written = 0; written < this.policy.reserveBytes && !writing.abandoned; written += chunk.length) {
           await handle.write(chunk, 0, Math.min(chunk.length, this.policy.reserveBytes - written));
         }
       } finally {
         await handle.close();
       }
+      if (writing.abandoned) throw new Error('released while being written');
       await rename(tmp, this.reservePath);
     } catch {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never created
-      }
-    } finally {
-      this.writingReserve = false;
+      removeQuietly(tmp);
     }
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // not there
   }
 }

@@ -35,6 +35,8 @@ export class GroupCommit {
   constructor(
     private readonly db: Db,
     private readonly onError: (message: string, err: unknown) => void = () => {},
+    /** The clock the slice is measured on, in ms (tests pass one that moves only when they say). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Runs `fn` (synchronous) in the transaction of this turn's group; resolves with its result after the commit. */
@@ -73,12 +75,12 @@ export class GroupCommit {
     if (batch.length === 0) return;
     const hooks = { committed: [] as (() => void)[], rolledBack: [] as (() => void)[] };
     const outcomes: Outcome[] = [];
-    const started = performance.now();
+    const started = this.now();
     this.hooks = hooks;
     try {
       this.db.transaction(() => {
         for (const w of batch) {
-          if (outcomes.length > 0 && performance.now() - started > SLICE_MS) break;
+          if (outcomes.length > 0 && this.now() - started > SLICE_MS) break;
           // A nested better-sqlite3 transaction is a savepoint: a throwing write is undone alone.
           const before = { committed: hooks.committed.length, rolledBack: hooks.rolledBack.length };
           try {

@@ -61,7 +61,9 @@ async function serve(): Promise<Serve> {
   child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
+  // Waiting for the line, not for a time: the deadline only bounds a start that never comes. On a
+  // loaded 2-core machine the start on the full disk took 23 s (and once more than 30 s).
+  const deadline = Date.now() + 90_000;
   let url: string | undefined;
   while (!url) {
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
@@ -95,6 +97,14 @@ async function trigger(s: Serve): Promise<string> {
 
 const run = async (s: Serve, id: string): Promise<RunDetail> => (await api<RunDetail>(s, `/api/runs/${id}`)).body;
 
+/**
+ * The test's own budget: the sum of the bounds of its waits (two starts, the first run, the fill,
+ * the reaping, the retried run, the run that waited), so that a wait that runs out reports what it
+ * waited for, with its diagnostics, instead of the runner's bare timeout. Loaded, the steps before
+ * the retried run alone took 90 s, more than the integration project's 120 s default.
+ */
+const BUDGET_MS = 2 * 90_000 + 60_000 + 120_000 + 30_000 + 120_000 + 60_000;
+
 const pipeline = (step: string, extra = ''): string => `name: fill
 on: { push: { branches: [main] } }
 jobs:
@@ -113,7 +123,11 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     const earlier = await trigger(first);
     await waitFor(async () => (await run(first, earlier)).status === 'passed', 'the first run to pass');
 
-    repo.commit(pipeline("yes 'a line of build output that goes on and on until the disk is full' | head -n 400000"));
+    // Fast at first, then in small bursts: the last megabytes fill over many seconds, so the kill
+    // below lands while the job runs whatever the machine's load (at full speed the log met the
+    // disk's end, and the job was over, before a loaded test saw the disk nearly full).
+    const line = "yes 'a line of build output that goes on and on until the disk is full'";
+    repo.commit(pipeline(`${line} | head -n 40000; while true; do ${line} | head -n 500; sleep 0.5; done`));
     const spam = await trigger(first);
     repo.commit(pipeline('echo the run that waited'));
     const waited = await trigger(first);
@@ -121,7 +135,7 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     // SIGKILL as the disk runs out (the last 1.5 MB: once the log meets the disk's end, the job is
     // cut and over within a few ms, and this test wants it killed while it runs): no clean shutdown,
     // the job's container left running.
-    await waitFor(async () => disk.free() < 1536 * 1024, 'the disk to fill', 60_000, 10);
+    await waitFor(async () => disk.free() < 1536 * 1024, 'the disk to fill', 120_000, 10);
     first.child.kill('SIGKILL');
     await first.exited;
     expect(first.err()).not.toMatch(/\n\s+at |Uncaught|ENOSPC/);
@@ -181,5 +195,5 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
       db.close();
     }
     expect(dockerLeftovers(instanceId)).toEqual([]);
-  });
+  }, BUDGET_MS);
 });
