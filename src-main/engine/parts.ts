@@ -206,7 +206,7 @@ export function buildParts(options: EngineOptions): EngineParts {
     settings = new SettingsService({
       config, configFile: options.configFile ?? join(dataDir, CONFIG_FILE), now: clock,
       vault,
-      applied: (change) => bus.settings.emit(change), onError: options.onError,
+      applied: (change) => bus.settings.emit(change), onError,
       describeForge: (repo) => forge.repositoryReporting(repo),
     });
   } catch (err) {

@@ -12,7 +12,7 @@
  * The desktop app's page (file://) has no origin of this server: it asks main over IPC for a
  * ticket (mintTicket), a one-time secret for one job that expires in a minute, and its handshake
  * then passes on the ticket instead of Origin and token (Host is still checked). No HTTP route
- * mints tickets, so no web page can obtain one.
+ * mints these desktop tickets, so no web page can obtain one (API tickets need the API token).
  *
  * Frames: binary client → server is keyboard input; binary server → client is screen output.
  * Text frames are JSON control messages: client → server {type:'resize', cols, rows} and, with

@@ -49,6 +49,25 @@ export function describeTotals(t: TestTotals): string {
   return `${t.tests} test${t.tests === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ', all passed'}`;
 }
 
+/** An error thrown by a sink (the store), told apart from the archive's and the parser's own. */
+class StoreFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** The sink with its errors marked as the store's. */
+function storing(sink: ReportFileSink): ReportFileSink {
+  const mark = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      throw err instanceof StoreFailed ? err : new StoreFailed(err);
+    }
+  };
+  return { add: (c) => mark(() => sink.add(c)), end: (problem) => mark(() => sink.end(problem)) };
+}
+
 /** Reads every report file the patterns match, in file order; logs problems and the totals line. Never rejects for a report's own problem. */
 export async function readReportFiles(req: ReadReportFilesRequest): Promise<TestFileInfo[]> {
   const { container, log } = req;
@@ -77,11 +96,11 @@ export async function readReportFiles(req: ReadReportFilesRequest): Promise<Test
         if (!isRegularFileEntry(entry, (kind) => log(`warning: test report ${rel} skipped: it is a ${kind}, and links are not followed`))) return;
         if (total + entry.size > maxJobBytes) {
           entry.resume();
-          files.push(req.sinkFor(rel).end(`${rel}: not read: the job's report files exceed ${formatBytes(maxJobBytes)}`));
+          files.push(storing(req.sinkFor(rel)).end(`${rel}: not read: the job's report files exceed ${formatBytes(maxJobBytes)}`));
           return;
         }
         total += entry.size;
-        const sink = req.sinkFor(rel);
+        const sink = storing(req.sinkFor(rel));
         const reader = junitReader(rel, limits, (c) => sink.add(c));
         try {
           for await (const chunk of entry as AsyncIterable<Buffer>) reader.write(chunk);
@@ -93,8 +112,9 @@ export async function readReportFiles(req: ReadReportFilesRequest): Promise<Test
         files.push(sink.end(reader.end().problem));
       });
     } catch (err) {
-      // No room in the database is not the report's problem: the caller says "disk full" and tells the guard.
-      if (isDiskFull(err)) throw err;
+      // No room where the cases are stored is not the report's problem: the caller says "disk full" and
+      // tells the guard. (A full disk the archive stream reports, on the engine's side, stays a warning.)
+      if (err instanceof StoreFailed && isDiskFull(err.cause)) throw err.cause;
       log(`warning: test reports under '${root || '.'}' could not be read completely: ${(err as Error).message}`);
     }
   }
