@@ -187,8 +187,11 @@ export function buildParts(options: EngineOptions): EngineParts {
   const flow = new FlowStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
-  const first = engines.executorOf(engines.names[0]);
-  const docker = first instanceof DockerExecutor ? first.docker : undefined;
+  // The first engine's Docker, asked on each use: Settings can replace the engines.
+  const docker = (): DockerExecutor['docker'] | undefined => {
+    const first = engines.executorOf(engines.names[0]);
+    return first instanceof DockerExecutor ? first.docker : undefined;
+  };
   const storage = createStorageServices({
     db, dataDir, retention: config.retention, docker, instanceId, now: clock,
     mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
