@@ -233,14 +233,15 @@ export class DebugService implements DebugTerminals {
     if (!a) return;
     clearTimeout(a.timer);
     this.adopted.delete(jobId);
-    this.p.slots?.free(jobId);
     this.p.store.release(jobId);
+    // The Docker first: freeing the last slot of a removed or replaced engine closes its client.
     const docker = this.p.dockerOf?.(jobId);
-    if (!docker) return;
     try {
-      await removeJobResources(docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
+      if (docker) await removeJobResources(docker, { instanceId: this.p.instanceId, runId: a.row.run_id, jobKey: a.row.job_key });
     } catch (err) {
       this.p.onError('removing a kept debug container failed (the reaper will)', err);
+    } finally {
+      this.p.slots?.free(jobId);
     }
   }
 

@@ -28,6 +28,8 @@ export class DiskService {
   private reclaiming: Promise<void> | undefined;
   /** The Docker engine's data root, when `docker info` names one this machine can statfs. */
   private dockerRoot: string | undefined;
+  /** Counts the engine changes: a look-up for engines Settings has replaced since is dropped. */
+  private engineGeneration = 0;
 
   constructor(private readonly p: Parts, private readonly say: (line: string) => void = (line) => console.error(line)) {}
 
@@ -41,9 +43,14 @@ export class DiskService {
     const stopListening = this.p.bus.events.on((e) => {
       if (e.type === 'run' && e.run.error?.includes('disk full:')) this.p.disk.reportFull(`the run ${e.run.id}`);
     });
+    // Settings replaced the engines (the pool follows first: it subscribed before): Docker's storage is the new local engine's, if any.
+    const stopFollowing = this.p.bus.settings.on((change) => {
+      if (change.engines) void this.findDockerRoot();
+    });
     this.unsubscribe = () => {
       stopWatching();
       stopListening();
+      stopFollowing();
     };
     // A low first sample is a transition: the listener above reacts to it.
     this.p.disk.start();
@@ -88,6 +95,9 @@ export class DiskService {
   }
 
   private async findDockerRoot(): Promise<void> {
+    const generation = ++this.engineGeneration;
+    this.dockerRoot = undefined;
+    this.p.disk.measureDockerWith(undefined);
     // The engine on this machine (reached over its Unix socket or named pipe): a remote engine's
     // data root means nothing here, even when this machine happens to have a folder of that name.
     const local = this.p.engines.names.find((n) => {
@@ -98,7 +108,7 @@ export class DiskService {
     if (local === undefined || !(executor instanceof DockerExecutor)) return;
     try {
       const info = (await executor.docker.info()) as { DockerRootDir?: string };
-      if (!info.DockerRootDir || !statfsSync(info.DockerRootDir)) return;
+      if (!info.DockerRootDir || !statfsSync(info.DockerRootDir) || generation !== this.engineGeneration) return;
       const root = info.DockerRootDir;
       this.dockerRoot = root;
       // A "storage full" report from this engine then holds jobs back until its storage has room.

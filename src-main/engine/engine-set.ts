@@ -99,6 +99,6 @@ export function engineSlots(pool: EnginePool, store: RunStore): EngineSlots {
     },
     release: (jobId) => pool.release(jobId),
     hold: (jobId, engine) => pool.hold(jobId, engine),
-    suspect: (engine, reason) => pool.suspect(engine, reason),
+    suspect: (engine, reason, jobId) => pool.suspect(engine, reason, jobId),
   };
 }

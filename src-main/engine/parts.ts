@@ -187,8 +187,11 @@ export function buildParts(options: EngineOptions): EngineParts {
   const flow = new FlowStore(db);
   const deliveries = new DeliveryStore(db, commits);
   const heads = new RefHeadStore(db);
-  const first = engines.executorOf(engines.names[0]);
-  const docker = first instanceof DockerExecutor ? first.docker : undefined;
+  // The first engine's Docker, asked on each use: Settings can replace the engines.
+  const docker = (): DockerExecutor['docker'] | undefined => {
+    const first = engines.executorOf(engines.names[0]);
+    return first instanceof DockerExecutor ? first.docker : undefined;
+  };
   const storage = createStorageServices({
     db, dataDir, retention: config.retention, docker, instanceId, now: clock,
     mirrorsInUse: () => config.repositories.map((r) => mirrorPathOf({ url: r.url, credentials: r.credentials }, mirrorsDir)),
@@ -219,9 +222,10 @@ export function buildParts(options: EngineOptions): EngineParts {
   const scheduler = new Scheduler(db, runs, queue, clock, (changes) => bus.scheduler.emit(changes), commits, flow);
   const debug = new DebugService({
     scheduler, logs, bus, clock, life, instanceId, onError, store: new DebugStore(db), repository,
-    // A kept job's container lives on the engine that ran it (recorded on the job when it started).
+    // A kept job's container lives on the engine that ran it: the pool's slot of the job (a replaced
+    // engine's old connection), else the engine recorded on the job when it started.
     dockerOf: (jobId) => {
-      const ran = engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
+      const ran = engines.executorOfJob(jobId) ?? engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
       return ran instanceof DockerExecutor ? ran.docker : undefined;
     },
     // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).

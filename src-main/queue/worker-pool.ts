@@ -62,8 +62,11 @@ export interface EngineSlots {
   release(jobId: string): void;
   /** Counts a job this pool does not run on `engine` (the only one when undefined) until `release`. */
   hold?(jobId: string, engine: string | undefined): void;
-  /** A job found `engine` gone: no new job goes there until it answers again. */
-  suspect?(engine: string, reason: string): void;
+  /**
+   * A job found `engine` gone (called before the job's release): no new job goes there until it
+   * answers again. `jobId` names the engine exactly when a new engine took the name.
+   */
+  suspect?(engine: string, reason: string, jobId?: string): void;
 }
 
 export const ENGINE_LOST = 'kiln-engine-lost';
@@ -279,10 +282,12 @@ export class WorkerPool {
       // A lost attempt's slot was freed when its engine went down; by now the job may hold a slot
       // again (its next attempt), which this stale attempt must not free.
       if (entry.lost) return; // re-queued when its engine went away; this attempt's result is stale
+      const engineLost = result.engineLost && controller.signal.reason !== SHUTDOWN;
+      // Before the release: the pool finds the engine through the job (a replaced engine's successor has its name).
+      if (engineLost && engine !== undefined) this.o.engines?.suspect?.(engine, result.error ?? 'the Docker engine went away', claim.jobId);
       this.o.engines?.release(claim.jobId);
       this.running.delete(claim.jobId);
-      if (result.engineLost && controller.signal.reason !== SHUTDOWN) {
-        if (engine !== undefined) this.o.engines?.suspect?.(engine, result.error ?? 'the Docker engine went away');
+      if (engineLost) {
         this.requeue([claim], engine, result.error ?? 'the Docker engine went away');
         return;
       }

@@ -173,9 +173,9 @@ export class DiskGuard {
     }
   }
 
-  /** How to measure the storage of `engine` (a Docker engine on this machine: statfs of its data root). */
-  measureDockerWith(engine: string, space: () => { free: number; total: number } | undefined): void {
-    this.dockerMeasured = { engine, space };
+  /** How to measure the storage of `engine` (a Docker engine on this machine: statfs of its data root); undefined: none is. */
+  measureDockerWith(engine: string | undefined, space?: () => { free: number; total: number } | undefined): void {
+    this.dockerMeasured = engine === undefined || !space ? undefined : { engine, space };
   }
 
   /** A write failed for lack of space: low at once, and the reserve is given up for the database. */

@@ -23,8 +23,8 @@ export interface StorageServicesDeps {
   db: Db;
   dataDir: string;
   retention: KilnConfig['retention'];
-  /** For the metrics: this instance's containers' writable layers hold the job workspaces. */
-  docker?: Dockerode;
+  /** For the metrics: this instance's containers' writable layers hold the job workspaces. Asked on each use (Settings can replace the engines). */
+  docker?: () => Dockerode | undefined;
   instanceId?: string;
   /** Mirror directories of the repositories configured now (retention never collects them). */
   mirrorsInUse?: () => Iterable<string>;
@@ -60,6 +60,6 @@ export function createStorageServices(deps: StorageServicesDeps): StorageService
     reports: new TestReportStore(deps.db, { now: deps.now }),
     timings: new JobTimingStore(deps.db),
     retention,
-    metrics: () => storageMetrics({ db: deps.db, dataDir: deps.dataDir, docker: deps.docker, instanceId: deps.instanceId }),
+    metrics: () => storageMetrics({ db: deps.db, dataDir: deps.dataDir, docker: deps.docker?.(), instanceId: deps.instanceId }),
   };
 }

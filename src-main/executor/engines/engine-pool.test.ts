@@ -171,4 +171,61 @@ describe('when the configured engines change', () => {
     expect(pool.reserve({ jobId: 'j', repo: 'r' })).toBe('a');
     expect(pool.executorOf('a')).toBe(fresh.executor);
   });
+
+  it('reaches a job kept on a replaced engine through the old connection, and the new engine through the name', async () => {
+    const old = engine('a', { connection: 'tcp://a:2376' });
+    const pool = await upPool([old]);
+    pool.hold('kept', 'a');
+    const fresh = engine('a', { address: 'tcp://a2:2376' });
+    pool.reconfigure([spec(fresh, 'tcp://a2:2376')]);
+    await waitUntil(() => pool.statuses()[0].state === 'up');
+    expect(pool.executorOfJob('kept')).toBe(old.executor);
+    expect(pool.executorOf('a')).toBe(fresh.executor);
+    expect(pool.executorOfJob('unknown')).toBeUndefined();
+    // The kept job counts on the old engine, not against the new one's limit.
+    expect(pool.reserve({ jobId: 'j1', repo: 'r' })).toBe('a');
+    expect(pool.reserve({ jobId: 'j2', repo: 'r' })).toBe('a');
+    expect(pool.statuses()[0].running).toEqual(['j1', 'j2']);
+  });
+
+  it('ignores a lost job of a replaced engine: the new engine of the same name stays up with its jobs', async () => {
+    const events: string[] = [];
+    const old = engine('a', { connection: 'tcp://a:2376' });
+    const pool = await upPool([old], events);
+    pool.reserve({ jobId: 'on-old', repo: 'r' });
+    const fresh = engine('a', { address: 'tcp://a2:2376' });
+    pool.reconfigure([spec(fresh, 'tcp://a2:2376')]);
+    await waitUntil(() => pool.statuses()[0].state === 'up');
+    expect(pool.reserve({ jobId: 'on-new', repo: 'r' })).toBe('a');
+    pool.suspect('a', 'the Docker engine went away', 'on-old');
+    pool.release('on-old');
+    expect(pool.statuses()[0]).toMatchObject({ state: 'up', running: ['on-new'] });
+    expect(events.filter((e) => e.startsWith('down'))).toEqual([]);
+  });
+
+  it('marks down the engine a lost job ran on, handing back its other jobs but not the reporting one', async () => {
+    const events: string[] = [];
+    const pool = await upPool([engine('a'), engine('b')], events);
+    pool.reserve({ jobId: 'j1', repo: 'r', engine: 'b' });
+    pool.reserve({ jobId: 'j2', repo: 'r', engine: 'b' });
+    pool.suspect('b', 'the job container was stopped under the job', 'j1');
+    expect(pool.statuses()[1].state).toBe('down');
+    expect(events).toContain('down b [j2] the job container was stopped under the job');
+  });
+
+  it('pings a retiring engine: when it stops answering its running jobs are handed back and it is closed', async () => {
+    const events: string[] = [];
+    const a = engine('a', { connection: 'tcp://a' });
+    const b = engine('b', { connection: 'tcp://b' });
+    let closed = 0;
+    b.executor.close = () => { closed++; };
+    const pool = await upPool([a, b], events);
+    pool.reserve({ jobId: 'on-b', repo: 'r', engine: 'b' });
+    b.executor.up = false;
+    pool.reconfigure([spec(a, 'tcp://a')]);
+    await waitUntil(() => events.some((e) => e.startsWith('down b')));
+    expect(events).toContain('down b [on-b] Docker engine not reachable: connect ECONNREFUSED');
+    expect(closed).toBe(1);
+    expect(pool.engineOf('on-b')).toBeUndefined();
+  });
 });

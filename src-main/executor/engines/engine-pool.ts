@@ -192,9 +192,17 @@ export class EnginePool implements JobExecutor {
     this.held.delete(jobId);
   }
 
-  /** The engine of that name (one being retired when no configured one has it: a kept job's container). */
+  /** The engine of that name (one being retired when no configured one has it). */
   executorOf(name: string): EngineExecutor | undefined {
     return (this.slots.find((s) => s.name === name) ?? [...this.retiring].find((s) => s.name === name))?.executor;
+  }
+
+  /**
+   * The engine a job runs or is kept on, when the pool counts it (placed, held or adopted): after
+   * Settings replaced its engine, the old connection, which a new engine of the same name is not.
+   */
+  executorOfJob(jobId: string): EngineExecutor | undefined {
+    return this.byJob.get(jobId)?.executor;
   }
 
   engineOf(jobId: string): string | undefined {
@@ -245,9 +253,10 @@ export class EnginePool implements JobExecutor {
     return s.state === 'up' && s.running.size < s.limit;
   }
 
+  /** Retiring engines too: one that stops answering hands its running jobs back like any other. */
   private pingAll(): void {
     this.rounds++;
-    for (const s of this.slots) {
+    for (const s of [...this.slots, ...this.retiring]) {
       if (s.pinging) continue;
       s.pinging = true;
       void this.check(s).catch((err: unknown) => this.o.onError(`checking engine '${s.name}' failed`, err)).finally(() => (s.pinging = false));
@@ -281,25 +290,28 @@ export class EnginePool implements JobExecutor {
       const images = await s.executor.images?.().catch(() => undefined);
       if (images) s.images = new Set(images.map(normaliseImage));
     }
-    if (!wasOpen) this.o.onUp(s.name);
+    if (!wasOpen && !this.retiring.has(s)) this.o.onUp(s.name);
   }
 
   /**
    * A job found its engine gone: treat the engine as down now rather than at the next ping, so the
-   * job's retry is not placed there again; it is back (after reaping) once it answers.
+   * job's retry is not placed there again; it is back (after reaping) once it answers. Given the
+   * job (before its release), the engine is the one the job ran on: a report from a removed or
+   * replaced engine's job is ignored (no new job goes there anyway), and never marks down the new
+   * engine of the same name. The reporting job is not among `onDown`'s: its caller re-queues it.
    */
-  suspect(name: string, reason: string): void {
-    const s = this.slots.find((x) => x.name === name);
-    if (!s || s.state === 'down') return;
-    this.markDown(s, reason);
+  suspect(name: string, reason: string, jobId?: string): void {
+    const s = (jobId === undefined ? undefined : this.byJob.get(jobId)) ?? this.slots.find((x) => x.name === name);
+    if (!s || s.state === 'down' || this.retiring.has(s)) return;
+    this.markDown(s, reason, jobId);
   }
 
-  private markDown(s: Slot, reason: string): void {
+  private markDown(s: Slot, reason: string, reporter?: string): void {
     s.lastError = reason;
     s.state = 'down';
     const jobs = [...s.running].filter((id) => !this.held.has(id));
     for (const id of jobs) this.release(id);
-    this.o.onDown(s.name, jobs, reason);
+    this.o.onDown(s.name, jobs.filter((id) => id !== reporter), reason);
   }
 
   /** Tells the pool the image is on the engine now (after a job pulled it there). */
