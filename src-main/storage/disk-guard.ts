@@ -15,7 +15,7 @@
  * (the engine holds the queue, runs retention, and kicks the queue again).
  *
  * The reserve: a file of `reserveBytes` kept in the data directory while there is room. When a
- * write fails for lack of space, or free space falls below the reserve's size, it is deleted, so
+ * write fails for lack of space (and only then), it is deleted, so
  * that SQLite has room to record results and the deletions that free space (a database in WAL mode
  * cannot even delete rows on a full disk). It is written again once free space is back above the
  * threshold plus its size, in the background (a temporary file renamed when whole). While it is
@@ -146,8 +146,10 @@ export class DiskGuard {
     const needed = Math.max(this.policy.minFreeBytes, Math.ceil((disk.total * this.policy.minFreePercent) / 100));
     if (disk.free >= needed) this.fullSinceSample = false;
     const dockerRoom = this.dockerRoomAgain();
-    if (reserve > 0 && disk.free < this.policy.reserveBytes) this.releaseReserve();
-    else if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) this.startReserve();
+    // The reserve is given up only by a write that found the disk full (reportFull, the database's
+    // freeRoom), never by a sample: room freed while a job still prints would go to its log, and
+    // the job's result would then find none.
+    if (reserve === 0 && this.policy.reserveBytes > 0 && disk.free >= needed + this.policy.reserveBytes) this.startReserve();
     this.update({ freeBytes: disk.free, totalBytes: disk.total, neededBytes: needed, checkedAt: this.now(), ...(dockerRoom ? { docker: undefined } : {}) });
     return this.current;
   }
