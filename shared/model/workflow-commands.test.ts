@@ -18,6 +18,14 @@ describe('parseWorkflowCommand', () => {
     ['ignores a line number that is not a positive integer', '::error file=a.ts,line=zero::m', { kind: 'annotation', level: 'error', message: 'm', file: 'a.ts' }],
     ['an unknown command is an ordinary line', '::set-output name=x::y', undefined],
     ['a trailing carriage return does not end up in the message', '::error::done\r', { kind: 'annotation', level: 'error', message: 'done' }],
+    ['command names are case-insensitive', '::ERROR::loud', { kind: 'annotation', level: 'error', message: 'loud' }],
+    ['adds a mask, unescaped and without surrounding blanks', '::add-mask:: hunter2%25x ', { kind: 'add-mask', value: 'hunter2%x' }],
+    ['a mask value keeps its colons', '::add-mask::a::b:c', { kind: 'add-mask', value: 'a::b:c' }],
+    ['an empty mask is no command', '::add-mask::  ', undefined],
+    ['a debug message', '::debug::cache key is abc%0Adef', { kind: 'debug', message: 'cache key is abc\ndef' }],
+    ['stops commands with a token', '::stop-commands::7f3a-91', { kind: 'stop-commands', token: '7f3a-91' }],
+    ['stop-commands without a token is no command', '::stop-commands::', undefined],
+    ['an unknown command with a dash is an ordinary line', '::save-state name=x::y', undefined],
   ];
   for (const [name, line, expected] of cases) it(name, () => expect(parseWorkflowCommand(line)).toEqual(expected));
 });

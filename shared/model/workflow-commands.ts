@@ -5,20 +5,27 @@
  *   ::endgroup::                   closes the innermost open group
  *   ::error file=F,line=L,col=C::message      an annotation (also ::warning and ::notice; the
  *                                  properties title, file, line, endLine, col, endColumn are optional)
+ *   ::add-mask::VALUE              masks VALUE from the next line on, for the rest of the job
+ *   ::debug::message               a line shown only with step debug logging on
+ *   ::stop-commands::TOKEN         no command is processed until a line `::TOKEN::`
  *
  * Parsed after masking (the executor masks bytes before it splits lines), so a secret never reaches
  * an annotation. Data is percent-escaped as GitHub does: `%25` `%0D` `%0A` in messages, and also
- * `%3A` `%2C` in property values. Anything else starting with `::` is an ordinary line. Pure: the
- * executor (when storing) and the log viewer (lines arriving live) share it.
+ * `%3A` `%2C` in property values. Command names are case-insensitive, as in GitHub. Anything else
+ * starting with `::` is an ordinary line. The `::TOKEN::` that resumes commands is not parsed here:
+ * only the step that stopped them knows its token (step-commands.ts). Pure.
  */
 import type { AnnotationLevel } from './job-records.js';
 
 export type WorkflowCommand =
   | { kind: 'group'; title: string }
   | { kind: 'endgroup' }
-  | { kind: 'annotation'; level: AnnotationLevel; message: string; title?: string; file?: string; line?: number; endLine?: number; col?: number; endCol?: number };
+  | { kind: 'annotation'; level: AnnotationLevel; message: string; title?: string; file?: string; line?: number; endLine?: number; col?: number; endCol?: number }
+  | { kind: 'add-mask'; value: string }
+  | { kind: 'debug'; message: string }
+  | { kind: 'stop-commands'; token: string };
 
-const COMMAND = /^::([a-z]+)(?: ([^:]*))?::(.*)$/s;
+const COMMAND = /^::([a-z][a-z-]*)(?: ([^:]*))?::(.*)$/is;
 const LEVELS: ReadonlySet<string> = new Set(['error', 'warning', 'notice']);
 
 function unescapeData(s: string): string {
@@ -40,7 +47,18 @@ export function parseWorkflowCommand(text: string): WorkflowCommand | undefined 
   if (text.charCodeAt(0) !== 58 || text.charCodeAt(1) !== 58) return undefined;
   const m = COMMAND.exec(text.trimEnd());
   if (!m) return undefined;
-  const [, name, props = '', data] = m;
+  const [, rawName, props = '', data] = m;
+  const name = rawName.toLowerCase();
+  if (name === 'add-mask') {
+    // Surrounding blanks are not part of the value (a mask of '' or ' ' would mask everything).
+    const value = unescapeData(data).trim();
+    return value ? { kind: 'add-mask', value } : undefined;
+  }
+  if (name === 'debug') return { kind: 'debug', message: unescapeData(data) };
+  if (name === 'stop-commands') {
+    const token = data.trim();
+    return token ? { kind: 'stop-commands', token } : undefined;
+  }
   if (name === 'group') return { kind: 'group', title: unescapeData(data).trim() || 'Group' };
   if (name === 'endgroup') return { kind: 'endgroup' };
   if (!LEVELS.has(name)) return undefined;

@@ -31,6 +31,7 @@ import { parseEnvFile } from './env-file.js';
 import { runSteps, type StepsOutcome } from './job-steps.js';
 import { JobLog } from './log-capture.js';
 import { SecretMasker } from './secret-masker.js';
+import { stepDebugEnabled } from './step-commands.js';
 import type { StepRunner } from './step-runner.js';
 import { DEBUG_ENV_FILE, exportLines } from './step-script.js';
 
@@ -73,7 +74,7 @@ class EngineGone extends Error {}
 
 export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
   const { job } = request;
-  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes, (r) => request.onRecord?.(r));
+  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes, (r) => request.onRecord?.(r), { stepDebug: stepDebugEnabled(job.env) });
   const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
   const say = (text: string): void => {
     log.system(text);

@@ -14,7 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import type { LogEntry, LogLine, LogStream } from '../../shared/model/run.js';
 import type { Annotation } from '../../shared/model/job-records.js';
 import type { JobRecord } from '../core/job-contract.js';
-import type { MaskStream, SecretMasker } from './secret-masker.js';
+import { SecretMasker, type MaskStream } from './secret-masker.js';
 import { DEFAULT_COMMAND_LIMITS, StepCommands, type CommandSink } from './step-commands.js';
 import { formatLimit } from '../../shared/format.js';
 
@@ -94,26 +94,69 @@ class LineSplitter {
 export type LogAppend = (line: LogEntry) => LogLine | void;
 
 /**
+ * Values masked with `::add-mask::`, job-wide from the line after the command. Step output was
+ * already byte-masked (and split into lines) ahead of the line that adds a value, so added values
+ * are masked again per line as each line is handed on; a step that starts later also byte-masks them.
+ */
+class AddedMasks {
+  private readonly values = new Set<string>();
+  private masker: SecretMasker | undefined;
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  add(value: string): boolean {
+    // A value of stars alone (`::add-mask::***` of an already masked secret) adds nothing but noise.
+    if (/^[*\s]*$/.test(value) || this.values.has(value)) return false;
+    this.values.add(value);
+    this.masker = undefined;
+    return true;
+  }
+
+  list(): Iterable<string> {
+    return this.values;
+  }
+
+  mask(text: string): string {
+    if (this.values.size === 0) return text;
+    this.masker ??= new SecretMasker(this.values);
+    return this.masker.maskString(text);
+  }
+}
+
+/**
  * The log of one job: masks everything and appends it to the job's log. Not re-entrant. Step output
  * passes through the step's workflow commands (step-commands.ts) after masking; what they produce,
- * and Kiln's own annotations, go to `record`.
+ * and Kiln's own annotations, go to `record`. Values a step adds with `::add-mask::` join the
+ * secrets for everything masked from then on: lines (stored and live alike, as both take what
+ * `append` gets), annotations, summaries, outputs and the job's error.
  */
 export class JobLog {
   private next: number;
   private readonly commands: CommandSink;
+  private readonly added = new AddedMasks();
+  /** The masker for step output: the secrets and the added values (rebuilt when values are added). */
+  private stepMasker: SecretMasker;
 
-  /** `offset` is the seq the log gives its next line when the job starts. */
+  /** `offset` is the seq the log gives its next line when the job starts; `stepDebug` shows `::debug::` lines. */
   constructor(
     private readonly masker: SecretMasker,
     private readonly append: LogAppend,
     offset: number,
     private readonly maxStepOutputBytes: number,
     private readonly record: (r: JobRecord) => void = () => undefined,
+    options: { stepDebug?: boolean } = {},
   ) {
     this.next = offset;
+    this.stepMasker = masker;
     this.commands = {
       limits: DEFAULT_COMMAND_LIMITS,
       counts: { groups: 0, annotations: 0, warned: new Set() },
+      debug: options.stepDebug ?? false,
+      addMask: (value) => {
+        if (this.added.add(value)) this.stepMasker = this.masker.including(this.added.list());
+      },
       record: (r) => this.emitRecord(r),
       warn: (text) => this.system(text),
     };
@@ -141,28 +184,30 @@ export class JobLog {
   /** A job-level (or step-level, when `step` is given) line from Kiln itself; masked too. Returns the seq of its first line, when numbered. */
   system(text: string, step: number | null = null): number | undefined {
     let first: number | undefined;
-    for (const line of this.masker.maskString(text).split('\n')) first ??= this.line('system', step, line)?.seq;
+    for (const line of this.mask(text).split('\n')) first ??= this.line('system', step, line)?.seq;
     return first;
   }
 
-  /** Masks a message meant for a result's `error` field. */
+  /** Masks a message meant for a result's `error` field (or a summary, an output): secrets and added masks. */
   mask(text: string): string {
-    return this.masker.maskString(text);
+    return this.added.mask(this.masker.maskString(text));
   }
 
   /** A sink for one step's output; call end() once the step's streams are closed. */
   openStep(step: number, stepName: string): StepOutput {
     const commands = new StepCommands(step, this.commands, (stream, text) => this.line(stream, step, text));
-    return new StepOutput(this.masker, step, stepName, this.maxStepOutputBytes, (stream, text) => {
+    return new StepOutput(this.stepMasker, step, stepName, this.maxStepOutputBytes, (stream, text) => {
       if (stream === 'system') this.line(stream, step, text);
-      else commands.line(stream, text);
+      // Masked again before its commands are read: a value added a line ago is in bytes already split.
+      else commands.line(stream, this.added.mask(text));
     }, () => commands.end(this.next));
   }
 
   /** A sink for output that is not a step's (service logs, hooks), logged as `system` lines. */
   line(stream: LogStream, step: number | null, text: string): LogLine | undefined {
     try {
-      const stored = this.append({ ts: Date.now(), stream, step, text });
+      // Added masks apply to every line from the one after the command (the command's own line included).
+      const stored = this.append({ ts: Date.now(), stream, step, text: this.added.mask(text) });
       if (stored) this.next = stored.seq + 1;
       return stored || undefined;
     } catch {

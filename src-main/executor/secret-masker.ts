@@ -126,12 +126,19 @@ function compile(patterns: Buffer[]): Automaton {
 
 export class SecretMasker {
   private readonly automaton: Automaton | undefined;
+  private readonly values: readonly string[];
   readonly patternCount: number;
 
-  constructor(secrets: Iterable<string>, options: MaskerOptions = {}) {
-    const patterns = maskPatterns(secrets, options);
+  constructor(secrets: Iterable<string>, private readonly options: MaskerOptions = {}) {
+    this.values = [...secrets];
+    const patterns = maskPatterns(this.values, options);
     this.patternCount = patterns.length;
     this.automaton = patterns.length > 0 ? compile(patterns) : undefined;
+  }
+
+  /** A masker for these secrets and `more` values (the same options); this one is unchanged. */
+  including(more: Iterable<string>): SecretMasker {
+    return new SecretMasker([...this.values, ...more], this.options);
   }
 
   /** A masking stream for one output stream (stdout and stderr each need their own). */
