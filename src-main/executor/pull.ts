@@ -1,9 +1,13 @@
 /**
  * Makes sure an image is present on the engine: inspect, and pull when missing, reporting progress
  * as throttled `system` lines. A failure becomes an InfrastructureError with a sentence a user can
- * act on: `image 'x' not found locally and could not be pulled from <registry>: <reason>`.
+ * act on: `image 'x' not found locally and could not be pulled from <registry>: <reason>`. A pull
+ * that found no room on the engine is not the registry's doing: it says so as any other write the
+ * engine's full storage refused (`the Docker engine's storage is full while pulling image x: …`),
+ * which is also what tells the disk guard to hold new jobs until that storage has room.
  */
 import type Dockerode from 'dockerode';
+import { DOCKER_STORAGE_FULL, isDiskFull } from '../core/disk-full.js';
 import { dockerMessage, statusCodeOf } from './containers.js';
 
 export class InfrastructureError extends Error {
@@ -38,8 +42,9 @@ export async function ensureImage(docker: Dockerode, image: string, log: (text: 
   } catch (err) {
     if (statusCodeOf(err) !== 404) throw err;
   }
-  const fail = (reason: string): InfrastructureError =>
-    new InfrastructureError(`image '${image}' not found locally and could not be pulled from ${registryOf(image)}: ${reason}`);
+  const fail = (reason: string): InfrastructureError => new InfrastructureError(isDiskFull(reason)
+    ? `${DOCKER_STORAGE_FULL} while pulling image ${image}: ${reason}`
+    : `image '${image}' not found locally and could not be pulled from ${registryOf(image)}: ${reason}`);
   log(`pulling image ${image} from ${registryOf(image)}`);
   let stream: NodeJS.ReadableStream;
   try {

@@ -20,6 +20,8 @@ export interface SmallDockerEngine {
   docker: Dockerode;
   /** The engine's data root: the tmpfs. */
   dataRoot: string;
+  /** The engine's network namespace (`ip netns` name): a server it must reach (a registry) runs there. */
+  netns: string;
   /** Free bytes of the data root now. */
   free(): number;
   close(): Promise<void>;
@@ -98,7 +100,7 @@ export async function startSmallDockerEngine(size: string): Promise<SmallDockerE
     throw err;
   }
   return {
-    address: `unix://${socket}`, docker, dataRoot,
+    address: `unix://${socket}`, docker, dataRoot, netns,
     free: () => {
       const s = statfsSync(dataRoot);
       return s.bavail * s.bsize;
