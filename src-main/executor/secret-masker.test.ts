@@ -128,4 +128,11 @@ describe('SecretMasker', () => {
     expect(masker.patternCount).toBe(0);
     expect(masker.maskString('anything')).toBe('anything');
   });
+
+  it('including() masks the secrets and the added values, with the same options, and leaves the original as it was', () => {
+    const base = new SecretMasker(['first-secret'], { minLineLength: 8 });
+    const more = base.including(['added%value', 'ab\nlonger-line']);
+    expect(more.maskString('first-secret added%value ab longer-line')).toBe('*** *** ab ***');
+    expect(base.maskString('first-secret added%value')).toBe('*** added%value');
+  });
 });
