@@ -11,8 +11,9 @@
  * once, orphaned containers are reaped, and every unfinished run's status is re-derived.
  */
 import type {
-  ConnectInput, ConnectReport, EngineEvent, EngineInput, EngineSettings, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RepositoryInput, RepositorySettings, RunRecords, RunQuery, RunReporting, ServerSettingsInput, SettingsView, TriggerRequest, TunnelState,
+  EngineEvent, FreeSpaceReport, FreeSpaceRequest, Health, KeptJobInfo, LogChunk, LogMatch, RunRecords, RunQuery, RunReporting, TriggerRequest, TunnelState,
 } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/settings-types.js';
 import type { ArtifactInfo, DeliveryRecord, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';

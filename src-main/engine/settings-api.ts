@@ -4,7 +4,7 @@
  * on it (the repositories table, the worker pool's limits, artifact expiry, the engine pool) before outside
  * listeners (the tunnel owner) hear of the save.
  */
-import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/settings-types.js';
 import { connectRepository, nextDelivery } from '../forge/connect.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { EngineParts } from './parts.js';

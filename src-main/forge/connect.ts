@@ -15,7 +15,8 @@
  * The token and the secret never appear in a message.
  */
 import { randomBytes } from 'node:crypto';
-import { ApiError, type EngineEvent, type ConnectInput, type ConnectReport, type ConnectStep, type RepositoryInput } from '../../shared/api/engine-api.js';
+import { ApiError, type EngineEvent } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport, ConnectStep, RepositoryInput } from '../../shared/api/settings-types.js';
 import type { DeliveryRecord } from '../../shared/model/run.js';
 import { DEFAULT_FORGE_API_URL, type RepositoryConfig } from '../core/engine-contract.js';
 import { checkRepositoryName } from '../settings/settings-input.js';

@@ -16,7 +16,8 @@
  * Call order: createForgeReporter → start() → onEvent()* → stop(). stop() is idempotent and does
  * not wait for a request under way (its row stays pending and is posted after the next start).
  */
-import type { EngineEvent, ForgeStatusInfo, RepositoryReporting, RunReporting } from '../../shared/api/engine-api.js';
+import type { EngineEvent, ForgeStatusInfo, RunReporting } from '../../shared/api/engine-api.js';
+import type { RepositoryReporting } from '../../shared/api/settings-types.js';
 import type { RunDetail, RunSummary } from '../../shared/model/run.js';
 import { DEFAULT_FORGE_API_URL, type ForgeConfig, type RepositoryConfig } from '../core/engine-contract.js';
 import type { Db } from '../storage/db.js';

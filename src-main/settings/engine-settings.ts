@@ -7,7 +7,7 @@
  * done whenever the configuration is read: at start, before the engine pool is built, and after
  * every save.
  */
-import type { EngineSettings, SecretSource } from '../../shared/api/engine-api.js';
+import type { EngineSettings, SecretSource } from '../../shared/api/settings-types.js';
 import type { EngineConfig, EngineMaterialPart } from '../core/engine-contract.js';
 import type { EngineMaterial } from '../storage/secret-vault.js';
 import type { EngineChange } from './engine-input.js';

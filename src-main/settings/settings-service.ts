@@ -15,7 +15,8 @@
  * from the live configuration and moves the secrets it had in memory into the vault.
  */
 import { ApiError } from '../../shared/api/engine-api.js';
-import type { EngineSettings, RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, TunnelState, WebhookSecretInfo } from '../../shared/api/engine-api.js';
+import type { TunnelState } from '../../shared/api/engine-api.js';
+import type { EngineSettings, RepositoryInput, RepositoryReporting, RepositorySettings, ServerSettingsInput, SettingsView, WebhookSecretInfo } from '../../shared/api/settings-types.js';
 import { DEFAULT_FORGE_API_URL, type KilnConfig, type RepositoryConfig } from '../core/engine-contract.js';
 import type { EngineMaterialPart } from '../core/engine-contract.js';
 import type { RepositorySecrets, SecretVault } from '../storage/secret-vault.js';

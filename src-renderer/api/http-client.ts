@@ -1,5 +1,6 @@
 import { ApiError, isApiErrorCode, type ApiErrorBody, type ApiErrorCode, type EngineEvent, type Health, type LogChunk, type LogMatch,
-  type EngineInput, type EngineSettings, type RepositoryInput, type RepositorySettings, type ConnectInput, type ConnectReport, type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type ServerSettingsInput, type SettingsView, type TriggerRequest } from '../../shared/api/engine-api.js';
+  type FreeSpaceReport, type FreeSpaceRequest, type KeptJobInfo, type RunRecords, type RunQuery, type RunReporting, type TriggerRequest } from '../../shared/api/engine-api.js';
+import type { EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ConnectInput, ConnectReport, ServerSettingsInput, SettingsView } from '../../shared/api/settings-types.js';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, ScheduleInfo, StorageMetrics } from '../../shared/model/run.js';
 import type { LogGroup } from '../../shared/model/job-records.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';

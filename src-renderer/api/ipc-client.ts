@@ -1,4 +1,5 @@
-import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type ConnectInput, type ConnectReport, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
+import { ApiError, isApiErrorCode, type EngineApi, type EngineEvent, type Envelope, type KilnBridge, type RunReporting } from '../../shared/api/engine-api.js';
+import type { ConnectInput, ConnectReport } from '../../shared/api/settings-types.js';
 import { followJobLog } from '../../shared/api/log-follower.js';
 import type { LogLine } from '../../shared/model/run.js';
 import type { KilnClient } from './kiln-client.js';

@@ -5,7 +5,6 @@
  * failed with it), no container is left, and what was stored before is readable.
  */
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,16 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Health, LogChunk } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ListeningServe } from '../helpers/serve-child.js';
 import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, type TestRepo } from '../engine/engine-fixture.js';
-
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
 
 let root: string;
 let disk: SmallDisk;
 let repo: TestRepo;
 let config: string;
-const children: ChildProcess[] = [];
+const served: ListeningServe[] = [];
 
 beforeAll(() => ensureBuilt(), 180_000);
 beforeEach(() => {
@@ -46,24 +39,16 @@ beforeEach(() => {
   ].join('\n'));
 });
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of served.splice(0)) s.kill();
   disk.unmount();
   rmSync(root, { recursive: true, force: true });
 });
 
-async function serve(): Promise<Serve> {
-  const child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', config, '--data', disk.dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`kiln serve exited early (${child.exitCode}): ${err}`);
-    return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-  }, `kiln serve to listen (${out} ${err})`, 30_000, 50);
-  return { child, url, err: () => err, exited };
+async function serve(): Promise<ListeningServe> {
+  const s = await startServe({ args: ['--config', config, '--data', disk.dir, '--port', '0'], timeoutMs: 30_000 });
+  served.push(s);
+  expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  return s;
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
@@ -76,19 +61,19 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: str
   }
 }
 
-async function api<T>(s: Serve, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(s: ListeningServe, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${s.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as T };
 }
 
-async function trigger(s: Serve): Promise<string> {
+async function trigger(s: ListeningServe): Promise<string> {
   const r = await api<{ runIds: string[] }>(s, '/api/runs', { repo: 'acme/web', branch: 'main' });
   expect(r.status).toBe(201);
   return r.body.runIds[0];
 }
 
-const run = async (s: Serve, id: string): Promise<RunDetail> => (await api<RunDetail>(s, `/api/runs/${id}`)).body;
-const logOf = async (s: Serve, jobId: string): Promise<string[]> =>
+const run = async (s: ListeningServe, id: string): Promise<RunDetail> => (await api<RunDetail>(s, `/api/runs/${id}`)).body;
+const logOf = async (s: ListeningServe, jobId: string): Promise<string[]> =>
   (await api<LogChunk>(s, `/api/jobs/${jobId}/log?offset=0&limit=100`)).body.lines.map((l) => l.text);
 
 const pipeline = (step: string, extra = ''): string => `name: fill
@@ -113,7 +98,7 @@ describe('when kiln serve is killed right after its first write found the disk f
     const spam = await trigger(first);
     // The ENOSPC was handled (the log cut, the guard told: health names the write). Kill at once.
     await waitFor(async () => (await api<Health>(first, '/api/health')).body.disk?.lastFull?.what.startsWith('the log of job '), 'kiln serve to handle the first ENOSPC', 90_000, 5);
-    first.child.kill('SIGKILL');
+    first.kill();
     await first.exited;
     expect(existsSync(join(disk.dir, 'disk-reserve'))).toBe(false);
     expect(first.err()).not.toMatch(/\n\s+at |Uncaught/);
@@ -153,8 +138,7 @@ describe('when kiln serve is killed right after its first write found the disk f
     expect(ended.jobs[0].attempt).toBe(spamJob.status === 'failed' ? 1 : 2);
     expect((await run(second, earlier)).status).toBe('passed');
 
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect(await second.stop()).toBe(0);
     expect(second.err()).not.toMatch(/\n\s+at |Uncaught/);
     const after = db();
     try {

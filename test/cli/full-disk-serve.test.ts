@@ -5,7 +5,6 @@
  * the API, and then start the run that waited. Afterwards: integrity_check ok, no container left.
  */
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,23 +13,16 @@ import type { Health } from '../../shared/api/engine-api.js';
 import type { LogChunk } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ListeningServe } from '../helpers/serve-child.js';
 import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, type TestRepo } from '../engine/engine-fixture.js';
-
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
 
 let root: string;
 let disk: SmallDisk;
 let repo: TestRepo;
 let config: string;
-const children: ChildProcess[] = [];
+const served: ListeningServe[] = [];
 
 beforeAll(() => ensureBuilt(), 180_000);
 beforeEach(() => {
@@ -48,33 +40,21 @@ beforeEach(() => {
   ].join('\n'));
 });
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of served.splice(0)) s.kill();
   disk.unmount();
   rmSync(root, { recursive: true, force: true });
 });
 
-async function serve(): Promise<Serve> {
-  const child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', config, '--data', disk.dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+async function serve(): Promise<ListeningServe> {
   // Waiting for the line, not for a time: the deadline only bounds a start that never comes. On a
   // loaded 2-core machine the start on the full disk took 23 s (and once more than 30 s).
-  const deadline = Date.now() + 90_000;
-  let url: string | undefined;
-  while (!url) {
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    if (child.exitCode !== null) throw new Error(`kiln serve exited early (${child.exitCode}): ${err}`);
-    if (Date.now() > deadline) throw new Error(`kiln serve did not start: ${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url, out: () => out, err: () => err, exited };
+  const s = await startServe({ args: ['--config', config, '--data', disk.dir, '--port', '0'], timeoutMs: 90_000 });
+  served.push(s);
+  expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  return s;
 }
 
-async function api<T>(s: Serve, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(s: ListeningServe, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${s.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as T };
 }
@@ -89,13 +69,13 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: str
   }
 }
 
-async function trigger(s: Serve): Promise<string> {
+async function trigger(s: ListeningServe): Promise<string> {
   const r = await api<{ runIds: string[] }>(s, '/api/runs', { repo: 'acme/web', branch: 'main' });
   expect(r.status).toBe(201);
   return r.body.runIds[0];
 }
 
-const run = async (s: Serve, id: string): Promise<RunDetail> => (await api<RunDetail>(s, `/api/runs/${id}`)).body;
+const run = async (s: ListeningServe, id: string): Promise<RunDetail> => (await api<RunDetail>(s, `/api/runs/${id}`)).body;
 
 /**
  * The test's own budget: the sum of the bounds of its waits (two starts, the first run, the fill,
@@ -136,7 +116,7 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     // cut and over within a few ms, and this test wants it killed while it runs): no clean shutdown,
     // the job's container left running.
     await waitFor(async () => disk.free() < 1536 * 1024, 'the disk to fill', 120_000, 10);
-    first.child.kill('SIGKILL');
+    first.kill();
     await first.exited;
     expect(first.err()).not.toMatch(/\n\s+at |Uncaught|ENOSPC/);
     // Whatever room was left goes to another program: the disk is full when Kiln starts again.
@@ -185,8 +165,7 @@ describe('when kiln serve is killed at the moment its disk fills, and started ag
     expect(passed.status).toBe('passed');
     expect((await run(second, earlier)).status).toBe('passed');
 
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect(await second.stop()).toBe(0);
     expect(second.err()).not.toMatch(/\n\s+at |Uncaught/);
     const db = new Database(join(disk.dir, 'kiln.db'), { readonly: true });
     try {

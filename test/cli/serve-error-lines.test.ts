@@ -4,18 +4,18 @@
  * with the cause's message. KILN_DEBUG=1 adds the stack, for whoever debugs Kiln itself. The built
  * CLI runs as a real child process, as users run it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
+import { spawnServe, type ServeChild } from '../helpers/serve-child.js';
 
 let root: string;
 let config: string;
 let refused: Server;
-const children: ChildProcess[] = [];
+const served: ServeChild[] = [];
 
 beforeAll(() => ensureBuilt(), 180_000);
 beforeEach(async () => {
@@ -34,35 +34,18 @@ beforeEach(async () => {
   ].join('\n'));
 });
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of served.splice(0)) s.kill();
   rmSync(root, { recursive: true, force: true });
 });
 
 /** Runs kiln serve until its output has the catch-up failure, then stops it; resolves with all it printed. */
 async function serveUntilCatchUpFails(env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', config, '--data', join(root, 'data'), '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_DEBUG: undefined, ...env },
-  });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no catch-up failure within 60 s; kiln serve printed:\n${output}`)), 60_000);
-    const read = (d: Buffer): void => {
-      output += d.toString();
-      // The line and, under KILN_DEBUG=1, the stack after it (written in the same call).
-      if (/catch-up of acme\/web failed.*\n/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.on('exit', (code) => reject(new Error(`kiln serve exited (${String(code)}) first; it printed:\n${output}`)));
-  });
-  child.kill('SIGTERM');
-  await exited;
-  return output;
+  const s = spawnServe({ args: ['--config', config, '--data', join(root, 'data'), '--port', '0'], env: { ...process.env, KILN_DEBUG: undefined, ...env } });
+  served.push(s);
+  // The line and, under KILN_DEBUG=1, the stack after it (written in the same call).
+  await s.waitFor(/catch-up of acme\/web failed.*\n/, 60_000);
+  await s.stop();
+  return s.output();
 }
 
 describe('kiln serve, when a repository\'s remote is unreachable', () => {

@@ -10,7 +10,7 @@
  * sign-in, and Sign out forgets it. The token never appears in a URL the
  * browser requested, in kiln serve's output, or in its database.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ListeningServe } from '../helpers/serve-child.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
 import { committedRepo, ensureRendererBuilt, git } from './helpers/kiln-stack.js';
@@ -79,8 +80,7 @@ function makeNamespace(): { netns: string; ip: string; remove(): void } {
 describe('the dashboard opened from another machine, with the API token', () => {
   let root: string;
   let ns: ReturnType<typeof makeNamespace> | undefined;
-  let child: ChildProcess | undefined;
-  let output = '';
+  let served: ListeningServe | undefined;
   let url: string;
   let browser: Browser;
   let page: Page;
@@ -102,7 +102,7 @@ describe('the dashboard opened from another machine, with the API token', () => 
       if (run.status === status) return;
       if (['passed', 'failed', 'cancelled', 'error'].includes(run.status) || Date.now() > deadline) {
         const logs = await Promise.all(run.jobs.map(async (j) => (await fetch(`${url}/api/jobs/${encodeURIComponent(j.id)}/log/raw`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()));
-        throw new Error(`run ${id} is ${run.status}, not ${status}; its log:\n${logs.join('\n')}\nkiln serve said:\n${output}`);
+        throw new Error(`run ${id} is ${run.status}, not ${status}; its log:\n${logs.join('\n')}\nkiln serve said:\n${served?.output()}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -135,15 +135,12 @@ describe('the dashboard opened from another machine, with the API token', () => 
       '    secrets: { DEPLOY_TOKEN: never-shown }',
       '',
     ].join('\n'));
-    child = spawn('nsenter', [`--net=/var/run/netns/${ns.netns}`, process.execPath, 'bin/kiln.js', 'serve', '--config', config, '--data', join(root, 'data'), '--port', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
-    for (const deadline = Date.now() + 60_000; !/listening on (http:\/\/\S+)/.test(output);) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`kiln serve did not start in the namespace:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /listening on (http:\/\/\S+)/.exec(output)![1];
+    served = await startServe({
+      wrapper: ['nsenter', `--net=/var/run/netns/${ns.netns}`],
+      args: ['--config', config, '--data', join(root, 'data'), '--port', '0'],
+      timeoutMs: 60_000,
+    });
+    url = served.url;
     expect(url).toMatch(new RegExp(`^http://${ns.ip.replace(/\./g, '\\.')}:\\d+$`));
     runId = (await api<{ runIds: string[] }>('POST', '/api/runs', { repo: REPO })).runIds[0];
     await waitForRun(runId, 'passed');
@@ -155,12 +152,7 @@ describe('the dashboard opened from another machine, with the API token', () => 
 
   afterAll(async () => {
     await browser?.close();
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await served?.stop(20_000);
     ns?.remove();
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -217,7 +209,7 @@ describe('the dashboard opened from another machine, with the API token', () => 
     const debugRun = (await api<{ runIds: string[] }>('POST', '/api/runs', { repo: REPO, branch: 'broken', debug: true })).runIds[0];
     let kept: Array<{ jobId: string }> = [];
     for (const deadline = Date.now() + 90_000; kept.length === 0;) {
-      if (Date.now() > deadline) throw new Error(`the failed job was never kept; kiln serve said:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`the failed job was never kept; kiln serve said:\n${served?.output()}`);
       await new Promise((r) => setTimeout(r, 250));
       kept = await api('GET', '/api/debug/jobs');
     }
@@ -267,7 +259,7 @@ describe('the dashboard opened from another machine, with the API token', () => 
   it('never put the token in a URL, in kiln serve\'s output or in its database', () => {
     expect(requested.length).toBeGreaterThan(10);
     expect(requested.filter((u) => u.includes(TOKEN))).toEqual([]);
-    expect(output).not.toContain(TOKEN);
+    expect(served?.output()).not.toContain(TOKEN);
     const data = join(root, 'data');
     const files = readdirSync(data, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && /\.(db|db-wal|log|json)$/.test(e.name));
     expect(files.length).toBeGreaterThan(0);

@@ -9,7 +9,6 @@
  *   button names. Then the same data directory is served beyond loopback with an API token: the kept
  *   job is adopted, and its terminal's WebSocket is refused without the token and opens with it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,40 +18,13 @@ import { DOCKER_ADVICE, DOCKER_INSTALL_URL, DOCKER_START_ADVICE } from '../../sh
 import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
 import { openTerminal } from '../debug/terminal-client.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ListeningServe } from '../helpers/serve-child.js';
 import { openBrowser, screenshot, type Browser } from './helpers/browser.js';
 import { committedRepo, ensureRendererBuilt } from './helpers/kiln-stack.js';
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  out: () => string;
-  err: () => string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** Starts `node bin/kiln.js serve …` and waits for the URL it prints. */
-async function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Served> {
-  const child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  let url: string | undefined;
-  while (!(url = /listening on (http:\/\/[^\s]+:\d+)/.exec(out)?.[1])) {
-    if (child.exitCode !== null) throw new Error(`kiln serve exited early (${child.exitCode}): ${err}`);
-    if (Date.now() > deadline) throw new Error(`kiln serve printed no URL: ${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child, url, out: () => out, err: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** Starts `node bin/kiln.js serve --port 0 …` and waits for the URL it prints. */
+function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ListeningServe> {
+  return startServe({ args: ['--port', '0', ...args], env, timeoutMs: 60_000 });
 }
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -76,7 +48,7 @@ async function keptJobs(url: string, token?: string): Promise<Kept[]> {
 describe('the dashboard of `kiln serve`', () => {
   let root: string;
   let browser: Browser;
-  const running: Served[] = [];
+  const running: ListeningServe[] = [];
 
   beforeAll(async () => {
     ensureBuilt();
@@ -119,7 +91,7 @@ describe('the dashboard of `kiln serve`', () => {
     const TOKEN = 'e2e-api-token-0123456789';
     let configFile: string;
     let dataDir: string;
-    let s: Served;
+    let s: ListeningServe;
     let page: Page;
     let jobId: string;
     let repoDir: string;

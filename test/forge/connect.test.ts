@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConnectReport } from '../../shared/api/engine-api.js';
+import type { ConnectReport } from '../../shared/api/settings-types.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { Engine } from '../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';

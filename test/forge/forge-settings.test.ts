@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RepositorySettings, RunReporting, SettingsView } from '../../shared/api/engine-api.js';
+import type { RunReporting } from '../../shared/api/engine-api.js';
+import type { RepositorySettings, SettingsView } from '../../shared/api/settings-types.js';
 import { configFileToLoad } from '../../src-main/cli/serve.js';
 import { defaultConfig, loadConfig, parseConfig } from '../../src-main/settings/config-file.js';
 import { Engine } from '../../src-main/engine/engine.js';

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactInfo, DeliveryRecord, LogLine, Page, RunDetail, RunSummary, StorageMetrics } from '../../shared/model/run.js';
-import type { EngineEvent, Health, LogChunk, RepositorySettings } from '../../shared/api/engine-api.js';
+import type { EngineEvent, Health, LogChunk } from '../../shared/api/engine-api.js';
+import type { RepositorySettings } from '../../shared/api/settings-types.js';
 import { KILN_VERSION } from '../helpers/fake-engine.js';
 import { startServer, UI_CSP } from '../../src-main/http/app.js';
 import { jobNamed, startBareEngine } from './helpers/api-engine.js';

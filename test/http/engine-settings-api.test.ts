@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineSettings, Health, SettingsView } from '../../shared/api/engine-api.js';
+import type { Health } from '../../shared/api/engine-api.js';
+import type { EngineSettings, SettingsView } from '../../shared/api/settings-types.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { Engine } from '../../src-main/engine/engine.js';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';

@@ -3,14 +3,13 @@
  * origin's are refused on every API route, SSE stream and WebSocket handshake, while the same requests
  * with the server's real name pass. Raw node:http, because fetch may not set Host.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ListeningServe } from '../helpers/serve-child.js';
 import { ensureRendererBuilt } from '../e2e/helpers/kiln-stack.js';
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -31,9 +30,8 @@ const BODIES: Record<string, string> = {
 
 describe('kiln serve, called by web pages that are not its dashboard', () => {
   let dir: string;
-  let child: ChildProcess;
+  let served: ListeningServe | undefined;
   let port: number;
-  let out = '';
   let secret: string;
   const real = (): string => `127.0.0.1:${port}`;
 
@@ -84,25 +82,15 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
     ensureRendererBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-guard-'));
     writeFileSync(join(dir, 'kiln.config.yml'), 'server:\n  public-url: https://kiln.team.example\nrepositories:\n  - name: acme/web\n    url: /srv/git/web.git\n    webhook-secrets: [s3cret]\n');
-    child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
-    const deadline = Date.now() + 30_000;
-    while (!/listening on http:\/\/127\.0\.0\.1:(\d+)/.test(out)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`kiln serve did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    served = await startServe({ args: ['--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'] });
+    expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    port = served.port;
     const page = await send('GET', '/', { host: real() });
     secret = /<meta name="kiln-session" content="([0-9a-f]{64})">/.exec(page.body)?.[1] ?? '';
   });
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await served?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -120,7 +108,7 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
     expect(page.headers['cache-control']).toBe('no-store');
     const deep = await send('GET', '/runs/r1', { host: real() });
     expect([deep.status, deep.body.includes(secret)]).toEqual([200, true]);
-    expect(out).not.toContain(secret);
+    expect(served?.output()).not.toContain(secret);
   });
 
   const hostShapes: Array<[string, (p: number) => Record<string, string>]> = [

@@ -1,14 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
+import { startServe, type ServeChild } from '../helpers/serve-child.js';
 
 describe('kiln serve', () => {
   let dir: string;
-  let child: ChildProcess | undefined;
+  let served: ServeChild | undefined;
 
   beforeAll(() => ensureBuilt());
 
@@ -25,57 +25,37 @@ describe('kiln serve', () => {
   });
 
   afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    child = undefined;
+    served?.kill();
+    served = undefined;
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves the API on the printed URL and stops cleanly on SIGTERM', async () => {
-    child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    let url: string | undefined;
-    while (!url && Date.now() < deadline) {
-      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      if (child.exitCode !== null) throw new Error(`kiln serve exited early: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(url, `stdout: ${out}\nstderr: ${err}`).toBeDefined();
-    expect(out).toContain(`data ${join(dir, 'data')}`);
+    const s = await startServe({ args: ['--config', join(dir, 'kiln.config.yml'), '--data', join(dir, 'data'), '--port', '0'] });
+    served = s;
+    const { url } = s;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.out()).toContain(`data ${join(dir, 'data')}`);
     const health = (await (await fetch(`${url}/api/health`)).json()) as { tunnel: { state: string } };
     expect(health.tunnel.state).toBe('disabled');
     const repos = (await (await fetch(`${url}/api/repositories`)).json()) as { name: string; webhookSecretCount: number }[];
     expect(repos).toEqual([expect.objectContaining({ name: 'acme/web', webhookSecretCount: 1 })]);
     expect((await fetch(`${url}/badges/acme/web.svg`)).status).toBe(200);
 
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(out).toContain('SIGTERM, stopping');
+    expect(await s.stop()).toBe(0);
+    expect(s.out()).toContain('SIGTERM, stopping');
   });
 
   it('says in one line that no Docker engine is reachable, and how to start or install it, then keeps serving', async () => {
     const socket = join(dir, 'no-such-docker.sock');
     const config = join(dir, 'empty.yml');
     writeFileSync(config, 'server: { host: 127.0.0.1, port: 7070 }\n');
-    child = spawn(process.execPath, ['bin/kiln.js', 'serve', '--config', config, '--data', join(dir, 'data'), '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
-    });
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (!/no Docker engine/.test(err) && Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`kiln serve exited early: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    expect(url, `stdout: ${out}\nstderr: ${err}`).toBeDefined();
+    const s = await startServe({ args: ['--config', config, '--data', join(dir, 'data'), '--port', '0'], env: { ...process.env, DOCKER_HOST: `unix://${socket}` } });
+    served = s;
+    await s.waitFor(/no Docker engine/, 30_000);
+    const { url } = s;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const err = s.err();
     // One line, naming where it looked and the fix; no error object, no stack trace.
     expect(err.split('\n').filter((l) => l !== '')).toEqual([
       expect.stringMatching(new RegExp(`^kiln serve: no Docker engine is reachable at DOCKER_HOST=unix://${socket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(.*ENOENT.*\\), so jobs cannot run until one is: start Docker \\(\`sudo systemctl start docker\`, or open Docker Desktop\\) or install it \\(https://docs\\.docker\\.com/engine/install/\\)`)),
@@ -88,8 +68,7 @@ describe('kiln serve', () => {
     });
     expect(health.ok).toBe(false);
     expect((await fetch(`${url}/api/runs`)).status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await s.stop()).toBe(0);
   });
 
   it('refuses to listen beyond loopback without an API token', () => {

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RepositorySettings, SettingsView } from '../../shared/api/engine-api.js';
+import type { RepositorySettings, SettingsView } from '../../shared/api/settings-types.js';
 import type { LogChunk } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
 import { configFileToLoad } from '../../src-main/cli/serve.js';

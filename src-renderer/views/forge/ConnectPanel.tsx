@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { ConnectReport, RepositorySettings } from '../../../shared/api/engine-api.js';
+import type { ConnectReport, RepositorySettings } from '../../../shared/api/settings-types.js';
 import { useClient } from '../../app/hooks.js';
 
 const STEP_LABEL = { repository: 'Repository', channel: 'Tunnel channel', secret: 'Webhook secret', webhook: 'Forge webhook', ping: 'Ping' } as const;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { RepositorySettings, SettingsView } from '../../../shared/api/engine-api.js';
+import type { RepositorySettings, SettingsView } from '../../../shared/api/settings-types.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from '../settings/use-save.js';
 import { ConnectPanel } from './ConnectPanel.js';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { EngineInput, EngineSettings, SecretSource } from '../../../shared/api/engine-api.js';
+import type { EngineInput, EngineSettings, SecretSource } from '../../../shared/api/settings-types.js';
 import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { RepositorySettings } from '../../../shared/api/engine-api.js';
+import type { RepositorySettings } from '../../../shared/api/settings-types.js';
 import { PRIORITIES, type Priority } from '../../../shared/model/status.js';
 import { useClient } from '../../app/hooks.js';
 import { durationText, SaveOutcome, useSave } from './use-save.js';

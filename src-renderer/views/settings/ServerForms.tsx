@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { SettingsView, TunnelState } from '../../../shared/api/engine-api.js';
+import type { TunnelState } from '../../../shared/api/engine-api.js';
+import type { SettingsView } from '../../../shared/api/settings-types.js';
 import { useClient } from '../../app/hooks.js';
 import { durationText, SaveOutcome, sizeText, useSave } from './use-save.js';
 
