@@ -4,7 +4,9 @@
 // `tar` package from a real directory), matched against the job's `reports` pattern, parsed by the
 // streaming JUnit reader case by case, and stored in batched inserts into a fresh SQLite file (files,
 // cases, flaky check). Baseline, in the same run: the same tar stream read to its end. Each side runs
-// in its own process, so the RSS reported is that process's peak.
+// in its own process, so the RSS reported is that process's peak. Both peaks include node-tar's
+// read buffers (it reads the file 16 MB at a time: ~48 MB of arrayBuffers at the end); Docker's
+// getArchive sends socket-sized chunks instead.
 // Targets: parsed and stored in < 2 s, < 200 MB of memory for the process.
 // JUNIT_CASES=2000 npm run bench -- junit   runs it small (a check that it works, not a measurement).
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { junitReader, parseJunit, secondsToMs } from './junit-parser.js';
 import { totalsOf } from './test-report-store.js';
@@ -56,6 +58,41 @@ describe('the streaming reader', () => {
       { suite: 'größe', classname: 'ü.Test', name: 'zählt → ✓', status: 'failed', durationMs: 1_234_500, message: 'erwartet ✓', output: 'Stapel ☃' },
       { suite: 'größe', classname: 'ü.Test', name: 'zwei', status: 'passed', durationMs: 250 },
     ]);
+  });
+
+  it('reads a multi-megabyte chunk (as node-tar delivers them) like the same bytes in small ones, and places a late error on its line', () => {
+    // Odd-length multi-byte names: the reader's fixed-size pieces split characters at many points.
+    const many = Array.from({ length: 20_000 }, (_, i) =>
+      `<testcase classname="ü.Größe${i % 7}" name="zählt ${i} → ✓${'☃'.repeat(i % 5)}" time="0.0${i % 9}">${i % 50 === 3 ? `<failure message="erwartet ✓ ${i}">Stapel ☃ ${i}</failure>` : ''}</testcase>`);
+    const big = Buffer.from(`<testsuites><testsuite name="größe">\n${many.join('\n')}\n</testsuite></testsuites>`);
+    expect(big.length).toBeGreaterThan(1_800_000);
+    const inSmall = junitReader('r.xml');
+    for (let at = 0; at < big.length; at += 1000) inSmall.write(big.subarray(at, at + 1000));
+    const whole = parseJunit('r.xml', big);
+    expect(whole).toEqual(inSmall.end());
+    expect(whole.cases).toHaveLength(20_000);
+    expect(whole.cases[19_999]).toEqual({ suite: 'größe', classname: 'ü.Größe0', name: 'zählt 19999 → ✓☃☃☃☃', status: 'passed', durationMs: 10 });
+    expect(whole.cases[4003]).toMatchObject({ classname: 'ü.Größe6', status: 'failed', message: 'erwartet ✓ 4003', output: 'Stapel ☃ 4003' });
+    const broken = `<testsuites><testsuite name="größe">\n${many.join('\n')}\n</testcase></testsuites>`;
+    expect(parseJunit('r.xml', broken).problem).toMatch(/^r\.xml:20002:\d+: unexpected close tag/);
+  });
+
+  it('does not keep a 16 MB chunk alive through the names it keeps (the heap holds cases, not the chunk)', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const body = Array.from({ length: 30_000 }, (_, i) => `<testcase classname="shop.Cart${i % 3}" name="case ${i}"><system-out>${'x'.repeat(500)}</system-out></testcase>`);
+    let chunk: Buffer | undefined = Buffer.from(`<testsuites><testsuite name="shop">${body.join('\n')}`);
+    expect(chunk.length).toBeGreaterThan(16_000_000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const reader = junitReader('big.xml', undefined, () => undefined);
+    reader.write(chunk);
+    chunk = undefined;
+    gc();
+    // The reader, mid-file, still holds its suite and class names; the decoded chunk must not stay with them.
+    expect((process.memoryUsage().heapUsed - before) / 1e6).toBeLessThan(5);
+    reader.write(Buffer.from('<testcase name="last"/></testsuite></testsuites>'));
+    expect(reader.end()).toEqual({ cases: [] });
   });
 
   it('keeps a bounded head of a huge failure output and says how much was left out', () => {

@@ -40,6 +40,14 @@ export interface ParseLimits {
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxMessageChars: 1000, maxOutputChars: 16_000 };
 
+/**
+ * Bytes decoded and handed to saxes at a time. The names and texts saxes gives out are slices of the
+ * string it was written, and a slice keeps that whole string alive; an archive stream can deliver
+ * chunks of many megabytes (node-tar reads files 16 MB at a time), and each kept name then held
+ * 16 MB of heap. Small pieces bound what a kept slice can hold.
+ */
+const DECODE_BYTES = 64 * 1024;
+
 export interface JunitReader {
   /** Feeds the next bytes of the file. A no-op once the file is known to be malformed. */
   write(chunk: Buffer): void;
@@ -97,13 +105,16 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
   let collectedForChild = '';
   let depthInCase = 0;
 
-  // Suite and class names repeat for every case: one copy each, not one per case.
+  // Suite and class names repeat for every case: one copy each, not one per case. The copy kept is
+  // a fresh string, not a slice of the chunk it was read from (which it would keep alive).
   const names = new Map<string, string>();
   const intern = (s: string): string => {
     const known = names.get(s);
     if (known !== undefined) return known;
-    if (names.size < 100_000) names.set(s, s);
-    return s;
+    if (names.size >= 100_000) return s;
+    const own = Buffer.from(s, 'utf8').toString('utf8');
+    names.set(own, own);
+    return own;
   };
   const fail = (message: string): void => {
     problem ??= message;
@@ -195,8 +206,9 @@ export function junitReader(file: string, limits: ParseLimits = DEFAULT_PARSE_LI
 
   return {
     write(chunk) {
-      if (problem !== undefined) return;
-      parser.write(decoder.write(chunk));
+      for (let at = 0; at < chunk.length && problem === undefined; at += DECODE_BYTES) {
+        parser.write(decoder.write(chunk.subarray(at, at + DECODE_BYTES)));
+      }
     },
     end() {
       if (problem === undefined) {
