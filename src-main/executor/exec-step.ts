@@ -10,7 +10,6 @@
  */
 import type { StepOutput } from './log-capture.js';
 import type { StartedStep, StepRunner, StepSignal } from './step-runner.js';
-import { formatDuration } from '../../shared/format.js';
 
 export type Interruption = 'timed_out' | 'cancelled';
 
@@ -27,6 +26,12 @@ export interface StepRun {
   jobSignal: AbortSignal;
   /** Kiln's own message about the step (signals sent), as a system line. */
   note(text: string): void;
+  /**
+   * Called once when the step's own timer interrupts it, before any signal is sent: the caller says
+   * the timeout there, once (the signal notes that follow name no cause). A job's stop is said by the
+   * job (job-lifecycle.ts), before it aborts `jobSignal`.
+   */
+  onStepTimeout?(): void;
 }
 
 export interface StepOutcome {
@@ -48,10 +53,11 @@ export async function runStep(run: StepRun): Promise<StepOutcome> {
     // Never rejects by contract; the catch keeps a broken runner from crashing the process.
     started?.signal(signal).catch(() => undefined);
   };
-  const interrupt = (kind: Interruption, by: 'step-timeout' | 'job', why: string): void => {
+  const interrupt = (kind: Interruption, by: 'step-timeout' | 'job'): void => {
     if (interruption) return;
     interruption = { kind, by }; // recorded before any signal is sent
-    run.note(`${why}: sending SIGTERM to the step's processes (SIGKILL in ${Math.round(run.killGraceMs / 1000)} s)`);
+    if (by === 'step-timeout') run.onStepTimeout?.();
+    run.note(`sending SIGTERM to the step's processes (SIGKILL in ${Math.round(run.killGraceMs / 1000)} s)`);
     signalStep('TERM');
     timers.push(
       setTimeout(() => {
@@ -63,7 +69,7 @@ export async function runStep(run: StepRun): Promise<StepOutcome> {
   };
   const onJobAbort = (): void => {
     const reason = run.jobSignal.reason as Interruption;
-    interrupt(reason === 'timed_out' ? 'timed_out' : 'cancelled', 'job', reason === 'timed_out' ? 'job timed out' : 'job cancelled');
+    interrupt(reason === 'timed_out' ? 'timed_out' : 'cancelled', 'job');
   };
 
   try {
@@ -74,8 +80,7 @@ export async function runStep(run: StepRun): Promise<StepOutcome> {
       onOutput: (stream, chunk) => run.output.write(stream, chunk),
     });
     if (run.timeoutMs !== undefined && run.timeoutMs > 0) {
-      const ms = run.timeoutMs;
-      timers.push(setTimeout(() => interrupt('timed_out', 'step-timeout', `step timed out after ${formatDuration(ms)}`), ms));
+      timers.push(setTimeout(() => interrupt('timed_out', 'step-timeout'), run.timeoutMs));
     }
     if (run.jobSignal.aborted) onJobAbort();
     else run.jobSignal.addEventListener('abort', onJobAbort, { once: true });

@@ -31,6 +31,8 @@ interface Lived {
   runner: FakeStepRunner;
   lines: string[];
   steps: StepSummary[];
+  /** Kiln's annotations, as `level: message`. */
+  annotations: string[];
 }
 
 /** Runs a job through the lifecycle with a FakeStepRunner; `upFails` makes bring-up fail (after its phase is set). */
@@ -52,6 +54,7 @@ async function live(planned: PlannedJob, o: {
   const calls: string[] = [];
   const lines: string[] = [];
   const steps: StepSummary[] = [];
+  const annotations: string[] = [];
   const runner = new FakeStepRunner(o.behaviours);
   const backend: JobBackend = {
     async bringUp({ signal, setPhase, say }) {
@@ -83,12 +86,13 @@ async function live(planned: PlannedJob, o: {
       onLog: (l) => void lines.push(l.text),
       onStep: (s) => { steps.push(s); o.onStep?.(s); },
       onPhase: (p) => o.phases?.push(p),
+      onRecord: (r) => void (r.kind === 'annotation' && annotations.push(`${r.annotation.level}: ${r.annotation.message}`)),
     },
     backend,
     { killGraceMs: 50, maxStepOutputBytes: 1024 * 1024 },
   );
   runner.expectNoViolations();
-  return { result, calls, runner, lines, steps };
+  return { result, calls, runner, lines, steps, annotations };
 }
 
 const NOOP_HOOKS: JobHooks = { beforeSteps: async () => undefined, afterSteps: async () => undefined };
@@ -115,6 +119,9 @@ describe('the job lifecycle', () => {
     expect(l.calls).toEqual(['bringUp', 'teardown']);
     expect(l.result).toMatchObject({ status: 'cancelled', error: 'job cancelled while starting the sidecar', infrastructure: undefined });
     expect(l.result.steps.map((s) => s.status)).toEqual(['skipped']);
+    // Said once, as it happened.
+    expect(l.lines.filter((t) => t.includes('cancel'))).toEqual(['job cancelled while starting the sidecar']);
+    expect(l.annotations).toEqual(['warning: job cancelled while starting the sidecar']);
   });
 
   it('times a job out during its running step: that step timed_out, the later ones skipped, no afterSteps', async () => {
@@ -123,6 +130,9 @@ describe('the job lifecycle', () => {
     expect(l.result.steps.map((s) => s.status)).toEqual(['timed_out', 'skipped']);
     expect(l.calls).toEqual(['bringUp', 'beforeSteps', 'teardown']);
     expect(l.runner.calls).toContain('signal 0 TERM');
+    // Said once, when the timer fired: before the signal it sent, and not again by the step or at the end.
+    expect(l.lines.slice(l.lines.indexOf("step 'wait'") + 1)).toEqual(["job timed out after 100 ms during step 'wait'", "sending SIGTERM to the step's processes (SIGKILL in 0 s)"]);
+    expect(l.annotations).toEqual(["error: job timed out after 100 ms during step 'wait'"]);
   });
 
   it('fails a passing job whose afterSteps fails, saying so, but not as infrastructure', async () => {

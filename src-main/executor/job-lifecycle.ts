@@ -9,6 +9,7 @@
  * Call order: bringUp → hooks.beforeSteps → runSteps → hooks.afterSteps → teardown. Teardown always
  * runs (pass, fail, timeout, cancel, backend error), once, last. A stop (cancel or job timeout)
  * records its reason before anything is signalled: the reason, not an exit code, decides the status.
+ * It is said then, once (a log line and its annotation, which name the step or phase it stopped).
  * After a stop nothing more starts (no further step, no afterSteps).
  *
  * Keep-on-failure (request.debug): when a step failed and the job is not stopped, the failing step's
@@ -89,12 +90,23 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     request.onPhase?.(phase);
   };
 
+  let currentPhase = 'preparing the job';
   // The reason is recorded before anything is signalled: it, not an exit code, decides the status.
+  // The stop is said once, as it happens (the step it stops says nothing more): the job's error.
   const stop = new AbortController();
-  const onCancel = (): void => stop.abort('cancelled' satisfies Interruption);
+  let stopSentence: string | undefined;
+  const stopFor = (reason: Interruption): void => {
+    if (stop.signal.aborted) return;
+    const running = steps.find((s) => s.status === 'running');
+    const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
+    stopSentence = reason === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
+    sayError(stopSentence, reason === 'cancelled' ? 'warning' : 'error');
+    stop.abort(reason);
+  };
+  const onCancel = (): void => stopFor('cancelled');
   request.signal.addEventListener('abort', onCancel, { once: true });
   if (request.signal.aborted) onCancel();
-  const jobTimer = job.timeoutMs > 0 ? setTimeout(() => stop.abort('timed_out' satisfies Interruption), job.timeoutMs) : undefined;
+  const jobTimer = job.timeoutMs > 0 ? setTimeout(() => stopFor('timed_out'), job.timeoutMs) : undefined;
   const checkStopped = (): void => {
     if (stop.signal.aborted) throw new Stopped();
   };
@@ -104,7 +116,6 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   let infrastructure = false;
   let outputs: Record<string, string> | undefined;
   let engineLost = false;
-  let currentPhase = 'preparing the job';
   let kept: KeptJob | undefined;
   try {
     checkStopped();
@@ -173,17 +184,16 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     if (err instanceof EngineGone) {
       // reported above
     } else if (stop.signal.aborted) {
+      // Said when it happened (stopFor).
       status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
-      const running = steps.find((s) => s.status === 'running' || s.status === 'cancelled' || s.status === 'timed_out');
-      const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
-      error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
+      error = stopSentence;
     } else {
       status = 'failed';
       let lostNow: boolean | undefined;
       ({ message: error, infrastructure, engineLost: lostNow } = backend.describeError(err, currentPhase));
       engineLost = lostNow === true;
+      sayError(`error: ${error}`, 'error');
     }
-    if (!(err instanceof EngineGone)) sayError(status === 'failed' ? `error: ${error}` : error ?? status, status === 'cancelled' ? 'warning' : 'error');
   } finally {
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
@@ -195,10 +205,9 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     mark('done');
   }
   if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
-    // Stopped right as the last step ended: the recorded reason wins.
+    // Stopped right as the last step ended: the recorded reason wins (said when it happened).
     status = stop.signal.reason === 'timed_out' ? 'timed_out' : 'cancelled';
-    error = status === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)}` : 'job cancelled';
-    sayError(error, status === 'cancelled' ? 'warning' : 'error');
+    error = stopSentence;
   }
   for (const s of steps) {
     if (s.status === 'queued' || s.status === 'running') {

@@ -33,6 +33,8 @@ interface Ran {
   out(i: number): string;
   /** Kiln's own lines about step `i`. */
   notes(i: number): string[];
+  /** Kiln's own annotations, as `level: message`. */
+  annotations: string[];
   statuses(): string[];
 }
 
@@ -43,7 +45,10 @@ async function run(
 ): Promise<Ran> {
   const secrets = options.secrets ?? {};
   const lines: LoggedLine[] = [];
-  const log = new JobLog(new SecretMasker(Object.values(secrets)), (l) => void lines.push(l), 0, 1024 * 1024);
+  const annotations: string[] = [];
+  const log = new JobLog(new SecretMasker(Object.values(secrets)), (l) => void lines.push(l), 0, 1024 * 1024, (r) => {
+    if (r.kind === 'annotation') annotations.push(`${r.annotation.level}: ${r.annotation.message}`);
+  });
   const runner = new FakeStepRunner(behaviours);
   const steps: StepSummary[] = planned.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' }));
   await runner.setup(new AbortController().signal);
@@ -62,7 +67,7 @@ async function run(
   await runner.destroy();
   runner.expectNoViolations();
   const text = (i: number, system: boolean) => lines.filter((l) => l.step === i && (l.stream === 'system') === system).map((l) => l.text);
-  return { outcome, runner, steps, lines, out: (i) => text(i, false).join('\n'), notes: (i) => text(i, true), statuses: () => steps.map((s) => s.status) };
+  return { outcome, runner, steps, lines, annotations, out: (i) => text(i, false).join('\n'), notes: (i) => text(i, true), statuses: () => steps.map((s) => s.status) };
 }
 
 describe('step conditions', () => {
@@ -188,7 +193,17 @@ describe('a step timeout', () => {
     expect(r.statuses()).toEqual(['timed_out', 'skipped', 'passed']);
     expect(r.steps[0].exitCode).toBe(0);
     expect(r.runner.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal 0 TERM']);
-    expect(r.notes(0)).toContain("step timed out after 30 ms: sending SIGTERM to the step's processes (SIGKILL in 0 s)");
+    // Said once, when the timer fired, then the signal it sent.
+    expect(r.notes(0).filter((t) => t.includes('timed out'))).toEqual(["step 'slow' timed out after 30 ms"]);
+    expect(r.notes(0).slice(1, 3)).toEqual(["step 'slow' timed out after 30 ms", "sending SIGTERM to the step's processes (SIGKILL in 0 s)"]);
+    expect(r.annotations).toEqual(["error: step 'slow' timed out after 30 ms"]);
+  });
+
+  it('says a continue-on-error step\'s timeout once, as a warning, and goes on', async () => {
+    const r = await run(job([step('slow', { timeoutMs: 30, continueOnError: true }), step('next')]), { 0: { runsUntilSignalled: true } });
+    expect(r.outcome.status).toBe('passed');
+    expect(r.notes(0).filter((t) => t.includes('timed out'))).toEqual(["step 'slow' timed out after 30 ms; continuing (continue-on-error)"]);
+    expect(r.annotations).toEqual(["warning: step 'slow' timed out after 30 ms; continuing (continue-on-error)"]);
   });
 
   it('sends SIGKILL after the grace period to a step that ignores SIGTERM', async () => {
@@ -232,15 +247,17 @@ describe('cancellation through the job signal', () => {
     expect(r.steps[1].exitCode).toBe(143);
     expect(r.out(1)).toBe('working');
     expect(r.runner.calls).toEqual(['setup', 'start 0', 'wait 0', 'readEnvFile 0', 'start 1', 'wait 1', 'signal 1 TERM', 'destroy']);
-    expect(r.notes(1)).toContain("job cancelled: sending SIGTERM to the step's processes (SIGKILL in 0 s)");
-    expect(r.notes(1)).toContain("step 'long' cancelled");
+    // The cancel is the job's to say (job-lifecycle.ts): the step says only what it sent.
+    expect(r.notes(1)).toEqual(["step 'long'", "sending SIGTERM to the step's processes (SIGKILL in 0 s)"]);
+    expect(r.annotations).toEqual([]);
   });
 
   it('records timed_out for the running step when the job’s own timer stopped it', async () => {
     const stop = new AbortController();
     const r = await run(job([step('slow')]), { 0: { runsUntilSignalled: true } }, { signal: stop.signal, onStep: (s) => s.status === 'running' && setTimeout(() => stop.abort('timed_out'), 10) });
     expect(r.statuses()).toEqual(['timed_out']);
-    expect(r.notes(0)).toContain("step 'slow' stopped: the job timed out");
+    expect(r.notes(0)).toEqual(["step 'slow'", "sending SIGTERM to the step's processes (SIGKILL in 0 s)"]);
+    expect(r.annotations).toEqual([]);
   });
 
   it('starts no step when the job was already stopped', async () => {

@@ -3,6 +3,8 @@
  * (job env, secrets, $KILN_ENV of earlier steps, step env, built-ins), continue-on-error, and
  * the job's outcome. Stops at the first failing step (unless continue-on-error); later steps whose
  * condition calls failure() or always() still run. After a cancel or a job timeout nothing more runs.
+ * A step's own failure (its exit code, its `timeout:`) is said here once, as a log line and the
+ * annotation linking to it; a cancel or a job timeout is the job's to say (job-lifecycle.ts).
  *
  * The steps run through a StepRunner (step-runner.ts) that the caller has set up and destroys
  * afterwards; nothing here knows Docker, so these rules are unit-tested against a fake runner.
@@ -20,7 +22,6 @@ import type { StepOutputs } from './job-outputs.js';
 import { runStep } from './exec-step.js';
 import { collectStepSummary } from './step-summary.js';
 import { formatBytes, formatDuration } from '../../shared/format.js';
-import type { Interruption } from './exec-step.js';
 import type { JobLog } from './log-capture.js';
 import type { StepRunner } from './step-runner.js';
 import { DOCKER_STORAGE_FULL, DOCKER_STORAGE_ROOM_BYTES } from '../core/disk-full.js';
@@ -158,6 +159,12 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       KILN_OUTPUT: where.outputFile,
     };
     const output = log.openStep(step.index, step.name);
+    // A step's failure is said once, as it happens: a log line and the annotation linking to it.
+    const sayFailure = (what: string): void => {
+      const message = step.continueOnError ? `step '${step.name}' ${what}; continuing (continue-on-error)` : `step '${step.name}' ${what}`;
+      log.annotate({ level: step.continueOnError ? 'warning' : 'error', message, step: step.index, seq: log.system(message, step.index) });
+    };
+    const timedOutAfter = `timed out after ${formatDuration(step.timeoutMs ?? 0)}`;
     const outcome = await runStep({
       runner: ctx.runner,
       index: step.index,
@@ -168,6 +175,7 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
       output,
       jobSignal: ctx.jobSignal,
       note: (text) => log.system(text, step.index),
+      onStepTimeout: () => sayFailure(timedOutAfter),
     });
     const finishedAt = Date.now();
     const durationMs = finishedAt - startedAt;
@@ -180,23 +188,18 @@ export async function runSteps(ctx: StepsContext): Promise<StepsOutcome> {
     }
     update(summary, { status: outcome.status, exitCode: outcome.exitCode, finishedAt, durationMs });
 
-    if (outcome.interruptedBy === 'job') {
-      log.system(`step '${step.name}' ${(outcome.status as Interruption) === 'timed_out' ? 'stopped: the job timed out' : 'cancelled'}`, step.index);
-      break;
-    }
+    // The job's stop (cancel, job timeout) was said by the job, once, when it happened.
+    if (outcome.interruptedBy === 'job') break;
     summaryBytes += await collectStepSummary({ runner: ctx.runner, log, step, used: summaryBytes });
     await collectStepOutputs(ctx.runner, step, log, stepOutputs);
     const more = job.steps.slice(i + 1).length > 0;
     if (outcome.status === 'passed') {
       log.system(`step '${step.name}' passed in ${formatDuration(durationMs)}`, step.index);
     } else {
-      const what = outcome.status === 'timed_out' ? `timed out after ${formatDuration(step.timeoutMs ?? 0)}` : `failed with exit code ${outcome.exitCode}`;
-      // Written once, here: the log line and the annotation linking to it (the job's error is this sentence).
-      if (step.continueOnError) {
-        const message = `step '${step.name}' ${what}; continuing (continue-on-error)`;
-        log.annotate({ level: 'warning', message, step: step.index, seq: log.system(message, step.index) });
-      } else {
-        log.annotate({ level: 'error', message: `step '${step.name}' ${what}`, step: step.index, seq: log.system(`step '${step.name}' ${what}`, step.index) });
+      const what = outcome.status === 'timed_out' ? timedOutAfter : `failed with exit code ${outcome.exitCode}`;
+      // A timeout was said when the timer fired; an exit code is said here (the job's error is this sentence).
+      if (outcome.status !== 'timed_out') sayFailure(what);
+      if (!step.continueOnError) {
         failed = true;
         firstFailure ??= outcome.status;
         if (error === undefined && output.sawDiskFull) {

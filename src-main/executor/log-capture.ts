@@ -193,6 +193,14 @@ export class JobLog {
     return this.added.mask(this.masker.maskString(text));
   }
 
+  /**
+   * Masks the start of a longer text (a file read up to a limit): what comes back is final, and
+   * the bytes at the end that may begin a secret running on past `head` are left out, not shown.
+   */
+  maskHead(head: Buffer): Buffer {
+    return this.masker.createStream().write(head);
+  }
+
   /** A sink for one step's output; call end() once the step's streams are closed. */
   openStep(step: number, stepName: string): StepOutput {
     const commands = new StepCommands(step, this.commands, (stream, text) => this.line(stream, step, text));

@@ -63,6 +63,24 @@ describe('SecretMasker', () => {
     },
     { name: 'masks multi-byte UTF-8 secrets', secrets: ['pässwörd'], input: 'x pässwörd y', expected: 'x *** y' },
     { name: 'ignores empty secrets', secrets: ['', 'abc'], input: 'abc', expected: '***' },
+    {
+      name: 'masks a secret escaped in a workflow command message, which is unescaped after masking',
+      secrets: ['p%ss-w0rd'],
+      input: '::error::key p%25ss-w0rd',
+      expected: '::error::key ***',
+    },
+    {
+      name: 'masks a secret escaped in a workflow command property',
+      secrets: ['user:pa%ss,1'],
+      input: '::error title=user%3Apa%25ss%2C1::x',
+      expected: '::error title=***::x',
+    },
+    {
+      name: 'masks a multi-line secret written as one escaped line',
+      secrets: ['ab\ncd'],
+      input: '::warning::ab%0Acd',
+      expected: '::warning::***',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

@@ -7,7 +7,9 @@
  *   - for a multi-line value, each line (trimmed) of at least `minLineLength` bytes — shorter lines
  *     such as `{` or `}` of a JSON key would otherwise mask half the log;
  *   - the base64 form of the value (padding stripped, so `echo -n $S | base64` and longer encodings
- *     that start with it are both caught).
+ *     that start with it are both caught);
+ *   - of each of these, the form a workflow command escapes it to (`%25` `%0D` `%0A`, and `%3A` `%2C`
+ *     in properties): a command's fields are unescaped after masking, into annotations and titles.
  *
  * One Aho–Corasick automaton (a dense DFA over byte classes) finds all patterns in a single pass, so
  * the cost per byte does not grow with the number of secrets. Matches may overlap: their union is
@@ -29,9 +31,12 @@ export function maskPatterns(secrets: Iterable<string>, options: MaskerOptions =
   const seen = new Set<string>();
   const out: Buffer[] = [];
   const add = (text: string): void => {
-    if (text.length === 0 || seen.has(text)) return;
-    seen.add(text);
-    out.push(Buffer.from(text, 'utf8'));
+    const data = text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+    for (const form of [text, data, data.replace(/:/g, '%3A').replace(/,/g, '%2C')]) {
+      if (form.length === 0 || seen.has(form)) continue;
+      seen.add(form);
+      out.push(Buffer.from(form, 'utf8'));
+    }
   };
   for (const value of secrets) {
     if (value.length === 0) continue;

@@ -49,6 +49,32 @@ describe('collectStepSummary', () => {
     expect(summaries()[1]).toMatchObject({ markdown: 'yyyy', truncated: 'This summary is 8 B; only its first 4 B are shown: the summaries of one job may total 12 bytes.' });
   });
 
+  describe('when a secret straddles the cut', () => {
+    const SECRET = 'tok-123456';
+    it.each([
+      ['the step limit', { step: 10, job: 100 }, 0],
+      ['what is left of the job\'s limit', { step: 100, job: 30 }, 20],
+    ])('masks it before cutting at %s: the kept text ends in (part of) its mask, never its first bytes', async (_what, limits, used) => {
+      const { log, summaries } = capture([SECRET]);
+      await collectStepSummary({ runner: runnerWith({ 0: `aaaaaaa${SECRET} and more after it` }), log, step: { index: 0, name: 's' }, used, limits });
+      expect(summaries()[0].markdown).toBe('aaaaaaa***');
+      expect(summaries()[0].truncated).toMatch(/^This summary is 35 B; only its first/);
+    });
+
+    it('leaves out one longer than the look-ahead read past the limit, whole', async () => {
+      const long = `K${'x'.repeat(20_000)}`;
+      const { log, summaries } = capture([long]);
+      await collectStepSummary({ runner: runnerWith({ 0: `aaaaa${long}b` }), log, step: { index: 0, name: 's' }, used: 0, limits: { step: 10, job: 100 } });
+      expect(summaries()[0].markdown).toBe('aaaaa');
+    });
+
+    it('cuts the masked text on a character boundary', async () => {
+      const { log, summaries } = capture([SECRET]);
+      await collectStepSummary({ runner: runnerWith({ 0: `${SECRET}éééé` }), log, step: { index: 0, name: 's' }, used: 0, limits: { step: 8, job: 100 } });
+      expect(summaries()[0].markdown).toBe('***éé');
+    });
+  });
+
   it('is a warning line, not a failure, when the file cannot be read', async () => {
     const { log, lines, summaries } = capture();
     const runner = { readSummaryFile: async () => { throw new Error('engine went away'); } } as Partial<StepRunner> as StepRunner;

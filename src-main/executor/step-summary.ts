@@ -3,7 +3,9 @@
  * its outcome, as long as it ran to its end) and handed to the job's record sink. Limits per step and
  * per job keep one runaway `cat` from filling the database or the browser; past them the text is
  * cut at a character boundary and the summary carries a sentence saying what was cut. Secrets are
- * masked like log lines. Rendering (Markdown, sanitising) is the dashboard's.
+ * masked like log lines, before the cut: a bit past the limit is read, so a secret that straddles
+ * it reads `***` (one longer than that look-ahead is left out whole), never its first bytes.
+ * Rendering (Markdown, sanitising) is the dashboard's.
  */
 import { formatBytes, formatLimit } from '../../shared/format.js';
 import type { JobLog } from './log-capture.js';
@@ -19,10 +21,12 @@ export interface SummaryLimits {
   job: number;
 }
 
-/** The first `max` bytes of `text` without a character cut in half. */
-function cutUtf8(text: string, max: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= max) return text;
+/** Read past the limit, so that a secret straddling the cut is masked whole before the text is cut. */
+const LOOKAHEAD_BYTES = 16 * 1024;
+
+/** The first `max` bytes of `bytes` as text, without a character cut in half. */
+function cutUtf8(bytes: Buffer, max: number): string {
+  if (bytes.length <= max) return bytes.toString('utf8');
   return bytes.subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
 }
 
@@ -44,9 +48,12 @@ export async function collectStepSummary(o: {
   const limits = o.limits ?? { step: MAX_STEP_SUMMARY_BYTES, job: MAX_JOB_SUMMARY_BYTES };
   const room = Math.max(0, Math.min(limits.step, limits.job - o.used));
   try {
-    const read = await runner.readSummaryFile({ index: step.index, maxBytes: room });
+    const readMax = room === 0 ? 0 : room + LOOKAHEAD_BYTES;
+    const read = await runner.readSummaryFile({ index: step.index, maxBytes: readMax });
     if (read.bytes === 0) return 0;
-    const markdown = log.mask(cutUtf8(read.text, room));
+    // Mask first, then cut. A read that stopped short of the file's end is the head of a longer text.
+    const masked = read.bytes <= readMax ? Buffer.from(log.mask(read.text), 'utf8') : log.maskHead(Buffer.from(read.text, 'utf8'));
+    const markdown = cutUtf8(masked, room);
     let truncated: string | undefined;
     if (read.bytes > room) {
       truncated = room < limits.step

@@ -9,7 +9,8 @@ import { startEngine, type EngineFixture } from '../engine/engine-fixture.js';
 import { startStandIn, type StandIn } from './github-stand-in.js';
 
 const TOKEN = 'ghp_commentTESTtoken24680';
-const SECRET = 'hunter2-deploy-key-1357';
+/** With a `%`, which a workflow command escapes to `%25`: the annotation below prints it so. */
+const SECRET = 'hunter2-deploy%key-1357';
 
 let f: EngineFixture | undefined;
 let standIn: StandIn | undefined;
@@ -58,13 +59,14 @@ async function prRun(fx: EngineFixture, script: string, message: string): Promis
 describe('when a pull request run fails and the dashboard has no public URL', () => {
   it('writes one comment with the job, step, exit code, annotations and masked last lines, and updates it on later runs', async () => {
     const { s, fx } = await start();
-    const first = await prRun(fx, 'echo "::error file=src/app.ts,line=3::bad type near $DEPLOY_KEY"; exit 4', 'first try');
+    const first = await prRun(fx, 'echo "::error file=src/app.ts,line=3::bad type near $(printf %s "$DEPLOY_KEY" | sed s/%/%25/g)"; exit 4', 'first try');
     const comment = await fx.waitFor(() => [...s.comments.values()][0], 10_000, 'the comment');
     expect(comment).toMatchObject({ owner: 'acme', repo: 'web', issueNumber: 7 });
     expect(comment.body).toContain('❌ **kiln/ci** failed');
     expect(comment.body).toContain('job **test**, step **Unit** (exit code 4)');
     expect(comment.body).toContain('key is ***');
     expect(comment.body).not.toContain(SECRET);
+    expect(comment.body).not.toContain('hunter2');
     expect(comment.body).not.toContain('line 5\n');
     expect(comment.body).toContain('line 25');
     // The run's annotations, errors first: the step's own (masked, with its place) and Kiln's, once.
