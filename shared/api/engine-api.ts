@@ -85,7 +85,8 @@ export interface Health {
    */
   docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
-  queue: { queued: number; running: number };
+  /** `running` counts jobs kept for debugging (they hold their slots); `kept`, present when any is, says how many of them are. */
+  queue: { queued: number; running: number; kept?: number };
   /** Optional: free space where Kiln keeps its data, and whether it holds new jobs back (see DiskHealth). */
   disk?: DiskHealth;
   /** Every Docker engine of the worker pool (one unless kiln.config.yml lists several). */

@@ -106,6 +106,11 @@ export interface RunDetail extends RunSummary {
   stages: string[];
   /** The changed files path filters and changed() saw (recorded with the plan); absent when the pipeline looks at none. */
   changes?: RunChanges;
+  /**
+   * Why its queued jobs wait for a slot, when a concurrency limit says so ("acme/web is at its
+   * per-repository limit (1): 1 job kept for debug"); absent otherwise.
+   */
+  waitingForSlot?: string;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'system';

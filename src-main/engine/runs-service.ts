@@ -17,10 +17,11 @@ import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';
 import { createRunsForEvent, effectivePriority, insertRun, type HeadGuard, type RunFactoryDeps } from './run-factory.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
+import { whySlotWait } from '../queue/slot-wait.js';
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow' | 'engines'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow' | 'engines' | 'config'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -142,7 +143,16 @@ export class RunsService {
   async getRun(runId: string): Promise<RunDetail> {
     const run = this.p.runs.runDetail(runId);
     if (!run) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    return this.p.flow.decorateRun(run);
+    const detail = this.p.flow.decorateRun(run);
+    const waiting = this.slotWait(run.id, run.repo);
+    return waiting ? { ...detail, waitingForSlot: waiting } : detail;
+  }
+
+  /** Why the run's queued jobs (claimable ones, not those waiting for needs or approval) wait, if a limit says. */
+  private slotWait(runId: string, repo: string): string | undefined {
+    const queue = this.p.scheduler.queue;
+    if (!queue.entriesOfRun(runId).some((e) => e.state === 'queued')) return undefined;
+    return whySlotWait({ repo, limits: this.p.config.concurrency, holders: queue.slotHolders(this.p.clock()) });
   }
 
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {

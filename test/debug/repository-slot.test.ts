@@ -106,6 +106,9 @@ describe('a job kept for debugging holds its repository slot', () => {
     expect(Date.now()).toBeLessThan(kept.deadline); // still kept while we looked
     expect(run.jobs.map((j) => j.status)).toEqual(['queued']);
     expect((await engine.listKeptJobs()).map((k) => k.jobId)).toEqual([kept.jobId]);
+    // The run view and the health line say why: the kept job holds the repository's only slot.
+    expect(run.waitingForSlot).toBe('acme/web is at its per-repository limit (1): 1 job kept for debug');
+    expect((await engine.health()).queue).toEqual({ queued: 1, running: 1, kept: 1 });
     return waiting;
   };
 
@@ -142,14 +145,17 @@ describe('a job kept for debugging holds its repository slot', () => {
       const waiting = await waitsWhileOtherRepositoryRuns(engine, kept);
 
       await engine.endDebug(kept.jobId);
-      expect((await finished(engine, waiting)).jobs[0].status).toBe('failed');
+      const done = await finished(engine, waiting);
+      expect(done.jobs[0].status).toBe('failed');
+      expect(done.waitingForSlot).toBeUndefined();
+      expect((await engine.health()).queue).toEqual({ queued: 0, running: 0 });
       expect((await engine.getRun(debugRun)).status).toBe('failed');
       expect(containers(debugRun)).toEqual([]);
     });
 
     it('makes a new run of its repository wait until the debug deadline passes', async () => {
       setUp();
-      const engine = await start(12_000);
+      const engine = await start(20_000);
       await engine.triggerRun({ repo: 'acme/web', branch: 'main', debug: true });
       const kept = await until(async () => (await engine.listKeptJobs())[0], 'the job to be kept');
       const waiting = await waitsWhileOtherRepositoryRuns(engine, kept);
@@ -177,8 +183,8 @@ describe('a job kept for debugging holds its repository slot', () => {
 
     it('makes a new run of its repository wait until the debug deadline passes', async () => {
       setUp();
-      const seen = await keptByCrashingChild(20_000);
-      const engine = await start(20_000);
+      const seen = await keptByCrashingChild(30_000);
+      const engine = await start(30_000);
       const [kept] = await engine.listKeptJobs();
       expect(kept).toMatchObject({ jobId: seen.jobId, state: 'adopted' });
       const waiting = await waitsWhileOtherRepositoryRuns(engine, kept);
