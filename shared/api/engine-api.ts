@@ -508,7 +508,10 @@ export interface KilnBridge {
 export interface DesktopApi {
   /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
   serverUrl(): Promise<string>;
-  /** The embedded server's terminal WebSocket for a kept job, with a one-time ticket (the page has no server origin). */
+  /**
+   * The embedded server's terminal WebSocket for a kept job, with a one-time ticket bound to that job
+   * (the page has no server origin); CONFLICT when the job is not kept for debugging now.
+   */
   terminalUrl(jobId: string): Promise<string>;
 }
 
