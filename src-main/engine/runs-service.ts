@@ -133,7 +133,7 @@ export class RunsService {
     const limit = Math.min(200, Math.max(1, Math.floor(query.limit ?? 50)));
     try {
       const page = this.p.runs.listRuns({ repo: query.repo, branch: query.branch, status: query.status }, limit, query.cursor || undefined);
-      return { ...page, items: this.p.flow.decorateSummaries(page.items, (id) => this.p.runs.runDetail(id)) };
+      return { ...page, items: this.withSlotWait(this.p.flow.decorateSummaries(page.items, (id) => this.p.runs.runDetail(id))) };
     } catch (err) {
       if (err instanceof BadCursorError) throw new ApiError('BAD_REQUEST', err.message);
       throw err;
@@ -143,16 +143,22 @@ export class RunsService {
   async getRun(runId: string): Promise<RunDetail> {
     const run = this.p.runs.runDetail(runId);
     if (!run) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    const detail = this.p.flow.decorateRun(run);
-    const waiting = this.slotWait(run.id, run.repo);
-    return waiting ? { ...detail, waitingForSlot: waiting } : detail;
+    return this.withSlotWait([this.p.flow.decorateRun(run)])[0];
   }
 
-  /** Why the run's queued jobs (claimable ones, not those waiting for needs or approval) wait, if a limit says. */
-  private slotWait(runId: string, repo: string): string | undefined {
-    const queue = this.p.scheduler.queue;
-    if (!queue.entriesOfRun(runId).some((e) => e.state === 'queued')) return undefined;
-    return whySlotWait({ repo, limits: this.p.config.concurrency, holders: queue.slotHolders(this.p.clock()) });
+  /**
+   * Queued runs with why they wait (`waiting`) when a concurrency limit says so: "waiting for a slot:
+   * acme/web is at its per-repository limit (1): 1 job kept for debug". The disk guard's reason,
+   * added after this, wins (no job starts on a full disk).
+   */
+  private withSlotWait<T extends RunSummary>(runs: T[]): T[] {
+    const queued = (r: T): boolean => r.status === 'queued' && r.waitingForApproval === undefined;
+    if (!runs.some(queued)) return runs;
+    const holders = this.p.scheduler.queue.slotHolders(this.p.clock());
+    return runs.map((r) => {
+      const why = queued(r) ? whySlotWait({ repo: r.repo, limits: this.p.config.concurrency, holders }) : undefined;
+      return why ? { ...r, waiting: `waiting for a slot: ${why}` } : r;
+    });
   }
 
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {

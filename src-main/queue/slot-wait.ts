@@ -1,10 +1,10 @@
 /**
- * Why a queued job waits for a slot, in one clause for the run view ("acme/web is at its
- * per-repository limit (1): 1 job kept for debug"): its repository is at its
- * `per-repository` limit, or every `concurrency.jobs` slot is taken — naming jobs kept for
- * debugging, which hold slots without running anything, so a user sees what to end. Undefined when
- * neither limit explains the wait (an engine's limit or labels, a full disk, or simply the next
- * claim pass): better nothing than a wrong reason.
+ * Why a queued job waits for a slot, in one clause for the run list and the run view: its
+ * repository is at its `per-repository` limit ("acme/web is at its per-repository limit (1): 1 job
+ * kept for debug"), or every `concurrency.jobs` slot is taken — naming jobs kept for debugging,
+ * which hold slots without running anything, so a user sees what to end. Undefined when neither
+ * limit explains the wait (an engine's limit or labels, a full disk, or simply the next claim
+ * pass): better nothing than a wrong reason.
  */
 import type { SlotHolders } from './job-queue.js';
 

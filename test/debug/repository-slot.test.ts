@@ -107,7 +107,8 @@ describe('a job kept for debugging holds its repository slot', () => {
     expect(run.jobs.map((j) => j.status)).toEqual(['queued']);
     expect((await engine.listKeptJobs()).map((k) => k.jobId)).toEqual([kept.jobId]);
     // The run view and the health line say why: the kept job holds the repository's only slot.
-    expect(run.waitingForSlot).toBe('acme/web is at its per-repository limit (1): 1 job kept for debug');
+    expect(run.waiting).toBe('waiting for a slot: acme/web is at its per-repository limit (1): 1 job kept for debug');
+    expect((await engine.listRuns({ repo: 'acme/web', status: 'queued' })).items).toMatchObject([{ id: waiting, waiting: run.waiting }]);
     expect((await engine.health()).queue).toEqual({ queued: 1, running: 1, kept: 1 });
     return waiting;
   };
@@ -147,7 +148,7 @@ describe('a job kept for debugging holds its repository slot', () => {
       await engine.endDebug(kept.jobId);
       const done = await finished(engine, waiting);
       expect(done.jobs[0].status).toBe('failed');
-      expect(done.waitingForSlot).toBeUndefined();
+      expect(done.waiting).toBeUndefined();
       expect((await engine.health()).queue).toEqual({ queued: 0, running: 0 });
       expect((await engine.getRun(debugRun)).status).toBe('failed');
       expect(containers(debugRun)).toEqual([]);
