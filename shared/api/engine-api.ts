@@ -89,7 +89,8 @@ export interface Health {
    */
   docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
-  queue: { queued: number; running: number };
+  /** `running` counts jobs kept for debugging (they hold their slots); `kept`, present when any is, says how many of them are. */
+  queue: { queued: number; running: number; kept?: number };
   /** Optional: free space where Kiln keeps its data, and whether it holds new jobs back (see DiskHealth). */
   disk?: DiskHealth;
   /** Every Docker engine of the worker pool (one unless kiln.config.yml lists several). */
@@ -321,7 +322,10 @@ export interface KilnBridge {
 export interface DesktopApi {
   /** The embedded HTTP server (webhooks, badges, downloads), e.g. `http://127.0.0.1:7070`. */
   serverUrl(): Promise<string>;
-  /** The embedded server's terminal WebSocket for a kept job, with a one-time ticket (the page has no server origin). */
+  /**
+   * The embedded server's terminal WebSocket for a kept job, with a one-time ticket bound to that job
+   * (the page has no server origin); CONFLICT when the job is not kept for debugging now.
+   */
   terminalUrl(jobId: string): Promise<string>;
 }
 

@@ -26,7 +26,11 @@ export interface RunSummary {
   durationMs?: number;
   /** Why the run failed before any job ran (bad pipeline file, checkout failure, …). */
   error?: string;
-  /** Why a queued run has not started yet: "waiting: 1.1 GB free, Kiln needs 2.0 GB" (not stored; from the engine's state now). */
+  /**
+   * Why a queued run has not started yet (not stored; from the engine's state now): "waiting: 1.1 GB
+   * free, Kiln needs 2.0 GB", or "waiting for a slot: acme/web is at its per-repository limit (1): 1 job
+   * kept for debug"; absent when nothing says.
+   */
   waiting?: string;
   /** Optional: jobs of the run waiting for someone to approve them (`when: manual`); absent when none. */
   waitingForApproval?: number;

@@ -7,7 +7,9 @@ export function createDesktopApi(deps: { serverUrl: () => string; terminalUrl?: 
       return deps.serverUrl();
     },
     async terminalUrl(jobId: string): Promise<string> {
-      const url = typeof jobId === 'string' ? deps.terminalUrl?.(jobId) : undefined;
+      if (typeof jobId !== 'string' || jobId === '') throw new ApiError('BAD_REQUEST', `terminalUrl: jobId must be a job id, got ${JSON.stringify(jobId) ?? String(jobId)}`);
+      // Refused (CONFLICT) for a job that is not kept for debugging: the server mints no ticket for it.
+      const url = deps.terminalUrl?.(jobId);
       if (!url) throw new ApiError('UNAVAILABLE', 'this engine has no debug terminals');
       return url;
     },

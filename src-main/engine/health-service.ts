@@ -22,11 +22,12 @@ export class HealthService {
       docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
     }
     const c = this.p.scheduler.queue.counts();
+    const kept = this.p.debug.list().length;
     const { config } = this.p;
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
       // Adopted debug jobs are done in the queue but still hold their slots.
-      queue: { queued: c.waiting + c.queued, running: c.active + this.p.debug.adoptedCount },
+      queue: { queued: c.waiting + c.queued, running: c.active + this.p.debug.adoptedCount, ...(kept > 0 ? { kept } : {}) },
       engines: this.p.engines.statuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };

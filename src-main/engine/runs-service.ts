@@ -17,10 +17,11 @@ import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';
 import { createRunsForEvent, effectivePriority, insertRun, type HeadGuard, type RunFactoryDeps } from './run-factory.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
+import { whySlotWait } from '../queue/slot-wait.js';
 
 type Parts = Pick<EngineParts,
   'db' | 'runs' | 'scheduler' | 'clock' | 'mirrorsDir' | 'pipeline' | 'checkout' | 'commits' | 'deliveries' | 'pool' | 'runner' | 'bus' |
-  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow' | 'engines'>;
+  'lane' | 'life' | 'storage' | 'repository' | 'forge' | 'heads' | 'debug' | 'flow' | 'engines' | 'config'>;
 
 export class RunsService {
   private readonly factory: RunFactoryDeps;
@@ -132,7 +133,7 @@ export class RunsService {
     const limit = Math.min(200, Math.max(1, Math.floor(query.limit ?? 50)));
     try {
       const page = this.p.runs.listRuns({ repo: query.repo, branch: query.branch, status: query.status }, limit, query.cursor || undefined);
-      return { ...page, items: this.p.flow.decorateSummaries(page.items, (id) => this.p.runs.runDetail(id)) };
+      return { ...page, items: this.withSlotWait(this.p.flow.decorateSummaries(page.items, (id) => this.p.runs.runDetail(id))) };
     } catch (err) {
       if (err instanceof BadCursorError) throw new ApiError('BAD_REQUEST', err.message);
       throw err;
@@ -142,7 +143,22 @@ export class RunsService {
   async getRun(runId: string): Promise<RunDetail> {
     const run = this.p.runs.runDetail(runId);
     if (!run) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
-    return this.p.flow.decorateRun(run);
+    return this.withSlotWait([this.p.flow.decorateRun(run)])[0];
+  }
+
+  /**
+   * Queued runs with why they wait (`waiting`) when a concurrency limit says so: "waiting for a slot:
+   * acme/web is at its per-repository limit (1): 1 job kept for debug". The disk guard's reason,
+   * added after this, wins (no job starts on a full disk).
+   */
+  private withSlotWait<T extends RunSummary>(runs: T[]): T[] {
+    const queued = (r: T): boolean => r.status === 'queued' && r.waitingForApproval === undefined;
+    if (!runs.some(queued)) return runs;
+    const holders = this.p.scheduler.queue.slotHolders(this.p.clock());
+    return runs.map((r) => {
+      const why = queued(r) ? whySlotWait({ repo: r.repo, limits: this.p.config.concurrency, holders }) : undefined;
+      return why ? { ...r, waiting: `waiting for a slot: ${why}` } : r;
+    });
   }
 
   async listArtifacts(runId: string): Promise<ArtifactInfo[]> {

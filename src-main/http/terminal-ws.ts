@@ -10,7 +10,7 @@
  *     minted for this terminal's path (api-tickets.ts), so the token never appears in a URL;
  *   - only a job kept for debugging now (409): no terminal into a job of a run not in debug mode.
  * The desktop app's page (file://) has no origin of this server: it asks main over IPC for a
- * ticket (mintTicket), a one-time secret for one job that expires in a minute, and its handshake
+ * ticket (mintTicket, only for a job kept now), a one-time secret for one job that expires in a minute, and its handshake
  * then passes on the ticket instead of Origin and token (Host is still checked). No HTTP route
  * mints these desktop tickets, so no web page can obtain one (API tickets need the API token).
  *
@@ -51,10 +51,17 @@ export interface TerminalSocketOptions {
 export interface TerminalSockets {
   /** Handles an upgrade for the terminal path (true), or leaves it to the caller (false). */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** A one-time ticket for one terminal into `jobId` (the desktop app, through IPC); valid a minute. */
+  /**
+   * A one-time ticket for one terminal into `jobId` (the desktop app, through IPC); valid a minute.
+   * Throws CONFLICT when the job is not kept for debugging now: no ticket is minted for it.
+   */
   mintTicket(jobId: string): string;
   /** Ends every open terminal (the kept containers stay). */
   close(): void;
+}
+
+function notKept(jobId: string): ApiError {
+  return new ApiError('CONFLICT', `job ${jobId.slice(0, 100)} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
 }
 
 export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
@@ -71,6 +78,7 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
   };
   return {
     mintTicket(jobId) {
+      if (!o.terminals.isKept(jobId)) throw notKept(jobId);
       const now = Date.now();
       for (const [k, t] of tickets) if (t.expires <= now) tickets.delete(k);
       const ticket = randomBytes(24).toString('hex');
@@ -110,7 +118,7 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
         return true;
       }
       if (!o.terminals.isKept(jobId)) {
-        refuseUpgrade(socket, 409, `job ${jobId.slice(0, 100)} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
+        refuseUpgrade(socket, 409, notKept(jobId).message);
         return true;
       }
       const size = { cols: Number(url.searchParams.get('cols') ?? 80), rows: Number(url.searchParams.get('rows') ?? 24) };

@@ -1,6 +1,6 @@
 /**
  * The worker pool: keeps up to `concurrency` claimed jobs running (and at most `perRepository` per
- * repository, enforced by the claim query), renews each claim's lease by heartbeat, and hands every
+ * repository, jobs kept for debugging included, enforced by the claim query), renews each claim's lease by heartbeat, and hands every
  * result to `finish`. Claims happen on `kick()` (something was enqueued or finished) and on a
  * poll timer that also expires dead leases. Every step is a short synchronous SQLite call, so the
  * event loop is never held for long.
@@ -20,7 +20,8 @@
  *
  * A slot can also be held by a job the pool does not run (`holdSlot`: a failed job kept for
  * debugging by an earlier process, adopted at start-up): it counts against `concurrency` and its
- * engine's limit until `freeSlot`, as it did while the earlier process held it.
+ * engine's limit until `freeSlot`, as it did while the earlier process held it. Its repository's slot
+ * is the claim query's to count (the queue reads kept jobs from the database).
  */
 import type { JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
@@ -123,10 +124,12 @@ export class WorkerPool {
     this.o.engines?.hold?.(jobId, engine);
   }
 
-  /** Gives back a slot holdSlot took; new jobs may start in it. Idempotent. */
+  /** Gives back a slot holdSlot took; new jobs may start in it (its repository's too). Idempotent. */
   freeSlot(jobId: string): void {
     if (!this.held.delete(jobId)) return;
     this.o.engines?.release(jobId);
+    // The queue may remember the job's repository as blocked (its kept job held the slot): ask again.
+    this.o.scheduler.forgetIdle();
     this.kick();
   }
 

@@ -57,7 +57,7 @@ function EngineStatus() {
         ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{h.engines.filter((e) => e.state === 'up').length} of {h.engines.length} engines up</a></div>
         : h?.docker.engine && <div className="muted small" data-testid="docker-engine">{h.docker.engine}</div>}
       <div><span className={`dot ${t?.state === 'connected' ? 'dot-ok' : t?.state === 'error' ? 'dot-bad' : t?.state === 'connecting' ? 'dot-warn' : 'dot-off'}`} />Tunnel {t?.state ?? '…'}</div>
-      {h && <div className="muted">{h.queue.running} running · {h.queue.queued} queued</div>}
+      {h && <div className="muted">{h.queue.running} running{h.queue.kept ? ` (${h.queue.kept} kept for debug)` : ''} · {h.queue.queued} queued</div>}
     </div>
   );
 }

@@ -141,11 +141,13 @@ describe('a failed job of a run started with debug', () => {
       t.type('echo "app-$((5*5))"\n');
       await t.waitFor('app-25');
       await t.close();
-      // Used once: the same ticket again, no ticket, a ticket for another job.
+      // Used once: the same ticket again, no ticket, this job's ticket for another job.
       expect(await openTerminal(url, { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
       expect(await openTerminal(termUrl(jobId), { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
-      const other = server.terminalUrl!('another-job').replace('another-job', encodeURIComponent(jobId));
+      const other = server.terminalUrl!(jobId).replace(`/jobs/${encodeURIComponent(jobId)}/`, '/jobs/another-job/');
       expect(await openTerminal(other, { origin: 'file://' }).catch((e: unknown) => e)).toMatchObject({ status: 403 });
+      // No ticket at all for a job that is not kept.
+      expect(() => server.terminalUrl!('another-job')).toThrow(/not kept for debugging/);
     });
 
     it('but accepts the dashboard own origin', async () => {

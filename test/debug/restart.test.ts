@@ -166,9 +166,9 @@ describe('kept containers across a restart', () => {
     const [waiting] = (await second.triggerRun({ repo: 'acme/web', branch: 'main' })).runIds;
     // Several claim passes go by (a kick at once, then the poll); without the slot the job starts in the first.
     await new Promise((r) => setTimeout(r, 3000));
-    expect((await second.getRun(waiting)).jobs.map((j) => j.status)).toEqual(['queued']);
+    expect(await second.getRun(waiting)).toMatchObject({ jobs: [{ status: 'queued' }], waiting: 'waiting for a slot: Kiln is at its job limit (1): 1 job kept for debug' });
     const health = await second.health();
-    expect(health.queue).toEqual({ queued: 1, running: 1 });
+    expect(health.queue).toEqual({ queued: 1, running: 1, kept: 1 });
     expect(health.engines?.flatMap((e) => e.running)).toEqual([kept.jobId]);
 
     await second.endDebug(kept.jobId);

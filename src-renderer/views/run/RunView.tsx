@@ -40,6 +40,7 @@ function RunHeader({ run, now, onError }: { run: RunDetail; now: number; onError
         </div>
         {run.error && <div className="run-error">{run.error}</div>}
         {run.waitingForApproval !== undefined && <div className="run-waiting" data-testid="waiting-for-approval">Waiting for approval: {run.waitingForApproval} job{run.waitingForApproval === 1 ? '' : 's'} must be approved before anything else runs</div>}
+        {run.waiting && <div className="run-waiting" data-testid="run-waiting">{run.waiting}</div>}
         {run.schedule && <div className="run-schedule muted" data-testid="schedule-note">{run.schedule.note}</div>}
         {everythingChangedLine(run.changes) && <div className="run-schedule muted" data-testid="changes-note" title={run.changes?.kind === 'everything' ? run.changes.reason : undefined}>{everythingChangedLine(run.changes)}</div>}
       </div>
