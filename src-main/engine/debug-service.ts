@@ -38,6 +38,8 @@ export const DEFAULT_KEEP_MS = 30 * 60_000;
 const MAX_AHEAD_MS = 24 * 60 * 60_000;
 /** How often the kept containers are checked for having vanished, by default. */
 export const DEFAULT_CHECK_MS = 15_000;
+/** How long past its deadline the record of a container on an engine no longer configured stays. */
+const STRANDED_KEEP_MS = 7 * 24 * 60 * 60_000;
 /** Why recent jobs stopped being kept (a terminal that ends afterwards says so); the oldest go first. */
 const MAX_ENDED_REASONS = 200;
 
@@ -64,6 +66,8 @@ export class DebugService implements DebugTerminals {
   private recovered = false;
   /** Why a job stopped being kept, for a terminal into it that ends afterwards. */
   private readonly ended = new Map<string, string>();
+  /** Kept jobs on engines no longer configured (recover: strand). */
+  private readonly stranded = new Map<string, KeptJobRow>();
   private watch: NodeJS.Timeout | undefined;
   private checking = false;
 
@@ -116,8 +120,9 @@ export class DebugService implements DebugTerminals {
   keepsResourcesOf(runId: string, jobKey: string): boolean {
     const same = (row: KeptJobRow): boolean => row.run_id === runId && row.job_key === jobKey;
     if ([...this.held.values(), ...this.adopted.values()].some(({ row }) => same(row))) return true;
-    if (this.recovered) return false;
     const now = this.p.clock();
+    if ([...this.stranded.values()].some((row) => same(row) && row.deadline > now)) return true;
+    if (this.recovered) return false;
     return this.p.store.allKept().some((row) => same(row) && row.deadline > now);
   }
 
@@ -204,14 +209,13 @@ export class DebugService implements DebugTerminals {
   recover(): void {
     const now = this.p.clock();
     for (const row of this.p.store.allKept()) {
-      if (this.adopted.has(row.job_id)) continue; // a pass a full disk cut short adopted it already
+      if (this.adopted.has(row.job_id) || this.stranded.has(row.job_id)) continue; // a pass a full disk cut short saw it already
       const claim: Claim = { jobId: row.job_id, runId: row.run_id, repo: '', token: row.claim_token, attempt: row.attempt, leaseUntil: 0 };
       this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
       const docker = this.p.dockerOf?.(row.job_id);
       const lostEngine = docker ? undefined : this.p.unconfiguredEngineOf?.(row.job_id);
       if (lostEngine !== undefined) {
-        // Kept in the database: a start with that engine configured again adopts or removes it.
-        this.p.onError('a kept debug container was left in place', new Error(`kept job ${row.job_id} is on engine '${lostEngine}', which is no longer configured: its container ${row.container_id.slice(0, 12)} was not removed (configure the engine again and restart Kiln to remove it, or remove it on that engine by hand)`));
+        this.strand(row, lostEngine, now);
         continue;
       }
       if (row.deadline <= now || !docker) {
@@ -224,6 +228,23 @@ export class DebugService implements DebugTerminals {
     }
     this.recovered = true;
     if (this.adopted.size > 0) this.watchContainers();
+  }
+
+  /**
+   * A kept job whose engine is no longer configured: its container cannot be reached, so its row
+   * stays (a start with that engine configured again adopts or removes it) and the reaper spares it
+   * until its deadline (the engine may have been renamed, same Docker). A week past the deadline
+   * the row is forgotten: by then the container is the user's to remove on that engine.
+   */
+  private strand(row: KeptJobRow, engine: string, now: number): void {
+    const where = `kept job ${row.job_id} is on engine '${engine}', which is no longer configured: its container ${row.container_id.slice(0, 12)}`;
+    if (row.deadline + STRANDED_KEEP_MS <= now) {
+      this.p.store.release(row.job_id);
+      this.p.onError('a kept debug container was forgotten', new Error(`${where} was never removed, and Kiln no longer keeps a record of it (remove it on that engine by hand)`));
+      return;
+    }
+    this.stranded.set(row.job_id, row);
+    this.p.onError('a kept debug container was left in place', new Error(`${where} was not removed (configure the engine again and restart Kiln to remove it, or remove it on that engine by hand)`));
   }
 
   /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */
