@@ -196,12 +196,16 @@ export async function command(argv: string[]): Promise<number> {
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
   const results = new RunResults();
+  // While a debug shell owns the terminal, every line of the run waits for it (attach.print).
+  const say = (text: string): void => {
+    if (attach) attach.print(text);
+    else process.stdout.write(text);
+  };
   const print = (jobId: string, line: LogEntry): void => {
     const job = names.get(jobId);
     const stepName = line.step === null ? undefined : job?.steps[line.step]?.name;
     const prefix = stepName === undefined ? `[${job?.name ?? jobId}]` : `[${job?.name ?? jobId} › ${stepName}]`;
-    if (attach) attach.print(`${prefix} ${line.text}\n`);
-    else process.stdout.write(`${prefix} ${line.text}\n`);
+    say(`${prefix} ${line.text}\n`);
   };
   process.stdout.write(`kiln run: ${plan.pipeline} on ${source.kind === 'git' ? `${repoDir} at ${sha.slice(0, 12)}` : repoDir} (${plan.jobs.length} job${plan.jobs.length === 1 ? '' : 's'}) on the Docker engine ${describeEndpoint(executor.endpoint)}\n`);
   try {
@@ -220,7 +224,7 @@ export async function command(argv: string[]): Promise<number> {
       onJob: (id, result) => {
         const t = started.get(id);
         if (t !== undefined) durations.set(id, Date.now() - t);
-        if (result.status === 'skipped') process.stdout.write(`[${names.get(id)?.name ?? id}] skipped\n`);
+        if (result.status === 'skipped') say(`[${names.get(id)?.name ?? id}] skipped\n`);
       },
     });
     results.print(plan, outcome.jobs, { write: (text) => process.stdout.write(text), colour: wantsColour(process.stdout) });

@@ -161,6 +161,11 @@ export interface DebugTerminals {
   isKept(jobId: string): boolean;
   /** Opens a shell; rejects with ApiError CONFLICT when not kept, NOT_FOUND when its container vanished. */
   open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal>;
+  /**
+   * A shell's stream ended: why the container is gone (it vanished or stopped, and debugging ended;
+   * or the job is no longer kept), or undefined while the kept container is still up.
+   */
+  containerGone(jobId: string): Promise<string | undefined>;
 }
 
 export interface KilnEngine extends EngineApi {

@@ -11,13 +11,22 @@
  * adopted job holds its worker slot (`slots`: the global limit and its engine's) until it is removed,
  * as the held job did in the process that kept it.
  *
+ * A kept container can vanish underneath (removed by hand, Docker restarted and left it stopped):
+ * each shell's end asks Docker about it (containerGone), and so does a periodic check while any job
+ * is kept — a vanished container must not hold a slot until its deadline. Debugging then ends as at
+ * the deadline (the job recorded failed, the slot freed), with the reason in the job's log.
+ *
+ * An adopted job whose engine is no longer configured cannot be reached: recover() keeps its row
+ * (the next start with that engine configured again adopts or removes it) and says so, rather than
+ * forgetting a container it never removed.
+ *
  * No secret reaches the database: the step's environment is in the container (a 0600 file).
  */
 import type Dockerode from 'dockerode';
 import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
 import type { JobDebug, KeptJob } from '../core/job-contract.js';
-import { ContainerGoneError, openDebugShell } from '../executor/debug-session.js';
+import { ContainerGoneError, containerProblem, openDebugShell } from '../executor/debug-session.js';
 import { removeJobResources } from '../executor/reaper.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { DebugStore, KeptJobRow } from '../storage/debug-store.js';
@@ -27,10 +36,18 @@ import type { EngineParts } from './parts.js';
 export const DEFAULT_KEEP_MS = 30 * 60_000;
 /** A deadline never lies further ahead than this. */
 const MAX_AHEAD_MS = 24 * 60 * 60_000;
+/** How often the kept containers are checked for having vanished, by default. */
+export const DEFAULT_CHECK_MS = 15_000;
+/** How long past its deadline the record of a container on an engine no longer configured stays. */
+const STRANDED_KEEP_MS = 7 * 24 * 60 * 60_000;
+/** Why recent jobs stopped being kept (a terminal that ends afterwards says so); the oldest go first. */
+const MAX_ENDED_REASONS = 200;
 
 export interface DebugOptions {
   /** Default 30 min (tests shorten it). */
   keepMs?: number;
+  /** How often kept containers are checked for having vanished; default 15 s (tests shorten it). */
+  checkMs?: number;
 }
 
 type Parts = Pick<EngineParts, 'scheduler' | 'logs' | 'bus' | 'clock' | 'life' | 'instanceId' | 'onError' | 'repository'>;
@@ -47,11 +64,22 @@ export class DebugService implements DebugTerminals {
   private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
   /** Set once recover() has adopted (or removed) what an earlier process kept. */
   private recovered = false;
+  /** Why a job stopped being kept, for a terminal into it that ends afterwards. */
+  private readonly ended = new Map<string, string>();
+  /** Kept jobs on engines no longer configured (recover: strand). */
+  private readonly stranded = new Map<string, KeptJobRow>();
+  private watch: NodeJS.Timeout | undefined;
+  private checking = false;
 
   constructor(private readonly p: Parts & {
     store: DebugStore;
     /** The Docker engine a job ran on (several engines: the one recorded on the job); undefined without Docker. */
     dockerOf?: (jobId: string) => Dockerode | undefined;
+    /**
+     * The engine recorded on a job when that engine is no longer configured (its container cannot be
+     * reached); undefined when it is, or when jobs run without an engine name.
+     */
+    unconfiguredEngineOf?: (jobId: string) => string | undefined;
     /** The worker slots adopted jobs hold (the worker pool's holdSlot and freeSlot). */
     slots?: { hold(jobId: string): void; free(jobId: string): void };
     options?: DebugOptions;
@@ -92,8 +120,9 @@ export class DebugService implements DebugTerminals {
   keepsResourcesOf(runId: string, jobKey: string): boolean {
     const same = (row: KeptJobRow): boolean => row.run_id === runId && row.job_key === jobKey;
     if ([...this.held.values(), ...this.adopted.values()].some(({ row }) => same(row))) return true;
-    if (this.recovered) return false;
     const now = this.p.clock();
+    if ([...this.stranded.values()].some((row) => same(row) && row.deadline > now)) return true;
+    if (this.recovered) return false;
     return this.p.store.allKept().some((row) => same(row) && row.deadline > now);
   }
 
@@ -119,12 +148,13 @@ export class DebugService implements DebugTerminals {
 
   async end(jobId: string): Promise<void> {
     const held = this.held.get(jobId);
+    if (!held && !this.adopted.has(jobId)) throw notKept(jobId);
+    this.endedBecause(jobId, 'debugging was ended: the kept container was removed');
     if (held) {
       this.note(jobId, '[kiln] debugging ended from the dashboard');
       held.release('remove');
       return;
     }
-    if (!this.adopted.has(jobId)) throw notKept(jobId);
     await this.removeAdopted(jobId);
   }
 
@@ -150,11 +180,26 @@ export class DebugService implements DebugTerminals {
       return await openDebugShell(docker, row.container_id, size);
     } catch (err) {
       if (err instanceof ContainerGoneError) {
-        this.forgetVanished(jobId);
+        this.forgetVanished(jobId, err.message);
         throw new ApiError('NOT_FOUND', err.message);
       }
       throw err;
     }
+  }
+
+  /**
+   * A shell into `jobId` ended: whether that was its container going away. When the kept container
+   * vanished or stopped, debugging ends (as at the deadline) and the reason is returned; when the
+   * job was no longer kept (ended, expired), why; undefined while the container is still up.
+   */
+  async containerGone(jobId: string): Promise<string | undefined> {
+    const row = this.held.get(jobId)?.row ?? this.adopted.get(jobId)?.row;
+    if (!row) return this.ended.get(jobId);
+    const docker = this.p.dockerOf?.(jobId);
+    if (!docker || !row.container_id) return undefined;
+    const problem = await containerProblem(docker, row.container_id);
+    if (problem && this.isKept(jobId)) this.forgetVanished(jobId, problem);
+    return problem === undefined ? undefined : this.ended.get(jobId) ?? problem;
   }
 
   /**
@@ -164,10 +209,15 @@ export class DebugService implements DebugTerminals {
   recover(): void {
     const now = this.p.clock();
     for (const row of this.p.store.allKept()) {
-      if (this.adopted.has(row.job_id)) continue; // a pass a full disk cut short adopted it already
+      if (this.adopted.has(row.job_id) || this.stranded.has(row.job_id)) continue; // a pass a full disk cut short saw it already
       const claim: Claim = { jobId: row.job_id, runId: row.run_id, repo: '', token: row.claim_token, attempt: row.attempt, leaseUntil: 0 };
       this.p.scheduler.complete(claim, { status: 'failed', steps: [], error: row.error ?? `step '${row.step_name}' failed`, logOffset: 0 });
       const docker = this.p.dockerOf?.(row.job_id);
+      const lostEngine = docker ? undefined : this.p.unconfiguredEngineOf?.(row.job_id);
+      if (lostEngine !== undefined) {
+        this.strand(row, lostEngine, now);
+        continue;
+      }
       if (row.deadline <= now || !docker) {
         this.p.store.release(row.job_id);
         if (docker) removeJobResources(docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
@@ -177,10 +227,30 @@ export class DebugService implements DebugTerminals {
       this.p.slots?.hold(row.job_id);
     }
     this.recovered = true;
+    if (this.adopted.size > 0) this.watchContainers();
+  }
+
+  /**
+   * A kept job whose engine is no longer configured: its container cannot be reached, so its row
+   * stays (a start with that engine configured again adopts or removes it) and the reaper spares it
+   * until its deadline (the engine may have been renamed, same Docker). A week past the deadline
+   * the row is forgotten: by then the container is the user's to remove on that engine.
+   */
+  private strand(row: KeptJobRow, engine: string, now: number): void {
+    const where = `kept job ${row.job_id} is on engine '${engine}', which is no longer configured: its container ${row.container_id.slice(0, 12)}`;
+    if (row.deadline + STRANDED_KEEP_MS <= now) {
+      this.p.store.release(row.job_id);
+      this.p.onError('a kept debug container was forgotten', new Error(`${where} was never removed, and Kiln no longer keeps a record of it (remove it on that engine by hand)`));
+      return;
+    }
+    this.stranded.set(row.job_id, row);
+    this.p.onError('a kept debug container was left in place', new Error(`${where} was not removed (configure the engine again and restart Kiln to remove it, or remove it on that engine by hand)`));
   }
 
   /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */
   stop(): void {
+    clearInterval(this.watch);
+    this.watch = undefined;
     for (const a of this.adopted.values()) clearTimeout(a.timer);
     this.adopted.clear();
   }
@@ -208,6 +278,7 @@ export class DebugService implements DebugTerminals {
       this.held.set(claim.jobId, { row, kept, timer: this.expireAt(claim.jobId, row.deadline), release });
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
+      this.watchContainers();
       this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up until ${new Date(row.deadline).toISOString()} (open the terminal on the job's page)`);
       this.p.bus.events.emit({ type: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
     });
@@ -217,6 +288,7 @@ export class DebugService implements DebugTerminals {
     // setTimeout's limit is 2^31-1 ms; deadlines are at most a day ahead.
     const timer = setTimeout(() => {
       const held = this.held.get(jobId);
+      this.endedBecause(jobId, 'the debug deadline passed: the kept container was removed');
       if (held) {
         this.note(jobId, '[kiln] the debug deadline passed: removing the kept container');
         held.release('remove');
@@ -245,14 +317,44 @@ export class DebugService implements DebugTerminals {
     }
   }
 
-  /** The container vanished underneath (removed by hand): the job is no longer kept. */
-  private forgetVanished(jobId: string): void {
+  /** The container vanished underneath (removed by hand, stopped): the job is no longer kept. */
+  private forgetVanished(jobId: string, reason: string): void {
+    const message = `${reason}: debugging ended, the job is recorded failed`;
+    this.endedBecause(jobId, message);
+    this.note(jobId, `[kiln] ${message}`);
     const held = this.held.get(jobId);
-    if (held) {
-      this.note(jobId, '[kiln] the kept container vanished: debugging ended');
-      held.release('remove');
-    } else {
-      void this.removeAdopted(jobId);
+    if (held) held.release('remove');
+    else void this.removeAdopted(jobId);
+  }
+
+  private endedBecause(jobId: string, reason: string): void {
+    this.ended.delete(jobId);
+    this.ended.set(jobId, reason);
+    if (this.ended.size > MAX_ENDED_REASONS) this.ended.delete(this.ended.keys().next().value as string);
+  }
+
+  /** While any job is kept: checks each kept container now and then (see the header). */
+  private watchContainers(): void {
+    if (this.watch || !this.p.dockerOf) return;
+    this.watch = setInterval(() => void this.checkContainers(), this.p.options?.checkMs ?? DEFAULT_CHECK_MS);
+    this.watch.unref();
+  }
+
+  private async checkContainers(): Promise<void> {
+    if (this.checking) return;
+    const ids = [...this.held.keys(), ...this.adopted.keys()];
+    if (ids.length === 0) {
+      clearInterval(this.watch);
+      this.watch = undefined;
+      return;
+    }
+    this.checking = true;
+    try {
+      for (const id of ids) await this.containerGone(id);
+    } catch (err) {
+      this.p.onError('checking the kept debug containers failed', err);
+    } finally {
+      this.checking = false;
     }
   }
 

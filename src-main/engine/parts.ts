@@ -228,6 +228,11 @@ export function buildParts(options: EngineOptions): EngineParts {
       const ran = engines.executorOfJob(jobId) ?? engines.executorOf(runs.getJob(jobId)?.engine ?? engines.names[0]);
       return ran instanceof DockerExecutor ? ran.docker : undefined;
     },
+    // A job's engine that Settings removed (or a config edit dropped) before a restart: unreachable now.
+    unconfiguredEngineOf: (jobId) => {
+      const name = runs.getJob(jobId)?.engine;
+      return name && !engines.executorOfJob(jobId) && !engines.executorOf(name) ? name : undefined;
+    },
     // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).
     slots: { hold: (jobId) => pool.holdSlot(jobId, runs.getJob(jobId)?.engine ?? undefined), free: (jobId) => pool.freeSlot(jobId) },
     // debug.keep is read from the live configuration, which a settings save updates in place.

@@ -10,6 +10,9 @@ export interface TarEntry {
   name: string;
   mode: number;
   content?: Buffer;
+  /** The owner the file gets in the container (Docker keeps it when extracting); default root (0). */
+  uid?: number;
+  gid?: number;
 }
 
 function octal(value: number, width: number): string {
@@ -22,8 +25,8 @@ function header(entry: TarEntry, size: number): Buffer {
   if (Buffer.byteLength(entry.name) > 100) throw new Error(`tar entry name too long: ${entry.name}`);
   h.write(entry.name, 0, 100, 'utf8');
   h.write(octal(entry.mode, 8), 100, 'ascii');
-  h.write(octal(0, 8), 108, 'ascii');
-  h.write(octal(0, 8), 116, 'ascii');
+  h.write(octal(entry.uid ?? 0, 8), 108, 'ascii');
+  h.write(octal(entry.gid ?? 0, 8), 116, 'ascii');
   h.write(octal(size, 12), 124, 'ascii');
   h.write(octal(Math.floor(Date.now() / 1000), 12), 136, 'ascii');
   h.write('        ', 148, 'ascii');

@@ -31,6 +31,23 @@ export class ContainerGoneError extends Error {
   }
 }
 
+/**
+ * Why a kept container can no longer hold a shell, or undefined while it is up (or Docker cannot
+ * be asked right now: an unreachable engine is not a vanished container, the next check asks again).
+ */
+export async function containerProblem(docker: Dockerode, containerId: string, settleMs = 300): Promise<string | undefined> {
+  const container = docker.getContainer(containerId);
+  try {
+    if ((await container.inspect()).State.Running) return undefined;
+    // `docker rm -f` kills, then removes: a moment later a removed container is no longer there.
+    await new Promise((r) => setTimeout(r, settleMs));
+    if ((await container.inspect()).State.Running) return undefined;
+    return `the kept container ${containerId.slice(0, 12)} stopped (Docker restarted, or it was stopped by hand)`;
+  } catch (err) {
+    return statusCodeOf(err) === 404 ? new ContainerGoneError(containerId).message : undefined;
+  }
+}
+
 export function clampSize(cols: unknown, rows: unknown): { cols: number; rows: number } {
   const n = (v: unknown, d: number, max: number): number => {
     const x = Math.floor(Number(v));

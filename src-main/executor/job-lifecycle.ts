@@ -239,7 +239,9 @@ async function keepForDebug(o: {
   const env = { ...failure.env, ...added };
   const file = DEBUG_ENV_FILE.slice(DEBUG_ENV_FILE.lastIndexOf('/') + 1);
   const dir = DEBUG_ENV_FILE.slice(0, DEBUG_ENV_FILE.lastIndexOf('/'));
-  await container.putArchive(dir, Readable.from([makeTar([{ name: file, mode: 0o600, content: Buffer.from(exportLines(env)) }])]));
+  // Owned by the user the shell runs as (the image's USER): a 0600 file of root's is unreadable to uid 1000.
+  const owner = await execUser(container);
+  await container.putArchive(dir, Readable.from([makeTar([{ name: file, mode: 0o600, content: Buffer.from(exportLines(env)), ...owner }])]));
   let rerunning = false;
   return {
     containerId: container.id,
@@ -264,4 +266,21 @@ async function keepForDebug(o: {
       }
     },
   };
+}
+
+/**
+ * The uid and gid a `docker exec` without a user runs as in `container` (its image's USER, by name
+ * or number): what `id` answers there, as the steps and the debug shell see it. Root when `id`
+ * cannot tell (an image without it); the shell then says it cannot read the file, if it cannot.
+ */
+async function execUser(container: JobContainer): Promise<{ uid: number; gid: number }> {
+  let out = '';
+  try {
+    const { exitCode } = await container.exec(['sh', '-c', 'id -u && id -g'], { onOutput: (stream, chunk) => { if (stream === 'stdout') out += chunk.toString('utf8'); } });
+    const [uid, gid] = out.trim().split(/\s+/).map((v) => (/^\d+$/.test(v) ? Number(v) : NaN));
+    if (exitCode === 0 && Number.isSafeInteger(uid) && Number.isSafeInteger(gid)) return { uid, gid };
+  } catch {
+    // No shell or no `id`: root, as before.
+  }
+  return { uid: 0, gid: 0 };
 }

@@ -66,6 +66,9 @@ export function exportLines(env: Record<string, string>): string {
   return Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
 }
 
+/** Sources the kept environment, or says in one line why this shell lacks it (never silently). */
+const LOAD_ENV = 'if [ -r "$1" ]; then . "$1"; else echo "kiln: cannot read $1 as user $(id -u 2>/dev/null):$(id -g 2>/dev/null): this shell lacks the failing step\'s environment" >&2; fi';
+
 /**
  * The debug shell: records its PID (a closed terminal hangs up its process group), the kept step's
  * environment, its workspace, then bash when the image has it, else sh. `$1` is the environment
@@ -73,7 +76,7 @@ export function exportLines(env: Record<string, string>): string {
  */
 export function debugShellCommand(id: string): { cmd: string[]; pidFile: string } {
   const pidFile = `${KILN_DIR}/debug-shell-${id}.pid`;
-  const script = '{ mkdir -p "${2%/*}" && echo $$ > "$2"; } 2>/dev/null; [ -r "$1" ] && . "$1"; cd "${KILN_WORKSPACE:-/workspace}" 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
+  const script = '{ mkdir -p "${2%/*}" && echo $$ > "$2"; } 2>/dev/null; ' + LOAD_ENV + '; cd "${KILN_WORKSPACE:-/workspace}" 2>/dev/null; if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
   return { cmd: ['sh', '-c', script, 'kiln-debug', DEBUG_ENV_FILE, pidFile], pidFile };
 }
 

@@ -17,7 +17,9 @@
  * Frames: binary client → server is keyboard input; binary server → client is screen output.
  * Text frames are JSON control messages: client → server {type:'resize', cols, rows} and, with
  * `flow=ack`, {type:'ack', bytes} once the terminal has drawn that much output; server → client
- * {type:'ready'}, {type:'exit', code}, {type:'error', message} (e.g. the container vanished).
+ * {type:'ready'}, {type:'exit', code}, {type:'error', message} (the terminal could not open), and
+ * {type:'gone', code, message} instead of 'exit' when the shell ended because its container did
+ * (removed, stopped, or debugging ended): debugging is over, the message says why.
  *
  * Flow control keeps a flood (`yes`) from filling memory or stalling the event loop: output is
  * paused while more than HIGH_WATER bytes are unacknowledged (flow=ack) or queued on the socket,
@@ -208,7 +210,9 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
   for (const m of early) handle(m.bytes, m.isBinary);
   early = undefined;
   const code = await term.exit;
-  control({ type: 'exit', code });
+  // The shell's end may be its container's: then debugging ended, and the page must say so.
+  const gone = await terminals.containerGone(jobId).catch(() => undefined);
+  control(gone === undefined ? { type: 'exit', code } : { type: 'gone', code, message: gone });
   if (ws.readyState === ws.OPEN) ws.close(1000, 'shell exited');
 }
 

@@ -8,10 +8,22 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
 import { startEngine, type EngineFixture } from '../engine/engine-fixture.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
 import { FAILING_PIPELINE } from './debug-fixture.js';
 import { openTerminal } from './terminal-client.js';
 
 const SECRET = 'hunter2-not-in-logs';
+
+/** A job that is still running when a terminal is asked for (its run not started with debug). */
+const SLOW_PIPELINE = `name: slow
+on:
+  manual: true
+jobs:
+  wait:
+    image: ${TEST_IMAGE}
+    steps:
+      - run: sleep 120
+`;
 
 /** The roles and states of a run's containers (job, service), sorted. */
 function containerState(runId: string): string[] {
@@ -26,8 +38,9 @@ describe('a failed job of a run started with debug', () => {
   const termUrl = (id: string, q = ''): string => `${server.url.replace('http', 'ws')}/api/jobs/${encodeURIComponent(id)}/terminal${q}`;
 
   beforeAll(async () => {
-    kiln = await startEngine({ configure: () => ({ secrets: { DEPLOY_TOKEN: SECRET } }), options: { debug: { keepMs: 90_000 }, onError: () => undefined } });
+    kiln = await startEngine({ repos: ['acme/web', 'acme/slow'], configure: () => ({ secrets: { DEPLOY_TOKEN: SECRET } }), options: { debug: { keepMs: 90_000 }, onError: () => undefined } });
     kiln.repos[0].commit(FAILING_PIPELINE);
+    kiln.repos[1].commit(SLOW_PIPELINE);
     server = await startServer({ engine: kiln.engine, port: 0 });
     [runId] = (await kiln.engine.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
     const kept = await kiln.waitFor(async () => (await kiln.engine.listKeptJobs()).find((k) => k.runId === runId), 90_000, 'the failed job to be kept');
@@ -77,6 +90,20 @@ describe('a failed job of a run started with debug', () => {
     }
   });
 
+  it('writes nothing of the terminal to the job log or its live stream', async () => {
+    const before = kiln.events.length;
+    const t = await openTerminal(termUrl(jobId));
+    try {
+      t.type('echo "term-only-$((6*7))-marker"\n');
+      await t.waitFor('term-only-42-marker');
+    } finally {
+      await t.close();
+    }
+    const log = (await kiln.engine.getLog(jobId, 0, 5000)).lines.map((l) => l.text).join('\n');
+    expect(log).not.toContain('term-only');
+    expect(JSON.stringify(kiln.events.slice(before))).not.toContain('term-only');
+  });
+
   it('leaves the container running when the terminal closes, and opens again', async () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(containerState(runId)).toEqual(['job:running', 'service:running']);
@@ -122,6 +149,18 @@ describe('a failed job of a run started with debug', () => {
       expect(err).toMatchObject({ status: 409 });
       expect((err as { body: string }).body).toContain('not kept for debugging');
       await expect(kiln.engine.rerunFailedStep('no-such-job')).rejects.toMatchObject({ code: 'CONFLICT' });
+    });
+
+    it('into a running job of a run not started with debug, with 409', async () => {
+      const [plain] = (await kiln.engine.triggerRun({ repo: 'acme/slow', branch: 'main' })).runIds;
+      try {
+        const live = await kiln.waitFor(async () => (await kiln.engine.getRun(plain)).jobs.find((j) => j.steps[0]?.status === 'running'), 60_000, 'the slow job to run');
+        const err = await openTerminal(termUrl(live.id)).catch((e: unknown) => e as { status: number; body: string });
+        expect(err).toMatchObject({ status: 409 });
+        expect((err as { body: string }).body).toContain('not kept for debugging');
+      } finally {
+        await kiln.engine.cancelRun(plain);
+      }
     });
 
     it('from another origin, with 403', async () => {

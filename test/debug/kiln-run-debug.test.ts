@@ -9,7 +9,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
+import { TEST_IMAGE } from '../helpers/test-image.js';
 import { FAILING_PIPELINE } from './debug-fixture.js';
+
+// Beside the failing job: one that passes while the failed job's shell owns the terminal, and one
+// skipped then (it runs only on a failure).
+const PIPELINE = `${FAILING_PIPELINE}  quick:
+    image: ${TEST_IMAGE}
+    steps:
+      - run: sleep 20; echo "quick-$((1+1))-done"
+  notify:
+    needs: [quick]
+    if: failure()
+    image: ${TEST_IMAGE}
+    steps:
+      - run: echo notified
+`;
 
 const KILN = resolve('bin/kiln.js');
 const SESSION = `kiln-debug-${process.pid}`;
@@ -40,7 +55,7 @@ describe('kiln run --debug in a terminal', () => {
   beforeAll(() => {
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'kiln-run-debug-'));
-    writeFileSync(join(dir, '.kiln.yml'), FAILING_PIPELINE);
+    writeFileSync(join(dir, '.kiln.yml'), PIPELINE);
     const command = `cd ${dir} && DEPLOY_TOKEN=s3cret-value node ${KILN} run --debug --secret DEPLOY_TOKEN; echo "KILN-EXIT=$?"; sleep 600`;
     tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command);
   });
@@ -59,6 +74,19 @@ describe('kiln run --debug in a terminal', () => {
     await waitForScreen(/^svc-42$/m);
     expect(screen()).toContain('[build › Break] token is ***');
     expect(screen()).not.toContain('s3cret-value');
+  });
+
+  it('holds back the other jobs\' lines, the skipped one too, while the shell owns the terminal', async () => {
+    const quickRunning = (): boolean => execFileSync('docker', ['ps', '-q', '--filter', 'label=kiln.job=quick', '--filter', 'label=kiln.role=job'], { encoding: 'utf8' }).trim() !== '';
+    if (!quickRunning()) throw new Error('job quick ended before the shell opened: this test cannot tell held lines from printed ones');
+    for (const deadline = Date.now() + 60_000; quickRunning();) {
+      if (Date.now() > deadline) throw new Error('job quick never ended');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // quick passed, so notify is skipped about now: its line would be on the screen within a moment.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(screen()).not.toMatch(/\[notify\] skipped/);
+    expect(screen()).not.toContain('quick-2-done');
   });
 
   it('sends Ctrl-C to the command in the container, not to kiln', async () => {
@@ -87,6 +115,8 @@ describe('kiln run --debug in a terminal', () => {
     typeLine('exit');
     await waitForScreen(/KILN-EXIT=1/, 60_000);
     expect(screen()).toMatch(/build\s+failed/);
+    expect(screen()).toMatch(/\[notify\] skipped/);
+    expect(screen()).toContain('quick-2-done');
     expect(execFileSync('docker', ['ps', '-aq', '--filter', `id=${id}`], { encoding: 'utf8' }).trim()).toBe('');
   });
 });

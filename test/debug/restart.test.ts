@@ -117,6 +117,37 @@ describe('kept containers across a restart', () => {
     expect(await second.listKeptJobs()).toEqual([]);
   });
 
+  it('keep the record of a job kept on an engine no longer configured, and leave its container, until that engine is back', async () => {
+    setUp();
+    const engine = (name: string): NonNullable<KilnConfig['engines']>[number] => ({ name, address: 'unix:///var/run/docker.sock', limit: 2, labels: [] });
+    config = { ...config, engines: [engine('first')] };
+    const first = await start();
+    const [runId] = (await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
+    const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
+    await first.stop();
+    engines.splice(0);
+
+    // Renamed in Settings (the same Docker under another name): the job's engine is no longer configured.
+    config = { ...config, engines: [engine('second')] };
+    const errors: string[] = [];
+    const renamed = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS }, onError: (m, err) => errors.push(`${m}: ${err instanceof Error ? err.message : String(err)}`) });
+    engines.push(renamed);
+    expect((await renamed.getRun(runId)).status).toBe('failed');
+    expect(await renamed.listKeptJobs()).toEqual([]);
+    expect(errors.join('\n')).toContain(`kept job ${kept.jobId} is on engine 'first', which is no longer configured: its container`);
+    // Neither removed nor forgotten: the reaper (start-up and periodic) spares it until its deadline.
+    await renamed.reapLeftovers();
+    expect(containers(runId)).toEqual(['job:running', 'service:running']);
+    await renamed.stop();
+    engines.splice(0);
+
+    config = { ...config, engines: [engine('first')] };
+    const back = await start();
+    expect(await back.listKeptJobs()).toMatchObject([{ jobId: kept.jobId, state: 'adopted' }]);
+    await back.endDebug(kept.jobId);
+    expect(containers(runId)).toEqual([]);
+  });
+
   it('after a kill -9, on a full disk: the start-up reap spares them before the deferred recovery adopts them', async () => {
     setUp();
     const disk = mountSmallDisk(join(root, 'small'), '16m');

@@ -155,12 +155,21 @@ describe('debugging a failed job in the dashboard', () => {
     expect(log).toContain("re-running step 'Break' in the kept container (debug)");
   });
 
-  it('says so when the container vanished underneath', async () => {
+  it('says so in the open terminal when the container vanished underneath, and the job ends', async () => {
+    await page.waitForSelector('.terminal-pane[data-state=open]', { timeout: 20_000 });
     const id = execFileSync('docker', ['ps', '-q', '--filter', `label=kiln.run=${runId}`, '--filter', 'label=kiln.role=job'], { encoding: 'utf8' }).trim();
     execFileSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
-    await page.click('[data-action=new-terminal]');
-    await page.waitForFunction(() => document.body.innerText.includes('no longer exists'), undefined, { timeout: 20_000 });
+    // No new terminal is opened: the one already open says the container is gone and debugging ended.
+    await page.waitForFunction(() => /no longer exists[^\n]*debugging ended/.test(document.body.innerText), undefined, { timeout: 20_000 });
     await screenshot(page, 'debug-terminal-vanished');
+    expect(await page.textContent('body')).not.toContain('the container is still up');
+    expect(await kiln.engine.listKeptJobs()).toEqual([]);
+    for (const until = Date.now() + 20_000; (await kiln.engine.getRun(runId)).status !== 'failed';) {
+      if (Date.now() > until) throw new Error('the run never ended failed after its container vanished');
+      await page.waitForTimeout(100);
+    }
+    expect((await kiln.engine.getRun(runId)).jobs[0].status).toBe('failed');
+    expect((await kiln.engine.health()).queue.running).toBe(0);
   });
 
   it('removes the kept container at the deadline and the job ends failed', async () => {

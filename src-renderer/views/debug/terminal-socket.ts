@@ -50,7 +50,8 @@ export function connectTerminal(url: string, size: { cols: number; rows: number 
     try { msg = JSON.parse(String(e.data)) as typeof msg; } catch { return; }
     if (msg.type === 'ready') events.onReady();
     else if (msg.type === 'exit') events.onExit(msg.code ?? -1);
-    else if (msg.type === 'error') { problem = true; events.onProblem(msg.message ?? 'the terminal failed'); }
+    // 'gone': the shell ended with its container (removed, stopped, debugging ended); the message says why.
+    else if (msg.type === 'error' || msg.type === 'gone') { problem = true; events.onProblem(msg.message ?? 'the terminal failed'); }
   };
   ws.onclose = (e: CloseEvent) => {
     clearTimeout(ackTimer);
