@@ -174,7 +174,8 @@ describe('debugging a failed job in the dashboard', () => {
     await typeInTerminal(page, 'clear; echo "copy-$((6*7))-me"\n');
     await waitForScreen(page, /^copy-42-me/m);
     // A triple click selects the output line; the shortcut puts it on the clipboard.
-    await page.locator('.terminal-pane').nth(0).locator('.xterm-rows > div', { hasText: /^copy-42-me/ }).click({ clickCount: 3 });
+    // (xterm takes the mouse on the screen layer above the rows: the click goes where the row is.)
+    await page.locator('.terminal-pane').nth(0).locator('.xterm-rows > div', { hasText: /^copy-42-me/ }).click({ clickCount: 3, force: true });
     await page.keyboard.press('Control+Shift+C');
     await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 5_000 }).toMatch(/^copy-42-me\s*$/);
   });
@@ -205,7 +206,7 @@ describe('debugging a failed job in the dashboard', () => {
     const start = Number((await header.getAttribute('data-section'))!.slice('rerun:'.length));
     expect(await page.textContent(`.log-line[data-seq="${start}"]`)).toContain("re-running step 'Break' in the kept container (debug)");
     // In the list: Break, then Report (the always() step), then the re-run with its output.
-    const top = async (selector: string): Promise<number> => Number(await page.locator(selector).first().evaluate((el) => (el as HTMLElement).style.top.replace('px', '')));
+    const top = (selector: string): Promise<number> => page.locator(selector).first().evaluate((el) => el.getBoundingClientRect().top);
     const report = await top('.log-step[data-section="step:2"]');
     expect(report).toBeGreaterThan(await top('.log-step[data-section="step:1"]'));
     expect(await top('.log-step[data-section^="rerun:"]')).toBeGreaterThan(report);

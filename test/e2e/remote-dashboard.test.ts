@@ -235,7 +235,7 @@ describe('the dashboard opened from another machine, with the API token', () => 
     await page.keyboard.type('clear; echo "cp-$((6*7))"\n');
     const row = page.locator('.terminal-pane .xterm-rows').first().locator('> div', { hasText: /^cp-42/ });
     await row.waitFor({ timeout: 20_000 });
-    await row.click({ clickCount: 3 });
+    await row.click({ clickCount: 3, force: true }); // xterm's screen layer above the rows takes the mouse
     await page.keyboard.press('Control+Shift+C');
     await page.keyboard.press('Control+Shift+V');
     await page.keyboard.press('Enter');
