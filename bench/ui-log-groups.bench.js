@@ -93,7 +93,7 @@ try {
   const groups = await engine.getLogGroups(grouped.id);
   const totals = { grouped: (await engine.getLog(grouped.id, 0, 1)).total, flat: (await engine.getLog(flat.id, 0, 1)).total };
   if (run.status !== 'passed' || groups.length !== (STEPS * PER_STEP) / GROUP_LINES || totals.grouped < STEPS * PER_STEP) {
-    throw new Error(`the run ended ${run.status} with ${groups.length} groups and ${totals.grouped} lines`);
+    throw new Error(`the run ended ${run.status} with ${groups.length} groups and ${totals.grouped} lines (${run.jobs.map((j) => `${j.name}: ${j.status}${j.error ? `, ${j.error}` : ''}`).join('; ')})`);
   }
   const jobUrl = (j) => `${server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(j.id)}`;
   const apiSamples = [];
