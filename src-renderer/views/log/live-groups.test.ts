@@ -18,6 +18,8 @@ describe('groupsOfLiveLines', () => {
     const known: LogGroup[] = [{ start: 5, end: null, endMarker: false, depth: 0, step: 1, title: 'Known' }];
     expect(groupsOfLiveLines(known, [line(9, '::endgroup::', 1)])).toEqual([{ ...known[0], end: 9, endMarker: true }]);
     expect(groupsOfLiveLines(known, [line(9, 'next step', 2)])).toEqual([{ ...known[0], end: 9, endMarker: false }]);
+    // Kiln's job-level lines may come while a step runs: they close nothing.
+    expect(groupsOfLiveLines(known, [line(9, 'warning: …', null, 'system')])).toEqual([]);
   });
 
   it('ignores Kiln\'s own lines, job-level lines and ordinary lines', () => {

@@ -3,7 +3,7 @@
  * by polling (use-log-groups.ts), so without this a streamed `::group::X` or `::endgroup::` would show
  * as a raw line until the next poll. The same rules as the engine's (src-main/executor/step-commands.ts):
  * only a step's stdout/stderr lines are commands, an `::endgroup::` closes the innermost open group,
- * and groups do not span steps. What this works out is provisional: the stored groups replace it
+ * and groups do not span steps (the first line of the next step closes them). What this works out is provisional: the stored groups replace it
  * on the next poll (a closed group is never reopened by an older answer: see mergeGroups).
  */
 import type { LogGroup } from '../../../shared/model/job-records.js';
@@ -15,8 +15,9 @@ export function groupsOfLiveLines(known: readonly LogGroup[], lines: readonly Lo
   const open = known.filter((g) => g.end === null);
   const changed = new Map<number, LogGroup>();
   for (const line of lines) {
-    // A line of another step (or of the job) closes the groups still open where that step ended.
-    while (open.length > 0 && open[open.length - 1].step !== line.step) {
+    // A line of another step closes the groups still open where their step ended. (Not a job-level
+    // line: Kiln may say something while a step runs; the stored groups close those in time.)
+    while (line.step !== null && open.length > 0 && open[open.length - 1].step !== line.step) {
       const g = open.pop()!;
       changed.set(g.start, { ...g, end: Math.max(g.start + 1, line.seq), endMarker: false });
     }
