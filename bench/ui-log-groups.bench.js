@@ -2,9 +2,11 @@
 // server: a real Docker job prints 1,000,000 lines in 10,000 `::group::` sections of 100 lines (the
 // engine stores the groups as it goes), and a second job prints the same 1,000,000 lines without
 // markers — the baseline, measured in the same run.
-// Measures (targets): first lines on screen < 1 s; folding (and unfolding) a group < 50 ms, from the
-// click to the rows on screen. Baselines: the same first lines of the log without groups, and
-// folding a step (the viewer's fold without groups) of that log.
+// Measures (targets): first lines on screen < 1 s; folding (and unfolding) a group in under 50 ms,
+// from the click to the rows on screen, every time: judged on the p99 (p50 and max shown too).
+// Baselines: the same first lines of the log without groups, and folding a step (the viewer's fold
+// without groups) of that log. BENCH_LINES (default 1,000,000) runs a smaller log for a quick look;
+// BENCH_TOGGLES (default 10) is how many groups are folded and unfolded at each of five places.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,9 @@ import { startServer } from '../dist/src-main/http/app.js';
 
 const IMAGE = 'kiln-test/busybox:1';
 const STEPS = 5;
-const PER_STEP = 200_000;
+const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
+const PER_STEP = Math.round(LINES / STEPS / 100) * 100;
+const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 10);
 const GROUP_LINES = 100; // the ::group:: line, 98 lines, the ::endgroup:: line
 const REPO = 'bench/groups';
 const root = process.cwd();
@@ -89,7 +93,7 @@ try {
   const groups = await engine.getLogGroups(grouped.id);
   const totals = { grouped: (await engine.getLog(grouped.id, 0, 1)).total, flat: (await engine.getLog(flat.id, 0, 1)).total };
   if (run.status !== 'passed' || groups.length !== (STEPS * PER_STEP) / GROUP_LINES || totals.grouped < STEPS * PER_STEP) {
-    throw new Error(`the run ended ${run.status} with ${groups.length} groups and ${totals.grouped} lines`);
+    throw new Error(`the run ended ${run.status} with ${groups.length} groups and ${totals.grouped} lines (${run.jobs.map((j) => `${j.name}: ${j.status}${j.error ? `, ${j.error}` : ''}`).join('; ')})`);
   }
   const jobUrl = (j) => `${server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(j.id)}`;
   const apiSamples = [];
@@ -147,10 +151,10 @@ try {
   await page.goto('about:blank');
   await page.goto(jobUrl(grouped));
   await page.waitForSelector('.log-group');
-  for (const where of [0.02, 0.5, 0.98]) {
+  for (const where of [0.02, 0.25, 0.5, 0.75, 0.98]) {
     await page.$eval('.log-list', (el, f) => { el.scrollTop = (el.scrollHeight - el.clientHeight) * f; }, where);
     await sleep(300);
-    const starts = await page.$$eval('.log-group[data-folded=true]', (els) => els.slice(2, 7).map((e) => e.getAttribute('data-group')));
+    const starts = await page.$$eval('.log-group[data-folded=true]', (els, n) => els.slice(1, 1 + n).map((e) => e.getAttribute('data-group')), TOGGLES);
     for (const s of starts) {
       const sel = `.log-group[data-group="${s}"] button`;
       groupUnfold.push(await toggleTimes(sel, true));
@@ -166,7 +170,7 @@ try {
   await page.goto('about:blank');
   await page.goto(jobUrl(flat));
   await page.waitForSelector('.log-step[data-section="step:0"]');
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < TOGGLES; i++) {
     const sel = '.log-step[data-section="step:0"] button';
     stepFold.push(await toggleTimes(sel, false));
     await sleep(100);
@@ -176,19 +180,21 @@ try {
 
   const ok = (v, target) => (v ? '✓' : `✗ (target ${target})`);
   const f = (n) => n.toFixed(1);
-  const stat = (xs, key) => { const v = xs.map((x) => x[key]); return { p50: median(v), max: Math.max(...v) }; };
+  const stat = (xs, key) => { const v = xs.map((x) => x[key]); return { p50: median(v), p99: pct(v, 0.99), max: Math.max(...v) }; };
+  // "In under 50 ms" is every fold, not a typical one: the p99 is judged (with 50 samples, the worst but none).
   const toggleRows = (what, group, step) => ['dom', 'ms'].map((key) => {
     const g = stat(group, key);
     const b = stat(step, key);
     const label = key === 'dom' ? 'rows in the DOM' : 'on screen (next frame)';
     return {
-      measure: `${what} a group, ${label}, p50 / max of ${group.length} (ms)`, value: `${f(g.p50)} / ${f(g.max)}`,
-      baseline: `${f(b.p50)} / ${f(b.max)} (${what} a step, no groups)`, ratio: (g.p50 / b.p50).toFixed(2), target: '< 50', ok: ok(g.p50 < 50, 'p50 < 50'),
+      measure: `${what} a group, ${label}, p50 / p99 / max of ${group.length} (ms)`, value: `${f(g.p50)} / ${f(g.p99)} / ${f(g.max)}`,
+      baseline: `${f(b.p50)} / ${f(b.p99)} / ${f(b.max)} (${what} a step, no groups)`, ratio: (g.p99 / b.p99).toFixed(2), target: 'p99 < 50', ok: ok(g.p99 < 50, 'p99 < 50'),
     };
   });
+  const size = `${totals.grouped.toLocaleString('en')} lines, ${groups.length.toLocaleString('en')} groups`;
   const rows = [
-    { measure: 'first lines on screen, 1M lines, 10,000 groups (ms)', value: f(firstGroupedMs), baseline: `${f(firstFlatMs)} (same log, no groups)`, ratio: (firstGroupedMs / firstFlatMs).toFixed(2), target: '< 1000', ok: ok(firstGroupedMs < 1000, '< 1000') },
-    { measure: '  … the 10,000 groups via the API alone, p50 of 3 (ms)', value: f(groupsApiMs), baseline: '', ratio: '', target: '', ok: '' },
+    { measure: `first lines on screen, ${size} (ms)`, value: f(firstGroupedMs), baseline: `${f(firstFlatMs)} (same log, no groups)`, ratio: (firstGroupedMs / firstFlatMs).toFixed(2), target: '< 1000', ok: ok(firstGroupedMs < 1000, '< 1000') },
+    { measure: `  … the ${groups.length.toLocaleString('en')} groups via the API alone, p50 of 3 (ms)`, value: f(groupsApiMs), baseline: '', ratio: '', target: '', ok: '' },
     ...toggleRows('fold', groupFold, stepFold),
     ...toggleRows('unfold', groupUnfold, stepUnfold),
   ];

@@ -41,6 +41,15 @@ export interface LogGroup {
   title: string;
 }
 
+/**
+ * The title of the group around a failed step's re-run in a job kept for debugging. Its lines come
+ * after every step's, so a viewer shows such a group (top level, tagged with the step) as a section
+ * of its own under this title rather than inside whichever step's lines it follows.
+ */
+export function rerunGroupTitle(stepName: string): string {
+  return `re-run of '${stepName}'`;
+}
+
 /** The Markdown one step appended to $KILN_SUMMARY, cut to the step's and the job's limits. */
 export interface StepMarkdownSummary {
   jobId: string;

@@ -68,7 +68,7 @@ export interface RunTestReport {
 }
 
 /** Where a job spent its time. `steps` covers the job's steps (their own times are in the run's steps). */
-export type TimingPhase = 'queued' | 'setting_up' | 'pulling' | 'steps' | 'after_steps' | 'tearing_down';
+export type TimingPhase = 'queued' | 'setting_up' | 'pulling' | 'steps' | 'after_steps' | 'kept_for_debug' | 'tearing_down';
 
 export interface TimingSegment {
   phase: TimingPhase;

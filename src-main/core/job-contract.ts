@@ -17,9 +17,10 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 /**
  * Where a job's time goes, in order: bringing its environment up (pulling the image, when it is
  * missing, is its own phase inside), the steps (restoring caches and artifacts counts as set-up),
- * the work after them (reports, caches, artifacts), teardown; 'done' marks the end.
+ * the work after them (reports, caches, artifacts), the time a failed job was kept up for debugging
+ * (from when the hold starts), teardown; 'done' marks the end.
  */
-export type JobPhaseMark = 'setting_up' | 'pulling' | 'steps' | 'after_steps' | 'tearing_down' | 'done';
+export type JobPhaseMark = 'setting_up' | 'pulling' | 'steps' | 'after_steps' | 'kept_for_debug' | 'tearing_down' | 'done';
 
 /** Where the job's workspace comes from. */
 export type WorkspaceSource =

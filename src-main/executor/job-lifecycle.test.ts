@@ -213,6 +213,17 @@ describe('keep-on-failure (debug)', () => {
     await l.runner.destroy();
   });
 
+  it('marks the hold as its own phase for the timing view, between the work after the steps and teardown', async () => {
+    const d = debugger_(true, 'remove');
+    const phases: string[] = [];
+    const lived = live(job(['build']), { hooks: NOOP_HOOKS, behaviours: { 0: { exitCode: 1 } }, debug: d.debug, phases });
+    for (let i = 0; i < 100 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(phases.at(-1)).toBe('kept_for_debug');
+    d.release();
+    await lived;
+    expect(phases).toEqual(['setting_up', 'steps', 'after_steps', 'kept_for_debug', 'tearing_down', 'done']);
+  });
+
   it('keeps nothing when the job passed or keepsFailure says no', async () => {
     const passed = debugger_(true, 'remove');
     expect((await live(job(['build']), { debug: passed.debug })).calls).toEqual(['bringUp', 'teardown']);

@@ -22,6 +22,7 @@
  * a JobResult, and an error of bring-up or of the hooks is a 'failed' result worded by the backend.
  */
 import { Readable } from 'node:stream';
+import { rerunGroupTitle } from '../../shared/model/job-records.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import { formatDuration } from '../../shared/format.js';
@@ -198,7 +199,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     if (jobTimer) clearTimeout(jobTimer);
     request.signal.removeEventListener('abort', onCancel);
     let verdict: 'remove' | 'leave' = 'remove';
-    if (kept && request.debug) verdict = await request.debug.hold(kept, request.signal).catch(() => 'remove' as const);
+    if (kept && request.debug) {
+      mark('kept_for_debug'); // the hold is the person's time, not the work after the steps
+      verdict = await request.debug.hold(kept, request.signal).catch(() => 'remove' as const);
+    }
     mark('tearing_down'); // after a debug hold: the timing view shows teardown, not the time spent debugging
     if (verdict === 'remove') await backend.teardown(say);
     else say('the job container stays up for debugging until its deadline');
@@ -253,13 +257,21 @@ async function keepForDebug(o: {
       if (rerunning) throw new Error(`step '${failure.name}' is already being re-run`);
       rerunning = true;
       try {
-        log.system(`re-running step '${failure.name}' in the kept container (debug)`, failure.index);
+        // The re-run's lines come after every step's: a group tagged with the failed step lets a
+        // viewer show them under a "re-run of" header of their own, not the last step's.
+        const title = rerunGroupTitle(failure.name);
+        const start = log.system(`re-running step '${failure.name}' in the kept container (debug)`, failure.index);
+        const group = (end: number | null): void => {
+          if (start !== undefined) log.emitRecord({ kind: 'group', group: { start, end, endMarker: false, depth: 0, step: failure.index, title } });
+        };
+        group(null);
         const outcome = await runStep({
           runner, index: failure.index, script: failure.script, env, killGraceMs: o.killGraceMs,
           output: log.openStep(failure.index, failure.name), jobSignal: o.signal, note: (text) => log.system(text, failure.index),
         });
         const code = outcome.exitCode ?? -1;
         log.system(`re-run of step '${failure.name}' ${outcome.status === 'passed' ? 'passed' : `ended ${outcome.status}${outcome.exitCode === undefined ? '' : ` with exit code ${code}`}`}`, failure.index);
+        group(log.offset);
         return code;
       } finally {
         rerunning = false;

@@ -9,6 +9,7 @@ import { elapsed, formatDuration, relativeTime, shortSha } from '../app/format.j
 import { CATCH_UP_ACTOR } from '../../shared/model/trigger-event.js';
 import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js';
 import { href } from '../app/route.js';
+import { DebugBadge, useKeptJobs } from './debug/kept-jobs.js';
 
 const PAGE = 30;
 const EVENT_LABEL = { push: 'push', tag: 'tag', pull_request: 'pull request', manual: 'manual', schedule: 'schedule' } as const;
@@ -58,7 +59,9 @@ export function RunsList() {
     });
   });
 
-  const now = useTicker(runs.some((r) => !isTerminal(r.status)));
+  const active = runs.some((r) => !isTerminal(r.status));
+  const kept = useKeptJobs({ active });
+  const now = useTicker(active || kept.runs.size > 0);
 
   return (
     <div className="page">
@@ -113,7 +116,11 @@ export function RunsList() {
           <tbody>
             {runs.map((run) => (
               <tr key={run.id} data-run-id={run.id} data-status={run.status}>
-                <td><StatusBadge status={run.status} />{run.waitingForApproval !== undefined && <div className="small text-warn" data-waiting-approval>waiting for approval</div>}</td>
+                <td>
+                  <StatusBadge status={run.status} />
+                  {run.waitingForApproval !== undefined && <div className="small text-warn" data-waiting-approval>waiting for approval</div>}
+                  {kept.list?.filter((k) => k.runId === run.id).map((k) => <div key={k.jobId}><DebugBadge kept={k} now={now} /></div>)}
+                </td>
                 <td>
                   <a className="run-title" href={href({ view: 'run', runId: run.id })}>
                     {run.repo} <span className="muted">#{run.number}</span>

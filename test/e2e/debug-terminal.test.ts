@@ -13,11 +13,19 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
+import type { KilnConfig } from '../../src-main/core/engine-contract.js';
+import { Engine } from '../../src-main/engine/engine.js';
+import { startServer } from '../../src-main/http/app.js';
 import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
 import { screenshot } from './helpers/browser.js';
-import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
+import { committedRepo, openDashboard, STATIC_DIR, type Dashboard } from './helpers/kiln-stack.js';
 
 const REPO = 'acme/debuggable';
+/** The debug fixture, and a step that runs after the failure: a re-run's output then follows it in the log. */
+const PIPELINE = `${FAILING_PIPELINE}      - name: Report
+        if: always()
+        run: echo "report after the failure"
+`;
 /** Long enough for the terminal steps on a loaded machine, short enough to watch it expire. */
 const KEEP_MS = 60_000;
 
@@ -52,13 +60,15 @@ describe('debugging a failed job in the dashboard', () => {
   let page: Page;
   let runId: string;
   let jobId: string;
+  let second: string;
+  let config: KilnConfig;
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'kiln-debug-e2e-'));
     const repoDir = join(root, 'repo');
     mkdirSync(repoDir);
-    committedRepo(repoDir, { '.kiln.yml': FAILING_PIPELINE });
-    const config = defaultConfig();
+    committedRepo(repoDir, { '.kiln.yml': PIPELINE });
+    config = defaultConfig();
     config.server.port = 0;
     config.repositories.push({ name: REPO, url: repoDir, defaultBranch: 'main', webhookSecrets: [], secrets: { DEPLOY_TOKEN: 'never-on-screen' }, priority: {} });
     kiln = await openDashboard({ config, dataDir: join(root, 'data'), engine: { debug: { keepMs: KEEP_MS } } });
@@ -87,6 +97,24 @@ describe('debugging a failed job in the dashboard', () => {
     await page.waitForSelector('[data-testid=debug-panel]', { timeout: 20_000 });
     expect(await page.textContent('[data-testid=debug-panel]')).toContain('Waiting for debug');
     expect(await page.textContent(`.job-list-item[data-job-id="${jobId}"]`)).toContain('debug');
+  });
+
+  it('marks the kept job "waiting for debug" with its time left in the pipeline graph, the job table and the runs list', async () => {
+    await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId)}`);
+    const node = page.locator(`.job-node[data-job-id="${jobId}"]`);
+    await expect.poll(() => node.getAttribute('data-debug'), { timeout: 20_000 }).toBe('waiting');
+    expect(await node.textContent()).toMatch(/debug · \d+ min left/);
+    // Its status is still running: only the engine's kept list says a person is awaited.
+    expect((await kiln.engine.getRun(runId)).jobs.find((j) => j.id === jobId)?.status).toBe('running');
+    expect(await page.textContent(`.job-table tr[data-job-id="${jobId}"]`)).toMatch(/waiting for debug · \d+ min left/);
+    await screenshot(page, 'debug-waiting-graph');
+    await page.goto(`${kiln.server.url}/#/runs`);
+    const badge = page.locator(`tr[data-run-id="${runId}"] [data-testid=debug-badge]`);
+    await badge.waitFor({ timeout: 20_000 });
+    expect(await badge.textContent()).toMatch(/^waiting for debug · \d+ min left$/);
+    await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(jobId)}`);
+    await page.waitForSelector('[data-testid=debug-panel]', { timeout: 20_000 });
+    expect(await page.textContent('[data-testid=debug-slot]')).toContain('holding a concurrency slot');
   });
 
   // Early, so that the steps below keep their container on a slow machine (the configured keep is a minute).
@@ -136,6 +164,22 @@ describe('debugging a failed job in the dashboard', () => {
     await waitForScreen(page, /second-9/, 1);
   });
 
+  it('pastes into the shell with Ctrl+Shift+V and copies the selection with Ctrl+Shift+C', async () => {
+    await kiln.browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kiln.server.url });
+    await page.evaluate(() => navigator.clipboard.writeText('echo "pasted-$((5*5))"'));
+    await page.locator('.terminal-pane').nth(0).locator('.xterm').click();
+    await page.keyboard.press('Control+Shift+V');
+    await page.keyboard.press('Enter');
+    await waitForScreen(page, /^pasted-25/m);
+    await typeInTerminal(page, 'clear; echo "copy-$((6*7))-me"\n');
+    await waitForScreen(page, /^copy-42-me/m);
+    // A triple click selects the output line; the shortcut puts it on the clipboard.
+    // (xterm takes the mouse on the screen layer above the rows: the click goes where the row is.)
+    await page.locator('.terminal-pane').nth(0).locator('.xterm-rows > div', { hasText: /^copy-42-me/ }).click({ clickCount: 3, force: true });
+    await page.keyboard.press('Control+Shift+C');
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), { timeout: 5_000 }).toMatch(/^copy-42-me\s*$/);
+  });
+
   it('keeps the container when the page closes, and opens a terminal again on a new page', async () => {
     await page.close();
     await new Promise((r) => setTimeout(r, 500));
@@ -153,6 +197,23 @@ describe('debugging a failed job in the dashboard', () => {
     expect(await page.textContent('[data-testid=rerun-result]')).toContain('exited with 3');
     const log = (await kiln.engine.getLog(jobId, 0, 5000)).lines.map((l) => l.text);
     expect(log).toContain("re-running step 'Break' in the kept container (debug)");
+  });
+
+  it('shows the re-run\'s output under its own "re-run of" header, not under the step that ran after the failure', async () => {
+    const header = page.locator('.log-step[data-section^="rerun:"]');
+    await header.waitFor({ timeout: 20_000 });
+    expect(await header.textContent()).toContain("re-run of 'Break'");
+    const start = Number((await header.getAttribute('data-section'))!.slice('rerun:'.length));
+    expect(await page.textContent(`.log-line[data-seq="${start}"]`)).toContain("re-running step 'Break' in the kept container (debug)");
+    // In the list: Break, then Report (the always() step), then the re-run with its output.
+    const top = (selector: string): Promise<number> => page.locator(selector).first().evaluate((el) => el.getBoundingClientRect().top);
+    const report = await top('.log-step[data-section="step:2"]');
+    expect(report).toBeGreaterThan(await top('.log-step[data-section="step:1"]'));
+    expect(await top('.log-step[data-section^="rerun:"]')).toBeGreaterThan(report);
+    const rerunLines = await page.$$eval('.log-line', (els, from) => els.filter((e) => Number(e.getAttribute('data-seq')) >= from).map((e) => e.textContent ?? ''), start);
+    expect(rerunLines.some((t) => t.includes('failing now'))).toBe(true);
+    expect(await top(`.log-line[data-seq="${start}"]`)).toBeGreaterThan(await top('.log-step[data-section^="rerun:"]'));
+    await screenshot(page, 'debug-rerun-section');
   });
 
   it('says so in the open terminal when the container vanished underneath, and the job ends', async () => {
@@ -179,7 +240,7 @@ describe('debugging a failed job in the dashboard', () => {
     await page.check('input[name=debug]');
     await page.click('[data-action=rerun]');
     await page.waitForURL((u) => !u.hash.includes(runId) && /#\/runs\/[^/]+$/.test(u.hash), { timeout: 30_000 });
-    const second = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+    second = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
     const keptDeadline = Date.now() + 90_000;
     let kept;
     while (!(kept = (await kiln.engine.listKeptJobs()).find((k) => k.runId === second))) {
@@ -193,5 +254,46 @@ describe('debugging a failed job in the dashboard', () => {
     await page.waitForSelector('[data-testid=debug-panel]', { state: 'detached', timeout: 10_000 });
     expect(containers(second)).toEqual([]);
     expect(await kiln.engine.listKeptJobs()).toEqual([]);
+  });
+
+  it('shows the time the job was kept as its own phase in the timing view, not as work after the steps', async () => {
+    await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(second)}/timing`);
+    await page.locator('.timing-bar[data-phase=kept_for_debug]').waitFor({ timeout: 20_000 });
+    expect(await page.textContent('[data-testid=timing-totals] [data-phase=kept_for_debug]')).toContain('kept for debug');
+    expect(await page.textContent('.timing-legend')).toContain('kept for debug');
+    const job = (await kiln.engine.getRunTiming(second)).jobs[0];
+    const spent = (phase: string): number => job.segments.filter((x) => x.phase === phase).reduce((ms, x) => ms + (x.end ?? Date.now()) - x.start, 0);
+    // Kept for the configured minute; the work after the steps is seconds at most.
+    expect(spent('kept_for_debug')).toBeGreaterThan(KEEP_MS - 10_000);
+    expect(spent('after_steps')).toBeLessThan(15_000);
+    await screenshot(page, 'debug-timing');
+  });
+
+  it('after a restart, says the adopted job holds a concurrency slot too, and still marks it waiting for debug', async () => {
+    const { runIds: [third] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'main', debug: true });
+    const keptDeadline = Date.now() + 90_000;
+    while (!(await kiln.engine.listKeptJobs()).some((k) => k.runId === third)) {
+      if (Date.now() > keptDeadline) throw new Error('the third run\'s job was never kept');
+      await page.waitForTimeout(200);
+    }
+    await page.goto('about:blank');
+    // A stopped engine leaves the kept container up; the next one on the same data adopts it.
+    await kiln.server.close();
+    await kiln.engine.stop();
+    const engine = await Engine.start({ config, dataDir: join(root, 'data'), onError: () => undefined, debug: { keepMs: KEEP_MS } });
+    const server = await startServer({ engine, port: 0, staticDir: STATIC_DIR, artifacts: engine.artifacts });
+    const browser = kiln.browser;
+    kiln = { engine, server, browser, page, async close() { await browser.close(); await server.close(); await engine.stop(); } };
+    const adopted = (await kiln.engine.listKeptJobs()).find((k) => k.runId === third);
+    expect(adopted?.state).toBe('adopted');
+    await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(third)}/jobs/${encodeURIComponent(adopted!.jobId)}`);
+    await page.waitForSelector('[data-testid=debug-panel]', { timeout: 20_000 });
+    expect(await page.textContent('[data-testid=debug-slot]')).toContain('kept from before a restart, holding a concurrency slot');
+    await page.goto(`${kiln.server.url}/#/runs`);
+    await page.locator(`tr[data-run-id="${third}"] [data-testid=debug-badge]`).waitFor({ timeout: 20_000 });
+    await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(third)}/jobs/${encodeURIComponent(adopted!.jobId)}`);
+    await page.click('[data-action=end-debug]');
+    await page.waitForSelector('[data-testid=debug-panel]', { state: 'detached', timeout: 20_000 });
+    expect(containers(third)).toEqual([]);
   });
 });

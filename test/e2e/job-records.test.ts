@@ -3,8 +3,9 @@
  * What a job produced, in Debian's Chromium against the real engine, Docker and HTTP server: log
  * groups fold (closed once their step finished) and unfold; the Annotations list at the top of the
  * run links to the annotated line, opening the group around it; a job summary renders its Markdown
- * while a <script> in it never runs, its links open outside the app and its remote image is not
- * fetched until the reader allows it.
+ * while a <script> in it never runs, its links open outside the app and its remote image (inline or
+ * reference-style) is not fetched until the reader allows it; while a job streams, its group markers
+ * are group headers from the first frame, never raw lines.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,9 +52,32 @@ jobs:
     steps:
       - name: Stream
         run: |
+          sleep 2
           echo "::group::Streaming group"
-          for i in $(seq 1 60); do echo "streamed $i"; sleep 0.1; done
+          for i in $(seq 1 30); do echo "streamed $i"; sleep 0.1; done
+          echo "::group::Nested while streaming"
+          for i in $(seq 31 60); do echo "streamed $i"; sleep 0.1; done
           echo "::endgroup::"
+          echo "::endgroup::"
+          for i in $(seq 1 5); do echo "::group::Quick $i"; echo "inside $i"; echo "::endgroup::"; sleep 0.3; done
+          echo "streaming done"
+`;
+
+/** A summary whose only image is written reference-style: no inline \`![..](https://…)\` in the source. */
+const REFERENCE_IMAGE_PIPELINE = `name: pictures
+on: { manual: true }
+jobs:
+  pictures:
+    image: ${TEST_IMAGE}
+    steps:
+      - name: Chart
+        run: |
+          cat >> "$KILN_SUMMARY" <<'MD'
+          # Coverage
+          ![coverage chart][chart]
+
+          [chart]: https://example.com/reference-chart.png
+          MD
 `;
 
 describe('what a job produced, in the dashboard', () => {
@@ -66,7 +90,10 @@ describe('what a job produced, in the dashboard', () => {
   const imageRequests: string[] = [];
 
   beforeAll(async () => {
-    kiln = await startKilnStack(REPO, [{ name: 'main', message: 'records', files: { '.kiln.yml': PIPELINE } }]);
+    kiln = await startKilnStack(REPO, [
+      { name: 'main', message: 'records', files: { '.kiln.yml': PIPELINE } },
+      { name: 'pictures', message: 'a reference-style image', files: { '.kiln.yml': REFERENCE_IMAGE_PIPELINE } },
+    ]);
     browser = await openBrowser();
     page = browser.page;
     page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
@@ -125,6 +152,20 @@ describe('what a job produced, in the dashboard', () => {
     await page.uncheck('input[name=summary-remote-images]');
   });
 
+  it('offers to load a remote image written reference-style, which the Markdown source shows no inline image for', async () => {
+    const { runIds: [pictures] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'pictures' });
+    await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(pictures)}`);
+    const body = page.locator('[data-testid=job-summary] .markdown-body');
+    await body.locator('h1').waitFor({ timeout: 60_000 });
+    expect(await body.locator('img').count()).toBe(0);
+    expect(await body.locator('a.summary-blocked-image').getAttribute('href')).toBe('https://example.com/reference-chart.png');
+    expect(imageRequests.filter((u) => u.includes('reference-chart'))).toEqual([]);
+    await page.check('[data-testid=job-summary] input[name=summary-remote-images]');
+    await expect.poll(() => body.locator('img').getAttribute('src')).toBe('https://example.com/reference-chart.png');
+    await page.uncheck('[data-testid=job-summary] input[name=summary-remote-images]');
+    await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(runId)}`);
+  });
+
   it('opens the annotated line from the list, unfolding the group around it', async () => {
     const link = page.locator('[data-testid=annotations] li[data-source=step] [data-testid=annotation-link]');
     const target = await link.getAttribute('href');
@@ -166,11 +207,27 @@ describe('what a job produced, in the dashboard', () => {
     const { runIds: [liveRun] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'main' });
     const liveJob = (await kiln.engine.getRun(liveRun)).jobs.find((j) => j.name === 'live')!;
     await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(liveRun)}/jobs/${encodeURIComponent(liveJob.id)}`);
+    // Every change of the list while it streams: a marker line must never show as text, not even
+    // for the moment before the stored group metadata is polled again.
+    await page.waitForSelector('[data-testid=log-viewer]', { timeout: 60_000 });
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { __markersSeen: string[] }).__markersSeen = seen;
+      const check = (): void => {
+        for (const el of document.querySelectorAll('.log-line .txt')) {
+          const text = el.textContent ?? '';
+          if (text.includes('::group::') || text.includes('::endgroup::')) seen.push(text);
+        }
+      };
+      new MutationObserver(check).observe(document.querySelector('[data-testid=log-viewer]')!, { subtree: true, childList: true, characterData: true });
+    });
     const group = page.locator('.log-group:has-text("Streaming group")');
     await group.waitFor({ timeout: 60_000 });
     expect(await group.getAttribute('data-folded')).toBe('false');
     await page.waitForSelector('.log-line:has-text("streamed 5")');
+    await page.waitForSelector('.log-group:has-text("Quick 5")', { timeout: 60_000 });
     await page.waitForSelector('[data-testid=log-viewer][data-complete=true]', { timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { __markersSeen: string[] }).__markersSeen)).toEqual([]);
     await expect.poll(() => group.getAttribute('data-folded'), { timeout: 10_000 }).toBe('true');
     expect(await page.locator('.log-line:has-text("streamed 30")').count()).toBe(0);
   });

@@ -5,7 +5,8 @@
  * nsenter, jobs still go to the shared Docker engine through its socket), and Debian's Chromium on
  * the host opening http://<that address>:<port>/ as a teammate's browser would. It sees the sign-in
  * screen, a wrong token is refused in words, the right one loads the runs list; live updates come
- * through the event stream, a log and an artifact download, the debug terminal answers, a reload keeps
+ * through the event stream, a log and an artifact download, the debug terminal answers (and copies
+ * and pastes without the Clipboard API, which plain http offers no page), a reload keeps
  * the session, another tab asks again, a token the server no longer accepts sends the tab back to
  * sign-in, and Sign out forgets it. The token never appears in a URL the
  * browser requested, in kiln serve's output, or in its database.
@@ -219,6 +220,18 @@ describe('the dashboard opened from another machine, with the API token', () => 
     await page.keyboard.type('echo "t=$((6*7))"\n');
     await expect.poll(() => page.locator('.terminal-pane .xterm-rows').first().innerText(), { timeout: 20_000 }).toMatch(/t=42/);
     expect(requested.some((u) => /^ws:\/\/.*\/terminal\?auth_ticket=/.test(u))).toBe(true);
+
+    // Plain http beyond loopback is no secure context: no Clipboard API. Ctrl+Shift+C still copies
+    // the selected output line, and Ctrl+Shift+V pastes it back into the shell as a command.
+    expect(await page.evaluate(() => ({ secure: window.isSecureContext, clipboard: typeof navigator.clipboard }))).toEqual({ secure: false, clipboard: 'undefined' });
+    await page.keyboard.type('clear; echo "cp-$((6*7))"\n');
+    const row = page.locator('.terminal-pane .xterm-rows').first().locator('> div', { hasText: /^cp-42/ });
+    await row.waitFor({ timeout: 20_000 });
+    await row.click({ clickCount: 3, force: true }); // xterm's screen layer above the rows takes the mouse
+    await page.keyboard.press('Control+Shift+C');
+    await page.keyboard.press('Control+Shift+V');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.terminal-pane .xterm-rows').first().innerText(), { timeout: 20_000 }).toMatch(/cp-42: not found/);
     await api('POST', `/api/jobs/${encodeURIComponent(kept[0].jobId)}/debug/end`);
   });
 

@@ -29,7 +29,8 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
         <div>
           <b className="debug-badge">Waiting for debug</b>{' '}
           step <b>{kept.step.name}</b> failed; the container stays up for <b data-testid="debug-left">{formatDuration(left)}</b>
-          {kept.state === 'held' ? <span className="muted"> (holding a concurrency slot)</span> : <span className="muted"> (kept from before a restart)</span>}
+          {/* An adopted job (kept before a restart) holds its worker slot too, until it is removed. */}
+          <span className="muted" data-testid="debug-slot"> ({kept.state === 'held' ? 'holding a concurrency slot' : 'kept from before a restart, holding a concurrency slot'})</span>
         </div>
         <div className="actions">
           <button type="button" className="btn btn-sm" disabled={busy} data-action="new-terminal" onClick={() => { setTerminals((t) => [...t, next]); setNext((n) => n + 1); }}>+ Terminal</button>

@@ -8,7 +8,8 @@ type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code:
 
 /**
  * One xterm.js terminal on one WebSocket: fits its box and follows its resizes, copies the
- * selection with Ctrl+Shift+C (paste is the browser's own, into xterm), and says why it ended.
+ * selection with Ctrl+Shift+C (paste is the browser's own, into xterm: Ctrl+Shift+V or the context
+ * menu), and says why it ended.
  */
 export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: () => Promise<string>; index: number; onClose: () => void; onProblem: (e: Error) => void }) {
   const problemRef = useRef(onProblem);
@@ -44,11 +45,19 @@ export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: 
     term.onBinary((data) => socket?.send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)));
     term.onResize(({ cols, rows }) => socket?.resize(cols, rows));
     term.attachCustomKeyEventHandler((e) => {
-      if (e.type === 'keydown' && e.ctrlKey && e.shiftKey && e.key.toLowerCase() === 'c') {
-        const selection = term.getSelection();
-        if (selection) void navigator.clipboard?.writeText(selection).catch(() => undefined);
+      if (!e.ctrlKey || !e.shiftKey) return true;
+      const key = e.key.toLowerCase();
+      if (key === 'c') {
+        if (e.type === 'keydown') {
+          const selection = term.getSelection();
+          if (selection) copyText(selection, () => term.focus());
+        }
+        e.preventDefault();
         return false;
       }
+      // Ctrl+Shift+V: the browser's own paste (a paste event on xterm's textarea, which xterm sends
+      // on); xterm must not also send the key as a control character.
+      if (key === 'v') return false;
       return true;
     });
     const observer = new ResizeObserver(() => { try { fit.fit(); } catch { /* hidden */ } });
@@ -75,4 +84,31 @@ export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: 
       <div className="terminal-box" ref={box} />
     </div>
   );
+}
+
+/**
+ * Puts `text` on the clipboard. The Clipboard API exists only in a secure context (https, or the
+ * dashboard on loopback); a teammate's browser on plain http beyond loopback has none, so the text is
+ * copied from a hidden textarea with execCommand('copy') — allowed there during the key press.
+ * `refocus` gives the keyboard back to the terminal afterwards.
+ */
+export function copyText(text: string, refocus: () => void): void {
+  const fallback = (): void => {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.left = '-10000px';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    try {
+      document.execCommand('copy');
+    } finally {
+      area.remove();
+      refocus();
+    }
+  };
+  if (window.isSecureContext && navigator.clipboard?.writeText) navigator.clipboard.writeText(text).catch(fallback);
+  else fallback();
 }

@@ -63,10 +63,10 @@ export function LogRowView({ index, style, ariaAttributes, map, pages, folded, s
     const st = s.step;
     const dur = st ? (st.durationMs ?? (st.startedAt !== undefined ? (st.finishedAt ?? now) - st.startedAt : undefined)) : undefined;
     return (
-      <div {...ariaAttributes} style={style} className={`log-step${st ? ` step-${st.status}` : ''}`} data-section={s.key}>
+      <div {...ariaAttributes} style={style} className={`log-step${st ? ` step-${st.status}` : ''}${s.rerunOf ? ' log-rerun' : ''}`} data-section={s.key}>
         <button type="button" className="log-step-toggle" onClick={() => onToggle(s.key)} aria-expanded={!isFolded}>
           <span className="chevron">{isFolded ? '▸' : '▾'}</span>
-          {st ? <StatusIcon status={st.status} size={13} /> : <span className="status-icon status-setup">⚙</span>}
+          {st ? <StatusIcon status={st.status} size={13} /> : <span className="status-icon status-setup">{s.rerunOf ? '↻' : '⚙'}</span>}
           <span className="log-step-title">{s.title}</span>
           {st?.exitCode !== undefined && st.exitCode !== 0 && <span className="log-step-exit">exit {st.exitCode}</span>}
           <span className="log-step-meta">{s.to - s.from > 0 ? `${(s.to - s.from).toLocaleString()} lines` : ''}</span>

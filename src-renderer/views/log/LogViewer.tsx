@@ -7,7 +7,7 @@ import { useClient, useTicker } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
 import { DownloadLink } from '../../components/DownloadLink.js';
 import { LogRowView, type LogRowProps } from './LogRow.js';
-import { buildSections, RowMap } from './log-rows.js';
+import { buildSections, RowMap, splitReruns } from './log-rows.js';
 import { LogPageCache } from './log-page-cache.js';
 import { useLogGroups } from './use-log-groups.js';
 import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
@@ -37,19 +37,23 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
   const live = !isTerminal(job.status);
   const now = useTicker(live);
 
-  // Load the first page, then follow the live tail (when the job is still going).
+  const groups = useLogGroups(client, job, live);
+  const observeRef = useRef(groups.observe);
+  observeRef.current = groups.observe;
+
+  // Load the first page, then follow the live tail (when the job is still going). Live lines go past
+  // the groups first, so a streamed ::group:: line is a group header from its first frame.
   useEffect(() => {
     let stop: (() => void) | undefined;
     let cancelled = false;
     setError(undefined);
     pages.init(firstPage, !live).then(() => {
       if (cancelled || pages.complete) return;
-      stop = client.followLog(jobId, pages.total, (lines) => pages.append(lines), () => pages.markComplete());
+      stop = client.followLog(jobId, pages.total, (lines) => { observeRef.current(lines); pages.append(lines); }, () => pages.markComplete());
     }, (e: unknown) => { if (!cancelled) setError((e as Error).message); });
     return () => { cancelled = true; stop?.(); pages.dispose(); };
   }, [client, jobId, pages]); // `live` and `firstPage` only matter at start
 
-  const groups = useLogGroups(client, job, live);
   // Lines show without waiting long for the group metadata: if it is not there shortly after the
   // first page, the list shows unfolded and folds once it arrives (a #L link still waits for it).
   const [groupsLate, setGroupsLate] = useState(false);
@@ -59,8 +63,9 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     const t = setTimeout(() => setGroupsLate(true), GROUPS_GRACE_MS);
     return () => clearTimeout(t);
   }, [firstPageIn, groups.list === undefined]);
-  const sections = useMemo(() => buildSections(job.steps, pages.total), [job.steps, pages.total, version]);
-  const map = useMemo(() => new RowMap(sections, folded, groups.list ?? [], groups.isFolded), [sections, folded, groups.list, groups.isFolded]);
+  // A failed step's re-runs (a job kept for debugging) are sections of their own: see splitReruns.
+  const { sections, groups: groupList } = useMemo(() => splitReruns(buildSections(job.steps, pages.total), groups.list ?? []), [job.steps, pages.total, version, groups.list]);
+  const map = useMemo(() => new RowMap(sections, folded, groupList, groups.isFolded), [sections, folded, groupList, groups.isFolded]);
 
   const scrollToRow = useCallback((index: number, align: 'center' | 'end' | 'start' = 'center') => {
     if (index >= 0 && index < map.rowCount) listRef.current?.scrollToRow({ index, align, behavior: 'instant' });
@@ -85,13 +90,13 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     if (section && folded.has(section.key)) {
       setFolded((f) => { const n = new Set(f); n.delete(section.key); return n; });
       requestAnimationFrame(() => requestAnimationFrame(() => {
-        const r = new RowMap(buildSections(job.steps, pages.total), new Set([...folded].filter((k) => k !== section.key)), groups.list ?? [], groups.isFolded).rowOfSeq(seq);
+        const r = new RowMap(sections, new Set([...folded].filter((k) => k !== section.key)), groupList, groups.isFolded).rowOfSeq(seq);
         scrollToRow(r);
       }));
       return;
     }
     scrollToRow(map.rowOfSeq(seq));
-  }, [map, folded, job.steps, pages, scrollToRow, groups]);
+  }, [map, folded, sections, groupList, scrollToRow, groups]);
   revealRef.current = reveal;
 
   // #L<n>: scroll to the linked line once it exists (and the groups that may fold it are known).
@@ -135,7 +140,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     map, pages, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle,
     onToggleGroup: groups.toggle, now,
   };
-  const stepSections = sections.filter((s) => s.step !== null || s.key === 'setup');
+  const stepSections = sections.filter((s) => s.step !== null || s.rerunOf !== undefined || s.key === 'setup');
   const allFolded = stepSections.length > 0 && stepSections.every((s) => folded.has(s.key));
 
   return (
@@ -147,7 +152,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
           if (!key) return;
           setFollow(false);
           setFolded((f) => { const n = new Set(f); n.delete(key); return n; });
-          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key)), groups.list ?? [], groups.isFolded).rowOfSection(key), 'start'));
+          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key)), groupList, groups.isFolded).rowOfSection(key), 'start'));
         }} aria-label="Jump to step" name="jump-to-step">
           <option value="">Jump to step…</option>
           {stepSections.map((s) => <option key={s.key} value={s.key}>{s.title}</option>)}

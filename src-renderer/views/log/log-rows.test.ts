@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogGroup } from '../../../shared/model/job-records.js';
 import type { StepSummary } from '../../../shared/model/run.js';
-import { buildSections, RowMap } from './log-rows.js';
+import { buildSections, RowMap, splitReruns } from './log-rows.js';
 
 const step = (index: number, logOffset?: number): StepSummary => ({ index, name: `Step ${index}`, status: logOffset === undefined ? 'queued' : 'passed', logOffset });
 
@@ -89,5 +89,33 @@ describe('RowMap with log groups', () => {
     expect(oneOpen.rowCount).toBe(1 + 10_000 + 98);
     expect(oneOpen.rowAt(5002)).toEqual({ kind: 'line', seq: 500_001 });
     expect(oneOpen.rowOfSeq(500_098)).toBe(5001 + 98);
+  });
+});
+
+describe('splitReruns', () => {
+  const group = (start: number, end: number | null, stepIndex: number, title: string, depth = 0): LogGroup => ({ start, end, endMarker: false, depth, step: stepIndex, title });
+
+  it('shows a re-run of a failed step that follows a later step under a re-run header, not the later step\'s', () => {
+    // Step 0 failed at lines 2..5, an always() step 1 ran at 5..8, then step 0 was re-run at 8..11.
+    const sections = buildSections([step(0, 2), step(1, 5)], 11);
+    const inner = group(9, 10, 0, 'Compile');
+    const { sections: out, groups } = splitReruns(sections, [group(8, 11, 0, "re-run of 'Step 0'"), inner]);
+    expect(out.map((x) => [x.key, x.from, x.to, x.rerunOf?.index])).toEqual([['setup', 0, 2, undefined], ['step:0', 2, 5, undefined], ['step:1', 5, 8, undefined], ['rerun:8', 8, 11, 0]]);
+    expect(out[3].title).toBe("re-run of 'Step 0'");
+    // The wrapper is the header now; the re-run's own groups stay groups.
+    expect(groups).toEqual([inner]);
+    const rows = new RowMap(out, new Set(), groups);
+    expect(rows.rowAt(rows.rowOfSeq(8) - 1)).toMatchObject({ kind: 'header', section: { key: 'rerun:8' } });
+  });
+
+  it('gives each of two re-runs its own section, and leaves logs without re-runs as they are', () => {
+    const sections = buildSections([step(0, 0)], 10);
+    const { sections: out } = splitReruns(sections, [group(4, 6, 0, "re-run of 'Step 0'"), group(7, 10, 0, "re-run of 'Step 0'")]);
+    expect(out.map((x) => [x.key, x.from, x.to])).toEqual([['step:0', 0, 4], ['rerun:4', 4, 7], ['rerun:7', 7, 10]]);
+    const plain = [group(1, 3, 0, 'Compile')];
+    expect(splitReruns(sections, plain)).toEqual({ sections, groups: plain });
+    // A step's own ::group:: that merely has the same title but is nested, or closed by ::endgroup::, is a group.
+    expect(splitReruns(sections, [group(1, 3, 0, "re-run of 'Step 0'", 1)]).sections).toEqual(sections);
+    expect(splitReruns(sections, [{ ...group(1, 3, 0, "re-run of 'Step 0'"), endMarker: true }]).sections).toEqual(sections);
   });
 });

@@ -1,4 +1,4 @@
-import type { LogGroup } from '../../../shared/model/job-records.js';
+import { rerunGroupTitle, type LogGroup } from '../../../shared/model/job-records.js';
 import type { StepSummary } from '../../../shared/model/run.js';
 
 /**
@@ -16,6 +16,8 @@ export interface LogSection {
   /** First seq and one past the last seq of the section's lines. */
   from: number;
   to: number;
+  /** A re-run of this (failed) step in a job kept for debugging: see splitReruns. */
+  rerunOf?: StepSummary;
 }
 
 export type LogRow =
@@ -39,6 +41,40 @@ export function buildSections(steps: readonly StepSummary[], total: number): Log
   });
   for (const s of steps) if (s.logOffset === undefined) out.push({ key: `step:${s.index}`, title: s.name, step: s, from: total, to: total });
   return out;
+}
+
+/**
+ * Re-runs of a failed step (a job kept for debugging) as sections of their own. Their lines come
+ * after every step's, so by seq range they would sit under the last step's header (an `if: always()`
+ * step that ran after the failure); the engine wraps each re-run in a top-level group tagged with the
+ * failed step and titled by rerunGroupTitle. Such a group starts a "re-run of" section that runs to
+ * the next one or to the end of the section it fell in, and is no longer a group row. O(groups).
+ */
+export function splitReruns(sections: readonly LogSection[], groups: readonly LogGroup[]): { sections: LogSection[]; groups: readonly LogGroup[] } {
+  const stepOf = new Map<number, StepSummary>();
+  for (const s of sections) if (s.step) stepOf.set(s.step.index, s.step);
+  const starts: Array<{ group: LogGroup; step: StepSummary }> = [];
+  for (const g of groups) {
+    const step = g.depth === 0 && g.step !== null && !g.endMarker ? stepOf.get(g.step) : undefined;
+    if (step && g.title === rerunGroupTitle(step.name)) starts.push({ group: g, step });
+  }
+  if (starts.length === 0) return { sections: sections.slice(), groups };
+  const out: LogSection[] = [];
+  let k = 0;
+  for (const s of sections) {
+    while (k < starts.length && starts[k].group.start < s.from) k++;
+    let from = s.from;
+    let current: LogSection = s;
+    while (k < starts.length && starts[k].group.start < s.to && s.to > s.from) {
+      const { group, step } = starts[k++];
+      if (group.start > from || current !== s) out.push({ ...current, from, to: group.start });
+      current = { key: `rerun:${group.start}`, title: group.title, step: null, from: group.start, to: s.to, rerunOf: step };
+      from = group.start;
+    }
+    out.push(current === s ? s : { ...current, from, to: s.to });
+  }
+  const wrappers = new Set(starts.map((x) => x.group));
+  return { sections: out, groups: groups.filter((g) => !wrappers.has(g)) };
 }
 
 /** Whether a group shows only its header row. */

@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { LogGroup } from '../../../shared/model/job-records.js';
-import type { JobSummary } from '../../../shared/model/run.js';
+import type { JobSummary, LogLine } from '../../../shared/model/run.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import type { KilnClient } from '../../api/kiln-client.js';
+import { groupsOfLiveLines, mergeGroups } from './live-groups.js';
 
 /** How often a live job's groups are refreshed (only what changed: see getLogGroups' `from`). */
 const REFRESH_MS = 1000;
@@ -14,36 +15,55 @@ export interface LogGroupsState {
   toggle(start: number): void;
   /** Opens these groups (to reveal a line inside them). */
   unfold(groups: readonly LogGroup[]): void;
-}
-
-/** Replaces groups by start and keeps the list sorted. */
-function merge(prev: readonly LogGroup[], fresh: readonly LogGroup[]): LogGroup[] {
-  const byStart = new Map(prev.map((g) => [g.start, g]));
-  for (const g of fresh) byStart.set(g.start, g);
-  return [...byStart.values()].sort((a, b) => a.start - b.start);
+  /** Live lines, before the viewer shows them: the groups they open or close show at once. */
+  observe(lines: readonly LogLine[]): void;
 }
 
 /**
  * A job's log groups from the engine's stored metadata (never by reading the log): loaded once, then,
- * while the job runs, refreshed from the last known boundary on. A group is closed by default once
+ * while the job runs, refreshed from the last known boundary on; between two refreshes the live
+ * lines' own markers open and close groups (live-groups.ts). A group is closed by default once
  * its step has finished and open while it streams; a click flips that default (kept as a set of the
  * flipped groups, so 10,000 closed groups cost nothing).
  */
 export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean): LogGroupsState {
   const [list, setList] = useState<LogGroup[] | undefined>();
   const [flipped, setFlipped] = useState<ReadonlySet<number>>(new Set());
+  // Written with every change, so live batches that arrive between two renders build on each other.
   const listRef = useRef(list);
-  listRef.current = list;
+  /** Groups worked out from live lines before the first answer came. */
+  const early = useRef<LogGroup[]>([]);
+  /** The last boundary the stored metadata answered for (live groups are not asked for again). */
+  const storedFrom = useRef(0);
   const jobId = job.id;
+  const put = useCallback((next: LogGroup[]) => { listRef.current = next; setList(next); }, []);
+  const boundary = (groups: readonly LogGroup[]): void => {
+    for (const g of groups) storedFrom.current = Math.max(storedFrom.current, g.start, g.end ?? 0);
+  };
 
   useEffect(() => {
     let cancelled = false;
+    listRef.current = undefined;
+    early.current = [];
+    storedFrom.current = 0;
     setList(undefined);
     // Asked for once the viewer is up, after the run and the first page: a large answer (10,000
     // groups) must not hold up those two on the engine.
-    client.getLogGroups(jobId).then((g) => { if (!cancelled) setList(g); }, () => { if (!cancelled) setList([]); });
+    client.getLogGroups(jobId).then((g) => {
+      if (cancelled) return;
+      boundary(g);
+      put(mergeGroups(g, early.current));
+    }, () => { if (!cancelled) put(early.current); });
     return () => { cancelled = true; };
-  }, [client, jobId]);
+  }, [client, jobId, put]);
+
+  const observe = useCallback((lines: readonly LogLine[]) => {
+    const known = listRef.current;
+    const changed = groupsOfLiveLines(known ?? early.current, lines);
+    if (changed.length === 0) return;
+    if (known === undefined) early.current = mergeGroups(early.current, changed);
+    else put(mergeGroups(known, changed));
+  }, [put]);
 
   // While live: fetch what opened or closed since the last known boundary; once more when the job ends.
   const loaded = list !== undefined;
@@ -51,10 +71,10 @@ export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean)
     if (!loaded) return;
     let cancelled = false;
     const refresh = (): void => {
-      const known = listRef.current ?? [];
-      const from = known.reduce((m, g) => Math.max(m, g.start, g.end ?? 0), 0);
-      client.getLogGroups(jobId, from).then((fresh) => {
-        if (!cancelled && fresh.length > 0) setList((prev) => merge(prev ?? [], fresh));
+      client.getLogGroups(jobId, storedFrom.current).then((fresh) => {
+        if (cancelled || fresh.length === 0) return;
+        boundary(fresh);
+        put(mergeGroups(listRef.current ?? [], fresh));
       }, () => undefined);
     };
     if (!live) {
@@ -63,7 +83,7 @@ export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean)
     }
     const timer = setInterval(refresh, REFRESH_MS);
     return () => { cancelled = true; clearInterval(timer); };
-  }, [client, jobId, live, loaded]);
+  }, [client, jobId, live, loaded, put]);
 
   const doneSteps = job.steps.filter((s) => isTerminal(s.status)).map((s) => s.index).join(',');
   const jobDone = isTerminal(job.status);
@@ -84,5 +104,5 @@ export function useLogGroups(client: KilnClient, job: JobSummary, live: boolean)
     return n;
   }), [isFolded]);
 
-  return useMemo(() => ({ list, isFolded, toggle, unfold }), [list, isFolded, toggle, unfold]);
+  return useMemo(() => ({ list, isFolded, toggle, unfold, observe }), [list, isFolded, toggle, unfold, observe]);
 }

@@ -1,13 +1,15 @@
 import { useMemo } from 'react';
 import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
+import type { KeptJobInfo } from '../../../shared/api/engine-api.js';
 import type { JobSummary, RunDetail } from '../../../shared/model/run.js';
 import type { Status } from '../../../shared/model/status.js';
 import { StatusIcon } from '../../components/StatusBadge.js';
 import { elapsed, formatDuration } from '../../app/format.js';
+import { DebugBadge } from '../debug/kept-jobs.js';
 import { layoutRun, NODE_H, NODE_W } from './graph-layout.js';
 
-type JobNodeData = { job: JobSummary; now: number; selected: boolean; href: string };
+type JobNodeData = { job: JobSummary; now: number; selected: boolean; href: string; kept?: KeptJobInfo };
 type StageNodeData = { label: string };
 type JobNodeType = Node<JobNodeData, 'job'>;
 type StageNodeType = Node<StageNodeData, 'stage'>;
@@ -28,15 +30,18 @@ export function tone(status: Status): 'ok' | 'bad' | 'idle' | 'warn' | 'live' {
 // draggable, so a click whose pointer moved a pixel would otherwise become a pan and be swallowed.
 // (The link is the focus stop, so xyflow's own node wrappers are not focusable.)
 function JobNode({ data }: NodeProps<JobNodeType>) {
-  const { job, now, selected, href } = data;
+  const { job, now, selected, href, kept } = data;
   const d = elapsed(job, now);
+  // A kept job waits for a person, not for its steps: it says so instead of a running time.
   return (
-    <a href={href} className={`job-node nopan tone-${tone(job.status)}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status} title={job.error ?? job.name}
+    <a href={href} className={`job-node nopan tone-${kept ? 'debug' : tone(job.status)}${selected ? ' selected' : ''}`} data-job-id={job.id} data-status={job.status}
+      data-debug={kept ? 'waiting' : undefined} title={kept ? `${job.name}: waiting for debug` : job.error ?? job.name}
       style={{ width: NODE_W, height: NODE_H }}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
-      <StatusIcon status={job.status} size={16} />
+      <StatusIcon status={kept ? 'failed' : job.status} size={16} />
       <span className="job-node-name">{job.name}</span>
-      <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? (job.approval?.state === 'waiting' ? 'needs approval' : '') : formatDuration(d)}</span>
+      {kept ? <DebugBadge kept={kept} now={now} compact />
+        : <span className="job-node-time">{job.status === 'skipped' ? 'skipped' : job.status === 'queued' ? (job.approval?.state === 'waiting' ? 'needs approval' : '') : formatDuration(d)}</span>}
       <Handle type="source" position={Position.Right} isConnectable={false} />
     </a>
   );
@@ -55,8 +60,10 @@ const HANDLES: NonNullable<Node['handles']> = [
   { type: 'source', position: Position.Right, x: NODE_W - 3, y: NODE_H / 2 - 3, width: 6, height: 6 },
 ];
 
-/** `jobHref` gives the link that opens a job's log (the route the job table links to). */
-export function PipelineGraph({ run, now, selectedJobId, jobHref }: { run: RunDetail; now: number; selectedJobId?: string; jobHref: (jobId: string) => string }) {
+/** `jobHref` gives the link that opens a job's log (the route the job table links to); `kept`: the run's jobs kept for debugging. */
+export function PipelineGraph({ run, now, selectedJobId, jobHref, kept }: {
+  run: RunDetail; now: number; selectedJobId?: string; jobHref: (jobId: string) => string; kept?: ReadonlyMap<string, KeptJobInfo>;
+}) {
   const layout = useMemo(() => layoutRun(run), [run]);
   const { nodes, edges } = useMemo(() => {
     const nodes: Array<JobNodeType | StageNodeType> = [];
@@ -68,7 +75,7 @@ export function PipelineGraph({ run, now, selectedJobId, jobHref }: { run: RunDe
     }
     for (const j of layout.jobs) {
       nodes.push({ id: j.job.id, type: 'job', position: { x: j.x, y: j.y }, parentId: j.groupId, extent: j.groupId ? 'parent' : undefined,
-        data: { job: j.job, now, selected: j.job.id === selectedJobId, href: jobHref(j.job.id) }, width: NODE_W, height: NODE_H, handles: HANDLES, draggable: false, connectable: false });
+        data: { job: j.job, now, selected: j.job.id === selectedJobId, href: jobHref(j.job.id), kept: kept?.get(j.job.id) }, width: NODE_W, height: NODE_H, handles: HANDLES, draggable: false, connectable: false });
     }
     const byId = new Map(run.jobs.map((j) => [j.id, j]));
     const edges: Edge[] = run.edges.filter((e) => byId.has(e.from) && byId.has(e.to)).map((e) => {
@@ -81,7 +88,7 @@ export function PipelineGraph({ run, now, selectedJobId, jobHref }: { run: RunDe
       };
     });
     return { nodes, edges };
-  }, [layout, run, now, selectedJobId, jobHref]);
+  }, [layout, run, now, selectedJobId, jobHref, kept]);
 
   const height = Math.min(560, Math.max(220, layout.height + 60));
   return (

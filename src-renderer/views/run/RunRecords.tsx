@@ -69,8 +69,7 @@ export function AnnotationsList({ run, annotations }: { run: RunDetail; annotati
   );
 }
 
-function SummaryBody({ summary, allowRemoteImages }: { summary: StepMarkdownSummary; allowRemoteImages: boolean }) {
-  const html = useMemo(() => renderSummary(summary.markdown, { allowRemoteImages }), [summary.markdown, allowRemoteImages]);
+function SummaryBody({ summary, html }: { summary: StepMarkdownSummary; html: string }) {
   return (
     <section className="job-summary-step" data-step={summary.step}>
       {/* Sanitised by renderSummary: markdown-it without raw HTML, then DOMPurify. */}
@@ -83,22 +82,22 @@ function SummaryBody({ summary, allowRemoteImages }: { summary: StepMarkdownSumm
 /** Each job's summary ($KILN_SUMMARY of its steps), under the job table. */
 export function JobSummaries({ run, summaries }: { run: RunDetail; summaries: readonly StepMarkdownSummary[] }) {
   const [remote, setRemote] = useState(() => localStorage.getItem(REMOTE_IMAGES_KEY) === 'yes');
+  const rendered = useMemo(() => summaries.map((s) => ({ summary: s, ...renderSummary(s.markdown, { allowRemoteImages: remote }) })), [summaries, remote]);
   if (summaries.length === 0) return null;
-  const hasRemote = summaries.some((s) => /!\[[^\]]*\]\(\s*https?:/i.test(s.markdown));
   return (
     <>
       {run.jobs.filter((j) => summaries.some((s) => s.jobId === j.id)).map((j) => (
         <div key={j.id} className="card job-summary" data-testid="job-summary" data-job-id={j.id}>
           <div className="job-summary-head">
             <b>{j.name}</b> <span className="muted">summary</span>
-            {hasRemote && (
+            {rendered.some((r) => r.summary.jobId === j.id && r.remoteImages > 0) && (
               <label className="toggle">
                 <input type="checkbox" checked={remote} name="summary-remote-images"
                   onChange={(e) => { setRemote(e.target.checked); localStorage.setItem(REMOTE_IMAGES_KEY, e.target.checked ? 'yes' : 'no'); }} /> Load remote images
               </label>
             )}
           </div>
-          {summaries.filter((s) => s.jobId === j.id).map((s) => <SummaryBody key={s.step} summary={s} allowRemoteImages={remote} />)}
+          {rendered.filter((r) => r.summary.jobId === j.id).map((r) => <SummaryBody key={r.summary.step} summary={r.summary} html={r.html} />)}
         </div>
       ))}
     </>

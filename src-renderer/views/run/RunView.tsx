@@ -15,6 +15,7 @@ import { PipelineGraph } from './PipelineGraph.js';
 import { RunReportingCard } from '../forge/RunReportingCard.js';
 import { AnnotationCount, AnnotationsList, JobSummaries, useRunRecords } from './RunRecords.js';
 import { DebugPanel } from '../debug/DebugPanel.js';
+import { DebugBadge, useKeptJobs } from '../debug/kept-jobs.js';
 
 const EVENT_LABEL = { push: 'Push', tag: 'Tag', pull_request: 'Pull request', manual: 'Manual', schedule: 'Schedule' } as const;
 
@@ -58,7 +59,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   firstPage?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
-  const kept = useAsync(() => client.listKeptJobs().then((all) => all.filter((k) => k.runId === runId)), [client, runId]);
+  const kept = useKeptJobs({ runId, active: !!run && !isTerminal(run.status) });
   const refresh = useThrottled(() => { reload(); kept.reload(); }, 250);
   const records = useRunRecords(runId);
 
@@ -71,7 +72,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
     }
   });
 
-  const now = useTicker(!!run && !isTerminal(run.status));
+  const now = useTicker((!!run && !isTerminal(run.status)) || kept.byJob.size > 0);
   if (!run) return <div className="page"><ErrorBanner error={error} />{!error && <div className="loading">Loading run…</div>}</div>;
 
   const shown: RunDetail = { ...run, jobs: run.jobs.map((j) => (patched[j.id] && !isTerminal(j.status) ? { ...j, status: patched[j.id] } : j)) };
@@ -94,16 +95,20 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
       {!jobId && (
         <>
           <ApprovalCard run={run} now={now} onError={setActionError} />
-          <PipelineGraph run={shown} now={now} jobHref={jobHref} />
+          <PipelineGraph run={shown} now={now} jobHref={jobHref} kept={kept.byJob} />
           <RunReportingCard runId={runId} />
           <div className="card job-table">
             <table>
               <thead><tr><th style={{ width: 28 }} /><th>Job</th><th>Stage</th><th>Image</th><th>Engine</th><th style={{ width: 100 }}>Duration</th></tr></thead>
               <tbody>
                 {shown.jobs.map((j) => (
-                  <tr key={j.id} data-job-id={j.id} data-status={j.status} className="clickable" onClick={() => openJob(j.id)}>
-                    <td><StatusIcon status={j.status} /></td>
-                    <td><a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={records?.annotations} jobId={j.id} />{j.error && <div className="text-danger small">{j.error}</div>}</td>
+                  <tr key={j.id} data-job-id={j.id} data-status={j.status} data-debug={kept.byJob.has(j.id) ? 'waiting' : undefined} className="clickable" onClick={() => openJob(j.id)}>
+                    <td><StatusIcon status={kept.byJob.has(j.id) ? 'failed' : j.status} /></td>
+                    <td>
+                      <a href={href({ view: 'job', runId, jobId: j.id })}>{j.name}</a> <AnnotationCount annotations={records?.annotations} jobId={j.id} />
+                      {kept.byJob.has(j.id) && <> <DebugBadge kept={kept.byJob.get(j.id)!} now={now} /></>}
+                      {j.error && <div className="text-danger small">{j.error}</div>}
+                    </td>
                     <td className="muted">{j.stage ?? '—'}</td>
                     <td><code className="image">{j.image}</code></td>
                     <td className="muted" data-engine={j.engine ?? ''}>{j.engine ?? '—'}</td>
@@ -116,14 +121,14 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
           {records && <JobSummaries run={shown} summaries={records.summaries} />}
         </>
       )}
-      {jobId && kept.data?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} onChanged={refresh} onError={setActionError} />)}
+      {jobId && kept.list?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} onChanged={refresh} onError={setActionError} />)}
       {jobId && (
         <div className="job-layout">
           <aside className="job-list">
             {shown.jobs.map((j) => (
               <a key={j.id} href={href({ view: 'job', runId, jobId: j.id })} className={`job-list-item${j.id === jobId ? ' active' : ''}`} data-job-id={j.id} data-status={j.status}>
                 <StatusIcon status={j.status} />
-                <span className="job-list-name">{j.name}{kept.data?.some((k) => k.jobId === j.id) && <span className="debug-dot" title="kept for debugging">● debug</span>}</span>
+                <span className="job-list-name">{j.name}{kept.byJob.has(j.id) && <span className="debug-dot" title="kept for debugging">● debug</span>}</span>
                 <span className="job-list-time">{j.status === 'skipped' ? '' : formatDuration(elapsed(j, now))}</span>
               </a>
             ))}

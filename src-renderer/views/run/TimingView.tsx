@@ -1,6 +1,7 @@
 /**
  * The run's jobs on one time axis: what each job waited for (queued behind others, an image pull,
- * set-up), its steps, and the work after them, so a person sees what the run spent its time on.
+ * set-up), its steps, the work after them, and the time a failed job was kept for debugging, so a
+ * person sees what the run spent its time on.
  * Live while the run goes: job events refetch, a ticker grows the running bars.
  */
 import type { RunTiming } from '../../../shared/model/test-report.js';

@@ -17,6 +17,8 @@ const SAFE_LINK = /^(https?:|mailto:|#)/i;
 
 let purifier: ReturnType<typeof DOMPurify> | undefined;
 let allowImages = false;
+/** Remote (https) images the last sanitise met, loaded or not: whether the reader has a choice to make. */
+let remoteImages = 0;
 
 function purify(): ReturnType<typeof DOMPurify> {
   if (purifier) return purifier;
@@ -30,6 +32,7 @@ function purify(): ReturnType<typeof DOMPurify> {
     } else if (node.tagName === 'IMG') {
       const src = node.getAttribute('src') ?? '';
       if (/^data:image\/(png|gif|jpeg|webp);/i.test(src)) return;
+      if (/^https:/i.test(src)) remoteImages++;
       if (allowImages && /^https:/i.test(src)) {
         node.setAttribute('referrerpolicy', 'no-referrer');
         node.setAttribute('loading', 'lazy');
@@ -52,11 +55,18 @@ function purify(): ReturnType<typeof DOMPurify> {
   return p;
 }
 
-/** The sanitised HTML of a summary. */
-export function renderSummary(markdown: string, options: { allowRemoteImages: boolean }): string {
-  const html = md.render(markdown);
+/**
+ * The sanitised HTML of a summary, and how many remote images it has (shown or blocked). That count
+ * comes from the sanitised document, not the Markdown source: an image written reference-style
+ * (`![chart][c]` with `[c]: https://…`) counts the same as an inline `![..](https://…)`, so a reader
+ * can turn on every image the summary blocked.
+ */
+export function renderSummary(markdown: string, options: { allowRemoteImages: boolean }): { html: string; remoteImages: number } {
+  const source = md.render(markdown);
   allowImages = options.allowRemoteImages;
-  return purify().sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'form', 'input', 'button', 'iframe'], FORBID_ATTR: ['style'] });
+  remoteImages = 0;
+  const html = purify().sanitize(source, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'form', 'input', 'button', 'iframe'], FORBID_ATTR: ['style'] });
+  return { html, remoteImages };
 }
 
 /** Just the Markdown step (no DOM needed): what markdown-it makes of a summary before sanitising. */

@@ -6,9 +6,10 @@
 import type { RunTiming, TimingPhase } from '../../../shared/model/test-report.js';
 
 export const PHASE_LABEL: Record<TimingPhase, string> = {
-  queued: 'queued', pulling: 'pulling the image', setting_up: 'setting up', steps: 'steps', after_steps: 'after the steps', tearing_down: 'tearing down',
+  queued: 'queued', pulling: 'pulling the image', setting_up: 'setting up', steps: 'steps', after_steps: 'after the steps',
+  kept_for_debug: 'kept for debug', tearing_down: 'tearing down',
 };
-export const PHASE_ORDER: TimingPhase[] = ['queued', 'pulling', 'setting_up', 'steps', 'after_steps', 'tearing_down'];
+export const PHASE_ORDER: TimingPhase[] = ['queued', 'pulling', 'setting_up', 'steps', 'after_steps', 'kept_for_debug', 'tearing_down'];
 
 export interface Bar {
   left: number;
