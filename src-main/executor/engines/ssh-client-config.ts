@@ -251,7 +251,7 @@ export function resolveSshTarget(input: SshTargetInput): SshTarget {
     const proxy = one(option);
     if (!proxy || proxy.value.toLowerCase() === 'none') continue;
     const name = option === 'proxyjump' ? 'ProxyJump' : 'ProxyCommand';
-    throw new SshConfigError(`${proxy.origin.file}:${proxy.origin.line}: ${name} ${proxy.value} applies to '${input.host}', but Kiln does not support ${name} (nor ProxyJump/ProxyCommand at all) and will not connect directly instead. Give Kiln a direct route to the machine: a VPN, or a forwarded port (\`ssh -fNL 2222:HOST:22 JUMPHOST\`, then the engine address ssh://USER@127.0.0.1:2222 with HostKeyAlias HOST); or, if the machine is reachable directly, put \`${name} none\` in a \`Host ${input.host}\` block above that line`);
+    throw new SshConfigError(`${proxy.origin.file}:${proxy.origin.line}: ${name} ${proxy.value} applies to '${input.host}', but Kiln does not support ProxyJump or ProxyCommand, and will not connect directly instead. Give Kiln a direct route to the machine: a VPN, or a forwarded port (\`ssh -fNL 2222:HOST:22 JUMPHOST\`, then the engine address ssh://USER@127.0.0.1:2222 with HostKeyAlias HOST); or, if the machine is reachable directly, put \`${name} none\` in a \`Host ${input.host}\` block above that line`);
   }
 
   const hostName = typeof computed.hostname === 'string' ? computed.hostname.replace(/%(.)/g, (_m, t: string) => (t === 'h' ? originalHost : t === '%' ? '%' : `%${t}`)) : undefined;
