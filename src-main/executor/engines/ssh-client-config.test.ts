@@ -113,6 +113,14 @@ describe('Include', () => {
     expect(target(file, { host: 'other' })).toMatchObject({ port: 22, user: 'ada', identityFiles: [] });
   });
 
+  it('inside a Match block gives its options to the hosts the block matches; Host blocks in it are refused with the line', () => {
+    const file = config('Match host box\n  Include match-inner\n', { 'match-inner': 'Port 2022\n' });
+    expect(target(file, { host: 'box' })).toMatchObject({ port: 2022 });
+    expect(target(file, { host: 'other' })).toMatchObject({ port: 22 });
+    const blocks = config('# lab\nMatch host box\n  Include match-blocks\n', { 'match-blocks': 'Host *\n  Port 2022\n' });
+    expect(() => target(blocks, { host: 'box' })).toThrow(`${blocks}:3: Kiln cannot read an Include of Host or Match blocks inside a Match block`);
+  });
+
   it('stops an Include loop with the file named', () => {
     const file = config('Include loop\n', { loop: 'Include loop\n' });
     expect(() => target(file, { host: 'box' })).toThrow(`${join(sshDir, 'loop')}: Include nested more than 16 deep`);
