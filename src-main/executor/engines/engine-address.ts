@@ -37,6 +37,8 @@ export interface EngineEndpoint {
   hostKey?: string;
   /** For ssh://: the known_hosts files to read (default: those `ssh` reads; tests point elsewhere). */
   knownHostsFiles?: string[];
+  /** For ssh://: the user's ssh config (default ~/.ssh/config; tests point elsewhere). */
+  sshConfigFile?: string;
   /** Why this engine: "DOCKER_HOST", "docker context 'colima'", "the default socket", "kiln.config.yml". */
   source: string;
 }

@@ -79,7 +79,7 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
   if (endpoint.address.startsWith('ssh:')) {
     ssh = new SshConnection(new URL(endpoint.address), {
       privateKey: options.sshKey ?? endpoint.sshKey, timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-      engine: endpoint.name, hostKey: endpoint.hostKey, knownHostsFiles: endpoint.knownHostsFiles,
+      engine: endpoint.name, hostKey: endpoint.hostKey, knownHostsFiles: endpoint.knownHostsFiles, sshConfigFile: endpoint.sshConfigFile,
     });
     dockerOptions.agent = ssh.agent();
   }

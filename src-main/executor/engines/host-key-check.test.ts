@@ -111,6 +111,30 @@ describe('checking the key a host offers', () => {
     });
   });
 
+  describe('under a HostKeyAlias from ~/.ssh/config', () => {
+    it('accepts the key known under the alias, written without a port', () => {
+      expect(ask(KEY_A, `build-box ${KEY_A}\n`, { port: 2222, alias: 'build-box' })).toEqual({ ok: true, via: '/home/ada/.ssh/known_hosts:1' });
+    });
+
+    it('does not take the host\'s own [host]:port line for it', () => {
+      const v = ask(KEY_A, `[laptop.local]:2222 ${KEY_A}\n`, { port: 2222, alias: 'build-box', trustFile: '/home/ada/.ssh/lab_known_hosts' });
+      expect(v).toMatchObject({ ok: false, kind: 'unknown' });
+      expect(!v.ok && v.message).toContain('the SSH host key of laptop.local:2222 (HostKeyAlias build-box) is not known');
+      expect(!v.ok && v.message).toContain(`either add the line \`build-box ${KEY_A}\` to /home/ada/.ssh/lab_known_hosts or set \`host-key: ${FP_A}\``);
+    });
+
+    it('refuses another key under the alias as CHANGED, with the ssh-keygen -R for the alias', () => {
+      const v = ask(KEY_A, `build-box ${KEY_B}\n`, { port: 2222, alias: 'build-box' });
+      expect(v).toMatchObject({ ok: false, kind: 'changed' });
+      expect(!v.ok && v.message).toContain("the host key of laptop.local:2222 (HostKeyAlias build-box) has CHANGED");
+      expect(!v.ok && v.message).toContain("`ssh-keygen -R 'build-box' -f /home/ada/.ssh/known_hosts`");
+    });
+
+    it('asks first for the key types known under the alias', () => {
+      expect(preferredHostKeyAlgorithms(known(`build-box ${KEY_C}\n[laptop.local]:2222 ${KEY_A}\n`), 'laptop.local', 2222, 'build-box')).toEqual(['ecdsa-sha2-nistp256']);
+    });
+  });
+
   describe('against the engine\'s host-key:', () => {
     it('accepts the pinned key without any known_hosts entry', () => {
       expect(ask(KEY_A, '', { pin: FP_A })).toEqual({ ok: true, via: "host-key of engine 'laptop'" });

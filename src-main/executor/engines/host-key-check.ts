@@ -10,6 +10,8 @@
  *  3. else the known_hosts entries for the host: the same key is accepted; another key of the same
  *     type means the host key has CHANGED and is refused; no entry of that type is an unknown host,
  *     refused with the fingerprint and the two ways to trust it.
+ * The host is looked up as `[host]:port` (or `host` on port 22), or by its HostKeyAlias from
+ * ~/.ssh/config when it has one, as `ssh` looks it up.
  * `@cert-authority` lines are recognised but host certificates are not supported (ssh2 does not
  * negotiate them): a host covered only by one is reported as unknown, saying so.
  *
@@ -34,6 +36,10 @@ export interface HostKeyQuestion {
   /** The engine's `host-key:` fingerprint. */
   pin?: string;
   known: KnownHosts;
+  /** HostKeyAlias from ~/.ssh/config: the name known_hosts holds the key under, instead of the host's. */
+  alias?: string;
+  /** Where the advice adds a new key: the first UserKnownHostsFile (default ~/.ssh/known_hosts). */
+  trustFile?: string;
 }
 
 export type HostKeyVerdict =
@@ -55,9 +61,9 @@ function hostKeyFileKind(type: string): string {
 export function checkHostKey(q: HostKeyQuestion): HostKeyVerdict {
   const type = blobKeyType(q.key) ?? 'unknown-type';
   const fp = fingerprint(q.key);
-  const host = shown(q.host, q.port);
+  const host = `${shown(q.host, q.port)}${q.alias !== undefined ? ` (HostKeyAlias ${q.alias})` : ''}`;
   const offered = `${type} key ${fp}`;
-  const entries = entriesFor(q.known, q.host, q.port);
+  const entries = entriesFor(q.known, q.host, q.port, q.alias);
 
   const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(q.key));
   if (revoked) {
@@ -77,7 +83,7 @@ export function checkHostKey(q: HostKeyQuestion): HostKeyVerdict {
 
   const old = plain.find((e) => e.keyType === type);
   if (old) {
-    const forget = `ssh-keygen -R '${q.port === 22 ? q.host : `[${q.host}]:${q.port}`}' -f ${old.file}`;
+    const forget = `ssh-keygen -R '${q.alias ?? (q.port === 22 ? q.host : `[${q.host}]:${q.port}`)}' -f ${old.file}`;
     return { ok: false, kind: 'changed', message: `WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED: the host key of ${host} has CHANGED: the host offered ${offered}, but ${where(old)} holds another ${type} key (${fingerprint(old.key)}) for it. Someone may be intercepting the connection (a man-in-the-middle attack), or the host key was replaced; Kiln refuses to connect to engine '${q.engine}'. If the change is expected, remove the old key (\`${forget}\`) and add the new one after checking its fingerprint.` };
   }
 
@@ -90,10 +96,14 @@ export function checkHostKey(q: HostKeyQuestion): HostKeyVerdict {
   const { problems } = q.known;
   if (problems.length) notes.push(`lines skipped: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`);
   const looked = q.known.files.length ? q.known.files.join(', ') : `none of ${q.known.searched.join(', ') || 'the files'} exists`;
-  const keyscan = `ssh-keyscan ${q.port === 22 ? '' : `-p ${q.port} `}${q.host} >> ~/.ssh/known_hosts`;
+  const trustFile = q.trustFile ?? '~/.ssh/known_hosts';
+  // Under a HostKeyAlias, ssh-keyscan's `[host]:port` line would not be found: give the line itself.
+  const trust = q.alias !== undefined
+    ? `add the line \`${q.alias} ${type} ${q.key.toString('base64')}\` to ${trustFile}`
+    : `run \`ssh-keyscan ${q.port === 22 ? '' : `-p ${q.port} `}${q.host} >> ${trustFile}\``;
   return {
     ok: false, kind: 'unknown',
-    message: `the SSH host key of ${host} is not known: the host offered ${offered}, which neither host-key: on engine '${q.engine}' nor known_hosts (${looked}) has${notes.length ? ` (${notes.join('; ')})` : ''}. Kiln never trusts a host key on first use. Check the fingerprint with the machine's owner (on it: ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileKind(type)}_key.pub), then either run \`${keyscan}\` or set \`host-key: ${fp}\` on the engine in kiln.config.yml.`,
+    message: `the SSH host key of ${host} is not known: the host offered ${offered}, which neither host-key: on engine '${q.engine}' nor known_hosts (${looked}) has${notes.length ? ` (${notes.join('; ')})` : ''}. Kiln never trusts a host key on first use. Check the fingerprint with the machine's owner (on it: ssh-keygen -lf /etc/ssh/ssh_host_${hostKeyFileKind(type)}_key.pub), then either ${trust} or set \`host-key: ${fp}\` on the engine in kiln.config.yml.`,
   };
 }
 
@@ -111,7 +121,7 @@ const ALGORITHMS: Record<string, string[]> = {
  * `ssh` orders them, so that a host known by its RSA key is not asked for an ed25519 key it would
  * then be refused for. Empty when nothing is known (the default order stands).
  */
-export function preferredHostKeyAlgorithms(known: KnownHosts, host: string, port: number): string[] {
-  const types = entriesFor(known, host, port).filter((e) => e.marker === undefined).map((e) => e.keyType);
+export function preferredHostKeyAlgorithms(known: KnownHosts, host: string, port: number, alias?: string): string[] {
+  const types = entriesFor(known, host, port, alias).filter((e) => e.marker === undefined).map((e) => e.keyType);
   return [...new Set(types.flatMap((t) => ALGORITHMS[t] ?? []))];
 }

@@ -43,12 +43,21 @@ export interface KnownHosts {
 
 /** The files `ssh` reads by default: UserKnownHostsFile, then GlobalKnownHostsFile. */
 export function defaultKnownHostsFiles(home = homedir(), platform: NodeJS.Platform = process.platform): string[] {
-  const user = [join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2')];
+  return [...defaultUserKnownHostsFiles(home), ...defaultGlobalKnownHostsFiles(platform)];
+}
+
+/** UserKnownHostsFile's default (~/.ssh/config may replace it). */
+export function defaultUserKnownHostsFiles(home = homedir()): string[] {
+  return [join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2')];
+}
+
+/** GlobalKnownHostsFile's default (~/.ssh/config may replace it). */
+export function defaultGlobalKnownHostsFiles(platform: NodeJS.Platform = process.platform): string[] {
   if (platform === 'win32') {
     const programData = process.env.PROGRAMDATA ?? 'C:\\ProgramData';
-    return [...user, join(programData, 'ssh', 'ssh_known_hosts'), join(programData, 'ssh', 'ssh_known_hosts2')];
+    return [join(programData, 'ssh', 'ssh_known_hosts'), join(programData, 'ssh', 'ssh_known_hosts2')];
   }
-  return [...user, '/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
+  return ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
 }
 
 /** The first string of an SSH public key blob: its type (`ssh-ed25519`, `ssh-rsa`, …). */
@@ -151,8 +160,11 @@ export function hostsFieldMatches(field: string, name: string): boolean {
   return positive;
 }
 
-/** The entries whose patterns cover the host at `port`, in file order. */
-export function entriesFor(known: KnownHosts, host: string, port: number): KnownHostEntry[] {
-  const name = knownHostsName(host, port);
+/**
+ * The entries whose patterns cover the host at `port`, in file order; with `alias` (HostKeyAlias
+ * in ~/.ssh/config), those that cover the alias, looked up as it is written, with no port, as `ssh` does.
+ */
+export function entriesFor(known: KnownHosts, host: string, port: number, alias?: string): KnownHostEntry[] {
+  const name = alias !== undefined ? alias.toLowerCase() : knownHostsName(host, port);
   return known.entries.filter((e) => hostsFieldMatches(e.hosts, name));
 }

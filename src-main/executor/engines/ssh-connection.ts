@@ -7,9 +7,14 @@
  * `ssh://` — costs a TCP connect, key exchange and authentication every time.
  *
  * The connection is opened on first use and again after it drops; a second one only while more
- * channels are open at once than sshd allows on one (MaxSessions, 10 by default). Authentication: the engine's
- * stored private key, else the user's ssh-agent (SSH_AUTH_SOCK), else ~/.ssh/id_ed25519 or id_rsa.
- * `close()` ends it for good.
+ * channels are open at once than sshd allows on one (MaxSessions, 10 by default). `close()` ends it for good.
+ *
+ * Where it goes is what `ssh` would make of the address with the user's ~/.ssh/config
+ * (ssh-client-config.ts, read at every connect): HostName, User, Port, HostKeyAlias,
+ * UserKnownHostsFile, the address's own user and port winning. Authentication: the engine's stored
+ * private key alone when it has one; else, in order, the user's ssh-agent (SSH_AUTH_SOCK; not with
+ * IdentitiesOnly yes), the config's IdentityFile keys, then ~/.ssh/id_ed25519, id_ecdsa and id_rsa
+ * (not with IdentitiesOnly yes and an IdentityFile).
  *
  * The server's host key is checked before anything is sent (host-key-check.ts: the engine's
  * `host-key:`, else known_hosts as `ssh` reads them, re-read at every connect so a key added with
@@ -21,10 +26,11 @@ import { Agent as HttpAgent } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import type { AgentAuthMethod, Client, ClientChannel, ConnectConfig, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import { ssh2 } from '../../core/ssh2.js';
 import { checkHostKey, preferredHostKeyAlgorithms } from './host-key-check.js';
-import { defaultKnownHostsFiles, readKnownHostsFiles } from './known-hosts.js';
+import { defaultGlobalKnownHostsFiles, defaultUserKnownHostsFiles, readKnownHostsFiles } from './known-hosts.js';
+import { defaultSshConfigFile, resolveSshTarget, type SshTarget } from './ssh-client-config.js';
 
 
 /** Channels per SSH connection: sshd's MaxSessions defaults to 10. */
@@ -54,8 +60,10 @@ export interface SshConnectionOptions {
   engine?: string;
   /** The engine's `host-key:` fingerprint: when set, the only key accepted. */
   hostKey?: string;
-  /** Where known hosts are read; default the files `ssh` reads (~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts, …). */
+  /** Where known hosts are read; default the files `ssh` reads (~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts, …, or UserKnownHostsFile). */
   knownHostsFiles?: string[];
+  /** The user's ssh config; default ~/.ssh/config. */
+  sshConfigFile?: string;
 }
 
 export class SshConnection {
@@ -66,20 +74,27 @@ export class SshConnection {
 
   constructor(private readonly url: URL, private readonly o: SshConnectionOptions) {}
 
-  private get host(): string {
-    return this.url.hostname.replace(/^\[(.*)\]$/, '$1');
-  }
-
-  private get port(): number {
-    return Number(this.url.port || 22);
+  /** Where the address leads now, as `ssh` reads ~/.ssh/config; throws SshConfigError naming the file and line. */
+  private target(): SshTarget {
+    const home = homedir();
+    return resolveSshTarget({
+      host: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      ...(this.url.username ? { user: decodeURIComponent(this.url.username) } : {}),
+      configFile: this.o.sshConfigFile ?? defaultSshConfigFile(home), home, localUser: process.env.USER || 'root',
+    });
   }
 
   /** Host key checking for one connect: known_hosts read now, the verdict kept on the link. */
-  private hostKeyConfig(link: Link): Pick<ConnectConfig, 'hostVerifier' | 'algorithms'> {
-    const known = readKnownHostsFiles(this.o.knownHostsFiles ?? defaultKnownHostsFiles());
-    const preferred = (this.o.hostKey ? [] : preferredHostKeyAlgorithms(known, this.host, this.port)) as ServerHostKeyAlgorithm[];
+  private hostKeyConfig(link: Link, t: SshTarget): Pick<ConnectConfig, 'hostVerifier' | 'algorithms'> {
+    const files = this.o.knownHostsFiles ?? [...(t.userKnownHostsFiles ?? defaultUserKnownHostsFiles()), ...(t.globalKnownHostsFiles ?? defaultGlobalKnownHostsFiles())];
+    const known = readKnownHostsFiles(files);
+    const preferred = (this.o.hostKey ? [] : preferredHostKeyAlgorithms(known, t.host, t.port, t.hostKeyAlias)) as ServerHostKeyAlgorithm[];
     const hostVerifier = (key: Buffer): boolean => {
-      const verdict = checkHostKey({ engine: this.o.engine ?? this.url.host, host: this.host, port: this.port, key, pin: this.o.hostKey, known });
+      const verdict = checkHostKey({
+        engine: this.o.engine ?? this.url.host, host: t.host, port: t.port, key, pin: this.o.hostKey, known,
+        ...(t.hostKeyAlias !== undefined ? { alias: t.hostKeyAlias } : {}), ...(t.userKnownHostsFiles?.length ? { trustFile: t.userKnownHostsFiles[0] } : {}),
+      });
       if (!verdict.ok) link.refused ??= new HostKeyError(verdict.message, verdict.kind);
       return verdict.ok;
     };
@@ -87,17 +102,25 @@ export class SshConnection {
   }
 
   private config(link: Link): ConnectConfig {
+    const t = this.target();
     const base: ConnectConfig = {
-      host: this.host, port: this.port, username: decodeURIComponent(this.url.username) || process.env.USER || 'root',
-      readyTimeout: this.o.timeoutMs, keepaliveInterval: 5_000, keepaliveCountMax: 2, ...this.hostKeyConfig(link),
+      host: t.host, port: t.port, username: t.user,
+      readyTimeout: this.o.timeoutMs, keepaliveInterval: 5_000, keepaliveCountMax: 2, ...this.hostKeyConfig(link, t),
     };
     if (this.o.privateKey) return { ...base, privateKey: this.o.privateKey };
-    if (process.env.SSH_AUTH_SOCK) return { ...base, agent: process.env.SSH_AUTH_SOCK };
-    for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-      const file = join(homedir(), '.ssh', name);
-      if (existsSync(file)) return { ...base, privateKey: readFileSync(file) };
+    const auth: (AgentAuthMethod | PublicKeyAuthMethod)[] = [];
+    const agent = process.env.SSH_AUTH_SOCK;
+    if (agent && !t.identitiesOnly) auth.push({ type: 'agent', username: t.user, agent });
+    const defaults = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => join(homedir(), '.ssh', name));
+    const files = t.identitiesOnly && t.identityFiles.length ? t.identityFiles : [...t.identityFiles, ...defaults];
+    // As ssh does, a key file that is missing or unreadable is passed over.
+    for (const file of new Set(files)) {
+      if (!existsSync(file)) continue;
+      try {
+        auth.push({ type: 'publickey', username: t.user, key: readFileSync(file) });
+      } catch { /* a directory or no permission: next key */ }
     }
-    return base;
+    return auth.length ? { ...base, authHandler: auth } : base;
   }
 
   /**
