@@ -49,7 +49,7 @@ const BLOCK = 2 * 1024 * 1024;
 if (WRITER === 'blocks' && FLOOD_BYTES % BLOCK !== 0) throw new Error(`with TERMINAL_FLOOD_WRITER=blocks, TERMINAL_FLOOD must be a multiple of 2M, not ${FLOOD}`);
 const floodCommand = (bytes) => (WRITER === 'lines' ? `yes | head -c ${bytes}`
   : `i=0; while [ $i -lt ${bytes / BLOCK} ]; do cat /tmp/yes-2m; i=$((i+1)); done`);
-/** A safety net, not a window: xterm.js draws `yes` at a few MiB/s on a loaded machine, so 200 MiB takes minutes. */
+/** A safety net, not a window: busybox's `yes` writes a fraction of a MiB/s, xterm.js draws under 1 MiB/s of `yes` lines on a busy machine, so 200 MiB takes minutes. */
 const FLOOD_LIMIT_MS = 20 * 60_000;
 const TARGET_MS = 50;
 /** The tab's target: p99 of the gaps between 16 ms timer ticks in the page during the flood. */
