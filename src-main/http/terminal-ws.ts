@@ -21,9 +21,11 @@
  * {type:'gone', code, message} instead of 'exit' when the shell ended because its container did
  * (removed, stopped, or debugging ended): debugging is over, the message says why.
  *
- * Flow control keeps a flood (`yes`) from filling memory or stalling the event loop: output is
- * paused while more than HIGH_WATER bytes are unacknowledged (flow=ack) or queued on the socket,
- * and resumed below LOW_WATER. Nothing here logs or masks the stream: it is the user's own shell.
+ * Output is gathered into frames (terminal-frames.ts): a flood's tiny reads go as few large frames,
+ * a keystroke's echo at once. Flow control keeps a flood (`yes`) from filling memory or stalling
+ * the event loop: the shell's output is paused while more than HIGH_WATER bytes are unacknowledged
+ * (flow=ack) or queued on the socket, and resumed below LOW_WATER. Nothing here logs or masks the
+ * stream: it is the user's own shell.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -33,10 +35,12 @@ import { ApiError } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
 import { apiTickets, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
 import { checkHost, checkRequest, type LocalGuardOptions } from './local-guard.js';
+import { gatherFrames } from './terminal-frames.js';
 
 const PATH = /^\/api\/jobs\/([^/]+)\/terminal$/;
 export const HIGH_WATER = 512 * 1024;
-export const LOW_WATER = 128 * 1024;
+/** Half the window: the shell resumes while the page still has output to parse, so it never waits idle for the refill. */
+export const LOW_WATER = 256 * 1024;
 /** Control messages are tiny; anything larger is not one. */
 const MAX_CONTROL_BYTES = 1024;
 const TICKET_TTL_MS = 60_000;
@@ -182,12 +186,14 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
       term.stream.resume();
     }
   };
-  term.stream.on('data', (chunk: Buffer) => {
+  const frames = gatherFrames((frame) => {
     if (ws.readyState !== ws.OPEN) return;
-    if (acked) unacked += chunk.length;
-    ws.send(chunk, { binary: true }, () => resumeIfRoom());
+    if (acked) unacked += frame.length;
+    ws.send(frame, { binary: true }, () => resumeIfRoom());
     pauseIfFull();
   });
+  ws.once('close', () => frames.end());
+  term.stream.on('data', (chunk: Buffer) => frames.push(chunk));
   handle = (bytes, isBinary) => {
     if (isBinary) {
       term.stream.write(bytes);
@@ -210,9 +216,11 @@ async function serve(ws: WebSocket, terminals: DebugTerminals, jobId: string, si
   for (const m of early) handle(m.bytes, m.isBinary);
   early = undefined;
   const code = await term.exit;
-  // The shell's end may be its container's: then debugging ended, and the page must say so.
-  const gone = await terminals.containerGone(jobId).catch(() => undefined);
-  control(gone === undefined ? { type: 'exit', code } : { type: 'gone', code, message: gone });
+    // What the frames still hold goes out before the end is said.
+    frames.end();
+    // The shell's end may be its container's: then debugging ended, and the page must say so.
+    const gone = await terminals.containerGone(jobId).catch(() => undefined);
+    control(gone === undefined ? { type: 'exit', code } : { type: 'gone', code, message: gone });
   if (ws.readyState === ws.OPEN) ws.close(1000, 'shell exited');
 }
 

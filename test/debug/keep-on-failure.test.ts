@@ -7,6 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src-main/http/app.js';
+import { MAX_FRAME } from '../../src-main/http/terminal-frames.js';
+import { HIGH_WATER } from '../../src-main/http/terminal-ws.js';
 import { startEngine, type EngineFixture } from '../engine/engine-fixture.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { FAILING_PIPELINE } from './debug-fixture.js';
@@ -123,6 +125,42 @@ describe('a failed job of a run started with debug', () => {
     await new Promise<void>((r) => t.ws.once('close', () => r()));
     expect(t.controls()).toContainEqual({ type: 'exit', code: 7 });
     expect(containerState(runId)).toEqual(['job:running', 'service:running']);
+  });
+
+  it('holds a flood back once the page is a window behind, and lets it through as the page acknowledges it', async () => {
+    const t = await openTerminal(termUrl(jobId, '?flow=ack'));
+    try {
+      t.type('echo "ready-$((1+1))"\n');
+      await t.waitFor('ready-2');
+      let received = 0;
+      t.ws.on('message', (data: Buffer, isBinary: boolean) => { if (isBinary) received += data.length; });
+      const FLOOD = 3_000_000;
+      t.type(`head -c ${FLOOD} /dev/zero | tr '\\0' y; echo "flood-$((6*7))"\n`);
+      // Nothing acknowledged: the output stops at the window, however long the page takes.
+      let before = -1;
+      const settled = Date.now() + 30_000;
+      while ((received !== before || received === 0) && Date.now() < settled) {
+        before = received;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(received).toBeGreaterThan(HIGH_WATER);
+      expect(received).toBeLessThan(HIGH_WATER + 2 * MAX_FRAME);
+      expect(t.output()).not.toContain('flood-42');
+      // Acknowledged as it arrives, it all goes through.
+      let acked = 0;
+      const deadline = Date.now() + 60_000;
+      while (!t.output().includes('flood-42')) {
+        if (Date.now() > deadline) throw new Error(`the flood stopped at ${received} bytes though all were acknowledged`);
+        if (received > acked) {
+          t.ws.send(JSON.stringify({ type: 'ack', bytes: received - acked }));
+          acked = received;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(received).toBeGreaterThan(FLOOD);
+    } finally {
+      await t.close();
+    }
   });
 
   it('re-runs the failed step in the same container, its output appended to the job log with secrets masked', async () => {

@@ -1,0 +1,62 @@
+/**
+ * Terminal output into WebSocket frames: a flood's many small reads become few large frames, while
+ * a lone keystroke's echo still goes out at once.
+ *
+ * Why: Docker hands over a TTY's output as it reads it, and a program that writes line by line (a
+ * busybox `yes | head`, whose stdout to a terminal is line-buffered) arrives as reads of a few bytes
+ * to a few hundred — tens of thousands of them per MiB. One frame each costs the server a send and
+ * the page a message event, a `term.write` and a write callback apiece. So, as VS Code's terminal
+ * does with its pty data: the first read after a quiet moment is sent alone and opens a short
+ * window; what arrives within the window is joined into one frame sent when the window ends (or
+ * as soon as it reaches MAX_FRAME), which opens the next window; a window that gathered nothing
+ * closes, and the next read is again sent at once.
+ */
+
+/** How long output is gathered into one frame while it keeps coming. */
+export const FRAME_WINDOW_MS = 5;
+/** A frame is sent as soon as it holds this much, window or not. */
+export const MAX_FRAME = 64 * 1024;
+
+export interface FrameGatherer {
+  /** Adds output; it is sent now (after a quiet moment, or once MAX_FRAME is reached) or at the window's end. */
+  push(chunk: Buffer): void;
+  /** Sends what is gathered now and stops the window (the shell ended: its last output goes before the exit). */
+  end(): void;
+}
+
+export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WINDOW_MS): FrameGatherer {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = (): void => {
+    if (size === 0) return;
+    const frame = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    send(frame);
+  };
+  const windowEnds = (): void => {
+    timer = undefined;
+    if (size === 0) return;
+    flush();
+    timer = setTimeout(windowEnds, windowMs);
+  };
+  return {
+    push(chunk) {
+      if (chunk.length === 0) return;
+      parts.push(chunk);
+      size += chunk.length;
+      if (timer === undefined) {
+        flush();
+        timer = setTimeout(windowEnds, windowMs);
+      } else if (size >= MAX_FRAME) {
+        flush();
+      }
+    },
+    end() {
+      clearTimeout(timer);
+      timer = undefined;
+      flush();
+    },
+  };
+}
