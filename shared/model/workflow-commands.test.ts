@@ -15,6 +15,8 @@ describe('parseWorkflowCommand', () => {
       { kind: 'annotation', level: 'notice', message: 'Use x', title: 'Deprecation', file: 'b.js', line: 1, endLine: 3, col: 2, endCol: 9 }],
     ['unescapes GitHub\'s percent escapes in data and properties', '::error file=C%3A/x%2Cy.ts::50%25 done%0Anext line',
       { kind: 'annotation', level: 'error', message: '50% done\nnext line', file: 'C:/x,y.ts' }],
+    ['reads escapes in upper case only, as GitHub does: a lower-case one stays as printed', '::warning title=user%3apass%2cword::a%0ab',
+      { kind: 'annotation', level: 'warning', message: 'a%0ab', title: 'user%3apass%2cword' }],
     ['ignores a line number that is not a positive integer', '::error file=a.ts,line=zero::m', { kind: 'annotation', level: 'error', message: 'm', file: 'a.ts' }],
     ['an unknown command is an ordinary line', '::set-output name=x::y', undefined],
     ['a trailing carriage return does not end up in the message', '::error::done\r', { kind: 'annotation', level: 'error', message: 'done' }],

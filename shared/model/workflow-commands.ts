@@ -28,12 +28,14 @@ export type WorkflowCommand =
 const COMMAND = /^::([a-z][a-z-]*)(?: ([^:]*))?::(.*)$/is;
 const LEVELS: ReadonlySet<string> = new Set(['error', 'warning', 'notice']);
 
+// Escapes are upper case only, as GitHub's runner reads them (and as the secret masker knows a
+// secret's escaped forms): a lower-case `%3a` stays as printed, so no spelling unmasks a secret.
 function unescapeData(s: string): string {
-  return s.replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%25/g, '%');
+  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
 function unescapeProperty(s: string): string {
-  return unescapeData(s).replace(/%3A/gi, ':').replace(/%2C/gi, ',');
+  return unescapeData(s).replace(/%3A/g, ':').replace(/%2C/g, ',');
 }
 
 function positive(value: string | undefined): number | undefined {

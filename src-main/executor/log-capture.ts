@@ -100,7 +100,6 @@ export type LogAppend = (line: LogEntry) => LogLine | void;
  */
 class AddedMasks {
   private readonly values = new Set<string>();
-  private masker: SecretMasker | undefined;
 
   get size(): number {
     return this.values.size;
@@ -110,18 +109,11 @@ class AddedMasks {
     // A value of stars alone (`::add-mask::***` of an already masked secret) adds nothing but noise.
     if (/^[*\s]*$/.test(value) || this.values.has(value)) return false;
     this.values.add(value);
-    this.masker = undefined;
     return true;
   }
 
   list(): Iterable<string> {
     return this.values;
-  }
-
-  mask(text: string): string {
-    if (this.values.size === 0) return text;
-    this.masker ??= new SecretMasker(this.values);
-    return this.masker.maskString(text);
   }
 }
 
@@ -190,7 +182,12 @@ export class JobLog {
 
   /** Masks a message meant for a result's `error` field (or a summary, an output): secrets and added masks. */
   mask(text: string): string {
-    return this.added.mask(this.masker.maskString(text));
+    return this.stepMasker.maskString(text);
+  }
+
+  /** Text already masked for the secrets, masked again once values were added (the secrets' masker with them, its options and all). */
+  private maskAdded(text: string): string {
+    return this.added.size === 0 ? text : this.stepMasker.maskString(text);
   }
 
   /**
@@ -198,7 +195,7 @@ export class JobLog {
    * the bytes at the end that may begin a secret running on past `head` are left out, not shown.
    */
   maskHead(head: Buffer): Buffer {
-    return this.masker.createStream().write(head);
+    return this.stepMasker.createStream().write(head);
   }
 
   /** A sink for one step's output; call end() once the step's streams are closed. */
@@ -207,7 +204,7 @@ export class JobLog {
     return new StepOutput(this.stepMasker, step, stepName, this.maxStepOutputBytes, (stream, text) => {
       if (stream === 'system') this.line(stream, step, text);
       // Masked again before its commands are read: a value added a line ago is in bytes already split.
-      else commands.line(stream, this.added.mask(text));
+      else commands.line(stream, this.maskAdded(text));
     }, () => commands.end(this.next));
   }
 
@@ -215,7 +212,7 @@ export class JobLog {
   line(stream: LogStream, step: number | null, text: string): LogLine | undefined {
     try {
       // Added masks apply to every line from the one after the command (the command's own line included).
-      const stored = this.append({ ts: Date.now(), stream, step, text: this.added.mask(text) });
+      const stored = this.append({ ts: Date.now(), stream, step, text: this.maskAdded(text) });
       if (stored) this.next = stored.seq + 1;
       return stored || undefined;
     } catch {

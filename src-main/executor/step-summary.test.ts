@@ -68,6 +68,16 @@ describe('collectStepSummary', () => {
       expect(summaries()[0].markdown).toBe('aaaaa');
     });
 
+    it('masks values a step added with ::add-mask:: too, in a summary long enough to be read in part', async () => {
+      const { log, summaries } = capture([SECRET]);
+      const out = log.openStep(0, 'login');
+      out.write('stdout', Buffer.from('::add-mask::added-value-42\n'));
+      out.end();
+      const text = `start added-value-42 ${SECRET} ${'x'.repeat(40_000)}`;
+      await collectStepSummary({ runner: runnerWith({ 1: text }), log, step: { index: 1, name: 's' }, used: 0, limits: { step: 100, job: 1000 } });
+      expect(summaries()[0].markdown).toMatch(/^start \*\*\* \*\*\* x+$/);
+    });
+
     it('cuts the masked text on a character boundary', async () => {
       const { log, summaries } = capture([SECRET]);
       await collectStepSummary({ runner: runnerWith({ 0: `${SECRET}éééé` }), log, step: { index: 0, name: 's' }, used: 0, limits: { step: 8, job: 100 } });
