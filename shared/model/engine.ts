@@ -20,4 +20,10 @@ export interface EngineInfo {
   lastError?: string;
   /** Epoch ms of its last answer. */
   lastSeenAt?: number;
+  /**
+   * Set while an engine removed in Settings ('removed'), or the old connection of one saved with a
+   * new address or material ('replaced'), finishes the jobs in `running`: it takes no new job and
+   * leaves the list when the last of them ends.
+   */
+  retiring?: 'removed' | 'replaced';
 }
