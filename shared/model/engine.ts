@@ -17,6 +17,8 @@ export interface EngineInfo {
   limit: number;
   /** Ids of the jobs running there. */
   running: string[];
+  /** Those jobs with their runs and names, for links (the engine API fills it in; absent in older answers). */
+  jobs?: Array<{ id: string; runId: string; name: string }>;
   lastError?: string;
   /** Epoch ms of its last answer. */
   lastSeenAt?: number;
