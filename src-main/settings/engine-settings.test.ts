@@ -82,7 +82,8 @@ describe('an engine saved to kiln.config.yml and the vault', () => {
   it('renames an engine in place: its entry keeps its comments and fields, its material moves to the new name, and the change says so', () => {
     writeFileSync(file, FILE.replace('unix:///var/run/docker.sock', 'tcp://near:2376\n    tls: { key: vault }\n    limit: 3'));
     vault.updateEngine('near', { key: 'KEY-TEXT' });
-    const { config } = loadConfig(file);
+    const { config, diagnostics } = loadConfig(file);
+    if (!config) throw new Error(`the test's kiln.config.yml does not load: ${JSON.stringify(diagnostics)}`);
     const changes: SettingsChange[] = [];
     const service = new SettingsService({ config, configFile: file, vault, now: () => 0, applied: (c) => changes.push(c) });
     const saved = service.saveEngine({ name: 'near', rename: 'bench', labels: ['gpu'] });

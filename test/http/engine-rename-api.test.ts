@@ -74,7 +74,7 @@ describe('engines removed or renamed while their jobs run', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  const engines = async (): Promise<Health['engines']> => ((await send(server.url, 'GET', '/api/health')).json as Health).engines;
+  const engines = async (): Promise<NonNullable<Health['engines']>> => ((await send(server.url, 'GET', '/api/health')).json as Health).engines ?? [];
   async function push(label: string, seconds: number, jobs = 1): Promise<string> {
     const sha = repo.commit(pipeline(label, seconds, jobs));
     const outcome = await engine.handleEvent({ kind: 'push', repo: repo.name, branch: 'main', sha, ref: 'refs/heads/main' });
