@@ -85,6 +85,8 @@ describe('removing and renaming engines on the Settings page while they run jobs
     const fast = await page.waitForSelector('tr[data-engine="fast"][data-state="up"]');
     expect(await fast.$eval('td.num', (td) => td.textContent)).toBe('1 / 2work3');
     expect(await page.$('tr[data-engine="beta"]')).toBeNull();
+    // The sidebar counts the configured engines only: one, so it names it rather than "2 of 2 engines up".
+    expect(await page.textContent('[data-testid="docker-engine"]')).toMatch(/^fast \(unix:\/\//);
     await screenshot(page, 'engines-removing');
 
     // Gone once its last job ends.
