@@ -140,6 +140,11 @@ export interface EngineInput {
   name: string;
   /** true: a new engine, refused when one of that name exists; otherwise the named engine is updated. */
   create?: boolean;
+  /**
+   * An update's new name for the engine `name`: it keeps its connection, running jobs and history
+   * (docs/engines.md). CONFLICT when another engine has that name.
+   */
+  rename?: string;
   /** Required to create. */
   address?: string;
   /** Jobs at once on this engine (default 2). */

@@ -17,7 +17,15 @@ export interface EngineInfo {
   limit: number;
   /** Ids of the jobs running there. */
   running: string[];
+  /** Those jobs with their runs and names, for links (the engine API fills it in; absent in older answers). */
+  jobs?: Array<{ id: string; runId: string; name: string }>;
   lastError?: string;
   /** Epoch ms of its last answer. */
   lastSeenAt?: number;
+  /**
+   * Set while an engine removed in Settings ('removed'), or the old connection of one saved with a
+   * new address or material ('replaced'), finishes the jobs in `running`: it takes no new job and
+   * leaves the list when the last of them ends.
+   */
+  retiring?: 'removed' | 'replaced';
 }

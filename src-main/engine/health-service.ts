@@ -10,7 +10,7 @@ import type { EngineParts } from './parts.js';
 export const KILN_VERSION = '0.1.0';
 
 export class HealthService {
-  constructor(private readonly p: Pick<EngineParts, 'executor' | 'engines' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError' | 'debug'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'executor' | 'engines' | 'scheduler' | 'pool' | 'bus' | 'life' | 'config' | 'dataDir' | 'logs' | 'storage' | 'storageMetrics' | 'onError' | 'debug' | 'runs'>) {}
 
   async health(): Promise<Health> {
     let docker: Health['docker'] = { ok: true };
@@ -28,9 +28,20 @@ export class HealthService {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
       // Adopted debug jobs are done in the queue but still hold their slots.
       queue: { queued: c.waiting + c.queued, running: c.active + this.p.debug.adoptedCount, ...(kept > 0 ? { kept } : {}) },
-      engines: this.p.engines.statuses(),
+      engines: this.engineStatuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };
+  }
+
+  /** The pool's engines, each with its jobs' runs and names (a retiring engine's jobs are all it has left). */
+  private engineStatuses(): Health['engines'] {
+    return this.p.engines.statuses().map((e) => ({
+      ...e,
+      jobs: e.running.flatMap((id) => {
+        const row = this.p.runs.getJob(id);
+        return row ? [{ id, runId: row.run_id, name: row.name }] : [];
+      }),
+    }));
   }
 
   async storageMetrics(): Promise<StorageMetrics> {

@@ -109,6 +109,8 @@ export interface EngineParts {
   settings: SettingsService;
   /** Makes the engine pool match `config.engines` after a save (no-op for a caller's own executor). */
   reconfigureEngines(): void;
+  /** An engine renamed in Settings: the pool's slot and the job rows follow (before reconfigureEngines). */
+  renameEngine(from: string, to: string): void;
   db: Db;
   /** Free space where the data lives: holds new jobs back when low (storage/disk-guard.ts). */
   disk: DiskGuard;
@@ -275,7 +277,8 @@ export function buildParts(options: EngineOptions): EngineParts {
     : pool.kick()));
   return {
     config, dataDir, mirrorsDir, instanceId, clock, onError, life, bus, settings, db,
-    reconfigureEngines: () => { if (!options.executor) engines.reconfigure(poolEngines({ config, instanceId, mirrorsDir })); }, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
+    reconfigureEngines: () => { if (!options.executor) engines.reconfigure(poolEngines({ config, instanceId, mirrorsDir })); },
+    renameEngine: (from, to) => { engines.rename(from, to); runs.renameEngine(from, to); }, disk, dbExclusive, commits, runs, flow, logs, records, deliveries,
     heads, storage, storageMetrics: options.storageMetrics, forge, forgeConnect: options.forge?.connect, forgeClient: options.forge?.client, scheduler, runner, pool, debug, engines, executor: ports.executor, pipeline: ports.pipeline,
     checkout: ports.checkout, lane: new OrderedLane(), repository,
   };

@@ -11,7 +11,7 @@ import type { EngineParts } from './parts.js';
 import { assertRunning } from './runs-service.js';
 
 export class SettingsApi {
-  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines' | 'renameEngine'>) {}
 
   async listRepositories(): Promise<RepositorySettings[]> {
     // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
@@ -65,6 +65,7 @@ export class SettingsApi {
     this.p.runs.syncRepositories(config.repositories, this.p.clock());
     if (change.concurrency) this.p.pool.setLimits(Math.max(1, config.concurrency.jobs), Math.max(1, config.concurrency.perRepository));
     if (change.retention) this.p.storage.artifacts.setDefaultExpiry(config.retention.artifactsMs);
+    if (change.renamedEngine) this.p.renameEngine(change.renamedEngine.from, change.renamedEngine.to);
     if (change.engines) this.p.reconfigureEngines();
   }
 }

@@ -135,6 +135,11 @@ export class DockerExecutor {
     this.closeClient();
   }
 
+  /** A rename in Settings keeps this connection; the endpoint is shared with its client, whose messages follow too. */
+  rename(name: string): void {
+    this.endpoint.name = name;
+  }
+
   /** See reaper.ts for the rule (own instance: job not live; other instances: also older than 24 h). */
   reapOrphans(isJobLive: (runId: string, jobId: string) => boolean): Promise<ReapCounts> {
     return reapOrphans(this.docker, { instanceId: this.instanceId, isJobLive });

@@ -39,7 +39,7 @@
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
  *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
  *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   EngineSettings (added)
- *   PUT  /api/engines/:name {the same fields, each optional; null removes}                            EngineSettings (updated)
+ *   PUT  /api/engines/:name {the same fields, each optional; null removes; a new name renames}        EngineSettings (updated); 409 on a taken name
  *   DELETE /api/engines/:name                             {ok:true}
  */
 import express from 'express';
@@ -309,8 +309,9 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.put('/engines/:name', async (req, res) => {
     const name = param(req, 'name');
     const body = objectBody(req);
-    if (body.name !== undefined && body.name !== name) throw new ApiError('BAD_REQUEST', `body.name '${String(body.name)}' differs from the engine in the path (${name}); an engine cannot be renamed, add the new name and remove the old one`);
-    res.json(await engine.saveEngine({ ...body, name, create: false }));
+    // A body.name other than the path's renames the engine (409 when another engine has it).
+    const { name: rename, ...fields } = body;
+    res.json(await engine.saveEngine({ ...fields, name, create: false, ...(rename !== undefined && rename !== name ? { rename: rename as string } : {}) }));
   });
   router.delete('/engines/:name', async (req, res) => {
     await engine.removeEngine(param(req, 'name'));

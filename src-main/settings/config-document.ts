@@ -122,6 +122,13 @@ export class ConfigDocument {
     return isSeq(seq) ? seq.items.filter((item): item is YAMLMap => isMap(item)) : [];
   }
 
+  /** Renames an engine's entry in place (its other fields and comments stay). */
+  renameEngine(from: string, to: string): boolean {
+    const item = this.engineItems().find((e) => String(e.get('name')) === from);
+    item?.set('name', to);
+    return item !== undefined;
+  }
+
   /** The names under `engines:`, in order (the index is the one field names use: engines[1].address). */
   engineNames(): string[] {
     return this.engineItems().map((item) => String(item.get('name')));

@@ -23,6 +23,8 @@ const ADDRESS_HELP = 'use unix:///var/run/docker.sock, tcp://host:2376 or ssh://
 export interface EngineChange {
   name: string;
   create: boolean;
+  /** The engine's new name (an update only). */
+  rename?: string;
   address?: string;
   limit?: number;
   labels?: string[];
@@ -32,6 +34,11 @@ export interface EngineChange {
 
 function bad(field: string, message: string): ApiError {
   return new ApiError('BAD_REQUEST', `${field}: ${message}`);
+}
+
+/** A name another engine has: CONFLICT (409), naming the field. */
+function clash(field: string, name: string): ApiError {
+  return new ApiError('CONFLICT', `${field}: an engine named '${name}' is already configured; choose another name or edit that one`);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -125,15 +132,20 @@ function pem(value: unknown, field: string): string | null | undefined {
  */
 export function checkEngineInput(input: unknown, at: { indexOf: (name: string) => number; count: number; addressOf: (name: string) => string | undefined }): EngineChange {
   if (!isObject(input)) throw new ApiError('BAD_REQUEST', 'saveEngine takes an object {name, create?, address?, limit?, labels?, hostKey?, tls?, sshKey?}');
-  const known = ['name', 'create', 'address', 'limit', 'labels', 'hostKey', 'tls', 'sshKey'];
+  const known = ['name', 'create', 'rename', 'address', 'limit', 'labels', 'hostKey', 'tls', 'sshKey'];
   const name = checkEngineName(input.name);
   const index = at.indexOf(name);
   const create = input.create === true;
   const f = `engines[${index >= 0 ? index : at.count}]`;
   for (const key of Object.keys(input)) if (!known.includes(key)) throw bad(f, `unknown field '${key}' (known: ${known.join(', ')})`);
-  if (create && index >= 0) throw bad(`${f}.name`, `an engine named '${name}' is already configured; choose another name or edit that one`);
+  if (create && index >= 0) throw clash(`${f}.name`, name);
   if (!create && index < 0) throw new ApiError('NOT_FOUND', `engine '${name}' is not configured (to add it, send create: true)`);
   const change: EngineChange = { name, create, material: {} };
+  if (input.rename !== undefined && input.rename !== name) {
+    if (create) throw bad(`${f}.name`, 'a new engine cannot be renamed; send the name it should have');
+    change.rename = checkEngineName(input.rename, `${f}.name`);
+    if (at.indexOf(change.rename) >= 0) throw clash(`${f}.name`, change.rename);
+  }
   if (input.address !== undefined || create) change.address = checkEngineAddress(input.address, `${f}.address`);
   if (input.limit !== undefined) {
     if (typeof input.limit !== 'number' || !Number.isInteger(input.limit) || input.limit < 1 || input.limit > 256) throw bad(`${f}.limit`, `must be a whole number from 1 to 256 (got ${JSON.stringify(input.limit)})`);

@@ -79,6 +79,21 @@ describe('an engine saved to kiln.config.yml and the vault', () => {
     expect(service.engines()[0].tls).toEqual({ ca: 'vault', cert: 'vault', key: 'vault' });
   });
 
+  it('renames an engine in place: its entry keeps its comments and fields, its material moves to the new name, and the change says so', () => {
+    writeFileSync(file, FILE.replace('unix:///var/run/docker.sock', 'tcp://near:2376\n    tls: { key: vault }\n    limit: 3'));
+    vault.updateEngine('near', { key: 'KEY-TEXT' });
+    const { config, diagnostics } = loadConfig(file);
+    if (!config) throw new Error(`the test's kiln.config.yml does not load: ${JSON.stringify(diagnostics)}`);
+    const changes: SettingsChange[] = [];
+    const service = new SettingsService({ config, configFile: file, vault, now: () => 0, applied: (c) => changes.push(c) });
+    const saved = service.saveEngine({ name: 'near', rename: 'bench', labels: ['gpu'] });
+    expect(saved).toMatchObject({ name: 'bench', address: 'tcp://near:2376', limit: 3, labels: ['gpu'], tls: { key: 'vault' } });
+    expect(readFileSync(file, 'utf8')).toBe('# my engines\nengines:\n  - name: bench # the workstation\n    address: tcp://near:2376\n    tls: { key: vault }\n    limit: 3\n    labels: [ gpu ]\n');
+    expect(vault.loadEngines()).toEqual({ bench: { key: 'KEY-TEXT' } });
+    expect(changes.at(-1)).toMatchObject({ engines: true, renamedEngine: { from: 'near', to: 'bench' } });
+    expect(config.engines?.map((e) => [e.name, e.tls?.key])).toEqual([['bench', 'KEY-TEXT']]);
+  });
+
   it('drops TLS when an engine moves from tcp:// to ssh://', () => {
     const change = checkEngineInput({ name: 'far', address: 'ssh://ci@far' }, { indexOf: () => 0, count: 1, addressOf: () => 'tcp://far:2376' });
     expect(engineWrites(change, 'tcp://far:2376')).toEqual({
@@ -105,6 +120,14 @@ describe('checking an engine sent by the settings page', () => {
     [{ name: 'near', sshKey: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) }, /^engines\[0\]\.ssh-key: an SSH key applies to ssh:\/\/ addresses only/],
   ])('refuses %j naming the field', (input, message) => {
     expect(() => checkEngineInput(input, at)).toThrow(message);
+  });
+
+  it('refuses a name another engine has with CONFLICT naming the field, on adding and on renaming', () => {
+    const two = { indexOf: (n: string) => ['near', 'far'].indexOf(n), count: 2, addressOf: () => 'unix:///s' };
+    expect(() => checkEngineInput({ name: 'far', rename: 'near' }, two)).toThrow(expect.objectContaining({ code: 'CONFLICT', message: expect.stringMatching(/^engines\[1\]\.name: an engine named 'near' is already configured/) }));
+    expect(() => checkEngineInput({ name: 'near', create: true, address: 'unix:///s' }, two)).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(() => checkEngineInput({ name: 'far', rename: 'bad name' }, two)).toThrow(/^engines\[1\]\.name: must start with a letter or digit/);
+    expect(checkEngineInput({ name: 'far', rename: 'far' }, two).rename).toBeUndefined();
   });
 
   it('refuses to update an engine that is not configured with NOT_FOUND', () => {

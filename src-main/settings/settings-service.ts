@@ -32,6 +32,8 @@ export interface SettingsChange {
   repositories: boolean;
   /** The `engines:` list changed (the engine pool follows). */
   engines: boolean;
+  /** An engine was renamed: what is keyed by its name follows before the pool is reconfigured. */
+  renamedEngine?: { from: string; to: string };
 }
 
 export interface SettingsServiceOptions {
@@ -134,10 +136,13 @@ export class SettingsService {
     const addressOf = (name: string): string | undefined => this.o.config.engines?.find((e) => e.name === name)?.address;
     const change = checkEngineInput(input, { indexOf: (n) => names.indexOf(n), count: names.length, addressOf });
     const writes = engineWrites(change, addressOf(change.name));
-    doc.setEngine(change.name, writes.file);
-    this.commit(doc, [], { engine: { name: change.name, material: writes.vault } });
-    const saved = this.engines().find((e) => e.name === change.name);
-    if (!saved) throw new ApiError('INTERNAL', `engine ${change.name} was saved but is not in the configuration that was read back`);
+    const name = change.rename ?? change.name;
+    if (change.rename) doc.renameEngine(change.name, change.rename);
+    doc.setEngine(name, writes.file);
+    const renamed = change.rename ? { from: change.name, to: change.rename } : undefined;
+    this.commit(doc, [], { engine: { name, material: writes.vault }, renamedEngine: renamed });
+    const saved = this.engines().find((e) => e.name === name);
+    if (!saved) throw new ApiError('INTERNAL', `engine ${name} was saved but is not in the configuration that was read back`);
     return saved;
   }
 
@@ -216,7 +221,7 @@ export class SettingsService {
    * Checks the edited document, stores secrets (vault first: a failed file write then leaves only
    * unused ciphertext behind), writes the file and applies what it now says.
    */
-  private commit(doc: ConfigDocument, vaultChanges: VaultChange[], o: { removedRepo?: string; fileSecrets?: FileSecrets; engine?: { name: string; material: Partial<Record<EngineMaterialPart, string | null>> }; removedEngine?: string } = {}): void {
+  private commit(doc: ConfigDocument, vaultChanges: VaultChange[], o: { removedRepo?: string; fileSecrets?: FileSecrets; engine?: { name: string; material: Partial<Record<EngineMaterialPart, string | null>> }; removedEngine?: string; renamedEngine?: { from: string; to: string } } = {}): void {
     const { removedRepo } = o;
     const { text, config: next } = doc.render();
     const changes = doc.existed ? vaultChanges : [...this.adoptInMemorySecrets(o.fileSecrets ?? this.fileSecrets, removedRepo), ...vaultChanges];
@@ -231,12 +236,20 @@ export class SettingsService {
       }
     }
     const engine = o.engine;
+    // The material follows a renamed engine before it is updated under the new name.
+    if (o.renamedEngine) this.o.vault.renameEngine(o.renamedEngine.from, o.renamedEngine.to);
     // Removing parts the vault never held (a path in the file) needs no vault write.
     const values = engine ? Object.values(engine.material) : [];
     if (engine && (values.some((v) => v !== null) || (values.length && this.o.vault.engineIndex()[engine.name]))) this.o.vault.updateEngine(engine.name, engine.material);
     if (o.removedEngine) this.o.vault.removeEngine(o.removedEngine);
-    doc.save(text);
-    this.apply(next);
+    try {
+      doc.save(text);
+    } catch (err) {
+      // The file still names the old engine: its material goes back under that name.
+      if (o.renamedEngine) this.o.vault.renameEngine(o.renamedEngine.to, o.renamedEngine.from);
+      throw err;
+    }
+    this.apply(next, o.renamedEngine);
   }
 
   /** The first save creates the file from the live configuration; secrets it had only in memory go to the vault. */
@@ -256,7 +269,7 @@ export class SettingsService {
     return out;
   }
 
-  private apply(next: KilnConfig): void {
+  private apply(next: KilnConfig, renamedEngine?: SettingsChange['renamedEngine']): void {
     const live = this.o.config;
     this.fileSecrets = snapshot(next.repositories);
     merge(next.repositories, this.o.vault.load());
@@ -267,6 +280,7 @@ export class SettingsService {
       retention: JSON.stringify(live.retention) !== JSON.stringify(next.retention),
       repositories: true,
       engines: JSON.stringify(live.engines ?? []) !== JSON.stringify(next.engines ?? []),
+      ...(renamedEngine ? { renamedEngine } : {}),
     };
     if (next.engines) live.engines = next.engines;
     else delete live.engines;

@@ -183,6 +183,7 @@ export class RunStore {
         finished_at = CASE WHEN @finished THEN @now ELSE NULL END WHERE id = @id`),
       startJob: db.prepare('UPDATE jobs SET status = \'running\', attempt = @attempt, error = NULL, started_at = @now, finished_at = NULL WHERE id = @id'),
       setJobEngine: db.prepare('UPDATE jobs SET engine = @engine WHERE id = @id'),
+      renameEngine: db.prepare('UPDATE jobs SET engine = @to WHERE engine = @from'),
       setJobLog: db.prepare('UPDATE jobs SET log_lines = @lines, log_bytes = @bytes WHERE id = @id'),
       setRun: db.prepare('UPDATE runs SET status = @status, started_at = @started_at, finished_at = @finished_at WHERE id = @id'),
       startRun: db.prepare(`UPDATE runs SET started_at = COALESCE(started_at, @now), status = 'running'
@@ -268,6 +269,14 @@ export class RunStore {
   /** Records the engine a job starts on. */
   setJobEngine(jobId: string, engine: string): void {
     this.s.setJobEngine.run({ id: jobId, engine });
+  }
+
+  /**
+   * An engine was renamed: every job it ran or runs says the new name, so its history stays one
+   * engine's and the old name, free for another engine, starts with none. Returns the rows changed.
+   */
+  renameEngine(from: string, to: string): number {
+    return this.s.renameEngine.run({ from, to }).changes;
   }
 
   setJobStatus(jobId: string, status: Status, now: number, error?: string): void {

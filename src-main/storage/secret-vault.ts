@@ -244,6 +244,16 @@ export class SecretVault {
     this.write(data);
   }
 
+  /** Moves an engine's material to its new name (a rename in Settings). */
+  renameEngine(from: string, to: string): void {
+    const data = this.read();
+    const entry = data.engines?.[from];
+    if (!data.engines || !entry) return;
+    delete data.engines[from];
+    data.engines[to] = entry;
+    this.write(data);
+  }
+
   /** Forgets an engine's material. */
   removeEngine(engine: string): void {
     const data = this.read();

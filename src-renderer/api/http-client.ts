@@ -205,8 +205,8 @@ export class HttpClient implements KilnClient {
   saveEngine(input: EngineInput): Promise<EngineSettings> {
     const { create, ...rest } = input;
     if (create) return this.call('POST', '/api/engines', rest);
-    const { name, ...fields } = rest;
-    return this.call('PUT', `/api/engines/${encodeURIComponent(name)}`, fields);
+    const { name, rename, ...fields } = rest;
+    return this.call('PUT', `/api/engines/${encodeURIComponent(name)}`, rename !== undefined ? { ...fields, name: rename } : fields);
   }
   async removeEngine(name: string): Promise<void> {
     await this.call('DELETE', `/api/engines/${encodeURIComponent(name)}`);

@@ -49,12 +49,14 @@ function EngineStatus() {
   });
   const h = health.data;
   const t = tunnel ?? h?.tunnel;
+  // Engines removed in Settings that still finish jobs are listed too; they are not counted here.
+  const configured = h?.engines?.filter((e) => !e.retiring);
   return (
     <div className="engine-status" data-testid="engine-status">
       <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
       {!health.error && h?.docker.ok === false && <DockerAdvice />}
-      {h?.engines && h.engines.length > 1
-        ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{h.engines.filter((e) => e.state === 'up').length} of {h.engines.length} engines up</a></div>
+      {configured && configured.length > 1
+        ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{configured.filter((e) => e.state === 'up').length} of {configured.length} engines up</a></div>
         : h?.docker.engine && <div className="muted small" data-testid="docker-engine">{h.docker.engine}</div>}
       <div><span className={`dot ${t?.state === 'connected' ? 'dot-ok' : t?.state === 'error' ? 'dot-bad' : t?.state === 'connecting' ? 'dot-warn' : 'dot-off'}`} />Tunnel {t?.state ?? '…'}</div>
       {h && <div className="muted">{h.queue.running} running{h.queue.kept ? ` (${h.queue.kept} kept for debug)` : ''} · {h.queue.queued} queued</div>}

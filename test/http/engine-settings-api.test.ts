@@ -165,7 +165,6 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     ['a key of another certificate', () => ({ name: 'other', address: 'tcp://10.0.0.9:2376', tls: { cert: far.tls.cert, key: far.wrongTls.key } }), /^engines\[1\]\.tls\.key: does not belong to the client certificate/],
     ['an SSH key that is not a key', () => ({ name: 'other', address: 'ssh://builder@10.0.0.9', sshKey: 'ssh-ed25519 AAAAC3Nza' }), /^engines\[1\]\.ssh-key: is not a PEM private key/],
     ['TLS for an ssh:// engine', () => ({ name: 'other', address: 'ssh://builder@10.0.0.9', tls: { ca: far.tls.ca } }), /^engines\[1\]\.tls: TLS applies to tcp:\/\/ addresses only/],
-    ['a duplicate name', () => ({ name: 'far', address: 'tcp://10.0.0.9:2376' }), /^engines\[0\]\.name: an engine named 'far' is already configured/],
     ['an address of no known kind', () => ({ name: 'other', address: 'http://10.0.0.9:2376' }), /^engines\[1\]\.address: 'http:\/\/10\.0\.0\.9:2376' is not an engine address/],
     ['a tcp:// address without a port', () => ({ name: 'other', address: 'tcp://10.0.0.9' }), /^engines\[1\]\.address: 'tcp:\/\/10\.0\.0\.9' names no port/],
     ['no address', () => ({ name: 'other' }), /^engines\[1\]\.address: required/],
@@ -180,6 +179,14 @@ describe('an engine saved through the settings API with pasted TLS material', ()
     expect(answer.text).not.toContain(keyFragment());
     expect(readFileSync(configFile, 'utf8')).toBe(before);
     expect(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).toBe(vaultBefore);
+  });
+
+  it('refuses a name another engine has with a 409 naming the field, and changes nothing', async () => {
+    const before = readFileSync(configFile, 'utf8');
+    const answer = await send(server.url, 'POST', '/api/engines', { name: 'far', address: 'tcp://10.0.0.9:2376' });
+    expect(answer.status).toBe(409);
+    expect((answer.json as { error: { message: string } }).error.message).toMatch(/^engines\[0\]\.name: an engine named 'far' is already configured/);
+    expect(readFileSync(configFile, 'utf8')).toBe(before);
   });
 
   it('updates an engine in place (limit, labels) without touching its stored material', async () => {

@@ -228,4 +228,47 @@ describe('when the configured engines change', () => {
     expect(closed).toBe(1);
     expect(pool.engineOf('on-b')).toBeUndefined();
   });
+
+  it('lists a removed engine as retiring with its running jobs until the last ends, then drops it', async () => {
+    const a = engine('a', { connection: 'tcp://a' });
+    const b = engine('b', { connection: 'tcp://b' });
+    const pool = await upPool([a, b]);
+    pool.reserve({ jobId: 'j1', repo: 'r', engine: 'b' });
+    pool.reserve({ jobId: 'j2', repo: 'r', engine: 'b' });
+    pool.reconfigure([spec(a, 'tcp://a')]);
+    expect(pool.statuses().map((s) => [s.name, s.retiring, s.running])).toEqual([['a', undefined, []], ['b', 'removed', ['j1', 'j2']]]);
+    pool.release('j1');
+    expect(pool.statuses()[1]).toMatchObject({ name: 'b', retiring: 'removed', running: ['j2'] });
+    pool.release('j2');
+    expect(pool.statuses().map((s) => s.name)).toEqual(['a']);
+  });
+
+  it('lists the old connection of a replaced engine beside the new one, marked replaced', async () => {
+    const old = engine('a', { connection: 'tcp://a:2376' });
+    const pool = await upPool([old]);
+    pool.reserve({ jobId: 'on-old', repo: 'r' });
+    pool.reconfigure([spec(engine('a', { address: 'tcp://a2:2376' }), 'tcp://a2:2376')]);
+    expect(pool.statuses().map((s) => [s.address, s.retiring ?? 'configured', s.running])).toEqual([['tcp://a2:2376', 'configured', []], ['tcp://a:2376', 'replaced', ['on-old']]]);
+  });
+
+  it('renames an engine in place: its connection, running jobs and repository preference follow the new name', async () => {
+    const a = engine('a', { connection: 'tcp://a' });
+    const b = engine('b', { connection: 'tcp://b' });
+    let closed = 0;
+    a.executor.close = () => { closed++; };
+    const renamedTo: string[] = [];
+    a.executor.rename = (name) => { renamedTo.push(name); };
+    const pool = await upPool([a, b]);
+    expect(pool.reserve({ jobId: 'j1', repo: 'acme/web', engine: 'a' })).toBe('a');
+    pool.rename('a', 'fast');
+    pool.reconfigure([spec(engine('fast', { executor: a.executor } as Partial<PoolEngine>), 'tcp://a'), spec(b, 'tcp://b')]);
+    expect(closed).toBe(0);
+    expect(renamedTo).toEqual(['fast']);
+    expect(pool.statuses()).toHaveLength(2);
+    expect(pool.statuses()[0]).toMatchObject({ name: 'fast', state: 'up', running: ['j1'] });
+    expect(pool.engineOf('j1')).toBe('fast');
+    expect(pool.executorOf('fast')).toBe(a.executor);
+    // It ran acme/web last: under its new name it is still preferred for that repository.
+    expect(pool.reserve({ jobId: 'j2', repo: 'acme/web' })).toBe('fast');
+  });
 });

@@ -29,6 +29,8 @@ export interface EngineExecutor extends JobExecutor {
   version?(): Promise<string>;
   images?(): Promise<string[]>;
   close?(): void;
+  /** The engine was renamed in Settings: its own messages name it so from now on. */
+  rename?(name: string): void;
 }
 
 export interface PoolEngine {
@@ -209,11 +211,27 @@ export class EnginePool implements JobExecutor {
     return this.byJob.get(jobId)?.name;
   }
 
+  /** The configured engines, then the retiring ones (each until its last job ends). */
   statuses(): EngineStatus[] {
-    return this.slots.map((s) => ({
+    const configured = new Set(this.slots.map((s) => s.name));
+    return [...this.slots, ...this.retiring].map((s) => ({
       name: s.name, address: s.address, source: s.source, state: s.state, labels: [...s.labels], limit: s.limit, running: [...s.running],
       ...(s.version ? { version: s.version } : {}), ...(s.lastError ? { lastError: s.lastError } : {}), ...(s.lastSeenAt ? { lastSeenAt: s.lastSeenAt } : {}),
+      ...(this.retiring.has(s) ? { retiring: configured.has(s.name) ? 'replaced' as const : 'removed' as const } : {}),
     }));
+  }
+
+  /**
+   * Renames a configured engine in place, before the `reconfigure` that brings the new name: it
+   * keeps its connection, state, running and held jobs, and the repositories it ran last. A
+   * retiring engine of the old name keeps that name (its jobs were placed under it).
+   */
+  rename(from: string, to: string): void {
+    const slot = this.slots.find((s) => s.name === from);
+    if (!slot || from === to) return;
+    slot.name = to;
+    slot.executor.rename?.(to);
+    for (const [repo, name] of this.lastOfRepo) if (name === from) this.lastOfRepo.set(repo, to);
   }
 
   /** Runs the job on the engine `reserve` gave it (the only engine when there is one). */

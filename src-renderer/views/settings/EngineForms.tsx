@@ -4,7 +4,8 @@ import { useClient } from '../../app/hooks.js';
 import { SaveOutcome, useSave } from './use-save.js';
 
 /**
- * Docker engines under `engines:`: add, edit, remove. The TLS material (tcp://) and the SSH key
+ * Docker engines under `engines:`: add, edit (the name too: a rename keeps the engine's connection,
+ * running jobs and history), remove. The TLS material (tcp://) and the SSH key
  * (ssh://) are pasted PEM text or a chosen file, read here and sent once: the engine checks it,
  * stores it encrypted and only ever answers which parts are set. A save applies at once: a new
  * engine is pinged and takes jobs when it answers; a removed one takes no new job, and the jobs it
@@ -121,13 +122,18 @@ export function EngineEditor({ engine, onSaved }: { engine: EngineSettings; onSa
   const client = useClient();
   const save = useSave();
   const [state, setState] = useState<FieldState>(fresh(engine));
+  const [name, setName] = useState(engine.name);
   const [confirming, setConfirming] = useState(false);
+  const rename = name.trim() !== engine.name ? name.trim() : undefined;
   return (
     <form className="grid-form engine-editor" data-engine={engine.name} onSubmit={(e) => {
       e.preventDefault();
-      void save.run(() => client.saveEngine(inputOf(engine.name, state, engine)), `Saved ${engine.name}.`, onSaved);
+      void save.run(() => client.saveEngine({ ...inputOf(engine.name, state, engine), ...(rename ? { rename } : {}) }),
+        rename ? `Renamed ${engine.name} to ${rename}; its running jobs and history go with it.` : `Saved ${engine.name}.`, onSaved);
     }}>
       <h3 className="subhead">{engine.name}</h3>
+      <label><span>Name <small className="muted">renaming keeps the connection, running jobs and history</small></span>
+        <input name="engineName" value={name} onChange={(e) => setName(e.target.value)} spellCheck={false} autoComplete="off" required /></label>
       <EngineFields state={state} set={setState} current={engine} />
       <div className="grid-form-actions">
         <SaveOutcome state={save} />
