@@ -31,6 +31,8 @@ export interface TriggerRequest {
   sha?: string;
   /** Start the run with debug: a job that fails is kept up for a terminal (see KeptJobInfo). */
   debug?: boolean;
+  /** Who the run is recorded as started by: `ui` (the dashboard, the default) or `api` (a script over HTTP). */
+  via?: 'ui' | 'api';
 }
 
 /** A failed job kept up for debugging: its container, services and network stay until `deadline`. */

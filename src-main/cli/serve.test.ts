@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dockerUnreachableLine } from './serve.js';
+import { dockerUnreachableLine, listeningLine } from './serve.js';
 
 describe('the line kiln serve prints when no Docker engine answers', () => {
   it.each([
@@ -20,5 +20,11 @@ describe('the line kiln serve prints when no Docker engine answers', () => {
       tried: ['DOCKER_HOST unset', "docker context 'colima' (currentContext in /home/ada/.docker/config.json) → unix:///home/ada/.colima/docker.sock"],
     });
     expect(line).toContain("no Docker engine is reachable at colima (unix:///home/ada/.colima/docker.sock, from docker context 'colima') (connect ENOENT /home/ada/.colima/docker.sock) [looked at: DOCKER_HOST unset; docker context 'colima' (currentContext in /home/ada/.docker/config.json) → unix:///home/ada/.colima/docker.sock], so jobs cannot run");
+  });
+});
+
+describe('the line kiln serve prints when it listens', () => {
+  it.each([[0, '0 repositories'], [1, '1 repository'], [2, '2 repositories']])('counts %i as "%s"', (n, words) => {
+    expect(listeningLine('http://127.0.0.1:7070', '/data', undefined, n)).toBe(`kiln serve: listening on http://127.0.0.1:7070 (data /data, config built-in defaults, ${words})`);
   });
 });

@@ -70,6 +70,11 @@ export function configFileToLoad(explicit: string | undefined, dataDir: string):
  * to fix it. Kiln keeps serving (the dashboard, the API and webhooks work; the dashboard's Docker
  * indicator shows the state); jobs cannot run until Docker answers.
  */
+/** The start-up line (test helpers wait for its "listening on URL"). */
+export function listeningLine(url: string, dataDir: string, configFile: string | undefined, repositories: number): string {
+  return `kiln serve: listening on ${url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${repositories} ${repositories === 1 ? 'repository' : 'repositories'})`;
+}
+
 export function dockerUnreachableLine(message: string | undefined, dockerHost = process.env.DOCKER_HOST, found?: { engine?: string; tried?: string[] }): string {
   let where = dockerHost ? `DOCKER_HOST=${dockerHost}` : process.platform === 'win32' ? '//./pipe/docker_engine' : '/var/run/docker.sock';
   // A Docker context chose the engine: name it, and what was looked at before it.
@@ -131,7 +136,7 @@ export async function command(argv: string[]): Promise<number> {
     await engine.stop();
     return 1;
   }
-  process.stdout.write(`kiln serve: listening on ${server.url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${config.repositories.length} repositories)\n`);
+  process.stdout.write(`${listeningLine(server.url, dataDir, configFile, config.repositories.length)}\n`);
   const { docker } = await engine.health();
   if (!docker.ok) process.stderr.write(`${dockerUnreachableLine(docker.message, process.env.DOCKER_HOST, docker)}\n`);
   else if (docker.engine) process.stdout.write(`kiln serve: jobs run on the Docker engine ${docker.engine}\n`);

@@ -85,7 +85,7 @@ export class RunsService {
       }
     }
     const outcome = await this.handleEvent({
-      kind: 'manual', repo: repo.name, branch, sha, ref: branch ? `refs/heads/${branch}` : undefined, triggeredBy: 'ui',
+      kind: 'manual', repo: repo.name, branch, sha, ref: branch ? `refs/heads/${branch}` : undefined, triggeredBy: request.via ?? 'ui',
     });
     if (outcome.runIds.length === 0) throw new ApiError('BAD_REQUEST', outcome.reason ?? 'nothing to run');
     // Read when a job fails, so marking right after the insert is in time.

@@ -5,7 +5,7 @@
  * path whose percent-encoding does not decode (`/api/runs/%ff/artifacts`).
  *
  *   GET  /api/runs?cursor=&limit=&repo=&branch=&status=   Page<RunSummary>
- *   POST /api/runs {repo, branch?, sha?}                  201 {runIds}
+ *   POST /api/runs {repo, branch?, sha?, debug?}          201 {runIds} (by `ui` with the dashboard's session secret, else by `api`)
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
@@ -45,6 +45,7 @@
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { basename } from 'node:path';
+import { pipeline } from 'node:stream';
 import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
 import { errorLine } from '../core/error-line.js';
 import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
@@ -55,6 +56,7 @@ import { isDiskFull } from '../core/disk-full.js';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
 import { apiTickets, isTicketedPath, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
+import { fromDashboard } from './local-guard.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
 import type { SseConnection } from './sse.js';
 
@@ -72,6 +74,8 @@ export interface ApiRoutesOptions {
   tickets?: ApiTickets;
   /** Collects live SSE streams so that server shutdown can end them. */
   streams?: Set<SseConnection>;
+  /** The dashboard page's session secret: a run started with it is recorded as by `ui`, any other as by `api`. */
+  sessionSecret?: string;
 }
 
 export const JSON_BODY_LIMIT = '1mb';
@@ -120,7 +124,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const body = objectBody(req);
     const repo = body.repo;
     if (typeof repo !== 'string' || repo.trim() === '') throw new ApiError('BAD_REQUEST', 'body.repo must be a repository name (owner/name)');
-    const request: TriggerRequest = { repo };
+    const dashboard = options.sessionSecret !== undefined && fromDashboard(req, options.sessionSecret);
+    const request: TriggerRequest = { repo, via: dashboard ? 'ui' : 'api' };
     if (body.debug !== undefined && typeof body.debug !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.debug must be true or false');
     if (body.debug === true) request.debug = true;
     for (const key of ['branch', 'sha'] as const) {
@@ -217,8 +222,9 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.setHeader('Content-Disposition', contentDisposition(name));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    opened.stream.on('error', () => res.destroy());
-    opened.stream.pipe(res);
+    // pipeline, not pipe: when the client goes away mid-download, the file stream is destroyed and
+    // its FileHandle closed now, not left to garbage collection (Node's "Closing file descriptor" warning).
+    pipeline(opened.stream, res, () => undefined);
   });
 
   router.get('/jobs/:id/log', async (req, res) => {

@@ -151,6 +151,7 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
     tokenMatches: needsToken && token ? (given) => tokensEqual(given, token) : undefined,
     tickets: options.tickets,
     streams: options.streams,
+    sessionSecret: guard.sessionSecret,
   }));
 
   const staticDir = options.staticDir ?? defaultStaticDir();

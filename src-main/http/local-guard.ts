@@ -122,6 +122,12 @@ export function checkOrigin(req: IncomingMessage, sessionSecret: string, options
   return OK;
 }
 
+/** Whether a request carries the dashboard page's session secret: it comes from the dashboard, not a script. */
+export function fromDashboard(req: IncomingMessage, sessionSecret: string): boolean {
+  const given = header(req, SESSION_HEADER);
+  return given !== undefined && secretsEqual(given, sessionSecret);
+}
+
 /** Express middleware for every route mounted after it. Refusals are the API's JSON error envelope. */
 export function localGuard(options: LocalGuardOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {

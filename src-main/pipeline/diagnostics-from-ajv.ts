@@ -69,6 +69,14 @@ export function diagnosticsFromAjv(errors: readonly ErrorObject[], source: YamlS
     seen.add(id);
     out.push({ code, severity: 'error', message, file: pos.file ?? source.file, line: pos.line, col: pos.col });
   };
+  // A misspelt required key (`imgae`) is one mistake: "did you mean 'image'" says it all, so the
+  // "missing required key 'image'" it causes at the same place is left out.
+  const misspelt = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'additionalProperties') continue;
+    const hint = /did you mean '(.*)'\?/.exec(suggest(String((e.params as Record<string, unknown>).additionalProperty), propertyNames(e.parentSchema)));
+    if (hint) misspelt.add(`${e.instancePath}\0${hint[1]}`);
+  }
   // A propertyNames failure is reported once by its `pattern` sub-error; skip the summary error.
   for (const e of errors) {
     const path = pointerToPath(e.instancePath, source.data);
@@ -86,6 +94,7 @@ export function diagnosticsFromAjv(errors: readonly ErrorObject[], source: YamlS
       }
       case 'required': {
         const missing = String(params.missingProperty);
+        if (misspelt.has(`${e.instancePath}\0${missing}`)) break;
         const what = path.length === 0 ? 'the pipeline' : path[0] === 'jobs' && path.length === 2 ? `job '${path[1]}'` : label(path);
         push('MISSING_KEY', keyPositionOf(source, path), `${what} is missing required key '${missing}'`);
         break;

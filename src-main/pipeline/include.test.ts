@@ -77,7 +77,6 @@ describe('problems in included files are reported where they are', () => {
       '.kiln.yml': 'include: [ci/deploy.yml]\njobs:\n' + job('build'),
       'ci/deploy.yml': "jobs:\n  deploy:\n    image: alpine\n    needs: [biuld]\n    if: branch == 'main' &&\n    stepz: []\n",
     })).toEqual([
-      "ci/deploy.yml:2:3: job 'deploy' is missing required key 'steps'",
       "ci/deploy.yml:4:13: job 'deploy' needs 'biuld', which does not exist (did you mean 'build'?)",
       "ci/deploy.yml:5:28: job 'deploy': invalid if expression: expected a value, found end of expression (column 20)",
       "ci/deploy.yml:6:5: unknown key 'stepz' in job 'deploy' (did you mean 'steps'?)",

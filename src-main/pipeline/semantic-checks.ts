@@ -33,6 +33,7 @@ export interface SemanticResult {
 
 const rec = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const TEMPLATE = /\$\{\{[\s\S]*?\}\}|\$\{[^}]*\}/g;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Explicit needs as written: a string or a list of strings; undefined when absent. */
@@ -99,6 +100,13 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
   const duration = (path: Path, value: unknown, what: string) => {
     if (typeof value === 'string' && parseDuration(value) === undefined) emit('INVALID_VALUE', positionOf(source, path), `${what}: '${value}' is not a valid duration: ${DURATION_HINT}`);
   };
+  // The run-time rule (shared/workspace-pattern.ts), applied before the job runs. Variables are
+  // rendered only at run time, so each `${…}` counts as a plain name here; the run time checks again.
+  const workspacePath = (path: Path, value: unknown, kind: 'artifact' | 'report' | 'cache', label: string, example: string) => {
+    if (typeof value !== 'string') return;
+    const problem = patternProblem(value.replace(TEMPLATE, 'x'), kind, { glob: kind !== 'cache' });
+    if (problem) emit('INVALID_VALUE', positionOf(source, path), `${label} '${value}' ${problem}${example}`);
+  };
   const envTemplates = (path: Path, env: unknown, what: string) => {
     for (const [k, v] of Object.entries(rec(env))) template([...path, k], v, `${what} env ${k}`);
   };
@@ -156,14 +164,19 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
     const cache = rec(job.cache);
     template(at('cache', 'key'), cache.key, `${what} cache.key`);
     list(cache['restore-keys']).forEach((k, i) => template(at('cache', 'restore-keys', i), k, `${what} cache.restore-keys`));
-    list(cache.paths).forEach((p, i) => template(at('cache', 'paths', i), p, `${what} cache.paths`));
+    list(cache.paths).forEach((p, i) => {
+      template(at('cache', 'paths', i), p, `${what} cache.paths`);
+      workspacePath(at('cache', 'paths', i), p, 'cache', `${what} cache.paths: cache path`, ", e.g. 'node_modules'");
+    });
     const artifacts = rec(job.artifacts);
-    list(artifacts.paths).forEach((p, i) => template(at('artifacts', 'paths', i), p, `${what} artifacts.paths`));
+    list(artifacts.paths).forEach((p, i) => {
+      template(at('artifacts', 'paths', i), p, `${what} artifacts.paths`);
+      workspacePath(at('artifacts', 'paths', i), p, 'artifact', `${what} artifacts.paths: artifact pattern`, ", e.g. 'dist/**'");
+    });
     duration(at('artifacts', 'expire-in'), artifacts['expire-in'], `${what} artifacts.expire-in`);
     list(rec(job.reports).junit).forEach((p, i) => {
       template(at('reports', 'junit', i), p, `${what} reports.junit`);
-      const problem = typeof p === 'string' ? patternProblem(p, 'report') : undefined;
-      if (problem) emit('INVALID_VALUE', positionOf(source, at('reports', 'junit', i)), `${what}: report pattern '${p}' ${problem}, e.g. 'build/test-results/**/*.xml'`);
+      workspacePath(at('reports', 'junit', i), p, 'report', `${what}: report pattern`, ", e.g. 'build/test-results/**/*.xml'");
     });
 
     list(job.steps).forEach((raw, i) => {
@@ -181,7 +194,7 @@ export function semanticChecks(source: YamlSource, limits: MatrixLimits = DEFAUL
       if (expansion.tooLarge || expansion.count > limits.cap) {
         const n = expansion.tooLarge ? `${expansion.count} (before exclude)` : `${expansion.count}`;
         emit('MATRIX_TOO_LARGE', pos, `${what}: matrix expands to ${n} jobs, more than the cap of ${limits.cap}; reduce the matrix or exclude combinations`);
-      } else if (expansion.count === 0 && !Object.entries(rec(job.matrix)).some(([k, v]) => k !== 'include' && k !== 'exclude' && Array.isArray(v) && v.length === 0)) {
+      } else if (expansion.count === 0 && !Object.entries(rec(job.matrix)).some(([k, v]) => k !== 'include' && k !== 'exclude' && (!Array.isArray(v) || v.length === 0))) {
         emit('INVALID_VALUE', pos, `${what}: matrix expands to no jobs (every combination is excluded, or no variables and no include)`);
       } else if (expansion.count > limits.warnAt) {
         emit('MATRIX_LARGE', pos, `${what}: matrix expands to ${expansion.count} jobs (more than ${limits.warnAt})`, 'warning');

@@ -261,7 +261,14 @@ export class ArtifactStore {
           return blob.stream;
         },
       }));
-      await container.putArchive(container.workspace, tarStream(sources));
+      // Destroyed however putArchive ends: a Docker error leaves the stream unread, and the blob
+      // file it holds open would otherwise be closed only by garbage collection.
+      const archive = tarStream(sources);
+      try {
+        await container.putArchive(container.workspace, archive);
+      } finally {
+        archive.destroy();
+      }
       const bytes = items.reduce((n, a) => n + a.size, 0);
       log(`artifacts from upstream jobs: ${items.length} file${items.length === 1 ? '' : 's'} (${formatBytes(bytes)}) put into the workspace`);
       return items.length;

@@ -92,8 +92,13 @@ export class BlobStore {
     } catch {
       return undefined;
     }
-    const { size } = await handle.stat();
-    return { stream: handle.createReadStream(), size };
+    try {
+      const { size } = await handle.stat();
+      return { stream: handle.createReadStream(), size };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async size(sha256: string): Promise<number | undefined> {

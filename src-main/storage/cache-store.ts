@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import type { JobContainer } from '../core/job-contract.js';
 import { formatBytes } from '../../shared/format.js';
+import { patternProblem } from '../../shared/workspace-pattern.js';
 import type { Db } from './db.js';
 import { isDiskFull } from '../core/disk-full.js';
 
@@ -175,6 +176,11 @@ export class CacheStore {
       const parts: Manifest['parts'] = [];
       let size = 0;
       for (const p of req.paths) {
+        const problem = patternProblem(p, 'cache', { glob: false });
+        if (problem) {
+          log(`cache path '${p}' refused: it ${problem}; skipped`);
+          continue;
+        }
         const source = posix.resolve(container.workspace, p);
         let archive;
         try {

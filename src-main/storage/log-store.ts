@@ -170,7 +170,12 @@ export class LogStore {
     w.opened = (async () => {
       try {
         const handle = await open(this.paths(jobId).log, 'a+');
-        if ((await handle.stat()).size > m.bytes) await handle.truncate(m.bytes); // cut a torn record
+        try {
+          if ((await handle.stat()).size > m.bytes) await handle.truncate(m.bytes); // cut a torn record
+        } catch (err) {
+          await handle.close().catch(() => undefined);
+          throw err;
+        }
         w.handle = handle;
         this.flush(jobId);
       } catch (err) {

@@ -67,7 +67,6 @@ describe('kiln validate and kiln plan', () => {
       const r = kiln(['validate', 'bad.yml']);
       expect(r.code).toBe(1);
       expect(r.stdout.trimEnd().split('\n')).toEqual([
-        "bad.yml:2:3: job 'build' is missing required key 'image'",
         "bad.yml:3:5: unknown key 'imgae' in job 'build' (did you mean 'image'?)",
         "bad.yml:7:13: job 'deploy' needs 'biuld', which does not exist (did you mean 'build'?)",
         "bad.yml:8:17: job 'deploy': invalid if expression: unexpected '=' (did you mean '=='?) (column 8)",

@@ -47,6 +47,15 @@ describe('a job with a cache, run twice on the real engine', () => {
 
   const cache: PlannedCache = { key: "npm-${{ hashFiles('package-lock.json') }}", restoreKeys: ['npm-'], paths: ['node_modules'] };
 
+  it('refuses a cache path that leaves the workspace at save time, and saves the others', async () => {
+    const escaping: PlannedCache = { key: 'escape-1', restoreKeys: [], paths: ['../outside', '/etc', 'node_modules'] };
+    const run = await runJob({ cache: escaping, lock: 'v1', step: 'mkdir -p node_modules ../outside && echo x > node_modules/a && echo y > ../outside/b' });
+    expect(run.log).toContain("cache path '../outside' refused: it contains '..': cache paths cannot leave the workspace; skipped");
+    expect(run.log).toContain("cache path '/etc' refused: it is absolute: cache paths are relative to the workspace; skipped");
+    expect(run.log.find((l) => l.startsWith('cache saved:'))).toMatch(/^cache saved: escape-1 /);
+    expect(caches.get('acme/web', 'main', 'escape-1')).toBeDefined();
+  });
+
   it('misses and saves on the first run, then restores on the second so the step skips its work', async () => {
     const first = await runJob({ cache, lock: 'v1' });
     expect(first.output).toContain('building');
