@@ -20,7 +20,6 @@ import { isSuccess } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
 import { formatDuration } from '../../shared/format.js';
-import type { WorkspaceSource } from '../core/job-contract.js';
 import { runPlan } from '../executor/local-runner.js';
 import { describeEndpoint } from '../executor/engines/engine-address.js';
 import { resolveEngineOption } from './engine-option.js';
