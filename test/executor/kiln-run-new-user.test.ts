@@ -7,6 +7,7 @@ import { ensureBuilt } from '../helpers/build.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 
 // What a first-time user of `kiln run` meets: the built CLI, a fresh cache directory, real Docker.
+// (needs.<job>.result under both runners: test/flow/needs-result.test.ts.)
 const KILN = resolve('bin/kiln.js');
 let dir: string;
 
@@ -38,43 +39,6 @@ afterEach(() => {
 });
 
 describe('kiln run, as a new user meets it', () => {
-  it('gives needs.<job>.result to env and if:, for a plain and a matrix need, as the server does', () => {
-    writeFileSync(join(dir, '.kiln.yml'), `name: r
-jobs:
-  b:
-    image: ${TEST_IMAGE}
-    steps: [{ run: 'exit 1' }]
-  m:
-    image: ${TEST_IMAGE}
-    matrix: { n: [1, 2] }
-    steps: [{ run: 'test \${{ matrix.n }} = 1' }]
-  ok:
-    image: ${TEST_IMAGE}
-    steps: [{ run: 'true' }]
-  c:
-    image: ${TEST_IMAGE}
-    needs: [b, m, ok]
-    if: failure()
-    env: { R: '\${{ needs.b.result }}', M: '\${{ needs.m.result }}', O: '\${{ needs.ok.result }}' }
-    steps: [{ name: Show, run: 'echo "b result=$R m result=$M ok result=$O"' }]
-  d:
-    image: ${TEST_IMAGE}
-    needs: [b]
-    if: always() && needs.b.result == 'failure'
-    steps: [{ name: Ran, run: 'echo d ran' }]
-  e:
-    image: ${TEST_IMAGE}
-    needs: [ok]
-    if: needs.ok.result == 'failure'
-    steps: [{ run: 'echo e ran' }]
-`);
-    const r = kiln(['run']);
-    expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toContain('[c › Show] b result=failure m result=failure ok result=success\n');
-    expect(r.stdout).toContain('[d › Ran] d ran\n');
-    expect(r.stdout).toMatch(/\ne\s+skipped\s/);
-  });
-
   it('says once per job that cache: and artifacts: are not kept by kiln run', () => {
     writeFileSync(join(dir, '.kiln.yml'), `name: ca
 jobs:
