@@ -24,8 +24,12 @@ export interface RunWorkspace {
 
 /** The bare mirrors `kiln run` fetches local repositories into (safe to delete: they are refetched). */
 export function mirrorsDir(): string {
-  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(cache, 'kiln', 'mirrors');
+  return join(cacheHome(), 'kiln', 'mirrors');
+}
+
+/** The user's cache directory: $XDG_CACHE_HOME, else ~/.cache. */
+export function cacheHome(): string {
+  return process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
 }
 
 function gitOut(repoDir: string, args: string[]): Promise<string | undefined> {

@@ -30,7 +30,8 @@ import { readPipelineFile } from './validate.js';
 import { terminalAttach } from './debug-attach.js';
 import { RunResults, wantsColour } from './run-results.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError } from './args.js';
-import { checkRepoDir, mirrorsDir, resolveWorkspace } from './run-workspace.js';
+import { cacheHome, checkRepoDir, mirrorsDir, resolveWorkspace } from './run-workspace.js';
+import { bothHooks, localCacheDir, openLocalCaches, type LocalCaches } from './run-cache.js';
 
 
 const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--worktree] [--debug]
@@ -56,7 +57,8 @@ reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a tabl
   --debug           when a step fails, this terminal becomes a shell in the job's container (its
                     workspace, the step's environment, its services); exiting the shell continues
                     the teardown. Needs a terminal (stdin a TTY).
-cache: and artifacts: are not kept (that needs kiln serve's storage); each such job says so.
+cache: is kept between runs under ~/.cache/kiln/run (keyed by DIR, branch and key; safe to delete).
+artifacts: are not kept (that needs kiln serve's storage); each such job says so.
 Git repositories are fetched into bare mirrors under ~/.cache/kiln/mirrors (safe to delete).
 Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
 
@@ -192,6 +194,13 @@ export async function command(argv: string[]): Promise<number> {
   const plan = planned.plan;
   if (ws.warning) process.stderr.write(`${ws.warning}\n`);
   const given = secretsGiven(read.pipeline.jobs, secrets, file);
+  let caches: LocalCaches | undefined;
+  try {
+    caches = openLocalCaches(localCacheDir(cacheHome()), repoDir, `local-${process.pid}`, event, plan.jobs);
+  } catch (err) {
+    // A cache is an optimisation: the run goes on without it.
+    process.stderr.write(`kiln run: warning: caches are off for this run: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -230,7 +239,7 @@ export async function command(argv: string[]): Promise<number> {
       signal: controller.signal,
       onLog: print,
       onRecord: (id, record) => results.record(id, record),
-      hooksFor: (job) => results.hooksFor(job),
+      hooksFor: (job) => bothHooks(caches?.hooksFor(job), results.hooksFor(job)),
       debugFor: attach ? (job) => attach.jobDebug(job.name) : undefined,
       onJobStart: (id) => started.set(id, Date.now()),
       onJob: (id, result) => {
@@ -248,5 +257,6 @@ export async function command(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     // An ssh:// engine's connection would keep the process alive after the run.
     executor.close();
+    caches?.close();
   }
 }

@@ -8,7 +8,8 @@
  * not yet started end as cancelled without running. Job outputs flow as on the server
  * (`needs.<job>.outputs` and `needs.<job>.result` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
  * nobody is there to approve it, and a deploy must not run by accident from a workstation.
- * `cache:` and `artifacts:` are not kept (no storage here); each such job says so in one line.
+ * `artifacts:` are not kept (no storage here); each such job says so in one line. Caches come with
+ * the hooks the caller gives (`kiln run` keeps them under the user's cache directory).
  *
  * Each job's lines are numbered here (from 0, as a job's log would), so the executor can tie what a
  * step reports to its line: annotations from `::error …::` come only for numbered lines.
@@ -56,15 +57,12 @@ export function overallStatus(statuses: Status[], cancelled: boolean): Status {
 }
 
 /**
- * `cache:` and `artifacts:` live in the server's storage (its database and data directory), which a
- * one-shot run has none of: say so once per job rather than letting a cache that never hits or files
+ * `artifacts:` live in the server's storage (its database and data directory, with retention and a
+ * download page), which a one-shot run has none of: say so once per job rather than letting files
  * that go nowhere pass silently.
  */
 export function notKept(job: PlannedJob): string[] {
-  const lines: string[] = [];
-  if (job.cache) lines.push('[kiln] cache: not kept by kiln run (use kiln serve): nothing is restored or saved');
-  if (job.artifacts) lines.push('[kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container');
-  return lines;
+  return job.artifacts ? ['[kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container'] : [];
 }
 
 function notStarted(job: PlannedJob): JobResult {

@@ -39,24 +39,29 @@ afterEach(() => {
 });
 
 describe('kiln run, as a new user meets it', () => {
-  it('says once per job that cache: and artifacts: are not kept by kiln run', () => {
+  it('keeps cache: between runs (a second run hits and restores it) and says artifacts: are not kept', () => {
     writeFileSync(join(dir, '.kiln.yml'), `name: ca
 jobs:
   build:
     image: ${TEST_IMAGE}
     cache: { key: deps-v1, paths: [deps] }
     artifacts: { paths: [out.txt] }
-    steps: [{ run: 'mkdir -p deps; echo x > out.txt' }]
+    steps: [{ name: Deps, run: 'cat deps/made 2>/dev/null || { mkdir -p deps; echo made-once > deps/made; }; echo x > out.txt' }]
   plain:
     image: ${TEST_IMAGE}
     steps: [{ run: 'true' }]
 `);
-    const r = kiln(['run']);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('[build] [kiln] cache: not kept by kiln run (use kiln serve): nothing is restored or saved\n');
-    expect(r.stdout).toContain('[build] [kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container\n');
-    expect(r.stdout).not.toMatch(/\[plain\] \[kiln\] (cache|artifacts)/);
-    expect(r.stdout.match(/cache: not kept/g)).toHaveLength(1);
+    const first = kiln(['run']);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain('[build] cache miss: deps-v1\n');
+    expect(first.stdout).not.toContain('[build › Deps] made-once');
+    expect(first.stdout).toContain('[build] [kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container\n');
+    expect(first.stdout).not.toMatch(/\[plain\] \[kiln\] artifacts/);
+    const second = kiln(['run']);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/\[build\] cache hit: deps-v1 \(/);
+    expect(second.stdout).toContain('[build › Deps] made-once\n');
+    expect(readdirSync(join(dir, 'cache', 'kiln', 'run'))).toContain('kiln.db');
   });
 
   it('names uncommitted changes the checkout leaves out, and --worktree runs them', () => {
