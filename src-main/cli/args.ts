@@ -1,6 +1,8 @@
 /**
  * The argument handling every `kiln` command shares: node:util parseArgs in strict mode, `--help`,
- * at most one FILE, and usage errors printed as `kiln <command>: message` plus the usage (exit 2).
+ * at most one FILE, and usage errors printed as one line, `kiln <command>: message`, plus where the
+ * usage is (exit 2): the full usage after every typo would bury the line that matters. parseArgs'
+ * own messages are rewritten in that voice, and an unknown flag close to a known one is suggested.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EventKind } from '../../shared/model/trigger-event.js';
@@ -15,9 +17,45 @@ export type CommandArgs<O extends Options> =
   /** The command is done: help was printed (0) or a usage error was (2). */
   | { ok: false; exitCode: number };
 
-export function usageError(command: string, usage: string, message: string): number {
-  process.stderr.write(`kiln ${command}: ${message}\n\n${usage}\n`);
+export function usageError(command: string, message: string): number {
+  process.stderr.write(`kiln ${command}: ${message}\nrun 'kiln ${command} --help' for usage\n`);
   return 2;
+}
+
+/** Edit distance (insertions, deletions, substitutions, swapped neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** `unknown option '--frob'`, with the nearest known flag when one is close (a typo, or a prefix of it). */
+export function unknownOptionMessage(arg: string, known: readonly string[]): string {
+  const name = arg.replace(/^-+/, '').split('=')[0];
+  let best: { flag: string; d: number } | undefined;
+  for (const flag of known) {
+    const d = flag.startsWith(name) && name.length >= 2 ? 0 : distance(name, flag);
+    if (d <= Math.max(1, Math.floor(flag.length / 3)) && (!best || d < best.d)) best = { flag, d };
+  }
+  return `unknown option '${arg}'${best ? ` (did you mean --${best.flag}?)` : ''}`;
+}
+
+/** parseArgs' error, as one line in the CLI's voice. */
+function parseErrorMessage(e: Error & { code?: string }, options: Options): string {
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const arg = /Unknown option '([^']+)'/.exec(e.message)?.[1] ?? '?';
+    return unknownOptionMessage(arg, Object.keys(options));
+  }
+  const flag = /Option '(?:-\w, )?(--[\w-]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) {
+    return /does not take an argument/.test(e.message) ? `${flag} takes no value` : `${flag} needs a value`;
+  }
+  return e.message.split('\n')[0];
 }
 
 /** Parses `argv` for `command`: unknown flags and extra positionals are usage errors; --help prints the usage. */
@@ -26,14 +64,14 @@ export function parseCommandArgs<O extends Options>(command: string, usage: stri
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (e) {
-    return { ok: false, exitCode: usageError(command, usage, (e as Error).message) };
+    return { ok: false, exitCode: usageError(command, parseErrorMessage(e as Error, options)) };
   }
   if ((parsed.values as { help?: boolean }).help) {
     process.stdout.write(`${usage}\n`);
     return { ok: false, exitCode: 0 };
   }
   if (parsed.positionals.length > 1) {
-    return { ok: false, exitCode: usageError(command, usage, `expected at most one FILE, got ${parsed.positionals.length}`) };
+    return { ok: false, exitCode: usageError(command, `expected at most one FILE, got ${parsed.positionals.length}`) };
   }
   return { ok: true, values: parsed.values, file: parsed.positionals[0] };
 }

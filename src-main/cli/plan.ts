@@ -13,6 +13,7 @@ import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { planPipeline } from '../pipeline/plan.js';
 import { matchesTrigger } from '../pipeline/triggers.js';
 import { DEFAULT_PIPELINE_FILE, readPipelineFile } from './validate.js';
+import { isGitRepository, resolveLocalCommit } from '../git/checkout.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
 
 
@@ -23,7 +24,7 @@ Shows the plan of a pipeline file (default ${DEFAULT_PIPELINE_FILE}) for one eve
   --branch B  the pushed branch, or a pull request's head branch (default main)
   --tag T     the pushed tag (tag events)
   --base B    a pull request's base branch, matched by on.pull_request.branches (default: --branch)
-  --sha S     the commit (default ${ZERO_SHA})
+  --sha S     the commit (default: HEAD of the git repository the file is in, else ${ZERO_SHA})
   --repo R    owner/name (default: the name of the file's directory)
   --changed P a changed file, for path filters and changed() (repeatable; without it, everything counts as changed)
   --json      machine-readable output
@@ -41,7 +42,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usageError = (message: string): number => printUsageError('plan', USAGE, message);
+const usageError = (message: string): number => printUsageError('plan', message);
 
 export async function command(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs('plan', USAGE, argv, OPTIONS);
@@ -55,7 +56,7 @@ export async function command(argv: string[]): Promise<number> {
   const event: TriggerEvent = {
     kind,
     repo: v.repo ?? basename(dirname(resolve(file))),
-    sha: v.sha ?? ZERO_SHA,
+    sha: v.sha ?? (await headCommit(dirname(resolve(file)))),
     triggeredBy: 'cli',
     ...(branch !== undefined ? { branch } : {}),
     ...(v.tag !== undefined ? { tag: v.tag } : {}),
@@ -84,6 +85,12 @@ export async function command(argv: string[]): Promise<number> {
     process.stdout.write(shown + humanPlan(plan, event, triggered));
   }
   return 0;
+}
+
+/** HEAD's commit when `dir` is in a git repository (what a push would carry), else all zeros. */
+async function headCommit(dir: string): Promise<string> {
+  if (!(await isGitRepository(dir))) return ZERO_SHA;
+  return resolveLocalCommit(dir, 'HEAD').catch(() => ZERO_SHA);
 }
 
 function dedupe(diagnostics: Diagnostic[]): Diagnostic[] {

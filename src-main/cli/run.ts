@@ -3,25 +3,23 @@
  *
  * Runs a pipeline once on one Docker engine: --engine, else the one the `docker` command would use
  * (DOCKER_HOST, the current Docker context, the default socket; see executor/engines/engine-address.ts). The workspace is the
- * commit REF (default HEAD) when DIR is a git repository — uncommitted changes are not included —
- * otherwise DIR as it is on disk. The pipeline file is read from disk (default DIR/.kiln.yml).
+ * commit REF (default HEAD) when DIR is a git repository — uncommitted changes are not included, and
+ * a run at HEAD names them on stderr; --worktree takes the working tree instead — otherwise DIR as it
+ * is on disk (run-workspace.ts). The pipeline file is read from disk (default DIR/.kiln.yml).
  * Logs go to stdout as `[job › step] line`; then, per job, its annotations, test reports, summary and
  * outputs (run-results.ts), and a summary table. Ctrl-C cancels the run: steps
  * get SIGTERM, containers are removed. Exit 0 passed, 1 failed/timed out/cancelled, 2 bad input.
  * With --debug, a failing step turns this terminal into a shell in its container (debug-attach.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { LogEntry } from '../../shared/model/run.js';
 import { isSuccess } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
-import { isGitRepository, resolveLocalCommit } from '../git/checkout.js';
 import { DockerExecutor } from '../executor/docker-executor.js';
 import { formatDuration } from '../../shared/format.js';
-import type { WorkspaceSource } from '../core/job-contract.js';
 import { runPlan } from '../executor/local-runner.js';
 import { describeEndpoint } from '../executor/engines/engine-address.js';
 import { resolveEngineOption } from './engine-option.js';
@@ -31,20 +29,26 @@ import type { PipelineJob } from '../pipeline/pipeline-model.js';
 import { readPipelineFile } from './validate.js';
 import { terminalAttach } from './debug-attach.js';
 import { RunResults, wantsColour } from './run-results.js';
-import { parseCommandArgs, parseEvent, usageError as printUsageError, ZERO_SHA } from './args.js';
+import { parseCommandArgs, parseEvent, usageError as printUsageError } from './args.js';
+import { cacheHome, checkRepoDir, mirrorsDir, resolveWorkspace } from './run-workspace.js';
+import { bothHooks, localCacheDir, openLocalCaches, type LocalCaches } from './run-cache.js';
 
 
-const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--debug]
+const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--worktree] [--debug]
 
 Runs a pipeline once on one Docker engine and prints its logs, then per job its annotations, test
 reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a table of the jobs.
   FILE              the pipeline file (default DIR/.kiln.yml)
   --repo DIR        the checkout to run (default: the current directory); a git repository runs
-                    at commit REF (uncommitted changes are not included), any other directory as is
+                    at commit REF (uncommitted changes are not included: a run at HEAD names them),
+                    any other directory as is
+  --worktree        in a git repository, run the working tree as it is on disk (uncommitted and
+                    untracked files included, .git left out) instead of a commit
   --ref REF         branch, tag or commit to run in a git repository (default HEAD)
   --event E         push | tag | pull_request | manual (default push)
   --secret N=V      a secret (repeatable); --secret N alone takes the value of the environment variable N;
-                    only the jobs that list N under secrets: get it (a name no job lists is warned about)
+                    only the jobs that list N under secrets: get it (a name no job lists is warned about
+                    and not masked; a value under 4 characters is warned about: it is masked everywhere)
   --env K=V         a variable for the pipeline (repeatable)
   --parallel N      jobs run at the same time (default 2)
   --engine E        the Docker engine: an address (unix:///path, tcp://host:2376, ssh://user@host),
@@ -53,6 +57,9 @@ reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a tabl
   --debug           when a step fails, this terminal becomes a shell in the job's container (its
                     workspace, the step's environment, its services); exiting the shell continues
                     the teardown. Needs a terminal (stdin a TTY).
+cache: is kept between runs under ~/.cache/kiln/run (keyed by DIR, branch and key; safe to delete).
+artifacts: are not kept (that needs kiln serve's storage); each such job says so.
+Git repositories are fetched into bare mirrors under ~/.cache/kiln/mirrors (safe to delete).
 Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
 
 const OPTIONS = {
@@ -64,10 +71,11 @@ const OPTIONS = {
   parallel: { type: 'string' },
   debug: { type: 'boolean' },
   engine: { type: 'string' },
+  worktree: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usageError = (message: string): number => printUsageError('run', USAGE, message);
+const usageError = (message: string): number => printUsageError('run', message);
 
 /** NAME=VALUE pairs; returns an error message for the first malformed one. */
 function parsePairs(values: string[] | undefined, what: string, fromEnv: boolean): Record<string, string> | string {
@@ -91,21 +99,28 @@ function parsePairs(values: string[] | undefined, what: string, fromEnv: boolean
 /**
  * A `--secret` that no job lists under `secrets:` reaches no step: secrets are injected only into
  * the jobs that declare them. Say so, and how to declare it, rather than letting the run quietly
- * go without it. Names only: a value never reaches the terminal.
+ * go without it — and leave it out of the run, so it is not masked either (nothing can print it;
+ * masking it would garble every log line that happens to contain its characters). A declared value
+ * shorter than 4 characters is masked, as the server masks it, wherever those characters appear:
+ * warn about that. Names only: a value never reaches the terminal.
  */
-function warnUndeclaredSecrets(jobs: readonly PipelineJob[], secrets: Record<string, string>, file: string): void {
+function secretsGiven(jobs: readonly PipelineJob[], secrets: Record<string, string>, file: string): Record<string, string> {
   const declared = new Set(jobs.flatMap((j) => j.secrets));
   const example = jobs[0]?.key ?? 'build';
-  for (const name of Object.keys(secrets)) {
-    if (declared.has(name)) continue;
-    process.stderr.write(`kiln run: warning: --secret ${name} is declared by no job in ${file}, so no step will see it; `
-      + `declare it in the job that needs it, e.g. jobs: { ${example}: { secrets: [${name}] } }\n`);
+  const given: Record<string, string> = {};
+  for (const [name, value] of Object.entries(secrets)) {
+    if (!declared.has(name)) {
+      process.stderr.write(`kiln run: warning: --secret ${name} is declared by no job in ${file}, so no step will see it; `
+        + `declare it in the job that needs it, e.g. jobs: { ${example}: { secrets: [${name}] } }\n`);
+      continue;
+    }
+    given[name] = value;
+    if (value.length > 0 && value.length < 4) {
+      process.stderr.write(`kiln run: warning: --secret ${name} is ${value.length} character${value.length === 1 ? '' : 's'} long; `
+        + 'it will be masked as *** wherever those characters appear in the logs\n');
+    }
   }
-}
-
-function mirrorsDir(): string {
-  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(cache, 'kiln', 'mirrors');
+  return given;
 }
 
 function printSummary(plan: Plan, jobs: Map<string, LocalJobOutcome>, durations: Map<string, number>): void {
@@ -140,10 +155,12 @@ export async function command(argv: string[]): Promise<number> {
 
   const repoDir = resolve(v.repo ?? '.');
   const file = parsed.file ?? join(v.repo ?? '.', '.kiln.yml');
+  const badRepo = v.repo === undefined ? undefined : await checkRepoDir(repoDir);
+  if (badRepo) return usageError(badRepo);
 
   // The git queries run as child processes: start them, then parse the pipeline and load the
   // Docker client while they run (both are CPU work on this thread).
-  const workspace = resolveWorkspace(repoDir, v.ref);
+  const workspace = resolveWorkspace(repoDir, v.ref, v.worktree === true);
   const read = await readPipelineFile(file, 'run');
   const chosen = v.engine === undefined ? undefined : resolveEngineOption(v.engine);
   if (chosen && 'error' in chosen) return usageError(chosen.error);
@@ -175,7 +192,15 @@ export async function command(argv: string[]): Promise<number> {
   for (const d of diagnostics) (errors && d.severity === 'error' ? process.stdout : process.stderr).write(`${formatDiagnostic(d)}\n`);
   if (errors || !planned?.plan || !executor || !read.pipeline) return 2;
   const plan = planned.plan;
-  warnUndeclaredSecrets(read.pipeline.jobs, secrets, file);
+  if (ws.warning) process.stderr.write(`${ws.warning}\n`);
+  const given = secretsGiven(read.pipeline.jobs, secrets, file);
+  let caches: LocalCaches | undefined;
+  try {
+    caches = openLocalCaches(localCacheDir(cacheHome()), repoDir, `local-${process.pid}`, event, plan.jobs);
+  } catch (err) {
+    // A cache is an optimisation: the run goes on without it.
+    process.stderr.write(`kiln run: warning: caches are off for this run: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -213,12 +238,12 @@ export async function command(argv: string[]): Promise<number> {
       executor,
       event,
       source,
-      secrets,
+      secrets: given,
       parallelism: parallel,
       signal: controller.signal,
       onLog: print,
       onRecord: (id, record) => results.record(id, record),
-      hooksFor: (job) => results.hooksFor(job),
+      hooksFor: (job) => bothHooks(caches?.hooksFor(job), results.hooksFor(job)),
       debugFor: attach ? (job) => attach.jobDebug(job.name) : undefined,
       onJobStart: (id) => started.set(id, Date.now()),
       onJob: (id, result) => {
@@ -236,27 +261,6 @@ export async function command(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     // An ssh:// engine's connection would keep the process alive after the run.
     executor.close();
+    caches?.close();
   }
-}
-
-/** The workspace of `kiln run`: commit REF of a git repository, or the directory as it is. */
-async function resolveWorkspace(repoDir: string, ref: string | undefined): Promise<{ source: WorkspaceSource; sha: string; branch: string | undefined } | { error: string }> {
-  if (!(await isGitRepository(repoDir))) {
-    if (ref !== undefined) return { error: `--ref needs a git repository, and ${repoDir} is not one` };
-    return { source: { kind: 'dir', path: repoDir }, sha: ZERO_SHA, branch: 'local' };
-  }
-  const rev = ref ?? 'HEAD';
-  const [sha, branch] = await Promise.all([
-    resolveLocalCommit(repoDir, rev).catch((e: unknown) => ({ error: (e as Error).message })),
-    rev === 'HEAD' ? resolveLocalBranch(repoDir) : Promise.resolve(rev),
-  ]);
-  if (typeof sha !== 'string') return sha;
-  return { source: { kind: 'git', url: repoDir, sha }, sha, branch };
-}
-
-async function resolveLocalBranch(repoDir: string): Promise<string | undefined> {
-  const { execFile } = await import('node:child_process');
-  return new Promise((resolvePromise) => {
-    execFile('git', ['-C', repoDir, 'symbolic-ref', '--quiet', '--short', 'HEAD'], { encoding: 'utf8' }, (err, stdout) => resolvePromise(err ? undefined : stdout.trim() || undefined));
-  });
 }

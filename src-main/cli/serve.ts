@@ -18,6 +18,7 @@ import { DOCKER_ADVICE } from '../../shared/docker-advice.js';
 import { loadConfig, CONFIG_FILE } from '../settings/config-file.js';
 import type { KilnConfig } from '../core/engine-contract.js';
 import { errorLine } from '../core/error-line.js';
+import { unknownOptionMessage, usageError } from './args.js';
 
 const USAGE = `Usage: kiln serve [--config FILE] [--data DIR] [--port N] [--host H]
 
@@ -44,7 +45,7 @@ export function parseServeArgs(argv: string[]): Parsed {
     if (arg === '--help' || arg === '-h') return { ok: 'help' };
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!['--config', '--data', '--port', '--host'].includes(name)) return { ok: false, message: `unknown option '${arg}'` };
+    if (!['--config', '--data', '--port', '--host'].includes(name)) return { ok: false, message: unknownOptionMessage(arg, ['config', 'data', 'port', 'host', 'help']) };
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '') return { ok: false, message: `${name} needs a value` };
     if (name === '--port') {
@@ -97,8 +98,7 @@ export async function command(argv: string[]): Promise<number> {
     return 0;
   }
   if (!parsed.ok) {
-    process.stderr.write(`kiln serve: ${parsed.message}\n\n${USAGE}`);
-    return 2;
+    return usageError('serve', parsed.message);
   }
   const { args } = parsed;
   const dataDir = resolve(args.data ?? defaultDataDir());

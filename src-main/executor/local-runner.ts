@@ -6,8 +6,10 @@
  * when every need passed; `if: always()` / `failure()` jobs run after failures). Jobs skipped at
  * plan time stay skipped. After a cancel, running jobs are cancelled through their signal and jobs
  * not yet started end as cancelled without running. Job outputs flow as on the server
- * (`needs.<job>.outputs` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
+ * (`needs.<job>.outputs` and `needs.<job>.result` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
  * nobody is there to approve it, and a deploy must not run by accident from a workstation.
+ * `artifacts:` are not kept (no storage here); each such job says so in one line. Caches come with
+ * the hooks the caller gives (`kiln run` keeps them under the user's cache directory).
  *
  * Each job's lines are numbered here (from 0, as a job's log would), so the executor can tie what a
  * step reports to its line: annotations from `::error …::` come only for numbered lines.
@@ -19,7 +21,7 @@ import { runStatusOf, type Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 import { eventContext } from '../pipeline/plan.js';
 import { decideJob } from '../pipeline/readiness.js';
-import { withNeedsOutputs } from '../pipeline/flow.js';
+import { buildNeedsContext, withNeedsOutputs } from '../pipeline/flow.js';
 import type { ExpressionContext } from '../pipeline/expressions.js';
 import type { DockerExecutor } from './docker-executor.js';
 import type { JobDebug, JobHooks, JobRecord, JobResult, WorkspaceSource } from '../core/job-contract.js';
@@ -54,6 +56,15 @@ export function overallStatus(statuses: Status[], cancelled: boolean): Status {
   return statuses.length === 0 ? 'passed' : runStatusOf(statuses.map((status) => ({ status })), true);
 }
 
+/**
+ * `artifacts:` live in the server's storage (its database and data directory, with retention and a
+ * download page), which a one-shot run has none of: say so once per job rather than letting files
+ * that go nowhere pass silently.
+ */
+export function notKept(job: PlannedJob): string[] {
+  return job.artifacts ? ['[kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container'] : [];
+}
+
 function notStarted(job: PlannedJob): JobResult {
   return { status: 'cancelled', steps: job.steps.map((s) => ({ index: s.index, name: s.name, status: 'skipped' })), error: 'cancelled before it started', logOffset: 0 };
 }
@@ -77,6 +88,7 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
 
   const start = (job: PlannedJob): void => {
     options.onJobStart?.(job.id);
+    for (const text of notKept(job)) options.onLog(job.id, { ts: Date.now(), stream: 'system', step: null, text });
     let seq = 0;
     const promise = options.executor
       .runJob({
@@ -104,16 +116,11 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
   };
 
   const keyOf = new Map(plan.jobs.map((j) => [j.id, j.key]));
-  /** `needs.<job>.outputs` from the finished needs' results, by job key. */
-  const needsOf = (ids: string[]): NonNullable<ExpressionContext['needs']> => {
-    const out: NonNullable<ExpressionContext['needs']> = {};
-    for (const id of ids) {
-      const entry = (out[keyOf.get(id) ?? id] ??= { outputs: {} });
-      const r = results.get(id);
-      if (r && 'outputs' in r && r.outputs) Object.assign(entry.outputs, r.outputs);
-    }
-    return out;
-  };
+  /** `needs.<job>.outputs` and `.result` from the finished needs' results, built as the server builds them. */
+  const needsOf = (ids: string[]): NonNullable<ExpressionContext['needs']> => buildNeedsContext(ids, (id) => keyOf.get(id), (id) => {
+    const r = results.get(id);
+    return r && { status: r.status, outputs: 'outputs' in r ? r.outputs : undefined };
+  });
 
   for (;;) {
     // Settle every pending job whose needs are terminal: skip it, cancel it, or start it if there is room.

@@ -19,6 +19,7 @@ import { conditionBody, renderTemplate, splitTemplate } from './expressions.js';
 import type { ExpressionContext } from './expressions.js';
 import { parseDuration } from './duration.js';
 import type { PipelineJob, ScheduleSpec } from './pipeline-model.js';
+import type { Status } from '../../shared/model/status.js';
 
 /** When nobody approves or rejects a `when: manual` job, it is rejected after this long. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -165,4 +166,31 @@ export function outputBytes(outputs: Record<string, string>): number {
 /** Renders a job's `outputs:` templates against its steps' outputs (after the steps ran). */
 export function renderJobOutputs(templates: Record<string, string>, ctx: ExpressionContext): Record<string, string> {
   return Object.fromEntries(Object.entries(templates).map(([k, t]) => [k, safeRender(t, ctx)]));
+}
+
+const RESULT_OF: Partial<Record<Status, string>> = { passed: 'success', failed: 'failure', timed_out: 'failure', cancelled: 'cancelled', skipped: 'skipped' };
+
+/**
+ * `needs.<job>.outputs.<name>` and `needs.<job>.result` for one job, keyed by job key as the
+ * pipeline file writes it: the one builder behind both the server's queue (from stored rows) and
+ * `kiln run` (from results in memory), so `if: needs.b.result == 'failure'` decides the same in
+ * both. `finished(id)` gives a need's status and outputs, or undefined while it has none. For a
+ * matrix job the instances' outputs are merged in order (the last instance's value wins) and its
+ * result is the worst of its instances, as GitHub reports it.
+ */
+export function buildNeedsContext(
+  needIds: readonly string[],
+  keyOf: (id: string) => string | undefined,
+  finished: (id: string) => { status: Status; outputs?: Record<string, string> } | undefined,
+): NonNullable<ExpressionContext['needs']> {
+  const needs: NonNullable<ExpressionContext['needs']> = {};
+  for (const id of needIds) {
+    const entry = (needs[keyOf(id) ?? id] ??= { outputs: {} });
+    const done = finished(id);
+    if (!done) continue;
+    if (done.outputs) Object.assign(entry.outputs, done.outputs);
+    const result = RESULT_OF[done.status];
+    if (result && entry.result !== 'failure' && entry.result !== 'cancelled') entry.result = result;
+  }
+  return needs;
 }

@@ -1,0 +1,59 @@
+/**
+ * `cache:` under `kiln run`: kept between runs, as the server keeps it, so a second run hits. The
+ * entries live in a store of their own under the user's cache directory ($XDG_CACHE_HOME/kiln/run,
+ * default ~/.cache/kiln/run: a SQLite index and the archives), written and read by the server's
+ * cache store and its job hooks (engine/job-storage-hooks.ts), keyed as the server keys them: the
+ * repository (here its absolute path, so two checkouts named alike do not share), the branch scope
+ * (falling back to main's), the rendered key. No retention runs here: deleting the directory is
+ * the way to clear it. Artifacts are not kept (the local runner says so per job).
+ */
+import { join } from 'node:path';
+import type { PlannedJob } from '../../shared/model/plan.js';
+import type { TriggerEvent } from '../../shared/model/trigger-event.js';
+import type { JobHooks } from '../core/job-contract.js';
+import { createStorageHooks } from '../engine/job-storage-hooks.js';
+import { ArtifactStore } from '../storage/artifact-store.js';
+import { CacheStore } from '../storage/cache-store.js';
+import { openDatabase, type Db } from '../storage/db.js';
+
+export interface LocalCaches {
+  hooksFor(job: PlannedJob): JobHooks | undefined;
+  close(): void;
+}
+
+export function localCacheDir(cacheHome: string): string {
+  return join(cacheHome, 'kiln', 'run');
+}
+
+/** Opens the store when some job declares `cache:` (none otherwise: nothing is created on disk). */
+export function openLocalCaches(dir: string, repo: string, runId: string, event: TriggerEvent, jobs: readonly PlannedJob[]): LocalCaches | undefined {
+  if (!jobs.some((j) => j.cache)) return undefined;
+  const db: Db = openDatabase(join(dir, 'kiln.db'));
+  const caches = new CacheStore(db, dir);
+  // Never used: the jobs handed to the hooks carry no artifacts and no needs' artifacts are restored.
+  const artifacts = new ArtifactStore(db, dir);
+  return {
+    hooksFor(job) {
+      if (!job.cache) return undefined;
+      return createStorageHooks({
+        artifacts, caches, runId, jobId: job.id, job: { ...job, artifacts: undefined }, event, repo, defaultBranch: 'main', upstreamJobIds: [],
+      });
+    },
+    close: () => db.close(),
+  };
+}
+
+/** Both hooks, in order (undefined when neither has any). */
+export function bothHooks(first: JobHooks | undefined, second: JobHooks | undefined): JobHooks | undefined {
+  if (!first || !second) return first ?? second;
+  return {
+    async beforeSteps(container, log) {
+      await first.beforeSteps?.(container, log);
+      await second.beforeSteps?.(container, log);
+    },
+    async afterSteps(container, status, log) {
+      await first.afterSteps?.(container, status, log);
+      await second.afterSteps?.(container, status, log);
+    },
+  };
+}
