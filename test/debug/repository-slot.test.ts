@@ -5,7 +5,7 @@
  * acme/api starts at once. The same holds for a job adopted after a kill -9 and a restart, whose
  * queue entry is no longer active: the claim counts kept jobs, not only running ones.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, repoConfig, TERMINAL } from '../engine/engine-fixture.js';
+import { containers, until } from './debug-fixture.js';
 
 const FAILING = `name: slot
 on:
@@ -42,20 +43,6 @@ jobs:
     steps:
       - run: echo ok
 `;
-
-function containers(runId: string): string[] {
-  return execFileSync('docker', ['ps', '-a', '--filter', `label=kiln.run=${runId}`, '--format', '{{.Label "kiln.role"}}:{{.State}}'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a job kept for debugging holds its repository slot', () => {
   let root: string;

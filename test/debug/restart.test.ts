@@ -5,7 +5,7 @@
  * not run again) and removes the container when its deadline has passed. Nothing leaks.
  */
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,24 +18,10 @@ import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { mountSmallDisk, removeFill } from '../helpers/small-disk.js';
 import { createRepo, repoConfig } from '../engine/engine-fixture.js';
-import { FAILING_PIPELINE } from './debug-fixture.js';
+import { FAILING_PIPELINE, containers, until } from './debug-fixture.js';
 import { openTerminal } from './terminal-client.js';
 
 const KEEP_MS = 120_000;
-
-function containers(runId: string): string[] {
-  return execFileSync('docker', ['ps', '-a', '--filter', `label=kiln.run=${runId}`, '--format', '{{.Label "kiln.role"}}:{{.State}}'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('kept containers across a restart', () => {
   let root: string;

@@ -16,7 +16,7 @@ import { defaultConfig } from '../../src-main/settings/config-file.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
-import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
+import { FAILING_PIPELINE, containers } from '../debug/debug-fixture.js';
 import { screenshot } from './helpers/browser.js';
 import { committedRepo, openDashboard, STATIC_DIR, type Dashboard } from './helpers/kiln-stack.js';
 
@@ -28,10 +28,6 @@ const PIPELINE = `${FAILING_PIPELINE}      - name: Report
 `;
 /** Long enough for the terminal steps on a loaded machine, short enough to watch it expire. */
 const KEEP_MS = 60_000;
-
-function containers(runId: string): string[] {
-  return execFileSync('docker', ['ps', '-a', '--filter', `label=kiln.run=${runId}`, '--format', '{{.Label "kiln.role"}}:{{.State}}'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-}
 
 /** The text on the screen of terminal `i` of the page. */
 function screen(page: Page, i = 0): Promise<string> {
