@@ -44,7 +44,7 @@ export class DebugStore {
     this.selectAllKept = db.prepare('SELECT * FROM kept_jobs ORDER BY kept_at');
     this.updateDeadline = db.prepare('UPDATE kept_jobs SET deadline = ? WHERE job_id = ?');
     this.deleteKept = db.prepare('DELETE FROM kept_jobs WHERE job_id = ?');
-    this.updateStranded = db.prepare('UPDATE kept_jobs SET stranded = 1 WHERE job_id = ?');
+    this.updateStranded = db.prepare('UPDATE kept_jobs SET stranded = ? WHERE job_id = ?');
     this.updateDockerId = db.prepare('UPDATE kept_jobs SET docker_id = ? WHERE job_id = ?');
   }
 
@@ -72,9 +72,9 @@ export class DebugStore {
     this.updateDeadline.run(deadline, jobId);
   }
 
-  /** Its engine is no longer configured: the row stays, holding no slot (JobQueue's SLOT_HOLDERS). */
-  strand(jobId: string): void {
-    this.updateStranded.run(jobId);
+  /** Its engine cannot be reached: the row stays, holding no slot (JobQueue's SLOT_HOLDERS); false when adopted again. */
+  strand(jobId: string, stranded = true): void {
+    this.updateStranded.run(stranded ? 1 : 0, jobId);
   }
 
   setDockerId(jobId: string, dockerId: string): void {
