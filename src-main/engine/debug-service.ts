@@ -36,6 +36,7 @@ import { ContainerGoneError, containerProblem, openDebugShell } from '../executo
 import { removeJobResources } from '../executor/reaper.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { DebugStore, KeptJobRow } from '../storage/debug-store.js';
+import { ANOTHER_DOCKER, NOT_CONFIGURED, dockerIdOf, isKeepingDocker, strandedInfo, type Stranded } from './debug-stranded.js';
 import type { EngineParts } from './parts.js';
 
 /** How long a failed job stays kept, and how far one "extend" moves its deadline, by default. */
@@ -46,8 +47,6 @@ const MAX_AHEAD_MS = 24 * 60 * 60_000;
 export const DEFAULT_CHECK_MS = 15_000;
 /** How long past its deadline the record of a container on an engine no longer configured stays. */
 const STRANDED_KEEP_MS = 7 * 24 * 60 * 60_000;
-/** Why an adopted job's container is out of reach when its engine's name now reaches another Docker. */
-const ANOTHER_DOCKER = 'now reaches a different Docker than the one that kept it';
 /** Why recent jobs stopped being kept (a terminal that ends afterwards says so); the oldest go first. */
 const MAX_ENDED_REASONS = 200;
 
@@ -59,13 +58,6 @@ export interface DebugOptions {
 }
 
 type Parts = Pick<EngineParts, 'scheduler' | 'logs' | 'bus' | 'clock' | 'life' | 'instanceId' | 'onError' | 'repository'>;
-
-interface Stranded {
-  row: KeptJobRow;
-  engine: string;
-  /** Why Kiln cannot reach its container: "is no longer configured". */
-  why: string;
-}
 
 interface Held {
   row: KeptJobRow;
@@ -209,8 +201,9 @@ export class DebugService implements DebugTerminals {
       return await openDebugShell(docker, row.container_id, size);
     } catch (err) {
       if (err instanceof ContainerGoneError) {
-        if (this.adopted.has(jobId) && !await this.sameDocker(row, docker)) this.strandAdopted(jobId, ANOTHER_DOCKER);
-        else this.forgetVanished(jobId, err.message);
+        const same = this.adopted.has(jobId) ? await isKeepingDocker(row, docker) : true;
+        if (same === false) this.strandAdopted(jobId, ANOTHER_DOCKER);
+        else if (same) this.forgetVanished(jobId, err.message);
         throw new ApiError('NOT_FOUND', err.message);
       }
       throw err;
@@ -228,10 +221,14 @@ export class DebugService implements DebugTerminals {
     const docker = this.p.dockerOf?.(jobId);
     if (!docker || !row.container_id) return undefined;
     const problem = await containerProblem(docker, row.container_id);
-    if (problem === new ContainerGoneError(row.container_id).message && this.adopted.has(jobId) && !await this.sameDocker(row, docker)) {
-      // Not there, but this is not the Docker that kept it (the engine's address changed): not vanished.
-      this.strandAdopted(jobId, ANOTHER_DOCKER);
-      return this.ended.get(jobId) ?? problem;
+    if (problem === new ContainerGoneError(row.container_id).message && this.adopted.has(jobId)) {
+      // Not there, but perhaps not the Docker that kept it (the engine's address changed): not vanished then.
+      const same = await isKeepingDocker(row, docker);
+      if (same === undefined) return undefined;
+      if (!same) {
+        this.strandAdopted(jobId, ANOTHER_DOCKER);
+        return this.ended.get(jobId) ?? problem;
+      }
     }
     if (problem && this.isKept(jobId)) this.forgetVanished(jobId, problem);
     return problem === undefined ? undefined : this.ended.get(jobId) ?? problem;
@@ -250,7 +247,7 @@ export class DebugService implements DebugTerminals {
       const docker = this.p.dockerOf?.(row.job_id);
       const lostEngine = docker ? undefined : this.p.unconfiguredEngineOf?.(row.job_id);
       if (lostEngine !== undefined) {
-        this.strand(row, lostEngine, 'is no longer configured', now);
+        this.strand(row, lostEngine, NOT_CONFIGURED, now);
         continue;
       }
       if (row.deadline <= now || !docker) {
@@ -300,19 +297,6 @@ export class DebugService implements DebugTerminals {
     }
   }
 
-  /**
-   * Whether `docker` is the Docker that kept `row`'s container (`docker info`'s ID as recorded when
-   * kept). True when unknown (a row kept before the ID was recorded); false when it cannot be asked.
-   */
-  private async sameDocker(row: KeptJobRow, docker: Dockerode): Promise<boolean> {
-    if (!row.docker_id) return true;
-    try {
-      return (await docker.info() as { ID?: string }).ID === row.docker_id;
-    } catch {
-      return false;
-    }
-  }
-
   /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */
   stop(): void {
     clearInterval(this.watch);
@@ -331,10 +315,10 @@ export class DebugService implements DebugTerminals {
     // Which Docker keeps it, for a restart to tell a removed container from another Docker's namesake.
     const docker = this.p.dockerOf?.(claim.jobId);
     if (docker) {
-      docker.info().then((i: { ID?: string }) => {
-        if (!i.ID || !this.held.has(claim.jobId)) return;
-        row.docker_id = i.ID;
-        this.p.store.setDockerId(claim.jobId, i.ID);
+      dockerIdOf(docker).then((id) => {
+        if (!id || !this.held.has(claim.jobId)) return;
+        row.docker_id = id;
+        this.p.store.setDockerId(claim.jobId, id);
       }).catch((err: unknown) => this.p.onError('asking Docker for its ID failed (a restart cannot tell its kept container from another engine\'s)', err));
     }
     return new Promise((resolve) => {
@@ -404,7 +388,9 @@ export class DebugService implements DebugTerminals {
     const engine = this.p.engineOf?.(jobId) ?? 'unknown';
     this.strand(a.row, engine, why, this.p.clock());
     this.p.scheduler.forgetIdle();
-    this.note(jobId, `[kiln] the kept container ${a.row.container_id.slice(0, 12)} is not on the Docker engine '${engine}' reaches now: it was not removed, and the job no longer holds a slot`);
+    const message = `the kept container ${a.row.container_id.slice(0, 12)} is not on the Docker engine '${engine}' reaches now: it was not removed, and the job no longer holds a slot`;
+    this.endedBecause(jobId, message);
+    this.note(jobId, `[kiln] ${message}`);
   }
 
   /** The container vanished underneath (removed by hand, stopped): the job is no longer kept. */
@@ -460,15 +446,6 @@ export class DebugService implements DebugTerminals {
 
 function info(row: KeptJobRow, state: KeptJobInfo['state']): KeptJobInfo {
   return { runId: row.run_id, jobId: row.job_id, step: { index: row.step_index, name: row.step_name }, keptAt: row.kept_at, deadline: row.deadline, state };
-}
-
-/** How the user removes a stranded job's containers (the job's and its services'): on that engine, by Kiln's labels. */
-function strandedInfo(st: Stranded, instanceId: string): NonNullable<KeptJobInfo['stranded']> {
-  const labels = `--filter label=kiln.instance=${instanceId} --filter label=kiln.run=${st.row.run_id} --filter label=kiln.job=${st.row.job_key}`;
-  return {
-    engine: st.engine, why: st.why, containerId: st.row.container_id,
-    removeCommand: `docker rm -f $(docker ps -aq ${labels})`,
-  };
 }
 
 function notKept(jobId: string): ApiError {
