@@ -226,7 +226,7 @@ describe('kept containers across a restart', () => {
     expect(errors.join('\n')).toContain(`kept job ${kept.jobId} is on engine`);
     // Nothing removed on the Docker asked (the run's own containers, labelled alike, stay), and no slot held.
     expect(containers(runId)).toEqual(['job:running', 'service:running']);
-    expect((await second.health()).queue).toMatchObject({ running: 0 });
+    expect((await second.health()).queue).toEqual({ queued: 0, running: 0 });
     await second.endDebug(kept.jobId);
     execFileSync('sh', ['-c', stranded.stranded!.removeCommand]);
     execFileSync('sh', ['-c', `docker network ls -q --filter label=kiln.run=${runId} | xargs -r docker network rm`]);
