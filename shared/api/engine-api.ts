@@ -46,9 +46,13 @@ export interface KeptJobInfo {
   deadline: number;
   /**
    * 'held': kept by this engine process, holding its concurrency slot (the failed step can be re-run
-   * into the job's log); 'adopted': kept from before a restart (terminal only).
+   * into the job's log); 'adopted': kept from before a restart (terminal only); 'stranded': kept
+   * on an engine Kiln can no longer reach (see `stranded`): it holds no slot, and ending it only
+   * drops the record.
    */
-  state: 'held' | 'adopted';
+  state: 'held' | 'adopted' | 'stranded';
+  /** For a stranded job: its engine, why Kiln cannot remove the container, and how to remove it by hand. */
+  stranded?: { engine: string; why: string; containerId: string; removeCommand: string };
 }
 
 export interface LogChunk {

@@ -16,20 +16,27 @@
  * is kept — a vanished container must not hold a slot until its deadline. Debugging then ends as at
  * the deadline (the job recorded failed, the slot freed), with the reason in the job's log.
  *
- * An adopted job whose engine is no longer configured cannot be reached: recover() keeps its row
- * (the next start with that engine configured again adopts or removes it) and says so, rather than
- * forgetting a container it never removed.
+ * An adopted job whose engine is no longer configured cannot be reached: recover() strands it — its
+ * row stays, marked so that it holds no slot (the next start with that engine configured again
+ * adopts or removes it), and list() shows it with how to remove the container by hand; End drops
+ * the record only. An adopted job's container missing from the Docker its engine name now reaches
+ * is not taken for removed unless that is the Docker that kept it (`docker info`'s ID, recorded
+ * when kept): another Docker under the same name strands the job instead.
+ *
+ * The timing view's 'kept_for_debug' phase lasts until debugging ends: an engine stop leaves a
+ * held job without end marks, and removing an adopted job writes them (tearing_down, done).
  *
  * No secret reaches the database: the step's environment is in the container (a 0600 file).
  */
 import type Dockerode from 'dockerode';
 import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
-import type { JobDebug, KeptJob } from '../core/job-contract.js';
+import type { JobDebug, JobPhaseMark, KeptJob } from '../core/job-contract.js';
 import { ContainerGoneError, containerProblem, openDebugShell } from '../executor/debug-session.js';
 import { removeJobResources } from '../executor/reaper.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { DebugStore, KeptJobRow } from '../storage/debug-store.js';
+import { ANOTHER_DOCKER, NOT_CONFIGURED, dockerIdOf, isKeepingDocker, strandedInfo, type Stranded } from './debug-stranded.js';
 import type { EngineParts } from './parts.js';
 
 /** How long a failed job stays kept, and how far one "extend" moves its deadline, by default. */
@@ -67,7 +74,7 @@ export class DebugService implements DebugTerminals {
   /** Why a job stopped being kept, for a terminal into it that ends afterwards. */
   private readonly ended = new Map<string, string>();
   /** Kept jobs on engines no longer configured (recover: strand). */
-  private readonly stranded = new Map<string, KeptJobRow>();
+  private readonly stranded = new Map<string, Stranded>();
   private watch: NodeJS.Timeout | undefined;
   private checking = false;
 
@@ -80,6 +87,10 @@ export class DebugService implements DebugTerminals {
      * reached); undefined when it is, or when jobs run without an engine name.
      */
     unconfiguredEngineOf?: (jobId: string) => string | undefined;
+    /** The engine name recorded on a job, for what a stranded job says. */
+    engineOf?: (jobId: string) => string | undefined;
+    /** The timing view's marks (JobTimingStore.mark): an adopted job's end of debugging. */
+    timings?: { mark(jobId: string, attempt: number, phase: JobPhaseMark, at: number): void };
     /** The worker slots adopted jobs hold (the worker pool's holdSlot and freeSlot). */
     slots?: { hold(jobId: string): void; free(jobId: string): void };
     options?: DebugOptions;
@@ -121,7 +132,7 @@ export class DebugService implements DebugTerminals {
     const same = (row: KeptJobRow): boolean => row.run_id === runId && row.job_key === jobKey;
     if ([...this.held.values(), ...this.adopted.values()].some(({ row }) => same(row))) return true;
     const now = this.p.clock();
-    if ([...this.stranded.values()].some((row) => same(row) && row.deadline > now)) return true;
+    if ([...this.stranded.values()].some(({ row }) => same(row) && row.deadline > now)) return true;
     if (this.recovered) return false;
     return this.p.store.allKept().some((row) => same(row) && row.deadline > now);
   }
@@ -129,6 +140,7 @@ export class DebugService implements DebugTerminals {
   list(): KeptJobInfo[] {
     return [...this.held.values()].map((h) => info(h.row, 'held'))
       .concat([...this.adopted.values()].map((a) => info(a.row, 'adopted')))
+      .concat([...this.stranded.values()].map((st) => ({ ...info(st.row, 'stranded'), stranded: strandedInfo(st, this.p.instanceId) })))
       .sort((a, b) => a.keptAt - b.keptAt);
   }
 
@@ -148,6 +160,15 @@ export class DebugService implements DebugTerminals {
 
   async end(jobId: string): Promise<void> {
     const held = this.held.get(jobId);
+    const stranded = this.stranded.get(jobId);
+    if (stranded) {
+      // Nothing here can reach its container: only the record goes (list() said how to remove it).
+      this.stranded.delete(jobId);
+      this.p.store.release(jobId);
+      this.endedBecause(jobId, `debugging was ended: the record was dropped; the container stays on engine '${stranded.engine}'`);
+      this.note(jobId, `[kiln] debugging ended from the dashboard: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
+      return;
+    }
     if (!held && !this.adopted.has(jobId)) throw notKept(jobId);
     this.endedBecause(jobId, 'debugging was ended: the kept container was removed');
     if (held) {
@@ -180,7 +201,9 @@ export class DebugService implements DebugTerminals {
       return await openDebugShell(docker, row.container_id, size);
     } catch (err) {
       if (err instanceof ContainerGoneError) {
-        this.forgetVanished(jobId, err.message);
+        const same = this.adopted.has(jobId) ? await isKeepingDocker(row, docker) : true;
+        if (same === false) this.strandAdopted(jobId, ANOTHER_DOCKER);
+        else if (same) this.forgetVanished(jobId, err.message);
         throw new ApiError('NOT_FOUND', err.message);
       }
       throw err;
@@ -198,6 +221,15 @@ export class DebugService implements DebugTerminals {
     const docker = this.p.dockerOf?.(jobId);
     if (!docker || !row.container_id) return undefined;
     const problem = await containerProblem(docker, row.container_id);
+    if (problem === new ContainerGoneError(row.container_id).message && this.adopted.has(jobId)) {
+      // Not there, but perhaps not the Docker that kept it (the engine's address changed): not vanished then.
+      const same = await isKeepingDocker(row, docker);
+      if (same === undefined) return undefined;
+      if (!same) {
+        this.strandAdopted(jobId, ANOTHER_DOCKER);
+        return this.ended.get(jobId) ?? problem;
+      }
+    }
     if (problem && this.isKept(jobId)) this.forgetVanished(jobId, problem);
     return problem === undefined ? undefined : this.ended.get(jobId) ?? problem;
   }
@@ -215,36 +247,54 @@ export class DebugService implements DebugTerminals {
       const docker = this.p.dockerOf?.(row.job_id);
       const lostEngine = docker ? undefined : this.p.unconfiguredEngineOf?.(row.job_id);
       if (lostEngine !== undefined) {
-        this.strand(row, lostEngine, now);
+        this.strand(row, lostEngine, NOT_CONFIGURED, now);
         continue;
       }
       if (row.deadline <= now || !docker) {
         this.p.store.release(row.job_id);
+        // Debugging ended at the deadline (or ends now, without Docker): the timing view says so.
+        this.markEnd(row, Math.min(now, row.deadline), now);
         if (docker) removeJobResources(docker, { instanceId: this.p.instanceId, runId: row.run_id, jobKey: row.job_key }).catch((err: unknown) => this.p.onError('removing an expired debug container failed', err));
         continue;
       }
+      if (row.stranded) this.p.store.strand(row.job_id, false); // its engine is back: it holds its slot again
       this.adopted.set(row.job_id, { row, timer: this.expireAt(row.job_id, row.deadline) });
       this.p.slots?.hold(row.job_id);
     }
     this.recovered = true;
+    // A stranded job gave its repository's slot back: a claim that found none must ask again.
+    if (this.stranded.size > 0) this.p.scheduler.forgetIdle();
     if (this.adopted.size > 0) this.watchContainers();
   }
 
   /**
-   * A kept job whose engine is no longer configured: its container cannot be reached, so its row
-   * stays (a start with that engine configured again adopts or removes it) and the reaper spares it
+   * A kept job whose container cannot be reached (its engine no longer configured, or the name now
+   * reaching another Docker): its row stays, marked stranded so that it holds no slot (a start with
+   * that engine configured again adopts or removes it), list() shows it, and the reaper spares it
    * until its deadline (the engine may have been renamed, same Docker). A week past the deadline
    * the row is forgotten: by then the container is the user's to remove on that engine.
    */
-  private strand(row: KeptJobRow, engine: string, now: number): void {
-    const where = `kept job ${row.job_id} is on engine '${engine}', which is no longer configured: its container ${row.container_id.slice(0, 12)}`;
+  private strand(row: KeptJobRow, engine: string, why: string, now: number): void {
+    const where = `kept job ${row.job_id} is on engine '${engine}', which ${why}: its container ${row.container_id.slice(0, 12)}`;
     if (row.deadline + STRANDED_KEEP_MS <= now) {
       this.p.store.release(row.job_id);
       this.p.onError('a kept debug container was forgotten', new Error(`${where} was never removed, and Kiln no longer keeps a record of it (remove it on that engine by hand)`));
       return;
     }
-    this.stranded.set(row.job_id, row);
+    row.stranded = 1;
+    this.p.store.strand(row.job_id, true);
+    this.stranded.set(row.job_id, { row, engine, why });
     this.p.onError('a kept debug container was left in place', new Error(`${where} was not removed (configure the engine again and restart Kiln to remove it, or remove it on that engine by hand)`));
+  }
+
+  /** The timing view's end of debugging for a job whose lifecycle ended before it did (adopted). */
+  private markEnd(row: KeptJobRow, tearingDownAt: number, doneAt: number): void {
+    try {
+      this.p.timings?.mark(row.job_id, row.attempt, 'tearing_down', tearingDownAt);
+      this.p.timings?.mark(row.job_id, row.attempt, 'done', Math.max(tearingDownAt, doneAt));
+    } catch (err) {
+      this.p.onError('recording the end of debugging in the timing view failed', err);
+    }
   }
 
   /** Engine stop: timers end; held jobs are released by the pool's abort ('leave'). */
@@ -262,6 +312,15 @@ export class DebugService implements DebugTerminals {
       kept_at: now, deadline: now + this.keepMs, claim_token: claim.token, attempt: claim.attempt, error: `step '${kept.step.name}' failed`,
     };
     this.p.store.keep(row);
+    // Which Docker keeps it, for a restart to tell a removed container from another Docker's namesake.
+    const docker = this.p.dockerOf?.(claim.jobId);
+    if (docker) {
+      dockerIdOf(docker).then((id) => {
+        if (!id || !this.held.has(claim.jobId)) return;
+        row.docker_id = id;
+        this.p.store.setDockerId(claim.jobId, id);
+      }).catch((err: unknown) => this.p.onError('asking Docker for its ID failed (a restart cannot tell its kept container from another engine\'s)', err));
+    }
     return new Promise((resolve) => {
       let done = false;
       const release = (verdict: 'remove' | 'leave'): void => {
@@ -306,6 +365,7 @@ export class DebugService implements DebugTerminals {
     clearTimeout(a.timer);
     this.adopted.delete(jobId);
     this.p.store.release(jobId);
+    const tearingDownAt = this.p.clock();
     // The Docker first: freeing the last slot of a removed or replaced engine closes its client.
     const docker = this.p.dockerOf?.(jobId);
     try {
@@ -314,7 +374,23 @@ export class DebugService implements DebugTerminals {
       this.p.onError('removing a kept debug container failed (the reaper will)', err);
     } finally {
       this.p.slots?.free(jobId);
+      this.markEnd(a.row, tearingDownAt, this.p.clock());
     }
+  }
+
+  /** An adopted job whose container Kiln cannot reach after all (another Docker under its engine's name). */
+  private strandAdopted(jobId: string, why: string): void {
+    const a = this.adopted.get(jobId);
+    if (!a) return;
+    clearTimeout(a.timer);
+    this.adopted.delete(jobId);
+    this.p.slots?.free(jobId);
+    const engine = this.p.engineOf?.(jobId) ?? 'unknown';
+    this.strand(a.row, engine, why, this.p.clock());
+    this.p.scheduler.forgetIdle();
+    const message = `the kept container ${a.row.container_id.slice(0, 12)} is not on the Docker engine '${engine}' reaches now: it was not removed, and the job no longer holds a slot`;
+    this.endedBecause(jobId, message);
+    this.note(jobId, `[kiln] ${message}`);
   }
 
   /** The container vanished underneath (removed by hand, stopped): the job is no longer kept. */

@@ -22,7 +22,8 @@ export class HealthService {
       docker = { ok: false, message: err instanceof Error ? err.message : String(err) };
     }
     const c = this.p.scheduler.queue.counts();
-    const kept = this.p.debug.list().length;
+    // A stranded kept job holds no slot: it is not among the running the health line counts.
+    const kept = this.p.debug.list().filter((k) => k.state !== 'stranded').length;
     const { config } = this.p;
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,

@@ -235,6 +235,8 @@ export function buildParts(options: EngineOptions): EngineParts {
       const name = runs.getJob(jobId)?.engine;
       return name && !engines.executorOfJob(jobId) && !engines.executorOf(name) ? name : undefined;
     },
+    engineOf: (jobId) => runs.getJob(jobId)?.engine ?? undefined,
+    timings: storage.timings,
     // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).
     slots: { hold: (jobId) => pool.holdSlot(jobId, runs.getJob(jobId)?.engine ?? undefined), free: (jobId) => pool.freeSlot(jobId) },
     // debug.keep is read from the live configuration, which a settings save updates in place.

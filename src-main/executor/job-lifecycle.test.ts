@@ -50,6 +50,9 @@ async function live(planned: PlannedJob, o: {
   /** Bring-up reports an image pull before it is up. */
   pulls?: boolean;
   debug?: JobDebug;
+  /** The job's container as the hooks and keep-on-failure see it (default: one whose exec answers at once). */
+  container?: JobContainer;
+  execUserTimeoutMs?: number;
 } = {}): Promise<Lived> {
   const calls: string[] = [];
   const lines: string[] = [];
@@ -67,7 +70,7 @@ async function live(planned: PlannedJob, o: {
       }
       if (o.upFails) throw o.upFails;
       await runner.setup(signal);
-      return { runner, container: CONTAINER };
+      return { runner, container: o.container ?? CONTAINER };
     },
     async teardown() {
       calls.push('teardown');
@@ -89,7 +92,7 @@ async function live(planned: PlannedJob, o: {
       onRecord: (r) => void (r.kind === 'annotation' && annotations.push(`${r.annotation.level}: ${r.annotation.message}`)),
     },
     backend,
-    { killGraceMs: 50, maxStepOutputBytes: 1024 * 1024 },
+    { killGraceMs: 50, maxStepOutputBytes: 1024 * 1024, execUserTimeoutMs: o.execUserTimeoutMs },
   );
   runner.expectNoViolations();
   return { result, calls, runner, lines, steps, annotations };
@@ -222,6 +225,40 @@ describe('keep-on-failure (debug)', () => {
     d.release();
     await lived;
     expect(phases).toEqual(['setting_up', 'steps', 'after_steps', 'kept_for_debug', 'tearing_down', 'done']);
+  });
+
+  it('writes no teardown or end mark when hold answers leave: the hold goes on past this process', async () => {
+    const d = debugger_(true, 'leave');
+    const phases: string[] = [];
+    const lived = live(job(['build']), { behaviours: { 0: { exitCode: 1 } }, debug: d.debug, phases });
+    for (let i = 0; i < 100 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    d.release();
+    const l = await lived;
+    expect(phases).toEqual(['setting_up', 'steps', 'kept_for_debug']);
+    expect(l.lines).toContain('the job container stays up for debugging until its deadline');
+    await l.runner.destroy();
+  });
+
+  it('keeps the job with a root-owned environment file, saying so, when finding the container\'s user hangs', async () => {
+    const d = debugger_(true, 'remove');
+    const archives: Buffer[] = [];
+    const stuck: JobContainer = {
+      ...CONTAINER,
+      exec: () => new Promise<never>(() => undefined), // a stuck engine: `id` never answers
+      putArchive: async (_dir, tar) => { for await (const chunk of tar) archives.push(Buffer.from(chunk as Uint8Array)); },
+    };
+    const started = Date.now();
+    const lived = live(job(['build']), { behaviours: { 0: { exitCode: 1 } }, debug: d.debug, container: stuck, execUserTimeoutMs: 200 });
+    for (let i = 0; i < 400 && !d.seen.kept; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(d.seen.kept).toBeDefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    d.release();
+    const l = await lived;
+    expect(l.lines).toContain("finding the container's user ('id') gave no answer in 0.2 s: the debug environment file is root's");
+    // The tar header's uid and gid fields (octal, at 108 and 116): root's.
+    const header = Buffer.concat(archives).subarray(0, 512);
+    expect(parseInt(header.subarray(108, 116).toString('ascii').replace(/\0.*$/, '').trim() || '0', 8)).toBe(0);
+    expect(parseInt(header.subarray(116, 124).toString('ascii').replace(/\0.*$/, '').trim() || '0', 8)).toBe(0);
   });
 
   it('keeps nothing when the job passed or keepsFailure says no', async () => {

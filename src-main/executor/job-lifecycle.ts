@@ -15,7 +15,8 @@
  * Keep-on-failure (request.debug): when a step failed and the job is not stopped, the failing step's
  * environment (its own $KILN_ENV additions included) is written into the environment as a file,
  * and debug.hold keeps the job up — the job timer stopped, the worker's slot still taken — until it
- * is released; teardown follows unless hold answers 'leave'. A step re-run while held goes through
+ * is released; teardown follows unless hold answers 'leave' (then no end marks either: the hold
+ * goes on past this process, and whoever removes the container marks its end). A step re-run while held goes through
  * the same runner and the same masked log as the steps.
  *
  * runJobLifecycle never rejects for the job's own outcome: a failing step, a timeout or a cancel is
@@ -66,6 +67,8 @@ export interface JobBackend {
 export interface JobLifecycleOptions {
   killGraceMs: number;
   maxStepOutputBytes: number;
+  /** How long finding the kept container's user may take (default 5 s; tests shorten it). */
+  execUserTimeoutMs?: number;
 }
 
 /** Thrown inside the lifecycle when the job was stopped (cancel or job timeout) outside a step. */
@@ -175,7 +178,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
       currentPhase = 'keeping the job for debugging';
       try {
-        kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal });
+        kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal, execUserTimeoutMs: options.execUserTimeoutMs });
       } catch (err) {
         // Keeping is a convenience: the step's own failure stays the job's result, and teardown goes on.
         say(`the job could not be kept for debugging: ${(err as Error).message}`);
@@ -203,10 +206,14 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       mark('kept_for_debug'); // the hold is the person's time, not the work after the steps
       verdict = await request.debug.hold(kept, request.signal).catch(() => 'remove' as const);
     }
-    mark('tearing_down'); // after a debug hold: the timing view shows teardown, not the time spent debugging
-    if (verdict === 'remove') await backend.teardown(say);
-    else say('the job container stays up for debugging until its deadline');
-    mark('done');
+    if (verdict === 'remove') {
+      mark('tearing_down'); // after a debug hold: the timing view shows teardown, not the time spent debugging
+      await backend.teardown(say);
+      mark('done');
+    } else {
+      // Nothing is torn down: debugging goes on after the restart, whose removal of the job marks its end.
+      say('the job container stays up for debugging until its deadline');
+    }
   }
   if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
     // Stopped right as the last step ended: the recorded reason wins (said when it happened).
@@ -232,6 +239,7 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
  */
 async function keepForDebug(o: {
   jobKey: string; runner: StepRunner; container: JobContainer; failure: NonNullable<StepsOutcome['failure']>; log: JobLog; killGraceMs: number; signal: AbortSignal;
+  execUserTimeoutMs?: number;
 }): Promise<KeptJob> {
   const { runner, container, failure, log } = o;
   let added: Record<string, string> = {};
@@ -244,7 +252,7 @@ async function keepForDebug(o: {
   const file = DEBUG_ENV_FILE.slice(DEBUG_ENV_FILE.lastIndexOf('/') + 1);
   const dir = DEBUG_ENV_FILE.slice(0, DEBUG_ENV_FILE.lastIndexOf('/'));
   // Owned by the user the shell runs as (the image's USER): a 0600 file of root's is unreadable to uid 1000.
-  const owner = await execUser(container);
+  const owner = await execUser(container, (text) => log.system(text), o.execUserTimeoutMs);
   await container.putArchive(dir, Readable.from([makeTar([{ name: file, mode: 0o600, content: Buffer.from(exportLines(env)), ...owner }])]));
   let rerunning = false;
   return {
@@ -280,19 +288,35 @@ async function keepForDebug(o: {
   };
 }
 
+/** How long `id` may take in the kept container before the environment file is root's. */
+const EXEC_USER_TIMEOUT_MS = 5_000;
+
 /**
  * The uid and gid a `docker exec` without a user runs as in `container` (its image's USER, by name
  * or number): what `id` answers there, as the steps and the debug shell see it. Root when `id`
  * cannot tell (an image without it); the shell then says it cannot read the file, if it cannot.
+ * An exec that hangs (a stuck engine) must not hang the job: after `timeoutMs`, root, said once.
  */
-async function execUser(container: JobContainer): Promise<{ uid: number; gid: number }> {
+async function execUser(container: JobContainer, say: (text: string) => void, timeoutMs = EXEC_USER_TIMEOUT_MS): Promise<{ uid: number; gid: number }> {
   let out = '';
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), timeoutMs);
+  });
   try {
-    const { exitCode } = await container.exec(['sh', '-c', 'id -u && id -g'], { onOutput: (stream, chunk) => { if (stream === 'stdout') out += chunk.toString('utf8'); } });
+    const ran = container.exec(['sh', '-c', 'id -u && id -g'], { onOutput: (stream, chunk) => { if (stream === 'stdout') out += chunk.toString('utf8'); } });
+    ran.catch(() => undefined); // settled late, after the timeout: nothing waits for it
+    const result = await Promise.race([ran, hung]);
+    if (result === 'hung') {
+      say(`finding the container's user ('id') gave no answer in ${timeoutMs / 1000} s: the debug environment file is root's`);
+      return { uid: 0, gid: 0 };
+    }
     const [uid, gid] = out.trim().split(/\s+/).map((v) => (/^\d+$/.test(v) ? Number(v) : NaN));
-    if (exitCode === 0 && Number.isSafeInteger(uid) && Number.isSafeInteger(gid)) return { uid, gid };
+    if (result.exitCode === 0 && Number.isSafeInteger(uid) && Number.isSafeInteger(gid)) return { uid, gid };
   } catch {
     // No shell or no `id`: root, as before.
+  } finally {
+    clearTimeout(timer);
   }
   return { uid: 0, gid: 0 };
 }

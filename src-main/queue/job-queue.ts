@@ -78,14 +78,15 @@ export interface Claim {
  * (its entry 'active'), or a failed job kept for debugging until its debug ends (the kept_jobs row is
  * deleted) or its deadline passes. A kept job is 'active' while the process that kept it holds it; once
  * its failure is recorded (engine stop, or start-up after a crash adopts it) its entry is 'done', and
- * only the kept_jobs row says it still holds the slot. One row per holder, `kept` 1 for kept jobs.
+ * only the kept_jobs row says it still holds the slot. A stranded row (its engine no longer
+ * configured: nothing can reach or end its container) holds none. One row per holder, `kept` 1 for kept jobs.
  * CROSS JOIN keeps kept_jobs (a handful of rows) outside: a plain JOIN let the planner scan the whole
  * queue table on every claim (1.5 ms instead of 20 µs with 5,000 entries).
  */
 const SLOT_HOLDERS = `SELECT q.repo, k.job_id IS NOT NULL AS kept FROM queue q INDEXED BY queue_active
     LEFT JOIN kept_jobs k ON k.job_id = q.job_id WHERE q.state = 'active'
   UNION ALL
-  SELECT q.repo, 1 FROM kept_jobs k CROSS JOIN queue q ON q.job_id = k.job_id WHERE q.state = 'done' AND k.deadline > @now`;
+  SELECT q.repo, 1 FROM kept_jobs k CROSS JOIN queue q ON q.job_id = k.job_id WHERE q.state = 'done' AND k.deadline > @now AND k.stranded = 0`;
 
 /** Repositories whose slots are all held: no job of theirs may be claimed. */
 const BLOCKED_REPOS = `SELECT repo FROM (${SLOT_HOLDERS}) GROUP BY repo HAVING COUNT(*) >= @per_repo`;

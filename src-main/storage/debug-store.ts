@@ -18,6 +18,10 @@ export interface KeptJobRow {
   claim_token: number;
   attempt: number;
   error: string | null;
+  /** 1 once its engine is no longer configured: it holds no slot, only its record stays. */
+  stranded?: number;
+  /** `docker info`'s ID of the Docker that keeps its container; null until known. */
+  docker_id?: string | null;
 }
 
 export class DebugStore {
@@ -28,16 +32,20 @@ export class DebugStore {
   private readonly selectAllKept;
   private readonly updateDeadline;
   private readonly deleteKept;
+  private readonly updateStranded;
+  private readonly updateDockerId;
 
   constructor(db: Db) {
     this.insertRun = db.prepare('INSERT OR IGNORE INTO debug_runs (run_id, created_at) VALUES (?, ?)');
     this.selectRun = db.prepare('SELECT 1 FROM debug_runs WHERE run_id = ?');
-    this.upsertKept = db.prepare(`INSERT OR REPLACE INTO kept_jobs (job_id, run_id, container_id, job_key, step_index, step_name, kept_at, deadline, claim_token, attempt, error)
-      VALUES (@job_id, @run_id, @container_id, @job_key, @step_index, @step_name, @kept_at, @deadline, @claim_token, @attempt, @error)`);
+    this.upsertKept = db.prepare(`INSERT OR REPLACE INTO kept_jobs (job_id, run_id, container_id, job_key, step_index, step_name, kept_at, deadline, claim_token, attempt, error, stranded, docker_id)
+      VALUES (@job_id, @run_id, @container_id, @job_key, @step_index, @step_name, @kept_at, @deadline, @claim_token, @attempt, @error, @stranded, @docker_id)`);
     this.selectKept = db.prepare('SELECT * FROM kept_jobs WHERE job_id = ?');
     this.selectAllKept = db.prepare('SELECT * FROM kept_jobs ORDER BY kept_at');
     this.updateDeadline = db.prepare('UPDATE kept_jobs SET deadline = ? WHERE job_id = ?');
     this.deleteKept = db.prepare('DELETE FROM kept_jobs WHERE job_id = ?');
+    this.updateStranded = db.prepare('UPDATE kept_jobs SET stranded = ? WHERE job_id = ?');
+    this.updateDockerId = db.prepare('UPDATE kept_jobs SET docker_id = ? WHERE job_id = ?');
   }
 
   markDebugRun(runId: string, at: number): void {
@@ -49,7 +57,7 @@ export class DebugStore {
   }
 
   keep(row: KeptJobRow): void {
-    this.upsertKept.run(row);
+    this.upsertKept.run({ ...row, stranded: row.stranded ?? 0, docker_id: row.docker_id ?? null });
   }
 
   kept(jobId: string): KeptJobRow | undefined {
@@ -62,6 +70,15 @@ export class DebugStore {
 
   setDeadline(jobId: string, deadline: number): void {
     this.updateDeadline.run(deadline, jobId);
+  }
+
+  /** Its engine cannot be reached: the row stays, holding no slot (JobQueue's SLOT_HOLDERS); false when adopted again. */
+  strand(jobId: string, stranded = true): void {
+    this.updateStranded.run(stranded ? 1 : 0, jobId);
+  }
+
+  setDockerId(jobId: string, dockerId: string): void {
+    this.updateDockerId.run(dockerId, jobId);
   }
 
   release(jobId: string): void {

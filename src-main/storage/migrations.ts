@@ -432,4 +432,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // Written when the job starts on an engine; kept after the job ends, for the run view.
     sql: `ALTER TABLE jobs ADD COLUMN engine TEXT;`,
   },
+  {
+    version: 10,
+    name: 'debug: kept jobs stranded on an engine no longer configured, and the Docker that keeps each',
+    // stranded: its engine is no longer configured, so it holds no slot (only its record stays, for
+    // the user to act on). docker_id: `docker info`'s ID of the engine that kept it, so a container
+    // missing from another Docker under the same engine name is not taken for removed.
+    sql: `
+      ALTER TABLE kept_jobs ADD COLUMN stranded INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE kept_jobs ADD COLUMN docker_id TEXT;
+    `,
+  },
 ];

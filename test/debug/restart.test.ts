@@ -98,15 +98,27 @@ describe('kept containers across a restart', () => {
     } finally {
       await server.close();
     }
+    const restartedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    const endedAt = Date.now();
     await second.endDebug(kept.jobId);
     expect(containers(runId)).toEqual([]);
     expect(await second.listKeptJobs()).toEqual([]);
+    // The timing view: the hold lasts until End (not until the stop that left it), then the teardown.
+    const [timing] = (await second.getRunTiming(runId)).jobs;
+    const phases = timing.segments.map((seg) => seg.phase);
+    expect(phases.slice(-2)).toEqual(['kept_for_debug', 'tearing_down']);
+    const hold = timing.segments.at(-2)!;
+    expect(hold.start).toBeLessThanOrEqual(kept.keptAt + 1000);
+    expect(hold.end).toBeGreaterThanOrEqual(endedAt);
+    expect(hold.end! - hold.start).toBeGreaterThan(endedAt - restartedAt);
+    expect(timing.segments.at(-1)!.end).toBeDefined();
   });
 
   it('keep the record of a job kept on an engine no longer configured, and leave its container, until that engine is back', async () => {
     setUp();
     const engine = (name: string): NonNullable<KilnConfig['engines']>[number] => ({ name, address: 'unix:///var/run/docker.sock', limit: 2, labels: [] });
-    config = { ...config, engines: [engine('first')] };
+    config = { ...config, concurrency: { jobs: 4, perRepository: 1 }, engines: [engine('first')] };
     const first = await start();
     const [runId] = (await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
     const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
@@ -119,11 +131,21 @@ describe('kept containers across a restart', () => {
     const renamed = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS }, onError: (m, err) => errors.push(`${m}: ${err instanceof Error ? err.message : String(err)}`) });
     engines.push(renamed);
     expect((await renamed.getRun(runId)).status).toBe('failed');
-    expect(await renamed.listKeptJobs()).toEqual([]);
+    // Shown, so the user can act: where its container is and how to remove it there.
+    const [stranded] = await renamed.listKeptJobs();
+    expect(stranded).toMatchObject({ jobId: kept.jobId, state: 'stranded', stranded: { engine: 'first', why: 'is no longer configured' } });
+    expect(stranded.stranded!.removeCommand).toContain(`--filter label=kiln.run=${runId}`);
     expect(errors.join('\n')).toContain(`kept job ${kept.jobId} is on engine 'first', which is no longer configured: its container`);
     // Neither removed nor forgotten: the reaper (start-up and periodic) spares it until its deadline.
     await renamed.reapLeftovers();
     expect(containers(runId)).toEqual(['job:running', 'service:running']);
+    // It holds no slot (per-repository 1): a new run of its repository runs, with no wait reason naming it.
+    const [next] = (await renamed.triggerRun({ repo: 'acme/web', branch: 'main' })).runIds;
+    const ran = await until(async () => {
+      const run = await renamed.getRun(next);
+      return ['failed', 'passed'].includes(run.status) ? run : undefined;
+    }, 'a new run of the stranded job\'s repository to run');
+    expect(ran.jobs[0].status).toBe('failed');
     await renamed.stop();
     engines.splice(0);
 
@@ -132,6 +154,68 @@ describe('kept containers across a restart', () => {
     expect(await back.listKeptJobs()).toMatchObject([{ jobId: kept.jobId, state: 'adopted' }]);
     await back.endDebug(kept.jobId);
     expect(containers(runId)).toEqual([]);
+  });
+
+  it('end a job kept on an engine no longer configured by dropping its record: its container stays, for the command shown', async () => {
+    setUp();
+    const engine = (name: string): NonNullable<KilnConfig['engines']>[number] => ({ name, address: 'unix:///var/run/docker.sock', limit: 2, labels: [] });
+    config = { ...config, engines: [engine('first')] };
+    const first = await start();
+    const [runId] = (await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
+    const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
+    await first.stop();
+    engines.splice(0);
+
+    config = { ...config, engines: [engine('second')] };
+    const renamed = await start();
+    const [stranded] = await renamed.listKeptJobs();
+    expect(stranded).toMatchObject({ jobId: kept.jobId, state: 'stranded' });
+    await expect(renamed.extendDebug(kept.jobId, 10)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await renamed.endDebug(kept.jobId);
+    expect(await renamed.listKeptJobs()).toEqual([]);
+    await expect(renamed.endDebug(kept.jobId)).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(containers(runId)).toEqual(['job:running', 'service:running']);
+    // The command the page shows removes them, on that engine (here the same Docker).
+    execFileSync('sh', ['-c', stranded.stranded!.removeCommand]);
+    expect(containers(runId)).toEqual([]);
+    execFileSync('sh', ['-c', `docker network ls -q --filter label=kiln.run=${runId} | xargs -r docker network rm`]);
+  });
+
+  it('strand an adopted job, not forget it, when its container is missing from a Docker other than the one that kept it', async () => {
+    setUp();
+    const first = await start();
+    const [runId] = (await first.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds;
+    const kept = await until(async () => (await first.listKeptJobs())[0], 'the job to be kept');
+    const dockerId = (JSON.parse(execFileSync('docker', ['info', '--format', '{{json .ID}}'], { encoding: 'utf8' })) as string);
+    const recorded = await until(async () => {
+      const db = new Database(join(dataDir, 'kiln.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT docker_id FROM kept_jobs WHERE job_id = ?').get(kept.jobId) as { docker_id: string | null }).docker_id ?? undefined;
+      } finally {
+        db.close();
+      }
+    }, 'the Docker ID to be recorded');
+    expect(recorded).toBe(dockerId);
+    await first.stop();
+    engines.splice(0);
+
+    // As if kept on another Docker whose address the engine's name no longer reaches: that Docker's
+    // ID and a container this Docker does not have (404 here).
+    const db = new Database(join(dataDir, 'kiln.db'));
+    db.prepare("UPDATE kept_jobs SET docker_id = 'another-docker', container_id = ? WHERE job_id = ?").run('f'.repeat(64), kept.jobId);
+    db.close();
+    const errors: string[] = [];
+    const second = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS, checkMs: 200 }, onError: (m, err) => errors.push(`${m}: ${err instanceof Error ? err.message : String(err)}`) });
+    engines.push(second);
+    const stranded = await until(async () => (await second.listKeptJobs()).find((k) => k.state === 'stranded'), 'the check to strand the job');
+    expect(stranded).toMatchObject({ jobId: kept.jobId, stranded: { why: 'now reaches a different Docker than the one that kept it' } });
+    expect(errors.join('\n')).toContain(`kept job ${kept.jobId} is on engine`);
+    // Nothing removed on the Docker asked (the run's own containers, labelled alike, stay), and no slot held.
+    expect(containers(runId)).toEqual(['job:running', 'service:running']);
+    expect((await second.health()).queue).toEqual({ queued: 0, running: 0 });
+    await second.endDebug(kept.jobId);
+    execFileSync('sh', ['-c', stranded.stranded!.removeCommand]);
+    execFileSync('sh', ['-c', `docker network ls -q --filter label=kiln.run=${runId} | xargs -r docker network rm`]);
   });
 
   it('after a kill -9, on a full disk: the start-up reap spares them before the deferred recovery adopts them', async () => {

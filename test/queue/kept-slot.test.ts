@@ -92,6 +92,20 @@ describe('a job kept for debugging whose failure is recorded (engine stopped, or
   });
 });
 
+describe('a job kept on an engine no longer configured (stranded: its record stays, nothing can end its container)', () => {
+  it('holds no slot: a new run of its repository starts, and the wait reason does not count it', () => {
+    const { kept, store, a2 } = keptJobOfA();
+    f.scheduler.complete(kept, failed);
+    f.scheduler.claim('w', 1); // acme/b
+    expect(f.scheduler.claim('w', 1)).toBeUndefined();
+    store.strand(kept.jobId);
+    f.scheduler.forgetIdle(); // as DebugService.recover does after stranding
+    expect(store.kept(kept.jobId)).toMatchObject({ stranded: 1 });
+    expect(f.queue.slotHolders(f.now.t)).toEqual([{ repo: 'acme/b', holding: 1, kept: 0 }]);
+    expect(f.scheduler.claim('w', 1)?.runId).toBe(a2);
+  });
+});
+
 describe('a worker pool holding an adopted job\'s slot, whose poll is too slow to help', () => {
   it('starts the waiting job of the kept job\'s repository as soon as the slot is freed', async () => {
     const { kept, store, a2, b } = keptJobOfA();

@@ -8,6 +8,27 @@ import { TerminalPane } from './TerminalPane.js';
 export const EXTEND_MINUTES = 30;
 
 /**
+ * A kept job on an engine Kiln cannot reach (stranded): it holds no slot and has no terminal; the
+ * page says where its container is and how to remove it there, and End drops the record only.
+ */
+function StrandedPanel({ kept, stranded, busy, onEnd }: { kept: KeptJobInfo; stranded: NonNullable<KeptJobInfo['stranded']>; busy: boolean; onEnd: () => void }) {
+  return (
+    <section className="card debug-panel" data-testid="debug-panel" data-job-id={kept.jobId} data-state="stranded">
+      <div className="debug-head">
+        <div data-testid="debug-stranded">
+          <b className="debug-badge">Kept for debug</b>{' '}
+          step <b>{kept.step.name}</b> failed; on engine <b>{stranded.engine}</b>, which {stranded.why} — container not removed.
+          Remove it on that engine with <code data-testid="debug-remove-command">{stranded.removeCommand}</code>
+        </div>
+        <div className="actions">
+          <button type="button" className="btn btn-sm" disabled={busy} data-action="end-debug" onClick={onEnd}>End (forget the record)</button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+/**
  * A failed job kept for debugging: how long it stays, terminals into it (several at once; closing
  * one, or the page, leaves the container up), extend, re-run the failed step, end debugging.
  */
@@ -23,6 +44,7 @@ export function DebugPanel({ kept, onChanged, onError }: { kept: KeptJobInfo; on
     try { await fn(); onChanged(); } catch (e) { onError(e as Error); } finally { setBusy(false); }
   };
   const left = Math.max(0, kept.deadline - now);
+  if (kept.stranded) return <StrandedPanel kept={kept} stranded={kept.stranded} busy={busy} onEnd={() => act(() => client.endDebug(kept.jobId))} />;
   return (
     <section className="card debug-panel" data-testid="debug-panel" data-job-id={kept.jobId}>
       <div className="debug-head">

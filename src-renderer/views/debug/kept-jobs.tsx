@@ -48,8 +48,15 @@ export function minutesLeft(kept: KeptJobInfo, now: number): string {
   return `${Math.max(0, Math.ceil((kept.deadline - now) / 60_000))} min left`;
 }
 
-/** The "waiting for debug · 27 min left" badge of a kept job. */
+/** The "waiting for debug · 27 min left" badge of a kept job ("container not removed" when stranded). */
 export function DebugBadge({ kept, now, compact }: { kept: KeptJobInfo; now: number; compact?: boolean }) {
+  if (kept.stranded) {
+    return (
+      <span className="pill pill-debug" data-testid="debug-badge" data-job-id={kept.jobId} title={`its container is on engine '${kept.stranded.engine}', which ${kept.stranded.why}: remove it there`}>
+        {compact ? 'debug' : 'kept for debug'} · container not removed
+      </span>
+    );
+  }
   return (
     <span className="pill pill-debug" data-testid="debug-badge" data-job-id={kept.jobId} title={`step '${kept.step.name}' failed; its container is kept for a terminal until ${new Date(kept.deadline).toLocaleTimeString()}`}>
       {compact ? 'debug' : 'waiting for debug'} · {minutesLeft(kept, now)}
