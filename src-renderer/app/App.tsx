@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Health, TunnelState } from '../../shared/api/engine-api.js';
 import { DOCKER_INSTALL_URL, DOCKER_START_ADVICE } from '../../shared/docker-advice.js';
 import type { KilnClient } from '../api/kiln-client.js';
@@ -38,6 +38,9 @@ function DockerAdvice() {
   );
 }
 
+/** How often the sidebar reads the engines' health again when no run event asked for it. */
+const HEALTH_REFRESH_MS = 5000;
+
 function EngineStatus() {
   const client = useClient();
   const health = useAsync<Health>(() => client.health(), [client]);
@@ -47,6 +50,12 @@ function EngineStatus() {
     if (e.type === 'tunnel') setTunnel(e.tunnel);
     if (e.type === 'run' || e.type === 'job') refresh();
   });
+  // Engines go up and down, and are added or removed in Settings, without any run event: the counts
+  // below are read again every few seconds too.
+  useEffect(() => {
+    const timer = setInterval(refresh, HEALTH_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [refresh]);
   const h = health.data;
   const t = tunnel ?? h?.tunnel;
   // Engines removed in Settings that still finish jobs are listed too; they are not counted here.

@@ -86,7 +86,8 @@ describe('removing and renaming engines on the Settings page while they run jobs
     expect(await fast.$eval('td.num', (td) => td.textContent)).toBe('1 / 2work3');
     expect(await page.$('tr[data-engine="beta"]')).toBeNull();
     // The sidebar counts the configured engines only: one, so it names it rather than "2 of 2 engines up".
-    expect(await page.textContent('[data-testid="docker-engine"]')).toMatch(/^fast \(unix:\/\//);
+    // It reads the engines' health again every few seconds, run events or not.
+    await expect.poll(() => page.textContent('[data-testid="docker-engine"]'), { timeout: 15_000 }).toMatch(/^fast \(unix:\/\//);
     await screenshot(page, 'engines-removing');
 
     // Gone once its last job ends.
