@@ -34,15 +34,20 @@ function distance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
+/** The known word `name` is a typo of (a missing, extra, wrong or swapped letter) or a prefix of; undefined when none is close. */
+export function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: { word: string; d: number } | undefined;
+  for (const word of known) {
+    const d = word.startsWith(name) && name.length >= 2 ? 0 : distance(name, word);
+    if (d <= Math.max(1, Math.floor(word.length / 3)) && (!best || d < best.d)) best = { word, d };
+  }
+  return best?.word;
+}
+
 /** `unknown option '--frob'`, with the nearest known flag when one is close (a typo, or a prefix of it). */
 export function unknownOptionMessage(arg: string, known: readonly string[]): string {
-  const name = arg.replace(/^-+/, '').split('=')[0];
-  let best: { flag: string; d: number } | undefined;
-  for (const flag of known) {
-    const d = flag.startsWith(name) && name.length >= 2 ? 0 : distance(name, flag);
-    if (d <= Math.max(1, Math.floor(flag.length / 3)) && (!best || d < best.d)) best = { flag, d };
-  }
-  return `unknown option '${arg}'${best ? ` (did you mean --${best.flag}?)` : ''}`;
+  const flag = nearest(arg.replace(/^-+/, '').split('=')[0], known);
+  return `unknown option '${arg}'${flag ? ` (did you mean --${flag}?)` : ''}`;
 }
 
 /** parseArgs' error, as one line in the CLI's voice. */

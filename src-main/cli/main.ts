@@ -4,8 +4,11 @@
  *
  * Every command module exports `command(argv): Promise<number>` returning the exit code:
  * 0 success, 1 failure (invalid pipeline, failed run), 2 bad input (usage, unreadable file).
+ * `kiln --help` prints the usage (exit 0); `kiln` alone prints it on stderr (exit 2: nothing was asked
+ * for); an unknown command is one line with the nearest command (exit 2).
  */
 import { readFileSync } from 'node:fs';
+import { nearest } from './args.js';
 
 type CommandModule = { command(argv: string[]): Promise<number> };
 
@@ -26,21 +29,41 @@ function usage(): string {
   return ['Usage: kiln <command> [options]', '', 'Commands:', ...lines, '', 'kiln <command> --help for its options; kiln --version'].join('\n');
 }
 
+/**
+ * What `kiln <word>` says when <word> is no command: one line, with the command it is probably a
+ * typo of, as a wrong option gets (args.ts). The whole usage would bury the line that matters.
+ */
+export function unknownCommandMessage(word: string): string {
+  const isOption = word.startsWith('-');
+  const known = isOption ? ['help', 'version'] : Object.keys(COMMANDS);
+  const near = nearest(isOption ? word.replace(/^-+/, '') : word, known);
+  const hint = near === undefined ? '' : ` — did you mean "${isOption ? `--${near}` : near}"?`;
+  return `kiln: unknown ${isOption ? 'option' : 'command'} "${word}"${hint} (kiln --help lists the commands)`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     process.stdout.write(`kiln ${version()}\n`);
     return 0;
   }
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
-  const entry = COMMANDS[name];
+  if (name === undefined) {
+    // Nothing was asked for, which is a usage error (a script whose command came out empty should
+    // fail): the usage is the message, on stderr.
+    process.stderr.write(`${usage()}\n`);
+    return 2;
+  }
+  // `kiln help run` is `kiln run --help`.
+  const [commandName, commandArgs] = name === 'help' ? [rest[0], ['--help']] : [name, rest];
+  const entry = Object.hasOwn(COMMANDS, commandName) ? COMMANDS[commandName] : undefined;
   if (!entry) {
-    process.stderr.write(`kiln: unknown command '${name}'\n\n${usage()}\n`);
+    process.stderr.write(`${unknownCommandMessage(commandName)}\n`);
     return 2;
   }
   const mod = await entry.load();
-  return mod.command(rest);
+  return mod.command(commandArgs);
 }
