@@ -123,6 +123,69 @@ export async function* workspaceArchives(container: JobContainer, patterns: stri
   }
 }
 
+export interface ArtifactFileWalk {
+  container: JobContainer;
+  patterns: string[];
+  /** Bytes the job may collect in total; a file that would go over throws ArtifactLimitError. */
+  maxBytes: number;
+  log: (text: string) => void;
+  /** Takes one matching regular file: must read `entry` to its end. `maxBytes` is what is left of the limit. */
+  onFile: (rel: string, entry: ReadEntry, maxBytes: number) => Promise<void>;
+}
+
+/**
+ * The one rule for collecting a job's artifacts, wherever they go (the server's blobs, `kiln run`'s
+ * directory): each refused pattern is logged and left out; the regular files the valid patterns match
+ * are handed to `onFile`, one at a time, by workspace-relative path; links are skipped with a line;
+ * the byte limit stops the walk. The caller logs collectedLine and then throws refusedPatternsError
+ * when some pattern was refused (the files of the valid ones are kept).
+ */
+export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<{ valid: string[]; refused: string[]; files: number; bytes: number }> {
+  const refused: string[] = [];
+  const valid: string[] = [];
+  for (const p of w.patterns) {
+    const problem = patternProblem(p);
+    if (problem) {
+      refused.push(p);
+      w.log(`artifact pattern '${p}' refused: it ${problem}`);
+    } else valid.push(p);
+  }
+  const matches = workspaceMatcher(valid);
+  let files = 0;
+  let bytes = 0;
+  for await (const { root, archive } of workspaceArchives(w.container, valid)) {
+    await forEachTarEntry(archive, async (entry: ReadEntry) => {
+      const rel = relativeEntryPath(entry.path, root);
+      if (rel === undefined || !matches(rel)) {
+        entry.resume();
+        return;
+      }
+      const isFile = isRegularFileEntry(entry, (kind) =>
+        w.log(`artifact ${rel} skipped: it is a ${kind === 'symlink' ? `symlink to ${entry.linkpath ?? '?'}` : kind}, and links are not followed`));
+      if (!isFile) return;
+      if (bytes + entry.size > w.maxBytes) {
+        entry.resume();
+        throw new ArtifactLimitError(w.maxBytes, rel);
+      }
+      bytes += entry.size;
+      files++;
+      await w.onFile(rel, entry, w.maxBytes - (bytes - entry.size));
+    });
+  }
+  return { valid, refused, files, bytes };
+}
+
+/** The job log's line once the artifacts are collected: how many files and bytes, or that no file matched. */
+export function collectedLine(valid: string[], files: number, bytes: number): string {
+  if (files === 0) return `artifacts: no files match ${valid.map((p) => `'${p}'`).join(', ') || 'the patterns'}`;
+  return `artifacts: ${files} file${files === 1 ? '' : 's'} stored (${formatBytes(bytes)})`;
+}
+
+/** What fails the job when some pattern was refused (each was logged when found). */
+export function refusedPatternsError(refused: string[]): Error {
+  return new Error(`artifact pattern${refused.length > 1 ? 's' : ''} ${refused.map((p) => `'${p}'`).join(', ')} refused: patterns must be relative to the workspace and must not contain '..'`);
+}
+
 export class ArtifactStore {
   readonly blobs: BlobStore;
   private readonly maxJobBytes: number;
@@ -168,41 +231,18 @@ export class ArtifactStore {
    * as does exceeding the per-job limit (nothing of the job is recorded then).
    */
   async collect(req: CollectRequest): Promise<ArtifactInfo[]> {
-    const { container, log } = req;
-    const refused: string[] = [];
-    const valid: string[] = [];
-    for (const p of req.patterns) {
-      const problem = patternProblem(p);
-      if (problem) {
-        refused.push(p);
-        log(`artifact pattern '${p}' refused: it ${problem}`);
-      } else valid.push(p);
-    }
-    const matches = workspaceMatcher(valid);
-    const collected = new Map<string, { size: number; sha256: string; mode: number }>();
+    const { log } = req;
+    const collected = new Map<string, { size: number; sha256: string }>();
     const pinned: string[] = [];
-    let total = 0;
     try {
-      for await (const { root, archive } of workspaceArchives(container, valid)) {
-        await forEachTarEntry(archive, async (entry: ReadEntry) => {
-          const rel = relativeEntryPath(entry.path, root);
-          if (rel === undefined || !matches(rel)) {
-            entry.resume();
-            return;
-          }
-          const isFile = isRegularFileEntry(entry, (kind) =>
-            log(`artifact ${rel} skipped: it is a ${kind === 'symlink' ? `symlink to ${entry.linkpath ?? '?'}` : kind}, and links are not followed`));
-          if (!isFile) return;
-          if (total + entry.size > this.maxJobBytes) {
-            entry.resume();
-            throw new ArtifactLimitError(this.maxJobBytes, rel);
-          }
-          total += entry.size;
-          const blob = await this.blobs.write(entry, { maxBytes: this.maxJobBytes - (total - entry.size) });
+      const walk = await forEachArtifactFile({
+        container: req.container, patterns: req.patterns, maxBytes: this.maxJobBytes, log,
+        onFile: async (rel, entry, maxBytes) => {
+          const blob = await this.blobs.write(entry, { maxBytes });
           pinned.push(blob.sha256);
-          collected.set(rel, { size: blob.size, sha256: blob.sha256, mode: entry.mode ?? 0o644 });
-        });
-      }
+          collected.set(rel, { size: blob.size, sha256: blob.sha256 });
+        },
+      });
       // A stale attempt (its job queued again, or run by a newer one) records nothing: the blobs it
       // wrote are unpinned below and go with the next blob sweep.
       if (req.current && !req.current()) return [];
@@ -222,9 +262,8 @@ export class ArtifactStore {
           insert.run(r);
         }
       })();
-      if (rows.length === 0) log(`artifacts: no files match ${valid.map((p) => `'${p}'`).join(', ') || 'the patterns'}`);
-      else log(`artifacts: ${rows.length} file${rows.length === 1 ? '' : 's'} stored (${formatBytes(total)})`);
-      if (refused.length > 0) throw new Error(`artifact pattern${refused.length > 1 ? 's' : ''} ${refused.map((p) => `'${p}'`).join(', ')} refused: patterns must be relative to the workspace and must not contain '..'`);
+      log(collectedLine(walk.valid, rows.length, walk.bytes));
+      if (walk.refused.length > 0) throw refusedPatternsError(walk.refused);
       return rows.map(toInfo);
     } catch (err) {
       if (err instanceof BlobTooLargeError) throw new ArtifactLimitError(this.maxJobBytes);
