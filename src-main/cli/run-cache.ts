@@ -5,7 +5,7 @@
  * cache store and its job hooks (engine/job-storage-hooks.ts), keyed as the server keys them: the
  * repository (here its absolute path, so two checkouts named alike do not share), the branch scope
  * (falling back to main's), the rendered key. No retention runs here: deleting the directory is
- * the way to clear it. Artifacts are not kept (the local runner says so per job).
+ * the way to clear it. Artifacts are copied to a directory of their own (run-artifacts.ts).
  */
 import { join } from 'node:path';
 import type { PlannedJob } from '../../shared/model/plan.js';
@@ -43,17 +43,16 @@ export function openLocalCaches(dir: string, repo: string, runId: string, event:
   };
 }
 
-/** Both hooks, in order (undefined when neither has any). */
-export function bothHooks(first: JobHooks | undefined, second: JobHooks | undefined): JobHooks | undefined {
-  if (!first || !second) return first ?? second;
+/** The hooks in order: each one's beforeSteps, then each one's afterSteps (undefined when none has any). */
+export function chainHooks(...list: (JobHooks | undefined)[]): JobHooks | undefined {
+  const hooks = list.filter((h): h is JobHooks => h !== undefined);
+  if (hooks.length <= 1) return hooks[0];
   return {
     async beforeSteps(container, log) {
-      await first.beforeSteps?.(container, log);
-      await second.beforeSteps?.(container, log);
+      for (const h of hooks) await h.beforeSteps?.(container, log);
     },
     async afterSteps(container, status, log) {
-      await first.afterSteps?.(container, status, log);
-      await second.afterSteps?.(container, status, log);
+      for (const h of hooks) await h.afterSteps?.(container, status, log);
     },
   };
 }

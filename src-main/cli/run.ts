@@ -1,5 +1,5 @@
 /**
- * `kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]… [--env K=V]… [--parallel N] [--engine NAME|ADDRESS]`
+ * `kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]… [--env K=V]… [--parallel N] [--engine NAME|ADDRESS] [--artifacts DIR]`
  *
  * Runs a pipeline once on one Docker engine: --engine, else the one the `docker` command would use
  * (DOCKER_HOST, the current Docker context, the default socket; see executor/engines/engine-address.ts). The workspace is the
@@ -7,12 +7,13 @@
  * a run at HEAD names them on stderr; --worktree takes the working tree instead — otherwise DIR as it
  * is on disk (run-workspace.ts). The pipeline file is read from disk (default DIR/.kiln.yml).
  * Logs go to stdout as `[job › step] line`; then, per job, its annotations, test reports, summary and
- * outputs (run-results.ts), and a summary table. Ctrl-C cancels the run: steps
+ * outputs (run-results.ts), a summary table, and where each job's artifacts went (run-artifacts.ts). Ctrl-C cancels the run: steps
  * get SIGTERM, containers are removed. Exit 0 passed, 1 failed/timed out/cancelled, 2 bad input.
  * With --debug, a failing step turns this terminal into a shell in its container (debug-attach.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { basename, join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../shared/diagnostics.js';
 import type { Plan } from '../../shared/model/plan.js';
 import type { LogEntry } from '../../shared/model/run.js';
@@ -31,10 +32,11 @@ import { terminalAttach } from './debug-attach.js';
 import { RunResults, wantsColour } from './run-results.js';
 import { parseCommandArgs, parseEvent, usageError as printUsageError } from './args.js';
 import { cacheHome, checkRepoDir, mirrorsDir, resolveWorkspace } from './run-workspace.js';
-import { bothHooks, localCacheDir, openLocalCaches, type LocalCaches } from './run-cache.js';
+import { chainHooks, localCacheDir, openLocalCaches, type LocalCaches } from './run-cache.js';
+import { KEPT_RUNS, LocalArtifacts, pruneRuns, repoArtifactsDir, runDirName } from './run-artifacts.js';
 
 
-const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--worktree] [--debug]
+const USAGE = `Usage: kiln run [FILE] [--repo DIR] [--ref REF] [--event E] [--secret NAME=VALUE]... [--env K=V]... [--parallel N] [--engine NAME|ADDRESS] [--worktree] [--debug] [--artifacts DIR]
 
 Runs a pipeline once on one Docker engine and prints its logs, then per job its annotations, test
 reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a table of the jobs.
@@ -54,11 +56,14 @@ reports (failed cases), summary ($KILN_SUMMARY, as text) and outputs, and a tabl
   --engine E        the Docker engine: an address (unix:///path, tcp://host:2376, ssh://user@host),
                     a name under engines: in ./kiln.config.yml, or a Docker context's name
                     (default: the engine the docker command would use)
+  --artifacts DIR   where each job's artifacts: are copied, as DIR/<job>/<path> (default: a directory
+                    per run under ~/.cache/kiln/run/artifacts; the last 10 runs of each repository are kept)
   --debug           when a step fails, this terminal becomes a shell in the job's container (its
                     workspace, the step's environment, its services); exiting the shell continues
                     the teardown. Needs a terminal (stdin a TTY).
 cache: is kept between runs under ~/.cache/kiln/run (keyed by DIR, branch and key; safe to delete).
-artifacts: are not kept (that needs kiln serve's storage); each such job says so.
+artifacts: are copied out of each job (the same patterns, when: and limits as under kiln serve) and
+put into the workspaces of the jobs that need it; the run ends with one line per job saying where.
 Git repositories are fetched into bare mirrors under ~/.cache/kiln/mirrors (safe to delete).
 Exit status: 0 passed (or every job was skipped), 1 failed, 2 bad input. Ctrl-C cancels the run and removes its containers.`;
 
@@ -72,6 +77,7 @@ const OPTIONS = {
   debug: { type: 'boolean' },
   engine: { type: 'string' },
   worktree: { type: 'boolean' },
+  artifacts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -194,6 +200,21 @@ export async function command(argv: string[]): Promise<number> {
   const plan = planned.plan;
   if (ws.warning) process.stderr.write(`${ws.warning}\n`);
   const given = secretsGiven(read.pipeline.jobs, secrets, file);
+  const artifacts = new LocalArtifacts({
+    dir: v.artifacts === undefined ? join(repoArtifactsDir(cacheHome(), repoDir), runDirName()) : v.artifacts,
+    jobs: plan.jobs,
+  });
+  if (!artifacts.wanted && v.artifacts !== undefined) {
+    process.stderr.write(`kiln run: warning: --artifacts ${v.artifacts}: no job in ${file} declares artifacts:, so nothing will be copied there\n`);
+  }
+  if (artifacts.wanted) {
+    try {
+      if (v.artifacts === undefined) await pruneRuns(dirname(artifacts.dir), KEPT_RUNS - 1);
+      await mkdir(artifacts.dir, { recursive: true });
+    } catch (err) {
+      return usageError(`cannot create the artifacts directory ${artifacts.dir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   let caches: LocalCaches | undefined;
   try {
     caches = openLocalCaches(localCacheDir(cacheHome()), repoDir, `local-${process.pid}`, event, plan.jobs);
@@ -243,7 +264,11 @@ export async function command(argv: string[]): Promise<number> {
       signal: controller.signal,
       onLog: print,
       onRecord: (id, record) => results.record(id, record),
-      hooksFor: (job) => bothHooks(caches?.hooksFor(job), results.hooksFor(job)),
+      hooksFor: (job) => {
+        // The server's order: the needs' artifacts, the cache, the steps, the cache saved, test reports, artifacts.
+        const own = artifacts.hooksFor(job);
+        return chainHooks(own.before, caches?.hooksFor(job), results.hooksFor(job), own.after);
+      },
       debugFor: attach ? (job) => attach.jobDebug(job.name) : undefined,
       onJobStart: (id) => started.set(id, Date.now()),
       onJob: (id, result) => {
@@ -254,6 +279,7 @@ export async function command(argv: string[]): Promise<number> {
     });
     results.print(plan, outcome.jobs, { write: (text) => process.stdout.write(text), colour: wantsColour(process.stdout) });
     printSummary(plan, outcome.jobs, durations);
+    for (const line of artifacts.lines(plan.jobs, (id) => outcome.jobs.get(id)?.status)) process.stdout.write(`${line}\n`);
     process.stdout.write(`${outcome.status}\n`);
     return isSuccess(outcome.status) ? 0 : 1;
   } finally {

@@ -8,8 +8,8 @@
  * not yet started end as cancelled without running. Job outputs flow as on the server
  * (`needs.<job>.outputs` and `needs.<job>.result` in `if:`, env and scripts); a `when: manual` job is skipped, saying so:
  * nobody is there to approve it, and a deploy must not run by accident from a workstation.
- * `artifacts:` are not kept (no storage here); each such job says so in one line. Caches come with
- * the hooks the caller gives (`kiln run` keeps them under the user's cache directory).
+ * Caches and artifacts come with the hooks the caller gives (`kiln run` keeps caches under the user's
+ * cache directory and copies artifacts to a directory).
  *
  * Each job's lines are numbered here (from 0, as a job's log would), so the executor can tie what a
  * step reports to its line: annotations from `::error …::` come only for numbered lines.
@@ -39,7 +39,7 @@ export interface RunPlanOptions {
   onLog(jobId: string, line: LogEntry): void;
   /** What a job produced besides lines: annotations, job summaries, log groups (in order). */
   onRecord?(jobId: string, record: JobRecord): void;
-  /** Work after a job's steps (e.g. reading its test reports); absent: none. */
+  /** Work before and after a job's steps (caches, artifacts, test reports); absent: none. */
   hooksFor?(job: PlannedJob): JobHooks | undefined;
   onJob?(jobId: string, result: LocalJobOutcome): void;
   /** Called when a job starts running. */
@@ -54,15 +54,6 @@ export interface RunPlanOptions {
 export function overallStatus(statuses: Status[], cancelled: boolean): Status {
   if (cancelled) return 'cancelled';
   return statuses.length === 0 ? 'passed' : runStatusOf(statuses.map((status) => ({ status })), true);
-}
-
-/**
- * `artifacts:` live in the server's storage (its database and data directory, with retention and a
- * download page), which a one-shot run has none of: say so once per job rather than letting files
- * that go nowhere pass silently.
- */
-export function notKept(job: PlannedJob): string[] {
-  return job.artifacts ? ['[kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container'] : [];
 }
 
 function notStarted(job: PlannedJob): JobResult {
@@ -88,7 +79,6 @@ export async function runPlan(plan: Plan, options: RunPlanOptions): Promise<{ st
 
   const start = (job: PlannedJob): void => {
     options.onJobStart?.(job.id);
-    for (const text of notKept(job)) options.onLog(job.id, { ts: Date.now(), stream: 'system', step: null, text });
     let seq = 0;
     const promise = options.executor
       .runJob({

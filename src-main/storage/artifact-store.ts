@@ -137,10 +137,10 @@ export interface ArtifactFileWalk {
  * The one rule for collecting a job's artifacts, wherever they go (the server's blobs, `kiln run`'s
  * directory): each refused pattern is logged and left out; the regular files the valid patterns match
  * are handed to `onFile`, one at a time, by workspace-relative path; links are skipped with a line;
- * the byte limit stops the walk. The caller logs collectedLine and then throws refusedPatternsError
+ * the byte limit stops the walk. The caller logs collectedLines and then throws refusedPatternsError
  * when some pattern was refused (the files of the valid ones are kept).
  */
-export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<{ valid: string[]; refused: string[]; files: number; bytes: number }> {
+export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<ArtifactWalkResult> {
   const refused: string[] = [];
   const valid: string[] = [];
   for (const p of w.patterns) {
@@ -151,6 +151,9 @@ export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<{ valid:
     } else valid.push(p);
   }
   const matches = workspaceMatcher(valid);
+  // Which patterns found something (a file or a skipped link), to name the ones that found nothing.
+  const negations = valid.filter((p) => p.startsWith('!'));
+  const unmatched = new Map(valid.filter((p) => !p.startsWith('!')).map((p) => [p, workspaceMatcher([p, ...negations])]));
   let files = 0;
   let bytes = 0;
   for await (const { root, archive } of workspaceArchives(w.container, valid)) {
@@ -160,6 +163,7 @@ export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<{ valid:
         entry.resume();
         return;
       }
+      for (const [p, m] of unmatched) if (m(rel)) unmatched.delete(p);
       const isFile = isRegularFileEntry(entry, (kind) =>
         w.log(`artifact ${rel} skipped: it is a ${kind === 'symlink' ? `symlink to ${entry.linkpath ?? '?'}` : kind}, and links are not followed`));
       if (!isFile) return;
@@ -172,13 +176,24 @@ export async function forEachArtifactFile(w: ArtifactFileWalk): Promise<{ valid:
       await w.onFile(rel, entry, w.maxBytes - (bytes - entry.size));
     });
   }
-  return { valid, refused, files, bytes };
+  return { valid, refused, unmatched: [...unmatched.keys()], files, bytes };
 }
 
-/** The job log's line once the artifacts are collected: how many files and bytes, or that no file matched. */
-export function collectedLine(valid: string[], files: number, bytes: number): string {
-  if (files === 0) return `artifacts: no files match ${valid.map((p) => `'${p}'`).join(', ') || 'the patterns'}`;
-  return `artifacts: ${files} file${files === 1 ? '' : 's'} stored (${formatBytes(bytes)})`;
+export interface ArtifactWalkResult {
+  /** The patterns used, and the ones refused (each logged). */
+  valid: string[];
+  refused: string[];
+  /** Valid patterns (not negations) that matched nothing. */
+  unmatched: string[];
+  files: number;
+  bytes: number;
+}
+
+/** The job log's lines once the artifacts are collected: how many files and bytes, and the patterns that matched nothing. */
+export function collectedLines(walk: ArtifactWalkResult): string[] {
+  if (walk.files === 0) return [`artifacts: no files match ${walk.valid.map((p) => `'${p}'`).join(', ') || 'the patterns'}`];
+  const stored = `artifacts: ${walk.files} file${walk.files === 1 ? '' : 's'} stored (${formatBytes(walk.bytes)})`;
+  return walk.unmatched.length === 0 ? [stored] : [stored, `artifacts: no files match ${walk.unmatched.map((p) => `'${p}'`).join(', ')}`];
 }
 
 /** What fails the job when some pattern was refused (each was logged when found). */
@@ -262,7 +277,7 @@ export class ArtifactStore {
           insert.run(r);
         }
       })();
-      log(collectedLine(walk.valid, rows.length, walk.bytes));
+      for (const line of collectedLines(walk)) log(line);
       if (walk.refused.length > 0) throw refusedPatternsError(walk.refused);
       return rows.map(toInfo);
     } catch (err) {

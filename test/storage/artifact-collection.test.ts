@@ -34,6 +34,22 @@ describe('artifact collection from a real container', () => {
     expect(await store.open('nope')).toBeUndefined();
   });
 
+  it('names the patterns that matched no file after the count of those stored, and all of them when none matched', async () => {
+    await box.sh('mkdir -p dist && printf a > dist/a.txt && ln -s /etc/passwd link');
+    const store = new ArtifactStore(data.db, data.dataDir);
+    const some = logSink();
+    await store.collect({ container: box, runId: 'r', jobId: 'j', patterns: ['dist/**', 'coverage', 'missing.txt', 'link', '!dist/b.txt'], log: some.log });
+    // The link was found (and skipped, saying so): only the two patterns that found nothing are named.
+    expect(some.lines).toEqual([
+      'artifact link skipped: it is a symlink to /etc/passwd, and links are not followed',
+      'artifacts: 1 file stored (1 B)',
+      "artifacts: no files match 'coverage', 'missing.txt'",
+    ]);
+    const none = logSink();
+    await store.collect({ container: box, runId: 'r', jobId: 'j2', patterns: ['coverage', 'missing.txt'], log: none.log });
+    expect(none.lines).toEqual(["artifacts: no files match 'coverage', 'missing.txt'"]);
+  });
+
   it('honours expire-in over the default expiry', async () => {
     await box.sh('printf x > out.bin');
     const store = new ArtifactStore(data.db, data.dataDir, { now: () => 10, defaultExpireMs: 1_000 });
