@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('kiln run, as a new user meets it', () => {
-  it('keeps cache: between runs (a second run hits and restores it) and says artifacts: are not kept', () => {
+  it('keeps cache: between runs (a second run hits and restores it) and says where the artifacts: went', () => {
     writeFileSync(join(dir, '.kiln.yml'), `name: ca
 jobs:
   build:
@@ -55,8 +55,8 @@ jobs:
     expect(first.code, first.stdout + first.stderr).toBe(0);
     expect(first.stdout).toContain('[build] cache miss: deps-v1\n');
     expect(first.stdout).not.toContain('[build › Deps] made-once');
-    expect(first.stdout).toContain('[build] [kiln] artifacts: not kept by kiln run (use kiln serve): the files are removed with the container\n');
-    expect(first.stdout).not.toMatch(/\[plain\] \[kiln\] artifacts/);
+    expect(first.stdout).toMatch(/^artifacts of build: 1 file \(2 B\) in \S+\/cache\/kiln\/run\/artifacts\/\S+\/build$/m);
+    expect(first.stdout).not.toMatch(/^artifacts of plain/m);
     const second = kiln(['run']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
     expect(second.stdout).toMatch(/\[build\] cache hit: deps-v1 \(/);
