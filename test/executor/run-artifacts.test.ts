@@ -1,0 +1,53 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { jobDirName, LocalArtifacts } from '../../src-main/cli/run-artifacts.js';
+import { harness, job, run, step, type Harness } from './executor-helpers.js';
+
+// kiln run's artifact copy (src-main/cli/run-artifacts.ts) against a real container, where the CLI
+// cannot reach: the per-job limit, and `when:`.
+describe('copying a job\'s artifacts for kiln run', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = harness();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it('fails the job over the per-job limit with the server\'s message and keeps none of its files', async () => {
+    const planned = job([step('mkdir -p out && head -c 100 /dev/zero > out/a && head -c 100 /dev/zero > out/b && head -c 100 /dev/zero > out/c')], {
+      id: 'big', name: 'big', artifacts: { paths: ['out/**'], when: 'on_success' },
+    });
+    const artifacts = new LocalArtifacts({ dir: join(h.dir, 'art'), jobs: [planned], maxJobBytes: 250 });
+    const got = await run(h, planned, { hooks: artifacts.hooksFor(planned).after });
+    expect(got.result.status).toBe('failed');
+    expect(got.all()).toMatch(/error: artifacts exceed the per-job limit of 250 B \(at out\/c\); upload stopped, narrow the artifact patterns/);
+    const jobDir = join(h.dir, 'art', 'big', 'out');
+    expect(existsSync(jobDir) ? readdirSync(jobDir) : []).toEqual([]);
+    expect(artifacts.lines([planned], () => 'failed')).toEqual([
+      'artifacts of big: none (artifacts exceed the per-job limit of 250 B (at out/c); upload stopped, narrow the artifact patterns)',
+    ]);
+  });
+
+  it('copies nothing when when: does not match the outcome, and says why', async () => {
+    const planned = job([step('echo x > out.txt; exit 1')], { id: 'red', name: 'red', artifacts: { paths: ['out.txt'], when: 'on_success' } });
+    const artifacts = new LocalArtifacts({ dir: join(h.dir, 'art'), jobs: [planned] });
+    const got = await run(h, planned, { hooks: artifacts.hooksFor(planned).after });
+    expect(got.result.status).toBe('failed');
+    expect(existsSync(join(h.dir, 'art', 'red'))).toBe(false);
+    expect(artifacts.lines([planned], () => 'failed')).toEqual(['artifacts of red: none (when: on_success, and the job failed)']);
+  });
+});
+
+describe('a job\'s directory name', () => {
+  it.each([
+    ['build', 'build'],
+    ['test (node=20, os=bookworm)', 'test-node-20-os-bookworm'],
+    ['..', 'job'],
+    ['a/../b', 'a-..-b'],
+    ['(x)', 'x'],
+  ])('%s → %s', (id, name) => {
+    expect(jobDirName(id)).toBe(name);
+  });
+});
