@@ -30,6 +30,7 @@ import { tarStream } from '../storage/tar-streams.js';
 export const KEPT_RUNS = 10;
 
 const RUN_NAME = /^\d{8}-\d{6}-[0-9a-f]{4}$/;
+const ENDED: Partial<Record<Status, string>> = { cancelled: 'was cancelled', timed_out: 'timed out' };
 
 /** A run's directory name: its start time (UTC, so names sort by age) and a random suffix. */
 export function runDirName(now = new Date()): string {
@@ -118,7 +119,7 @@ export class LocalArtifacts {
     return jobs.filter((j) => this.dirOf.has(j.id)).map((j) => {
       const status = statusOf(j.id) ?? 'skipped';
       const r = this.results.get(j.id)
-        ?? { kind: 'none', reason: status === 'skipped' ? 'the job was skipped' : `the job ended ${status.replace('_', ' ')} before they were collected` };
+        ?? { kind: 'none', reason: status === 'skipped' ? 'the job was skipped' : `the job ${ENDED[status] ?? status} before they were collected` };
       if (r.kind === 'none') return `artifacts of ${j.name}: none (${r.reason})`;
       const quoted = (ps: string[]): string => ps.map((p) => `'${p}'`).join(', ');
       const unmatched = r.unmatched.length > 0 ? `; no files match ${quoted(r.unmatched)}` : '';
