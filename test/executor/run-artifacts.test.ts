@@ -40,6 +40,19 @@ describe('copying a job\'s artifacts for kiln run', () => {
   });
 });
 
+describe('the end-of-run line of a job that never got to its artifacts', () => {
+  it('says it was skipped, cancelled or timed out, and is absent for a job without artifacts', () => {
+    const jobs = ['a', 'b', 'c'].map((id) => job([step('true')], { id, name: id, artifacts: { paths: ['x'], when: 'always' } }));
+    const artifacts = new LocalArtifacts({ dir: '/nowhere', jobs: [...jobs, job([step('true')], { id: 'plain', name: 'plain' })] });
+    const status = { a: 'skipped', b: 'cancelled', c: 'timed_out', plain: 'passed' } as const;
+    expect(artifacts.lines([...jobs], (id) => status[id as keyof typeof status])).toEqual([
+      'artifacts of a: none (the job was skipped)',
+      'artifacts of b: none (the job was cancelled before they were collected)',
+      'artifacts of c: none (the job timed out before they were collected)',
+    ]);
+  });
+});
+
 describe('a job\'s directory name', () => {
   it.each([
     ['build', 'build'],
