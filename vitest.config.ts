@@ -8,7 +8,8 @@ import { defineConfig } from 'vitest/config';
 // `npm test` runs all of them.
 //
 // Why two groups: the integration files mostly wait on Docker, git, HTTP and Chromium, so two files
-// at a time nearly halve the wall time even on 2 cores. Every file keeps its own temp dirs, port-0
+// at a time cut the wall time even on 2 cores (a sample of Docker-bound files took half as long,
+// one of Chromium files a fifth less). Every file keeps its own temp dirs, port-0
 // servers, pid-named namespaces and a kiln.instance of its own (a reaper removes another instance's
 // containers only after 24 h), so two files cannot disturb each other — except the ones listed in
 // SERIAL, which run afterwards, one at a time, with nothing beside them (group 1, `integration-serial`),
