@@ -107,7 +107,10 @@ describe('commit statuses set up from the settings page in Chromium', () => {
     await screenshot(page, 'forge-run');
 
     const arrived = standIn.statuses.filter((s) => s.sha === second.sha);
-    expect(arrived.filter((s) => s.context === 'kiln/app').map((s) => s.state)).toEqual(['pending', 'pending', 'success']);
+    // "Queued" then "Running", both pending, then success. The reporter decides once per event-loop
+    // turn from a run's newest event, so a run claimed in the turn it was queued in (a matter of
+    // timing on a busy machine) posts one pending instead of two.
+    expect(arrived.filter((s) => s.context === 'kiln/app').map((s) => s.state).join(' ')).toMatch(/^pending (pending )?success$/);
     expect(arrived.some((s) => s.context === 'kiln/app/build' && s.state === 'success')).toBe(true);
     expect(standIn.statuses.some((s) => s.sha === first.sha)).toBe(false);
     expect(standIn.violations).toEqual([]);
@@ -140,7 +143,8 @@ describe('commit statuses set up from the settings page in Chromium', () => {
     const { runIds } = await engine.handleEvent({ kind: 'push', repo: name, branch: 'main', sha, ref: 'refs/heads/main' });
     await page.goto(`${server.url}/#/runs/${runIds[0]}`);
     await page.waitForSelector('[data-testid=run-reporting] tr[data-context="kiln/app"][data-state=success][data-delivery=posted]', { timeout: 90_000 });
-    expect(standIn.statuses.filter((s) => s.sha === sha && s.repo === 'connected').map((s) => s.state)).toEqual(['pending', 'pending', 'success']);
+    // One or two pending (queued, running; see above), then success.
+    expect(standIn.statuses.filter((s) => s.sha === sha && s.repo === 'connected').map((s) => s.state).join(' ')).toMatch(/^pending (pending )?success$/);
     expect(standIn.violations).toEqual([]);
   });
 });

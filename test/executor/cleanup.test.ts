@@ -111,19 +111,22 @@ describe('the reaper', () => {
   it('removes its own resources of jobs that are not live, and only old ones of other instances', async () => {
     const own = h.instanceId;
     const foreign = `${own}-other`;
-    const now = Date.now();
+    // This pass runs 5 minutes ahead: to it the old container is just over 24 h old, while to the
+    // engines of test files running beside this one (their start-up reap lists every kiln container)
+    // it is still under 24 h — they leave it to this pass, which then counts it.
+    const now = Date.now() + 5 * 60_000;
     const make = async (instance: string, runId: string, created: number) => {
       await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: labels(instance, runId, created) });
     };
     await make(own, 'live-run', now);
     await make(own, 'dead-run', now);
     await make(foreign, 'young-run', now - HOUR);
-    await make(foreign, 'old-run', now - 25 * HOUR);
+    await make(foreign, 'old-run', now - 24 * HOUR - 60_000);
     await docker.createNetwork({ Name: `kiln-test-${randomBytes(4).toString('hex')}`, Labels: labels(own, 'dead-run', now) });
     await docker.createVolume({ Name: `kiln-test-${randomBytes(4).toString('hex')}`, Labels: labels(own, 'dead-run', now) });
     await docker.createVolume({ Name: `kiln-test-${randomBytes(4).toString('hex')}`, Labels: labels(own, 'live-run', now) });
 
-    const counts = await reapOrphans(docker, { instanceId: own, isJobLive: (runId) => runId === 'live-run' });
+    const counts = await reapOrphans(docker, { instanceId: own, isJobLive: (runId) => runId === 'live-run', now });
     expect(counts).toEqual({ containers: 1 + 1, networks: 1, volumes: 1 });
     expect(await leftovers(own)).toEqual({ containers: 1, networks: 0, volumes: 1 });
     expect(await leftovers(foreign)).toEqual({ containers: 1, networks: 0, volumes: 0 });

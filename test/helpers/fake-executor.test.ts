@@ -28,8 +28,8 @@ const PROGRAMS: Record<string, StepProgram> = {
     io.out(`token ${io.env.TOKEN}`);
     return 0;
   },
-  'sleep 5': async (io) => {
-    await io.sleep(5000);
+  'sleep 30': async (io) => {
+    await io.sleep(30_000);
     return io.signal.aborted ? 143 : 0;
   },
   'echo "GREETING=hi there" >> "$KILN_ENV"': (io) => {
@@ -41,8 +41,8 @@ const PROGRAMS: Record<string, StepProgram> = {
     return 0;
   },
   // Ignores SIGTERM (the trap's ignore is inherited by sleep), so only the SIGKILL after the grace period ends it.
-  'trap "" TERM; sleep 5': async () => {
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+  'trap "" TERM; sleep 30': async () => {
+    await new Promise((resolve) => setTimeout(resolve, 30_000).unref());
     return 0;
   },
   'cat hello.txt': (io) => {
@@ -65,9 +65,11 @@ describe('the fake executor beside DockerExecutor', () => {
   let h: Harness;
   let fake: FakeExecutor;
 
+  // A grace of 5 s, not 2: on a loaded machine (two test files at a time on 2 cores) Docker took
+  // over 2 s to end a `sleep` after SIGTERM, and the Docker side alone then said "sending SIGKILL".
   beforeAll(() => {
-    h = harness();
-    fake = new FakeExecutor(PROGRAMS, { killGraceMs: 2000 });
+    h = harness({ killGraceMs: 5000 });
+    fake = new FakeExecutor(PROGRAMS, { killGraceMs: 5000 });
   });
   afterAll(async () => {
     fake.dispose();
@@ -82,8 +84,8 @@ describe('the fake executor beside DockerExecutor', () => {
     ['a failing step, the steps after it skipped but a failure() one', job([step('echo lint failed; exit 3', { name: 'lint' }), step('echo never'), step('echo cleanup', { if: 'failure()' })])],
     ['continue-on-error', job([step('exit 2', { continueOnError: true }), step('echo ok')])],
     ['stderr', job([step('echo oops >&2')])],
-    ['a step timeout', job([step('sleep 5', { timeoutMs: 300 }), step('echo never')])],
-    ['a step that ignores SIGTERM, killed after the grace period', job([step('trap "" TERM; sleep 5', { name: 'stubborn', timeoutMs: 300 })])],
+    ['a step timeout', job([step('sleep 30', { timeoutMs: 300 }), step('echo never')])],
+    ['a step that ignores SIGTERM, killed after the grace period', job([step('trap "" TERM; sleep 30', { name: 'stubborn', timeoutMs: 300 })])],
   ])('agrees on %s', async (_name, planned) => {
     const [docker, faked] = await both(planned);
     expect(comparable(faked)).toEqual(comparable(docker));
@@ -103,7 +105,7 @@ describe('the fake executor beside DockerExecutor', () => {
   });
 
   it('agrees on a job cancelled during a step', async () => {
-    const planned = job([step('sleep 5', { name: 'wait' })]);
+    const planned = job([step('sleep 30', { name: 'wait' })]);
     // Cancelled as soon as the step reports that it runs.
     const cancelled = (executor: Harness['executor']): Promise<Collected> => {
       const abort = new AbortController();

@@ -1,10 +1,10 @@
 /**
  * A real Kiln for the browser tests: a local git repository with a .kiln.yml, the real Engine
  * (Docker executor, SQLite in a temp dir, cache/artifact hooks) and the real HTTP server serving
- * the built renderer (dist-renderer/, built here if missing).
+ * the built renderer (dist-renderer/, which the global setup builds if missing).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig } from '../../../src-main/settings/config-file.js';
@@ -13,16 +13,13 @@ import { startServer, type RunningServer } from '../../../src-main/http/app.js';
 import type { Page } from 'playwright-core';
 import type { KilnConfig } from '../../../src-main/core/engine-contract.js';
 import type { EngineOptions } from '../../../src-main/engine/engine.js';
+import { ensureRendererBuilt, RENDERER_DIR } from '../../helpers/build.js';
 import { git } from '../../helpers/git.js';
 import { openBrowser, type Browser } from './browser.js';
 export { git };
 
-export const STATIC_DIR = join(process.cwd(), 'dist-renderer');
-
-export function ensureRendererBuilt(): void {
-  if (existsSync(join(STATIC_DIR, 'index.html'))) return;
-  execFileSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
-}
+export { ensureRendererBuilt };
+export const STATIC_DIR = RENDERER_DIR;
 
 
 export interface KilnStack {
