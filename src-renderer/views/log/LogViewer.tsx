@@ -186,7 +186,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
       {error && <div className="log-error">Could not load the log: {error}</div>}
       {(groups.list !== undefined || groupsLate) && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
         rowProps={rowProps} overscanCount={20} onScroll={onScroll}
-        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />}
+        onRowsRendered={(visible) => { for (const [from, to] of map.seqRuns(visible.startIndex - 40, visible.stopIndex + 40)) pages.ensure(from, to); }} />}
       <div className="log-status">
         <span>{pages.total.toLocaleString()} lines</span>
         <span>{pages.complete ? 'complete' : live ? 'streaming…' : ''}</span>
