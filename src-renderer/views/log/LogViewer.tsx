@@ -67,9 +67,13 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
   const { sections, groups: groupList } = useMemo(() => splitReruns(buildSections(job.steps, pages.total), groups.list ?? []), [job.steps, pages.total, version, groups.list]);
   const map = useMemo(() => new RowMap(sections, folded, groupList, groups.isFolded), [sections, folded, groupList, groups.isFolded]);
 
+  // The latest layout, for scrolls that run a frame or two after a fold changed it: the map a callback
+  // closed over may still be the folded one, whose rows end before the row to scroll to.
+  const mapRef = useRef(map);
+  mapRef.current = map;
   const scrollToRow = useCallback((index: number, align: 'center' | 'end' | 'start' = 'center') => {
-    if (index >= 0 && index < map.rowCount) listRef.current?.scrollToRow({ index, align, behavior: 'instant' });
-  }, [map, listRef]);
+    if (index >= 0 && index < mapRef.current.rowCount) listRef.current?.scrollToRow({ index, align, behavior: 'instant' });
+  }, [listRef]);
 
   // Follow: keep the last row in view while new lines arrive, until the user scrolls up.
   useEffect(() => {
@@ -89,14 +93,11 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     const section = map.sectionOfSeq(seq);
     if (section && folded.has(section.key)) {
       setFolded((f) => { const n = new Set(f); n.delete(section.key); return n; });
-      requestAnimationFrame(() => requestAnimationFrame(() => {
-        const r = new RowMap(sections, new Set([...folded].filter((k) => k !== section.key)), groupList, groups.isFolded).rowOfSeq(seq);
-        scrollToRow(r);
-      }));
+      requestAnimationFrame(() => requestAnimationFrame(() => scrollToRow(mapRef.current.rowOfSeq(seq))));
       return;
     }
     scrollToRow(map.rowOfSeq(seq));
-  }, [map, folded, sections, groupList, scrollToRow, groups]);
+  }, [map, folded, scrollToRow, groups]);
   revealRef.current = reveal;
 
   // #L<n>: scroll to the linked line once it exists (and the groups that may fold it are known).
@@ -152,7 +153,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
           if (!key) return;
           setFollow(false);
           setFolded((f) => { const n = new Set(f); n.delete(key); return n; });
-          requestAnimationFrame(() => scrollToRow(new RowMap(sections, new Set([...folded].filter((k) => k !== key)), groupList, groups.isFolded).rowOfSection(key), 'start'));
+          requestAnimationFrame(() => scrollToRow(mapRef.current.rowOfSection(key), 'start'));
         }} aria-label="Jump to step" name="jump-to-step">
           <option value="">Jump to step…</option>
           {stepSections.map((s) => <option key={s.key} value={s.key}>{s.title}</option>)}
@@ -186,7 +187,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
       {error && <div className="log-error">Could not load the log: {error}</div>}
       {(groups.list !== undefined || groupsLate) && <List className="log-list" listRef={listRef} rowComponent={LogRowView} rowCount={map.rowCount} rowHeight={ROW_HEIGHT}
         rowProps={rowProps} overscanCount={20} onScroll={onScroll}
-        onRowsRendered={(visible) => { const r = map.seqRange(Math.max(0, visible.startIndex - 40), Math.min(map.rowCount - 1, visible.stopIndex + 40)); if (r) pages.ensure(r[0], r[1]); }} />}
+        onRowsRendered={(visible) => { for (const [from, to] of map.seqRuns(visible.startIndex - 40, visible.stopIndex + 40)) pages.ensure(from, to); }} />}
       <div className="log-status">
         <span>{pages.total.toLocaleString()} lines</span>
         <span>{pages.complete ? 'complete' : live ? 'streaming…' : ''}</span>

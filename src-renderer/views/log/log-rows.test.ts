@@ -35,10 +35,21 @@ describe('RowMap', () => {
     expect(m.rowAt(4)).toMatchObject({ kind: 'header', section: { key: 'step:1' } });
   });
 
-  it('finds the row of a seq and the seq range of a row window', () => {
+  it('finds the row of a seq and the lines a row window shows', () => {
     const m = new RowMap(sections, new Set());
     expect(m.rowOfSeq(6)).toBe(9);
-    expect(m.seqRange(3, 8)).toEqual([2, 5]);
+    // Rows 3..8 are step 0's header, lines 2..4, step 1's header, line 5: one run across the header.
+    expect(m.seqRuns(3, 8)).toEqual([[2, 5]]);
+    expect(m.seqRuns(-40, 100)).toEqual([[0, 7]]);
+    expect(m.seqRuns(3, 3)).toEqual([]);
+  });
+
+  it('leaves the lines of a folded step out of the window, so they are never fetched', () => {
+    // Set-up lines 0..1, step 0 (2..4) folded, step 1 (5..7): rows h, 0, 1, h(folded), h, 5, 6, 7.
+    const m = new RowMap(sections, new Set(['step:0']));
+    expect(m.seqRuns(0, 7)).toEqual([[0, 1], [5, 7]]);
+    const big = new RowMap(buildSections([step(0, 2), step(1, 200_002)], 400_002), new Set(['step:0']));
+    expect(big.seqRuns(0, 100)).toEqual([[0, 1], [200_002, 200_097]]);
   });
 
   it('handles a million lines in one section with binary search', () => {
@@ -68,6 +79,8 @@ describe('RowMap with log groups', () => {
     expect(m.rowOfSeq(4)).toBe(-1);
     expect(m.rowOfSeq(8)).toBe(3);
     expect(m.groupsAround(4).map((g) => g.title)).toEqual(['A', 'B']);
+    // The folded group's header shows no line, and its content is not fetched.
+    expect(m.seqRuns(0, m.rowCount - 1)).toEqual([[0, 0], [8, 9]]);
   });
 
   it('folds an inner group alone', () => {
