@@ -61,9 +61,29 @@ export function killCommand(paths: StepPaths, signal: 'TERM' | 'KILL'): string[]
 /** A kept job's environment for its debug shell and step re-runs (`export K='v'` lines, mode 0600). */
 export const DEBUG_ENV_FILE = `${KILN_DIR}/debug-env`;
 
-/** One `export` line per variable, values single-quoted, so `.` of the file restores them exactly. */
+/** A name a POSIX shell can hold as a variable; only these are exported by the debug environment file. */
+export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const quoted = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * One `export` line per variable, values single-quoted, so `.` of the file restores them exactly.
+ * Only shell names are exported: a key like `spring.profiles.active` (Docker and the step accept it)
+ * would make sh stop at `export` and the shell never open, and a key is never written as code. The
+ * others are named in one line the shell prints when it starts (sh and bash drop such names from
+ * their environment anyway), without their values.
+ */
 export function exportLines(env: Record<string, string>): string {
-  return Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
+  const entries = Object.entries(env);
+  const lines = entries.filter(([k]) => SHELL_NAME.test(k)).map(([k, v]) => `export ${k}=${quoted(v)}\n`);
+  const others = entries.map(([k]) => k).filter((k) => !SHELL_NAME.test(k));
+  if (others.length > 0) {
+    // Printable characters only: a name must not drive the terminal.
+    const names = others.map((k) => k.replace(/[^\x20-\x7e]/g, '?')).join(', ');
+    const shown = names.length > 300 ? `${names.slice(0, 300)}...` : names;
+    lines.push(`printf '%s\\n' ${quoted(`kiln: not in this shell's environment (names a shell cannot hold): ${shown}`)} >&2\n`);
+  }
+  return lines.join('');
 }
 
 /** Sources the kept environment, or says in one line why this shell lacks it (never silently). */
