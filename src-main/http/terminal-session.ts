@@ -200,6 +200,7 @@ async function openWithin(terminals: DebugTerminals, jobId: string, size: { cols
         late = true;
         reject(new Error(`the shell did not start within ${ms / 1000} s (Docker gave no answer): open the terminal again`));
       }, ms);
+      timer.unref();
     })]);
   } finally {
     clearTimeout(timer);

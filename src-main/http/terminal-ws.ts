@@ -5,7 +5,7 @@
  * Who may open one (checked before the handshake is accepted, answered as plain HTTP refusals):
  *   - the local guard's rules (local-guard.ts): an allowed Host (421), and from a browser only the
  *     dashboard's own Origin (403) — a WebSocket handshake is held to the state-changing rule;
- *   - beyond loopback, the API token (401): `Authorization: Bearer`, `?access_token=`, or — what the
+ *   - from beyond loopback (token-rule.ts), the API token (401): `Authorization: Bearer`, `?access_token=`, or — what the
  *     dashboard sends, since a browser cannot set headers on a WebSocket — a one-time `?auth_ticket=`
  *     minted for this terminal's path (api-tickets.ts), so the token never appears in a URL;
  *   - only a job kept for debugging now (409): no terminal into a job of a run not in debug mode;
@@ -36,7 +36,6 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError } from '../../shared/api/engine-api.js';
 import type { DebugTerminals } from '../core/engine-contract.js';
-import { apiTickets, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
 import { checkHost, checkRequest, type LocalGuardOptions } from './local-guard.js';
 import { serveTerminal, SESSION_LIMITS, type SessionLimits } from './terminal-session.js';
 
@@ -57,10 +56,11 @@ export const TERMINAL_LIMITS: TerminalLimits = { ...SESSION_LIMITS, perJob: 16, 
 export interface TerminalSocketOptions {
   terminals: DebugTerminals;
   guard: LocalGuardOptions;
-  /** Set when the server listens beyond loopback: the API token check (constant-time). */
-  tokenMatches?: (given: string) => boolean;
-  /** The server's one-time API tickets (api-tickets.ts), accepted in place of the token. */
-  tickets?: ApiTickets;
+  /**
+   * The API token rule (token-rule.ts): undefined when the handshake may go on, else the 401 reason.
+   * Absent: no token is asked (a server used only from this machine, the tests' own servers).
+   */
+  authorize?: (req: IncomingMessage, url: string) => string | undefined;
   /** The desktop tickets' clock (default Date.now). */
   now?: () => number;
   /** Default TERMINAL_LIMITS. */
@@ -90,7 +90,6 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
   const limits = { ...TERMINAL_LIMITS, ...o.limits };
   const now = o.now ?? Date.now;
   const tickets = new Map<string, { jobId: string; expires: number }>();
-  const apiTicketStore = o.tickets ?? apiTickets();
   /** Takes a ticket for `jobId` (single use); false when there is none, or it expired. */
   const redeem = (ticket: string | null, jobId: string): boolean => {
     if (!ticket) return false;
@@ -128,8 +127,9 @@ export function terminalSockets(o: TerminalSocketOptions): TerminalSockets {
         refuseUpgrade(socket, verdict.status, verdict.reason);
         return true;
       }
-      if (o.tokenMatches && !ticketed && !requestAuthorized({ url: req.url ?? '/', method: req.method ?? 'GET', authorization: req.headers.authorization }, o.tokenMatches, apiTicketStore)) {
-        refuseUpgrade(socket, 401, UNAUTHORIZED_MESSAGE);
+      const refused = ticketed ? undefined : o.authorize?.(req, req.url ?? '/');
+      if (refused !== undefined) {
+        refuseUpgrade(socket, 401, refused);
         return true;
       }
       let jobId: string;
