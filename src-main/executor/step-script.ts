@@ -105,5 +105,29 @@ export function hangUpCommand(pidFile: string): string[] {
   return ['sh', '-c', '[ -s "$1" ] && kill -HUP "-$(cat "$1")" 2>/dev/null; rm -f "$1"; exit 0', 'kiln-hangup', pidFile];
 }
 
-/** Keeps the job container alive between steps; docker-init (HostConfig.Init) is PID 1 and reaps zombies. */
-export const KEEP_ALIVE = ['sh', '-c', 'while :; do sleep 3600; done'];
+/**
+ * Where a kept job's container keeps its own end: the container's clock time (epoch seconds) past
+ * which its keep-alive ends. Written when the job is kept and again on every extension, as "now +
+ * seconds" by the container's own clock (neither Kiln's clock nor a remote engine's skew matters).
+ */
+export const KEEP_UNTIL_FILE = `${KILN_DIR}/keep-until`;
+/** How long a kept container outlives its deadline when no Kiln removes it (Kiln not running). */
+export const KEEP_MARGIN_MS = 10 * 60_000;
+
+/**
+ * Keeps the job container alive between steps; docker-init (HostConfig.Init) is PID 1 and reaps
+ * zombies. Once KEEP_UNTIL_FILE exists (the job is kept for debugging) and its time has passed, it
+ * removes the kept environment file (the step's secrets) and ends, which stops the container: a
+ * kept container never outlives its deadline by more than the margin, even with no Kiln running.
+ */
+export const KEEP_ALIVE = ['sh', '-c',
+  `while :; do if [ -s ${KEEP_UNTIL_FILE} ] && [ "$(date +%s)" -ge "$(cat ${KEEP_UNTIL_FILE})" ] 2>/dev/null; then rm -f ${DEBUG_ENV_FILE}; exit 0; fi; sleep 10; done`];
+
+/** Writes KEEP_UNTIL_FILE as the container's now + `$1` seconds (the deadline plus KEEP_MARGIN_MS). */
+export function keepUntilCommand(remainingMs: number): string[] {
+  const seconds = Math.max(0, Math.ceil(remainingMs / 1000));
+  return ['sh', '-c', 'mkdir -p "${2%/*}" && echo $(( $(date +%s) + $1 )) > "$2.tmp" && mv -f "$2.tmp" "$2"', 'kiln-keep-until', String(seconds), KEEP_UNTIL_FILE];
+}
+
+/** Exits 0 while the container is kept for debugging by its KEEP_UNTIL_FILE (another instance's reaper asks). */
+export const KEPT_CHECK = ['sh', '-c', '[ -s "$1" ] && [ "$(date +%s)" -lt "$(cat "$1")" ] 2>/dev/null', 'kiln-kept', KEEP_UNTIL_FILE];
