@@ -217,9 +217,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const terminals = engine.terminals ? terminalSockets({ terminals: engine.terminals, guard, authorize }) : undefined;
   // The terminal is the one WebSocket route; any other handshake gets the guard's answer, then a plain 404, never a hang.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (terminals?.handle(req, socket, head)) return;
-    const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
-    refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
+    try {
+      if (terminals?.handle(req, socket, head)) return;
+      const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
+      refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
+    } catch {
+      // A handshake this code cannot read ends its connection, never the server.
+      socket.destroy();
+    }
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;

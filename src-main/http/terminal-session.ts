@@ -101,7 +101,12 @@ async function serve(ws: WebSocket, o: { terminals: DebugTerminals; jobId: strin
   ws.on('message', (data: RawData, isBinary: boolean) => {
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (!early) {
-      handle(bytes, isBinary);
+      try {
+        handle(bytes, isBinary);
+      } catch {
+        // A listener that throws would end the server: this socket ends instead.
+        ws.terminate();
+      }
       return;
     }
     if (earlySize > o.limits.earlyBytes) return; // refused already: the socket is closing
