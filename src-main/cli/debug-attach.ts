@@ -7,7 +7,7 @@
  */
 import type Dockerode from 'dockerode';
 import type { JobDebug, KeptJob } from '../core/job-contract.js';
-import { openDebugShell } from '../executor/debug-session.js';
+import { openDebugShell, type DebugShell } from '../executor/debug-session.js';
 
 export interface TerminalAttach {
   /** The keep-on-failure hooks for one job named `jobName`. */
@@ -16,19 +16,45 @@ export interface TerminalAttach {
   print(text: string): void;
 }
 
-export function terminalAttach(docker: Dockerode, stdin: NodeJS.ReadStream = process.stdin, stdout: NodeJS.WriteStream = process.stdout): TerminalAttach {
+/** Opens the shell; a seam so that a test can stand in for Docker refusing one. */
+export type OpenShell = (docker: Dockerode, containerId: string, size: { cols: number; rows: number }) => Promise<DebugShell>;
+
+export function terminalAttach(
+  docker: Dockerode, stdin: NodeJS.ReadStream = process.stdin, stdout: NodeJS.WriteStream = process.stdout, open: OpenShell = openDebugShell,
+): TerminalAttach {
   let turn: Promise<unknown> = Promise.resolve();
   let held: string[] | undefined;
   const print = (text: string): void => {
     if (held) held.push(text);
     else stdout.write(text);
   };
+  /** Prints what was held back while a session owned the terminal, then prints directly again. */
+  const release = (): void => {
+    const lines = held ?? [];
+    held = undefined;
+    for (const line of lines) stdout.write(line);
+  };
   const session = async (jobName: string, kept: KeptJob, signal: AbortSignal): Promise<'remove'> => {
     if (signal.aborted || !kept.containerId) return 'remove';
     held = [];
-    stdout.write(`\nkiln run: step '${kept.step.name}' of job '${jobName}' failed; this terminal is now a shell in its container `
-      + `(the step's environment, in ${kept.workspace}). Exit the shell to continue.\n`);
-    const shell = await openDebugShell(docker, kept.containerId, { cols: stdout.columns || 80, rows: stdout.rows || 24 });
+    try {
+      stdout.write(`\nkiln run: step '${kept.step.name}' of job '${jobName}' failed; this terminal is now a shell in its container `
+        + `(the step's environment, in ${kept.workspace}). Exit the shell to continue.\n`);
+      let shell: DebugShell;
+      try {
+        shell = await open(docker, kept.containerId, { cols: stdout.columns || 80, rows: stdout.rows || 24 });
+      } catch (err) {
+        // The job's teardown goes on without a shell; what other jobs printed meanwhile follows.
+        stdout.write(`kiln run: cannot open a shell in the container of job '${jobName}' (${err instanceof Error ? err.message : String(err)}); tearing the job down\n`);
+        return 'remove';
+      }
+      await attach(shell, jobName, signal);
+      return 'remove';
+    } finally {
+      release();
+    }
+  };
+  const attach = async (shell: DebugShell, jobName: string, signal: AbortSignal): Promise<void> => {
     const onInput = (chunk: Buffer): void => { shell.stream.write(chunk); };
     const onResize = (): void => { void shell.resize(stdout.columns || 80, stdout.rows || 24); };
     const onAbort = (): void => shell.close();
@@ -48,11 +74,7 @@ export function terminalAttach(docker: Dockerode, stdin: NodeJS.ReadStream = pro
       stdin.setRawMode?.(false);
       stdin.pause();
       shell.close();
-      const lines = held;
-      held = undefined;
-      for (const line of lines) stdout.write(line);
     }
-    return 'remove';
   };
   return {
     print,

@@ -32,7 +32,7 @@ import type Dockerode from 'dockerode';
 import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
 import type { JobDebug, JobPhaseMark, KeptJob } from '../core/job-contract.js';
-import { ContainerGoneError, containerProblem, openDebugShell } from '../executor/debug-session.js';
+import { ContainerGoneError, containerProblem, openDebugShell, setKeepUntil } from '../executor/debug-session.js';
 import { removeJobResources } from '../executor/reaper.js';
 import type { Claim } from '../queue/job-queue.js';
 import type { DebugStore, KeptJobRow } from '../storage/debug-store.js';
@@ -154,6 +154,7 @@ export class DebugService implements DebugTerminals {
     this.p.store.setDeadline(jobId, entry.row.deadline);
     clearTimeout(entry.timer);
     entry.timer = this.expireAt(jobId, entry.row.deadline);
+    this.keepUntil(jobId, entry.row.container_id, entry.row.deadline - now);
     this.note(jobId, `[kiln] debugging extended: the container stays until ${new Date(entry.row.deadline).toISOString()}`);
     return info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
   }
@@ -312,6 +313,7 @@ export class DebugService implements DebugTerminals {
       kept_at: now, deadline: now + this.keepMs, claim_token: claim.token, attempt: claim.attempt, error: `step '${kept.step.name}' failed`,
     };
     this.p.store.keep(row);
+    this.keepUntil(claim.jobId, row.container_id, row.deadline - now);
     // Which Docker keeps it, for a restart to tell a removed container from another Docker's namesake.
     const docker = this.p.dockerOf?.(claim.jobId);
     if (docker) {
@@ -341,6 +343,13 @@ export class DebugService implements DebugTerminals {
       this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up until ${new Date(row.deadline).toISOString()} (open the terminal on the job's page)`);
       this.p.bus.events.emit({ type: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
     });
+  }
+
+  /** The container's own end (its keep-alive), so that it never outlives the deadline by long when no Kiln removes it. */
+  private keepUntil(jobId: string, containerId: string, deadlineInMs: number): void {
+    const docker = this.p.dockerOf?.(jobId);
+    if (!docker || !containerId) return;
+    setKeepUntil(docker, containerId, deadlineInMs).catch((err: unknown) => this.p.onError('setting the kept container\'s own end failed (it stays up until Kiln removes it)', err));
   }
 
   private expireAt(jobId: string, deadline: number): NodeJS.Timeout {

@@ -11,7 +11,7 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { debugShellCommand, hangUpCommand } from './step-script.js';
+import { debugShellCommand, hangUpCommand, KEEP_MARGIN_MS, KEEP_UNTIL_FILE, keepUntilCommand } from './step-script.js';
 import { dockerMessage, execCapture, statusCodeOf } from './containers.js';
 
 export interface DebugShell {
@@ -101,4 +101,14 @@ export async function openDebugShell(docker: Dockerode, containerId: string, siz
       execCapture(container, hangUpCommand(shell.pidFile)).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Sets when the kept container ends by itself (step-script.ts KEEP_ALIVE): `deadlineInMs` from now
+ * plus KEEP_MARGIN_MS, by the container's clock. Called when a job is kept and on every extension;
+ * within the margin this Kiln (or the next one started) removes the container at the deadline.
+ */
+export async function setKeepUntil(docker: Dockerode, containerId: string, deadlineInMs: number): Promise<void> {
+  const r = await execCapture(docker.getContainer(containerId), keepUntilCommand(deadlineInMs + KEEP_MARGIN_MS));
+  if (r.exitCode !== 0) throw new Error(`writing ${KEEP_UNTIL_FILE} in the kept container failed (exit ${r.exitCode}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`);
 }

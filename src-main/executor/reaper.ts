@@ -9,11 +9,15 @@
  *     older than `foreignMaxAgeMs` (default 24 h, longer than any job may run). Another process's
  *     running jobs are invisible to this one's `isJobLive`, so a young foreign resource may well
  *     belong to a live job (a `kiln run` beside the desktop app, another test on the same engine).
+ *     A job kept for debugging may be extended past that age: its running job container says so
+ *     itself (its keep-until file, step-script.ts, asked by exec), and the job's containers,
+ *     network and volumes are spared while it does.
  * Containers go first (a network with containers attached cannot be removed). Idempotent; a
  * resource that vanished meanwhile is not an error.
  */
 import type Dockerode from 'dockerode';
-import { LABEL, removeContainer, removeNetwork, removeVolume } from './containers.js';
+import { execCapture, LABEL, removeContainer, removeNetwork, removeVolume } from './containers.js';
+import { KEPT_CHECK } from './step-script.js';
 import type { ReapCounts } from '../core/job-contract.js';
 
 export interface ReapOptions {
@@ -22,7 +26,6 @@ export interface ReapOptions {
   foreignMaxAgeMs?: number;
   now?: number;
 }
-
 
 export const DEFAULT_FOREIGN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -43,16 +46,18 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
   const counts: ReapCounts = { containers: 0, networks: 0, volumes: 0 };
   const filters = JSON.stringify({ label: [LABEL.instance] });
 
-  const containers = await docker.listContainers({ all: true, filters });
+  const containers = (await docker.listContainers({ all: true, filters })).filter((c) => isOrphan(c.Labels, c.Created * 1000, options));
+  const spared = await keptElsewhere(docker, containers, options.instanceId);
+  const isSpared = (labels: Record<string, string> | undefined): boolean => spared.has(jobOf(labels));
   for (const c of containers) {
-    if (!isOrphan(c.Labels, c.Created * 1000, options)) continue;
+    if (isSpared(c.Labels)) continue;
     await removeContainer(docker, c.Id);
     counts.containers++;
   }
 
   const networks = await docker.listNetworks({ filters });
   for (const n of networks) {
-    if (!isOrphan(n.Labels, Date.parse(n.Created ?? '') || 0, options)) continue;
+    if (!isOrphan(n.Labels, Date.parse(n.Created ?? '') || 0, options) || isSpared(n.Labels)) continue;
     await removeNetwork(docker, n.Id);
     counts.networks++;
   }
@@ -60,11 +65,29 @@ export async function reapOrphans(docker: Dockerode, options: ReapOptions): Prom
   const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
   for (const v of volumes) {
     const created = Date.parse((v as unknown as { CreatedAt?: string }).CreatedAt ?? '') || 0;
-    if (!isOrphan(v.Labels ?? undefined, created, options)) continue;
+    if (!isOrphan(v.Labels ?? undefined, created, options) || isSpared(v.Labels ?? undefined)) continue;
     await removeVolume(docker, v.Name);
     counts.volumes++;
   }
   return counts;
+}
+
+function jobOf(labels: Record<string, string> | undefined): string {
+  return `${labels?.[LABEL.run] ?? ''}\u0000${labels?.[LABEL.job] ?? ''}`;
+}
+
+/** The jobs (run, job) of other instances whose running job container is kept for debugging now. */
+async function keptElsewhere(docker: Dockerode, candidates: Dockerode.ContainerInfo[], instanceId: string): Promise<Set<string>> {
+  const kept = new Set<string>();
+  for (const c of candidates) {
+    if (c.Labels[LABEL.instance] === instanceId || c.Labels[LABEL.role] !== 'job' || c.State !== 'running') continue;
+    try {
+      if ((await execCapture(docker.getContainer(c.Id), KEPT_CHECK)).exitCode === 0) kept.add(jobOf(c.Labels));
+    } catch {
+      // No shell, or it stopped meanwhile: not kept.
+    }
+  }
+  return kept;
 }
 
 /**

@@ -61,9 +61,29 @@ export function killCommand(paths: StepPaths, signal: 'TERM' | 'KILL'): string[]
 /** A kept job's environment for its debug shell and step re-runs (`export K='v'` lines, mode 0600). */
 export const DEBUG_ENV_FILE = `${KILN_DIR}/debug-env`;
 
-/** One `export` line per variable, values single-quoted, so `.` of the file restores them exactly. */
+/** A name a POSIX shell can hold as a variable; only these are exported by the debug environment file. */
+export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const quoted = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * One `export` line per variable, values single-quoted, so `.` of the file restores them exactly.
+ * Only shell names are exported: a key like `spring.profiles.active` (Docker and the step accept it)
+ * would make sh stop at `export` and the shell never open, and a key is never written as code. The
+ * others are named in one line the shell prints when it starts (sh and bash drop such names from
+ * their environment anyway), without their values.
+ */
 export function exportLines(env: Record<string, string>): string {
-  return Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
+  const entries = Object.entries(env);
+  const lines = entries.filter(([k]) => SHELL_NAME.test(k)).map(([k, v]) => `export ${k}=${quoted(v)}\n`);
+  const others = entries.map(([k]) => k).filter((k) => !SHELL_NAME.test(k));
+  if (others.length > 0) {
+    // Printable characters only: a name must not drive the terminal.
+    const names = others.map((k) => k.replace(/[^\x20-\x7e]/g, '?')).join(', ');
+    const shown = names.length > 300 ? `${names.slice(0, 300)}...` : names;
+    lines.push(`printf '%s\\n' ${quoted(`kiln: not in this shell's environment (names a shell cannot hold): ${shown}`)} >&2\n`);
+  }
+  return lines.join('');
 }
 
 /** Sources the kept environment, or says in one line why this shell lacks it (never silently). */
@@ -85,5 +105,29 @@ export function hangUpCommand(pidFile: string): string[] {
   return ['sh', '-c', '[ -s "$1" ] && kill -HUP "-$(cat "$1")" 2>/dev/null; rm -f "$1"; exit 0', 'kiln-hangup', pidFile];
 }
 
-/** Keeps the job container alive between steps; docker-init (HostConfig.Init) is PID 1 and reaps zombies. */
-export const KEEP_ALIVE = ['sh', '-c', 'while :; do sleep 3600; done'];
+/**
+ * Where a kept job's container keeps its own end: the container's clock time (epoch seconds) past
+ * which its keep-alive ends. Written when the job is kept and again on every extension, as "now +
+ * seconds" by the container's own clock (neither Kiln's clock nor a remote engine's skew matters).
+ */
+export const KEEP_UNTIL_FILE = `${KILN_DIR}/keep-until`;
+/** How long a kept container outlives its deadline when no Kiln removes it (Kiln not running). */
+export const KEEP_MARGIN_MS = 10 * 60_000;
+
+/**
+ * Keeps the job container alive between steps; docker-init (HostConfig.Init) is PID 1 and reaps
+ * zombies. Once KEEP_UNTIL_FILE exists (the job is kept for debugging) and its time has passed, it
+ * removes the kept environment file (the step's secrets) and ends, which stops the container: a
+ * kept container never outlives its deadline by more than the margin, even with no Kiln running.
+ */
+export const KEEP_ALIVE = ['sh', '-c',
+  `while :; do if [ -s ${KEEP_UNTIL_FILE} ] && [ "$(date +%s)" -ge "$(cat ${KEEP_UNTIL_FILE})" ] 2>/dev/null; then rm -f ${DEBUG_ENV_FILE}; exit 0; fi; sleep 10; done`];
+
+/** Writes KEEP_UNTIL_FILE as the container's now + `$1` seconds (the deadline plus KEEP_MARGIN_MS). */
+export function keepUntilCommand(remainingMs: number): string[] {
+  const seconds = Math.max(0, Math.ceil(remainingMs / 1000));
+  return ['sh', '-c', 'mkdir -p "${2%/*}" && echo $(( $(date +%s) + $1 )) > "$2.tmp" && mv -f "$2.tmp" "$2"', 'kiln-keep-until', String(seconds), KEEP_UNTIL_FILE];
+}
+
+/** Exits 0 while the container is kept for debugging by its KEEP_UNTIL_FILE (another instance's reaper asks). */
+export const KEPT_CHECK = ['sh', '-c', '[ -s "$1" ] && [ "$(date +%s)" -lt "$(cat "$1")" ] 2>/dev/null', 'kiln-kept', KEEP_UNTIL_FILE];

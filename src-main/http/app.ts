@@ -4,7 +4,9 @@
  *   GET  /badges/:owner/:repo.svg   public, status badges (badges.ts)
  *   --- everything below passes the local guard (local-guard.ts): Host allow-list, Origin, session secret
  *   /api/…                          the JSON API and SSE (api-routes.ts); needs a bearer token (or a
- *                                   one-time ticket, api-tickets.ts) whenever the server listens beyond loopback
+ *                                   one-time ticket, api-tickets.ts) for a request from beyond loopback:
+ *                                   any, when the server listens beyond it; else one that came by a
+ *                                   non-loopback name or through a proxy (token-rule.ts)
  *   /api/jobs/:id/terminal          WebSocket into a job kept for debugging (terminal-ws.ts)
  *   everything else                 the React UI from dist-renderer/, SPA fallback to index.html
  *                                   (with the session secret in a <meta> tag)
@@ -19,10 +21,12 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ApiError } from '../../shared/api/engine-api.js';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { WebhookReceiver } from '../trigger/webhook-receiver.js';
 import { apiErrorHandler, apiRoutes } from './api-routes.js';
-import { apiTickets, tokensEqual, type ApiTickets } from './api-tickets.js';
+import { apiTickets, type ApiTickets } from './api-tickets.js';
+import { isLoopbackName, tokenRule, tokenWarning } from './token-rule.js';
 import type { ArtifactSource } from './api-routes.js';
 import { badgeStateOf, BADGE_COLORS, etagMatches, etagOf, renderBadge } from './badges.js';
 import { checkRequest, loadSessionSecret, localGuard, withSessionMeta, type LocalGuardOptions } from './local-guard.js';
@@ -40,6 +44,8 @@ export interface ServerOptions {
   artifacts?: ArtifactSource;
   /** The webhook receiver's clock (replay windows, stale checks, rate limits). */
   now?: () => number;
+  /** Where start-up warnings go (default: stderr). */
+  warn?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -67,8 +73,7 @@ export const UI_CSP = [
 const BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'";
 
 export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+  return isLoopbackName(host);
 }
 
 /**
@@ -77,9 +82,8 @@ export function isLoopback(host: string): boolean {
  */
 export function createApp(options: Omit<ServerOptions, 'port'> & { host: string; streams?: Set<SseConnection>; tickets?: ApiTickets }): Express {
   const { engine } = options;
-  const token = engine.config.server.apiToken;
-  const needsToken = !isLoopback(options.host);
-  if (needsToken && !token) {
+  const boundBeyondLoopback = !isLoopback(options.host);
+  if (boundBeyondLoopback && !engine.config.server.apiToken) {
     throw new Error(`server.host is ${options.host}, which is reachable beyond this machine: set server.apiToken in the configuration (clients then send Authorization: Bearer <token>), or bind 127.0.0.1`);
   }
   const app = express();
@@ -145,11 +149,16 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
   const guard = guardOptions(engine);
   app.use(localGuard(guard));
 
+  const tickets = options.tickets ?? apiTickets();
+  const authorize = tokenRule({ boundBeyondLoopback, token: () => engine.config.server.apiToken, tickets });
+  app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
+    const refused = authorize(req, req.originalUrl);
+    next(refused === undefined ? undefined : new ApiError('UNAUTHORIZED', refused));
+  });
   app.use('/api', apiRoutes({
     engine,
     artifacts: options.artifacts,
-    tokenMatches: needsToken && token ? (given) => tokensEqual(given, token) : undefined,
-    tickets: options.tickets,
+    tickets,
     streams: options.streams,
     sessionSecret: guard.sessionSecret,
   }));
@@ -201,23 +210,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
-  const token = options.engine.config.server.apiToken;
-  const terminals = options.engine.terminals
-    ? terminalSockets({ terminals: options.engine.terminals, guard, tickets, tokenMatches: !isLoopback(host) && token ? (given) => tokensEqual(given, token) : undefined })
-    : undefined;
+  const { engine } = options;
+  const warning = tokenWarning({ allowedHosts: guard.allowedHosts(), token: engine.config.server.apiToken });
+  if (warning) (options.warn ?? ((line: string) => process.stderr.write(`${line}\n`)))(warning);
+  const authorize = tokenRule({ boundBeyondLoopback: !isLoopback(host), token: () => engine.config.server.apiToken, tickets });
+  const terminals = engine.terminals ? terminalSockets({ terminals: engine.terminals, guard, authorize }) : undefined;
   // The terminal is the one WebSocket route; any other handshake gets the guard's answer, then a plain 404, never a hang.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (terminals?.handle(req, socket, head)) return;
-    const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
-    refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
+    try {
+      if (terminals?.handle(req, socket, head)) return;
+      const verdict = checkRequest(req, guard, { isApi: true, upgrade: true });
+      refuseUpgrade(socket, verdict.ok ? 404 : verdict.status, verdict.ok ? `no WebSocket endpoint at ${(req.url ?? '').slice(0, 100)}` : verdict.reason);
+    } catch {
+      // A handshake this code cannot read ends its connection, never the server.
+      socket.destroy();
+    }
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // A wildcard bind is no address to connect to: the desktop page reaches it on loopback, a name
+  // the Host check knows and the page's CSP allows (ws://127.0.0.1:*).
+  const terminalHost = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : shownHost;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${address.port}`,
     port: address.port,
-    ...(terminals ? { terminalUrl: (jobId: string) => `ws://${shownHost}:${address.port}/api/jobs/${encodeURIComponent(jobId)}/terminal?ticket=${terminals.mintTicket(jobId)}` } : {}),
+    ...(terminals ? { terminalUrl: (jobId: string) => `ws://${terminalHost}:${address.port}/api/jobs/${encodeURIComponent(jobId)}/terminal?ticket=${terminals.mintTicket(jobId)}` } : {}),
     close() {
       closing ??= new Promise<void>((resolveClose) => {
         for (const stream of [...streams]) stream.close();

@@ -95,7 +95,10 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
   });
 
   it('answers to the host of server.public-url, the name commit statuses link to, and to no look-alike', async () => {
-    expect((await send('GET', '/api/health', { host: 'kiln.team.example' })).status).toBe(200);
+    // Known by that name (no 421), but a request by it comes from beyond this machine: no api-token is set, so 401.
+    const byPublicName = await send('GET', '/api/health', { host: 'kiln.team.example' });
+    expect([byPublicName.status, JSON.parse(byPublicName.body).error.message]).toEqual([401, expect.stringContaining('server.api-token is not set')]);
+    expect((await send('GET', '/', { host: 'kiln.team.example' })).status).toBe(200);
     expect((await send('GET', '/api/health', { host: 'kiln.team.example.evil.example' })).status).toBe(421);
     expect((await send('GET', '/api/health', { host: 'evil-kiln.team.example' })).status).toBe(421);
   });
