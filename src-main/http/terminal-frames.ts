@@ -15,8 +15,9 @@
  * MAX_WINDOW_MS), and is back to its first width after a quiet moment. A slow, steady flood (busybox
  * `yes` writes a few hundred KiB/s in 2-byte lines, for minutes) then costs the page one frame —
  * one `term.write`, one redraw of the screen — per MAX_WINDOW_MS instead of one per animation frame:
- * xterm.js redraws the whole screen after each write while it scrolls, and that redraw, not the
- * parsing, is what the tab spends its time on. A keystroke's echo after a quiet moment still goes at once.
+ * xterm.js redraws the whole screen after a write that scrolled it, and in such a flood that redraw,
+ * more than the parsing of a few KiB, is what the tab spends its time on. A keystroke's echo after a
+ * quiet moment still goes at once; one typed during a flood waits for the window (at most MAX_WINDOW_MS).
  */
 
 /** How long output is gathered into one frame once it keeps coming: the first window's width. */
