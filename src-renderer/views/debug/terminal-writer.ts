@@ -8,7 +8,10 @@
  * WRITE_PIECE (views, no copies), one piece at a time: the next piece is written from the previous
  * one's write callback — in the same task while this task has spent less than TASK_BUDGET_MS, else
  * after yielding to the event loop. Output that arrives while nothing is queued (a keystroke's echo)
- * is written at once.
+ * is written at once. Measured in Chromium on a busy 2-core machine, with 64 KiB frames of `yes`
+ * lines fed as fast as the flow control lets them: the gaps between the page's 16 ms timer ticks
+ * were p50 24–30 ms, p99 113–148 ms this way, against 36–39 ms and 160–340 ms with each frame's
+ * 8 KiB pieces all queued at once, at the same or a better pace.
  */
 
 /** The largest write handed to xterm.js at once: a fraction of a millisecond to parse on a quiet machine. */
