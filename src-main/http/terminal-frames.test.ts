@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { gatherFrames, MAX_FRAME } from './terminal-frames.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FRAME_WINDOW_MS, gatherFrames, MAX_FRAME, MAX_WINDOW_MS } from './terminal-frames.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -53,5 +53,61 @@ describe('terminal output frames', () => {
     expect(sent).toEqual(['$ ', 'exit\r\n']);
     await sleep(30);
     expect(sent).toEqual(['$ ', 'exit\r\n']);
+  });
+
+  describe('while output keeps coming in tiny writes', () => {
+    afterEach(() => { vi.useRealTimers(); });
+
+    /** A producer writing `y\n` every millisecond for `ms`; returns when each frame was sent, relative to its start. */
+    const steadyFlood = (ms: number, windowMs?: number, maxWindowMs?: number): { at: number[]; bytes: number } => {
+      vi.useFakeTimers();
+      const at: number[] = [];
+      let bytes = 0;
+      const start = Date.now();
+      const frames = gatherFrames((f) => { at.push(Date.now() - start); bytes += f.length; }, windowMs, maxWindowMs);
+      for (let t = 0; t < ms; t++) {
+        frames.push(Buffer.from('y\n'));
+        vi.advanceTimersByTime(1);
+      }
+      frames.end();
+      return { at, bytes };
+    };
+
+    it('widens the window step by step, up to the widest, so a steady trickle becomes few frames', () => {
+      const { at, bytes } = steadyFlood(1000);
+      expect(bytes).toBe(2000);
+      const gaps = at.slice(1).map((t, i) => t - at[i]);
+      // 5, 10, 20, then the widest window for the rest (the last frame is the end's).
+      expect(gaps.slice(0, 4)).toEqual([FRAME_WINDOW_MS, 2 * FRAME_WINDOW_MS, 4 * FRAME_WINDOW_MS, MAX_WINDOW_MS]);
+      expect(new Set(gaps.slice(3, -1))).toEqual(new Set([MAX_WINDOW_MS]));
+      expect(at.length).toBeLessThan(1000 / MAX_WINDOW_MS + 6);
+    });
+
+    it('keeps a fixed window when the widest is the first', () => {
+      const { at } = steadyFlood(200, 10, 10);
+      const gaps = at.slice(1, -1).map((t, i) => t - at[i]);
+      expect(new Set(gaps)).toEqual(new Set([10]));
+    });
+
+    it('sends a keystroke\'s echo at once after a quiet moment that follows a flood, and narrows the window again', () => {
+      vi.useFakeTimers();
+      const sent: Array<[number, string]> = [];
+      const start = Date.now();
+      const frames = gatherFrames((f) => sent.push([Date.now() - start, f.toString()]));
+      for (let t = 0; t < 300; t++) {
+        frames.push(Buffer.from('y\n'));
+        vi.advanceTimersByTime(1);
+      }
+      // The flood ends; its last window is sent, then a window gathers nothing.
+      vi.advanceTimersByTime(2 * MAX_WINDOW_MS + 1);
+      const quietFrom = sent.length;
+      frames.push(Buffer.from('a'));
+      expect(sent.slice(quietFrom)).toEqual([[300 + 2 * MAX_WINDOW_MS + 1, 'a']]);
+      // The prompt's redraw right after the echo waits for the first, narrowest window only.
+      frames.push(Buffer.from('b'));
+      vi.advanceTimersByTime(FRAME_WINDOW_MS);
+      expect(sent.slice(quietFrom).map(([, s]) => s)).toEqual(['a', 'b']);
+      frames.end();
+    });
   });
 });

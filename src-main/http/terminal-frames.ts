@@ -10,10 +10,20 @@
  * window; what arrives within the window is joined into one frame sent when the window ends (or
  * as soon as it reaches MAX_FRAME), which opens the next window; a window that gathered nothing
  * closes, and the next read is again sent at once.
+ *
+ * The window widens while output keeps coming (doubling per window that gathered something, up to
+ * MAX_WINDOW_MS), and is back to its first width after a quiet moment. A slow, steady flood (busybox
+ * `yes` writes a few hundred KiB/s in 2-byte lines, for minutes) then costs the page one frame —
+ * one `term.write`, one redraw of the screen — per MAX_WINDOW_MS instead of one per animation frame:
+ * xterm.js redraws the whole screen after a write that scrolled it, and in such a flood that redraw,
+ * more than the parsing of a few KiB, is what the tab spends its time on. A keystroke's echo after a
+ * quiet moment still goes at once; one typed during a flood waits for the window (at most MAX_WINDOW_MS).
  */
 
-/** How long output is gathered into one frame while it keeps coming. */
+/** How long output is gathered into one frame once it keeps coming: the first window's width. */
 export const FRAME_WINDOW_MS = 5;
+/** The widest window, reached while output has kept coming for a few windows: about two screen refreshes. */
+export const MAX_WINDOW_MS = 32;
 /** A frame is sent as soon as it holds this much, window or not. */
 export const MAX_FRAME = 64 * 1024;
 
@@ -24,10 +34,15 @@ export interface FrameGatherer {
   end(): void;
 }
 
-export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WINDOW_MS): FrameGatherer {
+/**
+ * `send` gets each frame, in order. `windowMs` is the first window's width, `maxWindowMs` the widest
+ * (equal to `windowMs` for a fixed window).
+ */
+export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WINDOW_MS, maxWindowMs = Math.max(windowMs, MAX_WINDOW_MS)): FrameGatherer {
   let parts: Buffer[] = [];
   let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let width = windowMs;
   const flush = (): void => {
     if (size === 0) return;
     const frame = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
@@ -37,9 +52,14 @@ export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WIN
   };
   const windowEnds = (): void => {
     timer = undefined;
-    if (size === 0) return;
+    if (size === 0) {
+      // A quiet window: the next output is sent at once, and gathered again from the narrowest window.
+      width = windowMs;
+      return;
+    }
     flush();
-    timer = setTimeout(windowEnds, windowMs);
+    width = Math.min(maxWindowMs, width * 2);
+    timer = setTimeout(windowEnds, width);
   };
   return {
     push(chunk) {
@@ -48,7 +68,7 @@ export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WIN
       size += chunk.length;
       if (timer === undefined) {
         flush();
-        timer = setTimeout(windowEnds, windowMs);
+        timer = setTimeout(windowEnds, width);
       } else if (size >= MAX_FRAME) {
         flush();
       }
@@ -56,6 +76,7 @@ export function gatherFrames(send: (frame: Buffer) => void, windowMs = FRAME_WIN
     end() {
       clearTimeout(timer);
       timer = undefined;
+      width = windowMs;
       flush();
     },
   };

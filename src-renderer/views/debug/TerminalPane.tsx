@@ -3,23 +3,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import { connectTerminal, type TerminalSocket } from './terminal-socket.js';
-
-/**
- * xterm.js parses its queued writes in slices of about 12 ms and then lets the page run (input,
- * timers, drawing), but it only checks the clock between writes: one 64 KiB frame of `yes` lines
- * is a single write that can hold the tab for hundreds of milliseconds on a busy machine. Frames
- * are therefore handed over in pieces of this size (views, no copies).
- */
-const WRITE_PIECE = 8 * 1024;
-
-/** Writes `bytes` in pieces of WRITE_PIECE; `parsed` runs once the last piece was parsed. */
-function writeInPieces(term: Terminal, bytes: Uint8Array, parsed: () => void): void {
-  if (bytes.length === 0) parsed();
-  for (let at = 0; at < bytes.length; at += WRITE_PIECE) {
-    const end = Math.min(at + WRITE_PIECE, bytes.length);
-    term.write(at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end), end === bytes.length ? parsed : undefined);
-  }
-}
+import { budgetedWriter } from './terminal-writer.js';
 
 type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'exited'; code: number } | { kind: 'problem'; message: string } | { kind: 'closed' };
 
@@ -44,10 +28,12 @@ export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: 
     term.loadAddon(fit);
     term.open(el);
     try { fit.fit(); } catch { /* not laid out yet */ }
+    // A flood is written a time-boxed slice per task, so the tab keeps answering (terminal-writer.ts).
+    const writer = budgetedWriter(term);
     let socket: TerminalSocket | undefined;
     let disposed = false;
     const connect = (url: string): TerminalSocket => connectTerminal(url, { cols: term.cols, rows: term.rows }, {
-      onOutput: (bytes, drawn) => writeInPieces(term, bytes, drawn),
+      onOutput: (bytes, drawn) => writer.write(bytes, drawn),
       onReady: () => { setState({ kind: 'open' }); term.focus(); },
       onExit: (code) => setState({ kind: 'exited', code }),
       // Also to the page: the panel itself goes away once the job is no longer kept.
@@ -83,6 +69,7 @@ export function TerminalPane({ openUrl, index, onClose, onProblem }: { openUrl: 
       disposed = true;
       observer.disconnect();
       socket?.close();
+      writer.dispose();
       term.dispose();
     };
   }, []);
