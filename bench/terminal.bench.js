@@ -334,6 +334,7 @@ try {
   ]);
   const ok = done && pct(browserMs, 99) < TARGET_MS && ms(flood, 99) < TARGET_MS && pct(gaps, 99) < TAB_TARGET_MS;
   const load = (await import('node:os')).loadavg()[0];
+  if (!ok) process.exitCode = 1;
   console.log(`${ok ? 'within targets' : 'OUTSIDE TARGETS'} (load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores while measuring)`);
 } finally {
   await browser.close();

@@ -17,6 +17,8 @@ export interface TerminalSocketEvents {
 
 /** Acknowledge drawn output in batches of at least this many bytes (or after a short pause). */
 const ACK_BATCH = 64 * 1024;
+/** Input frames are at most this big (a paste is cut into pieces; the server refuses frames over 1 MiB). */
+const INPUT_PIECE = 64 * 1024;
 
 export interface TerminalSocket {
   send(data: string | Uint8Array): void;
@@ -61,7 +63,10 @@ export function connectTerminal(url: string, size: { cols: number; rows: number 
   };
   return {
     send(data) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(typeof data === 'string' ? encoder.encode(data) : data);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      // A paste can be megabytes; the server takes frames of at most 1 MiB, so input goes in pieces.
+      const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+      for (let at = 0; at < bytes.length; at += INPUT_PIECE) ws.send(bytes.subarray(at, at + INPUT_PIECE));
     },
     resize(cols, rows) {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols, rows }));
