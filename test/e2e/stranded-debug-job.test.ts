@@ -13,8 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { Engine } from '../../src-main/engine/engine.js';
+import { startServer } from '../../src-main/http/app.js';
 import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
-import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
+import { openBrowser, type Browser } from './helpers/browser.js';
+import { committedRepo, ensureRendererBuilt, STATIC_DIR, type Dashboard } from './helpers/kiln-stack.js';
 
 const REPO = 'acme/stranded';
 
@@ -26,9 +28,12 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
   let root: string | undefined;
   let kiln: Dashboard | undefined;
   let runId: string | undefined;
+  /** Chromium, launched while the first engine runs the job (closed with the dashboard). */
+  let browser: Promise<Browser> | undefined;
 
   afterAll(async () => {
-    await kiln?.close();
+    if (kiln) await kiln.close();
+    else await browser?.then((b) => b.close(), () => undefined);
     if (runId) {
       execFileSync('sh', ['-c', `docker ps -aq --filter label=kiln.run=${runId} | xargs -r docker rm -f; docker network ls -q --filter label=kiln.run=${runId} | xargs -r docker network rm`]);
     }
@@ -36,6 +41,9 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
   });
 
   it('says where its container is and how to remove it, and End drops only the record', async () => {
+    ensureRendererBuilt();
+    browser = openBrowser();
+    browser.catch(() => undefined); // a launch failure is reported where the browser is awaited
     root = mkdtempSync(join(tmpdir(), 'kiln-stranded-e2e-'));
     const repoDir = join(root, 'repo');
     mkdirSync(repoDir);
@@ -53,14 +61,18 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
       const until = Date.now() + 90_000;
       while (!jobId && Date.now() < until) {
         jobId = (await first.listKeptJobs())[0]?.jobId;
-        if (!jobId) await new Promise((r) => setTimeout(r, 200));
+        if (!jobId) await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
       await first.stop();
     }
     expect(jobId).toBeDefined();
 
-    kiln = await openDashboard({ config: { ...config, engines: [engine('second')] }, dataDir, engine: { debug: { keepMs: 120_000 } } });
+    // The dashboard on a second engine, the first one renamed (what openDashboard starts, with the Chromium already up).
+    const second = await Engine.start({ config: { ...config, engines: [engine('second')] }, dataDir, debug: { keepMs: 120_000 }, onError: () => undefined });
+    const server = await startServer({ engine: second, port: 0, staticDir: STATIC_DIR, artifacts: second.artifacts });
+    const b = await browser;
+    kiln = { engine: second, server, browser: b, page: b.page, async close() { await b.close(); await server.close(); await second.stop(); } };
     const page = kiln.page;
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId!)}/jobs/${encodeURIComponent(jobId!)}`);
     const said = page.getByTestId('debug-stranded');
