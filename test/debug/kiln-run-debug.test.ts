@@ -45,6 +45,17 @@ async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<strin
   }
 }
 
+/**
+ * The running container of `job` of the `kiln run` in the pane ('' when there is none): labelled
+ * kiln.instance=cli-<its pid>-…, which tells it from another `kiln run`'s job of the same name.
+ */
+function jobContainer(job: string): string {
+  const pane = tmux('display-message', '-p', '-t', SESSION, '#{pane_pid}').trim();
+  const kiln = execFileSync('pgrep', ['-P', pane, '-f', 'kiln.js'], { encoding: 'utf8' }).trim();
+  const rows = docker('ps', '--filter', `label=kiln.job=${job}`, '--filter', 'label=kiln.role=job', '--format', '{{.ID}} {{.Label "kiln.instance"}}');
+  return rows.split('\n').map((row) => row.split(' ')).find(([, instance]) => instance?.startsWith(`cli-${kiln}-`))?.[0] ?? '';
+}
+
 /** Types a line into the pane (literally, then Enter). */
 function typeLine(text: string): void {
   tmux('send-keys', '-t', SESSION, '-l', text);
@@ -53,7 +64,7 @@ function typeLine(text: string): void {
 
 describe('kiln run --debug in a terminal', () => {
   let dir: string;
-  /** The failed job's container (found beside quick's). */
+  /** The failed job's container. */
   let buildContainer = '';
 
   beforeAll(() => {
@@ -81,11 +92,9 @@ describe('kiln run --debug in a terminal', () => {
   });
 
   it('holds back the other jobs\' lines, the skipped one too, while the shell owns the terminal', async () => {
-    const quick = docker('ps', '-q', '--filter', 'label=kiln.job=quick', '--filter', 'label=kiln.role=job');
+    const quick = jobContainer('quick');
     if (!quick) throw new Error('job quick ended before the shell opened: this test cannot tell held lines from printed ones');
-    // The failed job's container, beside quick's in the same run (for the Ctrl-C case below).
-    const runLabel = docker('inspect', '-f', '{{index .Config.Labels "kiln.run"}}', quick);
-    buildContainer = docker('ps', '-q', '--filter', `label=kiln.run=${runLabel}`, '--filter', 'label=kiln.job=build', '--filter', 'label=kiln.role=job');
+    buildContainer = jobContainer('build'); // for the Ctrl-C case below
     expect(buildContainer).toMatch(/^[0-9a-f]{12}$/);
     docker('exec', quick, 'touch', '/tmp/go');
     for (const deadline = Date.now() + 60_000; docker('ps', '-q', '--filter', `id=${quick}`) !== '';) {
