@@ -93,7 +93,7 @@ describe('debugging a failed job in the dashboard', () => {
     const deadline = Date.now() + 90_000;
     while ((await kiln.engine.listKeptJobs()).length === 0) {
       if (Date.now() > deadline) throw new Error('the failed job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
     jobId = (await kiln.engine.listKeptJobs())[0].jobId;
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(jobId)}`);
@@ -259,7 +259,7 @@ describe('debugging a failed job in the dashboard', () => {
     let kept;
     while (!(kept = (await kiln.engine.listKeptJobs()).find((k) => k.runId === second))) {
       if (Date.now() > keptDeadline) throw new Error('the re-run job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
     expect(kept.deadline - kept.keptAt).toBe(EXPIRING_KEEP_MS);
     await kiln.engine.saveServerSettings({ debugKeep: KEEP_MS }); // for the next kept job (below)
@@ -290,7 +290,7 @@ describe('debugging a failed job in the dashboard', () => {
     const keptDeadline = Date.now() + 90_000;
     while (!(await kiln.engine.listKeptJobs()).some((k) => k.runId === third)) {
       if (Date.now() > keptDeadline) throw new Error('the third run\'s job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
     await page.goto('about:blank');
     // A stopped engine leaves the kept container up; the next one on the same data adopts it.
