@@ -13,10 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { Engine } from '../../src-main/engine/engine.js';
-import { startServer } from '../../src-main/http/app.js';
 import { FAILING_PIPELINE } from '../debug/debug-fixture.js';
-import { openBrowser, type Browser } from './helpers/browser.js';
-import { committedRepo, ensureRendererBuilt, STATIC_DIR, type Dashboard } from './helpers/kiln-stack.js';
+import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
 
 const REPO = 'acme/stranded';
 
@@ -28,12 +26,9 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
   let root: string | undefined;
   let kiln: Dashboard | undefined;
   let runId: string | undefined;
-  /** Chromium, launched while the first engine runs the job (closed with the dashboard). */
-  let browser: Promise<Browser> | undefined;
 
   afterAll(async () => {
-    if (kiln) await kiln.close();
-    else await browser?.then((b) => b.close(), () => undefined);
+    await kiln?.close();
     if (runId) {
       execFileSync('sh', ['-c', `docker ps -aq --filter label=kiln.run=${runId} | xargs -r docker rm -f; docker network ls -q --filter label=kiln.run=${runId} | xargs -r docker network rm`]);
     }
@@ -41,9 +36,6 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
   });
 
   it('says where its container is and how to remove it, and End drops only the record', async () => {
-    ensureRendererBuilt();
-    browser = openBrowser();
-    browser.catch(() => undefined); // a launch failure is reported where the browser is awaited
     root = mkdtempSync(join(tmpdir(), 'kiln-stranded-e2e-'));
     const repoDir = join(root, 'repo');
     mkdirSync(repoDir);
@@ -68,11 +60,7 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
     }
     expect(jobId).toBeDefined();
 
-    // The dashboard on a second engine, the first one renamed (what openDashboard starts, with the Chromium already up).
-    const second = await Engine.start({ config: { ...config, engines: [engine('second')] }, dataDir, debug: { keepMs: 120_000 }, onError: () => undefined });
-    const server = await startServer({ engine: second, port: 0, staticDir: STATIC_DIR, artifacts: second.artifacts });
-    const b = await browser;
-    kiln = { engine: second, server, browser: b, page: b.page, async close() { await b.close(); await server.close(); await second.stop(); } };
+    kiln = await openDashboard({ config: { ...config, engines: [engine('second')] }, dataDir, engine: { debug: { keepMs: 120_000 } } });
     const page = kiln.page;
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId!)}/jobs/${encodeURIComponent(jobId!)}`);
     const said = page.getByTestId('debug-stranded');
