@@ -42,8 +42,6 @@ jobs:
       - run: echo ok
 `;
 
-/** How often the queue is polled for work to claim (500 ms by default): short, so that waiting out several passes is short too. */
-const POLL_MS = 100;
 /**
  * The keep of the deadline cases: long enough for what is checked while the job is kept (another
  * repository's run, a few claim passes; a restart too when adopted, counted from when the child
@@ -78,7 +76,7 @@ describe('a job kept for debugging holds its repository slot', () => {
     dataDir = join(root, 'data');
   };
   const start = async (keepMs: number): Promise<Engine> => {
-    const engine = await Engine.start({ config, dataDir, debug: { keepMs }, queue: { pollMs: POLL_MS }, onError: () => undefined });
+    const engine = await Engine.start({ config, dataDir, debug: { keepMs }, onError: () => undefined });
     engines.push(engine);
     return engine;
   };
@@ -95,8 +93,8 @@ describe('a job kept for debugging holds its repository slot', () => {
     const [waiting] = (await engine.triggerRun({ repo: 'acme/web', branch: 'main' })).runIds;
     const [other] = (await engine.triggerRun({ repo: 'acme/api', branch: 'main' })).runIds;
     expect((await finished(engine, other)).status).toBe('passed');
-    // A few more claim passes (the poll runs every POLL_MS): the waiting run is still not claimed.
-    await new Promise((r) => setTimeout(r, 6 * POLL_MS));
+    // A few more claim passes (the poll runs every 500 ms): the waiting run is still not claimed.
+    await new Promise((r) => setTimeout(r, 1500));
     const run = await engine.getRun(waiting);
     expect(Date.now()).toBeLessThan(kept.deadline); // still kept while we looked
     expect(run.jobs.map((j) => j.status)).toEqual(['queued']);

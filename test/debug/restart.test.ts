@@ -21,8 +21,6 @@ import { FAILING_PIPELINE, containers, keptByCrashingChild, until } from './debu
 import { openTerminal } from './terminal-client.js';
 
 const KEEP_MS = 120_000;
-/** How often the queue is polled for work to claim (500 ms by default): short, so that a wait that must see several passes is short too. */
-const POLL_MS = 100;
 
 describe('kept containers across a restart', () => {
   let root: string;
@@ -45,7 +43,7 @@ describe('kept containers across a restart', () => {
     dataDir = join(root, 'data');
   };
   const start = async (clock?: () => number): Promise<Engine> => {
-    const engine = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS }, queue: { pollMs: POLL_MS }, onError: () => undefined, ...(clock ? { clock } : {}) });
+    const engine = await Engine.start({ config, dataDir, debug: { keepMs: KEEP_MS }, onError: () => undefined, ...(clock ? { clock } : {}) });
     engines.push(engine);
     return engine;
   };
@@ -247,7 +245,7 @@ describe('kept containers across a restart', () => {
     expect(await second.listKeptJobs()).toMatchObject([{ jobId: kept.jobId, state: 'adopted' }]);
     const [waiting] = (await second.triggerRun({ repo: 'acme/web', branch: 'main' })).runIds;
     // Several claim passes go by (a kick at once, then the poll); without the slot the job starts in the first.
-    await new Promise((r) => setTimeout(r, 6 * POLL_MS));
+    await new Promise((r) => setTimeout(r, 3000));
     expect(await second.getRun(waiting)).toMatchObject({ jobs: [{ status: 'queued' }], waiting: 'waiting for a slot: Kiln is at its job limit (1): 1 job kept for debug' });
     const health = await second.health();
     expect(health.queue).toEqual({ queued: 1, running: 1, kept: 1 });
