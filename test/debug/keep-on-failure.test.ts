@@ -136,12 +136,18 @@ describe('a failed job of a run started with debug', () => {
       t.ws.on('message', (data: Buffer, isBinary: boolean) => { if (isBinary) received += data.length; });
       const FLOOD = 3_000_000;
       t.type(`head -c ${FLOOD} /dev/zero | tr '\\0' y; echo "flood-$((6*7))"\n`);
-      // Nothing acknowledged: the output stops at the window, however long the page takes.
-      let before = -1;
-      const settled = Date.now() + 30_000;
-      while ((received !== before || received === 0) && Date.now() < settled) {
-        before = received;
-        await new Promise((r) => setTimeout(r, 1000));
+      // Nothing acknowledged: the output stops at the window, however long the page takes (a
+      // second with nothing more, looked at every 100 ms).
+      let last = -1;
+      let stillSince = Date.now();
+      for (const settled = Date.now() + 30_000; Date.now() < settled;) {
+        if (received !== last || received === 0) {
+          last = received;
+          stillSince = Date.now();
+        } else if (Date.now() - stillSince >= 1000) {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
       expect(received).toBeGreaterThan(HIGH_WATER);
       expect(received).toBeLessThan(HIGH_WATER + 2 * MAX_FRAME);

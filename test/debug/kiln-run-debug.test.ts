@@ -13,11 +13,12 @@ import { TEST_IMAGE } from '../helpers/test-image.js';
 import { FAILING_PIPELINE } from './debug-fixture.js';
 
 // Beside the failing job: one that passes while the failed job's shell owns the terminal, and one
-// skipped then (it runs only on a failure).
+// skipped then (it runs only on a failure). The passing one ends when the test says so (a file it
+// waits for, put there with docker exec), at most two minutes after it starts.
 const PIPELINE = `${FAILING_PIPELINE}  quick:
     image: ${TEST_IMAGE}
     steps:
-      - run: sleep 20; echo "quick-$((1+1))-done"
+      - run: for i in $(seq 1200); do [ -f /tmp/go ] && break; sleep 0.1; done; echo "quick-$((1+1))-done"
   notify:
     needs: [quick]
     if: failure()
@@ -30,6 +31,7 @@ const KILN = resolve('bin/kiln.js');
 const SESSION = `kiln-debug-${process.pid}`;
 
 const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+const docker = (...args: string[]): string => execFileSync('docker', args, { encoding: 'utf8' }).trim();
 const screen = (): string => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', SESSION);
 
 async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
@@ -43,6 +45,17 @@ async function waitForScreen(pattern: RegExp, timeoutMs = 60_000): Promise<strin
   }
 }
 
+/**
+ * The running container of `job` of the `kiln run` in the pane ('' when there is none): labelled
+ * kiln.instance=cli-<its pid>-…, which tells it from another `kiln run`'s job of the same name.
+ */
+function jobContainer(job: string): string {
+  const pane = tmux('display-message', '-p', '-t', SESSION, '#{pane_pid}').trim();
+  const kiln = execFileSync('pgrep', ['-P', pane, '-f', 'kiln.js'], { encoding: 'utf8' }).trim();
+  const rows = docker('ps', '--filter', `label=kiln.job=${job}`, '--filter', 'label=kiln.role=job', '--format', '{{.ID}} {{.Label "kiln.instance"}}');
+  return rows.split('\n').map((row) => row.split(' ')).find(([, instance]) => instance?.startsWith(`cli-${kiln}-`))?.[0] ?? '';
+}
+
 /** Types a line into the pane (literally, then Enter). */
 function typeLine(text: string): void {
   tmux('send-keys', '-t', SESSION, '-l', text);
@@ -51,6 +64,8 @@ function typeLine(text: string): void {
 
 describe('kiln run --debug in a terminal', () => {
   let dir: string;
+  /** The failed job's container. */
+  let buildContainer = '';
 
   beforeAll(() => {
     ensureBuilt();
@@ -77,11 +92,14 @@ describe('kiln run --debug in a terminal', () => {
   });
 
   it('holds back the other jobs\' lines, the skipped one too, while the shell owns the terminal', async () => {
-    const quickRunning = (): boolean => execFileSync('docker', ['ps', '-q', '--filter', 'label=kiln.job=quick', '--filter', 'label=kiln.role=job'], { encoding: 'utf8' }).trim() !== '';
-    if (!quickRunning()) throw new Error('job quick ended before the shell opened: this test cannot tell held lines from printed ones');
-    for (const deadline = Date.now() + 60_000; quickRunning();) {
+    const quick = jobContainer('quick');
+    if (!quick) throw new Error('job quick ended before the shell opened: this test cannot tell held lines from printed ones');
+    buildContainer = jobContainer('build'); // for the Ctrl-C case below
+    expect(buildContainer).toMatch(/^[0-9a-f]{12}$/);
+    docker('exec', quick, 'touch', '/tmp/go');
+    for (const deadline = Date.now() + 60_000; docker('ps', '-q', '--filter', `id=${quick}`) !== '';) {
       if (Date.now() > deadline) throw new Error('job quick never ended');
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
     // quick passed, so notify is skipped about now: its line would be on the screen within a moment.
     await new Promise((r) => setTimeout(r, 1500));
@@ -91,7 +109,11 @@ describe('kiln run --debug in a terminal', () => {
 
   it('sends Ctrl-C to the command in the container, not to kiln', async () => {
     typeLine('sleep 300; echo "slept-$((1+1))"');
-    await new Promise((r) => setTimeout(r, 700));
+    // Ctrl-C once the sleep runs in the container (not while the shell still reads the line).
+    for (const deadline = Date.now() + 10_000; !/sleep 300/.test(docker('top', buildContainer));) {
+      if (Date.now() > deadline) throw new Error('the sleep never started in the container');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     tmux('send-keys', '-t', SESSION, 'C-c');
     typeLine('echo "alive-$((2+3))"');
     await waitForScreen(/^alive-5$/m, 10_000);
@@ -103,9 +125,17 @@ describe('kiln run --debug in a terminal', () => {
     typeLine('stty size');
     await waitForScreen(/^30 100$/m);
     tmux('resize-window', '-t', SESSION, '-x', '120', '-y', '40');
-    await new Promise((r) => setTimeout(r, 500));
-    typeLine('clear; stty size');
-    await waitForScreen(/^40 120$/m);
+    // The new size reaches the shell a moment later: ask until it answers with it.
+    for (let attempt = 1; ; attempt++) {
+      typeLine('clear; stty size');
+      const last = attempt === 5;
+      try {
+        await waitForScreen(/^40 120$/m, last ? 60_000 : 400);
+        break;
+      } catch (err) {
+        if (last) throw err;
+      }
+    }
   });
 
   it('continues the teardown when the shell exits: the container goes, kiln exits 1', async () => {

@@ -5,11 +5,9 @@
  * acme/api starts at once. The same holds for a job adopted after a kill -9 and a restart, whose
  * queue entry is no longer active: the claim counts kept jobs, not only running ones.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KeptJobInfo } from '../../shared/api/engine-api.js';
 import type { RunDetail } from '../../shared/model/run.js';
@@ -19,7 +17,7 @@ import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, repoConfig, TERMINAL } from '../engine/engine-fixture.js';
-import { containers, until } from './debug-fixture.js';
+import { containers, keptByCrashingChild, until } from './debug-fixture.js';
 
 const FAILING = `name: slot
 on:
@@ -43,6 +41,14 @@ jobs:
     steps:
       - run: echo ok
 `;
+
+/**
+ * The keep of the deadline cases: long enough for what is checked while the job is kept (another
+ * repository's run, a few claim passes; a restart too when adopted, counted from when the child
+ * kept it), short enough to wait out. The checks assert that the job was still kept when they looked.
+ */
+const DEADLINE_KEEP_MS = 15_000;
+const ADOPTED_DEADLINE_KEEP_MS = 20_000;
 
 describe('a job kept for debugging holds its repository slot', () => {
   let root: string;
@@ -101,27 +107,7 @@ describe('a job kept for debugging holds its repository slot', () => {
   };
 
   /** A child process keeps acme/web's failed job of a run with debug, then is killed (kill -9). */
-  const keptByCrashingChild = async (keepMs: number): Promise<{ runId: string; jobId: string }> => {
-    const configFile = join(root, 'config.json');
-    writeFileSync(configFile, JSON.stringify(config));
-    const child = spawn(process.execPath, [resolve('test/debug/debug-crash-child.mjs'), resolve('dist'), configFile, dataDir, String(keepMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<void>((r) => child.on('exit', () => r()));
-    const seen = await new Promise<{ runId: string; jobId: string }>((resolveSeen, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child never kept the job; stderr: ${stderr}`)), 120_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const msg = JSON.parse(line) as { runId?: string; jobId?: string };
-        if (msg.runId && msg.jobId) {
-          clearTimeout(timer);
-          resolveSeen({ runId: msg.runId, jobId: msg.jobId });
-        }
-      });
-    });
-    child.kill('SIGKILL');
-    await exited;
-    return seen;
-  };
+  const keptByChild = (keepMs: number): Promise<{ runId: string; jobId: string }> => keptByCrashingChild({ root, config, dataDir, keepMs });
 
   describe('in the process that kept it', () => {
     it('makes a new run of its repository wait until debugging is ended, while another repository runs at once', async () => {
@@ -143,7 +129,7 @@ describe('a job kept for debugging holds its repository slot', () => {
 
     it('makes a new run of its repository wait until the debug deadline passes', async () => {
       setUp();
-      const engine = await start(20_000);
+      const engine = await start(DEADLINE_KEEP_MS);
       await engine.triggerRun({ repo: 'acme/web', branch: 'main', debug: true });
       const kept = await until(async () => (await engine.listKeptJobs())[0], 'the job to be kept');
       const waiting = await waitsWhileOtherRepositoryRuns(engine, kept);
@@ -157,7 +143,7 @@ describe('a job kept for debugging holds its repository slot', () => {
   describe('adopted after a kill -9 and a restart', () => {
     it('makes a new run of its repository wait until debugging is ended, while another repository runs at once', async () => {
       setUp();
-      const seen = await keptByCrashingChild(120_000);
+      const seen = await keptByChild(120_000);
       const engine = await start(120_000);
       const [kept] = await engine.listKeptJobs();
       expect(kept).toMatchObject({ jobId: seen.jobId, state: 'adopted' });
@@ -171,8 +157,8 @@ describe('a job kept for debugging holds its repository slot', () => {
 
     it('makes a new run of its repository wait until the debug deadline passes', async () => {
       setUp();
-      const seen = await keptByCrashingChild(30_000);
-      const engine = await start(30_000);
+      const seen = await keptByChild(ADOPTED_DEADLINE_KEEP_MS);
+      const engine = await start(ADOPTED_DEADLINE_KEEP_MS);
       const [kept] = await engine.listKeptJobs();
       expect(kept).toMatchObject({ jobId: seen.jobId, state: 'adopted' });
       const waiting = await waitsWhileOtherRepositoryRuns(engine, kept);

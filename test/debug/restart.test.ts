@@ -5,11 +5,10 @@
  * not run again) and removes the container when its deadline has passed. Nothing leaks.
  */
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src-main/engine/engine.js';
 import { startServer } from '../../src-main/http/app.js';
@@ -18,7 +17,7 @@ import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { mountSmallDisk, removeFill } from '../helpers/small-disk.js';
 import { createRepo, repoConfig } from '../engine/engine-fixture.js';
-import { FAILING_PIPELINE, containers, until } from './debug-fixture.js';
+import { FAILING_PIPELINE, containers, keptByCrashingChild, until } from './debug-fixture.js';
 import { openTerminal } from './terminal-client.js';
 
 const KEEP_MS = 120_000;
@@ -50,27 +49,7 @@ describe('kept containers across a restart', () => {
   };
 
   /** A child process keeps the failed job of a run with debug, then is killed (kill -9). */
-  const keptByCrashingChild = async (): Promise<{ runId: string; jobId: string }> => {
-    const configFile = join(root, 'config.json');
-    writeFileSync(configFile, JSON.stringify(config));
-    const child = spawn(process.execPath, [resolve('test/debug/debug-crash-child.mjs'), resolve('dist'), configFile, dataDir, String(KEEP_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<void>((r) => child.on('exit', () => r()));
-    const seen = await new Promise<{ runId: string; jobId: string }>((resolveSeen, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child never kept the job; stderr: ${stderr}`)), 120_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const msg = JSON.parse(line) as { runId?: string; jobId?: string };
-        if (msg.runId && msg.jobId) {
-          clearTimeout(timer);
-          resolveSeen({ runId: msg.runId, jobId: msg.jobId });
-        }
-      });
-    });
-    child.kill('SIGKILL');
-    await exited;
-    return seen;
-  };
+  const keptByChild = (): Promise<{ runId: string; jobId: string }> => keptByCrashingChild({ root, config, dataDir, keepMs: KEEP_MS });
 
   it('are adopted after a stop: the terminal still opens, the reaper spares them, the deadline stands', async () => {
     setUp();
@@ -224,7 +203,7 @@ describe('kept containers across a restart', () => {
     dataDir = disk.dir;
     try {
       config = { ...config, disk: { minFreeBytes: 1024 * 1024, minFreePercent: 0, reserveBytes: 0, checkIntervalMs: 200 } };
-      const seen = await keptByCrashingChild();
+      const seen = await keptByChild();
       expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
 
       // The database as a restart finds it (its WAL folded in), then another program takes the last
@@ -283,7 +262,7 @@ describe('kept containers across a restart', () => {
 
   it('after a kill -9: the job is recorded failed, not run again, and a passed deadline removes the container', async () => {
     setUp();
-    const seen = await keptByCrashingChild();
+    const seen = await keptByChild();
     expect(containers(seen.runId)).toEqual(['job:running', 'service:running']);
 
     // Restarted after the deadline: the job's failure is recorded and its container removed.

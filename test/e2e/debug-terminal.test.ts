@@ -26,8 +26,13 @@ const PIPELINE = `${FAILING_PIPELINE}      - name: Report
         if: always()
         run: echo "report after the failure"
 `;
-/** Long enough for the terminal steps on a loaded machine, short enough to watch it expire. */
+/** Long enough for the terminal steps on a loaded machine (the first job's deadline is extended early, too). */
 const KEEP_MS = 60_000;
+/**
+ * The keep saved in Settings before the run left to expire (and put back once its job is kept):
+ * long enough to open its page while kept, short enough to wait out.
+ */
+const EXPIRING_KEEP_MS = 20_000;
 
 /** The text on the screen of terminal `i` of the page. */
 function screen(page: Page, i = 0): Promise<string> {
@@ -67,7 +72,9 @@ describe('debugging a failed job in the dashboard', () => {
     config = defaultConfig();
     config.server.port = 0;
     config.repositories.push({ name: REPO, url: repoDir, defaultBranch: 'main', webhookSecrets: [], secrets: { DEPLOY_TOKEN: 'never-on-screen' }, priority: {} });
-    kiln = await openDashboard({ config, dataDir: join(root, 'data'), engine: { debug: { keepMs: KEEP_MS } } });
+    // The keep from the configuration (debug.keep), as `kiln serve` has it: a save in Settings applies to the next kept job.
+    config.debug = { keepMs: KEEP_MS };
+    kiln = await openDashboard({ config, dataDir: join(root, 'data') });
     page = kiln.page;
   });
 
@@ -86,7 +93,7 @@ describe('debugging a failed job in the dashboard', () => {
     const deadline = Date.now() + 90_000;
     while ((await kiln.engine.listKeptJobs()).length === 0) {
       if (Date.now() > deadline) throw new Error('the failed job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
     jobId = (await kiln.engine.listKeptJobs())[0].jobId;
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(jobId)}`);
@@ -146,9 +153,18 @@ describe('debugging a failed job in the dashboard', () => {
     await typeInTerminal(page, 'clear; stty size\n');
     const before = (await waitForScreen(page, /^\d+ \d+$/m)).split(' ').map(Number);
     await page.setViewportSize({ width: 900, height: 800 });
-    await page.waitForTimeout(500);
-    await typeInTerminal(page, 'clear; stty size\n');
-    const after = (await waitForScreen(page, new RegExp(`^(?!${before.join(' ')}$)\\d+ \\d+$`, 'm'))).split(' ').map(Number);
+    // The new size reaches the shell a moment later: ask until it answers with another size.
+    let after: number[] = [];
+    for (let attempt = 1; ; attempt++) {
+      await typeInTerminal(page, 'clear; stty size\n');
+      const last = attempt === 5;
+      try {
+        after = (await waitForScreen(page, new RegExp(`^(?!${before.join(' ')}$)\\d+ \\d+$`, 'm'), 0, last ? 20_000 : 400)).split(' ').map(Number);
+        break;
+      } catch (err) {
+        if (last) throw err;
+      }
+    }
     expect(after[1]).toBeLessThan(before[1]);
     await page.setViewportSize({ width: 1280, height: 800 });
   });
@@ -230,7 +246,9 @@ describe('debugging a failed job in the dashboard', () => {
   });
 
   it('removes the kept container at the deadline and the job ends failed', async () => {
-    // A second run with debug, from the run page's Re-run: its job is kept, then left to expire.
+    // A second run with debug, from the run page's Re-run: its job is kept, then left to expire
+    // after the shorter keep saved in Settings meanwhile.
+    await kiln.engine.saveServerSettings({ debugKeep: EXPIRING_KEEP_MS });
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(runId)}`);
     await page.waitForSelector('[data-action=rerun]');
     await page.check('input[name=debug]');
@@ -241,12 +259,14 @@ describe('debugging a failed job in the dashboard', () => {
     let kept;
     while (!(kept = (await kiln.engine.listKeptJobs()).find((k) => k.runId === second))) {
       if (Date.now() > keptDeadline) throw new Error('the re-run job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
+    expect(kept.deadline - kept.keptAt).toBe(EXPIRING_KEEP_MS);
+    await kiln.engine.saveServerSettings({ debugKeep: KEEP_MS }); // for the next kept job (below)
     expect(containers(second)).toEqual(['job:running', 'service:running']);
     await page.goto(`${kiln.server.url}/#/runs/${encodeURIComponent(second)}/jobs/${encodeURIComponent(kept.jobId)}`);
     await page.waitForSelector('[data-testid=debug-panel]');
-    await page.waitForSelector(`.page-run[data-status=failed]`, { timeout: KEEP_MS + 30_000 });
+    await page.waitForSelector(`.page-run[data-status=failed]`, { timeout: EXPIRING_KEEP_MS + 30_000 });
     await page.waitForSelector('[data-testid=debug-panel]', { state: 'detached', timeout: 10_000 });
     expect(containers(second)).toEqual([]);
     expect(await kiln.engine.listKeptJobs()).toEqual([]);
@@ -259,8 +279,8 @@ describe('debugging a failed job in the dashboard', () => {
     expect(await page.textContent('.timing-legend')).toContain('kept for debug');
     const job = (await kiln.engine.getRunTiming(second)).jobs[0];
     const spent = (phase: string): number => job.segments.filter((x) => x.phase === phase).reduce((ms, x) => ms + (x.end ?? Date.now()) - x.start, 0);
-    // Kept for the configured minute; the work after the steps is seconds at most.
-    expect(spent('kept_for_debug')).toBeGreaterThan(KEEP_MS - 10_000);
+    // Kept for the configured keep; the work after the steps is seconds at most.
+    expect(spent('kept_for_debug')).toBeGreaterThan(EXPIRING_KEEP_MS - 2_000); // the hold lasts until the deadline
     expect(spent('after_steps')).toBeLessThan(15_000);
     await screenshot(page, 'debug-timing');
   });
@@ -270,7 +290,7 @@ describe('debugging a failed job in the dashboard', () => {
     const keptDeadline = Date.now() + 90_000;
     while (!(await kiln.engine.listKeptJobs()).some((k) => k.runId === third)) {
       if (Date.now() > keptDeadline) throw new Error('the third run\'s job was never kept');
-      await page.waitForTimeout(200);
+      await page.waitForTimeout(100);
     }
     await page.goto('about:blank');
     // A stopped engine leaves the kept container up; the next one on the same data adopts it.

@@ -53,7 +53,7 @@ describe('a kept job stranded on an engine no longer configured, on its page', (
       const until = Date.now() + 90_000;
       while (!jobId && Date.now() < until) {
         jobId = (await first.listKeptJobs())[0]?.jobId;
-        if (!jobId) await new Promise((r) => setTimeout(r, 200));
+        if (!jobId) await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
       await first.stop();

@@ -33,8 +33,9 @@ describe('the terminal ticket over IPC', () => {
   let server: RunningServer;
   let ipc: FakeIpc;
   let dispose: () => void;
-  /** Two jobs kept for debugging. */
+  /** Two jobs kept for debugging, of these runs. */
   let kept: [string, string];
+  const runIds: string[] = [];
   const call = (method: string, args: unknown[]): Promise<Envelope<unknown>> => ipc.renderer.invoke(IPC_INVOKE_CHANNEL, method, args) as Promise<Envelope<unknown>>;
   const urlFor = async (jobId: string): Promise<string> => {
     const answer = await call('terminalUrl', [jobId]);
@@ -54,7 +55,6 @@ describe('the terminal ticket over IPC', () => {
       desktop: createDesktopApi({ serverUrl: () => server.url, terminalUrl: (jobId) => server.terminalUrl?.(jobId) }),
       isTrustedSender: (url) => isAppFrame(url, APP),
     });
-    const runIds: string[] = [];
     for (let i = 0; i < 2; i++) runIds.push(...(await kiln.engine.triggerRun({ repo: 'acme/web', branch: 'main', debug: true })).runIds);
     const jobs = await kiln.waitFor(async () => {
       const list = await kiln.engine.listKeptJobs();
@@ -66,6 +66,10 @@ describe('the terminal ticket over IPC', () => {
   afterAll(async () => {
     dispose?.();
     await server?.close();
+    // A stopped engine leaves its kept containers up for the next start: end debugging, and let the
+    // runs finish (their teardown), first.
+    for (const k of (await kiln?.engine.listKeptJobs()) ?? []) await kiln.engine.endDebug(k.jobId);
+    for (const runId of runIds) await kiln.waitForRun(runId);
     await kiln?.close();
   });
 
