@@ -6,6 +6,7 @@
  * form: the Engines page shows alpha as "removing — 2 jobs finishing" with links to its two jobs
  * until they end, then drops it, while `fast` is the same engine, up, with beta's running job.
  */
+import Dockerode from 'dockerode';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/model/run.js';
 import { discoverLocalEngine } from '../../src-main/executor/engines/engine-address.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
+import { releaseJobs, untilReleased } from '../helpers/release-jobs.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { screenshot } from './helpers/browser.js';
 import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-stack.js';
@@ -20,7 +22,7 @@ import { committedRepo, openDashboard, type Dashboard } from './helpers/kiln-sta
 const job = (name: string, label: string): string => `  ${name}:
     image: ${TEST_IMAGE}
     runs-on: [${label}]
-    steps: [{ name: work, run: 'sleep 15; echo done' }]
+    steps: [{ name: work, run: '${untilReleased()}; echo done' }]
 `;
 const PIPELINE = `name: busy
 on: { manual: true }
@@ -90,7 +92,8 @@ describe('removing and renaming engines on the Settings page while they run jobs
     await expect.poll(() => page.textContent('[data-testid="docker-engine"]'), { timeout: 15_000 }).toMatch(/^fast \(unix:\/\//);
     await screenshot(page, 'engines-removing');
 
-    // Gone once its last job ends.
+    // Gone once its last job ends: the jobs run until the checks above are done, then are released.
+    expect(await releaseJobs(new Dockerode(), engine.instanceId)).toBe(3);
     await page.waitForSelector('tr[data-engine="alpha"]', { state: 'detached', timeout: 60_000 });
     const done = await getRun(runId);
     expect(done.status).toBe('passed');

@@ -47,6 +47,15 @@ jobs:
           MD
       - name: Fail
         run: exit 1
+`;
+
+/**
+ * A job that streams groups for a few seconds: on a branch of its own, so that the checks of the
+ * finished job above need not wait for it.
+ */
+const LIVE_PIPELINE = `name: live
+on: { manual: true }
+jobs:
   live:
     image: ${TEST_IMAGE}
     steps:
@@ -93,6 +102,7 @@ describe('what a job produced, in the dashboard', () => {
     kiln = await startKilnStack(REPO, [
       { name: 'main', message: 'records', files: { '.kiln.yml': PIPELINE } },
       { name: 'pictures', message: 'a reference-style image', files: { '.kiln.yml': REFERENCE_IMAGE_PIPELINE } },
+      { name: 'live', message: 'a job that streams groups', files: { '.kiln.yml': LIVE_PIPELINE } },
     ]);
     browser = await openBrowser();
     page = browser.page;
@@ -204,7 +214,7 @@ describe('what a job produced, in the dashboard', () => {
   });
 
   it('keeps a group open while its step streams and closes it once the step has finished', async () => {
-    const { runIds: [liveRun] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'main' });
+    const { runIds: [liveRun] } = await kiln.engine.triggerRun({ repo: REPO, branch: 'live' });
     const liveJob = (await kiln.engine.getRun(liveRun)).jobs.find((j) => j.name === 'live')!;
     await page.goto(`${kiln.url}/#/runs/${encodeURIComponent(liveRun)}/jobs/${encodeURIComponent(liveJob.id)}`);
     // Every change of the list while it streams: a marker line must never show as text, not even

@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer as createNetServer } from 'node:net';
@@ -23,6 +23,7 @@ import { controlTunnel } from '../../src-main/trigger/tunnel-control.js';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { createRemoteRepo, startGitDaemon, startHttpBackend, type GitDaemon, type RemoteRepo } from '../helpers/git-servers.js';
+import { compiledEngine, type CompiledEngine } from '../helpers/compiled-engine.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { startStandIn } from '../forge/github-stand-in.js';
 
@@ -405,16 +406,11 @@ describe('a late webhook redelivery', () => {
 });
 
 describe('when Kiln is killed -9 in the middle of a catch-up', () => {
-  const distDir = resolve('test-output', `catch-up-crash-${process.pid}`);
+  let compiled: CompiledEngine | undefined;
   beforeAll(() => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', distDir], { stdio: 'ignore' });
-    } catch {
-      // tsc emits despite type errors elsewhere; only a missing engine is fatal
-    }
-    if (!existsSync(join(distDir, 'src-main', 'engine', 'engine.js'))) throw new Error('could not compile the engine for the child process');
+    compiled = compiledEngine('catch-up-crash');
   }, 180_000);
-  afterAll(() => rmSync(distDir, { recursive: true, force: true }));
+  afterAll(() => compiled?.dispose());
 
   it('builds every missed head exactly once after the restart: heads and runs were stored together', async () => {
     const c = config();
@@ -423,7 +419,7 @@ describe('when Kiln is killed -9 in the middle of a catch-up', () => {
     engine = undefined;
     const shas = Array.from({ length: 12 }, (_, i) => remote.push(PIPELINE(`k${i}`), `topic/${i}`));
     writeFileSync(join(root, 'config.json'), JSON.stringify(c));
-    const child = spawn(process.execPath, [resolve('test/engine/catch-up-child.mjs'), distDir, join(root, 'config.json'), join(root, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [resolve('test/engine/catch-up-child.mjs'), compiled!.dir, join(root, 'config.json'), join(root, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise((r) => child.once('exit', r));
     // Killed as soon as the first run is stored: the pass is still writing the others.
     await new Promise<void>((r, reject) => {

@@ -4,12 +4,15 @@
  * can really be SIGKILLed; the second runs here.
  */
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Dockerode from 'dockerode';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { compiledEngine, type CompiledEngine } from '../helpers/compiled-engine.js';
+import { releaseJobs, untilReleased } from '../helpers/release-jobs.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { createRepo, dockerLeftovers, repoConfig, TERMINAL } from './engine-fixture.js';
 import { Engine } from '../../src-main/engine/engine.js';
@@ -17,17 +20,11 @@ import { defaultConfig } from '../../src-main/settings/config-file.js';
 import type { KilnConfig } from '../../src-main/core/engine-contract.js';
 import type { RunDetail } from '../../shared/model/run.js';
 
-const distDir = resolve('test-output', `engine-crash-${process.pid}`);
-
+let compiled: CompiledEngine | undefined;
 beforeAll(() => {
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', distDir], { stdio: 'ignore' });
-  } catch {
-    // tsc emits despite type errors in files other helpers are still writing; only a missing engine is fatal
-  }
-  if (!existsSync(join(distDir, 'src-main', 'engine', 'engine.js'))) throw new Error('could not compile the engine for the child process');
+  compiled = compiledEngine('engine-crash');
 }, 120_000);
-afterAll(() => rmSync(distDir, { recursive: true, force: true }));
+afterAll(() => compiled?.dispose());
 
 let root: string;
 let engine: Engine | undefined;
@@ -43,7 +40,7 @@ jobs:
   build:
     image: ${TEST_IMAGE}
     steps:
-      - run: echo started; sleep 4; echo finished
+      - run: 'echo started; ${untilReleased()}; echo finished'
 `;
 
 /** Starts the child engine, waits until the job's step runs, then SIGKILLs it. */
@@ -52,7 +49,7 @@ async function killMidBuild(config: KilnConfig, dataDir: string, event: object, 
   const eventFile = join(root, 'event.json');
   writeFileSync(configFile, JSON.stringify(config));
   writeFileSync(eventFile, JSON.stringify(event));
-  const child = spawn(process.execPath, [resolve('test/engine/crash-child.mjs'), distDir, configFile, dataDir, eventFile, String(maxAttempts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve('test/engine/crash-child.mjs'), compiled!.dir, configFile, dataDir, eventFile, String(maxAttempts)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const seen: { instanceId?: string; runId?: string; jobId?: string } = {};
@@ -88,6 +85,14 @@ function setup(): { config: KilnConfig; dataDir: string; event: object } {
   return { config, dataDir: join(root, 'data'), event: { kind: 'push', repo: repo.name, branch: 'main', sha } };
 }
 
+async function waitFor(probe: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function waitTerminal(e: Engine, runId: string): Promise<RunDetail> {
   const deadline = Date.now() + 90_000;
   for (;;) {
@@ -108,6 +113,9 @@ describe('when Kiln is killed with SIGKILL mid-build and started again', () => {
     // Checked before this engine's pool has had a turn of the event loop: only the dead process's leftovers could be here.
     expect(dockerLeftovers(dead.instanceId)).toEqual([]);
     expect(integrityCheck(dataDir)).toBe('ok');
+    // The step runs until released: the second attempt is let go once it runs.
+    const e = engine;
+    await waitFor(async () => (await e.getRun(dead.runId)).jobs[0].attempt === 2 && await releaseJobs(new Dockerode(), e.instanceId) > 0, 'the second attempt to run');
     const run = await waitTerminal(engine, dead.runId);
     expect(run.status).toBe('passed');
     expect(run.jobs[0]).toMatchObject({ id: dead.jobId, status: 'passed', attempt: 2 });

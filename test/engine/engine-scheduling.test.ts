@@ -1,4 +1,6 @@
+import Dockerode from 'dockerode';
 import { afterEach, describe, expect, it } from 'vitest';
+import { releaseJobs, untilReleased } from '../helpers/release-jobs.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 import { startEngine, type EngineFixture } from './engine-fixture.js';
 import type { EngineEvent } from '../../shared/api/engine-api.js';
@@ -135,24 +137,31 @@ describe('when a new commit is pushed to the same branch', () => {
     f = await startEngine({ concurrency: { jobs: 2, perRepository: 2 } });
     const extra = 'concurrency: { cancel-in-progress: false }\n';
     const repo = f.repos[0];
-    const shaA = repo.commit(pipeline({ name: 'a', extra, jobs: { work: 'echo A running; sleep 2' } }), 'A');
+    // A runs until released: it is still running when B is pushed and when B has passed.
+    const shaA = repo.commit(pipeline({ name: 'a', extra, jobs: { work: `echo A running; ${untilReleased()}` } }), 'A');
     const { runIds: [runA] } = await f.engine.handleEvent(push(f, shaA));
     await logShows(f, runA, 'A running');
     const shaB = repo.commit(pipeline({ name: 'b', extra, jobs: { work: 'echo B done' } }), 'B');
     const { runIds: [runB] } = await f.engine.handleEvent(push(f, shaB));
-    expect((await f.waitForRun(runA)).status).toBe('passed');
     expect((await f.waitForRun(runB)).status).toBe('passed');
+    expect((await f.engine.getRun(runA)).status).toBe('running');
+    expect(await releaseJobs(new Dockerode(), f.engine.instanceId)).toBe(1);
+    expect((await f.waitForRun(runA)).status).toBe('passed');
   });
 
   it('leaves runs of other branches alone', async () => {
     f = await startEngine({ concurrency: { jobs: 2, perRepository: 2 } });
     const extra = 'concurrency: { group: "${KILN_REPO}/${KILN_BRANCH}", cancel-in-progress: true }\n';
     const repo = f.repos[0];
-    const text = pipeline({ extra, branches: "'**'", jobs: { work: 'echo working; sleep 2' } });
+    const text = pipeline({ extra, branches: "'**'", jobs: { work: `echo working; ${untilReleased()}` } });
     const shaMain = repo.commit(text, 'main');
     const { runIds: [onMain] } = await f.engine.handleEvent(push(f, shaMain));
     const shaDev = repo.commit(text, 'dev', 'dev');
     const { runIds: [onDev] } = await f.engine.handleEvent(push(f, shaDev, 'dev'));
+    // Both run at once (each until released): the push to dev cancelled nothing on main.
+    await logShows(f, onMain, 'working');
+    await logShows(f, onDev, 'working');
+    expect(await releaseJobs(new Dockerode(), f.engine.instanceId)).toBe(2);
     expect((await f.waitForRun(onMain)).status).toBe('passed');
     expect((await f.waitForRun(onDev)).status).toBe('passed');
   });

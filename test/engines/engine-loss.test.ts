@@ -22,23 +22,22 @@ afterEach(async () => {
   await h?.executor.reapOrphans(() => false).catch(() => undefined);
 });
 
-/** Waits until the step runs, and a moment more for its first line. */
-async function whenRunning(running: () => boolean): Promise<void> {
+/** Waits until the step has printed its first line. */
+async function whenStarted(started: () => boolean): Promise<void> {
   const until = Date.now() + 60_000;
-  while (!running()) {
-    if (Date.now() > until) throw new Error('the step never started');
+  while (!started()) {
+    if (Date.now() > until) throw new Error('the step never printed its first line');
     await new Promise((r) => setTimeout(r, 50));
   }
-  await new Promise((r) => setTimeout(r, 1000));
 }
 
 describe('when the engine stops in the middle of a step', () => {
   for (const how of ['stop', 'kill'] as const) {
     it(`(dockerd ${how === 'stop' ? 'stopped with SIGTERM' : 'killed with SIGKILL'}) fails the job as the infrastructure's, marked engine-lost, not exit code 137`, async () => {
       h = harness({ docker: new Dockerode({ socketPath: engine.socket }) });
-      let running = false;
-      const pending = run(h, job([step('echo started; sleep 30; echo finished')]), { onStep: (s) => void (running ||= s.status === 'running') });
-      await whenRunning(() => running);
+      let started = false;
+      const pending = run(h, job([step('echo started; sleep 30; echo finished')]), {}, (l) => void (started ||= l.text === 'started'));
+      await whenStarted(() => started);
       await (how === 'stop' ? engine.stop() : engine.kill());
       try {
         const { result, all } = await pending;

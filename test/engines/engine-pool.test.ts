@@ -13,6 +13,7 @@ import type { EngineConfig, KilnConfig } from '../../src-main/core/engine-contra
 import { Engine } from '../../src-main/engine/engine.js';
 import { defaultConfig } from '../../src-main/settings/config-file.js';
 import { createRepo, repoConfig, TERMINAL, type TestRepo } from '../engine/engine-fixture.js';
+import { releaseJobs, untilReleased } from '../helpers/release-jobs.js';
 import { startExtraEngine, type ExtraEngine } from '../helpers/second-engine.js';
 import { TEST_IMAGE } from '../helpers/test-image.js';
 
@@ -151,13 +152,15 @@ describe('when an engine goes away mid-job', () => {
     // far only first, so the job starts there.
     const h = await start([farConfig({ labels: ['first'] }), nearConfig()]);
     try {
-      const runId = await h.push(pipeline({ long: { run: 'echo started; sleep 6; echo finished' } }));
+      // It runs until released: the first attempt is still going when the link is cut, however slow the machine.
+      const runId = await h.push(pipeline({ long: { run: `echo started; ${untilReleased()}; echo finished` } }));
       await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].engine === 'far' && (await leftovers(far.docker, h.engine.instanceId)).length > 0, 60_000, 'the job to run on far');
       const cutAt = Date.now();
       far.cut();
       try {
         await h.waitFor(async () => (await h.engine.health()).engines?.find((e) => e.name === 'far')?.state === 'down', 10_000, 'far to be down');
         expect(Date.now() - cutAt).toBeLessThan(10_000);
+        await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].engine === 'near' && await releaseJobs(near.docker, h.engine.instanceId) > 0, 60_000, 'the second attempt to run on near');
         const run = await h.waitForRun(runId);
         expect(run.status).toBe('passed');
         expect(run.jobs[0]).toMatchObject({ engine: 'near', attempt: 2 });
@@ -181,7 +184,8 @@ describe('when an engine goes away mid-job', () => {
     const h = await start([farConfig({ labels: ['first'] }), nearConfig()]);
     try {
       // Each attempt tags what it writes with its container's hostname.
-      const script = 'h=$(hostname); echo "start $h"; echo "summary of $h" >> $KILN_SUMMARY; for i in $(seq 1 40); do echo "tick $h $i"; echo "::warning::tick $h $i"; sleep 0.3; done; echo "finished $h"';
+      // Each ticks until released: the first attempt goes on ticking behind the cut until it is reaped.
+      const script = `h=$(hostname); echo "start $h"; echo "summary of $h" >> $KILN_SUMMARY; ${untilReleased({ body: 'echo "tick $h $n"; echo "::warning::tick $h $n"', everyS: 0.3 })}; echo "finished $h"`;
       const runId = await h.push(pipeline({ long: { run: script } }));
       const jobId = (await h.engine.getRun(runId)).jobs[0].id;
       const lines = async (): Promise<{ seq: number; text: string }[]> => (await h.engine.getLog(jobId, 0, 5000)).lines;
@@ -194,12 +198,15 @@ describe('when an engine goes away mid-job', () => {
       } finally {
         far.heal();
       }
+      // The first attempt's teardown over the healed link is over once its container is gone; the
+      // second attempt is released only then, so whatever the first streams after the heal arrives
+      // while the job is still running.
+      await h.waitFor(async () => (await h.engine.health()).engines?.find((e) => e.name === 'far')?.state === 'up', 30_000, 'far to be up again');
+      await expectNoLeftovers(far.docker, h.engine.instanceId);
+      expect(await releaseJobs(near.docker, h.engine.instanceId)).toBe(1);
       const run = await h.waitForRun(runId);
       expect(run.status).toBe('passed');
       expect(run.jobs[0]).toMatchObject({ engine: 'near', attempt: 2 });
-      // The first attempt's teardown over the healed link is over once its container is gone.
-      await h.waitFor(async () => (await h.engine.health()).engines?.find((e) => e.name === 'far')?.state === 'up', 30_000, 'far to be up again');
-      await expectNoLeftovers(far.docker, h.engine.instanceId);
       const log = await lines();
       const requeued = log.find((l) => /^\[kiln\] attempt 1: the Docker engine 'far' stopped answering/.test(l.text));
       expect(requeued, log.map((l) => l.text).join('\n')).toBeDefined();
@@ -218,23 +225,32 @@ describe('when an engine goes away mid-job', () => {
   it('treats a stopped local engine as an infrastructure failure, not exit code 137, and passes the job on the other engine', async () => {
     const h = await start([nearConfig(), farConfig()], 1);
     try {
-      const runId = await h.push(pipeline({ long: { run: 'echo started; sleep 8; echo finished' } }));
+      const runId = await h.push(pipeline({ long: { run: `echo started; ${untilReleased()}; echo finished` } }));
       const first = await h.waitFor(async () => {
         const job = (await h.engine.getRun(runId)).jobs[0];
         return job.steps[0]?.status === 'running' && job.engine ? job.engine : undefined;
       }, 60_000, 'the step to run');
       const victim = first === 'near' ? near : far;
+      const other = first === 'near' ? far : near;
       await victim.kill();
+      let restarted: Promise<void> | undefined;
       try {
+        // Once the second attempt runs on the other engine, the victim starts again while it runs.
+        await h.waitFor(async () => {
+          const job = (await h.engine.getRun(runId)).jobs[0];
+          return job.attempt === 2 && job.engine === other.name && job.steps[0]?.status === 'running';
+        }, 60_000, 'the second attempt to run on the other engine');
+        restarted = victim.start();
+        expect(await releaseJobs(other.docker, h.engine.instanceId)).toBe(1);
         const run = await h.waitForRun(runId);
         expect(run.status).toBe('passed');
-        expect(run.jobs[0].engine).toBe(first === 'near' ? 'far' : 'near');
+        expect(run.jobs[0].engine).toBe(other.name);
         expect(run.jobs[0].attempt).toBe(2);
         const log = (await h.engine.getLog(run.jobs[0].id, 0, 1000)).lines.map((l) => l.text);
         expect(log.join('\n')).not.toMatch(/exit code 137/);
         expect(log).toContainEqual(expect.stringMatching(new RegExp(`^\\[kiln\\] attempt 1: .*the Docker engine '${first}'.*; the job is queued again \\(attempt 2 of 3\\)\\.$`)));
       } finally {
-        await victim.start();
+        await (restarted ?? victim.start());
       }
       await h.waitFor(async () => (await h.engine.health()).engines?.every((e) => e.state === 'up'), 30_000, 'both engines up again');
       await expectNoLeftovers(victim.docker, h.engine.instanceId);
@@ -246,12 +262,13 @@ describe('when an engine goes away mid-job', () => {
   it('with one engine: re-queues the job when that engine stops mid-step, and runs it there again once it is back', async () => {
     const h = await start([nearConfig()], 1);
     try {
-      const runId = await h.push(pipeline({ long: { run: 'echo started; sleep 5; echo finished' } }));
+      const runId = await h.push(pipeline({ long: { run: `echo started; ${untilReleased()}; echo finished` } }));
       await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].steps[0]?.status === 'running', 60_000, 'the step to run');
       await near.kill();
       await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].status === 'queued', 15_000, 'the job to be queued again');
       expect((await h.engine.health()).engines?.[0]).toMatchObject({ name: 'near', state: 'down' });
       await near.start();
+      await h.waitFor(async () => (await h.engine.getRun(runId)).jobs[0].attempt === 2 && await releaseJobs(near.docker, h.engine.instanceId) > 0, 60_000, 'the second attempt to run');
       const run = await h.waitForRun(runId);
       expect(run.status).toBe('passed');
       expect(run.jobs[0]).toMatchObject({ engine: 'near', attempt: 2 });

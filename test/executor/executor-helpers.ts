@@ -67,8 +67,11 @@ export interface Collected {
   all(): string;
 }
 
-/** Runs a job with its lines appended to a fresh real log store, which numbers them (as in the engine). */
-export async function run(h: Harness, planned: PlannedJob, extra: Partial<JobRunRequest> = {}): Promise<Collected> {
+/**
+ * Runs a job with its lines appended to a fresh real log store, which numbers them (as in the
+ * engine); `onLine` sees each line as it is stored, while the job runs.
+ */
+export async function run(h: Harness, planned: PlannedJob, extra: Partial<JobRunRequest> = {}, onLine?: (line: LogLine) => void): Promise<Collected> {
   const lines: LogLine[] = [];
   const steps: StepSummary[] = [];
   const logs = new LogStore(mkdtempSync(join(h.dir, 'logs-')));
@@ -83,6 +86,7 @@ export async function run(h: Harness, planned: PlannedJob, extra: Partial<JobRun
     onLog: (entry) => {
       const line = logs.append(planned.id, entry);
       lines.push(line);
+      onLine?.(line);
       return line;
     },
     onStep: (s) => steps.push(s),
