@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
-import { connectTerminal } from '../../src-renderer/views/debug/terminal-socket';
+import { connectTerminal } from '../../src-renderer/views/debug/terminal-socket.js';
 
 let server: WebSocketServer;
 let url: string;
@@ -36,7 +36,7 @@ describe('the terminal socket', () => {
         onOutput: () => undefined,
         onReady: () => resolve(s),
         onExit: () => undefined,
-        onProblem: (m) => closed.push(m),
+        onProblem: (m: string) => closed.push(m),
         onClose: () => closed.push('closed'),
       });
     });
