@@ -5,13 +5,14 @@
  * listeners (the tunnel owner) hear of the save.
  */
 import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/settings-types.js';
+import { ENGINE_DEFAULTS } from '../executor/engines/engine-pool.js';
 import { connectRepository, nextDelivery } from '../forge/connect.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { EngineParts } from './parts.js';
 import { assertRunning } from './runs-service.js';
 
 export class SettingsApi {
-  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines' | 'renameEngine'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines' | 'renameEngine' | 'engines'>) {}
 
   async listRepositories(): Promise<RepositorySettings[]> {
     // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
@@ -37,9 +38,24 @@ export class SettingsApi {
     return this.p.settings.saveServerSettings(input, this.p.bus.tunnel);
   }
 
+  /**
+   * Saves, then pings the engine as saved (the pool has its new connection by then), so the answer
+   * says at once when jobs would only wait for it; adding the first engine also says that it
+   * replaced the default local one, which then runs nothing.
+   */
   async saveEngine(input: EngineInput): Promise<EngineSettings> {
     assertRunning(this.p.life);
-    return this.p.settings.saveEngine(input);
+    const first = (input as { create?: unknown } | null)?.create === true && !this.p.config.engines?.length;
+    const implicit = first ? this.p.engines.statuses().find((e) => !e.retiring) : undefined;
+    const saved = this.p.settings.saveEngine(input);
+    const replaces = implicit && implicit.name !== saved.name
+      ? { replaces: `the default engine ${implicit.name} (${implicit.address}, ${implicit.source}): jobs now run only on the engines under engines: in kiln.config.yml; add ${implicit.name} there too to keep using it` }
+      : {};
+    const executor = this.p.engines.executorOf(saved.name);
+    if (!executor) return { ...saved, ...replaces };
+    const r = await executor.ping(ENGINE_DEFAULTS.pingTimeoutMs).catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) }));
+    if (r.ok) return { ...saved, reachable: true, ...replaces };
+    return { ...saved, reachable: false, warning: `${saved.name} is not reachable: ${r.message ?? 'no answer'} — jobs wait until it is`, ...replaces };
   }
 
   async removeEngine(name: string): Promise<void> {

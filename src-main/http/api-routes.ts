@@ -182,8 +182,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.post('/jobs/:id/debug/extend', async (req, res) => {
     const body = req.body === undefined ? {} : objectBody(req);
     const minutes = body.minutes;
-    if (minutes !== undefined && (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60)) {
-      throw new ApiError('BAD_REQUEST', 'body.minutes must be a number of minutes between 0 and 1440');
+    if (minutes !== undefined && (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 1 || minutes > 24 * 60)) {
+      throw new ApiError('BAD_REQUEST', `body.minutes must be a number of minutes from 1 to 1440; got ${JSON.stringify(minutes)}`);
     }
     res.json(await engine.extendDebug(param(req, 'id'), minutes));
   });
