@@ -218,7 +218,8 @@ export interface EngineApi {
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }>;
   cancelRun(runId: string): Promise<void>;
   /** `debug`: the new run keeps a failed job up for a terminal (see KeptJobInfo). */
-  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }>;
+  /** `via`: who re-ran it (as TriggerRequest.via); a manual run's re-run is recorded as by them. */
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean; via?: 'ui' | 'api' }): Promise<{ runId: string }>;
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk>;
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]>;
   /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */

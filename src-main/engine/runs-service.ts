@@ -101,7 +101,7 @@ export class RunsService {
     for (const jobId of this.p.scheduler.cancelRun(runId)) this.p.pool.abort(jobId, 'cancelled');
   }
 
-  async rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> {
+  async rerun(runId: string, options: { failedOnly: boolean; debug?: boolean; via?: 'ui' | 'api' }): Promise<{ runId: string }> {
     assertRunning(this.p.life);
     const old = this.p.runs.getRun(runId);
     if (!old) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
@@ -111,6 +111,9 @@ export class RunsService {
     const keep = new Map<string, Status>();
     if (options.failedOnly) for (const j of this.p.runs.jobsOfRun(runId)) if (j.status === 'passed') keep.set(j.plan_id, 'passed');
     const event = toTriggerEvent(old);
+    // A manual run was started by the dashboard or a script: its re-run is by whoever re-ran it
+    // (a webhook run keeps its pusher: the commit is still theirs).
+    if (event.kind === 'manual') event.triggeredBy = options.via ?? 'ui';
     const newId = insertRun(this.factory, {
       event, plan, priority: effectivePriority(this.p.repository(old.repo), event.branch, plan.priority),
       concurrencyGroup: old.concurrency_group ?? undefined, rerunOf: old.id, keep,

@@ -9,15 +9,15 @@
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
- *   POST /api/runs/:id/rerun {failedOnly?, debug?}        201 {runId}
+ *   POST /api/runs/:id/rerun {failedOnly?, debug?}        201 {runId} (a manual run's re-run: by `ui` or `api`, as above)
  *   GET  /api/runs/:id/tests?q=                           RunTestReport (totals, failures, slowest, flaky; q: matching cases)
  *   GET  /api/runs/:id/timing                             RunTiming (the jobs' phases on one time axis)
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
  *   GET  /api/debug/jobs                                  KeptJobInfo[] (failed jobs kept for debugging)
- *   POST /api/jobs/:id/debug/extend {minutes?}            KeptJobInfo
+ *   POST /api/jobs/:id/debug/extend {minutes?: 1–1440}    KeptJobInfo (+ capped, message when the one-day cap cut it short)
  *   POST /api/jobs/:id/debug/end                          {ok:true}
  *   POST /api/jobs/:id/debug/rerun-step                   {exitCode}
- *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts)
+ *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts); 426 without Upgrade
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   POST /api/jobs/:id/approve {by?} | /api/jobs/:id/reject {by?}   {ok:true}; 409 when the job does not wait for approval
  *   GET  /api/schedules                                   ScheduleInfo[] (on.schedule of each repository, next times)
@@ -38,7 +38,7 @@
  *                                                         RepositorySettings (created or updated)
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
  *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
- *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   EngineSettings (added)
+ *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   201 EngineSettings (added; + reachable, warning?, replaces?)
  *   PUT  /api/engines/:name {the same fields, each optional; null removes; a new name renames}        EngineSettings (updated); 409 on a taken name
  *   DELETE /api/engines/:name                             {ok:true}
  */
@@ -172,7 +172,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     if (typeof failedOnly !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.failedOnly must be true or false');
     const debug = body.debug ?? false;
     if (typeof debug !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.debug must be true or false');
-    res.status(201).json(await engine.rerun(param(req, 'id'), debug ? { failedOnly, debug } : { failedOnly }));
+    const via = options.sessionSecret !== undefined && fromDashboard(req, options.sessionSecret) ? 'ui' : 'api';
+    res.status(201).json(await engine.rerun(param(req, 'id'), debug ? { failedOnly, debug, via } : { failedOnly, via }));
   });
 
   router.get('/debug/jobs', async (_req, res) => {
@@ -195,6 +196,13 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
 
   router.post('/jobs/:id/debug/rerun-step', async (req, res) => {
     res.json(await engine.rerunFailedStep(param(req, 'id')));
+  });
+
+  // The terminal is a WebSocket (terminal-ws.ts answers the upgrade); a plain GET is told so.
+  router.get('/jobs/:id/terminal', (_req, res) => {
+    res.status(426).set('Upgrade', 'websocket').set('Connection', 'Upgrade').json({
+      ok: false, error: { name: 'ApiError', code: 'BAD_REQUEST', message: 'the terminal is a WebSocket: connect with an Upgrade: websocket request (see docs/debug.md)' },
+    });
   });
 
   router.get('/runs/:id/tests', async (req, res) => {
@@ -237,6 +245,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const jobId = param(req, 'id');
     // Fails with NOT_FOUND as a normal JSON error before the event stream starts.
     await engine.getLog(jobId, 0, 1);
+    // A bad ?offset= is refused as on /log, not read as 0 (the whole log again, without a word).
+    if (req.query.offset !== undefined) intParam(req.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const start = logStartOffset(req.get('last-event-id'), req.query.offset);
     await streamJobLog(engine, jobId, start, openSse(req, res, options.streams));
   });
@@ -310,7 +320,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.json({ ok: true });
   });
   router.post('/engines', async (req, res) => {
-    res.json(await engine.saveEngine({ ...objectBody(req), create: true } as EngineInput));
+    // Created: 201, as for a new run; the body says whether the engine answered just now (`warning`).
+    res.status(201).json(await engine.saveEngine({ ...objectBody(req), create: true } as EngineInput));
   });
   router.put('/engines/:name', async (req, res) => {
     const name = param(req, 'name');
@@ -355,7 +366,13 @@ function classify(err: unknown): { status: number; code: ApiErrorCode; message: 
     return { status: HTTP_STATUS_OF[code], code, message: err.message };
   }
   const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
-  if (type === 'entity.parse.failed') return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON body: ${(err as Error).message}` };
+  if (type === 'entity.parse.failed') {
+    // Valid JSON that is not an object or array (`null`, `3`, `"x"`): express.json's strict mode
+    // refuses it with a misleading "is not valid JSON"; say what the body must be instead.
+    const scalar = jsonScalar(err);
+    if (scalar !== undefined) return { status: 400, code: 'BAD_REQUEST', message: `the JSON body must be a JSON object; got ${scalar}` };
+    return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON body: ${(err as Error).message}` };
+  }
   if (type === 'entity.too.large') return { status: 413, code: 'BAD_REQUEST', message: `request body too large (limit ${JSON_BODY_LIMIT})` };
   if (type.startsWith('encoding.') || type === 'charset.unsupported') return { status: 415, code: 'BAD_REQUEST', message: (err as Error).message };
   // Express decodes route parameters with decodeURIComponent, which throws for `%ff` or a lone `%`:
@@ -370,6 +387,18 @@ function classify(err: unknown): { status: number; code: ApiErrorCode; message: 
     return { status, code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: err.message.split('\n')[0] };
   }
   return { status: 500, code: 'INTERNAL', message: err instanceof Error ? err.message : 'internal error' };
+}
+
+/** The parse error's body when it is valid JSON after all (a scalar strict mode refused), shortened; else undefined. */
+function jsonScalar(err: unknown): string | undefined {
+  const body = typeof err === 'object' && err !== null && 'body' in err && typeof err.body === 'string' ? err.body.trim() : undefined;
+  if (body === undefined) return undefined;
+  try {
+    JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  return body.length > 40 ? `${body.slice(0, 40)}…` : body;
 }
 
 function objectBody(req: Request): Record<string, unknown> {
