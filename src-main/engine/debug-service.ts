@@ -203,7 +203,8 @@ export class DebugService implements DebugTerminals {
 
   async open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal> {
     const row = this.held.get(jobId)?.row ?? this.adopted.get(jobId)?.row;
-    if (!row) throw this.notKept(jobId);
+    // The terminal's handshake has refused an unknown id already (409, terminal-ws.ts): same answer here.
+    if (!row) throw notKeptConflict(jobId);
     const docker = this.p.dockerOf?.(jobId);
     if (!docker) throw new ApiError('UNAVAILABLE', 'this engine runs jobs without Docker: no terminal can be opened');
     try {
@@ -446,7 +447,7 @@ export class DebugService implements DebugTerminals {
   /** A job that does not exist is NOT_FOUND, as on every other job route; one that is not kept, CONFLICT. */
   private notKept(jobId: string): ApiError {
     if (this.p.jobExists?.(jobId) === false) return new ApiError('NOT_FOUND', `job '${jobId}' does not exist`);
-    return new ApiError('CONFLICT', `job ${jobId} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
+    return notKeptConflict(jobId);
   }
 
   private note(jobId: string, text: string): void {
@@ -461,4 +462,8 @@ export class DebugService implements DebugTerminals {
 
 function info(row: KeptJobRow, state: KeptJobInfo['state']): KeptJobInfo {
   return { runId: row.run_id, jobId: row.job_id, step: { index: row.step_index, name: row.step_name }, keptAt: row.kept_at, deadline: row.deadline, state };
+}
+
+function notKeptConflict(jobId: string): ApiError {
+  return new ApiError('CONFLICT', `job ${jobId} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
 }
