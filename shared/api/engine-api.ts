@@ -100,7 +100,7 @@ export interface Health {
   tunnel: TunnelState;
   /**
    * `queued`: jobs ready to start, waiting only for a slot or an engine; `waitingOnNeeds`: jobs that
-   * still wait for the jobs they need (absent in older answers). `running` counts jobs kept for
+   * still wait for the jobs they need (present when any do). `running` counts jobs kept for
    * debugging (they hold their slots); `kept`, present when any is, says how many of them are.
    */
   queue: { queued: number; waitingOnNeeds?: number; running: number; kept?: number };

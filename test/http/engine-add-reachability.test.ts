@@ -87,7 +87,7 @@ describe('adding the first engine, one that does not answer', () => {
     const health = (await send(server.url, 'GET', '/api/health')).json as Health;
     expect(health.docker.ok).toBe(false);
     expect(health.engines?.map((e) => [e.name, e.address, e.state])).toEqual([['far', FAR, 'down']]);
-    expect(health.queue).toMatchObject({ queued: 1, waitingOnNeeds: 0, running: 0 });
+    expect(health.queue).toEqual({ queued: 1, running: 0 });
   });
 
   it('refuses a second engine of the same name with 409, naming the field', async () => {
