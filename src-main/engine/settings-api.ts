@@ -5,7 +5,6 @@
  * listeners (the tunnel owner) hear of the save.
  */
 import type { ConnectInput, ConnectReport, EngineInput, EngineSettings, RepositoryInput, RepositorySettings, ServerSettingsInput, SettingsView } from '../../shared/api/settings-types.js';
-import { ENGINE_DEFAULTS } from '../executor/engines/engine-pool.js';
 import { connectRepository, nextDelivery } from '../forge/connect.js';
 import type { SettingsChange } from '../settings/settings-service.js';
 import type { EngineParts } from './parts.js';
@@ -51,9 +50,8 @@ export class SettingsApi {
     const replaces = implicit && implicit.name !== saved.name
       ? { replaces: `the default engine ${implicit.name} (${implicit.address}, ${implicit.source}): jobs now run only on the engines under engines: in kiln.config.yml; add ${implicit.name} there too to keep using it` }
       : {};
-    const executor = this.p.engines.executorOf(saved.name);
-    if (!executor) return { ...saved, ...replaces };
-    const r = await executor.ping(ENGINE_DEFAULTS.pingTimeoutMs).catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) }));
+    const r = await this.p.engines.probe(saved.name);
+    if (!r) return { ...saved, ...replaces };
     if (r.ok) return { ...saved, reachable: true, ...replaces };
     return { ...saved, reachable: false, warning: `${saved.name} is not reachable: ${r.message ?? 'no answer'} — jobs wait until it is`, ...replaces };
   }
