@@ -5,7 +5,7 @@ import { engineTrouble } from './DockerStatus.js';
 
 const engine = (name: string, address: string, state: EngineInfo['state']): EngineInfo => ({ name, address, source: 'kiln.config.yml', state, labels: [], limit: 2, running: [] });
 const health = (engines?: EngineInfo[]): Health => ({
-  ok: false, version: '0', docker: { ok: false }, tunnel: { state: 'off' } as Health['tunnel'], queue: { queued: 0, running: 0 }, ...(engines ? { engines } : {}),
+  ok: false, version: '0', docker: { ok: false }, tunnel: { state: 'disabled' }, queue: { queued: 0, running: 0 }, ...(engines ? { engines } : {}),
 });
 
 describe('what the sidebar says when no engine answers', () => {
