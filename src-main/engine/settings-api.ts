@@ -53,7 +53,7 @@ export class SettingsApi {
     const r = await this.p.engines.probe(saved.name);
     if (!r) return { ...saved, ...replaces };
     if (r.ok) return { ...saved, reachable: true, ...replaces };
-    return { ...saved, reachable: false, warning: `${saved.name} is not reachable: ${r.message ?? 'no answer'} — jobs wait until it is`, ...replaces };
+    return { ...saved, reachable: false, warning: `${saved.name} is not reachable: ${(r.message ?? 'no answer').replace(/^Docker engine not reachable:\s*/, '')} — jobs wait until it is`, ...replaces };
   }
 
   async removeEngine(name: string): Promise<void> {

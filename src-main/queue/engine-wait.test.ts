@@ -6,7 +6,7 @@ const engine = (name: string, state: EngineWaitInput['state'], extra: Partial<En
 
 describe('why a queued job waits for an engine', () => {
   it.each([
-    ['names the only engine and why it is down', [engine('far', 'down', { lastError: 'getaddrinfo ENOTFOUND far' })], 'far (tcp://far:2376) is not reachable: getaddrinfo ENOTFOUND far'],
+    ['names the only engine and why it is down', [engine('far', 'down', { lastError: 'Docker engine not reachable: getaddrinfo ENOTFOUND far' })], 'far (tcp://far:2376) is not reachable: getaddrinfo ENOTFOUND far'],
     ['names every engine when none answers', [engine('a', 'down'), engine('b', 'starting')], 'a (tcp://a:2376) is not reachable; b (tcp://b:2376) has not answered yet'],
     ['says nothing while any engine is up', [engine('a', 'down'), engine('b', 'up')], undefined],
     ['says nothing without engines', [], undefined],

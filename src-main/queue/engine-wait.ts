@@ -23,7 +23,9 @@ export function whyEngineWait(engines: readonly EngineWaitInput[]): string | und
   const one = (e: EngineWaitInput): string => {
     if (e.state === 'starting') return `${e.name} (${e.address}) has not answered yet`;
     if (e.state === 'reaping') return `${e.name} (${e.address}) is removing what its lost jobs left behind`;
-    return `${e.name} (${e.address}) is not reachable${e.lastError ? `: ${e.lastError}` : ''}`;
+    // The executor's ping says "Docker engine not reachable: why"; the clause already says the first part.
+    const why = e.lastError?.replace(/^Docker engine not reachable:\s*/, '');
+    return `${e.name} (${e.address}) is not reachable${why ? `: ${why}` : ''}`;
   };
   return pool.map(one).join('; ');
 }
