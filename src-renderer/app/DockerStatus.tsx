@@ -44,7 +44,7 @@ export function DockerStatus({ health, error }: { health: Health | undefined; er
       {trouble?.local && <DockerAdvice />}
       {remote.length > 0 && (
         <div className="muted small engine-advice" data-testid="engine-advice">
-          {remote.map((e) => `${e.name} (${e.address}) ${e.state === 'starting' ? 'has not answered yet' : `does not answer${e.lastError ? `: ${e.lastError}` : ''}`}`).join('; ')}; jobs wait until it answers. Check its address on the <a href={href({ view: 'engines' })}>Engines</a> page.
+          {remote.map((e) => `${e.name} (${e.address}) ${e.state === 'starting' ? 'has not answered yet' : `does not answer${e.lastError ? `: ${e.lastError.replace(/^Docker engine not reachable:\s*/, '')}` : ''}`}`).join('; ')}; jobs wait until it answers. Check its address on the <a href={href({ view: 'engines' })}>Engines</a> page.
         </div>
       )}
     </>
