@@ -53,6 +53,9 @@ export interface KeptJobInfo {
   state: 'held' | 'adopted' | 'stranded';
   /** For a stranded job: its engine, why Kiln cannot remove the container, and how to remove it by hand. */
   stranded?: { engine: string; why: string; containerId: string; removeCommand: string };
+  /** On extendDebug's answer: true when the one-day cap cut the extension short; `message` says by how much. */
+  capped?: boolean;
+  message?: string;
 }
 
 export interface LogChunk {
@@ -95,8 +98,12 @@ export interface Health {
    */
   docker: { ok: boolean; message?: string; engine?: string; tried?: string[] };
   tunnel: TunnelState;
-  /** `running` counts jobs kept for debugging (they hold their slots); `kept`, present when any is, says how many of them are. */
-  queue: { queued: number; running: number; kept?: number };
+  /**
+   * `queued`: jobs ready to start, waiting only for a slot or an engine; `waitingOnNeeds`: jobs that
+   * still wait for the jobs they need (present when any do). `running` counts jobs kept for
+   * debugging (they hold their slots); `kept`, present when any is, says how many of them are.
+   */
+  queue: { queued: number; waitingOnNeeds?: number; running: number; kept?: number };
   /** Optional: free space where Kiln keeps its data, and whether it holds new jobs back (see DiskHealth). */
   disk?: DiskHealth;
   /** Every Docker engine of the worker pool (one unless kiln.config.yml lists several). */
@@ -211,7 +218,8 @@ export interface EngineApi {
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }>;
   cancelRun(runId: string): Promise<void>;
   /** `debug`: the new run keeps a failed job up for a terminal (see KeptJobInfo). */
-  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }>;
+  /** `via`: who re-ran it (as TriggerRequest.via); a manual run's re-run is recorded as by them. */
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean; via?: 'ui' | 'api' }): Promise<{ runId: string }>;
   getLog(jobId: string, offset: number, limit?: number): Promise<LogChunk>;
   searchLog(jobId: string, query: string, limit?: number): Promise<LogMatch[]>;
   /** A job's log groups in seq order; with `from`, only those starting or ending at or after it, and open ones (a live viewer's refresh). */

@@ -130,6 +130,12 @@ export interface EngineSettings {
   tls: { ca?: SecretSource; cert?: SecretSource; key?: SecretSource };
   /** Where the SSH private key lives, when one is set. */
   sshKey?: SecretSource;
+  /** On a save's answer only: whether the engine answered a ping just after the save (absent when not asked). */
+  reachable?: boolean;
+  /** On a save's answer, when it did not answer: "far is not reachable: getaddrinfo ENOTFOUND far — jobs wait until it is". */
+  warning?: string;
+  /** On the answer to adding the first engine: the default local engine it replaced, and how to keep that one. */
+  replaces?: string;
 }
 
 /**
@@ -147,10 +153,10 @@ export interface EngineInput {
   rename?: string;
   /** Required to create. */
   address?: string;
-  /** Jobs at once on this engine (default 2). */
-  limit?: number;
-  /** `gpu`, `arch=arm64`; replaces the engine's labels. */
-  labels?: string[];
+  /** Jobs at once on this engine (default 2); null goes back to the default. */
+  limit?: number | null;
+  /** `gpu`, `arch=arm64`; replaces the engine's labels; null or [] removes them. */
+  labels?: string[] | null;
   /** `SHA256:…`; null or '' removes it. */
   hostKey?: string | null;
   tls?: { ca?: string | null; cert?: string | null; key?: string | null };

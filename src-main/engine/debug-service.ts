@@ -94,6 +94,8 @@ export class DebugService implements DebugTerminals {
     /** The worker slots adopted jobs hold (the worker pool's holdSlot and freeSlot). */
     slots?: { hold(jobId: string): void; free(jobId: string): void };
     options?: DebugOptions;
+    /** Whether a job of that id exists at all (an unknown id is NOT_FOUND, not CONFLICT). */
+    jobExists?: (jobId: string) => boolean;
   }) {}
 
   /** Read on each use: a saved debug.keep applies to the next kept job. */
@@ -146,17 +148,24 @@ export class DebugService implements DebugTerminals {
 
   extend(jobId: string, minutes?: number): KeptJobInfo {
     const entry = this.held.get(jobId) ?? this.adopted.get(jobId);
-    if (!entry) throw notKept(jobId);
+    if (!entry) throw this.notKept(jobId);
     const by = minutes === undefined ? this.keepMs : minutes * 60_000;
     if (!Number.isFinite(by) || by <= 0) throw new ApiError('BAD_REQUEST', `minutes must be a positive number, got ${String(minutes)}`);
     const now = this.p.clock();
-    entry.row.deadline = Math.min(Math.max(now, entry.row.deadline) + by, now + MAX_AHEAD_MS);
+    const before = entry.row.deadline;
+    const asked = Math.max(now, before) + by;
+    entry.row.deadline = Math.min(asked, now + MAX_AHEAD_MS);
     this.p.store.setDeadline(jobId, entry.row.deadline);
     clearTimeout(entry.timer);
     entry.timer = this.expireAt(jobId, entry.row.deadline);
     this.keepUntil(jobId, entry.row.container_id, entry.row.deadline - now);
-    this.note(jobId, `[kiln] debugging extended: the container stays until ${new Date(entry.row.deadline).toISOString()}`);
-    return info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
+    const until = new Date(entry.row.deadline).toISOString();
+    this.note(jobId, `[kiln] debugging extended: the container stays until ${until}`);
+    const result = info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
+    if (asked <= entry.row.deadline) return result;
+    // The one-day cap cut the extension short: say so rather than answer a deadline that barely moved.
+    const gained = Math.max(0, Math.round((entry.row.deadline - before) / 60_000));
+    return { ...result, capped: true, message: `a kept job stays at most one day ahead: the deadline is now ${until} (${gained} min later, not the ${Math.round(by / 60_000)} min asked for)` };
   }
 
   async end(jobId: string): Promise<void> {
@@ -170,7 +179,7 @@ export class DebugService implements DebugTerminals {
       this.note(jobId, `[kiln] debugging ended from the dashboard: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
       return;
     }
-    if (!held && !this.adopted.has(jobId)) throw notKept(jobId);
+    if (!held && !this.adopted.has(jobId)) throw this.notKept(jobId);
     this.endedBecause(jobId, 'debugging was ended: the kept container was removed');
     if (held) {
       this.note(jobId, '[kiln] debugging ended from the dashboard');
@@ -184,7 +193,7 @@ export class DebugService implements DebugTerminals {
     const held = this.held.get(jobId);
     if (!held) {
       if (this.adopted.has(jobId)) throw new ApiError('CONFLICT', `job ${jobId} was kept before Kiln restarted and its log is closed: re-run the step from the terminal`);
-      throw notKept(jobId);
+      throw this.notKept(jobId);
     }
     try {
       return { exitCode: await held.kept.rerunStep() };
@@ -195,7 +204,8 @@ export class DebugService implements DebugTerminals {
 
   async open(jobId: string, size: { cols: number; rows: number }): Promise<DebugTerminal> {
     const row = this.held.get(jobId)?.row ?? this.adopted.get(jobId)?.row;
-    if (!row) throw notKept(jobId);
+    // The terminal's handshake has refused an unknown id already (409, terminal-ws.ts): same answer here.
+    if (!row) throw notKeptConflict(jobId);
     const docker = this.p.dockerOf?.(jobId);
     if (!docker) throw new ApiError('UNAVAILABLE', 'this engine runs jobs without Docker: no terminal can be opened');
     try {
@@ -443,6 +453,12 @@ export class DebugService implements DebugTerminals {
     }
   }
 
+  /** A job that does not exist is NOT_FOUND, as on every other job route; one that is not kept, CONFLICT. */
+  private notKept(jobId: string): ApiError {
+    if (this.p.jobExists?.(jobId) === false) return new ApiError('NOT_FOUND', `job '${jobId}' does not exist`);
+    return notKeptConflict(jobId);
+  }
+
   private note(jobId: string, text: string): void {
     try {
       const line = this.p.logs.append(jobId, { ts: this.p.clock(), stream: 'system', step: null, text });
@@ -457,6 +473,6 @@ function info(row: KeptJobRow, state: KeptJobInfo['state']): KeptJobInfo {
   return { runId: row.run_id, jobId: row.job_id, step: { index: row.step_index, name: row.step_name }, keptAt: row.kept_at, deadline: row.deadline, state };
 }
 
-function notKept(jobId: string): ApiError {
+function notKeptConflict(jobId: string): ApiError {
   return new ApiError('CONFLICT', `job ${jobId} is not kept for debugging: only a failed job of a run started with debug is, until its deadline`);
 }

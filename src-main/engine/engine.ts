@@ -137,7 +137,7 @@ export class Engine implements KilnEngine {
   handleEvent(event: TriggerEvent, delivery?: AcceptedDelivery): Promise<TriggerOutcome & { delivery?: DeliveryRecord }> { return this.runs.handleEvent(event, delivery); }
   triggerRun(request: TriggerRequest): Promise<{ runIds: string[] }> { return this.runs.triggerRun(request); }
   cancelRun(runId: string): Promise<void> { return this.runs.cancelRun(runId); }
-  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
+  rerun(runId: string, options: { failedOnly: boolean; debug?: boolean; via?: 'ui' | 'api' }): Promise<{ runId: string }> { return this.runs.rerun(runId, options); }
   async listRuns(query: RunQuery): Promise<Page<RunSummary>> {
     const page = await this.runs.listRuns(query);
     return { ...page, items: page.items.map((r) => this.disk.annotate(r)) };

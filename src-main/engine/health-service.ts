@@ -28,7 +28,8 @@ export class HealthService {
     return {
       ok: docker.ok && !this.p.life.stopping, version: KILN_VERSION, docker, tunnel: this.p.bus.tunnel,
       // Adopted debug jobs are done in the queue but still hold their slots.
-      queue: { queued: c.waiting + c.queued, running: c.active + this.p.debug.adoptedCount, ...(kept > 0 ? { kept } : {}) },
+      // `queued`: ready for a slot; `waitingOnNeeds`: still waiting for the jobs they need to finish.
+      queue: { queued: c.queued, ...(c.waiting > 0 ? { waitingOnNeeds: c.waiting } : {}), running: c.active + this.p.debug.adoptedCount, ...(kept > 0 ? { kept } : {}) },
       engines: this.engineStatuses(),
       settings: { concurrency: { ...config.concurrency }, retention: { ...config.retention } },
     };

@@ -236,6 +236,7 @@ export function buildParts(options: EngineOptions): EngineParts {
       return name && !engines.executorOfJob(jobId) && !engines.executorOf(name) ? name : undefined;
     },
     engineOf: (jobId) => runs.getJob(jobId)?.engine ?? undefined,
+    jobExists: (jobId) => runs.getJob(jobId) !== undefined,
     timings: storage.timings,
     // An adopted job holds its slot on the engine that ran it (the pool is built below; recover() runs after).
     slots: { hold: (jobId) => pool.holdSlot(jobId, runs.getJob(jobId)?.engine ?? undefined), free: (jobId) => pool.freeSlot(jobId) },

@@ -17,6 +17,7 @@ import { BadCursorError, toTriggerEvent } from '../storage/run-store.js';
 import type { EngineParts } from './parts.js';
 import { createRunsForEvent, effectivePriority, insertRun, type HeadGuard, type RunFactoryDeps } from './run-factory.js';
 import type { RunTestReport, RunTiming } from '../../shared/model/test-report.js';
+import { whyEngineWait } from '../queue/engine-wait.js';
 import { whySlotWait } from '../queue/slot-wait.js';
 
 type Parts = Pick<EngineParts,
@@ -100,7 +101,7 @@ export class RunsService {
     for (const jobId of this.p.scheduler.cancelRun(runId)) this.p.pool.abort(jobId, 'cancelled');
   }
 
-  async rerun(runId: string, options: { failedOnly: boolean; debug?: boolean }): Promise<{ runId: string }> {
+  async rerun(runId: string, options: { failedOnly: boolean; debug?: boolean; via?: 'ui' | 'api' }): Promise<{ runId: string }> {
     assertRunning(this.p.life);
     const old = this.p.runs.getRun(runId);
     if (!old) throw new ApiError('NOT_FOUND', `run '${runId}' does not exist`);
@@ -110,6 +111,9 @@ export class RunsService {
     const keep = new Map<string, Status>();
     if (options.failedOnly) for (const j of this.p.runs.jobsOfRun(runId)) if (j.status === 'passed') keep.set(j.plan_id, 'passed');
     const event = toTriggerEvent(old);
+    // A manual run was started by the dashboard or a script: its re-run is by whoever re-ran it
+    // (a webhook run keeps its pusher: the commit is still theirs).
+    if (event.kind === 'manual') event.triggeredBy = options.via ?? 'ui';
     const newId = insertRun(this.factory, {
       event, plan, priority: effectivePriority(this.p.repository(old.repo), event.branch, plan.priority),
       concurrencyGroup: old.concurrency_group ?? undefined, rerunOf: old.id, keep,
@@ -147,7 +151,8 @@ export class RunsService {
   }
 
   /**
-   * Queued runs with why they wait (`waiting`) when a concurrency limit says so: "waiting for a slot:
+   * Queued runs with why they wait (`waiting`) when no engine answers ("waiting for an engine: far
+   * (tcp://far:2376) is not reachable: …") or a concurrency limit says so: "waiting for a slot:
    * acme/web is at its per-repository limit (1): 1 job kept for debug". The disk guard's reason,
    * added after this, wins (no job starts on a full disk).
    */
@@ -155,8 +160,12 @@ export class RunsService {
     const queued = (r: T): boolean => r.status === 'queued' && r.waitingForApproval === undefined;
     if (!runs.some(queued)) return runs;
     const holders = this.p.scheduler.queue.slotHolders(this.p.clock());
+    // No engine answering explains the wait before any limit does: free slots are no use then.
+    const engineWhy = whyEngineWait(this.p.engines.statuses());
     return runs.map((r) => {
-      const why = queued(r) ? whySlotWait({ repo: r.repo, limits: this.p.config.concurrency, holders }) : undefined;
+      if (!queued(r)) return r;
+      if (engineWhy) return { ...r, waiting: `waiting for an engine: ${engineWhy}` };
+      const why = whySlotWait({ repo: r.repo, limits: this.p.config.concurrency, holders });
       return why ? { ...r, waiting: `waiting for a slot: ${why}` } : r;
     });
   }

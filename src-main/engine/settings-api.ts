@@ -11,7 +11,7 @@ import type { EngineParts } from './parts.js';
 import { assertRunning } from './runs-service.js';
 
 export class SettingsApi {
-  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines' | 'renameEngine'>) {}
+  constructor(private readonly p: Pick<EngineParts, 'settings' | 'bus' | 'life' | 'runs' | 'config' | 'clock' | 'pool' | 'storage' | 'repository' | 'forgeConnect' | 'reconfigureEngines' | 'renameEngine' | 'engines'>) {}
 
   async listRepositories(): Promise<RepositorySettings[]> {
     // The short form (names and counts); getSettings() adds where each secret lives and the webhook secret ids.
@@ -37,9 +37,23 @@ export class SettingsApi {
     return this.p.settings.saveServerSettings(input, this.p.bus.tunnel);
   }
 
+  /**
+   * Saves, then pings the engine as saved (the pool has its new connection by then), so the answer
+   * says at once when jobs would only wait for it; adding the first engine also says that it
+   * replaced the default local one, which then runs nothing.
+   */
   async saveEngine(input: EngineInput): Promise<EngineSettings> {
     assertRunning(this.p.life);
-    return this.p.settings.saveEngine(input);
+    const first = (input as { create?: unknown } | null)?.create === true && !this.p.config.engines?.length;
+    const implicit = first ? this.p.engines.statuses().find((e) => !e.retiring) : undefined;
+    const saved = this.p.settings.saveEngine(input);
+    const replaces = implicit && implicit.name !== saved.name
+      ? { replaces: `the default engine ${implicit.name} (${implicit.address}, ${implicit.source}): jobs now run only on the engines under engines: in kiln.config.yml; add ${implicit.name} there too to keep using it` }
+      : {};
+    const r = await this.p.engines.probe(saved.name);
+    if (!r) return { ...saved, ...replaces };
+    if (r.ok) return { ...saved, reachable: true, ...replaces };
+    return { ...saved, reachable: false, warning: `${saved.name} is not reachable: ${(r.message ?? 'no answer').replace(/^Docker engine not reachable:\s*/, '')} — jobs wait until it is`, ...replaces };
   }
 
   async removeEngine(name: string): Promise<void> {

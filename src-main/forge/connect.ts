@@ -61,10 +61,11 @@ export async function connectRepository(deps: ConnectDeps, input: ConnectInput):
   };
 
   // repository: exists, or is added now (the settings service checks the URL and names the field).
+  // Unknown and no URL to add it with: nothing was attempted, so a NOT_FOUND like other repository calls.
   let repo = deps.repository(name);
+  if (!repo && input.url === undefined) throw new ApiError('NOT_FOUND', `repository '${name}' is not configured: give its clone URL (url), or add it in Settings first`);
   try {
     if (!repo || input.url !== undefined || input.token !== undefined || input.apiUrl !== undefined) {
-      if (!repo && input.url === undefined) return fail('repository', `${name} is not configured: give its clone URL (or add it in Settings first)`);
       await deps.saveRepository({
         name, ...(input.url !== undefined ? { url: input.url } : {}),
         ...(input.token !== undefined || input.apiUrl !== undefined ? { forge: { ...(input.token !== undefined ? { token: input.token } : {}), ...(input.apiUrl !== undefined ? { apiUrl: input.apiUrl } : {}) } } : {}),

@@ -94,11 +94,19 @@ export function runGit(args: string[], env: NodeJS.ProcessEnv, options: { timeou
   }
   return new Promise((resolve) => {
     const id = nextId++;
-    pending.set(id, resolve);
+    const signal = options.signal;
+    const onAbort = () => w.postMessage({ cancel: id });
+    // The caller's signal is often long-lived (a poller's, for the life of the engine): the listener
+    // goes when this git ends, or every call would leave one behind (MaxListenersExceededWarning).
+    pending.set(id, (r) => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
     // Ref'd while a call is pending (a caller awaits it), unref'd again when none is.
     w.ref();
     w.postMessage({ id, args, env: { ...env }, timeoutMs: options.timeoutMs, maxBuffer, foreground: options.foreground === true });
-    options.signal?.addEventListener('abort', () => w.postMessage({ cancel: id }), { once: true });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   }).then((r) => {
     if (pending.size === 0) w.unref();
     return r as GitResult;

@@ -9,15 +9,15 @@
  *   GET  /api/runs/:id                                    RunDetail (jobs, steps, edges)
  *   GET  /api/runs/:id/reporting                          RunReporting (commit statuses posted to the forge)
  *   POST /api/runs/:id/cancel                             {ok:true}
- *   POST /api/runs/:id/rerun {failedOnly?, debug?}        201 {runId}
+ *   POST /api/runs/:id/rerun {failedOnly?, debug?}        201 {runId} (a manual run's re-run: by `ui` or `api`, as above)
  *   GET  /api/runs/:id/tests?q=                           RunTestReport (totals, failures, slowest, flaky; q: matching cases)
  *   GET  /api/runs/:id/timing                             RunTiming (the jobs' phases on one time axis)
  *   GET  /api/runs/:id/artifacts                          ArtifactInfo[]
  *   GET  /api/debug/jobs                                  KeptJobInfo[] (failed jobs kept for debugging)
- *   POST /api/jobs/:id/debug/extend {minutes?}            KeptJobInfo
+ *   POST /api/jobs/:id/debug/extend {minutes?: 1–1440}    KeptJobInfo (+ capped, message when the one-day cap cut it short)
  *   POST /api/jobs/:id/debug/end                          {ok:true}
  *   POST /api/jobs/:id/debug/rerun-step                   {exitCode}
- *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts)
+ *   GET  /api/jobs/:id/terminal                           WebSocket: a shell in the kept job (terminal-ws.ts); 426 without Upgrade
  *   GET  /api/artifacts/:id/download                      the file (type by extension, as an attachment)
  *   POST /api/jobs/:id/approve {by?} | /api/jobs/:id/reject {by?}   {ok:true}; 409 when the job does not wait for approval
  *   GET  /api/schedules                                   ScheduleInfo[] (on.schedule of each repository, next times)
@@ -38,23 +38,22 @@
  *                                                         RepositorySettings (created or updated)
  *   DELETE /api/repositories/:owner/:name                 {ok:true}
  *   POST /api/repositories/:owner/:name/connect {url?, token?, apiUrl?}   ConnectReport (tunnel channel, secret, webhook, ping)
- *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   EngineSettings (added)
+ *   POST /api/engines {name, address, limit?, labels?, hostKey?, tls?: {ca?, cert?, key?}, sshKey?}   201 EngineSettings (added; + reachable, warning?, replaces?)
  *   PUT  /api/engines/:name {the same fields, each optional; null removes; a new name renames}        EngineSettings (updated); 409 on a taken name
  *   DELETE /api/engines/:name                             {ok:true}
  */
 import express from 'express';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
-import { ApiError, HTTP_STATUS_OF } from '../../shared/api/engine-api.js';
-import { errorLine } from '../core/error-line.js';
-import type { ApiErrorCode, RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
+import { ApiError } from '../../shared/api/engine-api.js';
+import type { RunQuery, TriggerRequest } from '../../shared/api/engine-api.js';
 import type { EngineInput } from '../../shared/api/settings-types.js';
 import type { ArtifactInfo } from '../../shared/model/run.js';
 import { STATUSES, type Status } from '../../shared/model/status.js';
-import { isDiskFull } from '../core/disk-full.js';
 import type { KilnEngine } from '../core/engine-contract.js';
 import { contentTypeFor } from '../storage/artifact-store.js';
+import { apiErrorHandler, JSON_BODY_LIMIT } from './api-errors.js';
 import { apiTickets, isTicketedPath, requestAuthorized, UNAUTHORIZED_MESSAGE, type ApiTickets } from './api-tickets.js';
 import { fromDashboard } from './local-guard.js';
 import { logStartOffset, openSse, streamEngineEvents, streamJobLog } from './sse.js';
@@ -78,7 +77,7 @@ export interface ApiRoutesOptions {
   sessionSecret?: string;
 }
 
-export const JSON_BODY_LIMIT = '1mb';
+export { apiErrorHandler } from './api-errors.js';
 
 export function apiRoutes(options: ApiRoutesOptions): Router {
   const { engine } = options;
@@ -172,7 +171,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     if (typeof failedOnly !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.failedOnly must be true or false');
     const debug = body.debug ?? false;
     if (typeof debug !== 'boolean') throw new ApiError('BAD_REQUEST', 'body.debug must be true or false');
-    res.status(201).json(await engine.rerun(param(req, 'id'), debug ? { failedOnly, debug } : { failedOnly }));
+    const via = options.sessionSecret !== undefined && fromDashboard(req, options.sessionSecret) ? 'ui' : 'api';
+    res.status(201).json(await engine.rerun(param(req, 'id'), debug ? { failedOnly, debug, via } : { failedOnly, via }));
   });
 
   router.get('/debug/jobs', async (_req, res) => {
@@ -182,8 +182,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.post('/jobs/:id/debug/extend', async (req, res) => {
     const body = req.body === undefined ? {} : objectBody(req);
     const minutes = body.minutes;
-    if (minutes !== undefined && (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60)) {
-      throw new ApiError('BAD_REQUEST', 'body.minutes must be a number of minutes between 0 and 1440');
+    if (minutes !== undefined && (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 1 || minutes > 24 * 60)) {
+      throw new ApiError('BAD_REQUEST', `body.minutes must be a number of minutes from 1 to 1440; got ${JSON.stringify(minutes)}`);
     }
     res.json(await engine.extendDebug(param(req, 'id'), minutes));
   });
@@ -195,6 +195,13 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
 
   router.post('/jobs/:id/debug/rerun-step', async (req, res) => {
     res.json(await engine.rerunFailedStep(param(req, 'id')));
+  });
+
+  // The terminal is a WebSocket (terminal-ws.ts answers the upgrade); a plain GET is told so.
+  router.get('/jobs/:id/terminal', (_req, res) => {
+    res.status(426).set('Upgrade', 'websocket').set('Connection', 'Upgrade').json({
+      ok: false, error: { name: 'ApiError', code: 'BAD_REQUEST', message: 'the terminal is a WebSocket: connect with an Upgrade: websocket request (see docs/debug.md)' },
+    });
   });
 
   router.get('/runs/:id/tests', async (req, res) => {
@@ -237,6 +244,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     const jobId = param(req, 'id');
     // Fails with NOT_FOUND as a normal JSON error before the event stream starts.
     await engine.getLog(jobId, 0, 1);
+    // A bad ?offset= is refused as on /log, not read as 0 (the whole log again, without a word).
+    if (req.query.offset !== undefined) intParam(req.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const start = logStartOffset(req.get('last-event-id'), req.query.offset);
     await streamJobLog(engine, jobId, start, openSse(req, res, options.streams));
   });
@@ -310,7 +319,8 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
     res.json({ ok: true });
   });
   router.post('/engines', async (req, res) => {
-    res.json(await engine.saveEngine({ ...objectBody(req), create: true } as EngineInput));
+    // Created: 201, as for a new run; the body says whether the engine answered just now (`warning`).
+    res.status(201).json(await engine.saveEngine({ ...objectBody(req), create: true } as EngineInput));
   });
   router.put('/engines/:name', async (req, res) => {
     const name = param(req, 'name');
@@ -330,46 +340,6 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   router.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`)));
   router.use(apiErrorHandler);
   return router;
-}
-
-/** Turns any error into the JSON envelope; never leaks a stack trace. */
-export function apiErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const { status, code, message } = classify(err);
-  // A bug of Kiln's own: one line for the log (the stack under KILN_DEBUG=1), the generic message for the client.
-  if (status >= 500 && code === 'INTERNAL') process.stderr.write(`${errorLine(`kiln http: ${req.method} ${req.originalUrl.split('?')[0]} failed`, err)}\n`);
-  res.status(status).json({ ok: false, error: { name: 'ApiError', code, message } });
-  void next;
-}
-
-function classify(err: unknown): { status: number; code: ApiErrorCode; message: string } {
-  if (err instanceof ApiError) return { status: HTTP_STATUS_OF[err.code], code: err.code, message: err.message };
-  // A write that found no room (SQLite, a settings file, the vault): the engine is fine, the disk is not.
-  if (isDiskFull(err)) return { status: 503, code: 'UNAVAILABLE', message: `disk full: the change was not saved (${(err as Error).message}); free space (Storage page) and try again` };
-  // Errors rebuilt on the other side of IPC, or from another copy of the class, carry the code only.
-  if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && err.code in HTTP_STATUS_OF) {
-    const code = err.code as ApiErrorCode;
-    return { status: HTTP_STATUS_OF[code], code, message: err.message };
-  }
-  const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
-  if (type === 'entity.parse.failed') return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON body: ${(err as Error).message}` };
-  if (type === 'entity.too.large') return { status: 413, code: 'BAD_REQUEST', message: `request body too large (limit ${JSON_BODY_LIMIT})` };
-  if (type.startsWith('encoding.') || type === 'charset.unsupported') return { status: 415, code: 'BAD_REQUEST', message: (err as Error).message };
-  // Express decodes route parameters with decodeURIComponent, which throws for `%ff` or a lone `%`:
-  // the client's mistake, so a 400 that names the bad part rather than a 500 with a stack trace.
-  if (err instanceof URIError) {
-    const part = /'(.*)'$/s.exec(err.message)?.[1];
-    return { status: 400, code: 'BAD_REQUEST', message: `malformed percent-encoding in the request path${part === undefined ? '' : ` at '${part.slice(0, 100)}'`}: each % must start a %XX escape of a complete UTF-8 sequence` };
-  }
-  // Other client errors raised by express's own parts (http-errors with a 4xx status and a safe message).
-  const status = typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 0;
-  if (status >= 400 && status < 500 && err instanceof Error && 'expose' in err && err.expose === true) {
-    return { status, code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: err.message.split('\n')[0] };
-  }
-  return { status: 500, code: 'INTERNAL', message: err instanceof Error ? err.message : 'internal error' };
 }
 
 function objectBody(req: Request): Record<string, unknown> {

@@ -138,7 +138,7 @@ export class ConfigDocument {
    * Updates an engine's fields, or appends it. A material part is `vault` (kept in the secret vault)
    * or null (removed, from the file as well); the text itself is never written here.
    */
-  setEngine(name: string, fields: { address?: string; limit?: number; labels?: string[]; hostKey?: string | null; material: Partial<Record<EngineMaterialPart, typeof IN_VAULT | null>> }): void {
+  setEngine(name: string, fields: { address?: string; limit?: number | null; labels?: string[]; hostKey?: string | null; material: Partial<Record<EngineMaterialPart, typeof IN_VAULT | null>> }): void {
     let item = this.engineItems().find((e) => String(e.get('name')) === name);
     if (!item) {
       let seq = this.doc.get('engines', true);
@@ -151,7 +151,8 @@ export class ConfigDocument {
       (seq as YAMLSeq).add(item);
     }
     if (fields.address !== undefined) item.set('address', fields.address);
-    if (fields.limit !== undefined) item.set('limit', fields.limit);
+    if (fields.limit === null) item.delete('limit');
+    else if (fields.limit !== undefined) item.set('limit', fields.limit);
     if (fields.labels !== undefined) {
       if (fields.labels.length === 0) item.delete('labels');
       else {

@@ -26,7 +26,8 @@ export interface EngineChange {
   /** The engine's new name (an update only). */
   rename?: string;
   address?: string;
-  limit?: number;
+  /** null: back to the default (2). */
+  limit?: number | null;
   labels?: string[];
   hostKey?: string | null;
   material: Partial<Record<EngineMaterialPart, string | null>>;
@@ -139,7 +140,7 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
   const f = `engines[${index >= 0 ? index : at.count}]`;
   for (const key of Object.keys(input)) if (!known.includes(key)) throw bad(f, `unknown field '${key}' (known: ${known.join(', ')})`);
   if (create && index >= 0) throw clash(`${f}.name`, name);
-  if (!create && index < 0) throw new ApiError('NOT_FOUND', `engine '${name}' is not configured (to add it, send create: true)`);
+  if (!create && index < 0) throw new ApiError('NOT_FOUND', `engine '${name}' is not configured (add it with POST /api/engines, or the Add engine form in Settings)`);
   const change: EngineChange = { name, create, material: {} };
   if (input.rename !== undefined && input.rename !== name) {
     if (create) throw bad(`${f}.name`, 'a new engine cannot be renamed; send the name it should have');
@@ -147,11 +148,13 @@ export function checkEngineInput(input: unknown, at: { indexOf: (name: string) =
     if (at.indexOf(change.rename) >= 0) throw clash(`${f}.name`, change.rename);
   }
   if (input.address !== undefined || create) change.address = checkEngineAddress(input.address, `${f}.address`);
-  if (input.limit !== undefined) {
-    if (typeof input.limit !== 'number' || !Number.isInteger(input.limit) || input.limit < 1 || input.limit > 256) throw bad(`${f}.limit`, `must be a whole number from 1 to 256 (got ${JSON.stringify(input.limit)})`);
+  if (input.limit === null) change.limit = null;
+  else if (input.limit !== undefined) {
+    if (typeof input.limit !== 'number' || !Number.isInteger(input.limit) || input.limit < 1 || input.limit > 256) throw bad(`${f}.limit`, `must be a whole number from 1 to 256, or null for the default of 2 (got ${JSON.stringify(input.limit)})`);
     change.limit = input.limit;
   }
-  if (input.labels !== undefined) {
+  if (input.labels === null) change.labels = [];
+  else if (input.labels !== undefined) {
     if (!Array.isArray(input.labels)) throw bad(`${f}.labels`, 'must be a list of labels such as gpu or arch=arm64');
     change.labels = input.labels.map((l, i) => {
       if (typeof l !== 'string' || !LABEL.test(l.trim())) throw bad(`${f}.labels[${i}]`, `${JSON.stringify(l)} is not a label (a word such as gpu, or key=value such as arch=arm64)`);

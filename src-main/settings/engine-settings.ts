@@ -61,7 +61,7 @@ export function engineSettingsOf(e: EngineConfig): EngineSettings {
  * (TLS for tcp://, the key and host key for ssh://).
  */
 export function engineWrites(change: EngineChange, previousAddress: string | undefined): {
-  file: { address?: string; limit?: number; labels?: string[]; hostKey?: string | null; material: Partial<Record<EngineMaterialPart, typeof IN_VAULT | null>> };
+  file: { address?: string; limit?: number | null; labels?: string[]; hostKey?: string | null; material: Partial<Record<EngineMaterialPart, typeof IN_VAULT | null>> };
   vault: Partial<Record<EngineMaterialPart, string | null>>;
 } {
   const vault = { ...change.material };

@@ -1,6 +1,5 @@
 import { useEffect, useState } from 'react';
 import type { Health, TunnelState } from '../../shared/api/engine-api.js';
-import { DOCKER_INSTALL_URL, DOCKER_START_ADVICE } from '../../shared/docker-advice.js';
 import type { KilnClient } from '../api/kiln-client.js';
 import { DiskBanner } from '../components/DiskBanner.js';
 import { ArtifactsView } from '../views/ArtifactsView.js';
@@ -14,6 +13,7 @@ import { RunView } from '../views/run/RunView.js';
 import { TimingView } from '../views/run/TimingView.js';
 import { TestsView } from '../views/tests/TestsView.js';
 import { SchedulesView } from '../views/SchedulesView.js';
+import { DockerStatus } from './DockerStatus.js';
 import { ClientContext, useAsync, useClient, useEngineEvents, useHashRoute, useThrottled } from './hooks.js';
 import { href, type Route } from './route.js';
 import { SignOutButton } from './SignIn.js';
@@ -27,16 +27,6 @@ const NAV: Array<{ view: Route['view']; label: string; icon: string; to: Route }
   { view: 'engines', label: 'Engines', icon: '⛁', to: { view: 'engines' } },
   { view: 'settings', label: 'Settings', icon: '⚙', to: { view: 'settings' } },
 ];
-
-/** What `kiln serve` prints when Docker does not answer, as a line with its install link. */
-function DockerAdvice() {
-  const start = DOCKER_START_ADVICE.charAt(0).toUpperCase() + DOCKER_START_ADVICE.slice(1);
-  return (
-    <div className="muted small docker-advice" data-testid="docker-advice">
-      {start} or <a href={DOCKER_INSTALL_URL} target="_blank" rel="noopener noreferrer">install it</a>; jobs wait until Docker answers.
-    </div>
-  );
-}
 
 /** How often the sidebar reads the engines' health again when no run event asked for it. */
 const HEALTH_REFRESH_MS = 5000;
@@ -62,13 +52,12 @@ function EngineStatus() {
   const configured = h?.engines?.filter((e) => !e.retiring);
   return (
     <div className="engine-status" data-testid="engine-status">
-      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
-      {!health.error && h?.docker.ok === false && <DockerAdvice />}
+      <DockerStatus health={h} error={Boolean(health.error)} />
       {configured && configured.length > 1
         ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{configured.filter((e) => e.state === 'up').length} of {configured.length} engines up</a></div>
         : h?.docker.engine && <div className="muted small" data-testid="docker-engine">{h.docker.engine}</div>}
       <div><span className={`dot ${t?.state === 'connected' ? 'dot-ok' : t?.state === 'error' ? 'dot-bad' : t?.state === 'connecting' ? 'dot-warn' : 'dot-off'}`} />Tunnel {t?.state ?? '…'}</div>
-      {h && <div className="muted">{h.queue.running} running{h.queue.kept ? ` (${h.queue.kept} kept for debug)` : ''} · {h.queue.queued} queued</div>}
+      {h && <div className="muted">{h.queue.running} running{h.queue.kept ? ` (${h.queue.kept} kept for debug)` : ''} · {h.queue.queued} queued{h.queue.waitingOnNeeds ? ` · ${h.queue.waitingOnNeeds} waiting on needs` : ''}</div>}
     </div>
   );
 }

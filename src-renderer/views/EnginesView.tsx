@@ -48,7 +48,7 @@ export function EnginesView() {
   return (
     <div className="page">
       <header className="page-header">
-        <div><h1>Engines</h1><p className="subtitle">The Docker engines jobs run on. Add more under <code>engines:</code> in kiln.config.yml.</p></div>
+        <div><h1>Engines</h1><p className="subtitle">The Docker engines jobs run on. Add more under <a href={href({ view: 'settings' })}>Settings</a> (or <code>engines:</code> in kiln.config.yml).</p></div>
         <button type="button" className="btn" onClick={reload}>↻ Refresh</button>
       </header>
       <ErrorBanner error={error} />

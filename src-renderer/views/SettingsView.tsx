@@ -51,7 +51,7 @@ export function SettingsView() {
       <section className="card section">
         <h2>Limits</h2>
         {s ? <LimitsForm settings={s} onSaved={reload} /> : <div className="muted">Loading…</div>}
-        {health.data && <p className="muted small">Queue now: {health.data.queue.running} running, {health.data.queue.queued} waiting.</p>}
+        {health.data && <p className="muted small">Queue now: {health.data.queue.running} running, {health.data.queue.queued} queued{health.data.queue.waitingOnNeeds ? `, ${health.data.queue.waitingOnNeeds} waiting on needs` : ''}.</p>}
       </section>
 
       <section className="card section">

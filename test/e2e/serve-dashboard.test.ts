@@ -77,7 +77,9 @@ describe('the dashboard of `kiln serve`', () => {
       await page.waitForSelector('[data-testid=docker-advice]', { timeout: 20_000 });
       expect(await page.textContent('[data-testid=engine-status]')).toContain('Docker unreachable');
       const advice = (await page.textContent('[data-testid=docker-advice]')) ?? '';
-      expect(advice.toLowerCase()).toContain(`${DOCKER_START_ADVICE} or install it`.toLowerCase());
+      // The same words, with the command set as code rather than between literal backticks.
+      expect(advice.toLowerCase()).toContain(`${DOCKER_START_ADVICE.replaceAll('`', '')} or install it`.toLowerCase());
+      expect(advice).not.toContain('`');
       const link = page.locator('[data-testid=docker-advice] a');
       expect(await link.getAttribute('href')).toBe(DOCKER_INSTALL_URL);
       expect(await link.getAttribute('target')).toBe('_blank');

@@ -116,9 +116,10 @@ describe('connecting a repository in one step', () => {
     expect(report.steps.at(-1)).toMatchObject({ step: 'channel', ok: false, message: expect.stringMatching(/could not create a channel on .* answered 200 without a redirect/) });
   });
 
-  it('names the repository step when an unknown repository comes without a URL', async () => {
+  it('answers 404 naming the repository when an unknown repository comes without a URL', async () => {
     await boot();
-    const { report } = await connect({ token: TOKEN });
-    expect(report.steps).toEqual([{ step: 'repository', ok: false, message: `${REPO} is not configured: give its clone URL (or add it in Settings first)` }]);
+    const { status, text } = await connect({ token: TOKEN });
+    expect(status).toBe(404);
+    expect(JSON.parse(text)).toEqual({ ok: false, error: { name: 'ApiError', code: 'NOT_FOUND', message: `repository '${REPO}' is not configured: give its clone URL (url), or add it in Settings first` } });
   });
 });

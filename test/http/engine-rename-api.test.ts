@@ -132,7 +132,7 @@ describe('engines removed or renamed while their jobs run', () => {
 
     // The old name is free for another engine, which starts with no history.
     const added = await send(server.url, 'POST', '/api/engines', { name: 'alpha', address: discoverLocalEngine().endpoint.address, labels: ['other'] });
-    expect(added.status, added.text).toBe(200);
+    expect(added.status, added.text).toBe(201);
     expect((await getRun(earlier.id)).jobs[0].engine).toBe('fast');
   });
 

@@ -121,13 +121,17 @@ describe('an engine saved through the settings API with pasted TLS material', ()
 
   it('keeps the material only encrypted in the vault, answers which parts are set, and reaches the engine over TLS with it', async () => {
     const saved = await send(server.url, 'POST', '/api/engines', { name: 'far', address: far.address, limit: 2, labels: ['tls'], tls: far.tls });
-    expect(saved.status, saved.text).toBe(200);
-    expect(saved.json).toEqual({ name: 'far', address: far.address, limit: 2, labels: ['tls'], tls: { ca: 'vault', cert: 'vault', key: 'vault' } } satisfies EngineSettings);
+    expect(saved.status, saved.text).toBe(201);
+    // The first engine added: the answer also says whether it answered and that it replaced the default one.
+    const { reachable, replaces, ...stored } = saved.json as EngineSettings;
+    expect(stored).toEqual({ name: 'far', address: far.address, limit: 2, labels: ['tls'], tls: { ca: 'vault', cert: 'vault', key: 'vault' } } satisfies EngineSettings);
+    expect(reachable).toBe(true);
+    expect(replaces).toMatch(/^the default engine /);
 
     const fragment = keyFragment();
     expect(fragment).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
     const settings = await send(server.url, 'GET', '/api/settings');
-    expect((settings.json as SettingsView).engines).toEqual([saved.json]);
+    expect((settings.json as SettingsView).engines).toEqual([stored]);
     for (const answer of [saved.text, settings.text]) expect(answer).not.toContain(fragment);
     // Nowhere in clear: not the config file, the vault, the database (and its WAL) or logs.
     expect(filesHolding(dir, fragment)).toEqual([]);
@@ -201,8 +205,9 @@ describe('an engine saved through the settings API with pasted TLS material', ()
   it('keeps a pasted SSH key the same way and reaches an ssh:// engine with it', async () => {
     const keyLine = sshd.privateKey.split('\n')[3];
     const saved = await send(server.url, 'POST', '/api/engines', { name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, labels: ['ssh'], sshKey: sshd.privateKey, hostKey: sshd.hostFingerprint });
-    expect(saved.status, saved.text).toBe(200);
-    expect(saved.json).toEqual({ name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, limit: 2, labels: ['ssh'], hostKey: sshd.hostFingerprint, tls: {}, sshKey: 'vault' } satisfies EngineSettings);
+    expect(saved.status, saved.text).toBe(201);
+    const { reachable: _reachable, warning: _warning, ...stored } = saved.json as EngineSettings;
+    expect(stored).toEqual({ name: 'remote', address: `ssh://root@127.0.0.1:${sshd.port}`, limit: 2, labels: ['ssh'], hostKey: sshd.hostFingerprint, tls: {}, sshKey: 'vault' } satisfies EngineSettings);
     expect(readFileSync(configFile, 'utf8')).toContain(`  - name: remote\n    address: ssh://root@127.0.0.1:${sshd.port}\n    labels: [ ssh ]\n    host-key: ${sshd.hostFingerprint}\n    ssh-key: vault\n`);
     expect(filesHolding(dir, keyLine)).toEqual([]);
     // Up only if the key from the vault was accepted (sshd knows no other).

@@ -33,8 +33,9 @@ const sampleArgs = (run1: string, job1: string, kept: string, gated: [string, st
   getRunReporting: [run1],
   getTestReport: [run1, 'needle'],
   getRunTiming: [run1],
-  // Not configured and no URL: connect stops at its first step, without reaching smee.io or a forge.
-  connectRepository: [{ name: 'acme/not-configured' }],
+  // Not configured, with a URL that is not one: connect stops at its first step, without reaching
+  // smee.io or a forge (with no URL at all it is NOT_FOUND, an error envelope).
+  connectRepository: [{ name: 'acme/not-configured', url: 'not a clone url' }],
   listKeptJobs: [],
   extendDebug: [kept, 5],
   rerunFailedStep: [kept],

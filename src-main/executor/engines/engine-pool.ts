@@ -241,6 +241,13 @@ export class EnginePool implements JobExecutor {
     return slot.executor.runJob(request);
   }
 
+  /** Pings one engine now, with the pool's ping timeout (a settings save asks of the engine it saved); undefined when there is no such engine. */
+  async probe(name: string): Promise<{ ok: boolean; message?: string } | undefined> {
+    const executor = this.executorOf(name);
+    if (!executor) return undefined;
+    return executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs).catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) }));
+  }
+
   /** Up when any engine answers; the message names every engine that does not. */
   async ping(): Promise<{ ok: boolean; message?: string; engine?: string; tried?: string[] }> {
     const answers = await Promise.all(this.slots.map(async (s) => ({ s, r: await s.executor.ping(this.o.pingTimeoutMs ?? ENGINE_DEFAULTS.pingTimeoutMs).catch((err: unknown) => ({ ok: false, message: String(err), engine: undefined, tried: undefined })) })));

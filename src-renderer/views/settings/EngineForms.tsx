@@ -104,8 +104,13 @@ export function AddEngineForm({ onSaved }: { onSaved: () => void }) {
   return (
     <form className="grid-form add-engine" data-testid="add-engine" onSubmit={(e) => {
       e.preventDefault();
-      void save.run(() => client.saveEngine({ ...inputOf(name.trim(), state), create: true }),
-        `Added ${name.trim()}; it takes jobs once it answers.`, () => { setName(''); setState(fresh()); onSaved(); });
+      const added = name.trim();
+      // The answer says whether the engine answered just now, and whether it replaced the default local one.
+      void save.run(() => client.saveEngine({ ...inputOf(added, state), create: true }),
+        (saved) => [
+          saved.warning ? `Added ${added}, but ${saved.warning}.` : `Added ${added}${saved.reachable ? '; it answers and takes jobs now' : '; it takes jobs once it answers'}.`,
+          saved.replaces ? `It replaces ${saved.replaces}.` : '',
+        ].filter(Boolean).join(' '), () => { setName(''); setState(fresh()); onSaved(); });
     }}>
       <label><span>Name <small className="muted">letters, digits, . _ -</small></span>
         <input name="engineName" value={name} onChange={(e) => setName(e.target.value)} placeholder="build-server" spellCheck={false} autoComplete="off" required /></label>

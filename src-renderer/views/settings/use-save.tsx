@@ -5,8 +5,8 @@ export interface SaveState {
   /** The API's message (it names the field, e.g. "repositories[acme/web].url: …"). */
   error: string | undefined;
   notice: string | undefined;
-  /** Runs one save; on success shows `done` and calls `after` (a reload). Never throws. */
-  run(action: () => Promise<unknown>, done: string, after?: () => void): Promise<boolean>;
+  /** Runs one save; on success shows `done` (or what it makes of the answer) and calls `after` (a reload). Never throws. */
+  run<T>(action: () => Promise<T>, done: string | ((result: T) => string), after?: () => void): Promise<boolean>;
   clear(): void;
 }
 
@@ -15,13 +15,13 @@ export function useSave(): SaveState {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
-  const run = useCallback(async (action: () => Promise<unknown>, done: string, after?: () => void): Promise<boolean> => {
+  const run = useCallback(async <T,>(action: () => Promise<T>, done: string | ((result: T) => string), after?: () => void): Promise<boolean> => {
     setBusy(true);
     setError(undefined);
     setNotice(undefined);
     try {
-      await action();
-      setNotice(done);
+      const result = await action();
+      setNotice(typeof done === 'string' ? done : done(result));
       after?.();
       return true;
     } catch (err) {
