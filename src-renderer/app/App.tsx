@@ -62,7 +62,7 @@ function EngineStatus() {
   const configured = h?.engines?.filter((e) => !e.retiring);
   return (
     <div className="engine-status" data-testid="engine-status">
-      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Engine unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
+      <div><span className={`dot ${health.error ? 'dot-bad' : h?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={h?.docker.engine ? `${h.docker.engine}${h.docker.message ? ` — ${h.docker.message}` : ''}` : undefined}>{health.error ? 'Kiln server unreachable' : h?.docker.ok === false ? 'Docker unreachable' : 'Docker ready'}</span></div>
       {!health.error && h?.docker.ok === false && <DockerAdvice />}
       {configured && configured.length > 1
         ? <div className="muted small" data-testid="docker-engine"><a href={href({ view: 'engines' })}>{configured.filter((e) => e.state === 'up').length} of {configured.length} engines up</a></div>

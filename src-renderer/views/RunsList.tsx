@@ -132,7 +132,7 @@ export function RunsList() {
                       ? <span className="pill" data-caught-up title="Kiln found this push by listing the remote: its webhook never arrived">caught up</span>
                       : run.triggeredBy && <span>by {run.triggeredBy}</span>}
                     <span className="muted">{run.pipeline}</span>
-                    {run.waiting && <span className="pill pill-waiting" data-waiting title={run.waiting}>{run.waiting}</span>}
+                    {run.waiting && <span className="pill pill-waiting pill-free" data-waiting title={run.waiting}>{run.waiting}</span>}
                   </div>
                 </td>
                 <td>

@@ -42,7 +42,7 @@ export function SettingsView() {
         {s && t ? <TunnelForm settings={s} tunnel={t} onSaved={reload} /> : <div className="muted">Loading…</div>}
         {health.data && (
           <div className="kv">
-            <span>Docker</span><span>{health.data.docker.ok ? <span className="pill pill-accepted">reachable</span> : <span className="pill pill-rejected">{health.data.docker.message ?? 'unreachable'}</span>}</span>
+            <span>Docker</span><span>{health.data.docker.ok ? <span className="pill pill-accepted">reachable</span> : <span className="pill pill-rejected pill-free">{health.data.docker.message ?? 'unreachable'}</span>}</span>
             <span>Version</span><span>Kiln {health.data.version}</span>
           </div>
         )}
