@@ -7,7 +7,7 @@ import { RunActions } from '../components/RunActions.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../app/format.js';
 import { CATCH_UP_ACTOR } from '../../shared/model/trigger-event.js';
-import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js';
+import { useAsync, useClient, useEngineEvents, useOnReconnect, useTicker } from '../app/hooks.js';
 import { href } from '../app/route.js';
 import { DebugBadge, useKeptJobs } from './debug/kept-jobs.js';
 
@@ -43,6 +43,8 @@ export function RunsList() {
   }, [client, filters]);
 
   useEffect(() => { void load(); }, [load]);
+  // Back from a dropped stream (a server restart): runs may have moved without an event heard.
+  useOnReconnect(() => { void load(); });
 
   // Live: update a run in place, or put a new matching run on top.
   useEngineEvents((event) => {
