@@ -30,6 +30,7 @@
  */
 import type Dockerode from 'dockerode';
 import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
+import { formatDeadline } from '../../shared/format.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
 import type { JobDebug, JobPhaseMark, KeptJob } from '../core/job-contract.js';
 import { ContainerGoneError, containerProblem, openDebugShell } from '../executor/debug-session.js';
@@ -154,11 +155,12 @@ export class DebugService implements DebugTerminals {
     this.p.store.setDeadline(jobId, entry.row.deadline);
     clearTimeout(entry.timer);
     entry.timer = this.expireAt(jobId, entry.row.deadline);
-    this.note(jobId, `[kiln] debugging extended: the container stays until ${new Date(entry.row.deadline).toISOString()}`);
+    this.note(jobId, `[kiln] debugging extended: the container stays up ${formatDeadline(entry.row.deadline, now)}`);
     return info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
   }
 
-  async end(jobId: string): Promise<void> {
+  async end(jobId: string, by: 'dashboard' | 'api' = 'api'): Promise<void> {
+    const from = by === 'dashboard' ? 'from the dashboard' : 'through the HTTP API';
     const held = this.held.get(jobId);
     const stranded = this.stranded.get(jobId);
     if (stranded) {
@@ -166,16 +168,18 @@ export class DebugService implements DebugTerminals {
       this.stranded.delete(jobId);
       this.p.store.release(jobId);
       this.endedBecause(jobId, `debugging was ended: the record was dropped; the container stays on engine '${stranded.engine}'`);
-      this.note(jobId, `[kiln] debugging ended from the dashboard: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
+      this.note(jobId, `[kiln] debugging ended ${from}: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
       return;
     }
     if (!held && !this.adopted.has(jobId)) throw notKept(jobId);
     this.endedBecause(jobId, 'debugging was ended: the kept container was removed');
     if (held) {
-      this.note(jobId, '[kiln] debugging ended from the dashboard');
+      this.note(jobId, `[kiln] debugging ended ${from}`);
       held.release('remove');
       return;
     }
+    // Kept from before a restart: its log was closed then, and this is its last line.
+    this.note(jobId, `[kiln] debugging ended ${from}: the kept container was removed`);
     await this.removeAdopted(jobId);
   }
 
@@ -338,7 +342,7 @@ export class DebugService implements DebugTerminals {
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       this.watchContainers();
-      this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up until ${new Date(row.deadline).toISOString()} (open the terminal on the job's page)`);
+      this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up ${formatDeadline(row.deadline, this.p.clock())} (open the terminal on the job's page)`);
       this.p.bus.events.emit({ type: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
     });
   }

@@ -231,8 +231,8 @@ export class HttpClient implements KilnClient {
   extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/extend`, minutes === undefined ? {} : { minutes });
   }
-  async endDebug(jobId: string): Promise<void> {
-    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/end`);
+  async endDebug(jobId: string, by?: 'dashboard' | 'api'): Promise<void> {
+    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/end`, by === undefined ? undefined : { by });
   }
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/rerun-step`);

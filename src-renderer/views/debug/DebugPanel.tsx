@@ -46,7 +46,7 @@ export function DebugPanel({ kept, offline, onChanged, onError, onNotice }: { ke
   const end = (): Promise<void> => {
     ending.current = true;
     return act(async () => {
-      try { await client.endDebug(kept.jobId); } catch (e) { ending.current = false; throw e; }
+      try { await client.endDebug(kept.jobId, 'dashboard'); } catch (e) { ending.current = false; throw e; }
       onNotice('Debugging ended: the kept container was removed.');
     });
   };
@@ -57,7 +57,7 @@ export function DebugPanel({ kept, offline, onChanged, onError, onNotice }: { ke
     try { await fn(); onChanged(); } catch (e) { onError(e as Error); } finally { setBusy(false); }
   };
   const left = Math.max(0, kept.deadline - now);
-  if (kept.stranded) return <StrandedPanel kept={kept} stranded={kept.stranded} busy={disabled} onEnd={() => act(() => client.endDebug(kept.jobId))} />;
+  if (kept.stranded) return <StrandedPanel kept={kept} stranded={kept.stranded} busy={disabled} onEnd={() => act(() => client.endDebug(kept.jobId, 'dashboard'))} />;
   return (
     <section className="card debug-panel" data-testid="debug-panel" data-job-id={kept.jobId}>
       <div className="debug-head">
