@@ -18,11 +18,12 @@ export function splitAttempts(sections: readonly LogSection[], groups: readonly 
   for (const s of sections) {
     let parts = [{ from: s.from, to: s.to }];
     for (const g of attempts) parts = parts.flatMap((p) => without(p, g.start, g.end!));
-    if (parts.length === 0) {
-      if (s.step) out.push({ ...s, from: total, to: total });
-      continue;
-    }
-    parts.forEach((p, i) => out.push({ ...s, key: i === 0 ? s.key : `${s.key}:${p.from}`, from: p.from, to: p.to }));
+    // A step that started in an earlier attempt and not again yet: not started; whatever of its
+    // range is past that attempt is the new attempt's set-up.
+    const stale = s.step !== null && attempts.some((g) => s.from >= g.start && s.from < g.end! && s.from < s.to);
+    if (stale || (parts.length === 0 && s.step)) out.push({ ...s, from: total, to: total });
+    const as = stale ? { key: 'setup', title: 'Set up job', step: null } : s;
+    parts.forEach((p, i) => out.push({ ...s, ...as, key: i === 0 && !out.some((o) => o.key === as.key) ? as.key : `${as.key}:${p.from}`, from: p.from, to: p.to }));
   }
   // Stable: sections that start together (not started yet, at the end) keep their order.
   out.sort((a, b) => a.from - b.from);
