@@ -88,6 +88,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
     <div className="page page-run" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={shown} now={now} onError={setActionError} />
       <ErrorBanner error={actionError ?? error} />
+      {/* Ending debugging also settles an earlier terminal problem (a lost connection): the notice replaces it. */}
       {notice && !actionError && <div className="notice" data-testid="run-notice">{notice}</div>}
       {records && <AnnotationsList run={shown} annotations={records.annotations} />}
       <nav className="tabs">
@@ -126,7 +127,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
           {records && <JobSummaries run={shown} summaries={records.summaries} />}
         </>
       )}
-      {jobId && kept.list?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} offline={kept.offline} onChanged={refresh} onError={setActionError} onNotice={setNotice} />)}
+      {jobId && kept.list?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} offline={kept.offline} onChanged={refresh} onError={setActionError} onNotice={(text) => { setActionError(undefined); setNotice(text); }} />)}
       {jobId && (
         <div className="job-layout">
           <aside className="job-list">
