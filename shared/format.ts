@@ -43,3 +43,22 @@ export function formatLimit(n: number): string {
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
 }
+
+/**
+ * A clock time a reader can act on, in this machine's local time with its offset from UTC:
+ * "08:18 UTC", "14:05 UTC+01:00" (never a raw ISO instant in UTC, which reads as the wrong hour).
+ */
+export function formatClock(at: number): string {
+  const d = new Date(at);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const offset = -d.getTimezoneOffset();
+  const zone = offset === 0 ? 'UTC' : `UTC${offset > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())} ${zone}`;
+}
+
+/** "in 30 min (08:18 UTC)": how long until a deadline, and when it falls (formatClock). */
+export function formatDeadline(at: number, now: number): string {
+  const mins = Math.round((at - now) / 60_000);
+  const span = mins < 1 ? 'under a minute' : mins < 60 ? `${mins} min` : `${Math.floor(mins / 60)} h${mins % 60 ? ` ${mins % 60} min` : ''}`;
+  return `in ${span} (${formatClock(at)})`;
+}

@@ -257,8 +257,11 @@ export interface EngineApi {
   listKeptJobs(): Promise<KeptJobInfo[]>;
   /** Moves a kept job's deadline `minutes` (default 30) past the later of now and its deadline; CONFLICT when not kept. */
   extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo>;
-  /** Ends debugging now: the kept container, services and network are removed and the job ends failed. */
-  endDebug(jobId: string): Promise<void>;
+  /**
+   * Ends debugging now: the kept container, services and network are removed and the job ends failed.
+   * `by` says who asked, for the job's log ('dashboard' from its End button; default 'api').
+   */
+  endDebug(jobId: string, by?: 'dashboard' | 'api'): Promise<void>;
   /** Runs the failed step's script again in the kept container; its log joins the job's log. CONFLICT when not held. */
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }>;
   /** Approves a job waiting for approval (`when: manual`): it is queued. CONFLICT when it does not wait. */

@@ -50,6 +50,21 @@ export function rerunGroupTitle(stepName: string): string {
   return `re-run of '${stepName}'`;
 }
 
+/**
+ * The title of the group around an earlier attempt's lines (Kiln stopped under it, or its engine
+ * went away), written when the job starts again. A job's log is one numbering across attempts, and
+ * the new attempt's steps own the step sections, so a viewer shows such a group (top level, no
+ * step) as a section of its own rather than under "Set up job".
+ */
+export function interruptedAttemptTitle(why: 'restart' | 'retry'): string {
+  return why === 'restart' ? 'Interrupted attempt — Kiln stopped' : 'Earlier attempt — interrupted';
+}
+
+/** Whether `g` is the group of an earlier attempt (see interruptedAttemptTitle). */
+export function isInterruptedAttempt(g: LogGroup): boolean {
+  return g.depth === 0 && g.step === null && !g.endMarker && (g.title === interruptedAttemptTitle('restart') || g.title === interruptedAttemptTitle('retry'));
+}
+
 /** The Markdown one step appended to $KILN_SUMMARY, cut to the step's and the job's limits. */
 export interface StepMarkdownSummary {
   jobId: string;

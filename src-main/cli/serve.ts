@@ -18,6 +18,8 @@ import { DOCKER_ADVICE } from '../../shared/docker-advice.js';
 import { loadConfig, CONFIG_FILE } from '../settings/config-file.js';
 import type { KilnConfig } from '../core/engine-contract.js';
 import { errorLine } from '../core/error-line.js';
+import { formatClock } from '../../shared/format.js';
+import type { EngineApi } from '../../shared/api/engine-api.js';
 import { unknownOptionMessage, usageError } from './args.js';
 
 const USAGE = `Usage: kiln serve [--config FILE] [--data DIR] [--port N] [--host H]
@@ -155,9 +157,13 @@ export async function command(argv: string[]): Promise<number> {
       process.stdout.write(`kiln serve: ${signal}, stopping…\n`);
       void (async () => {
         try {
+          // Read before the stop: what becomes of the jobs it interrupts is said once it is done.
+          const fates = await jobFates(engine);
           await tunnel.stop();
           await server.close();
           await engine.stop();
+          for (const line of fates) process.stdout.write(`kiln serve: ${line}\n`);
+          process.stdout.write('kiln serve: stopped\n');
           resolveExit(0);
         } catch (err) {
           process.stderr.write(`${errorLine('kiln serve: shutdown failed', err)}\n`);
@@ -173,4 +179,23 @@ export async function command(argv: string[]): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
+}
+
+/**
+ * What a stop does to the jobs in flight, one line per kind: running jobs go back to the queue
+ * (their attempt not counted) and start again on the next start; jobs kept for debugging keep
+ * their containers, and the next start adopts them until their deadline. Empty when none.
+ */
+async function jobFates(engine: Pick<EngineApi, 'health' | 'listKeptJobs'>): Promise<string[]> {
+  const [health, kept] = await Promise.all([engine.health().catch(() => undefined), engine.listKeptJobs().catch(() => [])]);
+  const live = kept.filter((k) => k.state !== 'stranded');
+  const handedBack = Math.max(0, (health?.queue.running ?? 0) - live.length);
+  const out: string[] = [];
+  const jobs = (n: number): string => `${n} ${n === 1 ? 'job' : 'jobs'}`;
+  if (handedBack > 0) out.push(`${jobs(handedBack)} running: handed back to the queue, ${handedBack === 1 ? 'it starts' : 'they start'} again when Kiln starts`);
+  if (live.length > 0) {
+    const last = Math.max(...live.map((k) => k.deadline));
+    out.push(`${jobs(live.length)} kept for debugging: ${live.length === 1 ? 'its container stays' : 'their containers stay'} up; Kiln adopts ${live.length === 1 ? 'it' : 'them'} when it starts (until ${formatClock(last)} at the latest)`);
+  }
+  return out;
 }

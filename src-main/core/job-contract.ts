@@ -15,6 +15,13 @@ import type { Status } from '../../shared/model/status.js';
 import type { TriggerEvent } from '../../shared/model/trigger-event.js';
 
 /**
+ * The abort reason of a job stopped because Kiln itself is stopping: the job is handed back to the
+ * queue (its attempt not counted) and starts again when Kiln starts. Not the user's cancel, so the
+ * lifecycle says so in those words and records no "cancelled" annotation.
+ */
+export const SHUTDOWN_REASON = 'kiln-shutdown';
+
+/**
  * Where a job's time goes, in order: bringing its environment up (pulling the image, when it is
  * missing, is its own phase inside), the steps (restoring caches and artifacts counts as set-up),
  * the work after them (reports, caches, artifacts), the time a failed job was kept up for debugging

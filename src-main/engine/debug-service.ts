@@ -30,6 +30,7 @@
  */
 import type Dockerode from 'dockerode';
 import { ApiError, type KeptJobInfo } from '../../shared/api/engine-api.js';
+import { formatDeadline } from '../../shared/format.js';
 import type { DebugTerminal, DebugTerminals } from '../core/engine-contract.js';
 import type { JobDebug, JobPhaseMark, KeptJob } from '../core/job-contract.js';
 import { ContainerGoneError, containerProblem, openDebugShell, setKeepUntil } from '../executor/debug-session.js';
@@ -160,7 +161,7 @@ export class DebugService implements DebugTerminals {
     entry.timer = this.expireAt(jobId, entry.row.deadline);
     this.keepUntil(jobId, entry.row.container_id, entry.row.deadline - now);
     const until = new Date(entry.row.deadline).toISOString();
-    this.note(jobId, `[kiln] debugging extended: the container stays until ${until}`);
+    this.note(jobId, `[kiln] debugging extended: the container stays up ${formatDeadline(entry.row.deadline, now)}`);
     const result = info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
     if (asked <= entry.row.deadline) return result;
     // The one-day cap cut the extension short: say so rather than answer a deadline that barely moved.
@@ -168,7 +169,8 @@ export class DebugService implements DebugTerminals {
     return { ...result, capped: true, message: `a kept job stays at most one day ahead: the deadline is now ${until} (${gained} min later, not the ${Math.round(by / 60_000)} min asked for)` };
   }
 
-  async end(jobId: string): Promise<void> {
+  async end(jobId: string, by: 'dashboard' | 'api' = 'api'): Promise<void> {
+    const from = by === 'dashboard' ? 'from the dashboard' : 'through the HTTP API';
     const held = this.held.get(jobId);
     const stranded = this.stranded.get(jobId);
     if (stranded) {
@@ -176,16 +178,18 @@ export class DebugService implements DebugTerminals {
       this.stranded.delete(jobId);
       this.p.store.release(jobId);
       this.endedBecause(jobId, `debugging was ended: the record was dropped; the container stays on engine '${stranded.engine}'`);
-      this.note(jobId, `[kiln] debugging ended from the dashboard: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
+      this.note(jobId, `[kiln] debugging ended ${from}: the record was dropped, the container ${stranded.row.container_id.slice(0, 12)} was not removed (engine '${stranded.engine}' ${stranded.why})`);
       return;
     }
     if (!held && !this.adopted.has(jobId)) throw this.notKept(jobId);
     this.endedBecause(jobId, 'debugging was ended: the kept container was removed');
     if (held) {
-      this.note(jobId, '[kiln] debugging ended from the dashboard');
+      this.note(jobId, `[kiln] debugging ended ${from}`);
       held.release('remove');
       return;
     }
+    // Kept from before a restart: its log was closed then, and this is its last line.
+    this.note(jobId, `[kiln] debugging ended ${from}: the kept container was removed`);
     await this.removeAdopted(jobId);
   }
 
@@ -350,7 +354,7 @@ export class DebugService implements DebugTerminals {
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       this.watchContainers();
-      this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up until ${new Date(row.deadline).toISOString()} (open the terminal on the job's page)`);
+      this.note(claim.jobId, `[kiln] waiting for debug: step '${kept.step.name}' failed; the container stays up ${formatDeadline(row.deadline, this.p.clock())} (open the terminal on the job's page)`);
       this.p.bus.events.emit({ type: 'job', runId: claim.runId, jobId: claim.jobId, status: 'running' });
     });
   }

@@ -153,7 +153,7 @@ export class Engine implements KilnEngine {
   get terminals(): DebugTerminals { return this.p.debug; }
   async listKeptJobs(): Promise<KeptJobInfo[]> { return this.p.debug.list(); }
   async extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> { return this.p.debug.extend(jobId, minutes); }
-  endDebug(jobId: string): Promise<void> { return this.p.debug.end(jobId); }
+  endDebug(jobId: string, by?: 'dashboard' | 'api'): Promise<void> { return this.p.debug.end(jobId, by); }
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }> { return this.p.debug.rerunStep(jobId); }
   approveJob(jobId: string, options: { by?: string } = {}): Promise<void> { return this.approvals.approve(jobId, options.by); }
   rejectJob(jobId: string, options: { by?: string } = {}): Promise<void> { return this.approvals.reject(jobId, options.by); }

@@ -31,6 +31,7 @@ import { eventContext } from '../pipeline/plan.js';
 import { MAX_RUN_OUTPUT_BYTES, outputBytes, withNeedsOutputs } from '../pipeline/flow.js';
 import { needsContext } from '../queue/needs-context.js';
 import { formatBytes, formatLimit } from '../../shared/format.js';
+import { interruptedAttemptTitle, isInterruptedAttempt } from '../../shared/model/job-records.js';
 
 /**
  * The cache/artifact wiring point: hooks for one job (job-storage-hooks.ts by default). `current`
@@ -111,7 +112,8 @@ export class JobRunner {
       : stored;
     const repo = this.d.repository(run.repo);
     if (!repo) return this.infraFailure(job.id, run.id, `repository '${run.repo}' is no longer configured`, logOffset);
-    if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
+    if (logOffset > 0) this.startAgain(claim, run.id, logOffset);
+    else if (claim.attempt > 1) this.note(job.id, `[kiln] attempt ${claim.attempt}`);
     if (engine !== undefined) this.d.store.setJobEngine(job.id, engine);
     // The executor's signal: the pool's (cancel, shutdown, lost lease), or a cut log.
     const stop = new AbortController();
@@ -172,6 +174,24 @@ export class JobRunner {
       signal.removeEventListener('abort', relay);
       if (this.live.get(job.id) === stop) this.live.delete(job.id); // not a later attempt's (after an engine loss)
     }
+  }
+
+  /**
+   * The job has lines already: an earlier attempt was interrupted (Kiln stopped and handed it back,
+   * or its engine or lease was lost). Its lines become a group of their own, so a viewer does not
+   * file them under the new attempt's set-up, and the new attempt says why it starts.
+   */
+  private startAgain(claim: Claim, runId: string, logOffset: number): void {
+    // A hand-back does not count an attempt: the same number marked before means Kiln restarted.
+    const restart = this.d.timings?.lastAttempt(claim.jobId) === claim.attempt;
+    const earlier = this.d.records?.store.groups(claim.jobId).filter(isInterruptedAttempt) ?? [];
+    const start = earlier.reduce((at, g) => Math.max(at, g.end ?? 0), 0);
+    if (start < logOffset) {
+      this.record(runId, claim.jobId, { kind: 'group', group: { start, end: logOffset, endMarker: false, depth: 0, step: null, title: interruptedAttemptTitle(restart ? 'restart' : 'retry') } });
+    }
+    this.note(claim.jobId, restart
+      ? `[kiln] attempt ${claim.attempt} starts again after Kiln restarted (the interrupted attempt's lines are above)`
+      : `[kiln] attempt ${claim.attempt}`);
   }
 
   /** The log store could not write a job's log: the job stops now (and fails saying so). */

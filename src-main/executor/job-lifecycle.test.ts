@@ -202,7 +202,7 @@ describe('keep-on-failure (debug)', () => {
     const l = await lived;
     expect(l.runner.calls.filter((c) => c === 'start 1')).toHaveLength(2);
     expect(l.lines).toContain("re-running step 'test' in the kept container (debug)");
-    expect(l.lines).toContain("re-run of step 'test' ended failed with exit code 3");
+    expect(l.lines).toContain("re-run of step 'test' ended failed with exit code 3 (a re-run adds no annotations to the run)");
   });
 
   it('skips teardown when hold answers leave (the engine is stopping and keeps the container)', async () => {
@@ -235,7 +235,7 @@ describe('keep-on-failure (debug)', () => {
     d.release();
     const l = await lived;
     expect(phases).toEqual(['setting_up', 'steps', 'kept_for_debug']);
-    expect(l.lines).toContain('the job container stays up for debugging until its deadline');
+    expect(l.lines).toContain('Kiln stopped: the job container stays up for debugging until its deadline; Kiln takes it back when it starts');
     await l.runner.destroy();
   });
 

@@ -9,7 +9,9 @@
  * Call order: bringUp → hooks.beforeSteps → runSteps → hooks.afterSteps → teardown. Teardown always
  * runs (pass, fail, timeout, cancel, backend error), once, last. A stop (cancel or job timeout)
  * records its reason before anything is signalled: the reason, not an exit code, decides the status.
- * It is said then, once (a log line and its annotation, which name the step or phase it stopped).
+ * It is said then, once (a log line and its annotation, which name the step or phase it stopped);
+ * a stop because Kiln itself is stopping (SHUTDOWN_REASON) is a hand-back, said as such, with no
+ * annotation: the job runs again on the next start.
  * After a stop nothing more starts (no further step, no afterSteps).
  *
  * Keep-on-failure (request.debug): when a step failed and the job is not stopped, the failing step's
@@ -27,7 +29,7 @@ import { rerunGroupTitle } from '../../shared/model/job-records.js';
 import type { StepSummary } from '../../shared/model/run.js';
 import type { Status } from '../../shared/model/status.js';
 import { formatDuration } from '../../shared/format.js';
-import type { JobContainer, JobPhaseMark, JobResult, JobRunRequest, KeptJob } from '../core/job-contract.js';
+import { SHUTDOWN_REASON, type JobContainer, type JobPhaseMark, type JobResult, type JobRunRequest, type KeptJob } from '../core/job-contract.js';
 import { makeTar } from './archive.js';
 import { runStep, type Interruption } from './exec-step.js';
 import { parseEnvFile } from './env-file.js';
@@ -79,7 +81,13 @@ class EngineGone extends Error {}
 
 export async function runJobLifecycle(request: JobRunRequest, backend: JobBackend, options: JobLifecycleOptions): Promise<JobResult> {
   const { job } = request;
-  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes, (r) => request.onRecord?.(r), { stepDebug: stepDebugEnabled(job.env) });
+  // A debug re-run's `::error` lines stay in the log but add no annotation: the run's annotations are
+  // what the run did, and a person trying fixes in the kept container would otherwise multiply them.
+  let rerunning = false;
+  const onRecord = (r: Parameters<NonNullable<JobRunRequest['onRecord']>>[0]): void => {
+    if (!(rerunning && r.kind === 'annotation')) request.onRecord?.(r);
+  };
+  const log = new JobLog(new SecretMasker(Object.values(request.secrets)), request.onLog, request.logOffset ?? 0, options.maxStepOutputBytes, onRecord, { stepDebug: stepDebugEnabled(job.env) });
   const steps: StepSummary[] = job.steps.map((s) => ({ index: s.index, name: s.name, status: 'queued' as Status }));
   const say = (text: string): void => {
     log.system(text);
@@ -99,12 +107,21 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
   // The stop is said once, as it happens (the step it stops says nothing more): the job's error.
   const stop = new AbortController();
   let stopSentence: string | undefined;
+  let handedBack = false;
   const stopFor = (reason: Interruption): void => {
     if (stop.signal.aborted) return;
     const running = steps.find((s) => s.status === 'running');
     const where = running ? `during step '${running.name}'` : `while ${currentPhase}`;
-    stopSentence = reason === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
-    sayError(stopSentence, reason === 'cancelled' ? 'warning' : 'error');
+    if (reason === 'cancelled' && request.signal.reason === SHUTDOWN_REASON) {
+      // Kiln is stopping, not the user: the job goes back to the queue, so no "cancelled" warning
+      // stays on a run that may well pass when it starts again.
+      stopSentence = `Kiln is stopping ${where}: this attempt ends here; the job goes back to the queue and starts again when Kiln starts`;
+      handedBack = true;
+      say(stopSentence);
+    } else {
+      stopSentence = reason === 'timed_out' ? `job timed out after ${formatDuration(job.timeoutMs)} ${where}` : `job cancelled ${where}`;
+      sayError(stopSentence, reason === 'cancelled' ? 'warning' : 'error');
+    }
     stop.abort(reason);
   };
   const onCancel = (): void => stopFor('cancelled');
@@ -178,7 +195,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
     if (outcome.failure && request.debug?.keepsFailure() && !stop.signal.aborted) {
       currentPhase = 'keeping the job for debugging';
       try {
-        kept = await keepForDebug({ jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal, execUserTimeoutMs: options.execUserTimeoutMs });
+        kept = await keepForDebug({
+          jobKey: request.jobId, runner, container, failure: outcome.failure, log, killGraceMs: options.killGraceMs, signal: request.signal,
+          execUserTimeoutMs: options.execUserTimeoutMs, onRerun: (active) => { rerunning = active; },
+        });
       } catch (err) {
         // Keeping is a convenience: the step's own failure stays the job's result, and teardown goes on.
         say(`the job could not be kept for debugging: ${(err as Error).message}`);
@@ -210,9 +230,10 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
       mark('tearing_down'); // after a debug hold: the timing view shows teardown, not the time spent debugging
       await backend.teardown(say);
       mark('done');
+      if (handedBack) say('Kiln stopped: the job was handed back to the queue and starts again when Kiln starts');
     } else {
       // Nothing is torn down: debugging goes on after the restart, whose removal of the job marks its end.
-      say('the job container stays up for debugging until its deadline');
+      say('Kiln stopped: the job container stays up for debugging until its deadline; Kiln takes it back when it starts');
     }
   }
   if (stop.signal.aborted && status !== 'cancelled' && status !== 'timed_out') {
@@ -240,6 +261,8 @@ export async function runJobLifecycle(request: JobRunRequest, backend: JobBacken
 async function keepForDebug(o: {
   jobKey: string; runner: StepRunner; container: JobContainer; failure: NonNullable<StepsOutcome['failure']>; log: JobLog; killGraceMs: number; signal: AbortSignal;
   execUserTimeoutMs?: number;
+  /** A re-run starts (true) or ends (false). */
+  onRerun(active: boolean): void;
 }): Promise<KeptJob> {
   const { runner, container, failure, log } = o;
   let added: Record<string, string> = {};
@@ -264,6 +287,7 @@ async function keepForDebug(o: {
     async rerunStep() {
       if (rerunning) throw new Error(`step '${failure.name}' is already being re-run`);
       rerunning = true;
+      o.onRerun(true);
       try {
         // The re-run's lines come after every step's: a group tagged with the failed step lets a
         // viewer show them under a "re-run of" header of their own, not the last step's.
@@ -278,11 +302,13 @@ async function keepForDebug(o: {
           output: log.openStep(failure.index, failure.name), jobSignal: o.signal, note: (text) => log.system(text, failure.index),
         });
         const code = outcome.exitCode ?? -1;
-        log.system(`re-run of step '${failure.name}' ${outcome.status === 'passed' ? 'passed' : `ended ${outcome.status}${outcome.exitCode === undefined ? '' : ` with exit code ${code}`}`}`, failure.index);
+        log.system(`re-run of step '${failure.name}' ${outcome.status === 'passed' ? 'passed' : `ended ${outcome.status}${outcome.exitCode === undefined ? '' : ` with exit code ${code}`}`}`
+          + ' (a re-run adds no annotations to the run)', failure.index);
         group(log.offset);
         return code;
       } finally {
         rerunning = false;
+        o.onRerun(false);
       }
     },
   };

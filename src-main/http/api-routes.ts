@@ -189,7 +189,9 @@ export function apiRoutes(options: ApiRoutesOptions): Router {
   });
 
   router.post('/jobs/:id/debug/end', async (req, res) => {
-    await engine.endDebug(param(req, 'id'));
+    // Who asked goes into the job's log: the dashboard says so; anything else is a script (the API).
+    const body = req.body === undefined ? {} : objectBody(req);
+    await engine.endDebug(param(req, 'id'), body.by === 'dashboard' ? 'dashboard' : 'api');
     res.json({ ok: true });
   });
 

@@ -23,11 +23,11 @@
  * engine's limit until `freeSlot`, as it did while the earlier process held it. Its repository's slot
  * is the claim query's to count (the queue reads kept jobs from the database).
  */
-import type { JobResult } from '../core/job-contract.js';
+import { SHUTDOWN_REASON, type JobResult } from '../core/job-contract.js';
 import type { Claim } from './job-queue.js';
 import type { Scheduler } from './scheduler.js';
 
-export const SHUTDOWN = 'kiln-shutdown';
+export const SHUTDOWN = SHUTDOWN_REASON;
 export const LEASE_LOST = 'kiln-lease-lost';
 
 export interface WorkerPoolOptions {

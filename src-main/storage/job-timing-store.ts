@@ -40,6 +40,12 @@ export class JobTimingStore {
     else this.nextSeq.set(key, seq + 1);
   }
 
+  /** The latest attempt of the job that marked a phase (undefined before any): the same number again means it was handed back and starts over. */
+  lastAttempt(jobId: string): number | undefined {
+    const row = this.db.prepare('SELECT MAX(attempt) AS a FROM job_phases WHERE job_id = ?').get(jobId) as { a: number | null };
+    return row.a ?? undefined;
+  }
+
   /** The run's jobs on one axis; undefined when the run does not exist. */
   runTiming(runId: string): RunTiming | undefined {
     const run = this.db.prepare('SELECT id, created_at, finished_at FROM runs WHERE id = ?').get(runId) as { id: string; created_at: number; finished_at: number | null } | undefined;
@@ -74,7 +80,11 @@ export class JobTimingStore {
   }
 }
 
-/** Queued (ready → first mark, or start) and then each mark until the next one. A job waiting for its needs is not queued yet. */
+/**
+ * Queued (ready → first mark, or start) and then each mark until the next one; a 'done' followed by
+ * more marks (the attempt handed back at a shutdown and run again) is queued time until the next.
+ * A job waiting for its needs is not queued yet.
+ */
 export function segmentsOf(
   job: { started_at: number | null; finished_at: number | null; enqueued_at: number | null },
   marks: Array<{ at: number; phase: JobPhaseMark }>,
@@ -88,8 +98,12 @@ export function segmentsOf(
     out.push(queued);
   }
   marks.forEach((m, i) => {
-    if (m.phase === 'done') return;
     const next = marks[i + 1];
+    if (m.phase === 'done') {
+      // The same attempt started again (handed back when Kiln stopped): it waited in the queue.
+      if (next) out.push({ phase: 'queued', start: m.at, end: Math.max(m.at, next.at) });
+      return;
+    }
     const seg: TimingSegment = { phase: m.phase as TimingPhase, start: m.at };
     const end = next?.at ?? job.finished_at ?? undefined;
     if (end !== undefined) seg.end = Math.max(m.at, end);

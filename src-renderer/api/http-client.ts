@@ -50,6 +50,7 @@ export class HttpClient implements KilnClient {
   readonly auth: ClientAuth;
   private events: { close(): void } | null = null;
   private readonly listeners = new Set<(event: EngineEvent) => void>();
+  private readonly reconnectListeners = new Set<() => void>();
   private readonly authListeners = new Set<(refused: boolean) => void>();
 
   /**
@@ -230,8 +231,8 @@ export class HttpClient implements KilnClient {
   extendDebug(jobId: string, minutes?: number): Promise<KeptJobInfo> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/extend`, minutes === undefined ? {} : { minutes });
   }
-  async endDebug(jobId: string): Promise<void> {
-    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/end`);
+  async endDebug(jobId: string, by?: 'dashboard' | 'api'): Promise<void> {
+    await this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/end`, by === undefined ? undefined : { by });
   }
   rerunFailedStep(jobId: string): Promise<{ exitCode: number }> {
     return this.call('POST', `/api/jobs/${encodeURIComponent(jobId)}/debug/rerun-step`);
@@ -270,6 +271,11 @@ export class HttpClient implements KilnClient {
     };
   }
 
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => { this.reconnectListeners.delete(listener); };
+  }
+
   /**
    * The live event stream. Without a token the EventSource reconnects by itself; with one, each
    * connection needs a fresh ticket, so a dropped stream is closed and opened again here.
@@ -279,6 +285,9 @@ export class HttpClient implements KilnClient {
     let es: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
+    // An open after the first one is a reconnect: whatever happened while the stream was down
+    // (a server restart that failed or re-queued jobs) sent events nobody heard.
+    let opened = false;
     const dispatch = (e: MessageEvent<string>): void => {
       let event: EngineEvent;
       try { event = JSON.parse(e.data) as EngineEvent; } catch { return; }
@@ -301,7 +310,11 @@ export class HttpClient implements KilnClient {
       if (closed) return;
       const source = new EventSource(url);
       es = source;
-      source.onopen = () => { failures = 0; };
+      source.onopen = () => {
+        failures = 0;
+        if (opened) for (const l of [...this.reconnectListeners]) l();
+        opened = true;
+      };
       source.onmessage = dispatch;
       for (const type of EVENT_TYPES) source.addEventListener(type, dispatch as EventListener);
       source.onerror = () => {

@@ -11,6 +11,12 @@ export interface KilnClient extends EngineApi {
   /** Live engine events (runs, jobs, tunnel, deliveries). Returns the unsubscribe function. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
   /**
+   * Called each time the live stream comes back after a drop (the server restarted, the network
+   * blinked): events sent in between were missed, so a view refetches what it shows. Only while
+   * something is subscribed. Absent where the stream cannot drop (IPC).
+   */
+  onReconnect?(listener: () => void): () => void;
+  /**
    * Follows a job's log from `fromSeq`: every line exactly once and in seq order, across reconnects
    * (no gap, no duplicate). `onEnd` fires once, after the last line, when the job has finished.
    * Returns `stop`, after which no callback fires.

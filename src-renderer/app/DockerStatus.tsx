@@ -40,7 +40,7 @@ export function DockerStatus({ health, error }: { health: Health | undefined; er
   const remote = trouble?.down.filter((e) => !isLocalSocket(e.address)) ?? [];
   return (
     <>
-      <div><span className={`dot ${error ? 'dot-bad' : health?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={title}>{error ? 'Engine unreachable' : trouble ? trouble.label : 'Docker ready'}</span></div>
+      <div><span className={`dot ${error ? 'dot-bad' : health?.docker.ok ? 'dot-ok' : 'dot-warn'}`} /><span title={title}>{error ? 'Kiln server unreachable' : trouble ? trouble.label : 'Docker ready'}</span></div>
       {trouble?.local && <DockerAdvice />}
       {remote.length > 0 && (
         <div className="muted small engine-advice" data-testid="engine-advice">

@@ -55,6 +55,14 @@ export function useEngineEvents(listener: (event: EngineEvent) => void): void {
   useEffect(() => client.subscribe((e) => ref.current(e)), [client]);
 }
 
+/** Calls `fn` when the live event stream comes back after a drop (see KilnClient.onReconnect). */
+export function useOnReconnect(fn: () => void): void {
+  const client = useClient();
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => client.onReconnect?.(() => ref.current()), [client]);
+}
+
 /** Calls `fn` at most once per `ms` (trailing): coalesces bursts of live events into one refetch. */
 export function useThrottled(fn: () => void, ms: number): () => void {
   const ref = useRef(fn);

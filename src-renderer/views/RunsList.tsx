@@ -7,7 +7,7 @@ import { RunActions } from '../components/RunActions.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../app/format.js';
 import { CATCH_UP_ACTOR } from '../../shared/model/trigger-event.js';
-import { useAsync, useClient, useEngineEvents, useTicker } from '../app/hooks.js';
+import { useAsync, useClient, useEngineEvents, useOnReconnect, useTicker } from '../app/hooks.js';
 import { href } from '../app/route.js';
 import { DebugBadge, useKeptJobs } from './debug/kept-jobs.js';
 
@@ -43,6 +43,8 @@ export function RunsList() {
   }, [client, filters]);
 
   useEffect(() => { void load(); }, [load]);
+  // Back from a dropped stream (a server restart): runs may have moved without an event heard.
+  useOnReconnect(() => { void load(); });
 
   // Live: update a run in place, or put a new matching run on top.
   useEngineEvents((event) => {
@@ -132,7 +134,7 @@ export function RunsList() {
                       ? <span className="pill" data-caught-up title="Kiln found this push by listing the remote: its webhook never arrived">caught up</span>
                       : run.triggeredBy && <span>by {run.triggeredBy}</span>}
                     <span className="muted">{run.pipeline}</span>
-                    {run.waiting && <span className="pill pill-waiting" data-waiting title={run.waiting}>{run.waiting}</span>}
+                    {run.waiting && <span className="pill pill-waiting pill-free" data-waiting title={run.waiting}>{run.waiting}</span>}
                   </div>
                 </td>
                 <td>

@@ -3,6 +3,7 @@ import type { TunnelState } from '../../shared/api/engine-api.js';
 import { useAsync, useClient, useEngineEvents } from '../app/hooks.js';
 import { Empty, ErrorBanner } from '../components/ErrorBanner.js';
 import { AddRepositoryForm, RepositoryEditor } from './settings/RepositoryForms.js';
+import { BadgeSnippet } from './settings/BadgeSnippet.js';
 import { AddEngineForm, EngineEditor } from './settings/EngineForms.js';
 import { RefChecks } from './settings/RefChecks.js';
 import { LimitsForm, TunnelForm } from './settings/ServerForms.js';
@@ -42,7 +43,7 @@ export function SettingsView() {
         {s && t ? <TunnelForm settings={s} tunnel={t} onSaved={reload} /> : <div className="muted">Loading…</div>}
         {health.data && (
           <div className="kv">
-            <span>Docker</span><span>{health.data.docker.ok ? <span className="pill pill-accepted">reachable</span> : <span className="pill pill-rejected">{health.data.docker.message ?? 'unreachable'}</span>}</span>
+            <span>Docker</span><span>{health.data.docker.ok ? <span className="pill pill-accepted">reachable</span> : <span className="pill pill-rejected pill-free">{health.data.docker.message ?? 'unreachable'}</span>}</span>
             <span>Version</span><span>Kiln {health.data.version}</span>
           </div>
         )}
@@ -63,7 +64,12 @@ export function SettingsView() {
         <h2>Repositories</h2>
         {s && s.repositories.length === 0 && <Empty title="No repositories">Add the first one below; point its GitHub webhook at the tunnel with the same secret.</Empty>}
         {/* Keyed by name and URL so that a saved change re-seeds the form fields. */}
-        {s?.repositories.map((r) => <RepositoryEditor key={`${r.name}|${r.url}|${r.defaultBranch}`} repo={r} onSaved={reload} />)}
+        {s?.repositories.map((r) => (
+          <div key={`${r.name}|${r.url}|${r.defaultBranch}`}>
+            <RepositoryEditor repo={r} onSaved={reload} />
+            <BadgeSnippet repo={r} publicUrl={s.publicUrl} />
+          </div>
+        ))}
         {health.data?.refChecks && <RefChecks checks={health.data.refChecks} />}
         <h3 className="subhead">Add a repository</h3>
         <AddRepositoryForm onSaved={reload} />

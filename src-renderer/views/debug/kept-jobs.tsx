@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo } from 'react';
 import type { KeptJobInfo } from '../../../shared/api/engine-api.js';
-import { useAsync, useClient, useEngineEvents, useThrottled } from '../../app/hooks.js';
+import { useAsync, useClient, useEngineEvents, useOnReconnect, useThrottled } from '../../app/hooks.js';
 
 const POLL_MS = 5000;
 
@@ -17,6 +17,8 @@ export interface KeptJobs {
   /** Run ids with at least one kept job. */
   runs: ReadonlySet<string>;
   list: readonly KeptJobInfo[] | undefined;
+  /** The last refetch failed (the Kiln server is stopped or unreachable): the list may be stale. */
+  offline: boolean;
   reload(): void;
 }
 
@@ -29,6 +31,7 @@ export function useKeptJobs(o: { runId?: string; active: boolean }): KeptJobs {
   useEngineEvents((e) => {
     if ((e.type === 'run' && (runId === undefined || e.run.id === runId)) || (e.type === 'job' && (runId === undefined || e.runId === runId))) refresh();
   });
+  useOnReconnect(refresh);
   const polling = active || (state.data?.length ?? 0) > 0;
   useEffect(() => {
     if (!polling) return undefined;
@@ -39,8 +42,9 @@ export function useKeptJobs(o: { runId?: string; active: boolean }): KeptJobs {
     list: state.data,
     byJob: new Map((state.data ?? []).map((k) => [k.jobId, k])),
     runs: new Set((state.data ?? []).map((k) => k.runId)),
+    offline: state.error !== undefined,
     reload,
-  }), [state.data, reload]);
+  }), [state.data, state.error, reload]);
 }
 
 /** "27 min left" (rounded up: a job with 10 s left still has a minute to be used). */

@@ -33,11 +33,13 @@ export function connectTerminal(url: string, size: { cols: number; rows: number 
   let drawnBytes = 0;
   let ackTimer: ReturnType<typeof setTimeout> | undefined;
   let problem = false;
+  let opened = false;
   const flushAck = (): void => {
     ackTimer = undefined;
     if (drawnBytes > 0 && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', bytes: drawnBytes }));
     drawnBytes = 0;
   };
+  ws.onopen = () => { opened = true; };
   ws.onmessage = (e: MessageEvent) => {
     if (e.data instanceof ArrayBuffer) {
       const bytes = new Uint8Array(e.data);
@@ -57,8 +59,10 @@ export function connectTerminal(url: string, size: { cols: number; rows: number 
   };
   ws.onclose = (e: CloseEvent) => {
     clearTimeout(ackTimer);
-    // A refused handshake (409, 403) reaches the page only as an abnormal close.
-    if (e.code === 1006 && !problem) events.onProblem('the server refused the terminal: the job may no longer be kept for debugging, or this page is not the dashboard\'s own origin');
+    // An abnormal close after the socket opened is a lost connection (the server stopped); before
+    // it, a refused handshake (409, 403), which reaches the page only this way.
+    if (e.code === 1006 && !problem && opened) events.onProblem('the connection to the Kiln server was lost (it stopped or the network dropped); the container may still be up: open a terminal again once the server is back');
+    else if (e.code === 1006 && !problem) events.onProblem('the server refused the terminal: the job may no longer be kept for debugging, or this page is not the dashboard\'s own origin');
     events.onClose();
   };
   return {

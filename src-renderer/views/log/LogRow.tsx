@@ -66,7 +66,7 @@ export function LogRowView({ index, style, ariaAttributes, map, pages, folded, s
       <div {...ariaAttributes} style={style} className={`log-step${st ? ` step-${st.status}` : ''}${s.rerunOf ? ' log-rerun' : ''}`} data-section={s.key}>
         <button type="button" className="log-step-toggle" onClick={() => onToggle(s.key)} aria-expanded={!isFolded}>
           <span className="chevron">{isFolded ? '▸' : '▾'}</span>
-          {st ? <StatusIcon status={st.status} size={13} /> : <span className="status-icon status-setup">{s.rerunOf ? '↻' : '⚙'}</span>}
+          {st ? <StatusIcon status={st.status} size={13} /> : <span className="status-icon status-setup">{s.rerunOf ? '↻' : s.key.startsWith('attempt:') ? '⏸' : '⚙'}</span>}
           <span className="log-step-title">{s.title}</span>
           {st?.exitCode !== undefined && st.exitCode !== 0 && <span className="log-step-exit">exit {st.exitCode}</span>}
           <span className="log-step-meta">{s.to - s.from > 0 ? `${(s.to - s.from).toLocaleString()} lines` : ''}</span>

@@ -8,6 +8,7 @@ import { href } from '../../app/route.js';
 import { DownloadLink } from '../../components/DownloadLink.js';
 import { LogRowView, type LogRowProps } from './LogRow.js';
 import { buildSections, RowMap, splitReruns } from './log-rows.js';
+import { isAttemptSection, splitAttempts } from './log-attempts.js';
 import { LogPageCache } from './log-page-cache.js';
 import { useLogGroups } from './use-log-groups.js';
 import { SEARCH_LIMIT, useLogSearch } from './use-log-search.js';
@@ -64,7 +65,11 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     return () => clearTimeout(t);
   }, [firstPageIn, groups.list === undefined]);
   // A failed step's re-runs (a job kept for debugging) are sections of their own: see splitReruns.
-  const { sections, groups: groupList } = useMemo(() => splitReruns(buildSections(job.steps, pages.total), groups.list ?? []), [job.steps, pages.total, version, groups.list]);
+  // So is an attempt interrupted by a restart or a lost engine: see splitAttempts.
+  const { sections, groups: groupList } = useMemo(() => {
+    const attempts = splitAttempts(buildSections(job.steps, pages.total), groups.list ?? []);
+    return splitReruns(attempts.sections, attempts.groups);
+  }, [job.steps, pages.total, version, groups.list]);
   const map = useMemo(() => new RowMap(sections, folded, groupList, groups.isFolded), [sections, folded, groupList, groups.isFolded]);
 
   // The latest layout, for scrolls that run a frame or two after a fold changed it: the map a callback
@@ -141,7 +146,7 @@ export function LogViewer({ runId, job, line, firstPage }: { runId: string; job:
     map, pages, version, folded, showTimestamps, query: search.query, currentSeq: currentMatch?.seq, anchorSeq, lineHref, onToggle: toggle,
     onToggleGroup: groups.toggle, now,
   };
-  const stepSections = sections.filter((s) => s.step !== null || s.rerunOf !== undefined || s.key === 'setup');
+  const stepSections = sections.filter((s) => s.step !== null || s.rerunOf !== undefined || s.key === 'setup' || s.key.startsWith('after:') || isAttemptSection(s));
   const allFolded = stepSections.length > 0 && stepSections.every((s) => folded.has(s.key));
 
   return (

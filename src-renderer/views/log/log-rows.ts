@@ -65,17 +65,26 @@ export function splitReruns(sections: readonly LogSection[], groups: readonly Lo
     while (k < starts.length && starts[k].group.start < s.from) k++;
     let from = s.from;
     let current: LogSection = s;
+    let currentEnd: number | null = null;
     while (k < starts.length && starts[k].group.start < s.to && s.to > s.from) {
       const { group, step } = starts[k++];
       if (group.start > from || current !== s) out.push({ ...current, from, to: group.start });
       current = { key: `rerun:${group.start}`, title: group.title, step: null, from: group.start, to: s.to, rerunOf: step };
+      currentEnd = group.end;
       from = group.start;
     }
-    out.push(current === s ? s : { ...current, from, to: s.to });
+    if (current !== s && currentEnd !== null && currentEnd > from && currentEnd < s.to) {
+      // Lines after the last re-run (debugging ended, the container left up or removed) are not its output.
+      out.push({ ...current, from, to: currentEnd });
+      out.push({ key: `after:${currentEnd}`, title: AFTER_DEBUGGING, step: null, from: currentEnd, to: s.to });
+    } else out.push(current === s ? s : { ...current, from, to: s.to });
   }
   const wrappers = new Set(starts.map((x) => x.group));
   return { sections: out, groups: groups.filter((g) => !wrappers.has(g)) };
 }
+
+/** The section of the lines after a kept job's last re-run. */
+export const AFTER_DEBUGGING = 'After debugging';
 
 /** Whether a group shows only its header row. */
 export type GroupFolded = (group: LogGroup) => boolean;

@@ -3,7 +3,7 @@ import type { RunRecords } from '../../../shared/api/engine-api.js';
 import type { Annotation, AnnotationLevel, StepMarkdownSummary } from '../../../shared/model/job-records.js';
 import type { RunDetail } from '../../../shared/model/run.js';
 import { annotationLocation } from '../../../shared/model/workflow-commands.js';
-import { useAsync, useClient, useEngineEvents, useThrottled } from '../../app/hooks.js';
+import { useAsync, useClient, useEngineEvents, useOnReconnect, useThrottled } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
 import { renderSummary } from './summary-markdown.js';
 
@@ -20,6 +20,7 @@ export function useRunRecords(runId: string): RunRecords | undefined {
   const state = useAsync(() => client.getRunRecords(runId), [client, runId]);
   const refresh = useThrottled(() => { state.reload(); }, 1000);
   useEngineEvents((e) => { if ((e.type === 'job' && e.runId === runId) || (e.type === 'run' && e.run.id === runId)) refresh(); });
+  useOnReconnect(refresh);
   return state.data;
 }
 

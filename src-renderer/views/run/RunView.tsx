@@ -3,7 +3,7 @@ import type { RunDetail } from '../../../shared/model/run.js';
 import { everythingChangedLine } from '../../../shared/model/change-set.js';
 import { isTerminal } from '../../../shared/model/status.js';
 import { elapsed, formatDuration, relativeTime, shortSha } from '../../app/format.js';
-import { useAsync, useClient, useEngineEvents, useThrottled, useTicker } from '../../app/hooks.js';
+import { useAsync, useClient, useEngineEvents, useOnReconnect, useThrottled, useTicker } from '../../app/hooks.js';
 import { href } from '../../app/route.js';
 import { ErrorBanner } from '../../components/ErrorBanner.js';
 import { ApprovalCard } from '../../components/ApprovalCard.js';
@@ -58,6 +58,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
   const firstPage = useMemo(() => (jobId ? client.getLog(jobId, 0, PAGE_SIZE) : undefined), [client, jobId]);
   firstPage?.catch(() => undefined);
   const [actionError, setActionError] = useState<Error | undefined>();
+  // What the person asked for and got (debugging ended): said plainly, not as an error.
+  const [notice, setNotice] = useState<string | undefined>();
   const [patched, setPatched] = useState<Record<string, RunDetail['jobs'][number]['status']>>({});
   const kept = useKeptJobs({ runId, active: !!run && !isTerminal(run.status) });
   const refresh = useThrottled(() => { reload(); kept.reload(); }, 250);
@@ -71,6 +73,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
       refresh();
     }
   });
+  // Back from a dropped stream (a server restart): statuses may have moved without an event heard.
+  useOnReconnect(() => { setPatched({}); refresh(); });
 
   const now = useTicker((!!run && !isTerminal(run.status)) || kept.byJob.size > 0);
   if (!run) return <div className="page"><ErrorBanner error={error} />{!error && <div className="loading">Loading run…</div>}</div>;
@@ -84,6 +88,8 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
     <div className="page page-run" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={shown} now={now} onError={setActionError} />
       <ErrorBanner error={actionError ?? error} />
+      {/* Ending debugging also settles an earlier terminal problem (a lost connection): the notice replaces it. */}
+      {notice && !actionError && <div className="notice" data-testid="run-notice">{notice}</div>}
       {records && <AnnotationsList run={shown} annotations={records.annotations} />}
       <nav className="tabs">
         <a className={!jobId ? 'active' : ''} href={href({ view: 'run', runId })}>Pipeline</a>
@@ -121,7 +127,7 @@ export function RunView({ runId, jobId, line }: { runId: string; jobId?: string;
           {records && <JobSummaries run={shown} summaries={records.summaries} />}
         </>
       )}
-      {jobId && kept.list?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} onChanged={refresh} onError={setActionError} />)}
+      {jobId && kept.list?.filter((k) => k.jobId === jobId).map((k) => <DebugPanel key={k.jobId} kept={k} offline={kept.offline} onChanged={refresh} onError={setActionError} onNotice={(text) => { setActionError(undefined); setNotice(text); }} />)}
       {jobId && (
         <div className="job-layout">
           <aside className="job-list">
