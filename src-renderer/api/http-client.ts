@@ -285,9 +285,9 @@ export class HttpClient implements KilnClient {
     let es: EventSource | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
-    // An open after the first one is a reconnect: whatever happened while the stream was down
-    // (a server restart that failed or re-queued jobs) sent events nobody heard.
-    let opened = false;
+    // Every open is announced, the first one too: a view fetches as it mounts, before the stream is
+    // open, and whatever happened in between (or while the stream was down: a server restart that
+    // failed or re-queued jobs) sent events nobody heard.
     const dispatch = (e: MessageEvent<string>): void => {
       let event: EngineEvent;
       try { event = JSON.parse(e.data) as EngineEvent; } catch { return; }
@@ -312,8 +312,7 @@ export class HttpClient implements KilnClient {
       es = source;
       source.onopen = () => {
         failures = 0;
-        if (opened) for (const l of [...this.reconnectListeners]) l();
-        opened = true;
+        for (const l of [...this.reconnectListeners]) l();
       };
       source.onmessage = dispatch;
       for (const type of EVENT_TYPES) source.addEventListener(type, dispatch as EventListener);

@@ -11,8 +11,9 @@ export interface KilnClient extends EngineApi {
   /** Live engine events (runs, jobs, tunnel, deliveries). Returns the unsubscribe function. */
   subscribe(listener: (event: EngineEvent) => void): () => void;
   /**
-   * Called each time the live stream comes back after a drop (the server restarted, the network
-   * blinked): events sent in between were missed, so a view refetches what it shows. Only while
+   * Called each time the live stream opens — the first time (a view fetched as it mounted, before
+   * the stream was open) and after a drop (the server restarted, the network blinked): events sent
+   * in between were missed, so a view refetches what it shows. Only while
    * something is subscribed. Absent where the stream cannot drop (IPC).
    */
   onReconnect?(listener: () => void): () => void;

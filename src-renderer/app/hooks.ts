@@ -55,7 +55,7 @@ export function useEngineEvents(listener: (event: EngineEvent) => void): void {
   useEffect(() => client.subscribe((e) => ref.current(e)), [client]);
 }
 
-/** Calls `fn` when the live event stream comes back after a drop (see KilnClient.onReconnect). */
+/** Calls `fn` when the live event stream opens or comes back after a drop (see KilnClient.onReconnect). */
 export function useOnReconnect(fn: () => void): void {
   const client = useClient();
   const ref = useRef(fn);
