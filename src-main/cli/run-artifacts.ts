@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { PlannedJob } from '../../shared/model/plan.js';
 import type { Status } from '../../shared/model/status.js';
@@ -93,8 +93,9 @@ export class LocalArtifacts {
     for (const job of options.jobs) {
       if (!job.artifacts) continue;
       let name = jobDirName(job.id);
-      for (let n = 2; used.has(name); n++) name = `${jobDirName(job.id)}-${n}`;
-      used.add(name);
+      // Compared without case: on macOS and Windows `Build` and `build` are one directory.
+      for (let n = 2; used.has(name.toLowerCase()); n++) name = `${jobDirName(job.id)}-${n}`;
+      used.add(name.toLowerCase());
       this.dirOf.set(job.id, join(this.dir, name));
     }
   }
@@ -142,7 +143,7 @@ export class LocalArtifacts {
           const file = join(dir, ...rel.split('/'));
           const inside = relative(dir, file);
           // relativeEntryPath already drops '..' entries; this keeps the promise where the write happens.
-          if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`artifact ${rel} refused: it leaves ${dir}`);
+          if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw new Error(`artifact ${rel} refused: it leaves ${dir}`);
           await mkdir(dirname(file), { recursive: true });
           // Written beside the file and renamed over it: a link already at that name is replaced, never written through.
           const part = `${file}.kiln-part-${randomBytes(3).toString('hex')}`;

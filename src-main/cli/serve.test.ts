@@ -25,6 +25,7 @@ describe('the line kiln serve prints when no Docker engine answers', () => {
 
 describe('the line kiln serve prints when it listens', () => {
   it.each([[0, '0 repositories'], [1, '1 repository'], [2, '2 repositories']])('counts %i as "%s"', (n, words) => {
+    expect(listeningLine('http://127.0.0.1:7070', '/data', 'k.yml', n, true)).toBe(`kiln serve: listening on http://127.0.0.1:7070 and every other interface (data /data, config k.yml, ${words})`);
     expect(listeningLine('http://127.0.0.1:7070', '/data', undefined, n)).toBe(`kiln serve: listening on http://127.0.0.1:7070 (data /data, config built-in defaults, ${words})`);
   });
 });

@@ -74,8 +74,8 @@ export function configFileToLoad(explicit: string | undefined, dataDir: string):
  * indicator shows the state); jobs cannot run until Docker answers.
  */
 /** The start-up line (test helpers wait for its "listening on URL"). */
-export function listeningLine(url: string, dataDir: string, configFile: string | undefined, repositories: number): string {
-  return `kiln serve: listening on ${url} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${repositories} ${repositories === 1 ? 'repository' : 'repositories'})`;
+export function listeningLine(url: string, dataDir: string, configFile: string | undefined, repositories: number, everyInterface = false): string {
+  return `kiln serve: listening on ${url}${everyInterface ? ' and every other interface' : ''} (data ${dataDir}, config ${configFile ?? 'built-in defaults'}, ${repositories} ${repositories === 1 ? 'repository' : 'repositories'})`;
 }
 
 export function dockerUnreachableLine(message: string | undefined, dockerHost = process.env.DOCKER_HOST, found?: { engine?: string; tried?: string[] }): string {
@@ -138,7 +138,7 @@ export async function command(argv: string[]): Promise<number> {
     await engine.stop();
     return 1;
   }
-  process.stdout.write(`${listeningLine(server.url, dataDir, configFile, config.repositories.length)}\n`);
+  process.stdout.write(`${listeningLine(server.url, dataDir, configFile, config.repositories.length, ['0.0.0.0', '::'].includes(config.server.host))}\n`);
   const { docker } = await engine.health();
   if (!docker.ok) process.stderr.write(`${dockerUnreachableLine(docker.message, process.env.DOCKER_HOST, docker)}\n`);
   else if (docker.engine) process.stdout.write(`kiln serve: jobs run on the Docker engine ${docker.engine}\n`);

@@ -69,6 +69,8 @@ interface Held {
 
 export class DebugService implements DebugTerminals {
   private readonly held = new Map<string, Held>();
+  /** The last write of each kept container's own end (/kiln/keep-until), so the next waits for it. */
+  private readonly keepUntilWrites = new Map<string, Promise<void>>();
   private readonly adopted = new Map<string, { row: KeptJobRow; timer: NodeJS.Timeout }>();
   /** Set once recover() has adopted (or removed) what an earlier process kept. */
   private recovered = false;
@@ -159,7 +161,7 @@ export class DebugService implements DebugTerminals {
     this.p.store.setDeadline(jobId, entry.row.deadline);
     clearTimeout(entry.timer);
     entry.timer = this.expireAt(jobId, entry.row.deadline);
-    this.keepUntil(jobId, entry.row.container_id, entry.row.deadline - now);
+    this.keepUntil(jobId, entry.row.container_id, entry.row.deadline);
     const until = new Date(entry.row.deadline).toISOString();
     this.note(jobId, `[kiln] debugging extended: the container stays up ${formatDeadline(entry.row.deadline, now)}`);
     const result = info(entry.row, this.held.has(jobId) ? 'held' : 'adopted');
@@ -327,7 +329,7 @@ export class DebugService implements DebugTerminals {
       kept_at: now, deadline: now + this.keepMs, claim_token: claim.token, attempt: claim.attempt, error: `step '${kept.step.name}' failed`,
     };
     this.p.store.keep(row);
-    this.keepUntil(claim.jobId, row.container_id, row.deadline - now);
+    this.keepUntil(claim.jobId, row.container_id, row.deadline);
     // Which Docker keeps it, for a restart to tell a removed container from another Docker's namesake.
     const docker = this.p.dockerOf?.(claim.jobId);
     if (docker) {
@@ -360,10 +362,16 @@ export class DebugService implements DebugTerminals {
   }
 
   /** The container's own end (its keep-alive), so that it never outlives the deadline by long when no Kiln removes it. */
-  private keepUntil(jobId: string, containerId: string, deadlineInMs: number): void {
+  private keepUntil(jobId: string, containerId: string, deadline: number): void {
     const docker = this.p.dockerOf?.(jobId);
     if (!docker || !containerId) return;
-    setKeepUntil(docker, containerId, deadlineInMs).catch((err: unknown) => this.p.onError('setting the kept container\'s own end failed (it stays up until Kiln removes it)', err));
+    // One write after another per job: two quick Extends must not land in the wrong order and leave
+    // the container the earlier end.
+    const write = (this.keepUntilWrites.get(jobId) ?? Promise.resolve())
+      .then(() => setKeepUntil(docker, containerId, deadline - this.p.clock()))
+      .catch((err: unknown) => this.p.onError('setting the kept container\'s own end failed (it stays up until Kiln removes it)', err));
+    this.keepUntilWrites.set(jobId, write);
+    void write.then(() => { if (this.keepUntilWrites.get(jobId) === write) this.keepUntilWrites.delete(jobId); });
   }
 
   private expireAt(jobId: string, deadline: number): NodeJS.Timeout {

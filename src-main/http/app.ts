@@ -49,7 +49,7 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  /** http://host:port, without a trailing slash. */
+  /** http://host:port, without a trailing slash; on loopback when bound to every interface. */
   url: string;
   port: number;
   /**
@@ -84,7 +84,7 @@ export function createApp(options: Omit<ServerOptions, 'port'> & { host: string;
   const { engine } = options;
   const boundBeyondLoopback = !isLoopback(options.host);
   if (boundBeyondLoopback && !engine.config.server.apiToken) {
-    throw new Error(`server.host is ${options.host}, which is reachable beyond this machine: set server.apiToken in the configuration (clients then send Authorization: Bearer <token>), or bind 127.0.0.1`);
+    throw new Error(`server.host is ${options.host}, which is reachable beyond this machine: set server.api-token in the configuration (clients then send Authorization: Bearer <token>), or bind 127.0.0.1`);
   }
   const app = express();
   app.disable('x-powered-by');
@@ -227,10 +227,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   });
   const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  // A wildcard bind is no address to connect to: the desktop page reaches it on loopback, a name
-  // the Host check knows and the page's CSP allows (ws://127.0.0.1:*).
-  const terminalHost = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : shownHost;
+  // A wildcard bind is no address to connect to: this machine (the tunnel's target, the desktop page,
+  // the start-up line) reaches it on loopback, a name the Host check knows and the page's CSP allows
+  // (ws://127.0.0.1:*).
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const shownHost = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const terminalHost = shownHost;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${address.port}`,

@@ -131,7 +131,9 @@ export function fromDashboard(req: IncomingMessage, sessionSecret: string): bool
 /** Express middleware for every route mounted after it. Refusals are the API's JSON error envelope. */
 export function localGuard(options: LocalGuardOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const verdict = checkRequest(req, options, { isApi: req.path === '/api' || req.path.startsWith('/api/') });
+    // Express matches /api without case (/API/runs reaches the API), so the check does too.
+    const path = req.path.toLowerCase();
+    const verdict = checkRequest(req, options, { isApi: path === '/api' || path.startsWith('/api/') });
     if (verdict.ok) {
       next();
       return;

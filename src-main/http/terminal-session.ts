@@ -72,10 +72,21 @@ export function serveTerminal(ws: WebSocket, o: {
 }): void {
   ws.on('error', () => ws.terminate());
   let alive = true;
+  let pausedPings = 0;
   ws.on('pong', () => { alive = true; });
   const pinger = setInterval(() => {
-    // A socket not read while the shell catches up on input cannot hear its pong either.
-    if (ws.isPaused) return;
+    // A socket not read while the shell catches up on input cannot hear its pong either; but input
+    // the shell leaves unread for three ping periods (a paste into a program that never reads, then
+    // the browser gone) must not hold the terminal, and a slot of the job's, for ever.
+    if (ws.isPaused) {
+      if (++pausedPings >= 3) {
+        // A socket not read cannot finish a close handshake: the close frame goes, then the socket.
+        ws.close(1008, 'the shell has not read its input for a long time');
+        setTimeout(() => ws.terminate(), 1000).unref();
+      }
+      return;
+    }
+    pausedPings = 0;
     if (!alive) {
       ws.terminate();
       return;
@@ -173,7 +184,10 @@ async function serve(ws: WebSocket, o: { terminals: DebugTerminals; jobId: strin
       }
       return;
     }
-    if (bytes.length > MAX_CONTROL_BYTES) return;
+    if (bytes.length > MAX_CONTROL_BYTES) {
+      control({ type: 'error', message: `a control message is at most ${MAX_CONTROL_BYTES} bytes; got ${bytes.length} (keystrokes go as binary frames)` });
+      return;
+    }
     const msg = parseControl(bytes.toString('utf8'));
     if ('problem' in msg) control({ type: 'error', message: msg.problem });
     else if (msg.type === 'resize') term.resize(msg.cols, msg.rows).catch(() => undefined);

@@ -93,7 +93,12 @@ export class HttpClient implements KilnClient {
     } catch (err) {
       throw new ApiError('UNAVAILABLE', `cannot reach the Kiln server: ${(err as Error).message}`);
     }
-    if (res.status === 401) throw new ApiError('UNAUTHORIZED', 'the server refused this token: it is not its server.api-token');
+    if (res.status === 401) {
+      // A server with no token at all (reached through a proxy) says so; no token typed here can help.
+      const said = await res.json().then((b: { error?: { message?: unknown } }) => b.error?.message, () => undefined);
+      if (typeof said === 'string' && said.includes('server.api-token is not set')) throw new ApiError('UNAVAILABLE', said);
+      throw new ApiError('UNAUTHORIZED', 'the server refused this token: it is not its server.api-token');
+    }
     if (!res.ok) throw new ApiError(codeOfStatus(res.status), `the server answered HTTP ${res.status}; try again`);
     this.token.set(candidate);
   }

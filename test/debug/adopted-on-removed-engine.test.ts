@@ -58,7 +58,10 @@ it('removes the kept container of an adopted job whose engine was removed in Set
   });
   pool = p;
   const errors: unknown[] = [];
+  const notes: string[] = [];
   const debug = new DebugService({
+    logs: { append: (_jobId: string, line: { text: string }) => { notes.push(line.text); return { seq: notes.length, ...line }; } },
+    bus: { events: { emit: () => undefined } },
     scheduler: q.scheduler, store, clock: () => q!.now.t, life: { stopping: false }, instanceId: INSTANCE,
     onError: (_m: string, err: unknown) => errors.push(err), repository: () => undefined,
     // As parts.ts does: the engine that holds the job, else the engine of its name.
@@ -72,6 +75,7 @@ it('removes the kept container of an adopted job whose engine was removed in Set
   await debug.end(jobs.build);
 
   expect(errors).toEqual([]);
+  expect(notes).toEqual(['[kiln] debugging ended through the HTTP API: the kept container was removed']);
   expect(a.docker).toBeUndefined(); // the retiring engine was closed with its last slot
   expect(p.engineOf(jobs.build)).toBeUndefined();
   await expect(docker.getContainer(container.id).inspect()).rejects.toThrow(/no such container/i);

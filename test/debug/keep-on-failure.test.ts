@@ -192,7 +192,8 @@ describe('a failed job of a run started with debug', () => {
       const err = await openTerminal(termUrl('no-such-job')).catch((e: unknown) => e as { status: number; body: string });
       expect(err).toMatchObject({ status: 409 });
       expect((err as { body: string }).body).toContain('not kept for debugging');
-      await expect(kiln.engine.rerunFailedStep('no-such-job')).rejects.toMatchObject({ code: 'CONFLICT' });
+      // The debug API tells an unknown job (404) from one not kept (409, below).
+      await expect(kiln.engine.rerunFailedStep('no-such-job')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
     it('into a running job of a run not started with debug, with 409', async () => {
@@ -202,6 +203,7 @@ describe('a failed job of a run started with debug', () => {
         const err = await openTerminal(termUrl(live.id)).catch((e: unknown) => e as { status: number; body: string });
         expect(err).toMatchObject({ status: 409 });
         expect((err as { body: string }).body).toContain('not kept for debugging');
+        await expect(kiln.engine.rerunFailedStep(live.id)).rejects.toMatchObject({ code: 'CONFLICT' });
       } finally {
         await kiln.engine.cancelRun(plain);
       }

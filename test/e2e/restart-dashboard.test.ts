@@ -128,7 +128,7 @@ describe('the dashboard around a restart of kiln serve', () => {
 
     // Settings: the badge and its Markdown at this server's address; pills are not title-cased.
     await page.goto(`${second.url}/#/settings`);
-    const snippet = await page.waitForSelector('[data-testid="badge-snippet"][data-repo="acme/web"]');
+    const snippet = await page.waitForSelector('[data-testid="badge-snippet"][data-badge-of="acme/web"]');
     expect(await page.textContent('[data-testid="badge-markdown"]')).toBe(`[![build](${second.url}/badges/acme/web.svg)](${second.url}/)`);
     await page.waitForFunction(() => (document.querySelector('[data-testid="badge-snippet"] img') as HTMLImageElement | null)?.naturalWidth ?? 0 > 0);
     expect(await snippet.$('[data-action="copy-badge"]')).not.toBeNull();

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobDirName, LocalArtifacts } from '../../src-main/cli/run-artifacts.js';
@@ -28,6 +28,17 @@ describe('copying a job\'s artifacts for kiln run', () => {
     expect(artifacts.lines([planned], () => 'failed')).toEqual([
       'artifacts of big: none (artifacts exceed the per-job limit of 250 B (at out/c); upload stopped, narrow the artifact patterns)',
     ]);
+  });
+
+  it('copies a file whose name starts with two dots, and gives jobs whose names differ only in case directories of their own', async () => {
+    const upper = job([step('echo upper > ..notes')], { id: 'Build', name: 'Build', artifacts: { paths: ['..notes'], when: 'always' } });
+    const lower = job([step('echo lower > ..notes')], { id: 'build', name: 'build', artifacts: { paths: ['..notes'], when: 'always' } });
+    const artifacts = new LocalArtifacts({ dir: join(h.dir, 'art'), jobs: [upper, lower] });
+    for (const planned of [upper, lower]) expect((await run(h, planned, { hooks: artifacts.hooksFor(planned).after })).result.status).toBe('passed');
+    const dirs = readdirSync(join(h.dir, 'art')).sort();
+    expect(dirs.map((d) => d.toLowerCase())).toEqual(['build', 'build-2']);
+    const contents = dirs.map((d) => readFileSync(join(h.dir, 'art', d, '..notes'), 'utf8').trim()).sort();
+    expect(contents).toEqual(['lower', 'upper']);
   });
 
   it('copies nothing when when: does not match the outcome, and says why', async () => {

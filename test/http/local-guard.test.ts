@@ -150,6 +150,13 @@ describe('kiln serve, called by web pages that are not its dashboard', () => {
     for (const a of answers) expect(Object.keys(a.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
   });
 
+  it('holds /API in other case to the API\'s rule: a cross-site read is refused, as Express serves it from the API', async () => {
+    const h = { host: real(), 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors' };
+    const answers = [];
+    for (const path of ['/API/runs', '/Api/health', '/aPi/settings']) answers.push(`${path} ${(await routeRequest('GET', path, h)).status}`);
+    expect(answers).toEqual(['/API/runs 403', '/Api/health 403', '/aPi/settings 403']);
+  });
+
   it.each([
     ['a text/plain body from another origin', { origin: 'http://127.0.0.1:1', 'content-type': 'text/plain;charset=UTF-8' }, 403],
     ['a form-encoded body from another origin', { origin: 'http://127.0.0.1:1', 'content-type': 'application/x-www-form-urlencoded' }, 403],

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DebugTerminal, DebugTerminals } from '../../src-main/core/engine-contract.js';
@@ -15,7 +15,7 @@ import { terminalSockets, TICKET_TTL_MS, type TerminalSocketOptions, type Termin
 import { openTerminal, type TerminalClient } from '../debug/terminal-client.js';
 
 /** Shells that echo what is typed; `hold` keeps every open() pending until `release()`. */
-function echoTerminals(o: { hold?: boolean } = {}): DebugTerminals & { release(): void; opened: DebugTerminal[] } {
+function echoTerminals(o: { hold?: boolean; deaf?: boolean } = {}): DebugTerminals & { release(): void; opened: DebugTerminal[] } {
   let release: () => void = () => undefined;
   const gate = o.hold ? new Promise<void>((r) => { release = r; }) : Promise.resolve();
   const opened: DebugTerminal[] = [];
@@ -25,7 +25,8 @@ function echoTerminals(o: { hold?: boolean } = {}): DebugTerminals & { release()
     isKept: (jobId) => jobId.startsWith('kept'),
     async open() {
       await gate;
-      const stream = new PassThrough();
+      // deaf: a shell that never reads its input (a program that does not read stdin).
+      const stream = o.deaf ? new Duplex({ read() {}, write() {}, highWaterMark: 1024 }) : new PassThrough();
       let ended: (code: number) => void = () => undefined;
       const exit = new Promise<number>((r) => { ended = r; });
       const t: DebugTerminal = { stream, exit, resize: () => Promise.resolve(), close: () => { stream.destroy(); ended(0); } };
@@ -97,6 +98,16 @@ describe('the terminal WebSocket', () => {
       await echoes(other, 'still-here');
       await echoes(await open('kept-2'), 'a-new-one');
     });
+  });
+
+  it('answers a text frame over the control size with an error, and goes on', async () => {
+    await listen(echoTerminals());
+    const t = await open();
+    await ready(t);
+    t.ws.send(JSON.stringify({ type: 'resize', cols: 80, rows: 24, pad: 'x'.repeat(2000) }));
+    for (let i = 0; i < 100 && !t.controls().some((c) => c.type === 'error'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(t.controls().filter((c) => c.type === 'error').map((c) => c.message)).toEqual([expect.stringMatching(/^a control message is at most 1024 bytes; got \d+/)]);
+    await echoes(t, 'after-a-big-text-frame');
   });
 
   it('answers text frames that are not control messages with an error, and goes on', async () => {
@@ -197,6 +208,16 @@ describe('the terminal WebSocket', () => {
       expect(ended).not.toBe('open');
       await echoes(await open(), 'its-place-is-free');
     });
+  });
+
+  it('closes a terminal whose shell leaves its input unread for three ping periods', async () => {
+    await listen(echoTerminals({ deaf: true }), { limits: { pingMs: 100 } });
+    const t = await open();
+    await ready(t);
+    const ended = closedWith(t.ws);
+    t.ws.send(Buffer.alloc(256 * 1024, 0x61));
+    const result = await Promise.race([ended, new Promise<'open'>((r) => setTimeout(() => r('open'), 5000))]);
+    expect(result).toEqual({ code: 1008, reason: 'the shell has not read its input for a long time' });
   });
 
   describe("the desktop app's one-time tickets", () => {

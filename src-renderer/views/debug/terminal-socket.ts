@@ -63,6 +63,8 @@ export function connectTerminal(url: string, size: { cols: number; rows: number 
     // it, a refused handshake (409, 403), which reaches the page only this way.
     if (e.code === 1006 && !problem && opened) events.onProblem('the connection to the Kiln server was lost (it stopped or the network dropped); the container may still be up: open a terminal again once the server is back');
     else if (e.code === 1006 && !problem) events.onProblem('the server refused the terminal: the job may no longer be kept for debugging, or this page is not the dashboard\'s own origin');
+    // The server closing for a reason of its own (input over a limit, the shell failed to start) says it in the close frame.
+    else if (e.code !== 1000 && e.reason && !problem) events.onProblem(e.reason);
     events.onClose();
   };
   return {

@@ -17,7 +17,7 @@ export function BadgeSnippet({ repo, publicUrl }: { repo: RepositorySettings; pu
   const image = `${base}/badges/${encodeURIComponent(owner)}/${encodeURIComponent(name ?? '')}.svg`;
   const markdown = `[![build](${image})](${base}/)`;
   return (
-    <div className="kv" data-testid="badge-snippet" data-repo={repo.name}>
+    <div className="kv" data-testid="badge-snippet" data-badge-of={repo.name}>
       <span>Status badge</span>
       <span className="badge-snippet">
         <img src={image} alt={`build status of ${repo.name}`} height={20} />{' '}
