@@ -23,8 +23,7 @@ import type { Status } from '../../shared/model/status.js';
 import { formatBytes } from '../../shared/format.js';
 import type { JobContainer, JobHooks } from '../core/job-contract.js';
 import { artifactsWanted } from '../engine/job-storage-hooks.js';
-import { collectedLines, DEFAULT_MAX_JOB_ARTIFACT_BYTES, forEachArtifactFile, refusedPatternsError } from '../storage/artifact-store.js';
-import { tarStream } from '../storage/tar-streams.js';
+import { collectedLines, DEFAULT_MAX_JOB_ARTIFACT_BYTES, forEachArtifactFile, putIntoWorkspace, refusedPatternsError, upstreamFiles } from '../storage/artifact-store.js';
 
 /** How many runs' artifacts the default directory keeps per repository (older ones are removed when a run starts). */
 export const KEPT_RUNS = 10;
@@ -174,23 +173,12 @@ export class LocalArtifacts {
 
   /** The needs' files at their workspace paths, as one tar; when two needs have a path, the later need wins (the server's rule). */
   private async putUpstream(container: JobContainer, upstream: string[], log: (text: string) => void): Promise<void> {
-    const byPath = new Map<string, CopiedFile>();
-    for (const id of upstream) {
+    const copied = upstream.map((id): [string, CopiedFile[]] => {
       const r = this.results.get(id);
-      if (r?.kind !== 'copied') continue;
-      for (const f of r.files) {
-        if (byPath.has(f.path)) log(`artifact ${f.path} is provided by more than one upstream job; using the one from job ${id}`);
-        byPath.set(f.path, f);
-      }
-    }
-    const items = [...byPath.values()];
-    const archive = tarStream(items.map((f) => ({ path: f.path, size: f.size, open: async () => createReadStream(f.file) })));
-    try {
-      await container.putArchive(container.workspace, archive);
-    } finally {
-      archive.destroy();
-    }
-    const bytes = items.reduce((n, f) => n + f.size, 0);
-    log(`artifacts from upstream jobs: ${items.length} file${items.length === 1 ? '' : 's'} (${formatBytes(bytes)}) put into the workspace`);
+      return [id, r?.kind === 'copied' ? r.files : []];
+    });
+    const items = upstreamFiles(copied, log);
+    if (items.length === 0) return;
+    await putIntoWorkspace(container, items.map((f) => ({ path: f.path, size: f.size, open: async () => createReadStream(f.file) })), log);
   }
 }

@@ -294,15 +294,8 @@ export class ArtifactStore {
    * Returns the number of files put.
    */
   async restoreInto(container: JobContainer, jobIds: string[], log: (text: string) => void): Promise<number> {
-    const byPath = new Map<string, ArtifactInfo>();
-    for (const jobId of jobIds) {
-      for (const a of this.listForJob(jobId)) {
-        if (byPath.has(a.path)) log(`artifact ${a.path} is provided by more than one upstream job; using the one from job ${jobId}`);
-        byPath.set(a.path, a);
-      }
-    }
-    if (byPath.size === 0) return 0;
-    const items = [...byPath.values()];
+    const items = upstreamFiles(jobIds.map((jobId) => [jobId, this.listForJob(jobId)]), log);
+    if (items.length === 0) return 0;
     for (const a of items) this.blobs.pin(a.sha256);
     try {
       const sources: TarSource[] = items.map((a) => ({
@@ -315,16 +308,7 @@ export class ArtifactStore {
           return blob.stream;
         },
       }));
-      // Destroyed however putArchive ends: a Docker error leaves the stream unread, and the blob
-      // file it holds open would otherwise be closed only by garbage collection.
-      const archive = tarStream(sources);
-      try {
-        await container.putArchive(container.workspace, archive);
-      } finally {
-        archive.destroy();
-      }
-      const bytes = items.reduce((n, a) => n + a.size, 0);
-      log(`artifacts from upstream jobs: ${items.length} file${items.length === 1 ? '' : 's'} (${formatBytes(bytes)}) put into the workspace`);
+      await putIntoWorkspace(container, sources, log);
       return items.length;
     } finally {
       for (const a of items) this.blobs.unpin(a.sha256);
@@ -429,4 +413,33 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentTypeFor(path: string): string {
   const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
   return (ext && CONTENT_TYPES[ext]) || 'application/octet-stream';
+}
+
+/**
+ * The files a job gets from its needs, one per workspace path: when two needs have a path, the later
+ * need wins, and the log says so. Shared by the server and `kiln run`.
+ */
+export function upstreamFiles<T extends { path: string }>(byJob: Array<[jobId: string, files: T[]]>, log: (text: string) => void): T[] {
+  const byPath = new Map<string, T>();
+  for (const [jobId, files] of byJob) {
+    for (const f of files) {
+      if (byPath.has(f.path)) log(`artifact ${f.path} is provided by more than one upstream job; using the one from job ${jobId}`);
+      byPath.set(f.path, f);
+    }
+  }
+  return [...byPath.values()];
+}
+
+/** Puts files into a job's workspace as one tar, with the log line both runners print. */
+export async function putIntoWorkspace(container: JobContainer, sources: TarSource[], log: (text: string) => void): Promise<void> {
+  // Destroyed however putArchive ends: a Docker error leaves the stream unread, and a file it holds
+  // open would otherwise be closed only by garbage collection.
+  const archive = tarStream(sources);
+  try {
+    await container.putArchive(container.workspace, archive);
+  } finally {
+    archive.destroy();
+  }
+  const bytes = sources.reduce((n, f) => n + f.size, 0);
+  log(`artifacts from upstream jobs: ${sources.length} file${sources.length === 1 ? '' : 's'} (${formatBytes(bytes)}) put into the workspace`);
 }
