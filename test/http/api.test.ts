@@ -367,7 +367,7 @@ describe('the HTTP API over the real engine', () => {
 
   describe('a server bound beyond loopback', () => {
     it('refuses to start without an API token', async () => {
-      await expect(startServer({ engine: w.engine, host: '0.0.0.0', port: 0 })).rejects.toThrow(/apiToken/);
+      await expect(startServer({ engine: w.engine, host: '0.0.0.0', port: 0 })).rejects.toThrow(/set server\.api-token in the configuration/);
     });
 
     it('requires the bearer token for /api but keeps webhooks and badges public', async () => {
